@@ -104,10 +104,10 @@ StatusOr<Sha256Digest> Sha256FromHex(std::string_view hex) {
     int hi = HexValue(hex[2 * i]);
     int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return InvalidArgument("a sha256 digest has only hex digits, found '" +
-                             std::string(1, hi < 0 ? hex[2 * i] : hex[2 * i + 1]) +
-                             "' at position " +
-                             std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+      return InvalidArgument(
+          "a sha256 digest has only hex digits, found '" +
+          std::string(1, hi < 0 ? hex[2 * i] : hex[2 * i + 1]) +
+          "' at position " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
     }
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }

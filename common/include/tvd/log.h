@@ -33,12 +33,20 @@ void Emit(Level level, const Args&... args) {
 }  // namespace detail
 
 template <typename... Args>
-void Debug(const Args&... args) { detail::Emit(Level::kDebug, args...); }
+void Debug(const Args&... args) {
+  detail::Emit(Level::kDebug, args...);
+}
 template <typename... Args>
-void Info(const Args&... args) { detail::Emit(Level::kInfo, args...); }
+void Info(const Args&... args) {
+  detail::Emit(Level::kInfo, args...);
+}
 template <typename... Args>
-void Warning(const Args&... args) { detail::Emit(Level::kWarning, args...); }
+void Warning(const Args&... args) {
+  detail::Emit(Level::kWarning, args...);
+}
 template <typename... Args>
-void Error(const Args&... args) { detail::Emit(Level::kError, args...); }
+void Error(const Args&... args) {
+  detail::Emit(Level::kError, args...);
+}
 
 }  // namespace tvd::log

@@ -20,17 +20,17 @@ namespace tvd {
 // message, which must say what failed, where, and why.
 enum class ErrorCode {
   kOk = 0,
-  kInvalidArgument,    // bad input: a malformed file, message or argument
-  kNotFound,           // a named thing does not exist
-  kAlreadyExists,      // creating something that is already there
-  kPermissionDenied,   // authenticated but not allowed (policy says no)
-  kUnauthenticated,    // identity or attestation could not be established
-  kFailedPrecondition, // the system is not in a state that allows this
-  kUnavailable,        // a peer or daemon could not be reached; may retry
-  kTimeout,            // a deadline passed
-  kProtocol,           // a peer broke the wire protocol
-  kIo,                 // an operating-system call failed
-  kInternal,           // a bug or an invariant that did not hold
+  kInvalidArgument,     // bad input: a malformed file, message or argument
+  kNotFound,            // a named thing does not exist
+  kAlreadyExists,       // creating something that is already there
+  kPermissionDenied,    // authenticated but not allowed (policy says no)
+  kUnauthenticated,     // identity or attestation could not be established
+  kFailedPrecondition,  // the system is not in a state that allows this
+  kUnavailable,         // a peer or daemon could not be reached; may retry
+  kTimeout,             // a deadline passed
+  kProtocol,            // a peer broke the wire protocol
+  kIo,                  // an operating-system call failed
+  kInternal,            // a bug or an invariant that did not hold
 };
 
 // Returns a stable lower-case name for `code` ("invalid-argument", ...).
@@ -144,7 +144,7 @@ class [[nodiscard]] StatusOr {
   } while (0)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.
-#define TVD_ASSIGN_OR_RETURN(lhs, expr)                                      \
+#define TVD_ASSIGN_OR_RETURN(lhs, expr)                                        \
   TVD_ASSIGN_OR_RETURN_IMPL_(TVD_STATUS_CONCAT_(tvd_statusor_, __LINE__), lhs, \
                              expr)
 #define TVD_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

@@ -17,7 +17,8 @@ TEST(SecureBytesTest, MoveLeavesSourceEmpty) {
   SecureBytes a = SecureBytes::Random(16);
   SecureBytes copy = a.Clone();
   SecureBytes b(std::move(a));
-  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): checked on purpose
+  EXPECT_TRUE(
+      a.empty());  // NOLINT(bugprone-use-after-move): checked on purpose
   EXPECT_TRUE(b.Equals(copy.view()));
 }
 
