@@ -21,12 +21,12 @@
 // Nothing here throws except std::bad_alloc.
 #pragma once
 
+#include <tinyxml2.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <tinyxml2.h>
 
 #include "tvd/status.h"
 
@@ -40,7 +40,8 @@ struct XmlLimits {
 // Checks `text` as described above and parses it. `source` names the input
 // in error messages (a path, or "<stdin>").
 StatusOr<std::unique_ptr<tinyxml2::XMLDocument>> ParseXml(
-    std::string_view text, std::string_view source, const XmlLimits& limits = {});
+    std::string_view text, std::string_view source,
+    const XmlLimits& limits = {});
 
 // Reads the file at `path` (refusing files above limits.max_bytes before
 // reading them, and anything that is not a regular file). Errors: IoError

@@ -1,0 +1,130 @@
+// The TVD policy model: what one Trusted Virtual Domain allows.
+//
+// These are plain values produced by the parsers (tvd_policy_parser.h,
+// host_requirements_parser.h, vm_config_parser.h). A value that came out of
+// a parser has passed every check documented in docs/policy.md; code that
+// builds one by hand should run it through the canonical form
+// (canonical.h) if it needs the digest. Lists keep document order; the
+// canonical form sorts them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tvd/sha256.h"
+
+namespace tvd::policy {
+
+inline constexpr char kPolicyNamespace[] = "urn:tvd:policy:1";
+inline constexpr char kVmNamespace[] = "urn:tvd:vm:1";
+
+inline constexpr std::uint32_t kMinTvdId = 1;
+inline constexpr std::uint32_t kMaxTvdId = 16383;
+inline constexpr std::uint32_t kMinVni = 1;
+inline constexpr std::uint32_t kMaxVni = 16777215;
+inline constexpr std::uint32_t kMaxAttestationIntervalSeconds = 86400;
+inline constexpr int kMaxPcrIndex = 23;
+
+enum class NetworkKind { kData, kManagement };
+
+struct Network {
+  std::string name;  // IsTvdName
+  NetworkKind kind = NetworkKind::kData;
+  std::uint32_t vni = 0;  // global VXLAN network identifier, 1..16777215
+  std::optional<std::string> subnet;  // normalized CIDR
+  friend bool operator==(const Network&, const Network&) = default;
+};
+
+// How the TVD's traffic between hosts is protected (strongSwan proposals).
+struct TransportProtection {
+  std::string ike_proposal;
+  std::string esp_proposal;
+  friend bool operator==(const TransportProtection&,
+                         const TransportProtection&) = default;
+};
+
+// One PCR and the values it may hold on a good host (any of them).
+struct PcrRequirement {
+  std::string bank = "sha256";
+  int index = 0;                         // 0..23
+  std::vector<Sha256Digest> known_good;  // at least one, no duplicates
+  friend bool operator==(const PcrRequirement&,
+                         const PcrRequirement&) = default;
+};
+
+// Reference to an IMA allowlist file, pinned by its digest.
+struct ImaAllowlistRef {
+  std::string path;  // IsAbsolutePath
+  Sha256Digest sha256{};
+  friend bool operator==(const ImaAllowlistRef&,
+                         const ImaAllowlistRef&) = default;
+};
+
+// The known-good TCB of a host allowed into the TVD.
+struct HostRequirements {
+  // Whether a host without a TPM may join. Always stated explicitly.
+  bool allow_no_tpm = false;
+  std::uint32_t attestation_interval_seconds = 0;  // 1..86400
+  std::vector<PcrRequirement> pcrs;                // unique indices
+  std::optional<ImaAllowlistRef> ima_allowlist;
+  friend bool operator==(const HostRequirements&,
+                         const HostRequirements&) = default;
+};
+
+enum class MeasureType { kConfig, kKernel, kInitrd, kDisk };
+
+// One measured part of a VM. `target` is set for disks only. `sha256` is
+// absent only in VM templates.
+struct Measurement {
+  MeasureType type = MeasureType::kConfig;
+  std::string target;
+  std::optional<Sha256Digest> sha256;
+  friend bool operator==(const Measurement&, const Measurement&) = default;
+};
+
+// Known-good measurements of one VM of the TVD.
+struct VmKnownGood {
+  std::string vm;                     // IsVmName
+  std::vector<Measurement> measures;  // all with sha256, unique (type,target)
+  friend bool operator==(const VmKnownGood&, const VmKnownGood&) = default;
+};
+
+// "VM `vm` may connect this TVD with TVD `peer`". Effective only when the
+// peer's policy says the same about this TVD (see GatewayAllowed).
+struct GatewayRule {
+  std::string vm;
+  std::string peer;
+  friend bool operator==(const GatewayRule&, const GatewayRule&) = default;
+};
+
+struct TvdPolicy {
+  std::string name;               // IsTvdName
+  std::uint32_t id = 0;           // 1..16383, unique per datacenter
+  std::string owner;              // tenant certificate subject
+  std::vector<Network> networks;  // at least one; unique names and VNIs
+  TransportProtection transport;
+  HostRequirements host_requirements;
+  std::vector<std::string> authorized_hosts;  // certificate subjects
+  std::vector<VmKnownGood> vms;               // unique VM names
+  std::vector<GatewayRule> gateways;          // unique (vm, peer)
+  std::vector<std::string> disk_key_vms;      // each listed in `vms`
+
+  const Network* FindNetwork(std::string_view network_name) const;
+  const VmKnownGood* FindVm(std::string_view vm_name) const;
+  bool IsHostAuthorized(std::string_view subject) const;
+  bool ReleasesDiskKeyTo(std::string_view vm_name) const;
+
+  friend bool operator==(const TvdPolicy&, const TvdPolicy&) = default;
+};
+
+// True only when `a` allows `vm` as a gateway to `b` AND `b` allows `vm` as a
+// gateway to `a` (and a and b are different TVDs). Default deny.
+bool GatewayAllowed(const TvdPolicy& a, const TvdPolicy& b,
+                    std::string_view vm);
+
+std::string_view NetworkKindName(NetworkKind kind);  // "data"|"management"
+std::string_view MeasureTypeName(MeasureType type);  // "config"|"kernel"|...
+
+}  // namespace tvd::policy

@@ -1,0 +1,61 @@
+#include "dispatcher.h"
+
+#include <array>
+
+#include "policy_command.h"
+#ifdef TVDCTL_HAVE_PKI
+#include "pki_command.h"
+#endif
+
+namespace tvd::tvdctl {
+
+namespace {
+
+constexpr std::array kGroups = {
+    CommandGroup{"policy",
+                 "validate, show, derive, import and digest TVD policies",
+                 &RunPolicyCommand},
+#ifdef TVDCTL_HAVE_PKI
+    CommandGroup{"pki", "manage the VDC certificate authority and certificates",
+                 &RunPkiCommand},
+#endif
+};
+
+void PrintHelp(std::ostream& out) {
+  out << "usage: tvdctl GROUP COMMAND [ARGS...]\n"
+         "       tvdctl GROUP --help\n\n"
+         "Command groups:\n";
+  for (const CommandGroup& g : kGroups) {
+    out << "  " << g.name
+        << std::string(10 - std::min<std::size_t>(g.name.size(), 9), ' ')
+        << g.summary << "\n";
+  }
+  out << "\nExit status: 0 success, 1 failure, 2 usage error.\n";
+}
+
+}  // namespace
+
+std::span<const CommandGroup> CommandGroups() { return kGroups; }
+
+int RunTvdctl(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err) {
+  if (args.empty()) {
+    PrintHelp(err);
+    return kExitUsage;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintHelp(out);
+    return kExitOk;
+  }
+  for (const CommandGroup& g : kGroups) {
+    if (g.name == args[0]) {
+      return g.run(std::vector<std::string>(args.begin() + 1, args.end()), out,
+                   err);
+    }
+  }
+  err << "tvdctl: unknown command group '" << args[0]
+      << "' (see 'tvdctl --help')\n";
+  return kExitUsage;
+}
+
+}  // namespace tvd::tvdctl
