@@ -45,8 +45,7 @@ StatusOr<KeyAndCertificate> CreateCa(const std::string& name,
 // invalid name or validity, or when `ca` does not parse; Internal if OpenSSL
 // fails to sign.
 StatusOr<KeyAndCertificate> IssueCertificate(const KeyAndCertificate& ca,
-                                             Role role,
-                                             const std::string& name,
+                                             Role role, const std::string& name,
                                              const Validity& validity);
 
 }  // namespace tvd::pki
