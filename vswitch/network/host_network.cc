@@ -1,0 +1,756 @@
+#include "tvd/vswitch/host_network.h"
+
+#include <algorithm>
+
+#include "tvd/log.h"
+#include "tvd/vswitch/ovsdb_datum.h"
+
+namespace tvd::vswitch {
+namespace {
+
+namespace db = ovsdb;
+using openflow::Flow;
+
+constexpr char kVlanKeyPrefix[] = "tvd-vlan:";
+constexpr std::uint16_t kPriorityAllow = 100;
+constexpr std::uint32_t kMaxVni = 16777215;
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool ValidIfname(const std::string& s) {
+  return ValidName(s) && s.size() <= 15;
+}
+
+std::string VlanKey(const std::string& tvd, const std::string& network) {
+  return kVlanKeyPrefix + tvd + ":" + network;
+}
+
+// Rows of a select result, or ProtocolError.
+StatusOr<Json> Rows(const Json& results, std::size_t i) {
+  if (!results.is_array() || i >= results.size() || !results[i].is_object() ||
+      !results[i].contains("rows") || !results[i]["rows"].is_array()) {
+    return ProtocolError("OVSDB select result " + std::to_string(i) +
+                         " has no rows");
+  }
+  return results[i]["rows"];
+}
+
+std::string StringColumn(const Json& row, const char* column) {
+  auto it = row.find(column);
+  if (it == row.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+Json InsertPortOps(const std::string& bridge_uuid, const std::string& name,
+                   std::uint16_t vlan,
+                   const std::map<std::string, std::string>& ids,
+                   const std::string& suffix) {
+  Json ops = Json::array();
+  std::string iface = "if" + suffix;
+  std::string port = "port" + suffix;
+  ops.push_back(db::Insert("Interface", {{"name", name}}, iface));
+  ops.push_back(db::Insert("Port",
+                           {{"name", name},
+                            {"tag", vlan},
+                            {"interfaces", db::NamedUuid(iface)},
+                            {"external_ids", db::StringMap(ids)}},
+                           port));
+  ops.push_back(db::Mutate(
+      "Bridge", db::Where("_uuid", "==", db::Uuid(bridge_uuid)),
+      Json::array(
+          {Json::array({"ports", "insert", db::Set({db::NamedUuid(port)})})})));
+  return ops;
+}
+
+Json RemovePortsOp(const std::string& bridge_uuid,
+                   const std::vector<std::string>& port_uuids) {
+  std::vector<Json> refs;
+  for (const auto& u : port_uuids) refs.push_back(db::Uuid(u));
+  // Port and Interface rows are not roots: removing the reference from the
+  // bridge deletes them in the same transaction.
+  return db::Mutate(
+      "Bridge", db::Where("_uuid", "==", db::Uuid(bridge_uuid)),
+      Json::array({Json::array({"ports", "delete", db::Set(refs)})}));
+}
+
+std::uint64_t Fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::uint64_t PortCookie(std::uint32_t tvd_id, const std::string& port) {
+  std::uint64_t port_bits = port.empty() ? 0 : (Fnv1a(port) & 0x3ffffffffull);
+  return kCookieTag | (static_cast<std::uint64_t>(tvd_id & 0x3fff) << 34) |
+         port_bits;
+}
+
+std::string VxlanDeviceName(std::uint32_t vni) {
+  return "tvx" + std::to_string(vni);
+}
+
+StatusOr<std::vector<Flow>> VmPortFlows(const VmPortSpec& port,
+                                        std::uint32_t tvd_id,
+                                        std::uint32_t ofport) {
+  TVD_ASSIGN_OR_RETURN(openflow::MacAddress mac, openflow::ParseMac(port.mac));
+  Flow base;
+  base.cookie = PortCookie(tvd_id, port.port);
+  base.priority = kPriorityAllow;
+  base.action = Flow::Action::kNormal;
+  base.match.in_port = ofport;
+  base.match.eth_src = mac;
+  if (port.ipv4.empty()) return std::vector<Flow>{base};
+  TVD_ASSIGN_OR_RETURN(std::uint32_t ip, openflow::ParseIpv4(port.ipv4));
+  Flow arp = base;
+  arp.match.eth_type = openflow::kEthTypeArp;
+  arp.match.arp_spa = ip;
+  Flow ipv4 = base;
+  ipv4.match.eth_type = openflow::kEthTypeIpv4;
+  ipv4.match.ipv4_src = ip;
+  return std::vector<Flow>{arp, ipv4};
+}
+
+HostNetwork::HostNetwork(Config config, VswitchDatabase& db,
+                         OpenFlowSwitch& flows, LinkManager& links,
+                         TunnelBackend& tunnels, GatewayCheck gateway_check)
+    : config_(std::move(config)),
+      db_(db),
+      flows_(flows),
+      links_(links),
+      tunnels_(tunnels),
+      gateway_check_(std::move(gateway_check)) {}
+
+StatusOr<HostNetwork::Snapshot> HostNetwork::Read() {
+  Json ops = Json::array(
+      {db::Select("Bridge", db::Where("name", "==", config_.bridge),
+                  {"_uuid", "external_ids", "ports"}),
+       db::Select("Port", db::WhereAll(),
+                  {"_uuid", "name", "tag", "external_ids"}),
+       db::Select("Interface", db::WhereAll(), {"name", "ofport", "error"})});
+  TVD_ASSIGN_OR_RETURN(Json results, db_.Transact(ops));
+  Snapshot snap;
+  TVD_ASSIGN_OR_RETURN(Json bridges, Rows(results, 0));
+  if (!bridges.empty()) {
+    const Json& b = bridges[0];
+    if (!b.is_object() || !b.contains("_uuid") || !b.contains("external_ids")) {
+      return ProtocolError("OVSDB Bridge row lacks _uuid/external_ids");
+    }
+    TVD_ASSIGN_OR_RETURN(snap.bridge_uuid, db::ParseUuid(b["_uuid"]));
+    TVD_ASSIGN_OR_RETURN(snap.bridge_ids,
+                         db::ParseStringMap(b["external_ids"]));
+  }
+  TVD_ASSIGN_OR_RETURN(Json ports, Rows(results, 1));
+  for (const Json& p : ports) {
+    if (!p.is_object() || !p.contains("_uuid") || !p.contains("tag") ||
+        !p.contains("external_ids")) {
+      return ProtocolError("OVSDB Port row lacks columns");
+    }
+    PortRow row;
+    TVD_ASSIGN_OR_RETURN(row.uuid, db::ParseUuid(p["_uuid"]));
+    TVD_ASSIGN_OR_RETURN(row.tag, db::ParseOptionalInteger(p["tag"]));
+    TVD_ASSIGN_OR_RETURN(row.ids, db::ParseStringMap(p["external_ids"]));
+    snap.ports[StringColumn(p, "name")] = std::move(row);
+  }
+  TVD_ASSIGN_OR_RETURN(Json ifaces, Rows(results, 2));
+  for (const Json& i : ifaces) {
+    if (!i.is_object() || !i.contains("ofport")) continue;
+    StatusOr<std::optional<std::int64_t>> ofport =
+        db::ParseOptionalInteger(i["ofport"]);
+    std::string name = StringColumn(i, "name");
+    if (ofport.ok() && ofport->has_value()) snap.ofports[name] = **ofport;
+    if (i.contains("error")) {
+      StatusOr<std::vector<Json>> err = db::ParseSet(i["error"]);
+      if (err.ok() && !err->empty() && (*err)[0].is_string()) {
+        snap.iface_errors[name] = (*err)[0].get<std::string>();
+      }
+    }
+  }
+  return snap;
+}
+
+std::map<std::string, HostNetwork::Allocation> HostNetwork::Allocations(
+    const Snapshot& snap) {
+  std::map<std::string, Allocation> out;
+  for (const auto& [key, value] : snap.bridge_ids) {
+    if (key.rfind(kVlanKeyPrefix, 0) != 0) continue;
+    auto colon = value.find(':');
+    if (colon == std::string::npos) continue;
+    try {
+      Allocation a;
+      int vlan = std::stoi(value.substr(0, colon));
+      long vni = std::stol(value.substr(colon + 1));
+      if (vlan < 1 || vlan > 4094 || vni < 1 || vni > kMaxVni) continue;
+      a.vlan = static_cast<std::uint16_t>(vlan);
+      a.vni = static_cast<std::uint32_t>(vni);
+      out[key.substr(sizeof(kVlanKeyPrefix) - 1)] = a;
+    } catch (const std::exception&) {
+      // A value we did not write: ignore it rather than trust it.
+    }
+  }
+  return out;
+}
+
+StatusOr<std::uint32_t> HostNetwork::OfPort(const std::string& iface) {
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  auto it = snap.ofports.find(iface);
+  if (it == snap.ofports.end() || it->second <= 0 || it->second >= 0xff00) {
+    auto err = snap.iface_errors.find(iface);
+    return FailedPrecondition(
+        "Open vSwitch did not attach interface " + iface +
+        (err != snap.iface_errors.end() ? ": " + err->second : ""));
+  }
+  return static_cast<std::uint32_t>(it->second);
+}
+
+Status HostNetwork::EnsureBridge() {
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  Json ops = Json::array();
+  if (snap.bridge_uuid.empty()) {
+    ops.push_back(db::Insert(
+        "Interface", {{"name", config_.bridge}, {"type", "internal"}}, "brif"));
+    ops.push_back(db::Insert(
+        "Port",
+        {{"name", config_.bridge}, {"interfaces", db::NamedUuid("brif")}},
+        "brport"));
+    ops.push_back(
+        db::Insert("Bridge",
+                   {{"name", config_.bridge},
+                    {"ports", db::NamedUuid("brport")},
+                    {"datapath_type", config_.datapath_type},
+                    {"fail_mode", "secure"},
+                    {"protocols", db::Set({"OpenFlow10", "OpenFlow13"})},
+                    {"external_ids", db::StringMap({{"tvd-bridge", "true"}})}},
+                   "br"));
+    ops.push_back(db::Mutate(
+        "Open_vSwitch", db::WhereAll(),
+        Json::array({Json::array(
+            {"bridges", "insert", db::Set({db::NamedUuid("br")})})})));
+  } else {
+    // Our bridge: make sure nobody relaxed its mode.
+    ops.push_back(db::Update(
+        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
+        {{"fail_mode", "secure"},
+         {"datapath_type", config_.datapath_type},
+         {"protocols", db::Set({"OpenFlow10", "OpenFlow13"})}}));
+  }
+  TVD_RETURN_IF_ERROR(
+      db_.TransactAndWaitApplied(ops, config_.apply_timeout).status());
+  Flow drop;
+  drop.cookie = PortCookie(0, "");
+  drop.priority = 0;
+  drop.action = Flow::Action::kDrop;
+  return flows_.AddFlows({drop});
+}
+
+std::vector<std::string> HostNetwork::PeerTunnelNames(
+    const TvdSpec& spec) const {
+  std::vector<std::string> names;
+  for (const TvdPeerSpec& p : spec.peers) {
+    names.push_back(TunnelName(TunnelFor(spec, p)));
+  }
+  return names;
+}
+
+TunnelSpec HostNetwork::TunnelFor(const TvdSpec& spec,
+                                  const TvdPeerSpec& peer) const {
+  TunnelSpec t;
+  t.tvd = spec.tvd;
+  t.tvd_id = spec.tvd_id;
+  t.local_host = config_.local_host;
+  t.peer_host = peer.host;
+  t.local_address = config_.local_address;
+  t.peer_address = peer.address;
+  t.ike_proposals = spec.ike_proposals;
+  t.esp_proposals = spec.esp_proposals;
+  t.psk = peer.psk;
+  t.initiator = config_.local_host < peer.host;
+  return t;
+}
+
+Status HostNetwork::JoinTvd(const TvdSpec& spec) {
+  if (!ValidName(spec.tvd)) {
+    return InvalidArgument("TVD name '" + spec.tvd +
+                           "' must be 1-64 of [A-Za-z0-9_.-]");
+  }
+  if (spec.tvd_id == 0 || spec.tvd_id > kMaxTvdId) {
+    return InvalidArgument("TVD " + spec.tvd + ": id " +
+                           std::to_string(spec.tvd_id) + " is not in 1.." +
+                           std::to_string(kMaxTvdId));
+  }
+  if (spec.networks.empty()) {
+    return InvalidArgument("TVD " + spec.tvd + " has no networks");
+  }
+  std::set<std::string> seen;
+  for (const TvdNetworkSpec& n : spec.networks) {
+    if (!ValidName(n.name) || !seen.insert(n.name).second) {
+      return InvalidArgument("TVD " + spec.tvd + ": network name '" + n.name +
+                             "' is invalid or repeated");
+    }
+    if (n.vni == 0 || n.vni > kMaxVni) {
+      return InvalidArgument("TVD " + spec.tvd + " network " + n.name +
+                             ": VNI " + std::to_string(n.vni) +
+                             " is not in 1..16777215");
+    }
+  }
+  for (const TvdPeerSpec& p : spec.peers) {
+    if (!ValidName(p.host) || p.address.empty()) {
+      return InvalidArgument("TVD " + spec.tvd + ": peer '" + p.host +
+                             "' needs a valid name and an address");
+    }
+  }
+
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  if (snap.bridge_uuid.empty()) {
+    return FailedPrecondition("bridge " + config_.bridge +
+                              " does not exist (EnsureBridge first)");
+  }
+  std::map<std::string, Allocation> allocs = Allocations(snap);
+  std::set<std::uint16_t> used;
+  for (const auto& [key, a] : allocs) used.insert(a.vlan);
+  for (const auto& [key, a] : allocs) {
+    // A VNI may belong to one TVD network only on this host.
+    for (const TvdNetworkSpec& n : spec.networks) {
+      if (a.vni == n.vni && key != spec.tvd + ":" + n.name) {
+        return FailedPrecondition("VNI " + std::to_string(n.vni) +
+                                  " is already used by " + key);
+      }
+    }
+  }
+
+  Json ops = Json::array();
+  std::vector<std::string> drop_keys;
+  std::map<std::string, std::string> new_keys;
+  std::map<std::string, std::uint16_t> vlans;  // network -> vlan
+  for (const TvdNetworkSpec& n : spec.networks) {
+    std::string key = spec.tvd + ":" + n.name;
+    auto it = allocs.find(key);
+    std::uint16_t vlan = 0;
+    if (it != allocs.end()) {
+      vlan = it->second.vlan;
+      if (it->second.vni != n.vni)
+        drop_keys.push_back(VlanKey(spec.tvd, n.name));
+    } else {
+      for (std::uint16_t v = 1; v <= 4094; ++v) {
+        if (used.count(v) == 0) {
+          vlan = v;
+          break;
+        }
+      }
+      if (vlan == 0) {
+        return FailedPrecondition("no free VLAN id on bridge " +
+                                  config_.bridge);
+      }
+      used.insert(vlan);
+    }
+    if (it == allocs.end() || it->second.vni != n.vni) {
+      new_keys[VlanKey(spec.tvd, n.name)] =
+          std::to_string(vlan) + ":" + std::to_string(n.vni);
+    }
+    vlans[n.name] = vlan;
+  }
+  if (!drop_keys.empty()) {
+    ops.push_back(db::Mutate(
+        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
+        Json::array(
+            {Json::array({"external_ids", "delete",
+                          db::Set(std::vector<Json>(drop_keys.begin(),
+                                                    drop_keys.end()))})})));
+  }
+  if (!new_keys.empty()) {
+    ops.push_back(db::Mutate(
+        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
+        Json::array({Json::array(
+            {"external_ids", "insert", db::StringMap(new_keys)})})));
+  }
+
+  // Kernel VXLAN devices first: OVS can only attach a device that exists.
+  std::vector<std::string> created;
+  auto undo_links = [&]() {
+    for (const auto& name : created) (void)links_.DeleteLink(name);
+  };
+  std::vector<std::string> peer_addrs;
+  for (const auto& p : spec.peers) peer_addrs.push_back(p.address);
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> existing_links,
+                       links_.ListLinks("tvx"));
+  int suffix = 0;
+  std::vector<std::string> vxlan_ports;
+  for (const TvdNetworkSpec& n : spec.networks) {
+    std::string dev = VxlanDeviceName(n.vni);
+    vxlan_ports.push_back(dev);
+    bool existed = std::find(existing_links.begin(), existing_links.end(),
+                             dev) != existing_links.end();
+    Status s = links_.EnsureVxlan(
+        {dev, n.vni, config_.local_address, VxlanPortForTvd(spec.tvd_id)});
+    if (s.ok() && !existed) created.push_back(dev);
+    if (s.ok()) s = links_.SetVxlanPeers(dev, peer_addrs);
+    if (!s.ok()) {
+      undo_links();
+      return s.WithContext("TVD " + spec.tvd + " network " + n.name);
+    }
+    auto port = snap.ports.find(dev);
+    std::map<std::string, std::string> ids = {
+        {"tvd", spec.tvd},
+        {"tvd-id", std::to_string(spec.tvd_id)},
+        {"network", n.name},
+        {"tvd-kind", "vxlan"}};
+    if (port == snap.ports.end()) {
+      for (Json& op : InsertPortOps(snap.bridge_uuid, dev, vlans[n.name], ids,
+                                    std::to_string(suffix++))) {
+        ops.push_back(std::move(op));
+      }
+    } else if (port->second.ids != ids || port->second.tag != vlans[n.name]) {
+      ops.push_back(db::Update(
+          "Port", db::Where("_uuid", "==", db::Uuid(port->second.uuid)),
+          {{"tag", vlans[n.name]}, {"external_ids", db::StringMap(ids)}}));
+    }
+  }
+  if (!ops.empty()) {
+    StatusOr<Json> r = db_.TransactAndWaitApplied(ops, config_.apply_timeout);
+    if (!r.ok()) {
+      undo_links();
+      return r.status().WithContext("joining TVD " + spec.tvd);
+    }
+  }
+
+  std::vector<Flow> flows;
+  for (const std::string& dev : vxlan_ports) {
+    TVD_ASSIGN_OR_RETURN(std::uint32_t ofport, OfPort(dev));
+    Flow f;
+    f.cookie = PortCookie(spec.tvd_id, dev);
+    f.priority = kPriorityAllow;
+    f.action = Flow::Action::kNormal;
+    f.match.in_port = ofport;
+    flows.push_back(f);
+  }
+  TVD_RETURN_IF_ERROR(flows_.AddFlows(flows));
+
+  // Tunnels: stale peers of an earlier JoinTvd first, then every peer.
+  auto previous = joined_.find(spec.tvd);
+  std::vector<std::string> wanted = PeerTunnelNames(spec);
+  if (previous != joined_.end()) {
+    for (const std::string& name : PeerTunnelNames(previous->second)) {
+      if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+        Status s = tunnels_.RemoveTunnel(name);
+        if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+      }
+    }
+  }
+  TvdSpec remembered = spec;
+  for (TvdPeerSpec& p : remembered.peers) p.psk = nullptr;
+  joined_[spec.tvd] = remembered;
+  for (const TvdPeerSpec& p : spec.peers) {
+    TVD_RETURN_IF_ERROR(tunnels_.EnsureTunnel(TunnelFor(spec, p)));
+  }
+  log::Info("TVD ", spec.tvd, " on bridge ", config_.bridge, ": ",
+            spec.networks.size(), " network(s), ", spec.peers.size(),
+            " peer(s)");
+  return Status::Ok();
+}
+
+Status HostNetwork::PlugVmPort(const VmPortSpec& port) {
+  if (!ValidIfname(port.port)) {
+    return InvalidArgument("port name '" + port.port +
+                           "' must be 1-15 of [A-Za-z0-9_.-]");
+  }
+  if (!ValidName(port.vm)) {
+    return InvalidArgument("port " + port.port + ": VM name '" + port.vm +
+                           "' must be 1-64 of [A-Za-z0-9_.-]");
+  }
+  TVD_RETURN_IF_ERROR(
+      openflow::ParseMac(port.mac).status().WithContext("port " + port.port));
+  if (!port.ipv4.empty()) {
+    TVD_RETURN_IF_ERROR(openflow::ParseIpv4(port.ipv4).status().WithContext(
+        "port " + port.port));
+  }
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  if (snap.bridge_uuid.empty()) {
+    return FailedPrecondition("bridge " + config_.bridge + " does not exist");
+  }
+  std::map<std::string, Allocation> allocs = Allocations(snap);
+  auto alloc = allocs.find(port.tvd + ":" + port.network);
+  if (alloc == allocs.end()) {
+    return FailedPrecondition("TVD " + port.tvd + " has no network '" +
+                              port.network + "' on this host");
+  }
+  std::uint32_t tvd_id = 0;
+  for (const auto& [name, row] : snap.ports) {
+    auto kind = row.ids.find("tvd-kind");
+    if (kind == row.ids.end()) continue;
+    if (row.ids.count("tvd") && row.ids.at("tvd") == port.tvd &&
+        row.ids.count("tvd-id")) {
+      tvd_id = static_cast<std::uint32_t>(
+          std::strtoul(row.ids.at("tvd-id").c_str(), nullptr, 10));
+    }
+    if (kind->second != "vm" || name == port.port) continue;
+    // Another port of the same VM on another TVD makes it a gateway.
+    if (row.ids.count("vm") && row.ids.at("vm") == port.vm &&
+        row.ids.count("tvd") && row.ids.at("tvd") != port.tvd) {
+      const std::string& other = row.ids.at("tvd");
+      if (!gateway_check_ || !gateway_check_(port.vm, other, port.tvd)) {
+        return PermissionDenied(
+            "VM " + port.vm + " already has a port on TVD " + other +
+            "; a port on TVD " + port.tvd +
+            " needs both policies to allow it as a gateway");
+      }
+    }
+  }
+  if (tvd_id == 0) {
+    auto j = joined_.find(port.tvd);
+    if (j != joined_.end()) tvd_id = j->second.tvd_id;
+  }
+  if (tvd_id == 0) {
+    return FailedPrecondition(
+        "TVD " + port.tvd + " has no VXLAN port on this host (JoinTvd first)");
+  }
+  std::map<std::string, std::string> ids = {
+      {"tvd", port.tvd},         {"tvd-id", std::to_string(tvd_id)},
+      {"network", port.network}, {"tvd-kind", "vm"},
+      {"vm", port.vm},           {"mac", port.mac}};
+  if (!port.ipv4.empty()) ids["ip"] = port.ipv4;
+
+  auto existing = snap.ports.find(port.port);
+  bool inserted = false;
+  if (existing == snap.ports.end()) {
+    TVD_RETURN_IF_ERROR(
+        db_.TransactAndWaitApplied(InsertPortOps(snap.bridge_uuid, port.port,
+                                                 alloc->second.vlan, ids, "0"),
+                                   config_.apply_timeout)
+            .status()
+            .WithContext("plugging port " + port.port));
+    inserted = true;
+  } else {
+    const PortRow& row = existing->second;
+    if (!row.ids.count("tvd-kind")) {
+      return FailedPrecondition("port " + port.port +
+                                " exists on the bridge but is not a TVD port");
+    }
+    if (row.ids.at("tvd-kind") != "vm" || row.ids.count("tvd") == 0 ||
+        row.ids.at("tvd") != port.tvd || row.ids.count("network") == 0 ||
+        row.ids.at("network") != port.network) {
+      return FailedPrecondition("port " + port.port +
+                                " already belongs to another TVD network");
+    }
+    if (row.ids != ids || row.tag != alloc->second.vlan) {
+      TVD_RETURN_IF_ERROR(
+          db_.TransactAndWaitApplied(
+                 Json::array({db::Update(
+                     "Port", db::Where("_uuid", "==", db::Uuid(row.uuid)),
+                     {{"tag", alloc->second.vlan},
+                      {"external_ids", db::StringMap(ids)}})}),
+                 config_.apply_timeout)
+              .status());
+    }
+  }
+  // A port without its flows gets nothing through (default deny), so a
+  // failure here is safe; still, roll back a port we just added.
+  auto rollback = [&](Status s) {
+    if (inserted) (void)UnplugVmPort(port.port);
+    return s;
+  };
+  StatusOr<std::uint32_t> ofport = OfPort(port.port);
+  if (!ofport.ok()) return rollback(ofport.status());
+  StatusOr<std::vector<Flow>> flows = VmPortFlows(port, tvd_id, *ofport);
+  if (!flows.ok()) return rollback(flows.status());
+  // Replace: the port's ofport may have changed since its flows were added.
+  Status s = flows_.DeleteFlows(PortCookie(tvd_id, port.port), ~0ull);
+  if (s.ok()) s = flows_.AddFlows(*flows);
+  if (!s.ok()) return rollback(s);
+  return Status::Ok();
+}
+
+Status HostNetwork::UnplugVmPort(const std::string& port) {
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  auto it = snap.ports.find(port);
+  if (it == snap.ports.end() || !it->second.ids.count("tvd-kind") ||
+      it->second.ids.at("tvd-kind") != "vm") {
+    return NotFound("no TVD VM port " + port + " on bridge " + config_.bridge);
+  }
+  std::uint32_t tvd_id = static_cast<std::uint32_t>(std::strtoul(
+      it->second.ids.count("tvd-id") ? it->second.ids.at("tvd-id").c_str()
+                                     : "0",
+      nullptr, 10));
+  TVD_RETURN_IF_ERROR(
+      db_.TransactAndWaitApplied(
+             Json::array({RemovePortsOp(snap.bridge_uuid, {it->second.uuid})}),
+             config_.apply_timeout)
+          .status());
+  return flows_.DeleteFlows(PortCookie(tvd_id, port), ~0ull);
+}
+
+Status HostNetwork::LeaveTvd(const std::string& tvd) {
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  std::vector<std::string> port_uuids;
+  std::vector<std::string> vxlan_devs;
+  std::uint32_t tvd_id = 0;
+  for (const auto& [name, row] : snap.ports) {
+    if (!row.ids.count("tvd-kind") || !row.ids.count("tvd") ||
+        row.ids.at("tvd") != tvd) {
+      continue;
+    }
+    port_uuids.push_back(row.uuid);
+    if (row.ids.at("tvd-kind") == "vxlan") vxlan_devs.push_back(name);
+    if (row.ids.count("tvd-id")) {
+      tvd_id = static_cast<std::uint32_t>(
+          std::strtoul(row.ids.at("tvd-id").c_str(), nullptr, 10));
+    }
+  }
+  std::vector<Json> keys;
+  for (const auto& [key, value] : snap.bridge_ids) {
+    if (key.rfind(VlanKey(tvd, ""), 0) == 0) keys.push_back(key);
+  }
+  auto joined = joined_.find(tvd);
+  if (port_uuids.empty() && keys.empty() && joined == joined_.end()) {
+    return NotFound("TVD " + tvd + " has nothing on this host");
+  }
+  if (tvd_id == 0 && joined != joined_.end()) tvd_id = joined->second.tvd_id;
+  Json ops = Json::array();
+  if (!port_uuids.empty())
+    ops.push_back(RemovePortsOp(snap.bridge_uuid, port_uuids));
+  if (!keys.empty()) {
+    ops.push_back(db::Mutate(
+        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
+        Json::array({Json::array({"external_ids", "delete", db::Set(keys)})})));
+  }
+  if (!ops.empty()) {
+    TVD_RETURN_IF_ERROR(db_.TransactAndWaitApplied(ops, config_.apply_timeout)
+                            .status()
+                            .WithContext("removing TVD " + tvd));
+  }
+  if (tvd_id != 0) {
+    TVD_RETURN_IF_ERROR(flows_.DeleteFlows(
+        PortCookie(tvd_id, "") & kCookieTvdMask, kCookieTvdMask));
+  }
+  for (const std::string& dev : vxlan_devs) {
+    Status s = links_.DeleteLink(dev);
+    if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+  }
+  // Tunnels: by the remembered peers, and any other "tvd-<tvd>-" leftover.
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> tunnels,
+                       tunnels_.ListTunnels());
+  std::set<std::string> remove;
+  if (joined != joined_.end()) {
+    for (const auto& n : PeerTunnelNames(joined->second)) remove.insert(n);
+  }
+  std::string prefix = "tvd-" + tvd + "-";
+  for (const auto& n : tunnels) {
+    if (n.rfind(prefix, 0) == 0) remove.insert(n);
+  }
+  for (const auto& n : remove) {
+    if (std::find(tunnels.begin(), tunnels.end(), n) == tunnels.end()) continue;
+    TVD_RETURN_IF_ERROR(tunnels_.RemoveTunnel(n));
+  }
+  joined_.erase(tvd);
+  log::Info("TVD ", tvd, " removed from bridge ", config_.bridge);
+  return Status::Ok();
+}
+
+Status HostNetwork::Reconcile(const DesiredHostState& desired) {
+  TVD_RETURN_IF_ERROR(EnsureBridge());
+  std::set<std::string> tvds;
+  std::set<std::string> wanted_ports;
+  std::set<std::string> wanted_links;
+  std::set<std::string> wanted_tunnels;
+  std::set<std::uint64_t> wanted_cookies = {PortCookie(0, "")};
+  std::map<std::string, std::uint32_t> tvd_ids;
+  for (const TvdSpec& t : desired.tvds) {
+    tvds.insert(t.tvd);
+    tvd_ids[t.tvd] = t.tvd_id;
+    for (const auto& n : t.networks) {
+      wanted_links.insert(VxlanDeviceName(n.vni));
+      wanted_ports.insert(VxlanDeviceName(n.vni));
+      wanted_cookies.insert(PortCookie(t.tvd_id, VxlanDeviceName(n.vni)));
+    }
+    for (const auto& n : PeerTunnelNames(t)) wanted_tunnels.insert(n);
+  }
+  for (const VmPortSpec& p : desired.ports) {
+    wanted_ports.insert(p.port);
+    if (tvd_ids.count(p.tvd)) {
+      wanted_cookies.insert(PortCookie(tvd_ids[p.tvd], p.port));
+    }
+  }
+
+  // Stale TVDs as a whole, then stale ports of wanted TVDs.
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  std::set<std::string> stale_tvds;
+  for (const auto& [name, row] : snap.ports) {
+    if (row.ids.count("tvd-kind") && row.ids.count("tvd") &&
+        tvds.count(row.ids.at("tvd")) == 0) {
+      stale_tvds.insert(row.ids.at("tvd"));
+    }
+  }
+  for (const auto& [key, a] : Allocations(snap)) {
+    std::string tvd = key.substr(0, key.find(':'));
+    if (tvds.count(tvd) == 0) stale_tvds.insert(tvd);
+  }
+  for (const auto& [tvd, spec] : joined_) {
+    if (tvds.count(tvd) == 0) stale_tvds.insert(tvd);
+  }
+  for (const std::string& tvd : stale_tvds) {
+    Status s = LeaveTvd(tvd);
+    if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+  }
+  TVD_ASSIGN_OR_RETURN(snap, Read());
+  std::vector<std::string> stale_ports;
+  for (const auto& [name, row] : snap.ports) {
+    if (row.ids.count("tvd-kind") && wanted_ports.count(name) == 0) {
+      stale_ports.push_back(row.uuid);
+    }
+  }
+  if (!stale_ports.empty()) {
+    TVD_RETURN_IF_ERROR(
+        db_.TransactAndWaitApplied(
+               Json::array({RemovePortsOp(snap.bridge_uuid, stale_ports)}),
+               config_.apply_timeout)
+            .status());
+  }
+
+  for (const TvdSpec& t : desired.tvds) TVD_RETURN_IF_ERROR(JoinTvd(t));
+  for (const VmPortSpec& p : desired.ports) TVD_RETURN_IF_ERROR(PlugVmPort(p));
+
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint64_t> cookies,
+                       flows_.ListCookies(kCookieTag, kCookieTagMask));
+  for (std::uint64_t c : cookies) {
+    if (wanted_cookies.count(c) == 0) {
+      TVD_RETURN_IF_ERROR(flows_.DeleteFlows(c, ~0ull));
+    }
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> links, links_.ListLinks("tvx"));
+  for (const auto& l : links) {
+    if (wanted_links.count(l) == 0) {
+      Status s = links_.DeleteLink(l);
+      if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+    }
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> tunnels,
+                       tunnels_.ListTunnels());
+  for (const auto& n : tunnels) {
+    if (n.rfind("tvd-", 0) == 0 && wanted_tunnels.count(n) == 0) {
+      TVD_RETURN_IF_ERROR(tunnels_.RemoveTunnel(n));
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::uint16_t> HostNetwork::VlanOf(const std::string& tvd,
+                                            const std::string& network) {
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  auto allocs = Allocations(snap);
+  auto it = allocs.find(tvd + ":" + network);
+  if (it == allocs.end()) {
+    return NotFound("no VLAN for TVD " + tvd + " network " + network);
+  }
+  return it->second.vlan;
+}
+
+}  // namespace tvd::vswitch

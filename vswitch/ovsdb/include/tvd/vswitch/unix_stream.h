@@ -1,0 +1,49 @@
+// A connected UNIX stream socket with deadlines, shared by the OVSDB and
+// OpenFlow clients (both talk to Open vSwitch over local sockets).
+//
+// Not thread-safe; one owner at a time. Writes never raise SIGPIPE: a peer
+// that went away is reported as Unavailable.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "tvd/status.h"
+
+namespace tvd::vswitch {
+
+using Clock = std::chrono::steady_clock;
+
+class UnixStream {
+ public:
+  // Connects to the socket at `path`. Unavailable when nobody listens there
+  // (or the path does not exist); InvalidArgument when the path is too long.
+  static StatusOr<UnixStream> Connect(const std::string& path);
+
+  UnixStream() = default;
+  ~UnixStream();
+  UnixStream(UnixStream&& other) noexcept;
+  UnixStream& operator=(UnixStream&& other) noexcept;
+  UnixStream(const UnixStream&) = delete;
+  UnixStream& operator=(const UnixStream&) = delete;
+
+  bool is_open() const { return fd_ >= 0; }
+  void Close();
+
+  // Writes all of `data` before `deadline`. Unavailable when the peer closed,
+  // Timeout when the deadline passed first.
+  Status WriteAll(std::string_view data, Clock::time_point deadline);
+
+  // Reads whatever is available (at most `max` bytes), waiting until
+  // `deadline` for the first byte. Returns the bytes (never empty), Timeout,
+  // or Unavailable when the peer closed the connection.
+  StatusOr<std::string> ReadSome(Clock::time_point deadline,
+                                 std::size_t max = 65536);
+
+ private:
+  explicit UnixStream(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace tvd::vswitch
