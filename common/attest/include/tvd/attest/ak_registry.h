@@ -1,0 +1,63 @@
+// The master's knowledge of attestation keys: which AKs (by TPM name) were
+// enrolled for which host identity, their public keys ready for signature
+// checks, and the last TPM clock state each AK reported. Thread-safe.
+//
+// In memory; the master persists enrolments in its own store and re-adds
+// them at start-up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tvd/attest/tpm_public.h"
+#include "tvd/pki/identity.h"
+#include "tvd/status.h"
+
+namespace tvd::attest {
+
+// TPMS_CLOCK_INFO fields that must never go backwards for one AK.
+struct TpmClockState {
+  std::uint64_t clock = 0;
+  std::uint32_t reset_count = 0;
+  std::uint32_t restart_count = 0;
+};
+
+struct EnrolledAk {
+  std::vector<std::uint8_t> name;         // TPM name
+  std::vector<std::uint8_t> public_area;  // TPM2B_PUBLIC
+  std::shared_ptr<EVP_PKEY> key;          // for signature checks
+};
+
+class AkRegistry {
+ public:
+  // Records `ak_public` as an AK of `host`. InvalidArgument when it is not an
+  // attestation key (CheckAttestationKey).
+  Status Add(const pki::Identity& host,
+             std::span<const std::uint8_t> ak_public);
+
+  // The AK named `name` if it was enrolled for `host`. Unauthenticated
+  // "AK <hex name> is not enrolled for <host>" otherwise.
+  StatusOr<EnrolledAk> Find(const pki::Identity& host,
+                            std::span<const std::uint8_t> name) const;
+
+  // Checks `now` against the last state recorded for the AK and records it.
+  // Unauthenticated "TPM reset count went backwards (R after S)",
+  // "TPM restart count went backwards ...", "TPM clock went backwards ...".
+  // Nothing is recorded on refusal.
+  Status AdvanceClock(std::span<const std::uint8_t> ak_name,
+                      const TpmClockState& now);
+
+ private:
+  mutable std::mutex mutex_;
+  // Key: host identity string, then AK name.
+  std::map<std::string, std::map<std::vector<std::uint8_t>, EnrolledAk>>
+      by_host_;                                                // mutex_
+  std::map<std::vector<std::uint8_t>, TpmClockState> clocks_;  // mutex_
+};
+
+}  // namespace tvd::attest

@@ -1,0 +1,102 @@
+// The kernel's IMA measurement list in its ASCII form
+// (securityfs ima/ascii_runtime_measurements), one entry per line:
+//
+//   <pcr> <template-hash> ima-ng <algo>:<file-digest> <path>
+//
+// <template-hash> is 40 hex digits (SHA-1: the classic file, whose column is
+// the SHA-1 bank's template digest) or 64 hex digits (SHA-256: the per-bank
+// ascii_runtime_measurements_sha256 file). <path> is the rest of the line.
+// Only the ima-ng template is accepted; other templates are an error (their
+// fields would be ambiguous in this form).
+//
+// Replay decision: we replay the SHA-256 bank of PCR 10, because the quote
+// is over the SHA-256 bank (SHA-1 is not collision resistant). For every
+// entry the ima-ng template data is rebuilt from the line,
+//   u32le(len(d)) || d || u32le(len(n)) || n
+//   d = "<algo>:" NUL <file digest bytes>,  n = <path> NUL
+// (little-endian lengths: the kernel's canonical format and x86's native one)
+// and its digest in the column's algorithm must equal the column, so an entry
+// edited without fixing its hash is named by its line. The SHA-256 template
+// digest is then extended: PCR = SHA-256(PCR || SHA-256(template data)),
+// from 32 zero bytes. An entry whose column is all zeros is a measurement
+// violation the kernel logged: it is extended with 32 bytes of 0xff, as the
+// kernel does, and is refused when an allowlist is checked.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tvd/sha256.h"
+#include "tvd/status.h"
+
+namespace tvd::attest {
+
+inline constexpr std::uint32_t kImaPcr = 10;
+
+// Known-good file digests (SHA-256) by path. The boot_aggregate entry is not
+// looked up: it summarises PCRs 0-7, which PcrExpectations cover.
+class ImaAllowlist {
+ public:
+  void Allow(std::string path, const Sha256Digest& digest);
+  // True when `path` is listed with `digest`.
+  bool Allows(std::string_view path, const Sha256Digest& digest) const;
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, std::vector<Sha256Digest>, Hash,
+                     std::equal_to<>>
+      entries_;
+};
+
+// One parsed line.
+struct ImaEntry {
+  std::size_t line = 0;  // 1-based
+  std::uint32_t pcr = 0;
+  bool violation = false;        // all-zero template hash column
+  std::string file_digest_algo;  // "sha256", "sha1", ...
+  std::vector<std::uint8_t> file_digest;
+  std::string path;
+  Sha256Digest template_sha256{};  // SHA-256 of the template data
+};
+
+// Parses the whole list, checking each entry's template hash column against
+// its data. InvalidArgument "IMA log line N: <what>" for the first bad line.
+StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text);
+
+struct ImaReplay {
+  Sha256Digest pcr10{};
+  std::size_t entries = 0;
+};
+
+// Parses, checks and replays `text` in one pass (no per-entry allocation),
+// and when `allowlist` is given checks every entry against it:
+// PermissionDenied "IMA log line N: <path> with sha256:<digest> is not in
+// the allowlist" (or "is a measurement violation"). Parse errors as
+// ParseImaLog.
+StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
+                                 const ImaAllowlist* allowlist);
+
+// The ASCII line for an ima-ng entry with a SHA-256 file digest, with the
+// template-hash column in SHA-256 (`sha256_column`) or SHA-1 form, and the
+// SHA-256 template digest to extend PCR 10 with. For tests, tools and
+// benchmarks that write their own logs.
+struct ImaLine {
+  std::string text;  // without newline
+  Sha256Digest template_sha256{};
+};
+ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
+                      bool sha256_column = true);
+
+// PCR = SHA-256(PCR || digest).
+Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest);
+
+}  // namespace tvd::attest

@@ -1,0 +1,55 @@
+// Master nonces: 32 random bytes, each bound to the connection it was issued
+// on, valid once and for a limited time. Thread-safe.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "tvd/status.h"
+
+namespace tvd::attest {
+
+using Nonce = std::array<std::uint8_t, 32>;
+
+class NonceRegistry {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `lifetime`: how long an issued nonce may be answered. Used nonces are
+  // remembered for `lifetime` too, so a replay within that window is named
+  // as such; later it is simply unknown.
+  explicit NonceRegistry(
+      std::chrono::seconds lifetime = std::chrono::seconds(120),
+      Clock clock = std::chrono::steady_clock::now);
+
+  // A fresh nonce for connection `connection_id`.
+  Nonce Issue(std::uint64_t connection_id);
+
+  // Consumes `nonce` for `connection_id`. Refusals (Unauthenticated):
+  //   "nonce replayed: it was already used"
+  //   "nonce was issued to another connection"
+  //   "nonce expired"
+  //   "unknown nonce"
+  // A refused nonce that was outstanding is consumed too (no second try).
+  Status Consume(const Nonce& nonce, std::uint64_t connection_id);
+
+ private:
+  void Expire(std::chrono::steady_clock::time_point now);  // needs mutex_
+
+  std::chrono::seconds lifetime_;
+  Clock clock_;
+  std::mutex mutex_;
+  struct Outstanding {
+    std::uint64_t connection_id;
+    std::chrono::steady_clock::time_point issued;
+  };
+  std::map<Nonce, Outstanding> outstanding_;                     // mutex_
+  std::map<Nonce, std::chrono::steady_clock::time_point> used_;  // mutex_
+};
+
+}  // namespace tvd::attest

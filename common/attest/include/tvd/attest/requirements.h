@@ -1,0 +1,36 @@
+// What a host's TCB must look like to be accepted: the verifier's input,
+// mapped from a TVD policy's host requirements by the master.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tvd/attest/ima_log.h"
+#include "tvd/sha256.h"
+
+namespace tvd::attest {
+
+// PCR `index` (SHA-256 bank) must hold one of `allowed`.
+struct PcrExpectation {
+  std::uint32_t index = 0;
+  std::vector<Sha256Digest> allowed;
+};
+
+struct TcbRequirements {
+  std::vector<PcrExpectation> pcrs;
+  // When set, the host must send its IMA log; it is replayed against PCR 10
+  // (which is then always quoted) and every entry checked against the list.
+  std::optional<ImaAllowlist> ima;
+  // A host that reports it has no TPM is accepted only when this is true.
+  bool allow_no_tpm = false;
+  // Re-attestation period on an established channel.
+  std::chrono::seconds interval{60};
+};
+
+// The PCRs to quote for `req`: the expectations' indices, plus 10 when IMA
+// is required; ascending, without duplicates.
+std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req);
+
+}  // namespace tvd::attest

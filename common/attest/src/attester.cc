@@ -1,0 +1,126 @@
+#include "tvd/attest/attester.h"
+
+#include <fcntl.h>
+#include <tss2/tss2_mu.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "tvd/attest/ima_log.h"
+#include "tvd/attest/quote_verifier.h"
+
+namespace tvd::attest {
+namespace {
+
+// Reads the IMA list (securityfs files report size 0, so read to EOF).
+StatusOr<std::string> ReadImaLog(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open IMA log " + path, errno);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return ErrnoError("cannot read IMA log " + path, err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > kMaxImaLog) {
+      ::close(fd);
+      return FailedPrecondition("IMA log " + path + " exceeds " +
+                                std::to_string(kMaxImaLog) + " bytes");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The pcrDigest inside a marshalled TPMS_ATTEST quote.
+StatusOr<Sha256Digest> QuotedDigest(const std::vector<std::uint8_t>& attest) {
+  TPMS_ATTEST a{};
+  size_t off = 0;
+  if (Tss2_MU_TPMS_ATTEST_Unmarshal(attest.data(), attest.size(), &off, &a) !=
+          TSS2_RC_SUCCESS ||
+      a.attested.quote.pcrDigest.size != 32) {
+    return Internal("TPM produced a quote that does not unmarshal");
+  }
+  Sha256Digest d;
+  std::copy_n(a.attested.quote.pcrDigest.buffer, 32, d.begin());
+  return d;
+}
+
+}  // namespace
+
+StatusOr<EnrolRequest> Attester::MakeEnrolRequest() {
+  if (tpm_ == nullptr) return FailedPrecondition("host has no TPM");
+  EnrolRequest r;
+  TVD_ASSIGN_OR_RETURN(r.ek_public, tpm_->EkPublic());
+  TVD_ASSIGN_OR_RETURN(r.ak_public, tpm_->AkPublic());
+  return r;
+}
+
+StatusOr<EnrolProof> Attester::ActivateCredential(
+    const CredentialChallenge& c) {
+  if (tpm_ == nullptr) return FailedPrecondition("host has no TPM");
+  TVD_ASSIGN_OR_RETURN(SecureBytes secret, tpm_->ActivateCredential(c));
+  return EnrolProof{std::move(secret)};
+}
+
+StatusOr<Evidence> Attester::Answer(
+    const AttestChallenge& challenge,
+    std::span<const std::uint8_t> channel_binding) {
+  Evidence e;
+  e.nonce = challenge.nonce;
+  if (tpm_ == nullptr) {
+    e.has_tpm = false;
+    return e;
+  }
+  TVD_ASSIGN_OR_RETURN(e.ak_public, tpm_->AkPublic());
+  Sha256Digest qualifying = QualifyingData(challenge.nonce, channel_binding);
+  // Quote, then read the PCRs (retrying while a PCR changed in between),
+  // then read the IMA log, which may by then have grown past the quoted
+  // PCR 10: only the prefix that replays to the quoted value is sent.
+  for (int attempt = 0;; ++attempt) {
+    TVD_ASSIGN_OR_RETURN(e.quote, tpm_->Quote(challenge.pcrs, qualifying));
+    TVD_ASSIGN_OR_RETURN(e.pcrs, tpm_->ReadPcrs(challenge.pcrs));
+    TVD_ASSIGN_OR_RETURN(Sha256Digest quoted, QuotedDigest(e.quote.attest));
+    std::vector<PcrValue> sorted = e.pcrs;
+    std::sort(
+        sorted.begin(), sorted.end(),
+        [](const PcrValue& a, const PcrValue& b) { return a.index < b.index; });
+    Sha256Hasher h;
+    for (const PcrValue& v : sorted) h.Update(v.value);
+    if (h.Finish() == quoted) break;
+    if (attempt == 3) {
+      return Unavailable("PCRs kept changing while quoting; giving up");
+    }
+  }
+  if (challenge.want_ima_log) {
+    TVD_ASSIGN_OR_RETURN(e.ima_log, ReadImaLog(options_.ima_log_path));
+    const PcrValue* pcr10 = nullptr;
+    for (const PcrValue& v : e.pcrs) {
+      if (v.index == kImaPcr) pcr10 = &v;
+    }
+    auto entries = ParseImaLog(e.ima_log);
+    if (pcr10 != nullptr && entries.ok()) {
+      Sha256Digest running{};
+      std::size_t end = 0;
+      for (const ImaEntry& entry : *entries) {
+        end = e.ima_log.find('\n', end) + 1;
+        running = ExtendSha256(running, entry.template_sha256);
+        if (running == pcr10->value) {
+          e.ima_log.resize(end);
+          break;
+        }
+      }
+    }
+    // Otherwise the log goes as read; the verifier names what is wrong.
+  }
+  return e;
+}
+
+}  // namespace tvd::attest

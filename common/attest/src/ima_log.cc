@@ -1,0 +1,341 @@
+#include "tvd/attest/ima_log.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace tvd::attest {
+namespace {
+
+// A digest context reused for every entry: the replay hashes two small
+// inputs per entry, and per-call context set-up would dominate.
+class Digester {
+ public:
+  Digester() : ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ == nullptr) std::abort();
+  }
+  ~Digester() { EVP_MD_CTX_free(ctx_); }
+  Digester(const Digester&) = delete;
+  Digester& operator=(const Digester&) = delete;
+
+  void Sha256Two(std::span<const std::uint8_t> a,
+                 std::span<const std::uint8_t> b, std::uint8_t* out) {
+    Run(Md(kSha256), a, b, out);
+  }
+  void Sha1(std::span<const std::uint8_t> a, std::uint8_t* out) {
+    Run(Md(kSha1), a, {}, out);
+  }
+
+ private:
+  enum Which { kSha256 = 0, kSha1 = 1 };
+  static const EVP_MD* Md(Which which) {
+    // Fetched once per process: explicit fetching skips the per-call
+    // provider lookup that EVP_sha256() implies.
+    static EVP_MD* const mds[2] = {EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                   EVP_MD_fetch(nullptr, "SHA1", nullptr)};
+    if (mds[which] == nullptr) std::abort();
+    return mds[which];
+  }
+  void Run(const EVP_MD* md, std::span<const std::uint8_t> a,
+           std::span<const std::uint8_t> b, std::uint8_t* out) {
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex2(ctx_, md, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_, a.data(), a.size()) != 1 ||
+        (!b.empty() && EVP_DigestUpdate(ctx_, b.data(), b.size()) != 1) ||
+        EVP_DigestFinal_ex(ctx_, out, &len) != 1) {
+      std::abort();  // a broken libcrypto must not yield a verdict
+    }
+  }
+  EVP_MD_CTX* ctx_;
+};
+
+Digester& ThreadDigester() {
+  thread_local Digester d;
+  return d;
+}
+
+struct HexTable {
+  std::int8_t v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<std::int8_t>(i);
+    for (int i = 0; i < 6; ++i) {
+      v['a' + i] = static_cast<std::int8_t>(10 + i);
+      v['A' + i] = static_cast<std::int8_t>(10 + i);
+    }
+  }
+};
+constexpr HexTable kHex;
+
+bool DecodeHex(std::string_view hex, std::uint8_t* out) {
+  for (std::size_t i = 0; i < hex.size() / 2; ++i) {
+    int hi = kHex.v[static_cast<unsigned char>(hex[2 * i])];
+    int lo = kHex.v[static_cast<unsigned char>(hex[2 * i + 1])];
+    if ((hi | lo) < 0) return false;
+    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+  }
+  return true;
+}
+
+std::size_t DigestSizeOf(std::string_view algo) {
+  if (algo == "sha256" || algo == "sm3") return 32;
+  if (algo == "sha1") return 20;
+  if (algo == "sha384") return 48;
+  if (algo == "sha512") return 64;
+  if (algo == "md5") return 16;
+  return 0;
+}
+
+constexpr std::size_t kMaxPath = 4096;
+
+// One checked line, pointing into the log text and a per-thread buffer.
+struct LineView {
+  std::size_t line = 0;
+  std::uint32_t pcr = 0;
+  bool violation = false;
+  std::string_view algo;
+  std::span<const std::uint8_t> file_digest;
+  std::string_view path;
+  Sha256Digest template_sha256{};
+};
+
+Status LineError(std::size_t line, const std::string& what) {
+  return InvalidArgument("IMA log line " + std::to_string(line) + ": " + what);
+}
+
+// Splits off the next space-separated field.
+bool NextField(std::string_view& rest, std::string_view& field) {
+  std::size_t sp = rest.find(' ');
+  if (sp == std::string_view::npos) return false;
+  field = rest.substr(0, sp);
+  rest.remove_prefix(sp + 1);
+  return true;
+}
+
+class LineChecker {
+ public:
+  Status Check(std::string_view text, std::size_t line_no, LineView& out) {
+    out.line = line_no;
+    std::string_view rest = text;
+    std::string_view pcr_text, hash_text, template_name, digest_field;
+    if (!NextField(rest, pcr_text) || !NextField(rest, hash_text) ||
+        !NextField(rest, template_name) || !NextField(rest, digest_field)) {
+      return LineError(line_no,
+                       "expected 5 fields: PCR template-hash "
+                       "template digest path");
+    }
+    if (pcr_text.empty() || pcr_text.size() > 2 ||
+        !std::all_of(pcr_text.begin(), pcr_text.end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      return LineError(line_no, "PCR field is not a PCR number");
+    }
+    out.pcr = static_cast<std::uint32_t>(std::stoul(std::string(pcr_text)));
+    if (out.pcr != kImaPcr) {
+      return LineError(line_no, "entry for PCR " + std::to_string(out.pcr) +
+                                    ", expected " + std::to_string(kImaPcr));
+    }
+    if (hash_text.size() != 40 && hash_text.size() != 64) {
+      return LineError(line_no,
+                       "template hash must be 40 (SHA-1) or 64 (SHA-256) hex "
+                       "digits");
+    }
+    std::uint8_t column[32];
+    if (!DecodeHex(hash_text, column)) {
+      return LineError(line_no, "template hash is not hex");
+    }
+    if (template_name != "ima-ng") {
+      return LineError(line_no, "unsupported template '" +
+                                    std::string(template_name.substr(0, 32)) +
+                                    "' (only ima-ng)");
+    }
+    std::size_t colon = digest_field.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return LineError(line_no, "file digest must be <algorithm>:<hex>");
+    }
+    out.algo = digest_field.substr(0, colon);
+    std::string_view digest_hex = digest_field.substr(colon + 1);
+    std::size_t digest_size = DigestSizeOf(out.algo);
+    if (digest_size == 0) {
+      return LineError(line_no, "unknown file digest algorithm '" +
+                                    std::string(out.algo.substr(0, 16)) + "'");
+    }
+    if (digest_hex.size() != 2 * digest_size) {
+      return LineError(line_no, "file digest has the wrong length for " +
+                                    std::string(out.algo));
+    }
+    if (rest.empty() || rest.size() > kMaxPath ||
+        rest.find('\0') != std::string_view::npos) {
+      return LineError(line_no, "path is empty, too long or contains NUL");
+    }
+    out.path = rest;
+
+    // Template data: u32le len || algo ":" NUL digest || u32le len || path NUL
+    std::size_t d_len = out.algo.size() + 2 + digest_size;
+    std::size_t n_len = out.path.size() + 1;
+    buffer_.resize(8 + d_len + n_len);
+    std::uint8_t* p = buffer_.data();
+    auto put_le32 = [&p](std::size_t v) {
+      for (int i = 0; i < 4; ++i)
+        *p++ = static_cast<std::uint8_t>(v >> (8 * i));
+    };
+    put_le32(d_len);
+    std::memcpy(p, out.algo.data(), out.algo.size());
+    p += out.algo.size();
+    *p++ = ':';
+    *p++ = 0;
+    if (!DecodeHex(digest_hex, p)) {
+      return LineError(line_no, "file digest is not hex");
+    }
+    out.file_digest = std::span<const std::uint8_t>(p, digest_size);
+    p += digest_size;
+    put_le32(n_len);
+    std::memcpy(p, out.path.data(), out.path.size());
+    p += out.path.size();
+    *p++ = 0;
+
+    bool all_zero = std::all_of(column, column + hash_text.size() / 2,
+                                [](std::uint8_t b) { return b == 0; });
+    out.violation = all_zero;
+    Digester& d = ThreadDigester();
+    if (all_zero) {
+      out.template_sha256.fill(0xff);
+      return Status::Ok();
+    }
+    d.Sha256Two(buffer_, {}, out.template_sha256.data());
+    bool matches;
+    if (hash_text.size() == 64) {
+      matches = std::memcmp(column, out.template_sha256.data(), 32) == 0;
+    } else {
+      std::uint8_t sha1[20];
+      d.Sha1(buffer_, sha1);
+      matches = std::memcmp(column, sha1, 20) == 0;
+    }
+    if (!matches) {
+      return LineError(line_no,
+                       "template hash does not match the entry's data (entry "
+                       "edited?)");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::uint8_t> buffer_;
+};
+
+// Calls on_line(LineView&) for every line; stops at the first error.
+template <typename F>
+Status ForEachLine(std::string_view text, F&& on_line) {
+  thread_local LineChecker checker;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      return LineError(line_no, "last line is not terminated (truncated log?)");
+    }
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    LineView view;
+    TVD_RETURN_IF_ERROR(checker.Check(line, line_no, view));
+    TVD_RETURN_IF_ERROR(on_line(view));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ImaAllowlist::Allow(std::string path, const Sha256Digest& digest) {
+  entries_[std::move(path)].push_back(digest);
+}
+
+bool ImaAllowlist::Allows(std::string_view path,
+                          const Sha256Digest& digest) const {
+  auto it = entries_.find(path);
+  if (it == entries_.end()) return false;
+  return std::find(it->second.begin(), it->second.end(), digest) !=
+         it->second.end();
+}
+
+Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
+  Sha256Digest out;
+  ThreadDigester().Sha256Two(pcr, digest, out.data());
+  return out;
+}
+
+StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
+  std::vector<ImaEntry> entries;
+  Status s = ForEachLine(text, [&](const LineView& v) {
+    ImaEntry e;
+    e.line = v.line;
+    e.pcr = v.pcr;
+    e.violation = v.violation;
+    e.file_digest_algo = std::string(v.algo);
+    e.file_digest.assign(v.file_digest.begin(), v.file_digest.end());
+    e.path = std::string(v.path);
+    e.template_sha256 = v.template_sha256;
+    entries.push_back(std::move(e));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return entries;
+}
+
+StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
+                                 const ImaAllowlist* allowlist) {
+  ImaReplay replay;
+  Digester& d = ThreadDigester();
+  Status s = ForEachLine(text, [&](const LineView& v) -> Status {
+    d.Sha256Two(replay.pcr10, v.template_sha256, replay.pcr10.data());
+    ++replay.entries;
+    if (allowlist == nullptr || v.path == "boot_aggregate") return Status::Ok();
+    auto where = "IMA log line " + std::to_string(v.line) + ": ";
+    if (v.violation) {
+      return PermissionDenied(where + std::string(v.path) +
+                              " is a measurement violation");
+    }
+    Sha256Digest digest{};
+    if (v.algo != "sha256" ||
+        (std::copy(v.file_digest.begin(), v.file_digest.end(), digest.begin()),
+         !allowlist->Allows(v.path, digest))) {
+      return PermissionDenied(where + std::string(v.path) + " with " +
+                              std::string(v.algo) + ":" + ToHex(v.file_digest) +
+                              " is not in the allowlist");
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return replay;
+}
+
+ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
+                      bool sha256_column) {
+  std::vector<std::uint8_t> data;
+  auto put_le32 = [&data](std::size_t v) {
+    for (int i = 0; i < 4; ++i)
+      data.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  put_le32(6 + 2 + 32);
+  const char kAlgo[] = "sha256:";
+  data.insert(data.end(), kAlgo, kAlgo + 7);
+  data.push_back(0);
+  data.insert(data.end(), file_digest.begin(), file_digest.end());
+  put_le32(path.size() + 1);
+  data.insert(data.end(), path.begin(), path.end());
+  data.push_back(0);
+  ImaLine out;
+  out.template_sha256 = Sha256(data);
+  std::string column;
+  if (sha256_column) {
+    column = ToHex(out.template_sha256);
+  } else {
+    std::uint8_t sha1[20];
+    ThreadDigester().Sha1(data, sha1);
+    column = ToHex(sha1);
+  }
+  out.text = "10 " + column + " ima-ng sha256:" + ToHex(file_digest) + " " +
+             std::string(path);
+  return out;
+}
+
+}  // namespace tvd::attest

@@ -1,0 +1,53 @@
+#include "tvd/attest/nonce_registry.h"
+
+#include <openssl/rand.h>
+
+#include <cstdlib>
+
+namespace tvd::attest {
+
+NonceRegistry::NonceRegistry(std::chrono::seconds lifetime, Clock clock)
+    : lifetime_(lifetime), clock_(std::move(clock)) {}
+
+void NonceRegistry::Expire(std::chrono::steady_clock::time_point now) {
+  for (auto it = used_.begin(); it != used_.end();) {
+    it = now - it->second > lifetime_ ? used_.erase(it) : std::next(it);
+  }
+  // Outstanding nonces are kept until answered or 2x lifetime, so an answer
+  // that comes late is told "expired" rather than "unknown".
+  for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+    it = now - it->second.issued > 2 * lifetime_ ? outstanding_.erase(it)
+                                                 : std::next(it);
+  }
+}
+
+Nonce NonceRegistry::Issue(std::uint64_t connection_id) {
+  Nonce n{};
+  if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1) std::abort();
+  auto now = clock_();
+  std::lock_guard lock(mutex_);
+  Expire(now);
+  outstanding_[n] = {connection_id, now};
+  return n;
+}
+
+Status NonceRegistry::Consume(const Nonce& nonce, std::uint64_t connection_id) {
+  auto now = clock_();
+  std::lock_guard lock(mutex_);
+  Expire(now);
+  if (used_.count(nonce) != 0) {
+    return Unauthenticated("nonce replayed: it was already used");
+  }
+  auto it = outstanding_.find(nonce);
+  if (it == outstanding_.end()) return Unauthenticated("unknown nonce");
+  Outstanding o = it->second;
+  outstanding_.erase(it);
+  used_[nonce] = now;
+  if (o.connection_id != connection_id) {
+    return Unauthenticated("nonce was issued to another connection");
+  }
+  if (now - o.issued > lifetime_) return Unauthenticated("nonce expired");
+  return Status::Ok();
+}
+
+}  // namespace tvd::attest

@@ -1,0 +1,16 @@
+#include "tvd/attest/requirements.h"
+
+#include <algorithm>
+
+namespace tvd::attest {
+
+std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req) {
+  std::vector<std::uint32_t> out;
+  for (const PcrExpectation& e : req.pcrs) out.push_back(e.index);
+  if (req.ima) out.push_back(kImaPcr);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace tvd::attest

@@ -1,0 +1,92 @@
+// A trusted-channel server: accepts TCP connections, performs the TLS 1.3
+// handshake and runs a handler per connection, each on its own thread, so one
+// slow, silent or hostile client never delays the others.
+//
+// Every connection ends with exactly one ConnectionReport to the observer:
+// the peer's address, its identity when the handshake got that far, and the
+// final Status (OK, or the reason it was refused or dropped). When the
+// handler returns an error and the channel is still open, the error is sent
+// to the peer as a kError frame before closing.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "tvd/channel/connection.h"
+#include "tvd/channel/tls_context.h"
+#include "tvd/status.h"
+
+namespace tvd::channel {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: the kernel picks a free port (see port())
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::size_t max_payload = kDefaultMaxPayload;
+  // Connections beyond this are closed at once (reported as Unavailable).
+  std::size_t max_connections = 256;
+};
+
+struct ConnectionReport {
+  std::string peer_address;
+  std::optional<pki::Identity> peer;
+  Status status;
+};
+
+// Runs the application protocol on an authenticated connection. The returned
+// Status is the connection's outcome.
+using ConnectionHandler = std::function<Status(Connection&)>;
+// Called once per connection from that connection's thread.
+using ConnectionObserver = std::function<void(const ConnectionReport&)>;
+
+class ChannelServer {
+ public:
+  // Binds, listens and starts accepting. IoError when the address cannot be
+  // bound; InvalidArgument for a non-server TLS context.
+  static StatusOr<std::unique_ptr<ChannelServer>> Start(
+      const ServerOptions& options, std::shared_ptr<const TlsContext> tls,
+      ConnectionHandler handler, ConnectionObserver observer);
+
+  // Stops accepting, shuts down every open connection (their handlers see
+  // the channel close), joins all threads. Idempotent.
+  void Stop();
+  ~ChannelServer();
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    int fd = -1;  // guarded by mutex_; -1 once the worker finished
+    bool done = false;
+  };
+
+  ChannelServer() = default;
+  void AcceptLoop();
+  void Serve(Worker* worker, int fd);
+  void ReapFinished();
+
+  ServerOptions options_;
+  std::shared_ptr<const TlsContext> tls_;
+  ConnectionHandler handler_;
+  ConnectionObserver observer_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::list<Worker> workers_;  // guarded by mutex_
+};
+
+using ChannelServerPtr = std::unique_ptr<ChannelServer>;
+
+}  // namespace tvd::channel

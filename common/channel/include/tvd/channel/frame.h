@@ -1,0 +1,76 @@
+// The framed, versioned message protocol carried inside the TLS channel.
+//
+// A frame is a 10-byte header followed by the payload, all integers
+// big-endian:
+//   u16 magic   0x5456 ("TV")
+//   u16 version kProtocolVersion
+//   u16 type    a MessageType
+//   u32 length  payload bytes, at most the receiver's maximum
+// A receiver that sees a wrong magic or version, an unknown type or a length
+// above its maximum answers with one kError frame naming the problem and
+// closes the connection; nothing after the bad header is interpreted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tvd/status.h"
+
+namespace tvd::channel {
+
+inline constexpr std::uint16_t kFrameMagic = 0x5456;
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::size_t kFrameHeaderSize = 10;
+inline constexpr std::size_t kDefaultMaxPayload = 1 << 20;  // 1 MiB
+
+// Every message type of the protocol. New modules add their types here so
+// that the decoder, which refuses unknown types, accepts them.
+enum class MessageType : std::uint16_t {
+  kError = 1,            // u16 ErrorCode, then the UTF-8 reason
+  kEnrolRequest = 2,     // host -> master: EK and AK public areas
+  kEnrolChallenge = 3,   // master -> host: MakeCredential output
+  kEnrolProof = 4,       // host -> master: the activated secret
+  kEnrolResult = 5,      // master -> host: AK accepted
+  kAttestHello = 6,      // host -> master: ready to be attested
+  kAttestChallenge = 7,  // master -> host: nonce and PCR selection
+  kAttestEvidence = 8,   // host -> master: quote, PCR values, IMA log
+  kAttestVerdict = 9,    // master -> host: accepted (refusals are kError)
+};
+
+// True for the values listed in MessageType.
+bool IsKnownMessageType(std::uint16_t type);
+
+struct Frame {
+  MessageType type = MessageType::kError;
+  std::vector<std::uint8_t> payload;
+};
+
+// Header + payload. The caller keeps payloads within its peer's maximum.
+std::vector<std::uint8_t> EncodeFrame(MessageType type,
+                                      std::span<const std::uint8_t> payload);
+
+struct DecodeResult {
+  enum class Kind { kNeedMore, kFrame, kError };
+  Kind kind = Kind::kNeedMore;
+  Frame frame;               // kFrame only
+  std::size_t consumed = 0;  // kFrame only: bytes of `input` used
+  Status error;              // kError only: a ProtocolError with the reason
+};
+
+// Decodes the first frame of `input` (a pure function of its arguments).
+// kNeedMore when `input` is a valid but incomplete prefix; kError as soon as
+// the bytes present are enough to know the frame is bad (so a peer sending
+// garbage is refused without waiting for more of it).
+DecodeResult DecodeFrame(std::span<const std::uint8_t> input,
+                         std::size_t max_payload);
+
+// kError payloads: u16 ErrorCode + reason text.
+std::vector<std::uint8_t> EncodeErrorPayload(const Status& status);
+// The Status carried by a kError payload; a malformed payload becomes a
+// ProtocolError saying so.
+Status DecodeErrorPayload(std::span<const std::uint8_t> payload);
+
+}  // namespace tvd::channel

@@ -1,0 +1,275 @@
+#include "tvd/channel/connection.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "tvd/channel/tls_context.h"
+
+namespace tvd::channel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string AddressOf(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return "unknown";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    return "[" + std::string(buf) +
+           "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "unknown";
+}
+
+std::uint64_t NextId() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+long long Millis(std::chrono::milliseconds d) { return d.count(); }
+
+}  // namespace
+
+std::string PeerAddressOf(int fd) { return AddressOf(fd, true); }
+std::string LocalAddressOf(int fd) { return AddressOf(fd, false); }
+
+Connection::Connection(int fd, SSL* ssl, std::size_t max_payload)
+    : fd_(fd), ssl_(ssl), id_(NextId()), max_payload_(max_payload) {}
+
+Connection::~Connection() { Close(); }
+
+void Connection::Close() {
+  if (ssl_ != nullptr) {
+    // A quiet shutdown: we never wait for the peer's close_notify.
+    SSL_set_quiet_shutdown(ssl_, 1);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  inbox_.clear();
+}
+
+Status Connection::WaitFor(int ssl_error, Clock::time_point deadline,
+                           const std::string& timeout_message) {
+  short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    if (left.count() <= 0) return Timeout(timeout_message);
+    pollfd p{fd_, events, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    if (rc > 0) return Status::Ok();
+    if (rc < 0 && errno != EINTR) return ErrnoError("poll on channel", errno);
+  }
+}
+
+StatusOr<std::unique_ptr<Connection>> Connection::Handshake(
+    int fd, SSL_CTX* ctx, bool is_server, std::chrono::milliseconds timeout,
+    std::size_t max_payload) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError("cannot make socket non-blocking", err);
+  }
+  ERR_clear_error();
+  SSL* ssl = SSL_new(ctx);
+  if (ssl == nullptr) {
+    ::close(fd);
+    return Internal("cannot create TLS session");
+  }
+  std::unique_ptr<Connection> c(new Connection(fd, ssl, max_payload));
+  c->peer_address_ = PeerAddressOf(fd);
+  SSL_set_fd(ssl, fd);
+  if (is_server) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+  }
+  auto deadline = Clock::now() + timeout;
+  const std::string timeout_message = "TLS handshake timed out after " +
+                                      std::to_string(Millis(timeout)) + " ms";
+  while (true) {
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl);
+    if (rc == 1) break;
+    int err = SSL_get_error(ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      TVD_RETURN_IF_ERROR(c->WaitFor(err, deadline, timeout_message));
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
+      return Unauthenticated(std::string("peer certificate rejected: ") +
+                             X509_verify_cert_error_string(verify));
+    }
+    if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
+      std::string reason = TakeOpenSslError("peer closed the connection");
+      return Unauthenticated("TLS handshake failed: " + reason);
+    }
+    return Unauthenticated("TLS handshake failed: " +
+                           TakeOpenSslError("unknown TLS error"));
+  }
+  if (SSL_version(ssl) != TLS1_3_VERSION) {
+    return Unauthenticated(
+        "TLS handshake failed: negotiated a version other "
+        "than TLS 1.3");
+  }
+  X509* peer_cert = SSL_get0_peer_certificate(ssl);
+  if (peer_cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return Unauthenticated(
+        "peer certificate rejected: no verified certificate");
+  }
+  auto identity = pki::IdentityFromCertificate(peer_cert);
+  if (!identity.ok()) {
+    return Unauthenticated("peer certificate rejected: " +
+                           identity.status().message());
+  }
+  c->peer_ = *identity;
+  // In TLS 1.3 an absent and an empty exporter context are the same value
+  // (RFC 8446 section 7.5); we pass an explicit empty context on both ends.
+  static const unsigned char kEmptyContext[1] = {0};
+  if (SSL_export_keying_material(
+          ssl, c->binding_.data(), c->binding_.size(), kChannelBindingLabel,
+          std::strlen(kChannelBindingLabel), kEmptyContext, 0, 1) != 1) {
+    return Internal("cannot export TLS channel binding");
+  }
+  return c;
+}
+
+Status Connection::WriteFrame(MessageType type,
+                              std::span<const std::uint8_t> payload,
+                              std::chrono::milliseconds timeout) {
+  if (closed()) return Unavailable("channel is closed");
+  std::vector<std::uint8_t> bytes = EncodeFrame(type, payload);
+  auto deadline = Clock::now() + timeout;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ERR_clear_error();
+    std::size_t written = 0;
+    int rc =
+        SSL_write_ex(ssl_, bytes.data() + done, bytes.size() - done, &written);
+    if (rc == 1) {
+      done += written;
+      continue;
+    }
+    int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      TVD_RETURN_IF_ERROR(WaitFor(err, deadline,
+                                  "could not send frame within " +
+                                      std::to_string(Millis(timeout)) + " ms"));
+      continue;
+    }
+    std::string reason = TakeOpenSslError("peer closed the connection");
+    Close();
+    return Unavailable("cannot send frame: " + reason);
+  }
+  return Status::Ok();
+}
+
+StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  const std::string timeout_message =
+      "no complete frame within " + std::to_string(Millis(timeout)) + " ms";
+  while (true) {
+    if (closed()) return Unavailable("channel is closed");
+    DecodeResult r = DecodeFrame(inbox_, max_payload_);
+    if (r.kind == DecodeResult::Kind::kFrame) {
+      inbox_.erase(inbox_.begin(),
+                   inbox_.begin() + static_cast<long>(r.consumed));
+      return std::move(r.frame);
+    }
+    if (r.kind == DecodeResult::Kind::kError) {
+      SendErrorAndClose(r.error);
+      return r.error;
+    }
+    std::uint8_t buf[16384];
+    std::size_t got = 0;
+    ERR_clear_error();
+    int rc = SSL_read_ex(ssl_, buf, sizeof buf, &got);
+    if (rc == 1) {
+      inbox_.insert(inbox_.end(), buf, buf + got);
+      continue;
+    }
+    int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      Status waited = WaitFor(err, deadline, timeout_message);
+      if (!waited.ok()) {
+        if (waited.code() == ErrorCode::kTimeout) SendErrorAndClose(waited);
+        return waited;
+      }
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl_);
+    std::string reason = err == SSL_ERROR_ZERO_RETURN
+                             ? "peer closed the channel"
+                             : TakeOpenSslError("peer closed the connection");
+    Close();
+    if (verify != X509_V_OK) {
+      return Unauthenticated(std::string("peer certificate rejected: ") +
+                             X509_verify_cert_error_string(verify));
+    }
+    return Unavailable(reason);
+  }
+}
+
+StatusOr<Frame> Connection::ReadExpected(MessageType expected,
+                                         std::chrono::milliseconds timeout) {
+  TVD_ASSIGN_OR_RETURN(Frame frame, ReadFrame(timeout));
+  if (frame.type == MessageType::kError) {
+    Status s = DecodeErrorPayload(frame.payload);
+    return s.WithContext("peer");
+  }
+  if (frame.type != expected) {
+    Status s = ProtocolError("unexpected message type " +
+                             std::to_string(static_cast<int>(frame.type)) +
+                             " (expected " +
+                             std::to_string(static_cast<int>(expected)) + ")");
+    SendErrorAndClose(s);
+    return s;
+  }
+  return frame;
+}
+
+void Connection::SendErrorAndClose(const Status& status) {
+  if (!closed()) {
+    auto payload = EncodeErrorPayload(status);
+    (void)WriteFrame(MessageType::kError, payload,
+                     std::chrono::milliseconds(500));
+  }
+  Close();
+}
+
+bool Connection::WaitReadable(std::chrono::milliseconds duration) {
+  if (closed()) return true;
+  if (!inbox_.empty() || SSL_pending(ssl_) > 0) return true;
+  pollfd p{fd_, POLLIN, 0};
+  int rc = ::poll(&p, 1, static_cast<int>(duration.count()));
+  return rc != 0;
+}
+
+}  // namespace tvd::channel

@@ -1,0 +1,99 @@
+#include "tvd/channel/frame.h"
+
+namespace tvd::channel {
+namespace {
+std::uint16_t Get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+std::uint32_t Get32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+         (std::uint32_t{p[2]} << 8) | p[3];
+}
+void Put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+  out.push_back(static_cast<std::uint8_t>(v >> 8));
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+void Put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<std::uint8_t>(v >> shift));
+  }
+}
+DecodeResult Error(std::string why) {
+  DecodeResult r;
+  r.kind = DecodeResult::Kind::kError;
+  r.error = ProtocolError(std::move(why));
+  return r;
+}
+}  // namespace
+
+bool IsKnownMessageType(std::uint16_t type) {
+  return type >= static_cast<std::uint16_t>(MessageType::kError) &&
+         type <= static_cast<std::uint16_t>(MessageType::kAttestVerdict);
+}
+
+std::vector<std::uint8_t> EncodeFrame(MessageType type,
+                                      std::span<const std::uint8_t> payload) {
+  std::vector<std::uint8_t> out;
+  out.reserve(kFrameHeaderSize + payload.size());
+  Put16(out, kFrameMagic);
+  Put16(out, kProtocolVersion);
+  Put16(out, static_cast<std::uint16_t>(type));
+  Put32(out, static_cast<std::uint32_t>(payload.size()));
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+DecodeResult DecodeFrame(std::span<const std::uint8_t> in,
+                         std::size_t max_payload) {
+  const std::uint8_t* p = in.data();
+  if (in.size() >= 1 && p[0] != (kFrameMagic >> 8)) {
+    return Error("bad frame magic");
+  }
+  if (in.size() >= 2 && Get16(p) != kFrameMagic) {
+    return Error("bad frame magic");
+  }
+  if (in.size() >= 4 && Get16(p + 2) != kProtocolVersion) {
+    return Error("unsupported protocol version " +
+                 std::to_string(Get16(p + 2)) + " (expected " +
+                 std::to_string(kProtocolVersion) + ")");
+  }
+  if (in.size() >= 6 && !IsKnownMessageType(Get16(p + 4))) {
+    return Error("unknown message type " + std::to_string(Get16(p + 4)));
+  }
+  if (in.size() < kFrameHeaderSize) return {};
+  std::uint32_t length = Get32(p + 6);
+  if (length > max_payload) {
+    return Error("frame length " + std::to_string(length) +
+                 " exceeds maximum " + std::to_string(max_payload));
+  }
+  if (in.size() - kFrameHeaderSize < length) return {};
+  DecodeResult r;
+  r.kind = DecodeResult::Kind::kFrame;
+  r.frame.type = static_cast<MessageType>(Get16(p + 4));
+  r.frame.payload.assign(p + kFrameHeaderSize, p + kFrameHeaderSize + length);
+  r.consumed = kFrameHeaderSize + length;
+  return r;
+}
+
+std::vector<std::uint8_t> EncodeErrorPayload(const Status& status) {
+  std::vector<std::uint8_t> out;
+  Put16(out, static_cast<std::uint16_t>(status.code()));
+  const std::string& m = status.message();
+  // Reasons are short; cap them so an error frame always fits any maximum.
+  std::size_t n = std::min<std::size_t>(m.size(), 4096);
+  out.insert(out.end(), m.begin(), m.begin() + static_cast<long>(n));
+  return out;
+}
+
+Status DecodeErrorPayload(std::span<const std::uint8_t> payload) {
+  if (payload.size() < 2) return ProtocolError("error frame too short");
+  std::uint16_t code = Get16(payload.data());
+  if (code == 0 || code > static_cast<std::uint16_t>(ErrorCode::kInternal)) {
+    return ProtocolError("error frame with unknown code " +
+                         std::to_string(code));
+  }
+  return Status(static_cast<ErrorCode>(code),
+                std::string(payload.begin() + 2, payload.end()));
+}
+
+}  // namespace tvd::channel
