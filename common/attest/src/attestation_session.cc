@@ -156,13 +156,14 @@ Status AttestToMaster(Connection& conn, Attester& attester,
 }
 
 Status ServeReattestation(Connection& conn, Attester& attester,
-                          std::chrono::milliseconds idle,
+                          std::chrono::milliseconds idle, int max_rounds,
                           SessionTimeouts timeouts) {
-  while (true) {
+  for (int round = 0; max_rounds == 0 || round < max_rounds; ++round) {
     Status s = AnswerOneChallenge(conn, attester, idle, timeouts);
     if (s.code() == ErrorCode::kUnavailable) return Status::Ok();  // closed
     if (!s.ok()) return s;
   }
+  return Status::Ok();
 }
 
 }  // namespace tvd::attest

@@ -338,4 +338,14 @@ Status EsysTpm::ExtendPcr(std::uint32_t pcr, const Sha256Digest& digest) {
   return Status::Ok();
 }
 
+Status EsysTpm::ResetPcr(std::uint32_t pcr) {
+  if (pcr != 16 && pcr != 23) {
+    return InvalidArgument("only PCR 16 and 23 are resettable");
+  }
+  TSS2_RC rc = Esys_PCR_Reset(impl_->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD,
+                              ESYS_TR_NONE, ESYS_TR_NONE);
+  if (rc != TSS2_RC_SUCCESS) return TpmError("cannot reset PCR", rc);
+  return Status::Ok();
+}
+
 }  // namespace tvd::attest

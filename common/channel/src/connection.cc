@@ -103,6 +103,7 @@ StatusOr<std::unique_ptr<Connection>> Connection::Handshake(
   }
   std::unique_ptr<Connection> c(new Connection(fd, ssl, max_payload));
   c->peer_address_ = PeerAddressOf(fd);
+  c->local_address_ = LocalAddressOf(fd);
   SSL_set_fd(ssl, fd);
   if (is_server) {
     SSL_set_accept_state(ssl);
@@ -164,8 +165,12 @@ StatusOr<std::unique_ptr<Connection>> Connection::Handshake(
 Status Connection::WriteFrame(MessageType type,
                               std::span<const std::uint8_t> payload,
                               std::chrono::milliseconds timeout) {
+  return WriteRaw(EncodeFrame(type, payload), timeout);
+}
+
+Status Connection::WriteRaw(std::span<const std::uint8_t> bytes,
+                            std::chrono::milliseconds timeout) {
   if (closed()) return Unavailable("channel is closed");
-  std::vector<std::uint8_t> bytes = EncodeFrame(type, payload);
   auto deadline = Clock::now() + timeout;
   std::size_t done = 0;
   while (done < bytes.size()) {

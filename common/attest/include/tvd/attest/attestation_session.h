@@ -82,10 +82,10 @@ Status AttestToMaster(channel::Connection& conn, Attester& attester,
                       SessionTimeouts timeouts = {});
 
 // Answers further challenges (re-attestation) until the master closes the
-// channel (OK) or refuses (its Status). `idle` bounds the wait for the next
-// challenge.
+// channel (OK), refuses (its Status), or `max_rounds` rounds were answered
+// (0: no limit). `idle` bounds the wait for the next challenge.
 Status ServeReattestation(channel::Connection& conn, Attester& attester,
-                          std::chrono::milliseconds idle,
+                          std::chrono::milliseconds idle, int max_rounds = 0,
                           SessionTimeouts timeouts = {});
 
 }  // namespace tvd::attest

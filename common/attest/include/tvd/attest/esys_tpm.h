@@ -45,6 +45,8 @@ class EsysTpm : public Tpm {
   // Extends `pcr` in the SHA-256 bank only (what IMA's SHA-256 replay
   // models). For tests and tools; hosts leave PCRs to the kernel.
   Status ExtendPcr(std::uint32_t pcr, const Sha256Digest& digest);
+  // Resets a resettable PCR (16 or 23, the debug/application PCRs).
+  Status ResetPcr(std::uint32_t pcr);
 
  private:
   struct Impl;

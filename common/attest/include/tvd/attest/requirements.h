@@ -26,7 +26,7 @@ struct TcbRequirements {
   // A host that reports it has no TPM is accepted only when this is true.
   bool allow_no_tpm = false;
   // Re-attestation period on an established channel.
-  std::chrono::seconds interval{60};
+  std::chrono::milliseconds interval{std::chrono::seconds(60)};
 };
 
 // The PCRs to quote for `req`: the expectations' indices, plus 10 when IMA

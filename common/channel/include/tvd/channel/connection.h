@@ -48,6 +48,11 @@ class Connection {
   Status WriteFrame(MessageType type, std::span<const std::uint8_t> payload,
                     std::chrono::milliseconds timeout);
 
+  // Sends `bytes` as they are, for tests and diagnostics that must speak a
+  // broken protocol inside a valid TLS session.
+  Status WriteRaw(std::span<const std::uint8_t> bytes,
+                  std::chrono::milliseconds timeout);
+
   // Receives one frame within `timeout`. A frame that does not decode is
   // answered with a kError frame and the connection is closed; the returned
   // ProtocolError says what was wrong. Timeout: "no complete frame within N
@@ -77,6 +82,8 @@ class Connection {
   const pki::Identity& peer() const { return peer_; }
   // "address:port" of the peer as seen on the socket.
   const std::string& peer_address() const { return peer_address_; }
+  // "address:port" of our end.
+  const std::string& local_address() const { return local_address_; }
   // TLS exporter, label kChannelBindingLabel, empty context, 32 bytes. Both
   // ends compute the same value only within this very TLS session.
   const ChannelBinding& channel_binding() const { return binding_; }
@@ -98,6 +105,7 @@ class Connection {
   std::size_t max_payload_;
   pki::Identity peer_;
   std::string peer_address_;
+  std::string local_address_;
   ChannelBinding binding_{};
   std::vector<std::uint8_t> inbox_;
 };

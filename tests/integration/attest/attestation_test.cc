@@ -1,0 +1,506 @@
+// Hosts with a real swtpm attest to a test master over the trusted channel;
+// every kind of bad client is refused with its own reason while the master
+// keeps serving good hosts.
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "test_master.h"
+#include "tvd/attest/attester.h"
+#include "tvd/attest/tpm_public.h"
+#include "tvd/channel/channel_client.h"
+#include "tvd/channel/wire.h"
+#include "tvd/pki/certificate_authority.h"
+#include "tvd/testing/swtpm.h"
+
+namespace tvd::attest {
+namespace {
+
+using channel::Connection;
+using channel::ConnectionPtr;
+using channel::MessageType;
+using channel::TlsContext;
+using channel::TlsCredentials;
+using channel::TlsSide;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kHandshakeTimeout{500};
+constexpr milliseconds kReadTimeout{1500};
+constexpr milliseconds kWait{5000};
+constexpr int kImaEntries = 20;
+
+TlsCredentials Credentials(const pki::KeyAndCertificate& ca,
+                           const pki::KeyAndCertificate& own) {
+  return {ca.cert_pem, own.cert_pem, own.key_pem.Clone()};
+}
+
+class AttestationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto ca = pki::CreateCa("vdc-test", pki::Validity::ForDays(1));
+    ASSERT_TRUE(ca.ok());
+    ca_ = new pki::KeyAndCertificate(std::move(*ca));
+    auto issue = [](const pki::KeyAndCertificate& by, pki::Role role,
+                    const std::string& name, pki::Validity v) {
+      auto c = pki::IssueCertificate(by, role, name, v);
+      EXPECT_TRUE(c.ok()) << c.status().ToString();
+      return new TlsContextPtrHolder(Credentials(*ca_, *c));
+    };
+    auto day = pki::Validity::ForDays(1);
+    auto now = std::chrono::system_clock::now();
+    node1_ = issue(*ca_, pki::Role::kHost, "node1", day);
+    notpm_ = issue(*ca_, pki::Role::kHost, "notpm-ok", day);
+    auto other_ca = pki::CreateCa("vdc-other", day);
+    ASSERT_TRUE(other_ca.ok());
+    foreign_ = issue(*other_ca, pki::Role::kHost, "node1", day);
+    expired_ =
+        issue(*ca_, pki::Role::kHost, "node1",
+              {now - std::chrono::hours(48), now - std::chrono::hours(1)});
+
+    // The host's IMA log: written by the test, and PCR 10 extended to match.
+    char tmpl[] = "/tmp/tvd-attest-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = new std::string(tmpl);
+    ImaAllowlist allowlist;
+    std::string log;
+    std::vector<Sha256Digest> extends;
+    for (int i = 0; i < kImaEntries; ++i) {
+      std::string path =
+          i == 0 ? "boot_aggregate" : "/usr/bin/tool" + std::to_string(i);
+      Sha256Digest file = Sha256(path + " contents");
+      ImaLine line = MakeImaNgLine(path, file, /*sha256_column=*/i % 2 == 0);
+      log += line.text + "\n";
+      extends.push_back(line.template_sha256);
+      allowlist.Allow(path, file);
+    }
+    WriteFile(*dir_ + "/ima.log", log);
+
+    auto swtpm = testing::SwtpmInstance::Start();
+    ASSERT_TRUE(swtpm.ok()) << swtpm.status().ToString();
+    swtpm_ = swtpm->release();
+    auto tpm = swtpm_->Open();
+    ASSERT_TRUE(tpm.ok()) << tpm.status().ToString();
+    tpm_ = tpm->release();
+    for (const Sha256Digest& d : extends)
+      ASSERT_TRUE(tpm_->ExtendPcr(10, d).ok());
+    attester_ = new Attester(tpm_, {*dir_ + "/ima.log"});
+
+    TcbRequirements req;
+    req.pcrs.push_back({0, {Sha256Digest{}}});
+    req.pcrs.push_back({16, {Sha256Digest{}}});
+    req.ima = allowlist;
+    req.interval = milliseconds(200);
+    testing::TestMasterOptions options;
+    options.server.handshake_timeout = kHandshakeTimeout;
+    options.timeouts.read = kReadTimeout;
+    options.default_requirements = req;
+    TcbRequirements no_tpm;
+    no_tpm.allow_no_tpm = true;
+    no_tpm.interval = std::chrono::seconds(60);
+    options.requirements_by_name["notpm-ok"] = no_tpm;
+    auto master_creds =
+        pki::IssueCertificate(*ca_, pki::Role::kHost, "tvd-master", day);
+    ASSERT_TRUE(master_creds.ok());
+    auto master =
+        testing::TestMaster::Start(options, Credentials(*ca_, *master_creds));
+    ASSERT_TRUE(master.ok()) << master.status().ToString();
+    master_ = master->release();
+
+    // Enrol node1's AK once: trust its EK, then MakeCredential /
+    // ActivateCredential over the channel.
+    auto ek = tpm_->EkPublic();
+    ASSERT_TRUE(ek.ok());
+    master_->enroller().TrustEk({pki::Role::kHost, "node1"}, Sha256(*ek));
+    auto conn = Connect(*node1_);
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    Status enrolled = EnrolWithMaster(**conn, *attester_);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.ToString();
+    Status attested = AttestToMaster(**conn, *attester_);
+    ASSERT_TRUE(attested.ok()) << attested.ToString();
+  }
+
+  static void TearDownTestSuite() {
+    delete master_;
+    delete attester_;
+    delete tpm_;
+    delete swtpm_;
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+    for (auto* p : {node1_, notpm_, foreign_, expired_}) delete p;
+    delete ca_;
+  }
+
+  struct TlsContextPtrHolder {
+    explicit TlsContextPtrHolder(const TlsCredentials& c) {
+      auto ctx = TlsContext::Create(TlsSide::kClient, c);
+      EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+      if (ctx.ok()) tls = std::move(*ctx);
+    }
+    std::unique_ptr<TlsContext> tls;
+  };
+
+  static void WriteFile(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  }
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  static StatusOr<ConnectionPtr> Connect(const TlsContextPtrHolder& who) {
+    return channel::ConnectChannel("127.0.0.1", master_->port(), *who.tls);
+  }
+
+  // The master's verdict on the connection whose client end is `conn`.
+  static Status ReportFor(const std::string& client_address) {
+    auto r = master_->WaitForReport(client_address, kWait);
+    if (!r.ok()) return r.status();
+    return r->status;
+  }
+
+  // A well-behaved host attests successfully, proving the master still
+  // serves others.
+  static void ExpectGoodHostAttests() {
+    auto conn = Connect(*node1_);
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    Status s = AttestToMaster(**conn, *attester_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::string address = (*conn)->local_address();
+    conn->reset();  // leave
+    EXPECT_EQ(ReportFor(address), Status::Ok());
+  }
+
+  // Host-side steps, for tests that misbehave on purpose.
+  static StatusOr<AttestChallenge> HelloAndChallenge(Connection& conn) {
+    TVD_RETURN_IF_ERROR(
+        conn.WriteFrame(MessageType::kAttestHello, {}, kReadTimeout));
+    TVD_ASSIGN_OR_RETURN(
+        auto frame,
+        conn.ReadExpected(MessageType::kAttestChallenge, kReadTimeout));
+    return DecodeAttestChallenge(frame.payload);
+  }
+  static Status SendEvidence(Connection& conn, const Evidence& e) {
+    TVD_RETURN_IF_ERROR(
+        conn.WriteFrame(MessageType::kAttestEvidence, Encode(e), kReadTimeout));
+    return conn.ReadExpected(MessageType::kAttestVerdict, kReadTimeout)
+        .status();
+  }
+
+  // A raw TCP connection to the master; returns fd and its local address.
+  static std::pair<int, std::string> RawConnect() {
+    auto fd = channel::ConnectTcp("127.0.0.1", master_->port(), kWait);
+    EXPECT_TRUE(fd.ok());
+    return {*fd, channel::LocalAddressOf(*fd)};
+  }
+
+  static std::vector<std::string> ImaLines() {
+    std::vector<std::string> lines;
+    std::string all = ReadFile(*dir_ + "/ima.log");
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = all.find('\n', start)) != std::string::npos;
+         start = nl + 1) {
+      lines.push_back(all.substr(start, nl - start));
+    }
+    return lines;
+  }
+
+  static inline pki::KeyAndCertificate* ca_ = nullptr;
+  static inline TlsContextPtrHolder* node1_ = nullptr;
+  static inline TlsContextPtrHolder* notpm_ = nullptr;
+  static inline TlsContextPtrHolder* foreign_ = nullptr;
+  static inline TlsContextPtrHolder* expired_ = nullptr;
+  static inline std::string* dir_ = nullptr;
+  static inline testing::SwtpmInstance* swtpm_ = nullptr;
+  static inline EsysTpm* tpm_ = nullptr;
+  static inline Attester* attester_ = nullptr;
+  static inline testing::TestMaster* master_ = nullptr;
+};
+
+TEST_F(AttestationTest, HostAttestsAndIsReattestedOnTheSameChannel) {
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  EXPECT_EQ((*conn)->peer().ToString(), "host:tvd-master");
+  ASSERT_EQ(AttestToMaster(**conn, *attester_), Status::Ok());
+  // Two more rounds at the 200 ms interval, answered on the same channel.
+  ASSERT_EQ(ServeReattestation(**conn, *attester_, kWait, 2), Status::Ok());
+  std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 2, kWait));
+  auto events = master_->EventsFor(address);
+  EXPECT_EQ(events[0].round, 2);
+  EXPECT_EQ(events[0].status, Status::Ok());
+  EXPECT_EQ(events[1].round, 3);
+  EXPECT_EQ(events[1].status, Status::Ok());
+  EXPECT_EQ(events[0].host.ToString(), "host:node1");
+}
+
+TEST_F(AttestationTest, ReattestationFailureIsAnEvent) {
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_EQ(AttestToMaster(**conn, *attester_), Status::Ok());
+  // The host's TCB changes after admission.
+  Sha256Digest bad = Sha256("unexpected code");
+  ASSERT_TRUE(tpm_->ExtendPcr(16, bad).ok());
+  Status s = ServeReattestation(**conn, *attester_, kWait);
+  Sha256Digest pcr16 = ExtendSha256(Sha256Digest{}, bad);
+  std::string reason =
+      "PCR 16 value " + ToHex(pcr16) + " is not a known-good value";
+  EXPECT_EQ(s, PermissionDenied("peer: " + reason));
+  std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 1, kWait));
+  EXPECT_EQ(master_->EventsFor(address).back().status,
+            PermissionDenied(reason));
+  EXPECT_EQ(ReportFor(address), PermissionDenied(reason));
+  ASSERT_TRUE(tpm_->ResetPcr(16).ok());
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, QuoteRelayedFromAnotherSessionIsRefused) {
+  auto victim = Connect(*node1_);  // the session the relayed quote binds to
+  auto relay = Connect(*node1_);
+  ASSERT_TRUE(victim.ok() && relay.ok());
+  auto challenge = HelloAndChallenge(**relay);
+  ASSERT_TRUE(challenge.ok()) << challenge.status().ToString();
+  auto evidence = attester_->Answer(*challenge, (*victim)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  const std::string reason =
+      "quote is not bound to this nonce and TLS session (relayed from another "
+      "session?)";
+  EXPECT_EQ(SendEvidence(**relay, *evidence),
+            Unauthenticated("peer: " + reason));
+  EXPECT_EQ(ReportFor((*relay)->local_address()), Unauthenticated(reason));
+  victim->reset();
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, ReplayedNonceIsRefused) {
+  auto first = Connect(*node1_);
+  ASSERT_TRUE(first.ok());
+  auto challenge = HelloAndChallenge(**first);
+  ASSERT_TRUE(challenge.ok());
+  auto evidence = attester_->Answer(*challenge, (*first)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  ASSERT_EQ(SendEvidence(**first, *evidence), Status::Ok());
+
+  // The same evidence again, on the same channel, to the next challenge.
+  auto next = (*first)->ReadExpected(MessageType::kAttestChallenge, kWait);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(SendEvidence(**first, *evidence),
+            Unauthenticated("peer: nonce replayed: it was already used"));
+  EXPECT_EQ(ReportFor((*first)->local_address()),
+            Unauthenticated("nonce replayed: it was already used"));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, PcrValueOffIsRefused) {
+  Sha256Digest extra = Sha256("debug kernel");
+  ASSERT_TRUE(tpm_->ExtendPcr(16, extra).ok());
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  std::string reason = "PCR 16 value " +
+                       ToHex(ExtendSha256(Sha256Digest{}, extra)) +
+                       " is not a known-good value";
+  EXPECT_EQ(AttestToMaster(**conn, *attester_),
+            PermissionDenied("peer: " + reason));
+  EXPECT_EQ(ReportFor((*conn)->local_address()), PermissionDenied(reason));
+  ASSERT_TRUE(tpm_->ResetPcr(16).ok());
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, EditedImaEntryIsRefused) {
+  std::vector<std::string> lines = ImaLines();
+  // Entry 6 now claims another file digest; its template hash is unchanged.
+  std::string& line = lines[5];
+  std::size_t at = line.find("sha256:") + 7;
+  line[at] = line[at] == '0' ? '1' : '0';
+  std::string edited;
+  for (const auto& l : lines) edited += l + "\n";
+  WriteFile(*dir_ + "/edited.log", edited);
+  Attester attester(tpm_, {*dir_ + "/edited.log"});
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  const std::string reason =
+      "IMA log line 6: template hash does not match the entry's data (entry "
+      "edited?)";
+  EXPECT_EQ(AttestToMaster(**conn, attester),
+            InvalidArgument("peer: " + reason));
+  EXPECT_EQ(ReportFor((*conn)->local_address()), InvalidArgument(reason));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, TruncatedImaLogIsRefused) {
+  std::vector<std::string> lines = ImaLines();
+  std::string truncated;
+  Sha256Digest replay{};
+  for (int i = 0; i < kImaEntries - 3; ++i) {
+    truncated += lines[i] + "\n";
+  }
+  auto entries = ParseImaLog(truncated);
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries)
+    replay = ExtendSha256(replay, e.template_sha256);
+  auto full = ReplayImaLog(ReadFile(*dir_ + "/ima.log"), nullptr);
+  ASSERT_TRUE(full.ok());
+  WriteFile(*dir_ + "/truncated.log", truncated);
+  Attester attester(tpm_, {*dir_ + "/truncated.log"});
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  std::string reason = "IMA log replay gives PCR 10 " + ToHex(replay) +
+                       " but the quoted PCR 10 is " + ToHex(full->pcr10) +
+                       " (" + std::to_string(kImaEntries - 3) + " entries)";
+  EXPECT_EQ(AttestToMaster(**conn, attester),
+            PermissionDenied("peer: " + reason));
+  EXPECT_EQ(ReportFor((*conn)->local_address()), PermissionDenied(reason));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, UnknownAkIsRefused) {
+  // Another TPM, whose AK was never enrolled.
+  auto other = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(other.ok());
+  auto other_tpm = (*other)->Open();
+  ASSERT_TRUE(other_tpm.ok());
+  auto ak = (*other_tpm)->AkPublic();
+  ASSERT_TRUE(ak.ok());
+  auto name = TpmObjectName(*ak);
+  ASSERT_TRUE(name.ok());
+  Attester attester(other_tpm->get(), {*dir_ + "/ima.log"});
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  std::string reason = "AK " + ToHex(*name) + " is not enrolled for host:node1";
+  EXPECT_EQ(AttestToMaster(**conn, attester),
+            Unauthenticated("peer: " + reason));
+  EXPECT_EQ(ReportFor((*conn)->local_address()), Unauthenticated(reason));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {
+  Attester no_tpm(nullptr, {});
+  auto refused = Connect(*node1_);
+  ASSERT_TRUE(refused.ok());
+  const std::string reason =
+      "host reports no TPM and the requirements need one";
+  EXPECT_EQ(AttestToMaster(**refused, no_tpm),
+            PermissionDenied("peer: " + reason));
+  EXPECT_EQ(ReportFor((*refused)->local_address()), PermissionDenied(reason));
+
+  auto allowed = Connect(*notpm_);
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(AttestToMaster(**allowed, no_tpm), Status::Ok());
+}
+
+TEST_F(AttestationTest, CertificateFromAnotherCaIsRefused) {
+  auto conn = Connect(*foreign_);
+  // TLS 1.3: the client finishes first; the refusal arrives on its read.
+  std::string address;
+  if (conn.ok()) {
+    address = (*conn)->local_address();
+    EXPECT_FALSE((*conn)->ReadFrame(kWait).ok());
+  }
+  ASSERT_FALSE(address.empty()) << conn.status().ToString();
+  EXPECT_EQ(
+      ReportFor(address),
+      Unauthenticated("peer certificate rejected: unable to get local issuer "
+                      "certificate"));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, ExpiredCertificateIsRefused) {
+  auto conn = Connect(*expired_);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  std::string address = (*conn)->local_address();
+  EXPECT_FALSE((*conn)->ReadFrame(kWait).ok());
+  EXPECT_EQ(
+      ReportFor(address),
+      Unauthenticated("peer certificate rejected: certificate has expired"));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, Tls12ClientIsRefused) {
+  auto [fd, address] = RawConnect();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  EXPECT_NE(SSL_connect(ssl), 1);
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  EXPECT_EQ(ReportFor(address),
+            Unauthenticated("TLS handshake failed: unsupported protocol"));
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, GarbageBytesAreRefused) {
+  // Before TLS: not a TLS record at all.
+  auto [fd, address] = RawConnect();
+  const char garbage[] = "\x01\x02 this is not TLS \xff\xfe\r\n";
+  ASSERT_GT(::write(fd, garbage, sizeof garbage), 0);
+  EXPECT_EQ(ReportFor(address),
+            Unauthenticated("TLS handshake failed: wrong version number"));
+  ::close(fd);
+
+  ExpectGoodHostAttests();
+}
+
+// Inside an authenticated TLS session: bytes that are not a frame, a frame
+// above the maximum size, a wrong version, an unknown type. Each is answered
+// with an error frame naming it, then the channel is closed.
+TEST_F(AttestationTest, MalformedFramesAreRefused) {
+  struct Case {
+    std::vector<std::uint8_t> bytes;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {{'G', 'A', 'R', 'B', 'A', 'G', 'E', '!', '!', '!'}, "bad frame magic"},
+      // magic, version 1, type kAttestHello, length 2 MiB
+      {{0x54, 0x56, 0x00, 0x01, 0x00, 0x06, 0x00, 0x20, 0x00, 0x00},
+       "frame length 2097152 exceeds maximum 1048576"},
+      {{0x54, 0x56, 0x00, 0x02, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00},
+       "unsupported protocol version 2 (expected 1)"},
+      {{0x54, 0x56, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00},
+       "unknown message type 256"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.reason);
+    auto conn = Connect(*node1_);
+    ASSERT_TRUE(conn.ok());
+    std::string address = (*conn)->local_address();
+    ASSERT_EQ((*conn)->WriteRaw(c.bytes, kWait), Status::Ok());
+    auto answer = (*conn)->ReadFrame(kWait);
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    ASSERT_EQ(answer->type, MessageType::kError);
+    EXPECT_EQ(channel::DecodeErrorPayload(answer->payload),
+              ProtocolError(c.reason));
+    EXPECT_EQ(ReportFor(address), ProtocolError(c.reason));
+  }
+  ExpectGoodHostAttests();
+}
+
+TEST_F(AttestationTest, SilentClientsAreDroppedWithoutBlockingOthers) {
+  // One that never starts TLS, one that completes TLS and then says nothing.
+  auto [fd, tcp_address] = RawConnect();
+  auto quiet = Connect(*node1_);
+  ASSERT_TRUE(quiet.ok());
+  std::string tls_address = (*quiet)->local_address();
+  // While both are pending, a good host is served.
+  ExpectGoodHostAttests();
+  EXPECT_EQ(ReportFor(tcp_address),
+            Timeout("TLS handshake timed out after 500 ms"));
+  EXPECT_EQ(ReportFor(tls_address),
+            Timeout("no complete frame within 1500 ms"));
+  auto answer = (*quiet)->ReadFrame(kWait);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(channel::DecodeErrorPayload(answer->payload),
+            Timeout("no complete frame within 1500 ms"));
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace tvd::attest
