@@ -19,6 +19,11 @@ StatusOr<std::unique_ptr<OpenFlowClient>> OpenFlowClient::Connect(
   return client;
 }
 
+std::unique_ptr<OpenFlowClient> OpenFlowClient::Create(Options options) {
+  return std::unique_ptr<OpenFlowClient>(
+      new OpenFlowClient(std::move(options)));
+}
+
 Status OpenFlowClient::Open() {
   stream_.Close();
   TVD_ASSIGN_OR_RETURN(stream_, UnixStream::Connect(options_.socket_path));

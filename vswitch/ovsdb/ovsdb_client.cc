@@ -83,12 +83,7 @@ Status OvsdbClient::EnsureConnected() {
     Status fed = decoder_.Feed(*bytes, &pending_);
     if (!fed.ok()) return Reconnect();
   }
-  std::vector<JsonRpcMessage> ready;
-  ready.swap(pending_);
-  for (const JsonRpcMessage& msg : ready) {
-    Status s = Handle(msg);
-    if (!s.ok()) return Reconnect();
-  }
+  // What arrived stays in pending_; Pump handles it in order.
   return Status::Ok();
 }
 

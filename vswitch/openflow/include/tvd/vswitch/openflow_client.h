@@ -30,6 +30,9 @@ class OpenFlowClient : public OpenFlowSwitch {
   // Connects and completes the HELLO exchange. Unavailable when nobody
   // listens; ProtocolError when the switch does not speak OpenFlow 1.3.
   static StatusOr<std::unique_ptr<OpenFlowClient>> Connect(Options options);
+  // A client that connects on its first call (the bridge, and so its
+  // socket, may not exist yet).
+  static std::unique_ptr<OpenFlowClient> Create(Options options);
 
   Status AddFlows(const std::vector<openflow::Flow>& flows) override;
   Status DeleteFlows(std::uint64_t cookie, std::uint64_t mask) override;
