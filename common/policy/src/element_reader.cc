@@ -10,6 +10,11 @@ namespace {
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
+std::string_view Trim(std::string_view s) {
+  const std::size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
 }  // namespace
 
 std::string Quote(std::string_view value) {
@@ -93,7 +98,7 @@ Status ElementReader::ForEachChild(
       if (v != nullptr && !IsBlank(v)) {
         return PolicyError(
             file_, t->GetLineNum(),
-            "<" + std::string(name()) + ">: unexpected text " + Quote(v));
+            "<" + std::string(name()) + ">: unexpected text " + Quote(Trim(v)));
       }
     }
   }

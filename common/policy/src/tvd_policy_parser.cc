@@ -178,6 +178,7 @@ class PolicyReader {
   Status Networks(const ElementReader& r) {
     std::map<std::string, int> names;
     std::map<std::uint32_t, std::pair<std::string, int>> vnis;
+    TVD_RETURN_IF_ERROR(r.AllowOnly({}));
     TVD_RETURN_IF_ERROR(
         r.ForEachChild([&](const tinyxml2::XMLElement& e) -> Status {
           ElementReader c(e, file_);

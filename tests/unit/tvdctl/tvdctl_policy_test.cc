@@ -1,0 +1,333 @@
+// tvdctl's dispatcher and `policy` commands, driven through the library with
+// string streams; one smoke test runs the real binary.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dispatcher.h"
+#include "tvd/sha256.h"
+
+namespace tvd::tvdctl {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kTemplates =
+    std::string(TVD_SOURCE_DIR) + "/policy-templates";
+
+struct Result {
+  int rc;
+  std::string out;
+  std::string err;
+};
+
+Result Tvdctl(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int rc = RunTvdctl(args, out, err);
+  return {rc, out.str(), err.str()};
+}
+
+std::vector<std::string> TemplateFiles() {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(kTemplates)) {
+    if (e.path().extension() == ".xml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class TvdctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("tvdctl-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& data) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << data;
+    return p;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TvdctlTest, Help) {
+  Result r = Tvdctl({"--help"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("usage: tvdctl GROUP COMMAND"), std::string::npos);
+  EXPECT_NE(r.out.find("  policy    validate, show"), std::string::npos);
+  r = Tvdctl({"policy", "--help"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("  validate [--final] FILE..."), std::string::npos);
+  for (const char* cmd :
+       {"validate", "show", "derive", "import-fig15", "digest"}) {
+    r = Tvdctl({"policy", cmd, "--help"});
+    EXPECT_EQ(r.rc, 0) << cmd;
+    EXPECT_EQ(r.out.rfind(std::string("usage: tvdctl policy ") + cmd, 0), 0u)
+        << r.out;
+    EXPECT_TRUE(r.err.empty());
+  }
+}
+
+TEST_F(TvdctlTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Tvdctl({}).rc, 2);
+  Result r = Tvdctl({"frobnicate"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err,
+            "tvdctl: unknown command group 'frobnicate' (see 'tvdctl "
+            "--help')\n");
+  EXPECT_EQ(Tvdctl({"policy"}).rc, 2);
+  r = Tvdctl({"policy", "explode"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err,
+            "tvdctl policy: unknown command 'explode' (see 'tvdctl policy "
+            "--help')\n");
+  r = Tvdctl({"policy", "validate"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err,
+            "tvdctl policy: no FILE given\nusage: tvdctl policy validate "
+            "[--final] FILE...\n");
+  EXPECT_EQ(Tvdctl({"policy", "validate", "--strict", "x.xml"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "show"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "show", "a", "b"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "digest"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "import-fig15", "a", "--out"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "derive", "--name", "x"}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "derive", "--template", "t"}).rc, 2);
+  r = Tvdctl(
+      {"policy", "derive", "--template", "t", "--name", "x", "--disk", "vda"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err.rfind("tvdctl policy: --disk expects TARGET=PATH, got "
+                        "'vda'\n",
+                        0),
+            0u);
+}
+
+TEST_F(TvdctlTest, EveryTemplateValidates) {
+  std::vector<std::string> args = {"policy", "validate"};
+  for (const std::string& f : TemplateFiles()) args.push_back(f);
+  ASSERT_EQ(args.size(), 9u);
+  Result r = Tvdctl(args);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(r.err.empty());
+  EXPECT_NE(r.out.find(kTemplates + "/blue.xml: valid TVD policy\n"),
+            std::string::npos);
+  EXPECT_NE(r.out.find(kTemplates + "/host-tcb.xml: valid host requirements\n"),
+            std::string::npos);
+  EXPECT_NE(r.out.find(kTemplates + "/vm-client.xml: valid VM template\n"),
+            std::string::npos);
+  // Templates are refused where a final VM configuration is required.
+  r = Tvdctl({"policy", "validate", "--final", kTemplates + "/vm-client.xml"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err.rfind(kTemplates + "/vm-client.xml:", 0), 0u);
+  EXPECT_NE(r.err.find("missing sha256 for type 'config'"), std::string::npos);
+}
+
+std::string Nested(int depth) {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += "<a>\n";
+  for (int i = 0; i < depth; ++i) s += "</a>";
+  return s;
+}
+
+TEST_F(TvdctlTest, EveryMalformedInputExitsOneWithALocatedError) {
+  std::string blue;
+  {
+    std::ifstream in(kTemplates + "/blue.xml");
+    blue.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto Edit = [&](std::string_view from, std::string_view to) {
+    std::string t = blue;
+    const std::size_t pos = t.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    if (pos != std::string::npos) t.replace(pos, from.size(), to);
+    return t;
+  };
+  const std::map<std::string, std::string> corpus = {
+      {"not-well-formed.xml", "<tvd-policy>\n<owner>\n</tvd-policy>"},
+      {"empty.xml", ""},
+      {"garbage.xml", std::string("\x7f\x45\x4c\x46\x02\x01\x01\x00\xff", 9)},
+      {"wrong-root.xml", "<policy xmlns='urn:tvd:policy:1'/>"},
+      {"deep.xml", Nested(100000)},
+      {"big-attribute.xml",
+       "<tvd-policy name='" + std::string(50 * 1024 * 1024, 'x') + "'/>"},
+      {"billion-laughs.xml",
+       "<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]>\n"
+       "<tvd-policy>&b;</tvd-policy>"},
+      {"external-entity.xml",
+       "<!DOCTYPE l [<!ENTITY x SYSTEM \"file:///etc/shadow\">]>\n"
+       "<tvd-policy>&x;</tvd-policy>"},
+      {"latin1.xml", "<tvd-policy name='caf\xe9'/>"},
+      {"bad-id.xml", Edit("id=\"1\"", "id=\"16384\"")},
+      {"bad-vni.xml", Edit("vni=\"1001\"", "vni=\"0\"")},
+      {"dup-network.xml", Edit("name=\"blue-mgmt\"", "name=\"blue-data\"")},
+      {"bad-digest.xml", Edit("value=\"0000", "value=\"zz00")},
+      {"unknown-element.xml", Edit("<networks>", "<networks><vlan/>")},
+      {"unknown-attribute.xml", Edit("<networks>", "<networks mtu='9000'>")},
+      {"missing-owner.xml", Edit("<owner", "<!-- owner")},
+      {"weak-ipsec.xml", Edit("aes256gcm16-ecp256\"", "aes128-sha1\"")},
+      {"no-tpm-unstated.xml", Edit("allow-no-tpm=\"false\" ", "")},
+      {"self-gateway.xml", Edit("peer=\"red\"", "peer=\"blue\"")},
+      {"key-unknown-vm.xml",
+       Edit("<disk-key vm=\"cms-server\"/>", "<disk-key vm=\"ghost\"/>")},
+  };
+  std::vector<std::string> args = {"policy", "validate"};
+  for (const auto& [name, data] : corpus) {
+    const std::string path = Write(name, data);
+    Result r = Tvdctl({"policy", "validate", path});
+    EXPECT_EQ(r.rc, 1) << name;
+    EXPECT_TRUE(r.out.empty()) << name;
+    // "PATH:LINE: message\n", exactly one line.
+    ASSERT_EQ(r.err.rfind(path + ":", 0), 0u) << name << ": " << r.err;
+    const std::string rest = r.err.substr(path.size() + 1);
+    const std::size_t colon = rest.find(": ");
+    ASSERT_NE(colon, std::string::npos) << r.err;
+    EXPECT_GT(std::stoi(rest.substr(0, colon)), 0) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    args.push_back(path);
+  }
+  // Several files: every error is reported, and one bad file fails the run.
+  args.push_back(kTemplates + "/blue.xml");
+  Result all = Tvdctl(args);
+  EXPECT_EQ(all.rc, 1);
+  EXPECT_EQ(std::count(all.err.begin(), all.err.end(), '\n'),
+            static_cast<long>(corpus.size()));
+  EXPECT_NE(all.out.find("blue.xml: valid TVD policy"), std::string::npos);
+  // A few exact messages through the CLI.
+  EXPECT_EQ(Tvdctl({"policy", "validate", (dir_ / "deep.xml").string()}).err,
+            (dir_ / "deep.xml").string() +
+                ":33: elements nested deeper than 32 levels\n");
+  EXPECT_EQ(
+      Tvdctl({"policy", "validate", (dir_ / "big-attribute.xml").string()}).err,
+      (dir_ / "big-attribute.xml").string() +
+          ":1: file is 52428821 bytes, over the limit of 4194304 "
+          "bytes\n");
+  EXPECT_EQ(Tvdctl({"policy", "validate", (dir_ / "bad-vni.xml").string()}).err,
+            (dir_ / "bad-vni.xml").string() +
+                ":11: <network>: attribute 'vni' must be an integer in "
+                "1..16777215, got '0'\n");
+}
+
+TEST_F(TvdctlTest, MissingFileExitsOne) {
+  Result r = Tvdctl({"policy", "validate", "/nonexistent/p.xml"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "/nonexistent/p.xml: No such file or directory\n");
+}
+
+TEST_F(TvdctlTest, ShowAndDigest) {
+  Result r = Tvdctl({"policy", "show", kTemplates + "/red.xml"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("TVD policy 'red' (id 2)\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("VM red-gateway may connect to TVD blue"),
+            std::string::npos);
+  Result json = Tvdctl({"policy", "show", kTemplates + "/red.xml", "--json"});
+  EXPECT_EQ(json.rc, 0);
+  EXPECT_NE(json.out.find("\n  \"format\": \"tvd-policy/1\",\n"),
+            std::string::npos)
+      << json.out;
+  Result d = Tvdctl({"policy", "digest", kTemplates + "/red.xml"});
+  EXPECT_EQ(d.rc, 0);
+  ASSERT_EQ(d.out.size(), 65u);
+  // The digest printed in `show` is the same one.
+  EXPECT_NE(r.out.find("digest   " + d.out), std::string::npos);
+  // Formatting does not change it; a value does.
+  std::ifstream in(kTemplates + "/red.xml");
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  std::string reformatted;
+  for (char c : text) reformatted += c == '\n' ? ' ' : c;
+  const std::size_t decl_end = reformatted.find("?>") + 2;
+  reformatted = reformatted.substr(0, decl_end) + "\n<!-- x -->" +
+                reformatted.substr(decl_end);
+  EXPECT_EQ(Tvdctl({"policy", "digest", Write("r1.xml", reformatted)}).out,
+            d.out);
+  std::string changed = text;
+  changed.replace(changed.find("vni=\"2001\""), 10, "vni=\"2003\"");
+  EXPECT_NE(Tvdctl({"policy", "digest", Write("r2.xml", changed)}).out, d.out);
+  // VM templates show their bindings.
+  r = Tvdctl({"policy", "show", kTemplates + "/vm-red-gateway.xml"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("vnet     redgw1 -> blue-data"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(TvdctlTest, DeriveFromShippedTemplate) {
+  const std::string k = Write("vmlinuz", "k"), i = Write("initrd.img", "i"),
+                    d = Write("disk.img", "d");
+  const std::string out = (dir_ / "cms-1.xml").string();
+  Result r = Tvdctl(
+      {"policy", "derive", "--template", kTemplates + "/vm-cms-server.xml",
+       "--name", "cms-server", "--uuid", "12345678-1234-4234-8234-123456789abc",
+       "--kernel", k, "--initrd", i, "--disk", "vda=" + d, "--disk",
+       "vdb=" + (dir_ / "data.img").string(), "--out", out});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  r = Tvdctl({"policy", "validate", "--final", out});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, out + ": valid VM configuration\n");
+  r = Tvdctl({"policy", "show", out});
+  EXPECT_NE(r.out.find("kernel      " + ToHex(Sha256(std::string_view("k")))),
+            std::string::npos)
+      << r.out;
+  // To stdout without --out.
+  r = Tvdctl({"policy", "derive", "--template", kTemplates + "/vm-client.xml",
+              "--name", "client", "--kernel", k, "--initrd", i, "--disk",
+              "vda=" + d});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("<name>client</name>"), std::string::npos);
+  // A missing image fails without writing anything.
+  const std::string out2 = (dir_ / "never.xml").string();
+  r = Tvdctl({"policy", "derive", "--template", kTemplates + "/vm-client.xml",
+              "--name", "client", "--kernel", k, "--initrd", i, "--disk",
+              "vda=/nonexistent/disk.img", "--out", out2});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err,
+            "tvdctl policy derive: measure 'disk' target 'vda': cannot open "
+            "/nonexistent/disk.img: No such file or directory\n");
+  EXPECT_FALSE(fs::exists(out2));
+}
+
+TEST_F(TvdctlTest, ImportFig15) {
+  const std::string out = (dir_ / "fig15-converted.xml").string();
+  Result r =
+      Tvdctl({"policy", "import-fig15",
+              std::string(TVD_SOURCE_DIR) + "/tests/unit/policy/data/fig15.xml",
+              "--out", out});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("owner 'blue.tvd.opentc.net' mapped to TVD name 'blue'"),
+            std::string::npos);
+  r = Tvdctl({"policy", "validate", out});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, out + ": valid VM template\n");
+  r = Tvdctl({"policy", "import-fig15", kTemplates + "/blue.xml"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, kTemplates +
+                       "/blue.xml:7: root element is <tvd-policy>, expected "
+                       "<domain>\n");
+}
+
+TEST(TvdctlBinaryTest, SmokeTestOfTheRealBinary) {
+  const std::string bin = std::string(TVD_BINARY_DIR) + "/tvdctl/tvdctl";
+  std::string cmd = bin + " policy validate";
+  for (const std::string& f : TemplateFiles()) cmd += " '" + f + "'";
+  cmd += " >/dev/null";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  status =
+      std::system((bin + " policy validate /nonexistent 2>/dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  status = std::system((bin + " nothing 2>/dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+}  // namespace
+}  // namespace tvd::tvdctl
