@@ -1,0 +1,212 @@
+// The trusted channel in-process over loopback: identities, the exporter,
+// concurrency and timeouts. (Refusals end to end are in the attestation
+// integration tests.)
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tvd/channel/channel_client.h"
+#include "tvd/channel/channel_server.h"
+#include "tvd/pki/certificate_authority.h"
+
+namespace tvd {
+// Readable failures: gtest prints Status as "code: message".
+inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+}  // namespace tvd
+
+namespace tvd::channel {
+namespace {
+
+using std::chrono::milliseconds;
+
+TlsCredentials Issue(const pki::KeyAndCertificate& ca, pki::Role role,
+                     const std::string& name) {
+  auto c = pki::IssueCertificate(ca, role, name, pki::Validity::ForDays(1));
+  EXPECT_TRUE(c.ok());
+  return {ca.cert_pem, c->cert_pem, c->key_pem.Clone()};
+}
+
+class TlsChannelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = pki::CreateCa("vdc", pki::Validity::ForDays(1));
+    ASSERT_TRUE(ca.ok());
+    ca_ = std::move(*ca);
+    auto server_tls = TlsContext::Create(
+        TlsSide::kServer, Issue(ca_, pki::Role::kHost, "master"));
+    ASSERT_TRUE(server_tls.ok());
+    server_tls_ = std::move(*server_tls);
+    auto client_tls = TlsContext::Create(
+        TlsSide::kClient, Issue(ca_, pki::Role::kAdmin, "alice"));
+    ASSERT_TRUE(client_tls.ok());
+    client_tls_ = std::move(*client_tls);
+  }
+
+  // The server's threads use the maps below: stop it before they go.
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  // An echo server: every frame comes back; the exporter value it saw is
+  // kept by connection for comparison.
+  void StartEchoServer(ServerOptions options = {}) {
+    auto server = ChannelServer::Start(
+        options, server_tls_,
+        [this](Connection& c) -> Status {
+          {
+            std::lock_guard lock(mutex_);
+            server_bindings_[c.peer_address()] = c.channel_binding();
+            peers_[c.peer_address()] = c.peer().ToString();
+          }
+          while (true) {
+            auto f = c.ReadFrame(milliseconds(2000));
+            if (!f.ok()) {
+              return f.status().code() == ErrorCode::kUnavailable ? Status::Ok()
+                                                                  : f.status();
+            }
+            TVD_RETURN_IF_ERROR(
+                c.WriteFrame(f->type, f->payload, milliseconds(2000)));
+          }
+        },
+        [this](const ConnectionReport& r) {
+          std::lock_guard lock(mutex_);
+          reports_[r.peer_address] = r.status;
+          changed_.notify_all();
+        });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+
+  Status WaitReport(const std::string& address) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(5),
+                      [&] { return reports_.count(address) != 0; });
+    auto it = reports_.find(address);
+    return it == reports_.end() ? Timeout("no report") : it->second;
+  }
+
+  pki::KeyAndCertificate ca_;
+  std::shared_ptr<TlsContext> server_tls_;
+  std::unique_ptr<TlsContext> client_tls_;
+  ChannelServerPtr server_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, ChannelBinding> server_bindings_;
+  std::map<std::string, std::string> peers_;
+  std::map<std::string, Status> reports_;
+};
+
+TEST_F(TlsChannelTest, MutualIdentitiesAndMatchingExporter) {
+  StartEchoServer();
+  auto a = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  auto b = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->peer().ToString(), "host:master");
+  std::vector<std::uint8_t> payload = {1, 2, 3};
+  ASSERT_EQ(
+      (*a)->WriteFrame(MessageType::kAttestHello, payload, milliseconds(1000)),
+      Status::Ok());
+  auto echo = (*a)->ReadFrame(milliseconds(2000));
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(echo->payload, payload);
+  ASSERT_TRUE(
+      (*b)->WriteFrame(MessageType::kAttestHello, {}, milliseconds(1000)).ok());
+  ASSERT_TRUE((*b)->ReadFrame(milliseconds(2000)).ok());
+  std::lock_guard lock(mutex_);
+  EXPECT_EQ(peers_[(*a)->local_address()], "admin:alice");
+  // Both ends of one session agree; two sessions differ.
+  EXPECT_EQ(server_bindings_[(*a)->local_address()], (*a)->channel_binding());
+  EXPECT_EQ(server_bindings_[(*b)->local_address()], (*b)->channel_binding());
+  EXPECT_NE((*a)->channel_binding(), (*b)->channel_binding());
+}
+
+TEST_F(TlsChannelTest, ClientRefusesServerFromAnotherCa) {
+  auto other = pki::CreateCa("other", pki::Validity::ForDays(1));
+  ASSERT_TRUE(other.ok());
+  auto tls = TlsContext::Create(TlsSide::kServer,
+                                Issue(*other, pki::Role::kHost, "master"));
+  ASSERT_TRUE(tls.ok());
+  server_tls_ = std::move(*tls);
+  StartEchoServer();
+  auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  // That server sends its own CA along; it is not ours.
+  EXPECT_EQ(c.status(),
+            Unauthenticated("peer certificate rejected: self-signed "
+                            "certificate in certificate chain"));
+}
+
+TEST_F(TlsChannelTest, ClientHandshakeTimesOutOnSilentServer) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ClientOptions options;
+  options.connect_timeout = milliseconds(200);
+  auto c =
+      ConnectChannel("127.0.0.1", ntohs(addr.sin_port), *client_tls_, options);
+  EXPECT_EQ(c.status(), Timeout("TLS handshake timed out after 200 ms"));
+  ::close(fd);
+}
+
+TEST_F(TlsChannelTest, ManyClientsAreServedWhileOneStalls) {
+  ServerOptions options;
+  options.handshake_timeout = milliseconds(3000);
+  StartEchoServer(options);
+  auto stalled = ConnectTcp("127.0.0.1", server_->port(), milliseconds(1000));
+  ASSERT_TRUE(stalled.ok());
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&] {
+      auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+      if (!c.ok()) return;
+      if (!(*c)->WriteFrame(MessageType::kAttestHello, {}, milliseconds(1000))
+               .ok()) {
+        return;
+      }
+      if ((*c)->ReadFrame(milliseconds(1000)).ok()) ++ok;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok, 8);
+  ::close(*stalled);
+}
+
+TEST_F(TlsChannelTest, StopEndsOpenConnections) {
+  StartEchoServer();
+  auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      (*c)->WriteFrame(MessageType::kAttestHello, {}, milliseconds(500)).ok());
+  ASSERT_TRUE((*c)->ReadFrame(milliseconds(1000)).ok());
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(WaitReport((*c)->local_address()), Status::Ok());
+  EXPECT_FALSE((*c)->ReadFrame(milliseconds(500)).ok());
+}
+
+TEST_F(TlsChannelTest, RefusesNonTls13ConfigurationsAtCreation) {
+  TlsCredentials bad{ca_.cert_pem, "not a certificate", SecureBytes()};
+  EXPECT_EQ(TlsContext::Create(TlsSide::kClient, bad).status(),
+            InvalidArgument("certificate does not parse"));
+  auto other = pki::CreateCa("other", pki::Validity::ForDays(1));
+  ASSERT_TRUE(other.ok());
+  TlsCredentials mismatched = Issue(ca_, pki::Role::kHost, "a");
+  mismatched.key_pem = other->key_pem.Clone();
+  EXPECT_EQ(TlsContext::Create(TlsSide::kClient, mismatched).status(),
+            InvalidArgument("private key does not match certificate"));
+}
+
+}  // namespace
+}  // namespace tvd::channel
