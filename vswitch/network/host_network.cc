@@ -449,9 +449,17 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
   TvdSpec remembered = spec;
   for (TvdPeerSpec& p : remembered.peers) p.psk = nullptr;
   joined_[spec.tvd] = remembered;
+  // Every peer gets its attempt even when an earlier one fails (a peer that
+  // is not configured yet must not hold back the others); the first failure
+  // is returned, and calling JoinTvd again retries.
+  Status first_error;
   for (const TvdPeerSpec& p : spec.peers) {
-    TVD_RETURN_IF_ERROR(tunnels_.EnsureTunnel(TunnelFor(spec, p)));
+    Status s = tunnels_.EnsureTunnel(TunnelFor(spec, p));
+    if (!s.ok() && first_error.ok()) {
+      first_error = s.WithContext("TVD " + spec.tvd + " tunnel to " + p.host);
+    }
   }
+  TVD_RETURN_IF_ERROR(first_error);
   log::Info("TVD ", spec.tvd, " on bridge ", config_.bridge, ": ",
             spec.networks.size(), " network(s), ", spec.peers.size(),
             " peer(s)");

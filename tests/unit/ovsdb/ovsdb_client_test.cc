@@ -1,0 +1,120 @@
+// The OVSDB client against a scripted server on a UNIX socket: answering the
+// server's echo while waiting, per-operation errors, malformed replies.
+#include "tvd/vswitch/ovsdb_client.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <functional>
+#include <thread>
+
+namespace tvd::vswitch {
+namespace {
+
+// Accepts one connection and runs `script` on it.
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::function<void(int fd)> script) {
+    path_ = ::testing::TempDir() + "/ovsdb-" + std::to_string(::getpid()) +
+            "-" + std::to_string(counter_++) + ".sock";
+    ::unlink(path_.c_str());
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
+    EXPECT_EQ(
+        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+        0);
+    EXPECT_EQ(::listen(listen_fd_, 1), 0);
+    thread_ = std::thread([this, script] {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd >= 0) {
+        script(fd);
+        ::close(fd);
+      }
+    });
+  }
+  ~ScriptedServer() {
+    thread_.join();
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+  // Reads until one complete JSON-RPC message has arrived.
+  static JsonRpcMessage Read(int fd, JsonRpcDecoder& d) {
+    std::vector<JsonRpcMessage> out;
+    char buf[4096];
+    while (out.empty()) {
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n <= 0) return {};
+      EXPECT_TRUE(d.Feed(std::string_view(buf, n), &out).ok());
+    }
+    return out[0];
+  }
+  static void Write(int fd, const std::string& s) {
+    EXPECT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+  int listen_fd_ = -1;
+  std::thread thread_;
+};
+
+TEST(OvsdbClientUnitTest, AnswersServerEchoWhileWaitingForTransact) {
+  ScriptedServer server([](int fd) {
+    JsonRpcDecoder d;
+    JsonRpcMessage req = ScriptedServer::Read(fd, d);
+    EXPECT_EQ(req.method, "transact");
+    ScriptedServer::Write(fd,
+                          EncodeJsonRpcRequest("echo", Json::array(), "e1"));
+    JsonRpcMessage echo_reply = ScriptedServer::Read(fd, d);
+    EXPECT_EQ(echo_reply.kind, JsonRpcMessage::Kind::kResponse);
+    EXPECT_EQ(echo_reply.id, "e1");
+    ScriptedServer::Write(
+        fd, EncodeJsonRpcResponse(
+                Json::array({Json::object(),
+                             {{"error", "referential integrity violation"},
+                              {"details", "row is still referenced"}}}),
+                req.id));
+  });
+  auto client = OvsdbClient::Connect({.socket_path = server.path()});
+  ASSERT_TRUE(client.ok());
+  Json ops = Json::array({{{"op", "comment"}, {"comment", "x"}},
+                          {{"op", "delete"}, {"table", "Bridge"}}});
+  auto r = (*client)->Transact("Open_vSwitch", ops);
+  EXPECT_EQ(r.status(),
+            FailedPrecondition("OVSDB transaction failed at operation 1 "
+                               "(delete Bridge): referential integrity "
+                               "violation: row is still referenced"));
+  EXPECT_EQ((*client)->echo_replies_sent(), 1u);
+}
+
+TEST(OvsdbClientUnitTest, MalformedReplyIsAProtocolError) {
+  ScriptedServer server([](int fd) {
+    JsonRpcDecoder d;
+    ScriptedServer::Read(fd, d);
+    ScriptedServer::Write(fd, R"({"id":1,"result":[}})");
+  });
+  auto client = OvsdbClient::Connect({.socket_path = server.path()});
+  ASSERT_TRUE(client.ok());
+  auto r = (*client)->Transact("Open_vSwitch", Json::array());
+  EXPECT_EQ(r.status().code(), ErrorCode::kProtocol);
+  EXPECT_EQ(r.status().message(),
+            "OVSDB transact: from OVSDB at " + server.path() +
+                ": JSON-RPC message at byte 0: invalid JSON");
+  EXPECT_FALSE((*client)->connected());
+}
+
+TEST(OvsdbClientUnitTest, NoServerIsUnavailable) {
+  auto r = OvsdbClient::Connect(
+      {.socket_path = ::testing::TempDir() + "/no-such-ovsdb.sock"});
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tvd::vswitch
