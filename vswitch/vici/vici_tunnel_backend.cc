@@ -244,6 +244,9 @@ Status ViciTunnelBackend::EnsureTunnel(const vswitch::TunnelSpec& spec) {
   log::Info("tunnel ", name, " configured (", spec.local_address, " <-> ",
             spec.peer_address, ", udp port ",
             vswitch::VxlanPortForTvd(spec.tvd_id), ")");
+  // Only one end initiates: if both did, they would race and build
+  // duplicate SAs (seen here: "not establishing CHILD_SA ... due to existing
+  // duplicate").
   if (!spec.initiator) return Status::Ok();
   return InitiateMissingChildren(spec, name);
 }

@@ -433,6 +433,22 @@ TEST_F(TunnelBackendTest, WrongKeyOnOneEndDoesNotComeUp) {
   EXPECT_EQ(*names, std::vector<std::string>{"tvd-blue-h2"});
 }
 
+TEST_F(TunnelBackendTest, InitiatorFirstIsPendingUntilCalledAgain) {
+  SecureBytes psk = SecureBytes::Random(32);
+  Status first = a_->backend->EnsureTunnel(Spec(true, "blue", 7, psk));
+  EXPECT_EQ(first.code(), ErrorCode::kUnavailable) << first.ToString();
+  EXPECT_EQ(first.message().rfind("tunnel 'tvd-blue-h2': initiating ", 0), 0u)
+      << first.ToString();
+  ASSERT_TRUE(b_->backend->EnsureTunnel(Spec(false, "blue", 7, psk)).ok());
+  // The responder does not initiate by itself.
+  EXPECT_TRUE(Sas(*b_, "tvd-blue-h1").empty());
+  Status again = a_->backend->EnsureTunnel(Spec(true, "blue", 7, psk));
+  ASSERT_TRUE(again.ok()) << again.ToString() << a_->charon->LogTail();
+  std::vector<Message> sas = Sas(*a_, "tvd-blue-h2");
+  ASSERT_EQ(sas.size(), 1u);
+  EXPECT_EQ(Child(sas[0], "tvd-blue-h2-in")->ValueOr("state", ""), "INSTALLED");
+}
+
 TEST_F(TunnelBackendTest, AfterCharonRestartListIsEmptyAndEnsureRestores) {
   SecureBytes psk = SecureBytes::Random(32);
   ASSERT_TRUE(Up("blue", 7, psk).ok()) << a_->charon->LogTail();

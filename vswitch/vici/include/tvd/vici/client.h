@@ -107,6 +107,7 @@ class ViciClient {
   StatusOr<std::vector<std::string>> GetShared();
   // initiate a CHILD_SA (and its IKE_SA), waiting up to `timeout`. Each
   // control-log line goes to `log` when given. charon's errmsg on failure.
+  // A negative timeout returns as soon as charon has queued the initiation.
   Status Initiate(std::string_view child, std::string_view ike,
                   std::chrono::milliseconds timeout,
                   const std::function<void(const std::string&)>& log = nullptr);

@@ -25,7 +25,12 @@
 //
 // The initiator end (spec.initiator) initiates both children in
 // EnsureTunnel and reports whether that worked; the responder end only loads
-// configuration and waits. Bring the responder up first.
+// its configuration and never initiates (two initiating ends race and build
+// duplicate SAs). So configure the responder first. When the initiator goes
+// first, its EnsureTunnel returns Unavailable ("pending": the peer has no
+// configuration yet); calling it again once the peer is configured brings
+// the tunnel up. Only the initiator restarts the tunnel when the peer stops
+// answering (dead peer detection).
 #pragma once
 
 #include <chrono>
@@ -64,8 +69,10 @@ class ViciTunnelBackend : public vswitch::TunnelBackend {
   //   FailedPrecondition / Unavailable / Timeout  from charon; when the
   //     tunnel did not exist before, its key and connection are removed
   //     again, so nothing is left half-configured
-  //   Unavailable "initiating ..."  configuration is loaded and complete but
-  //     the SA did not come up (peer not ready, wrong key): call again later
+  //   Unavailable "tunnel '<name>': initiating ..."  (initiator only) the
+  //     configuration is loaded and complete but the SA did not come up: the
+  //     peer is not configured yet (it will start the tunnel when it is), or
+  //     the keys differ (charon's reason is included). Calling again retries.
   Status EnsureTunnel(const vswitch::TunnelSpec& spec) override;
 
   // Terminates the tunnel's IKE_SA (and so its children), unloads the
