@@ -1,0 +1,111 @@
+#include "tvd/attest/ima_log.h"
+
+#include <gtest/gtest.h>
+
+namespace tvd {
+inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+}  // namespace tvd
+
+namespace tvd::attest {
+namespace {
+
+// Computed independently (a script following the kernel's ima-ng layout)
+// for path "/usr/bin/true" with file contents "true".
+constexpr char kTrueFileDigest[] =
+    "b5bea41b6c623f7c09f1bf24dcae58ebab3c0cdd90ad966bc43a45b44867e12b";
+constexpr char kTrueSha256Column[] =
+    "028b5a74c42958e0cd1a688c6f1ad5277cc3f77f3bc484f828bfc08b234ee009";
+constexpr char kTrueSha1Column[] = "68c58cfca9d37c7def9887c8146aceb1eb417d42";
+
+TEST(ImaLogTest, TemplateHashFollowsTheKernelLayout) {
+  ImaLine l256 = MakeImaNgLine("/usr/bin/true", Sha256("true"), true);
+  EXPECT_EQ(l256.text, std::string("10 ") + kTrueSha256Column +
+                           " ima-ng sha256:" + kTrueFileDigest +
+                           " /usr/bin/true");
+  ImaLine l1 = MakeImaNgLine("/usr/bin/true", Sha256("true"), false);
+  EXPECT_EQ(l1.text, std::string("10 ") + kTrueSha1Column + " ima-ng sha256:" +
+                         kTrueFileDigest + " /usr/bin/true");
+  EXPECT_EQ(ToHex(l1.template_sha256), kTrueSha256Column);
+}
+
+TEST(ImaLogTest, ParsesAndReplays) {
+  std::string log;
+  Sha256Digest pcr{};
+  ImaAllowlist allow;
+  for (int i = 0; i < 5; ++i) {
+    std::string path = "/bin/with space " + std::to_string(i);
+    ImaLine line = MakeImaNgLine(path, Sha256(path), i % 2 == 0);
+    log += line.text + "\n";
+    pcr = ExtendSha256(pcr, line.template_sha256);
+    allow.Allow(path, Sha256(path));
+  }
+  auto entries = ParseImaLog(log);
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  ASSERT_EQ(entries->size(), 5u);
+  EXPECT_EQ((*entries)[2].path, "/bin/with space 2");
+  EXPECT_EQ((*entries)[2].line, 3u);
+  auto replay = ReplayImaLog(log, &allow);
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  EXPECT_EQ(replay->pcr10, pcr);
+  EXPECT_EQ(replay->entries, 5u);
+}
+
+TEST(ImaLogTest, RefusalsNameTheLine) {
+  std::string good = MakeImaNgLine("/a", Sha256("a")).text + "\n";
+  auto err = [&](const std::string& text) {
+    return ReplayImaLog(good + text, nullptr).status();
+  };
+  EXPECT_EQ(err("10 abc ima-ng sha256:00 /x\n"),
+            InvalidArgument("IMA log line 2: template hash must be 40 (SHA-1) "
+                            "or 64 (SHA-256) hex digits"));
+  EXPECT_EQ(err("garbage\n"),
+            InvalidArgument("IMA log line 2: expected 5 fields: PCR "
+                            "template-hash template digest path"));
+  std::string other = good;
+  other.replace(0, 2, "11");
+  EXPECT_EQ(ReplayImaLog(other, nullptr).status(),
+            InvalidArgument("IMA log line 1: entry for PCR 11, expected 10"));
+  std::string sig = good;
+  sig.replace(sig.find("ima-ng"), 6, "ima-sg");
+  EXPECT_EQ(ReplayImaLog(sig, nullptr).status(),
+            InvalidArgument(
+                "IMA log line 1: unsupported template 'ima-sg' (only ima-ng)"));
+  std::string edited = good;
+  edited[edited.size() - 2] = 'b';  // path "/a" -> "/b"
+  EXPECT_EQ(ReplayImaLog(edited, nullptr).status(),
+            InvalidArgument("IMA log line 1: template hash does not match the "
+                            "entry's data (entry edited?)"));
+  EXPECT_EQ(ReplayImaLog(good.substr(0, good.size() - 1), nullptr).status(),
+            InvalidArgument("IMA log line 1: last line is not terminated "
+                            "(truncated log?)"));
+  EXPECT_EQ(
+      err("10 " + std::string(64, '0') + " ima-ng md4:00 /x\n"),
+      InvalidArgument("IMA log line 2: unknown file digest algorithm 'md4'"));
+}
+
+TEST(ImaLogTest, AllowlistAndViolations) {
+  std::string log = MakeImaNgLine("boot_aggregate", Sha256("pcrs")).text +
+                    "\n" + MakeImaNgLine("/bin/ok", Sha256("ok")).text + "\n" +
+                    MakeImaNgLine("/bin/evil", Sha256("evil")).text + "\n";
+  ImaAllowlist allow;
+  allow.Allow("/bin/ok", Sha256("ok"));
+  EXPECT_EQ(
+      ReplayImaLog(log, &allow).status(),
+      PermissionDenied("IMA log line 3: /bin/evil with sha256:" +
+                       ToHex(Sha256("evil")) + " is not in the allowlist"));
+
+  std::string violation = "10 " + std::string(40, '0') +
+                          " ima-ng sha256:" + std::string(64, '0') +
+                          " /tmp/file\n";
+  auto replay = ReplayImaLog(violation, nullptr);
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  Sha256Digest ff;
+  ff.fill(0xff);
+  EXPECT_EQ(replay->pcr10, ExtendSha256(Sha256Digest{}, ff));
+  EXPECT_EQ(ReplayImaLog(violation, &allow).status(),
+            PermissionDenied("IMA log line 1: /tmp/file is a measurement "
+                             "violation"));
+}
+
+}  // namespace
+}  // namespace tvd::attest
