@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "tvd/testing/charon.h"
 #include "tvd/testing/netns.h"
@@ -185,6 +187,24 @@ TEST_F(CharonClientTest, CharonSurvivesMalformedInput) {
   }
   EXPECT_TRUE(charon_->Running());
   EXPECT_TRUE(client_->Version().ok());
+}
+
+TEST_F(CharonClientTest, FixtureStopsByPidAndRemovesItsDirectory) {
+  // A second charon in the same namespace: its own mount namespace keeps its
+  // pid file apart from the first one's.
+  StatusOr<std::unique_ptr<CharonInstance>> c = CharonInstance::Start(*ns_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const pid_t pid = (*c)->pid();
+  const std::string dir = (*c)->dir();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/charon.pid"));
+  EXPECT_FALSE(
+      std::filesystem::exists("/run/charon.pid") &&
+      std::filesystem::exists(dir + "/run/charon.pid") &&
+      std::filesystem::equivalent("/run/charon.pid", dir + "/run/charon.pid"));
+  c->reset();
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_TRUE(charon_->Running());
 }
 
 }  // namespace
