@@ -1,0 +1,421 @@
+// The TVD network model against fakes of OVSDB, the flow table, kernel links
+// and the tunnel backend: what it asks each of them to do, and what it leaves
+// behind when one of them fails.
+#include "tvd/vswitch/host_network.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "tvd/vswitch/ovsdb_datum.h"
+
+namespace tvd::vswitch {
+namespace {
+
+namespace db = ovsdb;
+
+// An Open_vSwitch database reduced to what the model touches: one bridge,
+// its external_ids, and its ports. Applies the operations it understands.
+class FakeDatabase : public VswitchDatabase {
+ public:
+  struct Port {
+    std::string uuid;
+    std::optional<std::int64_t> tag;
+    std::map<std::string, std::string> ids;
+  };
+
+  StatusOr<Json> Transact(const Json& ops) override { return Apply(ops); }
+  StatusOr<Json> TransactAndWaitApplied(const Json& ops,
+                                        std::chrono::milliseconds) override {
+    ++transactions;
+    if (!fail_next.ok()) {
+      Status s = fail_next;
+      fail_next = Status::Ok();
+      return s;
+    }
+    return Apply(ops);
+  }
+
+  StatusOr<Json> Apply(const Json& ops) {
+    Json results = Json::array();
+    for (const Json& op : ops) {
+      std::string kind = op["op"];
+      std::string table = op.value("table", "");
+      if (kind == "select") {
+        results.push_back({{"rows", Select(table)}});
+      } else if (kind == "insert" && table == "Bridge") {
+        bridge_uuid = "bridge-uuid";
+        results.push_back(Json::object());
+      } else if (kind == "insert" && table == "Port") {
+        Port p;
+        std::string name = op["row"]["name"];
+        p.uuid = "uuid-" + name;
+        if (op["row"].contains("tag")) p.tag = op["row"]["tag"];
+        if (op["row"].contains("external_ids")) {
+          p.ids = *db::ParseStringMap(op["row"]["external_ids"]);
+        }
+        ports[name] = p;
+        ofports[name] = next_ofport++;
+        results.push_back(Json::object());
+      } else if (kind == "update" && table == "Port") {
+        for (auto& [name, p] : ports) {
+          if (db::Uuid(p.uuid) == op["where"][0][2]) {
+            if (op["row"].contains("tag")) p.tag = op["row"]["tag"];
+            p.ids = *db::ParseStringMap(op["row"]["external_ids"]);
+          }
+        }
+        results.push_back({{"count", 1}});
+      } else if (kind == "mutate" && table == "Bridge") {
+        const Json& m = op["mutations"][0];
+        if (m[0] == "external_ids" && m[1] == "insert") {
+          auto added = db::ParseStringMap(m[2]);
+          for (const auto& [k, v] : *added) bridge_ids.emplace(k, v);
+        } else if (m[0] == "external_ids" && m[1] == "delete") {
+          auto keys = db::ParseSet(m[2]);
+          for (const Json& k : *keys) bridge_ids.erase(k);
+        } else if (m[0] == "ports" && m[1] == "delete") {
+          auto uuids = db::ParseSet(m[2]);
+          for (const Json& u : *uuids) {
+            std::erase_if(ports, [&](const auto& e) {
+              return db::Uuid(e.second.uuid) == u;
+            });
+          }
+        }
+        results.push_back({{"count", 1}});
+      } else {
+        results.push_back(Json::object());
+      }
+    }
+    return results;
+  }
+
+  Json Select(const std::string& table) {
+    Json rows = Json::array();
+    if (table == "Bridge" && !bridge_uuid.empty()) {
+      rows.push_back({{"_uuid", db::Uuid(bridge_uuid)},
+                      {"external_ids", db::StringMap(bridge_ids)},
+                      {"ports", db::EmptySet()}});
+    } else if (table == "Port") {
+      for (const auto& [name, p] : ports) {
+        rows.push_back({{"_uuid", db::Uuid(p.uuid)},
+                        {"name", name},
+                        {"tag", p.tag ? Json(*p.tag) : db::EmptySet()},
+                        {"external_ids", db::StringMap(p.ids)}});
+      }
+    } else if (table == "Interface") {
+      for (const auto& [name, ofport] : ofports) {
+        if (ports.count(name)) {
+          rows.push_back(
+              {{"name", name}, {"ofport", ofport}, {"error", db::EmptySet()}});
+        }
+      }
+    }
+    return rows;
+  }
+
+  std::string bridge_uuid;
+  std::map<std::string, std::string> bridge_ids;
+  std::map<std::string, Port> ports;
+  std::map<std::string, std::int64_t> ofports;
+  std::int64_t next_ofport = 1;
+  Status fail_next;
+  int transactions = 0;
+};
+
+class FakeFlows : public OpenFlowSwitch {
+ public:
+  Status AddFlows(const std::vector<openflow::Flow>& f) override {
+    for (const auto& flow : f) flows.push_back(flow);
+    return Status::Ok();
+  }
+  Status DeleteFlows(std::uint64_t cookie, std::uint64_t mask) override {
+    std::erase_if(flows, [&](const openflow::Flow& f) {
+      return (f.cookie & mask) == (cookie & mask);
+    });
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::uint64_t>> ListCookies(
+      std::uint64_t cookie, std::uint64_t mask) override {
+    std::set<std::uint64_t> out;
+    for (const auto& f : flows) {
+      if ((f.cookie & mask) == (cookie & mask)) out.insert(f.cookie);
+    }
+    return std::vector<std::uint64_t>(out.begin(), out.end());
+  }
+  std::vector<openflow::Flow> flows;
+};
+
+class FakeLinks : public LinkManager {
+ public:
+  Status EnsureVxlan(const VxlanLink& link) override {
+    links[link.name] = link;
+    return Status::Ok();
+  }
+  Status SetVxlanPeers(const std::string& name,
+                       const std::vector<std::string>& p) override {
+    if (!fail_peers.ok()) return fail_peers;
+    peers[name] = p;
+    return Status::Ok();
+  }
+  Status DeleteLink(const std::string& name) override {
+    if (links.erase(name) == 0) return NotFound(name);
+    peers.erase(name);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::string>> ListLinks(
+      const std::string& prefix) override {
+    std::vector<std::string> out;
+    for (const auto& [n, l] : links) {
+      if (n.rfind(prefix, 0) == 0) out.push_back(n);
+    }
+    return out;
+  }
+  std::map<std::string, VxlanLink> links;
+  std::map<std::string, std::vector<std::string>> peers;
+  Status fail_peers;
+};
+
+class FakeTunnels : public TunnelBackend {
+ public:
+  Status EnsureTunnel(const TunnelSpec& spec) override {
+    ensured.push_back(spec);
+    tunnels.insert(TunnelName(spec));
+    return Status::Ok();
+  }
+  Status RemoveTunnel(const std::string& name) override {
+    if (tunnels.erase(name) == 0) return NotFound(name);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::string>> ListTunnels() override {
+    return std::vector<std::string>(tunnels.begin(), tunnels.end());
+  }
+  std::vector<TunnelSpec> ensured;
+  std::set<std::string> tunnels;
+};
+
+class HostNetworkUnitTest : public ::testing::Test {
+ protected:
+  HostNetworkUnitTest() { model_ = MakeModel(); }
+
+  std::unique_ptr<HostNetwork> MakeModel() {
+    HostNetwork::Config cfg;
+    cfg.local_host = "host1";
+    cfg.local_address = "198.18.0.1";
+    return std::make_unique<HostNetwork>(cfg, db_, flows_, links_, tunnels_,
+                                         nullptr);
+  }
+
+  TvdSpec Blue() {
+    TvdSpec t;
+    t.tvd = "blue";
+    t.tvd_id = 11;
+    t.networks = {{"data", 100}};
+    t.peers = {{"host2", "198.18.0.2", &psk_}};
+    return t;
+  }
+  TvdSpec Red() {
+    TvdSpec t;
+    t.tvd = "red";
+    t.tvd_id = 12;
+    t.networks = {{"data", 200}};
+    t.peers = {{"host0", "198.18.0.9", &psk_}};
+    return t;
+  }
+
+  FakeDatabase db_;
+  FakeFlows flows_;
+  FakeLinks links_;
+  FakeTunnels tunnels_;
+  SecureBytes psk_ = SecureBytes::Random(32);
+  std::unique_ptr<HostNetwork> model_;
+};
+
+TEST_F(HostNetworkUnitTest, JoinAllocatesVlanCreatesVxlanFlowsAndTunnel) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  EXPECT_EQ(db_.bridge_ids.at("tvd-vlan:blue:data"), "1:100");
+  const auto& port = db_.ports.at("tvx100");
+  EXPECT_EQ(port.tag, 1);
+  EXPECT_EQ(port.ids.at("tvd"), "blue");
+  EXPECT_EQ(port.ids.at("tvd-kind"), "vxlan");
+  const VxlanLink& link = links_.links.at("tvx100");
+  EXPECT_EQ(link.vni, 100u);
+  EXPECT_EQ(link.dstport, 49152 + 11);
+  EXPECT_EQ(link.local_address, "198.18.0.1");
+  EXPECT_EQ(links_.peers.at("tvx100"), std::vector<std::string>{"198.18.0.2"});
+  ASSERT_EQ(flows_.flows.size(), 2u);  // default drop + VXLAN port
+  EXPECT_EQ(flows_.flows[0].priority, 0);
+  EXPECT_EQ(flows_.flows[0].action, openflow::Flow::Action::kDrop);
+  EXPECT_EQ(flows_.flows[1].cookie, PortCookie(11, "tvx100"));
+  EXPECT_EQ(flows_.flows[1].match.in_port, db_.ofports.at("tvx100"));
+  ASSERT_EQ(tunnels_.ensured.size(), 1u);
+  EXPECT_EQ(TunnelName(tunnels_.ensured[0]), "tvd-blue-host2");
+  EXPECT_TRUE(tunnels_.ensured[0].initiator);  // "host1" < "host2"
+  EXPECT_EQ(tunnels_.ensured[0].psk, &psk_);
+}
+
+TEST_F(HostNetworkUnitTest, VlanIsRecoveredByANewControllerNotReallocated) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  EXPECT_EQ(*model_->VlanOf("red", "data"), 2);
+  EXPECT_FALSE(tunnels_.ensured.back().initiator);  // "host0" < "host1"
+  auto restarted = MakeModel();
+  int before = db_.transactions;
+  ASSERT_TRUE(restarted->JoinTvd(Blue()).ok());
+  EXPECT_EQ(db_.transactions, before);  // nothing to change in OVSDB
+  EXPECT_EQ(*restarted->VlanOf("blue", "data"), 1);
+}
+
+TEST_F(HostNetworkUnitTest, FailedTransactionLeavesNoDeviceAndNoTunnel) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  db_.fail_next = FailedPrecondition("OVSDB transaction failed at operation 2");
+  Status s = model_->JoinTvd(Blue());
+  EXPECT_EQ(s,
+            FailedPrecondition(
+                "joining TVD blue: OVSDB transaction failed at operation 2"));
+  EXPECT_TRUE(links_.links.empty());
+  EXPECT_TRUE(tunnels_.ensured.empty());
+  EXPECT_EQ(db_.ports.count("tvx100"), 0u);
+  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:blue:data"), 0u);
+}
+
+TEST_F(HostNetworkUnitTest, FailedPeerSetupRemovesTheNewDevice) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  links_.fail_peers = IoError("bridge fdb append failed");
+  Status s = model_->JoinTvd(Blue());
+  EXPECT_EQ(s, IoError("TVD blue network data: bridge fdb append failed"));
+  EXPECT_TRUE(links_.links.empty());
+  EXPECT_EQ(db_.ports.count("tvx100"), 0u);
+}
+
+TEST_F(HostNetworkUnitTest, BadSpecsAreRefusedWithTheField) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  TvdSpec t = Blue();
+  t.tvd_id = 0;
+  EXPECT_EQ(model_->JoinTvd(t),
+            InvalidArgument("TVD blue: id 0 is not in 1..16383"));
+  t = Blue();
+  t.networks[0].vni = 1 << 24;
+  EXPECT_EQ(model_->JoinTvd(t),
+            InvalidArgument(
+                "TVD blue network data: VNI 16777216 is not in 1..16777215"));
+  t = Blue();
+  t.tvd = "bl ue";
+  EXPECT_EQ(model_->JoinTvd(t),
+            InvalidArgument("TVD name 'bl ue' must be 1-64 of [A-Za-z0-9_.-]"));
+  EXPECT_EQ(db_.transactions, 1);  // only EnsureBridge's
+}
+
+TEST_F(HostNetworkUnitTest, JoinWithoutBridgeIsAPreconditionError) {
+  EXPECT_EQ(
+      model_->JoinTvd(Blue()),
+      FailedPrecondition("bridge br-tvd does not exist (EnsureBridge first)"));
+}
+
+TEST_F(HostNetworkUnitTest, PlugChecksNetworkMacAndGateway) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm1", "blue", "mgmt", "a", "02:00:00:00:00:01", ""}),
+      FailedPrecondition("TVD blue has no network 'mgmt' on this host"));
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm1", "blue", "data", "a", "02:00:00:00:01", ""}),
+      InvalidArgument("port vm1: MAC address '02:00:00:00:01' is not of "
+                      "the form aa:bb:cc:dd:ee:ff"));
+  ASSERT_TRUE(model_
+                  ->PlugVmPort({"vm1", "blue", "data", "a", "02:00:00:00:00:01",
+                                "198.18.1.1"})
+                  .ok());
+  EXPECT_EQ(db_.ports.at("vm1").tag, 1);
+  EXPECT_EQ(db_.ports.at("vm1").ids.at("vm"), "a");
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm2", "red", "data", "a", "02:00:00:00:00:02", ""}),
+      PermissionDenied("VM a already has a port on TVD blue; a port on "
+                       "TVD red needs both policies to allow it as a "
+                       "gateway"));
+  EXPECT_EQ(db_.ports.count("vm2"), 0u);
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm1", "red", "data", "b", "02:00:00:00:00:03", ""}),
+      FailedPrecondition("port vm1 already belongs to another TVD network"));
+}
+
+TEST_F(HostNetworkUnitTest, VmPortFlowsAllowOnlyOwnMacAndIp) {
+  auto flows = VmPortFlows(
+      {"p", "blue", "data", "a", "02:00:00:00:00:01", "198.18.1.1"}, 11, 7);
+  ASSERT_TRUE(flows.ok());
+  ASSERT_EQ(flows->size(), 2u);
+  for (const auto& f : *flows) {
+    EXPECT_EQ(f.match.in_port, 7u);
+    EXPECT_EQ(f.match.eth_src, (openflow::MacAddress{2, 0, 0, 0, 0, 1}));
+    EXPECT_EQ(f.action, openflow::Flow::Action::kNormal);
+    EXPECT_EQ(f.cookie, PortCookie(11, "p"));
+  }
+  EXPECT_EQ((*flows)[0].match.eth_type, openflow::kEthTypeArp);
+  EXPECT_EQ((*flows)[0].match.arp_spa, 0xc6120101u);
+  EXPECT_EQ((*flows)[1].match.eth_type, openflow::kEthTypeIpv4);
+  EXPECT_EQ((*flows)[1].match.ipv4_src, 0xc6120101u);
+  EXPECT_EQ(PortCookie(11, "p") & kCookieTvdMask, kCookieTag | (11ull << 34));
+}
+
+TEST_F(HostNetworkUnitTest, LeaveRemovesExactlyOneTvd) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  ASSERT_TRUE(
+      model_->PlugVmPort({"b1", "blue", "data", "a", "02:00:00:00:00:01", ""})
+          .ok());
+  ASSERT_TRUE(
+      model_->PlugVmPort({"r1", "red", "data", "b", "02:00:00:00:00:02", ""})
+          .ok());
+  ASSERT_TRUE(model_->LeaveTvd("red").ok());
+  EXPECT_EQ(db_.ports.count("r1"), 0u);
+  EXPECT_EQ(db_.ports.count("tvx200"), 0u);
+  EXPECT_EQ(db_.ports.count("b1"), 1u);
+  EXPECT_EQ(db_.ports.count("tvx100"), 1u);
+  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:red:data"), 0u);
+  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:blue:data"), 1u);
+  EXPECT_EQ(links_.links.count("tvx200"), 0u);
+  EXPECT_EQ(links_.links.count("tvx100"), 1u);
+  EXPECT_EQ(tunnels_.tunnels, std::set<std::string>{"tvd-blue-host2"});
+  for (const auto& f : flows_.flows) {
+    EXPECT_NE(f.cookie & kCookieTvdMask, kCookieTag | (12ull << 34));
+  }
+  EXPECT_EQ(flows_.flows.size(), 3u);  // drop, blue VXLAN, b1
+  EXPECT_EQ(model_->LeaveTvd("red"),
+            NotFound("TVD red has nothing on this host"));
+}
+
+TEST_F(HostNetworkUnitTest, ReconcileRestoresAndRemovesStaleObjects) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  // Leftovers of an earlier life, and a switch that lost its flows.
+  tunnels_.tunnels.insert("tvd-gone-host7");
+  links_.links["tvx999"] = VxlanLink{"tvx999", 999, "198.18.0.1", 50000};
+  flows_.flows.clear();
+  openflow::Flow stale;
+  stale.cookie = PortCookie(40, "old");
+  flows_.flows.push_back(stale);
+  DesiredHostState desired;
+  desired.tvds = {Blue()};
+  desired.ports = {{"b1", "blue", "data", "a", "02:00:00:00:00:01", ""}};
+  auto fresh = MakeModel();
+  ASSERT_TRUE(fresh->Reconcile(desired).ok());
+  EXPECT_EQ(tunnels_.tunnels, std::set<std::string>{"tvd-blue-host2"});
+  EXPECT_EQ(links_.links.size(), 1u);
+  EXPECT_EQ(links_.links.count("tvx100"), 1u);
+  EXPECT_EQ(db_.ports.count("tvx200"), 0u);
+  EXPECT_EQ(db_.ports.count("b1"), 1u);
+  auto cookies = flows_.ListCookies(kCookieTag, kCookieTagMask);
+  ASSERT_TRUE(cookies.ok());
+  EXPECT_EQ(
+      std::set<std::uint64_t>(cookies->begin(), cookies->end()),
+      (std::set<std::uint64_t>{PortCookie(0, ""), PortCookie(11, "tvx100"),
+                               PortCookie(11, "b1")}));
+}
+
+}  // namespace
+}  // namespace tvd::vswitch
