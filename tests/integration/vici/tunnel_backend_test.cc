@@ -299,6 +299,10 @@ TEST_F(TunnelBackendTest, VxlanBetweenTheHostsTravelsOnlyAsEspInUdp) {
   // B's VXLAN answers to A's port arrive on the "-in" child.
   EXPECT_GT(std::stol(in->ValueOr("bytes-in", "0")), 0);
 
+  // Other traffic to the peer's underlay address goes into the TUN device
+  // too and matches no SA: dropped while a tunnel to that peer exists.
+  EXPECT_FALSE(a_->ns.Run({"ping", "-c", "1", "-W", "1", kAddrB}).ok());
+
   // Control: without the tunnel the same ping is plaintext VXLAN on the
   // underlay, which the checks above would have caught.
   ASSERT_TRUE(a_->backend->RemoveTunnel(name).ok());
@@ -307,6 +311,7 @@ TEST_F(TunnelBackendTest, VxlanBetweenTheHostsTravelsOnlyAsEspInUdp) {
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
   EXPECT_NE(plain->find("." + std::to_string(port) + ":"), std::string::npos)
       << *plain;
+  EXPECT_TRUE(a_->ns.Run({"ping", "-c", "1", "-W", "2", kAddrB}).ok());
   EXPECT_TRUE(a_->ns.Run({"ip", "link", "del", "vxb"}).ok());
   EXPECT_TRUE(b_->ns.Run({"ip", "link", "del", "vxb"}).ok());
 }
