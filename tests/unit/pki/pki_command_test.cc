@@ -6,11 +6,6 @@
 #include <filesystem>
 #include <sstream>
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::tvdctl {
 namespace {
 
