@@ -1,81 +1,40 @@
 #include "tvd/attest/ima_log.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "small_digest.h"
 
 namespace tvd::attest {
 namespace {
 
-// A digest context reused for every entry: the replay hashes two small
-// inputs per entry, and per-call context set-up would dominate.
-class Digester {
- public:
-  Digester() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ == nullptr) std::abort();
-  }
-  ~Digester() { EVP_MD_CTX_free(ctx_); }
-  Digester(const Digester&) = delete;
-  Digester& operator=(const Digester&) = delete;
-
-  void Sha256Two(std::span<const std::uint8_t> a,
-                 std::span<const std::uint8_t> b, std::uint8_t* out) {
-    Run(Md(kSha256), a, b, out);
-  }
-  void Sha1(std::span<const std::uint8_t> a, std::uint8_t* out) {
-    Run(Md(kSha1), a, {}, out);
-  }
-
- private:
-  enum Which { kSha256 = 0, kSha1 = 1 };
-  static const EVP_MD* Md(Which which) {
-    // Fetched once per process: explicit fetching skips the per-call
-    // provider lookup that EVP_sha256() implies.
-    static EVP_MD* const mds[2] = {EVP_MD_fetch(nullptr, "SHA256", nullptr),
-                                   EVP_MD_fetch(nullptr, "SHA1", nullptr)};
-    if (mds[which] == nullptr) std::abort();
-    return mds[which];
-  }
-  void Run(const EVP_MD* md, std::span<const std::uint8_t> a,
-           std::span<const std::uint8_t> b, std::uint8_t* out) {
-    unsigned int len = 0;
-    if (EVP_DigestInit_ex2(ctx_, md, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx_, a.data(), a.size()) != 1 ||
-        (!b.empty() && EVP_DigestUpdate(ctx_, b.data(), b.size()) != 1) ||
-        EVP_DigestFinal_ex(ctx_, out, &len) != 1) {
-      std::abort();  // a broken libcrypto must not yield a verdict
-    }
-  }
-  EVP_MD_CTX* ctx_;
-};
-
-Digester& ThreadDigester() {
-  thread_local Digester d;
-  return d;
-}
-
+// Hex digit values; 0xff marks a non-hex character.
 struct HexTable {
-  std::int8_t v[256];
+  std::uint8_t v[256];
   constexpr HexTable() : v() {
-    for (int i = 0; i < 256; ++i) v[i] = -1;
-    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<std::int8_t>(i);
+    for (int i = 0; i < 256; ++i) v[i] = 0xff;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<std::uint8_t>(i);
     for (int i = 0; i < 6; ++i) {
-      v['a' + i] = static_cast<std::int8_t>(10 + i);
-      v['A' + i] = static_cast<std::int8_t>(10 + i);
+      v['a' + i] = static_cast<std::uint8_t>(10 + i);
+      v['A' + i] = static_cast<std::uint8_t>(10 + i);
     }
   }
 };
 constexpr HexTable kHex;
 
+// Decodes hex.size()/2 bytes. Branch-free in the loop (this runs for every
+// byte of every entry); the validity of all digits is checked once at the
+// end.
 bool DecodeHex(std::string_view hex, std::uint8_t* out) {
+  std::uint8_t bad = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(hex.data());
   for (std::size_t i = 0; i < hex.size() / 2; ++i) {
-    int hi = kHex.v[static_cast<unsigned char>(hex[2 * i])];
-    int lo = kHex.v[static_cast<unsigned char>(hex[2 * i + 1])];
-    if ((hi | lo) < 0) return false;
-    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+    std::uint8_t hi = kHex.v[in[2 * i]];
+    std::uint8_t lo = kHex.v[in[2 * i + 1]];
+    bad |= static_cast<std::uint8_t>(hi | lo);
+    out[i] = static_cast<std::uint8_t>((hi << 4) | (lo & 0x0f));
   }
-  return true;
+  return (bad & 0xf0) == 0;
 }
 
 std::size_t DigestSizeOf(std::string_view algo) {
@@ -88,6 +47,13 @@ std::size_t DigestSizeOf(std::string_view algo) {
 }
 
 constexpr std::size_t kMaxPath = 4096;
+
+void PutLe32(std::uint8_t* p, std::size_t v) {
+  p[0] = static_cast<std::uint8_t>(v);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+  p[2] = static_cast<std::uint8_t>(v >> 16);
+  p[3] = static_cast<std::uint8_t>(v >> 24);
+}
 
 // One checked line, pointing into the log text and a per-thread buffer.
 struct LineView {
@@ -130,7 +96,9 @@ class LineChecker {
                      [](char c) { return c >= '0' && c <= '9'; })) {
       return LineError(line_no, "PCR field is not a PCR number");
     }
-    out.pcr = static_cast<std::uint32_t>(std::stoul(std::string(pcr_text)));
+    out.pcr = 0;
+    for (char c : pcr_text)
+      out.pcr = out.pcr * 10 + static_cast<std::uint32_t>(c - '0');
     if (out.pcr != kImaPcr) {
       return LineError(line_no, "entry for PCR " + std::to_string(out.pcr) +
                                     ", expected " + std::to_string(kImaPcr));
@@ -175,11 +143,8 @@ class LineChecker {
     std::size_t n_len = out.path.size() + 1;
     buffer_.resize(8 + d_len + n_len);
     std::uint8_t* p = buffer_.data();
-    auto put_le32 = [&p](std::size_t v) {
-      for (int i = 0; i < 4; ++i)
-        *p++ = static_cast<std::uint8_t>(v >> (8 * i));
-    };
-    put_le32(d_len);
+    PutLe32(p, d_len);
+    p += 4;
     std::memcpy(p, out.algo.data(), out.algo.size());
     p += out.algo.size();
     *p++ = ':';
@@ -189,7 +154,8 @@ class LineChecker {
     }
     out.file_digest = std::span<const std::uint8_t>(p, digest_size);
     p += digest_size;
-    put_le32(n_len);
+    PutLe32(p, n_len);
+    p += 4;
     std::memcpy(p, out.path.data(), out.path.size());
     p += out.path.size();
     *p++ = 0;
@@ -197,18 +163,17 @@ class LineChecker {
     bool all_zero = std::all_of(column, column + hash_text.size() / 2,
                                 [](std::uint8_t b) { return b == 0; });
     out.violation = all_zero;
-    Digester& d = ThreadDigester();
     if (all_zero) {
       out.template_sha256.fill(0xff);
       return Status::Ok();
     }
-    d.Sha256Two(buffer_, {}, out.template_sha256.data());
+    internal::Sha256Small(buffer_, {}, out.template_sha256.data());
     bool matches;
     if (hash_text.size() == 64) {
       matches = std::memcmp(column, out.template_sha256.data(), 32) == 0;
     } else {
       std::uint8_t sha1[20];
-      d.Sha1(buffer_, sha1);
+      internal::Sha1Small(buffer_, sha1);
       matches = std::memcmp(column, sha1, 20) == 0;
     }
     if (!matches) {
@@ -259,7 +224,7 @@ bool ImaAllowlist::Allows(std::string_view path,
 
 Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
   Sha256Digest out;
-  ThreadDigester().Sha256Two(pcr, digest, out.data());
+  internal::Sha256Small(pcr, digest, out.data());
   return out;
 }
 
@@ -284,21 +249,22 @@ StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
                                  const ImaAllowlist* allowlist) {
   ImaReplay replay;
-  Digester& d = ThreadDigester();
   Status s = ForEachLine(text, [&](const LineView& v) -> Status {
-    d.Sha256Two(replay.pcr10, v.template_sha256, replay.pcr10.data());
+    internal::Sha256Small(replay.pcr10, v.template_sha256, replay.pcr10.data());
     ++replay.entries;
     if (allowlist == nullptr || v.path == "boot_aggregate") return Status::Ok();
-    auto where = "IMA log line " + std::to_string(v.line) + ": ";
+    auto where = [&v] {
+      return "IMA log line " + std::to_string(v.line) + ": ";
+    };
     if (v.violation) {
-      return PermissionDenied(where + std::string(v.path) +
+      return PermissionDenied(where() + std::string(v.path) +
                               " is a measurement violation");
     }
     Sha256Digest digest{};
     if (v.algo != "sha256" ||
         (std::copy(v.file_digest.begin(), v.file_digest.end(), digest.begin()),
          !allowlist->Allows(v.path, digest))) {
-      return PermissionDenied(where + std::string(v.path) + " with " +
+      return PermissionDenied(where() + std::string(v.path) + " with " +
                               std::string(v.algo) + ":" + ToHex(v.file_digest) +
                               " is not in the allowlist");
     }
@@ -330,7 +296,7 @@ ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
     column = ToHex(out.template_sha256);
   } else {
     std::uint8_t sha1[20];
-    ThreadDigester().Sha1(data, sha1);
+    internal::Sha1Small(data, sha1);
     column = ToHex(sha1);
   }
   out.text = "10 " + column + " ima-ng sha256:" + ToHex(file_digest) + " " +

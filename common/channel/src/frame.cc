@@ -1,5 +1,8 @@
 #include "tvd/channel/frame.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace tvd::channel {
 namespace {
 std::uint16_t Get16(const std::uint8_t* p) {
@@ -8,15 +11,6 @@ std::uint16_t Get16(const std::uint8_t* p) {
 std::uint32_t Get32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
          (std::uint32_t{p[2]} << 8) | p[3];
-}
-void Put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-void Put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<std::uint8_t>(v >> shift));
-  }
 }
 DecodeResult Error(std::string why) {
   DecodeResult r;
@@ -33,13 +27,21 @@ bool IsKnownMessageType(std::uint16_t type) {
 
 std::vector<std::uint8_t> EncodeFrame(MessageType type,
                                       std::span<const std::uint8_t> payload) {
-  std::vector<std::uint8_t> out;
-  out.reserve(kFrameHeaderSize + payload.size());
-  Put16(out, kFrameMagic);
-  Put16(out, kProtocolVersion);
-  Put16(out, static_cast<std::uint16_t>(type));
-  Put32(out, static_cast<std::uint32_t>(payload.size()));
-  out.insert(out.end(), payload.begin(), payload.end());
+  // Sized up front and filled in place (no growing inserts).
+  std::vector<std::uint8_t> out(kFrameHeaderSize + payload.size());
+  std::uint8_t* p = out.data();
+  auto put16 = [&p](std::uint16_t v) {
+    *p++ = static_cast<std::uint8_t>(v >> 8);
+    *p++ = static_cast<std::uint8_t>(v);
+  };
+  put16(kFrameMagic);
+  put16(kProtocolVersion);
+  put16(static_cast<std::uint16_t>(type));
+  auto length = static_cast<std::uint32_t>(payload.size());
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    *p++ = static_cast<std::uint8_t>(length >> shift);
+  }
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
   return out;
 }
 
@@ -76,12 +78,14 @@ DecodeResult DecodeFrame(std::span<const std::uint8_t> in,
 }
 
 std::vector<std::uint8_t> EncodeErrorPayload(const Status& status) {
-  std::vector<std::uint8_t> out;
-  Put16(out, static_cast<std::uint16_t>(status.code()));
   const std::string& m = status.message();
   // Reasons are short; cap them so an error frame always fits any maximum.
   std::size_t n = std::min<std::size_t>(m.size(), 4096);
-  out.insert(out.end(), m.begin(), m.begin() + static_cast<long>(n));
+  std::vector<std::uint8_t> out(2 + n);
+  auto code = static_cast<std::uint16_t>(status.code());
+  out[0] = static_cast<std::uint8_t>(code >> 8);
+  out[1] = static_cast<std::uint8_t>(code);
+  if (n > 0) std::memcpy(out.data() + 2, m.data(), n);
   return out;
 }
 

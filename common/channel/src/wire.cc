@@ -72,7 +72,8 @@ StatusOr<std::vector<std::uint8_t>> WireReader::Bytes(std::string_view field,
 StatusOr<std::string> WireReader::String(std::string_view field,
                                          std::size_t max) {
   TVD_ASSIGN_OR_RETURN(auto v, BytesView(field, max));
-  return std::string(v.begin(), v.end());
+  // From pointer and size: one memcpy, not a per-byte conversion loop.
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
 }
 Status WireReader::ExpectEnd(std::string_view message) const {
   if (pos_ != in_.size()) {

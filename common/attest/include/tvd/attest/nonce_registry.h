@@ -23,9 +23,13 @@ class NonceRegistry {
   // `lifetime`: how long an issued nonce may be answered. Used nonces are
   // remembered for `lifetime` too, so a replay within that window is named
   // as such; later it is simply unknown.
+  // Where nonces come from: the OpenSSL CSPRNG unless a benchmark or test
+  // needs to reproduce a sequence.
+  using Source = std::function<Nonce()>;
+
   explicit NonceRegistry(
       std::chrono::seconds lifetime = std::chrono::seconds(120),
-      Clock clock = std::chrono::steady_clock::now);
+      Clock clock = std::chrono::steady_clock::now, Source source = nullptr);
 
   // A fresh nonce for connection `connection_id`.
   Nonce Issue(std::uint64_t connection_id);
@@ -43,11 +47,13 @@ class NonceRegistry {
 
   std::chrono::seconds lifetime_;
   Clock clock_;
+  Source source_;
   std::mutex mutex_;
   struct Outstanding {
     std::uint64_t connection_id;
     std::chrono::steady_clock::time_point issued;
   };
+  std::chrono::steady_clock::time_point last_sweep_{};           // mutex_
   std::map<Nonce, Outstanding> outstanding_;                     // mutex_
   std::map<Nonce, std::chrono::steady_clock::time_point> used_;  // mutex_
 };
