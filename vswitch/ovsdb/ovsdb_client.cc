@@ -101,9 +101,6 @@ Status OvsdbClient::Handle(const JsonRpcMessage& msg) {
                            Dump(msg.params));
     }
     const std::string id = msg.params[0].get<std::string>();
-    if (id == kCfgMonitorId) {
-      // Handled below like any monitor; registered in monitors_.
-    }
     auto it = monitors_.find(id);
     if (it != monitors_.end() && it->second.handler) {
       it->second.handler(msg.params[1], false);

@@ -121,7 +121,10 @@ class HostNetwork {
   // Makes this host a member of the TVD: a VLAN per network (allocated or
   // recovered), its VXLAN device and bridge port, flooding entries and an
   // IPsec tunnel per peer. Idempotent; calling it again with other peers
-  // adds/removes tunnels and flooding entries. Errors:
+  // adds/removes tunnels and flooding entries (a network dropped from the
+  // spec is removed by Reconcile, not here). Every peer's tunnel is
+  // attempted; the first tunnel error is returned after the local set-up is
+  // complete, and calling again retries. Errors:
   //   InvalidArgument     a malformed spec (names the field)
   //   FailedPrecondition  no bridge (EnsureBridge first), or no free VLAN
   //   whatever OVSDB / the link manager / the tunnel backend returned
