@@ -210,16 +210,64 @@ Status ForEachLine(std::string_view text, F&& on_line) {
 
 }  // namespace
 
-void ImaAllowlist::Allow(std::string path, const Sha256Digest& digest) {
-  entries_[std::move(path)].push_back(digest);
+std::uint64_t ImaAllowlist::HashOf(std::string_view path,
+                                   const Sha256Digest& d) {
+  std::uint64_t digest_bits = 0;
+  std::memcpy(&digest_bits, d.data(), sizeof digest_bits);
+  std::uint64_t h = std::hash<std::string_view>{}(path) ^ digest_bits;
+  // Final mix so the low bits (the table index) depend on every input bit.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+const ImaAllowlist::Slot* ImaAllowlist::Find(std::string_view path,
+                                             const Sha256Digest& digest,
+                                             std::uint64_t hash) const {
+  if (slots_.empty()) return nullptr;
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (!s.used) return nullptr;
+    if (s.hash == hash && s.digest == digest &&
+        std::string_view(paths_).substr(s.path_offset, s.path_length) == path) {
+      return &s;
+    }
+  }
+}
+
+void ImaAllowlist::Insert(const Slot& slot) {
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = slot.hash & mask;
+  while (slots_[i].used) i = (i + 1) & mask;
+  slots_[i] = slot;
+}
+
+void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
+  std::uint64_t hash = HashOf(path, digest);
+  if (Find(path, digest, hash) != nullptr) return;
+  if (2 * (count_ + 1) > slots_.size()) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<std::size_t>(16, 2 * old.size()), Slot{});
+    for (const Slot& s : old) {
+      if (s.used) Insert(s);
+    }
+  }
+  Slot slot;
+  slot.hash = hash;
+  slot.path_offset = static_cast<std::uint32_t>(paths_.size());
+  slot.path_length = static_cast<std::uint32_t>(path.size());
+  slot.digest = digest;
+  slot.used = true;
+  paths_.append(path);
+  Insert(slot);
+  ++count_;
 }
 
 bool ImaAllowlist::Allows(std::string_view path,
                           const Sha256Digest& digest) const {
-  auto it = entries_.find(path);
-  if (it == entries_.end()) return false;
-  return std::find(it->second.begin(), it->second.end(), digest) !=
-         it->second.end();
+  return Find(path, digest, HashOf(path, digest)) != nullptr;
 }
 
 Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {

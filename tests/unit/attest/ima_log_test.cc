@@ -107,5 +107,25 @@ TEST(ImaLogTest, AllowlistAndViolations) {
                              "violation"));
 }
 
+TEST(ImaAllowlistTest, PairsNotPathsOrDigestsAlone) {
+  ImaAllowlist allow;
+  for (int i = 0; i < 5000; ++i) {
+    allow.Allow("/lib/" + std::to_string(i), Sha256(std::to_string(i)));
+  }
+  allow.Allow("/lib/7", Sha256("seven, updated"));  // a second version
+  allow.Allow("/lib/7", Sha256("seven, updated"));  // duplicates collapse
+  EXPECT_EQ(allow.size(), 5001u);
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(
+        allow.Allows("/lib/" + std::to_string(i), Sha256(std::to_string(i))))
+        << i;
+  }
+  EXPECT_TRUE(allow.Allows("/lib/7", Sha256("seven, updated")));
+  EXPECT_FALSE(allow.Allows("/lib/7", Sha256("8")));      // digest of another
+  EXPECT_FALSE(allow.Allows("/lib/70000", Sha256("7")));  // unknown path
+  EXPECT_FALSE(allow.Allows("/lib/", Sha256("7")));
+  EXPECT_FALSE(ImaAllowlist().Allows("/lib/1", Sha256("1")));
+}
+
 }  // namespace
 }  // namespace tvd::attest

@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tvd/sha256.h"
@@ -38,23 +37,35 @@ inline constexpr std::uint32_t kImaPcr = 10;
 
 // Known-good file digests (SHA-256) by path. The boot_aggregate entry is not
 // looked up: it summarises PCRs 0-7, which PcrExpectations cover.
+//
+// Stored as one open-addressing table over (path, digest) pairs with the
+// paths in a single arena, because the verifier looks up every entry of
+// every log: a node-based map costs several cache misses per lookup.
 class ImaAllowlist {
  public:
-  void Allow(std::string path, const Sha256Digest& digest);
+  // Adds (path, digest); a path may have several allowed digests.
+  void Allow(std::string_view path, const Sha256Digest& digest);
   // True when `path` is listed with `digest`.
   bool Allows(std::string_view path, const Sha256Digest& digest) const;
-  std::size_t size() const { return entries_.size(); }
+  // Number of distinct (path, digest) pairs.
+  std::size_t size() const { return count_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t path_offset = 0;
+    std::uint32_t path_length = 0;
+    Sha256Digest digest{};
+    bool used = false;
   };
-  std::unordered_map<std::string, std::vector<Sha256Digest>, Hash,
-                     std::equal_to<>>
-      entries_;
+  static std::uint64_t HashOf(std::string_view path, const Sha256Digest& d);
+  const Slot* Find(std::string_view path, const Sha256Digest& digest,
+                   std::uint64_t hash) const;
+  void Insert(const Slot& slot);
+
+  std::string paths_;        // every path, back to back
+  std::vector<Slot> slots_;  // power-of-two size, at most half full
+  std::size_t count_ = 0;
 };
 
 // One parsed line.
