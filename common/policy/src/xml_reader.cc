@@ -154,8 +154,15 @@ class MarkupScanner {
     Advance(1);
     char quote = 0;
     char last = 0;
+    int attributes = 0;
     while (pos_ < text_.size()) {
       const char c = text_[pos_];
+      if (quote == 0 && c == '=' && ++attributes > limits_.max_attributes) {
+        return PolicyError(source_, tag_line,
+                           "element has more than " +
+                               std::to_string(limits_.max_attributes) +
+                               " attributes");
+      }
       if (quote != 0) {
         if (c == quote) quote = 0;
         if (c == '&') {

@@ -167,6 +167,22 @@ TEST(XmlReaderTest, HundredThousandDeepNesting) {
   EXPECT_EQ(ParseError(open), "x.xml:1: elements nested deeper than 32 levels");
 }
 
+std::string WithAttributes(int n) {
+  std::string s = "<a";
+  for (int i = 0; i < n; ++i) s += " a" + std::to_string(i) + "='>'";
+  return s + "/>";
+}
+
+TEST(XmlReaderTest, AttributeCap) {
+  EXPECT_EQ(ParseError(WithAttributes(64)), "OK");
+  EXPECT_EQ(ParseError("<r>\n" + WithAttributes(65) + "</r>"),
+            "x.xml:2: element has more than 64 attributes");
+  // Half a million attributes would take tinyxml2 minutes (its duplicate
+  // check is quadratic); the cap refuses them at once.
+  EXPECT_EQ(ParseError(WithAttributes(250000)),
+            "x.xml:1: element has more than 64 attributes");
+}
+
 TEST(XmlReaderTest, SizeCap) {
   const std::string big = "<a b='" + std::string(50 * 1024 * 1024, 'x') + "'/>";
   EXPECT_EQ(ParseError(big),

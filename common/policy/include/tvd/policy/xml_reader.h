@@ -12,7 +12,9 @@
 //   - only the five predefined entity references and character references
 //     to legal XML characters;
 //   - an element nesting depth cap (default 32), far below anything that
-//     could exhaust the stack in tinyxml2 or in this module's recursive walks.
+//     could exhaust the stack in tinyxml2 or in this module's recursive walks;
+//   - at most 64 attributes per element (tinyxml2's duplicate check is
+//     quadratic in the number of attributes).
 // tinyxml2 (9.x) then parses the text; its own depth limit (100) is a second
 // line, checked at compile time. The document must have exactly one root
 // element and no text outside it.
@@ -35,6 +37,10 @@ namespace tvd::policy {
 struct XmlLimits {
   std::size_t max_bytes = 4 * 1024 * 1024;
   int max_depth = 32;
+  // tinyxml2 checks each new attribute against all earlier ones of the same
+  // element, which is quadratic; no element in our formats or in libvirt's
+  // needs more than a handful.
+  int max_attributes = 64;
 };
 
 // Checks `text` as described above and parses it. `source` names the input
