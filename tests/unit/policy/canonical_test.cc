@@ -140,6 +140,8 @@ struct FieldChange {
   const char* name;
   std::string from;
   std::string to;
+  // Names the case in test listings instead of dumping its bytes.
+  friend void PrintTo(const FieldChange& c, std::ostream* os) { *os << c.name; }
 };
 
 class CanonicalFieldTest : public ::testing::TestWithParam<FieldChange> {};

@@ -151,6 +151,8 @@ struct ErrorCase {
   std::string from;
   std::string to;
   std::string error;
+  // Names the case in test listings instead of dumping its bytes.
+  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class TvdPolicyErrorTest : public ::testing::TestWithParam<ErrorCase> {};

@@ -113,6 +113,8 @@ struct ErrorCase {
   std::string to;
   std::string error;
   VmConfigMode mode = VmConfigMode::kTemplateAllowed;
+  // Names the case in test listings instead of dumping its bytes.
+  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class VmConfigErrorTest : public ::testing::TestWithParam<ErrorCase> {};
