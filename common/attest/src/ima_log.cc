@@ -64,6 +64,7 @@ struct LineView {
   std::span<const std::uint8_t> file_digest;
   std::string_view path;
   Sha256Digest template_sha256{};
+  bool allowed = false;  // found in the allowlist (already checked)
 };
 
 Status LineError(std::size_t line, const std::string& what) {
@@ -79,9 +80,37 @@ bool NextField(std::string_view& rest, std::string_view& field) {
   return true;
 }
 
+// ima-ng template data into `buffer`:
+//   u32le len || algo ":" NUL digest || u32le len || path NUL
+void BuildTemplateData(std::string_view algo,
+                       std::span<const std::uint8_t> digest,
+                       std::string_view path,
+                       std::vector<std::uint8_t>& buffer) {
+  std::size_t d_len = algo.size() + 2 + digest.size();
+  std::size_t n_len = path.size() + 1;
+  buffer.resize(8 + d_len + n_len);
+  std::uint8_t* p = buffer.data();
+  PutLe32(p, d_len);
+  p += 4;
+  std::memcpy(p, algo.data(), algo.size());
+  p += algo.size();
+  *p++ = ':';
+  *p++ = 0;
+  std::memcpy(p, digest.data(), digest.size());
+  p += digest.size();
+  PutLe32(p, n_len);
+  p += 4;
+  std::memcpy(p, path.data(), path.size());
+  p += path.size();
+  *p = 0;
+}
+
 class LineChecker {
  public:
-  Status Check(std::string_view text, std::size_t line_no, LineView& out) {
+  // Parses and checks one line. With an allowlist, a listed entry's template
+  // hash comes from the list (no hashing); everything else is hashed.
+  Status Check(std::string_view text, std::size_t line_no,
+               const ImaAllowlist* allowlist, LineView& out) {
     out.line = line_no;
     std::string_view rest = text;
     std::string_view pcr_text, hash_text, template_name, digest_field;
@@ -138,27 +167,10 @@ class LineChecker {
     }
     out.path = rest;
 
-    // Template data: u32le len || algo ":" NUL digest || u32le len || path NUL
-    std::size_t d_len = out.algo.size() + 2 + digest_size;
-    std::size_t n_len = out.path.size() + 1;
-    buffer_.resize(8 + d_len + n_len);
-    std::uint8_t* p = buffer_.data();
-    PutLe32(p, d_len);
-    p += 4;
-    std::memcpy(p, out.algo.data(), out.algo.size());
-    p += out.algo.size();
-    *p++ = ':';
-    *p++ = 0;
-    if (!DecodeHex(digest_hex, p)) {
+    if (!DecodeHex(digest_hex, digest_)) {
       return LineError(line_no, "file digest is not hex");
     }
-    out.file_digest = std::span<const std::uint8_t>(p, digest_size);
-    p += digest_size;
-    PutLe32(p, n_len);
-    p += 4;
-    std::memcpy(p, out.path.data(), out.path.size());
-    p += out.path.size();
-    *p++ = 0;
+    out.file_digest = std::span<const std::uint8_t>(digest_, digest_size);
 
     bool all_zero = std::all_of(column, column + hash_text.size() / 2,
                                 [](std::uint8_t b) { return b == 0; });
@@ -167,6 +179,22 @@ class LineChecker {
       out.template_sha256.fill(0xff);
       return Status::Ok();
     }
+    if (allowlist != nullptr && digest_size == 32 && out.algo == "sha256") {
+      Sha256Digest file_digest;
+      std::memcpy(file_digest.data(), digest_, 32);
+      const ImaAllowlist::TemplateDigests* known =
+          allowlist->Lookup(out.path, file_digest);
+      if (known != nullptr &&
+          std::memcmp(column,
+                      hash_text.size() == 64 ? known->sha256.data()
+                                             : known->sha1.data(),
+                      hash_text.size() / 2) == 0) {
+        out.template_sha256 = known->sha256;
+        out.allowed = true;
+        return Status::Ok();
+      }
+    }
+    BuildTemplateData(out.algo, out.file_digest, out.path, buffer_);
     internal::Sha256Small(buffer_, {}, out.template_sha256.data());
     bool matches;
     if (hash_text.size() == 64) {
@@ -186,11 +214,13 @@ class LineChecker {
 
  private:
   std::vector<std::uint8_t> buffer_;
+  std::uint8_t digest_[64];
 };
 
 // Calls on_line(LineView&) for every line; stops at the first error.
 template <typename F>
-Status ForEachLine(std::string_view text, F&& on_line) {
+Status ForEachLine(std::string_view text, const ImaAllowlist* allowlist,
+                   F&& on_line) {
   thread_local LineChecker checker;
   std::size_t line_no = 0;
   while (!text.empty()) {
@@ -202,7 +232,7 @@ Status ForEachLine(std::string_view text, F&& on_line) {
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl + 1);
     LineView view;
-    TVD_RETURN_IF_ERROR(checker.Check(line, line_no, view));
+    TVD_RETURN_IF_ERROR(checker.Check(line, line_no, allowlist, view));
     TVD_RETURN_IF_ERROR(on_line(view));
   }
   return Status::Ok();
@@ -255,6 +285,10 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
     }
   }
   Slot slot;
+  std::vector<std::uint8_t> data;
+  BuildTemplateData("sha256", digest, path, data);
+  internal::Sha256Small(data, {}, slot.templates.sha256.data());
+  internal::Sha1Small(data, slot.templates.sha1.data());
   slot.hash = hash;
   slot.path_offset = static_cast<std::uint32_t>(paths_.size());
   slot.path_length = static_cast<std::uint32_t>(path.size());
@@ -270,6 +304,12 @@ bool ImaAllowlist::Allows(std::string_view path,
   return Find(path, digest, HashOf(path, digest)) != nullptr;
 }
 
+const ImaAllowlist::TemplateDigests* ImaAllowlist::Lookup(
+    std::string_view path, const Sha256Digest& digest) const {
+  const Slot* slot = Find(path, digest, HashOf(path, digest));
+  return slot != nullptr ? &slot->templates : nullptr;
+}
+
 Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
   Sha256Digest out;
   internal::Sha256Small(pcr, digest, out.data());
@@ -278,7 +318,7 @@ Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
 
 StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
   std::vector<ImaEntry> entries;
-  Status s = ForEachLine(text, [&](const LineView& v) {
+  Status s = ForEachLine(text, nullptr, [&](const LineView& v) {
     ImaEntry e;
     e.line = v.line;
     e.pcr = v.pcr;
@@ -297,10 +337,12 @@ StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
                                  const ImaAllowlist* allowlist) {
   ImaReplay replay;
-  Status s = ForEachLine(text, [&](const LineView& v) -> Status {
+  Status s = ForEachLine(text, allowlist, [&](const LineView& v) -> Status {
     internal::Sha256Small(replay.pcr10, v.template_sha256, replay.pcr10.data());
     ++replay.entries;
-    if (allowlist == nullptr || v.path == "boot_aggregate") return Status::Ok();
+    if (allowlist == nullptr || v.allowed || v.path == "boot_aggregate") {
+      return Status::Ok();
+    }
     auto where = [&v] {
       return "IMA log line " + std::to_string(v.line) + ": ";
     };
@@ -325,18 +367,7 @@ StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
 ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
                       bool sha256_column) {
   std::vector<std::uint8_t> data;
-  auto put_le32 = [&data](std::size_t v) {
-    for (int i = 0; i < 4; ++i)
-      data.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  };
-  put_le32(6 + 2 + 32);
-  const char kAlgo[] = "sha256:";
-  data.insert(data.end(), kAlgo, kAlgo + 7);
-  data.push_back(0);
-  data.insert(data.end(), file_digest.begin(), file_digest.end());
-  put_le32(path.size() + 1);
-  data.insert(data.end(), path.begin(), path.end());
-  data.push_back(0);
+  BuildTemplateData("sha256", file_digest, path, data);
   ImaLine out;
   out.template_sha256 = Sha256(data);
   std::string column;

@@ -23,6 +23,7 @@
 // kernel does, and is refused when an allowlist is checked.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,16 @@ class ImaAllowlist {
   void Allow(std::string_view path, const Sha256Digest& digest);
   // True when `path` is listed with `digest`.
   bool Allows(std::string_view path, const Sha256Digest& digest) const;
+
+  // The ima-ng template digests of an allowed entry, computed once in
+  // Allow(): a listed entry's template hash is then a lookup instead of a
+  // hash during replay. Null when (path, digest) is not listed.
+  struct TemplateDigests {
+    Sha256Digest sha256{};
+    std::array<std::uint8_t, 20> sha1{};
+  };
+  const TemplateDigests* Lookup(std::string_view path,
+                                const Sha256Digest& digest) const;
   // Number of distinct (path, digest) pairs.
   std::size_t size() const { return count_; }
 
@@ -56,6 +67,7 @@ class ImaAllowlist {
     std::uint32_t path_offset = 0;
     std::uint32_t path_length = 0;
     Sha256Digest digest{};
+    TemplateDigests templates;
     bool used = false;
   };
   static std::uint64_t HashOf(std::string_view path, const Sha256Digest& d);
