@@ -339,7 +339,10 @@ StatusOr<std::unique_ptr<tinyxml2::XMLDocument>> ParseXml(
 
 StatusOr<std::string> ReadPolicyFile(const std::string& path,
                                      const XmlLimits& limits) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; anything that is
+  // not a regular file is refused right after.
+  const int fd =
+      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return ErrnoError(path, errno);
   struct FdCloser {
     int fd;

@@ -4,6 +4,7 @@
 #include "tvd/policy/xml_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -221,6 +222,19 @@ TEST(XmlReaderTest, MissingFileAndDirectory) {
   auto dir = ReadPolicyFile("/");
   ASSERT_FALSE(dir.ok());
   EXPECT_EQ(dir.status().message(), "/: not a regular file");
+  auto dev = ReadPolicyFile("/dev/zero");
+  ASSERT_FALSE(dev.ok());
+  EXPECT_EQ(dev.status().message(), "/dev/zero: not a regular file");
+}
+
+TEST(XmlReaderTest, FifoIsRefusedWithoutWaitingForAWriter) {
+  const std::string path =
+      ::testing::TempDir() + "/fifo-" + std::to_string(::getpid()) + ".xml";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto fifo = ReadPolicyFile(path);
+  ASSERT_FALSE(fifo.ok());
+  EXPECT_EQ(fifo.status().message(), path + ": not a regular file");
+  std::filesystem::remove(path);
 }
 
 }  // namespace
