@@ -1,0 +1,44 @@
+// Configuration of the libvirt-filter daemon, from a file and/or flags.
+//
+// File (`--config FILE`): one `key = value` per line, '#' comments, keys as
+// the flags without their dashes. Flags (`--key=value`) override the file.
+//   listen           ADDRESS:PORT          (default 127.0.0.1:16514)
+//   ca-cert          PEM file of the VDC CA (the only trust anchor)
+//   cert, key        the relay's certificate and private key (PEM)
+//   upstream-socket  libvirtd's read-write UNIX socket
+//                    (default /run/libvirt/libvirt-sock)
+//   upstream-uri     the URI every tenant connection opens (default
+//                    qemu:///system), whatever URI the tenant asked for
+//   policy-dir       directory of TVD policy files (*.xml)
+//   storage-root     tenants' disks must lie under STORAGE-ROOT/<tvd>/
+//                    (default /var/lib/tvd)
+//   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
+// Errors name the file and line, or the flag.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tvd/libvirt_filter/relay_server.h"
+#include "tvd/status.h"
+
+namespace tvd::libvirt_filter {
+
+struct RelayConfig {
+  RelayOptions options;
+  std::string ca_cert_path;
+  std::string cert_path;
+  std::string key_path;
+  std::string policy_dir;
+  std::string storage_root = "/var/lib/tvd";
+};
+
+// Parses argv[1..] (reading --config files as they appear). InvalidArgument
+// for an unknown key, a malformed value, or a missing required key
+// (ca-cert, cert, key, policy-dir).
+StatusOr<RelayConfig> ParseRelayConfig(const std::vector<std::string>& args);
+
+// Reads the credentials the config names. The key is read into SecureBytes.
+StatusOr<channel::TlsCredentials> LoadCredentials(const RelayConfig& config);
+
+}  // namespace tvd::libvirt_filter

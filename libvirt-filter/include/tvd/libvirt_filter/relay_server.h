@@ -1,0 +1,97 @@
+// The libvirt-filter relay: a TLS listener that speaks libvirt's RPC
+// protocol the way libvirtd's TLS port does (the TLS handshake starts right
+// after TCP connect; the client certificate is required and must chain to
+// the VDC CA), and forwards each tenant's traffic, filtered by a
+// SessionFilter, to its own connection on libvirtd's UNIX socket.
+//
+// Threads: one accept thread, one thread per tenant connection (so a slow or
+// broken tenant never stalls another). Per connection, output buffers are
+// bounded: while the tenant does not read, the relay stops reading from
+// libvirtd for it. A connection is closed when it breaks the protocol (bad
+// length word, bad header, malformed arguments), when an incomplete packet
+// sits unfinished longer than `frame_timeout`, or when the tenant does not
+// take its output for `write_timeout`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tvd/channel/tls_context.h"
+#include "tvd/libvirt_filter/libvirt_client.h"
+#include "tvd/libvirt_filter/not_found_replies.h"
+#include "tvd/libvirt_filter/ownership_source.h"
+#include "tvd/status.h"
+
+namespace tvd::libvirt_filter {
+
+struct RelayOptions {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 16514;  // 0: pick a free port (tests)
+  std::string upstream_socket = "/run/libvirt/libvirt-sock";
+  // The URI every tenant's ConnectOpen is rewritten to.
+  std::string upstream_uri = "qemu:///system";
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds frame_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+  // Bytes queued towards one side before the relay stops reading the other.
+  std::size_t max_buffered = 32 * 1024 * 1024;
+};
+
+class RelayServer {
+ public:
+  // Binds, connects the admin-side libvirtd connection (so a wrong socket
+  // or URI fails here), learns libvirtd's "not found" wording, and starts
+  // accepting. `ownership` must outlive the server.
+  static StatusOr<std::unique_ptr<RelayServer>> Start(
+      const RelayOptions& options, const OwnershipSource& ownership,
+      const channel::TlsCredentials& credentials);
+  ~RelayServer();
+  RelayServer(const RelayServer&) = delete;
+  RelayServer& operator=(const RelayServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  // Stops accepting, closes every connection and joins all threads.
+  void Stop();
+  std::size_t active_connections() const { return active_.load(); }
+  std::uint64_t closed_for_protocol_errors() const {
+    return protocol_closes_.load();
+  }
+  OwnershipCache& cache() { return admin_->cache(); }
+
+ private:
+  RelayServer(const RelayOptions& options, const OwnershipSource& ownership);
+  void AcceptLoop();
+  void Serve(int fd);
+
+  RelayOptions options_;
+  const OwnershipSource& ownership_;
+  channel::TlsContextPtr tls_;
+  std::unique_ptr<AdminConnection> admin_;
+  NotFoundReplies not_found_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> active_{0};
+  std::atomic<std::uint64_t> protocol_closes_{0};
+  std::thread acceptor_;
+  std::mutex mu_;
+  struct Worker {
+    std::thread thread;
+    int fd = -1;
+    std::atomic<bool> done{false};
+  };
+  std::list<Worker> workers_;  // GUARDED_BY(mu_)
+};
+
+// The subject of an X.509 certificate as "KEY=value,..." in certificate
+// order (e.g. "O=Example VDC,OU=tenant,CN=blue").
+std::string CertificateSubject(X509* cert);
+
+}  // namespace tvd::libvirt_filter

@@ -1,0 +1,104 @@
+// The relay's decisions for one tenant connection, as a pure object with no
+// I/O of its own: every packet from the tenant and every packet from the
+// tenant's upstream libvirtd connection goes through it, and it says what to
+// send where.
+//
+// From the tenant (default deny):
+//   - KEEPALIVE ping/pong: forwarded.
+//   - REMOTE calls on the allow-list: forwarded, those naming a domain only
+//     when the domain belongs to the tenant's TVD (else libvirtd's own
+//     "domain not found" error). ConnectOpen's URI is replaced by the pinned
+//     one. Define/create XML is confined (domain_xml.h) and may not reuse
+//     another tenant's name or UUID. SetMetadata may not touch the TVD
+//     namespace. Lists of host networks, storage pools, interfaces, node
+//     devices, secrets and nwfilters are answered empty by the relay.
+//   - any other procedure, any other program (QEMU, LXC, ...), and calls
+//     with file descriptors: a libvirt error reply "operation forbidden".
+//   - anything that is not a call or keepalive (streams, replies, other
+//     messages): the connection is closed.
+// From libvirtd:
+//   - replies are filtered by the call they answer (lists shrunk to the
+//     tenant's domains, counts recomputed, lookups of foreign domains turned
+//     into "domain not found");
+//   - domain events reach the tenant only for its own domains; any other
+//     asynchronous message is dropped.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tvd/libvirt_filter/domain_directory.h"
+#include "tvd/libvirt_filter/domain_xml.h"
+#include "tvd/libvirt_filter/not_found_replies.h"
+#include "tvd/libvirt_filter/rpc_packet.h"
+#include "tvd/status.h"
+
+namespace tvd::libvirt_filter {
+
+struct FilterOutput {
+  std::vector<std::vector<std::uint8_t>> to_upstream;
+  std::vector<std::vector<std::uint8_t>> to_client;
+  // Non-OK: send to_client, then close the connection; says why.
+  Status close;
+};
+
+class SessionFilter {
+ public:
+  // `pinned_uri`: the URI every ConnectOpen is rewritten to.
+  SessionFilter(TenantScope scope, OwnershipCache& cache,
+                DomainDirectory& directory, const NotFoundReplies& not_found,
+                std::string pinned_uri);
+
+  void OnClientPacket(Packet packet, FilterOutput& out);
+  void OnUpstreamPacket(Packet packet, FilterOutput& out);
+
+  const TenantScope& scope() const { return scope_; }
+  // Calls forwarded and not yet answered.
+  std::size_t pending_calls() const { return pending_.size(); }
+
+ private:
+  struct PendingCall {
+    std::int32_t procedure = 0;
+    std::string name;          // lookup by name
+    Uuid uuid{};               // lookup by uuid
+    std::int32_t id = 0;       // lookup by id
+    bool need_results = true;  // ConnectListAllDomains
+    std::uint32_t flags = 0;   // ConnectListAllDomains
+  };
+
+  void Forward(Packet& packet, FilterOutput& out, PendingCall call);
+  void Reply(const PacketHeader& call, std::span<const std::uint8_t> payload,
+             FilterOutput& out);
+  void Fail(const PacketHeader& call, const RemoteError& error,
+            FilterOutput& out);
+  void Deny(const PacketHeader& call, const std::string& detail,
+            FilterOutput& out);
+  void Malformed(const PacketHeader& call, const Status& status,
+                 FilterOutput& out);
+
+  void OnCall(Packet& packet, FilterOutput& out);
+  void OnDefine(Packet& packet, bool has_flags, FilterOutput& out);
+  void OnReply(Packet& packet, FilterOutput& out);
+  void OnEvent(Packet& packet, FilterOutput& out);
+  StatusOr<std::int32_t> CountOwned(std::uint32_t flags);
+  bool Owns(const RemoteDomain& dom) { return cache_.Owns(scope_.tvd, dom); }
+
+  TenantScope scope_;
+  OwnershipCache& cache_;
+  DomainDirectory& directory_;
+  const NotFoundReplies& not_found_;
+  std::string pinned_uri_;
+  std::unordered_map<std::uint32_t, PendingCall> pending_;
+  std::set<std::int32_t> callback_ids_;  // this tenant's domain callbacks
+};
+
+// Whether the REMOTE procedure's arguments start with a domain that must be
+// the tenant's for the call to be forwarded.
+bool IsOwnedDomainProcedure(std::int32_t procedure);
+// Whether the procedure is forwarded without any domain check.
+bool IsPassThroughProcedure(std::int32_t procedure);
+
+}  // namespace tvd::libvirt_filter
