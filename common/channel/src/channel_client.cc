@@ -84,8 +84,18 @@ StatusOr<ConnectionPtr> ConnectChannel(const std::string& host,
   }
   IgnoreSigpipeOnce();
   TVD_ASSIGN_OR_RETURN(int fd, ConnectTcp(host, port, options.connect_timeout));
-  return Connection::Handshake(fd, ctx.get(), /*is_server=*/false,
-                               options.connect_timeout, options.max_payload);
+  TVD_ASSIGN_OR_RETURN(
+      ConnectionPtr conn,
+      Connection::Handshake(fd, ctx.get(), /*is_server=*/false,
+                            options.connect_timeout, options.max_payload));
+  if (options.expected_peer && conn->peer() != *options.expected_peer) {
+    Status refused =
+        Unauthenticated("server is " + conn->peer().ToString() + ", expected " +
+                        options.expected_peer->ToString());
+    conn->SendErrorAndClose(refused);
+    return refused;
+  }
+  return conn;
 }
 
 }  // namespace tvd::channel

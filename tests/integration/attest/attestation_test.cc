@@ -158,7 +158,10 @@ class AttestationTest : public ::testing::Test {
   }
 
   static StatusOr<ConnectionPtr> Connect(const TlsContextPtrHolder& who) {
-    return channel::ConnectChannel("127.0.0.1", master_->port(), *who.tls);
+    channel::ClientOptions options;
+    options.expected_peer = pki::Identity{pki::Role::kHost, "tvd-master"};
+    return channel::ConnectChannel("127.0.0.1", master_->port(), *who.tls,
+                                   options);
   }
 
   // The master's verdict on the connection whose client end is `conn`.

@@ -126,6 +126,20 @@ TEST_F(TlsChannelTest, MutualIdentitiesAndMatchingExporter) {
   EXPECT_NE((*a)->channel_binding(), (*b)->channel_binding());
 }
 
+TEST_F(TlsChannelTest, ClientChecksTheServerIdentity) {
+  StartEchoServer();
+  ClientOptions options;
+  options.expected_peer = pki::Identity{pki::Role::kHost, "master"};
+  auto good =
+      ConnectChannel("127.0.0.1", server_->port(), *client_tls_, options);
+  EXPECT_TRUE(good.ok()) << good.status().ToString();
+  options.expected_peer = pki::Identity{pki::Role::kHost, "tvd-master"};
+  auto impostor =
+      ConnectChannel("127.0.0.1", server_->port(), *client_tls_, options);
+  EXPECT_EQ(impostor.status(),
+            Unauthenticated("server is host:master, expected host:tvd-master"));
+}
+
 TEST_F(TlsChannelTest, ClientRefusesServerFromAnotherCa) {
   auto other = pki::CreateCa("other", pki::Validity::ForDays(1));
   ASSERT_TRUE(other.ok());

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tvd/channel/connection.h"
@@ -14,6 +15,9 @@ namespace tvd::channel {
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::size_t max_payload = kDefaultMaxPayload;
+  // Who the server must be. Every certificate of the VDC CA chains, so
+  // without this any host could pose as the master to another host.
+  std::optional<pki::Identity> expected_peer;
 };
 
 // Connects to host:port (numeric IPv4/IPv6 address) and performs the TLS 1.3
@@ -21,6 +25,8 @@ struct ClientOptions {
 // connection fails; the Handshake errors of Connection otherwise. Note that
 // in TLS 1.3 the server judges the client certificate after the client has
 // finished its handshake: a refused client learns it on its first read.
+// With `expected_peer` set, a server with another identity is refused:
+// Unauthenticated "server is <identity>, expected <identity>".
 StatusOr<ConnectionPtr> ConnectChannel(const std::string& host,
                                        std::uint16_t port,
                                        const TlsContext& ctx,
