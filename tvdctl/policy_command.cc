@@ -1,6 +1,5 @@
 #include "policy_command.h"
 
-#include <map>
 #include <optional>
 
 #include "atomic_file.h"
@@ -9,6 +8,8 @@
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/fig15_import.h"
 #include "tvd/policy/policy_file.h"
+#include "tvd/policy/tvd_policy_parser.h"
+#include "tvd/policy/vm_policy_check.h"
 #include "tvd/policy/vm_template.h"
 #include "tvd/policy/xml_reader.h"
 
@@ -226,6 +227,61 @@ int Derive(const std::vector<std::string>& args, std::ostream& out,
   return Emit(out_file, derived->xml, out, err);
 }
 
+int CheckVm(const std::vector<std::string>& args, std::ostream& out,
+            std::ostream& err) {
+  constexpr std::string_view kUsage =
+      "check-vm VM_FILE --policy TVD_POLICY [--peer TVD_POLICY]...";
+  std::optional<std::string> vm_file, policy_file;
+  std::vector<std::string> peer_files;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--policy" || args[i] == "--peer") {
+      if (i + 1 == args.size()) {
+        return Usage(err, kUsage, args[i] + " needs a value");
+      }
+      if (args[i] == "--policy") {
+        policy_file = args[++i];
+      } else {
+        peer_files.push_back(args[++i]);
+      }
+    } else if (args[i].starts_with("-")) {
+      return Usage(err, kUsage, "unknown option '" + args[i] + "'");
+    } else if (vm_file) {
+      return Usage(err, kUsage, "more than one VM_FILE");
+    } else {
+      vm_file = args[i];
+    }
+  }
+  if (!vm_file) return Usage(err, kUsage, "no VM_FILE given");
+  if (!policy_file) return Usage(err, kUsage, "--policy is required");
+  auto vm = tvd::policy::LoadVmConfigFile(*vm_file, VmConfigMode::kFinal);
+  if (!vm.ok()) {
+    err << vm.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto owner = tvd::policy::LoadTvdPolicyFile(*policy_file);
+  if (!owner.ok()) {
+    err << owner.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::vector<tvd::policy::TvdPolicy> peers;
+  for (const std::string& f : peer_files) {
+    auto peer = tvd::policy::LoadTvdPolicyFile(f);
+    if (!peer.ok()) {
+      err << peer.status().message() << "\n";
+      return kExitFailure;
+    }
+    peers.push_back(std::move(*peer));
+  }
+  if (tvd::Status s = tvd::policy::CheckVmAgainstPolicies(*vm, *owner, peers);
+      !s.ok()) {
+    err << *vm_file << ": refused: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  out << *vm_file << ": VM '" << vm->name << "' is allowed by TVD '"
+      << owner->name << "'\n";
+  return kExitOk;
+}
+
 constexpr Subcommand kSubcommands[] = {
     {"validate", "validate [--final] FILE...",
      "Checks TVD policies, host requirement templates and VM configurations\n"
@@ -250,6 +306,13 @@ constexpr Subcommand kSubcommands[] = {
      "<security mode='tvd'>) into libvirt domain XML with TVD metadata.\n"
      "Notes about what was mapped or dropped go to stderr.\n",
      &ImportFig15},
+    {"check-vm", "check-vm VM_FILE --policy TVD_POLICY [--peer TVD_POLICY]...",
+     "Checks a final VM configuration against its TVD's policy: the VM is\n"
+     "listed with exactly the declared measures and digests, its vnets are\n"
+     "on the TVD's networks (or on a peer's, where both policies allow the\n"
+     "VM as a gateway), and encrypted disks get a key. Exit 0 allowed, 1\n"
+     "refused or invalid.\n",
+     &CheckVm},
     {"digest", "digest FILE",
      "Prints the SHA-256 of the file's canonical form (lower-case hex); it\n"
      "changes only when a semantic value changes.\n",

@@ -8,6 +8,9 @@
 //          [--initrd PATH] [--disk TARGET=PATH]... [--net VNET=NETWORK]...
 //          [--out FILE]          VM configuration from a template
 //   import-fig15 FILE [--out F]  convert the figure-15 form
+//   check-vm VM_FILE --policy P [--peer P]...
+//                                whether the policies allow the VM
+//                                (vm_policy_check.h); exit 0 or 1
 //   digest FILE                  SHA-256 of the canonical form, lower-case hex
 // Every command takes --help. Exit codes as in dispatcher.h.
 #pragma once

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "dispatcher.h"
+#include "tvd/policy/vm_config_parser.h"
 #include "tvd/sha256.h"
 
 namespace tvd::tvdctl {
@@ -67,7 +68,7 @@ TEST_F(TvdctlTest, Help) {
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("  validate [--final] FILE..."), std::string::npos);
   for (const char* cmd :
-       {"validate", "show", "derive", "import-fig15", "digest"}) {
+       {"validate", "show", "derive", "import-fig15", "check-vm", "digest"}) {
     r = Tvdctl({"policy", cmd, "--help"});
     EXPECT_EQ(r.rc, 0) << cmd;
     EXPECT_EQ(r.out.rfind(std::string("usage: tvdctl policy ") + cmd, 0), 0u)
@@ -291,6 +292,58 @@ TEST_F(TvdctlTest, DeriveFromShippedTemplate) {
             "tvdctl policy derive: measure 'disk' target 'vda': cannot open "
             "/nonexistent/disk.img: No such file or directory\n");
   EXPECT_FALSE(fs::exists(out2));
+}
+
+TEST_F(TvdctlTest, CheckVmAgainstTheShippedPolicies) {
+  const std::string k = Write("vmlinuz", "k"), i = Write("initrd.img", "i"),
+                    d = Write("disk.img", "d");
+  const std::string vm = (dir_ / "red-gateway.xml").string();
+  ASSERT_EQ(
+      Tvdctl({"policy", "derive", "--template",
+              kTemplates + "/vm-red-gateway.xml", "--name", "red-gateway",
+              "--uuid", "12345678-1234-4234-8234-123456789abc", "--kernel", k,
+              "--initrd", i, "--disk", "vda=" + d, "--out", vm})
+          .rc,
+      0);
+  const std::string red = kTemplates + "/red.xml";
+  const std::string blue = kTemplates + "/blue.xml";
+  // The shipped policy holds placeholders, so the real digests differ.
+  Result r =
+      Tvdctl({"policy", "check-vm", vm, "--policy", red, "--peer", blue});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, vm + ": refused: VM 'red-gateway': measure 'config' "
+                        "differs from TVD 'red''s known-good value\n");
+
+  // A red policy with the derived digests as known-good values.
+  auto derived =
+      tvd::policy::LoadVmConfigFile(vm, tvd::policy::VmConfigMode::kFinal);
+  ASSERT_TRUE(derived.ok()) << derived.status().message();
+  std::string text;
+  {
+    std::ifstream in(red);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::size_t pos = text.find("<vm name=\"red-gateway\">");
+  ASSERT_NE(pos, std::string::npos);
+  for (const tvd::policy::Measurement& m : derived->tvd.measures) {
+    pos = text.find(std::string(64, '0'), pos);
+    ASSERT_NE(pos, std::string::npos);
+    text.replace(pos, 64, ToHex(*m.sha256));
+  }
+  const std::string measured_red = Write("red.xml", text);
+  r = Tvdctl(
+      {"policy", "check-vm", vm, "--policy", measured_red, "--peer", blue});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, vm + ": VM 'red-gateway' is allowed by TVD 'red'\n");
+  // Without blue's agreement the NIC on blue-data is refused.
+  r = Tvdctl({"policy", "check-vm", vm, "--policy", measured_red});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("vnet 'redgw1' is bound to network 'blue-data'"),
+            std::string::npos)
+      << r.err;
+  // Usage errors.
+  EXPECT_EQ(Tvdctl({"policy", "check-vm", vm}).rc, 2);
+  EXPECT_EQ(Tvdctl({"policy", "check-vm", "--policy", red}).rc, 2);
 }
 
 TEST_F(TvdctlTest, ImportFig15) {
