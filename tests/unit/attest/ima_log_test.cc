@@ -28,6 +28,18 @@ TEST(ImaLogTest, TemplateHashFollowsTheKernelLayout) {
   EXPECT_EQ(ToHex(l1.template_sha256), kTrueSha256Column);
 }
 
+TEST(ImaLogTest, ExtendIsSha256OfTheConcatenation) {
+  Sha256Digest pcr{};
+  for (int i = 0; i < 50; ++i) {
+    Sha256Digest d = Sha256(std::to_string(i));
+    std::vector<std::uint8_t> both(pcr.begin(), pcr.end());
+    both.insert(both.end(), d.begin(), d.end());
+    Sha256Digest expected = Sha256(both);  // through EVP, independently
+    pcr = ExtendSha256(pcr, d);
+    ASSERT_EQ(pcr, expected) << i;
+  }
+}
+
 TEST(ImaLogTest, ParsesAndReplays) {
   std::string log;
   Sha256Digest pcr{};
