@@ -387,6 +387,9 @@ void RelayServer::Serve(int fd) {
   X509_free(cert);
 
   Session session(fd, ssl, options_);
+  // libvirt clients wait for one byte 0x01 after the handshake: the
+  // server's word that it accepted their certificate.
+  session.client_out.Append({1});
   StatusOr<TenantScope> scope = ownership_.ScopeForSubject(subject);
   Status refused;
   if (!scope.ok()) {
@@ -404,6 +407,7 @@ void RelayServer::Serve(int fd) {
   if (!refused.ok()) {
     // Answer the tenant's first call with the reason, so virsh prints it.
     log::Warning("relay: ", peer, " (", subject, "): ", refused.message());
+    FlushBeforeClose(session, fd);
     Clock::time_point deadline = Clock::now() + options_.frame_timeout;
     std::vector<Packet> packets;
     Status error;

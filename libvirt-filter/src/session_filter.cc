@@ -71,6 +71,8 @@ constexpr std::int32_t kOwnedDomain[] = {
     kProcDomainMemoryStats,
     kProcDomainGetJobInfo,
     kProcDomainHasManagedSaveImage,
+    kProcDomainSnapshotNum,
+    kProcDomainSnapshotListNames,
     kProcDomainGetBlockInfo,
     kProcDomainCreateWithFlags,
     kProcDomainGetVcpusFlags,

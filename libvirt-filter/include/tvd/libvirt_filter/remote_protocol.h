@@ -111,6 +111,8 @@ enum RemoteProc : std::int32_t {
   kProcConnectNumOfNwfilters = 178,
   kProcConnectListNwfilters = 179,
   kProcDomainHasManagedSaveImage = 183,
+  kProcDomainSnapshotNum = 187,
+  kProcDomainSnapshotListNames = 188,
   kProcDomainGetBlockInfo = 194,
   kProcDomainCreateWithFlags = 196,
   kProcDomainGetVcpusFlags = 200,

@@ -1,0 +1,416 @@
+// virsh as tenants blue, red and green through the relay, and as the admin
+// directly on libvirtd. One shared environment per binary (libvirtd start-up
+// costs about a second).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "relay_env.h"
+
+namespace tvd::libvirt_filter::testing {
+namespace {
+
+constexpr char kBlueUuid1[] = "b1000000-0000-4000-8000-000000000001";
+constexpr char kBlueUuid2[] = "b1000000-0000-4000-8000-000000000002";
+constexpr char kRedUuid1[] = "2ed00000-0000-4000-8000-000000000001";
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class RelayVirshTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    RelayOptions options;
+    options.frame_timeout = std::chrono::milliseconds(1000);
+    options.write_timeout = std::chrono::milliseconds(2000);
+    options.max_buffered = 1 << 20;
+    auto env = RelayEnv::Start(options);
+    ASSERT_TRUE(env.ok()) << env.status().ToString();
+    env_ = env->release();
+    // The admin defines the tenants' first domains (and the test driver's
+    // own "test" domain, running, belongs to no tenant).
+    for (const auto& [name, owner, uuid] :
+         {std::tuple{"blue-vm1", "blue", kBlueUuid1},
+          std::tuple{"blue-vm2", "blue", kBlueUuid2},
+          std::tuple{"red-vm1", "red", kRedUuid1}}) {
+      std::string file = env_->WriteFile(std::string(name) + ".xml",
+                                         DomainXml(name, owner, uuid));
+      CommandResult r = env_->Virsh(env_->AdminUri(), {"define", file});
+      ASSERT_EQ(r.exit_status, 0) << r.err;
+    }
+    CommandResult r = env_->Virsh(env_->AdminUri(), {"start", "red-vm1"});
+    ASSERT_EQ(r.exit_status, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(env_, nullptr); }
+
+  CommandResult Blue(const std::vector<std::string>& args) {
+    return env_->Virsh(env_->TenantUri("blue"), args);
+  }
+  CommandResult Red(const std::vector<std::string>& args) {
+    return env_->Virsh(env_->TenantUri("red"), args);
+  }
+  CommandResult Admin(const std::vector<std::string>& args) {
+    return env_->Virsh(env_->AdminUri(), args);
+  }
+
+  static RelayEnv* env_;
+};
+
+RelayEnv* RelayVirshTest::env_ = nullptr;
+
+TEST_F(RelayVirshTest, EachTenantListsExactlyItsDomains) {
+  CommandResult blue = Blue({"list", "--all", "--name"});
+  ASSERT_EQ(blue.exit_status, 0) << blue.err;
+  EXPECT_EQ(Lines(blue.out),
+            (std::vector<std::string>{"blue-vm1", "blue-vm2"}));
+  CommandResult red = Red({"list", "--all", "--name"});
+  ASSERT_EQ(red.exit_status, 0) << red.err;
+  EXPECT_EQ(Lines(red.out), (std::vector<std::string>{"red-vm1"}));
+}
+
+TEST_F(RelayVirshTest, AdminSeesEveryDomainDirectly) {
+  CommandResult admin = Admin({"list", "--all", "--name"});
+  ASSERT_EQ(admin.exit_status, 0) << admin.err;
+  std::vector<std::string> names = Lines(admin.out);
+  for (const char* n : {"blue-vm1", "blue-vm2", "red-vm1", "test"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  }
+}
+
+TEST_F(RelayVirshTest, TenantStartsInspectsAndStopsItsOwnDomain) {
+  CommandResult r = Blue({"start", "blue-vm2"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Blue({"domstate", "blue-vm2"});
+  EXPECT_EQ(r.out, "running\n");
+  r = Blue({"dominfo", "blue-vm2"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find(kBlueUuid2), std::string::npos) << r.out;
+  r = Blue({"dumpxml", "blue-vm2"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  r = Blue({"list", "--name"});
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"blue-vm2"}));
+  r = Blue({"destroy", "blue-vm2"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Blue({"domstate", "blue-vm2"});
+  EXPECT_EQ(r.out, "shut off\n");
+}
+
+// Another tenant's domain, by name, UUID or id, answers exactly like a
+// domain that does not exist.
+TEST_F(RelayVirshTest, ForeignDomainByNameLooksMissing) {
+  CommandResult foreign = Blue({"dominfo", "red-vm1"});
+  CommandResult missing = Blue({"dominfo", "no-such-vm"});
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_EQ(foreign.out, "");
+  EXPECT_EQ(foreign.err, "error: failed to get domain 'red-vm1'\n");
+  EXPECT_EQ(missing.err, "error: failed to get domain 'no-such-vm'\n");
+}
+
+TEST_F(RelayVirshTest, ForeignDomainByUuidLooksMissing) {
+  CommandResult foreign = Blue({"dominfo", kRedUuid1});
+  CommandResult missing =
+      Blue({"dominfo", "99999999-0000-4000-8000-000000000001"});
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_EQ(foreign.err.substr(foreign.err.find('\n')),
+            missing.err.substr(missing.err.find('\n')));
+}
+
+TEST_F(RelayVirshTest, ForeignDomainByIdLooksMissing) {
+  CommandResult id = Admin({"domid", "red-vm1"});
+  ASSERT_EQ(id.exit_status, 0) << id.err;
+  std::string red_id = Lines(id.out).front();
+  CommandResult foreign = Blue({"dominfo", red_id});
+  CommandResult missing = Blue({"dominfo", "9999"});
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_EQ(foreign.err.substr(foreign.err.find('\n')),
+            missing.err.substr(missing.err.find('\n')));
+}
+
+TEST_F(RelayVirshTest, ForeignDomainCannotBeDumpedStoppedOrUndefined) {
+  for (const char* verb : {"dumpxml", "destroy", "undefine", "domstate"}) {
+    CommandResult r = Blue({verb, "red-vm1"});
+    EXPECT_EQ(r.exit_status, 1) << verb;
+    EXPECT_EQ(r.err, "error: failed to get domain 'red-vm1'\n") << verb;
+  }
+  CommandResult state = Admin({"domstate", "red-vm1"});
+  EXPECT_EQ(state.out, "running\n");
+}
+
+TEST_F(RelayVirshTest, UnownedAdminDomainIsInvisibleToTenants) {
+  CommandResult r = Red({"dominfo", "test"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_EQ(r.err, "error: failed to get domain 'test'\n");
+}
+
+TEST_F(RelayVirshTest, DefineForcesTheTenantsOwnership) {
+  // The tenant claims red; the relay writes blue.
+  std::string file = env_->WriteFile(
+      "claim.xml", DomainXml("blue-claim", "red", "",
+                             "<disk type='file' device='disk'><source "
+                             "file='/var/lib/tvd/blue/claim.img'/><target "
+                             "dev='vda'/></disk>"));
+  CommandResult r = Blue({"define", file});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Admin({"dumpxml", "blue-claim"});
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("owner=\"red\""), std::string::npos) << r.out;
+  r = Red({"dominfo", "blue-claim"});
+  EXPECT_EQ(r.exit_status, 1);
+  r = Blue({"undefine", "blue-claim"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineWithoutMetadataGetsTheTenantsOwnership) {
+  std::string file =
+      env_->WriteFile("plain.xml", DomainXml("red-plain", "", ""));
+  CommandResult r = Red({"define", file});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Red({"list", "--all", "--name"});
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"red-plain", "red-vm1"}));
+  r = Red({"undefine", "red-plain"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineWithHostDeviceIsDenied) {
+  std::string file = env_->WriteFile(
+      "hostdev.xml",
+      DomainXml("blue-hostdev", "blue", "",
+                "<hostdev mode='subsystem' type='pci'><source><address "
+                "domain='0' bus='0' slot='1' function='0'/></source>"
+                "</hostdev>"));
+  CommandResult r = Blue({"define", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: <hostdev>: host devices are not "
+                       "allowed"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineWithQemuCommandLineIsDenied) {
+  std::string xml =
+      "<domain type='test' "
+      "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>blue-"
+      "cmd</name><memory>8192</memory><os><type>hvm</type></os>"
+      "<qemu:commandline><qemu:arg value='-device'/></qemu:commandline>"
+      "</domain>";
+  CommandResult r = Blue({"define", env_->WriteFile("cmd.xml", xml)});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: <domain>: namespace declaration "
+                       "xmlns:qemu"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineWithDiskOutsideTheTvdStorageIsDenied) {
+  std::string file = env_->WriteFile(
+      "disk.xml", DomainXml("blue-disk", "blue", "",
+                            "<disk type='file' device='disk'><source "
+                            "file='/var/lib/tvd/red/secret.img'/><target "
+                            "dev='vda'/></disk>"));
+  CommandResult r = Blue({"define", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: <disk><source "
+                       "file='/var/lib/tvd/red/secret.img'>: disk images must "
+                       "lie under /var/lib/tvd/blue/"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineWithNicOnAnotherTvdsNetworkIsDenied) {
+  std::string file =
+      env_->WriteFile("nic.xml", DomainXml("blue-nic", "blue", "",
+                                           "<interface type='network'><source "
+                                           "network='red-data'/></interface>"));
+  CommandResult r = Blue({"define", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: <interface "
+                       "type='network'><source network='red-data'>: not a "
+                       "network of TVD blue"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, DefineOverAnotherTenantsNameIsDenied) {
+  std::string file =
+      env_->WriteFile("steal-name.xml", DomainXml("red-vm1", "blue"));
+  CommandResult r = Blue({"define", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: domain name 'red-vm1' is not "
+                       "available to this tenant"),
+            std::string::npos)
+      << r.err;
+  CommandResult xml = Admin({"dumpxml", "red-vm1"});
+  EXPECT_NE(xml.out.find("owner=\"red\""), std::string::npos);
+}
+
+TEST_F(RelayVirshTest, DefineOverAnotherTenantsUuidIsDenied) {
+  std::string file = env_->WriteFile(
+      "steal-uuid.xml", DomainXml("blue-thief", "blue", kRedUuid1));
+  CommandResult r = Blue({"define", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find(std::string("operation forbidden: domain UUID ") +
+                       kRedUuid1 + " is not available to this tenant"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, CreateIsConfinedLikeDefine) {
+  std::string file = env_->WriteFile(
+      "create-bad.xml", DomainXml("blue-transient", "blue", "",
+                                  "<hostdev mode='subsystem' type='usb'/>"));
+  CommandResult r = Blue({"create", file});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("<hostdev>: host devices are not allowed"),
+            std::string::npos)
+      << r.err;
+  file = env_->WriteFile("create-ok.xml", DomainXml("red-transient", "blue"));
+  r = Red({"create", file});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Red({"list", "--name"});
+  EXPECT_EQ(Lines(r.out),
+            (std::vector<std::string>{"red-transient", "red-vm1"}));
+  r = Red({"destroy", "red-transient"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+}
+
+TEST_F(RelayVirshTest, SetMetadataCannotChangeOwnership) {
+  CommandResult r =
+      Blue({"metadata", "blue-vm1", "--uri", "urn:tvd:vm:1", "--key", "tvd",
+            "--set", "<tvd owner='red'/>", "--config"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: the TVD metadata (urn:tvd:vm:1) "
+                       "is managed by the TVD and cannot be changed"),
+            std::string::npos)
+      << r.err;
+  // Other metadata is the tenant's to set.
+  r = Blue({"desc", "blue-vm1", "--config", "--new-desc", "web server"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  CommandResult xml = Admin({"dumpxml", "blue-vm1"});
+  EXPECT_NE(xml.out.find("owner=\"blue\""), std::string::npos);
+}
+
+TEST_F(RelayVirshTest, RenameKeepsOwnership) {
+  std::string file =
+      env_->WriteFile("rename.xml", DomainXml("blue-old", "blue"));
+  ASSERT_EQ(Blue({"define", file}).exit_status, 0);
+  CommandResult r = Blue({"domrename", "blue-old", "blue-new"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = Blue({"dumpxml", "blue-new"});
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  EXPECT_EQ(Red({"dominfo", "blue-new"}).exit_status, 1);
+  EXPECT_EQ(Blue({"undefine", "blue-new"}).exit_status, 0);
+}
+
+TEST_F(RelayVirshTest, RenameOfForeignDomainLooksMissing) {
+  CommandResult r = Blue({"domrename", "red-vm1", "mine"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_EQ(r.err, "error: failed to get domain 'red-vm1'\n");
+}
+
+TEST_F(RelayVirshTest, ProcedureOffTheAllowListIsDenied) {
+  std::string dev =
+      env_->WriteFile("dev.xml",
+                      "<interface type='network'><source network='default'/>"
+                      "</interface>");
+  CommandResult r = Blue({"attach-device", "blue-vm1", dev, "--config"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: procedure 160 is not available "
+                       "through the TVD relay"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, QemuProgramIsDenied) {
+  CommandResult r =
+      Blue({"qemu-monitor-command", "blue-vm1", "--hmp", "info status"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: RPC program 0x20008087 is not "
+                       "available through the TVD relay"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, HostNetworksAndPoolsLookEmptyAndCannotBeCreated) {
+  CommandResult admin = Admin({"net-list", "--all", "--name"});
+  ASSERT_FALSE(Lines(admin.out).empty()) << "test driver has a network";
+  CommandResult r = Blue({"net-list", "--all", "--name"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_TRUE(Lines(r.out).empty()) << r.out;
+  r = Blue({"pool-list", "--all", "--name"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_TRUE(Lines(r.out).empty()) << r.out;
+  r = Blue({"nodedev-list"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_TRUE(Lines(r.out).empty()) << r.out;
+  r = Blue({"secret-list"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::string net =
+      env_->WriteFile("net.xml", "<network><name>blue-own</name></network>");
+  r = Blue({"net-define", net});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: procedure 41 is not available"),
+            std::string::npos)
+      << r.err;
+  r = Blue({"net-dumpxml", "default"});
+  EXPECT_EQ(r.exit_status, 1);
+}
+
+TEST_F(RelayVirshTest, ConnectUriIsPinned) {
+  // Whatever driver the tenant names, the relay opens its configured URI.
+  std::string uri =
+      "qemu+tls://127.0.0.1:" + std::to_string(env_->relay->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  // The private libvirtd's QEMU driver has no such domains: what is listed
+  // comes from the pinned test:///default.
+  CommandResult r = env_->Virsh(uri, {"list", "--all", "--name"});
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"blue-vm1", "blue-vm2"}));
+}
+
+TEST_F(RelayVirshTest, TenantWithoutTvdIsRefusedWithAReason) {
+  CommandResult r = env_->Virsh(env_->TenantUri("green"), {"list"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: the TVD relay refuses this "
+                       "client: no TVD policy names "
+                       "'O=test-vdc,OU=tenant,CN=green' as its owner"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(RelayVirshTest, CountsAreRecomputed) {
+  // virsh's "list" uses ListAllDomains; the older count calls are checked
+  // through python-libvirt (relay_python_test) and the unit tests.
+  CommandResult r = Blue({"list", "--inactive", "--name"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"blue-vm1", "blue-vm2"}));
+  r = Red({"list", "--state-running", "--name"});
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"red-vm1"}));
+}
+
+TEST_F(RelayVirshTest, AllDomainStatsShowOnlyOwnDomains) {
+  CommandResult r = Red({"domstats", "--state"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("Domain: 'red-vm1'"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("blue-vm"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("'test'"), std::string::npos) << r.out;
+  r = Red({"domstats", "--state", "blue-vm1"});
+  EXPECT_EQ(r.exit_status, 1);
+}
+
+}  // namespace
+}  // namespace tvd::libvirt_filter::testing
