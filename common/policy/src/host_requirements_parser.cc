@@ -11,17 +11,6 @@ namespace tvd::policy {
 
 namespace internal {
 
-StatusOr<Sha256Digest> ReadDigest(const ElementReader& r,
-                                  std::string_view attr) {
-  TVD_ASSIGN_OR_RETURN(std::string hex, r.Required(attr));
-  auto digest = Sha256FromHex(hex);
-  if (!digest.ok()) {
-    return r.AttrError(attr, "attribute '" + std::string(attr) +
-                                 "' must be 64 hex digits, got " + Quote(hex));
-  }
-  return *digest;
-}
-
 namespace {
 
 StatusOr<PcrRequirement> ReadPcr(const ElementReader& r) {
@@ -137,24 +126,6 @@ StatusOr<HostRequirements> ReadHostRequirements(
     return r.Error("needs at least one <pcr> or <ima-allowlist>");
   }
   return hr;
-}
-
-StatusOr<const tinyxml2::XMLElement*> PolicyRoot(
-    const tinyxml2::XMLDocument& doc, std::string_view file,
-    std::string_view expected) {
-  const tinyxml2::XMLElement* root = doc.RootElement();
-  ElementReader r(*root, file);
-  if (r.name() != expected) {
-    return PolicyError(file, r.line(),
-                       "root element is <" + std::string(r.name()) +
-                           ">, expected <" + std::string(expected) + ">");
-  }
-  TVD_ASSIGN_OR_RETURN(std::string ns, r.Required("xmlns"));
-  if (ns != kPolicyNamespace) {
-    return r.AttrError("xmlns", std::string("attribute 'xmlns' must be '") +
-                                    kPolicyNamespace + "', got " + Quote(ns));
-  }
-  return root;
 }
 
 }  // namespace internal

@@ -3,7 +3,8 @@
 //   - every failure is an InvalidArgument "input:LINE: message" with LINE>0;
 //   - whatever parses has a canonical form, and re-parsing the canonical
 //     figure-15 conversion or derive output succeeds;
-//   - derive output is always a final VM configuration.
+//   - derive output is always a final VM configuration;
+//   - the admission check answers OK or PermissionDenied, nothing else.
 // A broken promise aborts, which libFuzzer reports with the input.
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "tvd/policy/policy_file.h"
 #include "tvd/policy/tvd_policy_parser.h"
 #include "tvd/policy/vm_config_parser.h"
+#include "tvd/policy/vm_policy_check.h"
 #include "tvd/policy/vm_template.h"
 
 namespace {
@@ -74,9 +76,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   using tvd::policy::VmConfigMode;
-  Check(tvd::policy::ParseTvdPolicy(text, kSource));
   Check(tvd::policy::ParseHostRequirements(text, kSource));
-  Check(tvd::policy::ParseVmConfig(text, kSource, VmConfigMode::kFinal));
+  auto final_vm =
+      tvd::policy::ParseVmConfig(text, kSource, VmConfigMode::kFinal);
+  Check(final_vm);
+  auto policy = tvd::policy::ParseTvdPolicy(text, kSource);
+  Check(policy);
+  if (final_vm.ok() || policy.ok()) {
+    // Admission answers yes or "permission denied", nothing else.
+    static const tvd::policy::VmConfig kNoVm;
+    const tvd::policy::TvdPolicy owner =
+        policy.ok() ? *policy : tvd::policy::TvdPolicy{};
+    const tvd::policy::VmConfig& vm = final_vm.ok() ? *final_vm : kNoVm;
+    const tvd::Status s =
+        tvd::policy::CheckVmAgainstPolicies(vm, owner, {&owner, 1});
+    if (!s.ok() && s.code() != tvd::ErrorCode::kPermissionDenied) std::abort();
+  }
   auto vm =
       tvd::policy::ParseVmConfig(text, kSource, VmConfigMode::kTemplateAllowed);
   Check(vm);
