@@ -137,10 +137,6 @@ class LineChecker {
                        "template hash must be 40 (SHA-1) or 64 (SHA-256) hex "
                        "digits");
     }
-    std::uint8_t column[32];
-    if (!DecodeHex(hash_text, column)) {
-      return LineError(line_no, "template hash is not hex");
-    }
     if (template_name != "ima-ng") {
       return LineError(line_no, "unsupported template '" +
                                     std::string(template_name.substr(0, 32)) +
@@ -167,6 +163,26 @@ class LineChecker {
     }
     out.path = rest;
 
+    // Fast path for listed entries: compare the line's hex with the hex the
+    // allowlist precomputed; nothing is decoded or hashed. Anything else
+    // (unlisted, upper-case hex, a mismatch) takes the full path below,
+    // which decides.
+    if (allowlist != nullptr && out.algo == "sha256") {
+      auto known = allowlist->LookupHex(out.path, digest_hex);
+      if (known &&
+          hash_text == (hash_text.size() == 64 ? known->template_sha256_hex
+                                               : known->template_sha1_hex)) {
+        out.file_digest = *known->digest;
+        out.template_sha256 = known->templates->sha256;
+        out.allowed = true;
+        return Status::Ok();
+      }
+    }
+
+    std::uint8_t column[32];
+    if (!DecodeHex(hash_text, column)) {
+      return LineError(line_no, "template hash is not hex");
+    }
     if (!DecodeHex(digest_hex, digest_)) {
       return LineError(line_no, "file digest is not hex");
     }
@@ -178,21 +194,6 @@ class LineChecker {
     if (all_zero) {
       out.template_sha256.fill(0xff);
       return Status::Ok();
-    }
-    if (allowlist != nullptr && digest_size == 32 && out.algo == "sha256") {
-      Sha256Digest file_digest;
-      std::memcpy(file_digest.data(), digest_, 32);
-      const ImaAllowlist::TemplateDigests* known =
-          allowlist->Lookup(out.path, file_digest);
-      if (known != nullptr &&
-          std::memcmp(column,
-                      hash_text.size() == 64 ? known->sha256.data()
-                                             : known->sha1.data(),
-                      hash_text.size() / 2) == 0) {
-        out.template_sha256 = known->sha256;
-        out.allowed = true;
-        return Status::Ok();
-      }
     }
     BuildTemplateData(out.algo, out.file_digest, out.path, buffer_);
     internal::Sha256Small(buffer_, {}, out.template_sha256.data());
@@ -295,6 +296,10 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   slot.digest = digest;
   slot.used = true;
   paths_.append(path);
+  slot.hex_offset = static_cast<std::uint32_t>(paths_.size());
+  paths_ += ToHex(digest);
+  paths_ += ToHex(slot.templates.sha256);
+  paths_ += ToHex(slot.templates.sha1);
   Insert(slot);
   ++count_;
 }
@@ -302,6 +307,27 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
 bool ImaAllowlist::Allows(std::string_view path,
                           const Sha256Digest& digest) const {
   return Find(path, digest, HashOf(path, digest)) != nullptr;
+}
+
+std::optional<ImaAllowlist::HexMatch> ImaAllowlist::LookupHex(
+    std::string_view path, std::string_view digest_hex) const {
+  if (slots_.empty() || digest_hex.size() != 64) return std::nullopt;
+  // The table hash uses the digest's first 8 bytes: decode only those.
+  Sha256Digest prefix{};
+  if (!DecodeHex(digest_hex.substr(0, 16), prefix.data())) return std::nullopt;
+  std::uint64_t hash = HashOf(path, prefix);
+  std::size_t mask = slots_.size() - 1;
+  std::string_view arena(paths_);
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (!s.used) return std::nullopt;
+    if (s.hash == hash && arena.substr(s.hex_offset, 64) == digest_hex &&
+        arena.substr(s.path_offset, s.path_length) == path) {
+      return HexMatch{&s.digest, &s.templates,
+                      arena.substr(s.hex_offset + 64, 64),
+                      arena.substr(s.hex_offset + 128, 40)};
+    }
+  }
 }
 
 const ImaAllowlist::TemplateDigests* ImaAllowlist::Lookup(

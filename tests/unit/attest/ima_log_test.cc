@@ -119,6 +119,39 @@ TEST(ImaLogTest, AllowlistAndViolations) {
                              "violation"));
 }
 
+// Listed entries take a shortcut (hex compared with precomputed hex); it
+// must agree with the full check in every case.
+TEST(ImaLogTest, AllowlistShortcutAgreesWithFullCheck) {
+  ImaAllowlist allow;
+  allow.Allow("/bin/a", Sha256("a"));
+  std::string sha256_line = MakeImaNgLine("/bin/a", Sha256("a"), true).text;
+  std::string sha1_line = MakeImaNgLine("/bin/a", Sha256("a"), false).text;
+  for (const std::string& line : {sha256_line, sha1_line}) {
+    auto fast = ReplayImaLog(line + "\n", &allow);
+    auto full = ReplayImaLog(line + "\n", nullptr);
+    ASSERT_TRUE(fast.ok() && full.ok());
+    EXPECT_EQ(fast->pcr10, full->pcr10);
+    // Upper-case hex is valid too; it goes the long way.
+    std::string upper = line;
+    auto to_upper = [&upper](std::size_t from, std::size_t to) {
+      for (std::size_t i = from; i < to; ++i) {
+        if (upper[i] >= 'a' && upper[i] <= 'f') upper[i] -= 32;
+      }
+    };
+    to_upper(3, upper.find(" ima-ng"));
+    to_upper(upper.find("sha256:") + 7, upper.find(" /bin/a"));
+    auto upper_fast = ReplayImaLog(upper + "\n", &allow);
+    ASSERT_TRUE(upper_fast.ok()) << upper_fast.status().ToString();
+    EXPECT_EQ(upper_fast->pcr10, full->pcr10);
+    // A listed file with a forged template hash column is still caught.
+    std::string forged = line;
+    forged[3] = forged[3] == '0' ? '1' : '0';
+    EXPECT_EQ(ReplayImaLog(forged + "\n", &allow).status(),
+              InvalidArgument("IMA log line 1: template hash does not match "
+                              "the entry's data (entry edited?)"));
+  }
+}
+
 TEST(ImaAllowlistTest, PairsNotPathsOrDigestsAlone) {
   ImaAllowlist allow;
   for (int i = 0; i < 5000; ++i) {

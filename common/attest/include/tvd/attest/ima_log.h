@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,20 @@ class ImaAllowlist {
   };
   const TemplateDigests* Lookup(std::string_view path,
                                 const Sha256Digest& digest) const;
+
+  // The same lookup straight from a log line's text, without decoding hex:
+  // `digest_hex` is the file digest as 64 lower-case hex digits. The
+  // template digests come back in the lower-case hex the kernel prints, so a
+  // line's template-hash column can be compared as text. nullopt when not
+  // listed (or not lower-case hex, which the caller then checks the slow way).
+  struct HexMatch {
+    const Sha256Digest* digest;
+    const TemplateDigests* templates;
+    std::string_view template_sha256_hex;
+    std::string_view template_sha1_hex;
+  };
+  std::optional<HexMatch> LookupHex(std::string_view path,
+                                    std::string_view digest_hex) const;
   // Number of distinct (path, digest) pairs.
   std::size_t size() const { return count_; }
 
@@ -66,6 +81,9 @@ class ImaAllowlist {
     std::uint64_t hash = 0;
     std::uint32_t path_offset = 0;
     std::uint32_t path_length = 0;
+    // In the arena after the path: digest, template SHA-256 and template
+    // SHA-1 as lower-case hex (64 + 64 + 40 characters).
+    std::uint32_t hex_offset = 0;
     Sha256Digest digest{};
     TemplateDigests templates;
     bool used = false;
@@ -75,7 +93,7 @@ class ImaAllowlist {
                    std::uint64_t hash) const;
   void Insert(const Slot& slot);
 
-  std::string paths_;        // every path, back to back
+  std::string paths_;        // every path and its hex texts, back to back
   std::vector<Slot> slots_;  // power-of-two size, at most half full
   std::size_t count_ = 0;
 };
