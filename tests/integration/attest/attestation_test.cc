@@ -60,6 +60,7 @@ class AttestationTest : public ::testing::Test {
     auto now = std::chrono::system_clock::now();
     node1_ = issue(*ca_, pki::Role::kHost, "node1", day);
     notpm_ = issue(*ca_, pki::Role::kHost, "notpm-ok", day);
+    ecc_host_ = issue(*ca_, pki::Role::kHost, "node-ecc", day);
     auto other_ca = pki::CreateCa("vdc-other", day);
     ASSERT_TRUE(other_ca.ok());
     foreign_ = issue(*other_ca, pki::Role::kHost, "node1", day);
@@ -136,7 +137,7 @@ class AttestationTest : public ::testing::Test {
     delete swtpm_;
     std::filesystem::remove_all(*dir_);
     delete dir_;
-    for (auto* p : {node1_, notpm_, foreign_, expired_}) delete p;
+    for (auto* p : {node1_, notpm_, ecc_host_, foreign_, expired_}) delete p;
     delete ca_;
   }
 
@@ -220,6 +221,7 @@ class AttestationTest : public ::testing::Test {
   static inline pki::KeyAndCertificate* ca_ = nullptr;
   static inline TlsContextPtrHolder* node1_ = nullptr;
   static inline TlsContextPtrHolder* notpm_ = nullptr;
+  static inline TlsContextPtrHolder* ecc_host_ = nullptr;
   static inline TlsContextPtrHolder* foreign_ = nullptr;
   static inline TlsContextPtrHolder* expired_ = nullptr;
   static inline std::string* dir_ = nullptr;
@@ -384,6 +386,32 @@ TEST_F(AttestationTest, UnknownAkIsRefused) {
             Unauthenticated("peer: " + reason));
   EXPECT_EQ(ReportFor((*conn)->local_address()), Unauthenticated(reason));
   ExpectGoodHostAttests();
+}
+
+// Another host whose TPM has an ECC P-256 AK: enrolment (MakeCredential /
+// ActivateCredential) and an ECDSA-signed quote, end to end.
+TEST_F(AttestationTest, EccAkEnrolsAndAttests) {
+  auto swtpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(swtpm.ok());
+  {
+    auto tpm = (*swtpm)->Open();
+    ASSERT_TRUE(tpm.ok());
+    auto entries = ParseImaLog(ReadFile(*dir_ + "/ima.log"));
+    ASSERT_TRUE(entries.ok());
+    for (const auto& e : *entries) {
+      ASSERT_TRUE((*tpm)->ExtendPcr(10, e.template_sha256).ok());
+    }
+  }
+  auto tpm = (*swtpm)->Open(AkAlgorithm::kEccP256, "ecc-ak");
+  ASSERT_TRUE(tpm.ok());
+  auto ek = (*tpm)->EkPublic();
+  ASSERT_TRUE(ek.ok());
+  master_->enroller().TrustEk({pki::Role::kHost, "node-ecc"}, Sha256(*ek));
+  Attester attester(tpm->get(), {*dir_ + "/ima.log"});
+  auto conn = Connect(*ecc_host_);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_EQ(EnrolWithMaster(**conn, attester), Status::Ok());
+  EXPECT_EQ(AttestToMaster(**conn, attester), Status::Ok());
 }
 
 TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {
