@@ -95,7 +95,7 @@ class CrossHostTest : public ::testing::Test {
     for (std::string tvd : {"blue", "red"}) {
       for (int hi = 0; hi < 2; ++hi) {
         for (int k = 0; k < 2; ++k, ++n) {
-          char mac[18];
+          char mac[32];
           std::snprintf(mac, sizeof(mac), "02:00:00:00:%02x:%02x", hi + 1, n);
           Vm vm;
           vm.tvd = tvd;
