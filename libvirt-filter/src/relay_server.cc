@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <deque>
 
 #include "tvd/channel/connection.h"
 #include "tvd/libvirt_filter/session_filter.h"
@@ -26,6 +28,9 @@ using Clock = std::chrono::steady_clock;
 // Bytes read from one side before the loop turns to the other side and to
 // the output buffers (keeps memory per connection bounded).
 constexpr std::size_t kMaxBurst = 1 << 20;
+
+// Unanswered calls per tenant before the relay stops reading from it.
+constexpr std::size_t kMaxInFlight = 32;
 
 void SetNonBlocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
@@ -264,6 +269,9 @@ RelayServer::RelayServer(const RelayOptions& options,
 StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
     const RelayOptions& options, const OwnershipSource& ownership,
     const channel::TlsCredentials& credentials) {
+  // OpenSSL writes to sockets with write(2): a tenant that hangs up must
+  // not kill the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<RelayServer> s(new RelayServer(options, ownership));
   TVD_ASSIGN_OR_RETURN(s->tls_, channel::TlsContext::Create(
                                     channel::TlsSide::kServer, credentials));
@@ -362,6 +370,10 @@ void RelayServer::Serve(int fd) {
   SetNonBlocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (options_.socket_send_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options_.socket_send_buffer,
+                 sizeof(options_.socket_send_buffer));
+  }
   std::string peer = channel::PeerAddressOf(fd);
   SSL* ssl = SSL_new(tls_->get());
   if (ssl == nullptr) return;
@@ -432,10 +444,15 @@ void RelayServer::Serve(int fd) {
                        options_.upstream_uri);
   Status reason;
   std::optional<Clock::time_point> partial_since;
+  // Calls read from the tenant but held back while it has many calls
+  // unanswered (the way libvirtd stops reading a client with too many
+  // requests in flight): backpressure, not an error.
+  std::deque<Packet> held;
   while (!stopping_) {
     session.clear_wants();
     bool room = session.client_out.size() < options_.max_buffered &&
-                session.upstream_out.size() < options_.max_buffered;
+                session.upstream_out.size() < options_.max_buffered &&
+                held.empty() && filter.pending_calls() < kMaxInFlight;
     pollfd fds[2];
     fds[0] = {fd, 0, 0};
     fds[1] = {session.upstream_fd, 0, 0};
@@ -461,13 +478,15 @@ void RelayServer::Serve(int fd) {
       alive = session.ReadUpstream(from_upstream, error);
     }
     FilterOutput out;
-    for (Packet& p : from_client) {
-      filter.OnClientPacket(std::move(p), out);
-      if (!out.close.ok()) break;
-    }
     for (Packet& p : from_upstream) {
       if (!out.close.ok()) break;
       filter.OnUpstreamPacket(std::move(p), out);
+    }
+    for (Packet& p : from_client) held.push_back(std::move(p));
+    while (!held.empty() && out.close.ok() &&
+           filter.pending_calls() < kMaxInFlight) {
+      filter.OnClientPacket(std::move(held.front()), out);
+      held.pop_front();
     }
     for (const auto& b : out.to_client) session.client_out.Append(b);
     for (const auto& b : out.to_upstream) session.upstream_out.Append(b);

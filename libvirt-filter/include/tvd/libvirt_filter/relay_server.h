@@ -41,13 +41,17 @@ struct RelayOptions {
   std::chrono::milliseconds write_timeout{10000};
   // Bytes queued towards one side before the relay stops reading the other.
   std::size_t max_buffered = 32 * 1024 * 1024;
+  // SO_SNDBUF for tenant sockets; 0 keeps the kernel's (auto-tuned) size.
+  int socket_send_buffer = 0;
 };
 
 class RelayServer {
  public:
   // Binds, connects the admin-side libvirtd connection (so a wrong socket
   // or URI fails here), learns libvirtd's "not found" wording, and starts
-  // accepting. `ownership` must outlive the server.
+  // accepting. `ownership` must outlive the server. Sets SIGPIPE to be
+  // ignored process-wide (TLS writes to a vanished tenant must not kill the
+  // process).
   static StatusOr<std::unique_ptr<RelayServer>> Start(
       const RelayOptions& options, const OwnershipSource& ownership,
       const channel::TlsCredentials& credentials);
