@@ -299,6 +299,8 @@ int Main(int argc, char** argv) {
           "connect");
       Status s = EnrolWithMaster(*conn, attester);
       if (!s.ok()) Die("enrol", s);
+      s = AttestToMaster(*conn, attester);
+      if (!s.ok()) Die("first attestation", s);
     }
     std::vector<double> ms;
     for (int i = 0; i < connections; ++i) {

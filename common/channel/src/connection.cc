@@ -60,8 +60,14 @@ Connection::~Connection() { Close(); }
 
 void Connection::Close() {
   if (ssl_ != nullptr) {
-    // A quiet shutdown: we never wait for the peer's close_notify.
-    SSL_set_quiet_shutdown(ssl_, 1);
+    if (established_ && !tls_failed_) {
+      // Tell the peer we are done (close_notify), so it sees a clean end
+      // rather than a truncated stream; we never wait for its answer.
+      (void)SSL_shutdown(ssl_);
+      ERR_clear_error();
+    } else {
+      SSL_set_quiet_shutdown(ssl_, 1);
+    }
     SSL_free(ssl_);
     ssl_ = nullptr;
   }
@@ -159,6 +165,7 @@ StatusOr<std::unique_ptr<Connection>> Connection::Handshake(
           std::strlen(kChannelBindingLabel), kEmptyContext, 0, 1) != 1) {
     return Internal("cannot export TLS channel binding");
   }
+  c->established_ = true;
   return c;
 }
 
@@ -190,6 +197,7 @@ Status Connection::WriteRaw(std::span<const std::uint8_t> bytes,
       continue;
     }
     std::string reason = TakeOpenSslError("peer closed the connection");
+    tls_failed_ = true;
     Close();
     return Unavailable("cannot send frame: " + reason);
   }
@@ -233,6 +241,7 @@ StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
     std::string reason = err == SSL_ERROR_ZERO_RETURN
                              ? "peer closed the channel"
                              : TakeOpenSslError("peer closed the connection");
+    tls_failed_ = err != SSL_ERROR_ZERO_RETURN;
     Close();
     if (verify != X509_V_OK) {
       return Unauthenticated(std::string("peer certificate rejected: ") +

@@ -102,6 +102,8 @@ class Connection {
   int fd_;
   SSL* ssl_;
   std::uint64_t id_;
+  bool established_ = false;  // handshake completed and peer verified
+  bool tls_failed_ = false;   // a fatal TLS error: no close_notify then
   std::size_t max_payload_;
   pki::Identity peer_;
   std::string peer_address_;
