@@ -288,15 +288,17 @@ int Main(int argc, char** argv) {
                                                 master_kc.key_pem.Clone()}),
                        "start master");
     master->enroller().TrustEk(host, Sha256(Must(tpm->EkPublic(), "EK")));
+    channel::ClientOptions client_options;
+    client_options.expected_peer = pki::Identity{pki::Role::kHost, "master"};
     auto client_tls =
         Must(channel::TlsContext::Create(
                  channel::TlsSide::kClient,
                  {ca.cert_pem, host_kc.cert_pem, host_kc.key_pem.Clone()}),
              "client TLS");
     {
-      auto conn = Must(
-          channel::ConnectChannel("127.0.0.1", master->port(), *client_tls),
-          "connect");
+      auto conn = Must(channel::ConnectChannel("127.0.0.1", master->port(),
+                                               *client_tls, client_options),
+                       "connect");
       Status s = EnrolWithMaster(*conn, attester);
       if (!s.ok()) Die("enrol", s);
       s = AttestToMaster(*conn, attester);
@@ -305,9 +307,9 @@ int Main(int argc, char** argv) {
     std::vector<double> ms;
     for (int i = 0; i < connections; ++i) {
       auto start = Clock::now();
-      auto conn = Must(
-          channel::ConnectChannel("127.0.0.1", master->port(), *client_tls),
-          "connect");
+      auto conn = Must(channel::ConnectChannel("127.0.0.1", master->port(),
+                                               *client_tls, client_options),
+                       "connect");
       Status s = AttestToMaster(*conn, attester);
       if (!s.ok()) Die("attest", s);
       ms.push_back(1000 * Seconds(Clock::now() - start));
