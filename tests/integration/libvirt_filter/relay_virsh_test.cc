@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "relay_env.h"
+#include "tvd/testing/libvirt_pki.h"
 
 namespace tvd::libvirt_filter::testing {
 namespace {
@@ -410,6 +411,26 @@ TEST_F(RelayVirshTest, AllDomainStatsShowOnlyOwnDomains) {
   EXPECT_EQ(r.out.find("'test'"), std::string::npos) << r.out;
   r = Red({"domstats", "--state", "blue-vm1"});
   EXPECT_EQ(r.exit_status, 1);
+}
+
+// Certificates as `tvdctl pki issue tenant` makes them (tvd_pki): whether
+// libvirt's client accepts them as they are.
+TEST_F(RelayVirshTest, TvdPkiTenantCertificateWithVirsh) {
+  auto cert = pki::IssueCertificate(env_->ca, pki::Role::kTenant, "blue",
+                                    pki::Validity::ForDays(1));
+  ASSERT_TRUE(cert.ok()) << cert.status().ToString();
+  std::string dir = env_->dir + "/pki-tvdctl-blue";
+  ASSERT_TRUE(
+      tvd::testing::WriteClientPkiDir(dir, env_->ca.cert_pem, *cert).ok());
+  CommandResult r = env_->Virsh(
+      "test+tls://127.0.0.1:" + std::to_string(env_->relay->port()) +
+          "/default?pkipath=" + dir,
+      {"list", "--all", "--name"});
+  // libvirt requires keyEncipherment in a critical keyUsage; tvd_pki
+  // certificates carry digitalSignature only, so libvirt refuses to use
+  // them before connecting.
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("key encipherment"), std::string::npos) << r.err;
 }
 
 }  // namespace
