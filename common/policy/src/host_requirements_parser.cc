@@ -75,8 +75,9 @@ StatusOr<HostRequirements> ReadHostRequirements(
        a != nullptr; a = a->Next()) {
     bool known = false;
     for (std::string_view ok : allowed) known = known || ok == a->Name();
-    if (!known)
+    if (!known) {
       return r.AttrError(a->Name(), "unknown attribute " + Quote(a->Name()));
+    }
   }
   HostRequirements hr;
   TVD_ASSIGN_OR_RETURN(std::string no_tpm, r.Required("allow-no-tpm"));

@@ -99,8 +99,9 @@ Status CheckIpsecProposal(std::string_view proposal, ProposalKind kind) {
     }
     start = end + 1;
   }
-  if (aead + cipher == 0)
+  if (aead + cipher == 0) {
     return InvalidArgument("missing encryption algorithm");
+  }
   if (aead > 0 && cipher > 0) {
     return InvalidArgument("AEAD and non-AEAD encryption cannot be mixed");
   }

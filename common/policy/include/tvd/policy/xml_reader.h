@@ -35,7 +35,7 @@
 namespace tvd::policy {
 
 struct XmlLimits {
-  std::size_t max_bytes = 4 * 1024 * 1024;
+  std::size_t max_bytes = std::size_t{4} * 1024 * 1024;
   int max_depth = 32;
   // tinyxml2 checks each new attribute against all earlier ones of the same
   // element, which is quadratic; no element in our formats or in libvirt's
