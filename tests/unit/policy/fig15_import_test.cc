@@ -1,6 +1,6 @@
-// The figure-15 example (tests/unit/policy/data/fig15.xml: the seed's figure
-// with its one broken quote repaired and the annotations as XML comments)
-// imports and converts into the metadata form.
+// The figure-15 example (tests/unit/policy/data/fig15.xml: the figure as
+// published, with its one broken quote repaired and its annotations turned
+// into XML comments) imports and converts into the metadata form.
 #include "tvd/policy/fig15_import.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@ using testing::Mutate;
 const std::string kFig15Path =
     std::string(TVD_SOURCE_DIR) + "/tests/unit/policy/data/fig15.xml";
 
-TEST(Fig15ImportTest, SeedExampleImportsAndConverts) {
+TEST(Fig15ImportTest, Figure15ExampleImportsAndConverts) {
   auto text = ReadPolicyFile(kFig15Path);
   ASSERT_TRUE(text.ok()) << text.status().message();
   // As written it is not a VM configuration of ours.
