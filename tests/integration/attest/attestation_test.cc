@@ -135,7 +135,8 @@ class AttestationTest : public ::testing::Test {
     delete attester_;
     delete tpm_;
     delete swtpm_;
-    std::filesystem::remove_all(*dir_);
+    // Also reached after a failed set-up: everything may be null.
+    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
     delete dir_;
     for (auto* p : {node1_, notpm_, ecc_host_, foreign_, expired_}) delete p;
     delete ca_;

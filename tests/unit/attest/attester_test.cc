@@ -19,10 +19,20 @@ namespace {
 // IMA keeps measuring while the host answers: the log read after the quote
 // may be longer than what PCR 10 held at quote time. Only the prefix that
 // replays to the quoted value is sent.
-TEST(AttesterTest, SendsTheImaPrefixMatchingTheQuote) {
-  char tmpl[] = "/tmp/tvd-attester-test-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string path = std::string(tmpl) + "/ima";
+// Removes the test's directory even when an assertion ends the test early.
+class AttesterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tvd-attester-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(AttesterTest, SendsTheImaPrefixMatchingTheQuote) {
+  std::string path = dir_ + "/ima";
   testing::SoftwareTpm tpm;
   ImaLine a = MakeImaNgLine("/a", Sha256("a"));
   ImaLine b = MakeImaNgLine("/b", Sha256("b"));
@@ -53,10 +63,9 @@ TEST(AttesterTest, SendsTheImaPrefixMatchingTheQuote) {
   auto e2 = attester.Answer(c, binding);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(e2->ima_log, a.text + "\n" + b.text + "\n");
-  std::filesystem::remove_all(tmpl);
 }
 
-TEST(AttesterTest, MissingImaLogIsAnError) {
+TEST_F(AttesterTest, MissingImaLogIsAnError) {
   testing::SoftwareTpm tpm;
   Attester attester(&tpm, {"/nonexistent/ima"});
   AttestChallenge c;
