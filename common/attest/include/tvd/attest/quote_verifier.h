@@ -2,12 +2,13 @@
 //
 // Checks, in this order, each refusal with its own reason (the Status
 // message; codes are Unauthenticated for identity/freshness/binding
-// failures and PermissionDenied for a TCB that does not meet requirements):
+// failures, PermissionDenied for a TCB that does not meet requirements, and
+// InvalidArgument for an IMA log that is malformed or edited):
 //   no TPM:    "host reports no TPM and the requirements need one"
 //   nonce:     NonceRegistry::Consume reasons ("nonce replayed: ...", ...)
 //   AK:        "AK <name> is not enrolled for <host>"
-//   structure: "quote does not unmarshal: ...", "quote magic is not
-//              TPM_GENERATED_VALUE", "attestation is not a quote"
+//   structure: "quote does not unmarshal as TPMS_ATTEST", "quote magic is
+//              not TPM_GENERATED_VALUE", "attestation is not a quote"
 //   signature: "quote signature does not verify with the enrolled AK"
 //   binding:   "quote is not bound to this nonce and TLS session (relayed
 //              from another session?)"
