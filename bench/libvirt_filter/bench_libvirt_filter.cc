@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "relay_env.h"
+#include "tvd/log.h"
 
 namespace {
 

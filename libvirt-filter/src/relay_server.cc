@@ -65,8 +65,7 @@ struct OutBuffer {
 // One tenant connection's I/O state.
 class Session {
  public:
-  Session(int fd, SSL* ssl, const RelayOptions& options)
-      : fd_(fd), ssl_(ssl), options_(options) {}
+  explicit Session(SSL* ssl) : ssl_(ssl) {}
 
   // Reads what TLS has; appends whole packets to `packets`. False when the
   // tenant closed or TLS failed; `error` says why when it was not a clean
@@ -81,6 +80,13 @@ class Session {
         burst += static_cast<std::size_t>(n);
         client_in_.Append({buf, static_cast<std::size_t>(n)});
         if (!Drain(client_in_, packets, error)) return false;
+        // A short read with nothing decrypted left means the socket is
+        // (very likely) empty: let poll() say when there is more, instead
+        // of paying for a read that fails with EAGAIN.
+        if (static_cast<std::size_t>(n) < sizeof(buf) &&
+            SSL_pending(ssl_) == 0) {
+          return true;
+        }
         continue;
       }
       int err = SSL_get_error(ssl_, n);
@@ -110,6 +116,7 @@ class Session {
           error = error.WithContext("from libvirtd");
           return false;
         }
+        if (static_cast<std::size_t>(n) < sizeof(buf)) return true;
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
@@ -183,9 +190,7 @@ class Session {
     }
   }
 
-  int fd_;
   SSL* ssl_;
-  const RelayOptions& options_;
   PacketAssembler client_in_;
   PacketAssembler upstream_in_;
   bool read_wants_write_ = false;
@@ -398,7 +403,7 @@ void RelayServer::Serve(int fd) {
   std::string subject = cert != nullptr ? CertificateSubject(cert) : "";
   X509_free(cert);
 
-  Session session(fd, ssl, options_);
+  Session session(ssl);
   // libvirt clients wait for one byte 0x01 after the handshake: the
   // server's word that it accepted their certificate.
   session.client_out.Append({1});
@@ -443,7 +448,8 @@ void RelayServer::Serve(int fd) {
   SessionFilter filter(*scope, admin_->cache(), *admin_, not_found_,
                        options_.upstream_uri);
   Status reason;
-  std::optional<Clock::time_point> partial_since;
+  // When the tenant's unfinished packet started (min(): none pending).
+  Clock::time_point partial_since = Clock::time_point::min();
   // Calls read from the tenant but held back while it has many calls
   // unanswered (the way libvirtd stops reading a client with too many
   // requests in flight): backpressure, not an error.
@@ -508,15 +514,15 @@ void RelayServer::Serve(int fd) {
     }
     Clock::time_point now = Clock::now();
     if (session.client_partial()) {
-      if (!partial_since) partial_since = now;
-      if (now - *partial_since > options_.frame_timeout) {
+      if (partial_since == Clock::time_point::min()) partial_since = now;
+      if (now - partial_since > options_.frame_timeout) {
         reason = ProtocolError("incomplete packet unfinished for " +
                                std::to_string(options_.frame_timeout.count()) +
                                " ms");
         break;
       }
     } else {
-      partial_since.reset();
+      partial_since = Clock::time_point::min();
     }
     if (session.client_out.size() > 0 &&
         now - session.last_client_progress > options_.write_timeout) {

@@ -317,9 +317,24 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
       return;
     }
     case kProcConnectListDomains:
-    case kProcConnectListDefinedDomains:
-      Forward(packet, out, {});
+    case kProcConnectListDefinedDomains: {
+      // libvirtd cuts the list at the client's maximum before the relay
+      // filters it, which could leave out the tenant's own domains: ask for
+      // everything, filter, then cut.
+      StatusOr<std::int32_t> max = DecodeInt(args);
+      if (!max.ok()) return Malformed(h, max.status(), out);
+      if (*max < 0 || *max > static_cast<std::int32_t>(kDomainListMax)) {
+        return Malformed(h,
+                         ProtocolError("list maximum " + std::to_string(*max) +
+                                       " is out of range"),
+                         out);
+      }
+      PendingCall call;
+      call.max_results = *max;
+      packet.payload = EncodeInt(static_cast<std::int32_t>(kDomainListMax));
+      Forward(packet, out, std::move(call));
       return;
+    }
     case kProcConnectNumOfDomains:
     case kProcConnectNumOfDefinedDomains: {
       StatusOr<std::int32_t> n =
@@ -540,6 +555,9 @@ void SessionFilter::OnReply(Packet& packet, FilterOutput& out) {
         StatusOr<std::optional<RemoteDomain>> d = directory_.LookupById(id);
         return !d.ok() || !d->has_value() || !Owns(**d);
       });
+      if (ids->size() > static_cast<std::size_t>(call.max_results)) {
+        ids->resize(static_cast<std::size_t>(call.max_results));
+      }
       return Reply(h, EncodeIdList(*ids), out);
     }
     case kProcConnectListDefinedDomains: {
@@ -549,6 +567,9 @@ void SessionFilter::OnReply(Packet& packet, FilterOutput& out) {
         StatusOr<std::optional<RemoteDomain>> d = directory_.LookupByName(name);
         return !d.ok() || !d->has_value() || !Owns(**d);
       });
+      if (names->size() > static_cast<std::size_t>(call.max_results)) {
+        names->resize(static_cast<std::size_t>(call.max_results));
+      }
       return Reply(h, EncodeNameList(*names), out);
     }
     case kProcConnectGetAllDomainStats: {

@@ -192,6 +192,25 @@ TEST_F(SessionFilterTest, IdAndNameListsAreFiltered) {
   EXPECT_EQ(*DecodeNameList(names.payload), std::vector<std::string>{"blue-b"});
 }
 
+// libvirtd would cut the list at the client's maximum before the relay
+// filters it; the relay asks for all and cuts after filtering.
+TEST_F(SessionFilterTest, ListMaximumAppliesAfterFiltering) {
+  FilterOutput out;
+  filter_.OnClientPacket(CallOf(kProcConnectListDomains, 1, EncodeInt(1)), out);
+  ASSERT_EQ(out.to_upstream.size(), 1u);
+  StatusOr<Packet> sent = DecodePacket(out.to_upstream.front());
+  EXPECT_EQ(*DecodeInt(sent->payload), 16384);
+  FilterOutput back;
+  filter_.OnUpstreamPacket(
+      ReplyOf(kProcConnectListDomains, 1, EncodeIdList({3, 2, 1})), back);
+  ASSERT_EQ(back.to_client.size(), 1u);
+  EXPECT_EQ(*DecodeIdList(DecodePacket(back.to_client.front())->payload),
+            std::vector<std::int32_t>{1});
+  filter_.OnClientPacket(
+      CallOf(kProcConnectListDefinedDomains, 2, EncodeInt(-1)), out);
+  EXPECT_EQ(out.close.code(), ErrorCode::kProtocol);
+}
+
 TEST_F(SessionFilterTest, CountsAreAnsweredFromTheTenantsView) {
   EXPECT_EQ(*DecodeInt(Answered(CallOf(kProcConnectNumOfDomains, 1)).payload),
             1);

@@ -62,11 +62,12 @@ class SessionFilter {
  private:
   struct PendingCall {
     std::int32_t procedure = 0;
-    std::string name;          // lookup by name
-    Uuid uuid{};               // lookup by uuid
-    std::int32_t id = 0;       // lookup by id
-    bool need_results = true;  // ConnectListAllDomains
-    std::uint32_t flags = 0;   // ConnectListAllDomains
+    std::string name;              // lookup by name
+    Uuid uuid{};                   // lookup by uuid
+    std::int32_t id = 0;           // lookup by id
+    bool need_results = true;      // ConnectListAllDomains
+    std::uint32_t flags = 0;       // ConnectListAllDomains
+    std::int32_t max_results = 0;  // ConnectListDomains / ListDefinedDomains
   };
 
   void Forward(Packet& packet, FilterOutput& out, PendingCall call);
