@@ -1,10 +1,17 @@
 // virsh as tenants blue, red and green through the relay, and as the admin
 // directly on libvirtd. One shared environment per binary (libvirtd start-up
 // costs about a second).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "relay_env.h"
 #include "tvd/testing/libvirt_pki.h"
@@ -431,6 +438,62 @@ TEST_F(RelayVirshTest, TvdPkiTenantCertificateWithVirsh) {
   // them before connecting.
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_NE(r.err.find("key encipherment"), std::string::npos) << r.err;
+}
+
+// The libvirt-filter binary itself, configured by a file, serves virsh and
+// stops cleanly on SIGTERM.
+TEST_F(RelayVirshTest, DaemonBinaryWithConfigFile) {
+  auto server = tvd::testing::IssueLibvirtCertificate(
+      env_->ca, kCaName, pki::Role::kHost, "relay2", {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  std::string dir = env_->dir + "/daemon";
+  std::filesystem::create_directories(dir + "/policies");
+  for (const char* tvd : {"blue", "red"}) {
+    std::filesystem::copy_file(env_->dir + "/policies/" + tvd + ".xml",
+                               dir + "/policies/" + tvd + ".xml");
+  }
+  std::string key(reinterpret_cast<const char*>(server->key_pem.data()),
+                  server->key_pem.size());
+  env_->WriteFile("daemon/ca.crt", env_->ca.cert_pem);
+  env_->WriteFile("daemon/relay.crt", server->cert_pem);
+  env_->WriteFile("daemon/relay.key", key);
+  // A free port: bind to 0, read it, release it.
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(probe);
+  std::string conf = env_->WriteFile(
+      "daemon/relay.conf",
+      "# test\nlisten = 127.0.0.1:" + std::to_string(port) + "\nca-cert = " +
+          dir + "/ca.crt\ncert = " + dir + "/relay.crt\nkey = " + dir +
+          "/relay.key\nupstream-socket = " + env_->libvirtd->socket_path() +
+          "\nupstream-uri = test:///default\npolicy-dir = " + dir +
+          "/policies\n");
+  ProcessOptions o;
+  o.argv = {std::string(TVD_BINARY_DIR) + "/libvirt-filter/libvirt-filter",
+            "--config=" + conf};
+  o.stderr_path = dir + "/relay.log";
+  auto daemon = ChildProcess::Start(o);
+  ASSERT_TRUE(daemon.ok()) << daemon.status().ToString();
+  std::string uri = "test+tls://127.0.0.1:" + std::to_string(port) +
+                    "/default?pkipath=" + env_->PkiDir("red");
+  CommandResult r;
+  for (int i = 0; i < 50; ++i) {
+    r = env_->Virsh(uri, {"list", "--all", "--name"});
+    if (r.exit_status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{"red-vm1"}));
+  ASSERT_TRUE(daemon->Signal(SIGTERM).ok());
+  StatusOr<int> exit = daemon->Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(exit.ok()) << exit.status().ToString();
+  EXPECT_EQ(*exit, 0);
 }
 
 }  // namespace
