@@ -21,8 +21,10 @@ DecodeResult Error(std::string why) {
 }  // namespace
 
 bool IsKnownMessageType(std::uint16_t type) {
-  return type >= static_cast<std::uint16_t>(MessageType::kError) &&
-         type <= static_cast<std::uint16_t>(MessageType::kAttestVerdict);
+  return (type >= static_cast<std::uint16_t>(MessageType::kError) &&
+          type <= static_cast<std::uint16_t>(MessageType::kAttestVerdict)) ||
+         (type >= static_cast<std::uint16_t>(MessageType::kJoinRequest) &&
+          type <= static_cast<std::uint16_t>(MessageType::kAck));
 }
 
 std::vector<std::uint8_t> EncodeFrame(MessageType type,

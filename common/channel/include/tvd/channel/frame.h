@@ -38,6 +38,21 @@ enum class MessageType : std::uint16_t {
   kAttestChallenge = 7,  // master -> host: nonce and PCR selection
   kAttestEvidence = 8,   // host -> master: quote, PCR values, IMA log
   kAttestVerdict = 9,    // master -> host: accepted (refusals are kError)
+  // Master <-> proxy and admin protocol (common/protocol/messages.h).
+  kJoinRequest = 100,       // host -> master
+  kJoinGrant = 101,         // master -> host: policy, key, members
+  kMembershipUpdate = 102,  // master -> host: members changed / new key
+  kLeaveNotice = 103,       // either way: host leaves / is told to leave
+  kPolicyUpdate = 104,      // master -> host: new policy version
+  kDiskKeyRequest = 105,    // host -> master
+  kDiskKeyGrant = 106,      // master -> host
+  kVmReport = 107,          // host -> master: VM attached / detached
+  kTvdAdd = 108,            // admin -> master
+  kTvdUpdate = 109,         // admin -> master
+  kTvdRemove = 110,         // admin -> master
+  kAdminQuery = 111,        // admin -> master
+  kAdminReply = 112,        // master -> admin
+  kAck = 113,               // either way: request done
 };
 
 // True for the values listed in MessageType.
