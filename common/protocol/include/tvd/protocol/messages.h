@@ -1,0 +1,192 @@
+// Payloads of the master <-> proxy and admin protocol (channel/frame.h
+// types 100..113), encoded with channel/wire.h.
+//
+// Every Decode* is strict: a truncated field, a length above its limit, an
+// out-of-range enum, an invalid name or trailing bytes is a ProtocolError
+// whose message names the message and the field, e.g.
+//   "JoinRequest: message truncated in field 'underlay'",
+//   "JoinGrant: field 'key' must be 32 bytes, got 5",
+//   "VmReport: 2 unexpected trailing bytes in payload".
+// Decoders never read past their input; they are fuzzed
+// (tests/fuzz/protocol).
+//
+// Conversation shapes (docs/master.md has the full picture):
+//  * Member channel (host certificate, long-lived, master-driven):
+//      host -> JoinRequest
+//      [attestation: EnrolRequest... / AttestHello ... AttestVerdict]
+//      master -> JoinGrant
+//      then the master pushes MembershipUpdate, PolicyUpdate,
+//      AttestChallenge (re-attestation; host answers AttestEvidence, master
+//      sends AttestVerdict) and finally LeaveNotice (evicted / TVD removed).
+//      The host sends nothing on its own on this channel except LeaveNotice
+//      (then the master answers kAck and closes).
+//  * Request channel (host certificate, one request per connection):
+//      DiskKeyRequest -> DiskKeyGrant | kError
+//      VmReport       -> kAck | kError
+//      LeaveNotice    -> kAck | kError
+//  * Admin channel (admin certificate, any number of requests):
+//      TvdAdd / TvdUpdate / TvdRemove / AdminQuery -> AdminReply | kError
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tvd/secure_bytes.h"
+#include "tvd/sha256.h"
+#include "tvd/status.h"
+
+namespace tvd::protocol {
+
+// Limits that keep a hostile payload from costing much.
+inline constexpr std::size_t kMaxName = 64;     // TVD, host, VM names
+inline constexpr std::size_t kMaxAddress = 64;  // underlay address
+inline constexpr std::size_t kMaxPolicyXml = 512 * 1024;
+inline constexpr std::size_t kMaxMembers = 4096;
+inline constexpr std::size_t kMaxReason = 1024;
+inline constexpr std::size_t kMaxReplyText = 900 * 1024;
+inline constexpr std::size_t kTvdKeySize = 32;
+inline constexpr std::size_t kDiskKeySize = 32;
+
+// A member host of a TVD: its identity name (the CN of its certificate,
+// e.g. "node1") and the underlay address its tunnels terminate on.
+struct Member {
+  std::string host;
+  std::string underlay;
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+// host -> master, first frame of a member channel.
+struct JoinRequest {
+  std::string tvd;
+  std::string underlay;  // IPv4/IPv6 literal the host's tunnels use
+  // The policy digest the host already enforces (reconnect after a master
+  // restart or a dropped channel); absent on a first join.
+  std::optional<Sha256Digest> known_policy_digest;
+};
+
+// master -> host after authorization and attestation.
+struct JoinGrant {
+  std::string tvd;
+  std::string policy_xml;
+  Sha256Digest policy_digest{};  // CanonicalDigest of the policy
+  std::uint64_t epoch = 0;       // key epoch, >= 1
+  SecureBytes key;               // kTvdKeySize bytes
+  std::vector<Member> members;   // sorted by host, includes the joiner
+  // Seconds between re-attestations, so the host can bound its idle wait.
+  std::uint32_t attestation_interval_seconds = 0;
+};
+
+enum class MembershipChange : std::uint8_t {
+  kJoined = 1,
+  kLeft = 2,
+  kEvicted = 3,
+  kRekeyed = 4,  // new epoch without a membership change (master restart)
+};
+std::string_view MembershipChangeName(MembershipChange change);
+
+// master -> members.
+struct MembershipUpdate {
+  std::string tvd;
+  std::uint64_t epoch = 0;
+  MembershipChange change = MembershipChange::kJoined;
+  std::string host;             // who joined / left / was evicted
+  std::vector<Member> members;  // the new full list, sorted by host
+  SecureBytes key;              // empty, or the new key when epoch changed
+};
+
+// host -> master (leaving), or master -> host (evicted / TVD removed: leave
+// now, `reason` says why).
+struct LeaveNotice {
+  std::string tvd;
+  std::string host;
+  std::string reason;
+};
+
+// master -> members.
+struct PolicyUpdate {
+  std::string tvd;
+  std::string policy_xml;
+  Sha256Digest policy_digest{};
+};
+
+// host -> master (request channel).
+struct DiskKeyRequest {
+  std::string tvd;
+  std::string vm;
+};
+
+// master -> host.
+struct DiskKeyGrant {
+  std::string tvd;
+  std::string vm;
+  SecureBytes key;  // kDiskKeySize bytes
+};
+
+// host -> master (request channel).
+struct VmReport {
+  std::string tvd;
+  std::string vm;
+  bool attached = true;  // false: detached
+};
+
+// admin -> master.
+struct TvdAdd {
+  std::string policy_xml;
+};
+struct TvdUpdate {
+  std::string policy_xml;
+};
+struct TvdRemove {
+  std::string tvd;
+};
+
+enum class AdminQueryKind : std::uint8_t {
+  kTvds = 1,   // every TVD with its hosts, VMs, attestation state
+  kTvd = 2,    // one TVD (name required)
+  kHosts = 3,  // every host with TVDs and attestation state
+  kAudit = 4,  // the most recent audit rows
+};
+struct AdminQuery {
+  AdminQueryKind kind = AdminQueryKind::kTvds;
+  std::string name;  // kTvd: the TVD; empty otherwise
+};
+
+// master -> admin: the result as JSON text (docs/master.md lists the shape).
+struct AdminReply {
+  std::string json;
+};
+
+std::vector<std::uint8_t> Encode(const JoinRequest& m);
+std::vector<std::uint8_t> Encode(const JoinGrant& m);
+std::vector<std::uint8_t> Encode(const MembershipUpdate& m);
+std::vector<std::uint8_t> Encode(const LeaveNotice& m);
+std::vector<std::uint8_t> Encode(const PolicyUpdate& m);
+std::vector<std::uint8_t> Encode(const DiskKeyRequest& m);
+std::vector<std::uint8_t> Encode(const DiskKeyGrant& m);
+std::vector<std::uint8_t> Encode(const VmReport& m);
+std::vector<std::uint8_t> Encode(const TvdAdd& m);
+std::vector<std::uint8_t> Encode(const TvdUpdate& m);
+std::vector<std::uint8_t> Encode(const TvdRemove& m);
+std::vector<std::uint8_t> Encode(const AdminQuery& m);
+std::vector<std::uint8_t> Encode(const AdminReply& m);
+
+StatusOr<JoinRequest> DecodeJoinRequest(std::span<const std::uint8_t> in);
+StatusOr<JoinGrant> DecodeJoinGrant(std::span<const std::uint8_t> in);
+StatusOr<MembershipUpdate> DecodeMembershipUpdate(
+    std::span<const std::uint8_t> in);
+StatusOr<LeaveNotice> DecodeLeaveNotice(std::span<const std::uint8_t> in);
+StatusOr<PolicyUpdate> DecodePolicyUpdate(std::span<const std::uint8_t> in);
+StatusOr<DiskKeyRequest> DecodeDiskKeyRequest(std::span<const std::uint8_t> in);
+StatusOr<DiskKeyGrant> DecodeDiskKeyGrant(std::span<const std::uint8_t> in);
+StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in);
+StatusOr<TvdAdd> DecodeTvdAdd(std::span<const std::uint8_t> in);
+StatusOr<TvdUpdate> DecodeTvdUpdate(std::span<const std::uint8_t> in);
+StatusOr<TvdRemove> DecodeTvdRemove(std::span<const std::uint8_t> in);
+StatusOr<AdminQuery> DecodeAdminQuery(std::span<const std::uint8_t> in);
+StatusOr<AdminReply> DecodeAdminReply(std::span<const std::uint8_t> in);
+
+}  // namespace tvd::protocol

@@ -1,0 +1,167 @@
+#include "tvd/protocol/master_client.h"
+
+#include "tvd/attest/attestation_session.h"
+#include "tvd/attest/messages.h"
+#include "tvd/channel/channel_client.h"
+
+namespace tvd::protocol {
+
+using channel::Frame;
+using channel::MessageType;
+
+MasterClient::MasterClient(std::string host_name, MasterEndpoint endpoint,
+                           const channel::TlsContext& tls,
+                           attest::Attester& attester,
+                           MasterClientOptions options)
+    : host_name_(std::move(host_name)),
+      endpoint_(std::move(endpoint)),
+      tls_(tls),
+      attester_(attester),
+      options_(options) {}
+
+MasterClient::~MasterClient() { Close(); }
+
+void MasterClient::Close() {
+  if (member_) member_->Close();
+  member_.reset();
+}
+
+StatusOr<channel::ConnectionPtr> MasterClient::Connect() const {
+  channel::ClientOptions co;
+  co.connect_timeout = options_.connect_timeout;
+  co.expected_peer = endpoint_.identity;
+  return channel::ConnectChannel(endpoint_.address, endpoint_.port, tls_, co);
+}
+
+StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
+  Close();
+  TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn, Connect());
+  attest::SessionTimeouts t{options_.io_timeout, options_.io_timeout};
+  TVD_RETURN_IF_ERROR(
+      conn->WriteFrame(MessageType::kJoinRequest, Encode(request), t.write));
+  if (options_.enrol_ak) {
+    TVD_RETURN_IF_ERROR(attest::EnrolWithMaster(*conn, attester_, t));
+  }
+  TVD_RETURN_IF_ERROR(attest::AttestToMaster(*conn, attester_, t));
+  TVD_ASSIGN_OR_RETURN(Frame frame,
+                       conn->ReadExpected(MessageType::kJoinGrant, t.read));
+  auto grant = DecodeJoinGrant(frame.payload);
+  if (!grant.ok()) {
+    conn->SendErrorAndClose(grant.status());
+    return grant.status();
+  }
+  if (grant->tvd != request.tvd) {
+    Status s = ProtocolError("JoinGrant is for TVD '" + grant->tvd +
+                             "', asked for '" + request.tvd + "'");
+    conn->SendErrorAndClose(s);
+    return s;
+  }
+  member_ = std::move(conn);
+  return std::move(grant).value();
+}
+
+Status MasterClient::Serve(const MasterEvents& events,
+                           const std::atomic<bool>& stop) {
+  if (!member_) return FailedPrecondition("not joined: call Join() first");
+  channel::Connection& conn = *member_;
+  const auto slice = std::chrono::milliseconds(200);
+  while (!stop) {
+    if (!conn.WaitReadable(slice)) continue;
+    TVD_ASSIGN_OR_RETURN(Frame frame, conn.ReadFrame(options_.io_timeout));
+    switch (frame.type) {
+      case MessageType::kError:
+        return channel::DecodeErrorPayload(frame.payload).WithContext("peer");
+      case MessageType::kAttestChallenge: {
+        auto challenge = attest::DecodeAttestChallenge(frame.payload);
+        if (!challenge.ok()) {
+          conn.SendErrorAndClose(challenge.status());
+          return challenge.status();
+        }
+        auto evidence = attester_.Answer(*challenge, conn.channel_binding());
+        if (!evidence.ok()) {
+          conn.SendErrorAndClose(evidence.status());
+          return evidence.status();
+        }
+        TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kAttestEvidence,
+                                            attest::Encode(*evidence),
+                                            options_.io_timeout));
+        break;
+      }
+      case MessageType::kAttestVerdict:
+        break;  // accepted; refusals arrive as kError
+      case MessageType::kMembershipUpdate: {
+        auto m = DecodeMembershipUpdate(frame.payload);
+        if (!m.ok()) {
+          conn.SendErrorAndClose(m.status());
+          return m.status();
+        }
+        if (events.on_membership) events.on_membership(std::move(m).value());
+        break;
+      }
+      case MessageType::kPolicyUpdate: {
+        auto m = DecodePolicyUpdate(frame.payload);
+        if (!m.ok()) {
+          conn.SendErrorAndClose(m.status());
+          return m.status();
+        }
+        if (events.on_policy) events.on_policy(std::move(m).value());
+        break;
+      }
+      case MessageType::kLeaveNotice: {
+        auto m = DecodeLeaveNotice(frame.payload);
+        if (!m.ok()) {
+          conn.SendErrorAndClose(m.status());
+          return m.status();
+        }
+        if (events.on_leave) events.on_leave(std::move(m).value());
+        Close();
+        return Status::Ok();
+      }
+      default: {
+        Status s = ProtocolError("unexpected message type " +
+                                 std::to_string(static_cast<int>(frame.type)) +
+                                 " on the member channel");
+        conn.SendErrorAndClose(s);
+        return s;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<Frame> MasterClient::Request(MessageType type,
+                                      std::span<const std::uint8_t> payload,
+                                      MessageType expected) const {
+  TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn, Connect());
+  TVD_RETURN_IF_ERROR(conn->WriteFrame(type, payload, options_.io_timeout));
+  auto frame = conn->ReadExpected(expected, options_.io_timeout);
+  conn->Close();
+  return frame;
+}
+
+Status MasterClient::Leave(const std::string& tvd, const std::string& reason) {
+  // The master checks `host` against the certificate of the connection.
+  LeaveNotice notice{tvd, host_name_, reason};
+  return Request(MessageType::kLeaveNotice, Encode(notice), MessageType::kAck)
+      .status();
+}
+
+StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
+                                                    const std::string& vm) {
+  TVD_ASSIGN_OR_RETURN(Frame frame, Request(MessageType::kDiskKeyRequest,
+                                            Encode(DiskKeyRequest{tvd, vm}),
+                                            MessageType::kDiskKeyGrant));
+  TVD_ASSIGN_OR_RETURN(DiskKeyGrant grant, DecodeDiskKeyGrant(frame.payload));
+  if (grant.tvd != tvd || grant.vm != vm) {
+    return ProtocolError("DiskKeyGrant is for " + grant.tvd + "/" + grant.vm +
+                         ", asked for " + tvd + "/" + vm);
+  }
+  return grant;
+}
+
+Status MasterClient::ReportVm(const VmReport& report) {
+  return Request(MessageType::kVmReport, Encode(report), MessageType::kAck)
+      .status();
+}
+
+}  // namespace tvd::protocol

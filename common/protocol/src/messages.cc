@@ -1,0 +1,413 @@
+#include "tvd/protocol/messages.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "tvd/channel/wire.h"
+#include "tvd/pki/identity.h"
+#include "tvd/policy/values.h"
+
+namespace tvd::protocol {
+namespace {
+
+using channel::WireReader;
+using channel::WireWriter;
+
+// Prefixes every decoding error with the message name.
+Status In(std::string_view message, const Status& s) {
+  if (s.ok()) return s;
+  return ProtocolError(std::string(message) + ": " + s.message());
+}
+
+// Reads a string field and checks it with `valid`; `what` names the rule.
+StatusOr<std::string> NameField(WireReader& r, std::string_view field,
+                                bool (*valid)(std::string_view),
+                                std::string_view what) {
+  TVD_ASSIGN_OR_RETURN(std::string s, r.String(field, kMaxName));
+  if (!valid(s)) {
+    return ProtocolError("field '" + std::string(field) + "' is not " +
+                         std::string(what));
+  }
+  return s;
+}
+
+bool ValidTvd(std::string_view s) { return policy::IsTvdName(s); }
+bool ValidHost(std::string_view s) { return pki::IsValidName(s); }
+bool ValidVm(std::string_view s) { return policy::IsVmName(s); }
+
+StatusOr<std::string> Tvd(WireReader& r) {
+  return NameField(r, "tvd", ValidTvd, "a valid TVD name");
+}
+StatusOr<std::string> Host(WireReader& r) {
+  return NameField(r, "host", ValidHost, "a valid host name");
+}
+StatusOr<std::string> Vm(WireReader& r) {
+  return NameField(r, "vm", ValidVm, "a valid VM name");
+}
+
+StatusOr<std::string> Underlay(WireReader& r, std::string_view field) {
+  TVD_ASSIGN_OR_RETURN(std::string s, r.String(field, kMaxAddress));
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+               (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+      })) {
+    return ProtocolError("field '" + std::string(field) +
+                         "' is not an IP address literal");
+  }
+  return s;
+}
+
+void PutDigest(WireWriter& w, const Sha256Digest& d) { w.Bytes(d); }
+StatusOr<Sha256Digest> GetDigest(WireReader& r, std::string_view field) {
+  TVD_ASSIGN_OR_RETURN(auto v, r.BytesView(field, 64));
+  if (v.size() != 32) {
+    return ProtocolError("field '" + std::string(field) +
+                         "' must be 32 bytes, got " + std::to_string(v.size()));
+  }
+  Sha256Digest d{};
+  std::copy(v.begin(), v.end(), d.begin());
+  return d;
+}
+
+StatusOr<SecureBytes> GetKey(WireReader& r, std::string_view field,
+                             std::size_t size, bool allow_empty) {
+  TVD_ASSIGN_OR_RETURN(auto v, r.BytesView(field, 64));
+  if (v.size() != size && !(allow_empty && v.empty())) {
+    return ProtocolError("field '" + std::string(field) + "' must be " +
+                         std::to_string(size) + " bytes" +
+                         (allow_empty ? " or empty" : "") + ", got " +
+                         std::to_string(v.size()));
+  }
+  return SecureBytes(v);
+}
+
+StatusOr<std::string> PolicyXml(WireReader& r) {
+  TVD_ASSIGN_OR_RETURN(std::string s, r.String("policy_xml", kMaxPolicyXml));
+  if (s.empty()) return ProtocolError("field 'policy_xml' is empty");
+  return s;
+}
+
+void PutMembers(WireWriter& w, const std::vector<Member>& members) {
+  w.U32(static_cast<std::uint32_t>(members.size()));
+  for (const Member& m : members) {
+    w.String(m.host);
+    w.String(m.underlay);
+  }
+}
+
+StatusOr<std::vector<Member>> GetMembers(WireReader& r) {
+  TVD_ASSIGN_OR_RETURN(std::uint32_t n, r.U32("member count"));
+  if (n > kMaxMembers) {
+    return ProtocolError("member count " + std::to_string(n) +
+                         " is above the limit " + std::to_string(kMaxMembers));
+  }
+  std::vector<Member> out;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    Member m;
+    TVD_ASSIGN_OR_RETURN(
+        m.host, NameField(r, "member host", ValidHost, "a valid host name"));
+    TVD_ASSIGN_OR_RETURN(m.underlay, Underlay(r, "member underlay"));
+    if (!out.empty() && !(out.back().host < m.host)) {
+      return ProtocolError(
+          "members are not sorted by host without duplicates"
+          " (at '" +
+          m.host + "')");
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+StatusOr<std::string> Reason(WireReader& r) {
+  return r.String("reason", kMaxReason);
+}
+
+template <typename T, typename F>
+StatusOr<T> Decode(std::string_view name, std::span<const std::uint8_t> in,
+                   F body) {
+  WireReader r(in);
+  T m;
+  Status s = body(r, m);
+  if (s.ok()) s = r.ExpectEnd("payload");
+  if (!s.ok()) return In(name, s);
+  return m;
+}
+
+}  // namespace
+
+std::string_view MembershipChangeName(MembershipChange change) {
+  switch (change) {
+    case MembershipChange::kJoined:
+      return "joined";
+    case MembershipChange::kLeft:
+      return "left";
+    case MembershipChange::kEvicted:
+      return "evicted";
+    case MembershipChange::kRekeyed:
+      return "rekeyed";
+  }
+  return "unknown";
+}
+
+// ---- encoders ----
+
+std::vector<std::uint8_t> Encode(const JoinRequest& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.underlay);
+  w.U8(m.known_policy_digest ? 1 : 0);
+  if (m.known_policy_digest) PutDigest(w, *m.known_policy_digest);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const JoinGrant& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.policy_xml);
+  PutDigest(w, m.policy_digest);
+  w.U64(m.epoch);
+  w.Bytes(m.key.view());
+  PutMembers(w, m.members);
+  w.U32(m.attestation_interval_seconds);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const MembershipUpdate& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.U64(m.epoch);
+  w.U8(static_cast<std::uint8_t>(m.change));
+  w.String(m.host);
+  PutMembers(w, m.members);
+  w.Bytes(m.key.view());
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const LeaveNotice& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.host);
+  w.String(m.reason);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const PolicyUpdate& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.policy_xml);
+  PutDigest(w, m.policy_digest);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const DiskKeyRequest& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const DiskKeyGrant& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.Bytes(m.key.view());
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const VmReport& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.U8(m.attached ? 1 : 0);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const TvdAdd& m) {
+  WireWriter w;
+  w.String(m.policy_xml);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const TvdUpdate& m) {
+  WireWriter w;
+  w.String(m.policy_xml);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const TvdRemove& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const AdminQuery& m) {
+  WireWriter w;
+  w.U8(static_cast<std::uint8_t>(m.kind));
+  w.String(m.name);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const AdminReply& m) {
+  WireWriter w;
+  w.String(m.json);
+  return w.Take();
+}
+
+// ---- decoders ----
+
+StatusOr<JoinRequest> DecodeJoinRequest(std::span<const std::uint8_t> in) {
+  return Decode<JoinRequest>(
+      "JoinRequest", in, [](WireReader& r, JoinRequest& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.underlay, Underlay(r, "underlay"));
+        TVD_ASSIGN_OR_RETURN(std::uint8_t has, r.U8("has_digest"));
+        if (has > 1) return ProtocolError("field 'has_digest' is not 0 or 1");
+        if (has == 1) {
+          TVD_ASSIGN_OR_RETURN(Sha256Digest d,
+                               GetDigest(r, "known_policy_digest"));
+          m.known_policy_digest = d;
+        }
+        return Status::Ok();
+      });
+}
+
+StatusOr<JoinGrant> DecodeJoinGrant(std::span<const std::uint8_t> in) {
+  return Decode<JoinGrant>(
+      "JoinGrant", in, [](WireReader& r, JoinGrant& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.policy_xml, PolicyXml(r));
+        TVD_ASSIGN_OR_RETURN(m.policy_digest, GetDigest(r, "policy_digest"));
+        TVD_ASSIGN_OR_RETURN(m.epoch, r.U64("epoch"));
+        if (m.epoch == 0) return ProtocolError("field 'epoch' is 0");
+        TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kTvdKeySize, false));
+        TVD_ASSIGN_OR_RETURN(m.members, GetMembers(r));
+        TVD_ASSIGN_OR_RETURN(m.attestation_interval_seconds,
+                             r.U32("attestation_interval_seconds"));
+        return Status::Ok();
+      });
+}
+
+StatusOr<MembershipUpdate> DecodeMembershipUpdate(
+    std::span<const std::uint8_t> in) {
+  return Decode<MembershipUpdate>(
+      "MembershipUpdate", in, [](WireReader& r, MembershipUpdate& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.epoch, r.U64("epoch"));
+        if (m.epoch == 0) return ProtocolError("field 'epoch' is 0");
+        TVD_ASSIGN_OR_RETURN(std::uint8_t change, r.U8("change"));
+        if (change < 1 || change > 4) {
+          return ProtocolError("field 'change' has unknown value " +
+                               std::to_string(change));
+        }
+        m.change = static_cast<MembershipChange>(change);
+        TVD_ASSIGN_OR_RETURN(m.host, Host(r));
+        TVD_ASSIGN_OR_RETURN(m.members, GetMembers(r));
+        TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kTvdKeySize, true));
+        return Status::Ok();
+      });
+}
+
+StatusOr<LeaveNotice> DecodeLeaveNotice(std::span<const std::uint8_t> in) {
+  return Decode<LeaveNotice>("LeaveNotice", in,
+                             [](WireReader& r, LeaveNotice& m) -> Status {
+                               TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+                               TVD_ASSIGN_OR_RETURN(m.host, Host(r));
+                               TVD_ASSIGN_OR_RETURN(m.reason, Reason(r));
+                               return Status::Ok();
+                             });
+}
+
+StatusOr<PolicyUpdate> DecodePolicyUpdate(std::span<const std::uint8_t> in) {
+  return Decode<PolicyUpdate>(
+      "PolicyUpdate", in, [](WireReader& r, PolicyUpdate& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.policy_xml, PolicyXml(r));
+        TVD_ASSIGN_OR_RETURN(m.policy_digest, GetDigest(r, "policy_digest"));
+        return Status::Ok();
+      });
+}
+
+StatusOr<DiskKeyRequest> DecodeDiskKeyRequest(
+    std::span<const std::uint8_t> in) {
+  return Decode<DiskKeyRequest>("DiskKeyRequest", in,
+                                [](WireReader& r, DiskKeyRequest& m) -> Status {
+                                  TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+                                  TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+                                  return Status::Ok();
+                                });
+}
+
+StatusOr<DiskKeyGrant> DecodeDiskKeyGrant(std::span<const std::uint8_t> in) {
+  return Decode<DiskKeyGrant>(
+      "DiskKeyGrant", in, [](WireReader& r, DiskKeyGrant& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kDiskKeySize, false));
+        return Status::Ok();
+      });
+}
+
+StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in) {
+  return Decode<VmReport>(
+      "VmReport", in, [](WireReader& r, VmReport& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(std::uint8_t a, r.U8("attached"));
+        if (a > 1) return ProtocolError("field 'attached' is not 0 or 1");
+        m.attached = a == 1;
+        return Status::Ok();
+      });
+}
+
+StatusOr<TvdAdd> DecodeTvdAdd(std::span<const std::uint8_t> in) {
+  return Decode<TvdAdd>("TvdAdd", in, [](WireReader& r, TvdAdd& m) -> Status {
+    TVD_ASSIGN_OR_RETURN(m.policy_xml, PolicyXml(r));
+    return Status::Ok();
+  });
+}
+
+StatusOr<TvdUpdate> DecodeTvdUpdate(std::span<const std::uint8_t> in) {
+  return Decode<TvdUpdate>("TvdUpdate", in,
+                           [](WireReader& r, TvdUpdate& m) -> Status {
+                             TVD_ASSIGN_OR_RETURN(m.policy_xml, PolicyXml(r));
+                             return Status::Ok();
+                           });
+}
+
+StatusOr<TvdRemove> DecodeTvdRemove(std::span<const std::uint8_t> in) {
+  return Decode<TvdRemove>("TvdRemove", in,
+                           [](WireReader& r, TvdRemove& m) -> Status {
+                             TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+                             return Status::Ok();
+                           });
+}
+
+StatusOr<AdminQuery> DecodeAdminQuery(std::span<const std::uint8_t> in) {
+  return Decode<AdminQuery>(
+      "AdminQuery", in, [](WireReader& r, AdminQuery& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(std::uint8_t kind, r.U8("kind"));
+        if (kind < 1 || kind > 4) {
+          return ProtocolError("field 'kind' has unknown value " +
+                               std::to_string(kind));
+        }
+        m.kind = static_cast<AdminQueryKind>(kind);
+        TVD_ASSIGN_OR_RETURN(m.name, r.String("name", kMaxName));
+        if (m.kind == AdminQueryKind::kTvd && !policy::IsTvdName(m.name)) {
+          return ProtocolError("field 'name' is not a valid TVD name");
+        }
+        if (m.kind != AdminQueryKind::kTvd && !m.name.empty()) {
+          return ProtocolError("field 'name' must be empty for this kind");
+        }
+        return Status::Ok();
+      });
+}
+
+StatusOr<AdminReply> DecodeAdminReply(std::span<const std::uint8_t> in) {
+  return Decode<AdminReply>(
+      "AdminReply", in, [](WireReader& r, AdminReply& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.json, r.String("json", kMaxReplyText));
+        return Status::Ok();
+      });
+}
+
+}  // namespace tvd::protocol

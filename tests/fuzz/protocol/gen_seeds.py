@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of protocol_decoder_fuzzer: one valid message of
+each kind (first byte = decoder index) plus a few broken ones. Run from this
+directory; the output is committed."""
+import struct, os
+
+def s(b):
+    if isinstance(b, str): b = b.encode()
+    return struct.pack('>I', len(b)) + b
+
+def members(ms):
+    return struct.pack('>I', len(ms)) + b''.join(s(h) + s(a) for h, a in ms)
+
+D = bytes(range(32))
+K = bytes([7]) * 32
+seeds = {
+    'join_request': bytes([0]) + s('blue') + s('198.18.0.1') + b'\x00',
+    'join_request_digest': bytes([0]) + s('blue') + s('fd00::1') + b'\x01' + s(D),
+    'join_grant': bytes([1]) + s('blue') + s('<tvd-policy/>') + s(D) +
+        struct.pack('>Q', 2) + s(K) + members([('n1', '198.18.0.1'), ('n2', '198.18.0.2')]) +
+        struct.pack('>I', 30),
+    'membership_update': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x03' +
+        s('n2') + members([('n1', '198.18.0.1')]) + s(K),
+    'membership_nokey': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x01' +
+        s('n2') + members([('n1', '198.18.0.1'), ('n2', '198.18.0.2')]) + s(b''),
+    'leave': bytes([3]) + s('blue') + s('n1') + s('evicted'),
+    'policy_update': bytes([4]) + s('blue') + s('<tvd-policy/>') + s(D),
+    'disk_key_request': bytes([5]) + s('blue') + s('web1'),
+    'disk_key_grant': bytes([6]) + s('blue') + s('web1') + s(K),
+    'vm_report': bytes([7]) + s('blue') + s('web1') + b'\x01',
+    'tvd_add': bytes([8]) + s('<tvd-policy/>'),
+    'tvd_update': bytes([9]) + s('<tvd-policy/>'),
+    'tvd_remove': bytes([10]) + s('blue'),
+    'admin_query': bytes([11]) + b'\x02' + s('blue'),
+    'admin_reply': bytes([12]) + s('{"tvds":[]}'),
+    'bad_truncated': bytes([1]) + s('blue')[:6],
+    'bad_members_unsorted': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x01' +
+        s('n2') + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) + s(b''),
+    'bad_huge_length': bytes([4]) + b'\xff\xff\xff\xff',
+}
+os.makedirs('corpus', exist_ok=True)
+for name, data in seeds.items():
+    with open(os.path.join('corpus', name), 'wb') as f:
+        f.write(data)

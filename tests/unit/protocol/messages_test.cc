@@ -1,0 +1,167 @@
+#include "tvd/protocol/messages.h"
+
+#include <gtest/gtest.h>
+
+#include "tvd/channel/wire.h"
+
+namespace tvd::protocol {
+namespace {
+
+Sha256Digest DigestOf(std::string_view s) { return Sha256(s); }
+
+SecureBytes Key(std::uint8_t fill) {
+  std::vector<std::uint8_t> k(32, fill);
+  return SecureBytes(k);
+}
+
+TEST(ProtocolMessagesTest, JoinRequestRoundTrip) {
+  JoinRequest m{"blue", "198.18.0.1", std::nullopt};
+  auto d = DecodeJoinRequest(Encode(m));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->tvd, "blue");
+  EXPECT_EQ(d->underlay, "198.18.0.1");
+  EXPECT_FALSE(d->known_policy_digest.has_value());
+  m.known_policy_digest = DigestOf("p");
+  d = DecodeJoinRequest(Encode(m));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->known_policy_digest, DigestOf("p"));
+}
+
+TEST(ProtocolMessagesTest, JoinGrantRoundTrip) {
+  JoinGrant m;
+  m.tvd = "blue";
+  m.policy_xml = "<tvd-policy/>";
+  m.policy_digest = DigestOf("x");
+  m.epoch = 3;
+  m.key = Key(7);
+  m.members = {{"node1", "198.18.0.1"}, {"node2", "fd00::2"}};
+  m.attestation_interval_seconds = 30;
+  auto d = DecodeJoinGrant(Encode(m));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->tvd, "blue");
+  EXPECT_EQ(d->policy_xml, "<tvd-policy/>");
+  EXPECT_EQ(d->policy_digest, DigestOf("x"));
+  EXPECT_EQ(d->epoch, 3u);
+  EXPECT_TRUE(d->key.Equals(Key(7).view()));
+  EXPECT_EQ(d->members, m.members);
+  EXPECT_EQ(d->attestation_interval_seconds, 30u);
+}
+
+TEST(ProtocolMessagesTest, MembershipUpdateRoundTripWithAndWithoutKey) {
+  MembershipUpdate m;
+  m.tvd = "blue";
+  m.epoch = 4;
+  m.change = MembershipChange::kEvicted;
+  m.host = "node2";
+  m.members = {{"node1", "198.18.0.1"}};
+  auto d = DecodeMembershipUpdate(Encode(m));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->change, MembershipChange::kEvicted);
+  EXPECT_EQ(d->host, "node2");
+  EXPECT_TRUE(d->key.empty());
+  m.key = Key(9);
+  d = DecodeMembershipUpdate(Encode(m));
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->key.Equals(Key(9).view()));
+  EXPECT_EQ(d->members, m.members);
+}
+
+TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
+  auto leave = DecodeLeaveNotice(Encode(LeaveNotice{"red", "n1", "evicted"}));
+  ASSERT_TRUE(leave.ok());
+  EXPECT_EQ(leave->reason, "evicted");
+  auto pu =
+      DecodePolicyUpdate(Encode(PolicyUpdate{"red", "<x/>", DigestOf("y")}));
+  ASSERT_TRUE(pu.ok());
+  EXPECT_EQ(pu->policy_digest, DigestOf("y"));
+  auto dkr = DecodeDiskKeyRequest(Encode(DiskKeyRequest{"red", "web1"}));
+  ASSERT_TRUE(dkr.ok());
+  EXPECT_EQ(dkr->vm, "web1");
+  auto dkg = DecodeDiskKeyGrant(Encode(DiskKeyGrant{"red", "web1", Key(1)}));
+  ASSERT_TRUE(dkg.ok());
+  EXPECT_TRUE(dkg->key.Equals(Key(1).view()));
+  auto vr = DecodeVmReport(Encode(VmReport{"red", "web1", false}));
+  ASSERT_TRUE(vr.ok());
+  EXPECT_FALSE(vr->attached);
+  EXPECT_EQ(DecodeTvdAdd(Encode(TvdAdd{"<a/>"}))->policy_xml, "<a/>");
+  EXPECT_EQ(DecodeTvdUpdate(Encode(TvdUpdate{"<b/>"}))->policy_xml, "<b/>");
+  EXPECT_EQ(DecodeTvdRemove(Encode(TvdRemove{"red"}))->tvd, "red");
+  auto q = DecodeAdminQuery(Encode(AdminQuery{AdminQueryKind::kTvd, "red"}));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->kind, AdminQueryKind::kTvd);
+  EXPECT_EQ(DecodeAdminReply(Encode(AdminReply{"{}"}))->json, "{}");
+}
+
+TEST(ProtocolMessagesTest, ExactDecodeErrors) {
+  // Truncated.
+  auto bytes = Encode(JoinRequest{"blue", "198.18.0.1", std::nullopt});
+  bytes.resize(10);
+  EXPECT_EQ(DecodeJoinRequest(bytes).status(),
+            ProtocolError("JoinRequest: message truncated in field "
+                          "'underlay'"));
+  // Trailing bytes.
+  auto vm = Encode(VmReport{"red", "web1", true});
+  vm.push_back(0);
+  vm.push_back(0);
+  EXPECT_EQ(DecodeVmReport(vm).status(),
+            ProtocolError("VmReport: 2 unexpected trailing bytes in payload"));
+  // Wrong key size.
+  JoinGrant g;
+  g.tvd = "blue";
+  g.policy_xml = "<p/>";
+  g.epoch = 1;
+  g.key = SecureBytes(5);
+  EXPECT_EQ(DecodeJoinGrant(Encode(g)).status(),
+            ProtocolError("JoinGrant: field 'key' must be 32 bytes, got 5"));
+  g.key = Key(1);
+  g.epoch = 0;
+  EXPECT_EQ(DecodeJoinGrant(Encode(g)).status(),
+            ProtocolError("JoinGrant: field 'epoch' is 0"));
+  // Names.
+  EXPECT_EQ(
+      DecodeJoinRequest(Encode(JoinRequest{"../x", "1.2.3.4", {}})).status(),
+      ProtocolError("JoinRequest: field 'tvd' is not a valid TVD name"));
+  EXPECT_EQ(DecodeJoinRequest(Encode(JoinRequest{"blue", "1.2.3.4; rm", {}}))
+                .status(),
+            ProtocolError("JoinRequest: field 'underlay' is not an IP "
+                          "address literal"));
+  // Unsorted members.
+  MembershipUpdate m;
+  m.tvd = "blue";
+  m.epoch = 1;
+  m.host = "b";
+  m.members = {{"b", "1.1.1.1"}, {"a", "1.1.1.2"}};
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
+            ProtocolError("MembershipUpdate: members are not sorted by host "
+                          "without duplicates (at 'a')"));
+  // Enum out of range.
+  channel::WireWriter w;
+  w.U8(9);
+  w.String("");
+  EXPECT_EQ(DecodeAdminQuery(w.data()).status(),
+            ProtocolError("AdminQuery: field 'kind' has unknown value 9"));
+  EXPECT_EQ(
+      DecodeAdminQuery(Encode(AdminQuery{AdminQueryKind::kTvds, "x"})).status(),
+      ProtocolError("AdminQuery: field 'name' must be empty for this "
+                    "kind"));
+  // Empty policy.
+  EXPECT_EQ(DecodeTvdAdd(Encode(TvdAdd{""})).status(),
+            ProtocolError("TvdAdd: field 'policy_xml' is empty"));
+}
+
+TEST(ProtocolMessagesTest, EveryPrefixOfAValidMessageIsAnError) {
+  JoinGrant g;
+  g.tvd = "blue";
+  g.policy_xml = "<p/>";
+  g.epoch = 1;
+  g.key = Key(1);
+  g.members = {{"n1", "1.2.3.4"}};
+  auto bytes = Encode(g);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    std::span<const std::uint8_t> prefix(bytes.data(), n);
+    EXPECT_FALSE(DecodeJoinGrant(prefix).ok()) << n;
+  }
+}
+
+}  // namespace
+}  // namespace tvd::protocol
