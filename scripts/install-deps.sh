@@ -20,7 +20,7 @@ packages=(
   qemu-system-x86 qemu-utils
   swtpm swtpm-tools tpm2-tools
   # network plumbing and inspection
-  iproute2 iputils-ping tcpdump ethtool util-linux procps
+  iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )
 
 missing=()

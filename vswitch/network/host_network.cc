@@ -374,6 +374,16 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
             {"external_ids", "insert", db::StringMap(new_keys)})})));
   }
 
+  // The guard goes up before any VXLAN device exists, so that not one of
+  // this TVD's packets can leave unencrypted while its tunnels come up.
+  if (!config_.ipsec_tun_device.empty()) {
+    TVD_RETURN_IF_ERROR(
+        links_
+            .EnsureVxlanGuard(VxlanPortForTvd(spec.tvd_id),
+                              config_.ipsec_tun_device)
+            .WithContext("guarding TVD " + spec.tvd + "'s VXLAN port"));
+  }
+
   // Kernel VXLAN devices first: OVS can only attach a device that exists.
   std::vector<std::string> created;
   auto undo_links = [&]() {
@@ -658,6 +668,10 @@ Status HostNetwork::LeaveTvd(const std::string& tvd) {
     if (std::find(tunnels.begin(), tunnels.end(), n) == tunnels.end()) continue;
     TVD_RETURN_IF_ERROR(tunnels_.RemoveTunnel(n));
   }
+  // Last: the guard outlives the devices and tunnels it protects.
+  if (tvd_id != 0) {
+    TVD_RETURN_IF_ERROR(links_.RemoveVxlanGuard(VxlanPortForTvd(tvd_id)));
+  }
   joined_.erase(tvd);
   log::Info("TVD ", tvd, " removed from bridge ", config_.bridge);
   return Status::Ok();
@@ -745,6 +759,20 @@ Status HostNetwork::Reconcile(const DesiredHostState& desired) {
   for (const auto& n : tunnels) {
     if (n.rfind("tvd-", 0) == 0 && wanted_tunnels.count(n) == 0) {
       TVD_RETURN_IF_ERROR(tunnels_.RemoveTunnel(n));
+    }
+  }
+  // Guards of TVDs no longer here go only after their tunnels and devices.
+  std::set<std::uint16_t> wanted_guards;
+  if (!config_.ipsec_tun_device.empty()) {
+    for (const TvdSpec& t : desired.tvds) {
+      wanted_guards.insert(VxlanPortForTvd(t.tvd_id));
+    }
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint16_t> guards,
+                       links_.ListVxlanGuards());
+  for (std::uint16_t port : guards) {
+    if (wanted_guards.count(port) == 0) {
+      TVD_RETURN_IF_ERROR(links_.RemoveVxlanGuard(port));
     }
   }
   return Status::Ok();

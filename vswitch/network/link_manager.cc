@@ -1,5 +1,13 @@
 #include "tvd/vswitch/link_manager.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -101,6 +109,130 @@ StatusOr<std::vector<std::string>> IpLinkManager::ListLinks(
     if (name.rfind(prefix, 0) == 0) names.push_back(name);
   }
   return names;
+}
+
+namespace {
+
+// The guard lives in a table of its own, so it never touches rules that
+// others own. Each guarded port has one rule per direction, tagged with a
+// comment naming the port, so a restarted controller can find them.
+constexpr char kGuardTable[] = "tvd_vxlan_guard";
+
+std::string GuardComment(std::uint16_t port) {
+  return "tvd-vxlan-" + std::to_string(port);
+}
+
+// Rules of the guard table: {chain, handle, comment}.
+struct GuardRule {
+  std::string chain;
+  long handle = 0;
+  std::string comment;
+};
+
+StatusOr<std::vector<GuardRule>> ParseGuardRules(const std::string& text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("nftables") ||
+      !doc["nftables"].is_array()) {
+    return Internal("'nft -j list table' printed no ruleset");
+  }
+  std::vector<GuardRule> rules;
+  for (const auto& item : doc["nftables"]) {
+    if (!item.is_object() || !item.contains("rule")) continue;
+    const auto& r = item["rule"];
+    if (!r.is_object()) continue;
+    rules.push_back(
+        {r.value("chain", ""), r.value("handle", 0L), r.value("comment", "")});
+  }
+  return rules;
+}
+
+}  // namespace
+
+StatusOr<std::string> IpLinkManager::RunWithInput(
+    const std::vector<std::string>& argv, const std::string& input) {
+  // nft reads a whole script from a file and applies it as one transaction.
+  char path[] = "/tmp/tvd-nft-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) return ErrnoError("mkstemp", errno);
+  bool written = ::write(fd, input.data(), input.size()) ==
+                 static_cast<ssize_t>(input.size());
+  ::close(fd);
+  StatusOr<std::string> r =
+      written ? Run([&] {
+        std::vector<std::string> a = argv;
+        a.push_back(path);
+        return a;
+      }())
+              : StatusOr<std::string>(IoError("cannot write nft script"));
+  ::unlink(path);
+  return r;
+}
+
+Status IpLinkManager::EnsureVxlanGuard(std::uint16_t port,
+                                       const std::string& tun_device) {
+  if (port == 0 || tun_device.empty()) {
+    return InvalidArgument("a VXLAN guard needs a port and a TUN device");
+  }
+  for (char c : tun_device) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return InvalidArgument("TUN device name '" + tun_device +
+                             "' has characters other than [A-Za-z0-9_-]");
+    }
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint16_t> guarded, ListVxlanGuards());
+  std::string p = std::to_string(port);
+  std::string script = std::string("add table inet ") + kGuardTable + "\n" +
+                       "add chain inet " + kGuardTable +
+                       " input { type filter hook input priority -10; }\n" +
+                       "add chain inet " + kGuardTable +
+                       " output { type filter hook output priority -10; }\n";
+  if (std::find(guarded.begin(), guarded.end(), port) == guarded.end()) {
+    // Both directions in one transaction: the port is never half guarded.
+    script += std::string("add rule inet ") + kGuardTable +
+              " input udp dport " + p + " iifname != \"" + tun_device +
+              "\" counter drop comment \"" + GuardComment(port) + "\"\n";
+    script += std::string("add rule inet ") + kGuardTable +
+              " output udp dport " + p + " oifname != \"" + tun_device +
+              "\" counter drop comment \"" + GuardComment(port) + "\"\n";
+  }
+  return RunWithInput({"nft", "-f"}, script).status();
+}
+
+Status IpLinkManager::RemoveVxlanGuard(std::uint16_t port) {
+  StatusOr<std::string> listed =
+      Run({"nft", "-j", "list", "table", "inet", kGuardTable});
+  if (!listed.ok()) return Status::Ok();  // no table: nothing guarded
+  TVD_ASSIGN_OR_RETURN(std::vector<GuardRule> rules, ParseGuardRules(*listed));
+  std::string script;
+  for (const GuardRule& r : rules) {
+    if (r.comment != GuardComment(port)) continue;
+    script += std::string("delete rule inet ") + kGuardTable + " " + r.chain +
+              " handle " + std::to_string(r.handle) + "\n";
+  }
+  if (script.empty()) return Status::Ok();
+  return RunWithInput({"nft", "-f"}, script).status();
+}
+
+StatusOr<std::vector<std::uint16_t>> IpLinkManager::ListVxlanGuards() {
+  StatusOr<std::string> listed =
+      Run({"nft", "-j", "list", "table", "inet", kGuardTable});
+  if (!listed.ok()) return std::vector<std::uint16_t>{};  // no table yet
+  TVD_ASSIGN_OR_RETURN(std::vector<GuardRule> rules, ParseGuardRules(*listed));
+  // A port counts as guarded only with both directions in place.
+  std::map<std::uint16_t, std::set<std::string>> chains;
+  const std::string prefix = "tvd-vxlan-";
+  for (const GuardRule& r : rules) {
+    if (r.comment.rfind(prefix, 0) != 0) continue;
+    long port = std::strtol(r.comment.c_str() + prefix.size(), nullptr, 10);
+    if (port > 0 && port <= 65535) {
+      chains[static_cast<std::uint16_t>(port)].insert(r.chain);
+    }
+  }
+  std::vector<std::uint16_t> ports;
+  for (const auto& [port, c] : chains) {
+    if (c.count("input") && c.count("output")) ports.push_back(port);
+  }
+  return ports;
 }
 
 }  // namespace tvd::vswitch

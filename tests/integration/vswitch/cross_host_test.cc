@@ -346,5 +346,90 @@ TEST_F(CrossHostTest,
   EXPECT_TRUE(failures.empty()) << "after charon restart:\n" << Join(failures);
 }
 
+// Packets the VXLAN device `dev` in host `i` has received.
+long RxPackets(const Host& h, const std::string& dev) {
+  auto r =
+      h.test_host->ns().Exec({"ip", "-s", "-o", "link", "show", "dev", dev});
+  if (!r.ok() || r->exit_status != 0) return -1;
+  // "... RX: bytes packets ... \    <bytes> <packets> ..."
+  std::istringstream words(r->out.substr(r->out.find("RX:")));
+  std::string w;
+  std::vector<std::string> tokens;
+  while (words >> w) tokens.push_back(w);
+  for (size_t k = 0; k + 1 < tokens.size(); ++k) {
+    if (tokens[k] == "\\" && k + 2 < tokens.size())
+      return std::stol(tokens[k + 2]);
+  }
+  return -1;
+}
+
+TEST_F(CrossHostTest, LostTunnelLeaksNoPlaintextAndUnderlayCannotInject) {
+  const VmEndpoint& a = *FirstVm("blue", "host1").endpoint;
+  const VmEndpoint& b = *FirstVm("blue", "host2").endpoint;
+  ASSERT_TRUE(Reaches(a, b));
+
+  // The SA disappears under the controller (a charon fault, an operator):
+  // blue's VXLAN traffic must stop, not fall back to the clear.
+  const std::string capture = hosts_[0].test_host->dir() + "/lost.pcap";
+  const std::string capture_log = hosts_[0].test_host->dir() + "/lost.log";
+  ProcessOptions o = hosts_[0].test_host->ns().Options(
+      {"tcpdump", "-i", "ul0", "-n", "-U", "-w", capture, "udp"});
+  o.stderr_path = capture_log;
+  auto tcpdump = ChildProcess::Start(o);
+  ASSERT_TRUE(tcpdump.ok()) << tcpdump.status().ToString();
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream log(capture_log);
+    std::stringstream text;
+    text << log.rdbuf();
+    if (text.str().find("listening on") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(hosts_[0].tunnels->RemoveTunnel("tvd-blue-host2").ok());
+  EXPECT_FALSE(a.Ping(b.ipv4(), 3, 1).ok());
+  ASSERT_TRUE(tcpdump->Stop().ok());
+  ProcessOptions read;
+  read.argv = {"tcpdump", "-n", "-r", capture};
+  auto dump = RunCommand(read);
+  ASSERT_TRUE(dump.ok());
+  EXPECT_EQ(dump->out.find(".49173"), std::string::npos) << dump->out;
+
+  // Plaintext VXLAN sent to host2's blue port from the underlay must not
+  // reach blue's network. The same packet with the guard lifted does, so
+  // the check can see an injection.
+  auto attacker = testing::NetworkNamespace::Create(UniqueName("atk"));
+  ASSERT_TRUE(attacker.ok());
+  ASSERT_TRUE(
+      underlay_->Attach(attacker->name(), "ul0", "198.18.0.66/24").ok());
+  // VXLAN header (I flag, VNI 5021) + a broadcast ARP request frame.
+  const std::string send = R"(
+import socket
+vni = 5021
+hdr = bytes([0x08, 0, 0, 0]) + vni.to_bytes(3, 'big') + bytes([0])
+eth = b'\xff' * 6 + bytes.fromhex('02aabbccddee') + b'\x08\x06'
+arp = bytes.fromhex('0001080006040001') + bytes.fromhex('02aabbccddee') + \
+      bytes([198, 19, 0, 99]) + b'\x00' * 6 + bytes([198, 19, 0, 1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(5):
+    s.sendto(hdr + eth + arp, ('198.18.0.2', 49173))
+)";
+  long rx_before = RxPackets(hosts_[1], "tvx5021");
+  ASSERT_GE(rx_before, 0);
+  ASSERT_TRUE(attacker->Run({"python3", "-c", send}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(RxPackets(hosts_[1], "tvx5021"), rx_before);
+
+  ASSERT_TRUE(hosts_[1].links->RemoveVxlanGuard(49173).ok());
+  ASSERT_TRUE(attacker->Run({"python3", "-c", send}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(RxPackets(hosts_[1], "tvx5021"), rx_before);
+
+  // Reconciling both hosts restores the guard and the tunnel.
+  for (int i : {1, 0}) ASSERT_TRUE(Apply(i, Desired(i)).ok());
+  auto guards = hosts_[1].links->ListVxlanGuards();
+  ASSERT_TRUE(guards.ok());
+  EXPECT_EQ(*guards, (std::vector<std::uint16_t>{49173, 49174}));
+  EXPECT_TRUE(Reaches(a, b));
+}
+
 }  // namespace
 }  // namespace tvd::vswitch

@@ -149,8 +149,32 @@ class FakeFlows : public OpenFlowSwitch {
 class FakeLinks : public LinkManager {
  public:
   Status EnsureVxlan(const VxlanLink& link) override {
+    // A VXLAN device must never exist before its port is guarded.
+    if (expect_guard && guards.count(link.dstport) == 0) {
+      return FailedPrecondition("VXLAN port " + std::to_string(link.dstport) +
+                                " created before its guard");
+    }
     links[link.name] = link;
     return Status::Ok();
+  }
+  Status EnsureVxlanGuard(std::uint16_t port,
+                          const std::string& tun_device) override {
+    guards[port] = tun_device;
+    return Status::Ok();
+  }
+  Status RemoveVxlanGuard(std::uint16_t port) override {
+    for (const auto& [name, link] : links) {
+      if (link.dstport == port) {
+        return FailedPrecondition("guard removed while " + name + " exists");
+      }
+    }
+    guards.erase(port);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::uint16_t>> ListVxlanGuards() override {
+    std::vector<std::uint16_t> out;
+    for (const auto& [port, tun] : guards) out.push_back(port);
+    return out;
   }
   Status SetVxlanPeers(const std::string& name,
                        const std::vector<std::string>& p) override {
@@ -173,6 +197,8 @@ class FakeLinks : public LinkManager {
   }
   std::map<std::string, VxlanLink> links;
   std::map<std::string, std::vector<std::string>> peers;
+  std::map<std::uint16_t, std::string> guards;  // port -> TUN device
+  bool expect_guard = true;
   Status fail_peers;
 };
 
@@ -415,6 +441,40 @@ TEST_F(HostNetworkUnitTest, ReconcileRestoresAndRemovesStaleObjects) {
       std::set<std::uint64_t>(cookies->begin(), cookies->end()),
       (std::set<std::uint64_t>{PortCookie(0, ""), PortCookie(11, "tvx100"),
                                PortCookie(11, "b1")}));
+}
+
+TEST_F(HostNetworkUnitTest, VxlanPortIsGuardedFromJoinUntilLeave) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  EXPECT_EQ(links_.guards,
+            (std::map<std::uint16_t, std::string>{{49152 + 11, "ipsec0"},
+                                                  {49152 + 12, "ipsec0"}}));
+  ASSERT_TRUE(model_->LeaveTvd("blue").ok());
+  EXPECT_EQ(links_.guards,
+            (std::map<std::uint16_t, std::string>{{49152 + 12, "ipsec0"}}));
+}
+
+TEST_F(HostNetworkUnitTest, ReconcileRemovesGuardsOfTvdsNoLongerHere) {
+  links_.guards[49152 + 99] = "ipsec0";  // left by an earlier controller
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  DesiredHostState desired;
+  desired.tvds = {Blue()};
+  ASSERT_TRUE(model_->Reconcile(desired).ok());
+  EXPECT_EQ(links_.guards,
+            (std::map<std::uint16_t, std::string>{{49152 + 11, "ipsec0"}}));
+}
+
+TEST_F(HostNetworkUnitTest, NoGuardWhenEspIsInTheKernel) {
+  HostNetwork::Config cfg;
+  cfg.local_host = "host1";
+  cfg.local_address = "198.18.0.1";
+  cfg.ipsec_tun_device = "";
+  links_.expect_guard = false;
+  HostNetwork model(cfg, db_, flows_, links_, tunnels_, nullptr);
+  ASSERT_TRUE(model.EnsureBridge().ok());
+  ASSERT_TRUE(model.JoinTvd(Blue()).ok());
+  EXPECT_TRUE(links_.guards.empty());
 }
 
 }  // namespace

@@ -108,6 +108,11 @@ class HostNetwork {
     std::string local_host;                // this host's identity
     std::string local_address;             // this host's underlay address
     std::chrono::milliseconds apply_timeout{10000};
+    // TUN device of charon's userspace ESP (kernel-libipsec). When set, each
+    // TVD's VXLAN port is guarded (LinkManager::EnsureVxlanGuard) so its
+    // traffic never crosses the underlay unencrypted. Empty only on hosts
+    // with kernel ESP, where charon's IPsec policies enforce the same.
+    std::string ipsec_tun_device = "ipsec0";
   };
 
   HostNetwork(Config config, VswitchDatabase& db, OpenFlowSwitch& flows,

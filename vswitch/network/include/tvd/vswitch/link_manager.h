@@ -34,9 +34,25 @@ class LinkManager {
   // Names of devices whose name starts with `prefix`.
   virtual StatusOr<std::vector<std::string>> ListLinks(
       const std::string& prefix) = 0;
+
+  // VXLAN port guard, for hosts whose ESP runs in userspace (charon's
+  // kernel-libipsec): the kernel has no IPsec policy there, so without a
+  // guard a TVD's VXLAN packets would leave in plaintext whenever its SA is
+  // missing, and plaintext VXLAN from the underlay would be accepted. The
+  // guard lets UDP to `port` pass only through the IPsec TUN device
+  // `tun_device`: inbound only from it, outbound only into it (that is, only
+  // along the routes charon installs for an established SA); anything else
+  // to that port is dropped. Idempotent.
+  virtual Status EnsureVxlanGuard(std::uint16_t port,
+                                  const std::string& tun_device) = 0;
+  // Removes the guard of `port` (OK when there is none).
+  virtual Status RemoveVxlanGuard(std::uint16_t port) = 0;
+  // Ports that currently have a guard.
+  virtual StatusOr<std::vector<std::uint16_t>> ListVxlanGuards() = 0;
 };
 
-// LinkManager on iproute2 commands, run inside network namespace `netns`
+// LinkManager on iproute2 (and, for the guard, nftables) commands, run
+// inside network namespace `netns`
 // (empty: the caller's own).
 class IpLinkManager : public LinkManager {
  public:
@@ -47,10 +63,17 @@ class IpLinkManager : public LinkManager {
   Status DeleteLink(const std::string& name) override;
   StatusOr<std::vector<std::string>> ListLinks(
       const std::string& prefix) override;
+  Status EnsureVxlanGuard(std::uint16_t port,
+                          const std::string& tun_device) override;
+  Status RemoveVxlanGuard(std::uint16_t port) override;
+  StatusOr<std::vector<std::uint16_t>> ListVxlanGuards() override;
 
  private:
   // Runs argv in the namespace; returns stdout, or the error with stderr.
   StatusOr<std::string> Run(const std::vector<std::string>& argv);
+  // Runs argv with a temporary file holding `input` appended as last arg.
+  StatusOr<std::string> RunWithInput(const std::vector<std::string>& argv,
+                                     const std::string& input);
   std::string netns_;
 };
 
