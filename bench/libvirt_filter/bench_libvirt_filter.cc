@@ -2,7 +2,8 @@
 //
 // Starts a private libvirtd (test driver) and the relay in this process,
 // defines 10 domains for tenant blue and 10 for red, then for each path
-// (direct: test+unix to libvirtd; relay: test+tls through the relay as blue)
+// (direct: test+unix to libvirtd; dir-tls: libvirtd's own TLS port, no
+// filtering; relay: test+tls through the relay as blue)
 // and each connection count (1, 8; one thread per connection) runs
 //   virDomainLookupByName + virDomainGetXMLDesc + virConnectListAllDomains
 // in a loop for --seconds (default 3) and prints calls/s and p50/p99 per
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
   }
   virSetErrorFunc(nullptr, Quiet);
   tvd::log::SetLevel(tvd::log::Level::kWarning);
-  auto env = RelayEnv::Start();
+  auto env = RelayEnv::Start({}, /*libvirtd_tls=*/true);
   if (!env.ok()) {
     std::fprintf(stderr, "set-up failed: %s\n",
                  env.status().ToString().c_str());
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   }
   std::string direct = (*env)->AdminUri();
   std::string relay = (*env)->TenantUri("blue");
+  std::string direct_tls = (*env)->LibvirtdTlsUri("blue");
   std::printf("%-7s %5s %12s %10s %10s %10s %10s %10s %10s\n", "path", "conns",
               "calls/s", "lookup50", "lookup99", "xml50", "xml99", "list50",
               "list99");
@@ -151,7 +153,9 @@ int main(int argc, char** argv) {
     // The direct run lists 21 domains (the test driver's own "test" too);
     // the tenant sees 10. Each run is checked for failed calls on stderr.
     for (const auto& [label, uri, expected] :
-         {std::tuple{"direct", direct, 21}, std::tuple{"relay", relay, 10}}) {
+         {std::tuple{"direct", direct, 21},
+          std::tuple{"dir-tls", direct_tls, 21},
+          std::tuple{"relay", relay, 10}}) {
       Result r = Run(uri, conns, seconds, expected);
       std::printf("%-7s %5d %12.0f %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n",
                   label, conns, r.calls_per_second, r.p50[0], r.p99[0],

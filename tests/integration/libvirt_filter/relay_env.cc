@@ -1,5 +1,8 @@
 #include "relay_env.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -35,7 +38,30 @@ Status WritePolicy(const std::string& dir, const std::string& tvd) {
   return out ? Status::Ok() : IoError("cannot write policy");
 }
 
+// A free loopback TCP port (bound to 0, read, released).
+StatusOr<std::uint16_t> FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoError("socket", errno);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError("bind", err);
+  }
+  ::close(fd);
+  return static_cast<std::uint16_t>(ntohs(addr.sin_port));
+}
+
 }  // namespace
+
+std::string RelayEnv::LibvirtdTlsUri(const std::string& tenant) const {
+  return "test+tls://127.0.0.1:" + std::to_string(libvirtd_tls_port) +
+         "/default?pkipath=" + PkiDir(tenant);
+}
 
 std::string DomainXml(const std::string& name, const std::string& owner,
                       const std::string& uuid, const std::string& devices,
@@ -54,15 +80,34 @@ std::string DomainXml(const std::string& name, const std::string& owner,
   return xml;
 }
 
-StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options) {
+StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
+                                                    bool libvirtd_tls) {
   auto env = std::make_unique<RelayEnv>();
   std::string tmpl =
       "/tmp/tvd-relay-test-" + std::to_string(::getpid()) + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoError("mkdtemp", errno);
   env->dir = tmpl;
-  TVD_ASSIGN_OR_RETURN(env->libvirtd, tvd::testing::LibvirtdInstance::Start());
   TVD_ASSIGN_OR_RETURN(env->ca,
                        pki::CreateCa(kCaName, pki::Validity::ForDays(2)));
+  tvd::testing::LibvirtdInstance::Options libvirtd_options;
+  if (libvirtd_tls) {
+    TVD_ASSIGN_OR_RETURN(
+        pki::KeyAndCertificate cert,
+        tvd::testing::IssueLibvirtCertificate(
+            env->ca, kCaName, pki::Role::kHost, "libvirtd", {"IP:127.0.0.1"}));
+    libvirtd_options.tls_ca_file =
+        env->WriteFile("libvirtd-ca.pem", env->ca.cert_pem);
+    libvirtd_options.tls_cert_file =
+        env->WriteFile("libvirtd-cert.pem", cert.cert_pem);
+    libvirtd_options.tls_key_file = env->WriteFile(
+        "libvirtd-key.pem",
+        std::string(reinterpret_cast<const char*>(cert.key_pem.data()),
+                    cert.key_pem.size()));
+    TVD_ASSIGN_OR_RETURN(env->libvirtd_tls_port, FreePort());
+    libvirtd_options.tls_port = env->libvirtd_tls_port;
+  }
+  TVD_ASSIGN_OR_RETURN(env->libvirtd,
+                       tvd::testing::LibvirtdInstance::Start(libvirtd_options));
   for (const char* tenant : {"blue", "red", "green"}) {
     TVD_ASSIGN_OR_RETURN(pki::KeyAndCertificate cert,
                          tvd::testing::IssueLibvirtCertificate(

@@ -27,7 +27,13 @@ struct RelayEnv {
   std::unique_ptr<RelayServer> relay;
 
   // Starts everything; a failure is returned with its reason.
-  static StatusOr<std::unique_ptr<RelayEnv>> Start(RelayOptions options = {});
+  // `libvirtd_tls`: libvirtd also listens for TLS itself (libvirtd_tls_port)
+  // with a certificate from the same CA (for comparisons).
+  static StatusOr<std::unique_ptr<RelayEnv>> Start(RelayOptions options = {},
+                                                   bool libvirtd_tls = false);
+  std::uint16_t libvirtd_tls_port = 0;
+  // libvirtd's own TLS port with tenant's files (no filtering there).
+  std::string LibvirtdTlsUri(const std::string& tenant) const;
   ~RelayEnv();
 
   // "test+tls://127.0.0.1:PORT/default?pkipath=DIR/<tenant>".
