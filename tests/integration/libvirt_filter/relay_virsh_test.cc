@@ -496,5 +496,48 @@ TEST_F(RelayVirshTest, DaemonBinaryWithConfigFile) {
   EXPECT_EQ(*exit, 0);
 }
 
+// The same relay in front of libvirtd's QEMU driver (qemu:///system pinned):
+// a QEMU domain defined by blue is blue's alone.
+TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
+  auto server = tvd::testing::IssueLibvirtCertificate(
+      env_->ca, kCaName, pki::Role::kHost, "relay-qemu", {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, *env_->ownership,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  auto uri = [&](const std::string& tenant) {
+    return "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+           "/system?pkipath=" + env_->PkiDir(tenant);
+  };
+  std::string xml =
+      "<domain type='qemu'><name>blue-q1</name><memory>65536</memory>"
+      "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+      "<disk type='file' device='disk'><source "
+      "file='/var/lib/tvd/blue/q1.img'/><target dev='vda' bus='virtio'/>"
+      "</disk></devices></domain>";
+  CommandResult r =
+      env_->Virsh(uri("blue"), {"define", env_->WriteFile("q1.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(uri("blue"), {"list", "--all", "--name"});
+  EXPECT_EQ(Lines(r.out), std::vector<std::string>{"blue-q1"});
+  r = env_->Virsh(uri("red"), {"list", "--all", "--name"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_TRUE(Lines(r.out).empty()) << r.out;
+  r = env_->Virsh(uri("red"), {"dominfo", "blue-q1"});
+  EXPECT_EQ(r.err, "error: failed to get domain 'blue-q1'\n");
+  r = env_->Virsh(env_->libvirtd->ClientUri("qemu:///system"),
+                  {"dumpxml", "blue-q1"});
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  r = env_->Virsh(uri("blue"), {"undefine", "blue-q1"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  (*relay)->Stop();
+}
+
 }  // namespace
 }  // namespace tvd::libvirt_filter::testing
