@@ -372,9 +372,23 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
       return;
     }
     case kProcDomainRename: {
-      StatusOr<RemoteDomain> dom = DecodeLeadingDomain(args);
+      XdrReader r(args);
+      StatusOr<RemoteDomain> dom = ReadDomain(r);
       if (!dom.ok()) return Malformed(h, dom.status(), out);
+      StatusOr<std::optional<std::string>> new_name =
+          r.OptionalString("new name", kStringMax);
+      if (!new_name.ok()) return Malformed(h, new_name.status(), out);
       if (!Owns(*dom)) return Fail(h, not_found_.ForDomain(*dom), out);
+      if (*new_name) {
+        StatusOr<std::optional<RemoteDomain>> taken =
+            directory_.LookupByName(**new_name);
+        if (taken.ok() && *taken && !Owns(**taken)) {
+          return Deny(h,
+                      "domain name '" + **new_name +
+                          "' is not available to this tenant",
+                      out);
+        }
+      }
       // The owner lives in the metadata, which a rename keeps.
       Forward(packet, out, {});
       return;

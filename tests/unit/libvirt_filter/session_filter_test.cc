@@ -374,6 +374,23 @@ TEST_F(SessionFilterTest, DefineOverForeignNameIsDenied) {
       "tenant");
 }
 
+TEST_F(SessionFilterTest, RenameToAForeignNameIsDenied) {
+  XdrWriter w;
+  WriteDomain(w, Dom("blue-b", 2, -1));
+  w.OptionalString(std::string("red-a"));
+  w.U32(0);
+  EXPECT_EQ(ErrorText(Answered(CallOf(kProcDomainRename, 1, w.Take()))),
+            "operation forbidden: domain name 'red-a' is not available to this "
+            "tenant");
+  XdrWriter ok;
+  WriteDomain(ok, Dom("blue-b", 2, -1));
+  ok.OptionalString(std::string("blue-c"));
+  ok.U32(0);
+  FilterOutput out;
+  filter_.OnClientPacket(CallOf(kProcDomainRename, 2, ok.Take()), out);
+  EXPECT_EQ(out.to_upstream.size(), 1u);
+}
+
 TEST_F(SessionFilterTest, SetMetadataOnTheTvdNamespaceIsDenied) {
   XdrWriter w;
   WriteDomain(w, Dom("blue-a", 1, 1));
