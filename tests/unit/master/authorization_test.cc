@@ -1,0 +1,56 @@
+#include "tvd/master/authorization.h"
+
+#include <gtest/gtest.h>
+
+namespace tvd::master {
+namespace {
+
+pki::Identity Host(const std::string& n) { return {pki::Role::kHost, n}; }
+
+TEST(AuthorizationTest, SubjectMatching) {
+  EXPECT_TRUE(SubjectNamesHost("CN=node1,O=Example VDC", Host("node1")));
+  EXPECT_TRUE(
+      SubjectNamesHost("O=Example VDC, OU=host, CN=node1", Host("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node10,O=Example VDC", Host("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node1,OU=admin", Host("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node1,CN=node2", Host("node1")));
+  EXPECT_FALSE(SubjectNamesHost("O=Example VDC", Host("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node1", {pki::Role::kAdmin, "node1"}));
+}
+
+TEST(AuthorizationTest, Decisions) {
+  policy::TvdPolicy p;
+  p.name = "blue";
+  p.authorized_hosts = {"CN=node1,O=VDC", "CN=node2,O=VDC"};
+  EXPECT_TRUE(AuthorizeHost(p, Host("node2")).ok());
+  EXPECT_EQ(AuthorizeHost(p, Host("node3")),
+            PermissionDenied("host node3 is not authorized for TVD blue"));
+  EXPECT_EQ(AuthorizeHost(p, {pki::Role::kTenant, "node1"}),
+            PermissionDenied("tenant:node1 is not a host"));
+  p.authorized_hosts.clear();  // default deny
+  EXPECT_FALSE(AuthorizeHost(p, Host("node1")).ok());
+}
+
+TEST(AuthorizationTest, RequirementsMapping) {
+  policy::TvdPolicy p;
+  p.host_requirements.allow_no_tpm = false;
+  p.host_requirements.attestation_interval_seconds = 7;
+  policy::PcrRequirement pcr;
+  pcr.index = 16;
+  pcr.known_good = {Sha256Digest{}, Sha256("x")};
+  p.host_requirements.pcrs.push_back(pcr);
+  auto req = RequirementsFor(p);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->interval, std::chrono::seconds(7));
+  ASSERT_EQ(req->pcrs.size(), 1u);
+  EXPECT_EQ(req->pcrs[0].index, 16u);
+  EXPECT_EQ(req->pcrs[0].allowed.size(), 2u);
+  EXPECT_FALSE(req->ima.has_value());
+  p.host_requirements.ima_allowlist =
+      policy::ImaAllowlistRef{"/nonexistent/ima.txt", Sha256Digest{}};
+  EXPECT_EQ(RequirementsFor(p).status(),
+            IoError("IMA allowlist /nonexistent/ima.txt cannot be read"));
+}
+
+}  // namespace
+}  // namespace tvd::master

@@ -1,0 +1,42 @@
+// The tvd-master configuration file: one "key = value" per line, '#'
+// comments and blank lines ignored. Strict: an unknown key, a key given
+// twice, a missing required key or a bad value is an InvalidArgument
+// "FILE:LINE: ..." (or "FILE: missing key 'K'").
+//
+//   listen_address = 127.0.0.1        (default 127.0.0.1; numeric address)
+//   listen_port    = 7400             (required, 1..65535)
+//   ca_cert        = /etc/tvd/ca.pem  (required: the VDC CA)
+//   cert           = /etc/tvd/master.pem  (required)
+//   key            = /etc/tvd/master.key  (required, the private key)
+//   policy_dir     = /etc/tvd/policies    (required; *.xml TVD policies)
+//   state_db       = /var/lib/tvd/master.db (required)
+//   kek_file       = /etc/tvd/master.kek  (required; 32 bytes, mode 0600)
+//   ek_allowlist   = /etc/tvd/eks.txt     (required; "<host> <sha256 of
+//                                          the EK public area>" per line)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tvd/status.h"
+
+namespace tvd::master {
+
+struct MasterConfig {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t listen_port = 0;
+  std::string ca_cert;
+  std::string cert;
+  std::string key;
+  std::string policy_dir;
+  std::string state_db;
+  std::string kek_file;
+  std::string ek_allowlist;
+};
+
+StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
+                                         std::string_view source);
+StatusOr<MasterConfig> LoadMasterConfig(const std::string& path);
+
+}  // namespace tvd::master

@@ -1,0 +1,38 @@
+// Disk keys at rest: AES-256-GCM under the master's key-encryption key (KEK).
+//
+// The KEK is 32 raw bytes in a file that must be a regular file of mode
+// 0600 (or stricter) owned by the master's user; anything else is refused so
+// a world-readable KEK is noticed at start-up. Wrapped form:
+//   12-byte random IV || ciphertext || 16-byte tag, with the additional data
+//   "tvd-disk-key" || 0x00 || tvd || 0x00 || vm, so a wrapped key copied to
+//   another (tvd, vm) row does not unwrap.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tvd/secure_bytes.h"
+#include "tvd/status.h"
+
+namespace tvd::master {
+
+inline constexpr std::size_t kKekSize = 32;
+
+// PermissionDenied "KEK file PATH has mode 0644; it must not be readable by
+// group or others"; InvalidArgument "KEK file PATH holds N bytes, expected
+// 32"; IoError when it cannot be read.
+StatusOr<SecureBytes> LoadKek(const std::string& path);
+
+std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
+                                      std::string_view tvd, std::string_view vm,
+                                      const SecureBytes& key);
+
+// Unauthenticated "disk key of TVD/VM does not unwrap (wrong KEK or
+// tampered row)" on any mismatch.
+StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
+                                    std::string_view tvd, std::string_view vm,
+                                    std::span<const std::uint8_t> wrapped);
+
+}  // namespace tvd::master

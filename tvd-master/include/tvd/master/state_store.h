@@ -1,0 +1,113 @@
+// The master's durable state: SQLite in WAL mode with synchronous=FULL, so
+// a write that returned OK survives a crash (the master writes before it
+// answers). One connection guarded by a mutex; every method is thread-safe.
+//
+// Tables: tvds (name, policy XML, canonical digest, key epoch), hosts
+// (underlay address, attestation state), aks (enrolled AK public areas),
+// memberships (tvd, host), vms (tvd, host, vm), disk_keys (tvd, vm, key
+// wrapped under the KEK), audit (every decision). Keys themselves are never
+// stored: only epochs and wrapped disk keys.
+//
+// Errors: IoError "state db PATH: <sqlite message>" for anything SQLite
+// refuses; NotFound for lookups of absent rows where stated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tvd/status.h"
+
+struct sqlite3;
+
+namespace tvd::master {
+
+struct TvdRow {
+  std::string name;
+  std::string policy_xml;
+  std::string digest_hex;
+  std::uint64_t epoch = 0;
+};
+
+struct HostRow {
+  std::string name;
+  std::string underlay;
+  bool attested = false;
+  std::string attestation_reason;  // empty when attested
+  std::int64_t attested_at = 0;    // unix seconds of the last verdict
+};
+
+struct VmRow {
+  std::string tvd;
+  std::string host;
+  std::string vm;
+};
+
+struct AuditRow {
+  std::int64_t id = 0;
+  std::int64_t at = 0;  // unix seconds
+  std::string actor;    // identity ("host:node1", "admin:alice", "master")
+  std::string action;   // "join", "leave", "evict", "tvd-add", ...
+  std::string subject;  // what it was about ("blue/node1", ...)
+  bool allowed = false;
+  std::string reason;
+};
+
+class StateStore {
+ public:
+  // Opens or creates the database at `path`, sets WAL + synchronous=FULL
+  // and creates the tables.
+  static StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  Status PutTvd(const TvdRow& row);  // insert or replace
+  // Removes the TVD with its memberships, VMs and disk keys.
+  Status RemoveTvd(const std::string& name);
+  Status SetEpoch(const std::string& tvd, std::uint64_t epoch);
+  StatusOr<std::vector<TvdRow>> ListTvds();
+
+  Status UpsertHost(const std::string& host, const std::string& underlay);
+  Status SetAttestation(const std::string& host, bool ok,
+                        const std::string& reason);
+  StatusOr<std::vector<HostRow>> ListHosts();
+
+  Status AddAk(const std::string& host, const std::vector<std::uint8_t>& ak);
+  StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
+  ListAks();
+
+  Status AddMember(const std::string& tvd, const std::string& host);
+  Status RemoveMember(const std::string& tvd, const std::string& host);
+  StatusOr<std::vector<std::string>> Members(const std::string& tvd);
+
+  Status SetVm(const std::string& tvd, const std::string& host,
+               const std::string& vm, bool attached);
+  StatusOr<std::vector<VmRow>> Vms(const std::string& tvd);
+
+  Status PutWrappedDiskKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped);
+  // nullopt when no key exists yet.
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
+      const std::string& tvd, const std::string& vm);
+
+  Status Audit(const std::string& actor, const std::string& action,
+               const std::string& subject, bool allowed,
+               const std::string& reason);
+  // The newest `limit` rows, newest first.
+  StatusOr<std::vector<AuditRow>> RecentAudit(int limit);
+
+ private:
+  StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const std::string& sql);  // needs mutex_
+  Status Error(const std::string& what) const;
+
+  std::mutex mutex_;
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace tvd::master

@@ -1,0 +1,101 @@
+#include "tvd/master/authorization.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "tvd/sha256.h"
+
+namespace tvd::master {
+namespace {
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
+  if (host.role != pki::Role::kHost) return false;
+  bool cn_matches = false;
+  int cn_count = 0;
+  while (!subject.empty()) {
+    std::size_t comma = subject.find(',');
+    std::string_view rdn = Trim(subject.substr(0, comma));
+    subject = comma == std::string_view::npos ? std::string_view()
+                                              : subject.substr(comma + 1);
+    std::size_t eq = rdn.find('=');
+    if (eq == std::string_view::npos) return false;
+    std::string_view key = Trim(rdn.substr(0, eq));
+    std::string_view value = Trim(rdn.substr(eq + 1));
+    if (key == "CN") {
+      ++cn_count;
+      cn_matches = value == host.name;
+    } else if (key == "OU" && value != "host") {
+      return false;
+    }
+  }
+  return cn_count == 1 && cn_matches;
+}
+
+Status AuthorizeHost(const policy::TvdPolicy& policy,
+                     const pki::Identity& peer) {
+  if (peer.role != pki::Role::kHost) {
+    return PermissionDenied(peer.ToString() + " is not a host");
+  }
+  for (const std::string& subject : policy.authorized_hosts) {
+    if (SubjectNamesHost(subject, peer)) return Status::Ok();
+  }
+  return PermissionDenied("host " + peer.name + " is not authorized for TVD " +
+                          policy.name);
+}
+
+StatusOr<attest::TcbRequirements> RequirementsFor(
+    const policy::TvdPolicy& policy) {
+  const policy::HostRequirements& hr = policy.host_requirements;
+  attest::TcbRequirements req;
+  req.allow_no_tpm = hr.allow_no_tpm;
+  req.interval = std::chrono::seconds(hr.attestation_interval_seconds);
+  for (const policy::PcrRequirement& p : hr.pcrs) {
+    req.pcrs.push_back({static_cast<std::uint32_t>(p.index), p.known_good});
+  }
+  if (hr.ima_allowlist) {
+    const std::string& path = hr.ima_allowlist->path;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return IoError("IMA allowlist " + path + " cannot be read");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string text = buffer.str();
+    Sha256Digest digest = Sha256(text);
+    if (digest != hr.ima_allowlist->sha256) {
+      return InvalidArgument("IMA allowlist " + path + " has digest " +
+                             ToHex(digest) + ", the policy pins " +
+                             ToHex(hr.ima_allowlist->sha256));
+    }
+    attest::ImaAllowlist list;
+    std::istringstream lines(text);
+    std::string line;
+    int number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      std::string_view l = Trim(line);
+      if (l.empty() || l.front() == '#') continue;
+      std::size_t space = l.find(' ');
+      auto d = Sha256FromHex(l.substr(0, space));
+      std::string_view file =
+          space == std::string_view::npos ? "" : Trim(l.substr(space + 1));
+      if (!d.ok() || file.empty() ||
+          (file.front() != '/' && file != "boot_aggregate")) {
+        return InvalidArgument(path + ":" + std::to_string(number) +
+                               ": expected '<sha256 hex> <absolute path>'");
+      }
+      list.Allow(file, *d);
+    }
+    req.ima = std::move(list);
+  }
+  return req;
+}
+
+}  // namespace tvd::master

@@ -1,0 +1,330 @@
+#include "tvd/master/state_store.h"
+
+#include <sqlite3.h>
+
+#include <ctime>
+#include <variant>
+
+namespace tvd::master {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS tvds(
+  name TEXT PRIMARY KEY, policy_xml TEXT NOT NULL, digest TEXT NOT NULL,
+  epoch INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts(
+  name TEXT PRIMARY KEY, underlay TEXT NOT NULL DEFAULT '',
+  attested INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
+  attested_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS aks(
+  host TEXT NOT NULL, ak BLOB NOT NULL, PRIMARY KEY(host, ak));
+CREATE TABLE IF NOT EXISTS memberships(
+  tvd TEXT NOT NULL, host TEXT NOT NULL, since INTEGER NOT NULL,
+  PRIMARY KEY(tvd, host));
+CREATE TABLE IF NOT EXISTS vms(
+  tvd TEXT NOT NULL, host TEXT NOT NULL, vm TEXT NOT NULL,
+  PRIMARY KEY(tvd, vm));
+CREATE TABLE IF NOT EXISTS disk_keys(
+  tvd TEXT NOT NULL, vm TEXT NOT NULL, wrapped BLOB NOT NULL,
+  PRIMARY KEY(tvd, vm));
+CREATE TABLE IF NOT EXISTS audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
+  allowed INTEGER NOT NULL, reason TEXT NOT NULL);
+)sql";
+
+using Value =
+    std::variant<std::string, std::int64_t, std::vector<std::uint8_t>>;
+
+// One prepared statement, finalized on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  bool Bind(std::initializer_list<Value> values) {
+    if (rc_ != SQLITE_OK) return false;
+    int i = 1;
+    for (const Value& v : values) {
+      int rc;
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text(stmt_, i, s->data(), static_cast<int>(s->size()),
+                               SQLITE_TRANSIENT);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        rc = sqlite3_bind_int64(stmt_, i, *n);
+      } else {
+        const auto& b = std::get<std::vector<std::uint8_t>>(v);
+        rc = sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()),
+                               SQLITE_TRANSIENT);
+      }
+      if (rc != SQLITE_OK) return false;
+      ++i;
+    }
+    return true;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string(
+                   reinterpret_cast<const char*>(t),
+                   static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::vector<std::uint8_t> Blob(int col) {
+    const auto* p =
+        static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::vector<std::uint8_t>(p, p + n)
+             : std::vector<std::uint8_t>();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+      nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return IoError("state db " + path + ": " + why);
+  }
+  std::unique_ptr<StateStore> store(new StateStore(db, path));
+  sqlite3_busy_timeout(db, 5000);
+  std::lock_guard lock(store->mutex_);
+  TVD_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
+  TVD_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
+  TVD_RETURN_IF_ERROR(store->Exec(kSchema));
+  return store;
+}
+
+StateStore::~StateStore() { sqlite3_close(db_); }
+
+Status StateStore::Error(const std::string& what) const {
+  return IoError("state db " + path_ + ": " + what + ": " +
+                 sqlite3_errmsg(db_));
+}
+
+Status StateStore::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    return IoError("state db " + path_ + ": " + why);
+  }
+  return Status::Ok();
+}
+
+#define TVD_STORE_WRITE(sql, what, ...)                        \
+  do {                                                         \
+    std::lock_guard lock(mutex_);                              \
+    Stmt st(db_, sql);                                         \
+    if (!st.Bind({__VA_ARGS__}) || st.Step() != SQLITE_DONE) { \
+      return Error(what);                                      \
+    }                                                          \
+    return Status::Ok();                                       \
+  } while (0)
+
+Status StateStore::PutTvd(const TvdRow& r) {
+  TVD_STORE_WRITE(
+      "INSERT OR REPLACE INTO tvds(name, policy_xml, digest, epoch) "
+      "VALUES(?,?,?,?)",
+      "storing TVD " + r.name, r.name, r.policy_xml, r.digest_hex,
+      static_cast<std::int64_t>(r.epoch));
+}
+
+Status StateStore::RemoveTvd(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  for (const char* sql :
+       {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
+        "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?"}) {
+    Stmt st(db_, sql);
+    if (!st.Bind({name}) || st.Step() != SQLITE_DONE) {
+      Status s = Error("removing TVD " + name);
+      (void)Exec("ROLLBACK;");
+      return s;
+    }
+  }
+  return Exec("COMMIT;");
+}
+
+Status StateStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
+  TVD_STORE_WRITE("UPDATE tvds SET epoch=? WHERE name=?",
+                  "storing epoch of " + tvd, static_cast<std::int64_t>(epoch),
+                  tvd);
+}
+
+StatusOr<std::vector<TvdRow>> StateStore::ListTvds() {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_,
+          "SELECT name, policy_xml, digest, epoch FROM tvds ORDER BY name");
+  std::vector<TvdRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back({st.Text(0), st.Text(1), st.Text(2),
+                   static_cast<std::uint64_t>(st.Int(3))});
+  }
+  if (rc != SQLITE_DONE) return Error("listing TVDs");
+  return out;
+}
+
+Status StateStore::UpsertHost(const std::string& host,
+                              const std::string& underlay) {
+  TVD_STORE_WRITE(
+      "INSERT INTO hosts(name, underlay) VALUES(?,?) "
+      "ON CONFLICT(name) DO UPDATE SET underlay=excluded.underlay",
+      "storing host " + host, host, underlay);
+}
+
+Status StateStore::SetAttestation(const std::string& host, bool ok,
+                                  const std::string& reason) {
+  TVD_STORE_WRITE(
+      "INSERT INTO hosts(name, attested, reason, attested_at) "
+      "VALUES(?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+      "attested=excluded.attested, reason=excluded.reason, "
+      "attested_at=excluded.attested_at",
+      "storing attestation of " + host, host, std::int64_t{ok ? 1 : 0}, reason,
+      Now());
+}
+
+StatusOr<std::vector<HostRow>> StateStore::ListHosts() {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_,
+          "SELECT name, underlay, attested, reason, attested_at FROM hosts "
+          "ORDER BY name");
+  std::vector<HostRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back(
+        {st.Text(0), st.Text(1), st.Int(2) != 0, st.Text(3), st.Int(4)});
+  }
+  if (rc != SQLITE_DONE) return Error("listing hosts");
+  return out;
+}
+
+Status StateStore::AddAk(const std::string& host,
+                         const std::vector<std::uint8_t>& ak) {
+  TVD_STORE_WRITE("INSERT OR IGNORE INTO aks(host, ak) VALUES(?,?)",
+                  "storing AK of " + host, host, ak);
+}
+
+StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
+StateStore::ListAks() {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "SELECT host, ak FROM aks ORDER BY host");
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW)
+    out.emplace_back(st.Text(0), st.Blob(1));
+  if (rc != SQLITE_DONE) return Error("listing AKs");
+  return out;
+}
+
+Status StateStore::AddMember(const std::string& tvd, const std::string& host) {
+  TVD_STORE_WRITE(
+      "INSERT OR IGNORE INTO memberships(tvd, host, since) VALUES(?,?,?)",
+      "storing membership " + tvd + "/" + host, tvd, host, Now());
+}
+
+Status StateStore::RemoveMember(const std::string& tvd,
+                                const std::string& host) {
+  TVD_STORE_WRITE("DELETE FROM memberships WHERE tvd=? AND host=?",
+                  "removing membership " + tvd + "/" + host, tvd, host);
+}
+
+StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "SELECT host FROM memberships WHERE tvd=? ORDER BY host");
+  std::vector<std::string> out;
+  if (!st.Bind({tvd})) return Error("listing members of " + tvd);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(st.Text(0));
+  if (rc != SQLITE_DONE) return Error("listing members of " + tvd);
+  return out;
+}
+
+Status StateStore::SetVm(const std::string& tvd, const std::string& host,
+                         const std::string& vm, bool attached) {
+  if (attached) {
+    TVD_STORE_WRITE("INSERT OR REPLACE INTO vms(tvd, host, vm) VALUES(?,?,?)",
+                    "storing VM " + tvd + "/" + vm, tvd, host, vm);
+  }
+  TVD_STORE_WRITE("DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
+                  "removing VM " + tvd + "/" + vm, tvd, host, vm);
+}
+
+StatusOr<std::vector<VmRow>> StateStore::Vms(const std::string& tvd) {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "SELECT tvd, host, vm FROM vms WHERE tvd=? ORDER BY vm");
+  std::vector<VmRow> out;
+  if (!st.Bind({tvd})) return Error("listing VMs of " + tvd);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back({st.Text(0), st.Text(1), st.Text(2)});
+  }
+  if (rc != SQLITE_DONE) return Error("listing VMs of " + tvd);
+  return out;
+}
+
+Status StateStore::PutWrappedDiskKey(const std::string& tvd,
+                                     const std::string& vm,
+                                     const std::vector<std::uint8_t>& wrapped) {
+  TVD_STORE_WRITE("INSERT INTO disk_keys(tvd, vm, wrapped) VALUES(?,?,?)",
+                  "storing disk key of " + tvd + "/" + vm, tvd, vm, wrapped);
+}
+
+StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedDiskKey(
+    const std::string& tvd, const std::string& vm) {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?");
+  if (!st.Bind({tvd, vm})) return Error("reading disk key");
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) {
+    return std::optional<std::vector<std::uint8_t>>(st.Blob(0));
+  }
+  if (rc != SQLITE_DONE) return Error("reading disk key of " + tvd + "/" + vm);
+  return std::optional<std::vector<std::uint8_t>>();
+}
+
+Status StateStore::Audit(const std::string& actor, const std::string& action,
+                         const std::string& subject, bool allowed,
+                         const std::string& reason) {
+  TVD_STORE_WRITE(
+      "INSERT INTO audit(at, actor, action, subject, allowed, reason) "
+      "VALUES(?,?,?,?,?,?)",
+      "writing audit row", Now(), actor, action, subject,
+      std::int64_t{allowed ? 1 : 0}, reason);
+}
+
+StatusOr<std::vector<AuditRow>> StateStore::RecentAudit(int limit) {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_,
+          "SELECT id, at, actor, action, subject, allowed, reason FROM audit "
+          "ORDER BY id DESC LIMIT ?");
+  if (!st.Bind({std::int64_t{limit}})) return Error("reading audit");
+  std::vector<AuditRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4),
+                   st.Int(5) != 0, st.Text(6)});
+  }
+  if (rc != SQLITE_DONE) return Error("reading audit");
+  return out;
+}
+
+}  // namespace tvd::master
