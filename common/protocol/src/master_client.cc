@@ -1,5 +1,7 @@
 #include "tvd/protocol/master_client.h"
 
+#include <openssl/crypto.h>
+
 #include "tvd/attest/attestation_session.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
@@ -46,6 +48,7 @@ StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
   TVD_ASSIGN_OR_RETURN(Frame frame,
                        conn->ReadExpected(MessageType::kJoinGrant, t.read));
   auto grant = DecodeJoinGrant(frame.payload);
+  OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
   if (!grant.ok()) {
     conn->SendErrorAndClose(grant.status());
     return grant.status();
@@ -91,6 +94,7 @@ Status MasterClient::Serve(const MasterEvents& events,
         break;  // accepted; refusals arrive as kError
       case MessageType::kMembershipUpdate: {
         auto m = DecodeMembershipUpdate(frame.payload);
+        OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
         if (!m.ok()) {
           conn.SendErrorAndClose(m.status());
           return m.status();
@@ -151,7 +155,9 @@ StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
   TVD_ASSIGN_OR_RETURN(Frame frame, Request(MessageType::kDiskKeyRequest,
                                             Encode(DiskKeyRequest{tvd, vm}),
                                             MessageType::kDiskKeyGrant));
-  TVD_ASSIGN_OR_RETURN(DiskKeyGrant grant, DecodeDiskKeyGrant(frame.payload));
+  auto decoded = DecodeDiskKeyGrant(frame.payload);
+  OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
+  TVD_ASSIGN_OR_RETURN(DiskKeyGrant grant, std::move(decoded));
   if (grant.tvd != tvd || grant.vm != vm) {
     return ProtocolError("DiskKeyGrant is for " + grant.tvd + "/" + grant.vm +
                          ", asked for " + tvd + "/" + vm);
