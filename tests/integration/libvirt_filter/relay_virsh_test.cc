@@ -539,5 +539,25 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
   (*relay)->Stop();
 }
 
+// virt-manager-style inspection and tuning calls work on the tenant's own
+// domains and look like a missing domain on others.
+TEST_F(RelayVirshTest, TuningAndInspectionOnOwnDomainsOnly) {
+  for (const std::vector<std::string>& cmd :
+       std::vector<std::vector<std::string>>{{"schedinfo"},
+                                             {"memtune"},
+                                             {"blkiotune"},
+                                             {"numatune"},
+                                             {"vcpucount"},
+                                             {"domfsinfo"}}) {
+    std::vector<std::string> own = cmd;
+    own.push_back("red-vm1");
+    CommandResult r = Red(own);
+    EXPECT_EQ(r.exit_status, 0) << cmd[0] << ": " << r.err;
+    CommandResult foreign = Blue(own);
+    EXPECT_EQ(foreign.exit_status, 1) << cmd[0];
+    EXPECT_EQ(foreign.err, "error: failed to get domain 'red-vm1'\n") << cmd[0];
+  }
+}
+
 }  // namespace
 }  // namespace tvd::libvirt_filter::testing
