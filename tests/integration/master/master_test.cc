@@ -1,0 +1,609 @@
+// tvd-master with real TLS and real software TPMs: hosts join, see each
+// other and share key epochs; unauthorized and bad-TCB hosts are refused; a
+// host whose re-attestation fails is evicted and its peer rekeyed; a master
+// restart keeps the state and hands out a new epoch; admin requests need an
+// admin certificate; garbage changes nothing.
+#include "tvd/master/master.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tvd/attest/attester.h"
+#include "tvd/channel/channel_client.h"
+#include "tvd/pki/certificate_authority.h"
+#include "tvd/protocol/admin_client.h"
+#include "tvd/protocol/master_client.h"
+#include "tvd/protocol/tunnel_key.h"
+#include "tvd/testing/swtpm.h"
+
+namespace tvd {
+inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+}  // namespace tvd
+
+namespace tvd::master {
+namespace {
+
+using channel::MessageType;
+using channel::TlsContext;
+using channel::TlsCredentials;
+using protocol::MembershipChange;
+using std::chrono::milliseconds;
+
+const pki::Identity kMasterId{pki::Role::kHost, "tvd-master"};
+constexpr milliseconds kWait{8000};
+
+// Policy with PCR 16 (a resettable debug PCR, all zeros after start-up)
+// required to hold one of `pcr16`.
+std::string Policy(const std::string& name, int id,
+                   const std::vector<std::string>& hosts,
+                   const std::vector<Sha256Digest>& pcr16, int interval = 1) {
+  std::string x = "<tvd-policy xmlns=\"urn:tvd:policy:1\" name=\"" + name +
+                  "\" id=\"" + std::to_string(id) + "\">\n";
+  x += "  <owner subject=\"CN=" + name + "-tenant,O=T\"/>\n";
+  x += "  <networks><network name=\"" + name + "-data\" kind=\"data\" vni=\"" +
+       std::to_string(1000 + id) + "\"/></networks>\n";
+  x += "  <transport><ipsec ike=\"aes256gcm16-prfsha256-ecp256\" "
+       "esp=\"aes256gcm16-ecp256\"/></transport>\n";
+  x += "  <host-requirements allow-no-tpm=\"false\" attestation-interval=\"" +
+       std::to_string(interval) + "\">\n    <pcr bank=\"sha256\" index=\"16\">";
+  for (const auto& d : pcr16) x += "<known-good value=\"" + ToHex(d) + "\"/>";
+  x += "</pcr>\n  </host-requirements>\n  <authorized-hosts>\n";
+  for (const auto& h : hosts)
+    x += "    <host subject=\"CN=" + h + ",O=VDC\"/>\n";
+  x += "  </authorized-hosts>\n";
+  x += "  <vms><vm name=\"web1\"><measure type=\"config\" sha256=\"" +
+       ToHex(Sha256("cfg")) +
+       "\"/></vm><vm name=\"web2\"><measure "
+       "type=\"config\" sha256=\"" +
+       ToHex(Sha256("cfg2")) + "\"/></vm></vms>\n";
+  x += "  <key-release><disk-key vm=\"web1\"/></key-release>\n";
+  x += "</tvd-policy>\n";
+  return x;
+}
+
+// Serializes the attester's TPM use with the test's own PCR extends (ESYS
+// contexts are single-threaded; Serve() quotes on its own thread).
+class LockedTpm : public attest::Tpm {
+ public:
+  explicit LockedTpm(std::unique_ptr<attest::EsysTpm> tpm)
+      : tpm_(std::move(tpm)) {}
+  StatusOr<std::vector<std::uint8_t>> EkPublic() override {
+    std::lock_guard l(m_);
+    return tpm_->EkPublic();
+  }
+  StatusOr<std::vector<std::uint8_t>> AkPublic() override {
+    std::lock_guard l(m_);
+    return tpm_->AkPublic();
+  }
+  StatusOr<SecureBytes> ActivateCredential(
+      const attest::CredentialChallenge& c) override {
+    std::lock_guard l(m_);
+    return tpm_->ActivateCredential(c);
+  }
+  StatusOr<attest::QuoteOutput> Quote(std::span<const std::uint32_t> pcrs,
+                                      const Sha256Digest& q) override {
+    std::lock_guard l(m_);
+    return tpm_->Quote(pcrs, q);
+  }
+  StatusOr<std::vector<attest::PcrValue>> ReadPcrs(
+      std::span<const std::uint32_t> pcrs) override {
+    std::lock_guard l(m_);
+    return tpm_->ReadPcrs(pcrs);
+  }
+  Status Extend(std::uint32_t pcr, const Sha256Digest& d) {
+    std::lock_guard l(m_);
+    return tpm_->ExtendPcr(pcr, d);
+  }
+
+ private:
+  std::mutex m_;
+  std::unique_ptr<attest::EsysTpm> tpm_;
+};
+
+// A simulated host: its certificate, TPM, MasterClient and a thread that
+// serves the member channel and records what the master pushes.
+struct SimHost {
+  std::string name;
+  std::unique_ptr<TlsContext> tls;
+  std::unique_ptr<testing::SwtpmInstance> swtpm;
+  std::unique_ptr<LockedTpm> tpm;
+  std::unique_ptr<attest::Attester> attester;
+  std::unique_ptr<protocol::MasterClient> client;
+  std::thread serving;
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<protocol::MembershipUpdate> updates;  // m
+  std::vector<protocol::PolicyUpdate> policies;     // m
+  std::vector<protocol::LeaveNotice> leaves;        // m
+  std::optional<Status> served;                     // m
+
+  void StartServing() {
+    stop = false;
+    {
+      std::lock_guard l(m);
+      served.reset();
+    }
+    serving = std::thread([this] {
+      protocol::MasterEvents ev;
+      ev.on_membership = [this](protocol::MembershipUpdate u) {
+        std::lock_guard l(m);
+        updates.push_back(std::move(u));
+        cv.notify_all();
+      };
+      ev.on_policy = [this](protocol::PolicyUpdate u) {
+        std::lock_guard l(m);
+        policies.push_back(std::move(u));
+        cv.notify_all();
+      };
+      ev.on_leave = [this](protocol::LeaveNotice n) {
+        std::lock_guard l(m);
+        leaves.push_back(std::move(n));
+        cv.notify_all();
+      };
+      Status s = client->Serve(ev, stop);
+      std::lock_guard l(m);
+      served = s;
+      cv.notify_all();
+    });
+  }
+  void StopServing() {
+    stop = true;
+    if (serving.joinable()) serving.join();
+  }
+  template <typename Pred>
+  bool WaitFor(Pred pred) {
+    std::unique_lock l(m);
+    return cv.wait_for(l, kWait, [&] { return pred(); });
+  }
+  ~SimHost() { StopServing(); }
+};
+
+class MasterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tvd-master-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directory(dir_ + "/policies");
+    auto day = pki::Validity::ForDays(1);
+    auto ca = pki::CreateCa("vdc-test", day);
+    ASSERT_TRUE(ca.ok());
+    ca_ = std::make_unique<pki::KeyAndCertificate>(std::move(*ca));
+    auto master_cert =
+        pki::IssueCertificate(*ca_, pki::Role::kHost, "tvd-master", day);
+    ASSERT_TRUE(master_cert.ok());
+    master_creds_ = {ca_->cert_pem, master_cert->cert_pem,
+                     master_cert->key_pem.Clone()};
+    admin_tls_ = Client(pki::Role::kAdmin, "alice");
+
+    for (const char* name : {"node1", "node2"}) {
+      auto h = std::make_unique<SimHost>();
+      h->name = name;
+      h->tls = Client(pki::Role::kHost, name);
+      auto swtpm = testing::SwtpmInstance::Start();
+      ASSERT_TRUE(swtpm.ok()) << swtpm.status().ToString();
+      h->swtpm = std::move(*swtpm);
+      auto tpm = h->swtpm->Open();
+      ASSERT_TRUE(tpm.ok()) << tpm.status().ToString();
+      auto ek = (*tpm)->EkPublic();
+      ASSERT_TRUE(ek.ok());
+      trusted_eks_.emplace(name, Sha256(*ek));
+      h->tpm = std::make_unique<LockedTpm>(std::move(*tpm));
+      h->attester = std::make_unique<attest::Attester>(
+          h->tpm.get(), attest::AttesterOptions{});
+      hosts_.push_back(std::move(h));
+    }
+    kek_ = SecureBytes::Random(32);
+    // blue: node1 + node2, PCR 16 all zeros. red: PCR 16 must hold a value
+    // no host has.
+    Write(dir_ + "/policies/blue.xml",
+          Policy("blue", 1, {"node1", "node2"}, {Sha256Digest{}}));
+    Write(dir_ + "/policies/red.xml",
+          Policy("red", 2, {"node1", "node2"}, {Sha256("not this")}));
+    StartMaster();
+    for (auto& h : hosts_) MakeClient(*h);
+  }
+
+  void TearDown() override {
+    hosts_.clear();
+    if (master_) master_->Stop();
+    master_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartMaster() {
+    MasterOptions o;
+    o.credentials = master_creds_.Clone();
+    o.policy_dir = dir_ + "/policies";
+    o.state_db = dir_ + "/master.db";
+    o.kek = kek_.Clone();
+    o.trusted_eks = trusted_eks_;
+    o.server.port = port_;  // 0 first; the same port after a restart
+    o.timeouts = {milliseconds(3000), milliseconds(3000)};
+    auto m = Master::Start(std::move(o));
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    master_ = std::move(*m);
+    port_ = master_->port();
+  }
+
+  std::unique_ptr<TlsContext> Client(pki::Role role, const std::string& n) {
+    auto c = pki::IssueCertificate(*ca_, role, n, pki::Validity::ForDays(1));
+    EXPECT_TRUE(c.ok());
+    auto ctx =
+        TlsContext::Create(channel::TlsSide::kClient,
+                           {ca_->cert_pem, c->cert_pem, c->key_pem.Clone()});
+    EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+    return std::move(*ctx);
+  }
+
+  protocol::MasterEndpoint Endpoint() const {
+    return {"127.0.0.1", port_, kMasterId};
+  }
+
+  void MakeClient(SimHost& h) {
+    h.client = std::make_unique<protocol::MasterClient>(h.name, Endpoint(),
+                                                        *h.tls, *h.attester);
+  }
+
+  static void Write(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  }
+
+  StatusOr<protocol::JoinGrant> Join(SimHost& h, const std::string& tvd,
+                                     const std::string& underlay) {
+    return h.client->Join({tvd, underlay, std::nullopt});
+  }
+
+  nlohmann::json Query(protocol::AdminQueryKind kind,
+                       const std::string& name = "") {
+    protocol::AdminClient admin(Endpoint(), *admin_tls_);
+    auto reply = admin.Query({kind, name});
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    return reply.ok() ? nlohmann::json::parse(*reply) : nlohmann::json();
+  }
+
+  std::vector<std::string> Members(const std::string& tvd) {
+    auto m = master_->store().Members(tvd);
+    EXPECT_TRUE(m.ok());
+    return m.ok() ? *m : std::vector<std::string>{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<pki::KeyAndCertificate> ca_;
+  TlsCredentials master_creds_;
+  std::unique_ptr<TlsContext> admin_tls_;
+  std::multimap<std::string, Sha256Digest> trusted_eks_;
+  SecureBytes kek_;
+  std::vector<std::unique_ptr<SimHost>> hosts_;
+  std::unique_ptr<Master> master_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(MasterTest, TwoHostsJoinShareTheEpochAndSeeEachOther) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  EXPECT_EQ(ga->members,
+            (std::vector<protocol::Member>{{"node1", "198.18.0.1"}}));
+  EXPECT_EQ(ga->attestation_interval_seconds, 1u);
+  a.StartServing();
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  std::vector<protocol::Member> both{{"node1", "198.18.0.1"},
+                                     {"node2", "198.18.0.2"}};
+  EXPECT_EQ(gb->members, both);
+  EXPECT_EQ(ga->epoch, gb->epoch);
+  EXPECT_TRUE(ga->key.Equals(gb->key.view()));
+  EXPECT_EQ(ga->policy_digest, gb->policy_digest);
+  b.StartServing();
+  // node1 hears that node2 joined.
+  ASSERT_TRUE(a.WaitFor([&] { return !a.updates.empty(); }));
+  {
+    std::lock_guard l(a.m);
+    EXPECT_EQ(a.updates[0].change, MembershipChange::kJoined);
+    EXPECT_EQ(a.updates[0].host, "node2");
+    EXPECT_EQ(a.updates[0].members, both);
+    EXPECT_TRUE(a.updates[0].key.empty());
+  }
+  // Both ends derive the same tunnel key.
+  auto pa =
+      protocol::DeriveTunnelPsk(ga->key, "blue", "node1", "node2", ga->epoch);
+  auto pb =
+      protocol::DeriveTunnelPsk(gb->key, "blue", "node2", "node1", gb->epoch);
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  EXPECT_TRUE(pa->Equals(pb->view()));
+  // Re-attestation keeps them members over a few intervals.
+  std::this_thread::sleep_for(milliseconds(2500));
+  EXPECT_EQ(Members("blue"), (std::vector<std::string>{"node1", "node2"}));
+  auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["members"].size(), 2u);
+  EXPECT_EQ(view["members"][0]["attested"], true);
+  EXPECT_EQ(view["members"][1]["connected"], true);
+}
+
+TEST_F(MasterTest, UnauthorizedHostIsRefusedAndAudited) {
+  auto tls = Client(pki::Role::kHost, "node3");
+  attest::Attester no_tpm(nullptr, {});
+  protocol::MasterClientOptions o;
+  o.enrol_ak = false;
+  protocol::MasterClient c("node3", Endpoint(), *tls, no_tpm, o);
+  auto g = c.Join({"blue", "198.18.0.3", std::nullopt});
+  EXPECT_EQ(g.status(),
+            PermissionDenied("peer: host node3 is not authorized for TVD "
+                             "blue"));
+  auto missing = c.Join({"nosuch", "198.18.0.3", std::nullopt});
+  EXPECT_EQ(missing.status(), NotFound("peer: no TVD named nosuch"));
+  EXPECT_TRUE(Members("blue").empty());
+  auto audit = master_->store().RecentAudit(5);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_GE(audit->size(), 2u);
+  EXPECT_EQ((*audit)[1].actor, "host:node3");
+  EXPECT_FALSE((*audit)[1].allowed);
+  EXPECT_EQ((*audit)[1].reason, "host node3 is not authorized for TVD blue");
+}
+
+TEST_F(MasterTest, HostWithBadTcbIsRefused) {
+  auto g = Join(*hosts_[0], "red", "198.18.0.1");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(g.status().message(), "peer: PCR 16 value " +
+                                      ToHex(Sha256Digest{}) +
+                                      " is not a known-good value");
+  EXPECT_TRUE(Members("red").empty());
+  auto hosts = master_->store().ListHosts();
+  ASSERT_TRUE(hosts.ok());
+  ASSERT_EQ(hosts->size(), 1u);
+  EXPECT_FALSE((*hosts)[0].attested);
+}
+
+TEST_F(MasterTest, FailedReattestationEvictsAndRekeysThePeer) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  a.StartServing();
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  b.StartServing();
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 1; }));
+  // node2's TCB changes: PCR 16 no longer holds the known-good value.
+  auto changed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(b.tpm->Extend(16, Sha256("rootkit")).ok());
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
+  auto took = std::chrono::steady_clock::now() - changed;
+  // Within one interval (1 s) plus the time of one round.
+  EXPECT_LT(took, milliseconds(2500));
+  {
+    std::lock_guard l(a.m);
+    const auto& u = a.updates[1];
+    EXPECT_EQ(u.change, MembershipChange::kEvicted);
+    EXPECT_EQ(u.host, "node2");
+    EXPECT_EQ(u.members,
+              (std::vector<protocol::Member>{{"node1", "198.18.0.1"}}));
+    EXPECT_GT(u.epoch, ga->epoch);
+    ASSERT_EQ(u.key.size(), 32u);
+    EXPECT_FALSE(u.key.Equals(ga->key.view()));
+  }
+  // node2 is told to leave and its channel ends.
+  ASSERT_TRUE(b.WaitFor([&] { return b.served.has_value(); }));
+  {
+    std::lock_guard l(b.m);
+    ASSERT_EQ(b.leaves.size(), 1u);
+    EXPECT_EQ(b.leaves[0].host, "node2");
+    EXPECT_NE(b.leaves[0].reason.find("re-attestation failed"),
+              std::string::npos)
+        << b.leaves[0].reason;
+  }
+  EXPECT_EQ(Members("blue"), std::vector<std::string>{"node1"});
+  auto hosts = Query(protocol::AdminQueryKind::kHosts);
+  ASSERT_EQ(hosts["hosts"].size(), 2u);
+  EXPECT_EQ(hosts["hosts"][1]["name"], "node2");
+  EXPECT_EQ(hosts["hosts"][1]["attested"], false);
+  // And it cannot come back with that TCB.
+  b.StopServing();
+  EXPECT_EQ(Join(b, "blue", "198.18.0.2").status().code(),
+            ErrorCode::kPermissionDenied);
+}
+
+TEST_F(MasterTest, RestartKeepsStateAndHandsOutANewEpoch) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  a.StartServing();
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok());
+  b.StartServing();
+  auto audit_before = master_->store().RecentAudit(1000);
+  ASSERT_TRUE(audit_before.ok());
+
+  master_->Stop();
+  master_.reset();
+  // Members notice the channel dropped (and keep running).
+  ASSERT_TRUE(a.WaitFor([&] { return a.served.has_value(); }));
+  EXPECT_EQ(a.served->code(), ErrorCode::kUnavailable) << a.served->ToString();
+  a.StopServing();
+  b.StopServing();
+
+  StartMaster();
+  EXPECT_EQ(Members("blue"), (std::vector<std::string>{"node1", "node2"}));
+  auto audit_after = master_->store().RecentAudit(1000);
+  ASSERT_TRUE(audit_after.ok());
+  EXPECT_GE(audit_after->size(), audit_before->size());
+  auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  EXPECT_EQ(view["members"][0]["connected"], false);
+
+  auto ra = a.client->Join({"blue", "198.18.0.1", ga->policy_digest});
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  auto rb = b.client->Join({"blue", "198.18.0.2", gb->policy_digest});
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  EXPECT_GT(ra->epoch, ga->epoch);
+  EXPECT_EQ(ra->epoch, rb->epoch);
+  EXPECT_TRUE(ra->key.Equals(rb->key.view()));
+  EXPECT_FALSE(ra->key.Equals(ga->key.view()));
+  EXPECT_EQ(ra->members.size(), 2u);
+}
+
+TEST_F(MasterTest, LeaveRekeysTheRemainingMembers) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "blue", "198.18.0.2").ok());
+  b.StartServing();
+  ASSERT_TRUE(b.client->Leave("blue", "operator asked").ok());
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
+  {
+    std::lock_guard l(a.m);
+    EXPECT_EQ(a.updates[1].change, MembershipChange::kLeft);
+    EXPECT_GT(a.updates[1].epoch, ga->epoch);
+    EXPECT_EQ(a.updates[1].key.size(), 32u);
+  }
+  ASSERT_TRUE(b.WaitFor([&] { return b.served.has_value(); }));
+  EXPECT_EQ(Members("blue"), std::vector<std::string>{"node1"});
+  EXPECT_EQ(b.client->Leave("blue", "again"),
+            NotFound("peer: host node2 is not a member of TVD blue"));
+}
+
+TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
+  SimHost& a = *hosts_[0];
+  EXPECT_EQ(a.client->RequestDiskKey("blue", "web1").status(),
+            PermissionDenied("peer: host node1 has no attested member "
+                             "channel for TVD blue"));
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  auto k1 = a.client->RequestDiskKey("blue", "web1");
+  ASSERT_TRUE(k1.ok()) << k1.status().ToString();
+  EXPECT_EQ(k1->key.size(), 32u);
+  auto k2 = a.client->RequestDiskKey("blue", "web1");
+  ASSERT_TRUE(k2.ok());
+  EXPECT_TRUE(k1->key.Equals(k2->key.view()));
+  EXPECT_EQ(a.client->RequestDiskKey("blue", "web2").status(),
+            PermissionDenied("peer: the policy of TVD blue releases no disk "
+                             "key to VM web2"));
+  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", true}).ok());
+  auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["vms"].size(), 1u);
+  EXPECT_EQ(view["vms"][0]["host"], "node1");
+  // The wrapped key on disk is not the key.
+  auto wrapped = master_->store().WrappedDiskKey("blue", "web1");
+  ASSERT_TRUE(wrapped.ok() && wrapped->has_value());
+  std::string blob((*wrapped)->begin(), (*wrapped)->end());
+  std::string key(k1->key.view().begin(), k1->key.view().end());
+  EXPECT_EQ(blob.find(key), std::string::npos);
+}
+
+TEST_F(MasterTest, AdminRequestsNeedAnAdminCertificate) {
+  protocol::AdminClient admin(Endpoint(), *admin_tls_);
+  std::string green = Policy("green", 3, {"node1"}, {Sha256Digest{}});
+  auto added = admin.AddTvd(green);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*added)["added"], "green");
+  EXPECT_EQ(admin.AddTvd(green).status(),
+            AlreadyExists("peer: TVD green already exists"));
+  EXPECT_EQ(admin.AddTvd(Policy("other", 3, {}, {Sha256Digest{}})).status(),
+            AlreadyExists("peer: TVD id 3 is already used by TVD green"));
+  // A member sees the update.
+  SimHost& a = *hosts_[0];
+  ASSERT_TRUE(Join(a, "green", "198.18.0.1").ok());
+  a.StartServing();
+  auto updated = admin.UpdateTvd(
+      Policy("green", 3, {"node1", "node2"}, {Sha256Digest{}}, 2));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  ASSERT_TRUE(a.WaitFor([&] { return !a.policies.empty(); }));
+  EXPECT_EQ(a.policies[0].tvd, "green");
+  EXPECT_EQ(ToHex(a.policies[0].policy_digest),
+            nlohmann::json::parse(*updated)["digest"]);
+  // File-backed TVDs are changed through their files.
+  EXPECT_EQ(admin.RemoveTvd("blue").status().code(),
+            ErrorCode::kFailedPrecondition);
+  // A host certificate is refused and nothing changes.
+  protocol::AdminClient impostor(Endpoint(), *a.tls);
+  EXPECT_EQ(impostor.RemoveTvd("green").status(),
+            PermissionDenied("peer: admin requests need an admin "
+                             "certificate; peer is host:node1"));
+  EXPECT_EQ(Query(protocol::AdminQueryKind::kTvds)["tvds"].size(), 3u);
+  // A broken policy is refused with the parser's reason.
+  auto broken = admin.AddTvd("<tvd-policy/>");
+  EXPECT_EQ(broken.status().code(), ErrorCode::kInvalidArgument);
+  // Remove: the member is told to leave.
+  ASSERT_TRUE(admin.RemoveTvd("green").ok());
+  ASSERT_TRUE(a.WaitFor([&] { return a.served.has_value(); }));
+  {
+    std::lock_guard l(a.m);
+    ASSERT_EQ(a.leaves.size(), 1u);
+    EXPECT_EQ(a.leaves[0].reason, "TVD removed by admin:alice");
+  }
+  EXPECT_EQ(Query(protocol::AdminQueryKind::kTvds)["tvds"].size(), 2u);
+  auto audit = Query(protocol::AdminQueryKind::kAudit)["audit"];
+  bool saw_denied = false;
+  for (const auto& row : audit) {
+    if (row["actor"] == "host:node1" && row["allowed"] == false)
+      saw_denied = true;
+  }
+  EXPECT_TRUE(saw_denied);
+}
+
+TEST_F(MasterTest, GarbageGetsAClearErrorAndChangesNothing) {
+  auto before = master_->store().RecentAudit(1000);
+  ASSERT_TRUE(before.ok());
+  channel::ClientOptions co;
+  co.expected_peer = kMasterId;
+  SimHost& a = *hosts_[0];
+  // Not a frame at all.
+  {
+    auto conn = channel::ConnectChannel("127.0.0.1", port_, *a.tls, co);
+    ASSERT_TRUE(conn.ok());
+    std::vector<std::uint8_t> junk{'G', 'E', 'T', ' ', '/', '\n', 0, 0, 0, 0};
+    ASSERT_TRUE((*conn)->WriteRaw(junk, kWait).ok());
+    auto reply = (*conn)->ReadFrame(kWait);
+    ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+    ASSERT_EQ(reply->type, MessageType::kError);
+    EXPECT_EQ(channel::DecodeErrorPayload(reply->payload),
+              ProtocolError("bad frame magic"));
+  }
+  // A JoinRequest frame whose payload is garbage.
+  {
+    auto conn = channel::ConnectChannel("127.0.0.1", port_, *a.tls, co);
+    ASSERT_TRUE(conn.ok());
+    std::vector<std::uint8_t> junk{0, 0, 0, 4, 'b', 'l', 'u'};
+    ASSERT_TRUE(
+        (*conn)->WriteFrame(MessageType::kJoinRequest, junk, kWait).ok());
+    auto reply = (*conn)->ReadFrame(kWait);
+    ASSERT_TRUE(reply.ok());
+    ASSERT_EQ(reply->type, MessageType::kError);
+    EXPECT_EQ(channel::DecodeErrorPayload(reply->payload),
+              ProtocolError("JoinRequest: message truncated in field 'tvd'"));
+  }
+  // An admin frame with a bad payload from the admin.
+  {
+    auto conn = channel::ConnectChannel("127.0.0.1", port_, *admin_tls_, co);
+    ASSERT_TRUE(conn.ok());
+    std::vector<std::uint8_t> junk{7};
+    ASSERT_TRUE(
+        (*conn)->WriteFrame(MessageType::kAdminQuery, junk, kWait).ok());
+    auto reply = (*conn)->ReadFrame(kWait);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(channel::DecodeErrorPayload(reply->payload),
+              ProtocolError("AdminQuery: field 'kind' has unknown value 7"));
+  }
+  auto after = master_->store().RecentAudit(1000);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), before->size());
+  EXPECT_TRUE(Members("blue").empty());
+  EXPECT_TRUE(master_->store().ListHosts()->empty());
+  // The master still serves a good host.
+  EXPECT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+}
+
+}  // namespace
+}  // namespace tvd::master
