@@ -379,8 +379,9 @@ TEST_F(MasterTest, FailedReattestationEvictsAndRekeysThePeer) {
   ASSERT_TRUE(b.tpm->Extend(16, Sha256("rootkit")).ok());
   ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
   auto took = std::chrono::steady_clock::now() - changed;
-  // Within one interval (1 s) plus the time of one round.
-  EXPECT_LT(took, milliseconds(2500));
+  // The requirement: eviction by the next round, i.e. within one interval
+  // (1 s) plus that round's own time (bounded by the 3 s read timeout).
+  EXPECT_LT(took, milliseconds(4000));
   {
     std::lock_guard l(a.m);
     const auto& u = a.updates[1];
