@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "test_policy.h"
 #include "tvd/attest/attester.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/pki/certificate_authority.h"
@@ -37,35 +38,6 @@ using std::chrono::milliseconds;
 
 const pki::Identity kMasterId{pki::Role::kHost, "tvd-master"};
 constexpr milliseconds kWait{8000};
-
-// Policy with PCR 16 (a resettable debug PCR, all zeros after start-up)
-// required to hold one of `pcr16`.
-std::string Policy(const std::string& name, int id,
-                   const std::vector<std::string>& hosts,
-                   const std::vector<Sha256Digest>& pcr16, int interval = 1) {
-  std::string x = "<tvd-policy xmlns=\"urn:tvd:policy:1\" name=\"" + name +
-                  "\" id=\"" + std::to_string(id) + "\">\n";
-  x += "  <owner subject=\"CN=" + name + "-tenant,O=T\"/>\n";
-  x += "  <networks><network name=\"" + name + "-data\" kind=\"data\" vni=\"" +
-       std::to_string(1000 + id) + "\"/></networks>\n";
-  x += "  <transport><ipsec ike=\"aes256gcm16-prfsha256-ecp256\" "
-       "esp=\"aes256gcm16-ecp256\"/></transport>\n";
-  x += "  <host-requirements allow-no-tpm=\"false\" attestation-interval=\"" +
-       std::to_string(interval) + "\">\n    <pcr bank=\"sha256\" index=\"16\">";
-  for (const auto& d : pcr16) x += "<known-good value=\"" + ToHex(d) + "\"/>";
-  x += "</pcr>\n  </host-requirements>\n  <authorized-hosts>\n";
-  for (const auto& h : hosts)
-    x += "    <host subject=\"CN=" + h + ",O=VDC\"/>\n";
-  x += "  </authorized-hosts>\n";
-  x += "  <vms><vm name=\"web1\"><measure type=\"config\" sha256=\"" +
-       ToHex(Sha256("cfg")) +
-       "\"/></vm><vm name=\"web2\"><measure "
-       "type=\"config\" sha256=\"" +
-       ToHex(Sha256("cfg2")) + "\"/></vm></vms>\n";
-  x += "  <key-release><disk-key vm=\"web1\"/></key-release>\n";
-  x += "</tvd-policy>\n";
-  return x;
-}
 
 // Serializes the attester's TPM use with the test's own PCR extends (ESYS
 // contexts are single-threaded; Serve() quotes on its own thread).

@@ -1,0 +1,141 @@
+// The tvd-master binary: starts from a config file, serves, stops cleanly on
+// SIGTERM (exit 0); refuses to start with a KEK file others can read.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "test_policy.h"
+#include "tvd/pki/certificate_authority.h"
+#include "tvd/process.h"
+#include "tvd/protocol/admin_client.h"
+
+namespace tvd::master {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class MasterDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tvd-master-daemon-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directory(dir_ + "/policies");
+    auto day = pki::Validity::ForDays(1);
+    auto ca = pki::CreateCa("vdc-test", day);
+    ASSERT_TRUE(ca.ok());
+    auto master =
+        pki::IssueCertificate(*ca, pki::Role::kHost, "tvd-master", day);
+    auto admin = pki::IssueCertificate(*ca, pki::Role::kAdmin, "alice", day);
+    ASSERT_TRUE(master.ok() && admin.ok());
+    Write("ca.pem", ca->cert_pem, 0644);
+    Write("master.pem", master->cert_pem, 0644);
+    Write("master.key",
+          std::string(master->key_pem.view().begin(),
+                      master->key_pem.view().end()),
+          0600);
+    Write("master.kek", std::string(32, 'k'), 0600);
+    Write("eks.txt", "# none\n", 0644);
+    Write("policies/blue.xml",
+          Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60), 0644);
+    auto ctx = channel::TlsContext::Create(
+        channel::TlsSide::kClient,
+        {ca->cert_pem, admin->cert_pem, admin->key_pem.Clone()});
+    ASSERT_TRUE(ctx.ok());
+    admin_tls_ = std::move(*ctx);
+    port_ = FreePort();
+    Write(
+        "master.conf",
+        "listen_address = 127.0.0.1\nlisten_port = " + std::to_string(port_) +
+            "\nca_cert = " + dir_ + "/ca.pem\ncert = " + dir_ +
+            "/master.pem\nkey = " + dir_ + "/master.key\npolicy_dir = " + dir_ +
+            "/policies\nstate_db = " + dir_ + "/master.db\nkek_file = " + dir_ +
+            "/master.kek\nek_allowlist = " + dir_ + "/eks.txt\n",
+        0644);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void Write(const std::string& name, const std::string& text, mode_t mode) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    ::chmod(path.c_str(), mode);
+  }
+
+  StatusOr<ChildProcess> StartDaemon() {
+    ProcessOptions o;
+    o.argv = {std::string(TVD_BINARY_DIR) + "/tvd-master/tvd-master",
+              "--config", dir_ + "/master.conf"};
+    o.stderr_path = dir_ + "/stderr.log";
+    return ChildProcess::Start(o);
+  }
+
+  std::string Stderr() {
+    std::ifstream in(dir_ + "/stderr.log");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<channel::TlsContext> admin_tls_;
+};
+
+TEST_F(MasterDaemonTest, ServesAndStopsCleanlyOnSigterm) {
+  auto child = StartDaemon();
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  protocol::AdminClient admin(
+      {"127.0.0.1", port_, {pki::Role::kHost, "tvd-master"}}, *admin_tls_,
+      milliseconds(2000));
+  StatusOr<std::string> reply = Unavailable("not tried");
+  for (int i = 0; i < 100 && !reply.ok(); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    reply = admin.Query({protocol::AdminQueryKind::kTvds, ""});
+  }
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString() << "\n" << Stderr();
+  auto j = nlohmann::json::parse(*reply);
+  ASSERT_EQ(j["tvds"].size(), 1u);
+  EXPECT_EQ(j["tvds"][0]["name"], "blue");
+  EXPECT_EQ(j["tvds"][0]["epoch"], 1);
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  auto code = child->Wait(milliseconds(10000));
+  ASSERT_TRUE(code.ok()) << code.status().ToString();
+  EXPECT_EQ(*code, 0) << Stderr();
+}
+
+TEST_F(MasterDaemonTest, RefusesAKekOthersCanRead) {
+  ::chmod((dir_ + "/master.kek").c_str(), 0644);
+  auto child = StartDaemon();
+  ASSERT_TRUE(child.ok());
+  auto code = child->Wait(milliseconds(10000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(Stderr().find("KEK file " + dir_ +
+                          "/master.kek has mode 0644; it must not be "
+                          "readable by group or others"),
+            std::string::npos)
+      << Stderr();
+}
+
+}  // namespace
+}  // namespace tvd::master
