@@ -50,6 +50,10 @@ Status Status::WithContext(std::string_view context) const {
   return Status(code_, std::move(m));
 }
 
+std::ostream& operator<<(std::ostream& out, const Status& status) {
+  return out << status.ToString();
+}
+
 Status ErrnoError(std::string_view what, int err) {
   std::string m(what);
   m += ": ";

@@ -9,6 +9,7 @@
 
 #include <cassert>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -92,6 +93,9 @@ inline Status IoError(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Status Internal(std::string m) {
   return {ErrorCode::kInternal, std::move(m)};
 }
+
+// Prints ToString(); also what GoogleTest shows for a Status in a failure.
+std::ostream& operator<<(std::ostream& out, const Status& status);
 
 // An IoError whose message ends with strerror(err): "what: No such file".
 Status ErrnoError(std::string_view what, int err);
