@@ -18,11 +18,6 @@
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/testing/swtpm.h"
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::attest {
 namespace {
 

@@ -6,10 +6,6 @@
 #include "software_tpm.h"
 #include "tvd/sha256.h"
 
-namespace tvd {
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::attest {
 namespace {
 

@@ -9,10 +9,6 @@
 #include "software_tpm.h"
 #include "tvd/attest/ima_log.h"
 
-namespace tvd {
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::attest {
 namespace {
 

@@ -4,10 +4,6 @@
 
 #include <array>
 
-namespace tvd {
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::attest {
 namespace {
 

@@ -7,10 +7,6 @@
 #include "software_tpm.h"
 #include "tvd/attest/attester.h"
 
-namespace tvd {
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::attest {
 namespace {
 

@@ -15,11 +15,6 @@
 #include "tvd/channel/channel_server.h"
 #include "tvd/pki/certificate_authority.h"
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::channel {
 namespace {
 

@@ -2,11 +2,6 @@
 
 #include <gtest/gtest.h>
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::channel {
 namespace {
 

@@ -8,11 +8,6 @@
 
 #include "tvd/pki/private_file.h"
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::pki {
 namespace {
 

@@ -10,11 +10,6 @@
 #include <thread>
 #include <vector>
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::vici {
 namespace {
 

@@ -4,11 +4,6 @@
 
 #include "tvd/vici/vici_tunnel_backend.h"
 
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::vici {
 namespace {
 
