@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "tvd/pki/certificate_authority.h"
 #include "tvd/pki/pki_directory.h"
 
 namespace tvd::tvdctl {
@@ -9,18 +10,21 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tvdctl pki init --dir DIR [--name NAME]\n"
-    "       tvdctl pki issue host|admin|tenant NAME --dir DIR\n"
+    "       tvdctl pki issue host|admin|tenant NAME --dir DIR [--san SAN]...\n"
     "\n"
     "  init   create a VDC certificate authority in DIR (ca.key mode 0600,\n"
     "         ca.crt); NAME defaults to 'vdc'\n"
     "  issue  issue a certificate with subject OU=<role>, CN=NAME signed by\n"
-    "         the CA in DIR, written as DIR/<role>-NAME.{key,crt}\n"
+    "         the CA in DIR, written as DIR/<role>-NAME.{key,crt}; each\n"
+    "         --san DNS:<name> or IP:<address> adds a subject alternative\n"
+    "         name (the names TLS clients reach a host certificate at)\n"
     "Existing files are never overwritten.\n";
 
 struct Parsed {
   std::vector<std::string> positional;
   std::optional<std::string> dir;
   std::optional<std::string> name;
+  std::vector<std::string> sans;
   bool help = false;
 };
 
@@ -34,6 +38,11 @@ std::optional<std::string> Parse(const std::vector<std::string>& args,
     } else if (a == "--dir" || a == "--name") {
       if (i + 1 >= args.size()) return a + " needs a value";
       (a == "--dir" ? p.dir : p.name) = args[++i];
+    } else if (a == "--san") {
+      if (i + 1 >= args.size()) return a + " needs a value";
+      p.sans.push_back(args[++i]);
+    } else if (a.rfind("--san=", 0) == 0) {
+      p.sans.push_back(a.substr(6));
     } else if (a.rfind("--dir=", 0) == 0) {
       p.dir = a.substr(6);
     } else if (a.rfind("--name=", 0) == 0) {
@@ -71,6 +80,7 @@ int RunPkiCommand(const std::vector<std::string>& args, std::ostream& out,
   const std::string& sub = p.positional[0];
   if (sub == "init") {
     if (p.positional.size() != 1) return Usage(err, "init takes no arguments");
+    if (!p.sans.empty()) return Usage(err, "--san goes with issue, not init");
     if (!p.dir || p.dir->empty()) return Usage(err, "init needs --dir DIR");
     auto files = pki::InitCaDirectory(*p.dir, p.name.value_or("vdc"));
     if (!files.ok()) return Report(files.status(), err);
@@ -87,7 +97,12 @@ int RunPkiCommand(const std::vector<std::string>& args, std::ostream& out,
     if (!p.dir || p.dir->empty()) return Usage(err, "issue needs --dir DIR");
     auto role = pki::ParseRole(p.positional[1]);
     if (!role.ok()) return Usage(err, role.status().message());
-    auto files = pki::IssueIntoDirectory(*p.dir, *role, p.positional[2]);
+    for (const std::string& san : p.sans) {
+      Status bad = pki::CheckSubjectAltName(san);
+      if (!bad.ok()) return Usage(err, bad.message());
+    }
+    auto files =
+        pki::IssueIntoDirectory(*p.dir, *role, p.positional[2], 825, p.sans);
     if (!files.ok()) return Report(files.status(), err);
     out << "issued " << files->cert_path << " (key " << files->key_path
         << ")\n";

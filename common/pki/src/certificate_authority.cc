@@ -1,5 +1,6 @@
 #include "tvd/pki/certificate_authority.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -8,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <memory>
 
 namespace tvd::pki {
@@ -160,12 +162,45 @@ StatusOr<KeyAndCertificate> CreateCa(const std::string& name,
   return KeyAndCertificate{std::move(key_pem), std::move(cert_pem)};
 }
 
-StatusOr<KeyAndCertificate> IssueCertificate(const KeyAndCertificate& ca,
-                                             Role role, const std::string& name,
-                                             const Validity& validity) {
+Status CheckSubjectAltName(const std::string& san) {
+  if (san.rfind("IP:", 0) == 0) {
+    std::string addr = san.substr(3);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, addr.c_str(), buf) == 1 ||
+        inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
+      return Status::Ok();
+    }
+    return InvalidArgument("subject alternative name '" + san +
+                           "': not an IPv4 or IPv6 address");
+  }
+  if (san.rfind("DNS:", 0) == 0) {
+    std::string host = san.substr(4);
+    bool ok = !host.empty() && host.size() <= 253 && host.front() != '.' &&
+              host.front() != '-' && host.back() != '.';
+    for (char c : host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+          c != '.') {
+        ok = false;
+      }
+    }
+    if (ok) return Status::Ok();
+    return InvalidArgument("subject alternative name '" + san +
+                           "': not a host name");
+  }
+  return InvalidArgument("subject alternative name '" + san +
+                         "' must start with DNS: or IP:");
+}
+
+StatusOr<KeyAndCertificate> IssueCertificate(
+    const KeyAndCertificate& ca, Role role, const std::string& name,
+    const Validity& validity,
+    const std::vector<std::string>& subject_alt_names) {
   if (!IsValidName(name)) {
     return InvalidArgument("invalid " + std::string(RoleName(role)) +
                            " name '" + name + "'");
+  }
+  for (const std::string& san : subject_alt_names) {
+    TVD_RETURN_IF_ERROR(CheckSubjectAltName(san));
   }
   TVD_RETURN_IF_ERROR(CheckValidity(validity));
   TVD_ASSIGN_OR_RETURN(KeyPtr ca_key, ParseKey(ca.key_pem));
@@ -195,8 +230,20 @@ StatusOr<KeyAndCertificate> IssueCertificate(const KeyAndCertificate& ca,
   }
   TVD_RETURN_IF_ERROR(AddExtension(cert.get(), ca_cert.get(),
                                    NID_basic_constraints, "critical,CA:FALSE"));
-  TVD_RETURN_IF_ERROR(AddExtension(cert.get(), ca_cert.get(), NID_key_usage,
-                                   "critical,digitalSignature"));
+  // keyEncipherment means nothing for an EC key in TLS 1.3, but libvirt's
+  // certificate checks (and GnuTLS's for a critical keyUsage) refuse a TLS
+  // certificate without it, and tenants use these with virsh.
+  TVD_RETURN_IF_ERROR(
+      AddExtension(cert.get(), ca_cert.get(), NID_key_usage,
+                   "critical,digitalSignature,keyEncipherment"));
+  if (!subject_alt_names.empty()) {
+    std::string sans;
+    for (const std::string& s : subject_alt_names) {
+      sans += (sans.empty() ? "" : ",") + s;
+    }
+    TVD_RETURN_IF_ERROR(AddExtension(cert.get(), ca_cert.get(),
+                                     NID_subject_alt_name, sans.c_str()));
+  }
   TVD_RETURN_IF_ERROR(AddExtension(cert.get(), ca_cert.get(), NID_ext_key_usage,
                                    "serverAuth,clientAuth"));
   TVD_RETURN_IF_ERROR(AddExtension(cert.get(), ca_cert.get(),

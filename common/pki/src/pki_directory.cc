@@ -68,9 +68,9 @@ StatusOr<KeyAndCertificate> LoadCa(const std::string& dir) {
   return ca;
 }
 
-StatusOr<IssuedFiles> IssueIntoDirectory(const std::string& dir, Role role,
-                                         const std::string& name,
-                                         int validity_days) {
+StatusOr<IssuedFiles> IssueIntoDirectory(
+    const std::string& dir, Role role, const std::string& name,
+    int validity_days, const std::vector<std::string>& subject_alt_names) {
   if (!IsValidName(name)) {
     return InvalidArgument("invalid " + std::string(RoleName(role)) +
                            " name '" + name + "'");
@@ -82,7 +82,8 @@ StatusOr<IssuedFiles> IssueIntoDirectory(const std::string& dir, Role role,
   }
   TVD_ASSIGN_OR_RETURN(
       KeyAndCertificate issued,
-      IssueCertificate(ca, role, name, Validity::ForDays(validity_days)));
+      IssueCertificate(ca, role, name, Validity::ForDays(validity_days),
+                       subject_alt_names));
   return WritePair(base, issued);
 }
 

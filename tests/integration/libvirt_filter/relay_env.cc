@@ -93,8 +93,8 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   if (libvirtd_tls) {
     TVD_ASSIGN_OR_RETURN(
         pki::KeyAndCertificate cert,
-        tvd::testing::IssueLibvirtCertificate(
-            env->ca, kCaName, pki::Role::kHost, "libvirtd", {"IP:127.0.0.1"}));
+        pki::IssueCertificate(env->ca, pki::Role::kHost, "libvirtd",
+                              pki::Validity::ForDays(7), {"IP:127.0.0.1"}));
     libvirtd_options.tls_ca_file =
         env->WriteFile("libvirtd-ca.pem", env->ca.cert_pem);
     libvirtd_options.tls_cert_file =
@@ -109,9 +109,10 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   TVD_ASSIGN_OR_RETURN(env->libvirtd,
                        tvd::testing::LibvirtdInstance::Start(libvirtd_options));
   for (const char* tenant : {"blue", "red", "green"}) {
-    TVD_ASSIGN_OR_RETURN(pki::KeyAndCertificate cert,
-                         tvd::testing::IssueLibvirtCertificate(
-                             env->ca, kCaName, pki::Role::kTenant, tenant, {}));
+    TVD_ASSIGN_OR_RETURN(
+        pki::KeyAndCertificate cert,
+        pki::IssueCertificate(env->ca, pki::Role::kTenant, tenant,
+                              pki::Validity::ForDays(7), {}));
     TVD_RETURN_IF_ERROR(tvd::testing::WriteClientPkiDir(
         env->PkiDir(tenant), env->ca.cert_pem, cert));
   }
@@ -122,10 +123,11 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   TVD_ASSIGN_OR_RETURN(env->ownership,
                        LoadPolicyDirectory(policies, "/var/lib/tvd"));
 
-  TVD_ASSIGN_OR_RETURN(pki::KeyAndCertificate server,
-                       tvd::testing::IssueLibvirtCertificate(
-                           env->ca, kCaName, pki::Role::kHost, "relay",
-                           {"IP:127.0.0.1", "DNS:localhost"}));
+  TVD_ASSIGN_OR_RETURN(
+      pki::KeyAndCertificate server,
+      pki::IssueCertificate(env->ca, pki::Role::kHost, "relay",
+                            pki::Validity::ForDays(7),
+                            {"IP:127.0.0.1", "DNS:localhost"}));
   channel::TlsCredentials creds{env->ca.cert_pem, server.cert_pem,
                                 server.key_pem.Clone()};
   options.listen_address = "127.0.0.1";

@@ -344,8 +344,8 @@ TEST_F(RelayRobustnessTest, MalformedKeepaliveClosesTheConnection) {
 TEST_F(RelayRobustnessTest, CertificateFromAnotherCaIsRefused) {
   auto other = pki::CreateCa("other-vdc", pki::Validity::ForDays(1));
   ASSERT_TRUE(other.ok());
-  auto cert = tvd::testing::IssueLibvirtCertificate(
-      *other, "other-vdc", pki::Role::kTenant, "blue", {});
+  auto cert = pki::IssueCertificate(*other, pki::Role::kTenant, "blue",
+                                    pki::Validity::ForDays(7), {});
   ASSERT_TRUE(cert.ok());
   std::string dir = env_->dir + "/pki-foreign";
   ASSERT_TRUE(

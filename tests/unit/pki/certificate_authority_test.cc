@@ -4,13 +4,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "tvd/pki/identity.h"
-
-namespace tvd {
-// Readable failures: gtest prints Status as "code: message".
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
 
 namespace tvd::pki {
 namespace {
@@ -113,6 +109,43 @@ TEST(IdentityTest, RoleNamesRoundTrip) {
   EXPECT_FALSE(IsValidName("a/b"));
   EXPECT_FALSE(IsValidName(std::string(65, 'a')));
   EXPECT_TRUE(IsValidName("node-1.example_2"));
+}
+
+TEST(CertificateAuthorityTest, LeafKeyUsageSuitsLibvirtAndSansAreCarried) {
+  auto ca = CreateCa("vdc-test", Validity::ForDays(1));
+  ASSERT_TRUE(ca.ok());
+  auto relay =
+      IssueCertificate(*ca, Role::kHost, "relay1", Validity::ForDays(1),
+                       {"IP:127.0.0.1", "DNS:relay1.vdc"});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  X509* cert = ParseCert(relay->cert_pem);
+  ASSERT_NE(cert, nullptr);
+  std::uint32_t usage = X509_get_key_usage(cert);
+  EXPECT_TRUE(usage & KU_DIGITAL_SIGNATURE);
+  EXPECT_TRUE(usage & KU_KEY_ENCIPHERMENT);
+  EXPECT_FALSE(usage & KU_KEY_CERT_SIGN);
+  EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_host(cert, "relay1.vdc", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.2", 0), 0);
+  X509_free(cert);
+  EXPECT_EQ(VerifyAgainst(ca->cert_pem, relay->cert_pem), X509_V_OK);
+}
+
+TEST(CertificateAuthorityTest, BadSubjectAltNamesAreRefused) {
+  auto ca = CreateCa("vdc-test", Validity::ForDays(1));
+  ASSERT_TRUE(ca.ok());
+  auto r = IssueCertificate(*ca, Role::kHost, "h", Validity::ForDays(1),
+                            {"IP:300.1.1.1"});
+  EXPECT_EQ(r.status(), InvalidArgument("subject alternative name "
+                                        "'IP:300.1.1.1': not an IPv4 or IPv6 "
+                                        "address"));
+  EXPECT_EQ(CheckSubjectAltName("DNS:a,IP:1.2.3.4"),
+            InvalidArgument("subject alternative name 'DNS:a,IP:1.2.3.4': "
+                            "not a host name"));
+  EXPECT_EQ(CheckSubjectAltName("email:x@y"),
+            InvalidArgument("subject alternative name 'email:x@y' must start "
+                            "with DNS: or IP:"));
+  EXPECT_TRUE(CheckSubjectAltName("IP:::1").ok());
 }
 
 }  // namespace

@@ -39,6 +39,20 @@ TEST_F(PkiCommandTest, InitThenIssueEachRole) {
   }
 }
 
+TEST_F(PkiCommandTest, IssueWithSubjectAltNames) {
+  ASSERT_EQ(Run({"init", "--dir", dir_}), 0) << err_.str();
+  EXPECT_EQ(Run({"issue", "host", "relay", "--dir", dir_, "--san",
+                 "IP:127.0.0.1", "--san=DNS:relay.vdc"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(Run({"issue", "host", "r2", "--dir", dir_, "--san", "x"}), 2);
+  EXPECT_NE(err_.str().find("tvdctl pki: subject alternative name 'x' must "
+                            "start with DNS: or IP:"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/host-r2.key"));
+}
+
 TEST_F(PkiCommandTest, HelpAndUsageErrors) {
   EXPECT_EQ(Run({"--help"}), 0);
   EXPECT_NE(out_.str().find("usage: tvdctl pki init"), std::string::npos);

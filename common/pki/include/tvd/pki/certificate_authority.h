@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "tvd/pki/identity.h"
 #include "tvd/secure_bytes.h"
@@ -41,11 +42,17 @@ struct KeyAndCertificate {
 StatusOr<KeyAndCertificate> CreateCa(const std::string& name,
                                      const Validity& validity);
 
-// A certificate for `role`/`name` signed by `ca`. InvalidArgument for an
-// invalid name or validity, or when `ca` does not parse; Internal if OpenSSL
-// fails to sign.
-StatusOr<KeyAndCertificate> IssueCertificate(const KeyAndCertificate& ca,
-                                             Role role, const std::string& name,
-                                             const Validity& validity);
+// A certificate for `role`/`name` signed by `ca`, with subject alternative
+// names `subject_alt_names` ("DNS:name" or "IP:address", e.g. the addresses a
+// relay or master is reached at, which TLS clients such as libvirt's match).
+// InvalidArgument for an invalid name, validity or alternative name, or when
+// `ca` does not parse; Internal if OpenSSL fails to sign.
+StatusOr<KeyAndCertificate> IssueCertificate(
+    const KeyAndCertificate& ca, Role role, const std::string& name,
+    const Validity& validity,
+    const std::vector<std::string>& subject_alt_names = {});
+
+// OK when `san` is "DNS:<hostname>" or "IP:<IPv4 or IPv6 address>".
+Status CheckSubjectAltName(const std::string& san);
 
 }  // namespace tvd::pki

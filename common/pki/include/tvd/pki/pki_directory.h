@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/pki/identity.h"
@@ -27,10 +28,12 @@ StatusOr<IssuedFiles> InitCaDirectory(const std::string& dir,
                                       const std::string& name,
                                       int validity_days = 3650);
 
-// Loads DIR's CA and issues role/name into DIR.
-StatusOr<IssuedFiles> IssueIntoDirectory(const std::string& dir, Role role,
-                                         const std::string& name,
-                                         int validity_days = 825);
+// Loads DIR's CA and issues role/name into DIR, with optional subject
+// alternative names (see IssueCertificate).
+StatusOr<IssuedFiles> IssueIntoDirectory(
+    const std::string& dir, Role role, const std::string& name,
+    int validity_days = 825,
+    const std::vector<std::string>& subject_alt_names = {});
 
 // Loads the CA key and certificate from DIR.
 StatusOr<KeyAndCertificate> LoadCa(const std::string& dir);
