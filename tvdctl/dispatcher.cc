@@ -6,6 +6,9 @@
 #ifdef TVDCTL_HAVE_PKI
 #include "pki_command.h"
 #endif
+#ifdef TVDCTL_HAVE_RM
+#include "rm_command.h"
+#endif
 
 namespace tvd::tvdctl {
 
@@ -18,6 +21,10 @@ constexpr std::array kGroups = {
 #ifdef TVDCTL_HAVE_PKI
     CommandGroup{"pki", "manage the VDC certificate authority and certificates",
                  &RunPkiCommand},
+#endif
+#ifdef TVDCTL_HAVE_RM
+    CommandGroup{"rm", "query rm-server: agents, node status, domains, networks",
+                 &RunRmCommand},
 #endif
 };
 
