@@ -23,10 +23,6 @@
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/testing/swtpm.h"
 
-namespace tvd {
-inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
-}  // namespace tvd
-
 namespace tvd::master {
 namespace {
 
