@@ -124,6 +124,10 @@ Status RmServer::Run() {
     for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN); ++i) {
       if (!(agents_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleAgentFrame();
+      // A waiting admin should not sit behind a whole batch of reports.
+      if (i % 32 == 31 && (queries_.get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+        HandleQueryFrame();
+      }
     }
     for (int i = 0; i < 64 && (items[2].revents & ZMQ_POLLIN); ++i) {
       if (!(queries_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
