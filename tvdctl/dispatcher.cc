@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "host_command.h"
 #include "policy_command.h"
 #ifdef TVDCTL_HAVE_PKI
 #include "pki_command.h"
@@ -18,6 +19,14 @@ constexpr std::array kGroups = {
     CommandGroup{"policy",
                  "validate, show, derive, import and digest TVD policies",
                  &RunPolicyCommand},
+    CommandGroup{"join", "make this host a member of a TVD", &RunJoinCommand},
+    CommandGroup{"leave", "leave a TVD (destroys its VMs on this host)",
+                 &RunLeaveCommand},
+    CommandGroup{"attach", "measure, admit and start a VM in a TVD",
+                 &RunAttachCommand},
+    CommandGroup{"detach", "stop and remove a VM of a TVD", &RunDetachCommand},
+    CommandGroup{"status", "this host's TVDs, proxies and VMs",
+                 &RunStatusCommand},
 #ifdef TVDCTL_HAVE_PKI
     CommandGroup{"pki", "manage the VDC certificate authority and certificates",
                  &RunPkiCommand},

@@ -1,0 +1,270 @@
+// The proxy against real daemons: a private libvirtd (test driver for
+// define/start, its secret driver for disk keys), a real Open vSwitch and a
+// real charon in a test network namespace. The master is the unit tests'
+// fake MasterLink: the master protocol is not part of this build yet.
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+
+#include <cstdlib>
+
+#include "../../unit/proxy/fakes.h"
+#include "../../unit/proxy/proxy_test_util.h"
+#include "tvd/proxy/libvirt_hypervisor.h"
+#include "tvd/proxy/tvd_proxy.h"
+#include "tvd/testing/charon.h"
+#include "tvd/testing/libvirtd.h"
+#include "tvd/testing/netns.h"
+#include "tvd/testing/ovs.h"
+#include "tvd/vici/vici_tunnel_backend.h"
+#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/link_manager.h"
+#include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/vswitch_database.h"
+
+namespace tvd::proxy {
+namespace {
+
+using proxy::testing::FakeMaster;
+using proxy::testing::MakePolicy;
+using proxy::testing::MakeVm;
+using proxy::testing::TempDir;
+using proxy::testing::TestVm;
+using proxy::testing::WriteFile;
+using tvd::testing::CharonInstance;
+using tvd::testing::LibvirtdInstance;
+using tvd::testing::TestHost;
+using tvd::testing::UniqueName;
+using tvd::testing::VmEndpoint;
+
+constexpr char kBridge[] = "br-tvd";
+
+class ProxyRealDaemonsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto host = TestHost::Create(UniqueName("ph"), nullptr, "198.18.0.1");
+    ASSERT_TRUE(host.ok()) << host.status().ToString();
+    host_ = host->release();
+    auto charon = CharonInstance::Start(host_->ns());
+    ASSERT_TRUE(charon.ok()) << charon.status().ToString();
+    charon_ = charon->release();
+    auto libvirtd = LibvirtdInstance::Start();
+    ASSERT_TRUE(libvirtd.ok()) << libvirtd.status().ToString();
+    libvirtd_ = libvirtd->release();
+  }
+  static void TearDownTestSuite() {
+    delete libvirtd_;
+    delete charon_;
+    delete host_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(libvirtd_, nullptr);
+    auto hv = LibvirtHypervisor::Open(libvirtd_->ClientUri("test:///default"),
+                                      libvirtd_->ClientUri("secret:///system"));
+    ASSERT_TRUE(hv.ok()) << hv.status().ToString();
+    hypervisor_ = std::move(hv).value();
+    auto ovsdb = vswitch::OvsdbClient::Connect(
+        {.socket_path = host_->ovs().db_socket()});
+    ASSERT_TRUE(ovsdb.ok()) << ovsdb.status().ToString();
+    ovsdb_ = std::move(ovsdb).value();
+    db_ = std::make_unique<vswitch::OvsdbVswitchDatabase>(*ovsdb_);
+    flows_ = vswitch::OpenFlowClient::Create(
+        {.socket_path = host_->ovs().mgmt_socket(kBridge)});
+    links_ = std::make_unique<vswitch::IpLinkManager>(host_->ns().name());
+    auto tunnels = vici::ViciTunnelBackend::Connect(charon_->vici_socket());
+    ASSERT_TRUE(tunnels.ok()) << tunnels.status().ToString();
+    tunnels_ = std::move(tunnels).value();
+    vswitch::HostNetwork::Config cfg;
+    cfg.bridge = kBridge;
+    cfg.local_host = "host-a";
+    cfg.local_address = host_->address();
+    host_network_ = std::make_unique<vswitch::HostNetwork>(
+        cfg, *db_, *flows_, *links_, *tunnels_,
+        [](const std::string&, const std::string&, const std::string&) {
+          return false;
+        });
+    network_ = std::make_unique<HostTvdNetwork>(*host_network_);
+
+    tvd_ = UniqueName("t");
+    web_ = MakeVm(dir_.path(), UniqueName("web"), tvd_, tvd_ + "-data",
+                  UniqueName("pw"));
+    db_vm_ = MakeVm(dir_.path(), UniqueName("db"), tvd_, tvd_ + "-data",
+                    UniqueName("pd"), /*encrypted=*/true);
+    db_vm_.mac = "52:54:00:00:00:02";
+    master_ = std::make_unique<FakeMaster>(MakePolicy(tvd_, 7, {web_, db_vm_}));
+    // The VMs' host-side interfaces (the test driver creates no taps).
+    for (const TestVm* vm : {&web_, &db_vm_}) {
+      auto ep = VmEndpoint::Create(
+          host_->ns().name(), vm->port, vm->mac,
+          "198.19.0." + std::to_string(endpoints_.size() + 1));
+      ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+      endpoints_.push_back(std::move(ep).value());
+    }
+    proxy_ = NewProxy();
+  }
+
+  void TearDown() override {
+    if (proxy_ && proxy_->joined()) (void)proxy_->Leave();
+  }
+
+  std::unique_ptr<TvdProxy> NewProxy() {
+    return std::make_unique<TvdProxy>(
+        ProxyConfig{.tvd = tvd_,
+                    .local_host = "host-a",
+                    .local_address = host_->address()},
+        *master_, *hypervisor_, *network_, cache_);
+  }
+
+  std::vector<std::string> DomainsOf(const std::string& tvd) {
+    std::vector<std::string> out;
+    auto list = hypervisor_->ListDomains();
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    if (!list.ok()) return out;
+    for (const DomainSummary& d : *list) {
+      if (d.owner_tvd == tvd) out.push_back(d.name);
+    }
+    return out;
+  }
+
+  // Names of the VM ports OVS records as belonging to `tvd`.
+  std::string PortsOf(const std::string& tvd) {
+    auto out = host_->ovs().Vsctl(
+        {"--format=csv", "--no-headings", "--columns=name", "find", "Port",
+         "external_ids:tvd=" + tvd, "external_ids:tvd-kind=vm"});
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : "error";
+  }
+
+  static TestHost* host_;
+  static CharonInstance* charon_;
+  static LibvirtdInstance* libvirtd_;
+
+  TempDir dir_;
+  std::unique_ptr<LibvirtHypervisor> hypervisor_;
+  std::unique_ptr<vswitch::OvsdbClient> ovsdb_;
+  std::unique_ptr<vswitch::OvsdbVswitchDatabase> db_;
+  std::unique_ptr<vswitch::OpenFlowClient> flows_;
+  std::unique_ptr<vswitch::IpLinkManager> links_;
+  std::unique_ptr<vici::ViciTunnelBackend> tunnels_;
+  std::unique_ptr<vswitch::HostNetwork> host_network_;
+  std::unique_ptr<HostTvdNetwork> network_;
+  std::string tvd_;
+  TestVm web_;
+  TestVm db_vm_;
+  std::unique_ptr<FakeMaster> master_;
+  std::vector<std::unique_ptr<VmEndpoint>> endpoints_;
+  MeasurementCache cache_;
+  std::unique_ptr<TvdProxy> proxy_;
+};
+
+TestHost* ProxyRealDaemonsTest::host_ = nullptr;
+CharonInstance* ProxyRealDaemonsTest::charon_ = nullptr;
+LibvirtdInstance* ProxyRealDaemonsTest::libvirtd_ = nullptr;
+
+TEST_F(ProxyRealDaemonsTest, AttachDetachAndLeaveLeaveNothingBehind) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto web = proxy_->Attach(web_.config_path);
+  ASSERT_TRUE(web.ok()) << web.status().ToString();
+  auto db = proxy_->Attach(db_vm_.config_path);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+
+  // libvirt runs both with the TVD metadata; OVS has their ports.
+  auto domains = DomainsOf(tvd_);
+  EXPECT_EQ(domains.size(), 2u);
+  std::string ports = PortsOf(tvd_);
+  EXPECT_NE(ports.find(web_.port), std::string::npos) << ports;
+  EXPECT_NE(ports.find(db_vm_.port), std::string::npos) << ports;
+  // The disk key is an ephemeral private libvirt secret, referenced by the
+  // domain's disk.
+  auto secrets = hypervisor_->ListSecrets("tvd/" + tvd_ + "/");
+  ASSERT_TRUE(secrets.ok()) << secrets.status().ToString();
+  ASSERT_EQ(secrets->size(), 1u);
+  auto xml = hypervisor_->DomainXml(db_vm_.name);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_NE(xml->find((*secrets)[0]), std::string::npos) << *xml;
+  {
+    // libvirt itself says: ephemeral (never on disk), private (the value
+    // cannot be read back through the API).
+    virConnectPtr conn =
+        virConnectOpen(libvirtd_->ClientUri("secret:///system").c_str());
+    ASSERT_NE(conn, nullptr);
+    virSecretPtr sec = virSecretLookupByUUIDString(conn, (*secrets)[0].c_str());
+    ASSERT_NE(sec, nullptr);
+    char* desc = virSecretGetXMLDesc(sec, 0);
+    ASSERT_NE(desc, nullptr);
+    std::string d(desc);
+    std::free(desc);
+    EXPECT_NE(d.find("ephemeral='yes'"), std::string::npos) << d;
+    EXPECT_NE(d.find("private='yes'"), std::string::npos) << d;
+    std::size_t size = 0;
+    unsigned char* value = virSecretGetValue(sec, &size, 0);
+    EXPECT_EQ(value, nullptr);
+    std::free(value);
+    virSecretFree(sec);
+    virConnectClose(conn);
+  }
+
+  {
+    Status s = proxy_->Detach(web_.name);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(DomainsOf(tvd_), std::vector<std::string>{db_vm_.name});
+  EXPECT_EQ(PortsOf(tvd_).find(web_.port), std::string::npos);
+
+  {
+    Status s = proxy_->Leave();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_TRUE(DomainsOf(tvd_).empty());
+  EXPECT_EQ(PortsOf(tvd_), "");
+  auto all_ports =
+      host_->ovs().Vsctl({"--format=csv", "--no-headings", "--columns=name",
+                          "find", "Port", "external_ids:tvd=" + tvd_});
+  ASSERT_TRUE(all_ports.ok());
+  EXPECT_EQ(*all_ports, "");  // no VXLAN port either
+  secrets = hypervisor_->ListSecrets("tvd/" + tvd_ + "/");
+  ASSERT_TRUE(secrets.ok());
+  EXPECT_TRUE(secrets->empty());
+  auto bridge_ids =
+      host_->ovs().Vsctl({"get", "Bridge", kBridge, "external_ids"});
+  ASSERT_TRUE(bridge_ids.ok());
+  EXPECT_EQ(bridge_ids->find("tvd-vlan:" + tvd_ + ":"), std::string::npos)
+      << *bridge_ids;
+}
+
+TEST_F(ProxyRealDaemonsTest, WrongMeasurementIsRefusedAndNothingStarts) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  const std::string good = ToHex(*Sha256File(web_.initrd));
+  WriteFile(web_.initrd, "an initrd nobody approved");
+  auto r = proxy_->Attach(web_.config_path);
+  EXPECT_EQ(r.status(),
+            PermissionDenied("VM '" + web_.name + "': measured initrd (" +
+                             web_.initrd + ") has sha256 " +
+                             ToHex(Sha256("an initrd nobody approved")) +
+                             " but TVD '" + tvd_ + "' expects " + good));
+  EXPECT_TRUE(DomainsOf(tvd_).empty());
+  EXPECT_EQ(PortsOf(tvd_), "");
+}
+
+TEST_F(ProxyRealDaemonsTest, RestartedProxyReconcilesFromLibvirtAndOvsdb) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // The process dies; a new one starts with nothing in memory.
+  proxy_.reset();
+  proxy_ = NewProxy();
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto status = proxy_->StatusJson();
+  ASSERT_EQ(status["vms"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["vms"][0]["name"], web_.name);
+  EXPECT_NE(PortsOf(tvd_).find(web_.port), std::string::npos);
+  {
+    Status s = proxy_->Leave();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_TRUE(DomainsOf(tvd_).empty());
+  EXPECT_EQ(PortsOf(tvd_), "");
+}
+
+}  // namespace
+}  // namespace tvd::proxy

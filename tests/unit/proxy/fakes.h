@@ -1,0 +1,162 @@
+// Fakes of the proxy's outside world for unit tests: the master, the
+// hypervisor and the host network. Each records what it was asked and can
+// be told to fail.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tvd/policy/vm_config_parser.h"
+#include "tvd/proxy/hypervisor.h"
+#include "tvd/proxy/master_link.h"
+#include "tvd/proxy/tvd_network.h"
+
+namespace tvd::proxy::testing {
+
+class FakeMaster : public MasterLink {
+ public:
+  explicit FakeMaster(policy::TvdPolicy policy) : policy_(std::move(policy)) {}
+  StatusOr<JoinGrant> Join(const std::string& tvd) override {
+    ++joins;
+    if (!join_error.ok()) return join_error;
+    if (tvd != policy_.name) return NotFound("no TVD '" + tvd + "'");
+    JoinGrant g;
+    g.policy = policy_;
+    g.key_epoch = 7;
+    g.tvd_key = SecureBytes(std::span<const std::uint8_t>(key_));
+    g.members = members;
+    return g;
+  }
+  Status Leave(const std::string& tvd) override {
+    leaves.push_back(tvd);
+    return Status::Ok();
+  }
+  StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
+                                       const std::string& vm) override {
+    disk_key_requests.push_back(tvd + "/" + vm);
+    if (!policy_.ReleasesDiskKeyTo(vm)) {
+      return PermissionDenied("no disk key for VM '" + vm + "'");
+    }
+    return SecureBytes(std::span<const std::uint8_t>(disk_key));
+  }
+  void SetUpdateHandler(UpdateHandler h) override { handler = std::move(h); }
+
+  policy::TvdPolicy policy_;
+  std::vector<std::uint8_t> key_ = std::vector<std::uint8_t>(32, 0x5a);
+  std::vector<std::uint8_t> disk_key = std::vector<std::uint8_t>(32, 0x11);
+  std::vector<Member> members;
+  Status join_error;
+  int joins = 0;
+  std::vector<std::string> leaves;
+  std::vector<std::string> disk_key_requests;
+  UpdateHandler handler;
+};
+
+class FakeHypervisor : public Hypervisor {
+ public:
+  struct Domain {
+    std::string xml;
+    std::string uuid;
+    bool active = false;
+    std::string owner;
+  };
+  struct Secret {
+    std::string usage;
+    std::vector<std::uint8_t> value;
+  };
+  Status DefineAndStart(const std::string& xml) override {
+    if (!start_error.ok()) return start_error;
+    auto vm = policy::ParseVmConfig(xml, "define",
+                                    policy::VmConfigMode::kTemplateAllowed);
+    if (!vm.ok()) return vm.status();
+    if (domains.contains(vm->name)) return AlreadyExists(vm->name);
+    domains[vm->name] = {xml, "uuid-" + std::to_string(++counter), true,
+                         vm->tvd.owner};
+    return Status::Ok();
+  }
+  Status DestroyAndUndefine(const std::string& name) override {
+    if (domains.erase(name) == 0) return NotFound(name);
+    return Status::Ok();
+  }
+  StatusOr<std::string> DomainXml(const std::string& name) override {
+    auto it = domains.find(name);
+    if (it == domains.end()) return NotFound(name);
+    return it->second.xml;
+  }
+  StatusOr<std::vector<DomainSummary>> ListDomains() override {
+    std::vector<DomainSummary> out;
+    for (const auto& [name, d] : domains) {
+      out.push_back({name, d.uuid, d.active, d.owner});
+    }
+    return out;
+  }
+  StatusOr<std::string> DefineSecret(const std::string& usage,
+                                     const SecureBytes& value) override {
+    std::string uuid = "secret-" + std::to_string(++counter);
+    secrets[uuid] = {usage, std::vector<std::uint8_t>(
+                                value.data(), value.data() + value.size())};
+    return uuid;
+  }
+  Status UndefineSecret(const std::string& uuid) override {
+    if (secrets.erase(uuid) == 0) return NotFound(uuid);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::string>> ListSecrets(
+      const std::string& prefix) override {
+    std::vector<std::string> out;
+    for (const auto& [uuid, s] : secrets) {
+      if (s.usage.starts_with(prefix)) out.push_back(uuid);
+    }
+    return out;
+  }
+
+  std::map<std::string, Domain> domains;
+  std::map<std::string, Secret> secrets;
+  Status start_error;
+  int counter = 0;
+};
+
+class FakeNetwork : public TvdNetwork {
+ public:
+  Status JoinTvd(const vswitch::TvdSpec& spec) override {
+    if (!join_error.ok()) return join_error;
+    joined[spec.tvd] = spec;
+    psks.clear();
+    for (const auto& p : spec.peers) {
+      psks[p.host] = std::vector<std::uint8_t>(p.psk->data(),
+                                               p.psk->data() + p.psk->size());
+    }
+    // The spec's PSK pointers are only valid during the call.
+    for (auto& p : joined[spec.tvd].peers) p.psk = nullptr;
+    return Status::Ok();
+  }
+  Status PlugVmPort(const vswitch::VmPortSpec& port) override {
+    if (!plug_error.ok()) return plug_error;
+    if (!joined.contains(port.tvd)) {
+      return FailedPrecondition("TVD not on host");
+    }
+    ports[port.port] = port;
+    return Status::Ok();
+  }
+  Status UnplugVmPort(const std::string& port) override {
+    if (ports.erase(port) == 0) return NotFound(port);
+    return Status::Ok();
+  }
+  Status LeaveTvd(const std::string& tvd) override {
+    if (joined.erase(tvd) == 0) return NotFound(tvd);
+    for (auto it = ports.begin(); it != ports.end();) {
+      it = it->second.tvd == tvd ? ports.erase(it) : std::next(it);
+    }
+    return Status::Ok();
+  }
+
+  std::map<std::string, vswitch::TvdSpec> joined;
+  std::map<std::string, vswitch::VmPortSpec> ports;
+  std::map<std::string, std::vector<std::uint8_t>> psks;
+  Status join_error;
+  Status plug_error;
+};
+
+}  // namespace tvd::proxy::testing

@@ -1,0 +1,325 @@
+#include "tvd/proxy/tvd_proxy.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+#include "proxy_test_util.h"
+#include "tvd/protocol/tunnel_key.h"
+
+namespace tvd::proxy {
+namespace {
+
+using testing::FakeHypervisor;
+using testing::FakeMaster;
+using testing::FakeNetwork;
+using testing::MakePolicy;
+using testing::MakeVm;
+using testing::TempDir;
+using testing::TestVm;
+using testing::WriteFile;
+
+class TvdProxyTest : public ::testing::Test {
+ protected:
+  TvdProxyTest()
+      : web_(MakeVm(dir_.path(), "web", "blue", "blue-data", "tvdp-web")),
+        db_(MakeVm(dir_.path(), "db", "blue", "blue-data", "tvdp-db",
+                   /*encrypted=*/true)),
+        master_(MakePolicy("blue", 1, {web_, db_})),
+        proxy_(std::make_unique<TvdProxy>(
+            ProxyConfig{.tvd = "blue",
+                        .local_host = "host-a",
+                        .local_address = "198.18.0.1"},
+            master_, hypervisor_, network_, cache_)) {
+    master_.members = {{"host-b", "198.18.0.2"}};
+  }
+
+  // Nothing of TVD blue is left on the host.
+  void ExpectNothingLeft() {
+    EXPECT_TRUE(hypervisor_.domains.empty());
+    EXPECT_TRUE(hypervisor_.secrets.empty());
+    EXPECT_TRUE(network_.ports.empty());
+    EXPECT_FALSE(network_.joined.contains("blue"));
+  }
+
+  TempDir dir_;
+  TestVm web_;
+  TestVm db_;
+  FakeMaster master_;
+  FakeHypervisor hypervisor_;
+  FakeNetwork network_;
+  MeasurementCache cache_;
+  std::unique_ptr<TvdProxy> proxy_;
+};
+
+TEST_F(TvdProxyTest, JoinProgramsNetworksAndTunnelsWithDerivedPsk) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(network_.joined.contains("blue"));
+  const vswitch::TvdSpec& spec = network_.joined["blue"];
+  EXPECT_EQ(spec.tvd_id, 1u);
+  ASSERT_EQ(spec.networks.size(), 1u);
+  EXPECT_EQ(spec.networks[0].name, "blue-data");
+  EXPECT_EQ(spec.networks[0].vni, 1001u);
+  ASSERT_EQ(spec.peers.size(), 1u);
+  EXPECT_EQ(spec.peers[0].address, "198.18.0.2");
+  EXPECT_EQ(spec.esp_proposals, std::vector<std::string>{"aes256gcm16-ecp256"});
+  auto expected = protocol::DeriveTunnelPsk(
+      SecureBytes(std::span<const std::uint8_t>(master_.key_)), "blue",
+      "host-b", "host-a", 7);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_TRUE(expected->Equals(network_.psks["host-b"]));
+  EXPECT_TRUE(proxy_->StatusJson()["joined"].get<bool>());
+}
+
+TEST_F(TvdProxyTest, SecondJoinIsRefused) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  EXPECT_EQ(proxy_->Join(),
+            AlreadyExists("this host is already a member of TVD 'blue'"));
+  EXPECT_EQ(master_.joins, 1);
+}
+
+TEST_F(TvdProxyTest, RefusedJoinLeavesNothing) {
+  master_.join_error = PermissionDenied("host 'host-a' is not authorized");
+  Status s = proxy_->Join();
+  EXPECT_EQ(s, PermissionDenied("joining TVD 'blue': host 'host-a' is not "
+                                "authorized"));
+  EXPECT_FALSE(proxy_->joined());
+  EXPECT_TRUE(network_.joined.empty());
+}
+
+TEST_F(TvdProxyTest, NetworkFailureOnJoinUndoesTheJoin) {
+  network_.join_error = Unavailable("ovsdb down");
+  EXPECT_EQ(proxy_->Join().code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(proxy_->joined());
+  EXPECT_EQ(master_.leaves, std::vector<std::string>{"blue"});
+}
+
+TEST_F(TvdProxyTest, AttachBeforeJoinIsRefused) {
+  auto r = proxy_->Attach(web_.config_path);
+  EXPECT_EQ(r.status(),
+            FailedPrecondition("not a member of TVD 'blue'; join it first"));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+}
+
+TEST_F(TvdProxyTest, AttachMeasuresPlugsAndStarts) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(web_.config_path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["vm"], "web");
+  ASSERT_TRUE(hypervisor_.domains.contains("web"));
+  EXPECT_EQ(hypervisor_.domains["web"].owner, "blue");
+  ASSERT_TRUE(network_.ports.contains("tvdp-web"));
+  const vswitch::VmPortSpec& port = network_.ports["tvdp-web"];
+  EXPECT_EQ(port.tvd, "blue");
+  EXPECT_EQ(port.network, "blue-data");
+  EXPECT_EQ(port.vm, "web");
+  EXPECT_EQ(port.mac, "52:54:00:00:00:01");
+  EXPECT_TRUE(hypervisor_.secrets.empty());  // web has no encrypted disk
+  EXPECT_EQ(cache_.misses(), 3u);            // kernel, initrd, disk
+  // Attaching the same VM again is refused and changes nothing.
+  auto again = proxy_->Attach(web_.config_path);
+  EXPECT_EQ(again.status(),
+            AlreadyExists("VM 'web' is already attached to TVD 'blue'"));
+  EXPECT_EQ(hypervisor_.domains.size(), 1u);
+}
+
+TEST_F(TvdProxyTest, WrongKernelIsRefusedWithTheExactReason) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  const std::string good = ToHex(*Sha256File(web_.kernel));
+  WriteFile(web_.kernel, "a kernel with a backdoor");
+  const std::string bad = ToHex(Sha256("a kernel with a backdoor"));
+  auto r = proxy_->Attach(web_.config_path);
+  EXPECT_EQ(r.status(), PermissionDenied("VM 'web': measured kernel (" +
+                                         web_.kernel + ") has sha256 " + bad +
+                                         " but TVD 'blue' expects " + good));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+}
+
+TEST_F(TvdProxyTest, WrongDiskIsRefusedWithTheExactReason) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  const std::string good = ToHex(*Sha256File(web_.disk));
+  WriteFile(web_.disk, "tampered");
+  auto r = proxy_->Attach(web_.config_path);
+  EXPECT_EQ(r.status(),
+            PermissionDenied("VM 'web': measured disk 'vda' (" + web_.disk +
+                             ") has sha256 " + ToHex(Sha256("tampered")) +
+                             " but TVD 'blue' expects " + good));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+}
+
+TEST_F(TvdProxyTest, VmUnknownToThePolicyIsRefused) {
+  TestVm other = MakeVm(dir_.path(), "stranger", "blue", "blue-data", "tvdp-s");
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(other.config_path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(r.status().message().find("stranger"), std::string::npos);
+  EXPECT_TRUE(hypervisor_.domains.empty());
+}
+
+TEST_F(TvdProxyTest, VmOfAnotherTvdIsRefused) {
+  TestVm red = MakeVm(dir_.path(), "web", "red", "red-data", "tvdp-r");
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(red.config_path);
+  EXPECT_EQ(r.status(),
+            PermissionDenied("VM 'web' belongs to TVD 'red', not 'blue'; "
+                             "attach it through TVD 'red'"));
+}
+
+TEST_F(TvdProxyTest, MalformedConfigIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  const std::string path = dir_.path() + "/broken.xml";
+  WriteFile(path, "<domain type='test'><name>x</name>");
+  auto r = proxy_->Attach(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(path), std::string::npos);
+  auto missing = proxy_->Attach(dir_.path() + "/nope.xml");
+  EXPECT_EQ(missing.status(), IoError("cannot open VM configuration " +
+                                      dir_.path() + "/nope.xml"));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(network_.ports.empty());
+}
+
+TEST_F(TvdProxyTest, EncryptedDiskGetsAnEphemeralSecretRemovedOnDetach) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(db_.config_path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(hypervisor_.secrets.size(), 1u);
+  const auto& [uuid, secret] = *hypervisor_.secrets.begin();
+  EXPECT_EQ(secret.usage, "tvd/blue/db/vda");
+  EXPECT_EQ(secret.value, master_.disk_key);
+  EXPECT_EQ(master_.disk_key_requests, std::vector<std::string>{"blue/db"});
+  const std::string& xml = hypervisor_.domains["db"].xml;
+  EXPECT_NE(xml.find("<encryption format=\"luks\">"), std::string::npos);
+  EXPECT_NE(xml.find("uuid=\"" + uuid + "\""), std::string::npos);
+
+  ASSERT_TRUE(proxy_->Detach("db").ok());
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_EQ(proxy_->Detach("db"),
+            NotFound("VM 'db' is not attached to TVD 'blue' on this host "
+                     "(see 'tvdctl status')"));
+}
+
+TEST_F(TvdProxyTest, RefusedDiskKeyLeavesNothing) {
+  // The policy no longer releases a disk key to db.
+  master_.policy_.disk_key_vms.clear();
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(db_.config_path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+}
+
+TEST_F(TvdProxyTest, PlugFailureRollsBackDomainAndSecret) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.plug_error = FailedPrecondition("port already bound elsewhere");
+  auto r = proxy_->Attach(db_.config_path);
+  EXPECT_EQ(r.status(),
+            FailedPrecondition("VM 'db': plugging 'tvdp-db': port already "
+                               "bound elsewhere"));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(network_.ports.empty());
+}
+
+TEST_F(TvdProxyTest, StartFailureRollsBackSecret) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  hypervisor_.start_error = FailedPrecondition("no such emulator");
+  auto r = proxy_->Attach(db_.config_path);
+  EXPECT_EQ(r.status(),
+            FailedPrecondition("VM 'db': starting: no such emulator"));
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(network_.ports.empty());
+}
+
+TEST_F(TvdProxyTest, LeaveLeavesNothingAndTellsTheMaster) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  ASSERT_TRUE(proxy_->Attach(db_.config_path).ok());
+  // A domain of another TVD on the same host is not touched.
+  hypervisor_.domains["other"] = {"<domain/>", "u-other", true, "red"};
+  ASSERT_TRUE(proxy_->Leave().ok());
+  EXPECT_EQ(hypervisor_.domains.size(), 1u);
+  EXPECT_TRUE(hypervisor_.domains.contains("other"));
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_FALSE(network_.joined.contains("blue"));
+  EXPECT_EQ(master_.leaves, std::vector<std::string>{"blue"});
+  EXPECT_FALSE(proxy_->joined());
+  EXPECT_TRUE(proxy_->left());
+  auto status = proxy_->StatusJson();
+  EXPECT_FALSE(status["joined"].get<bool>());
+  EXPECT_FALSE(status.contains("policy_digest"));
+  EXPECT_EQ(proxy_->Attach(web_.config_path).status().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(TvdProxyTest, RestartedProxyAdoptsRunningVms) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // The process dies: memory is gone, the host state stays.
+  proxy_.reset();
+  network_.ports.clear();  // e.g. ovs-vswitchd restarted meanwhile
+  TvdProxy restarted(
+      {.tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
+      master_, hypervisor_, network_, cache_);
+  ASSERT_TRUE(restarted.Join().ok());
+  EXPECT_TRUE(network_.ports.contains("tvdp-web"));
+  EXPECT_EQ(network_.ports["tvdp-web"].mac, "52:54:00:00:00:01");
+  auto status = restarted.StatusJson();
+  ASSERT_EQ(status["vms"].size(), 1u);
+  EXPECT_EQ(status["vms"][0]["name"], "web");
+  ASSERT_TRUE(restarted.Leave().ok());
+  ExpectNothingLeft();
+}
+
+TEST_F(TvdProxyTest, MemberUpdateRetunnelsAndEvictionLeaves) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // host-c joins; the master rekeys (epoch 8): tunnels use the new key.
+  std::vector<std::uint8_t> new_key(32, 0x77);
+  MasterUpdate joined;
+  joined.kind = MasterUpdate::Kind::kMembers;
+  joined.members = {{"host-a", "198.18.0.1"},
+                    {"host-b", "198.18.0.2"},
+                    {"host-c", "198.18.0.3"}};
+  joined.key_epoch = 8;
+  joined.key = SecureBytes(std::span<const std::uint8_t>(new_key));
+  proxy_->OnMasterUpdate(joined);
+  EXPECT_EQ(network_.joined["blue"].peers.size(), 2u);  // not itself
+  auto psk_c = protocol::DeriveTunnelPsk(
+      SecureBytes(std::span<const std::uint8_t>(new_key)), "blue", "host-a",
+      "host-c", 8);
+  ASSERT_TRUE(psk_c.ok());
+  EXPECT_TRUE(psk_c->Equals(network_.psks["host-c"]));
+  EXPECT_EQ(proxy_->StatusJson()["key_epoch"], 8);
+  MasterUpdate evicted;
+  evicted.kind = MasterUpdate::Kind::kEvicted;
+  evicted.reason = "re-attestation failed";
+  proxy_->OnMasterUpdate(evicted);
+  EXPECT_TRUE(proxy_->left());
+  ExpectNothingLeft();
+}
+
+TEST_F(TvdProxyTest, HandleMapsRequestsAndChecksTheTvd) {
+  auto r = proxy_->Handle({host::ControlOp::kJoin, "blue", "", ""});
+  EXPECT_TRUE(r.status.ok());
+  r = proxy_->Handle({host::ControlOp::kAttach, "red", web_.config_path, ""});
+  EXPECT_EQ(r.status,
+            InvalidArgument("this proxy serves TVD 'blue', not 'red'"));
+  r = proxy_->Handle({host::ControlOp::kAttach, "blue", web_.config_path, ""});
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  r = proxy_->Handle({host::ControlOp::kStatus, "blue", "", ""});
+  EXPECT_EQ(r.result["vms"].size(), 1u);
+  r = proxy_->Handle({host::ControlOp::kLeave, "blue", "", ""});
+  EXPECT_TRUE(r.status.ok());
+  ExpectNothingLeft();
+}
+
+}  // namespace
+}  // namespace tvd::proxy

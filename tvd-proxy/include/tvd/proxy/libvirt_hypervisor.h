@@ -1,0 +1,38 @@
+// Hypervisor on the libvirt C API. Domains go through the connection to
+// `uri`; secrets through `secrets_uri` when given (a hypervisor driver
+// without secret support, like libvirt's test driver, next to the daemon's
+// secret driver, e.g. "secret:///system"), else through the same one.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tvd/proxy/hypervisor.h"
+
+namespace tvd::proxy {
+
+class LibvirtHypervisor : public Hypervisor {
+ public:
+  // Unavailable (with libvirt's message) when `uri` cannot be opened.
+  static StatusOr<std::unique_ptr<LibvirtHypervisor>> Open(
+      const std::string& uri, const std::string& secrets_uri = "");
+  ~LibvirtHypervisor() override;
+
+  Status DefineAndStart(const std::string& domain_xml) override;
+  Status DestroyAndUndefine(const std::string& name) override;
+  StatusOr<std::string> DomainXml(const std::string& name) override;
+  StatusOr<std::vector<DomainSummary>> ListDomains() override;
+  StatusOr<std::string> DefineSecret(const std::string& usage,
+                                     const SecureBytes& value) override;
+  Status UndefineSecret(const std::string& uuid) override;
+  StatusOr<std::vector<std::string>> ListSecrets(
+      const std::string& usage_prefix) override;
+
+ private:
+  LibvirtHypervisor(void* conn, void* secrets)
+      : conn_(conn), secrets_(secrets) {}
+  void* conn_;     // virConnectPtr
+  void* secrets_;  // virConnectPtr; == conn_ when shared
+};
+
+}  // namespace tvd::proxy

@@ -1,0 +1,52 @@
+// MasterLink over the master protocol's MasterClient (tvd_protocol): the
+// real connection of a tvd-proxy to the TVD master.
+//
+// Join() joins through the client, checks that the policy it received
+// parses and matches the digest the master sent, and starts a thread that
+// serves the member channel: membership updates (with the new key after a
+// rekey) and policy updates go to the update handler, a LeaveNotice the
+// proxy did not ask for becomes an eviction. When the channel drops (master
+// restart) the thread joins again with the known policy digest, once a
+// second, and hands the new epoch and key to the handler.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "tvd/protocol/master_client.h"
+#include "tvd/proxy/master_link.h"
+
+namespace tvd::proxy {
+
+class MasterClientLink : public MasterLink {
+ public:
+  // `client` must outlive the link. `underlay` is this host's tunnel
+  // address, sent with every join.
+  MasterClientLink(protocol::MasterClient& client, std::string underlay);
+  ~MasterClientLink() override;  // stops the serving thread
+
+  StatusOr<JoinGrant> Join(const std::string& tvd) override;
+  Status Leave(const std::string& tvd) override;
+  StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
+                                       const std::string& vm) override;
+  void SetUpdateHandler(UpdateHandler handler) override;
+
+ private:
+  StatusOr<JoinGrant> JoinOnce(const std::string& tvd);
+  void ServeLoop(std::string tvd);
+  void Deliver(const MasterUpdate& update);
+
+  protocol::MasterClient& client_;
+  std::string underlay_;
+  std::mutex mu_;
+  UpdateHandler handler_;
+  std::optional<Sha256Digest> known_digest_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> leaving_{false};
+  std::thread serving_;
+};
+
+}  // namespace tvd::proxy

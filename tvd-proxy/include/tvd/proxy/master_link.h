@@ -1,0 +1,62 @@
+// What a tvd-proxy needs from the TVD master, as a small interface: the real
+// implementation speaks the master protocol over the trusted channel; unit
+// tests use a fake.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tvd/policy/tvd_policy.h"
+#include "tvd/secure_bytes.h"
+#include "tvd/status.h"
+
+namespace tvd::proxy {
+
+// Another host of the TVD, to which this host keeps tunnels.
+struct Member {
+  std::string host;     // identity (certificate subject / host name)
+  std::string address;  // underlay address
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+// What the master hands a host that it admitted into a TVD. Tunnel PSKs
+// are derived from the key with protocol::DeriveTunnelPsk (tunnel_key.h).
+struct JoinGrant {
+  policy::TvdPolicy policy;
+  std::uint64_t key_epoch = 0;
+  SecureBytes tvd_key;          // the TVD's key material, memory only
+  std::vector<Member> members;  // the other hosts, without this one
+};
+
+// Something the master tells a member after the join.
+struct MasterUpdate {
+  enum class Kind { kMembers, kPolicy, kEvicted };
+  Kind kind = Kind::kMembers;
+  std::vector<Member> members;  // kMembers: the complete new list
+  std::uint64_t key_epoch = 0;  // kMembers: the epoch of `key`
+  SecureBytes key;              // kMembers: the new TVD key, or empty
+  std::optional<policy::TvdPolicy> policy;  // kPolicy: the new policy
+  std::string reason;                       // kEvicted: why
+};
+
+class MasterLink {
+ public:
+  virtual ~MasterLink() = default;
+  // Asks to join `tvd`. PermissionDenied / Unauthenticated when the master
+  // refuses this host, Unavailable when it cannot be reached.
+  virtual StatusOr<JoinGrant> Join(const std::string& tvd) = 0;
+  // Tells the master this host left `tvd`.
+  virtual Status Leave(const std::string& tvd) = 0;
+  // The disk key of VM `vm` (released only to an attested member and only
+  // for VMs the policy lists). PermissionDenied when refused.
+  virtual StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
+                                               const std::string& vm) = 0;
+  // Called (from the link's own thread or from Poll) for each update.
+  using UpdateHandler = std::function<void(const MasterUpdate&)>;
+  virtual void SetUpdateHandler(UpdateHandler handler) = 0;
+};
+
+}  // namespace tvd::proxy

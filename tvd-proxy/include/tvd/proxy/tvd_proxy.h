@@ -1,0 +1,97 @@
+// One TVD's presence on this host: join, attach, detach, leave.
+//
+// Holds the TVD policy and key material in memory only (the key in
+// SecureBytes, cleared on leave). Every operation either completes or
+// undoes what it did (an attach that fails after defining the domain
+// destroys it, unplugs its ports and undefines its secrets). Thread-safe:
+// control requests and master updates are serialised by one mutex.
+//
+// Disk secrets are named by their libvirt usage "tvd/<tvd>/<vm>/<disk>",
+// so a restarted proxy finds them again without any state on disk.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tvd/host/control_protocol.h"
+#include "tvd/proxy/hypervisor.h"
+#include "tvd/proxy/master_link.h"
+#include "tvd/proxy/measurement_cache.h"
+#include "tvd/proxy/tvd_network.h"
+#include "tvd/status.h"
+
+namespace tvd::proxy {
+
+struct ProxyConfig {
+  std::string tvd;            // the TVD this proxy serves
+  std::string local_host;     // this host's identity
+  std::string local_address;  // this host's underlay address
+  std::size_t max_vm_config_bytes = 1024 * 1024;
+};
+
+class TvdProxy {
+ public:
+  TvdProxy(ProxyConfig config, MasterLink& master, Hypervisor& hypervisor,
+           TvdNetwork& network, MeasurementCache& cache);
+  ~TvdProxy();
+
+  // Joins through the master, programs the TVD's networks and tunnels, then
+  // adopts the TVD's domains already running on the host (after a restart).
+  // AlreadyExists when joined; the master's or the network's error
+  // otherwise (then nothing stays joined).
+  Status Join();
+
+  // Attaches the VM whose final configuration is at `vm_config_path`.
+  // Returns {"vm":..., "uuid":..., "ports":[...]}.
+  StatusOr<nlohmann::json> Attach(const std::string& vm_config_path);
+
+  // NotFound when the VM is not attached through this TVD.
+  Status Detach(const std::string& vm);
+
+  // Destroys the TVD's VMs, removes its networks, tunnels and secrets,
+  // tells the master, zeroes the key. Every step is attempted; the first
+  // error is returned.
+  Status Leave();
+
+  // Master updates: new member list -> tunnels follow; eviction -> Leave.
+  void OnMasterUpdate(const MasterUpdate& update);
+
+  nlohmann::json StatusJson();
+
+  // Maps a control request (for this TVD) to the operations above.
+  host::ControlResponse Handle(const host::ControlRequest& request);
+
+  bool joined();
+  // True once Leave completed (the process may exit).
+  bool left();
+
+ private:
+  struct AttachedVm {
+    std::string uuid;
+    std::vector<std::string> ports;
+  };
+  Status JoinLocked();
+  Status ProgramNetworkLocked(const std::vector<Member>& members);
+  Status AdoptExistingDomainsLocked();
+  Status DetachLocked(const std::string& vm);
+  Status RemoveSecretsLocked(const std::string& usage_prefix);
+  Status LeaveLocked();
+  std::string SecretPrefix(const std::string& vm) const;
+
+  ProxyConfig config_;
+  MasterLink& master_;
+  Hypervisor& hypervisor_;
+  TvdNetwork& network_;
+  MeasurementCache& cache_;
+
+  std::mutex mu_;
+  std::optional<JoinGrant> grant_;
+  std::map<std::string, AttachedVm> vms_;
+  bool left_ = false;
+};
+
+}  // namespace tvd::proxy

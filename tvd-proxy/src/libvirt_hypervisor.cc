@@ -1,0 +1,229 @@
+#include "tvd/proxy/libvirt_hypervisor.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <tinyxml2.h>
+
+#include <cstdlib>
+
+#include "tvd/policy/tvd_policy.h"
+
+namespace tvd::proxy {
+
+namespace {
+
+virConnectPtr Conn(void* p) { return static_cast<virConnectPtr>(p); }
+
+std::string LastError() {
+  const virError* e = virGetLastError();
+  return e != nullptr && e->message != nullptr ? e->message
+                                               : "unknown libvirt error";
+}
+
+bool LastErrorIs(int code) {
+  const virError* e = virGetLastError();
+  return e != nullptr && e->code == code;
+}
+
+std::string EscapeXml(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string OwnerOf(virDomainPtr dom) {
+  char* meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                    policy::kVmNamespace, 0);
+  if (meta == nullptr) {
+    virResetLastError();
+    return "";
+  }
+  tinyxml2::XMLDocument doc;
+  std::string owner;
+  if (doc.Parse(meta) == tinyxml2::XML_SUCCESS && doc.RootElement() &&
+      doc.RootElement()->Attribute("owner")) {
+    owner = doc.RootElement()->Attribute("owner");
+  }
+  std::free(meta);
+  return owner;
+}
+
+void NoErrorOutput(void*, virErrorPtr) {}
+
+// Undefines with the domain's NVRAM (UEFI guests need the flag); drivers
+// that know no NVRAM reject the flag, so plain undefine follows.
+int Undefine(virDomainPtr dom) {
+  if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM) == 0) return 0;
+  return virDomainUndefine(dom);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(
+    const std::string& uri, const std::string& secrets_uri) {
+  virSetErrorFunc(nullptr, &NoErrorOutput);
+  virConnectPtr c = virConnectOpen(uri.c_str());
+  if (c == nullptr) {
+    return Unavailable("cannot connect to libvirt at '" + uri +
+                       "': " + LastError());
+  }
+  virConnectPtr s = c;
+  if (!secrets_uri.empty()) {
+    s = virConnectOpen(secrets_uri.c_str());
+    if (s == nullptr) {
+      std::string err = LastError();
+      virConnectClose(c);
+      return Unavailable("cannot connect to libvirt's secret driver at '" +
+                         secrets_uri + "': " + err);
+    }
+  }
+  return std::unique_ptr<LibvirtHypervisor>(new LibvirtHypervisor(c, s));
+}
+
+LibvirtHypervisor::~LibvirtHypervisor() {
+  if (secrets_ != nullptr && secrets_ != conn_) {
+    virConnectClose(Conn(secrets_));
+  }
+  if (conn_ != nullptr) virConnectClose(Conn(conn_));
+}
+
+Status LibvirtHypervisor::DefineAndStart(const std::string& domain_xml) {
+  virDomainPtr dom = virDomainDefineXMLFlags(Conn(conn_), domain_xml.c_str(),
+                                             VIR_DOMAIN_DEFINE_VALIDATE);
+  if (dom == nullptr) {
+    if (LastErrorIs(VIR_ERR_OPERATION_FAILED) ||
+        LastErrorIs(VIR_ERR_DOM_EXIST)) {
+      return AlreadyExists("libvirt: " + LastError());
+    }
+    return FailedPrecondition("libvirt refused the domain: " + LastError());
+  }
+  if (virDomainCreate(dom) != 0) {
+    std::string err = LastError();
+    Undefine(dom);
+    virDomainFree(dom);
+    return FailedPrecondition("libvirt could not start the domain: " + err);
+  }
+  virDomainFree(dom);
+  return Status::Ok();
+}
+
+Status LibvirtHypervisor::DestroyAndUndefine(const std::string& name) {
+  virDomainPtr dom = virDomainLookupByName(Conn(conn_), name.c_str());
+  if (dom == nullptr) return NotFound("no domain '" + name + "'");
+  if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
+    std::string err = LastError();
+    virDomainFree(dom);
+    return FailedPrecondition("destroying domain '" + name + "': " + err);
+  }
+  if (virDomainIsPersistent(dom) == 1 && Undefine(dom) != 0) {
+    std::string err = LastError();
+    virDomainFree(dom);
+    return FailedPrecondition("undefining domain '" + name + "': " + err);
+  }
+  virDomainFree(dom);
+  return Status::Ok();
+}
+
+StatusOr<std::string> LibvirtHypervisor::DomainXml(const std::string& name) {
+  virDomainPtr dom = virDomainLookupByName(Conn(conn_), name.c_str());
+  if (dom == nullptr) return NotFound("no domain '" + name + "'");
+  char* xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+  virDomainFree(dom);
+  if (xml == nullptr)
+    return Unavailable("domain XML of '" + name + "': " + LastError());
+  std::string out(xml);
+  std::free(xml);
+  return out;
+}
+
+StatusOr<std::vector<DomainSummary>> LibvirtHypervisor::ListDomains() {
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(Conn(conn_), &doms, 0);
+  if (n < 0) return Unavailable("listing domains: " + LastError());
+  std::vector<DomainSummary> out;
+  for (int i = 0; i < n; ++i) {
+    DomainSummary s;
+    if (const char* name = virDomainGetName(doms[i])) s.name = name;
+    char uuid[VIR_UUID_STRING_BUFLEN] = {};
+    if (virDomainGetUUIDString(doms[i], uuid) == 0) s.uuid = uuid;
+    s.active = virDomainIsActive(doms[i]) == 1;
+    s.owner_tvd = OwnerOf(doms[i]);
+    out.push_back(std::move(s));
+    virDomainFree(doms[i]);
+  }
+  std::free(doms);
+  return out;
+}
+
+StatusOr<std::string> LibvirtHypervisor::DefineSecret(
+    const std::string& usage, const SecureBytes& value) {
+  const std::string xml =
+      "<secret ephemeral='yes' private='yes'><description>TVD disk "
+      "key</description><usage type='volume'><volume>" +
+      EscapeXml(usage) + "</volume></usage></secret>";
+  virSecretPtr sec = virSecretDefineXML(Conn(secrets_), xml.c_str(), 0);
+  if (sec == nullptr) {
+    return FailedPrecondition("libvirt refused secret '" + usage +
+                              "': " + LastError());
+  }
+  char uuid[VIR_UUID_STRING_BUFLEN] = {};
+  virSecretGetUUIDString(sec, uuid);
+  if (virSecretSetValue(sec, value.data(), value.size(), 0) != 0) {
+    std::string err = LastError();
+    virSecretUndefine(sec);
+    virSecretFree(sec);
+    return FailedPrecondition("setting secret '" + usage + "': " + err);
+  }
+  virSecretFree(sec);
+  return std::string(uuid);
+}
+
+Status LibvirtHypervisor::UndefineSecret(const std::string& uuid) {
+  virSecretPtr sec = virSecretLookupByUUIDString(Conn(secrets_), uuid.c_str());
+  if (sec == nullptr) return NotFound("no secret " + uuid);
+  int r = virSecretUndefine(sec);
+  virSecretFree(sec);
+  if (r != 0)
+    return FailedPrecondition("undefining secret " + uuid + ": " + LastError());
+  return Status::Ok();
+}
+
+StatusOr<std::vector<std::string>> LibvirtHypervisor::ListSecrets(
+    const std::string& usage_prefix) {
+  virSecretPtr* secs = nullptr;
+  int n = virConnectListAllSecrets(Conn(secrets_), &secs, 0);
+  if (n < 0) return Unavailable("listing secrets: " + LastError());
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    const char* usage = virSecretGetUsageID(secs[i]);
+    if (usage != nullptr && std::string_view(usage).starts_with(usage_prefix)) {
+      char uuid[VIR_UUID_STRING_BUFLEN] = {};
+      if (virSecretGetUUIDString(secs[i], uuid) == 0) out.push_back(uuid);
+    }
+    virSecretFree(secs[i]);
+  }
+  std::free(secs);
+  return out;
+}
+
+}  // namespace tvd::proxy

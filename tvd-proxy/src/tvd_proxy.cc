@@ -1,0 +1,438 @@
+#include "tvd/proxy/tvd_proxy.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "tvd/log.h"
+#include "tvd/policy/canonical.h"
+#include "tvd/policy/vm_config_parser.h"
+#include "tvd/protocol/tunnel_key.h"
+#include "tvd/proxy/vm_admission.h"
+
+namespace tvd::proxy {
+
+namespace {
+
+StatusOr<std::string> ReadSmallFile(const std::string& path,
+                                    std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot open VM configuration " + path);
+  std::string data;
+  char buf[8192];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    data.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (data.size() > max_bytes) {
+      return InvalidArgument("VM configuration " + path + " is larger than " +
+                             std::to_string(max_bytes) + " bytes");
+    }
+  }
+  if (in.bad()) return IoError("cannot read VM configuration " + path);
+  return data;
+}
+
+void KeepFirst(Status& first, const Status& s) {
+  if (first.ok() && !s.ok()) first = s;
+}
+
+}  // namespace
+
+TvdProxy::TvdProxy(ProxyConfig config, MasterLink& master,
+                   Hypervisor& hypervisor, TvdNetwork& network,
+                   MeasurementCache& cache)
+    : config_(std::move(config)),
+      master_(master),
+      hypervisor_(hypervisor),
+      network_(network),
+      cache_(cache) {}
+
+TvdProxy::~TvdProxy() {
+  std::lock_guard lock(mu_);
+  if (grant_) grant_->tvd_key.Clear();
+}
+
+bool TvdProxy::joined() {
+  std::lock_guard lock(mu_);
+  return grant_.has_value();
+}
+
+bool TvdProxy::left() {
+  std::lock_guard lock(mu_);
+  return left_;
+}
+
+std::string TvdProxy::SecretPrefix(const std::string& vm) const {
+  return "tvd/" + config_.tvd + "/" + (vm.empty() ? "" : vm + "/");
+}
+
+Status TvdProxy::Join() {
+  std::lock_guard lock(mu_);
+  return JoinLocked();
+}
+
+Status TvdProxy::JoinLocked() {
+  if (grant_) {
+    return AlreadyExists("this host is already a member of TVD '" +
+                         config_.tvd + "'");
+  }
+  auto grant = master_.Join(config_.tvd);
+  if (!grant.ok()) {
+    return grant.status().WithContext("joining TVD '" + config_.tvd + "'");
+  }
+  if (grant->policy.name != config_.tvd) {
+    (void)master_.Leave(config_.tvd);
+    return ProtocolError("master sent the policy of TVD '" +
+                         grant->policy.name + "' for a join of '" +
+                         config_.tvd + "'");
+  }
+  grant_ = std::move(grant).value();
+  left_ = false;
+  Status net = ProgramNetworkLocked(grant_->members);
+  if (!net.ok()) {
+    Status undo = network_.LeaveTvd(config_.tvd);
+    if (!undo.ok() && undo.code() != ErrorCode::kNotFound) {
+      log::Warning("undoing network of TVD '", config_.tvd,
+                   "': ", undo.ToString());
+    }
+    (void)master_.Leave(config_.tvd);
+    grant_->tvd_key.Clear();
+    grant_.reset();
+    return net.WithContext("programming the networks of TVD '" + config_.tvd +
+                           "'");
+  }
+  Status adopt = AdoptExistingDomainsLocked();
+  if (!adopt.ok()) {
+    log::Warning("TVD '", config_.tvd,
+                 "': adopting running domains: ", adopt.ToString());
+  }
+  log::Info("joined TVD '", config_.tvd, "' (key epoch ", grant_->key_epoch,
+            ", ", grant_->members.size(), " other members)");
+  return Status::Ok();
+}
+
+Status TvdProxy::ProgramNetworkLocked(const std::vector<Member>& members) {
+  const policy::TvdPolicy& pol = grant_->policy;
+  vswitch::TvdSpec spec;
+  spec.tvd = pol.name;
+  spec.tvd_id = pol.id;
+  for (const policy::Network& n : pol.networks) {
+    spec.networks.push_back({n.name, n.vni});
+  }
+  if (!pol.transport.ike_proposal.empty()) {
+    spec.ike_proposals.push_back(pol.transport.ike_proposal);
+  }
+  if (!pol.transport.esp_proposal.empty()) {
+    spec.esp_proposals.push_back(pol.transport.esp_proposal);
+  }
+  // The PSKs live only for the duration of the call.
+  std::vector<SecureBytes> psks;
+  psks.reserve(members.size());
+  for (const Member& m : members) {
+    if (m.host == config_.local_host) continue;
+    TVD_ASSIGN_OR_RETURN(
+        SecureBytes psk,
+        protocol::DeriveTunnelPsk(grant_->tvd_key, pol.name, config_.local_host,
+                                  m.host, grant_->key_epoch));
+    psks.push_back(std::move(psk));
+    spec.peers.push_back({m.host, m.address, &psks.back()});
+  }
+  return network_.JoinTvd(spec);
+}
+
+Status TvdProxy::AdoptExistingDomainsLocked() {
+  TVD_ASSIGN_OR_RETURN(auto domains, hypervisor_.ListDomains());
+  for (const DomainSummary& d : domains) {
+    if (d.owner_tvd != config_.tvd) continue;
+    AttachedVm vm;
+    vm.uuid = d.uuid;
+    auto xml = hypervisor_.DomainXml(d.name);
+    if (xml.ok()) {
+      auto parsed = policy::ParseVmConfig(
+          *xml, "domain " + d.name, policy::VmConfigMode::kTemplateAllowed);
+      auto macs = InterfaceMacs(*xml);
+      if (parsed.ok() && macs.ok()) {
+        for (const policy::VnetBinding& b : parsed->tvd.vnets) {
+          if (!b.network) continue;
+          vswitch::VmPortSpec port{b.target, config_.tvd,       *b.network,
+                                   d.name,   (*macs)[b.target], ""};
+          Status s = network_.PlugVmPort(port);
+          if (!s.ok()) {
+            log::Warning("re-plugging port ", b.target, " of VM '", d.name,
+                         "': ", s.ToString());
+          }
+          vm.ports.push_back(b.target);
+        }
+      }
+    }
+    log::Info("TVD '", config_.tvd, "': adopted running VM '", d.name, "'");
+    vms_[d.name] = std::move(vm);
+  }
+  return Status::Ok();
+}
+
+StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
+  std::lock_guard lock(mu_);
+  if (!grant_) {
+    return FailedPrecondition("not a member of TVD '" + config_.tvd +
+                              "'; join it first");
+  }
+  const policy::TvdPolicy& pol = grant_->policy;
+  // One read: the bytes measured are the bytes given to libvirt.
+  TVD_ASSIGN_OR_RETURN(
+      std::string xml,
+      ReadSmallFile(vm_config_path, config_.max_vm_config_bytes));
+  TVD_ASSIGN_OR_RETURN(
+      policy::VmConfig vm,
+      policy::ParseVmConfig(xml, vm_config_path, policy::VmConfigMode::kFinal));
+  if (vm.tvd.owner != config_.tvd) {
+    return PermissionDenied("VM '" + vm.name + "' belongs to TVD '" +
+                            vm.tvd.owner + "', not '" + config_.tvd +
+                            "'; attach it through TVD '" + vm.tvd.owner + "'");
+  }
+  if (vms_.contains(vm.name)) {
+    return AlreadyExists("VM '" + vm.name + "' is already attached to TVD '" +
+                         config_.tvd + "'");
+  }
+  TVD_RETURN_IF_ERROR(AdmitVm(vm, pol, cache_));
+
+  // Ports: every vnet of this TVD needs a MAC for the anti-spoofing flows.
+  TVD_ASSIGN_OR_RETURN(auto macs, InterfaceMacs(xml));
+  std::vector<vswitch::VmPortSpec> ports;
+  for (const policy::VnetBinding& b : vm.tvd.vnets) {
+    if (pol.FindNetwork(*b.network) == nullptr) {
+      return PermissionDenied("VM '" + vm.name + "': vnet '" + b.target +
+                              "' is bound to network '" + *b.network +
+                              "', which is not a network of TVD '" +
+                              config_.tvd + "'");
+    }
+    auto mac = macs.find(b.target);
+    if (mac == macs.end() || mac->second.empty()) {
+      return InvalidArgument("VM '" + vm.name + "': interface '" + b.target +
+                             "' has no <mac address=...>; the anti-spoofing "
+                             "flows need a fixed MAC");
+    }
+    ports.push_back(
+        {b.target, config_.tvd, *b.network, vm.name, mac->second, ""});
+  }
+
+  // Disk keys: fetched, handed to libvirt, dropped.
+  std::map<std::string, std::string> secret_by_disk;
+  auto undo_secrets = [&] {
+    Status s = RemoveSecretsLocked(SecretPrefix(vm.name));
+    if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
+  };
+  for (const std::string& disk : vm.tvd.encrypted_disks) {
+    auto key = master_.RequestDiskKey(config_.tvd, vm.name);
+    if (!key.ok()) {
+      undo_secrets();
+      return key.status().WithContext("VM '" + vm.name + "': disk key for '" +
+                                      disk + "'");
+    }
+    auto uuid = hypervisor_.DefineSecret(SecretPrefix(vm.name) + disk, *key);
+    key->Clear();
+    if (!uuid.ok()) {
+      undo_secrets();
+      return uuid.status().WithContext("VM '" + vm.name + "': secret for '" +
+                                       disk + "'");
+    }
+    secret_by_disk[disk] = *uuid;
+  }
+  auto final_xml = WithDiskSecrets(xml, secret_by_disk);
+  if (!final_xml.ok()) {
+    undo_secrets();
+    return final_xml.status();
+  }
+  Status started = hypervisor_.DefineAndStart(*final_xml);
+  if (!started.ok()) {
+    undo_secrets();
+    return started.WithContext("VM '" + vm.name + "': starting");
+  }
+  AttachedVm record;
+  for (const vswitch::VmPortSpec& p : ports) {
+    Status s = network_.PlugVmPort(p);
+    if (!s.ok()) {
+      for (const std::string& done : record.ports) {
+        (void)network_.UnplugVmPort(done);
+      }
+      (void)hypervisor_.DestroyAndUndefine(vm.name);
+      undo_secrets();
+      return s.WithContext("VM '" + vm.name + "': plugging '" + p.port + "'");
+    }
+    record.ports.push_back(p.port);
+  }
+  auto domains = hypervisor_.ListDomains();
+  if (domains.ok()) {
+    for (const DomainSummary& d : *domains) {
+      if (d.name == vm.name) record.uuid = d.uuid;
+    }
+  }
+  nlohmann::json result = {{"vm", vm.name},
+                           {"uuid", record.uuid},
+                           {"ports", record.ports},
+                           {"encrypted_disks", vm.tvd.encrypted_disks}};
+  vms_[vm.name] = std::move(record);
+  log::Info("TVD '", config_.tvd, "': attached VM '", vm.name, "'");
+  return result;
+}
+
+Status TvdProxy::RemoveSecretsLocked(const std::string& usage_prefix) {
+  TVD_ASSIGN_OR_RETURN(auto uuids, hypervisor_.ListSecrets(usage_prefix));
+  Status first;
+  for (const std::string& uuid : uuids) {
+    Status s = hypervisor_.UndefineSecret(uuid);
+    if (s.code() != ErrorCode::kNotFound) KeepFirst(first, s);
+  }
+  return first;
+}
+
+Status TvdProxy::Detach(const std::string& vm) {
+  std::lock_guard lock(mu_);
+  if (!grant_) {
+    return FailedPrecondition("not a member of TVD '" + config_.tvd + "'");
+  }
+  return DetachLocked(vm);
+}
+
+Status TvdProxy::DetachLocked(const std::string& vm) {
+  auto it = vms_.find(vm);
+  if (it == vms_.end()) {
+    return NotFound("VM '" + vm + "' is not attached to TVD '" + config_.tvd +
+                    "' on this host (see 'tvdctl status')");
+  }
+  Status first;
+  for (const std::string& port : it->second.ports) {
+    Status s = network_.UnplugVmPort(port);
+    if (s.code() != ErrorCode::kNotFound) KeepFirst(first, s);
+  }
+  Status d = hypervisor_.DestroyAndUndefine(vm);
+  if (d.code() != ErrorCode::kNotFound) KeepFirst(first, d);
+  KeepFirst(first, RemoveSecretsLocked(SecretPrefix(vm)));
+  vms_.erase(it);
+  log::Info("TVD '", config_.tvd, "': detached VM '", vm, "'");
+  return first;
+}
+
+Status TvdProxy::Leave() {
+  std::lock_guard lock(mu_);
+  return LeaveLocked();
+}
+
+Status TvdProxy::LeaveLocked() {
+  if (!grant_) {
+    return FailedPrecondition("not a member of TVD '" + config_.tvd + "'");
+  }
+  Status first;
+  std::vector<std::string> names;
+  for (const auto& [name, vm] : vms_) names.push_back(name);
+  for (const std::string& name : names) KeepFirst(first, DetachLocked(name));
+  // Domains of this TVD the proxy did not know about are destroyed too.
+  auto domains = hypervisor_.ListDomains();
+  if (domains.ok()) {
+    for (const DomainSummary& d : *domains) {
+      if (d.owner_tvd == config_.tvd) {
+        Status s = hypervisor_.DestroyAndUndefine(d.name);
+        if (s.code() != ErrorCode::kNotFound) KeepFirst(first, s);
+      }
+    }
+  } else {
+    KeepFirst(first, domains.status());
+  }
+  KeepFirst(first, RemoveSecretsLocked(SecretPrefix("")));
+  Status net = network_.LeaveTvd(config_.tvd);
+  if (net.code() != ErrorCode::kNotFound) KeepFirst(first, net);
+  KeepFirst(first, master_.Leave(config_.tvd));
+  grant_->tvd_key.Clear();
+  grant_.reset();
+  vms_.clear();
+  left_ = true;
+  log::Info("left TVD '", config_.tvd, "'");
+  return first;
+}
+
+void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
+  std::lock_guard lock(mu_);
+  if (!grant_) return;
+  if (update.kind == MasterUpdate::Kind::kEvicted) {
+    log::Warning("evicted from TVD '", config_.tvd, "': ", update.reason);
+    Status s = LeaveLocked();
+    if (!s.ok()) log::Error("leaving after eviction: ", s.ToString());
+    return;
+  }
+  if (update.kind == MasterUpdate::Kind::kPolicy) {
+    if (!update.policy || update.policy->name != config_.tvd) return;
+    grant_->policy = *update.policy;
+    Status s = ProgramNetworkLocked(grant_->members);
+    if (!s.ok()) {
+      log::Error("TVD '", config_.tvd,
+                 "': applying the new policy: ", s.ToString());
+    }
+    log::Info("TVD '", config_.tvd, "': policy updated");
+    return;
+  }
+  grant_->members = update.members;
+  if (!update.key.empty()) {  // the master rekeyed the TVD
+    grant_->tvd_key = update.key.Clone();
+    grant_->key_epoch = update.key_epoch;
+  }
+  Status s = ProgramNetworkLocked(grant_->members);
+  if (!s.ok()) {
+    log::Error("TVD '", config_.tvd, "': applying new members: ", s.ToString());
+  }
+}
+
+nlohmann::json TvdProxy::StatusJson() {
+  std::lock_guard lock(mu_);
+  nlohmann::json j = {{"tvd", config_.tvd}, {"joined", grant_.has_value()}};
+  if (grant_) {
+    j["policy_digest"] = ToHex(policy::CanonicalDigest(grant_->policy));
+    j["key_epoch"] = grant_->key_epoch;
+    nlohmann::json members = nlohmann::json::array();
+    for (const Member& m : grant_->members) {
+      members.push_back({{"host", m.host}, {"address", m.address}});
+    }
+    j["members"] = members;
+  }
+  nlohmann::json vms = nlohmann::json::array();
+  for (const auto& [name, vm] : vms_) {
+    vms.push_back({{"name", name}, {"uuid", vm.uuid}, {"ports", vm.ports}});
+  }
+  j["vms"] = vms;
+  return j;
+}
+
+host::ControlResponse TvdProxy::Handle(const host::ControlRequest& request) {
+  host::ControlResponse r;
+  if (!request.tvd.empty() && request.tvd != config_.tvd) {
+    r.status = InvalidArgument("this proxy serves TVD '" + config_.tvd +
+                               "', not '" + request.tvd + "'");
+    return r;
+  }
+  switch (request.op) {
+    case host::ControlOp::kJoin:
+      r.status = Join();
+      break;
+    case host::ControlOp::kLeave:
+      r.status = Leave();
+      break;
+    case host::ControlOp::kAttach: {
+      auto res = Attach(request.vm_config);
+      if (res.ok()) {
+        r.result = *res;
+      } else {
+        r.status = res.status();
+      }
+      break;
+    }
+    case host::ControlOp::kDetach:
+      r.status = Detach(request.vm);
+      break;
+    case host::ControlOp::kStatus:
+      r.result = StatusJson();
+      break;
+  }
+  if (r.status.ok() && !r.result.is_object()) {
+    r.result = nlohmann::json::object();
+  }
+  return r;
+}
+
+}  // namespace tvd::proxy

@@ -1,0 +1,154 @@
+#include "tvd/proxy/vm_admission.h"
+
+#include <tinyxml2.h>
+
+#include "tvd/policy/vm_policy_check.h"
+
+namespace tvd::proxy {
+
+namespace {
+
+using policy::MeasureType;
+
+std::string Describe(const policy::Measurement& m) {
+  std::string s(policy::MeasureTypeName(m.type));
+  if (!m.target.empty()) s += " '" + m.target + "'";
+  return s;
+}
+
+// The file a measure covers; empty for the config measure.
+StatusOr<std::string> PathOf(const policy::VmConfig& vm,
+                             const policy::Measurement& m) {
+  auto missing = [&](const std::string& what) {
+    return PermissionDenied("VM '" + vm.name + "': the policy measures " +
+                            Describe(m) + " but the VM has no " + what);
+  };
+  switch (m.type) {
+    case MeasureType::kConfig:
+      return std::string();
+    case MeasureType::kKernel:
+      if (!vm.kernel_path) return missing("<os><kernel>");
+      return *vm.kernel_path;
+    case MeasureType::kInitrd:
+      if (!vm.initrd_path) return missing("<os><initrd>");
+      return *vm.initrd_path;
+    case MeasureType::kDisk: {
+      const policy::DomainDisk* d = vm.FindDisk(m.target);
+      if (d == nullptr || !d->source_file) {
+        return missing("disk '" + m.target + "' with a <source file>");
+      }
+      return *d->source_file;
+    }
+  }
+  return Internal("unknown measure type");
+}
+
+StatusOr<tinyxml2::XMLElement*> ParseDomain(tinyxml2::XMLDocument& doc,
+                                            const std::string& xml) {
+  if (doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
+    return InvalidArgument(std::string("domain XML: ") + doc.ErrorStr());
+  }
+  tinyxml2::XMLElement* root = doc.RootElement();
+  if (root == nullptr || std::string_view(root->Name()) != "domain") {
+    return InvalidArgument("domain XML: root element is not <domain>");
+  }
+  return root;
+}
+
+}  // namespace
+
+Status AdmitVm(const policy::VmConfig& vm, const policy::TvdPolicy& policy,
+               MeasurementCache& cache) {
+  TVD_RETURN_IF_ERROR(policy::CheckVmAgainstPolicies(vm, policy));
+  const policy::VmKnownGood* known = policy.FindVm(vm.name);
+  if (known == nullptr) {
+    return PermissionDenied("VM '" + vm.name + "' is not listed in TVD '" +
+                            policy.name + "'");
+  }
+  for (const policy::Measurement& m : known->measures) {
+    if (!m.sha256) {
+      return PermissionDenied("TVD '" + policy.name + "' has no known-good " +
+                              Describe(m) + " for VM '" + vm.name + "'");
+    }
+    TVD_ASSIGN_OR_RETURN(std::string path, PathOf(vm, m));
+    Sha256Digest actual;
+    if (m.type == MeasureType::kConfig) {
+      actual = vm.ConfigDigest();
+    } else {
+      auto measured = cache.Measure(path);
+      if (!measured.ok()) {
+        return measured.status().WithContext("VM '" + vm.name +
+                                             "': measuring " + Describe(m));
+      }
+      actual = *measured;
+    }
+    if (actual != *m.sha256) {
+      std::string where =
+          m.type == MeasureType::kConfig ? "canonical config" : path;
+      return PermissionDenied("VM '" + vm.name + "': measured " + Describe(m) +
+                              " (" + where + ") has sha256 " + ToHex(actual) +
+                              " but TVD '" + policy.name + "' expects " +
+                              ToHex(*m.sha256));
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::map<std::string, std::string>> InterfaceMacs(
+    const std::string& domain_xml) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  std::map<std::string, std::string> out;
+  tinyxml2::XMLElement* devices = root->FirstChildElement("devices");
+  if (devices == nullptr) return out;
+  for (auto* i = devices->FirstChildElement("interface"); i != nullptr;
+       i = i->NextSiblingElement("interface")) {
+    auto* target = i->FirstChildElement("target");
+    auto* mac = i->FirstChildElement("mac");
+    if (target == nullptr || target->Attribute("dev") == nullptr) continue;
+    out[target->Attribute("dev")] =
+        (mac != nullptr && mac->Attribute("address") != nullptr)
+            ? mac->Attribute("address")
+            : "";
+  }
+  return out;
+}
+
+StatusOr<std::string> WithDiskSecrets(
+    const std::string& domain_xml,
+    const std::map<std::string, std::string>& secret_by_disk) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  tinyxml2::XMLElement* devices = root->FirstChildElement("devices");
+  for (const auto& [target, uuid] : secret_by_disk) {
+    tinyxml2::XMLElement* source = nullptr;
+    for (auto* d = devices ? devices->FirstChildElement("disk") : nullptr;
+         d != nullptr; d = d->NextSiblingElement("disk")) {
+      auto* t = d->FirstChildElement("target");
+      if (t != nullptr && t->Attribute("dev") != nullptr &&
+          target == t->Attribute("dev")) {
+        source = d->FirstChildElement("source");
+      }
+    }
+    if (source == nullptr) {
+      return NotFound("domain XML: no disk '" + target + "' with a <source>");
+    }
+    while (auto* old = source->FirstChildElement("encryption")) {
+      source->DeleteChild(old);
+    }
+    auto* enc = doc.NewElement("encryption");
+    enc->SetAttribute("format", "luks");
+    auto* secret = doc.NewElement("secret");
+    secret->SetAttribute("type", "passphrase");
+    secret->SetAttribute("uuid", uuid.c_str());
+    enc->InsertEndChild(secret);
+    source->InsertEndChild(enc);
+  }
+  tinyxml2::XMLPrinter printer;
+  doc.Print(&printer);
+  return std::string(printer.CStr());
+}
+
+}  // namespace tvd::proxy
