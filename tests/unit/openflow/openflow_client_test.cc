@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -47,15 +48,25 @@ class ScriptedSwitch {
   }
   const std::string& path() const { return path_; }
 
-  // Reads until `n` messages have arrived.
-  static std::vector<Message> Read(int fd, Decoder& d, std::size_t n) {
-    std::vector<Message> out;
+  // What the switch has received and not yet taken: the client may send
+  // several messages before the script reads (one read can return them all).
+  struct Inbox {
+    Decoder decoder;
+    std::vector<Message> pending;
+  };
+
+  // Returns the next `n` messages (fewer only if the client hung up).
+  static std::vector<Message> Read(int fd, Inbox& in, std::size_t n) {
     char buf[4096];
-    while (out.size() < n) {
+    while (in.pending.size() < n) {
       ssize_t got = ::read(fd, buf, sizeof(buf));
       if (got <= 0) break;
-      EXPECT_TRUE(d.Feed(std::string_view(buf, got), &out).ok());
+      EXPECT_TRUE(
+          in.decoder.Feed(std::string_view(buf, got), &in.pending).ok());
     }
+    std::size_t take = std::min(n, in.pending.size());
+    std::vector<Message> out(in.pending.begin(), in.pending.begin() + take);
+    in.pending.erase(in.pending.begin(), in.pending.begin() + take);
     return out;
   }
   static void Write(int fd, const std::string& s) {
@@ -78,7 +89,7 @@ std::string Msg(MsgType type, std::uint32_t xid, const std::string& body) {
 
 TEST(OpenFlowClientUnitTest, AnswersEchoAndReportsTheSwitchError) {
   ScriptedSwitch sw([](int fd) {
-    Decoder d;
+    ScriptedSwitch::Inbox d;
     std::string hello = openflow::EncodeHello(1);
     hello[0] = 6;  // the switch announces OpenFlow 1.5
     ScriptedSwitch::Write(fd, hello);
@@ -116,7 +127,7 @@ TEST(OpenFlowClientUnitTest, SwitchBelowOpenFlow13IsRefused) {
     std::string hello = openflow::EncodeHello(1);
     hello[0] = 1;
     ScriptedSwitch::Write(fd, hello);
-    Decoder d;
+    ScriptedSwitch::Inbox d;
     ScriptedSwitch::Read(fd, d, 1);
   });
   auto client = OpenFlowClient::Connect({.socket_path = sw.path()});

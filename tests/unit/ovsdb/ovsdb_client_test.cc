@@ -43,16 +43,24 @@ class ScriptedServer {
   }
   const std::string& path() const { return path_; }
 
-  // Reads until one complete JSON-RPC message has arrived.
-  static JsonRpcMessage Read(int fd, JsonRpcDecoder& d) {
-    std::vector<JsonRpcMessage> out;
+  // What the server has received and not yet taken: one read may return
+  // several messages the client sent back to back.
+  struct Inbox {
+    JsonRpcDecoder decoder;
+    std::vector<JsonRpcMessage> pending;
+  };
+
+  // Returns the next complete JSON-RPC message (empty if the client hung up).
+  static JsonRpcMessage Read(int fd, Inbox& in) {
     char buf[4096];
-    while (out.empty()) {
+    while (in.pending.empty()) {
       ssize_t n = ::read(fd, buf, sizeof(buf));
       if (n <= 0) return {};
-      EXPECT_TRUE(d.Feed(std::string_view(buf, n), &out).ok());
+      EXPECT_TRUE(in.decoder.Feed(std::string_view(buf, n), &in.pending).ok());
     }
-    return out[0];
+    JsonRpcMessage first = std::move(in.pending.front());
+    in.pending.erase(in.pending.begin());
+    return first;
   }
   static void Write(int fd, const std::string& s) {
     EXPECT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
@@ -67,7 +75,7 @@ class ScriptedServer {
 
 TEST(OvsdbClientUnitTest, AnswersServerEchoWhileWaitingForTransact) {
   ScriptedServer server([](int fd) {
-    JsonRpcDecoder d;
+    ScriptedServer::Inbox d;
     JsonRpcMessage req = ScriptedServer::Read(fd, d);
     EXPECT_EQ(req.method, "transact");
     ScriptedServer::Write(fd,
@@ -96,7 +104,7 @@ TEST(OvsdbClientUnitTest, AnswersServerEchoWhileWaitingForTransact) {
 
 TEST(OvsdbClientUnitTest, MalformedReplyIsAProtocolError) {
   ScriptedServer server([](int fd) {
-    JsonRpcDecoder d;
+    ScriptedServer::Inbox d;
     ScriptedServer::Read(fd, d);
     ScriptedServer::Write(fd, R"({"id":1,"result":[}})");
   });
