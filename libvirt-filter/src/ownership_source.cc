@@ -5,28 +5,21 @@
 #include <filesystem>
 
 #include "tvd/policy/tvd_policy_parser.h"
+#include "tvd/text.h"
 
 namespace tvd::libvirt_filter {
-
-namespace {
-std::string Trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return std::string(s);
-}
-}  // namespace
 
 std::vector<std::string> SplitSubject(std::string_view subject) {
   std::vector<std::string> parts;
   std::string current;
   auto flush = [&] {
-    std::string part = Trim(current);
+    std::string part(TrimWhitespace(current));
     current.clear();
     if (part.empty()) return;
     std::size_t eq = part.find('=');
     if (eq != std::string::npos) {
-      std::string key = Trim(std::string_view(part).substr(0, eq));
-      std::string value = Trim(std::string_view(part).substr(eq + 1));
+      std::string key(TrimWhitespace(std::string_view(part).substr(0, eq)));
+      std::string value(TrimWhitespace(std::string_view(part).substr(eq + 1)));
       for (char& c : key) c = static_cast<char>(std::toupper(c));
       part = key + "=" + value;
     }

@@ -7,17 +7,11 @@
 #include <sstream>
 
 #include "tvd/pki/private_file.h"
+#include "tvd/text.h"
 
 namespace tvd::libvirt_filter {
 
 namespace {
-
-std::string Trim(const std::string& s) {
-  std::size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  std::size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 StatusOr<long> ParseNumber(const std::string& v, long min, long max) {
   long n = 0;
@@ -75,14 +69,15 @@ Status ReadFile(RelayConfig& c, const std::string& path) {
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    std::string t = Trim(line);
+    std::string t(TrimWhitespace(line));
     if (t.empty() || t.front() == '#') continue;
     std::size_t eq = t.find('=');
     std::string where = path + ":" + std::to_string(number) + ": ";
     if (eq == std::string::npos) {
       return InvalidArgument(where + "expected 'key = value'");
     }
-    Status s = Apply(c, Trim(t.substr(0, eq)), Trim(t.substr(eq + 1)));
+    Status s = Apply(c, std::string(TrimWhitespace(t.substr(0, eq))),
+                     std::string(TrimWhitespace(t.substr(eq + 1))));
     if (!s.ok()) return InvalidArgument(where + s.message());
   }
   return Status::Ok();

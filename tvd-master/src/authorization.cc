@@ -4,32 +4,22 @@
 #include <sstream>
 
 #include "tvd/sha256.h"
+#include "tvd/text.h"
 
 namespace tvd::master {
-namespace {
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-}  // namespace
-
 bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
   if (host.role != pki::Role::kHost) return false;
   bool cn_matches = false;
   int cn_count = 0;
   while (!subject.empty()) {
     std::size_t comma = subject.find(',');
-    std::string_view rdn = Trim(subject.substr(0, comma));
+    std::string_view rdn = TrimWhitespace(subject.substr(0, comma));
     subject = comma == std::string_view::npos ? std::string_view()
                                               : subject.substr(comma + 1);
     std::size_t eq = rdn.find('=');
     if (eq == std::string_view::npos) return false;
-    std::string_view key = Trim(rdn.substr(0, eq));
-    std::string_view value = Trim(rdn.substr(eq + 1));
+    std::string_view key = TrimWhitespace(rdn.substr(0, eq));
+    std::string_view value = TrimWhitespace(rdn.substr(eq + 1));
     if (key == "CN") {
       ++cn_count;
       cn_matches = value == host.name;
@@ -80,12 +70,13 @@ StatusOr<attest::TcbRequirements> RequirementsFor(
     int number = 0;
     while (std::getline(lines, line)) {
       ++number;
-      std::string_view l = Trim(line);
+      std::string_view l = TrimWhitespace(line);
       if (l.empty() || l.front() == '#') continue;
       std::size_t space = l.find(' ');
       auto d = Sha256FromHex(l.substr(0, space));
-      std::string_view file =
-          space == std::string_view::npos ? "" : Trim(l.substr(space + 1));
+      std::string_view file = space == std::string_view::npos
+                                  ? ""
+                                  : TrimWhitespace(l.substr(space + 1));
       if (!d.ok() || file.empty() ||
           (file.front() != '/' && file != "boot_aggregate")) {
         return InvalidArgument(path + ":" + std::to_string(number) +

@@ -8,19 +8,9 @@
 #include <sstream>
 
 #include "tvd/policy/values.h"
+#include "tvd/text.h"
 
 namespace tvd::master {
-namespace {
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-}  // namespace
-
 StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
                                          std::string_view source) {
   MasterConfig c;
@@ -37,7 +27,7 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
   std::string src(source);
   while (!text.empty()) {
     std::size_t nl = text.find('\n');
-    std::string_view line = Trim(text.substr(0, nl));
+    std::string_view line = TrimWhitespace(text.substr(0, nl));
     text =
         nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++number;
@@ -47,8 +37,8 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
     if (eq == std::string_view::npos) {
       return InvalidArgument(where + "expected 'key = value'");
     }
-    std::string key(Trim(line.substr(0, eq)));
-    std::string value(Trim(line.substr(eq + 1)));
+    std::string key(TrimWhitespace(line.substr(0, eq)));
+    std::string value(TrimWhitespace(line.substr(eq + 1)));
     if (!seen.insert(key).second) {
       return InvalidArgument(where + "key '" + key + "' given twice");
     }

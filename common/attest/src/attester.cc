@@ -9,35 +9,10 @@
 
 #include "tvd/attest/ima_log.h"
 #include "tvd/attest/quote_verifier.h"
+#include "tvd/file_util.h"
 
 namespace tvd::attest {
 namespace {
-
-// Reads the IMA list (securityfs files report size 0, so read to EOF).
-StatusOr<std::string> ReadImaLog(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open IMA log " + path, errno);
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("cannot read IMA log " + path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > kMaxImaLog) {
-      ::close(fd);
-      return FailedPrecondition("IMA log " + path + " exceeds " +
-                                std::to_string(kMaxImaLog) + " bytes");
-    }
-  }
-  ::close(fd);
-  return out;
-}
 
 // The pcrDigest inside a marshalled TPMS_ATTEST quote.
 StatusOr<Sha256Digest> QuotedDigest(const std::vector<std::uint8_t>& attest) {
@@ -100,7 +75,11 @@ StatusOr<Evidence> Attester::Answer(
     }
   }
   if (challenge.want_ima_log) {
-    TVD_ASSIGN_OR_RETURN(e.ima_log, ReadImaLog(options_.ima_log_path));
+    // Read to EOF: securityfs reports the IMA list's size as 0.
+    StatusOr<std::string> log =
+        ReadFileCapped(options_.ima_log_path, kMaxImaLog);
+    if (!log.ok()) return log.status().WithContext("IMA log");
+    e.ima_log = std::move(log).value();
     const PcrValue* pcr10 = nullptr;
     for (const PcrValue& v : e.pcrs) {
       if (v.index == kImaPcr) pcr10 = &v;

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "tvd/file_util.h"
+
 namespace tvd::pki {
 
 Status WriteNewFile(const std::string& path, std::span<const std::uint8_t> data,
@@ -42,28 +44,7 @@ Status WriteNewFile(const std::string& path, std::span<const std::uint8_t> data,
 }
 
 StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  constexpr std::size_t kMax = 1 << 20;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open " + path, errno);
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("cannot read " + path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > kMax) {
-      ::close(fd);
-      return InvalidArgument(path + " is larger than 1 MiB");
-    }
-  }
-  ::close(fd);
-  return out;
+  return ReadFileCapped(path, 1 << 20);
 }
 
 }  // namespace tvd::pki

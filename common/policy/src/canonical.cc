@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "tvd/text.h"
+
 namespace tvd::policy {
 
 namespace {
@@ -88,13 +90,6 @@ std::string Escape(std::string_view s) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  const std::size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const std::size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 bool IsTvdNamespaceDecl(const tinyxml2::XMLAttribute& a) {
   const std::string_view name = a.Name();
   return (name == "xmlns" || name.starts_with("xmlns:")) &&
@@ -112,7 +107,8 @@ void AppendCanonical(const tinyxml2::XMLElement& e,
          n = n->NextSibling()) {
       if (n == skip) continue;
       if (n->ToElement() != nullptr) other = true;
-      if (n->ToText() != nullptr && !Trim(n->Value()).empty()) other = true;
+      if (n->ToText() != nullptr && !TrimWhitespace(n->Value()).empty())
+        other = true;
     }
     if (!other) return;
   }
@@ -139,7 +135,7 @@ void AppendCanonical(const tinyxml2::XMLElement& e,
     if (const auto* child = n->ToElement(); child != nullptr) {
       AppendCanonical(*child, skip, out);
     } else if (const auto* t = n->ToText(); t != nullptr) {
-      out += Escape(Trim(t->Value() != nullptr ? t->Value() : ""));
+      out += Escape(TrimWhitespace(t->Value() != nullptr ? t->Value() : ""));
     }
   }
   out += "</";

@@ -3,17 +3,13 @@
 #include <cstdio>
 
 #include "tvd/policy/policy_error.h"
+#include "tvd/text.h"
 
 namespace tvd::policy::internal {
 
 namespace {
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
-std::string_view Trim(std::string_view s) {
-  const std::size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 }  // namespace
 
@@ -96,9 +92,9 @@ Status ElementReader::ForEachChild(
     } else if (const auto* t = n->ToText(); t != nullptr) {
       const char* v = t->Value();
       if (v != nullptr && !IsBlank(v)) {
-        return PolicyError(
-            file_, t->GetLineNum(),
-            "<" + std::string(name()) + ">: unexpected text " + Quote(Trim(v)));
+        return PolicyError(file_, t->GetLineNum(),
+                           "<" + std::string(name()) + ">: unexpected text " +
+                               Quote(TrimWhitespace(v)));
       }
     }
   }

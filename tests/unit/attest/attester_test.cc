@@ -68,7 +68,7 @@ TEST_F(AttesterTest, MissingImaLogIsAnError) {
   c.pcrs = {10};
   c.want_ima_log = true;
   EXPECT_EQ(attester.Answer(c, std::array<std::uint8_t, 32>{}).status(),
-            IoError("cannot open IMA log /nonexistent/ima: No such file or "
+            IoError("IMA log: cannot open /nonexistent/ima: No such file or "
                     "directory"));
 }
 
