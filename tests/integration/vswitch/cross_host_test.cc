@@ -224,6 +224,29 @@ class CrossHostTest : public ::testing::Test {
     return -1;
   }
 
+  // Starts tcpdump on `h`'s underlay interface writing to `pcap`, and waits
+  // until it is listening (so no packet of the test is missed).
+  static StatusOr<ChildProcess> StartCapture(
+      const Host& h, const std::string& pcap,
+      const std::vector<std::string>& filter) {
+    std::vector<std::string> argv = {"tcpdump", "-i", "ul0", "-n",
+                                     "-U",      "-w", pcap};
+    argv.insert(argv.end(), filter.begin(), filter.end());
+    ProcessOptions o = h.test_host->ns().Options(argv);
+    o.stderr_path = pcap + ".log";
+    TVD_ASSIGN_OR_RETURN(ChildProcess tcpdump, ChildProcess::Start(o));
+    for (int i = 0; i < 250; ++i) {
+      std::ifstream log(o.stderr_path);
+      std::stringstream text;
+      text << log.rdbuf();
+      if (text.str().find("listening on") != std::string::npos) {
+        return tcpdump;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Timeout("tcpdump in " + h.name() + " did not start listening");
+  }
+
   std::unique_ptr<TestUnderlay> underlay_;
   Host hosts_[2];
   std::vector<Vm> vms_;
@@ -239,21 +262,10 @@ std::string Join(const std::vector<std::string>& lines) {
 
 TEST_F(CrossHostTest, PingMatrixHoldsAndUnderlayCarriesOnlyEsp) {
   const std::string capture = hosts_[0].test_host->dir() + "/underlay.pcap";
-  const std::string capture_log = hosts_[0].test_host->dir() + "/tcpdump.log";
   long before = ChildBytesOut(0, "tvd-blue-host2");
   ASSERT_GE(before, 0);
-  ProcessOptions o = hosts_[0].test_host->ns().Options(
-      {"tcpdump", "-i", "ul0", "-n", "-U", "-w", capture});
-  o.stderr_path = capture_log;
-  auto tcpdump = ChildProcess::Start(o);
+  auto tcpdump = StartCapture(hosts_[0], capture, {});
   ASSERT_TRUE(tcpdump.ok()) << tcpdump.status().ToString();
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream log(capture_log);
-    std::stringstream text;
-    text << log.rdbuf();
-    if (text.str().find("listening on") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 
   std::vector<std::string> failures = Matrix();
   EXPECT_TRUE(failures.empty()) << Join(failures);
@@ -371,19 +383,8 @@ TEST_F(CrossHostTest, LostTunnelLeaksNoPlaintextAndUnderlayCannotInject) {
   // The SA disappears under the controller (a charon fault, an operator):
   // blue's VXLAN traffic must stop, not fall back to the clear.
   const std::string capture = hosts_[0].test_host->dir() + "/lost.pcap";
-  const std::string capture_log = hosts_[0].test_host->dir() + "/lost.log";
-  ProcessOptions o = hosts_[0].test_host->ns().Options(
-      {"tcpdump", "-i", "ul0", "-n", "-U", "-w", capture, "udp"});
-  o.stderr_path = capture_log;
-  auto tcpdump = ChildProcess::Start(o);
+  auto tcpdump = StartCapture(hosts_[0], capture, {"udp"});
   ASSERT_TRUE(tcpdump.ok()) << tcpdump.status().ToString();
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream log(capture_log);
-    std::stringstream text;
-    text << log.rdbuf();
-    if (text.str().find("listening on") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
   ASSERT_TRUE(hosts_[0].tunnels->RemoveTunnel("tvd-blue-host2").ok());
   EXPECT_FALSE(a.Ping(b.ipv4(), 3, 1).ok());
   ASSERT_TRUE(tcpdump->Stop().ok());
