@@ -32,7 +32,8 @@ constexpr std::array kGroups = {
                  &RunPkiCommand},
 #endif
 #ifdef TVDCTL_HAVE_RM
-    CommandGroup{"rm", "query rm-server: agents, node status, domains, networks",
+    CommandGroup{"rm",
+                 "query rm-server: agents, node status, domains, networks",
                  &RunRmCommand},
 #endif
 };
@@ -46,7 +47,8 @@ void PrintHelp(std::ostream& out) {
         << std::string(10 - std::min<std::size_t>(g.name.size(), 9), ' ')
         << g.summary << "\n";
   }
-  out << "\nExit status: 0 success, 1 failure, 2 usage error.\n";
+  out << "\nExit status: 0 success, 1 failure or refusal, 2 usage error,\n"
+         "3 daemon unreachable (host commands).\n";
 }
 
 }  // namespace
