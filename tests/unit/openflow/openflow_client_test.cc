@@ -12,6 +12,8 @@
 #include <functional>
 #include <thread>
 
+#include "tvd/testing/scripted_unix_server.h"
+
 namespace tvd::vswitch {
 namespace {
 
@@ -19,34 +21,10 @@ using openflow::Decoder;
 using openflow::Message;
 using openflow::MsgType;
 
-class ScriptedSwitch {
+class ScriptedSwitch : public tvd::testing::ScriptedUnixServer {
  public:
-  explicit ScriptedSwitch(std::function<void(int fd)> script) {
-    path_ = ::testing::TempDir() + "/of-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter_++) + ".mgmt";
-    ::unlink(path_.c_str());
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
-    EXPECT_EQ(
-        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-        0);
-    EXPECT_EQ(::listen(listen_fd_, 1), 0);
-    thread_ = std::thread([this, script] {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd >= 0) {
-        script(fd);
-        ::close(fd);
-      }
-    });
-  }
-  ~ScriptedSwitch() {
-    thread_.join();
-    ::close(listen_fd_);
-    ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
+  explicit ScriptedSwitch(std::function<void(int fd)> script)
+      : ScriptedUnixServer("of", std::move(script)) {}
 
   // What the switch has received and not yet taken: the client may send
   // several messages before the script reads (one read can return them all).
@@ -69,15 +47,6 @@ class ScriptedSwitch {
     in.pending.erase(in.pending.begin(), in.pending.begin() + take);
     return out;
   }
-  static void Write(int fd, const std::string& s) {
-    EXPECT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-  int listen_fd_ = -1;
-  std::thread thread_;
 };
 
 // A header of type `type` with version 4.

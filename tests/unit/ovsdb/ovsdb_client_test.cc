@@ -10,38 +10,16 @@
 #include <functional>
 #include <thread>
 
+#include "tvd/testing/scripted_unix_server.h"
+
 namespace tvd::vswitch {
 namespace {
 
 // Accepts one connection and runs `script` on it.
-class ScriptedServer {
+class ScriptedServer : public tvd::testing::ScriptedUnixServer {
  public:
-  explicit ScriptedServer(std::function<void(int fd)> script) {
-    path_ = ::testing::TempDir() + "/ovsdb-" + std::to_string(::getpid()) +
-            "-" + std::to_string(counter_++) + ".sock";
-    ::unlink(path_.c_str());
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
-    EXPECT_EQ(
-        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-        0);
-    EXPECT_EQ(::listen(listen_fd_, 1), 0);
-    thread_ = std::thread([this, script] {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd >= 0) {
-        script(fd);
-        ::close(fd);
-      }
-    });
-  }
-  ~ScriptedServer() {
-    thread_.join();
-    ::close(listen_fd_);
-    ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
+  explicit ScriptedServer(std::function<void(int fd)> script)
+      : ScriptedUnixServer("ovsdb", std::move(script)) {}
 
   // What the server has received and not yet taken: one read may return
   // several messages the client sent back to back.
@@ -62,15 +40,6 @@ class ScriptedServer {
     in.pending.erase(in.pending.begin());
     return first;
   }
-  static void Write(int fd, const std::string& s) {
-    EXPECT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-  int listen_fd_ = -1;
-  std::thread thread_;
 };
 
 TEST(OvsdbClientUnitTest, AnswersServerEchoWhileWaitingForTransact) {
