@@ -19,6 +19,8 @@ packages=(
   libvirt-daemon libvirt-daemon-system libvirt-clients python3-libvirt
   qemu-system-x86 qemu-utils
   swtpm swtpm-tools tpm2-tools
+  # guest image builder (testbed/guest/build-guest.sh: reproducible initramfs)
+  cpio
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )
