@@ -10,6 +10,7 @@
 #ifdef TVDCTL_HAVE_RM
 #include "rm_command.h"
 #endif
+#include "tvd_command.h"
 
 namespace tvd::tvdctl {
 
@@ -27,6 +28,10 @@ constexpr std::array kGroups = {
     CommandGroup{"detach", "stop and remove a VM of a TVD", &RunDetachCommand},
     CommandGroup{"status", "this host's TVDs, proxies and VMs",
                  &RunStatusCommand},
+    CommandGroup{"tvd",
+                 "admin view of the master: list, show, add, update, "
+                 "remove TVDs",
+                 &RunTvdCommand},
 #ifdef TVDCTL_HAVE_PKI
     CommandGroup{"pki", "manage the VDC certificate authority and certificates",
                  &RunPkiCommand},
@@ -48,7 +53,7 @@ void PrintHelp(std::ostream& out) {
         << g.summary << "\n";
   }
   out << "\nExit status: 0 success, 1 failure or refusal, 2 usage error,\n"
-         "3 daemon unreachable (host commands).\n";
+         "3 daemon unreachable (host commands, tvd).\n";
 }
 
 }  // namespace
