@@ -15,7 +15,7 @@
 // TVD_MASTER_NAME, TVD_ADMIN_CA, TVD_ADMIN_CERT, TVD_ADMIN_KEY), then to the
 // config file (--config FILE, else $TVDCTL_ADMIN_CONFIG, else
 // /etc/tvd/tvdctl-admin.conf when it exists) of `key = value` lines with the
-// keys master, master_name, ca, cert, key. docs/master.md section 9a.
+// keys master, master_name, ca, cert, key. docs/master.md section 9.
 //
 // add/update parse the policy locally first, so a broken file fails with
 // "FILE:LINE: ..." before anything is sent.

@@ -712,8 +712,17 @@ StatusOr<std::string> Master::Query(const protocol::AdminQuery& q) {
                      {"id", t.policy.id},
                      {"digest", ToHex(t.digest)},
                      {"epoch", t.epoch},
+                     {"source", t.from_file ? "file" : "admin"},
                      {"members", nlohmann::json::array()},
+                     {"networks", nlohmann::json::array()},
                      {"vms", nlohmann::json::array()}};
+    for (const policy::Network& n : t.policy.networks) {
+      j["networks"].push_back(
+          {{"name", n.name},
+           {"kind", policy::NetworkKindName(n.kind)},
+           {"vni", n.vni},
+           {"subnet", n.subnet ? nlohmann::json(*n.subnet) : nullptr}});
+    }
     TVD_ASSIGN_OR_RETURN(auto members, store_->Members(name));
     for (const std::string& m : members) {
       const HostRow* h = by_name.count(m) ? by_name[m] : nullptr;
@@ -722,6 +731,7 @@ StatusOr<std::string> Master::Query(const protocol::AdminQuery& q) {
            {"underlay", h ? h->underlay : ""},
            {"attested", h ? h->attested : false},
            {"attestation_reason", h ? h->attestation_reason : ""},
+           {"attested_at", h ? h->attested_at : 0},
            {"connected", live_.count({name, m}) > 0}});
     }
     TVD_ASSIGN_OR_RETURN(auto vms, store_->Vms(name));
