@@ -21,6 +21,8 @@ packages=(
   swtpm swtpm-tools tpm2-tools
   # guest image builder (testbed/guest/build-guest.sh: reproducible initramfs)
   cpio
+  # headless browser for the admin overview page test (tests/integration/overview)
+  chromium
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )
