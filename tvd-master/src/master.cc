@@ -539,7 +539,8 @@ Status Master::HandleHostRequest(Connection& conn, const Frame& frame) {
     return s;
   }
   if (report) {
-    TVD_RETURN_IF_ERROR(store_->SetVm(tvd, peer.name, vm, vm_report.attached));
+    TVD_RETURN_IF_ERROR(
+        store_->SetVm(tvd, peer.name, vm, vm_report.attached, vm_report.uuid));
     TVD_RETURN_IF_ERROR(store_->Audit(actor, action, subject, true, ""));
     return conn.WriteFrame(MessageType::kAck, {}, write);
   }
@@ -736,7 +737,7 @@ StatusOr<std::string> Master::Query(const protocol::AdminQuery& q) {
     }
     TVD_ASSIGN_OR_RETURN(auto vms, store_->Vms(name));
     for (const VmRow& v : vms) {
-      j["vms"].push_back({{"vm", v.vm}, {"host", v.host}});
+      j["vms"].push_back({{"vm", v.vm}, {"host", v.host}, {"uuid", v.uuid}});
     }
     return j;
   };

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS memberships(
   PRIMARY KEY(tvd, host));
 CREATE TABLE IF NOT EXISTS vms(
   tvd TEXT NOT NULL, host TEXT NOT NULL, vm TEXT NOT NULL,
+  uuid TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(tvd, vm));
 CREATE TABLE IF NOT EXISTS disk_keys(
   tvd TEXT NOT NULL, vm TEXT NOT NULL, wrapped BLOB NOT NULL,
@@ -108,6 +109,16 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
   TVD_RETURN_IF_ERROR(store->Exec(kSchema));
+  // Databases from before VM UUIDs were stored get the column.
+  bool has_uuid;
+  {
+    Stmt q(db, "SELECT 1 FROM pragma_table_info('vms') WHERE name='uuid'");
+    has_uuid = q.Step() == SQLITE_ROW;
+  }
+  if (!has_uuid) {
+    TVD_RETURN_IF_ERROR(store->Exec(
+        "ALTER TABLE vms ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"));
+  }
   return store;
 }
 
@@ -242,8 +253,18 @@ Status StateStore::AddMember(const std::string& tvd, const std::string& host) {
 
 Status StateStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
-  TVD_STORE_WRITE("DELETE FROM memberships WHERE tvd=? AND host=?",
-                  "removing membership " + tvd + "/" + host, tvd, host);
+  std::lock_guard lock(mutex_);
+  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
+                          "DELETE FROM vms WHERE tvd=? AND host=?"}) {
+    Stmt st(db_, sql);
+    if (!st.Bind({tvd, host}) || st.Step() != SQLITE_DONE) {
+      Status s = Error("removing membership " + tvd + "/" + host);
+      (void)Exec("ROLLBACK;");
+      return s;
+    }
+  }
+  return Exec("COMMIT;");
 }
 
 StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {
@@ -258,10 +279,12 @@ StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {
 }
 
 Status StateStore::SetVm(const std::string& tvd, const std::string& host,
-                         const std::string& vm, bool attached) {
+                         const std::string& vm, bool attached,
+                         const std::string& uuid) {
   if (attached) {
-    TVD_STORE_WRITE("INSERT OR REPLACE INTO vms(tvd, host, vm) VALUES(?,?,?)",
-                    "storing VM " + tvd + "/" + vm, tvd, host, vm);
+    TVD_STORE_WRITE(
+        "INSERT OR REPLACE INTO vms(tvd, host, vm, uuid) VALUES(?,?,?,?)",
+        "storing VM " + tvd + "/" + vm, tvd, host, vm, uuid);
   }
   TVD_STORE_WRITE("DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
                   "removing VM " + tvd + "/" + vm, tvd, host, vm);
@@ -269,12 +292,12 @@ Status StateStore::SetVm(const std::string& tvd, const std::string& host,
 
 StatusOr<std::vector<VmRow>> StateStore::Vms(const std::string& tvd) {
   std::lock_guard lock(mutex_);
-  Stmt st(db_, "SELECT tvd, host, vm FROM vms WHERE tvd=? ORDER BY vm");
+  Stmt st(db_, "SELECT tvd, host, vm, uuid FROM vms WHERE tvd=? ORDER BY vm");
   std::vector<VmRow> out;
   if (!st.Bind({tvd})) return Error("listing VMs of " + tvd);
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
-    out.push_back({st.Text(0), st.Text(1), st.Text(2)});
+    out.push_back({st.Text(0), st.Text(1), st.Text(2), st.Text(3)});
   }
   if (rc != SQLITE_DONE) return Error("listing VMs of " + tvd);
   return out;

@@ -219,6 +219,7 @@ std::vector<std::uint8_t> Encode(const VmReport& m) {
   w.String(m.tvd);
   w.String(m.vm);
   w.U8(m.attached ? 1 : 0);
+  w.String(m.uuid);
   return w.Take();
 }
 
@@ -355,6 +356,10 @@ StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in) {
         TVD_ASSIGN_OR_RETURN(std::uint8_t a, r.U8("attached"));
         if (a > 1) return ProtocolError("field 'attached' is not 0 or 1");
         m.attached = a == 1;
+        TVD_ASSIGN_OR_RETURN(m.uuid, r.String("uuid", kMaxUuid));
+        if (!m.uuid.empty() && !policy::IsUuid(m.uuid)) {
+          return ProtocolError("field 'uuid' is not a UUID");
+        }
         return Status::Ok();
       });
 }

@@ -27,7 +27,8 @@ seeds = {
     'policy_update': bytes([4]) + s('blue') + s('<tvd-policy/>') + s(D),
     'disk_key_request': bytes([5]) + s('blue') + s('web1'),
     'disk_key_grant': bytes([6]) + s('blue') + s('web1') + s(K),
-    'vm_report': bytes([7]) + s('blue') + s('web1') + b'\x01',
+    'vm_report': bytes([7]) + s('blue') + s('web1') + b'\x01' +
+        s('6f1c2a9e-0d3b-4c8e-9a57-1b2c3d4e5f60'),
     'tvd_add': bytes([8]) + s('<tvd-policy/>'),
     'tvd_update': bytes([9]) + s('<tvd-policy/>'),
     'tvd_remove': bytes([10]) + s('blue'),

@@ -459,7 +459,7 @@ TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
   EXPECT_EQ(a.client->RequestDiskKey("blue", "web2").status(),
             PermissionDenied("peer: the policy of TVD blue releases no disk "
                              "key to VM web2"));
-  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", true}).ok());
+  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", true, ""}).ok());
   auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
   ASSERT_EQ(view["vms"].size(), 1u);
   EXPECT_EQ(view["vms"][0]["host"], "node1");
@@ -469,6 +469,51 @@ TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
   std::string blob((*wrapped)->begin(), (*wrapped)->end());
   std::string key(k1->key.view().begin(), k1->key.view().end());
   EXPECT_EQ(blob.find(key), std::string::npos);
+}
+
+TEST_F(MasterTest, VmReportsAreListedPerHostAndLeaveWithTheirHost) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  const std::string uuid1 = "6f1c2a9e-0d3b-4c8e-9a57-1b2c3d4e5f60";
+  const std::string uuid2 = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+  EXPECT_EQ(a.client->ReportVm({"blue", "web1", true, uuid1}),
+            PermissionDenied("peer: host node1 has no attested member "
+                             "channel for TVD blue"));
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "blue", "198.18.0.2").ok());
+  b.StartServing();
+  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", true, uuid1}).ok());
+  ASSERT_TRUE(b.client->ReportVm({"blue", "web2", true, uuid2}).ok());
+  EXPECT_EQ(a.client->ReportVm({"blue", "ghost", true, ""}),
+            PermissionDenied("peer: VM ghost is not in the policy of TVD "
+                             "blue"));
+  auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["vms"].size(), 2u) << view.dump();
+  EXPECT_EQ(
+      view["vms"][0],
+      (nlohmann::json{{"vm", "web1"}, {"host", "node1"}, {"uuid", uuid1}}));
+  EXPECT_EQ(
+      view["vms"][1],
+      (nlohmann::json{{"vm", "web2"}, {"host", "node2"}, {"uuid", uuid2}}));
+  // A detach removes the VM; attaching it again brings it back.
+  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", false, ""}).ok());
+  EXPECT_EQ(Query(protocol::AdminQueryKind::kTvd, "blue")["vms"].size(), 1u);
+  ASSERT_TRUE(a.client->ReportVm({"blue", "web1", true, uuid1}).ok());
+  // Leaving takes node1's VMs off the master, node2's stay.
+  ASSERT_TRUE(a.client->Leave("blue", "done").ok());
+  view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["vms"].size(), 1u) << view.dump();
+  EXPECT_EQ(view["vms"][0]["host"], "node2");
+  // The VMs survive a master restart (they are state, not memory).
+  a.StopServing();
+  b.StopServing();
+  master_->Stop();
+  master_.reset();
+  StartMaster();
+  view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["vms"].size(), 1u) << view.dump();
+  EXPECT_EQ(view["vms"][0]["uuid"], uuid2);
 }
 
 TEST_F(MasterTest, AdminRequestsNeedAnAdminCertificate) {

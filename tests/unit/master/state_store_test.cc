@@ -1,6 +1,7 @@
 #include "tvd/master/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -78,6 +79,61 @@ TEST_F(StateStoreTest, RemoveTvdRemovesItsRows) {
   EXPECT_TRUE(s.ListTvds()->empty());
   EXPECT_TRUE(s.Members("red")->empty());
   EXPECT_TRUE(s.Vms("red")->empty());
+}
+
+TEST_F(StateStoreTest, VmsKeepTheirUuidAndLeaveWithTheirHost) {
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  StateStore& s = **store;
+  ASSERT_TRUE(s.PutTvd({"blue", "<x/>", "cd", 1}).ok());
+  ASSERT_TRUE(s.AddMember("blue", "n1").ok());
+  ASSERT_TRUE(s.AddMember("blue", "n2").ok());
+  ASSERT_TRUE(s.SetVm("blue", "n1", "web1", true, "u-1").ok());
+  ASSERT_TRUE(s.SetVm("blue", "n1", "web2", true).ok());
+  ASSERT_TRUE(s.SetVm("blue", "n2", "db1", true, "u-3").ok());
+  auto vms = s.Vms("blue");
+  ASSERT_TRUE(vms.ok());
+  ASSERT_EQ(vms->size(), 3u);  // ordered by VM name
+  EXPECT_EQ((*vms)[0].vm, "db1");
+  EXPECT_EQ((*vms)[0].host, "n2");
+  EXPECT_EQ((*vms)[0].uuid, "u-3");
+  EXPECT_EQ((*vms)[1].uuid, "u-1");
+  EXPECT_EQ((*vms)[2].uuid, "");
+  // A detach reported by another host leaves the row alone.
+  ASSERT_TRUE(s.SetVm("blue", "n2", "web1", false).ok());
+  EXPECT_EQ(s.Vms("blue")->size(), 3u);
+  ASSERT_TRUE(s.SetVm("blue", "n1", "web2", false).ok());
+  EXPECT_EQ(s.Vms("blue")->size(), 2u);
+  // Leaving (or eviction) takes the host's VMs with it, not the others'.
+  ASSERT_TRUE(s.RemoveMember("blue", "n1").ok());
+  vms = s.Vms("blue");
+  ASSERT_EQ(vms->size(), 1u);
+  EXPECT_EQ((*vms)[0].vm, "db1");
+}
+
+TEST_F(StateStoreTest, OldDatabaseGetsTheVmUuidColumn) {
+  {
+    auto store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+  }
+  // Rebuild the vms table as it was before VM UUIDs were stored.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db,
+                         "DROP TABLE vms; CREATE TABLE vms(tvd TEXT NOT NULL, "
+                         "host TEXT NOT NULL, vm TEXT NOT NULL, PRIMARY "
+                         "KEY(tvd, vm)); INSERT INTO vms "
+                         "VALUES('blue','n1','old');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto vms = (*store)->Vms("blue");
+  ASSERT_TRUE(vms.ok()) << vms.status();
+  ASSERT_EQ(vms->size(), 1u);
+  EXPECT_EQ((*vms)[0].uuid, "");
+  EXPECT_TRUE((*store)->SetVm("blue", "n1", "new", true, "u").ok());
 }
 
 TEST_F(StateStoreTest, UnopenablePathIsAnIoError) {

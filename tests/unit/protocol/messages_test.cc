@@ -80,9 +80,15 @@ TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
   auto dkg = DecodeDiskKeyGrant(Encode(DiskKeyGrant{"red", "web1", Key(1)}));
   ASSERT_TRUE(dkg.ok());
   EXPECT_TRUE(dkg->key.Equals(Key(1).view()));
-  auto vr = DecodeVmReport(Encode(VmReport{"red", "web1", false}));
+  auto vr = DecodeVmReport(Encode(VmReport{"red", "web1", false, ""}));
   ASSERT_TRUE(vr.ok());
   EXPECT_FALSE(vr->attached);
+  EXPECT_EQ(vr->uuid, "");
+  auto vu = DecodeVmReport(Encode(
+      VmReport{"red", "web1", true, "6f1c2a9e-0d3b-4c8e-9a57-1b2c3d4e5f60"}));
+  ASSERT_TRUE(vu.ok());
+  EXPECT_TRUE(vu->attached);
+  EXPECT_EQ(vu->uuid, "6f1c2a9e-0d3b-4c8e-9a57-1b2c3d4e5f60");
   EXPECT_EQ(DecodeTvdAdd(Encode(TvdAdd{"<a/>"}))->policy_xml, "<a/>");
   EXPECT_EQ(DecodeTvdUpdate(Encode(TvdUpdate{"<b/>"}))->policy_xml, "<b/>");
   EXPECT_EQ(DecodeTvdRemove(Encode(TvdRemove{"red"}))->tvd, "red");
@@ -100,11 +106,15 @@ TEST(ProtocolMessagesTest, ExactDecodeErrors) {
             ProtocolError("JoinRequest: message truncated in field "
                           "'underlay'"));
   // Trailing bytes.
-  auto vm = Encode(VmReport{"red", "web1", true});
+  auto vm = Encode(VmReport{"red", "web1", true, ""});
   vm.push_back(0);
   vm.push_back(0);
   EXPECT_EQ(DecodeVmReport(vm).status(),
             ProtocolError("VmReport: 2 unexpected trailing bytes in payload"));
+  // A VM report's uuid is a UUID or empty.
+  EXPECT_EQ(DecodeVmReport(Encode(VmReport{"red", "web1", true, "not-a-uuid"}))
+                .status(),
+            ProtocolError("VmReport: field 'uuid' is not a UUID"));
   // Wrong key size.
   JoinGrant g;
   g.tvd = "blue";

@@ -44,6 +44,7 @@ struct VmRow {
   std::string tvd;
   std::string host;
   std::string vm;
+  std::string uuid;  // as reported; empty when unknown
 };
 
 struct AuditRow {
@@ -81,11 +82,16 @@ class StateStore {
   ListAks();
 
   Status AddMember(const std::string& tvd, const std::string& host);
+  // Removes the membership and the VMs the host reported in that TVD (one
+  // transaction).
   Status RemoveMember(const std::string& tvd, const std::string& host);
   StatusOr<std::vector<std::string>> Members(const std::string& tvd);
 
+  // attached: insert or replace (tvd, vm) -> host, uuid; detached: remove
+  // the row of that host (a stale detach from another host changes nothing).
   Status SetVm(const std::string& tvd, const std::string& host,
-               const std::string& vm, bool attached);
+               const std::string& vm, bool attached,
+               const std::string& uuid = "");
   StatusOr<std::vector<VmRow>> Vms(const std::string& tvd);
 
   Status PutWrappedDiskKey(const std::string& tvd, const std::string& vm,

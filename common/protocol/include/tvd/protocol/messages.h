@@ -44,6 +44,7 @@ namespace tvd::protocol {
 // Limits that keep a hostile payload from costing much.
 inline constexpr std::size_t kMaxName = 64;     // TVD, host, VM names
 inline constexpr std::size_t kMaxAddress = 64;  // underlay address
+inline constexpr std::size_t kMaxUuid = 36;
 inline constexpr std::size_t kMaxPolicyXml = 512 * 1024;
 inline constexpr std::size_t kMaxMembers = 4096;
 inline constexpr std::size_t kMaxReason = 1024;
@@ -131,6 +132,9 @@ struct VmReport {
   std::string tvd;
   std::string vm;
   bool attached = true;  // false: detached
+  // The domain's UUID (8-4-4-4-12 hex digits), or empty
+  // when the proxy does not know it (always allowed on a detach).
+  std::string uuid;
 };
 
 // admin -> master.
