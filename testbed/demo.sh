@@ -1,29 +1,129 @@
 #!/usr/bin/env bash
-# The demo (scripts/demo.sh runs it after building). For now: validates every
-# policy template with tvdctl and prints what each one defines.
+# The demo (scripts/demo.sh runs it after building): brings up the namespace
+# testbed (testbed/up.sh: a management node and 2 compute hosts) and plays
+# the figure-8 scenario with real guests: TVDs blue and red, one VM of each
+# on both hosts; the isolation matrix measured from inside the guests; each
+# tenant's view through the relay next to the admin's; attestation state;
+# the resource manager's view; then host h2 leaves red, and a VM whose image
+# was altered after it was measured is refused. docs/testbed.md explains the
+# output.
+#
 # Usage: testbed/demo.sh BUILD_DIR
+# Environment: TB_KEEP=1 leaves the testbed up afterwards (testbed/down.sh
+# removes it); otherwise it is torn down at the end. TB_ROOT, TB_PREFIX,
+# TB_GUEST as for up.sh.
+# Exit status 0 when every step behaved as the scenario expects.
 set -euo pipefail
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 BUILD_DIR" >&2
   exit 2
 fi
-root=$(cd "$(dirname "$0")/.." && pwd)
-tvdctl=$1/tvdctl/tvdctl
-if [[ ! -x $tvdctl ]]; then
-  echo "demo: $tvdctl not found; build first (scripts/build.sh release)" >&2
-  exit 1
-fi
-templates=("$root"/policy-templates/*.xml)
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
+export TB_ROOT=${TB_ROOT:-/run/tvd-testbed}
+export TB_PREFIX=${TB_PREFIX:-tvdtb}
+export TB_VMS=$here/scenario.vms
+export TB_BUILD=$build TB_SITE=$TB_ROOT/site
+[[ -x $build/tvdctl/tvdctl ]] || { echo "demo: $build/tvdctl/tvdctl not found; build first (scripts/build.sh release)" >&2; exit 1; }
 
 rule() { printf '\n==== %s ====\n' "$*"; }
+failures=0
+fail() { echo "DEMO STEP FAILED: $*"; failures=$((failures + 1)); }
+finish() {
+  if [[ ${TB_KEEP:-0} == 1 ]]; then
+    echo "testbed left up (TB_KEEP=1): $TB_ROOT; remove it with testbed/down.sh"
+  else
+    rule "testbed/down.sh"
+    "$here/down.sh" || true
+  fi
+}
+trap finish EXIT
 
-rule "tvdctl policy validate policy-templates/*.xml"
-"$tvdctl" policy validate "${templates[@]}"
+rule "testbed/up.sh: management node + 2 compute hosts (network namespaces)"
+"$here/up.sh" "$build" 2
+# shellcheck source=testbed/scenario.sh
+source "$here/scenario.sh"
+cat <<TXT
+  mgmt  198.18.0.10  VDC CA, tvd-master, rm-server
+  h1    198.18.0.11  OVS, charon, swtpm, libvirtd (QEMU), relay, proxy-factory, rm-agent
+  h2    198.18.0.12  the same
+  policies: $TB_SITE/policies/{blue,red}.xml   VM configurations: $TB_SITE/vms/
+TXT
 
-for f in "${templates[@]}"; do
-  rule "tvdctl policy show ${f#"$root"/}"
-  "$tvdctl" policy show "$f"
+rule "hosts join the TVDs (attested by the master)"
+sc_join || fail "join"
+for h in h1 h2; do
+  echo "\$ tvdctl status   (on $h)"
+  sc_hostcmd "$h" status || fail "status on $h"
 done
 
-echo
-echo "demo: all ${#templates[@]} policy templates are valid"
+rule "VMs attached (measured against the TVD policy, then started under QEMU/TCG)"
+sc_attach || fail "attach"
+sc_wait_guests 120 || fail "guests did not boot"
+
+rule "isolation matrix (ping from inside each guest)"
+sc_matrix
+sc_check_matrix || fail "isolation matrix"
+
+rule "each tenant's view through the relay (virsh over TLS) vs. the admin's"
+for h in h1 h2; do
+  addr=$(sc_host_addr "$h")
+  for who in blue-tenant red-tenant; do
+    echo "\$ virsh -c 'qemu+tls://$addr:16514/system?pkipath=.../virsh-$who' list --all   ($who)"
+    sc_tenant_virsh "$who" "$h" list --all || fail "$who view of $h"
+  done
+  echo "\$ virsh -c qemu:///system list --all   (admin on $h, libvirtd directly)"
+  sc_admin_virsh "$h" list --all || fail "admin view of $h"
+done
+
+rule "attestation state (tvdctl tvd list / show, as the admin on the master)"
+sc_admin tvd list || fail "tvd list"
+sc_admin tvd show blue || fail "tvd show blue"
+sc_admin tvd show red || fail "tvd show red"
+
+rule "resource manager (tvdctl rm)"
+sc_rm agents || fail "rm agents"
+for h in h1 h2; do sc_rm domains "$h" || fail "rm domains $h"; done
+
+rule "admin overview"
+if "$sc_tvdctl" vdc --help >/dev/null 2>&1; then
+  sc_admin vdc overview || fail "vdc overview"
+else
+  echo "(tvdctl vdc overview is not built yet)"
+fi
+
+rule "h2 leaves TVD red"
+echo "\$ tvdctl leave red   (on h2)"
+sc_hostcmd h2 leave red || fail "leave"
+for vm in $(sc_vms); do
+  if [[ $(sc_vm host "$vm") == h2 && $(sc_vm tvd "$vm") == red ]]; then SC_GONE[$vm]=1; fi
+done
+echo "\$ virsh -c qemu:///system list --all   (admin on h2)"
+sc_admin_virsh h2 list --all
+if sc_admin_virsh h2 list --all --name | grep -q '^red-'; then fail "red VM still on h2"; fi
+sc_admin tvd show red || fail "tvd show red"
+rule "isolation matrix after the leave"
+sc_matrix
+sc_check_matrix || fail "isolation matrix after leave"
+
+rule "a VM whose disk image changed after it was measured is refused"
+img=$TB_SITE/images/blue-bad.img
+printf 'tampered' | dd of="$img" bs=1 seek=4096 conv=notrunc status=none
+echo "(wrote 8 bytes into $img)"
+echo "\$ tvdctl attach blue vms/blue-bad.xml   (on h1)"
+if out=$(sc_hostcmd h1 attach blue "$TB_SITE/vms/blue-bad.xml" 2>&1); then
+  echo "$out"
+  fail "tampered VM was accepted"
+else
+  echo "$out"
+  grep -q "measured disk" <<<"$out" || fail "refusal does not name the measurement"
+fi
+if sc_admin_virsh h1 list --all --name | grep -q '^blue-bad$'; then fail "blue-bad is defined"; fi
+
+rule "summary"
+if ((failures == 0)); then
+  echo "demo: every step behaved as expected"
+else
+  echo "demo: $failures step(s) failed (see DEMO STEP FAILED above)"
+  exit 1
+fi

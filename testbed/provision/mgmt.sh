@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Provisions the management node: the VDC CA and every certificate, the TVD
+# policies, the VM configurations, tvd-master, rm-server (and tvd-overview
+# when it is built).
+#
+# Usage:
+#   mgmt.sh pki HOST:ADDR...   CA + certificates + rm keys into $TB_SITE
+#                              (idempotent: existing files are kept)
+#   mgmt.sh start              policies and VM configurations (needs the
+#                              hosts' facts in $TB_SITE/hosts, written by
+#                              `host.sh tpm`), master configuration, KEK,
+#                              EK allow-list; starts tvd-master and rm-server
+#
+# Environment: see common.sh (TB_SITE, TB_STATE, TB_NETNS, TB_BUILD, ...) and
+#   TB_GUEST   directory with the guest image (vmlinuz, initrd.img, disk.img;
+#              testbed/guest/build-guest.sh)
+#   TB_VMS     file of the scenario's VMs, one per line:
+#              NAME TVD HOST IPV4/PREFIX MAC
+#              (every VM gets a measured configuration and its own copy of
+#              the disk image in $TB_SITE/images; the policies list them)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=testbed/provision/lib.sh
+source "$here/lib.sh"
+# shellcheck source=testbed/provision/common.sh
+source "$here/common.sh"
+: "${TB_SITE:?}" "${TB_STATE:?}"
+mkdir -p "$TB_SITE" "$TB_STATE"
+tvdctl=$(tb_bin tvdctl) || tb_die "tvdctl not built"
+pki=$(tb_pki)
+
+cmd_pki() {
+  mkdir -p "$pki"
+  chmod 700 "$pki"
+  [[ -f $pki/ca.crt ]] || "$tvdctl" pki init --dir "$pki" --name "$TB_CA_NAME" >/dev/null
+  issue() { # ROLE NAME [SAN...]
+    local role=$1 name=$2
+    shift 2
+    [[ -f $pki/$role-$name.crt ]] && return 0
+    local sans=()
+    for s in "$@"; do sans+=(--san "$s"); done
+    "$tvdctl" pki issue "$role" "$name" --dir "$pki" "${sans[@]}" >/dev/null
+  }
+  # The master's certificate is a host-role certificate named tvd-master:
+  # proxies and tvdctl expect exactly that peer.
+  issue host tvd-master "IP:$TB_MGMT_ADDR"
+  issue admin admin
+  issue tenant blue-tenant
+  issue tenant red-tenant
+  local h
+  for h in "$@"; do
+    issue host "${h%%:*}" "IP:${h#*:}"
+    issue host "relay-${h%%:*}" "IP:${h#*:}"
+  done
+  # pkipath directories for virsh (libvirt's fixed file names).
+  local who
+  for who in blue-tenant red-tenant; do
+    mkdir -p "$pki/virsh-$who"
+    chmod 700 "$pki/virsh-$who"
+    cp "$pki/ca.crt" "$pki/virsh-$who/cacert.pem"
+    cp "$pki/tenant-$who.crt" "$pki/virsh-$who/clientcert.pem"
+    install -m 600 "$pki/tenant-$who.key" "$pki/virsh-$who/clientkey.pem"
+  done
+  # rm keys: server, one per agent, the admin's.
+  local rm=$TB_SITE/rm rmserver
+  rmserver=$(tb_bin rm-server) || tb_die "rm-server not built"
+  mkdir -p "$rm"
+  chmod 700 "$rm"
+  [[ -f $rm/server.pub ]] || "$rmserver" keygen "$rm/server" >/dev/null
+  [[ -f $rm/admin.pub ]] || "$rmserver" keygen "$rm/admin" >/dev/null
+  : >"$rm/agents.list.new"
+  for h in "$@"; do
+    [[ -f $rm/${h%%:*}.pub ]] || "$rmserver" keygen "$rm/${h%%:*}" >/dev/null
+    echo "$(cat "$rm/${h%%:*}.pub") ${h%%:*}" >>"$rm/agents.list.new"
+  done
+  mv "$rm/agents.list.new" "$rm/agents.list"
+  echo "$(cat "$rm/admin.pub") admin" >"$rm/admins.list"
+  printf '%s\n' "$@" >"$TB_SITE/hosts.list"
+}
+
+# The host requirements every TVD of the testbed demands: the hosts' TPM PCR
+# values as read at provisioning (docs/policy.md section 2). The policy
+# templates also pin an IMA allowlist; namespace hosts have no IMA log of
+# their own, so the derived policies leave it out.
+host_requirements() {
+  local idx values v
+  echo '  <host-requirements allow-no-tpm="false" attestation-interval="300">'
+  for idx in 0 2 4 7; do
+    values=$(awk -v i="$idx" '$1 == i {print $2}' "$TB_SITE"/hosts/*.pcrs | sort -u)
+    [[ -n $values ]] || tb_die "no PCR $idx value in $TB_SITE/hosts/*.pcrs"
+    printf '    <pcr bank="sha256" index="%s">' "$idx"
+    for v in $values; do printf '<known-good value="%s"/>' "$v"; done
+    printf '</pcr>\n'
+  done
+  echo '  </host-requirements>'
+}
+
+# derive_policy TVD: policy-templates/TVD.xml with the tenant's real subject,
+# the hosts' PCRs, the testbed's hosts and the scenario's VMs (measured).
+derive_policy() {
+  local tvd=$1 tmp
+  tmp=$(mktemp -d)
+  host_requirements >"$tmp/req"
+  {
+    echo '  <authorized-hosts>'
+    local h
+    while read -r h; do
+      echo "    <host subject=\"CN=${h%%:*},OU=host,O=$TB_CA_NAME\"/>"
+    done <"$TB_SITE/hosts.list"
+    echo '  </authorized-hosts>'
+  } >"$tmp/hosts"
+  {
+    echo '  <vms>'
+    local name owner rest
+    while read -r name owner rest; do
+      [[ -n $name && $name != \#* && $owner == "$tvd" ]] || continue
+      echo "    <vm name=\"$name\">"
+      # The measures tvdctl policy derive computed, as the policy's values.
+      sed -n 's/.*<tvd:measure \(.*sha256="[0-9a-f]*"\).*/      <measure \1\/>/p' \
+        "$TB_SITE/vms/$name.xml"
+      echo '    </vm>'
+    done <"$TB_VMS"
+    echo '  </vms>'
+  } >"$tmp/vms"
+  python3 - "$repo/policy-templates/$tvd.xml" "$tmp" "CN=$tvd-tenant,OU=tenant,O=$TB_CA_NAME" \
+    >"$TB_SITE/policies/$tvd.xml" <<'EOF'
+import re, sys
+src, tmp, owner = sys.argv[1:4]
+text = open(src).read()
+def block(tag, repl):
+    global text
+    new, n = re.subn(r'[ \t]*<%s\b.*?</%s>\n' % (tag, tag), lambda m: repl, text,
+                     count=1, flags=re.S)
+    if n != 1:
+        sys.exit('%s: no <%s> block' % (src, tag))
+    text = new
+block('host-requirements', open(tmp + '/req').read())
+block('authorized-hosts', open(tmp + '/hosts').read())
+block('vms', open(tmp + '/vms').read())
+# The testbed's scenario has no gateway VM and no encrypted disk.
+text = re.sub(r'\s*<!--[^>]*-->\s*<gateways>.*?</gateways>', '', text, flags=re.S)
+text = re.sub(r'\s*<!--[^>]*-->\s*<key-release>.*?</key-release>', '', text, flags=re.S)
+text = re.sub(r'<owner subject="[^"]*"/>', '<owner subject="%s"/>' % owner, text)
+text = re.sub(r'<!--.*?-->\n', '<!-- Derived by testbed/provision/mgmt.sh from %s. -->\n'
+              % src.split('/')[-1], text, count=1, flags=re.S)
+sys.stdout.write(text)
+EOF
+  rm -rf "$tmp"
+  "$tvdctl" policy validate "$TB_SITE/policies/$tvd.xml" >/dev/null
+}
+
+# derive_vm NAME TVD IP MAC: a final VM configuration from the testbed's VM
+# template, measured by tvdctl policy derive.
+derive_vm() {
+  local name=$1 tvd=$2 ip=$3 mac=$4
+  local img=$TB_SITE/images
+  cp --reflink=auto "$TB_GUEST/disk.img" "$img/$name.img"
+  sed -e "s|@NAME@|$name|g" -e "s|@TVD@|$tvd|g" -e "s|@IP@|$ip|g" \
+    -e "s|@MAC@|$mac|g" -e "s|@NIC@|tb-$name|g" \
+    -e "s|@SERIAL@|$TB_SITE/serial/$name.sock|g" \
+    "$here/vm-template.xml" >"$TB_SITE/vms/$name.template.xml"
+  "$tvdctl" policy derive --template "$TB_SITE/vms/$name.template.xml" \
+    --name "$name" --kernel "$img/vmlinuz" --initrd "$img/initrd.img" \
+    --disk "vda=$img/$name.img" --net "tb-$name=$tvd-data" \
+    --out "$TB_SITE/vms/$name.xml" >/dev/null
+  rm -f "$TB_SITE/vms/$name.template.xml"
+}
+
+cmd_start() {
+  : "${TB_GUEST:?}" "${TB_VMS:?}"
+  local h
+  for h in $(cut -d: -f1 "$TB_SITE/hosts.list"); do
+    [[ -f $TB_SITE/hosts/$h.ek && -f $TB_SITE/hosts/$h.pcrs ]] ||
+      tb_die "no TPM facts of host $h (run host.sh tpm on it first)"
+  done
+  mkdir -p "$TB_SITE"/{policies,vms,images,serial}
+  cp "$TB_GUEST/vmlinuz" "$TB_GUEST/initrd.img" "$TB_SITE/images/"
+  local name tvd host ip mac
+  while read -r name tvd host ip mac; do
+    [[ -n $name && $name != \#* ]] || continue
+    derive_vm "$name" "$tvd" "$ip" "$mac"
+  done <"$TB_VMS"
+  derive_policy blue
+  derive_policy red
+
+  local m=$TB_STATE/master
+  mkdir -p "$m"
+  chmod 700 "$m"
+  if [[ ! -f $m/master.kek ]]; then
+    (umask 077 && head -c 32 /dev/urandom >"$m/master.kek")
+  fi
+  for h in $(cut -d: -f1 "$TB_SITE/hosts.list"); do
+    echo "$h $(cat "$TB_SITE/hosts/$h.ek")"
+  done >"$m/eks.txt"
+  cat >"$m/master.conf" <<EOF
+# Written by testbed/provision/mgmt.sh.
+listen_address = $TB_MGMT_ADDR
+listen_port = $TB_MASTER_PORT
+ca_cert = $pki/ca.crt
+cert = $pki/host-tvd-master.crt
+key = $pki/host-tvd-master.key
+policy_dir = $TB_SITE/policies
+state_db = $m/state.db
+kek_file = $m/master.kek
+ek_allowlist = $m/eks.txt
+EOF
+  local bin
+  bin=$(tb_bin tvd-master) || tb_die "tvd-master not built"
+  tb_spawn tvd-master "$m/master.log" "" "$bin" --config "$m/master.conf"
+  tb_wait "tvd-master" 20 "$TB_PID" "$m/master.log" \
+    tb_tcp_up "$TB_NETNS" "$TB_MGMT_ADDR" "$TB_MASTER_PORT"
+
+  local rm=$TB_SITE/rm
+  bin=$(tb_bin rm-server) || tb_die "rm-server not built"
+  tb_spawn rm-server "$TB_STATE/rm-server.log" "" "$bin" \
+    --agent-endpoint "tcp://$TB_MGMT_ADDR:$TB_RM_AGENT_PORT" \
+    --query-endpoint "tcp://127.0.0.1:5561" --key "$rm/server" \
+    --agents "$rm/agents.list" --admins "$rm/admins.list"
+  tb_wait "rm-server" 20 "$TB_PID" "$TB_STATE/rm-server.log" \
+    tb_tcp_up "$TB_NETNS" 127.0.0.1 5561
+
+  # tvdctl's admin defaults for this node.
+  cat >"$TB_SITE/admin.conf" <<EOF
+master = $TB_MGMT_ADDR:$TB_MASTER_PORT
+ca = $pki/ca.crt
+cert = $pki/admin-admin.crt
+key = $pki/admin-admin.key
+EOF
+}
+
+case ${1:-} in
+  pki) shift; cmd_pki "$@" ;;
+  start) cmd_start ;;
+  *) echo "usage: mgmt.sh pki HOST:ADDR... | start" >&2; exit 2 ;;
+esac

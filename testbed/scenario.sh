@@ -1,0 +1,159 @@
+# The figure-8 scenario's steps, shared by testbed/demo.sh and the e2e test
+# (tests/e2e/testbed). Sourced after up.sh; needs TB_ROOT, TB_PREFIX,
+# TB_SITE, TB_BUILD, TB_VMS. Functions print what they do; they return
+# non-zero when a step fails.
+
+sc_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+sc_guest_exec=$sc_here/guest/guest-exec
+sc_tvdctl=$TB_BUILD/tvdctl/tvdctl
+
+# sc_vm FIELD NAME: a field of the VM list (tvd, host, ip, mac).
+sc_vm() {
+  awk -v n="$2" -v f="$1" '$1 == n {
+    if (f == "tvd") print $2; else if (f == "host") print $3;
+    else if (f == "ip") { split($4, a, "/"); print a[1] } else if (f == "mac") print $5 }' "$TB_VMS"
+}
+# VMs of the list that are started (blue-bad is the tampered one).
+sc_vms() { awk '$1 !~ /^#/ && NF == 5 && $1 != "blue-bad" {print $1}' "$TB_VMS"; }
+
+sc_hostcmd() { # HOST CMD...: tvdctl host command against HOST's factory
+  local h=$1
+  shift
+  "$sc_tvdctl" "$@" --socket "$TB_ROOT/$h/factory.sock"
+}
+sc_admin() { # tvdctl admin/rm command as the admin, from the management node
+  ip netns exec "$TB_PREFIX-mgmt" env TVDCTL_ADMIN_CONFIG="$TB_SITE/admin.conf" \
+    "$sc_tvdctl" "$@"
+}
+sc_rm() {
+  ip netns exec "$TB_PREFIX-mgmt" "$sc_tvdctl" rm --server tcp://127.0.0.1:5561 \
+    --server-key "$TB_SITE/rm/server.pub" --key "$TB_SITE/rm/admin" "$@"
+}
+sc_admin_virsh() { # HOST ARGS...: the admin's virsh on HOST's libvirtd (unfiltered)
+  local h=$1
+  shift
+  virsh -c "qemu+unix:///system?socket=$TB_ROOT/$h/libvirt/sock/libvirt-sock" "$@"
+}
+sc_tenant_virsh() { # TENANT HOST ARGS...: virsh through HOST's relay, over the underlay
+  local who=$1 h=$2
+  shift 2
+  local addr
+  addr=$(sc_host_addr "$h")
+  ip netns exec "$TB_PREFIX-mgmt" virsh -c \
+    "qemu+tls://$addr:16514/system?pkipath=$TB_SITE/pki/virsh-$who" "$@"
+}
+sc_host_addr() { echo "198.18.0.$((10 + ${1#h}))"; }
+sc_exec() { # VM ARGS...: run in the guest
+  local vm=$1
+  shift
+  "$sc_guest_exec" --socket "$TB_SITE/serial/$vm.sock" "$@"
+}
+
+# sc_join: every host joins the TVDs of the VMs it runs.
+sc_join() {
+  local pairs pair
+  pairs=$(for vm in $(sc_vms); do echo "$(sc_vm host "$vm") $(sc_vm tvd "$vm")"; done | sort -u)
+  while read -r h tvd; do
+    echo "\$ tvdctl join $tvd   (on $h)"
+    sc_hostcmd "$h" join "$tvd" || return 1
+  done <<<"$pairs"
+}
+
+# sc_attach: attaches every VM on its host (measured against the policy).
+sc_attach() {
+  local vm
+  for vm in $(sc_vms); do
+    echo "\$ tvdctl attach $(sc_vm tvd "$vm") vms/$vm.xml   (on $(sc_vm host "$vm"))"
+    sc_hostcmd "$(sc_vm host "$vm")" attach "$(sc_vm tvd "$vm")" "$TB_SITE/vms/$vm.xml" ||
+      return 1
+  done
+}
+
+# sc_wait_guests SECONDS: until every started guest answers on its console.
+sc_wait_guests() {
+  local vm deadline=$((SECONDS + $1))
+  for vm in $(sc_vms); do
+    [[ -n ${SC_GONE[$vm]:-} ]] && continue
+    until sc_exec "$vm" --timeout 10 -- true >/dev/null 2>&1; do
+      if ((SECONDS > deadline)); then
+        echo "guest $vm did not answer on its console" >&2
+        return 1
+      fi
+      sleep 1
+    done
+    echo "guest $vm is up ($(sc_exec "$vm" --timeout 10 -- 'ip -o -4 addr show eth0' | awk '{print $4}'))"
+  done
+}
+
+declare -A SC_GONE=()
+declare -A SC_RESULT=()
+
+# sc_matrix: pings every started guest from every other one, from inside the
+# guests (in parallel per source guest), fills SC_RESULT[src,dst] with
+# "ok" or "--" and prints the matrix. Guests in SC_GONE are shown as gone.
+sc_matrix() {
+  local tmp vm dst
+  tmp=$(mktemp -d)
+  local vms=()
+  for vm in $(sc_vms); do vms+=("$vm"); done
+  for vm in "${vms[@]}"; do
+    [[ -n ${SC_GONE[$vm]:-} ]] && continue
+    (
+      for dst in "${vms[@]}"; do
+        [[ $dst == "$vm" ]] && continue
+        # Two tries 0.5 s apart, 3 s at most: the first packet of a pair may
+        # wait for ARP and for the hosts' IPsec SA.
+        if sc_exec "$vm" --timeout 20 -- "ping -c 2 -i 0.5 -w 3 $(sc_vm ip "$dst")" >/dev/null 2>&1; then
+          echo "$dst ok"
+        else
+          echo "$dst --"
+        fi
+      done >"$tmp/$vm"
+    ) &
+  done
+  wait
+  printf '%-10s' "from\\to"
+  for dst in "${vms[@]}"; do printf '%-10s' "$dst"; done
+  echo
+  for vm in "${vms[@]}"; do
+    printf '%-10s' "$vm"
+    for dst in "${vms[@]}"; do
+      local cell
+      if [[ $dst == "$vm" ]]; then
+        cell="."
+      elif [[ -n ${SC_GONE[$vm]:-} || -n ${SC_GONE[$dst]:-} ]]; then
+        cell="gone"
+      else
+        cell=$(awk -v d="$dst" '$1 == d {print $2}' "$tmp/$vm")
+      fi
+      SC_RESULT[$vm,$dst]=$cell
+      printf '%-10s' "$cell"
+    done
+    echo
+  done
+  rm -rf "$tmp"
+  echo "(ok = ping answered from inside the guest, -- = no answer, gone = VM removed)"
+}
+
+# sc_check_matrix: every pair of started guests in the same TVD answers,
+# every pair in different TVDs does not. Prints each violation.
+sc_check_matrix() {
+  local bad=0 a b want
+  for a in $(sc_vms); do
+    for b in $(sc_vms); do
+      [[ $a == "$b" || -n ${SC_GONE[$a]:-} || -n ${SC_GONE[$b]:-} ]] && continue
+      if [[ $(sc_vm tvd "$a") == "$(sc_vm tvd "$b")" ]]; then want=ok; else want=--; fi
+      if [[ ${SC_RESULT[$a,$b]:-} != "$want" ]]; then
+        echo "UNEXPECTED: $a -> $b is '${SC_RESULT[$a,$b]:-}', expected '$want'"
+        bad=1
+      fi
+    done
+  done
+  ((bad == 0)) && echo "matrix as expected: same TVD answers, different TVDs never"
+  return $bad
+}
+
+# sc_tenant_names TENANT HOST: domain names TENANT sees through HOST's relay.
+sc_tenant_names() {
+  sc_tenant_virsh "$1" "$2" list --all --name 2>&1 | sed '/^$/d' | sort
+}
