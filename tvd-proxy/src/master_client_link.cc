@@ -5,6 +5,7 @@
 #include "tvd/log.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
+#include "tvd/policy/values.h"
 
 namespace tvd::proxy {
 
@@ -170,6 +171,18 @@ StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
                          "' for '" + tvd + "/" + vm + "'");
   }
   return std::move(g.key);
+}
+
+Status MasterClientLink::ReportVm(const std::string& tvd, const std::string& vm,
+                                  const std::string& uuid, bool attached) {
+  protocol::VmReport report{tvd, vm, attached, ""};
+  if (policy::IsUuid(uuid)) {
+    report.uuid = uuid;
+  } else if (!uuid.empty()) {
+    log::Warning("VM '", vm, "': '", uuid,
+                 "' is not a UUID; reporting the VM without one");
+  }
+  return client_.ReportVm(report);
 }
 
 }  // namespace tvd::proxy

@@ -41,8 +41,23 @@ class FakeMaster : public MasterLink {
     }
     return SecureBytes(std::span<const std::uint8_t>(disk_key));
   }
+  Status ReportVm(const std::string& tvd, const std::string& vm,
+                  const std::string& uuid, bool attached) override {
+    reports.push_back({tvd, vm, uuid, attached, report_error.ok()});
+    return report_error;
+  }
   void SetUpdateHandler(UpdateHandler h) override { handler = std::move(h); }
 
+  // Every ReportVm call, in order; `delivered` is false for the ones the
+  // fake refused with report_error.
+  struct Report {
+    std::string tvd;
+    std::string vm;
+    std::string uuid;
+    bool attached = true;
+    bool delivered = true;
+    friend bool operator==(const Report&, const Report&) = default;
+  };
   policy::TvdPolicy policy_;
   std::vector<std::uint8_t> key_ = std::vector<std::uint8_t>(32, 0x5a);
   std::vector<std::uint8_t> disk_key = std::vector<std::uint8_t>(32, 0x11);
@@ -51,6 +66,8 @@ class FakeMaster : public MasterLink {
   int joins = 0;
   std::vector<std::string> leaves;
   std::vector<std::string> disk_key_requests;
+  std::vector<Report> reports;
+  Status report_error;  // returned by ReportVm when not OK
   UpdateHandler handler;
 };
 

@@ -32,6 +32,10 @@ class MasterClientLink : public MasterLink {
   Status Leave(const std::string& tvd) override;
   StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
                                        const std::string& vm) override;
+  // A VmReport on its own request connection; a `uuid` that is not a UUID
+  // is sent as empty (the master's decoder would refuse the whole report).
+  Status ReportVm(const std::string& tvd, const std::string& vm,
+                  const std::string& uuid, bool attached) override;
   void SetUpdateHandler(UpdateHandler handler) override;
 
  private:

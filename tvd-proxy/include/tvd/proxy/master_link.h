@@ -54,6 +54,13 @@ class MasterLink {
   // for VMs the policy lists). PermissionDenied when refused.
   virtual StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
                                                const std::string& vm) = 0;
+  // Records at the master that VM `vm` (domain UUID `uuid`, may be empty)
+  // now runs on this host in `tvd` (attached) or no longer does. The master
+  // lists it in its admin view; nothing depends on it for security, so a
+  // failure (Unavailable, the master's refusal) is for the caller to log and
+  // report again later, never a reason to undo a running VM.
+  virtual Status ReportVm(const std::string& tvd, const std::string& vm,
+                          const std::string& uuid, bool attached) = 0;
   // Called (from the link's own thread or from Poll) for each update.
   using UpdateHandler = std::function<void(const MasterUpdate&)>;
   virtual void SetUpdateHandler(UpdateHandler handler) = 0;
