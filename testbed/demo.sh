@@ -39,6 +39,9 @@ finish() {
 }
 trap finish EXIT
 
+rule "the policy templates (policy-templates/*.xml)"
+"$build/tvdctl/tvdctl" policy validate "$here"/../policy-templates/*.xml || fail "policy templates"
+
 rule "testbed/up.sh: management node + 2 compute hosts (network namespaces)"
 "$here/up.sh" "$build" 2
 # shellcheck source=testbed/scenario.sh
