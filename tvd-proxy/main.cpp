@@ -23,6 +23,7 @@
 #include "tvd/proxy/master_client_link.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/measurement_cache.h"
+#include "tvd/proxy/per_call_tpm.h"
 #include "tvd/proxy/tvd_network.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/vici/vici_tunnel_backend.h"
@@ -58,7 +59,7 @@ tvd::StatusOr<std::string> ReadText(const std::string& path) {
 // The parts of the master connection that must outlive the link.
 struct MasterParts {
   std::unique_ptr<tvd::channel::TlsContext> tls;
-  std::unique_ptr<tvd::attest::EsysTpm> tpm;
+  std::unique_ptr<tvd::attest::Tpm> tpm;
   std::unique_ptr<tvd::attest::Attester> attester;
   std::unique_ptr<tvd::protocol::MasterClient> client;
   std::unique_ptr<tvd::proxy::MasterClientLink> link;
@@ -92,8 +93,16 @@ tvd::StatusOr<MasterParts> ConnectMaster(
                                       tvd::channel::TlsSide::kClient, creds));
   tvd::attest::Tpm* tpm = nullptr;
   if (opt["--tcti"] != "none") {
-    TVD_ASSIGN_OR_RETURN(parts.tpm,
-                         tvd::attest::EsysTpm::Open({.tcti = opt["--tcti"]}));
+    // Opened per call: the other proxies of this host share the TPM.
+    std::string tcti = opt["--tcti"];
+    parts.tpm = std::make_unique<tvd::proxy::PerCallTpm>(
+        [tcti]() -> tvd::StatusOr<std::unique_ptr<tvd::attest::Tpm>> {
+          TVD_ASSIGN_OR_RETURN(auto esys,
+                               tvd::attest::EsysTpm::Open({.tcti = tcti}));
+          return std::unique_ptr<tvd::attest::Tpm>(std::move(esys));
+        });
+    // Fail at start-up, not at the first attestation, on a wrong --tcti.
+    TVD_RETURN_IF_ERROR(parts.tpm->AkPublic().status());
     tpm = parts.tpm.get();
   }
   tvd::attest::AttesterOptions attester_options;
@@ -223,6 +232,7 @@ int main(int argc, char** argv) {
   };
   while (!g_stop && !proxy.left()) {
     (*server)->ServeOne(handler, std::chrono::milliseconds(200));
+    proxy.RetryPendingNetwork();
   }
   tvd::log::Info(proxy.left() ? "left; exiting" : "SIGTERM; exiting");
   return 0;

@@ -206,6 +206,20 @@ ControlResponse ProxyFactory::Handle(const ControlRequest& request) {
 
 int ProxyFactory::Supervise() {
   int restarted = 0;
+  for (auto it = proxies_.begin(); it != proxies_.end();) {
+    // A proxy that exits 0 has left its TVD on its own (evicted, or the TVD
+    // was removed): restarting it would only be refused by the master.
+    if (!it->second.dead && !it->second.process.Running() &&
+        it->second.process.exit_status() == 0) {
+      log::Warning("proxy of TVD '", it->first, "' (pid ",
+                   it->second.process.pid(),
+                   ") left the TVD on its own; forgetting it");
+      ::unlink(it->second.socket_path.c_str());
+      it = proxies_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (auto& [tvd, proxy] : proxies_) {
     if (!proxy.dead) {
       if (proxy.process.Running()) continue;

@@ -361,6 +361,8 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     if (!update.policy || update.policy->name != config_.tvd) return;
     grant_->policy = *update.policy;
     Status s = ProgramNetworkLocked(grant_->members);
+    network_pending_ = !s.ok();
+    last_network_try_ = std::chrono::steady_clock::now();
     if (!s.ok()) {
       log::Error("TVD '", config_.tvd,
                  "': applying the new policy: ", s.ToString());
@@ -374,9 +376,29 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     grant_->key_epoch = update.key_epoch;
   }
   Status s = ProgramNetworkLocked(grant_->members);
+  network_pending_ = !s.ok();
+  last_network_try_ = std::chrono::steady_clock::now();
   if (!s.ok()) {
-    log::Error("TVD '", config_.tvd, "': applying new members: ", s.ToString());
+    log::Error("TVD '", config_.tvd, "': applying new members: ", s.ToString(),
+               " (retrying)");
   }
+}
+
+bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
+  std::lock_guard lock(mu_);
+  if (!grant_ || !network_pending_) return false;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_network_try_ < retry_interval) return false;
+  last_network_try_ = now;
+  Status s = ProgramNetworkLocked(grant_->members);
+  network_pending_ = !s.ok();
+  if (!s.ok()) {
+    log::Warning("TVD '", config_.tvd, "': programming the networks again: ",
+                 s.ToString());
+    return false;
+  }
+  log::Info("TVD '", config_.tvd, "': networks programmed");
+  return true;
 }
 
 nlohmann::json TvdProxy::StatusJson() {

@@ -106,6 +106,30 @@ TEST_F(FactoryTest, LeaveStopsTheProxyAndForgetsTheTvd) {
                                "'tvdctl status')"));
 }
 
+TEST_F(FactoryTest, ProxyThatLeftOnItsOwnIsForgottenNotRestarted) {
+  ProxyFactory& f = Factory();
+  ASSERT_TRUE(f.Handle({ControlOp::kJoin, "blue", "", ""}).status.ok());
+  pid_t pid = f.ProxyPid("blue");
+  // As after an eviction: the proxy leaves without the factory asking, and
+  // exits 0.
+  auto left = CallControl(dir_ + "/blue.sock",
+                          {ControlOp::kLeave, "blue", "", ""},
+                          std::chrono::seconds(5));
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
+    EXPECT_EQ(f.Supervise(), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(f.Supervise(), 0);
+  EXPECT_EQ(f.ProxyPid("blue"), -1);
+  EXPECT_EQ(f.Restarts("blue"), 0);
+  auto r = f.Handle({ControlOp::kStatus, "", "", ""});
+  EXPECT_TRUE(r.result["tvds"].empty()) << r.result.dump();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/blue.sock"));
+  // It can be joined again.
+  EXPECT_TRUE(f.Handle({ControlOp::kJoin, "blue", "", ""}).status.ok());
+}
+
 TEST_F(FactoryTest, ForwardedRefusalReachesTheCaller) {
   ProxyFactory& f = Factory();
   ASSERT_TRUE(f.Handle({ControlOp::kJoin, "blue", "", ""}).status.ok());

@@ -306,6 +306,28 @@ TEST_F(TvdProxyTest, MemberUpdateRetunnelsAndEvictionLeaves) {
   ExpectNothingLeft();
 }
 
+TEST_F(TvdProxyTest, FailedTunnelAfterAMemberUpdateIsRetried) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  // host-c joins, but its end of the tunnel is not there yet.
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  MasterUpdate joined;
+  joined.kind = MasterUpdate::Kind::kMembers;
+  joined.members = {{"host-a", "198.18.0.1"},
+                    {"host-b", "198.18.0.2"},
+                    {"host-c", "198.18.0.3"}};
+  proxy_->OnMasterUpdate(joined);
+  EXPECT_EQ(network_.joined["blue"].peers.size(), 1u);
+  // Not before the retry interval; still failing: still pending.
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::hours(1)));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  network_.join_error = Status::Ok();
+  EXPECT_TRUE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  EXPECT_EQ(network_.joined["blue"].peers.size(), 2u);
+  // Done: nothing pending any more.
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+}
+
 TEST_F(TvdProxyTest, HandleMapsRequestsAndChecksTheTvd) {
   auto r = proxy_->Handle({host::ControlOp::kJoin, "blue", "", ""});
   EXPECT_TRUE(r.status.ok());

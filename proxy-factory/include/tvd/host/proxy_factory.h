@@ -7,7 +7,9 @@
 // attach / detach  forwarded to the TVD's proxy.
 // status the factory's view (proxies, pids, restarts) plus each proxy's.
 // Supervise() restarts a proxy that died (not one that left); the new
-// process reconciles from OVSDB, charon, libvirt and the master.
+// process reconciles from OVSDB, charon, libvirt and the master. A proxy
+// that exits with status 0 left its TVD on its own (eviction, TVD removed)
+// and is forgotten, not restarted.
 // Single-threaded: the daemon calls Handle and Supervise from one loop.
 #pragma once
 
@@ -60,7 +62,8 @@ class ProxyFactory {
 
   ControlResponse Handle(const ControlRequest& request);
 
-  // Restarts proxies that exited; returns how many were restarted.
+  // Restarts proxies that died (exit status other than 0) and forgets those
+  // that exited 0 (left on their own); returns how many were restarted.
   int Supervise();
 
   // Stops every proxy (SIGTERM, then SIGKILL); TVD memberships stay.

@@ -10,6 +10,7 @@
 // so a restarted proxy finds them again without any state on disk.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,14 @@ class TvdProxy {
   // Master updates: new member list -> tunnels follow; eviction -> Leave.
   void OnMasterUpdate(const MasterUpdate& update);
 
+  // Programs the networks again when the last attempt after a master update
+  // failed (typically a tunnel whose peer has not loaded its end yet: the
+  // master tells the members of a join before the joiner has configured
+  // charon). The daemon calls it from its loop; it tries at most once per
+  // `retry_interval`. Returns true when it tried and succeeded.
+  bool RetryPendingNetwork(
+      std::chrono::milliseconds retry_interval = std::chrono::seconds(1));
+
   nlohmann::json StatusJson();
 
   // Maps a control request (for this TVD) to the operations above.
@@ -92,6 +101,9 @@ class TvdProxy {
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;
   bool left_ = false;
+  // The last network programming after a master update failed.
+  bool network_pending_ = false;
+  std::chrono::steady_clock::time_point last_network_try_{};
 };
 
 }  // namespace tvd::proxy
