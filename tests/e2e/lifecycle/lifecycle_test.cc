@@ -1,0 +1,770 @@
+// The control plane end to end, with the real binaries: tvd-master (config
+// file, KEK, EK allowlist, policy directory), one proxy-factory per host
+// starting real tvd-proxy processes, and tvdctl driving them through the
+// factory's control socket. Two hosts, each a network namespace with its own
+// Open vSwitch, charon, swtpm and libvirtd, joined by an underlay bridge.
+//
+// What is checked is the real world: tvdctl's exit codes and output, OVSDB
+// ports, charon's connections and SAs over VICI, libvirt's domains and
+// secrets, and pings between VM endpoints through OVS + VXLAN + IPsec.
+//
+// VMs: libvirtd runs the test driver (test:///default), which defines and
+// "starts" domains but creates no tap devices. Each VM's NIC is therefore a
+// VmEndpoint: a veth whose host end carries the interface target name of
+// the VM's configuration (the name the proxy plugs into OVS) and whose other
+// end sits in a namespace of its own with the VM's MAC and an IP address.
+// Real QEMU guests are exercised by the testbed.
+//
+// Where processes run: the factories (and so the proxies) run in the test's
+// own network namespace and reach the host namespace's daemons through their
+// UNIX sockets (OVSDB, OpenFlow, VICI, libvirt) and its links through
+// `--netns` (iproute2). The master and the swtpms listen on loopback there.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "../../unit/proxy/proxy_test_util.h"
+#include "tvd/attest/esys_tpm.h"
+#include "tvd/host/control_socket.h"
+#include "tvd/pki/certificate_authority.h"
+#include "tvd/process.h"
+#include "tvd/protocol/admin_client.h"
+#include "tvd/testing/charon.h"
+#include "tvd/testing/libvirtd.h"
+#include "tvd/testing/netns.h"
+#include "tvd/testing/ovs.h"
+#include "tvd/testing/swtpm.h"
+#include "tvd/vici/client.h"
+
+namespace tvd::e2e {
+namespace {
+
+using nlohmann::json;
+using proxy::testing::DomainXml;
+using proxy::testing::TestVm;
+using proxy::testing::WriteFile;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::CharonInstance;
+using testing::LibvirtdInstance;
+using testing::SwtpmInstance;
+using testing::TestHost;
+using testing::TestUnderlay;
+using testing::UniqueName;
+using testing::VmEndpoint;
+
+constexpr char kBridge[] = "br-tvd";
+constexpr int kInterval = 2;  // re-attestation interval of both TVDs (s)
+const char* const kTvds[] = {"blue", "red"};
+
+std::string Bin(const std::string& rel) {
+  return std::string(TVD_BINARY_DIR) + "/" + rel;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Polls `pred` every 100 ms until it holds or `limit` passes.
+template <typename Pred>
+bool Eventually(Pred pred, milliseconds limit = seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return pred();
+}
+
+struct Cli {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+Cli Tvdctl(const std::vector<std::string>& args) {
+  ProcessOptions o;
+  o.argv = {Bin("tvdctl/tvdctl")};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  auto r = RunCommand(o, seconds(120));
+  if (!r.ok()) return {-1, "", r.status().ToString()};
+  return {r->exit_status, r->out, r->err};
+}
+
+// A VM of the test: its files and configuration (as the proxy test helper
+// makes them, with a MAC of its own) and its stand-in NIC.
+struct Vm {
+  std::string tvd;
+  int host = 0;
+  TestVm files;
+  std::string ip;
+  std::unique_ptr<VmEndpoint> endpoint;
+};
+
+// Writes kernel, initrd, disk and the final configuration (with its real
+// measures) of `vm` into `dir`.
+void WriteVm(const std::string& dir, TestVm& vm) {
+  vm.kernel = dir + "/" + vm.name + "-vmlinuz";
+  vm.initrd = dir + "/" + vm.name + "-initrd";
+  vm.disk = dir + "/" + vm.name + "-disk.img";
+  WriteFile(vm.kernel, "kernel of " + vm.name);
+  WriteFile(vm.initrd, "initrd of " + vm.name);
+  WriteFile(vm.disk, std::string(100000, 'd') + vm.name);
+  auto hex = [](const std::string& p) { return ToHex(*Sha256File(p)); };
+  std::string files =
+      "      <tvd:measure type='kernel' sha256='" + hex(vm.kernel) +
+      "'/>\n      <tvd:measure type='initrd' sha256='" + hex(vm.initrd) +
+      "'/>\n      <tvd:measure type='disk' target='vda' "
+      "sha256='" +
+      hex(vm.disk) + "'/>\n";
+  auto parsed = policy::ParseVmConfig(DomainXml(vm, files), "test",
+                                      policy::VmConfigMode::kFinal);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  vm.config_path = dir + "/" + vm.name + ".xml";
+  WriteFile(vm.config_path,
+            DomainXml(vm,
+                      "      <tvd:measure type='config' "
+                      "sha256='" +
+                          ToHex(parsed->ConfigDigest()) + "'/>\n" + files));
+  auto final_vm =
+      policy::LoadVmConfigFile(vm.config_path, policy::VmConfigMode::kFinal);
+  ASSERT_TRUE(final_vm.ok()) << final_vm.status().ToString();
+  vm.known_good.vm = vm.name;
+  vm.known_good.measures = final_vm->tvd.measures;
+}
+
+// One namespace host with its daemons and its proxy-factory.
+struct Host {
+  std::string name;
+  std::unique_ptr<TestHost> test_host;
+  std::unique_ptr<CharonInstance> charon;
+  std::unique_ptr<SwtpmInstance> swtpm;
+  std::unique_ptr<LibvirtdInstance> libvirtd;
+  std::string dir;
+  ChildProcess factory;
+
+  std::string socket() const { return dir + "/factory.sock"; }
+  std::string run_dir() const { return dir + "/proxies"; }
+
+  Cli Ctl(std::vector<std::string> args) const {
+    args.push_back("--socket=" + socket());
+    return Tvdctl(args);
+  }
+
+  json Status() const {
+    Cli c = Ctl({"status", "--json"});
+    if (c.code != 0) return json{{"error", c.err}};
+    return json::parse(c.out, nullptr, false);
+  }
+
+  // Names of OVS ports with external_ids:tvd=`tvd` (any TVD when empty).
+  std::string Ports(const std::string& tvd = "",
+                    const std::string& kind = "") const {
+    std::vector<std::string> args = {"--format=csv", "--no-headings",
+                                     "--columns=name", "find", "Port"};
+    args.push_back(tvd.empty() ? "external_ids:tvd!=\"\""
+                               : "external_ids:tvd=" + tvd);
+    if (!kind.empty()) args.push_back("external_ids:tvd-kind=" + kind);
+    auto out = test_host->ovs().Vsctl(args);
+    return out.ok() ? *out : "error: " + out.status().ToString();
+  }
+
+  // Connection names (loaded conns) in this host's charon.
+  std::vector<std::string> Conns() const {
+    auto client =
+        vici::ViciClient::Connect({.socket_path = charon->vici_socket()});
+    if (!client.ok()) return {"error: " + client.status().ToString()};
+    auto conns = (*client)->GetConns();
+    if (!conns.ok()) return {"error: " + conns.status().ToString()};
+    return *conns;
+  }
+  // Names of established IKE SAs.
+  std::vector<std::string> Sas() const {
+    auto client =
+        vici::ViciClient::Connect({.socket_path = charon->vici_socket()});
+    if (!client.ok()) return {"error: " + client.status().ToString()};
+    auto sas = (*client)->ListSas();
+    if (!sas.ok()) return {"error: " + sas.status().ToString()};
+    std::vector<std::string> names;
+    for (const vici::Message& m : *sas) {
+      for (const vici::Message::Entry& e : m.entries()) names.push_back(e.name);
+    }
+    return names;
+  }
+
+  // Domains libvirt has (the test driver's own "test" domain excluded).
+  std::vector<std::string> Domains() const {
+    std::vector<std::string> names;
+    virConnectPtr c =
+        virConnectOpen(libvirtd->ClientUri("test:///default").c_str());
+    if (c == nullptr) return {"error: cannot connect"};
+    virDomainPtr* doms = nullptr;
+    int n = virConnectListAllDomains(c, &doms, 0);
+    for (int i = 0; i < n; ++i) {
+      std::string name = virDomainGetName(doms[i]);
+      if (name != "test") names.push_back(name);
+      virDomainFree(doms[i]);
+    }
+    std::free(doms);
+    virConnectClose(c);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  // Usage ids of libvirt secrets.
+  std::vector<std::string> Secrets() const {
+    std::vector<std::string> ids;
+    virConnectPtr c =
+        virConnectOpen(libvirtd->ClientUri("secret:///system").c_str());
+    if (c == nullptr) return {"error: cannot connect"};
+    virSecretPtr* secs = nullptr;
+    int n = virConnectListAllSecrets(c, &secs, 0);
+    for (int i = 0; i < n; ++i) {
+      const char* usage = virSecretGetUsageID(secs[i]);
+      ids.push_back(usage ? usage : "?");
+      virSecretFree(secs[i]);
+    }
+    std::free(secs);
+    virConnectClose(c);
+    return ids;
+  }
+};
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+bool AnyWith(const std::vector<std::string>& v, const std::string& part) {
+  for (const auto& s : v) {
+    if (s.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + " ";
+  return s;
+}
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string tmpl = "/tmp/tvd-e2e-" + std::to_string(::getpid()) + "-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = new std::string(tmpl);
+    ASSERT_NO_FATAL_FAILURE(MakePki());
+    auto underlay = TestUnderlay::Create();
+    ASSERT_TRUE(underlay.ok()) << underlay.status().ToString();
+    underlay_ = underlay->release();
+    for (int i = 0; i < 2; ++i) {
+      hosts_[i] = new Host();
+      ASSERT_NO_FATAL_FAILURE(StartHost(*hosts_[i], i));
+    }
+    ASSERT_NO_FATAL_FAILURE(MakeVms());
+    ASSERT_NO_FATAL_FAILURE(WriteMasterFiles());
+    ASSERT_NO_FATAL_FAILURE(StartMaster());
+    for (Host* h : hosts_) ASSERT_NO_FATAL_FAILURE(StartFactory(*h));
+  }
+
+  static void TearDownTestSuite() {
+    // Factories first (they stop their proxies), then the master, then
+    // the hosts' daemons and namespaces.
+    for (Host* h : hosts_) {
+      if (h != nullptr) (void)h->factory.Stop(seconds(10));
+    }
+    if (master_ != nullptr) (void)master_->Stop(seconds(10));
+    delete master_;
+    master_ = nullptr;
+    delete vms_;
+    vms_ = nullptr;
+    for (Host*& h : hosts_) {
+      delete h;
+      h = nullptr;
+    }
+    delete underlay_;
+    underlay_ = nullptr;
+    if (dir_ != nullptr && ::getenv("TVD_E2E_KEEP") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(*dir_, ec);
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(master_, nullptr) << "suite set-up failed";
+    for (Host* h : hosts_) ASSERT_NE(h, nullptr);
+  }
+
+  // Every test ends with no membership anywhere, so the next one starts
+  // from the same world.
+  void TearDown() override {
+    for (Host* h : hosts_) {
+      if (h == nullptr) continue;
+      for (const char* t : kTvds) (void)h->Ctl({"leave", t});
+      (void)ResetPcr16(*h);
+    }
+  }
+
+  // --- set-up ---------------------------------------------------------
+
+  static void MakePki() {
+    std::string pki = *dir_ + "/pki";
+    Cli c = Tvdctl({"pki", "init", "--dir", pki, "--name", "e2e-vdc"});
+    ASSERT_EQ(c.code, 0) << c.err;
+    for (const char* host : {"tvd-master", "host1", "host2"}) {
+      c = Tvdctl({"pki", "issue", "host", host, "--dir", pki});
+      ASSERT_EQ(c.code, 0) << c.err;
+    }
+    c = Tvdctl({"pki", "issue", "admin", "alice", "--dir", pki});
+    ASSERT_EQ(c.code, 0) << c.err;
+  }
+
+  static void StartHost(Host& h, int i) {
+    h.name = "host" + std::to_string(i + 1);
+    h.dir = *dir_ + "/" + h.name;
+    std::filesystem::create_directories(h.dir);
+    auto th = TestHost::Create(h.name, underlay_,
+                               "198.18.0." + std::to_string(i + 1));
+    ASSERT_TRUE(th.ok()) << th.status().ToString();
+    h.test_host = std::move(th).value();
+    auto charon = CharonInstance::Start(h.test_host->ns());
+    ASSERT_TRUE(charon.ok()) << charon.status().ToString();
+    h.charon = std::move(charon).value();
+    // charon's userspace ESP (kernel-libipsec, see charon.h) installs one
+    // route per peer address into ipsec0 (table 220) and does not count
+    // its users: when one TVD's SAs to a peer go, the route goes with them
+    // and the other TVDs' SAs to that peer lose their path. Kernel ESP
+    // needs no such routes. Route the underlay through ipsec0 for every
+    // unmarked packet (charon's own IKE/ESP packets are marked and bypass
+    // table 220); libipsec drops what no SA covers, as before.
+    auto route = h.test_host->ns().Run({"ip", "route", "add", "198.18.0.0/24",
+                                        "dev", "ipsec0", "table", "220"});
+    ASSERT_TRUE(route.ok()) << route.ToString();
+    auto swtpm = SwtpmInstance::Start();
+    ASSERT_TRUE(swtpm.ok()) << swtpm.status().ToString();
+    h.swtpm = std::move(swtpm).value();
+    auto libvirtd = LibvirtdInstance::Start();
+    ASSERT_TRUE(libvirtd.ok()) << libvirtd.status().ToString();
+    h.libvirtd = std::move(libvirtd).value();
+  }
+
+  static void MakeVms() {
+    vms_ = new std::vector<std::unique_ptr<Vm>>();
+    std::string dir = *dir_ + "/vms";
+    std::filesystem::create_directories(dir);
+    int n = 0;
+    for (const char* tvd : kTvds) {
+      for (int hi = 0; hi < 2; ++hi, ++n) {
+        auto vm = std::make_unique<Vm>();
+        vm->tvd = tvd;
+        vm->host = hi;
+        vm->files.name = std::string(tvd) + "-h" + std::to_string(hi + 1);
+        vm->files.tvd = tvd;
+        vm->files.network = std::string(tvd) + "-data";
+        vm->files.port = UniqueName("vp");
+        vm->files.encrypted = true;
+        char mac[32];
+        std::snprintf(mac, sizeof mac, "52:54:00:00:%02x:%02x", hi + 1, n);
+        vm->files.mac = mac;
+        // One subnet for both TVDs: only the vSwitch keeps them apart.
+        vm->ip = "198.19.0." + std::to_string(n + 1);
+        ASSERT_NO_FATAL_FAILURE(WriteVm(dir, vm->files));
+        auto ep = VmEndpoint::Create(hosts_[hi]->test_host->ns().name(),
+                                     vm->files.port, vm->files.mac, vm->ip);
+        ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+        vm->endpoint = std::move(ep).value();
+        vms_->push_back(std::move(vm));
+      }
+    }
+  }
+
+  // The policy of `tvd`: its network, PCR 16 as the hosts' swtpms really
+  // hold it (read from them), host1 and host2, its VMs' real measures, a
+  // disk key for every VM.
+  static std::string PolicyXml(const std::string& tvd, int id,
+                               const Sha256Digest& pcr16) {
+    std::string x = "<tvd-policy xmlns=\"urn:tvd:policy:1\" name=\"" + tvd +
+                    "\" id=\"" + std::to_string(id) + "\">\n";
+    x += "  <owner subject=\"CN=" + tvd + "-tenant,O=T\"/>\n";
+    x += "  <networks><network name=\"" + tvd + "-data\" kind=\"data\" vni=\"" +
+         std::to_string(1000 + id) + "\"/></networks>\n";
+    x += "  <transport><ipsec ike=\"aes256gcm16-prfsha256-ecp256\" "
+         "esp=\"aes256gcm16-ecp256\"/></transport>\n";
+    x += "  <host-requirements allow-no-tpm=\"false\" "
+         "attestation-interval=\"" +
+         std::to_string(kInterval) +
+         "\">\n    <pcr bank=\"sha256\" index=\"16\"><known-good value=\"" +
+         ToHex(pcr16) + "\"/></pcr>\n  </host-requirements>\n";
+    x += "  <authorized-hosts><host subject=\"CN=host1,O=e2e-vdc\"/>"
+         "<host subject=\"CN=host2,O=e2e-vdc\"/></authorized-hosts>\n";
+    x += "  <vms>\n";
+    std::string keys;
+    for (const auto& vm : *vms_) {
+      if (vm->tvd != tvd) continue;
+      x += "    <vm name=\"" + vm->files.name + "\">";
+      for (const policy::Measurement& m : vm->files.known_good.measures) {
+        x += "<measure type=\"" + std::string(policy::MeasureTypeName(m.type)) +
+             "\"" + (m.target.empty() ? "" : " target=\"" + m.target + "\"") +
+             " sha256=\"" + ToHex(*m.sha256) + "\"/>";
+      }
+      x += "</vm>\n";
+      keys += "<disk-key vm=\"" + vm->files.name + "\"/>";
+    }
+    x += "  </vms>\n  <key-release>" + keys + "</key-release>\n";
+    x += "</tvd-policy>\n";
+    return x;
+  }
+
+  static void WriteMasterFiles() {
+    std::string eks;
+    std::optional<Sha256Digest> pcr16;
+    for (Host* h : hosts_) {
+      auto tpm = h->swtpm->Open();
+      ASSERT_TRUE(tpm.ok()) << tpm.status().ToString();
+      auto ek = (*tpm)->EkPublic();
+      ASSERT_TRUE(ek.ok()) << ek.status().ToString();
+      eks += h->name + " " + ToHex(Sha256(*ek)) + "\n";
+      std::uint32_t index = 16;
+      auto pcrs = (*tpm)->ReadPcrs({&index, 1});
+      ASSERT_TRUE(pcrs.ok()) << pcrs.status().ToString();
+      if (pcr16) {
+        ASSERT_EQ((*pcrs)[0].value, *pcr16) << "hosts differ";
+      }
+      pcr16 = (*pcrs)[0].value;
+    }
+    std::string m = *dir_ + "/master";
+    std::filesystem::create_directories(m + "/policies");
+    WriteFile(m + "/eks.txt", eks);
+    {
+      // The KEK exists only with mode 0600.
+      int fd = ::open((m + "/master.kek").c_str(), O_WRONLY | O_CREAT | O_EXCL,
+                      0600);
+      ASSERT_GE(fd, 0);
+      auto kek = SecureBytes::Random(32);
+      ASSERT_EQ(::write(fd, kek.view().data(), kek.size()), 32);
+      ::close(fd);
+    }
+    WriteFile(m + "/policies/blue.xml", PolicyXml("blue", 1, *pcr16));
+    WriteFile(m + "/policies/red.xml", PolicyXml("red", 2, *pcr16));
+    master_port_ = FreePort();
+    std::string pki = *dir_ + "/pki";
+    WriteFile(m + "/master.conf",
+              "listen_address = 127.0.0.1\nlisten_port = " +
+                  std::to_string(master_port_) + "\nca_cert = " + pki +
+                  "/ca.crt\ncert = " + pki + "/host-tvd-master.crt\nkey = " +
+                  pki + "/host-tvd-master.key\npolicy_dir = " + m +
+                  "/policies\nstate_db = " + m + "/state.db\nkek_file = " + m +
+                  "/master.kek\nek_allowlist = " + m + "/eks.txt\n");
+  }
+
+  static std::uint16_t FreePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+
+  static void StartMaster() {
+    ProcessOptions o;
+    o.argv = {Bin("tvd-master/tvd-master"), "--config",
+              *dir_ + "/master/master.conf"};
+    o.stderr_path = *dir_ + "/master/master.log";
+    o.stdout_path = o.stderr_path;
+    auto child = ChildProcess::Start(o);
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    master_ = new ChildProcess(std::move(child).value());
+    bool up = Eventually(
+        [] { return !Admin(protocol::AdminQueryKind::kTvds).is_null(); },
+        seconds(30));
+    ASSERT_TRUE(up) << ReadAll(*dir_ + "/master/master.log");
+  }
+
+  // The master's admin view (null when it does not answer).
+  static json Admin(protocol::AdminQueryKind kind,
+                    const std::string& name = "") {
+    std::string pki = *dir_ + "/pki";
+    channel::TlsCredentials creds;
+    creds.ca_cert_pem = ReadAll(pki + "/ca.crt");
+    creds.cert_pem = ReadAll(pki + "/admin-alice.crt");
+    std::string key = ReadAll(pki + "/admin-alice.key");
+    creds.key_pem = SecureBytes(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
+    auto tls = channel::TlsContext::Create(channel::TlsSide::kClient, creds);
+    if (!tls.ok()) return json();
+    protocol::AdminClient admin(
+        {"127.0.0.1", master_port_, {pki::Role::kHost, "tvd-master"}}, **tls,
+        milliseconds(3000));
+    auto reply = admin.Query({kind, name});
+    if (!reply.ok()) return json();
+    return json::parse(*reply, nullptr, false);
+  }
+
+  static void StartFactory(Host& h) {
+    std::string pki = *dir_ + "/pki";
+    const TestHost& th = *h.test_host;
+    ProcessOptions o;
+    o.argv = {Bin("proxy-factory/proxy-factory"),
+              "--socket",
+              h.socket(),
+              "--run-dir",
+              h.run_dir(),
+              "--proxy",
+              Bin("tvd-proxy/tvd-proxy")};
+    for (const std::string& a : std::vector<std::string>{
+             "--host=" + h.name, "--address=" + th.address(),
+             "--master=127.0.0.1:" + std::to_string(master_port_),
+             "--ca=" + pki + "/ca.crt",
+             "--cert=" + pki + "/host-" + h.name + ".crt",
+             "--key=" + pki + "/host-" + h.name + ".key",
+             "--tcti=" + h.swtpm->tcti(),
+             "--ovsdb=" + h.test_host->ovs().db_socket(),
+             "--openflow=" + h.test_host->ovs().mgmt_socket(kBridge),
+             "--bridge=" + std::string(kBridge),
+             "--vici=" + h.charon->vici_socket(), "--netns=" + th.ns().name(),
+             "--libvirt-uri=" + h.libvirtd->ClientUri("test:///default"),
+             "--secrets-uri=" + h.libvirtd->ClientUri("secret:///system")}) {
+      o.argv.push_back("--proxy-arg=" + a);
+    }
+    o.stderr_path = h.dir + "/factory.log";
+    o.stdout_path = o.stderr_path;
+    auto child = ChildProcess::Start(o);
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    h.factory = std::move(child).value();
+    bool up = Eventually([&] { return h.Ctl({"status"}).code == 0; });
+    ASSERT_TRUE(up) << ReadAll(h.dir + "/factory.log");
+  }
+
+  // --- helpers of the tests -------------------------------------------
+
+  static Vm& VmOf(const std::string& tvd, int host) {
+    for (auto& vm : *vms_) {
+      if (vm->tvd == tvd && vm->host == host) return *vm;
+    }
+    std::abort();
+  }
+
+  static Status ResetPcr16(Host& h) {
+    TVD_ASSIGN_OR_RETURN(auto tpm, h.swtpm->Open());
+    return tpm->ResetPcr(16);
+  }
+
+  // Joins `tvd` on `host` with tvdctl and checks the answer.
+  static void JoinOk(int host, const std::string& tvd) {
+    Cli c = hosts_[host]->Ctl({"join", tvd, "--json"});
+    ASSERT_EQ(c.code, 0) << c.err << "\n"
+                         << ReadAll(hosts_[host]->run_dir() + "/" + tvd +
+                                    ".log");
+    json j = json::parse(c.out, nullptr, false);
+    EXPECT_EQ(j["tvd"], tvd) << c.out;
+    EXPECT_GT(j["pid"].get<int>(), 0) << c.out;
+  }
+
+  static void AttachOk(const Vm& vm) {
+    Cli c = hosts_[vm.host]->Ctl(
+        {"attach", vm.tvd, vm.files.config_path, "--json"});
+    ASSERT_EQ(c.code, 0) << c.err << "\n"
+                         << ReadAll(hosts_[vm.host]->run_dir() + "/" + vm.tvd +
+                                    ".log");
+  }
+
+  static void LeaveOk(int host, const std::string& tvd) {
+    Cli c = hosts_[host]->Ctl({"leave", tvd});
+    ASSERT_EQ(c.code, 0) << c.err;
+  }
+
+  // a reaches b within a few tries (tunnels may still be coming up).
+  static bool Reaches(const Vm& a, const Vm& b, int tries = 8) {
+    for (int i = 0; i < tries; ++i) {
+      if (a.endpoint->Ping(b.ip, 1, 1).ok()) return true;
+    }
+    return false;
+  }
+  static bool Blocked(const Vm& a, const Vm& b) {
+    return !a.endpoint->Ping(b.ip, 2, 1).ok();
+  }
+
+  // Pings every ordered pair among `vms` in parallel; returns the failures.
+  static std::vector<std::string> Matrix(const std::vector<Vm*>& vms) {
+    std::vector<std::future<std::string>> results;
+    for (Vm* a : vms) {
+      for (Vm* b : vms) {
+        if (a == b) continue;
+        bool want = a->tvd == b->tvd;
+        results.push_back(std::async(std::launch::async, [a, b, want] {
+          bool got = want ? Reaches(*a, *b) : !Blocked(*a, *b);
+          if (got == want) return std::string();
+          return a->files.name + " -> " + b->files.name +
+                 (want ? ": expected reachable" : ": expected blocked");
+        }));
+      }
+    }
+    std::vector<std::string> failures;
+    for (auto& r : results) {
+      std::string f = r.get();
+      if (!f.empty()) failures.push_back(f);
+    }
+    return failures;
+  }
+
+  // The factory's entry for `tvd` in `tvdctl status --json` (null if none).
+  static json FactoryEntry(int host, const std::string& tvd) {
+    json s = hosts_[host]->Status();
+    if (!s.contains("tvds")) return json();
+    for (const json& t : s["tvds"]) {
+      if (t["tvd"] == tvd) return t;
+    }
+    return json();
+  }
+
+  // Nothing of any TVD is left on host `i`.
+  static void ExpectHostClean(int i) {
+    Host& h = *hosts_[i];
+    EXPECT_EQ(h.Ports(), "") << h.name;
+    EXPECT_TRUE(h.Conns().empty()) << h.name << ": " << Join(h.Conns());
+    EXPECT_TRUE(Eventually([&] { return h.Sas().empty(); }, seconds(10)))
+        << h.name << ": " << Join(h.Sas());
+    EXPECT_TRUE(h.Domains().empty()) << h.name << ": " << Join(h.Domains());
+    EXPECT_TRUE(h.Secrets().empty()) << h.name << ": " << Join(h.Secrets());
+    json s = h.Status();
+    EXPECT_TRUE(s["tvds"].empty()) << s.dump();
+    // The factory documents a log per TVD in its run dir; sockets go away.
+    for (const auto& e : std::filesystem::directory_iterator(h.run_dir())) {
+      EXPECT_EQ(e.path().extension(), ".log") << e.path();
+    }
+  }
+
+  // What the hosts have, for failure messages.
+  static std::string Diagnose() {
+    std::string d;
+    for (Host* h : hosts_) {
+      d += "== " + h->name + " conns: " + Join(h->Conns()) +
+           "\n   sas: " + Join(h->Sas()) + "\n   ports: " + h->Ports() + "\n";
+      auto flows = h->test_host->ovs().DumpFlows(kBridge);
+      d += flows.ok() ? *flows : flows.status().ToString();
+      auto routes =
+          h->test_host->ns().Exec({"ip", "route", "show", "table", "all"});
+      if (routes.ok()) d += routes->out;
+    }
+    return d;
+  }
+
+  static std::string* dir_;
+  static TestUnderlay* underlay_;
+  static Host* hosts_[2];
+  static std::vector<std::unique_ptr<Vm>>* vms_;
+  static ChildProcess* master_;
+  static std::uint16_t master_port_;
+};
+
+std::string* LifecycleTest::dir_ = nullptr;
+TestUnderlay* LifecycleTest::underlay_ = nullptr;
+Host* LifecycleTest::hosts_[2] = {nullptr, nullptr};
+std::vector<std::unique_ptr<Vm>>* LifecycleTest::vms_ = nullptr;
+ChildProcess* LifecycleTest::master_ = nullptr;
+std::uint16_t LifecycleTest::master_port_ = 0;
+
+TEST_F(LifecycleTest, TwoHostsTwoTvdsJoinAttachPingDetachLeave) {
+  for (int h : {0, 1}) {
+    for (const char* t : kTvds) ASSERT_NO_FATAL_FAILURE(JoinOk(h, t));
+  }
+  // The master sees both hosts in both TVDs.
+  for (const char* t : kTvds) {
+    json view = Admin(protocol::AdminQueryKind::kTvd, t);
+    ASSERT_EQ(view["members"].size(), 2u) << view.dump();
+  }
+  for (auto& vm : *vms_) ASSERT_NO_FATAL_FAILURE(AttachOk(*vm));
+  for (int h : {0, 1}) {
+    Host& host = *hosts_[h];
+    for (const char* t : kTvds) {
+      EXPECT_NE(host.Ports(t, "vm").find(VmOf(t, h).files.port),
+                std::string::npos)
+          << host.Ports(t, "vm");
+      EXPECT_TRUE(Contains(host.Domains(), VmOf(t, h).files.name));
+      EXPECT_TRUE(Contains(host.Conns(), std::string("tvd-") + t + "-host" +
+                                             std::to_string(2 - h)))
+          << Join(host.Conns());
+    }
+    // One ephemeral secret per VM (every VM has an encrypted disk).
+    EXPECT_EQ(host.Secrets().size(), 2u) << Join(host.Secrets());
+  }
+  // tvdctl status shows both TVDs with their VM.
+  json st = hosts_[0]->Status();
+  ASSERT_EQ(st["tvds"].size(), 2u) << st.dump();
+  for (const json& t : st["tvds"]) {
+    EXPECT_EQ(t["state"], "running");
+    ASSERT_EQ(t["proxy"]["vms"].size(), 1u) << t.dump();
+    EXPECT_EQ(t["proxy"]["members"].size(), 2u) << t.dump();
+  }
+
+  std::vector<Vm*> all;
+  for (auto& vm : *vms_) all.push_back(vm.get());
+  EXPECT_EQ(Join(Matrix(all)), "");
+  // The traffic between the hosts went through IPsec.
+  EXPECT_TRUE(AnyWith(hosts_[0]->Sas(), "tvd-blue-host2"))
+      << Join(hosts_[0]->Sas());
+  EXPECT_TRUE(AnyWith(hosts_[0]->Sas(), "tvd-red-host2"))
+      << Join(hosts_[0]->Sas());
+
+  // Detach red's VM on host2: its port and domain go, its secret too.
+  Vm& red2 = VmOf("red", 1);
+  Cli c = hosts_[1]->Ctl({"detach", "red", red2.files.name});
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(hosts_[1]->Ports("red", "vm"), "");
+  EXPECT_FALSE(Contains(hosts_[1]->Domains(), red2.files.name));
+  EXPECT_EQ(hosts_[1]->Secrets().size(), 1u) << Join(hosts_[1]->Secrets());
+  EXPECT_TRUE(Blocked(VmOf("red", 0), red2));
+
+  // host1 leaves red: red's domain, ports, SAs and secret there go; blue on
+  // host1 is untouched; host2's red drops its tunnel to host1.
+  ASSERT_NO_FATAL_FAILURE(LeaveOk(0, "red"));
+  Host& h1 = *hosts_[0];
+  Host& h2 = *hosts_[1];
+  EXPECT_EQ(h1.Ports("red"), "");
+  EXPECT_FALSE(Contains(h1.Domains(), "red-h1"));
+  EXPECT_FALSE(AnyWith(h1.Secrets(), "tvd/red/")) << Join(h1.Secrets());
+  EXPECT_FALSE(AnyWith(h1.Conns(), "tvd-red-")) << Join(h1.Conns());
+  EXPECT_TRUE(
+      Eventually([&] { return !AnyWith(h1.Sas(), "tvd-red-"); }, seconds(10)))
+      << Join(h1.Sas());
+  EXPECT_TRUE(Contains(h1.Domains(), "blue-h1"));
+  EXPECT_NE(h1.Ports("blue", "vm"), "");
+  EXPECT_TRUE(Reaches(VmOf("blue", 0), VmOf("blue", 1))) << Diagnose();
+  EXPECT_TRUE(Reaches(VmOf("blue", 1), VmOf("blue", 0)));
+  EXPECT_TRUE(Eventually([&] { return !Contains(h2.Conns(), "tvd-red-host1"); },
+                         seconds(10)))
+      << Join(h2.Conns());
+  json red_view = Admin(protocol::AdminQueryKind::kTvd, "red");
+  ASSERT_EQ(red_view["members"].size(), 1u) << red_view.dump();
+  EXPECT_EQ(red_view["members"][0]["host"], "host2");
+
+  // The last leaves leave nothing behind.
+  ASSERT_NO_FATAL_FAILURE(LeaveOk(0, "blue"));
+  ASSERT_NO_FATAL_FAILURE(LeaveOk(1, "blue"));
+  ASSERT_NO_FATAL_FAILURE(LeaveOk(1, "red"));
+  ExpectHostClean(0);
+  ExpectHostClean(1);
+}
+
+}  // namespace
+}  // namespace tvd::e2e
