@@ -37,6 +37,8 @@ trap cleanup EXIT
 "$root/testbed/up.sh" "$build" 2
 # shellcheck source=testbed/scenario.sh
 source "$root/testbed/scenario.sh"
+# shellcheck source=testbed/provision/lib.sh
+source "$root/testbed/provision/lib.sh"
 sc_join
 sc_attach
 sc_wait_guests 150
@@ -54,8 +56,25 @@ check "red's view of h2" "" "$(sc_tenant_names red-tenant h2 | tr '\n' ' ' | sed
 check "admin's view of h1" "blue-h1 red-h1" \
   "$(sc_admin_virsh h1 list --all --name | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//')"
 
+# Every process the testbed started, the QEMUs of its libvirtds ...
+started=$(cat "$TB_ROOT"/*/pids)
+for f in "$TB_ROOT"/h*/libvirt/run/qemu/*.pid; do
+  p=$(cat "$f")
+  started+=$'\n'"$p $(tb_starttime "$p") qemu"
+done
+# ... and whatever else runs in its namespaces (the proxies).
+for ns in $(cat "$TB_ROOT/netns"); do
+  for p in $(ip netns pids "$ns"); do
+    started+=$'\n'"$p $(tb_starttime "$p") $(cat "/proc/$p/comm" 2>/dev/null)"
+  done
+done
 trap - EXIT
 cleanup
+left=""
+while read -r pid st name; do
+  [[ -n $pid && $(tb_starttime "$pid" 2>/dev/null) == "$st" ]] && left+="$name($pid) "
+done <<<"$started"
+check "no process left" "" "$left"
 check "no namespace left" "" "$(ip netns list | awk '{print $1}' | grep "^$TB_PREFIX-" || true)"
 check "state directory removed" "no" "$([[ -e $TB_ROOT ]] && echo yes || echo no)"
 if ((failures > 0)); then
