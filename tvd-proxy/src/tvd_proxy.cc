@@ -104,6 +104,8 @@ Status TvdProxy::JoinLocked() {
     log::Warning("TVD '", config_.tvd,
                  "': adopting running domains: ", adopt.ToString());
   }
+  // The master learns the VMs this proxy runs (adopted after a restart).
+  for (const auto& [name, vm] : vms_) ReportLocked(name, vm.uuid, true);
   log::Info("joined TVD '", config_.tvd, "' (key epoch ", grant_->key_epoch,
             ", ", grant_->members.size(), " other members)");
   return Status::Ok();
@@ -192,6 +194,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     return AlreadyExists("VM '" + vm.name + "' is already attached to TVD '" +
                          config_.tvd + "'");
   }
+  TVD_RETURN_IF_ERROR(CheckVnetsInOwnTvd(vm, pol));
   TVD_RETURN_IF_ERROR(AdmitVm(vm, pol, cache_));
 
   // Ports: every vnet of this TVD needs a MAC for the anti-spoofing flows.
@@ -269,6 +272,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
                            {"uuid", record.uuid},
                            {"ports", record.ports},
                            {"encrypted_disks", vm.tvd.encrypted_disks}};
+  ReportLocked(vm.name, record.uuid, true);
   vms_[vm.name] = std::move(record);
   log::Info("TVD '", config_.tvd, "': attached VM '", vm.name, "'");
   return result;
@@ -292,7 +296,7 @@ Status TvdProxy::Detach(const std::string& vm) {
   return DetachLocked(vm);
 }
 
-Status TvdProxy::DetachLocked(const std::string& vm) {
+Status TvdProxy::DetachLocked(const std::string& vm, bool report) {
   auto it = vms_.find(vm);
   if (it == vms_.end()) {
     return NotFound("VM '" + vm + "' is not attached to TVD '" + config_.tvd +
@@ -308,7 +312,30 @@ Status TvdProxy::DetachLocked(const std::string& vm) {
   KeepFirst(first, RemoveSecretsLocked(SecretPrefix(vm)));
   vms_.erase(it);
   log::Info("TVD '", config_.tvd, "': detached VM '", vm, "'");
+  if (report) ReportLocked(vm, "", false);
   return first;
+}
+
+void TvdProxy::ReportLocked(const std::string& vm, const std::string& uuid,
+                            bool attached) {
+  Status s = master_.ReportVm(config_.tvd, vm, uuid, attached);
+  if (s.ok()) {
+    unreported_.erase(vm);
+    return;
+  }
+  // The VM runs (or is gone) regardless; the master's view catches up at
+  // the next reconnect.
+  log::Warning("TVD '", config_.tvd, "': reporting VM '", vm, "' ",
+               attached ? "attached" : "detached",
+               " to the master: ", s.ToString(), " (will retry on reconnect)");
+  unreported_[vm] = {uuid, attached};
+}
+
+void TvdProxy::FlushReportsLocked() {
+  auto pending = unreported_;
+  for (const auto& [vm, state] : pending) {
+    ReportLocked(vm, state.first, state.second);
+  }
 }
 
 Status TvdProxy::Leave() {
@@ -323,7 +350,10 @@ Status TvdProxy::LeaveLocked() {
   Status first;
   std::vector<std::string> names;
   for (const auto& [name, vm] : vms_) names.push_back(name);
-  for (const std::string& name : names) KeepFirst(first, DetachLocked(name));
+  for (const std::string& name : names) {
+    KeepFirst(first, DetachLocked(name, /*report=*/false));
+  }
+  unreported_.clear();
   // Domains of this TVD the proxy did not know about are destroyed too.
   auto domains = hypervisor_.ListDomains();
   if (domains.ok()) {
@@ -382,6 +412,8 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     log::Error("TVD '", config_.tvd, "': applying new members: ", s.ToString(),
                " (retrying)");
   }
+  // A member update also follows every reconnect to the master.
+  FlushReportsLocked();
 }
 
 bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
@@ -393,8 +425,8 @@ bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
   Status s = ProgramNetworkLocked(grant_->members);
   network_pending_ = !s.ok();
   if (!s.ok()) {
-    log::Warning("TVD '", config_.tvd, "': programming the networks again: ",
-                 s.ToString());
+    log::Warning("TVD '", config_.tvd,
+                 "': programming the networks again: ", s.ToString());
     return false;
   }
   log::Info("TVD '", config_.tvd, "': networks programmed");
@@ -418,6 +450,7 @@ nlohmann::json TvdProxy::StatusJson() {
     vms.push_back({{"name", name}, {"uuid", vm.uuid}, {"ports", vm.ports}});
   }
   j["vms"] = vms;
+  j["unreported_vms"] = unreported_.size();
   return j;
 }
 

@@ -57,6 +57,34 @@ StatusOr<tinyxml2::XMLElement*> ParseDomain(tinyxml2::XMLDocument& doc,
 
 }  // namespace
 
+Status CheckVnetsInOwnTvd(const policy::VmConfig& vm,
+                          const policy::TvdPolicy& policy) {
+  for (const policy::VnetBinding& b : vm.tvd.vnets) {
+    if (!b.network || policy.FindNetwork(*b.network) != nullptr) continue;
+    std::string peers;
+    for (const policy::GatewayRule& g : policy.gateways) {
+      if (g.vm != vm.name) continue;
+      peers += (peers.empty() ? "TVD '" : ", TVD '") + g.peer + "'";
+    }
+    const std::string where = "VM '" + vm.name + "': vnet '" + b.target +
+                              "' is bound to network '" + *b.network + "'";
+    if (peers.empty()) {
+      return PermissionDenied(where + ", which is not a network of TVD '" +
+                              policy.name + "', and TVD '" + policy.name +
+                              "''s policy allows VM '" + vm.name +
+                              "' no gateway to another TVD");
+    }
+    return PermissionDenied(
+        where + " outside TVD '" + policy.name + "'; the policy of TVD '" +
+        policy.name + "' lets VM '" + vm.name + "' be a gateway to " + peers +
+        ", but gateway VMs are not supported yet: a proxy cannot check the "
+        "other TVD's policy nor plug into its networks (attach the VM with "
+        "vnets on TVD '" +
+        policy.name + "''s networks only)");
+  }
+  return Status::Ok();
+}
+
 Status AdmitVm(const policy::VmConfig& vm, const policy::TvdPolicy& policy,
                MeasurementCache& cache) {
   TVD_RETURN_IF_ERROR(policy::CheckVmAgainstPolicies(vm, policy));

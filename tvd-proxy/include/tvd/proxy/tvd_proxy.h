@@ -86,7 +86,14 @@ class TvdProxy {
   Status JoinLocked();
   Status ProgramNetworkLocked(const std::vector<Member>& members);
   Status AdoptExistingDomainsLocked();
-  Status DetachLocked(const std::string& vm);
+  // `report`: tell the master (not on leave: the master drops a leaving
+  // host's VMs itself).
+  Status DetachLocked(const std::string& vm, bool report = true);
+  // Reports an attach/detach to the master; a failure is logged and kept in
+  // unreported_ for the next reconnect (FlushReportsLocked), never undone.
+  void ReportLocked(const std::string& vm, const std::string& uuid,
+                    bool attached);
+  void FlushReportsLocked();
   Status RemoveSecretsLocked(const std::string& usage_prefix);
   Status LeaveLocked();
   std::string SecretPrefix(const std::string& vm) const;
@@ -101,6 +108,9 @@ class TvdProxy {
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;
   bool left_ = false;
+  // VM reports the master has not acknowledged yet, by VM: the latest state
+  // (uuid, attached) wins.
+  std::map<std::string, std::pair<std::string, bool>> unreported_;
   // The last network programming after a master update failed.
   bool network_pending_ = false;
   std::chrono::steady_clock::time_point last_network_try_{};

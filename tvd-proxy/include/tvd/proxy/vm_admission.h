@@ -20,6 +20,21 @@ namespace tvd::proxy {
 Status AdmitVm(const policy::VmConfig& vm, const policy::TvdPolicy& policy,
                MeasurementCache& cache);
 
+// Every vnet of `vm` is bound to a network of `policy` (the VM's own TVD).
+// A vnet bound to any other network makes the VM a gateway between TVDs,
+// which a proxy does not admit yet (docs/host.md, "Gateway VMs"):
+// PermissionDenied, either
+//   "VM 'gw': vnet 'vnet1' is bound to network 'red-data', which is not a
+//    network of TVD 'blue', and TVD 'blue''s policy allows VM 'gw' no
+//    gateway to another TVD"
+// or, when the policy has <gateway> rules for the VM,
+//   "VM 'gw': vnet 'vnet1' is bound to network 'red-data' outside TVD
+//    'blue'; the policy of TVD 'blue' lets VM 'gw' be a gateway to TVD
+//    'red', but gateway VMs are not supported yet: ...".
+// Checked before anything is measured or fetched, so a refusal is cheap.
+Status CheckVnetsInOwnTvd(const policy::VmConfig& vm,
+                          const policy::TvdPolicy& policy);
+
 // <interface><target dev=X/><mac address=M/> pairs of a domain XML, by X.
 // InvalidArgument when the XML does not parse.
 StatusOr<std::map<std::string, std::string>> InterfaceMacs(
