@@ -159,7 +159,29 @@ Status CheckInterface(const XMLElement* nic, const TenantScope& scope,
     }
     return Status::Ok();
   }
-  if (type == "bridge") {
+  if (type == "ethernet") {
+    // libvirt creates the tap (named by <target dev>) and the proxy plugs it
+    // into OVS. Only plain device settings: <script>/<downscript> would run
+    // host programs, <ip>/<route> would configure the host side, and
+    // <target managed='no'> would adopt an existing host device.
+    for (const XMLElement* c = nic->FirstChildElement(); c != nullptr;
+         c = c->NextSiblingElement()) {
+      std::string_view name = c->Name();
+      if (name != "mac" && name != "target" && name != "model" &&
+          name != "address" && name != "alias" && name != "mtu") {
+        return Denied("<interface type='ethernet'><" + std::string(name) +
+                      ">: not allowed (only mac, target, model, address, "
+                      "alias, mtu)");
+      }
+    }
+    const XMLElement* target = nic->FirstChildElement("target");
+    if (target != nullptr && target->Attribute("managed") != nullptr) {
+      return Denied(
+          "<interface type='ethernet'><target managed=...>: not allowed "
+          "(libvirt must create the tap itself)");
+    }
+  }
+  if (type == "bridge" || type == "ethernet") {
     std::string dev = AttrOr(nic->FirstChildElement("target"), "dev");
     if (tvd != nullptr && !dev.empty()) {
       for (const XMLElement* v = tvd->FirstChildElement(); v != nullptr;
@@ -173,10 +195,11 @@ Status CheckInterface(const XMLElement* nic, const TenantScope& scope,
         }
       }
     }
-    return Denied(
-        "<interface type='bridge'>: a bridged NIC needs a target "
-        "dev bound by <tvd:vnet> to a network of TVD " +
-        scope.tvd);
+    return Denied("<interface type=" + Quote(type) + ">: a " +
+                  (type == "bridge" ? "bridged" : "tap") +
+                  " NIC needs a target dev bound by <tvd:vnet> to a "
+                  "network of TVD " +
+                  scope.tvd);
   }
   return Denied("<interface type=" + Quote(type) +
                 ">: only NICs on the TVD's networks are allowed");

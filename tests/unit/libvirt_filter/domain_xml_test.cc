@@ -177,6 +177,55 @@ TEST(ConfineDomainXmlTest, NicsOnlyOnTheTvdsNetworks) {
                              "not a network of TVD blue"));
 }
 
+TEST(ConfineDomainXmlTest, TapNicsOnlyBoundToTheTvdsNetworks) {
+  const std::string blue_vnet =
+      "<metadata><tvd:tvd xmlns:tvd='urn:tvd:vm:1' owner='blue'><tvd:vnet "
+      "target='cms0' network='blue-data'/></tvd:tvd></metadata>";
+  const std::string tap =
+      "<interface type='ethernet'><mac address='52:54:00:00:00:01'/>"
+      "<target dev='cms0'/><model type='virtio'/></interface>";
+  EXPECT_TRUE(ConfineDomainXml(Domain(tap, blue_vnet), Blue()).ok());
+  EXPECT_EQ(ConfineDomainXml(Domain(tap), Blue()).status(),
+            PermissionDenied("<interface type='ethernet'>: a tap NIC needs a "
+                             "target dev bound by <tvd:vnet> to a network of "
+                             "TVD blue"));
+  EXPECT_EQ(ConfineDomainXml(Domain(tap,
+                                    "<metadata><tvd:tvd "
+                                    "xmlns:tvd='urn:tvd:vm:1' "
+                                    "owner='blue'><tvd:vnet target='cms0' "
+                                    "network='red-data'/></tvd:tvd></"
+                                    "metadata>"),
+                             Blue())
+                .status(),
+            PermissionDenied("<tvd:vnet target='cms0' network='red-data'>: "
+                             "not a network of TVD blue"));
+  // Nothing that acts on the host side of the tap.
+  for (const std::string& extra :
+       {std::string("<script path='/bin/sh'/>"),
+        std::string("<downscript path='/bin/sh'/>"),
+        std::string("<ip address='192.0.2.1' prefix='24'/>"),
+        std::string("<route address='192.0.2.0' prefix='24' "
+                    "gateway='192.0.2.1'/>")}) {
+    std::string nic = "<interface type='ethernet'><target dev='cms0'/>" +
+                      extra + "</interface>";
+    std::string name = extra.substr(1, extra.find(' ') - 1);
+    EXPECT_EQ(ConfineDomainXml(Domain(nic, blue_vnet), Blue()).status(),
+              PermissionDenied("<interface type='ethernet'><" + name +
+                               ">: not allowed (only mac, target, model, "
+                               "address, alias, mtu)"))
+        << extra;
+  }
+  EXPECT_EQ(
+      ConfineDomainXml(Domain("<interface type='ethernet'><target dev='cms0' "
+                              "managed='no'/></interface>",
+                              blue_vnet),
+                       Blue())
+          .status(),
+      PermissionDenied("<interface type='ethernet'><target "
+                       "managed=...>: not allowed (libvirt must create "
+                       "the tap itself)"));
+}
+
 TEST(ConfineDomainXmlTest, MalformedXmlIsAnXmlError) {
   EXPECT_EQ(
       ConfineDomainXml("<domain><name>x</domain>", Blue()).status().code(),
