@@ -1,0 +1,609 @@
+// tvd-master benchmark against the real tvd-master binary (a child process
+// with its config in a private directory, stopped by PID). Prints figures;
+// it asserts nothing and is not a test.
+//
+// 1. Join latency on namespace hosts: the master in its own network
+//    namespace, H hosts each in its own namespace (veth to the master's),
+//    each with its own swtpm. A host joins a TVD through
+//    protocol::MasterClient (TLS 1.3 with its host certificate, AK
+//    enrolment, TPM quote, verification, grant), then all leave; N rounds.
+//    p50 / p99 / mean of join and of leave (until the master's kAck).
+// 2. S simulated hosts (proxies without VMs: one MasterClient, host
+//    certificate and swtpm each, in threads of this process) joining one
+//    master at once: time until the master's admin query shows all S as
+//    connected, attested members; master CPU time (utime + stime from
+//    /proc/<pid>/stat) over that time; then the fan-out time of policy
+//    updates (AdminClient UpdateTvd) until every member's channel has
+//    delivered the PolicyUpdate.
+// 3. Baseline: the same S hosts joining a fresh master one after another;
+//    the concurrent/sequential ratios of wall time and master CPU.
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+
+#include "host_pool.h"
+#include "master_process.h"
+#include "sim_host.h"
+#include "test_policy.h"
+#include "tvd/log.h"
+#include "tvd/protocol/admin_client.h"
+#include "tvd/testing/netns.h"
+
+namespace tvd::bench {
+namespace {
+
+using std::chrono::milliseconds;
+
+const pki::Identity kMasterId{pki::Role::kHost, "tvd-master"};
+constexpr const char* kTvd = "bench";
+
+struct Flags {
+  std::string master_binary = TVD_MASTER_BINARY;
+  int ns_hosts = 2;
+  int iterations = 50;
+  int sim_hosts = 200;
+  int updates = 5;
+  int interval = 600;
+  int setup_threads = 4;
+  int timeout_s = 600;
+  bool skip_ns = false;
+  bool skip_sim = false;
+  bool skip_sequential = false;
+};
+
+const char* kUsage =
+    "usage: bench_master [--ns-hosts H] [--iterations N] [--sim-hosts S]\n"
+    "                    [--updates U] [--interval SECONDS] [--setup-threads "
+    "T]\n"
+    "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
+    "                    [--skip-sequential] [--master PATH]\n";
+
+[[noreturn]] void Die(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "bench_master: %s: %s\n", what.c_str(),
+               s.ToString().c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T Must(StatusOr<T> v, const std::string& what) {
+  if (!v.ok()) Die(what, v.status());
+  return std::move(v).value();
+}
+
+void Must(const Status& s, const std::string& what) {
+  if (!s.ok()) Die(what, s);
+}
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double SelfCpuSeconds() {
+  rusage r{};
+  ::getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+struct Summary {
+  std::size_t n = 0;
+  double p50 = 0, p99 = 0, mean = 0, min = 0, max = 0;
+};
+
+// Nearest-rank percentiles.
+Summary Summarize(std::vector<double> v) {
+  Summary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto rank = [&](double p) {
+    auto i = static_cast<std::size_t>(std::ceil(p * v.size()));
+    return v[std::max<std::size_t>(i, 1) - 1];
+  };
+  s.p50 = rank(0.50);
+  s.p99 = rank(0.99);
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  s.min = v.front();
+  s.max = v.back();
+  return s;
+}
+
+void Print(const char* what, const Summary& s) {
+  std::printf(
+      "  %-28s n=%-4zu p50 %8.1f ms  p99 %8.1f ms  mean %8.1f ms  "
+      "min %8.1f  max %8.1f\n",
+      what, s.n, s.p50, s.p99, s.mean, s.min, s.max);
+}
+
+std::uint16_t FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::unique_ptr<channel::TlsContext> AdminTls(
+    const pki::KeyAndCertificate& ca) {
+  auto cert = Must(pki::IssueCertificate(ca, pki::Role::kAdmin, "bench-admin",
+                                         pki::Validity::ForDays(1)),
+                   "issue admin certificate");
+  return Must(channel::TlsContext::Create(
+                  channel::TlsSide::kClient,
+                  {ca.cert_pem, cert.cert_pem, cert.key_pem.Clone()}),
+              "admin TLS context");
+}
+
+// Retries an admin query until the master answers (it was just started).
+Status WaitForMaster(const protocol::AdminClient& admin, MasterProcess& m) {
+  Status last = Unavailable("not tried");
+  for (int i = 0; i < 200; ++i) {
+    auto r = admin.Query({protocol::AdminQueryKind::kTvds, ""});
+    if (r.ok()) return Status::Ok();
+    last = r.status();
+    if (!m.Running()) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return last.WithContext("master did not answer; its log:\n" + m.Log());
+}
+
+// Members of the TVD the master reports as connected and attested.
+StatusOr<int> ConnectedMembers(const protocol::AdminClient& admin) {
+  TVD_ASSIGN_OR_RETURN(std::string reply,
+                       admin.Query({protocol::AdminQueryKind::kTvd, kTvd}));
+  auto j = nlohmann::json::parse(reply, nullptr, false);
+  if (j.is_discarded()) return ProtocolError("admin reply is not JSON");
+  int n = 0;
+  for (const auto& m : j["members"]) {
+    if (m.value("connected", false) && m.value("attested", false)) ++n;
+  }
+  return n;
+}
+
+std::vector<std::string> Names(
+    const std::vector<std::unique_ptr<SimHost>>& hosts) {
+  std::vector<std::string> names;
+  for (const auto& h : hosts) names.push_back(h->name());
+  return names;
+}
+
+// ---- 1. join latency on namespace hosts ----
+
+void RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
+                       const channel::TlsContext& admin_tls) {
+  constexpr std::uint16_t kPort = 7400;
+  auto master_ns =
+      Must(testing::NetworkNamespace::Create(testing::UniqueName("bmm")),
+           "create master namespace");
+  std::vector<testing::NetworkNamespace> host_ns;
+  std::vector<std::string> names, ns_names;
+  MasterSetup setup;
+  setup.binary = f.master_binary;
+  setup.netns = master_ns.name();
+  setup.listen_address = "0.0.0.0";
+  setup.port = kPort;
+  for (int i = 0; i < f.ns_hosts; ++i) {
+    host_ns.push_back(
+        Must(testing::NetworkNamespace::Create(testing::UniqueName("bmh")),
+             "create host namespace"));
+    std::string a = testing::UniqueName("bva"), b = testing::UniqueName("bvb");
+    Must(testing::CreateVethPair(a, master_ns.name(), b, host_ns[i].name()),
+         "veth pair");
+    std::string net = "198.18." + std::to_string(i) + ".";
+    Must(master_ns.Run({"ip", "addr", "add", net + "1/24", "dev", a}),
+         "master address");
+    Must(host_ns[i].Run({"ip", "addr", "add", net + "2/24", "dev", b}),
+         "host address");
+    names.push_back("nshost" + std::to_string(i));
+    ns_names.push_back(host_ns[i].name());
+  }
+  // Each host's swtpm runs inside that host's namespace.
+  HostPool pool;
+  Must(pool.Create(names, ns_names, 1, ca), "create namespace hosts");
+  auto& hosts = pool.hosts();
+  for (const auto& h : hosts)
+    setup.trusted_eks.emplace(h->name(), h->ek_digest());
+  auto master = Must(MasterProcess::Start(setup, ca), "start tvd-master");
+  for (int i = 0; i < f.ns_hosts; ++i) {
+    hosts[i]->Connect({"198.18." + std::to_string(i) + ".1", kPort, kMasterId});
+  }
+
+  std::vector<double> joins, leaves;
+  Status failure;
+  // Sockets belong to the namespace of the thread that creates them: this
+  // thread enters each host's namespace before that host joins or leaves.
+  std::thread driver([&] {
+    auto run = [&]() -> Status {
+      TVD_RETURN_IF_ERROR(EnterNetns(host_ns[0].name()));
+      protocol::AdminClient admin({"198.18.0.1", kPort, kMasterId}, admin_tls);
+      TVD_RETURN_IF_ERROR(WaitForMaster(admin, *master));
+      TVD_RETURN_IF_ERROR(
+          admin
+              .AddTvd(master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
+                                     f.interval))
+              .status());
+      for (int it = 0; it < f.iterations; ++it) {
+        for (int i = 0; i < f.ns_hosts; ++i) {
+          TVD_RETURN_IF_ERROR(EnterNetns(host_ns[i].name()));
+          auto t = Clock::now();
+          auto g = hosts[i]->Join(kTvd, "198.18." + std::to_string(i) + ".2");
+          joins.push_back(Ms(Clock::now() - t));
+          if (!g.ok())
+            return g.status().WithContext(hosts[i]->name() + " join");
+          hosts[i]->StartServing();
+        }
+        for (int i = f.ns_hosts - 1; i >= 0; --i) {
+          TVD_RETURN_IF_ERROR(EnterNetns(host_ns[i].name()));
+          auto t = Clock::now();
+          Status s = hosts[i]->Leave(kTvd);
+          leaves.push_back(Ms(Clock::now() - t));
+          if (!s.ok()) return s.WithContext(hosts[i]->name() + " leave");
+          if (!hosts[i]->WaitServed(milliseconds(10000))) {
+            return Timeout(hosts[i]->name() +
+                           ": member channel still open after leave");
+          }
+        }
+      }
+      return Status::Ok();
+    };
+    failure = run();
+  });
+  driver.join();
+  for (auto& h : hosts) h->StopServing();
+  if (!failure.ok()) {
+    Die("namespace joins",
+        failure.WithContext("master log:\n" + master->Log()));
+  }
+  std::printf(
+      "\n[1] join latency, %d namespace hosts (own netns + veth to the "
+      "master's netns, own swtpm), %d rounds of join-all/leave-all\n",
+      f.ns_hosts, f.iterations);
+  Print("join (enrol+attest+grant)", Summarize(joins));
+  Print("leave (until kAck)", Summarize(leaves));
+  (void)master->Stop();
+}
+
+// ---- 2./3. many simulated hosts ----
+
+struct JoinRun {
+  double all_members_s = 0;  // start -> admin query shows S members
+  double last_join_s = 0;    // start -> last Join() returned
+  double master_cpu_s = 0;   // over all_members_s
+  double swtpm_cpu_s = 0;    // all swtpms, same window
+  double bench_cpu_s = 0;    // this process (clients), same window
+  int failed = 0;
+  std::string first_error;
+  std::vector<double> join_ms;
+  double membership_updates = 0;  // delivered to members by the end
+  // Policy-update fan-out (only when asked for).
+  int updates = 0;
+  Summary update_ack, fanout_last, fanout_median;
+  double update_master_cpu_s = 0;  // mean per update
+};
+
+double SwtpmCpu(const std::vector<std::unique_ptr<SimHost>>& hosts) {
+  double sum = 0;
+  for (const auto& h : hosts) {
+    auto c = ProcessCpuSeconds(h->swtpm_pid());
+    if (c.ok()) sum += *c;
+  }
+  return sum;
+}
+
+std::string Underlay(int i) {
+  return "198.19." + std::to_string(i / 250) + "." +
+         std::to_string(i % 250 + 1);
+}
+
+// Starts a fresh master, adds the TVD, lets every host join (all at once or
+// one after another) and serve; returns the figures. With `updates` > 0,
+// then pushes that many policy updates and prints their fan-out.
+JoinRun RunManyJoins(const Flags& f, HostPool& pool,
+                     const pki::KeyAndCertificate& ca,
+                     const channel::TlsContext& admin_tls, bool concurrent,
+                     int updates) {
+  auto& hosts = pool.hosts();
+  const int n = static_cast<int>(hosts.size());
+  MasterSetup setup;
+  setup.binary = f.master_binary;
+  setup.listen_address = "127.0.0.1";
+  setup.port = FreeLoopbackPort();
+  for (const auto& h : hosts)
+    setup.trusted_eks.emplace(h->name(), h->ek_digest());
+  auto master = Must(MasterProcess::Start(setup, ca), "start tvd-master");
+  protocol::MasterEndpoint endpoint{"127.0.0.1", setup.port, kMasterId};
+  protocol::AdminClient admin(endpoint, admin_tls, milliseconds(60000));
+  Must(WaitForMaster(admin, *master), "master start");
+  Must(admin
+           .AddTvd(master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
+                                  f.interval))
+           .status(),
+       "add TVD");
+  for (auto& h : hosts) h->Connect(endpoint);
+
+  JoinRun r;
+  r.join_ms.assign(n, -1);
+  std::vector<Status> results(n);
+  std::vector<Clock::time_point> ends(n);
+  std::atomic<int> finished{0};
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool go = false;
+  auto join_one = [&](int i, Clock::time_point start) {
+    auto g = hosts[i]->Join(kTvd, Underlay(i));
+    auto end = Clock::now();
+    ends[i] = end;
+    r.join_ms[i] = Ms(end - start);
+    results[i] = g.status();
+    if (g.ok()) hosts[i]->StartServing();
+    ++finished;
+  };
+
+  double cpu0 = Must(master->CpuSeconds(), "master CPU");
+  double swtpm0 = SwtpmCpu(hosts);
+  double self0 = SelfCpuSeconds();
+  Clock::time_point t0;
+  std::vector<std::thread> joiners;
+  if (concurrent) {
+    for (int i = 0; i < n; ++i) {
+      joiners.emplace_back([&, i] {
+        {
+          std::unique_lock l(gate_m);
+          gate_cv.wait(l, [&] { return go; });
+        }
+        join_one(i, t0);
+      });
+    }
+    {
+      std::lock_guard l(gate_m);
+      t0 = Clock::now();
+      go = true;
+    }
+    gate_cv.notify_all();
+  } else {
+    t0 = Clock::now();
+    for (int i = 0; i < n; ++i) join_one(i, Clock::now());
+  }
+  // Done when the master itself reports every host as a connected, attested
+  // member (or every join returned and some failed).
+  auto deadline = t0 + std::chrono::seconds(f.timeout_s);
+  int members = 0;
+  while (Clock::now() < deadline) {
+    auto c = ConnectedMembers(admin);
+    if (c.ok()) members = *c;
+    if (members == n) break;
+    if (finished == n) {
+      int ok = 0;
+      for (const Status& s : results) ok += s.ok();
+      if (ok < n && members >= ok) break;
+    }
+    std::this_thread::sleep_for(milliseconds(concurrent ? 100 : 20));
+  }
+  auto t1 = Clock::now();
+  r.master_cpu_s = Must(master->CpuSeconds(), "master CPU") - cpu0;
+  r.swtpm_cpu_s = SwtpmCpu(hosts) - swtpm0;
+  r.bench_cpu_s = SelfCpuSeconds() - self0;
+  r.all_members_s = Ms(t1 - t0) / 1000;
+  for (auto& j : joiners) j.join();
+  for (int i = 0; i < n; ++i) {
+    if (!results[i].ok()) {
+      ++r.failed;
+      if (r.first_error.empty()) {
+        r.first_error = hosts[i]->name() + ": " + results[i].ToString();
+      }
+    }
+  }
+  r.last_join_s = Ms(*std::max_element(ends.begin(), ends.end()) - t0) / 1000;
+  if (members != n) {
+    std::printf(
+        "  !! only %d of %d hosts became members (%d joins failed; "
+        "first: %s)\n",
+        members, n, r.failed, r.first_error.c_str());
+  }
+
+  if (updates > 0 && r.failed == 0) {
+    std::vector<double> fanouts, medians, acks, cpus;
+    for (int k = 1; k <= updates; ++k) {
+      double c0 = Must(master->CpuSeconds(), "master CPU");
+      auto sent = Clock::now();
+      Must(admin
+               .UpdateTvd(master::Policy(kTvd, 1, Names(hosts),
+                                         {Sha256Digest{}}, f.interval + k))
+               .status(),
+           "update TVD");
+      acks.push_back(Ms(Clock::now() - sent));
+      auto until = Clock::now() + std::chrono::seconds(60);
+      bool all = false;
+      while (!all && Clock::now() < until) {
+        all = true;
+        for (const auto& h : hosts) all = all && h->policy_updates() >= k;
+        if (!all) std::this_thread::sleep_for(milliseconds(1));
+      }
+      cpus.push_back(Must(master->CpuSeconds(), "master CPU") - c0);
+      if (!all) {
+        std::printf(
+            "  !! policy update %d did not reach every member in 60 s\n", k);
+        break;
+      }
+      std::vector<double> arrivals;
+      for (const auto& h : hosts)
+        arrivals.push_back(Ms(h->last_policy_at() - sent));
+      Summary a = Summarize(arrivals);
+      fanouts.push_back(a.max);
+      medians.push_back(a.p50);
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+    r.updates = static_cast<int>(fanouts.size());
+    r.update_ack = Summarize(acks);
+    r.fanout_last = Summarize(fanouts);
+    r.fanout_median = Summarize(medians);
+    r.update_master_cpu_s =
+        std::accumulate(cpus.begin(), cpus.end(), 0.0) / cpus.size();
+  }
+  // Joins announced late (the master's member channels poll every 50 ms)
+  // still count.
+  std::this_thread::sleep_for(milliseconds(500));
+  for (const auto& h : hosts) r.membership_updates += h->membership_updates();
+  for (auto& h : hosts) h->StopServing();
+  (void)master->Stop();
+  return r;
+}
+
+void PrintRun(const char* title, const JoinRun& r, int n) {
+  std::printf("%s\n", title);
+  std::printf("  all %d members (admin query)   %8.2f s\n", n, r.all_members_s);
+  std::printf("  last Join() returned          %8.2f s\n", r.last_join_s);
+  std::printf("  master CPU (utime+stime)      %8.2f s  (%.1f ms per host)\n",
+              r.master_cpu_s, 1000 * r.master_cpu_s / n);
+  std::printf("  swtpm CPU, all %3d processes   %8.2f s\n", n, r.swtpm_cpu_s);
+  std::printf("  client side CPU (this process)%8.2f s\n", r.bench_cpu_s);
+  std::printf("  MembershipUpdates delivered   %8.0f\n", r.membership_updates);
+  Print("per-host join", Summarize(r.join_ms));
+  if (r.updates > 0) {
+    std::printf("  policy update fan-out to %d members, %d updates:\n", n,
+                r.updates);
+    Print("UpdateTvd answered (ack)", r.update_ack);
+    Print("last member has it", r.fanout_last);
+    Print("median member has it", r.fanout_median);
+    std::printf("  master CPU per update (mean)  %8.1f ms\n",
+                1000 * r.update_master_cpu_s);
+  }
+}
+
+int Main(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_master: %s needs a value\n%s", a.c_str(),
+                     kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    auto number = [&]() {
+      std::string v = value();
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 0 || n > 100000) {
+        std::fprintf(stderr, "bench_master: %s: '%s' is not a count\n",
+                     a.c_str(), v.c_str());
+        std::exit(2);
+      }
+      return static_cast<int>(n);
+    };
+    if (a == "--ns-hosts")
+      f.ns_hosts = number();
+    else if (a == "--iterations")
+      f.iterations = number();
+    else if (a == "--sim-hosts")
+      f.sim_hosts = number();
+    else if (a == "--updates")
+      f.updates = number();
+    else if (a == "--interval")
+      f.interval = number();
+    else if (a == "--setup-threads")
+      f.setup_threads = std::max(1, number());
+    else if (a == "--timeout")
+      f.timeout_s = number();
+    else if (a == "--master")
+      f.master_binary = value();
+    else if (a == "--skip-ns")
+      f.skip_ns = true;
+    else if (a == "--skip-sim")
+      f.skip_sim = true;
+    else if (a == "--skip-sequential")
+      f.skip_sequential = true;
+    else if (a == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else {
+      std::fprintf(stderr, "bench_master: unknown option %s\n%s", a.c_str(),
+                   kUsage);
+      return 2;
+    }
+  }
+  log::SetLevel(log::Level::kError);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Each simulated host holds a TLS socket and a TPM socket.
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &nofile);
+
+  std::printf("bench_master: tvd-master %s, %u CPUs, load average %s\n",
+              f.master_binary.c_str(), std::thread::hardware_concurrency(),
+              LoadAverage().c_str());
+  std::printf(
+      "policy: TVD '%s', PCR 16 (SHA-256) must be all zeros, "
+      "re-attestation interval %d s\n",
+      kTvd, f.interval);
+  auto ca =
+      Must(pki::CreateCa("vdc-bench", pki::Validity::ForDays(1)), "create CA");
+  auto admin_tls = AdminTls(ca);
+
+  if (!f.skip_ns && f.ns_hosts > 0 && f.iterations > 0) {
+    RunNamespaceJoins(f, ca, *admin_tls);
+    std::printf("  load average after: %s\n", LoadAverage().c_str());
+  }
+  if (!f.skip_sim && f.sim_hosts > 0) {
+    auto setup_start = Clock::now();
+    HostPool pool;
+    std::vector<std::string> names;
+    for (int i = 0; i < f.sim_hosts; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "sim%03d", i);
+      names.push_back(name);
+    }
+    Must(pool.Create(names, {}, f.setup_threads, ca), "create hosts");
+    std::printf(
+        "\nsimulated hosts: %d, each with its own host certificate, its own "
+        "swtpm process (own EK, RSA-2048 AK) and one MasterClient in a "
+        "thread of this process; set up in %.1f s\n",
+        f.sim_hosts, Ms(Clock::now() - setup_start) / 1000);
+    JoinRun seq;
+    if (!f.skip_sequential) {
+      seq = RunManyJoins(f, pool, ca, *admin_tls, false, 0);
+      PrintRun("\n[3] baseline: one after another, fresh master", seq,
+               f.sim_hosts);
+      std::printf("  load average after: %s\n", LoadAverage().c_str());
+    }
+    JoinRun con = RunManyJoins(f, pool, ca, *admin_tls, true, f.updates);
+    PrintRun("\n[2] all at once, fresh master", con, f.sim_hosts);
+    std::printf("  load average after: %s\n", LoadAverage().c_str());
+    if (!f.skip_sequential && seq.all_members_s > 0 && seq.master_cpu_s > 0) {
+      std::printf(
+          "\nconcurrent / sequential: wall time %.2f, master CPU %.2f\n",
+          con.all_members_s / seq.all_members_s,
+          con.master_cpu_s / seq.master_cpu_s);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tvd::bench
+
+int main(int argc, char** argv) { return tvd::bench::Main(argc, argv); }

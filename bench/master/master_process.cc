@@ -1,0 +1,119 @@
+#include "master_process.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace tvd::bench {
+namespace {
+
+Status WriteFile(const std::string& path, std::string_view text, mode_t mode) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!out) return IoError("cannot write " + path);
+  }
+  if (::chmod(path.c_str(), mode) != 0) {
+    return ErrnoError("chmod " + path, errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<double> ProcessCpuSeconds(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return IoError("cannot read " + path);
+  // The command name (field 2) may hold spaces; fields after its ')' are
+  // state (3), ..., utime (14), stime (15).
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return IoError("unexpected " + path);
+  std::istringstream fields(line.substr(close + 1));
+  std::vector<std::string> f;
+  std::string word;
+  while (fields >> word) f.push_back(word);
+  if (f.size() < 13) return IoError("unexpected " + path);
+  double ticks = std::stod(f[11]) + std::stod(f[12]);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
+    const MasterSetup& setup, const pki::KeyAndCertificate& ca) {
+  std::unique_ptr<MasterProcess> m(new MasterProcess);
+  std::string tmpl =
+      "/tmp/tvd-bench-master-" + std::to_string(::getpid()) + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return ErrnoError("cannot create the master's directory", errno);
+  }
+  m->dir_ = tmpl;
+  const std::string& d = m->dir_;
+  std::filesystem::create_directory(d + "/policies");
+  TVD_ASSIGN_OR_RETURN(auto cert,
+                       pki::IssueCertificate(ca, pki::Role::kHost, "tvd-master",
+                                             pki::Validity::ForDays(1)));
+  TVD_RETURN_IF_ERROR(WriteFile(d + "/ca.pem", ca.cert_pem, 0644));
+  TVD_RETURN_IF_ERROR(WriteFile(d + "/master.pem", cert.cert_pem, 0644));
+  auto key = cert.key_pem.view();
+  TVD_RETURN_IF_ERROR(WriteFile(
+      d + "/master.key",
+      std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
+      0600));
+  SecureBytes kek = SecureBytes::Random(32);
+  TVD_RETURN_IF_ERROR(WriteFile(
+      d + "/master.kek",
+      std::string_view(reinterpret_cast<const char*>(kek.view().data()),
+                       kek.size()),
+      0600));
+  std::string eks = "# host  sha256(EK public area)\n";
+  for (const auto& [host, digest] : setup.trusted_eks) {
+    eks += host + " " + ToHex(digest) + "\n";
+  }
+  TVD_RETURN_IF_ERROR(WriteFile(d + "/eks.txt", eks, 0644));
+  TVD_RETURN_IF_ERROR(WriteFile(
+      d + "/master.conf",
+      "listen_address = " + setup.listen_address +
+          "\nlisten_port = " + std::to_string(setup.port) + "\nca_cert = " + d +
+          "/ca.pem\ncert = " + d + "/master.pem\nkey = " + d +
+          "/master.key\npolicy_dir = " + d + "/policies\nstate_db = " + d +
+          "/master.db\nkek_file = " + d + "/master.kek\nek_allowlist = " + d +
+          "/eks.txt\n",
+      0644));
+  ProcessOptions o;
+  o.argv = {setup.binary, "--config", d + "/master.conf"};
+  o.netns = setup.netns;
+  o.stderr_path = d + "/stderr.log";
+  o.stdout_path = d + "/stdout.log";
+  TVD_ASSIGN_OR_RETURN(m->process_, ChildProcess::Start(o));
+  return m;
+}
+
+MasterProcess::~MasterProcess() {
+  (void)Stop();
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+StatusOr<double> MasterProcess::CpuSeconds() const {
+  return ProcessCpuSeconds(process_.pid());
+}
+
+StatusOr<int> MasterProcess::Stop() {
+  return process_.Stop(std::chrono::seconds(10));
+}
+
+std::string MasterProcess::Log() const {
+  std::ifstream in(dir_ + "/stderr.log");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace tvd::bench

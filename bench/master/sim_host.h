@@ -1,0 +1,91 @@
+// A simulated host for the master benchmark: what a tvd-proxy without VMs
+// has towards the master. Its own host certificate (CN = name), its own
+// software TPM (a swtpm process, EK and AK recreated from its seeds), an
+// Attester over that TPM, and a protocol::MasterClient; a serving thread
+// that answers re-attestation and records what the master pushes.
+//
+// One host is driven by one thread at a time: Join()/Leave() from the
+// caller, Serve on the serving thread (the client does not join while it
+// serves: StopServing() first, or Leave() and WaitServed()).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "tvd/attest/attester.h"
+#include "tvd/attest/esys_tpm.h"
+#include "tvd/channel/tls_context.h"
+#include "tvd/pki/certificate_authority.h"
+#include "tvd/protocol/master_client.h"
+#include "tvd/sha256.h"
+#include "tvd/status.h"
+#include "tvd/testing/swtpm.h"
+
+namespace tvd::bench {
+
+using Clock = std::chrono::steady_clock;
+
+class SimHost {
+ public:
+  // Issues the certificate and starts the swtpm.
+  static StatusOr<std::unique_ptr<SimHost>> Start(
+      const std::string& name, const pki::KeyAndCertificate& ca);
+  // Opens the TPM and creates EK and AK (so the TPM's key generation is not
+  // part of any timed join). The swtpm TCTI opens a socket per command
+  // without close-on-exec: no process may be started while TPM commands
+  // run, or the child inherits the connection and the swtpm, which serves
+  // one connection at a time, waits on it forever.
+  Status OpenTpm();
+  ~SimHost();
+
+  const std::string& name() const { return name_; }
+  const Sha256Digest& ek_digest() const { return ek_digest_; }
+  pid_t swtpm_pid() const { return swtpm_->pid(); }
+  const channel::TlsContext& tls() const { return *tls_; }
+
+  // A new MasterClient for `endpoint` (replaces the previous one; not while
+  // serving).
+  void Connect(const protocol::MasterEndpoint& endpoint);
+  StatusOr<protocol::JoinGrant> Join(const std::string& tvd,
+                                     const std::string& underlay);
+  Status Leave(const std::string& tvd);
+
+  void StartServing();
+  // Sets the stop flag and joins the serving thread.
+  void StopServing();
+  // Waits until Serve() returned (after a LeaveNotice); false on timeout.
+  bool WaitServed(std::chrono::milliseconds timeout);
+
+  // What the master pushed since the client was made.
+  int policy_updates() const { return policy_updates_; }
+  Clock::time_point last_policy_at() const;
+  int membership_updates() const { return membership_updates_; }
+  std::optional<Status> served() const;
+
+ private:
+  SimHost() = default;
+  std::string name_;
+  std::unique_ptr<channel::TlsContext> tls_;
+  std::unique_ptr<testing::SwtpmInstance> swtpm_;
+  std::unique_ptr<attest::EsysTpm> tpm_;
+  std::unique_ptr<attest::Attester> attester_;
+  Sha256Digest ek_digest_{};
+  std::unique_ptr<protocol::MasterClient> client_;
+
+  std::thread serving_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> policy_updates_{0};
+  std::atomic<int> membership_updates_{0};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Clock::time_point last_policy_at_;  // mu_
+  std::optional<Status> served_;      // mu_
+};
+
+}  // namespace tvd::bench
