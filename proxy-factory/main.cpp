@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
   tvd::host::ProcessProxyLauncher launcher(prefix);
   tvd::host::ProxyFactory factory({.run_dir = run_dir}, launcher);
   tvd::log::Info("listening on ", socket_path);
+  // The TVDs joined before this factory stopped get their proxies back.
+  factory.RestoreJoined();
   auto handler = [&](const tvd::host::ControlRequest& req,
                      const tvd::host::PeerCredentials& peer) {
     tvd::log::Info("uid ", peer.uid, " pid ", peer.pid, ": ",

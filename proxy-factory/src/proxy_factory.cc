@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tvd/host/joined_tvds.h"
 #include "tvd/log.h"
 
 namespace tvd::host {
@@ -92,6 +93,54 @@ StatusOr<ChildProcess> ProxyFactory::StartProxy(const std::string& tvd,
                  " ms (log: " + proxy.log_path + ")");
 }
 
+void ProxyFactory::SaveJoined() {
+  std::vector<std::string> names;
+  for (const auto& [tvd, proxy] : proxies_) names.push_back(tvd);
+  Status s = SaveJoinedTvds(config_.run_dir + "/joined", names);
+  if (!s.ok()) {
+    log::Error("remembering the joined TVDs: ", s.ToString(),
+               "; after a factory restart, join them again");
+  }
+}
+
+ProxyFactory::Proxy ProxyFactory::NewProxy(const std::string& tvd) const {
+  Proxy proxy;
+  proxy.socket_path = config_.run_dir + "/" + tvd + ".sock";
+  proxy.log_path = config_.run_dir + "/" + tvd + ".log";
+  return proxy;
+}
+
+int ProxyFactory::RestoreJoined() {
+  const std::string path = config_.run_dir + "/joined";
+  auto joined = LoadJoinedTvds(path);
+  if (!joined.ok()) {
+    log::Error("cannot restore the joined TVDs: ", joined.status().ToString());
+    return 0;
+  }
+  for (const std::string& problem : joined->problems) {
+    log::Warning("skipping a line of the joined TVDs: ", problem);
+  }
+  int running = 0;
+  for (const std::string& tvd : joined->names) {
+    if (proxies_.contains(tvd)) continue;
+    Proxy proxy = NewProxy(tvd);
+    auto child = StartProxy(tvd, proxy);
+    if (child.ok()) {
+      proxy.process = std::move(child).value();
+      ++running;
+      log::Info("restored TVD '", tvd, "': proxy pid ", proxy.process.pid());
+    } else {
+      log::Error("restoring TVD '", tvd, "': ", child.status().ToString(),
+                 "; retrying");
+      proxy.dead = true;
+      proxy.died_at = Clock::now();
+    }
+    proxies_.emplace(tvd, std::move(proxy));
+  }
+  if (!joined->problems.empty()) SaveJoined();
+  return running;
+}
+
 Status ProxyFactory::Join(const std::string& tvd) {
   if (proxies_.contains(tvd)) {
     return AlreadyExists("this host is already a member of TVD '" + tvd +
@@ -99,12 +148,11 @@ Status ProxyFactory::Join(const std::string& tvd) {
                          std::to_string(proxies_[tvd].process.pid()) +
                          "); leave it first to join again");
   }
-  Proxy proxy;
-  proxy.socket_path = config_.run_dir + "/" + tvd + ".sock";
-  proxy.log_path = config_.run_dir + "/" + tvd + ".log";
+  Proxy proxy = NewProxy(tvd);
   TVD_ASSIGN_OR_RETURN(proxy.process, StartProxy(tvd, proxy));
   log::Info("joined TVD '", tvd, "': proxy pid ", proxy.process.pid());
   proxies_.emplace(tvd, std::move(proxy));
+  SaveJoined();
   return Status::Ok();
 }
 
@@ -130,6 +178,7 @@ Status ProxyFactory::Leave(const std::string& tvd) {
   if (!exited.ok()) (void)it->second.process.Stop(std::chrono::seconds(2));
   ::unlink(it->second.socket_path.c_str());
   proxies_.erase(it);
+  SaveJoined();
   log::Info("left TVD '", tvd, "'");
   return result;
 }
@@ -206,6 +255,7 @@ ControlResponse ProxyFactory::Handle(const ControlRequest& request) {
 
 int ProxyFactory::Supervise() {
   int restarted = 0;
+  bool forgot = false;
   for (auto it = proxies_.begin(); it != proxies_.end();) {
     // A proxy that exits 0 has left its TVD on its own (evicted, or the TVD
     // was removed): restarting it would only be refused by the master.
@@ -216,10 +266,12 @@ int ProxyFactory::Supervise() {
                    ") left the TVD on its own; forgetting it");
       ::unlink(it->second.socket_path.c_str());
       it = proxies_.erase(it);
+      forgot = true;
     } else {
       ++it;
     }
   }
+  if (forgot) SaveJoined();
   for (auto& [tvd, proxy] : proxies_) {
     if (!proxy.dead) {
       if (proxy.process.Running()) continue;

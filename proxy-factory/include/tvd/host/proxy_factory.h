@@ -10,6 +10,9 @@
 // process reconciles from OVSDB, charon, libvirt and the master. A proxy
 // that exits with status 0 left its TVD on its own (eviction, TVD removed)
 // and is forgotten, not restarted.
+// The joined TVDs are remembered in RUN_DIR/joined (joined_tvds.h), written
+// after every join, leave and forgotten proxy, so a restarted factory starts
+// their proxies again with RestoreJoined().
 // Single-threaded: the daemon calls Handle and Supervise from one loop.
 #pragma once
 
@@ -66,8 +69,16 @@ class ProxyFactory {
   // that exited 0 (left on their own); returns how many were restarted.
   int Supervise();
 
-  // Stops every proxy (SIGTERM, then SIGKILL); TVD memberships stay.
+  // Stops every proxy (SIGTERM, then SIGKILL); TVD memberships stay (and
+  // RUN_DIR/joined is left as it is).
   void StopAll();
+
+  // Starts a proxy for every TVD listed in RUN_DIR/joined (call once, at
+  // start-up, before serving requests); each joins again and reconciles.
+  // A proxy that cannot start stays listed as restarting and Supervise()
+  // retries it. Bad lines of the file are logged and skipped. Returns how
+  // many proxies are running.
+  int RestoreJoined();
 
   // For tests and status: pid of the TVD's proxy, or -1.
   pid_t ProxyPid(const std::string& tvd) const;
@@ -88,6 +99,10 @@ class ProxyFactory {
   StatusOr<ChildProcess> StartProxy(const std::string& tvd, Proxy& proxy);
   nlohmann::json StatusJson();
   std::string LogTail(const std::string& path) const;
+  // Writes the TVDs of proxies_ to RUN_DIR/joined; a failure is logged (the
+  // proxies run regardless; only the memory across a restart is at risk).
+  void SaveJoined();
+  Proxy NewProxy(const std::string& tvd) const;
 
   FactoryConfig config_;
   ProxyLauncher& launcher_;
