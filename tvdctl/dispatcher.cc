@@ -11,6 +11,9 @@
 #include "rm_command.h"
 #endif
 #include "tvd_command.h"
+#ifdef TVDCTL_HAVE_VDC
+#include "vdc_command.h"
+#endif
 
 namespace tvd::tvdctl {
 
@@ -32,6 +35,12 @@ constexpr std::array kGroups = {
                  "admin view of the master: list, show, add, update, "
                  "remove TVDs",
                  &RunTvdCommand},
+#ifdef TVDCTL_HAVE_VDC
+    CommandGroup{"vdc",
+                 "datacenter overview: TVDs across hosts, VMs, free "
+                 "resources",
+                 &RunVdcCommand},
+#endif
 #ifdef TVDCTL_HAVE_PKI
     CommandGroup{"pki", "manage the VDC certificate authority and certificates",
                  &RunPkiCommand},
@@ -53,7 +62,7 @@ void PrintHelp(std::ostream& out) {
         << g.summary << "\n";
   }
   out << "\nExit status: 0 success, 1 failure or refusal, 2 usage error,\n"
-         "3 daemon unreachable (host commands, tvd).\n";
+         "3 daemon unreachable (host commands, tvd, vdc).\n";
 }
 
 }  // namespace
