@@ -90,9 +90,16 @@ for h in h1 h2; do sc_rm domains "$h" || fail "rm domains $h"; done
 
 rule "admin overview"
 if "$sc_tvdctl" vdc --help >/dev/null 2>&1; then
-  sc_admin vdc overview || fail "vdc overview"
+  echo "\$ tvdctl vdc overview   (admin, on mgmt: master + rm-server in one view)"
+  sc_admin vdc overview --rm-server tcp://127.0.0.1:5561 \
+    --rm-server-key "$TB_SITE/rm/server.pub" --rm-key "$TB_SITE/rm/admin" ||
+    fail "vdc overview"
 else
-  echo "(tvdctl vdc overview is not built yet)"
+  echo "(tvdctl vdc overview is not in this build)"
+fi
+if grep -q tvd-overview "$TB_ROOT/mgmt/pids" 2>/dev/null; then
+  echo "web overview: http://127.0.0.1:8080/ inside namespace $TB_PREFIX-mgmt"
+  echo "  (e.g. ip netns exec $TB_PREFIX-mgmt curl -s http://127.0.0.1:8080/)"
 fi
 
 rule "h2 leaves TVD red"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions the management node: the VDC CA and every certificate, the TVD
-# policies, the VM configurations, tvd-master, rm-server (and tvd-overview
-# when it is built).
+# policies, the VM configurations, tvd-master, rm-server, and tvd-overview
+# (listening on 127.0.0.1:8080) when it is built.
 #
 # Usage:
 #   mgmt.sh pki HOST:ADDR...   CA + certificates + rm keys into $TB_SITE
@@ -227,6 +227,17 @@ ca = $pki/ca.crt
 cert = $pki/admin-admin.crt
 key = $pki/admin-admin.key
 EOF
+
+  # The admin overview (web page on 127.0.0.1:8080 of this node), when built.
+  if bin=$(tb_bin tvd-overview 2>/dev/null); then
+    tb_spawn tvd-overview "$TB_STATE/overview.log" "" "$bin" \
+      --master "$TB_MGMT_ADDR:$TB_MASTER_PORT" --ca "$pki/ca.crt" \
+      --cert "$pki/admin-admin.crt" --key "$pki/admin-admin.key" \
+      --rm-server tcp://127.0.0.1:5561 --rm-server-key "$rm/server.pub" \
+      --rm-key "$rm/admin" --listen 127.0.0.1:8080
+    tb_wait tvd-overview 20 "$TB_PID" "$TB_STATE/overview.log" \
+      tb_tcp_up "$TB_NETNS" 127.0.0.1 8080
+  fi
 }
 
 case ${1:-} in

@@ -9,7 +9,7 @@ if ! command -v vagrant >/dev/null; then
 fi
 cd "$root/testbed"
 # A private Vagrant home: validation must not depend on, or write to, the
-# user's boxes and plugins.
+# user's boxes and plugins, nor leave .vagrant/ in the checkout.
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
-VAGRANT_HOME=$home vagrant validate --ignore-provider
+VAGRANT_HOME=$home VAGRANT_DOTFILE_PATH=$home/dot vagrant validate --ignore-provider
