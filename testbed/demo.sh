@@ -53,6 +53,10 @@ cat <<TXT
   policies: $TB_SITE/policies/{blue,red}.xml   VM configurations: $TB_SITE/vms/
 TXT
 
+rule "TVD policy blue, derived from policy-templates/blue.xml (red likewise)"
+echo "\$ tvdctl policy show site/policies/blue.xml"
+"$sc_tvdctl" policy show "$TB_SITE/policies/blue.xml" || fail "policy show"
+
 rule "hosts join the TVDs (attested by the master)"
 sc_join || fail "join"
 for h in h1 h2; do
