@@ -159,6 +159,14 @@ struct Host {
   std::unique_ptr<LibvirtdInstance> libvirtd;
   std::string dir;
   ChildProcess factory;
+  // libvirt's test driver drops its domains when its last client
+  // disconnects (a real hypervisor keeps them): the test holds one
+  // connection for the host's lifetime, so a killed proxy's domains stay.
+  virConnectPtr hold = nullptr;
+
+  ~Host() {
+    if (hold != nullptr) virConnectClose(hold);
+  }
 
   std::string socket() const { return dir + "/factory.sock"; }
   std::string run_dir() const { return dir + "/proxies"; }
@@ -226,6 +234,21 @@ struct Host {
     virConnectClose(c);
     std::sort(names.begin(), names.end());
     return names;
+  }
+  // The domain's XML as libvirt has it (for failure messages).
+  std::string DomainXml(const std::string& name) const {
+    virConnectPtr c =
+        virConnectOpen(libvirtd->ClientUri("test:///default").c_str());
+    if (c == nullptr) return "error: cannot connect";
+    std::string xml = "no domain " + name;
+    if (virDomainPtr d = virDomainLookupByName(c, name.c_str())) {
+      char* x = virDomainGetXMLDesc(d, 0);
+      if (x != nullptr) xml = x;
+      std::free(x);
+      virDomainFree(d);
+    }
+    virConnectClose(c);
+    return xml;
   }
   // Usage ids of libvirt secrets.
   std::vector<std::string> Secrets() const {
@@ -362,6 +385,8 @@ class LifecycleTest : public ::testing::Test {
     auto libvirtd = LibvirtdInstance::Start();
     ASSERT_TRUE(libvirtd.ok()) << libvirtd.status().ToString();
     h.libvirtd = std::move(libvirtd).value();
+    h.hold = virConnectOpen(h.libvirtd->ClientUri("test:///default").c_str());
+    ASSERT_NE(h.hold, nullptr);
   }
 
   static void MakeVms() {
@@ -648,8 +673,13 @@ class LifecycleTest : public ::testing::Test {
     EXPECT_TRUE(h.Secrets().empty()) << h.name << ": " << Join(h.Secrets());
     json s = h.Status();
     EXPECT_TRUE(s["tvds"].empty()) << s.dump();
-    // The factory documents a log per TVD in its run dir; sockets go away.
+    // The factory documents a log per TVD and the joined-TVD list in its
+    // run dir (docs/host.md); sockets go away and the list is empty.
     for (const auto& e : std::filesystem::directory_iterator(h.run_dir())) {
+      if (e.path().filename() == "joined") {
+        EXPECT_EQ(ReadAll(e.path()), "") << e.path();
+        continue;
+      }
       EXPECT_EQ(e.path().extension(), ".log") << e.path();
     }
   }
@@ -667,6 +697,10 @@ class LifecycleTest : public ::testing::Test {
       if (routes.ok()) d += routes->out;
     }
     return d;
+  }
+
+  static bool factory_running(int host) {
+    return hosts_[host]->factory.Running();
   }
 
   static std::string* dir_;
@@ -764,6 +798,270 @@ TEST_F(LifecycleTest, TwoHostsTwoTvdsJoinAttachPingDetachLeave) {
   ASSERT_NO_FATAL_FAILURE(LeaveOk(1, "red"));
   ExpectHostClean(0);
   ExpectHostClean(1);
+}
+
+TEST_F(LifecycleTest, KilledProxyIsRestartedAndReconciles) {
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  Vm& b1 = VmOf("blue", 0);
+  Vm& b2 = VmOf("blue", 1);
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
+  ASSERT_TRUE(Reaches(b1, b2));
+  json before = FactoryEntry(0, "blue");
+  ASSERT_TRUE(before.is_object()) << hosts_[0]->Status().dump();
+  const int pid = before["pid"].get<int>();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // The factory starts a new proxy, which joins again and adopts the VM.
+  json after;
+  ASSERT_TRUE(Eventually([&] {
+    after = FactoryEntry(0, "blue");
+    return after.is_object() && after["state"] == "running" &&
+           after["pid"] != pid && after.contains("proxy");
+  })) << after.dump();
+  EXPECT_EQ(after["restarts"], 1);
+  ASSERT_EQ(after["proxy"]["vms"].size(), 1u)
+      << after.dump() << hosts_[0]->DomainXml(b1.files.name);
+  EXPECT_EQ(after["proxy"]["vms"][0]["name"], b1.files.name);
+  EXPECT_NE(hosts_[0]->Ports("blue", "vm").find(b1.files.port),
+            std::string::npos);
+  EXPECT_TRUE(Contains(hosts_[0]->Domains(), b1.files.name));
+  EXPECT_TRUE(Reaches(b1, b2)) << Diagnose();
+  EXPECT_TRUE(Reaches(b2, b1));
+  // Still one membership per host at the master.
+  json view = Admin(protocol::AdminQueryKind::kTvd, "blue");
+  EXPECT_EQ(view["members"].size(), 2u) << view.dump();
+}
+
+TEST_F(LifecycleTest, VmWithAWrongMeasurementIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(JoinOk(0, "blue"));
+  Vm& vm = VmOf("blue", 0);
+  const std::string good = ToHex(*Sha256File(vm.files.initrd));
+  const std::string original = ReadAll(vm.files.initrd);
+  WriteFile(vm.files.initrd, "an initrd nobody approved");
+  Cli c = hosts_[0]->Ctl({"attach", "blue", vm.files.config_path});
+  WriteFile(vm.files.initrd, original);
+  EXPECT_EQ(c.code, 1) << c.out << c.err;
+  EXPECT_NE(
+      c.err.find("permission-denied: VM '" + vm.files.name +
+                 "': measured initrd (" + vm.files.initrd + ") has sha256 " +
+                 ToHex(Sha256("an initrd nobody approved")) +
+                 " but TVD 'blue' expects " + good),
+      std::string::npos)
+      << c.err;
+  // Nothing started: no domain, no port, no secret, no VM in the status.
+  EXPECT_TRUE(hosts_[0]->Domains().empty()) << Join(hosts_[0]->Domains());
+  EXPECT_EQ(hosts_[0]->Ports("blue", "vm"), "");
+  EXPECT_TRUE(hosts_[0]->Secrets().empty());
+  json entry = FactoryEntry(0, "blue");
+  EXPECT_TRUE(entry["proxy"]["vms"].empty()) << entry.dump();
+}
+
+TEST_F(LifecycleTest, HostWithABadTcbCannotJoin) {
+  // host2's PCR 16 no longer holds the known-good value.
+  Sha256Digest changed{};
+  ASSERT_TRUE(hosts_[1]->swtpm->ExtendPcr(16, Sha256("rootkit")).ok());
+  {
+    std::uint32_t index = 16;
+    auto tpm = hosts_[1]->swtpm->Open();
+    ASSERT_TRUE(tpm.ok());
+    auto pcrs = (*tpm)->ReadPcrs({&index, 1});
+    ASSERT_TRUE(pcrs.ok());
+    changed = (*pcrs)[0].value;
+  }
+  Cli c = hosts_[1]->Ctl({"join", "blue"});
+  EXPECT_EQ(c.code, 1) << c.out << c.err;
+  EXPECT_NE(c.err.find("PCR 16 value " + ToHex(changed) +
+                       " is not a known-good value"),
+            std::string::npos)
+      << c.err;
+  EXPECT_TRUE(hosts_[1]->Status()["tvds"].empty());
+  json view = Admin(protocol::AdminQueryKind::kTvd, "blue");
+  EXPECT_TRUE(view["members"].empty()) << view.dump();
+  EXPECT_EQ(hosts_[1]->Ports(), "");
+  EXPECT_TRUE(hosts_[1]->Conns().empty());
+}
+
+TEST_F(LifecycleTest, MemberFailingReattestationIsEvicted) {
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  Vm& b1 = VmOf("blue", 0);
+  Vm& b2 = VmOf("blue", 1);
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
+  ASSERT_TRUE(Reaches(b1, b2));
+  ASSERT_TRUE(Contains(hosts_[0]->Conns(), "tvd-blue-host2"));
+  // host2's TCB changes after it joined.
+  auto changed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(hosts_[1]->swtpm->ExtendPcr(16, Sha256("rootkit")).ok());
+  // Within one interval plus slack (the round's own time, the proxy's
+  // leave): host2's proxy has left, host1 has dropped its tunnel.
+  const auto limit = seconds(kInterval + 8);
+  Host& h1 = *hosts_[0];
+  Host& h2 = *hosts_[1];
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return h2.Domains().empty() && h2.Ports() == "" &&
+               !Contains(h1.Conns(), "tvd-blue-host2");
+      },
+      limit))
+      << Diagnose() << "\n"
+      << Join(h2.Domains());
+  auto took = std::chrono::steady_clock::now() - changed_at;
+  EXPECT_LT(took, limit);
+  EXPECT_TRUE(h2.Secrets().empty()) << Join(h2.Secrets());
+  EXPECT_TRUE(h2.Conns().empty()) << Join(h2.Conns());
+  // The factory forgets the proxy that left (it is not restarted).
+  EXPECT_TRUE(
+      Eventually([&] { return FactoryEntry(1, "blue").is_null(); }, seconds(5)))
+      << h2.Status().dump();
+  json view = Admin(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["members"].size(), 1u) << view.dump();
+  EXPECT_EQ(view["members"][0]["host"], "host1");
+  json hosts = Admin(protocol::AdminQueryKind::kHosts);
+  for (const json& h : hosts["hosts"]) {
+    if (h["name"] == "host2") {
+      EXPECT_EQ(h["attested"], false) << h.dump();
+    }
+  }
+  // host1 keeps its VM.
+  EXPECT_TRUE(Contains(h1.Domains(), b1.files.name));
+}
+
+TEST_F(LifecycleTest, MasterRestartKeepsMembersRunning) {
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  Vm& b1 = VmOf("blue", 0);
+  Vm& b2 = VmOf("blue", 1);
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
+  ASSERT_TRUE(Reaches(b1, b2));
+  json before = Admin(protocol::AdminQueryKind::kTvd, "blue");
+  // Stop the master by its PID (SIGTERM): it exits 0.
+  ASSERT_TRUE(master_->Signal(SIGTERM).ok());
+  auto code = master_->Wait(seconds(15));
+  ASSERT_TRUE(code.ok()) << code.status().ToString();
+  EXPECT_EQ(*code, 0);
+  // The members keep running without it.
+  EXPECT_TRUE(Reaches(b1, b2));
+  EXPECT_EQ(FactoryEntry(0, "blue")["state"], "running");
+  delete master_;
+  master_ = nullptr;
+  ASSERT_NO_FATAL_FAILURE(StartMaster());
+  // Both reconnect (the master sees them connected again) and the state is
+  // intact.
+  json view;
+  EXPECT_TRUE(Eventually([&] {
+    view = Admin(protocol::AdminQueryKind::kTvd, "blue");
+    if (!view.contains("members") || view["members"].size() != 2) {
+      return false;
+    }
+    for (const json& m : view["members"]) {
+      if (m["connected"] != true) return false;
+    }
+    return true;
+  })) << view.dump();
+  EXPECT_GT(view["epoch"].get<int>(), before["epoch"].get<int>());
+  // tvdctl status still shows both members, the proxies were not restarted.
+  for (int h : {0, 1}) {
+    json entry = FactoryEntry(h, "blue");
+    EXPECT_EQ(entry["restarts"], 0) << entry.dump();
+    EXPECT_EQ(entry["proxy"]["members"].size(), 2u) << entry.dump();
+  }
+  // After the rekey (new epoch, new tunnel keys), the VMs still talk.
+  EXPECT_TRUE(Eventually([&] { return Reaches(b1, b2, 2); }, seconds(15)))
+      << Diagnose();
+  EXPECT_TRUE(Reaches(b2, b1));
+}
+
+TEST_F(LifecycleTest, BadInputChangesNothing) {
+  ASSERT_NO_FATAL_FAILURE(JoinOk(0, "blue"));
+  const std::string status_before = hosts_[0]->Status().dump();
+  // Raw frames on the factory's control socket.
+  auto exchange = [&](const std::string& bytes) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s",
+                  hosts_[0]->socket().c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return std::string("connect failed");
+    }
+    (void)!::write(fd, bytes.data(), bytes.size());
+    ::shutdown(fd, SHUT_WR);
+    std::string reply;
+    char buf[4096];
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+      reply.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return reply.size() > 4 ? reply.substr(4) : reply;
+  };
+  auto frame = [](const std::string& body) {
+    std::string f(4, '\0');
+    std::uint32_t n = static_cast<std::uint32_t>(body.size());
+    f[0] = static_cast<char>(n >> 24);
+    f[1] = static_cast<char>(n >> 16);
+    f[2] = static_cast<char>(n >> 8);
+    f[3] = static_cast<char>(n);
+    return f + body;
+  };
+  struct Case {
+    std::string bytes;
+    std::string expect;  // part of the error message
+  };
+  std::vector<Case> cases = {
+      {frame("not json"), "not valid JSON"},
+      {frame(R"({"op":"explode","tvd":"blue"})"), "explode"},
+      {frame(R"({"op":"leave","tvd":"../blue"})"), "tvd"},
+      {frame(R"({"op":"attach","tvd":"blue","vm_config":"rel.xml"})"),
+       "vm_config"},
+      {frame(R"({"op":"leave","tvd":"blue","extra":1})"), "extra"},
+      {std::string("\x7f\xff\xff\xff", 4), ""},  // oversized: refused
+  };
+  for (const Case& c : cases) {
+    std::string reply = exchange(c.bytes);
+    if (c.expect.empty()) {
+      // Either an error answer or a closed connection; never a result.
+      EXPECT_EQ(reply.find("\"ok\":true"), std::string::npos) << reply;
+      continue;
+    }
+    json j = json::parse(reply, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << reply;
+    EXPECT_EQ(j["ok"], false) << reply;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(c.expect),
+              std::string::npos)
+        << reply;
+  }
+  // tvdctl usage errors: exit 2, a message that says what is wrong, nothing
+  // sent.
+  struct Usage {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  std::vector<Usage> usages = {
+      {{"join"}, "tvdctl join: expected"},
+      {{"attach", "blue"}, "tvdctl attach: expected"},
+      {{"leave", "blue", "extra"}, "tvdctl leave: expected"},
+      {{"join", "bad/name"}, "'bad/name' is not a valid TVD name"},
+      {{"detach", "blue", "no/vm"}, "'no/vm' is not a valid VM name"},
+      {{"status", "--frobnicate"}, "unknown option '--frobnicate'"},
+  };
+  for (const Usage& u : usages) {
+    Cli c = hosts_[0]->Ctl(u.args);
+    EXPECT_EQ(c.code, 2) << Join(u.args) << ": " << c.err;
+    EXPECT_NE(c.err.find(u.expect), std::string::npos)
+        << Join(u.args) << ": " << c.err;
+  }
+  // An unreachable factory is exit 3.
+  Cli c = Tvdctl({"status", "--socket", *dir_ + "/no-such.sock"});
+  EXPECT_EQ(c.code, 3) << c.err;
+  // Nothing changed; the factory still serves.
+  EXPECT_EQ(hosts_[0]->Status().dump(), status_before);
+  EXPECT_TRUE(factory_running(0));
+  json view = Admin(protocol::AdminQueryKind::kTvd, "blue");
+  EXPECT_EQ(view["members"].size(), 1u) << view.dump();
 }
 
 }  // namespace
