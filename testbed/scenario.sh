@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The figure-8 scenario's steps, shared by testbed/demo.sh and the e2e test
 # (tests/e2e/testbed). Sourced after up.sh; needs TB_ROOT, TB_PREFIX,
 # TB_SITE, TB_BUILD, TB_VMS. Functions print what they do; they return
@@ -51,7 +52,7 @@ sc_exec() { # VM ARGS...: run in the guest
 
 # sc_join: every host joins the TVDs of the VMs it runs.
 sc_join() {
-  local pairs pair
+  local pairs
   pairs=$(for vm in $(sc_vms); do echo "$(sc_vm host "$vm") $(sc_vm tvd "$vm")"; done | sort -u)
   while read -r h tvd; do
     echo "\$ tvdctl join $tvd   (on $h)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Settings shared by mgmt.sh and host.sh. Sourced. Every value can be set in
 # the environment; the namespace testbed (up.sh) and the Vagrantfile set them.
 #
@@ -18,9 +19,13 @@
 : "${TB_CA_NAME:=testbed-vdc}"
 : "${TB_NETNS:=}"
 : "${TB_BUILD:=}"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 TB_MASTER_PORT=7400
+# shellcheck disable=SC2034
 TB_RM_AGENT_PORT=5560
+# shellcheck disable=SC2034
 TB_RELAY_PORT=16514
+# shellcheck disable=SC2034
 TB_SWTPM_PORT=2321
 
 # tb_bin NAME: path of a project binary.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the provisioning scripts, up.sh, down.sh and demo.sh.
 # Sourced, never run. Every daemon started here is recorded as one line
 #   PID STARTTIME NAME

@@ -176,8 +176,8 @@ cmd_start() {
   done
   mkdir -p "$TB_SITE"/{policies,vms,images,serial}
   cp "$TB_GUEST/vmlinuz" "$TB_GUEST/initrd.img" "$TB_SITE/images/"
-  local name tvd host ip mac
-  while read -r name tvd host ip mac; do
+  local name tvd ip mac
+  while read -r name tvd _ ip mac; do
     [[ -n $name && $name != \#* ]] || continue
     derive_vm "$name" "$tvd" "$ip" "$mac"
   done <"$TB_VMS"
