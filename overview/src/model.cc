@@ -348,8 +348,16 @@ Totals ComputeTotals(const Overview& overview) {
   for (const HostView& h : overview.hosts) {
     if (h.up) ++t.hosts_up;
     if (h.up && h.resources) {
-      t.free_vcpus += std::max<std::int64_t>(0, h.resources->free_vcpus);
-      t.free_mem_kib += h.resources->free_mem_kib;
+      // Saturating: the figures come from the network.
+      if (__builtin_add_overflow(
+              t.free_vcpus, std::max<std::int64_t>(0, h.resources->free_vcpus),
+              &t.free_vcpus)) {
+        t.free_vcpus = INT64_MAX;
+      }
+      if (__builtin_add_overflow(t.free_mem_kib, h.resources->free_mem_kib,
+                                 &t.free_mem_kib)) {
+        t.free_mem_kib = UINT64_MAX;
+      }
     }
   }
   for (const TvdView& tvd : overview.tvds) {
