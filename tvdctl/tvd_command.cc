@@ -154,38 +154,7 @@ constexpr Setting kSettings[] = {
 
 Status ApplyConfigFile(const std::string& path, MasterConnection& c) {
   TVD_ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, 64 * 1024));
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  std::map<std::string, bool> seen;
-  while (std::getline(in, line)) {
-    ++number;
-    std::string where = path + ":" + std::to_string(number) + ": ";
-    std::string trimmed = std::string(TrimWhitespace(line));
-    if (trimmed.empty() || trimmed[0] == '#') continue;
-    auto eq = trimmed.find('=');
-    if (eq == std::string::npos) {
-      return InvalidArgument(where + "expected 'key = value'");
-    }
-    std::string key = std::string(TrimWhitespace(trimmed.substr(0, eq)));
-    std::string value = std::string(TrimWhitespace(trimmed.substr(eq + 1)));
-    const Setting* setting = nullptr;
-    for (const Setting& s : kSettings) {
-      if (key == s.config_key) setting = &s;
-    }
-    if (setting == nullptr) {
-      return InvalidArgument(where + "unknown key '" + key +
-                             "' (known: master, master_name, ca, cert, key)");
-    }
-    if (seen[key]) return InvalidArgument(where + "key '" + key + "' repeated");
-    seen[key] = true;
-    if (value.empty()) {
-      return InvalidArgument(where + "key '" + key + "' has no value");
-    }
-    std::string& field = c.*(setting->field);
-    if (field.empty()) field = value;
-  }
-  return Status::Ok();
+  return ApplyAdminConfig(text, path, c);
 }
 
 StatusOr<SecureBytes> ReadKey(const std::string& path) {
@@ -220,6 +189,42 @@ std::string Hint(ErrorCode code) {
 }
 
 }  // namespace
+
+Status ApplyAdminConfig(std::string_view text, const std::string& path,
+                        MasterConnection& c) {
+  std::istringstream in{std::string(text)};
+  std::string line;
+  int number = 0;
+  std::map<std::string, bool> seen;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string where = path + ":" + std::to_string(number) + ": ";
+    std::string trimmed = std::string(TrimWhitespace(line));
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    auto eq = trimmed.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgument(where + "expected 'key = value'");
+    }
+    std::string key = std::string(TrimWhitespace(trimmed.substr(0, eq)));
+    std::string value = std::string(TrimWhitespace(trimmed.substr(eq + 1)));
+    const Setting* setting = nullptr;
+    for (const Setting& s : kSettings) {
+      if (key == s.config_key) setting = &s;
+    }
+    if (setting == nullptr) {
+      return InvalidArgument(where + "unknown key '" + key +
+                             "' (known: master, master_name, ca, cert, key)");
+    }
+    if (seen[key]) return InvalidArgument(where + "key '" + key + "' repeated");
+    seen[key] = true;
+    if (value.empty()) {
+      return InvalidArgument(where + "key '" + key + "' has no value");
+    }
+    std::string& field = c.*(setting->field);
+    if (field.empty()) field = value;
+  }
+  return Status::Ok();
+}
 
 StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(
     const std::string& text) {

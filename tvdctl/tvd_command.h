@@ -28,6 +28,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tvd/status.h"
@@ -71,6 +72,13 @@ using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 // address: ..." / "no admin certificate: ..." when something is still
 // missing.
 Status ResolveConnection(TvdInvocation& inv, const EnvLookup& env);
+
+// Applies the `key = value` lines of a config file's `text` (named `path`
+// in errors) to the fields of `c` that are still empty. InvalidArgument
+// "PATH:LINE: ..." for a line without '=', an unknown, repeated or empty
+// key; then nothing more is applied. Fuzzed (tests/fuzz/line_files).
+Status ApplyAdminConfig(std::string_view text, const std::string& path,
+                        MasterConnection& c);
 
 // Splits "ADDRESS:PORT" / "[V6]:PORT". InvalidArgument naming the text.
 StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(

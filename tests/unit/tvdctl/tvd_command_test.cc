@@ -145,6 +145,12 @@ TEST(TvdConnectionTest, MissingAndBrokenSettingsAreNamed) {
   EXPECT_EQ(ResolveConnection(*inv, Env({})),
             InvalidArgument(bad + ":2: unknown key 'colour' (known: master, "
                                   "master_name, ca, cert, key)"));
+  MasterConnection c;
+  EXPECT_EQ(ApplyAdminConfig("# x\n\nmaster 1.2.3.4:5\n", "A", c),
+            InvalidArgument("A:3: expected 'key = value'"));
+  EXPECT_EQ(ApplyAdminConfig("ca =\n", "A", c),
+            InvalidArgument("A:1: key 'ca' has no value"));
+  EXPECT_TRUE(c.master.empty() && c.ca.empty());
   std::string twice = dir.Write("twice.conf", "ca = a\nca = b\n");
   inv = ParseTvdArgs({"list", "--config", twice});
   EXPECT_EQ(ResolveConnection(*inv, Env({})),
