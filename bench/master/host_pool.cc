@@ -21,7 +21,7 @@ Status EnterNetns(const std::string& ns) {
 
 Status HostPool::Create(const std::vector<std::string>& names,
                         const std::vector<std::string>& netns, int threads,
-                        const pki::KeyAndCertificate& ca) {
+                        const pki::KeyAndCertificate& ca, TpmUse use) {
   const int count = static_cast<int>(names.size());
   hosts_.resize(count);
   std::atomic<int> next{0};
@@ -40,7 +40,7 @@ Status HostPool::Create(const std::vector<std::string>& names,
       for (int i = next++; i < count; i = next++) {
         mine.push_back(i);
         Status s = netns.empty() ? Status::Ok() : EnterNetns(netns[i]);
-        auto h = s.ok() ? SimHost::Start(names[i], ca)
+        auto h = s.ok() ? SimHost::Start(names[i], ca, use)
                         : StatusOr<std::unique_ptr<SimHost>>(s);
         if (h.ok()) {
           hosts_[i] = std::move(*h);

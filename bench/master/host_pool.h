@@ -36,7 +36,7 @@ class HostPool {
   // names the namespace of each host. The first error, naming the host.
   Status Create(const std::vector<std::string>& names,
                 const std::vector<std::string>& netns, int threads,
-                const pki::KeyAndCertificate& ca);
+                const pki::KeyAndCertificate& ca, TpmUse use);
 
   std::vector<std::unique_ptr<SimHost>>& hosts() { return hosts_; }
 

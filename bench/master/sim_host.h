@@ -31,11 +31,20 @@ namespace tvd::bench {
 
 using Clock = std::chrono::steady_clock;
 
+// How the host's attester reaches its TPM.
+enum class TpmUse {
+  // Opened per operation (proxy::PerCallTpm: ESYS context, EK and AK
+  // recreated from the seeds on every call), as tvd-proxy does.
+  kPerCall,
+  // One ESYS context kept open for the host's lifetime.
+  kHeld,
+};
+
 class SimHost {
  public:
   // Issues the certificate and starts the swtpm.
   static StatusOr<std::unique_ptr<SimHost>> Start(
-      const std::string& name, const pki::KeyAndCertificate& ca);
+      const std::string& name, const pki::KeyAndCertificate& ca, TpmUse use);
   // Opens the TPM and creates EK and AK (so the TPM's key generation is not
   // part of any timed join). The swtpm TCTI opens a socket per command
   // without close-on-exec: no process may be started while TPM commands
@@ -73,7 +82,9 @@ class SimHost {
   std::string name_;
   std::unique_ptr<channel::TlsContext> tls_;
   std::unique_ptr<testing::SwtpmInstance> swtpm_;
-  std::unique_ptr<attest::EsysTpm> tpm_;
+  TpmUse use_ = TpmUse::kPerCall;
+  std::unique_ptr<attest::EsysTpm> tpm_;   // kHeld (and the warm-up)
+  std::unique_ptr<attest::Tpm> per_call_;  // kPerCall
   std::unique_ptr<attest::Attester> attester_;
   Sha256Digest ek_digest_{};
   std::unique_ptr<protocol::MasterClient> client_;
