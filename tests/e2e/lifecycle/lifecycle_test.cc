@@ -908,6 +908,9 @@ TEST_F(LifecycleTest, MemberFailingReattestationIsEvicted) {
       << Join(h2.Domains());
   auto took = std::chrono::steady_clock::now() - changed_at;
   EXPECT_LT(took, limit);
+  RecordProperty(
+      "eviction_ms",
+      static_cast<int>(std::chrono::duration_cast<milliseconds>(took).count()));
   EXPECT_TRUE(h2.Secrets().empty()) << Join(h2.Secrets());
   EXPECT_TRUE(h2.Conns().empty()) << Join(h2.Conns());
   // The factory forgets the proxy that left (it is not restarted).
@@ -1062,6 +1065,35 @@ TEST_F(LifecycleTest, BadInputChangesNothing) {
   EXPECT_TRUE(factory_running(0));
   json view = Admin(protocol::AdminQueryKind::kTvd, "blue");
   EXPECT_EQ(view["members"].size(), 1u) << view.dump();
+}
+
+// Known bug, kept disabled until it is fixed in the host network: with
+// userspace ESP, the route into ipsec0 towards a peer belongs to the first
+// SA that installed it, so the first TVD to tear down its tunnel to that
+// peer cuts the other TVDs' tunnels too (docs/testbed.md). SetUpTestSuite
+// routes the underlay into ipsec0 itself; this test removes that and shows
+// the bug. Run with --gtest_also_run_disabled_tests.
+TEST_F(LifecycleTest, DISABLED_LeaveKeepsOtherTvdsTunnelsWithoutStandInRoute) {
+  auto route = [](const char* verb) {
+    for (Host* h : hosts_) {
+      (void)h->test_host->ns().Run({"ip", "route", verb, "198.18.0.0/24", "dev",
+                                    "ipsec0", "table", "220"});
+    }
+  };
+  route("del");
+  // red's SA to the peer comes up first, so the route is red's.
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "red"));
+  ASSERT_TRUE(
+      Eventually([] { return AnyWith(hosts_[0]->Sas(), "tvd-red-host2"); }));
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  Vm& b1 = VmOf("blue", 0);
+  Vm& b2 = VmOf("blue", 1);
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
+  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
+  ASSERT_TRUE(Reaches(b1, b2));
+  ASSERT_NO_FATAL_FAILURE(LeaveOk(0, "red"));
+  EXPECT_TRUE(Reaches(b1, b2)) << Diagnose();
+  route("add");
 }
 
 }  // namespace
