@@ -195,7 +195,55 @@ Status IpLinkManager::EnsureVxlanGuard(std::uint16_t port,
               " output udp dport " + p + " oifname != \"" + tun_device +
               "\" counter drop comment \"" + GuardComment(port) + "\"\n";
   }
-  return RunWithInput({"nft", "-f"}, script).status();
+  TVD_RETURN_IF_ERROR(RunWithInput({"nft", "-f"}, script).status());
+  return EnsureVxlanSteering(port, tun_device);
+}
+
+Status IpLinkManager::EnsureVxlanSteering(std::uint16_t port,
+                                          const std::string& tun_device) {
+  // charon routes a peer's address into the TUN device per SA (table 220),
+  // but the route is shared by every SA to that peer and goes with the SA
+  // that installed it: one TVD leaving a peer would cut the other TVDs'
+  // tunnels to it. So the TVD's VXLAN port is steered by a rule of its own
+  // into a table whose one route is the TUN device; without an SA for a
+  // peer the userspace ESP drops the packet, as the guard would.
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint16_t> steered, ListSteeredPorts());
+  if (std::find(steered.begin(), steered.end(), port) == steered.end()) {
+    TVD_RETURN_IF_ERROR(
+        Run({"ip", "rule", "add", "pref", std::to_string(kVxlanRulePriority),
+             "ipproto", "udp", "dport", std::to_string(port), "table",
+             std::to_string(kVxlanRouteTable)})
+            .status());
+  }
+  StatusOr<std::string> route =
+      Run({"ip", "route", "replace", "default", "dev", tun_device, "table",
+           std::to_string(kVxlanRouteTable)});
+  // No TUN device yet (charon not started): the rule finds no route and the
+  // guard drops; the next EnsureVxlanGuard adds the route.
+  if (route.status().code() == ErrorCode::kNotFound) return Status::Ok();
+  return route.status();
+}
+
+StatusOr<std::vector<std::uint16_t>> IpLinkManager::ListSteeredPorts() {
+  TVD_ASSIGN_OR_RETURN(std::string listed,
+                       Run({"ip", "-j", "rule", "show", "table",
+                            std::to_string(kVxlanRouteTable)}));
+  nlohmann::json doc = nlohmann::json::parse(listed, nullptr, false);
+  if (!doc.is_array()) {
+    return Internal("'ip -j rule show' printed no JSON list");
+  }
+  std::vector<std::uint16_t> ports;
+  for (const auto& rule : doc) {
+    if (!rule.is_object() || !rule.contains("dport") ||
+        !rule["dport"].is_number_unsigned()) {
+      continue;
+    }
+    auto port = rule["dport"].get<std::uint64_t>();
+    if (port > 0 && port <= 65535) {
+      ports.push_back(static_cast<std::uint16_t>(port));
+    }
+  }
+  return ports;
 }
 
 Status IpLinkManager::RemoveVxlanGuard(std::uint16_t port) {
@@ -209,8 +257,20 @@ Status IpLinkManager::RemoveVxlanGuard(std::uint16_t port) {
     script += std::string("delete rule inet ") + kGuardTable + " " + r.chain +
               " handle " + std::to_string(r.handle) + "\n";
   }
-  if (script.empty()) return Status::Ok();
-  return RunWithInput({"nft", "-f"}, script).status();
+  if (!script.empty()) {
+    TVD_RETURN_IF_ERROR(RunWithInput({"nft", "-f"}, script).status());
+  }
+  // The steering rule goes after the guard: the port is never unguarded.
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint16_t> steered, ListSteeredPorts());
+  for (std::uint16_t p : steered) {
+    if (p != port) continue;
+    TVD_RETURN_IF_ERROR(
+        Run({"ip", "rule", "del", "pref", std::to_string(kVxlanRulePriority),
+             "ipproto", "udp", "dport", std::to_string(port), "table",
+             std::to_string(kVxlanRouteTable)})
+            .status());
+  }
+  return Status::Ok();
 }
 
 StatusOr<std::vector<std::uint16_t>> IpLinkManager::ListVxlanGuards() {

@@ -247,6 +247,9 @@ class CrossHostTest : public ::testing::Test {
     return Timeout("tcpdump in " + h.name() + " did not start listening");
   }
 
+  void LeaveOnHost2AndCheck(const std::string& leaving,
+                            const std::string& staying);
+
   std::unique_ptr<TestUnderlay> underlay_;
   Host hosts_[2];
   std::vector<Vm> vms_;
@@ -287,43 +290,65 @@ TEST_F(CrossHostTest, PingMatrixHoldsAndUnderlayCarriesOnlyEsp) {
   EXPECT_GT(ChildBytesOut(0, "tvd-red-host2"), 0);
 }
 
-TEST_F(CrossHostTest, OneTvdLeavingOneHostLeavesTheOtherWorking) {
-  ASSERT_TRUE(hosts_[1].network->LeaveTvd("red").ok());
-  // The master tells host1 that host2 left red: red there loses the peer.
+// Host2 leaves `leaving`; the other TVD, `staying`, must keep working
+// between the two hosts whichever of the two TVDs' SAs came up first.
+void CrossHostTest::LeaveOnHost2AndCheck(const std::string& leaving,
+                                         const std::string& staying) {
+  ASSERT_TRUE(hosts_[1].network->LeaveTvd(leaving).ok());
+  // The master tells host1 that host2 left: host1 loses the peer there.
   DesiredHostState host1 = Desired(0);
   for (TvdSpec& t : host1.tvds) {
-    if (t.tvd == "red") t.peers.clear();
+    if (t.tvd == leaving) t.peers.clear();
   }
   ASSERT_TRUE(Apply(0, host1).ok());
 
-  // Nothing of red remains on host2.
+  // Nothing of `leaving` remains on host2.
+  const std::string gone_vxlan = leaving == "blue" ? "tvx5021" : "tvx5022";
+  const std::string kept_vxlan = leaving == "blue" ? "tvx5022" : "tvx5021";
   auto ports = hosts_[1].test_host->ovs().Vsctl({"list-ports", kBridge});
   ASSERT_TRUE(ports.ok());
   std::set<std::string> absent;
   for (const Vm& vm : vms_) {
-    if (vm.tvd == "red" && vm.host == "host2") {
+    if (vm.tvd == leaving && vm.host == "host2") {
       absent.insert(vm.endpoint->host_port());
       EXPECT_EQ(ports->find(vm.endpoint->host_port()), std::string::npos);
     }
   }
-  EXPECT_EQ(ports->find("tvx5022"), std::string::npos);
-  EXPECT_NE(ports->find("tvx5021"), std::string::npos);
+  EXPECT_EQ(ports->find(gone_vxlan), std::string::npos);
+  EXPECT_NE(ports->find(kept_vxlan), std::string::npos);
   auto links = hosts_[1].links->ListLinks("tvx");
   ASSERT_TRUE(links.ok());
-  EXPECT_EQ(*links, std::vector<std::string>{"tvx5021"});
+  EXPECT_EQ(*links, std::vector<std::string>{kept_vxlan});
   for (int i = 0; i < 2; ++i) {
     auto tunnels = hosts_[i].tunnels->ListTunnels();
     ASSERT_TRUE(tunnels.ok());
     std::string peer = i == 0 ? "host2" : "host1";
-    EXPECT_EQ(*tunnels, std::vector<std::string>{"tvd-blue-" + peer});
+    EXPECT_EQ(*tunnels,
+              std::vector<std::string>{"tvd-" + staying + "-" + peer});
   }
-  auto red_flows =
-      hosts_[1].flows->ListCookies(PortCookie(22, ""), kCookieTvdMask);
-  ASSERT_TRUE(red_flows.ok());
-  EXPECT_TRUE(red_flows->empty());
+  auto gone_flows = hosts_[1].flows->ListCookies(
+      PortCookie(leaving == "blue" ? 21 : 22, ""), kCookieTvdMask);
+  ASSERT_TRUE(gone_flows.ok());
+  EXPECT_TRUE(gone_flows->empty());
+  auto guards = hosts_[1].links->ListVxlanGuards();
+  ASSERT_TRUE(guards.ok());
+  EXPECT_EQ(*guards, std::vector<std::uint16_t>{static_cast<std::uint16_t>(
+                         VxlanPortForTvd(staying == "blue" ? 21 : 22))});
 
   std::vector<std::string> failures = Matrix(absent);
   EXPECT_TRUE(failures.empty()) << Join(failures);
+}
+
+// Red's SAs came up second (SetUp configures blue first).
+TEST_F(CrossHostTest, OneTvdLeavingOneHostLeavesTheOtherWorking) {
+  LeaveOnHost2AndCheck("red", "blue");
+}
+
+// Blue's SAs came up first: charon's own route to the peer (table 220) goes
+// with them, and red's VXLAN must still reach the peer through its own
+// steering rule.
+TEST_F(CrossHostTest, FirstTunnelToAPeerLeavingKeepsTheOtherTvdsTunnel) {
+  LeaveOnHost2AndCheck("blue", "red");
 }
 
 TEST_F(CrossHostTest,

@@ -42,10 +42,14 @@ class LinkManager {
   // guard lets UDP to `port` pass only through the IPsec TUN device
   // `tun_device`: inbound only from it, outbound only into it (that is, only
   // along the routes charon installs for an established SA); anything else
-  // to that port is dropped. Idempotent.
+  // to that port is dropped. It also steers the port's outbound traffic
+  // into `tun_device` with a routing rule of the port's own (see
+  // IpLinkManager), so no other TVD's tunnel coming or going changes the
+  // path of this TVD's packets. Idempotent.
   virtual Status EnsureVxlanGuard(std::uint16_t port,
                                   const std::string& tun_device) = 0;
-  // Removes the guard of `port` (OK when there is none).
+  // Removes the guard and the steering rule of `port` (OK when there are
+  // none).
   virtual Status RemoveVxlanGuard(std::uint16_t port) = 0;
   // Ports that currently have a guard.
   virtual StatusOr<std::vector<std::uint16_t>> ListVxlanGuards() = 0;
@@ -54,8 +58,16 @@ class LinkManager {
 // LinkManager on iproute2 (and, for the guard, nftables) commands, run
 // inside network namespace `netns`
 // (empty: the caller's own).
+//
+// Steering: `ip rule` priority kVxlanRulePriority (before charon's 220)
+// `ipproto udp dport PORT lookup kVxlanRouteTable`, one rule per guarded
+// port, and in that table the one route `default dev TUN`, shared by all
+// TVDs and left in place (the kernel drops it with the device).
 class IpLinkManager : public LinkManager {
  public:
+  static constexpr int kVxlanRulePriority = 210;
+  static constexpr int kVxlanRouteTable = 2200;
+
   explicit IpLinkManager(std::string netns = "") : netns_(std::move(netns)) {}
   Status EnsureVxlan(const VxlanLink& link) override;
   Status SetVxlanPeers(const std::string& name,
@@ -69,6 +81,9 @@ class IpLinkManager : public LinkManager {
   StatusOr<std::vector<std::uint16_t>> ListVxlanGuards() override;
 
  private:
+  Status EnsureVxlanSteering(std::uint16_t port, const std::string& tun_device);
+  // Ports with a steering rule.
+  StatusOr<std::vector<std::uint16_t>> ListSteeredPorts();
   // Runs argv in the namespace; returns stdout, or the error with stderr.
   StatusOr<std::string> Run(const std::vector<std::string>& argv);
   // Runs argv with a temporary file holding `input` appended as last arg.
