@@ -494,6 +494,28 @@ TEST_F(OverviewIntegrationTest, DaemonServesJsonSvgAndRefusesTheRest) {
   EXPECT_TRUE(HttpGet(port, "/../etc/passwd").starts_with("HTTP/1.1 404 "));
 }
 
+TEST_F(OverviewIntegrationTest, DaemonRefusesNonLoopbackAndBadUsage) {
+  ProcessOptions o;
+  o.argv = {kOverviewBin, "--listen", "0.0.0.0:0"};
+  for (const auto& a : s_->MasterArgs()) o.argv.push_back(a);
+  for (const auto& a : s_->RmArgs()) o.argv.push_back(a);
+  auto r = RunCommand(o, milliseconds(15000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_status, 1);
+  EXPECT_NE(r->err.find("cannot serve: permission-denied: listen address "
+                        "0.0.0.0 is not a loopback address (pass "
+                        "--allow-non-loopback to serve other machines)"),
+            std::string::npos)
+      << r->err;
+  o.argv = {kOverviewBin, "--listen", "127.0.0.1:0"};
+  r = RunCommand(o, milliseconds(15000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_status, 2);
+  EXPECT_NE(r->err.find("tvd-overview: --master is required"),
+            std::string::npos)
+      << r->err;
+}
+
 // Runs chromium headless with `extra` arguments on the overview page;
 // kills its whole process group if it is not done in 60 s. Returns its
 // stdout.

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "fixtures.h"
 #include "tvd/overview/sources.h"
 
@@ -137,6 +139,21 @@ TEST(MergeOverview, OneSourceMissingStillShowsTheOther) {
   EXPECT_FALSE(o.hosts[0].known_to_master);
   ASSERT_EQ(o.tvds.size(), 3u);  // from domain metadata only
   EXPECT_FALSE(o.tvds[0].known_to_master);
+}
+
+TEST(ComputeTotals, SaturatesInsteadOfOverflowing) {
+  json host = RmSnapshot()[0];
+  host["status"]["free_vcpus"] = INT64_MAX;
+  host["status"]["free_mem_kib"] = UINT64_MAX;
+  json other = host;
+  other["host"] = "node9";
+  auto rm = DecodeRmSnapshot(json::array({host, other}));
+  ASSERT_TRUE(rm.ok()) << rm.status();
+  Overview o = MergeOverview(nullptr, {false, ErrorCode::kUnavailable, "m"},
+                             &*rm, {true, ErrorCode::kOk, ""}, 0);
+  Totals t = ComputeTotals(o);
+  EXPECT_EQ(t.free_vcpus, INT64_MAX);
+  EXPECT_EQ(t.free_mem_kib, UINT64_MAX);
 }
 
 TEST(CollectOverview, RecordsSourceFailuresAndKeepsTheRest) {
