@@ -93,10 +93,6 @@ T Must(StatusOr<T> v, const std::string& what) {
   return std::move(v).value();
 }
 
-void Must(const Status& s, const std::string& what) {
-  if (!s.ok()) Die(what, s);
-}
-
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -203,12 +199,13 @@ std::vector<std::string> Names(
 
 // ---- 1. join latency on namespace hosts ----
 
-void RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
-                       const channel::TlsContext& admin_tls) {
+// Errors are returned (not exits) so that namespaces, swtpms and the
+// master are removed on the way out.
+Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
+                         const channel::TlsContext& admin_tls) {
   constexpr std::uint16_t kPort = 7400;
-  auto master_ns =
-      Must(testing::NetworkNamespace::Create(testing::UniqueName("bmm")),
-           "create master namespace");
+  TVD_ASSIGN_OR_RETURN(auto master_ns, testing::NetworkNamespace::Create(
+                                           testing::UniqueName("bmm")));
   std::vector<testing::NetworkNamespace> host_ns;
   std::vector<std::string> names, ns_names;
   MasterSetup setup;
@@ -217,27 +214,27 @@ void RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
   setup.listen_address = "0.0.0.0";
   setup.port = kPort;
   for (int i = 0; i < f.ns_hosts; ++i) {
-    host_ns.push_back(
-        Must(testing::NetworkNamespace::Create(testing::UniqueName("bmh")),
-             "create host namespace"));
+    TVD_ASSIGN_OR_RETURN(
+        auto ns, testing::NetworkNamespace::Create(testing::UniqueName("bmh")));
+    host_ns.push_back(std::move(ns));
     std::string a = testing::UniqueName("bva"), b = testing::UniqueName("bvb");
-    Must(testing::CreateVethPair(a, master_ns.name(), b, host_ns[i].name()),
-         "veth pair");
+    TVD_RETURN_IF_ERROR(
+        testing::CreateVethPair(a, master_ns.name(), b, host_ns[i].name()));
     std::string net = "198.18." + std::to_string(i) + ".";
-    Must(master_ns.Run({"ip", "addr", "add", net + "1/24", "dev", a}),
-         "master address");
-    Must(host_ns[i].Run({"ip", "addr", "add", net + "2/24", "dev", b}),
-         "host address");
+    TVD_RETURN_IF_ERROR(
+        master_ns.Run({"ip", "addr", "add", net + "1/24", "dev", a}));
+    TVD_RETURN_IF_ERROR(
+        host_ns[i].Run({"ip", "addr", "add", net + "2/24", "dev", b}));
     names.push_back("nshost" + std::to_string(i));
     ns_names.push_back(host_ns[i].name());
   }
   // Each host's swtpm runs inside that host's namespace.
   HostPool pool;
-  Must(pool.Create(names, ns_names, 1, ca, f.ns_tpm), "create namespace hosts");
+  TVD_RETURN_IF_ERROR(pool.Create(names, ns_names, 1, ca, f.ns_tpm));
   auto& hosts = pool.hosts();
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
-  auto master = Must(MasterProcess::Start(setup, ca), "start tvd-master");
+  TVD_ASSIGN_OR_RETURN(auto master, MasterProcess::Start(setup, ca));
   for (int i = 0; i < f.ns_hosts; ++i) {
     hosts[i]->Connect({"198.18." + std::to_string(i) + ".1", kPort, kMasterId});
   }
@@ -285,8 +282,7 @@ void RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
   driver.join();
   for (auto& h : hosts) h->StopServing();
   if (!failure.ok()) {
-    Die("namespace joins",
-        failure.WithContext("master log:\n" + master->Log()));
+    return failure.WithContext("master log:\n" + master->Log());
   }
   std::printf(
       "\n[1] join latency, %d namespace hosts (own netns + veth to the "
@@ -296,6 +292,7 @@ void RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
   Print("join (enrol+attest+grant)", Summarize(joins));
   Print("leave (until kAck)", Summarize(leaves));
   (void)master->Stop();
+  return Status::Ok();
 }
 
 // ---- 2./3. many simulated hosts ----
@@ -327,6 +324,12 @@ double SwtpmCpu(const std::vector<std::unique_ptr<SimHost>>& hosts) {
   return sum;
 }
 
+// The master's CPU seconds so far; NaN (printed "nan") once it has gone.
+double Cpu(MasterProcess& m) {
+  auto c = m.CpuSeconds();
+  return c.ok() ? *c : std::nan("");
+}
+
 std::string Underlay(int i) {
   return "198.19." + std::to_string(i / 250) + "." +
          std::to_string(i % 250 + 1);
@@ -335,10 +338,10 @@ std::string Underlay(int i) {
 // Starts a fresh master, adds the TVD, lets every host join (all at once or
 // one after another) and serve; returns the figures. With `updates` > 0,
 // then pushes that many policy updates and prints their fan-out.
-JoinRun RunManyJoins(const Flags& f, HostPool& pool,
-                     const pki::KeyAndCertificate& ca,
-                     const channel::TlsContext& admin_tls, bool concurrent,
-                     int updates) {
+StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
+                               const pki::KeyAndCertificate& ca,
+                               const channel::TlsContext& admin_tls,
+                               bool concurrent, int updates) {
   auto& hosts = pool.hosts();
   const int n = static_cast<int>(hosts.size());
   MasterSetup setup;
@@ -347,15 +350,14 @@ JoinRun RunManyJoins(const Flags& f, HostPool& pool,
   setup.port = FreeLoopbackPort();
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
-  auto master = Must(MasterProcess::Start(setup, ca), "start tvd-master");
+  TVD_ASSIGN_OR_RETURN(auto master, MasterProcess::Start(setup, ca));
   protocol::MasterEndpoint endpoint{"127.0.0.1", setup.port, kMasterId};
   protocol::AdminClient admin(endpoint, admin_tls, milliseconds(60000));
-  Must(WaitForMaster(admin, *master), "master start");
-  Must(admin
-           .AddTvd(master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
-                                  f.interval))
-           .status(),
-       "add TVD");
+  TVD_RETURN_IF_ERROR(WaitForMaster(admin, *master));
+  TVD_RETURN_IF_ERROR(admin
+                          .AddTvd(master::Policy(kTvd, 1, Names(hosts),
+                                                 {Sha256Digest{}}, f.interval))
+                          .status());
   for (auto& h : hosts) h->Connect(endpoint);
 
   JoinRun r;
@@ -376,7 +378,7 @@ JoinRun RunManyJoins(const Flags& f, HostPool& pool,
     ++finished;
   };
 
-  double cpu0 = Must(master->CpuSeconds(), "master CPU");
+  double cpu0 = Cpu(*master);
   double swtpm0 = SwtpmCpu(hosts);
   double self0 = SelfCpuSeconds();
   Clock::time_point t0;
@@ -419,7 +421,7 @@ JoinRun RunManyJoins(const Flags& f, HostPool& pool,
     std::this_thread::sleep_for(milliseconds(20));
   }
   auto t1 = Clock::now();
-  r.master_cpu_s = Must(master->CpuSeconds(), "master CPU") - cpu0;
+  r.master_cpu_s = Cpu(*master) - cpu0;
   r.swtpm_cpu_s = SwtpmCpu(hosts) - swtpm0;
   r.bench_cpu_s = SelfCpuSeconds() - self0;
   r.all_members_s = Ms(t1 - t0) / 1000;
@@ -444,20 +446,21 @@ JoinRun RunManyJoins(const Flags& f, HostPool& pool,
   {
     // The master's cost of just holding the member channels.
     constexpr auto kIdle = std::chrono::seconds(3);
-    double c0 = Must(master->CpuSeconds(), "master CPU");
+    double c0 = Cpu(*master);
     std::this_thread::sleep_for(kIdle);
-    r.idle_master_cores = (Must(master->CpuSeconds(), "master CPU") - c0) / 3.0;
+    r.idle_master_cores = (Cpu(*master) - c0) / 3.0;
   }
   if (updates > 0 && r.failed == 0) {
     std::vector<double> fanouts, medians, acks, cpus;
     for (int k = 1; k <= updates; ++k) {
-      double c0 = Must(master->CpuSeconds(), "master CPU");
+      double c0 = Cpu(*master);
       auto sent = Clock::now();
-      Must(admin
-               .UpdateTvd(master::Policy(kTvd, 1, Names(hosts),
-                                         {Sha256Digest{}}, f.interval + k))
-               .status(),
-           "update TVD");
+      TVD_RETURN_IF_ERROR(
+          admin
+              .UpdateTvd(master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
+                                        f.interval + k))
+              .status()
+              .WithContext("update TVD"));
       acks.push_back(Ms(Clock::now() - sent));
       auto until = Clock::now() + std::chrono::seconds(60);
       bool all = false;
@@ -466,7 +469,7 @@ JoinRun RunManyJoins(const Flags& f, HostPool& pool,
         for (const auto& h : hosts) all = all && h->policy_updates() >= k;
         if (!all) std::this_thread::sleep_for(milliseconds(1));
       }
-      cpus.push_back(Must(master->CpuSeconds(), "master CPU") - c0);
+      cpus.push_back(Cpu(*master) - c0);
       if (!all) {
         std::printf(
             "  !! policy update %d did not reach every member in 60 s\n", k);
@@ -606,7 +609,12 @@ int Main(int argc, char** argv) {
   auto admin_tls = AdminTls(ca);
 
   if (!f.skip_ns && f.ns_hosts > 0 && f.iterations > 0) {
-    RunNamespaceJoins(f, ca, *admin_tls);
+    Status s = RunNamespaceJoins(f, ca, *admin_tls);
+    if (!s.ok()) {
+      std::fprintf(stderr, "bench_master: namespace joins: %s\n",
+                   s.ToString().c_str());
+      return 1;
+    }
     std::printf("  load average after: %s\n", LoadAverage().c_str());
   }
   if (!f.skip_sim && f.sim_hosts > 0) {
@@ -618,8 +626,15 @@ int Main(int argc, char** argv) {
       std::snprintf(name, sizeof name, "sim%03d", i);
       names.push_back(name);
     }
-    Must(pool.Create(names, {}, f.setup_threads, ca, f.sim_tpm),
-         "create hosts");
+    auto fail = [](const char* what, const Status& s) {
+      std::fprintf(stderr, "bench_master: %s: %s\n", what,
+                   s.ToString().c_str());
+      return 1;
+    };
+    if (Status s = pool.Create(names, {}, f.setup_threads, ca, f.sim_tpm);
+        !s.ok()) {
+      return fail("create hosts", s);
+    }
     std::printf(
         "\nsimulated hosts: %d, each with its own host certificate, its own "
         "swtpm process (own EK, RSA-2048 AK; opened %s) and one "
@@ -628,12 +643,16 @@ int Main(int argc, char** argv) {
         Ms(Clock::now() - setup_start) / 1000);
     JoinRun seq;
     if (!f.skip_sequential) {
-      seq = RunManyJoins(f, pool, ca, *admin_tls, false, 0);
+      auto run = RunManyJoins(f, pool, ca, *admin_tls, false, 0);
+      if (!run.ok()) return fail("one after another", run.status());
+      seq = std::move(*run);
       PrintRun("\n[3] baseline: one after another, fresh master", seq,
                f.sim_hosts);
       std::printf("  load average after: %s\n", LoadAverage().c_str());
     }
-    JoinRun con = RunManyJoins(f, pool, ca, *admin_tls, true, f.updates);
+    auto run = RunManyJoins(f, pool, ca, *admin_tls, true, f.updates);
+    if (!run.ok()) return fail("all at once", run.status());
+    JoinRun con = std::move(*run);
     PrintRun("\n[2] all at once, fresh master", con, f.sim_hosts);
     std::printf("  load average after: %s\n", LoadAverage().c_str());
     if (!f.skip_sequential && seq.all_members_s > 0 && seq.master_cpu_s > 0) {
