@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "test_policy.h"
@@ -22,6 +23,7 @@
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/testing/swtpm.h"
+#include "tvd_command.h"
 
 namespace tvd::master {
 namespace {
@@ -496,6 +498,12 @@ TEST_F(MasterTest, VmReportsAreListedPerHostAndLeaveWithTheirHost) {
   EXPECT_EQ(
       view["vms"][1],
       (nlohmann::json{{"vm", "web2"}, {"host", "node2"}, {"uuid", uuid2}}));
+  // `tvdctl tvd show` renders them per host.
+  std::ostringstream table;
+  tvdctl::RenderTvdShow(view, table);
+  EXPECT_NE(table.str().find("web1  node1  " + uuid1), std::string::npos)
+      << table.str();
+  EXPECT_NE(table.str().find("web2  node2  " + uuid2), std::string::npos);
   // A detach removes the VM; attaching it again brings it back.
   ASSERT_TRUE(a.client->ReportVm({"blue", "web1", false, ""}).ok());
   EXPECT_EQ(Query(protocol::AdminQueryKind::kTvd, "blue")["vms"].size(), 1u);
