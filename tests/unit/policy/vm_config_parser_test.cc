@@ -30,7 +30,7 @@ const std::string kVm = R"(<domain type="qemu">
       <source file="/images/disk.img"/>
       <target dev="vda" bus="virtio"/>
     </disk>
-    <interface type="bridge">
+    <interface type="ethernet">
       <target dev="cms0"/>
     </interface>
   </devices>

@@ -59,7 +59,7 @@ std::string VmText(const std::string& name, const std::string& owner,
   <devices>
     <disk type="file"><source file="/d"/><target dev="vda"/></disk>
     <disk type="file"><source file="/e"/><target dev="vdb"/></disk>
-    <interface type="bridge"><target dev="nic0"/></interface>
+    <interface type="ethernet"><target dev="nic0"/></interface>
   </devices>
   <metadata>
     <tvd:tvd xmlns:tvd="urn:tvd:vm:1" owner=")" +

@@ -24,8 +24,8 @@ const std::string kTemplate = R"(<?xml version="1.0"?>
   <devices>
     <disk type="file" device="disk"><target dev="vda"/></disk>
     <disk type="block" device="disk"><source dev="/dev/sdz"/><target dev="vdb"/></disk>
-    <interface type="bridge"><target dev="cms0"/></interface>
-    <interface type="bridge"><target dev="cms1"/></interface>
+    <interface type="ethernet"><target dev="cms0"/></interface>
+    <interface type="ethernet"><target dev="cms1"/></interface>
   </devices>
   <metadata>
     <tvd:tvd xmlns:tvd="urn:tvd:vm:1" owner="blue">
