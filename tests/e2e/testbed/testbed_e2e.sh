@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end on the namespace testbed with this build's binaries: up (mgmt +
-# 2 hosts), hosts join blue/red, three real guests (blue on h1 and h2, red on
-# h1), the isolation matrix measured from inside the guests, each tenant's
-# view through both relays, then down; checks that nothing is left behind.
+# 2 hosts), both hosts join blue and red, three real guests (blue on h1 and
+# h2, red on h1), the isolation matrix measured from inside the guests, each
+# tenant's view through both relays and the admin's; then h2 leaves red and
+# blue must still pass between the hosts; then down, and nothing is left.
 # Names are unique per run (pid), so it runs next to other tests and a demo.
 #
 # Usage: testbed_e2e.sh BUILD_DIR
@@ -40,6 +41,10 @@ source "$root/testbed/scenario.sh"
 # shellcheck source=testbed/provision/lib.sh
 source "$root/testbed/provision/lib.sh"
 sc_join
+# h2 joins red too (no red VM there), so h1 and h2 hold tunnels of both TVDs
+# and the leave below must keep blue's.
+echo "\$ tvdctl join red   (on h2)"
+sc_hostcmd h2 join red
 sc_attach
 sc_wait_guests 150
 sc_matrix
@@ -55,6 +60,17 @@ check "blue's view of h2" "blue-h2" "$(sc_tenant_names blue-tenant h2 | tr '\n' 
 check "red's view of h2" "" "$(sc_tenant_names red-tenant h2 | tr '\n' ' ' | sed 's/ $//')"
 check "admin's view of h1" "blue-h1 red-h1" \
   "$(sc_admin_virsh h1 list --all --name | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# h2 leaves red: blue between h1 and h2 is unaffected, red stays on h1.
+echo "\$ tvdctl leave red   (on h2)"
+sc_hostcmd h2 leave red
+check "red's members after the leave" "h1" \
+  "$(sc_admin tvd show red --json | python3 -c 'import json,sys; print(" ".join(m["host"] for m in json.load(sys.stdin)["members"]))')"
+sc_matrix
+check "after the leave: blue-h1 reaches blue-h2" ok "${SC_RESULT[blue-h1,blue-h2]}"
+check "after the leave: blue-h2 reaches blue-h1" ok "${SC_RESULT[blue-h2,blue-h1]}"
+check "after the leave: red-h1 does not reach blue-h2" -- "${SC_RESULT[red-h1,blue-h2]}"
+check "after the leave: red's view of h1" "red-h1" "$(sc_tenant_names red-tenant h1 | tr '\n' ' ' | sed 's/ $//')"
 
 # Every process the testbed started, the QEMUs of its libvirtds ...
 started=$(cat "$TB_ROOT"/*/pids)
