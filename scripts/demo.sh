@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's main job: sets up, builds, and runs the demo. For now the demo
-# validates the policy templates and prints what they define; it grows into
-# the multi-host testbed as the testbed lands.
+# The README's main job: installs what is needed, builds the release flavour
+# and runs the namespace testbed demo (testbed/demo.sh; docs/testbed.md
+# explains its output). The demo removes the testbed when it ends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
