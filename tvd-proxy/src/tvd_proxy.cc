@@ -7,6 +7,7 @@
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/protocol/tunnel_key.h"
+#include "tvd/proxy/disk_passphrase.h"
 #include "tvd/proxy/vm_admission.h"
 
 namespace tvd::proxy {
@@ -230,8 +231,11 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
       return key.status().WithContext("VM '" + vm.name + "': disk key for '" +
                                       disk + "'");
     }
-    auto uuid = hypervisor_.DefineSecret(SecretPrefix(vm.name) + disk, *key);
+    SecureBytes passphrase = DiskPassphrase(*key);
     key->Clear();
+    auto uuid =
+        hypervisor_.DefineSecret(SecretPrefix(vm.name) + disk, passphrase);
+    passphrase.Clear();
     if (!uuid.ok()) {
       undo_secrets();
       return uuid.status().WithContext("VM '" + vm.name + "': secret for '" +

@@ -189,7 +189,9 @@ TEST_F(TvdProxyTest, EncryptedDiskGetsAnEphemeralSecretRemovedOnDetach) {
   ASSERT_EQ(hypervisor_.secrets.size(), 1u);
   const auto& [uuid, secret] = *hypervisor_.secrets.begin();
   EXPECT_EQ(secret.usage, "tvd/blue/db/vda");
-  EXPECT_EQ(secret.value, master_.disk_key);
+  // The passphrase QEMU gets is the key in lowercase hex (0x11 bytes).
+  EXPECT_EQ(secret.value,
+            std::vector<std::uint8_t>(64, static_cast<std::uint8_t>('1')));
   EXPECT_EQ(master_.disk_key_requests, std::vector<std::string>{"blue/db"});
   const std::string& xml = hypervisor_.domains["db"].xml;
   EXPECT_NE(xml.find("<encryption format=\"luks\">"), std::string::npos);

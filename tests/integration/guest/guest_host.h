@@ -1,0 +1,90 @@
+// A test host for real guests driven by the real TvdProxy: its own Open
+// vSwitch and charon in a network namespace, a private libvirtd running
+// the QEMU driver in that namespace, and proxies whose master is the unit
+// tests' FakeMaster. Guests are the image testbed/guest/build-guest.sh
+// builds; libvirt creates each NIC's tap (<interface type='ethernet'>) and
+// the proxy plugs it into OVS. Shared by the guest tests of this folder.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../../unit/proxy/fakes.h"
+#include "../../unit/proxy/proxy_test_util.h"
+#include "guest_util.h"
+#include "tvd/proxy/libvirt_hypervisor.h"
+#include "tvd/proxy/tvd_proxy.h"
+#include "tvd/testing/charon.h"
+#include "tvd/testing/libvirtd.h"
+#include "tvd/testing/netns.h"
+#include "tvd/testing/ovs.h"
+#include "tvd/vici/vici_tunnel_backend.h"
+#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/link_manager.h"
+#include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/vswitch_database.h"
+
+namespace tvd::proxy::testing {
+
+inline constexpr char kGuestBridge[] = "br-tvd";
+
+struct Guest {
+  TestVm vm;  // name, tvd, port, mac, network, config_path, known_good
+  std::string ip;
+  std::string socket;  // the serial console (guest-exec)
+  // A LUKS-encrypted qcow2 attached as vdb and declared encrypted in the
+  // TVD metadata (empty: none).
+  std::string encrypted_disk;
+};
+
+// The domain XML of a guest; `measures` are <tvd:measure> lines.
+std::string GuestXml(const Guest& g, const tvd::testing::GuestImage& image,
+                     const std::string& measures);
+
+// Writes the guest's final VM configuration (with the real digests of the
+// image files and of the configuration) and fills its known-good values.
+Guest MakeGuest(const std::string& dir, const tvd::testing::GuestImage& image,
+                const std::string& name, const std::string& tvd,
+                const std::string& port, const std::string& mac,
+                const std::string& ip, const std::string& encrypted_disk = "");
+
+class GuestHostTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+  void TearDown() override;
+
+  // A proxy of `tvd` on the test host, talking to `master`.
+  std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd,
+                                     FakeMaster& master);
+  // Names of every domain libvirtd has, sorted.
+  std::vector<std::string> Domains();
+  bool TapExists(const std::string& name);
+  // Names of the OVS ports the proxies created for VMs (CSV lines).
+  std::string VmPorts();
+
+  static tvd::testing::GuestImage* image_;
+  static tvd::testing::TestHost* host_;
+  static tvd::testing::CharonInstance* charon_;
+  static tvd::testing::LibvirtdInstance* libvirtd_;
+
+  TempDir dir_;
+  std::unique_ptr<LibvirtHypervisor> hypervisor_;
+  std::unique_ptr<vswitch::OvsdbClient> ovsdb_;
+  std::unique_ptr<vswitch::OvsdbVswitchDatabase> db_;
+  std::unique_ptr<vswitch::OpenFlowClient> flows_;
+  std::unique_ptr<vswitch::IpLinkManager> links_;
+  std::unique_ptr<vici::ViciTunnelBackend> tunnels_;
+  std::unique_ptr<vswitch::HostNetwork> host_network_;
+  std::unique_ptr<HostTvdNetwork> network_;
+  MeasurementCache cache_;
+  std::unique_ptr<TvdProxy> blue_proxy_;
+  std::unique_ptr<TvdProxy> red_proxy_;
+};
+
+}  // namespace tvd::proxy::testing
