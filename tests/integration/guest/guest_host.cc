@@ -140,27 +140,10 @@ void GuestHostTest::SetUp() {
                                     libvirtd_->ClientUri("secret:///system"));
   ASSERT_TRUE(hv.ok()) << hv.status();
   hypervisor_ = std::move(hv).value();
-  auto ovsdb =
-      vswitch::OvsdbClient::Connect({.socket_path = host_->ovs().db_socket()});
-  ASSERT_TRUE(ovsdb.ok()) << ovsdb.status();
-  ovsdb_ = std::move(ovsdb).value();
-  db_ = std::make_unique<vswitch::OvsdbVswitchDatabase>(*ovsdb_);
-  flows_ = vswitch::OpenFlowClient::Create(
-      {.socket_path = host_->ovs().mgmt_socket(kGuestBridge)});
-  links_ = std::make_unique<vswitch::IpLinkManager>(host_->ns().name());
-  auto tunnels = vici::ViciTunnelBackend::Connect(charon_->vici_socket());
-  ASSERT_TRUE(tunnels.ok()) << tunnels.status();
-  tunnels_ = std::move(tunnels).value();
-  vswitch::HostNetwork::Config cfg;
-  cfg.bridge = kGuestBridge;
-  cfg.local_host = "host-a";
-  cfg.local_address = host_->address();
-  host_network_ = std::make_unique<vswitch::HostNetwork>(
-      cfg, *db_, *flows_, *links_, *tunnels_,
-      [](const std::string&, const std::string&, const std::string&) {
-        return false;
-      });
-  network_ = std::make_unique<HostTvdNetwork>(*host_network_);
+  auto network = tvd::testing::ProxyHostNetwork::Open(*host_, *charon_,
+                                                      kGuestBridge, "host-a");
+  ASSERT_TRUE(network.ok()) << network.status();
+  network_ = std::move(network).value();
 }
 
 void GuestHostTest::TearDown() {
@@ -175,7 +158,7 @@ std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
       ProxyConfig{.tvd = tvd,
                   .local_host = "host-a",
                   .local_address = host_->address()},
-      master, *hypervisor_, *network_, cache_);
+      master, *hypervisor_, network_->network(), cache_);
 }
 
 std::vector<std::string> GuestHostTest::Domains() {

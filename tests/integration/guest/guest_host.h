@@ -21,12 +21,7 @@
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
-#include "tvd/vici/vici_tunnel_backend.h"
-#include "tvd/vswitch/host_network.h"
-#include "tvd/vswitch/link_manager.h"
-#include "tvd/vswitch/openflow_client.h"
-#include "tvd/vswitch/ovsdb_client.h"
-#include "tvd/vswitch/vswitch_database.h"
+#include "tvd/testing/proxy_host_network.h"
 
 namespace tvd::proxy::testing {
 
@@ -75,13 +70,7 @@ class GuestHostTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<LibvirtHypervisor> hypervisor_;
-  std::unique_ptr<vswitch::OvsdbClient> ovsdb_;
-  std::unique_ptr<vswitch::OvsdbVswitchDatabase> db_;
-  std::unique_ptr<vswitch::OpenFlowClient> flows_;
-  std::unique_ptr<vswitch::IpLinkManager> links_;
-  std::unique_ptr<vici::ViciTunnelBackend> tunnels_;
-  std::unique_ptr<vswitch::HostNetwork> host_network_;
-  std::unique_ptr<HostTvdNetwork> network_;
+  std::unique_ptr<tvd::testing::ProxyHostNetwork> network_;
   MeasurementCache cache_;
   std::unique_ptr<TvdProxy> blue_proxy_;
   std::unique_ptr<TvdProxy> red_proxy_;

@@ -15,12 +15,7 @@
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
-#include "tvd/vici/vici_tunnel_backend.h"
-#include "tvd/vswitch/host_network.h"
-#include "tvd/vswitch/link_manager.h"
-#include "tvd/vswitch/openflow_client.h"
-#include "tvd/vswitch/ovsdb_client.h"
-#include "tvd/vswitch/vswitch_database.h"
+#include "tvd/testing/proxy_host_network.h"
 
 namespace tvd::proxy {
 namespace {
@@ -64,27 +59,10 @@ class ProxyRealDaemonsTest : public ::testing::Test {
                                       libvirtd_->ClientUri("secret:///system"));
     ASSERT_TRUE(hv.ok()) << hv.status().ToString();
     hypervisor_ = std::move(hv).value();
-    auto ovsdb = vswitch::OvsdbClient::Connect(
-        {.socket_path = host_->ovs().db_socket()});
-    ASSERT_TRUE(ovsdb.ok()) << ovsdb.status().ToString();
-    ovsdb_ = std::move(ovsdb).value();
-    db_ = std::make_unique<vswitch::OvsdbVswitchDatabase>(*ovsdb_);
-    flows_ = vswitch::OpenFlowClient::Create(
-        {.socket_path = host_->ovs().mgmt_socket(kBridge)});
-    links_ = std::make_unique<vswitch::IpLinkManager>(host_->ns().name());
-    auto tunnels = vici::ViciTunnelBackend::Connect(charon_->vici_socket());
-    ASSERT_TRUE(tunnels.ok()) << tunnels.status().ToString();
-    tunnels_ = std::move(tunnels).value();
-    vswitch::HostNetwork::Config cfg;
-    cfg.bridge = kBridge;
-    cfg.local_host = "host-a";
-    cfg.local_address = host_->address();
-    host_network_ = std::make_unique<vswitch::HostNetwork>(
-        cfg, *db_, *flows_, *links_, *tunnels_,
-        [](const std::string&, const std::string&, const std::string&) {
-          return false;
-        });
-    network_ = std::make_unique<HostTvdNetwork>(*host_network_);
+    auto network = tvd::testing::ProxyHostNetwork::Open(*host_, *charon_,
+                                                        kBridge, "host-a");
+    ASSERT_TRUE(network.ok()) << network.status().ToString();
+    network_ = std::move(network).value();
 
     tvd_ = UniqueName("t");
     web_ = MakeVm(dir_.path(), UniqueName("web"), tvd_, tvd_ + "-data",
@@ -113,7 +91,7 @@ class ProxyRealDaemonsTest : public ::testing::Test {
         ProxyConfig{.tvd = tvd_,
                     .local_host = "host-a",
                     .local_address = host_->address()},
-        *master_, *hypervisor_, *network_, cache_);
+        *master_, *hypervisor_, network_->network(), cache_);
   }
 
   std::vector<std::string> DomainsOf(const std::string& tvd) {
@@ -142,13 +120,7 @@ class ProxyRealDaemonsTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<LibvirtHypervisor> hypervisor_;
-  std::unique_ptr<vswitch::OvsdbClient> ovsdb_;
-  std::unique_ptr<vswitch::OvsdbVswitchDatabase> db_;
-  std::unique_ptr<vswitch::OpenFlowClient> flows_;
-  std::unique_ptr<vswitch::IpLinkManager> links_;
-  std::unique_ptr<vici::ViciTunnelBackend> tunnels_;
-  std::unique_ptr<vswitch::HostNetwork> host_network_;
-  std::unique_ptr<HostTvdNetwork> network_;
+  std::unique_ptr<tvd::testing::ProxyHostNetwork> network_;
   std::string tvd_;
   TestVm web_;
   TestVm db_vm_;
