@@ -86,11 +86,19 @@ void Usage(const CommandSpec& spec, std::ostream& out) {
          "proxy-factory unreachable.\n";
 }
 
-std::string Hint(ErrorCode code) {
-  switch (code) {
+// What to do next, by the kind of refusal.
+std::string Hint(const Status& status) {
+  switch (status.code()) {
     case ErrorCode::kPermissionDenied:
-      return "the request was refused; check the TVD policy, or run as root "
-             "or a member of the factory's group";
+      if (status.message().starts_with("control socket:")) {
+        return "run as root or as a member of the proxy-factory's group";
+      }
+      if (status.message().find("': measured ") != std::string::npos) {
+        return "the VM's files or configuration differ from the known-good "
+               "values in the TVD policy; restore them, or have the admin "
+               "update the policy ('tvdctl tvd update')";
+      }
+      return "refused by the TVD policy or the master; the reason is above";
     case ErrorCode::kNotFound:
       return "check the names with 'tvdctl status'";
     case ErrorCode::kAlreadyExists:
@@ -286,7 +294,7 @@ int RunHost(const CommandSpec& spec, const std::vector<std::string>& args,
           << "\n";
     }
     err << "tvdctl " << spec.name << ": " << resp->status.ToString() << "\n";
-    std::string hint = Hint(resp->status.code());
+    std::string hint = Hint(resp->status);
     if (!hint.empty()) err << "  " << hint << "\n";
     return kExitFailure;
   }

@@ -36,6 +36,19 @@ class HostCommandTest : public ::testing::Test {
               r.status = AlreadyExists(
                   "this host is already a member of TVD "
                   "'blue'");
+            } else if (req.op == host::ControlOp::kAttach && req.tvd == "red") {
+              r.status = PermissionDenied(
+                  "VM 'web': measured disk 'vda' (/img/web.img) has sha256 "
+                  "aa but TVD 'red' expects bb");
+            } else if (req.op == host::ControlOp::kLeave &&
+                       req.tvd == "green") {
+              r.status = PermissionDenied(
+                  "control socket: peer uid 1000 (pid 5) is not allowed; "
+                  "requires uid 0");
+            } else if (req.op == host::ControlOp::kJoin &&
+                       req.tvd == "purple") {
+              r.status = PermissionDenied(
+                  "master: host h1 is not authorized for TVD 'purple'");
             } else if (req.op == host::ControlOp::kStatus) {
               r.result = {{"tvds",
                            {{{"tvd", "blue"},
@@ -87,6 +100,28 @@ TEST_F(HostCommandTest, RefusalExitsOneWithReasonAndHint) {
   EXPECT_EQ(err_.str(),
             "tvdctl join: already-exists: this host is already a member of "
             "TVD 'blue'\n  see 'tvdctl status' for the current state\n");
+}
+
+TEST_F(HostCommandTest, RefusalHintSaysWhatToDoForItsCause) {
+  const std::string vm = dir_ + "/web.xml";
+  { std::ofstream(vm) << "<domain/>"; }
+  EXPECT_EQ(Run({"attach", "red", vm, "--socket", socket_}), kExitFailure);
+  EXPECT_EQ(err_.str(),
+            "tvdctl attach: permission-denied: VM 'web': measured disk 'vda' "
+            "(/img/web.img) has sha256 aa but TVD 'red' expects bb\n"
+            "  the VM's files or configuration differ from the known-good "
+            "values in the TVD policy; restore them, or have the admin update "
+            "the policy ('tvdctl tvd update')\n");
+  EXPECT_EQ(Run({"leave", "green", "--socket", socket_}), kExitFailure);
+  EXPECT_EQ(err_.str(),
+            "tvdctl leave: permission-denied: control socket: peer uid 1000 "
+            "(pid 5) is not allowed; requires uid 0\n"
+            "  run as root or as a member of the proxy-factory's group\n");
+  EXPECT_EQ(Run({"join", "purple", "--socket", socket_}), kExitFailure);
+  EXPECT_EQ(err_.str(),
+            "tvdctl join: permission-denied: master: host h1 is not "
+            "authorized for TVD 'purple'\n"
+            "  refused by the TVD policy or the master; the reason is above\n");
 }
 
 TEST_F(HostCommandTest, StatusTableAndJson) {
