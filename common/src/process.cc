@@ -117,10 +117,14 @@ void RedirectTo(int report_fd, const std::string& path, int target_fd) {
     ChildFail(report_fd, "dup2");
   if (out_fd < 0) RedirectTo(report_fd, o.stdout_path, STDOUT_FILENO);
   if (err_fd < 0) RedirectTo(report_fd, o.stderr_path, STDERR_FILENO);
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) {
-    ::dup2(devnull, STDIN_FILENO);
-    ::close(devnull);
+  if (o.stdin_fd >= 0) {
+    if (::dup2(o.stdin_fd, STDIN_FILENO) < 0) ChildFail(report_fd, "dup2");
+  } else {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::close(devnull);
+    }
   }
   ::execvpe(p.argv[0], p.argv.data(), p.envp.data());
   ChildFail(report_fd, "exec");

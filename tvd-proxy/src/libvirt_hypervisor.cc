@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "tvd/policy/tvd_policy.h"
+#include "tvd/proxy/luks_qcow2.h"
 
 namespace tvd::proxy {
 
@@ -206,6 +207,12 @@ Status LibvirtHypervisor::UndefineSecret(const std::string& uuid) {
   if (r != 0)
     return FailedPrecondition("undefining secret " + uuid + ": " + LastError());
   return Status::Ok();
+}
+
+Status LibvirtHypervisor::CreateEncryptedDisk(const std::string& path,
+                                              std::uint64_t size_mib,
+                                              const SecureBytes& passphrase) {
+  return CreateLuksQcow2(path, size_mib, passphrase);
 }
 
 StatusOr<std::vector<std::string>> LibvirtHypervisor::ListSecrets(

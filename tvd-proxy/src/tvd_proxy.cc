@@ -1,5 +1,6 @@
 #include "tvd/proxy/tvd_proxy.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -218,13 +219,39 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
         {b.target, config_.tvd, *b.network, vm.name, mac->second, ""});
   }
 
-  // Disk keys: fetched, handed to libvirt, dropped.
+  // Disk keys: fetched, handed to libvirt, dropped. A missing encrypted
+  // disk with a create size is created here (only a member holding the
+  // key can); it is removed again if the attach fails.
   std::map<std::string, std::string> secret_by_disk;
+  std::vector<std::string> created_disks;
   auto undo_secrets = [&] {
     Status s = RemoveSecretsLocked(SecretPrefix(vm.name));
     if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
+    for (const std::string& path : created_disks) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      if (ec) log::Warning("removing created disk ", path, ": ", ec.message());
+    }
   };
   for (const std::string& disk : vm.tvd.encrypted_disks) {
+    const policy::DomainDisk* domain_disk = vm.FindDisk(disk);
+    if (domain_disk == nullptr || !domain_disk->source_file) {
+      undo_secrets();
+      return InvalidArgument("VM '" + vm.name + "': encrypted disk '" + disk +
+                             "' has no <source file=...>");
+    }
+    const std::string& path = *domain_disk->source_file;
+    std::error_code ec;
+    bool exists =
+        std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+    auto create = vm.tvd.encrypted_disk_create_mib.find(disk);
+    if (!exists && create == vm.tvd.encrypted_disk_create_mib.end()) {
+      undo_secrets();
+      return FailedPrecondition(
+          "VM '" + vm.name + "': encrypted disk '" + disk + "' (" + path +
+          ") does not exist; restore it, or give its <tvd:encryption> a "
+          "create-mib size to have the proxy create an empty one");
+    }
     auto key = master_.RequestDiskKey(config_.tvd, vm.name);
     if (!key.ok()) {
       undo_secrets();
@@ -233,6 +260,19 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     }
     SecureBytes passphrase = DiskPassphrase(*key);
     key->Clear();
+    if (!exists) {
+      Status made =
+          hypervisor_.CreateEncryptedDisk(path, create->second, passphrase);
+      if (!made.ok()) {
+        passphrase.Clear();
+        undo_secrets();
+        return made.WithContext("VM '" + vm.name + "': creating disk '" + disk +
+                                "'");
+      }
+      created_disks.push_back(path);
+      log::Info("TVD '", config_.tvd, "': created encrypted disk ", path, " (",
+                create->second, " MiB) for VM '", vm.name, "'");
+    }
     auto uuid =
         hypervisor_.DefineSecret(SecretPrefix(vm.name) + disk, passphrase);
     passphrase.Clear();

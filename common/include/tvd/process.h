@@ -37,6 +37,10 @@ struct ProcessOptions {
   // Empty: inherit the parent's.
   std::string stdout_path;
   std::string stderr_path;
+  // A descriptor the child gets as its stdin (e.g. the read end of a pipe
+  // that carries a secret, which must not appear in argv); the caller keeps
+  // and closes its own copy. -1: /dev/null.
+  int stdin_fd = -1;
   // Working directory; empty: the parent's.
   std::string cwd;
   // The child is killed (SIGKILL) when the thread that started it exits, so a

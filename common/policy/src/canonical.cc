@@ -198,7 +198,7 @@ std::string ToJson(const VmConfig& vm, int indent) {
     if (v.network) j["network"] = *v.network;
     vnets.push_back(std::move(j));
   }
-  const Json j = {
+  Json j = {
       {"format", kVmConfigFormat},
       {"name", vm.name},
       {"domain", vm.canonical_domain},
@@ -208,6 +208,14 @@ std::string ToJson(const VmConfig& vm, int indent) {
         {"encrypted-disks", SortedStrings(vm.tvd.encrypted_disks)},
         {"vnets", std::move(vnets)}}},
   };
+  // Only when present, so configurations without it keep their form.
+  if (!vm.tvd.encrypted_disk_create_mib.empty()) {
+    Json sizes = Json::object();
+    for (const auto& [target, mib] : vm.tvd.encrypted_disk_create_mib) {
+      sizes[target] = mib;
+    }
+    j["tvd"]["encrypted-disk-create-mib"] = std::move(sizes);
+  }
   return Dump(j, indent);
 }
 

@@ -45,6 +45,9 @@ namespace {
 using internal::ElementReader;
 using internal::Quote;
 
+// 16 TiB: qcow2's practical limit here, and far above any test disk.
+constexpr std::uint64_t kMaxCreateMib = 16ull * 1024 * 1024;
+
 constexpr char kTemplateHint[] =
     " (a template; fill it with 'tvdctl policy derive')";
 
@@ -289,7 +292,7 @@ class VmConfigReader {
         return Status::Ok();
       }
       if (c.name() == Prefixed("encryption")) {
-        TVD_RETURN_IF_ERROR(c.AllowOnly({"type", "target"}));
+        TVD_RETURN_IF_ERROR(c.AllowOnly({"type", "target", "create-mib"}));
         TVD_RETURN_IF_ERROR(c.Empty());
         TVD_ASSIGN_OR_RETURN(std::string type, c.Required("type"));
         if (type != "disk") {
@@ -307,6 +310,18 @@ class VmConfigReader {
             !fresh) {
           return c.Error("duplicate encryption of disk " + Quote(target) +
                          " (first at line " + std::to_string(it->second) + ")");
+        }
+        if (std::optional<std::string> size = c.Optional("create-mib")) {
+          std::optional<std::uint64_t> mib =
+              ParseDecimal(*size, 1, kMaxCreateMib);
+          if (!mib) {
+            return c.AttrError(
+                "create-mib",
+                "attribute 'create-mib' must be a whole number of MiB from 1 "
+                "to " +
+                    std::to_string(kMaxCreateMib) + ", got " + Quote(*size));
+          }
+          vm_.tvd.encrypted_disk_create_mib[target] = *mib;
         }
         vm_.tvd.encrypted_disks.push_back(std::move(target));
         lines_.encryptions.push_back(c.line());

@@ -212,5 +212,54 @@ TEST_F(GuestDiskEncryptionTest, GuestReadsTheDiskOnlyWithTheReleasedKey) {
   EXPECT_EQ(FilesHoldingTheKey(right_key), std::vector<std::string>{});
 }
 
+TEST_F(GuestDiskEncryptionTest, ProxyCreatesAMissingDiskTheGuestKeepsDataOn) {
+  std::string disk = dir_.path() + "/blue-n-data.qcow2";
+  Guest g = MakeGuest(dir_.path(), *image_, "blue-n", "blue", "bluen0",
+                      "52:54:00:00:0e:0f", "198.18.9.21", disk,
+                      /*create_mib=*/8);
+  master_.policy_ = MakePolicy("blue", 31, {g.vm});
+  blue_proxy_ = NewProxy("blue", master_);
+  ASSERT_TRUE(blue_proxy_->Join().ok());
+  ASSERT_FALSE(std::filesystem::exists(disk));
+  auto attached = blue_proxy_->Attach(g.vm.config_path);
+  ASSERT_TRUE(attached.ok()) << attached.status();
+
+  // A LUKS qcow2 of 8 MiB, readable by root only.
+  struct stat st {};
+  ASSERT_EQ(::stat(disk.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ProcessOptions info;
+  info.argv = {"qemu-img", "info", "--output=json", "-U", disk};
+  auto r = RunCommand(info);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->out.find("\"encrypted\": true"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("\"virtual-size\": 8388608"), std::string::npos)
+      << r->out;
+  EXPECT_NE(r->out.find("\"format\": \"luks\""), std::string::npos) << r->out;
+
+  // The guest writes to it; the host's file holds only ciphertext.
+  auto boot =
+      tvd::testing::WaitForGuestShell(g.socket, std::chrono::seconds(60));
+  ASSERT_TRUE(boot.ok()) << boot.status();
+  auto wrote = GuestExec(
+      g.socket, std::string("printf '") + kLabel + "' > /dev/vdb && sync");
+  ASSERT_TRUE(wrote.ok()) << wrote.status();
+  EXPECT_EQ(wrote->exit_status, 0) << wrote->err;
+  ASSERT_TRUE(blue_proxy_->Detach("blue-n").ok());
+  EXPECT_FALSE(FileContains(disk, kLabel));
+
+  // Attached again: the same disk (not created anew) with the data on it.
+  attached = blue_proxy_->Attach(g.vm.config_path);
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  boot = tvd::testing::WaitForGuestShell(g.socket, std::chrono::seconds(60));
+  ASSERT_TRUE(boot.ok()) << boot.status();
+  auto read =
+      GuestExec(g.socket, std::string("head -c ") +
+                              std::to_string(sizeof(kLabel) - 1) + " /dev/vdb");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->out, kLabel);
+  EXPECT_EQ(FilesHoldingTheKey(master_.disk_key), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace tvd::proxy::testing

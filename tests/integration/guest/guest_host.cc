@@ -63,7 +63,12 @@ std::string GuestXml(const Guest& g, const GuestImage& image,
          g.vm.tvd + "'>\n" + measures +
          (g.encrypted_disk.empty()
               ? std::string()
-              : "      <tvd:encryption type='disk' target='vdb'/>\n") +
+              : "      <tvd:encryption type='disk' target='vdb'" +
+                    (g.create_mib == 0
+                         ? std::string()
+                         : " create-mib='" + std::to_string(g.create_mib) +
+                               "'") +
+                    "/>\n") +
          "      <tvd:vnet target='" + g.vm.port + "' network='" + g.vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
@@ -74,9 +79,11 @@ std::string GuestXml(const Guest& g, const GuestImage& image,
 Guest MakeGuest(const std::string& dir, const GuestImage& image,
                 const std::string& name, const std::string& tvd,
                 const std::string& port, const std::string& mac,
-                const std::string& ip, const std::string& encrypted_disk) {
+                const std::string& ip, const std::string& encrypted_disk,
+                std::uint64_t create_mib) {
   Guest g;
   g.encrypted_disk = encrypted_disk;
+  g.create_mib = create_mib;
   g.vm.encrypted = !encrypted_disk.empty();
   g.vm.name = name;
   g.vm.tvd = tvd;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct Guest {
   // A LUKS-encrypted qcow2 attached as vdb and declared encrypted in the
   // TVD metadata (empty: none).
   std::string encrypted_disk;
+  // When non-zero, its <tvd:encryption create-mib>: the proxy creates the
+  // disk with this size when it is missing.
+  std::uint64_t create_mib = 0;
 };
 
 // The domain XML of a guest; `measures` are <tvd:measure> lines.
@@ -45,7 +49,8 @@ std::string GuestXml(const Guest& g, const tvd::testing::GuestImage& image,
 Guest MakeGuest(const std::string& dir, const tvd::testing::GuestImage& image,
                 const std::string& name, const std::string& tvd,
                 const std::string& port, const std::string& mac,
-                const std::string& ip, const std::string& encrypted_disk = "");
+                const std::string& ip, const std::string& encrypted_disk = "",
+                std::uint64_t create_mib = 0);
 
 class GuestHostTest : public ::testing::Test {
  protected:

@@ -1,7 +1,9 @@
 #include "tvd/process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -38,6 +40,24 @@ TEST(ProcessTest, EnvironmentOverrides) {
   StatusOr<CommandResult> r = RunCommand(o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->out, "value-1");
+}
+
+TEST(ProcessTest, StdinIsDevNullUnlessADescriptorIsGiven) {
+  ProcessOptions o;
+  o.argv = {"sh", "-c", "cat; echo end"};
+  StatusOr<CommandResult> r = RunCommand(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "end\n");
+
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], "from-pipe", 9), 9);
+  ::close(fds[1]);
+  o.stdin_fd = fds[0];
+  r = RunCommand(o);
+  ::close(fds[0]);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "from-pipeend\n");
 }
 
 TEST(ProcessTest, StopTerminatesAndReaps) {

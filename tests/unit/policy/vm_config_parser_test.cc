@@ -64,9 +64,22 @@ TEST(VmConfigParserTest, ParsesFinalConfig) {
   EXPECT_EQ(ToHex(*vm->FindMeasure(MeasureType::kKernel)->sha256), kA);
   EXPECT_EQ(ToHex(*vm->FindMeasure(MeasureType::kDisk, "vda")->sha256), kC);
   EXPECT_EQ(vm->tvd.encrypted_disks, std::vector<std::string>{"vda"});
+  EXPECT_TRUE(vm->tvd.encrypted_disk_create_mib.empty());
   EXPECT_EQ(vm->tvd.vnets,
             (std::vector<VnetBinding>{{"cms0", std::string("blue-data")}}));
   EXPECT_FALSE(vm->IsTemplate());
+}
+
+TEST(VmConfigParserTest, EncryptedDiskMayGiveTheSizeToCreateItWith) {
+  auto vm = ParseVmConfig(
+      Mutate(kVm, R"(<tvd:encryption type="disk" target="vda"/>)",
+             R"(<tvd:encryption type="disk" target="vda" create-mib="64"/>)"),
+      "vm.xml", VmConfigMode::kFinal);
+  ASSERT_TRUE(vm.ok()) << vm.status().message();
+  EXPECT_EQ(vm->tvd.encrypted_disk_create_mib,
+            (std::map<std::string, std::uint64_t>{{"vda", 64}}));
+  EXPECT_NE(ToJson(*vm).find("\"encrypted-disk-create-mib\""),
+            std::string::npos);
 }
 
 TEST(VmConfigParserTest, TemplateAllowedOnlyInTemplateMode) {
@@ -255,6 +268,18 @@ INSTANTIATE_TEST_SUITE_P(
                   R"(<tvd:encryption type="disk" target="vda"/>)",
                   R"(<tvd:encryption type="disk" target="vda" cipher="aes"/>)",
                   "vm.xml:23: <tvd:encryption>: unknown attribute 'cipher'"},
+        ErrorCase{
+            "EncryptionCreateSizeZero",
+            R"(<tvd:encryption type="disk" target="vda"/>)",
+            R"(<tvd:encryption type="disk" target="vda" create-mib="0"/>)",
+            "vm.xml:23: <tvd:encryption>: attribute 'create-mib' must be "
+            "a whole number of MiB from 1 to 16777216, got '0'"},
+        ErrorCase{
+            "EncryptionCreateSizeUnit",
+            R"(<tvd:encryption type="disk" target="vda"/>)",
+            R"(<tvd:encryption type="disk" target="vda" create-mib="1G"/>)",
+            "vm.xml:23: <tvd:encryption>: attribute 'create-mib' must be "
+            "a whole number of MiB from 1 to 16777216, got '1G'"},
         ErrorCase{"VnetBadNetwork", R"(network="blue-data")",
                   R"(network="Blue Data")",
                   "vm.xml:24: <tvd:vnet>: attribute 'network' must be a "

@@ -3,6 +3,7 @@
 // be told to fail.
 #pragma once
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -120,6 +121,18 @@ class FakeHypervisor : public Hypervisor {
     if (secrets.erase(uuid) == 0) return NotFound(uuid);
     return Status::Ok();
   }
+  // Records the request and creates an empty file at `path` (so that the
+  // proxy sees it), unless create_disk_error is set.
+  Status CreateEncryptedDisk(const std::string& path, std::uint64_t size_mib,
+                             const SecureBytes& passphrase) override {
+    if (!create_disk_error.ok()) return create_disk_error;
+    created_disks.push_back(
+        {path, size_mib,
+         std::vector<std::uint8_t>(passphrase.data(),
+                                   passphrase.data() + passphrase.size())});
+    std::ofstream(path).put('\0');
+    return Status::Ok();
+  }
   StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& prefix) override {
     std::vector<std::string> out;
@@ -129,9 +142,16 @@ class FakeHypervisor : public Hypervisor {
     return out;
   }
 
+  struct CreatedDisk {
+    std::string path;
+    std::uint64_t size_mib = 0;
+    std::vector<std::uint8_t> passphrase;
+  };
   std::map<std::string, Domain> domains;
   std::map<std::string, Secret> secrets;
+  std::vector<CreatedDisk> created_disks;
   Status start_error;
+  Status create_disk_error;
   int counter = 0;
 };
 

@@ -46,9 +46,12 @@ struct TestVm {
   std::string tvd;
   std::string kernel, initrd, disk;  // paths
   std::string mac = "52:54:00:00:00:01";
-  std::string port;     // host interface name
-  std::string network;  // TVD network of the NIC
-  bool encrypted = false;
+  std::string port;        // host interface name
+  std::string network;     // TVD network of the NIC
+  bool encrypted = false;  // vda is encrypted (and measured)
+  // When set: an encrypted vdb at this path, which the proxy creates
+  // (create-mib 8) when missing.
+  std::string new_disk;
   std::string config_path;
   policy::VmKnownGood known_good;
 };
@@ -64,10 +67,15 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
          "</initrd></os>\n"
          "  <devices>\n"
          "    <disk type='file' device='disk'><source file='" +
-         vm.disk +
-         "'/><target dev='vda' bus='virtio'/></disk>\n"
-         "    <interface type='ethernet'><mac address='" +
-         vm.mac + "'/><target dev='" + vm.port +
+         vm.disk + "'/><target dev='vda' bus='virtio'/></disk>\n" +
+         (vm.new_disk.empty()
+              ? std::string()
+              : "    <disk type='file' device='disk'><driver name='qemu' "
+                "type='qcow2'/><source file='" +
+                    vm.new_disk +
+                    "'/><target dev='vdb' bus='virtio'/></disk>\n") +
+         "    <interface type='ethernet'><mac address='" + vm.mac +
+         "'/><target dev='" + vm.port +
          "'/></interface>\n"
          "  </devices>\n"
          "  <metadata>\n"
@@ -75,6 +83,9 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
          vm.tvd + "'>\n" + measures +
          (vm.encrypted ? "      <tvd:encryption type='disk' target='vda'/>\n"
                        : "") +
+         (vm.new_disk.empty() ? ""
+                              : "      <tvd:encryption type='disk' "
+                                "target='vdb' create-mib='8'/>\n") +
          "      <tvd:vnet target='" + vm.port + "' network='" + vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
@@ -86,8 +97,10 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
 // `dir`, and fills vm.known_good with their real digests.
 inline TestVm MakeVm(const std::string& dir, const std::string& name,
                      const std::string& tvd, const std::string& network,
-                     const std::string& port, bool encrypted = false) {
+                     const std::string& port, bool encrypted = false,
+                     const std::string& new_disk = "") {
   TestVm vm;
+  vm.new_disk = new_disk;
   vm.name = name;
   vm.tvd = tvd;
   vm.network = network;
@@ -138,7 +151,7 @@ inline policy::TvdPolicy MakePolicy(const std::string& name, std::uint32_t id,
   p.authorized_hosts = {"CN=host-a"};
   for (const TestVm& vm : vms) {
     p.vms.push_back(vm.known_good);
-    if (vm.encrypted) p.disk_key_vms.push_back(vm.name);
+    if (vm.encrypted || !vm.new_disk.empty()) p.disk_key_vms.push_back(vm.name);
   }
   return p;
 }

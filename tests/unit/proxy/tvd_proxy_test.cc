@@ -1,6 +1,11 @@
 #include "tvd/proxy/tvd_proxy.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "fakes.h"
 #include "proxy_test_util.h"
@@ -204,6 +209,85 @@ TEST_F(TvdProxyTest, EncryptedDiskGetsAnEphemeralSecretRemovedOnDetach) {
   EXPECT_EQ(proxy_->Detach("db"),
             NotFound("VM 'db' is not attached to TVD 'blue' on this host "
                      "(see 'tvdctl status')"));
+}
+
+TEST_F(TvdProxyTest, MissingEncryptedDiskWithACreateSizeIsCreated) {
+  const std::string disk = dir_.path() + "/store-data.qcow2";
+  TestVm store = MakeVm(dir_.path(), "store", "blue", "blue-data", "tvdp-st",
+                        /*encrypted=*/false, disk);
+  master_.policy_ = MakePolicy("blue", 1, {web_, db_, store});
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(store.config_path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(hypervisor_.created_disks.size(), 1u);
+  EXPECT_EQ(hypervisor_.created_disks[0].path, disk);
+  EXPECT_EQ(hypervisor_.created_disks[0].size_mib, 8u);
+  // Created under the same passphrase the secret carries.
+  EXPECT_EQ(hypervisor_.created_disks[0].passphrase,
+            std::vector<std::uint8_t>(64, static_cast<std::uint8_t>('1')));
+  ASSERT_EQ(hypervisor_.secrets.size(), 1u);
+  EXPECT_EQ(hypervisor_.secrets.begin()->second.usage, "tvd/blue/store/vdb");
+
+  // A second attach (after detach) opens the disk that is now there.
+  ASSERT_TRUE(proxy_->Detach("store").ok());
+  ASSERT_TRUE(proxy_->Attach(store.config_path).ok());
+  EXPECT_EQ(hypervisor_.created_disks.size(), 1u);
+}
+
+TEST_F(TvdProxyTest, MissingEncryptedDiskWithoutACreateSizeIsRefused) {
+  ::unlink(db_.disk.c_str());
+  // db's vda is measured as well; the measurement finds it missing first.
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(db_.config_path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(master_.disk_key_requests.empty());
+  EXPECT_TRUE(hypervisor_.created_disks.empty());
+
+  // An unmeasured encrypted disk that is missing and has no create size.
+  const std::string disk = dir_.path() + "/gone.qcow2";
+  TestVm store = MakeVm(dir_.path(), "store", "blue", "blue-data", "tvdp-st",
+                        /*encrypted=*/false, disk);
+  std::ifstream in(store.config_path);
+  std::string xml((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  xml.replace(xml.find(" create-mib='8'"), 15, "");
+  WriteFile(store.config_path, xml);
+  master_.policy_ = MakePolicy("blue", 1, {web_, db_, store});
+  ASSERT_TRUE(proxy_->Leave().ok());
+  ASSERT_TRUE(proxy_->Join().ok());
+  r = proxy_->Attach(store.config_path);
+  EXPECT_EQ(r.status(),
+            FailedPrecondition(
+                "VM 'store': encrypted disk 'vdb' (" + disk +
+                ") does not exist; restore it, or give its <tvd:encryption> "
+                "a create-mib size to have the proxy create an empty one"));
+  EXPECT_TRUE(master_.disk_key_requests.empty());
+  EXPECT_TRUE(hypervisor_.created_disks.empty());
+  EXPECT_TRUE(hypervisor_.domains.empty());
+}
+
+TEST_F(TvdProxyTest, CreatedDiskIsRemovedWhenTheAttachFails) {
+  const std::string disk = dir_.path() + "/store-data.qcow2";
+  TestVm store = MakeVm(dir_.path(), "store", "blue", "blue-data", "tvdp-st",
+                        /*encrypted=*/false, disk);
+  master_.policy_ = MakePolicy("blue", 1, {web_, db_, store});
+  ASSERT_TRUE(proxy_->Join().ok());
+  hypervisor_.start_error = FailedPrecondition("no room");
+  auto r = proxy_->Attach(store.config_path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(hypervisor_.created_disks.size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(disk));
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(hypervisor_.domains.empty());
+
+  // A failing creation leaves no secret and no domain either.
+  hypervisor_.start_error = Status::Ok();
+  hypervisor_.create_disk_error = FailedPrecondition("qemu-img: no space");
+  r = proxy_->Attach(store.config_path);
+  EXPECT_EQ(r.status(), FailedPrecondition("qemu-img: no space")
+                            .WithContext("VM 'store': creating disk 'vdb'"));
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(hypervisor_.domains.empty());
 }
 
 TEST_F(TvdProxyTest, RefusedDiskKeyLeavesNothing) {

@@ -1,8 +1,9 @@
 // The hypervisor as the proxy sees it: define/start/destroy domains and
-// hold ephemeral secrets. LibvirtHypervisor (libvirt_hypervisor.h) is the
-// real one; unit tests use a fake.
+// hold ephemeral secrets, create encrypted disk images. LibvirtHypervisor
+// (libvirt_hypervisor.h) is the real one; unit tests use a fake.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ class Hypervisor {
                                              const SecureBytes& value) = 0;
   // NotFound when absent.
   virtual Status UndefineSecret(const std::string& uuid) = 0;
+  // Creates a LUKS-encrypted qcow2 image of `size_mib` MiB at `path`
+  // (mode 0600) whose LUKS passphrase is `passphrase`. AlreadyExists when
+  // `path` exists (an existing disk is never overwritten); on failure no
+  // file is left.
+  virtual Status CreateEncryptedDisk(const std::string& path,
+                                     std::uint64_t size_mib,
+                                     const SecureBytes& passphrase) = 0;
   // UUIDs of secrets whose usage starts with `usage_prefix`.
   virtual StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& usage_prefix) = 0;

@@ -25,6 +25,9 @@ class LibvirtHypervisor : public Hypervisor {
   StatusOr<std::string> DefineSecret(const std::string& usage,
                                      const SecureBytes& value) override;
   Status UndefineSecret(const std::string& uuid) override;
+  // With qemu-img (CreateLuksQcow2), QEMU being libvirt's driver here.
+  Status CreateEncryptedDisk(const std::string& path, std::uint64_t size_mib,
+                             const SecureBytes& passphrase) override;
   StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& usage_prefix) override;
 

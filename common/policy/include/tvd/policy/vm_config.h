@@ -16,6 +16,7 @@
 // rest of the domain XML is left to libvirt and kept intact by every tool.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,7 +40,10 @@ struct VmMetadata {
   std::string owner;                         // TVD name
   std::vector<Measurement> measures;         // unique (type, target)
   std::vector<std::string> encrypted_disks;  // disk targets, unique
-  std::vector<VnetBinding> vnets;            // unique targets
+  // Encrypted disks the proxy creates (LUKS qcow2 of this many MiB) when
+  // their source file does not exist yet; by disk target.
+  std::map<std::string, std::uint64_t> encrypted_disk_create_mib;
+  std::vector<VnetBinding> vnets;  // unique targets
   friend bool operator==(const VmMetadata&, const VmMetadata&) = default;
 };
 
