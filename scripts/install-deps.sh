@@ -23,6 +23,8 @@ packages=(
   cpio
   # headless browser for the admin overview page test (tests/integration/overview)
   chromium
+  # the Vagrantfile check (vagrant validate --ignore-provider) in the e2e tests
+  vagrant
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )
