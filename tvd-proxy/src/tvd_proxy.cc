@@ -224,7 +224,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   // key can); it is removed again if the attach fails.
   std::map<std::string, std::string> secret_by_disk;
   std::vector<std::string> created_disks;
-  auto undo_secrets = [&] {
+  auto undo = [&] {  // secrets and created disks of this VM
     Status s = RemoveSecretsLocked(SecretPrefix(vm.name));
     if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
     for (const std::string& path : created_disks) {
@@ -236,7 +236,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   for (const std::string& disk : vm.tvd.encrypted_disks) {
     const policy::DomainDisk* domain_disk = vm.FindDisk(disk);
     if (domain_disk == nullptr || !domain_disk->source_file) {
-      undo_secrets();
+      undo();
       return InvalidArgument("VM '" + vm.name + "': encrypted disk '" + disk +
                              "' has no <source file=...>");
     }
@@ -246,7 +246,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
         std::filesystem::exists(std::filesystem::symlink_status(path, ec));
     auto create = vm.tvd.encrypted_disk_create_mib.find(disk);
     if (!exists && create == vm.tvd.encrypted_disk_create_mib.end()) {
-      undo_secrets();
+      undo();
       return FailedPrecondition(
           "VM '" + vm.name + "': encrypted disk '" + disk + "' (" + path +
           ") does not exist; restore it, or give its <tvd:encryption> a "
@@ -254,7 +254,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     }
     auto key = master_.RequestDiskKey(config_.tvd, vm.name);
     if (!key.ok()) {
-      undo_secrets();
+      undo();
       return key.status().WithContext("VM '" + vm.name + "': disk key for '" +
                                       disk + "'");
     }
@@ -265,7 +265,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
           hypervisor_.CreateEncryptedDisk(path, create->second, passphrase);
       if (!made.ok()) {
         passphrase.Clear();
-        undo_secrets();
+        undo();
         return made.WithContext("VM '" + vm.name + "': creating disk '" + disk +
                                 "'");
       }
@@ -277,7 +277,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
         hypervisor_.DefineSecret(SecretPrefix(vm.name) + disk, passphrase);
     passphrase.Clear();
     if (!uuid.ok()) {
-      undo_secrets();
+      undo();
       return uuid.status().WithContext("VM '" + vm.name + "': secret for '" +
                                        disk + "'");
     }
@@ -285,12 +285,12 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   }
   auto final_xml = WithDiskSecrets(xml, secret_by_disk);
   if (!final_xml.ok()) {
-    undo_secrets();
+    undo();
     return final_xml.status();
   }
   Status started = hypervisor_.DefineAndStart(*final_xml);
   if (!started.ok()) {
-    undo_secrets();
+    undo();
     return started.WithContext("VM '" + vm.name + "': starting");
   }
   AttachedVm record;
@@ -301,7 +301,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
         (void)network_.UnplugVmPort(done);
       }
       (void)hypervisor_.DestroyAndUndefine(vm.name);
-      undo_secrets();
+      undo();
       return s.WithContext("VM '" + vm.name + "': plugging '" + p.port + "'");
     }
     record.ports.push_back(p.port);

@@ -604,6 +604,12 @@ class LifecycleTest : public ::testing::Test {
                                     ".log");
   }
 
+  // Both hosts join blue and each attaches its blue VM (VmOf("blue", h)).
+  static void BlueOnBothHosts() {
+    for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+    for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(AttachOk(VmOf("blue", h)));
+  }
+
   static void LeaveOk(int host, const std::string& tvd) {
     Cli c = hosts_[host]->Ctl({"leave", tvd});
     ASSERT_EQ(c.code, 0) << c.err;
@@ -792,11 +798,9 @@ TEST_F(LifecycleTest, TwoHostsTwoTvdsJoinAttachPingDetachLeave) {
 }
 
 TEST_F(LifecycleTest, KilledProxyIsRestartedAndReconciles) {
-  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  ASSERT_NO_FATAL_FAILURE(BlueOnBothHosts());
   Vm& b1 = VmOf("blue", 0);
   Vm& b2 = VmOf("blue", 1);
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
   ASSERT_TRUE(Reaches(b1, b2));
   json before = FactoryEntry(0, "blue");
   ASSERT_TRUE(before.is_object()) << hosts_[0]->Status().dump();
@@ -874,11 +878,9 @@ TEST_F(LifecycleTest, HostWithABadTcbCannotJoin) {
 }
 
 TEST_F(LifecycleTest, MemberFailingReattestationIsEvicted) {
-  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  ASSERT_NO_FATAL_FAILURE(BlueOnBothHosts());
   Vm& b1 = VmOf("blue", 0);
   Vm& b2 = VmOf("blue", 1);
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
   ASSERT_TRUE(Reaches(b1, b2));
   ASSERT_TRUE(Contains(hosts_[0]->Conns(), "tvd-blue-host2"));
   // host2's TCB changes after it joined.
@@ -922,11 +924,9 @@ TEST_F(LifecycleTest, MemberFailingReattestationIsEvicted) {
 }
 
 TEST_F(LifecycleTest, MasterRestartKeepsMembersRunning) {
-  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  ASSERT_NO_FATAL_FAILURE(BlueOnBothHosts());
   Vm& b1 = VmOf("blue", 0);
   Vm& b2 = VmOf("blue", 1);
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
   ASSERT_TRUE(Reaches(b1, b2));
   json before = Admin(protocol::AdminQueryKind::kTvd, "blue");
   // Stop the master by its PID (SIGTERM): it exits 0.
@@ -972,11 +972,9 @@ TEST_F(LifecycleTest, MasterRestartKeepsMembersRunning) {
 // commits before it answers. (A power loss on top is what SQLite's
 // synchronous=FULL is for; a process kill cannot show that part.)
 TEST_F(LifecycleTest, MasterKilledLosesNothingItAcknowledged) {
-  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  ASSERT_NO_FATAL_FAILURE(BlueOnBothHosts());
   Vm& b1 = VmOf("blue", 0);
   Vm& b2 = VmOf("blue", 1);
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
   // Both VM reports acknowledged (listed by the master).
   json before;
   ASSERT_TRUE(Eventually([&] {
@@ -1126,11 +1124,9 @@ TEST_F(LifecycleTest, FirstTvdToLeaveKeepsTheOthersTunnelsToThePeer) {
   for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "red"));
   ASSERT_TRUE(
       Eventually([] { return AnyWith(hosts_[0]->Sas(), "tvd-red-host2"); }));
-  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "blue"));
+  ASSERT_NO_FATAL_FAILURE(BlueOnBothHosts());
   Vm& b1 = VmOf("blue", 0);
   Vm& b2 = VmOf("blue", 1);
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b1));
-  ASSERT_NO_FATAL_FAILURE(AttachOk(b2));
   ASSERT_TRUE(Reaches(b1, b2));
   ASSERT_NO_FATAL_FAILURE(LeaveOk(0, "red"));
   EXPECT_TRUE(Reaches(b1, b2)) << Diagnose();

@@ -18,6 +18,7 @@
 #include "guest_host.h"
 #include "tvd/process.h"
 #include "tvd/proxy/disk_passphrase.h"
+#include "tvd/proxy/luks_qcow2.h"
 
 namespace tvd::proxy::testing {
 namespace {
@@ -32,11 +33,16 @@ class GuestDiskEncryptionTest : public GuestHostTest {
   FakeMaster master_{MakePolicy("blue", 31, {})};
 
   // Makes a 4 MiB LUKS qcow2 at `path` whose first bytes are kLabel,
-  // encrypted with the passphrase a proxy derives from `key`. Only for
-  // qemu-img, the passphrase is written to a 0600 file in the test's
-  // directory, removed before returning (the proxy never writes one).
+  // encrypted with the passphrase a proxy derives from `key`: created as
+  // the proxy creates disks, then filled by plain qemu-img (which must
+  // open it). Only for qemu-img, the passphrase is written to a 0600 file
+  // in the test's directory, removed before returning (the proxy never
+  // writes one).
   void MakeEncryptedDisk(const std::string& path,
                          const std::vector<std::uint8_t>& key) {
+    SecureBytes passphrase = DiskPassphrase(SecureBytes(key));
+    Status created = CreateLuksQcow2(path, 4, passphrase);
+    ASSERT_TRUE(created.ok()) << created;
     std::string plain = dir_.path() + "/plain.raw";
     {
       std::ofstream out(plain, std::ios::binary);
@@ -46,40 +52,26 @@ class GuestDiskEncryptionTest : public GuestHostTest {
     }
     std::string key_file = dir_.path() + "/qemu-img.passphrase";
     {
-      SecureBytes passphrase = DiskPassphrase(SecureBytes(key));
       std::ofstream out(key_file, std::ios::binary);
       out.write(reinterpret_cast<const char*>(passphrase.data()),
                 static_cast<std::streamsize>(passphrase.size()));
     }
     ASSERT_EQ(::chmod(key_file.c_str(), 0600), 0);
     ProcessOptions opts;
+    // -n: into the existing image, so no new LUKS header (and no PBKDF2
+    // timing) is made here.
     opts.argv = {
         "qemu-img",
         "convert",
+        "-n",
         "--object",
         "secret,id=k0,format=raw,file=" + key_file,
         "-f",
         "raw",
-        "-O",
-        "qcow2",
-        "-o",
-        "encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=200",
+        "--target-image-opts",
         plain,
-        path};
-    // qemu-img times one PBKDF2 round by the thread's CPU time to choose
-    // the iteration count; where CPU time is accounted in whole scheduler
-    // ticks (this VM), the round can read as 0 ms and qemu-img gives up
-    // with "Unable to get accurate CPU usage". Another try measures again.
-    StatusOr<CommandResult> r = Internal("qemu-img not run");
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      std::filesystem::remove(path);
-      r = RunCommand(opts);
-      if (!r.ok() || r->exit_status == 0 ||
-          r->err.find("Unable to get accurate CPU usage") ==
-              std::string::npos) {
-        break;
-      }
-    }
+        "driver=qcow2,file.filename=" + path + ",encrypt.key-secret=k0"};
+    auto r = RunCommand(opts);
     std::filesystem::remove(key_file);
     std::filesystem::remove(plain);
     ASSERT_TRUE(r.ok()) << r.status();
