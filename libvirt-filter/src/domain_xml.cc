@@ -379,7 +379,7 @@ Status CheckGraphics(const XMLElement* graphics, const std::string& path,
         "is not the console this host allows (" + std::string(allowed) + ")");
   }
   const XMLElement* listen = graphics->FirstChildElement("listen");
-  if (listen != nullptr && AttrOr(listen, "type") != "none" &&
+  if (listen != nullptr && AttrOr(listen, "type") == "address" &&
       AttrOr(listen, "address").empty()) {
     return BadValue(path + "/listen/@address", "", "is not a loopback address");
   }
@@ -537,6 +537,7 @@ void Rewrite(XMLElement* domain, const TenantScope& scope) {
 }
 
 std::string MarkdownCell(const ElementRule& r) {
+  if (!r.attributes_doc.empty()) return std::string(r.attributes_doc);
   std::string s;
   for (const internal::AttributeRule& a : r.attributes) {
     if (!s.empty()) s += "; ";

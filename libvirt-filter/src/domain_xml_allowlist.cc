@@ -92,6 +92,10 @@ std::vector<AttributeRule> AddressAttributes() {
 void AddDeviceParts(std::vector<ElementRule>& r, const std::string& device,
                     bool boot) {
   r.push_back(E(device + "/address", 1, AddressAttributes(), kAddress));
+  // The docs list the attributes once, at the first device.
+  if (device != "/domain/devices/disk") {
+    r.back().attributes_doc = "as `/domain/devices/disk/address`";
+  }
   r.push_back(
       E(device + "/alias", 1, {{"name", Of(ValueKind::kUserAlias)}}, kAlias));
   if (boot) {
@@ -411,7 +415,7 @@ std::vector<ElementRule> BuildRules() {
   r.push_back(E(dev + "/input", 8,
                 {{"type", OneOf({"tablet", "mouse", "keyboard"})},
                  {"bus", OneOf({"usb", "ps2", "virtio"})}},
-                "an emulated input device fed by the console; no <source> "
+                "an emulated input device fed by the console; no `<source>` "
                 "(no host evdev or passthrough)"));
   AddDeviceParts(r, dev + "/input", false);
 
@@ -460,7 +464,7 @@ std::vector<ElementRule> BuildRules() {
          {"vgamem", Unsigned(1u << 20)},
          {"heads", Unsigned(16)},
          {"primary", kYesNo}},
-        "an emulated display adapter; no <acceleration> (no host "
+        "an emulated display adapter; no `<acceleration>` (no host "
         "GPU)"));
   AddDeviceParts(r, dev + "/video", false);
 
@@ -506,6 +510,7 @@ std::vector<ElementRule> BuildRules() {
                 {{"model", OneOf({"isa", "pvpanic", "hyperv"})}},
                 "the guest reports a crash to libvirt"));
   r.push_back(E(dev + "/panic/address", 1, AddressAttributes(), kAddress));
+  r.back().attributes_doc = "as `/domain/devices/disk/address`";
   return r;
 }
 

@@ -62,6 +62,8 @@ struct ElementRule {
   ValueRule text;
   Check check = Check::kNone;
   std::string_view why;  // why it cannot reach the host (the docs table)
+  // Replaces the list of attributes in the docs table when not empty.
+  std::string_view attributes_doc = {};
 };
 
 // The rules, in document order; built once.
