@@ -373,6 +373,29 @@ TEST(ConfineDomainXmlTest, HostPathsOutsideTheStorageAreRefused) {
              "destroy, restart, preserve, rename-restart"));
 }
 
+TEST(ConfineDomainXmlTest, FirmwareIsTheHostsOrTheTenantsOwnFile) {
+  // libvirt picks the host's own EFI firmware: no path from the tenant.
+  std::string efi = Domain("");
+  efi.replace(efi.find("<os>"), 4, "<os firmware='efi'>");
+  EXPECT_TRUE(ConfineDomainXml(efi, Blue()).ok());
+  std::string loader = Domain("");
+  loader.replace(loader.find("</os>"), 5,
+                 "<loader readonly='yes' type='pflash'>/usr/share/OVMF/"
+                 "OVMF_CODE.fd</loader></os>");
+  EXPECT_EQ(Confine(loader),
+            Denied("/domain/os/loader: '/usr/share/OVMF/OVMF_CODE.fd' is "
+                   "outside the TVD storage /var/lib/tvd/blue"));
+  std::string own = Domain("");
+  own.replace(own.find("</os>"), 5,
+              "<loader readonly='yes' type='pflash'>/var/lib/tvd/blue/"
+              "code.fd</loader><nvram>/var/lib/tvd/blue/vars.fd</nvram></os>");
+  EXPECT_TRUE(ConfineDomainXml(own, Blue()).ok());
+  std::string smbios = Domain("");
+  smbios.replace(smbios.find("</os>"), 5, "<smbios mode='host'/></os>");
+  EXPECT_EQ(Confine(smbios),
+            Denied("/domain/os/smbios/@mode: 'host' is not one of emulate"));
+}
+
 TEST(ConfineDomainXmlTest, DiskFormatIsPinned) {
   EXPECT_TRUE(ConfineDomainXml(Domain(kQcow2Disk), Blue()).ok());
   EXPECT_EQ(Confine(Domain("<disk type='file' device='disk'><driver "
