@@ -612,6 +612,48 @@ TEST_F(RelayVirshTest, VirtInstallDomainThroughTheRelayOnTheQemuDriver) {
   (*relay)->Stop();
 }
 
+// virt-manager's New VM definition (SPICE console, agent channels, USB
+// redirection, rng) on a host whose relay allows SPICE: libvirtd's QEMU
+// driver accepts what the relay forwards.
+TEST_F(RelayVirshTest, VirtManagerDomainThroughASpiceRelayOnTheQemuDriver) {
+  auto ownership = LoadPolicyDirectory(
+      env_->dir + "/policies", "/var/lib/tvd",
+      HostConfinement{kDefaultEmulator, GraphicsPolicy::kSpice});
+  ASSERT_TRUE(ownership.ok()) << ownership.status().ToString();
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-spice",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, **ownership,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  const std::string blue =
+      "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  std::ifstream in(std::string(TVD_SOURCE_DIR) +
+                   "/tests/unit/libvirt_filter/data/virt_manager_new_vm.xml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  std::string xml = all.substr(all.find("<domain", all.find("</domain>")));
+  CommandResult r =
+      env_->Virsh(blue, {"define", env_->WriteFile("virt-manager.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(env_->libvirtd->ClientUri("qemu:///system"),
+                  {"dumpxml", "blue-desktop"});
+  EXPECT_NE(r.out.find("<graphics type='spice'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  r = env_->Virsh(blue, {"undefine", "blue-desktop"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  (*relay)->Stop();
+}
+
 // virt-manager-style inspection and tuning calls work on the tenant's own
 // domains and look like a missing domain on others.
 TEST_F(RelayVirshTest, TuningAndInspectionOnOwnDomainsOnly) {
