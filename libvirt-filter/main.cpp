@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
     std::cerr << "libvirt-filter: " << config.status().message() << "\n";
     return 2;
   }
-  auto ownership =
-      LoadPolicyDirectory(config->policy_dir, config->storage_root);
+  auto ownership = LoadPolicyDirectory(config->policy_dir, config->storage_root,
+                                       config->host);
   if (!ownership.ok()) {
     std::cerr << "libvirt-filter: " << ownership.status().message() << "\n";
     return 1;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -170,7 +171,8 @@ TEST_F(RelayVirshTest, DefineForcesTheTenantsOwnership) {
   // The tenant claims red; the relay writes blue.
   std::string file = env_->WriteFile(
       "claim.xml", DomainXml("blue-claim", "red", "",
-                             "<disk type='file' device='disk'><source "
+                             "<disk type='file' device='disk'><driver "
+                             "name='qemu' type='qcow2'/><source "
                              "file='/var/lib/tvd/blue/claim.img'/><target "
                              "dev='vda'/></disk>"));
   CommandResult r = Blue({"define", file});
@@ -204,8 +206,8 @@ TEST_F(RelayVirshTest, DefineWithHostDeviceIsDenied) {
                 "</hostdev>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <hostdev>: host devices are not "
-                       "allowed"),
+  EXPECT_NE(r.err.find("operation forbidden: /domain/devices/hostdev: not "
+                       "allowed through the TVD relay"),
             std::string::npos)
       << r.err;
 }
@@ -219,8 +221,8 @@ TEST_F(RelayVirshTest, DefineWithQemuCommandLineIsDenied) {
       "</domain>";
   CommandResult r = Blue({"define", env_->WriteFile("cmd.xml", xml)});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <domain>: namespace declaration "
-                       "xmlns:qemu"),
+  EXPECT_NE(r.err.find("operation forbidden: /domain/@xmlns:qemu: not allowed "
+                       "through the TVD relay"),
             std::string::npos)
       << r.err;
 }
@@ -228,14 +230,16 @@ TEST_F(RelayVirshTest, DefineWithQemuCommandLineIsDenied) {
 TEST_F(RelayVirshTest, DefineWithDiskOutsideTheTvdStorageIsDenied) {
   std::string file = env_->WriteFile(
       "disk.xml", DomainXml("blue-disk", "blue", "",
-                            "<disk type='file' device='disk'><source "
+                            "<disk type='file' device='disk'><driver "
+                            "name='qemu' type='qcow2'/><source "
                             "file='/var/lib/tvd/red/secret.img'/><target "
                             "dev='vda'/></disk>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <disk><source "
-                       "file='/var/lib/tvd/red/secret.img'>: disk images must "
-                       "lie under /var/lib/tvd/blue/"),
+  EXPECT_NE(r.err.find("operation forbidden: "
+                       "/domain/devices/disk/source/@file: "
+                       "'/var/lib/tvd/red/secret.img' is outside the TVD "
+                       "storage /var/lib/tvd/blue"),
             std::string::npos)
       << r.err;
 }
@@ -247,9 +251,9 @@ TEST_F(RelayVirshTest, DefineWithNicOnAnotherTvdsNetworkIsDenied) {
                                            "network='red-data'/></interface>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <interface "
-                       "type='network'><source network='red-data'>: not a "
-                       "network of TVD blue"),
+  EXPECT_NE(r.err.find("operation forbidden: "
+                       "/domain/devices/interface/source/@network: 'red-data' "
+                       "is not a network of TVD blue"),
             std::string::npos)
       << r.err;
 }
@@ -284,7 +288,8 @@ TEST_F(RelayVirshTest, CreateIsConfinedLikeDefine) {
                                   "<hostdev mode='subsystem' type='usb'/>"));
   CommandResult r = Blue({"create", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("<hostdev>: host devices are not allowed"),
+  EXPECT_NE(r.err.find("/domain/devices/hostdev: not allowed through the TVD "
+                       "relay"),
             std::string::npos)
       << r.err;
   file = env_->WriteFile("create-ok.xml", DomainXml("red-transient", "blue"));
@@ -522,8 +527,9 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
   std::string xml =
       "<domain type='qemu'><name>blue-q1</name><memory>65536</memory>"
       "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
-      "<disk type='file' device='disk'><source "
-      "file='/var/lib/tvd/blue/q1.img'/><target dev='vda' bus='virtio'/>"
+      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+      "<source file='/var/lib/tvd/blue/q1.img'/><target dev='vda' "
+      "bus='virtio'/>"
       "</disk></devices></domain>";
   CommandResult r =
       env_->Virsh(uri("blue"), {"define", env_->WriteFile("q1.xml", xml)});
@@ -539,6 +545,111 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
                   {"dumpxml", "blue-q1"});
   EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
   r = env_->Virsh(uri("blue"), {"undefine", "blue-q1"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  (*relay)->Stop();
+}
+
+// What virt-install really sends (tests/unit/libvirt_filter/data) passes the
+// relay and libvirtd's QEMU driver; the stored domain carries the relay's
+// owner and the host's emulator. A file-backed serial port (a root write
+// primitive when the domain starts) is refused and nothing is stored.
+TEST_F(RelayVirshTest, VirtInstallDomainThroughTheRelayOnTheQemuDriver) {
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-qemu",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, *env_->ownership,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  const std::string blue =
+      "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  const std::string admin = env_->libvirtd->ClientUri("qemu:///system");
+
+  std::ifstream in(std::string(TVD_SOURCE_DIR) +
+                   "/tests/unit/libvirt_filter/data/virt_install_console.xml");
+  std::stringstream text;
+  text << in.rdbuf();
+  // The second document is the definition virt-install leaves behind.
+  std::string all = text.str();
+  std::size_t second = all.find("<domain", all.find("</domain>"));
+  ASSERT_NE(second, std::string::npos);
+  std::string xml = all.substr(second);
+  CommandResult r =
+      env_->Virsh(blue, {"define", env_->WriteFile("virt-install.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(admin, {"dumpxml", "blue-web"});
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<emulator>/usr/bin/qemu-system-x86_64</emulator>"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("<driver name='qemu' type='qcow2' discard='unmap'/>"),
+            std::string::npos)
+      << r.out;
+  r = env_->Virsh(blue, {"undefine", "blue-web"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+
+  CommandResult before = env_->Virsh(admin, {"list", "--all", "--name"});
+  std::string serial = xml;
+  serial.replace(serial.find("<console type=\"pty\"/>"), 22,
+                 "<serial type='file'><source path='/root/tvd-owned'/>"
+                 "</serial>");
+  r = env_->Virsh(blue, {"define", env_->WriteFile("file-serial.xml", serial)});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: /domain/devices/serial/@type: "
+                       "'file' is not one of pty"),
+            std::string::npos)
+      << r.err;
+  CommandResult after = env_->Virsh(admin, {"list", "--all", "--name"});
+  EXPECT_EQ(after.out, before.out);
+  EXPECT_FALSE(std::filesystem::exists("/root/tvd-owned"));
+  (*relay)->Stop();
+}
+
+// virt-manager's New VM definition (SPICE console, agent channels, USB
+// redirection, rng) on a host whose relay allows SPICE: libvirtd's QEMU
+// driver accepts what the relay forwards.
+TEST_F(RelayVirshTest, VirtManagerDomainThroughASpiceRelayOnTheQemuDriver) {
+  auto ownership = LoadPolicyDirectory(
+      env_->dir + "/policies", "/var/lib/tvd",
+      HostConfinement{kDefaultEmulator, GraphicsPolicy::kSpice});
+  ASSERT_TRUE(ownership.ok()) << ownership.status().ToString();
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-spice",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, **ownership,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  const std::string blue =
+      "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  std::ifstream in(std::string(TVD_SOURCE_DIR) +
+                   "/tests/unit/libvirt_filter/data/virt_manager_new_vm.xml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  std::string xml = all.substr(all.find("<domain", all.find("</domain>")));
+  CommandResult r =
+      env_->Virsh(blue, {"define", env_->WriteFile("virt-manager.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(env_->libvirtd->ClientUri("qemu:///system"),
+                  {"dumpxml", "blue-desktop"});
+  EXPECT_NE(r.out.find("<graphics type='spice'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  r = env_->Virsh(blue, {"undefine", "blue-desktop"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   (*relay)->Stop();
 }
