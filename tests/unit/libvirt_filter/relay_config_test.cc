@@ -21,6 +21,17 @@ TEST(RelayConfigTest, FlagsAndFile) {
   EXPECT_EQ(c->options.frame_timeout.count(), 500);
   EXPECT_EQ(c->key_path, "/k");
   EXPECT_EQ(c->storage_root, "/var/lib/tvd");
+  EXPECT_EQ(c->options.emulator, "/usr/bin/qemu-system-x86_64");
+}
+
+TEST(RelayConfigTest, Emulator) {
+  auto c =
+      ParseRelayConfig({"--ca-cert=/c", "--cert=/s", "--key=/k",
+                        "--policy-dir=/p", "--emulator=/usr/libexec/qemu-kvm"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->options.emulator, "/usr/libexec/qemu-kvm");
+  EXPECT_EQ(ParseRelayConfig({"--emulator=qemu"}).status(),
+            InvalidArgument("--emulator: emulator: 'qemu' is not absolute"));
 }
 
 TEST(RelayConfigTest, Errors) {

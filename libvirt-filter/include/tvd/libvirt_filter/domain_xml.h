@@ -27,6 +27,9 @@ struct TenantScope {
   // Names of the TVD's networks (libvirt <interface type='network'> sources
   // and tvd:vnet bindings must be among them).
   std::vector<std::string> networks;
+  // The host's QEMU binary: the only emulator a tenant's domain or a
+  // GetDomainCapabilities call may name (the relay's `emulator` setting).
+  std::string emulator = "/usr/bin/qemu-system-x86_64";
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.

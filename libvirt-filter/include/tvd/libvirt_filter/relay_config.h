@@ -12,6 +12,9 @@
 //   policy-dir       directory of TVD policy files (*.xml)
 //   storage-root     tenants' disks must lie under STORAGE-ROOT/<tvd>/
 //                    (default /var/lib/tvd)
+//   emulator         the host's QEMU binary, the only one tenants' domains
+//                    and GetDomainCapabilities may name
+//                    (default /usr/bin/qemu-system-x86_64)
 //   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
 // Errors name the file and line, or the flag.
 #pragma once
