@@ -503,6 +503,10 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
           r.OptionalString("new name", kStringMax);
       if (!new_name.ok()) return Malformed(h, new_name.status(), out);
       if (!Owns(*dom)) return Fail(h, not_found_.ForDomain(*dom), out);
+      // The name is part of the configuration the proxy measured.
+      if (Status free = CheckNotAdmitted(*dom); !free.ok()) {
+        return Deny(h, free.message(), out);
+      }
       if (*new_name) {
         // Onto one of the tenant's own names: libvirtd's own conflict
         // error. Onto any other name: the namespace rule, which answers
@@ -591,22 +595,8 @@ void SessionFilter::OnDefine(Packet& packet, bool has_flags,
   std::optional<Uuid> uuid;
   if (*by_name && Owns(**by_name)) {
     const RemoteDomain& existing = **by_name;
-    StatusOr<std::string> current = directory_.GetXmlDesc(existing);
-    StatusOr<bool> admitted =
-        current.ok() ? HasProxyAdmission(*current) : current.status();
-    if (!admitted.ok()) {
-      return Deny(h,
-                  "cannot read the definition of domain '" +
-                      Shown(existing.name) +
-                      "': " + admitted.status().message(),
-                  out);
-    }
-    if (*admitted) {
-      return Deny(h,
-                  "domain '" + Shown(existing.name) +
-                      "' was admitted by the TVD proxy with a measured "
-                      "configuration; change it with tvdctl attach on the host",
-                  out);
+    if (Status free = CheckNotAdmitted(existing); !free.ok()) {
+      return Deny(h, free.message(), out);
     }
     uuid = existing.uuid;
   } else if (Status name = CheckNewName(confined->name, *by_name); !name.ok()) {
@@ -649,6 +639,24 @@ Status SessionFilter::CheckNewName(const std::string& name,
     return PermissionDenied("domain name '" + Shown(name) +
                             "' is reserved on this host; ask the datacenter "
                             "admin");
+  }
+  return Status::Ok();
+}
+
+Status SessionFilter::CheckNotAdmitted(const RemoteDomain& dom) {
+  StatusOr<std::string> current = directory_.GetXmlDesc(dom);
+  StatusOr<bool> admitted =
+      current.ok() ? HasProxyAdmission(*current) : current.status();
+  if (!admitted.ok()) {
+    return PermissionDenied("cannot read the definition of domain '" +
+                            Shown(dom.name) +
+                            "': " + admitted.status().message());
+  }
+  if (*admitted) {
+    return PermissionDenied(
+        "domain '" + Shown(dom.name) +
+        "' was admitted by the TVD proxy with a measured configuration; "
+        "change it with tvdctl attach on the host");
   }
   return Status::Ok();
 }

@@ -562,6 +562,17 @@ TEST_F(SessionFilterTest, DomainAdmittedByTheProxyCannotBeRedefined) {
   }
 }
 
+TEST_F(SessionFilterTest, DomainAdmittedByTheProxyCannotBeRenamed) {
+  libvirt_.domains.push_back({Dom("blue-measured", 6, -1), "blue", "",
+                              "<t:measure type='config' sha256='00'/>"});
+  EXPECT_EQ(ErrorText(Answered(
+                CallOf(kProcDomainRename, 1,
+                       RenameArgs(Dom("blue-measured", 6, -1), "blue-x")))),
+            "operation forbidden: domain 'blue-measured' was admitted by the "
+            "TVD proxy with a measured configuration; change it with tvdctl "
+            "attach on the host");
+}
+
 // Renaming onto another TVD's name answers exactly like renaming onto an
 // unused name outside the namespace.
 TEST_F(SessionFilterTest, RenameOntoForeignNameAnswersLikeMissingName) {

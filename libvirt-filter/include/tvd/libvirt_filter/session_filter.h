@@ -27,7 +27,7 @@
 //         a new name it removes the <uuid> so that libvirtd chooses one.
 //   - Define/create XML is confined (domain_xml.h). A domain the TVD proxy
 //     admitted (HasProxyAdmission on its current definition) cannot be
-//     redefined or re-created through the relay.
+//     redefined, re-created or renamed through the relay.
 //   - Before a tenant's domain starts (DomainCreate, CreateWithFlags,
 //     CreateXML) and before a definition is stored (DefineXML,
 //     DefineXMLFlags), every file disk is given to the DiskImageChecker
@@ -116,6 +116,9 @@ class SessionFilter {
   // with the refusal.
   Status CheckNewName(const std::string& name,
                       const std::optional<RemoteDomain>& taken);
+  // PermissionDenied when the tenant's domain `dom` was admitted by the TVD
+  // proxy (or its definition cannot be read); OK otherwise.
+  Status CheckNotAdmitted(const RemoteDomain& dom);
   // OK when every disk of `xml` may be opened: PermissionDenied for a
   // non-file disk with a source or a format other than raw/qcow2, the
   // checker's error for an image it refuses, InvalidArgument for XML that
