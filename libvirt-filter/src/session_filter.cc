@@ -626,6 +626,15 @@ Status SessionFilter::CheckNewName(const std::string& name,
                             "-' followed by 1 to 64 letters, digits, '_', "
                             "'.' or '-'");
   }
+  for (const std::string& nested : scope_.nested_tvds) {
+    // Another TVD's namespace inside this one's: refused by name alone, so
+    // that its domains answer like names nobody uses.
+    if (name.starts_with(nested + "-")) {
+      return PermissionDenied("domain name '" + Shown(name) +
+                              "': names starting with '" + nested +
+                              "-' are reserved on this host");
+    }
+  }
   if (taken) {
     // Only the admin can put a domain of another owner under this TVD's
     // names; the tenant learns that the name is held, not by whom.

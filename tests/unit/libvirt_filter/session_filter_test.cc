@@ -477,6 +477,41 @@ TEST_F(SessionFilterTest, CreateXmlWithForeignNameAnswersLikeUnusedName) {
             "operation forbidden: domain name 'red-b" + std::string(kNameRule));
 }
 
+// TVD blue-x's names are inside blue's namespace: refused to blue by name
+// alone, so blue-x's domains answer like names nobody uses.
+TEST(NestedTvdTest, AnotherTvdsNamespaceInsideTheTenantsIsRefused) {
+  FakeLibvirt libvirt;
+  libvirt.domains = {{Dom("blue-x-vm1", 1, -1), "blue-x"}};
+  OwnershipCache cache(libvirt);
+  NotFoundReplies not_found;
+  FakeDiskChecker disks;
+  TenantScope scope{"blue", "/var/lib/tvd/blue", {"blue-data"}};
+  scope.nested_tvds = {"blue-x"};
+  SessionFilter filter(scope, cache, libvirt, not_found, disks,
+                       "test:///default");
+  for (const char* name : {"blue-x-vm1", "blue-x-vm2"}) {
+    XmlArgs a;
+    a.xml =
+        "<domain type='test'><name>" + std::string(name) + "</name></domain>";
+    Packet p;
+    p.header = PacketHeader{kRemoteProgram,     1, kProcDomainDefineXml,
+                            MessageType::kCall, 1, MessageStatus::kOk};
+    p.payload = EncodeXmlArgs(a);
+    FilterOutput out;
+    filter.OnClientPacket(std::move(p), out);
+    ASSERT_TRUE(out.to_upstream.empty()) << name;
+    ASSERT_EQ(out.to_client.size(), 1u) << name;
+    StatusOr<RemoteError> e =
+        DecodeError(DecodePacket(out.to_client.front())->payload);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->message, "operation forbidden: domain name '" +
+                              std::string(name) +
+                              "': names starting with 'blue-x-' are reserved "
+                              "on this host")
+        << name;
+  }
+}
+
 // The admin's own domain under a name in blue's namespace: refused without
 // saying whose it is.
 TEST_F(SessionFilterTest, NameInNamespaceHeldByTheAdminIsReserved) {

@@ -30,6 +30,10 @@ struct TenantScope {
   // The host's QEMU binary: the only emulator a tenant's domain or a
   // GetDomainCapabilities call may name (the relay's `emulator` setting).
   std::string emulator = "/usr/bin/qemu-system-x86_64";
+  // Other TVDs on the host whose names start with "<tvd>-": their domain
+  // names ("<nested>-...") lie inside this TVD's namespace and are refused
+  // to this tenant whether or not such a domain exists.
+  std::vector<std::string> nested_tvds = {};
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.
