@@ -18,7 +18,9 @@
 //         rename target) must be "<tvd>-" followed by 1 to 64 of
 //         [A-Za-z0-9_.-]; any other is refused with one message that does
 //         not depend on whether such a domain exists (another TVD's names
-//         are in its own namespace, so they never need looking up). A name
+//         are in its own namespace, so they never need looking up; a TVD
+//         nested in this one's namespace, scope.nested_tvds, keeps its
+//         names the same way). A name
 //         in the namespace held by a domain the tenant does not own (an
 //         admin's misconfiguration) is refused without naming the owner,
 //         and logged as a warning;
