@@ -20,10 +20,9 @@
 //         not depend on whether such a domain exists (another TVD's names
 //         are in its own namespace, so they never need looking up; a TVD
 //         nested in this one's namespace, scope.nested_tvds, keeps its
-//         names the same way). A name
-//         in the namespace held by a domain the tenant does not own (an
-//         admin's misconfiguration) is refused without naming the owner,
-//         and logged as a warning;
+//         names the same way). A name in the namespace held by a domain
+//         the tenant does not own (an admin's misconfiguration) is refused
+//         without naming the owner, and logged as a warning;
 //       * the <uuid> a tenant sends never reaches libvirtd: for the
 //         tenant's existing domain the relay writes that domain's UUID, for
 //         a new name it removes the <uuid> so that libvirtd chooses one.
