@@ -287,6 +287,27 @@ TEST_F(RelayVirshTest, DefineOverAnotherTenantsNameLooksLikeAnUnusedName) {
   EXPECT_EQ(Admin({"dominfo", "red-unused"}).exit_status, 1);
 }
 
+// The admin's own domain under a name in blue's namespace (a
+// misconfiguration): blue cannot take the name, and is not told whose it is.
+TEST_F(RelayVirshTest, NameInTheNamespaceHeldByTheAdminIsReserved) {
+  ASSERT_EQ(Admin({"define", env_->WriteFile("blue-admins.xml",
+                                             DomainXml("blue-admins", ""))})
+                .exit_status,
+            0);
+  CommandResult r =
+      Blue({"define", env_->WriteFile("take-admins.xml",
+                                      DomainXml("blue-admins", "blue"))});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("error: operation forbidden: domain name "
+                       "'blue-admins' is reserved on this host; ask the "
+                       "datacenter admin"),
+            std::string::npos)
+      << r.err;
+  CommandResult xml = Admin({"dumpxml", "blue-admins"});
+  EXPECT_EQ(xml.out.find("owner="), std::string::npos) << xml.out;
+  EXPECT_EQ(Admin({"undefine", "blue-admins"}).exit_status, 0);
+}
+
 // virt-install writes a random <uuid>; here it is red's. The relay drops it,
 // libvirtd chooses another, and red's domain is untouched.
 TEST_F(RelayVirshTest, DefineWithAnotherTenantsUuidGetsAFreshOne) {
