@@ -85,7 +85,13 @@ StatusOr<TenantScope> StaticOwnership::ScopeForSubject(
     return NotFound("no TVD policy names '" + std::string(subject) +
                     "' as its owner");
   }
-  return ScopeFromPolicy(*found, storage_root_, host_);
+  TenantScope scope = ScopeFromPolicy(*found, storage_root_, host_);
+  for (const auto& p : policies_) {
+    if (p.name.starts_with(found->name + "-")) {
+      scope.nested_tvds.push_back(p.name);
+    }
+  }
+  return scope;
 }
 
 StatusOr<std::unique_ptr<StaticOwnership>> LoadPolicyDirectory(

@@ -27,6 +27,8 @@ seeds = {
   'set_metadata': pkt(R, 264, 0, 6, 0, dom('blue-a', 1, 1) + struct.pack('>iI', 2, 1) + s('<tvd/>') + struct.pack('>I', 1) + s('tvd') + struct.pack('>I', 1) + s('urn:tvd:vm:1') + struct.pack('>I', 0)),
   'lying_length': b'\xff\xff\xff\xff' + b'\0' * 24,
   'short_length': b'\x00\x00\x00\x08abcd',
+  'define_admitted': pkt(R, 11, 0, 9, 0, s("<domain type='kvm'><name>blue-a</name><uuid>b1000000-0000-4000-8000-000000000001</uuid><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/tvd/blue/a.qcow2'/><target dev='vda'/></disk><disk type='block'><source dev='/dev/sda'/></disk></devices><devices><disk device='cdrom'/></devices><metadata><t:tvd xmlns:t='urn:tvd:vm:1' owner='blue'><t:measure type='config' sha256='00'/><t:vnet target='b0' network='blue-data'/></t:tvd></metadata></domain>")),
+  'domain_caps': pkt(R, 342, 0, 10, 0, struct.pack('>I', 1) + s('/usr/bin/qemu-system-x86_64') + struct.pack('>I', 1) + s('x86_64') + struct.pack('>I', 0) + struct.pack('>I', 1) + s('kvm') + struct.pack('>I', 0)),
   'two_packets': pkt(R, 3, 0, 7, 0, b'') + pkt(R, 4, 0, 8, 0, b''),
 }
 os.makedirs(d, exist_ok=True)

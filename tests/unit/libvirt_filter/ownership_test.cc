@@ -57,6 +57,17 @@ TEST(StaticOwnershipTest, TheHostsEmulatorAndGraphicsReachEveryScope) {
   EXPECT_EQ(s->graphics, GraphicsPolicy::kVnc);
 }
 
+// blue-x's domain names ("blue-x-...") are also in blue's namespace.
+TEST(StaticOwnershipTest, ScopeListsTvdsNestedInItsNamespace) {
+  StaticOwnership o(
+      {Policy("blue", "CN=blue,O=vdc"), Policy("blue-x", "CN=bx,O=vdc"),
+       Policy("bluey", "CN=by,O=vdc"), Policy("red", "CN=red,O=vdc")},
+      "/srv/tvd");
+  EXPECT_EQ(o.ScopeForSubject("CN=blue,O=vdc")->nested_tvds,
+            std::vector<std::string>{"blue-x"});
+  EXPECT_TRUE(o.ScopeForSubject("CN=bx,O=vdc")->nested_tvds.empty());
+}
+
 TEST(StaticOwnershipTest, TwoTvdsForOneTenantIsRefused) {
   StaticOwnership o({Policy("blue", "CN=t,O=vdc"), Policy("red", "CN=t,O=vdc")},
                     "/srv/tvd");

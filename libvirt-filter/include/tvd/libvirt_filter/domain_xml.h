@@ -56,6 +56,10 @@ struct TenantScope {
   // See HostConfinement.
   std::string emulator = kDefaultEmulator;
   GraphicsPolicy graphics = GraphicsPolicy::kNone;
+  // Other TVDs on the host whose names start with "<tvd>-": their domain
+  // names ("<nested>-...") lie inside this TVD's namespace and are refused
+  // to this tenant whether or not such a domain exists.
+  std::vector<std::string> nested_tvds = {};
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.

@@ -46,7 +46,8 @@ TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
                             const HostConfinement& host = {});
 
 // An ownership source over fixed policies (tests, or a snapshot fed by the
-// master).
+// master). A scope also lists the other policies' TVDs nested in its
+// namespace (TenantScope::nested_tvds).
 class StaticOwnership : public OwnershipSource {
  public:
   StaticOwnership(std::vector<tvd::policy::TvdPolicy> policies,
