@@ -725,7 +725,7 @@ TEST_F(RelayVirshTest, VirtInstallDomainThroughTheRelayOnTheQemuDriver) {
   options.upstream_socket = env_->libvirtd->socket_path();
   options.upstream_uri = "qemu:///system";
   auto relay = RelayServer::Start(
-      options, *env_->ownership,
+      options, *env_->ownership, env_->disks,
       channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
                               server->key_pem.Clone()});
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
@@ -791,7 +791,7 @@ TEST_F(RelayVirshTest, VirtManagerDomainThroughASpiceRelayOnTheQemuDriver) {
   options.upstream_socket = env_->libvirtd->socket_path();
   options.upstream_uri = "qemu:///system";
   auto relay = RelayServer::Start(
-      options, **ownership,
+      options, **ownership, env_->disks,
       channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
                               server->key_pem.Clone()});
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();

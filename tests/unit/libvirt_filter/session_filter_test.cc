@@ -663,6 +663,14 @@ constexpr char kTwoDisks[] =
     "<target dev='vdb'/></disk>"
     "<disk type='file' device='cdrom'><target dev='sda'/></disk>";
 
+// The same two images as a tenant may define them (the allowlist pins a
+// disk to qcow2; a CD-ROM becomes raw and read-only).
+constexpr char kTwoDisksDefined[] =
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='/var/lib/tvd/blue/a.qcow2'/><target dev='vda'/></disk>"
+    "<disk type='file' device='cdrom'>"
+    "<source file='/var/lib/tvd/blue/b.img'/><target dev='sdb'/></disk>";
+
 std::vector<FakeDiskChecker::Call> TwoDiskCalls() {
   return {{"/var/lib/tvd/blue/a.qcow2", "qcow2", "/var/lib/tvd/blue"},
           {"/var/lib/tvd/blue/b.img", "raw", "/var/lib/tvd/blue"}};
@@ -728,7 +736,8 @@ TEST_F(SessionFilterTest, DefineAndCreateXmlCheckEveryDiskImage) {
     disks_.refusal = Status::Ok();
     FilterOutput out;
     filter_.OnClientPacket(
-        CallOf(proc, 1, ArgsFor(proc, Xml("blue-new", "", kTwoDisks))), out);
+        CallOf(proc, 1, ArgsFor(proc, Xml("blue-new", "", kTwoDisksDefined))),
+        out);
     EXPECT_EQ(out.to_upstream.size(), 1u) << proc;
     EXPECT_EQ(disks_.calls, TwoDiskCalls()) << proc;
     FilterOutput back;
@@ -738,10 +747,11 @@ TEST_F(SessionFilterTest, DefineAndCreateXmlCheckEveryDiskImage) {
     disks_.calls.clear();
     disks_.refusal =
         InvalidArgument("/var/lib/tvd/blue/a.qcow2: not a qcow2 header");
-    EXPECT_EQ(ErrorText(Answered(CallOf(
-                  proc, 2, ArgsFor(proc, Xml("blue-other", "", kTwoDisks))))),
-              "operation forbidden: /var/lib/tvd/blue/a.qcow2: not a qcow2 "
-              "header")
+    EXPECT_EQ(
+        ErrorText(Answered(CallOf(
+            proc, 2, ArgsFor(proc, Xml("blue-other", "", kTwoDisksDefined))))),
+        "operation forbidden: /var/lib/tvd/blue/a.qcow2: not a qcow2 "
+        "header")
         << proc;
     EXPECT_EQ(disks_.calls.size(), 1u) << proc;
   }
