@@ -94,8 +94,12 @@ class MasterClient {
   // of TVD Y" when not a member.
   Status Leave(const std::string& tvd, const std::string& reason);
 
-  // The VM's disk key. PermissionDenied "peer: ..." when this host is not an
-  // attested member or the policy does not release a key to that VM.
+  // The VM's disk key. The master first attests the request connection
+  // itself (this client's attester answers one challenge, bound to that
+  // connection's TLS exporter); the key follows the verdict.
+  // PermissionDenied "peer: ..." when this host is not an attested member,
+  // the policy does not release a key to that VM, or the quote does not
+  // meet the TVD's requirements (the verifier's reason).
   StatusOr<DiskKeyGrant> RequestDiskKey(const std::string& tvd,
                                         const std::string& vm);
 
