@@ -64,7 +64,10 @@ class MasterClient {
  public:
   // `host_name` is this host's identity name (the CN of its certificate);
   // `tls` is a kClient context with that certificate; `attester` answers
-  // quotes. `tls` and `attester` must outlive the client.
+  // quotes. `tls` and `attester` must outlive the client. The attester
+  // quotes on Serve()'s thread and on RequestDiskKey()'s caller's thread,
+  // possibly at once: its Tpm must serialise calls (proxy::PerCallTpm
+  // does; an EsysTpm alone does not).
   MasterClient(std::string host_name, MasterEndpoint endpoint,
                const channel::TlsContext& tls, attest::Attester& attester,
                MasterClientOptions options = {});
