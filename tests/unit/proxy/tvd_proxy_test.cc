@@ -10,10 +10,12 @@
 #include "fakes.h"
 #include "proxy_test_util.h"
 #include "tvd/protocol/tunnel_key.h"
+#include "tvd/proxy/tap_name.h"
 
 namespace tvd::proxy {
 namespace {
 
+using testing::FakeAdmissionStore;
 using testing::FakeHypervisor;
 using testing::FakeMaster;
 using testing::FakeNetwork;
@@ -22,6 +24,9 @@ using testing::MakeVm;
 using testing::TempDir;
 using testing::TestVm;
 using testing::WriteFile;
+
+// The tap the proxy names for web's only NIC.
+std::string WebTap() { return TapName("blue", 1, "web", 0); }
 
 class TvdProxyTest : public ::testing::Test {
  protected:
@@ -34,7 +39,7 @@ class TvdProxyTest : public ::testing::Test {
             ProxyConfig{.tvd = "blue",
                         .local_host = "host-a",
                         .local_address = "198.18.0.1"},
-            master_, hypervisor_, network_, cache_)) {
+            master_, hypervisor_, network_, cache_, admissions_)) {
     master_.members = {{"host-b", "198.18.0.2"}};
   }
 
@@ -53,6 +58,7 @@ class TvdProxyTest : public ::testing::Test {
   FakeHypervisor hypervisor_;
   FakeNetwork network_;
   MeasurementCache cache_;
+  FakeAdmissionStore admissions_;
   std::unique_ptr<TvdProxy> proxy_;
 };
 
@@ -112,8 +118,8 @@ TEST_F(TvdProxyTest, AttachMeasuresPlugsAndStarts) {
   EXPECT_EQ((*r)["vm"], "web");
   ASSERT_TRUE(hypervisor_.domains.contains("web"));
   EXPECT_EQ(hypervisor_.domains["web"].owner, "blue");
-  ASSERT_TRUE(network_.ports.contains("tvdp-web"));
-  const vswitch::VmPortSpec& port = network_.ports["tvdp-web"];
+  ASSERT_TRUE(network_.ports.contains(WebTap()));
+  const vswitch::VmPortSpec& port = network_.ports[WebTap()];
   EXPECT_EQ(port.tvd, "blue");
   EXPECT_EQ(port.network, "blue-data");
   EXPECT_EQ(port.vm, "web");
@@ -305,9 +311,9 @@ TEST_F(TvdProxyTest, PlugFailureRollsBackDomainAndSecret) {
   ASSERT_TRUE(proxy_->Join().ok());
   network_.plug_error = FailedPrecondition("port already bound elsewhere");
   auto r = proxy_->Attach(db_.config_path);
-  EXPECT_EQ(r.status(),
-            FailedPrecondition("VM 'db': plugging 'tvdp-db': port already "
-                               "bound elsewhere"));
+  EXPECT_EQ(r.status(), FailedPrecondition("VM 'db': plugging '" +
+                                           TapName("blue", 1, "db", 0) +
+                                           "': port already bound elsewhere"));
   EXPECT_TRUE(hypervisor_.domains.empty());
   EXPECT_TRUE(hypervisor_.secrets.empty());
   EXPECT_TRUE(network_.ports.empty());
@@ -353,10 +359,10 @@ TEST_F(TvdProxyTest, RestartedProxyAdoptsRunningVms) {
   network_.ports.clear();  // e.g. ovs-vswitchd restarted meanwhile
   TvdProxy restarted(
       {.tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
-      master_, hypervisor_, network_, cache_);
+      master_, hypervisor_, network_, cache_, admissions_);
   ASSERT_TRUE(restarted.Join().ok());
-  EXPECT_TRUE(network_.ports.contains("tvdp-web"));
-  EXPECT_EQ(network_.ports["tvdp-web"].mac, "52:54:00:00:00:01");
+  EXPECT_TRUE(network_.ports.contains(WebTap()));
+  EXPECT_EQ(network_.ports[WebTap()].mac, "52:54:00:00:00:01");
   auto status = restarted.StatusJson();
   ASSERT_EQ(status["vms"].size(), 1u);
   EXPECT_EQ(status["vms"][0]["name"], "web");
