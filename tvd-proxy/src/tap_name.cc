@@ -16,7 +16,8 @@ std::string TapName(const std::string& tvd, std::uint32_t tvd_id,
     input += part;
   }
   Sha256Digest digest = Sha256(input);
-  return "tvd" + ToHex(std::span<const std::uint8_t>(digest.data(), 6));
+  return std::string(kTapNamePrefix) +
+         ToHex(std::span<const std::uint8_t>(digest.data(), 6));
 }
 
 }  // namespace tvd::proxy

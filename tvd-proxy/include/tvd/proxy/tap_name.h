@@ -11,8 +11,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace tvd::proxy {
+
+// Every tap name the proxy hands out starts with this. The names are
+// derived from public facts, so whatever defines domains for a tenant (the
+// libvirt relay) must refuse interface targets in this namespace: a tenant
+// domain taking an admitted VM's tap name while that VM is down would land
+// on the port the proxy keeps for it.
+inline constexpr std::string_view kTapNamePrefix = "tvd";
 
 // "tvd" followed by 12 lower-case hex digits of SHA-256 over (TVD name, TVD
 // id, VM name, NIC index): 15 characters, the kernel's limit. Stable: the
