@@ -260,6 +260,8 @@ TEST_F(GuestConfinementTest, QemuCannotCreateAFileInARootOwnedDirectory) {
             "Failed to add chardev 'c1': Could not open '" + target +
                 "': Permission denied");
   EXPECT_FALSE(std::filesystem::exists(target));
+  std::error_code ec;  // A failed run leaves nothing behind either.
+  std::filesystem::remove(target, ec);
 }
 
 TEST_F(GuestConfinementTest, QemuCannotCreateAFileInRoot) {
@@ -271,6 +273,8 @@ TEST_F(GuestConfinementTest, QemuCannotCreateAFileInRoot) {
             "Failed to add chardev 'c2': Could not open '" + target +
                 "': Permission denied");
   EXPECT_FALSE(std::filesystem::exists(target));
+  std::error_code ec;  // A failed run leaves nothing behind either.
+  std::filesystem::remove(target, ec);
 }
 
 // The finding, replayed through the admin connection: libvirtd
@@ -287,6 +291,8 @@ TEST_F(GuestConfinementTest, FileSerialInRootCreatesNothing) {
                                   "'/><target port='0'/></serial>")),
             "Failed to create file '" + target + "': Read-only file system");
   EXPECT_FALSE(std::filesystem::exists(target));
+  std::error_code ec;  // A failed run leaves nothing behind either.
+  std::filesystem::remove(target, ec);
 }
 
 // A disk naming a root-only host file: libvirt cannot chown it to QEMU
