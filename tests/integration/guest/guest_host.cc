@@ -1,5 +1,6 @@
 #include "guest_host.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -145,6 +146,10 @@ void GuestHostTest::TearDownTestSuite() {
 
 void GuestHostTest::SetUp() {
   ASSERT_NE(libvirtd_, nullptr);
+  // QEMU (libvirt-qemu) must reach the guests' disks in the test directory;
+  // it may traverse it, not list or write it. Files meant for root alone
+  // (passphrases) stay 0600.
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0) << dir_.path();
   auto hv = LibvirtHypervisor::Open(libvirtd_->ClientUri("qemu:///system"),
                                     libvirtd_->ClientUri("secret:///system"));
   ASSERT_TRUE(hv.ok()) << hv.status();
