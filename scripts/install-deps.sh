@@ -18,6 +18,9 @@ packages=(
   libstrongswan-standard-plugins
   libvirt-daemon libvirt-daemon-system libvirt-clients python3-libvirt
   qemu-system-x86 qemu-utils
+  # virt-install --print-xml: the tenant documents of the domain confinement
+  # seeds (tests/fuzz/domain_confinement/make_corpus.sh)
+  virtinst
   swtpm swtpm-tools tpm2-tools
   # guest image builder (testbed/guest/build-guest.sh: reproducible initramfs)
   cpio
