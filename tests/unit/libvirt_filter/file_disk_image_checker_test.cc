@@ -95,6 +95,23 @@ TEST_F(FileDiskImageCheckerTest, Version2ImageIsRead) {
                              storage_ + "/"));
 }
 
+TEST_F(FileDiskImageCheckerTest, LuksEncryptedChainIsAccepted) {
+  // The encryption header lives inside the image (an extension pointing into
+  // it), as in the disks the proxy creates.
+  const std::vector<std::string> luks = {
+      "--object", "secret,id=sec0,data=test-passphrase", "-o",
+      "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10"};
+  Qcow2(S("base.qcow2"), "", "", luks);
+  Qcow2(S("top.qcow2"), "base.qcow2", "qcow2", luks);
+  EXPECT_EQ(Check(S("top.qcow2")), Status::Ok());
+}
+
+TEST_F(FileDiskImageCheckerTest, LargestClusterSizeIsRead) {
+  Qcow2(S("base.qcow2"), "", "", {"-o", "cluster_size=2M"});
+  Qcow2(S("top.qcow2"), "base.qcow2", "qcow2", {"-o", "cluster_size=2M"});
+  EXPECT_EQ(Check(S("top.qcow2")), Status::Ok());
+}
+
 TEST_F(FileDiskImageCheckerTest, RawImageAndRawBackingAreAccepted) {
   Raw(S("disk.img"));
   EXPECT_EQ(Check(S("disk.img"), "raw"), Status::Ok());
