@@ -18,9 +18,6 @@ packages=(
   libstrongswan-standard-plugins
   libvirt-daemon libvirt-daemon-system libvirt-clients python3-libvirt
   qemu-system-x86 qemu-utils
-  # virt-install --print-xml: the tenant documents of the domain confinement
-  # seeds (tests/fuzz/domain_confinement/make_corpus.sh)
-  virtinst
   swtpm swtpm-tools tpm2-tools
   # guest image builder (testbed/guest/build-guest.sh: reproducible initramfs)
   cpio
@@ -28,6 +25,12 @@ packages=(
   chromium
   # the Vagrantfile check (vagrant validate --ignore-provider) in the e2e tests
   vagrant
+  # virt-install (the library virt-manager uses) regenerates the domain XML
+  # fixtures of the relay's allowlist tests
+  # (tests/unit/libvirt_filter/data/make_fixtures.sh) and the seeds of the
+  # confinement property test (tests/fuzz/domain_confinement/make_corpus.sh);
+  # libosinfo reads the USB and PCI id lists
+  virtinst usb.ids pci.ids
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )
