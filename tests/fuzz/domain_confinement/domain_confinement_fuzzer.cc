@@ -59,23 +59,34 @@ using tinyxml2::XMLNode;
 
 namespace {
 
-const TenantScope& Scope() {
-  static const TenantScope scope{
-      "blue", "/var/lib/tvd/blue", {"blue-data", "blue-mgmt"}};
-  return scope;
+// TVD blue on a host with the default emulator. The host's graphics policy
+// is SPICE (virt-manager's default console), or VNC for a document that
+// mentions vnc, so that both policies are exercised.
+const TenantScope& Scope(GraphicsPolicy graphics = GraphicsPolicy::kSpice) {
+  static const TenantScope spice{.tvd = "blue",
+                                 .storage_path = "/var/lib/tvd/blue",
+                                 .networks = {"blue-data", "blue-mgmt"},
+                                 .emulator = kDefaultEmulator,
+                                 .graphics = GraphicsPolicy::kSpice};
+  static const TenantScope vnc = [] {
+    TenantScope s = spice;
+    s.graphics = GraphicsPolicy::kVnc;
+    return s;
+  }();
+  return graphics == GraphicsPolicy::kVnc ? vnc : spice;
 }
 
 // Absolute paths libvirt itself puts (or accepts as its default) at one
 // place: "<element path>=<value>" for text, "<element path>@attr=<value>".
-//   - the test driver's default emulator (the stand-in for the host's own
-//     default, which the relay sets or requires);
+//   - the host's emulator (Scope().emulator), which the relay writes or
+//     requires;
 //   - the kernel's entropy sources for <rng><backend model='random'>
 //     (libvirt's default is /dev/urandom; /dev/random is the same pool and
 //     gives the guest nothing of the host);
 //   - libvirt's default resource partition (a cgroup name, not a file).
 const std::set<std::string>& AllowedDefaults() {
   static const std::set<std::string> allowed = {
-      "/domain/devices/emulator=/usr/bin/test-hv",
+      "/domain/devices/emulator=" + Scope().emulator,
       "/domain/devices/rng/backend=/dev/urandom",
       "/domain/devices/rng/backend=/dev/random",
       "/domain/resource/partition=/machine",
@@ -380,7 +391,10 @@ bool KeepGoing(const std::vector<std::string>& violations) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   std::string input(reinterpret_cast<const char*>(data), size);
-  tvd::StatusOr<ConfinedDomain> confined = ConfineDomainXml(input, Scope());
+  tvd::StatusOr<ConfinedDomain> confined =
+      ConfineDomainXml(input, Scope(input.find("vnc") != std::string::npos
+                                        ? GraphicsPolicy::kVnc
+                                        : GraphicsPolicy::kSpice));
   if (!confined.ok()) {
     Note("refused by the confinement", confined.status().ToString());
     return 0;

@@ -3,7 +3,11 @@
 # `virt-install --print-xml` writes for ordinary guests of TVD "blue" (disks
 # in /var/lib/tvd/blue, NICs on blue-data/blue-mgmt), against libvirt's test
 # driver so that no host is needed. Needs virtinst.
-# The other seeds (kvm-*.xml: virt-manager style KVM documents; hostile-*.xml:
+# The test driver's output is made into what a tenant of a KVM host sends
+# (domain type kvm, the host's emulator, the pinned qcow2 format). The other
+# seeds (kvm-virt-*.xml: real virt-install/virt-manager output for a QEMU/KVM
+# host: tests/fuzz/domain_xml/corpus/virt_* without their leading selector
+# byte; other kvm-*.xml: virt-manager style KVM documents; hostile-*.xml:
 # attacks; regression-*.xml: inputs the fuzzer found) are written by hand.
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)/corpus
@@ -16,6 +20,9 @@ vi() {  # vi NAME virt-install-args...
   virt-install --connect test:///default --print-xml --noautoconsole \
     --check disk_size=off,path_in_use=off --name "$name" "$@" \
     | sed -e 's/network="default"/network="blue-data"/' \
+      -e 's|<domain type="test">|<domain type="kvm">|' \
+      -e 's|<emulator>/usr/bin/test-hv</emulator>|<emulator>/usr/bin/qemu-system-x86_64</emulator>|' \
+      -e 's|<disk type="file" device="disk">|&<driver name="qemu" type="qcow2"/>|' \
     >"$out/virt-install-$name.xml"
 }
 vi basic --memory 1024 --vcpus 2 --osinfo debian11 --import \
