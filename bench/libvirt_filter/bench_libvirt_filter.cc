@@ -120,9 +120,11 @@ Result Run(const std::string& uri, int connections, double seconds,
   return r;
 }
 
-// What `virt-install --connect test:///default --print-xml --osinfo
-// debian11 --import --disk path=/var/lib/tvd/blue/NAME.qcow2,format=qcow2
-// --network network=blue-data` prints (tests/fuzz/domain_confinement).
+// What `virt-install --print-xml --osinfo debian11 --import --disk
+// path=/var/lib/tvd/blue/NAME.qcow2,format=qcow2 --network network=blue-data
+// --graphics none` prints (tests/fuzz/domain_confinement), with the test
+// driver's domain type and the host's emulator and disk format the relay
+// pins.
 std::string VirtInstallXml(const std::string& name) {
   return R"(<domain type="test">
   <name>)" +
@@ -150,8 +152,9 @@ std::string VirtInstallXml(const std::string& name) {
     <suspend-to-disk enabled="no"/>
   </pm>
   <devices>
-    <emulator>/usr/bin/test-hv</emulator>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
       <source file="/var/lib/tvd/blue/)" +
          name + R"(.qcow2"/>
       <target dev="hda" bus="ide"/>
@@ -166,10 +169,6 @@ std::string VirtInstallXml(const std::string& name) {
     </interface>
     <console type="pty"/>
     <input type="tablet" bus="usb"/>
-    <graphics type="vnc" port="-1"/>
-    <video>
-      <model type="vga"/>
-    </video>
   </devices>
 </domain>
 )";
