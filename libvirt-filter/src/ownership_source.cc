@@ -57,6 +57,7 @@ TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   scope.storage_path = root + "/" + policy.name;
   for (const auto& n : policy.networks) scope.networks.push_back(n.name);
+  scope.quota = policy.per_host_quota;
   return scope;
 }
 

@@ -172,23 +172,51 @@ bool IsPassThroughProcedure(std::int32_t procedure) {
 SessionFilter::SessionFilter(TenantScope scope, OwnershipCache& cache,
                              DomainDirectory& directory,
                              const NotFoundReplies& not_found,
-                             std::string pinned_uri)
+                             std::string pinned_uri, QuotaGuard* quota)
     : scope_(std::move(scope)),
       cache_(cache),
       directory_(directory),
       not_found_(not_found),
-      pinned_uri_(std::move(pinned_uri)) {}
+      pinned_uri_(std::move(pinned_uri)),
+      quota_(quota) {}
+
+SessionFilter::~SessionFilter() {
+  if (quota_ == nullptr) return;
+  for (const auto& [serial, call] : pending_) {
+    quota_->Release(call.quota_reservation);
+  }
+}
+
+bool SessionFilter::QuotaAdmits(const PacketHeader& h,
+                                StatusOr<std::uint64_t> admitted,
+                                PendingCall& call, FilterOutput& out) {
+  if (admitted.ok()) {
+    call.quota_reservation = *admitted;
+    return true;
+  }
+  const Status& s = admitted.status();
+  if (s.code() == ErrorCode::kProtocol) {
+    Malformed(h, s, out);
+  } else if (s.code() == ErrorCode::kResourceExhausted) {
+    Deny(h, s.message(), out);
+  } else {
+    Deny(h, "cannot check the TVD's quota: " + s.message(), out);
+  }
+  return false;
+}
 
 void SessionFilter::Forward(Packet& packet, FilterOutput& out,
                             PendingCall call) {
   if (pending_.size() >= kMaxPendingCalls) {
     out.close = ProtocolError("more than " + std::to_string(kMaxPendingCalls) +
                               " calls outstanding");
+    if (quota_ != nullptr) quota_->Release(call.quota_reservation);
     return;
   }
   if (pending_.contains(packet.header.serial)) {
     out.close = ProtocolError("serial " + std::to_string(packet.header.serial) +
                               " reused while its call is outstanding");
+    if (quota_ != nullptr) quota_->Release(call.quota_reservation);
     return;
   }
   call.procedure = packet.header.procedure;
@@ -277,7 +305,14 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
     StatusOr<RemoteDomain> dom = DecodeLeadingDomain(args);
     if (!dom.ok()) return Malformed(h, dom.status(), out);
     if (!Owns(*dom)) return Fail(h, not_found_.ForDomain(*dom), out);
-    Forward(packet, out, {});
+    PendingCall call;
+    // Quota (tenant_quota.h): starts and vCPU/memory changes.
+    if (quota_ != nullptr &&
+        !QuotaAdmits(h, quota_->AdmitDomainCall(scope_, proc, args), call,
+                     out)) {
+      return;
+    }
+    Forward(packet, out, std::move(call));
     return;
   }
   if (In(kEmptyCounts, proc)) return Reply(h, EncodeInt(0), out);
@@ -492,9 +527,18 @@ void SessionFilter::OnDefine(Packet& packet, bool has_flags,
                   out);
     }
   }
+  PendingCall call;
+  // Quota (tenant_quota.h): domains, disk, and for CreateXml the start.
+  if (quota_ != nullptr &&
+      !QuotaAdmits(h,
+                   quota_->AdmitDefine(scope_, confined->xml,
+                                       h.procedure == kProcDomainCreateXml),
+                   call, out)) {
+    return;
+  }
   a->xml = std::move(confined->xml);
   packet.payload = EncodeXmlArgs(*a);
-  Forward(packet, out, {});
+  Forward(packet, out, std::move(call));
 }
 
 StatusOr<std::int32_t> SessionFilter::CountOwned(std::uint32_t flags) {
@@ -534,6 +578,7 @@ void SessionFilter::OnReply(Packet& packet, FilterOutput& out) {
   }
   PendingCall call = std::move(it->second);
   pending_.erase(it);
+  if (quota_ != nullptr) quota_->Release(call.quota_reservation);
   if (h.type == MessageType::kReplyWithFds) {
     return Deny(h,
                 "passing file descriptors is not available through the "

@@ -333,31 +333,29 @@ class PolicyReader {
   Status Quotas(const ElementReader& r) {
     TVD_RETURN_IF_ERROR(r.AllowOnly({}));
     Singles seen;
-    TVD_RETURN_IF_ERROR(
-        r.ForEachChild([&](const tinyxml2::XMLElement& e) -> Status {
-          ElementReader c(e, file_);
-          if (c.name() != "per-host") return r.UnknownChild(e);
-          TVD_RETURN_IF_ERROR(seen.Claim(r, e));
-          TVD_RETURN_IF_ERROR(c.AllowOnly(
-              {"domains", "vcpus", "memory-mib", "disk-gib"}));
-          TVD_RETURN_IF_ERROR(c.Empty());
-          HostQuota& q = policy_.per_host_quota;
-          TVD_ASSIGN_OR_RETURN(auto domains,
-                               Limit(c, "domains", kMaxQuotaDomains));
-          TVD_ASSIGN_OR_RETURN(auto vcpus, Limit(c, "vcpus", kMaxQuotaVcpus));
-          TVD_ASSIGN_OR_RETURN(q.memory_mib,
-                               Limit(c, "memory-mib", kMaxQuotaMemoryMib));
-          TVD_ASSIGN_OR_RETURN(q.disk_gib,
-                               Limit(c, "disk-gib", kMaxQuotaDiskGib));
-          if (domains) q.domains = static_cast<std::uint32_t>(*domains);
-          if (vcpus) q.vcpus = static_cast<std::uint32_t>(*vcpus);
-          if (q.empty()) {
-            return c.Error(
-                "needs at least one of the attributes 'domains', 'vcpus', "
-                "'memory-mib', 'disk-gib'");
-          }
-          return Status::Ok();
-        }));
+    TVD_RETURN_IF_ERROR(r.ForEachChild([&](const tinyxml2::XMLElement& e)
+                                           -> Status {
+      ElementReader c(e, file_);
+      if (c.name() != "per-host") return r.UnknownChild(e);
+      TVD_RETURN_IF_ERROR(seen.Claim(r, e));
+      TVD_RETURN_IF_ERROR(
+          c.AllowOnly({"domains", "vcpus", "memory-mib", "disk-gib"}));
+      TVD_RETURN_IF_ERROR(c.Empty());
+      HostQuota& q = policy_.per_host_quota;
+      TVD_ASSIGN_OR_RETURN(auto domains, Limit(c, "domains", kMaxQuotaDomains));
+      TVD_ASSIGN_OR_RETURN(auto vcpus, Limit(c, "vcpus", kMaxQuotaVcpus));
+      TVD_ASSIGN_OR_RETURN(q.memory_mib,
+                           Limit(c, "memory-mib", kMaxQuotaMemoryMib));
+      TVD_ASSIGN_OR_RETURN(q.disk_gib, Limit(c, "disk-gib", kMaxQuotaDiskGib));
+      if (domains) q.domains = static_cast<std::uint32_t>(*domains);
+      if (vcpus) q.vcpus = static_cast<std::uint32_t>(*vcpus);
+      if (q.empty()) {
+        return c.Error(
+            "needs at least one of the attributes 'domains', 'vcpus', "
+            "'memory-mib', 'disk-gib'");
+      }
+      return Status::Ok();
+    }));
     if (!seen.Has("per-host")) return r.MissingChild("per-host");
     return Status::Ok();
   }

@@ -35,8 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (stats.ok()) (void)EncodeAllDomainStatsRet(*stats);
   auto xml = DecodeXmlArgs(payload, false);
   if (xml.ok()) {
-    (void)ConfineDomainXml(xml->xml,
-                           TenantScope{"blue", "/var/lib/tvd/blue", {"n"}});
+    TenantScope scope;
+    scope.tvd = "blue";
+    scope.storage_path = "/var/lib/tvd/blue";
+    scope.networks = {"n"};
+    (void)ConfineDomainXml(xml->xml, scope);
     (void)OwnerFromDomainXml(xml->xml);
   }
 

@@ -7,7 +7,11 @@ namespace tvd::libvirt_filter {
 namespace {
 
 TenantScope Blue() {
-  return TenantScope{"blue", "/var/lib/tvd/blue", {"blue-data", "blue-mgmt"}};
+  TenantScope s;
+  s.tvd = "blue";
+  s.storage_path = "/var/lib/tvd/blue";
+  s.networks = {"blue-data", "blue-mgmt"};
+  return s;
 }
 
 std::string Domain(const std::string& devices, const std::string& metadata = "",

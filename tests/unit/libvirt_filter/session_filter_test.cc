@@ -70,12 +70,19 @@ class FakeLibvirt : public DomainDirectory {
   }
 };
 
+TenantScope BlueScope() {
+  TenantScope s;
+  s.tvd = "blue";
+  s.storage_path = "/var/lib/tvd/blue";
+  s.networks = {"blue-data"};
+  return s;
+}
+
 class SessionFilterTest : public ::testing::Test {
  protected:
   SessionFilterTest()
       : cache_(libvirt_),
-        filter_(TenantScope{"blue", "/var/lib/tvd/blue", {"blue-data"}}, cache_,
-                libvirt_, not_found_, "test:///default") {
+        filter_(BlueScope(), cache_, libvirt_, not_found_, "test:///default") {
     libvirt_.domains = {{Dom("blue-a", 1, 1), "blue"},
                         {Dom("blue-b", 2, -1), "blue"},
                         {Dom("red-a", 3, 2), "red"},

@@ -102,11 +102,11 @@ TEST(CanonicalTest, PolicyWithoutQuotasKeepsItsDigest) {
 }
 
 TEST(CanonicalTest, PolicyQuotasAreInTheCanonicalForm) {
-  auto p = ParseTvdPolicy(
-      Mutate(kPolicy, "</key-release>\n",
-             "</key-release>\n  <quotas><per-host vcpus=\"16\" "
-             "domains=\"8\"/></quotas>\n"),
-      "p.xml");
+  auto p =
+      ParseTvdPolicy(Mutate(kPolicy, "</key-release>\n",
+                            "</key-release>\n  <quotas><per-host vcpus=\"16\" "
+                            "domains=\"8\"/></quotas>\n"),
+                     "p.xml");
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   const std::string json = ToJson(*p);
   EXPECT_NE(json.find(R"("quotas":{"per-host":{"domains":8,"vcpus":16}})"),

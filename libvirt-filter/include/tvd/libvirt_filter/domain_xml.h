@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tvd/libvirt_filter/xdr.h"
+#include "tvd/policy/tvd_policy.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -27,6 +28,8 @@ struct TenantScope {
   // Names of the TVD's networks (libvirt <interface type='network'> sources
   // and tvd:vnet bindings must be among them).
   std::vector<std::string> networks;
+  // The TVD policy's per-host quota (empty: none), enforced by QuotaGuard.
+  tvd::policy::HostQuota quota;
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.

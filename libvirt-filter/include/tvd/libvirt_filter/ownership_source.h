@@ -38,8 +38,9 @@ std::vector<std::string> SplitSubject(std::string_view subject);
 // one-line form the first).
 bool SameSubject(std::string_view a, std::string_view b);
 
-// The scope of `policy`: its name, its network names, and the storage path
-// `storage_root`/<tvd name> (TVD policies carry no storage element yet).
+// The scope of `policy`: its name, its network names, its per-host quota,
+// and the storage path `storage_root`/<tvd name> (TVD policies carry no
+// storage element yet).
 TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
                             std::string_view storage_root);
 

@@ -113,9 +113,7 @@ struct HostQuota {
   std::optional<std::uint32_t> vcpus;       // of running domains, 1..65536
   std::optional<std::uint64_t> memory_mib;  // of running domains
   std::optional<std::uint64_t> disk_gib;    // images of defined domains
-  bool empty() const {
-    return !domains && !vcpus && !memory_mib && !disk_gib;
-  }
+  bool empty() const { return !domains && !vcpus && !memory_mib && !disk_gib; }
   friend bool operator==(const HostQuota&, const HostQuota&) = default;
 };
 
