@@ -22,15 +22,20 @@ using nlohmann::json;
 constexpr std::size_t kMaxConnections = 8;
 constexpr double kRate = 50;    // calls per second per TVD
 constexpr double kBurst = 100;  // calls at once
-constexpr double kFloodSeconds = 5;
+constexpr double kFloodSeconds = 6;
+// Blue and the admin call every 40 ms (25 calls/s), below blue's own rate:
+// what is measured is red's effect on them, not blue's limit. 100 calls
+// take 4 s, all inside red's flood.
+constexpr char kIntervalMs[] = "40";
 // The p99 latency blue (through the relay) and the admin (libvirtd's
-// socket) must stay under while red floods. Measured on a 2-core machine
-// with two other builds running (-j2 each): blue p99 about 3-6 ms and the
-// admin's about 1-3 ms under red's flood, against 1-3 ms and under 1 ms
-// without it. Bounded at 200 ms, far above that, so a loaded CI machine
-// cannot make it flaky, and far below what red's flood would cost blue
-// if red could take the relay or libvirtd (each of red's calls waits about
-// kConnections / kRate = 160 ms for its token).
+// socket) must stay under while red floods. Measured on the 2-core
+// development machine with other builds running (load average 3 to 3.5),
+// four runs: under red's flood blue p50 0.39-0.59 ms, p99 0.5-3.6 ms; the
+// admin p50 0.24-0.35 ms, p99 0.3-3.7 ms; blue without the flood p99
+// 0.6-3.4 ms; red completed 380-384 calls in 6.3 s (its bound: 100 + 50/s).
+// Bounded at 200 ms, about 50 times the worst p99 measured, so a loaded CI
+// machine does not make it flaky, yet far below what a tenant able to take
+// the relay's or libvirtd's threads would cost the others.
 constexpr double kP99BoundMs = 200;
 
 std::string Script() {
@@ -70,6 +75,11 @@ StatusOr<ChildProcess> StartScript(const std::vector<std::string>& args,
   return ChildProcess::Start(o);
 }
 
+double P50(const json& latency) {
+  const json& ms = latency["ms"];
+  return ms.is_array() && ms.size() == 100 ? ms[49].get<double>() : 1e9;
+}
+
 double P99(const json& latency) {
   const json& ms = latency["ms"];
   if (!ms.is_array() || ms.size() != 100) {
@@ -98,7 +108,8 @@ TEST(RelayLimitsTest, ATenantAtItsLimitsDoesNotDelayOthers) {
   // Without load, for the record.
   const std::string quiet_out = env->dir + "/quiet.json";
   auto quiet = StartScript(
-      {"latency", env->TenantUri("blue"), "blue-vm1", "100"}, quiet_out);
+      {"latency", env->TenantUri("blue"), "blue-vm1", "100", kIntervalMs},
+      quiet_out);
   ASSERT_TRUE(quiet.ok()) << quiet.status().ToString();
   json blue_quiet = RunJson(*quiet, quiet_out, std::chrono::seconds(60));
 
@@ -119,20 +130,21 @@ TEST(RelayLimitsTest, ATenantAtItsLimitsDoesNotDelayOthers) {
   const std::string blue_out = env->dir + "/blue.json";
   const std::string admin_out = env->dir + "/admin.json";
   auto blue = StartScript(
-      {"latency", env->TenantUri("blue"), "blue-vm1", "100"}, blue_out);
+      {"latency", env->TenantUri("blue"), "blue-vm1", "100", kIntervalMs},
+      blue_out);
   ASSERT_TRUE(blue.ok()) << blue.status().ToString();
-  auto admin =
-      StartScript({"latency", env->AdminUri(), "red-vm1", "100"}, admin_out);
+  auto admin = StartScript(
+      {"latency", env->AdminUri(), "red-vm1", "100", kIntervalMs}, admin_out);
   ASSERT_TRUE(admin.ok()) << admin.status().ToString();
   json blue_loaded = RunJson(*blue, blue_out, std::chrono::seconds(60));
   json admin_loaded = RunJson(*admin, admin_out, std::chrono::seconds(60));
   json flood = RunJson(*red, red_out, std::chrono::seconds(60));
 
-  std::cout << "blue p99 without load " << P99(blue_quiet)
-            << " ms; under red's flood: blue p99 " << P99(blue_loaded)
-            << " ms (max " << blue_loaded["ms"].back() << "), admin p99 "
-            << P99(admin_loaded) << " ms (max " << admin_loaded["ms"].back()
-            << "); red " << flood.dump() << "\n";
+  std::cout << "blue without load: p50 " << P50(blue_quiet) << " ms, p99 "
+            << P99(blue_quiet) << " ms; under red's flood: blue p50 "
+            << P50(blue_loaded) << " ms, p99 " << P99(blue_loaded)
+            << " ms, admin p50 " << P50(admin_loaded) << " ms, p99 "
+            << P99(admin_loaded) << " ms; red " << flood.dump() << "\n";
 
   // The connection beyond red's maximum was refused, exactly.
   ASSERT_TRUE(flood["refused"].is_array()) << flood.dump();

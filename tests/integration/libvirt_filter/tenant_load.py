@@ -8,9 +8,11 @@ Usage:
       connection from its own thread for SECONDS. Prints JSON:
       {"refused": [code, domain, message] or null, "calls": N,
        "errors": N, "seconds": S (from the first open to the end)}.
-  tenant_load.py latency URI DOMAIN COUNT
-      Opens one connection and looks DOMAIN up by name COUNT times. Prints
-      JSON {"ms": [latency of each call, sorted]}.
+  tenant_load.py latency URI DOMAIN COUNT INTERVAL_MS
+      Opens one connection and looks DOMAIN up by name COUNT times, one
+      call every INTERVAL_MS (so that a tenant below its own rate limit is
+      measured, not its limit). Prints JSON {"ms": [latency of each call,
+      sorted]}.
 """
 import json
 import sys
@@ -61,10 +63,13 @@ def flood(uri, connections, seconds, ready_file):
                       "errors": sum(errors), "seconds": elapsed}))
 
 
-def latency(uri, domain, count):
+def latency(uri, domain, count, interval_ms):
     conn = libvirt.open(uri)
     ms = []
+    next_call = time.monotonic()
     for _ in range(count):
+        time.sleep(max(0.0, next_call - time.monotonic()))
+        next_call += interval_ms / 1000.0
         t0 = time.monotonic()
         conn.lookupByName(domain)
         ms.append((time.monotonic() - t0) * 1000.0)
@@ -77,7 +82,8 @@ def main():
     if sys.argv[1] == "flood":
         flood(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "latency":
-        latency(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        latency(sys.argv[2], sys.argv[3], int(sys.argv[4]),
+                float(sys.argv[5]))
     else:
         sys.exit("unknown mode " + sys.argv[1])
 
