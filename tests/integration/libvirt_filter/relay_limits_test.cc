@@ -169,5 +169,51 @@ TEST(RelayLimitsTest, ATenantAtItsLimitsDoesNotDelayOthers) {
   EXPECT_EQ(r.exit_status, 0) << r.err;
 }
 
+// Red's policy template allows 8 domains and 16 vCPUs per host. Through
+// the relay, with virsh: the 9th define and a start beyond the running
+// vCPUs are refused with the quota named, and libvirtd stores nothing.
+TEST(RelayQuotaTest, DefineAndStartBeyondTheQuotaAreRefused) {
+  auto env_or = RelayEnv::Start();
+  ASSERT_TRUE(env_or.ok()) << env_or.status().ToString();
+  std::unique_ptr<RelayEnv> env = std::move(env_or).value();
+  const std::string red = env->TenantUri("red");
+  for (int i = 1; i <= 8; ++i) {
+    std::string name = "red-q" + std::to_string(i);
+    std::string xml = DomainXml(name, "");
+    if (i == 1) xml.replace(xml.find("<vcpu>1</vcpu>"), 14, "<vcpu>16</vcpu>");
+    CommandResult r =
+        env->Virsh(red, {"define", env->WriteFile(name + ".xml", xml)});
+    ASSERT_EQ(r.exit_status, 0) << name << ": " << r.err;
+  }
+  CommandResult ninth = env->Virsh(
+      red, {"define", env->WriteFile("red-q9.xml", DomainXml("red-q9", ""))});
+  EXPECT_NE(ninth.exit_status, 0);
+  EXPECT_NE(ninth.err.find("error: operation forbidden: quota of TVD red "
+                           "exceeded: domains per host 8, in use 8, this "
+                           "domain asks for 1\n"),
+            std::string::npos)
+      << ninth.err;
+  CommandResult admin =
+      env->Virsh(env->AdminUri(), {"list", "--all", "--name"});
+  EXPECT_EQ(admin.out.find("red-q9"), std::string::npos) << admin.out;
+
+  // red-q1 takes all 16 vCPUs; nothing else of red may start meanwhile.
+  CommandResult r = env->Virsh(red, {"start", "red-q1"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  CommandResult second = env->Virsh(red, {"start", "red-q2"});
+  EXPECT_NE(second.exit_status, 0);
+  EXPECT_NE(second.err.find("error: operation forbidden: quota of TVD red "
+                            "exceeded: vcpus per host 16, in use 16, this "
+                            "domain asks for 1\n"),
+            std::string::npos)
+      << second.err;
+  CommandResult active = env->Virsh(env->AdminUri(), {"list", "--name"});
+  EXPECT_EQ(active.out.find("red-q2"), std::string::npos) << active.out;
+  // Once red-q1 stops, red-q2 fits.
+  ASSERT_EQ(env->Virsh(red, {"destroy", "red-q1"}).exit_status, 0);
+  r = env->Virsh(red, {"start", "red-q2"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace tvd::libvirt_filter::testing
