@@ -1,13 +1,14 @@
 // Fuzz target for the relay's packet decoder and every payload decoder it
 // applies to tenant or libvirtd bytes, plus the stream assembler (fed in
-// two pieces), and the domain XML confinement and quota charge (with the
-// per-host quota check) of any string payload.
+// two pieces), the domain XML confinement and edits (disks, admission,
+// UUID), and the quota charge and checks of any string payload.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "tvd/libvirt_filter/disk_sizes.h"
 #include "tvd/libvirt_filter/domain_xml.h"
+#include "tvd/libvirt_filter/domain_xml_edit.h"
 #include "tvd/libvirt_filter/quota_guard.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/libvirt_filter/rpc_packet.h"
@@ -57,6 +58,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     scope.networks = {"n"};
     (void)ConfineDomainXml(xml->xml, scope);
     (void)OwnerFromDomainXml(xml->xml);
+    (void)DomainDisks(xml->xml);
+    (void)HasProxyAdmission(xml->xml);
+    Uuid uuid{};
+    (void)WithDomainUuid(xml->xml, uuid);
+    (void)WithDomainUuid(xml->xml, std::nullopt);
     NameDiskSizes sizes;
     auto charge = ChargeOfDomainXml(xml->xml, false, sizes);
     if (charge.ok()) {

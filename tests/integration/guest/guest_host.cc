@@ -1,5 +1,7 @@
 #include "guest_host.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "tvd/policy/vm_config_parser.h"
@@ -161,11 +163,16 @@ void GuestHostTest::TearDown() {
 
 std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
                                                   FakeMaster& master) {
+  auto& store = stores_[tvd];
+  if (!store) {
+    store = std::make_unique<FileAdmissionStore>(dir_.path() + "/state", tvd,
+                                                 ::geteuid());
+  }
   return std::make_unique<TvdProxy>(
       ProxyConfig{.tvd = tvd,
                   .local_host = "host-a",
                   .local_address = host_->address()},
-      master, *hypervisor_, network_->network(), cache_);
+      master, *hypervisor_, network_->network(), cache_, *store);
 }
 
 std::vector<std::string> GuestHostTest::Domains() {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "tvd/libvirt_filter/disk_image_checker.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/libvirt_filter/session_filter.h"
 
@@ -83,6 +84,14 @@ class FakeDiskSizes : public DiskSizes {
     if (it == sizes.end())
       return InvalidArgument(path + ": not a regular file");
     return it->second;
+  }
+};
+
+class AcceptingDiskChecker : public DiskImageChecker {
+ public:
+  Status Check(const std::string&, std::string_view,
+               const std::string&) override {
+    return Status::Ok();
   }
 };
 
@@ -330,8 +339,10 @@ TEST_F(QuotaGuardTest, UnknownUsageIsRefused) {
 // released on reply and when the connection goes.
 TEST_F(QuotaGuardTest, SessionFilterRefusesAndReleases) {
   NotFoundReplies not_found;
-  auto filter = std::make_unique<SessionFilter>(
-      scope_, cache_, directory_, not_found, "test:///default", &guard_);
+  AcceptingDiskChecker images;
+  auto filter =
+      std::make_unique<SessionFilter>(scope_, cache_, directory_, not_found,
+                                      images, "test:///default", &guard_);
   XmlArgs define;
   define.xml =
       "<domain type='test'><name>blue-c</name><vcpu>9</vcpu>"

@@ -12,6 +12,12 @@
 //   policy-dir       directory of TVD policy files (*.xml)
 //   storage-root     tenants' disks must lie under STORAGE-ROOT/<tvd>/
 //                    (default /var/lib/tvd)
+//   emulator         the only emulator a tenant's domain may name; the relay
+//                    writes it into every domain it forwards (default
+//                    /usr/bin/qemu-system-x86_64; empty: none, libvirt
+//                    chooses)
+//   graphics         the console tenants' domains may have: none (default),
+//                    vnc or spice (loopback only)
 //   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
 //   tenant-max-connections   relay connections per TVD (default 8; 0: no
 //                            limit), 0..4096
@@ -27,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/status.h"
 
@@ -39,6 +46,7 @@ struct RelayConfig {
   std::string key_path;
   std::string policy_dir;
   std::string storage_root = "/var/lib/tvd";
+  HostConfinement host;
 };
 
 // Parses argv[1..] (reading --config files as they appear). InvalidArgument
