@@ -5,8 +5,9 @@
 # on both hosts; the isolation matrix measured from inside the guests; each
 # tenant's view through the relay next to the admin's; attestation state;
 # the resource manager's view; then host h2 leaves red, and a VM whose image
-# was altered after it was measured is refused. docs/testbed.md explains the
-# output.
+# was altered after it was measured is refused, and a hostile tenant's
+# request for a host file is refused by the relay. docs/testbed.md explains
+# the output.
 #
 # Usage: testbed/demo.sh BUILD_DIR
 # Environment: TB_KEEP=1 leaves the testbed up afterwards (testbed/down.sh
@@ -133,6 +134,38 @@ else
   grep -q "measured disk" <<<"$out" || fail "refusal does not name the measurement"
 fi
 if sc_admin_virsh h1 list --all --name | grep -q '^blue-bad$'; then fail "blue-bad is defined"; fi
+
+rule "a hostile tenant asks h1's relay for the host (refused, nothing stored)"
+hostile=$TB_SITE/red-hostile.xml
+cat >"$hostile" <<'XML'
+<domain type='qemu'>
+  <name>red-hostile</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <serial type='file'><source path='/root/tvd-demo-owned'/></serial>
+  </devices>
+</domain>
+XML
+echo "\$ virsh define red-hostile.xml   (red, through h1's relay: a serial port writing /root/tvd-demo-owned)"
+if out=$(sc_tenant_virsh red h1 define "$hostile" 2>&1); then
+  echo "$out"
+  fail "the relay accepted a domain that writes a host file"
+else
+  echo "$out"
+  grep -q "operation forbidden: /domain/devices/serial/@type: 'file'" <<<"$out" ||
+    fail "refusal does not name the serial port"
+fi
+echo "\$ virsh domcapabilities --emulatorbin /bin/sh   (red, through h1's relay)"
+if out=$(sc_tenant_virsh red h1 domcapabilities --emulatorbin /bin/sh 2>&1); then
+  fail "the relay let a tenant name a host binary"
+else
+  echo "$out"
+fi
+if sc_admin_virsh h1 list --all --name | grep -q '^red-hostile$'; then fail "red-hostile is defined"; fi
+[[ -e /root/tvd-demo-owned ]] && fail "/root/tvd-demo-owned was created"
+rm -f "$hostile"
 
 rule "summary"
 if ((failures == 0)); then
