@@ -25,12 +25,16 @@ void OnSignal(int) { g_stop = true; }
 constexpr char kUsage[] =
     "usage: proxy-factory [--socket PATH] [--run-dir DIR] [--group NAME]\n"
     "                     [--proxy PATH] [--proxy-arg ARG]...\n"
+    "                     [--state-dir DIR]\n"
     "  --socket PATH    control socket (default /run/tvd/proxy-factory.sock)\n"
     "  --run-dir DIR    proxies' sockets and logs (default /run/tvd/proxies)\n"
     "  --group NAME     group allowed on the control socket besides root\n"
     "  --proxy PATH     tvd-proxy binary (default: tvd-proxy beside this one)\n"
     "  --proxy-arg ARG  extra argument for every proxy (repeatable), e.g.\n"
-    "                   --proxy-arg=--libvirt-uri=qemu:///system\n";
+    "                   --proxy-arg=--libvirt-uri=qemu:///system\n"
+    "  --state-dir DIR  root-owned directory where each proxy records the VMs\n"
+    "                   it admitted (default: the proxy's, "
+    "/var/lib/tvd/proxy)\n";
 
 std::string SelfDir() {
   char buf[4096];
@@ -76,6 +80,8 @@ int main(int argc, char** argv) {
       proxy = value;
     } else if (a == "--proxy-arg") {
       proxy_args.push_back(value);
+    } else if (a == "--state-dir") {
+      proxy_args.push_back("--state-dir=" + value);
     } else {
       std::cerr << "proxy-factory: unknown option " << a << "\n" << kUsage;
       return 2;

@@ -25,6 +25,11 @@ packages=(
   chromium
   # the Vagrantfile check (vagrant validate --ignore-provider) in the e2e tests
   vagrant
+  # virt-install (the library virt-manager uses) regenerates the domain XML
+  # fixtures of the relay's allowlist tests
+  # (tests/unit/libvirt_filter/data/make_fixtures.sh); libosinfo reads the
+  # USB and PCI id lists
+  virtinst usb.ids pci.ids
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )

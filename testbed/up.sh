@@ -41,7 +41,10 @@ if [[ -e $TB_ROOT ]] || ip netns list | grep -q "^$TB_PREFIX-"; then
   "$here/down.sh"
 fi
 mkdir -p "$TB_ROOT"
-chmod 700 "$TB_ROOT"
+# QEMU runs as libvirt-qemu and reaches its images, sockets and disks
+# below; everything else stays root's (docs/host.md "libvirt's own
+# confinement").
+tb_qemu_dir "$TB_ROOT"
 ul=$TB_PREFIX-ul
 nodes=("$TB_PREFIX-mgmt")
 for ((i = 1; i <= n; i++)); do nodes+=("$TB_PREFIX-h$i"); done

@@ -19,6 +19,7 @@
 #include "tvd/host/control_socket.h"
 #include "tvd/log.h"
 #include "tvd/protocol/master_client.h"
+#include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
 #include "tvd/proxy/master_client_link.h"
 #include "tvd/proxy/master_link.h"
@@ -46,7 +47,10 @@ constexpr char kUsage[] =
     "                 [--datapath netdev|system]\n"
     "                 --master ADDRESS:PORT [--master-name NAME]\n"
     "                 --ca PEM --cert PEM --key PEM [--tcti TCTI|none]\n"
-    "                 [--ima-log PATH]\n";
+    "                 [--ima-log PATH] [--state-dir DIR]\n"
+    "  --state-dir DIR  root-owned directory of the admission records\n"
+    "                   (DIR/<tvd>/admitted.json; default "
+    "/var/lib/tvd/proxy)\n";
 
 tvd::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -132,7 +136,8 @@ int main(int argc, char** argv) {
       {"--vici", "/var/run/charon.vici"},
       {"--datapath", "netdev"},
       {"--master-name", "tvd-master"},
-      {"--tcti", "device:/dev/tpmrm0"}};
+      {"--tcti", "device:/dev/tpmrm0"},
+      {"--state-dir", "/var/lib/tvd/proxy"}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help") {
@@ -150,11 +155,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     static const char* kKnown[] = {
-        "--tvd",         "--socket",      "--host",   "--address",
-        "--libvirt-uri", "--secrets-uri", "--ovsdb",  "--bridge",
-        "--openflow",    "--vici",        "--netns",  "--datapath",
-        "--master",      "--master-name", "--ca",     "--cert",
-        "--key",         "--tcti",        "--ima-log"};
+        "--tvd",         "--socket",      "--host",    "--address",
+        "--libvirt-uri", "--secrets-uri", "--ovsdb",   "--bridge",
+        "--openflow",    "--vici",        "--netns",   "--datapath",
+        "--master",      "--master-name", "--ca",      "--cert",
+        "--key",         "--tcti",        "--ima-log", "--state-dir"};
     bool known = false;
     for (const char* k : kKnown) known = known || a == k;
     if (!known) {
@@ -203,19 +208,22 @@ int main(int argc, char** argv) {
       [](const std::string&, const std::string&, const std::string&) {
         return false;
       });
-  tvd::proxy::HostTvdNetwork network(host_network);
+  tvd::proxy::HostTvdNetwork network(host_network, links);
   auto master_parts = ConnectMaster(opt);
   if (!master_parts.ok()) return fail(master_parts.status());
   tvd::proxy::MasterLink* master = master_parts->link.get();
   tvd::proxy::MeasurementCache cache;
+  // Which VMs this proxy admitted: read again after a restart, the only
+  // source of the ports it re-plugs.
+  tvd::proxy::FileAdmissionStore admissions(opt["--state-dir"], tvd);
   tvd::proxy::TvdProxy proxy({.tvd = tvd,
                               .local_host = opt["--host"],
                               .local_address = opt["--address"]},
-                             *master, **hypervisor, network, cache);
+                             *master, **hypervisor, network, cache, admissions);
   master->SetUpdateHandler(
       [&proxy](const tvd::proxy::MasterUpdate& u) { proxy.OnMasterUpdate(u); });
   // Joining again after a restart reconciles: JoinTvd is idempotent and the
-  // TVD's running domains are adopted.
+  // admitted VMs (and only those) get their ports back.
   if (auto s = proxy.Join(); !s.ok()) return fail(s);
 
   struct sigaction sa {};

@@ -171,10 +171,18 @@ void PrintResult(const CommandSpec& spec, const ControlRequest& req,
     case ControlOp::kLeave:
       out << "left TVD '" << req.tvd << "'\n";
       return;
-    case ControlOp::kAttach:
+    case ControlOp::kAttach: {
+      // The taps are the proxy's names (the VM configuration names NICs).
+      std::string ports;
+      if (result.contains("ports") && result["ports"].is_array()) {
+        for (const json& p : result["ports"]) {
+          if (p.is_string()) ports += ", port " + p.get<std::string>();
+        }
+      }
       out << "attached VM '" << Cell(result, "vm") << "' to TVD '" << req.tvd
-          << "' (uuid " << Cell(result, "uuid") << ")\n";
+          << "' (uuid " << Cell(result, "uuid") << ports << ")\n";
       return;
+    }
     case ControlOp::kDetach:
       out << "detached VM '" << req.vm << "' from TVD '" << req.tvd << "'\n";
       return;

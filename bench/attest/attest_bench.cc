@@ -117,9 +117,15 @@ int Main(int argc, char** argv) {
   std::string dir = tmpl;
 
   auto swtpm = Must(testing::SwtpmInstance::Start(), "start swtpm");
-  // The IMA log: 1,000 ima-ng entries (SHA-256 template-hash column), and
-  // PCR 10 extended to match.
+  auto tpm = Must(swtpm->Open(AkAlgorithm::kRsa2048), "open TPM");
+  // The IMA log: 1,000 ima-ng entries (SHA-256 template-hash column), the
+  // first the boot_aggregate of the swtpm's PCRs 0-9, and PCR 10 extended
+  // to match.
   constexpr int kEntries = 1000;
+  std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto boot_values = Must(tpm->ReadPcrs(boot_indices), "read PCRs 0-9");
+  BootPcrs boot{};
+  for (const PcrValue& v : boot_values) boot[v.index] = v.value;
   ImaAllowlist allowlist;
   std::string log_text;
   std::vector<Sha256Digest> extends;
@@ -127,14 +133,13 @@ int Main(int argc, char** argv) {
     std::string path =
         i == 0 ? "boot_aggregate"
                : "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i) + ".so.1";
-    Sha256Digest file = Sha256(path);
+    Sha256Digest file = i == 0 ? BootAggregate(boot) : Sha256(path);
     ImaLine line = MakeImaNgLine(path, file);
     log_text += line.text + "\n";
     extends.push_back(line.template_sha256);
-    allowlist.Allow(path, file);
+    if (i != 0) allowlist.Allow(path, file);
   }
   std::ofstream(dir + "/ima.log") << log_text;
-  auto tpm = Must(swtpm->Open(AkAlgorithm::kRsa2048), "open TPM");
   for (const Sha256Digest& d : extends) {
     Status s = tpm->ExtendPcr(10, d);
     if (!s.ok()) Die("extend PCR 10", s);

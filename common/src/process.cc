@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,6 +127,21 @@ void RedirectTo(int report_fd, const std::string& path, int target_fd) {
       ::close(devnull);
     }
   }
+  if (o.read_only_root) {
+    // A bind remount replaces the mount's flags: keep the ones it had.
+    struct statvfs st {};
+    if (::statvfs("/", &st) != 0) ChildFail(report_fd, "statvfs /");
+    unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+    if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    if (::mount(nullptr, "/", nullptr, flags, nullptr) != 0) {
+      ChildFail(report_fd, "remount / read-only");
+    }
+  }
   ::execvpe(p.argv[0], p.argv.data(), p.envp.data());
   ChildFail(report_fd, "exec");
 }
@@ -140,6 +156,9 @@ StatusOr<pid_t> Spawn(const ProcessOptions& options, int out_fd, int err_fd) {
   if (options.argv.empty()) return InvalidArgument("no program to start");
   if (!options.bind_mounts.empty() && !options.new_mount_namespace) {
     return InvalidArgument("bind mounts need new_mount_namespace");
+  }
+  if (options.read_only_root && !options.new_mount_namespace) {
+    return InvalidArgument("read_only_root needs new_mount_namespace");
   }
   PreparedExec prepared = Prepare(options);
   int report[2];

@@ -50,19 +50,24 @@ bool SameSubject(std::string_view a, std::string_view b) {
 }
 
 TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
-                            std::string_view storage_root) {
+                            std::string_view storage_root,
+                            const HostConfinement& host) {
   TenantScope scope;
   scope.tvd = policy.name;
   std::string root(storage_root);
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   scope.storage_path = root + "/" + policy.name;
   for (const auto& n : policy.networks) scope.networks.push_back(n.name);
+  scope.emulator = host.emulator;
+  scope.graphics = host.graphics;
   return scope;
 }
 
 StaticOwnership::StaticOwnership(std::vector<tvd::policy::TvdPolicy> policies,
-                                 std::string storage_root)
-    : policies_(std::move(policies)), storage_root_(std::move(storage_root)) {}
+                                 std::string storage_root, HostConfinement host)
+    : policies_(std::move(policies)),
+      storage_root_(std::move(storage_root)),
+      host_(std::move(host)) {}
 
 StatusOr<TenantScope> StaticOwnership::ScopeForSubject(
     std::string_view subject) const {
@@ -80,11 +85,18 @@ StatusOr<TenantScope> StaticOwnership::ScopeForSubject(
     return NotFound("no TVD policy names '" + std::string(subject) +
                     "' as its owner");
   }
-  return ScopeFromPolicy(*found, storage_root_);
+  TenantScope scope = ScopeFromPolicy(*found, storage_root_, host_);
+  for (const auto& p : policies_) {
+    if (p.name.starts_with(found->name + "-")) {
+      scope.nested_tvds.push_back(p.name);
+    }
+  }
+  return scope;
 }
 
 StatusOr<std::unique_ptr<StaticOwnership>> LoadPolicyDirectory(
-    const std::string& dir, const std::string& storage_root) {
+    const std::string& dir, const std::string& storage_root,
+    const HostConfinement& host) {
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -98,7 +110,8 @@ StatusOr<std::unique_ptr<StaticOwnership>> LoadPolicyDirectory(
                          tvd::policy::LoadTvdPolicyFile(f.string()));
     policies.push_back(std::move(p));
   }
-  return std::make_unique<StaticOwnership>(std::move(policies), storage_root);
+  return std::make_unique<StaticOwnership>(std::move(policies), storage_root,
+                                           host);
 }
 
 }  // namespace tvd::libvirt_filter

@@ -49,6 +49,13 @@ Status Apply(RelayConfig& c, const std::string& key, const std::string& v) {
       return InvalidArgument("storage-root: '" + v + "' is not absolute");
     }
     c.storage_root = v;
+  } else if (key == "emulator") {
+    if (!v.empty() && v.front() != '/') {
+      return InvalidArgument("emulator: '" + v + "' is not absolute");
+    }
+    c.host.emulator = v;
+  } else if (key == "graphics") {
+    TVD_ASSIGN_OR_RETURN(c.host.graphics, ParseGraphicsPolicy(v));
   } else if (key == "frame-timeout-ms" || key == "write-timeout-ms" ||
              key == "handshake-timeout-ms") {
     TVD_ASSIGN_OR_RETURN(long ms, ParseNumber(v, 1, 3600000));

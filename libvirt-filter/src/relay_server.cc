@@ -268,16 +268,17 @@ std::string CertificateSubject(X509* cert) {
 }
 
 RelayServer::RelayServer(const RelayOptions& options,
-                         const OwnershipSource& ownership)
-    : options_(options), ownership_(ownership) {}
+                         const OwnershipSource& ownership,
+                         DiskImageChecker& disks)
+    : options_(options), ownership_(ownership), disks_(disks) {}
 
 StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
     const RelayOptions& options, const OwnershipSource& ownership,
-    const channel::TlsCredentials& credentials) {
+    DiskImageChecker& disks, const channel::TlsCredentials& credentials) {
   // OpenSSL writes to sockets with write(2): a tenant that hangs up must
   // not kill the process with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  std::unique_ptr<RelayServer> s(new RelayServer(options, ownership));
+  std::unique_ptr<RelayServer> s(new RelayServer(options, ownership, disks));
   TVD_ASSIGN_OR_RETURN(s->tls_, channel::TlsContext::Create(
                                     channel::TlsSide::kServer, credentials));
   s->admin_ = std::make_unique<AdminConnection>(options.upstream_socket,
@@ -445,7 +446,7 @@ void RelayServer::Serve(int fd) {
   }
 
   log::Info("relay: ", peer, " is tenant '", subject, "' of TVD ", scope->tvd);
-  SessionFilter filter(*scope, admin_->cache(), *admin_, not_found_,
+  SessionFilter filter(*scope, admin_->cache(), *admin_, not_found_, disks_,
                        options_.upstream_uri);
   Status reason;
   // When the tenant's unfinished packet started (min(): none pending).

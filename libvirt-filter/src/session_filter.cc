@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tvd/libvirt_filter/domain_xml_edit.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/log.h"
 #include "tvd/policy/tvd_policy.h"
@@ -14,6 +15,12 @@ namespace {
 // clients wait for their replies; libvirtd itself queues only a few).
 constexpr std::size_t kMaxPendingCalls = 64;
 
+// Procedures forwarded as they are. None of their arguments names a host
+// object: they are numbers (cpu/cell numbers, flags, feature ids), CPU
+// definitions (CompareCpu/BaselineCpu parse CPU XML, which names no file),
+// architecture names, or callback ids. GetDomainCapabilities, whose
+// emulatorbin names a host binary that libvirtd runs to probe it, is not
+// here: it is confined in OnCall.
 constexpr std::int32_t kPassThrough[] = {
     kProcConnectClose,
     kProcConnectGetType,
@@ -34,7 +41,6 @@ constexpr std::int32_t kPassThrough[] = {
     kProcNodeGetMemoryStats,
     kProcNodeGetCpuMap,
     kProcNodeGetFreePages,
-    kProcConnectGetDomainCapabilities,
     kProcConnectCompareCpu,
     kProcConnectBaselineCpu,
     kProcConnectGetCpuModelNames,
@@ -46,6 +52,22 @@ constexpr std::int32_t kPassThrough[] = {
     kProcConnectDomainEventDeregisterAny,
 };
 
+// Procedures on one of the tenant's domains, forwarded once the domain is
+// known to be the tenant's (DomainCreate, CreateWithFlags and SetAutostart
+// are checked further in OnCall). Arguments that name something else than
+// the domain are resolved by libvirtd among that domain's own devices, never
+// on the host (libvirt's qemu_driver.c):
+//   - BlockStats, BlockStatsFlags, GetBlockInfo, GetBlockIoTune,
+//     GetBlockJobInfo take a disk "path": virDomainDiskByName() matches it
+//     against the domain's <disk> targets and source paths, and the call
+//     fails with "invalid path" when none matches;
+//   - InterfaceStats and GetInterfaceParameters take a "device":
+//     virDomainNetFind() matches it against the domain's NICs (target dev
+//     or MAC address) and fails otherwise;
+//   - GetMetadata's uri is a namespace name; InterfaceAddresses' source
+//     chooses lease, agent or ARP data filtered by the domain's own MACs;
+//   - UndefineFlags' NVRAM/TPM flags remove the domain's own NVRAM or TPM
+//     state, whose paths come from its (confined) definition.
 constexpr std::int32_t kOwnedDomain[] = {
     kProcDomainCreate,
     kProcDomainDestroy,
@@ -159,6 +181,20 @@ bool In(const std::int32_t (&list)[N], std::int32_t v) {
 // VIR_DOMAIN_METADATA_ELEMENT: the only metadata type with a namespace.
 constexpr std::int32_t kMetadataElement = 2;
 
+// Longest domain name a tenant may give, after "<tvd>-".
+constexpr std::size_t kMaxNameSuffix = 64;
+
+// A tenant-supplied value as shown in a refusal or a log line: at most 80
+// bytes, control characters replaced.
+std::string Shown(std::string_view v) {
+  std::string s(v.substr(0, 80));
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (v.size() > 80) s += "...";
+  return s;
+}
+
 }  // namespace
 
 bool IsOwnedDomainProcedure(std::int32_t procedure) {
@@ -169,14 +205,29 @@ bool IsPassThroughProcedure(std::int32_t procedure) {
   return In(kPassThrough, procedure);
 }
 
+bool InTenantNamespace(std::string_view name, std::string_view tvd) {
+  if (tvd.empty() || name.size() <= tvd.size() + 1 ||
+      name.size() > tvd.size() + 1 + kMaxNameSuffix || !name.starts_with(tvd) ||
+      name[tvd.size()] != '-') {
+    return false;
+  }
+  for (char c : name.substr(tvd.size() + 1)) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 SessionFilter::SessionFilter(TenantScope scope, OwnershipCache& cache,
                              DomainDirectory& directory,
                              const NotFoundReplies& not_found,
-                             std::string pinned_uri)
+                             DiskImageChecker& disks, std::string pinned_uri)
     : scope_(std::move(scope)),
       cache_(cache),
       directory_(directory),
       not_found_(not_found),
+      disks_(disks),
       pinned_uri_(std::move(pinned_uri)) {}
 
 void SessionFilter::Forward(Packet& packet, FilterOutput& out,
@@ -277,6 +328,36 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
     StatusOr<RemoteDomain> dom = DecodeLeadingDomain(args);
     if (!dom.ok()) return Malformed(h, dom.status(), out);
     if (!Owns(*dom)) return Fail(h, not_found_.ForDomain(*dom), out);
+    if (proc == kProcDomainCreate || proc == kProcDomainCreateWithFlags) {
+      // The definition may be older than today's checks (or the admin's),
+      // and the images may have changed since it was stored.
+      StatusOr<std::string> xml = directory_.GetXmlDesc(*dom);
+      if (!xml.ok()) {
+        return Deny(h,
+                    "cannot read the definition of domain '" +
+                        Shown(dom->name) + "': " + xml.status().message(),
+                    out);
+      }
+      if (Status disks = CheckDisks(*xml); !disks.ok()) {
+        return Deny(h, disks.message(), out);
+      }
+    }
+    if (proc == kProcDomainSetAutostart) {
+      XdrReader r(args);
+      StatusOr<RemoteDomain> skip = ReadDomain(r);
+      if (!skip.ok()) return Malformed(h, skip.status(), out);
+      StatusOr<std::int32_t> autostart = r.I32("autostart");
+      if (!autostart.ok()) return Malformed(h, autostart.status(), out);
+      if (Status end = r.ExpectEnd("set autostart arguments"); !end.ok()) {
+        return Malformed(h, end, out);
+      }
+      if (*autostart != 0) {
+        return Deny(h,
+                    "autostart: libvirtd would start the domain at its own "
+                    "start, past the TVD relay's checks",
+                    out);
+      }
+    }
     Forward(packet, out, {});
     return;
   }
@@ -290,6 +371,33 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
       if (!open.ok()) return Malformed(h, open.status(), out);
       open->name = pinned_uri_;
       packet.payload = EncodeOpenArgs(*open);
+      Forward(packet, out, {});
+      return;
+    }
+    case kProcConnectGetDomainCapabilities: {
+      // libvirtd runs the emulator it is given (as root, to probe it).
+      XdrReader r(args);
+      StatusOr<std::optional<std::string>> emulator =
+          r.OptionalString("emulatorbin", kStringMax);
+      if (!emulator.ok()) return Malformed(h, emulator.status(), out);
+      for (const char* field : {"arch", "machine", "virttype"}) {
+        StatusOr<std::optional<std::string>> v =
+            r.OptionalString(field, kStringMax);
+        if (!v.ok()) return Malformed(h, v.status(), out);
+      }
+      StatusOr<std::uint32_t> flags = r.U32("flags");
+      if (!flags.ok()) return Malformed(h, flags.status(), out);
+      if (Status end = r.ExpectEnd("domain capabilities arguments");
+          !end.ok()) {
+        return Malformed(h, end, out);
+      }
+      if (*emulator && **emulator != scope_.emulator) {
+        return Deny(h,
+                    "emulator '" + Shown(**emulator) +
+                        "': the host's emulator is chosen by the TVD, not the "
+                        "tenant",
+                    out);
+      }
       Forward(packet, out, {});
       return;
     }
@@ -395,14 +503,25 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
           r.OptionalString("new name", kStringMax);
       if (!new_name.ok()) return Malformed(h, new_name.status(), out);
       if (!Owns(*dom)) return Fail(h, not_found_.ForDomain(*dom), out);
+      // The name is part of the configuration the proxy measured.
+      if (Status free = CheckNotAdmitted(*dom); !free.ok()) {
+        return Deny(h, free.message(), out);
+      }
       if (*new_name) {
+        // Onto one of the tenant's own names: libvirtd's own conflict
+        // error. Onto any other name: the namespace rule, which answers
+        // the same whether or not such a domain exists.
         StatusOr<std::optional<RemoteDomain>> taken =
             directory_.LookupByName(**new_name);
-        if (taken.ok() && *taken && !Owns(**taken)) {
-          return Deny(h,
-                      "domain name '" + **new_name +
-                          "' is not available to this tenant",
-                      out);
+        if (!taken.ok()) {
+          return Deny(
+              h, "cannot check the domain name: " + taken.status().message(),
+              out);
+        }
+        if (!*taken || !Owns(**taken)) {
+          if (Status name = CheckNewName(**new_name, *taken); !name.ok()) {
+            return Deny(h, name.message(), out);
+          }
         }
       }
       // The owner lives in the metadata, which a rename keeps.
@@ -464,37 +583,111 @@ void SessionFilter::OnDefine(Packet& packet, bool has_flags,
     e.message = "XML error: " + confined.status().message();
     return Fail(h, e, out);
   }
-  // Another tenant's (or the admin's) name or UUID may not be taken over.
+  // Names: the tenant's own domain is redefined in place; any other name
+  // must be a new one in the TVD's namespace. UUIDs: whatever the tenant
+  // wrote is replaced, so no foreign UUID ever reaches libvirtd.
   StatusOr<std::optional<RemoteDomain>> by_name =
       directory_.LookupByName(confined->name);
   if (!by_name.ok()) {
     return Deny(
         h, "cannot check the domain name: " + by_name.status().message(), out);
   }
-  if (*by_name && !Owns(**by_name)) {
-    return Deny(
-        h,
-        "domain name '" + confined->name + "' is not available to this tenant",
-        out);
-  }
-  if (confined->uuid) {
-    StatusOr<std::optional<RemoteDomain>> by_uuid =
-        directory_.LookupByUuid(*confined->uuid);
-    if (!by_uuid.ok()) {
-      return Deny(h,
-                  "cannot check the domain UUID: " + by_uuid.status().message(),
-                  out);
+  std::optional<Uuid> uuid;
+  if (*by_name && Owns(**by_name)) {
+    const RemoteDomain& existing = **by_name;
+    if (Status free = CheckNotAdmitted(existing); !free.ok()) {
+      return Deny(h, free.message(), out);
     }
-    if (*by_uuid && !Owns(**by_uuid)) {
-      return Deny(h,
-                  "domain UUID " + UuidToString(*confined->uuid) +
-                      " is not available to this tenant",
-                  out);
-    }
+    uuid = existing.uuid;
+  } else if (Status name = CheckNewName(confined->name, *by_name); !name.ok()) {
+    return Deny(h, name.message(), out);
   }
-  a->xml = std::move(confined->xml);
+  StatusOr<std::string> xml = WithDomainUuid(confined->xml, uuid);
+  if (!xml.ok()) {
+    RemoteError e;
+    e.code = kErrXmlError;
+    e.domain = kFromDom;
+    e.message = "XML error: " + xml.status().message();
+    return Fail(h, e, out);
+  }
+  if (Status disks = CheckDisks(*xml); !disks.ok()) {
+    return Deny(h, disks.message(), out);
+  }
+  a->xml = std::move(*xml);
   packet.payload = EncodeXmlArgs(*a);
   Forward(packet, out, {});
+}
+
+Status SessionFilter::CheckNewName(const std::string& name,
+                                   const std::optional<RemoteDomain>& taken) {
+  if (!InTenantNamespace(name, scope_.tvd)) {
+    return PermissionDenied("domain name '" + Shown(name) + "': names of TVD " +
+                            scope_.tvd + "'s domains are '" + scope_.tvd +
+                            "-' followed by 1 to 64 letters, digits, '_', "
+                            "'.' or '-'");
+  }
+  for (const std::string& nested : scope_.nested_tvds) {
+    // Another TVD's namespace inside this one's: refused by name alone, so
+    // that its domains answer like names nobody uses.
+    if (name.starts_with(nested + "-")) {
+      return PermissionDenied("domain name '" + Shown(name) +
+                              "': names starting with '" + nested +
+                              "-' are reserved on this host");
+    }
+  }
+  if (taken) {
+    // Only the admin can put a domain of another owner under this TVD's
+    // names; the tenant learns that the name is held, not by whom.
+    StatusOr<std::string> owner = cache_.OwnerOf(*taken);
+    log::Warning(
+        "TVD ", scope_.tvd, ": domain name '", Shown(name),
+        "' is in the TVD's namespace but its domain belongs to ",
+        owner.ok() ? (owner->empty() ? std::string("no TVD") : "TVD " + *owner)
+                   : owner.status().message(),
+        " (admin misconfiguration: rename or remove it)");
+    return PermissionDenied("domain name '" + Shown(name) +
+                            "' is reserved on this host; ask the datacenter "
+                            "admin");
+  }
+  return Status::Ok();
+}
+
+Status SessionFilter::CheckNotAdmitted(const RemoteDomain& dom) {
+  StatusOr<std::string> current = directory_.GetXmlDesc(dom);
+  StatusOr<bool> admitted =
+      current.ok() ? HasProxyAdmission(*current) : current.status();
+  if (!admitted.ok()) {
+    return PermissionDenied("cannot read the definition of domain '" +
+                            Shown(dom.name) +
+                            "': " + admitted.status().message());
+  }
+  if (*admitted) {
+    return PermissionDenied(
+        "domain '" + Shown(dom.name) +
+        "' was admitted by the TVD proxy with a measured configuration; "
+        "change it with tvdctl attach on the host");
+  }
+  return Status::Ok();
+}
+
+Status SessionFilter::CheckDisks(std::string_view xml) {
+  TVD_ASSIGN_OR_RETURN(std::vector<DomainDisk> disks, DomainDisks(xml));
+  for (const DomainDisk& d : disks) {
+    if (d.type != "file") {
+      if (!d.has_source) continue;
+      return PermissionDenied(
+          "<disk type='" + Shown(d.type) +
+          "'>: only file disks can be started through the TVD relay");
+    }
+    if (d.file.empty()) continue;
+    if (d.format != "raw" && d.format != "qcow2") {
+      return PermissionDenied("disk image '" + Shown(d.file) + "': format '" +
+                              Shown(d.format) +
+                              "' is not allowed (raw or qcow2)");
+    }
+    TVD_RETURN_IF_ERROR(disks_.Check(d.file, d.format, scope_.storage_path));
+  }
+  return Status::Ok();
 }
 
 StatusOr<std::int32_t> SessionFilter::CountOwned(std::uint32_t flags) {

@@ -24,8 +24,10 @@ source "$here/lib.sh"
 # shellcheck source=testbed/provision/common.sh
 source "$here/common.sh"
 : "${TB_SITE:?}" "${TB_STATE:?}"
-mkdir -p "$TB_STATE"
-chmod 700 "$TB_STATE"
+# Root-only unless QEMU must pass through (tb_qemu_dir): the TPM state,
+# keys, sockets and logs of this host are not libvirt-qemu's.
+umask 027
+tb_qemu_dir "$TB_STATE"
 pki=$(tb_pki)
 # TB_TCTI: the TPM the proxies use; unset: the swtpm `host.sh tpm` starts.
 tcti=${TB_TCTI:-swtpm:host=127.0.0.1,port=$TB_SWTPM_PORT}
@@ -126,12 +128,44 @@ EOF
 
 # A private libvirtd with the QEMU driver: its run, state, cache, log and
 # configuration directories are this host's, bound over the system paths in
-# its private mount namespace. QEMU runs as root without per-VM namespaces,
-# cgroups or a security driver (a namespace host has none of these to itself),
-# and writes its output to files (no virtlogd).
+# its private mount namespace. QEMU runs as libvirt-qemu, never root: libvirt's
+# DAC driver chowns a domain's files to it while the domain runs and gives
+# them back after (dynamic_ownership, remember_owner). Where the kernel has
+# AppArmor enabled, libvirt's AppArmor driver confines each QEMU to its own
+# files as well (TB_APPARMOR=0 turns that off; =1 insists on it). libvirtd
+# sees the machine read-only except this host's and the site's directories,
+# so no domain definition makes it create or chown a file elsewhere
+# (docs/host.md "libvirt's own confinement"). No per-VM namespaces or cgroups
+# (a namespace host has none of these to itself); QEMU writes its output to
+# files (no virtlogd).
 start_libvirtd() {
   local d=$TB_STATE/libvirt
   mkdir -p "$d"/{sock,run,lib,cache,log,etc}
+  chmod 700 "$d" "$d"/{sock,log,etc}
+  # Seen by QEMU as /run/libvirt, /var/lib/libvirt and /var/cache/libvirt:
+  # libvirt makes its per-domain directories below them for libvirt-qemu.
+  chmod 755 "$d/run" "$d/lib"
+  chmod 711 "$d/cache"
+  getent passwd libvirt-qemu >/dev/null ||
+    tb_die "no user libvirt-qemu for QEMU (install libvirt-daemon-system)"
+  local driver=none aa binds="" securityfs=""
+  aa=$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N)
+  case ${TB_APPARMOR:-auto} in
+    0) ;;
+    1)
+      [[ $aa == Y ]] || tb_die "TB_APPARMOR=1 but AppArmor is not enabled in this kernel"
+      driver=apparmor
+      ;;
+    auto) [[ $aa == Y ]] && driver=apparmor ;;
+    *) tb_die "TB_APPARMOR must be 0, 1 or auto" ;;
+  esac
+  if [[ $driver == apparmor ]]; then
+    # virt-aa-helper writes each domain's profile here and loads it.
+    mkdir -p /etc/apparmor.d/libvirt
+    binds="/etc/apparmor.d/libvirt:/etc/apparmor.d/libvirt"
+    securityfs=1
+  fi
+  tb_log "libvirtd: QEMU as libvirt-qemu, security driver $driver (+ dac)"
   cat >"$d/libvirtd.conf" <<EOF
 # Written by testbed/provision/host.sh.
 listen_tls = 0
@@ -144,19 +178,28 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:file:$d/libvirtd.log"
 EOF
-  cat >"$d/etc/qemu.conf" <<'EOF'
+  cat >"$d/etc/qemu.conf" <<EOF
 # Written by testbed/provision/host.sh.
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
+user = "libvirt-qemu"
+group = "libvirt-qemu"
+dynamic_ownership = 1
+remember_owner = 1
+# libvirt always stacks its DAC driver under this one.
+security_driver = "$driver"
 namespaces = []
 cgroup_controllers = []
 stdio_handler = "file"
 EOF
-  tb_spawn libvirtd "$d/libvirtd.out" \
-    "$d/run:/run/libvirt $d/lib:/var/lib/libvirt $d/cache:/var/cache/libvirt $d/log:/var/log/libvirt $d/etc:/etc/libvirt" \
+  # Writable for libvirtd (and so for what a domain definition makes it
+  # create or chown): its own directory, the VM images, the serial sockets
+  # and the tenants' storage. Not the keys, policies or TPM state.
+  local w
+  for w in "$TB_SITE/images" "$TB_SITE/serial" "$TB_STATE/storage"; do
+    [[ -d $w ]] || tb_die "$w is missing (mgmt.sh start makes the site's)"
+    binds+=" $w:$w"
+  done
+  TB_RO_ROOT=1 TB_SECURITYFS=$securityfs tb_spawn libvirtd "$d/libvirtd.out" \
+    "$d:$d $binds $d/run:/run/libvirt $d/lib:/var/lib/libvirt $d/cache:/var/cache/libvirt $d/log:/var/log/libvirt $d/etc:/etc/libvirt" \
     libvirtd -f "$d/libvirtd.conf" -p "$d/libvirtd.pid"
   tb_wait libvirtd 30 "$TB_PID" "$d/libvirtd.out" tb_unix_up "$d/sock/libvirt-sock"
 }
@@ -196,7 +239,7 @@ start_factory() {
   done
   tb_spawn proxy-factory "$TB_STATE/factory.log" "" "$bin" \
     --socket "$TB_STATE/factory.sock" --run-dir "$TB_STATE/proxies" \
-    --proxy "$proxy" "${a[@]}"
+    --state-dir "$TB_STATE/proxy-state" --proxy "$proxy" "${a[@]}"
   tb_wait proxy-factory 10 "$TB_PID" "$TB_STATE/factory.log" \
     tb_unix_up "$TB_STATE/factory.sock"
 }
@@ -213,6 +256,9 @@ start_rm_agent() {
 cmd_start() {
   local name=$1 addr=$2
   [[ -f $pki/host-$name.crt ]] || tb_die "no certificate for $name (mgmt.sh pki first)"
+  # Tenants' disks (the relay's storage root): QEMU passes through; libvirt
+  # chowns a disk to QEMU while its domain runs.
+  tb_qemu_dir "$TB_STATE/storage"
   start_ovs
   start_charon
   start_libvirtd

@@ -17,6 +17,21 @@ tb_die() {
   exit 1
 }
 
+# tb_qemu_dir DIR...: DIR is one QEMU (user libvirt-qemu) must pass through
+# to reach the files libvirt hands it (images, serial sockets, disks):
+# root:libvirt-qemu, mode 0710. Nobody else may list, read or traverse it.
+tb_qemu_dir() {
+  getent group libvirt-qemu >/dev/null ||
+    tb_die "no group libvirt-qemu (QEMU's user; libvirt-daemon-system creates it)"
+  local d
+  for d in "$@"; do
+    mkdir -p "$d"
+    if ! { chgrp libvirt-qemu "$d" && chmod 0710 "$d"; }; then
+      tb_die "cannot make $d traversable by libvirt-qemu (root:libvirt-qemu 0710)"
+    fi
+  done
+}
+
 tb_log() { printf '[testbed %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # tb_in NETNS CMD...: runs CMD in NETNS (or here when NETNS is empty).
@@ -42,8 +57,13 @@ tb_starttime() {
 
 # tb_spawn NAME LOG BINDS CMD...: starts CMD in $TB_NETNS in the background,
 # with stdout/stderr to LOG; BINDS is a space-separated list of SRC:DST bind
-# mounts made in the daemon's private mount namespace first. Records the PID
-# (the exec chain keeps it: ip netns exec and sh both exec). Sets TB_PID.
+# mounts made in the daemon's private mount namespace first. With
+# TB_SECURITYFS=1 in its environment, securityfs is mounted on
+# /sys/kernel/security there when it is missing. With TB_RO_ROOT=1, the mount
+# at / is then remounted read-only in that namespace: only the bind mounts
+# (and /proc, /sys, /dev) stay writable for the daemon and its children.
+# Records the PID (the exec chain keeps it: ip netns exec and sh both exec).
+# Sets TB_PID.
 tb_spawn() {
   local name=$1 log=$2 binds=$3
   shift 3
@@ -52,6 +72,14 @@ tb_spawn() {
   for b in $binds; do
     script+="; mkdir -p '${b#*:}'; mount --bind '${b%%:*}' '${b#*:}'"
   done
+  if [[ ${TB_SECURITYFS:-} == 1 ]]; then
+    # ip netns exec mounts a fresh /sys, without securityfs (AppArmor's
+    # interface for loading profiles).
+    script+='; mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security'
+  fi
+  if [[ ${TB_RO_ROOT:-} == 1 ]]; then
+    script+='; mount -o remount,bind,ro /'
+  fi
   script+='; exec "$@"'
   if [[ -n ${TB_NETNS:-} ]]; then
     ip netns exec "$TB_NETNS" sh -c "$script" sh "$@" >"$log" 2>&1 </dev/null &

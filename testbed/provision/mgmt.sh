@@ -26,7 +26,11 @@ source "$here/lib.sh"
 # shellcheck source=testbed/provision/common.sh
 source "$here/common.sh"
 : "${TB_SITE:?}" "${TB_STATE:?}"
+# Root-only unless QEMU must pass through (tb_qemu_dir).
+umask 027
 mkdir -p "$TB_SITE" "$TB_STATE"
+chmod 700 "$TB_STATE"
+tb_qemu_dir "$TB_SITE"
 tvdctl=$(tb_bin tvdctl) || tb_die "tvdctl not built"
 pki=$(tb_pki)
 
@@ -174,7 +178,10 @@ cmd_start() {
     [[ -f $TB_SITE/hosts/$h.ek && -f $TB_SITE/hosts/$h.pcrs ]] ||
       tb_die "no TPM facts of host $h (run host.sh tpm on it first)"
   done
-  mkdir -p "$TB_SITE"/{policies,vms,images,serial}
+  mkdir -p "$TB_SITE"/{policies,vms}
+  # QEMU's: libvirt chowns each VM's files to libvirt-qemu while it runs and
+  # makes its serial socket; the directories only let it pass.
+  tb_qemu_dir "$TB_SITE/images" "$TB_SITE/serial"
   cp "$TB_GUEST/vmlinuz" "$TB_GUEST/initrd.img" "$TB_SITE/images/"
   local name tvd ip mac
   while read -r name tvd _ ip mac; do

@@ -115,6 +115,22 @@ Status Master::Load() {
     TVD_RETURN_IF_ERROR(aks_.Add({pki::Role::kHost, host}, ak)
                             .WithContext("stored AK of " + host));
   }
+  // The TPM clock history outlives the process: without it, a TPM reset
+  // or a clock set back would go unnoticed across a master restart.
+  TVD_ASSIGN_OR_RETURN(std::vector<AkClockRow> clocks, store_->ListAkClocks());
+  for (const AkClockRow& c : clocks) {
+    aks_.RestoreClock(c.ak_name, {c.clock, c.reset_count, c.restart_count});
+  }
+  // Written from the verifying thread, without mutex_: one small UPSERT
+  // that only moves forward, so concurrent quotes cannot move it back.
+  StateStore* store = store_.get();
+  aks_.SetClockSink([store](std::span<const std::uint8_t> name,
+                            const attest::TpmClockState& state) {
+    return store->PutAkClock({{name.begin(), name.end()},
+                              state.clock,
+                              state.reset_count,
+                              state.restart_count});
+  });
   TVD_ASSIGN_OR_RETURN(std::vector<TvdRow> rows, store_->ListTvds());
   std::lock_guard lock(mutex_);
   for (TvdRow& row : rows) {
@@ -344,6 +360,7 @@ Status Master::HandleJoin(Connection& conn, const Frame& first) {
   session->tvd = request.tvd;
   session->host = peer.name;
   session->underlay = request.underlay;
+  session->attested = true;  // Admit() above verified this very channel
   protocol::JoinGrant grant;
   {
     std::lock_guard lock(mutex_);
@@ -447,6 +464,9 @@ Status Master::ServeMember(Connection& conn, const SessionPtr& session) {
     TVD_RETURN_IF_ERROR(
         store_->SetAttestation(session->host, s.ok(), s.message()));
     if (!s.ok()) {
+      // No key or report is served for this host from here on, even before
+      // the eviction below has run.
+      session->attested = false;
       AuditBestEffort("master", "reattest", Key(session->tvd, session->host),
                       false, s.message());
       Evict(session->host, "re-attestation failed: " + s.message());
@@ -517,23 +537,34 @@ Status Master::HandleHostRequest(Connection& conn, const Frame& frame) {
   std::string subject = Key(tvd, vm);
   std::string action =
       report ? (vm_report.attached ? "vm-attach" : "vm-detach") : "disk-key";
-  std::lock_guard lock(mutex_);
-  auto it = tvds_.find(tvd);
-  Status s;
-  if (it == tvds_.end()) {
-    s = NotFound("no TVD named " + tvd);
-  } else {
-    auto live = live_.find({tvd, peer.name});
-    if (live == live_.end() || !live->second->attested) {
-      s = PermissionDenied("host " + peer.name +
-                           " has no attested member channel for TVD " + tvd);
-    } else if (!it->second.policy.FindVm(vm)) {
-      s = PermissionDenied("VM " + vm + " is not in the policy of TVD " + tvd);
-    } else if (!report && !it->second.policy.ReleasesDiskKeyTo(vm)) {
-      s = PermissionDenied("the policy of TVD " + tvd +
-                           " releases no disk key to VM " + vm);
+  if (!report) {
+    // A disk key leaves only on a channel that proved itself: this
+    // connection runs its own attestation, the quote bound to its own TLS
+    // exporter, against the TVD's current requirements. A stolen host
+    // certificate without the host's TPM, or a quote relayed from another
+    // session, gets nothing (docs/master.md section 5).
+    attest::TcbRequirements req;
+    {
+      std::lock_guard lock(mutex_);
+      Status s = CheckMemberRequestLocked(peer.name, tvd, vm, true);
+      if (!s.ok()) {
+        AuditBestEffort(actor, action, subject, false, s.message());
+        return s;
+      }
+      req = tvds_.at(tvd).requirements;
+    }
+    attest::MasterAttestation attestation(enroller_, verifier_, nonces_,
+                                          options_.timeouts);
+    Status attested = attestation.AttestOnce(conn, req);
+    if (!attested.ok()) {
+      AuditBestEffort(actor, action, subject, false,
+                      "attestation: " + attested.message());
+      return attested;
     }
   }
+  std::lock_guard lock(mutex_);
+  // (Again for a key: the membership may have ended during the quote.)
+  Status s = CheckMemberRequestLocked(peer.name, tvd, vm, !report);
   if (!s.ok()) {
     AuditBestEffort(actor, action, subject, false, s.message());
     return s;
@@ -558,6 +589,26 @@ Status Master::HandleHostRequest(Connection& conn, const Frame& frame) {
                                     wrapped ? "released" : "created"));
   SecureBytes payload = Seal(protocol::Encode(grant));
   return conn.WriteFrame(MessageType::kDiskKeyGrant, payload.view(), write);
+}
+
+Status Master::CheckMemberRequestLocked(const std::string& host,
+                                        const std::string& tvd,
+                                        const std::string& vm, bool disk_key) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  auto live = live_.find({tvd, host});
+  if (live == live_.end() || !live->second->attested) {
+    return PermissionDenied("host " + host +
+                            " has no attested member channel for TVD " + tvd);
+  }
+  if (!it->second.policy.FindVm(vm)) {
+    return PermissionDenied("VM " + vm + " is not in the policy of TVD " + tvd);
+  }
+  if (disk_key && !it->second.policy.ReleasesDiskKeyTo(vm)) {
+    return PermissionDenied("the policy of TVD " + tvd +
+                            " releases no disk key to VM " + vm);
+  }
+  return Status::Ok();
 }
 
 Status Master::HandleAdmin(Connection& conn, Frame frame) {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <ctime>
 #include <variant>
 
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS vms(
 CREATE TABLE IF NOT EXISTS disk_keys(
   tvd TEXT NOT NULL, vm TEXT NOT NULL, wrapped BLOB NOT NULL,
   PRIMARY KEY(tvd, vm));
+CREATE TABLE IF NOT EXISTS ak_clocks(
+  ak_name BLOB PRIMARY KEY, reset_count INTEGER NOT NULL,
+  restart_count INTEGER NOT NULL, clock INTEGER NOT NULL,
+  at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit(
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
@@ -242,6 +247,49 @@ StateStore::ListAks() {
   while ((rc = st.Step()) == SQLITE_ROW)
     out.emplace_back(st.Text(0), st.Blob(1));
   if (rc != SQLITE_DONE) return Error("listing AKs");
+  return out;
+}
+
+Status StateStore::PutAkClock(const AkClockRow& row) {
+  // SQLite integers are signed 64-bit: a clock beyond that would compare
+  // wrongly, so it is refused rather than stored (no real TPM gets there:
+  // milliseconds of powered-on time).
+  if (row.clock > static_cast<std::uint64_t>(INT64_MAX)) {
+    return InvalidArgument("TPM clock " + std::to_string(row.clock) +
+                           " is out of range for the state db");
+  }
+  // The row only ever moves forward (reset count, restart count, clock),
+  // so two quotes stored out of order cannot move it back.
+  TVD_STORE_WRITE(
+      "INSERT INTO ak_clocks(ak_name, reset_count, restart_count, clock, at) "
+      "VALUES(?,?,?,?,?) ON CONFLICT(ak_name) DO UPDATE SET "
+      "reset_count=excluded.reset_count, "
+      "restart_count=excluded.restart_count, clock=excluded.clock, "
+      "at=excluded.at "
+      "WHERE (excluded.reset_count, excluded.restart_count, excluded.clock) "
+      "> (ak_clocks.reset_count, ak_clocks.restart_count, ak_clocks.clock)",
+      "storing the TPM clock of an AK", row.ak_name,
+      static_cast<std::int64_t>(row.reset_count),
+      static_cast<std::int64_t>(row.restart_count),
+      static_cast<std::int64_t>(row.clock), Now());
+}
+
+StatusOr<std::vector<AkClockRow>> StateStore::ListAkClocks() {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_,
+          "SELECT ak_name, reset_count, restart_count, clock FROM ak_clocks "
+          "ORDER BY ak_name");
+  std::vector<AkClockRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AkClockRow row;
+    row.ak_name = st.Blob(0);
+    row.reset_count = static_cast<std::uint32_t>(st.Int(1));
+    row.restart_count = static_cast<std::uint32_t>(st.Int(2));
+    row.clock = static_cast<std::uint64_t>(st.Int(3));
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return Error("listing AK clocks");
   return out;
 }
 

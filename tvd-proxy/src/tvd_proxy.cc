@@ -1,5 +1,6 @@
 #include "tvd/proxy/tvd_proxy.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/proxy/disk_passphrase.h"
+#include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/vm_admission.h"
 
 namespace tvd::proxy {
@@ -40,12 +42,13 @@ void KeepFirst(Status& first, const Status& s) {
 
 TvdProxy::TvdProxy(ProxyConfig config, MasterLink& master,
                    Hypervisor& hypervisor, TvdNetwork& network,
-                   MeasurementCache& cache)
+                   MeasurementCache& cache, AdmissionStore& admissions)
     : config_(std::move(config)),
       master_(master),
       hypervisor_(hypervisor),
       network_(network),
-      cache_(cache) {}
+      cache_(cache),
+      admissions_(admissions) {}
 
 TvdProxy::~TvdProxy() {
   std::lock_guard lock(mu_);
@@ -76,6 +79,13 @@ Status TvdProxy::JoinLocked() {
     return AlreadyExists("this host is already a member of TVD '" +
                          config_.tvd + "'");
   }
+  // A record that cannot be trusted stops the join before anything changes:
+  // nothing would say which VMs may have ports.
+  auto record = admissions_.Load();
+  if (!record.ok()) {
+    return record.status().WithContext("reading the admission record of TVD '" +
+                                       config_.tvd + "'");
+  }
   auto grant = master_.Join(config_.tvd);
   if (!grant.ok()) {
     return grant.status().WithContext("joining TVD '" + config_.tvd + "'");
@@ -101,10 +111,10 @@ Status TvdProxy::JoinLocked() {
     return net.WithContext("programming the networks of TVD '" + config_.tvd +
                            "'");
   }
-  Status adopt = AdoptExistingDomainsLocked();
+  Status adopt = ReplugAdmittedLocked(std::move(record).value());
   if (!adopt.ok()) {
     log::Warning("TVD '", config_.tvd,
-                 "': adopting running domains: ", adopt.ToString());
+                 "': re-plugging admitted VMs: ", adopt.ToString());
   }
   // The master learns the VMs this proxy runs (adopted after a restart).
   for (const auto& [name, vm] : vms_) ReportLocked(name, vm.uuid, true);
@@ -142,35 +152,58 @@ Status TvdProxy::ProgramNetworkLocked(const std::vector<Member>& members) {
   return network_.JoinTvd(spec);
 }
 
-Status TvdProxy::AdoptExistingDomainsLocked() {
+Status TvdProxy::ReplugAdmittedLocked(AdmissionRecord record) {
+  admitted_ = record;
   TVD_ASSIGN_OR_RETURN(auto domains, hypervisor_.ListDomains());
-  for (const DomainSummary& d : domains) {
-    if (d.owner_tvd != config_.tvd) continue;
-    AttachedVm vm;
-    vm.uuid = d.uuid;
-    auto xml = hypervisor_.DomainXml(d.name);
-    if (xml.ok()) {
-      auto parsed = policy::ParseVmConfig(
-          *xml, "domain " + d.name, policy::VmConfigMode::kTemplateAllowed);
-      auto macs = InterfaceMacs(*xml);
-      if (parsed.ok() && macs.ok()) {
-        for (const policy::VnetBinding& b : parsed->tvd.vnets) {
-          if (!b.network) continue;
-          vswitch::VmPortSpec port{b.target, config_.tvd,       *b.network,
-                                   d.name,   (*macs)[b.target], ""};
-          Status s = network_.PlugVmPort(port);
-          if (!s.ok()) {
-            log::Warning("re-plugging port ", b.target, " of VM '", d.name,
-                         "': ", s.ToString());
-          }
-          vm.ports.push_back(b.target);
+  std::map<std::string, const DomainSummary*> by_name;
+  for (const DomainSummary& d : domains) by_name[d.name] = &d;
+  bool dropped = false;
+  for (auto it = record.vms.begin(); it != record.vms.end();) {
+    const AdmittedVm& a = it->second;
+    auto d = by_name.find(a.name);
+    if (d == by_name.end() || d->second->uuid != a.uuid) {
+      // Not the domain that was admitted: whatever has its name now was
+      // never measured.
+      log::Warning(
+          "TVD '", config_.tvd, "': admitted VM '", a.name, "' (", a.uuid, ") ",
+          d == by_name.end() ? std::string("is gone")
+                             : "was replaced by domain " + d->second->uuid,
+          "; dropped from the admission record, no port");
+      for (const AdmittedPort& p : a.ports) {
+        Status s = network_.UnplugVmPort(p.port);
+        if (!s.ok() && s.code() != ErrorCode::kNotFound) {
+          log::Warning("unplugging port ", p.port, ": ", s.ToString());
         }
       }
+      it = record.vms.erase(it);
+      dropped = true;
+      continue;
     }
-    log::Info("TVD '", config_.tvd, "': adopted running VM '", d.name, "'");
-    vms_[d.name] = std::move(vm);
+    AttachedVm vm;
+    vm.uuid = a.uuid;
+    for (const AdmittedPort& p : a.ports) {
+      vswitch::VmPortSpec port{p.port, config_.tvd, p.network,
+                               a.name, p.mac,       ""};
+      Status s = network_.PlugVmPort(port);
+      if (!s.ok()) {
+        log::Warning("re-plugging port ", p.port, " of VM '", a.name,
+                     "': ", s.ToString());
+      }
+      vm.ports.push_back(p.port);
+    }
+    log::Info("TVD '", config_.tvd, "': re-plugged admitted VM '", a.name, "'");
+    vms_[a.name] = std::move(vm);
+    ++it;
   }
-  return Status::Ok();
+  for (const DomainSummary& d : domains) {
+    if (d.owner_tvd == config_.tvd && !vms_.contains(d.name)) {
+      log::Warning("TVD '", config_.tvd, "': domain '", d.name, "' (", d.uuid,
+                   ") was not admitted by this proxy; it gets no port");
+    }
+  }
+  if (!dropped) return Status::Ok();
+  admitted_ = record;
+  return admissions_.Save(record);
 }
 
 StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
@@ -199,10 +232,14 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   TVD_RETURN_IF_ERROR(CheckVnetsInOwnTvd(vm, pol));
   TVD_RETURN_IF_ERROR(AdmitVm(vm, pol, cache_));
 
-  // Ports: every vnet of this TVD needs a MAC for the anti-spoofing flows.
+  // Ports: every vnet of this TVD needs a MAC for the anti-spoofing flows,
+  // and gets a tap named by the proxy.
   TVD_ASSIGN_OR_RETURN(auto macs, InterfaceMacs(xml));
   std::vector<vswitch::VmPortSpec> ports;
-  for (const policy::VnetBinding& b : vm.tvd.vnets) {
+  std::map<std::string, std::string> tap_by_target;
+  nlohmann::json nics = nlohmann::json::array();
+  for (std::size_t i = 0; i < vm.tvd.vnets.size(); ++i) {
+    const policy::VnetBinding& b = vm.tvd.vnets[i];
     if (pol.FindNetwork(*b.network) == nullptr) {
       return PermissionDenied("VM '" + vm.name + "': vnet '" + b.target +
                               "' is bound to network '" + *b.network +
@@ -215,8 +252,47 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
                              "' has no <mac address=...>; the anti-spoofing "
                              "flows need a fixed MAC");
     }
-    ports.push_back(
-        {b.target, config_.tvd, *b.network, vm.name, mac->second, ""});
+    std::string mac_address = mac->second;
+    for (char& c : mac_address) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (!IsAdmissionMac(mac_address)) {
+      return InvalidArgument("VM '" + vm.name + "': interface '" + b.target +
+                             "' has MAC '" + mac->second +
+                             "'; expected the form aa:bb:cc:dd:ee:ff");
+    }
+    std::string tap = TapName(config_.tvd, pol.id, vm.name, i);
+    for (const auto& [other, admitted] : admitted_.vms) {
+      for (const AdmittedPort& p : admitted.ports) {
+        if (p.port == tap) {
+          return Internal("VM '" + vm.name + "': tap name " + tap +
+                          " is already the port of VM '" + other + "'");
+        }
+      }
+    }
+    tap_by_target[b.target] = tap;
+    nics.push_back(
+        {{"target", b.target}, {"port", tap}, {"network", *b.network}});
+    ports.push_back({tap, config_.tvd, *b.network, vm.name, mac_address, ""});
+  }
+  // The configuration names NICs, never host devices: a target naming an
+  // existing link (the uplink, another VM's tap) is refused, so nothing of
+  // the host can be mistaken for this VM's NIC.
+  for (const std::string& target : vm.interface_targets) {
+    bool own = false;
+    for (const auto& [t, tap] : tap_by_target) own = own || tap == target;
+    if (own) continue;
+    auto exists = network_.LinkExists(target);
+    if (!exists.ok()) {
+      return exists.status().WithContext(
+          "VM '" + vm.name + "': looking up host link '" + target + "'");
+    }
+    if (*exists) {
+      return PermissionDenied(
+          "VM '" + vm.name + "': interface target '" + target +
+          "' names an existing host link; the proxy names VM taps itself, "
+          "so a VM configuration must not name a device of the host");
+    }
   }
 
   // Disk keys: fetched, handed to libvirt, dropped. A missing encrypted
@@ -283,7 +359,10 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     }
     secret_by_disk[disk] = *uuid;
   }
+  // The measured bytes stay as written; libvirt gets them with the disk
+  // secrets and the proxy's tap names.
   auto final_xml = WithDiskSecrets(xml, secret_by_disk);
+  if (final_xml.ok()) final_xml = WithTapNames(*final_xml, tap_by_target);
   if (!final_xml.ok()) {
     undo();
     return final_xml.status();
@@ -294,6 +373,34 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     return started.WithContext("VM '" + vm.name + "': starting");
   }
   AttachedVm record;
+  auto domains = hypervisor_.ListDomains();
+  if (domains.ok()) {
+    for (const DomainSummary& d : *domains) {
+      if (d.name == vm.name) record.uuid = d.uuid;
+    }
+  }
+  // Recorded before it gets a port: a proxy that dies between the two
+  // re-plugs it on restart; one that dies before leaves it portless.
+  AdmittedVm admitted{vm.name, record.uuid, ToHex(vm.ConfigDigest()), {}};
+  for (const vswitch::VmPortSpec& p : ports) {
+    admitted.ports.push_back({p.port, p.network, p.mac});
+  }
+  Status saved =
+      record.uuid.empty()
+          ? Internal("libvirt lists no domain '" + vm.name + "' after start")
+          : Status::Ok();
+  if (saved.ok()) {
+    AdmissionRecord next = admitted_;
+    next.tvd = config_.tvd;
+    next.vms[vm.name] = admitted;
+    saved = admissions_.Save(next);
+    if (saved.ok()) admitted_ = std::move(next);
+  }
+  if (!saved.ok()) {
+    (void)hypervisor_.DestroyAndUndefine(vm.name);
+    undo();
+    return saved.WithContext("VM '" + vm.name + "': recording its admission");
+  }
   for (const vswitch::VmPortSpec& p : ports) {
     Status s = network_.PlugVmPort(p);
     if (!s.ok()) {
@@ -302,19 +409,23 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
       }
       (void)hypervisor_.DestroyAndUndefine(vm.name);
       undo();
+      AdmissionRecord next = admitted_;
+      next.vms.erase(vm.name);
+      Status unrecord = admissions_.Save(next);
+      if (unrecord.ok()) {
+        admitted_ = std::move(next);
+      } else {
+        log::Warning("TVD '", config_.tvd, "': removing VM '", vm.name,
+                     "' from the admission record: ", unrecord.ToString());
+      }
       return s.WithContext("VM '" + vm.name + "': plugging '" + p.port + "'");
     }
     record.ports.push_back(p.port);
   }
-  auto domains = hypervisor_.ListDomains();
-  if (domains.ok()) {
-    for (const DomainSummary& d : *domains) {
-      if (d.name == vm.name) record.uuid = d.uuid;
-    }
-  }
   nlohmann::json result = {{"vm", vm.name},
                            {"uuid", record.uuid},
                            {"ports", record.ports},
+                           {"nics", nics},
                            {"encrypted_disks", vm.tvd.encrypted_disks}};
   ReportLocked(vm.name, record.uuid, true);
   vms_[vm.name] = std::move(record);
@@ -355,6 +466,13 @@ Status TvdProxy::DetachLocked(const std::string& vm, bool report) {
   if (d.code() != ErrorCode::kNotFound) KeepFirst(first, d);
   KeepFirst(first, RemoveSecretsLocked(SecretPrefix(vm)));
   vms_.erase(it);
+  if (admitted_.vms.contains(vm)) {
+    AdmissionRecord next = admitted_;
+    next.vms.erase(vm);
+    Status saved = admissions_.Save(next);
+    if (saved.ok()) admitted_ = std::move(next);
+    KeepFirst(first, saved);
+  }
   log::Info("TVD '", config_.tvd, "': detached VM '", vm, "'");
   if (report) ReportLocked(vm, "", false);
   return first;
@@ -414,6 +532,8 @@ Status TvdProxy::LeaveLocked() {
   Status net = network_.LeaveTvd(config_.tvd);
   if (net.code() != ErrorCode::kNotFound) KeepFirst(first, net);
   KeepFirst(first, master_.Leave(config_.tvd));
+  KeepFirst(first, admissions_.Remove());
+  admitted_.vms.clear();
   grant_->tvd_key.Clear();
   grant_.reset();
   vms_.clear();

@@ -179,4 +179,37 @@ StatusOr<std::string> WithDiskSecrets(
   return std::string(printer.CStr());
 }
 
+StatusOr<std::string> WithTapNames(
+    const std::string& domain_xml,
+    const std::map<std::string, std::string>& tap_by_target) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  std::map<std::string, int> renamed;
+  // libvirt reads every <devices> section, so every one is rewritten.
+  for (auto* devices = root->FirstChildElement("devices"); devices != nullptr;
+       devices = devices->NextSiblingElement("devices")) {
+    for (auto* i = devices->FirstChildElement("interface"); i != nullptr;
+         i = i->NextSiblingElement("interface")) {
+      for (auto* t = i->FirstChildElement("target"); t != nullptr;
+           t = t->NextSiblingElement("target")) {
+        const char* dev = t->Attribute("dev");
+        if (dev == nullptr) continue;
+        auto it = tap_by_target.find(dev);
+        if (it == tap_by_target.end()) continue;
+        ++renamed[it->first];
+        t->SetAttribute("dev", it->second.c_str());
+      }
+    }
+  }
+  for (const auto& [target, tap] : tap_by_target) {
+    if (!renamed.contains(target)) {
+      return NotFound("domain XML: no interface with target '" + target + "'");
+    }
+  }
+  tinyxml2::XMLPrinter printer;
+  doc.Print(&printer);
+  return std::string(printer.CStr());
+}
+
 }  // namespace tvd::proxy

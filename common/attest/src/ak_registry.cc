@@ -31,33 +31,57 @@ StatusOr<EnrolledAk> AkRegistry::Find(
                          host.ToString());
 }
 
+namespace {
+
+// "Later" in the order AdvanceClock enforces: reset count, then restart
+// count, then clock.
+bool Before(const TpmClockState& a, const TpmClockState& b) {
+  if (a.reset_count != b.reset_count) return a.reset_count < b.reset_count;
+  if (a.restart_count != b.restart_count) {
+    return a.restart_count < b.restart_count;
+  }
+  return a.clock < b.clock;
+}
+
+}  // namespace
+
 Status AkRegistry::AdvanceClock(std::span<const std::uint8_t> ak_name,
                                 const TpmClockState& now) {
   std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
+  {
+    std::lock_guard lock(mutex_);
+    auto it = clocks_.find(key);
+    if (it != clocks_.end()) {
+      const TpmClockState& last = it->second;
+      if (now.reset_count < last.reset_count) {
+        return Unauthenticated("TPM reset count went backwards (" +
+                               std::to_string(now.reset_count) + " after " +
+                               std::to_string(last.reset_count) + ")");
+      }
+      if (now.reset_count == last.reset_count) {
+        if (now.restart_count < last.restart_count) {
+          return Unauthenticated("TPM restart count went backwards (" +
+                                 std::to_string(now.restart_count) + " after " +
+                                 std::to_string(last.restart_count) + ")");
+        }
+        if (now.restart_count == last.restart_count && now.clock < last.clock) {
+          return Unauthenticated("TPM clock went backwards (" +
+                                 std::to_string(now.clock) + " after " +
+                                 std::to_string(last.clock) + ")");
+        }
+      }
+    }
+    clocks_[key] = now;
+  }
+  return sink_ ? sink_(ak_name, now) : Status::Ok();
+}
+
+void AkRegistry::RestoreClock(std::span<const std::uint8_t> ak_name,
+                              const TpmClockState& state) {
+  std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
   std::lock_guard lock(mutex_);
   auto it = clocks_.find(key);
-  if (it != clocks_.end()) {
-    const TpmClockState& last = it->second;
-    if (now.reset_count < last.reset_count) {
-      return Unauthenticated("TPM reset count went backwards (" +
-                             std::to_string(now.reset_count) + " after " +
-                             std::to_string(last.reset_count) + ")");
-    }
-    if (now.reset_count == last.reset_count) {
-      if (now.restart_count < last.restart_count) {
-        return Unauthenticated("TPM restart count went backwards (" +
-                               std::to_string(now.restart_count) + " after " +
-                               std::to_string(last.restart_count) + ")");
-      }
-      if (now.restart_count == last.restart_count && now.clock < last.clock) {
-        return Unauthenticated("TPM clock went backwards (" +
-                               std::to_string(now.clock) + " after " +
-                               std::to_string(last.clock) + ")");
-      }
-    }
-  }
-  clocks_[key] = now;
-  return Status::Ok();
+  if (it == clocks_.end() || Before(it->second, state)) clocks_[key] = state;
 }
 
 }  // namespace tvd::attest

@@ -155,6 +155,11 @@ Status AttestToMaster(Connection& conn, Attester& attester,
   return AnswerOneChallenge(conn, attester, timeouts.read, timeouts);
 }
 
+Status AnswerChallenge(Connection& conn, Attester& attester,
+                       SessionTimeouts timeouts) {
+  return AnswerOneChallenge(conn, attester, timeouts.read, timeouts);
+}
+
 Status ServeReattestation(Connection& conn, Attester& attester,
                           std::chrono::milliseconds idle, int max_rounds,
                           SessionTimeouts timeouts) {

@@ -360,15 +360,67 @@ StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
   return entries;
 }
 
+Sha256Digest BootAggregate(const BootPcrs& pcrs) {
+  Sha256Hasher h;
+  for (const Sha256Digest& pcr : pcrs) h.Update(pcr);
+  return h.Finish();
+}
+
+namespace {
+
+constexpr std::string_view kBootAggregate = "boot_aggregate";
+
+// The boot_aggregate rules (ima_log.h); OK for any other line.
+Status CheckBootAggregate(const LineView& v, const BootPcrs* boot_pcrs) {
+  auto where = [&v] { return "IMA log line " + std::to_string(v.line) + ": "; };
+  bool is_boot = v.path == kBootAggregate;
+  if (v.line == 1 && !is_boot && boot_pcrs != nullptr) {
+    return PermissionDenied(where() +
+                            "the first entry must be boot_aggregate, not " +
+                            std::string(v.path.substr(0, 256)));
+  }
+  if (!is_boot || v.violation) return Status::Ok();  // violations: caller
+  if (v.line != 1) {
+    return PermissionDenied(where() +
+                            "boot_aggregate is accepted only as the first "
+                            "entry");
+  }
+  if (v.algo != "sha256") {
+    return PermissionDenied(where() + "boot_aggregate is " +
+                            std::string(v.algo) + ":" + ToHex(v.file_digest) +
+                            "; only a sha256 boot_aggregate can be checked "
+                            "against the quote's SHA-256 PCRs");
+  }
+  if (boot_pcrs == nullptr) {
+    return PermissionDenied(where() +
+                            "boot_aggregate cannot be checked: PCRs 0-9 were "
+                            "not quoted");
+  }
+  Sha256Digest expected = BootAggregate(*boot_pcrs);
+  if (!std::equal(v.file_digest.begin(), v.file_digest.end(), expected.begin(),
+                  expected.end())) {
+    return PermissionDenied(where() +
+                            "boot_aggregate sha256:" + ToHex(v.file_digest) +
+                            " does not match PCRs 0-9 of the quote (expected "
+                            "sha256:" +
+                            ToHex(expected) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
-                                 const ImaAllowlist* allowlist) {
+                                 const ImaAllowlist* allowlist,
+                                 const BootPcrs* boot_pcrs) {
   ImaReplay replay;
   Status s = ForEachLine(text, allowlist, [&](const LineView& v) -> Status {
     internal::Sha256Small(replay.pcr10, v.template_sha256, replay.pcr10.data());
     ++replay.entries;
-    if (allowlist == nullptr || v.allowed || v.path == "boot_aggregate") {
-      return Status::Ok();
-    }
+    if (allowlist == nullptr) return Status::Ok();
+    // Before the allowlist: a listed "boot_aggregate" path must not make a
+    // second boot_aggregate (or an unchecked first one) acceptable.
+    TVD_RETURN_IF_ERROR(CheckBootAggregate(v, boot_pcrs));
     auto where = [&v] {
       return "IMA log line " + std::to_string(v.line) + ": ";
     };
@@ -376,6 +428,7 @@ StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
       return PermissionDenied(where() + std::string(v.path) +
                               " is a measurement violation");
     }
+    if (v.allowed || v.path == kBootAggregate) return Status::Ok();
     Sha256Digest digest{};
     if (v.algo != "sha256" ||
         (std::copy(v.file_digest.begin(), v.file_digest.end(), digest.begin()),
@@ -407,6 +460,10 @@ ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
   out.text = "10 " + column + " ima-ng sha256:" + ToHex(file_digest) + " " +
              std::string(path);
   return out;
+}
+
+ImaLine MakeBootAggregateLine(const BootPcrs& pcrs) {
+  return MakeImaNgLine(kBootAggregate, BootAggregate(pcrs));
 }
 
 }  // namespace tvd::attest

@@ -209,8 +209,18 @@ Status QuoteVerifier::Verify(const ChannelContext& channel,
     if (pcr10 == nullptr) {
       return PermissionDenied("PCR 10 is required for IMA but was not quoted");
     }
+    // The challenge asked for PCRs 0-9 whenever IMA is required
+    // (PcrSelectionFor); without them the replay refuses boot_aggregate.
+    BootPcrs boot{};
+    bool have_boot = true;
+    for (std::uint32_t i = 0; i < kBootAggregatePcrCount && have_boot; ++i) {
+      const Sha256Digest* v = value_of(i);
+      have_boot = v != nullptr;
+      if (have_boot) boot[i] = *v;
+    }
     TVD_ASSIGN_OR_RETURN(ImaReplay replay,
-                         ReplayImaLog(evidence.ima_log, &*requirements.ima));
+                         ReplayImaLog(evidence.ima_log, &*requirements.ima,
+                                      have_boot ? &boot : nullptr));
     if (replay.pcr10 != *pcr10) {
       return PermissionDenied(
           "IMA log replay gives PCR 10 " + ToHex(replay.pcr10) +

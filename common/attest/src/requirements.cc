@@ -7,7 +7,12 @@ namespace tvd::attest {
 std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req) {
   std::vector<std::uint32_t> out;
   for (const PcrExpectation& e : req.pcrs) out.push_back(e.index);
-  if (req.ima) out.push_back(kImaPcr);
+  if (req.ima) {
+    for (std::uint32_t i = 0; i < kBootAggregatePcrCount; ++i) {
+      out.push_back(i);
+    }
+    out.push_back(kImaPcr);
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -33,6 +33,14 @@ struct ProcessOptions {
   // Bind mounts made in the private mount namespace: {source, target}.
   // Requires new_mount_namespace.
   std::vector<std::pair<std::string, std::string>> bind_mounts;
+  // After the bind mounts and the stdout/stderr files are set up, the mount
+  // at / is remounted read-only in the private namespace. Only that one
+  // mount: /proc, /sys, /dev and every bind mount above stay writable, so a
+  // path the child must write on the root file system is listed in
+  // bind_mounts (bound on itself). Used to run libvirtd with a read-only
+  // view of the host (see docs/host.md "libvirt's own confinement").
+  // Requires new_mount_namespace.
+  bool read_only_root = false;
   // Files that receive the child's stdout / stderr (created, appended).
   // Empty: inherit the parent's.
   std::string stdout_path;

@@ -152,9 +152,16 @@ Status MasterClient::Leave(const std::string& tvd, const std::string& reason) {
 
 StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
                                                     const std::string& vm) {
-  TVD_ASSIGN_OR_RETURN(Frame frame, Request(MessageType::kDiskKeyRequest,
-                                            Encode(DiskKeyRequest{tvd, vm}),
-                                            MessageType::kDiskKeyGrant));
+  // The master attests this very connection before it sends the key: the
+  // quote is bound to this connection's TLS exporter.
+  TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn, Connect());
+  attest::SessionTimeouts t{options_.io_timeout, options_.io_timeout};
+  TVD_RETURN_IF_ERROR(conn->WriteFrame(
+      MessageType::kDiskKeyRequest, Encode(DiskKeyRequest{tvd, vm}), t.write));
+  TVD_RETURN_IF_ERROR(attest::AnswerChallenge(*conn, attester_, t));
+  auto answer = conn->ReadExpected(MessageType::kDiskKeyGrant, t.read);
+  conn->Close();
+  TVD_ASSIGN_OR_RETURN(Frame frame, std::move(answer));
   auto decoded = DecodeDiskKeyGrant(frame.payload);
   OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
   TVD_ASSIGN_OR_RETURN(DiskKeyGrant grant, std::move(decoded));

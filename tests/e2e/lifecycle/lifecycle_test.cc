@@ -44,6 +44,7 @@
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
 #include "tvd/protocol/admin_client.h"
+#include "tvd/proxy/tap_name.h"
 #include "tvd/testing/charon.h"
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
@@ -380,6 +381,12 @@ class LifecycleTest : public ::testing::Test {
     ASSERT_NE(h.hold, nullptr);
   }
 
+  // The tap the proxy names for the VM's NIC (the policy ids: blue 1, red 2).
+  static std::string Tap(const Vm& vm) {
+    return tvd::proxy::TapName(vm.tvd, vm.tvd == "blue" ? 1 : 2, vm.files.name,
+                               0);
+  }
+
   static void MakeVms() {
     vms_ = new std::vector<std::unique_ptr<Vm>>();
     std::string dir = *dir_ + "/vms";
@@ -393,6 +400,8 @@ class LifecycleTest : public ::testing::Test {
         vm->files.name = std::string(tvd) + "-h" + std::to_string(hi + 1);
         vm->files.tvd = tvd;
         vm->files.network = std::string(tvd) + "-data";
+        // The NIC's name in the configuration; the host device is the
+        // proxy's tap (TapName), which the endpoint stands for.
         vm->files.port = UniqueName("vp");
         vm->files.encrypted = true;
         char mac[32];
@@ -402,7 +411,7 @@ class LifecycleTest : public ::testing::Test {
         vm->ip = "198.19.0." + std::to_string(n + 1);
         ASSERT_NO_FATAL_FAILURE(WriteVm(dir, vm->files));
         auto ep = VmEndpoint::Create(hosts_[hi]->test_host->ns().name(),
-                                     vm->files.port, vm->files.mac, vm->ip);
+                                     Tap(*vm), vm->files.mac, vm->ip);
         ASSERT_TRUE(ep.ok()) << ep.status().ToString();
         vm->endpoint = std::move(ep).value();
         vms_->push_back(std::move(vm));
@@ -559,7 +568,8 @@ class LifecycleTest : public ::testing::Test {
              "--bridge=" + std::string(kBridge),
              "--vici=" + h.charon->vici_socket(), "--netns=" + th.ns().name(),
              "--libvirt-uri=" + h.libvirtd->ClientUri("test:///default"),
-             "--secrets-uri=" + h.libvirtd->ClientUri("secret:///system")}) {
+             "--secrets-uri=" + h.libvirtd->ClientUri("secret:///system"),
+             "--state-dir=" + h.dir + "/proxy-state"}) {
       o.argv.push_back("--proxy-arg=" + a);
     }
     o.stderr_path = h.dir + "/factory.log";
@@ -602,6 +612,9 @@ class LifecycleTest : public ::testing::Test {
     ASSERT_EQ(c.code, 0) << c.err << "\n"
                          << ReadAll(hosts_[vm.host]->run_dir() + "/" + vm.tvd +
                                     ".log");
+    // The attach reports the tap the proxy named and plugged.
+    json j = json::parse(c.out, nullptr, false);
+    EXPECT_EQ(j["ports"], json::array({Tap(vm)})) << c.out;
   }
 
   // Both hosts join blue and each attaches its blue VM (VmOf("blue", h)).
@@ -728,8 +741,7 @@ TEST_F(LifecycleTest, TwoHostsTwoTvdsJoinAttachPingDetachLeave) {
   for (int h : {0, 1}) {
     Host& host = *hosts_[h];
     for (const char* t : kTvds) {
-      EXPECT_NE(host.Ports(t, "vm").find(VmOf(t, h).files.port),
-                std::string::npos)
+      EXPECT_NE(host.Ports(t, "vm").find(Tap(VmOf(t, h))), std::string::npos)
           << host.Ports(t, "vm");
       EXPECT_TRUE(Contains(host.Domains(), VmOf(t, h).files.name));
       EXPECT_TRUE(Contains(host.Conns(), std::string("tvd-") + t + "-host" +
@@ -818,8 +830,7 @@ TEST_F(LifecycleTest, KilledProxyIsRestartedAndReconciles) {
   ASSERT_EQ(after["proxy"]["vms"].size(), 1u)
       << after.dump() << hosts_[0]->DomainXml(b1.files.name);
   EXPECT_EQ(after["proxy"]["vms"][0]["name"], b1.files.name);
-  EXPECT_NE(hosts_[0]->Ports("blue", "vm").find(b1.files.port),
-            std::string::npos);
+  EXPECT_NE(hosts_[0]->Ports("blue", "vm").find(Tap(b1)), std::string::npos);
   EXPECT_TRUE(Contains(hosts_[0]->Domains(), b1.files.name));
   EXPECT_TRUE(Reaches(b1, b2)) << Diagnose();
   EXPECT_TRUE(Reaches(b2, b1));

@@ -1,11 +1,13 @@
 // Fuzz target for the relay's packet decoder and every payload decoder it
 // applies to tenant or libvirtd bytes, plus the stream assembler (fed in
-// two pieces) and the domain XML confinement of any string payload.
+// two pieces) and the domain XML confinement and edits (disks, admission,
+// UUID) of any string payload.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "tvd/libvirt_filter/domain_xml.h"
+#include "tvd/libvirt_filter/domain_xml_edit.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/libvirt_filter/rpc_packet.h"
 
@@ -38,6 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     (void)ConfineDomainXml(xml->xml,
                            TenantScope{"blue", "/var/lib/tvd/blue", {"n"}});
     (void)OwnerFromDomainXml(xml->xml);
+    (void)DomainDisks(xml->xml);
+    (void)HasProxyAdmission(xml->xml);
+    Uuid uuid{};
+    (void)WithDomainUuid(xml->xml, uuid);
+    (void)WithDomainUuid(xml->xml, std::nullopt);
   }
 
   PacketAssembler assembler;

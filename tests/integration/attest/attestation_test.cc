@@ -63,30 +63,39 @@ class AttestationTest : public ::testing::Test {
         issue(*ca_, pki::Role::kHost, "node1",
               {now - std::chrono::hours(48), now - std::chrono::hours(1)});
 
-    // The host's IMA log: written by the test, and PCR 10 extended to match.
-    char tmpl[] = "/tmp/tvd-attest-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    ImaAllowlist allowlist;
-    std::string log;
-    std::vector<Sha256Digest> extends;
-    for (int i = 0; i < kImaEntries; ++i) {
-      std::string path =
-          i == 0 ? "boot_aggregate" : "/usr/bin/tool" + std::to_string(i);
-      Sha256Digest file = Sha256(path + " contents");
-      ImaLine line = MakeImaNgLine(path, file, /*sha256_column=*/i % 2 == 0);
-      log += line.text + "\n";
-      extends.push_back(line.template_sha256);
-      allowlist.Allow(path, file);
-    }
-    WriteFile(*dir_ + "/ima.log", log);
-
     auto swtpm = testing::SwtpmInstance::Start();
     ASSERT_TRUE(swtpm.ok()) << swtpm.status().ToString();
     swtpm_ = swtpm->release();
     auto tpm = swtpm_->Open();
     ASSERT_TRUE(tpm.ok()) << tpm.status().ToString();
     tpm_ = tpm->release();
+
+    // The host's IMA log: written by the test, and PCR 10 extended to match.
+    // Its first entry is the boot_aggregate of the swtpm's PCRs 0-9, as the
+    // kernel computes it at boot.
+    char tmpl[] = "/tmp/tvd-attest-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = new std::string(tmpl);
+    std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    auto boot_values = tpm_->ReadPcrs(boot_indices);
+    ASSERT_TRUE(boot_values.ok()) << boot_values.status().ToString();
+    BootPcrs boot{};
+    for (const PcrValue& v : *boot_values) boot[v.index] = v.value;
+    ImaAllowlist allowlist;
+    std::string log;
+    std::vector<Sha256Digest> extends;
+    for (int i = 0; i < kImaEntries; ++i) {
+      std::string path =
+          i == 0 ? "boot_aggregate" : "/usr/bin/tool" + std::to_string(i);
+      Sha256Digest file =
+          i == 0 ? BootAggregate(boot) : Sha256(path + " contents");
+      ImaLine line = MakeImaNgLine(path, file, /*sha256_column=*/i % 2 == 0);
+      log += line.text + "\n";
+      extends.push_back(line.template_sha256);
+      if (i != 0) allowlist.Allow(path, file);
+    }
+    WriteFile(*dir_ + "/ima.log", log);
+
     for (const Sha256Digest& d : extends)
       ASSERT_TRUE(tpm_->ExtendPcr(10, d).ok());
     attester_ = new Attester(tpm_, {*dir_ + "/ima.log"});
@@ -408,6 +417,40 @@ TEST_F(AttestationTest, EccAkEnrolsAndAttests) {
   ASSERT_TRUE(conn.ok());
   ASSERT_EQ(EnrolWithMaster(**conn, attester), Status::Ok());
   EXPECT_EQ(AttestToMaster(**conn, attester), Status::Ok());
+}
+
+// The log's boot_aggregate must be the digest of the quoted PCRs 0-9: the
+// same log on a host whose boot measured something else (PCR 4) is refused,
+// although it replays to the quoted PCR 10.
+TEST_F(AttestationTest, BootAggregateOfAnotherBootIsRefused) {
+  auto swtpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(swtpm.ok());
+  ASSERT_TRUE((*swtpm)->ExtendPcr(4, Sha256("another bootloader")).ok());
+  auto entries = ParseImaLog(ReadFile(*dir_ + "/ima.log"));
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries) {
+    ASSERT_TRUE((*swtpm)->ExtendPcr(10, e.template_sha256).ok());
+  }
+  auto tpm = (*swtpm)->Open();
+  ASSERT_TRUE(tpm.ok());
+  std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto values = (*tpm)->ReadPcrs(boot_indices);
+  ASSERT_TRUE(values.ok());
+  BootPcrs boot{};
+  for (const PcrValue& v : *values) boot[v.index] = v.value;
+  auto ek = (*tpm)->EkPublic();
+  ASSERT_TRUE(ek.ok());
+  master_->enroller().TrustEk({pki::Role::kHost, "node-ecc"}, Sha256(*ek));
+  Attester attester(tpm->get(), {*dir_ + "/ima.log"});
+  auto conn = Connect(*ecc_host_);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_EQ(EnrolWithMaster(**conn, attester), Status::Ok());
+  EXPECT_EQ(AttestToMaster(**conn, attester),
+            PermissionDenied("peer: IMA log line 1: boot_aggregate sha256:" +
+                             ToHex((*entries)[0].file_digest) +
+                             " does not match PCRs 0-9 of the quote "
+                             "(expected sha256:" +
+                             ToHex(BootAggregate(boot)) + ")"));
 }
 
 TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {

@@ -167,7 +167,7 @@ TEST_F(GuestDiskEncryptionTest, GuestReadsTheDiskOnlyWithTheReleasedKey) {
   auto secrets = hypervisor_->ListSecrets("");
   ASSERT_TRUE(secrets.ok()) << secrets.status();
   EXPECT_TRUE(secrets->empty());
-  EXPECT_FALSE(TapExists(g.vm.port));
+  EXPECT_FALSE(TapExists(TapName("blue", 31, g.vm.name, 0)));
   EXPECT_EQ(VmPorts(), "");
 
   // The released key: the guest boots and reads the plaintext from vdb.

@@ -1,5 +1,8 @@
 #include "guest_host.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "tvd/policy/vm_config_parser.h"
@@ -143,6 +146,10 @@ void GuestHostTest::TearDownTestSuite() {
 
 void GuestHostTest::SetUp() {
   ASSERT_NE(libvirtd_, nullptr);
+  // QEMU (libvirt-qemu) must reach the guests' disks in the test directory;
+  // it may traverse it, not list or write it. Files meant for root alone
+  // (passphrases) stay 0600.
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0) << dir_.path();
   auto hv = LibvirtHypervisor::Open(libvirtd_->ClientUri("qemu:///system"),
                                     libvirtd_->ClientUri("secret:///system"));
   ASSERT_TRUE(hv.ok()) << hv.status();
@@ -161,11 +168,16 @@ void GuestHostTest::TearDown() {
 
 std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
                                                   FakeMaster& master) {
+  auto& store = stores_[tvd];
+  if (!store) {
+    store = std::make_unique<FileAdmissionStore>(dir_.path() + "/state", tvd,
+                                                 ::geteuid());
+  }
   return std::make_unique<TvdProxy>(
       ProxyConfig{.tvd = tvd,
                   .local_host = "host-a",
                   .local_address = host_->address()},
-      master, *hypervisor_, network_->network(), cache_);
+      master, *hypervisor_, network_->network(), cache_, *store);
 }
 
 std::vector<std::string> GuestHostTest::Domains() {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@
 #include "../../unit/proxy/fakes.h"
 #include "../../unit/proxy/proxy_test_util.h"
 #include "guest_util.h"
+#include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
+#include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/testing/charon.h"
 #include "tvd/testing/libvirtd.h"
@@ -29,7 +32,12 @@ namespace tvd::proxy::testing {
 inline constexpr char kGuestBridge[] = "br-tvd";
 
 struct Guest {
-  TestVm vm;  // name, tvd, port, mac, network, config_path, known_good
+  // name, tvd, port (the NIC's name in the configuration), mac, network,
+  // config_path, known_good
+  TestVm vm;
+  // The host tap the proxy names for the NIC (TapName), as the attach
+  // result reports it; empty before the attach.
+  std::string tap;
   std::string ip;
   std::string socket;  // the serial console (guest-exec)
   // A LUKS-encrypted qcow2 attached as vdb and declared encrypted in the
@@ -59,7 +67,8 @@ class GuestHostTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  // A proxy of `tvd` on the test host, talking to `master`.
+  // A proxy of `tvd` on the test host, talking to `master`; its admission
+  // record is in the test's directory.
   std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd,
                                      FakeMaster& master);
   // Names of every domain libvirtd has, sorted.
@@ -77,6 +86,8 @@ class GuestHostTest : public ::testing::Test {
   std::unique_ptr<LibvirtHypervisor> hypervisor_;
   std::unique_ptr<tvd::testing::ProxyHostNetwork> network_;
   MeasurementCache cache_;
+  // Admission stores by TVD (they outlive the proxies).
+  std::map<std::string, std::unique_ptr<FileAdmissionStore>> stores_;
   std::unique_ptr<TvdProxy> blue_proxy_;
   std::unique_ptr<TvdProxy> red_proxy_;
 };

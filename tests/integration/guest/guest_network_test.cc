@@ -37,18 +37,23 @@ TEST_F(GuestNetworkTest, GuestsReachTheirTvdOnlyAndLeaveNothingBehind) {
   ASSERT_TRUE(red_proxy_->Join().ok());
 
   auto attach_start = std::chrono::steady_clock::now();
-  for (const Guest* g : {&a, &b}) {
+  for (Guest* g : {&a, &b}) {
     auto r = blue_proxy_->Attach(g->vm.config_path);
     ASSERT_TRUE(r.ok()) << r.status();
+    g->tap = (*r)["ports"][0];
   }
   {
     auto r = red_proxy_->Attach(c.vm.config_path);
     ASSERT_TRUE(r.ok()) << r.status();
+    c.tap = (*r)["ports"][0];
   }
   EXPECT_EQ(Domains(), (std::vector<std::string>{"blue-a", "blue-b", "red-c"}));
   for (const Guest* g : {&a, &b, &c}) {
-    EXPECT_TRUE(TapExists(g->vm.port)) << g->vm.port;
-    EXPECT_NE(VmPorts().find(g->vm.port), std::string::npos) << VmPorts();
+    // The tap is the proxy's name; the configuration's NIC name is no
+    // host device.
+    EXPECT_TRUE(TapExists(g->tap)) << g->tap;
+    EXPECT_NE(VmPorts().find(g->tap), std::string::npos) << VmPorts();
+    EXPECT_FALSE(TapExists(g->vm.port)) << g->vm.port;
   }
   auto attached = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - attach_start);
@@ -97,8 +102,8 @@ TEST_F(GuestNetworkTest, GuestsReachTheirTvdOnlyAndLeaveNothingBehind) {
   ASSERT_TRUE(blue_proxy_->Detach(b.vm.name).ok());
   step("detach blue-b");
   EXPECT_EQ(Domains(), (std::vector<std::string>{"blue-a", "red-c"}));
-  EXPECT_FALSE(TapExists(b.vm.port));
-  EXPECT_EQ(VmPorts().find(b.vm.port), std::string::npos) << VmPorts();
+  EXPECT_FALSE(TapExists(b.tap));
+  EXPECT_EQ(VmPorts().find(b.tap), std::string::npos) << VmPorts();
   // blue-a no longer reaches it.
   auto gone = GuestExec(a.socket, "ping -c 1 -W 1 " + b.ip);
   ASSERT_TRUE(gone.ok()) << gone.status();
@@ -112,7 +117,7 @@ TEST_F(GuestNetworkTest, GuestsReachTheirTvdOnlyAndLeaveNothingBehind) {
   ASSERT_TRUE(red_proxy_->Leave().ok());
   EXPECT_TRUE(Domains().empty());
   for (const Guest* g : {&a, &b, &c}) {
-    EXPECT_FALSE(TapExists(g->vm.port)) << g->vm.port;
+    EXPECT_FALSE(TapExists(g->tap)) << g->tap;
   }
   EXPECT_EQ(VmPorts(), "");
 }

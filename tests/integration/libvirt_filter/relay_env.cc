@@ -145,8 +145,8 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   options.port = 0;
   options.upstream_socket = env->libvirtd->socket_path();
   options.upstream_uri = qemu ? "qemu:///system" : "test:///default";
-  TVD_ASSIGN_OR_RETURN(env->relay,
-                       RelayServer::Start(options, *env->ownership, creds));
+  TVD_ASSIGN_OR_RETURN(env->relay, RelayServer::Start(options, *env->ownership,
+                                                      env->disks, creds));
   return env;
 }
 

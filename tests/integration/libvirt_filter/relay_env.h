@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "recording_disk_checker.h"
 #include "tvd/libvirt_filter/ownership_source.h"
 #include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/pki/certificate_authority.h"
@@ -24,6 +25,10 @@ struct RelayEnv {
   std::unique_ptr<tvd::testing::LibvirtdInstance> libvirtd;
   pki::KeyAndCertificate ca;
   std::unique_ptr<StaticOwnership> ownership;
+  // MERGE: the relay's real (file-reading) DiskImageChecker may replace this
+  // one; the test disks under /var/lib/tvd do not exist, which it accepts.
+  // Tests that need a refusal start their own relay with their own checker.
+  RecordingDiskImageChecker disks;
   std::unique_ptr<RelayServer> relay;
 
   // Starts everything; a failure is returned with its reason.

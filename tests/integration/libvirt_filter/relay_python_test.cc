@@ -103,6 +103,24 @@ TEST_F(RelayPythonTest, ForeignLookupsEqualMissingLookups) {
   EXPECT_EQ(admin["lookup_missing_id"], v["lookup_missing_id"]);
 }
 
+// Defining over another tenant's (or the admin's) domain name answers like
+// defining an unused name outside the namespace: same code, same error
+// domain, same text but for the name; nothing is stored.
+TEST_F(RelayPythonTest, DefineOverForeignNamesEqualsUnusedNames) {
+  json v = Python({"define", env_->TenantUri("blue"), "red-vm1", "test",
+                   "red-unused", "unused"});
+  auto rule = [](const std::string& name) {
+    return "operation forbidden: domain name '" + name +
+           "': names of TVD blue's domains are 'blue-' followed by 1 to 64 "
+           "letters, digits, '_', '.' or '-'";
+  };
+  for (const char* name : {"red-vm1", "test", "red-unused", "unused"}) {
+    EXPECT_EQ(v[name], json::array({29, 7, rule(name)})) << name;
+  }
+  json admin = Python({"view", env_->AdminUri()});
+  EXPECT_EQ(admin["all"], json({"blue-vm1", "blue-vm2", "red-vm1", "test"}));
+}
+
 TEST_F(RelayPythonTest, EventsReachEveryoneWithoutRelay) {
   // The test driver's events through libvirtd (the baseline for the next
   // test): the admin connection sees every domain's events.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -170,7 +171,8 @@ TEST_F(RelayVirshTest, DefineForcesTheTenantsOwnership) {
   // The tenant claims red; the relay writes blue.
   std::string file = env_->WriteFile(
       "claim.xml", DomainXml("blue-claim", "red", "",
-                             "<disk type='file' device='disk'><source "
+                             "<disk type='file' device='disk'><driver "
+                             "name='qemu' type='qcow2'/><source "
                              "file='/var/lib/tvd/blue/claim.img'/><target "
                              "dev='vda'/></disk>"));
   CommandResult r = Blue({"define", file});
@@ -204,8 +206,8 @@ TEST_F(RelayVirshTest, DefineWithHostDeviceIsDenied) {
                 "</hostdev>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <hostdev>: host devices are not "
-                       "allowed"),
+  EXPECT_NE(r.err.find("operation forbidden: /domain/devices/hostdev: not "
+                       "allowed through the TVD relay"),
             std::string::npos)
       << r.err;
 }
@@ -219,8 +221,8 @@ TEST_F(RelayVirshTest, DefineWithQemuCommandLineIsDenied) {
       "</domain>";
   CommandResult r = Blue({"define", env_->WriteFile("cmd.xml", xml)});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <domain>: namespace declaration "
-                       "xmlns:qemu"),
+  EXPECT_NE(r.err.find("operation forbidden: /domain/@xmlns:qemu: not allowed "
+                       "through the TVD relay"),
             std::string::npos)
       << r.err;
 }
@@ -228,14 +230,16 @@ TEST_F(RelayVirshTest, DefineWithQemuCommandLineIsDenied) {
 TEST_F(RelayVirshTest, DefineWithDiskOutsideTheTvdStorageIsDenied) {
   std::string file = env_->WriteFile(
       "disk.xml", DomainXml("blue-disk", "blue", "",
-                            "<disk type='file' device='disk'><source "
+                            "<disk type='file' device='disk'><driver "
+                            "name='qemu' type='qcow2'/><source "
                             "file='/var/lib/tvd/red/secret.img'/><target "
                             "dev='vda'/></disk>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <disk><source "
-                       "file='/var/lib/tvd/red/secret.img'>: disk images must "
-                       "lie under /var/lib/tvd/blue/"),
+  EXPECT_NE(r.err.find("operation forbidden: "
+                       "/domain/devices/disk/source/@file: "
+                       "'/var/lib/tvd/red/secret.img' is outside the TVD "
+                       "storage /var/lib/tvd/blue"),
             std::string::npos)
       << r.err;
 }
@@ -247,35 +251,179 @@ TEST_F(RelayVirshTest, DefineWithNicOnAnotherTvdsNetworkIsDenied) {
                                            "network='red-data'/></interface>"));
   CommandResult r = Blue({"define", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: <interface "
-                       "type='network'><source network='red-data'>: not a "
-                       "network of TVD blue"),
+  EXPECT_NE(r.err.find("operation forbidden: "
+                       "/domain/devices/interface/source/@network: 'red-data' "
+                       "is not a network of TVD blue"),
             std::string::npos)
       << r.err;
 }
 
-TEST_F(RelayVirshTest, DefineOverAnotherTenantsNameIsDenied) {
-  std::string file =
-      env_->WriteFile("steal-name.xml", DomainXml("red-vm1", "blue"));
-  CommandResult r = Blue({"define", file});
-  EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("operation forbidden: domain name 'red-vm1' is not "
-                       "available to this tenant"),
+// Another tenant's name answers exactly like an unused name outside the
+// tenant's namespace, and nothing is stored.
+TEST_F(RelayVirshTest, DefineOverAnotherTenantsNameLooksLikeAnUnusedName) {
+  auto define = [&](const std::string& name) {
+    return Blue({"define", env_->WriteFile("steal-" + name + ".xml",
+                                           DomainXml(name, "blue"))});
+  };
+  CommandResult foreign = define("red-vm1");
+  CommandResult unused = define("red-unused");
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_EQ(unused.exit_status, 1);
+  const std::string rule =
+      "': names of TVD blue's domains are 'blue-' followed by 1 to 64 "
+      "letters, digits, '_', '.' or '-'";
+  EXPECT_NE(foreign.err.find("error: operation forbidden: domain name "
+                             "'red-vm1" +
+                             rule),
             std::string::npos)
-      << r.err;
+      << foreign.err;
+  // The same answer, but for the name and the file name virsh prints.
+  auto normalized = [](std::string text, const std::string& name) {
+    for (std::size_t at; (at = text.find(name)) != std::string::npos;) {
+      text.replace(at, name.size(), "NAME");
+    }
+    return text;
+  };
+  EXPECT_EQ(normalized(foreign.err, "red-vm1"),
+            normalized(unused.err, "red-unused"));
   CommandResult xml = Admin({"dumpxml", "red-vm1"});
   EXPECT_NE(xml.out.find("owner=\"red\""), std::string::npos);
+  EXPECT_EQ(Admin({"dominfo", "red-unused"}).exit_status, 1);
 }
 
-TEST_F(RelayVirshTest, DefineOverAnotherTenantsUuidIsDenied) {
+// The admin's own domain under a name in blue's namespace (a
+// misconfiguration): blue cannot take the name, and is not told whose it is.
+TEST_F(RelayVirshTest, NameInTheNamespaceHeldByTheAdminIsReserved) {
+  ASSERT_EQ(Admin({"define", env_->WriteFile("blue-admins.xml",
+                                             DomainXml("blue-admins", ""))})
+                .exit_status,
+            0);
+  CommandResult r =
+      Blue({"define", env_->WriteFile("take-admins.xml",
+                                      DomainXml("blue-admins", "blue"))});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("error: operation forbidden: domain name "
+                       "'blue-admins' is reserved on this host; ask the "
+                       "datacenter admin"),
+            std::string::npos)
+      << r.err;
+  CommandResult xml = Admin({"dumpxml", "blue-admins"});
+  EXPECT_EQ(xml.out.find("owner="), std::string::npos) << xml.out;
+  EXPECT_EQ(Admin({"undefine", "blue-admins"}).exit_status, 0);
+}
+
+// virt-install writes a random <uuid>; here it is red's. The relay drops it,
+// libvirtd chooses another, and red's domain is untouched.
+TEST_F(RelayVirshTest, DefineWithAnotherTenantsUuidGetsAFreshOne) {
   std::string file = env_->WriteFile(
       "steal-uuid.xml", DomainXml("blue-thief", "blue", kRedUuid1));
   CommandResult r = Blue({"define", file});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  CommandResult uuid = Admin({"domuuid", "blue-thief"});
+  ASSERT_EQ(uuid.exit_status, 0) << uuid.err;
+  EXPECT_EQ(uuid.out.find(kRedUuid1), std::string::npos) << uuid.out;
+  CommandResult red = Admin({"domname", kRedUuid1});
+  EXPECT_EQ(Lines(red.out), std::vector<std::string>{"red-vm1"});
+  EXPECT_NE(Admin({"dumpxml", "red-vm1"}).out.find("owner=\"red\""),
+            std::string::npos);
+  EXPECT_EQ(Blue({"undefine", "blue-thief"}).exit_status, 0);
+}
+
+// Redefining one's own domain keeps its UUID, whatever the XML says.
+TEST_F(RelayVirshTest, RedefinitionKeepsTheDomainsUuid) {
+  std::string file = env_->WriteFile(
+      "redefine.xml",
+      DomainXml("blue-vm1", "blue", "99999999-0000-4000-8000-000000000099"));
+  CommandResult r = Blue({"define", file});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  CommandResult uuid = Admin({"domuuid", "blue-vm1"});
+  EXPECT_EQ(Lines(uuid.out), std::vector<std::string>{kBlueUuid1});
+}
+
+TEST_F(RelayVirshTest, AutostartCannotBeTurnedOn) {
+  CommandResult r = Blue({"autostart", "blue-vm1"});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find(std::string("operation forbidden: domain UUID ") +
-                       kRedUuid1 + " is not available to this tenant"),
+  EXPECT_NE(r.err.find("operation forbidden: autostart: libvirtd would start "
+                       "the domain at its own start, past the TVD relay's "
+                       "checks"),
             std::string::npos)
       << r.err;
+  r = Blue({"autostart", "--disable", "blue-vm1"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  r = Admin({"dominfo", "blue-vm1"});
+  EXPECT_NE(r.out.find("Autostart:      disable"), std::string::npos) << r.out;
+}
+
+TEST_F(RelayVirshTest, DomainCapabilitiesOfAHostBinaryAreRefused) {
+  CommandResult r =
+      Blue({"domcapabilities", "--emulatorbin", "/usr/bin/touch"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: emulator '/usr/bin/touch': the "
+                       "host's emulator is chosen by the TVD, not the tenant"),
+            std::string::npos)
+      << r.err;
+}
+
+// Every file disk goes through the relay's DiskImageChecker before a define
+// is stored and before a start; a refusal stops the call before libvirtd.
+TEST_F(RelayVirshTest, DiskImagesAreCheckedAtDefineAndStart) {
+  std::string disk =
+      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+      "<source file='/var/lib/tvd/blue/chk.qcow2'/><target dev='vda'/>"
+      "</disk>";
+  // The admin defines one of blue's domains with a disk.
+  ASSERT_EQ(Admin({"define",
+                   env_->WriteFile("chk-admin.xml",
+                                   DomainXml("blue-chk", "blue", "", disk))})
+                .exit_status,
+            0);
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-chk",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RecordingDiskImageChecker refusing;
+  refusing.RefuseWith(
+      "backing file '/etc/shadow' is outside /var/lib/tvd/blue");
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "test:///default";
+  auto relay = RelayServer::Start(
+      options, *env_->ownership, refusing,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  std::string uri = "test+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+                    "/default?pkipath=" + env_->PkiDir("blue");
+  const std::string refusal =
+      "operation forbidden: /var/lib/tvd/blue/chk.qcow2: backing file "
+      "'/etc/shadow' is outside /var/lib/tvd/blue";
+  CommandResult r = env_->Virsh(uri, {"start", "blue-chk"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find(refusal), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(Admin({"domstate", "blue-chk"}).out),
+            std::vector<std::string>{"shut off"});
+  r = env_->Virsh(
+      uri, {"define", env_->WriteFile("chk-new.xml",
+                                      DomainXml("blue-chk2", "", "", disk))});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find(refusal), std::string::npos) << r.err;
+  EXPECT_EQ(Admin({"dominfo", "blue-chk2"}).exit_status, 1);
+  const RecordingDiskImageChecker::Call expected{"/var/lib/tvd/blue/chk.qcow2",
+                                                 "qcow2", "/var/lib/tvd/blue"};
+  EXPECT_EQ(refusing.calls(),
+            (std::vector<RecordingDiskImageChecker::Call>{expected, expected}));
+  (*relay)->Stop();
+
+  // Through the shared relay (its checker accepts): started, and checked.
+  std::size_t before = env_->disks.calls().size();
+  r = Blue({"start", "blue-chk"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  std::vector<RecordingDiskImageChecker::Call> calls = env_->disks.calls();
+  ASSERT_EQ(calls.size(), before + 1);
+  EXPECT_EQ(calls.back(), expected);
+  EXPECT_EQ(Blue({"destroy", "blue-chk"}).exit_status, 0);
+  EXPECT_EQ(Blue({"undefine", "blue-chk"}).exit_status, 0);
 }
 
 TEST_F(RelayVirshTest, CreateIsConfinedLikeDefine) {
@@ -284,7 +432,8 @@ TEST_F(RelayVirshTest, CreateIsConfinedLikeDefine) {
                                   "<hostdev mode='subsystem' type='usb'/>"));
   CommandResult r = Blue({"create", file});
   EXPECT_EQ(r.exit_status, 1);
-  EXPECT_NE(r.err.find("<hostdev>: host devices are not allowed"),
+  EXPECT_NE(r.err.find("/domain/devices/hostdev: not allowed through the TVD "
+                       "relay"),
             std::string::npos)
       << r.err;
   file = env_->WriteFile("create-ok.xml", DomainXml("red-transient", "blue"));
@@ -329,6 +478,24 @@ TEST_F(RelayVirshTest, RenameOfForeignDomainLooksMissing) {
   CommandResult r = Blue({"domrename", "red-vm1", "mine"});
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_EQ(r.err, "error: failed to get domain 'red-vm1'\n");
+}
+
+// Renaming onto another tenant's name answers exactly like renaming onto an
+// unused name outside the namespace.
+TEST_F(RelayVirshTest, RenameOntoAForeignNameLooksLikeAnUnusedName) {
+  CommandResult foreign = Blue({"domrename", "blue-vm2", "red-vm1"});
+  CommandResult unused = Blue({"domrename", "blue-vm2", "red-unused"});
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_EQ(foreign.err,
+            "error: operation forbidden: domain name 'red-vm1': names of TVD "
+            "blue's domains are 'blue-' followed by 1 to 64 letters, digits, "
+            "'_', '.' or '-'\n");
+  EXPECT_EQ(unused.err,
+            "error: operation forbidden: domain name 'red-unused': names of "
+            "TVD blue's domains are 'blue-' followed by 1 to 64 letters, "
+            "digits, '_', '.' or '-'\n");
+  EXPECT_EQ(Lines(Admin({"domname", kBlueUuid2}).out),
+            std::vector<std::string>{"blue-vm2"});
 }
 
 TEST_F(RelayVirshTest, ProcedureOffTheAllowListIsDenied) {
@@ -511,7 +678,7 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
   options.upstream_socket = env_->libvirtd->socket_path();
   options.upstream_uri = "qemu:///system";
   auto relay = RelayServer::Start(
-      options, *env_->ownership,
+      options, *env_->ownership, env_->disks,
       channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
                               server->key_pem.Clone()});
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
@@ -522,8 +689,9 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
   std::string xml =
       "<domain type='qemu'><name>blue-q1</name><memory>65536</memory>"
       "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
-      "<disk type='file' device='disk'><source "
-      "file='/var/lib/tvd/blue/q1.img'/><target dev='vda' bus='virtio'/>"
+      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+      "<source file='/var/lib/tvd/blue/q1.img'/><target dev='vda' "
+      "bus='virtio'/>"
       "</disk></devices></domain>";
   CommandResult r =
       env_->Virsh(uri("blue"), {"define", env_->WriteFile("q1.xml", xml)});
@@ -539,6 +707,111 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
                   {"dumpxml", "blue-q1"});
   EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
   r = env_->Virsh(uri("blue"), {"undefine", "blue-q1"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  (*relay)->Stop();
+}
+
+// What virt-install really sends (tests/unit/libvirt_filter/data) passes the
+// relay and libvirtd's QEMU driver; the stored domain carries the relay's
+// owner and the host's emulator. A file-backed serial port (a root write
+// primitive when the domain starts) is refused and nothing is stored.
+TEST_F(RelayVirshTest, VirtInstallDomainThroughTheRelayOnTheQemuDriver) {
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-qemu",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, *env_->ownership, env_->disks,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  const std::string blue =
+      "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  const std::string admin = env_->libvirtd->ClientUri("qemu:///system");
+
+  std::ifstream in(std::string(TVD_SOURCE_DIR) +
+                   "/tests/unit/libvirt_filter/data/virt_install_console.xml");
+  std::stringstream text;
+  text << in.rdbuf();
+  // The second document is the definition virt-install leaves behind.
+  std::string all = text.str();
+  std::size_t second = all.find("<domain", all.find("</domain>"));
+  ASSERT_NE(second, std::string::npos);
+  std::string xml = all.substr(second);
+  CommandResult r =
+      env_->Virsh(blue, {"define", env_->WriteFile("virt-install.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(admin, {"dumpxml", "blue-web"});
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<emulator>/usr/bin/qemu-system-x86_64</emulator>"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("<driver name='qemu' type='qcow2' discard='unmap'/>"),
+            std::string::npos)
+      << r.out;
+  r = env_->Virsh(blue, {"undefine", "blue-web"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+
+  CommandResult before = env_->Virsh(admin, {"list", "--all", "--name"});
+  std::string serial = xml;
+  serial.replace(serial.find("<console type=\"pty\"/>"), 22,
+                 "<serial type='file'><source path='/root/tvd-owned'/>"
+                 "</serial>");
+  r = env_->Virsh(blue, {"define", env_->WriteFile("file-serial.xml", serial)});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("operation forbidden: /domain/devices/serial/@type: "
+                       "'file' is not one of pty"),
+            std::string::npos)
+      << r.err;
+  CommandResult after = env_->Virsh(admin, {"list", "--all", "--name"});
+  EXPECT_EQ(after.out, before.out);
+  EXPECT_FALSE(std::filesystem::exists("/root/tvd-owned"));
+  (*relay)->Stop();
+}
+
+// virt-manager's New VM definition (SPICE console, agent channels, USB
+// redirection, rng) on a host whose relay allows SPICE: libvirtd's QEMU
+// driver accepts what the relay forwards.
+TEST_F(RelayVirshTest, VirtManagerDomainThroughASpiceRelayOnTheQemuDriver) {
+  auto ownership = LoadPolicyDirectory(
+      env_->dir + "/policies", "/var/lib/tvd",
+      HostConfinement{kDefaultEmulator, GraphicsPolicy::kSpice});
+  ASSERT_TRUE(ownership.ok()) << ownership.status().ToString();
+  auto server =
+      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-spice",
+                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok());
+  RelayOptions options;
+  options.port = 0;
+  options.upstream_socket = env_->libvirtd->socket_path();
+  options.upstream_uri = "qemu:///system";
+  auto relay = RelayServer::Start(
+      options, **ownership, env_->disks,
+      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
+                              server->key_pem.Clone()});
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  const std::string blue =
+      "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
+      "/system?pkipath=" + env_->PkiDir("blue");
+  std::ifstream in(std::string(TVD_SOURCE_DIR) +
+                   "/tests/unit/libvirt_filter/data/virt_manager_new_vm.xml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  std::string xml = all.substr(all.find("<domain", all.find("</domain>")));
+  CommandResult r =
+      env_->Virsh(blue, {"define", env_->WriteFile("virt-manager.xml", xml)});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  r = env_->Virsh(env_->libvirtd->ClientUri("qemu:///system"),
+                  {"dumpxml", "blue-desktop"});
+  EXPECT_NE(r.out.find("<graphics type='spice'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("owner=\"blue\""), std::string::npos) << r.out;
+  r = env_->Virsh(blue, {"undefine", "blue-desktop"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   (*relay)->Stop();
 }

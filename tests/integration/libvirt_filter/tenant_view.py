@@ -4,6 +4,8 @@
 Usage:
   tenant_view.py view URI                 prints the tenant's view as JSON
   tenant_view.py events BLUE RED ADMIN    prints the events each tenant got
+  tenant_view.py define URI NAME...       defines each NAME (a minimal test
+                                          domain) and prints the error of each
 """
 import json
 import sys
@@ -88,8 +90,21 @@ def events(blue_uri, red_uri, admin_uri):
     admin.close()
 
 
+def define(uri, names):
+    conn = libvirt.open(uri)
+    out = {}
+    for name in names:
+        xml = ("<domain type='test'><name>%s</name><memory>8192</memory>"
+               "<os><type>hvm</type></os></domain>" % name)
+        out[name] = error_of(lambda: conn.defineXML(xml))
+    conn.close()
+    print(json.dumps(out, sort_keys=True))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "view":
         view(sys.argv[2])
+    elif sys.argv[1] == "define":
+        define(sys.argv[2], sys.argv[3:])
     else:
         events(sys.argv[2], sys.argv[3], sys.argv[4])

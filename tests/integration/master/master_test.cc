@@ -17,6 +17,7 @@
 
 #include "test_policy.h"
 #include "tvd/attest/attester.h"
+#include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/protocol/admin_client.h"
@@ -471,6 +472,231 @@ TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
   std::string blob((*wrapped)->begin(), (*wrapped)->end());
   std::string key(k1->key.view().begin(), k1->key.view().end());
   EXPECT_EQ(blob.find(key), std::string::npos);
+}
+
+// A raw request connection with a member's certificate: it sends
+// DiskKeyRequest and then does whatever the test says with the challenge.
+struct RawKeyRequest {
+  channel::ConnectionPtr conn;
+  attest::AttestChallenge challenge;
+
+  static RawKeyRequest Open(const TlsContext& tls, std::uint16_t port,
+                            const std::string& vm = "web1") {
+    RawKeyRequest r;
+    channel::ClientOptions co;
+    co.expected_peer = kMasterId;
+    auto conn = channel::ConnectChannel("127.0.0.1", port, tls, co);
+    EXPECT_TRUE(conn.ok()) << conn.status().ToString();
+    if (!conn.ok()) return r;
+    r.conn = std::move(*conn);
+    EXPECT_TRUE(
+        r.conn
+            ->WriteFrame(MessageType::kDiskKeyRequest,
+                         protocol::Encode(protocol::DiskKeyRequest{"blue", vm}),
+                         kWait)
+            .ok());
+    auto frame = r.conn->ReadExpected(MessageType::kAttestChallenge, kWait);
+    EXPECT_TRUE(frame.ok()) << frame.status().ToString();
+    if (frame.ok()) {
+      auto c = attest::DecodeAttestChallenge(frame->payload);
+      EXPECT_TRUE(c.ok());
+      if (c.ok()) r.challenge = std::move(*c);
+    }
+    return r;
+  }
+  Status Send(const attest::Evidence& e) {
+    return conn->WriteFrame(MessageType::kAttestEvidence, attest::Encode(e),
+                            kWait);
+  }
+  // Every frame until the master closes; the status of the kError frame
+  // among them (OK if none).
+  Status ReadToEnd(std::vector<MessageType>* types) {
+    Status error;
+    while (true) {
+      auto f = conn->ReadFrame(kWait);
+      if (!f.ok()) {
+        EXPECT_EQ(f.status().code(), ErrorCode::kUnavailable) << f.status();
+        return error;
+      }
+      types->push_back(f->type);
+      if (f->type == MessageType::kError && error.ok()) {
+        error = channel::DecodeErrorPayload(f->payload);
+      }
+    }
+  }
+};
+
+bool Contains(const std::vector<MessageType>& types, MessageType t) {
+  return std::find(types.begin(), types.end(), t) != types.end();
+}
+
+// The member's certificate alone gets no key: a second connection has to
+// answer the master's challenge with a quote bound to that very connection.
+TEST_F(MasterTest,
+       SecondConnectionWithTheMembersCertificateAndNoQuoteIsRefused) {
+  SimHost& a = *hosts_[0];
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  std::vector<MessageType> types;
+
+  // 1. Asks, then does not answer the challenge.
+  {
+    RawKeyRequest r = RawKeyRequest::Open(*a.tls, port_);
+    ASSERT_TRUE(r.conn);
+    EXPECT_EQ(r.challenge.pcrs, std::vector<std::uint32_t>{16});
+    EXPECT_EQ(r.ReadToEnd(&types), Timeout("no complete frame within 3000 ms"));
+    EXPECT_FALSE(Contains(types, MessageType::kDiskKeyGrant));
+  }
+  // 2. Answers with a genuine quote of the member's TPM, but bound to
+  //    another TLS session (one the attacker relays from).
+  {
+    RawKeyRequest r = RawKeyRequest::Open(*a.tls, port_);
+    RawKeyRequest other = RawKeyRequest::Open(*a.tls, port_);
+    ASSERT_TRUE(r.conn && other.conn);
+    auto e = a.attester->Answer(r.challenge, other.conn->channel_binding());
+    ASSERT_TRUE(e.ok()) << e.status();
+    ASSERT_TRUE(r.Send(*e).ok());
+    types.clear();
+    EXPECT_EQ(r.ReadToEnd(&types),
+              Unauthenticated("quote is not bound to this nonce and TLS "
+                              "session (relayed from another session?)"));
+    EXPECT_FALSE(Contains(types, MessageType::kDiskKeyGrant));
+    other.conn->Close();
+  }
+  // 3. Replays a quote that already got a key on its own connection.
+  {
+    RawKeyRequest first = RawKeyRequest::Open(*a.tls, port_);
+    ASSERT_TRUE(first.conn);
+    auto e = a.attester->Answer(first.challenge, first.conn->channel_binding());
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE(first.Send(*e).ok());
+    types.clear();
+    EXPECT_EQ(first.ReadToEnd(&types), Status::Ok());
+    EXPECT_EQ(types, (std::vector<MessageType>{MessageType::kAttestVerdict,
+                                               MessageType::kDiskKeyGrant}));
+    RawKeyRequest replay = RawKeyRequest::Open(*a.tls, port_);
+    ASSERT_TRUE(replay.conn);
+    ASSERT_TRUE(replay.Send(*e).ok());
+    types.clear();
+    EXPECT_EQ(replay.ReadToEnd(&types),
+              Unauthenticated("nonce replayed: it was already used"));
+    EXPECT_FALSE(Contains(types, MessageType::kDiskKeyGrant));
+  }
+  // 4. Answers with an old quote made for another connection's challenge
+  //    that was never used there.
+  {
+    RawKeyRequest old = RawKeyRequest::Open(*a.tls, port_);
+    RawKeyRequest r = RawKeyRequest::Open(*a.tls, port_);
+    ASSERT_TRUE(old.conn && r.conn);
+    auto e = a.attester->Answer(old.challenge, old.conn->channel_binding());
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE(r.Send(*e).ok());
+    types.clear();
+    EXPECT_EQ(r.ReadToEnd(&types),
+              Unauthenticated("nonce was issued to another connection"));
+    EXPECT_FALSE(Contains(types, MessageType::kDiskKeyGrant));
+    old.conn->Close();
+  }
+  // Each refusal is audited with its reason.
+  auto audit = master_->store().RecentAudit(50);
+  ASSERT_TRUE(audit.ok());
+  int refused = 0;
+  for (const AuditRow& row : *audit) {
+    if (row.action == "disk-key" && !row.allowed) {
+      ++refused;
+      EXPECT_EQ(row.reason.rfind("attestation: ", 0), 0u) << row.reason;
+    }
+  }
+  EXPECT_GE(refused, 4);
+  // The member itself still gets its key through MasterClient.
+  auto key = a.client->RequestDiskKey("blue", "web1");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->key.size(), 32u);
+}
+
+// The key request's own quote is checked against the TVD's requirements:
+// a member whose TCB changed since its last round gets no key, even before
+// the next re-attestation evicts it.
+TEST_F(MasterTest, KeyRequestWithABadTcbIsRefusedBeforeTheNextRound) {
+  protocol::AdminClient admin(Endpoint(), *admin_tls_);
+  ASSERT_TRUE(admin
+                  .AddTvd(Policy("green", 3, {"node1"}, {Sha256Digest{}},
+                                 /*interval=*/600))
+                  .ok());
+  SimHost& a = *hosts_[0];
+  ASSERT_TRUE(Join(a, "green", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(a.client->RequestDiskKey("green", "web1").ok());
+  Sha256Digest pcr16 = attest::ExtendSha256(Sha256Digest{}, Sha256("rootkit"));
+  ASSERT_TRUE(a.tpm->Extend(16, Sha256("rootkit")).ok());
+  EXPECT_EQ(a.client->RequestDiskKey("green", "web1").status(),
+            PermissionDenied("peer: PCR 16 value " + ToHex(pcr16) +
+                             " is not a known-good value"));
+}
+
+// A failed re-attestation takes the member's right to keys away.
+TEST_F(MasterTest, HostWhoseReattestationFailedGetsNoKey) {
+  SimHost& a = *hosts_[0];
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(a.client->RequestDiskKey("blue", "web1").ok());
+  ASSERT_TRUE(a.tpm->Extend(16, Sha256("rootkit")).ok());
+  ASSERT_TRUE(a.WaitFor([&] { return a.served.has_value(); }));
+  EXPECT_EQ(a.client->RequestDiskKey("blue", "web1").status(),
+            PermissionDenied("peer: host node1 has no attested member "
+                             "channel for TVD blue"));
+  EXPECT_EQ(a.client->ReportVm({"blue", "web1", true, ""}),
+            PermissionDenied("peer: host node1 has no attested member "
+                             "channel for TVD blue"));
+}
+
+// The AK's clock history is state: a master restarted with a history whose
+// last clock is later than what the TPM now shows refuses the quote. (The
+// row the first run wrote is real; the restart's store then holds a later
+// clock for the same reset and restart counts, as if the TPM's clock had
+// been set back.)
+TEST_F(MasterTest, TpmClockHistorySurvivesARestart) {
+  SimHost& a = *hosts_[0];
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  auto clocks = master_->store().ListAkClocks();
+  ASSERT_TRUE(clocks.ok());
+  ASSERT_EQ(clocks->size(), 1u);
+  AkClockRow seen = (*clocks)[0];
+  auto ak_public = a.tpm->AkPublic();
+  ASSERT_TRUE(ak_public.ok());
+  auto name = attest::TpmObjectName(*ak_public);
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(seen.ak_name, *name);
+  EXPECT_GT(seen.clock, 0u);
+  // Later quotes move the row forward.
+  ASSERT_TRUE(a.client->RequestDiskKey("blue", "web1").ok());
+  clocks = master_->store().ListAkClocks();
+  ASSERT_TRUE(clocks.ok());
+  EXPECT_GT((*clocks)[0].clock, seen.clock);
+  EXPECT_EQ((*clocks)[0].reset_count, seen.reset_count);
+
+  a.StopServing();
+  master_->Stop();
+  master_.reset();
+  const std::uint64_t later = (*clocks)[0].clock + 1000000000;
+  {
+    auto store = StateStore::Open(dir_ + "/master.db");
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)
+                    ->PutAkClock({seen.ak_name, later, seen.reset_count,
+                                  seen.restart_count})
+                    .ok());
+  }
+  StartMaster();
+  auto again = Join(a, "blue", "198.18.0.1");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), ErrorCode::kUnauthenticated);
+  const std::string& msg = again.status().message();
+  EXPECT_EQ(msg.rfind("peer: TPM clock went backwards (", 0), 0u) << msg;
+  EXPECT_NE(msg.find(" after " + std::to_string(later) + ")"),
+            std::string::npos)
+      << msg;
 }
 
 TEST_F(MasterTest, VmReportsAreListedPerHostAndLeaveWithTheirHost) {

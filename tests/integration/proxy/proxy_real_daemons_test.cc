@@ -4,12 +4,19 @@
 // fake MasterLink: the master protocol is not part of this build yet.
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 
 #include "../../unit/proxy/fakes.h"
 #include "../../unit/proxy/proxy_test_util.h"
+#include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
+#include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/testing/charon.h"
 #include "tvd/testing/libvirtd.h"
@@ -71,15 +78,22 @@ class ProxyRealDaemonsTest : public ::testing::Test {
                     UniqueName("pd"), /*encrypted=*/true);
     db_vm_.mac = "52:54:00:00:00:02";
     master_ = std::make_unique<FakeMaster>(MakePolicy(tvd_, 7, {web_, db_vm_}));
-    // The VMs' host-side interfaces (the test driver creates no taps).
+    // The VMs' host-side interfaces (the test driver creates no taps), by
+    // the names the proxy gives them.
     for (const TestVm* vm : {&web_, &db_vm_}) {
       auto ep = VmEndpoint::Create(
-          host_->ns().name(), vm->port, vm->mac,
+          host_->ns().name(), Tap(*vm), vm->mac,
           "198.19.0." + std::to_string(endpoints_.size() + 1));
       ASSERT_TRUE(ep.ok()) << ep.status().ToString();
       endpoints_.push_back(std::move(ep).value());
     }
+    store_ = std::make_unique<FileAdmissionStore>(dir_.path() + "/state", tvd_,
+                                                  ::geteuid());
     proxy_ = NewProxy();
+  }
+
+  std::string Tap(const TestVm& vm) const {
+    return TapName(tvd_, 7, vm.name, 0);
   }
 
   void TearDown() override {
@@ -91,7 +105,7 @@ class ProxyRealDaemonsTest : public ::testing::Test {
         ProxyConfig{.tvd = tvd_,
                     .local_host = "host-a",
                     .local_address = host_->address()},
-        *master_, *hypervisor_, network_->network(), cache_);
+        *master_, *hypervisor_, network_->network(), cache_, *store_);
   }
 
   std::vector<std::string> DomainsOf(const std::string& tvd) {
@@ -101,6 +115,16 @@ class ProxyRealDaemonsTest : public ::testing::Test {
     if (!list.ok()) return out;
     for (const DomainSummary& d : *list) {
       if (d.owner_tvd == tvd) out.push_back(d.name);
+    }
+    return out;
+  }
+
+  // The same, as a set of names.
+  std::set<std::string> PortSetOf(const std::string& tvd) {
+    std::set<std::string> out;
+    std::istringstream lines(PortsOf(tvd));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) out.insert(line);
     }
     return out;
   }
@@ -127,6 +151,7 @@ class ProxyRealDaemonsTest : public ::testing::Test {
   std::unique_ptr<FakeMaster> master_;
   std::vector<std::unique_ptr<VmEndpoint>> endpoints_;
   MeasurementCache cache_;
+  std::unique_ptr<FileAdmissionStore> store_;
   std::unique_ptr<TvdProxy> proxy_;
 };
 
@@ -140,13 +165,21 @@ TEST_F(ProxyRealDaemonsTest, AttachDetachAndLeaveLeaveNothingBehind) {
   ASSERT_TRUE(web.ok()) << web.status().ToString();
   auto db = proxy_->Attach(db_vm_.config_path);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*web)["ports"], nlohmann::json::array({Tap(web_)}));
+  EXPECT_EQ((*db)["ports"], nlohmann::json::array({Tap(db_vm_)}));
 
   // libvirt runs both with the TVD metadata; OVS has their ports.
   auto domains = DomainsOf(tvd_);
   EXPECT_EQ(domains.size(), 2u);
   std::string ports = PortsOf(tvd_);
-  EXPECT_NE(ports.find(web_.port), std::string::npos) << ports;
-  EXPECT_NE(ports.find(db_vm_.port), std::string::npos) << ports;
+  EXPECT_EQ(PortSetOf(tvd_), (std::set<std::string>{Tap(web_), Tap(db_vm_)}))
+      << ports;
+  // libvirt's domain has the proxy's tap name, not the configuration's.
+  auto web_xml = hypervisor_->DomainXml(web_.name);
+  ASSERT_TRUE(web_xml.ok());
+  EXPECT_NE(web_xml->find("<target dev='" + Tap(web_) + "'/>"),
+            std::string::npos)
+      << *web_xml;
   // The disk key is an ephemeral private libvirt secret, referenced by the
   // domain's disk.
   auto secrets = hypervisor_->ListSecrets("tvd/" + tvd_ + "/");
@@ -182,7 +215,7 @@ TEST_F(ProxyRealDaemonsTest, AttachDetachAndLeaveLeaveNothingBehind) {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   EXPECT_EQ(DomainsOf(tvd_), std::vector<std::string>{db_vm_.name});
-  EXPECT_EQ(PortsOf(tvd_).find(web_.port), std::string::npos);
+  EXPECT_EQ(PortSetOf(tvd_), std::set<std::string>{Tap(db_vm_)});
 
   {
     Status s = proxy_->Leave();
@@ -229,13 +262,49 @@ TEST_F(ProxyRealDaemonsTest, RestartedProxyReconcilesFromLibvirtAndOvsdb) {
   auto status = proxy_->StatusJson();
   ASSERT_EQ(status["vms"].size(), 1u) << status.dump();
   EXPECT_EQ(status["vms"][0]["name"], web_.name);
-  EXPECT_NE(PortsOf(tvd_).find(web_.port), std::string::npos);
+  EXPECT_EQ(PortSetOf(tvd_), std::set<std::string>{Tap(web_)});
   {
     Status s = proxy_->Leave();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   EXPECT_TRUE(DomainsOf(tvd_).empty());
   EXPECT_EQ(PortsOf(tvd_), "");
+  EXPECT_FALSE(std::filesystem::exists(store_->path()));
+}
+
+TEST_F(ProxyRealDaemonsTest, RestartedProxyPlugsOnlyTheVmsItAdmitted) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // A tenant defines a domain of the TVD through libvirt, never measured,
+  // whose NIC names an existing device of the host (here db's veth, which
+  // stands for the uplink).
+  TestVm rogue = MakeVm(dir_.path(), UniqueName("rogue"), tvd_, tvd_ + "-data",
+                        Tap(db_vm_));
+  rogue.mac = "52:54:00:00:00:66";
+  {
+    std::ifstream in(rogue.config_path);
+    std::stringstream xml;
+    xml << in.rdbuf();
+    Status s = hypervisor_->DefineAndStart(xml.str());
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  proxy_.reset();
+  proxy_ = NewProxy();
+  ASSERT_TRUE(proxy_->Join().ok());
+  // Only the admitted VM's port exists in OVS after the restart.
+  EXPECT_EQ(PortSetOf(tvd_), std::set<std::string>{Tap(web_)});
+  auto all = host_->ovs().Vsctl({"list-ports", kBridge});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->find(Tap(db_vm_)), std::string::npos) << *all;
+  auto status = proxy_->StatusJson();
+  ASSERT_EQ(status["vms"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["vms"][0]["name"], web_.name);
+  // Leave still removes every domain of the TVD, the rogue one too.
+  {
+    Status s = proxy_->Leave();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_TRUE(DomainsOf(tvd_).empty());
 }
 
 }  // namespace

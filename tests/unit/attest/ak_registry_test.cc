@@ -55,5 +55,42 @@ TEST(AkRegistryTest, CountersMustNotGoBackwards) {
   EXPECT_EQ(r.AdvanceClock(ak, {1, 6, 0}), Status::Ok());
 }
 
+// The history survives a restart: what the sink saw is what a new registry
+// restores, and then the same refusals hold.
+TEST(AkRegistryTest, ClockHistoryGoesToTheSinkAndIsRestored) {
+  std::vector<std::uint8_t> ak = {0, 11, 7};
+  std::vector<TpmClockState> sunk;
+  AkRegistry before;
+  before.SetClockSink(
+      [&](std::span<const std::uint8_t> name, const TpmClockState& st) {
+        EXPECT_EQ(std::vector<std::uint8_t>(name.begin(), name.end()), ak);
+        sunk.push_back(st);
+        return Status::Ok();
+      });
+  ASSERT_EQ(before.AdvanceClock(ak, {500, 3, 1}), Status::Ok());
+  EXPECT_EQ(before.AdvanceClock(ak, {400, 3, 1}).code(),
+            ErrorCode::kUnauthenticated);
+  ASSERT_EQ(sunk.size(), 1u);  // refusals are not recorded
+
+  AkRegistry after;
+  after.RestoreClock(ak, sunk.back());
+  after.RestoreClock(ak, {10, 2, 0});  // an older row does not win
+  EXPECT_EQ(after.AdvanceClock(ak, {499, 3, 1}),
+            Unauthenticated("TPM clock went backwards (499 after 500)"));
+  EXPECT_EQ(after.AdvanceClock(ak, {600, 2, 9}),
+            Unauthenticated("TPM reset count went backwards (2 after 3)"));
+  EXPECT_EQ(after.AdvanceClock(ak, {501, 3, 1}), Status::Ok());
+}
+
+// A state that cannot be made durable refuses the quote.
+TEST(AkRegistryTest, SinkFailureIsReturned) {
+  AkRegistry r;
+  r.SetClockSink([](std::span<const std::uint8_t>, const TpmClockState&) {
+    return IoError("state db x: disk full");
+  });
+  std::vector<std::uint8_t> ak = {1};
+  EXPECT_EQ(r.AdvanceClock(ak, {1, 1, 1}), IoError("state db x: disk full"));
+}
+
 }  // namespace
 }  // namespace tvd::attest

@@ -95,13 +95,14 @@ TEST(ImaLogTest, RefusalsNameTheLine) {
 }
 
 TEST(ImaLogTest, AllowlistAndViolations) {
-  std::string log = MakeImaNgLine("boot_aggregate", Sha256("pcrs")).text +
-                    "\n" + MakeImaNgLine("/bin/ok", Sha256("ok")).text + "\n" +
+  BootPcrs boot{};
+  std::string log = MakeBootAggregateLine(boot).text + "\n" +
+                    MakeImaNgLine("/bin/ok", Sha256("ok")).text + "\n" +
                     MakeImaNgLine("/bin/evil", Sha256("evil")).text + "\n";
   ImaAllowlist allow;
   allow.Allow("/bin/ok", Sha256("ok"));
   EXPECT_EQ(
-      ReplayImaLog(log, &allow).status(),
+      ReplayImaLog(log, &allow, &boot).status(),
       PermissionDenied("IMA log line 3: /bin/evil with sha256:" +
                        ToHex(Sha256("evil")) + " is not in the allowlist"));
 
@@ -169,6 +170,116 @@ TEST(ImaAllowlistTest, PairsNotPathsOrDigestsAlone) {
   EXPECT_FALSE(allow.Allows("/lib/70000", Sha256("7")));  // unknown path
   EXPECT_FALSE(allow.Allows("/lib/", Sha256("7")));
   EXPECT_FALSE(ImaAllowlist().Allows("/lib/1", Sha256("1")));
+}
+
+// Computed independently (Python hashlib): SHA-256 over PCR 0..9 of the
+// SHA-256 bank, as kernels >= 5.8 do; PCR i = SHA-256("i").
+TEST(ImaLogTest, BootAggregateHashesPcrsZeroToNine) {
+  BootPcrs zero{};
+  EXPECT_EQ(ToHex(BootAggregate(zero)),
+            "7b6436b0c98f62380866d9432c2af0ee08ce16a171bda6951aecd95ee1307d61");
+  BootPcrs pcrs;
+  for (std::size_t i = 0; i < pcrs.size(); ++i)
+    pcrs[i] = Sha256(std::to_string(i));
+  // Not the pre-5.8 aggregate over PCRs 0-7 only (e24c56e2...).
+  EXPECT_EQ(ToHex(BootAggregate(pcrs)),
+            "2e98138fdb602294c3f3aadfd86e819df49ea5ee317807542b80b1a8bacce2e0");
+}
+
+class BootAggregateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (std::size_t i = 0; i < boot_.size(); ++i)
+      boot_[i] = Sha256("pcr" + std::to_string(i));
+    allow_.Allow("/bin/ok", Sha256("ok"));
+    // A listed boot_aggregate must not make any boot_aggregate acceptable.
+    allow_.Allow("boot_aggregate", Sha256("listed"));
+  }
+  static std::string Line(const ImaLine& l) { return l.text + "\n"; }
+  std::string Ok() const {
+    return Line(MakeImaNgLine("/bin/ok", Sha256("ok")));
+  }
+  BootPcrs boot_;
+  ImaAllowlist allow_;
+};
+
+TEST_F(BootAggregateTest, RightDigestAsFirstEntryIsAccepted) {
+  std::string log = Line(MakeBootAggregateLine(boot_)) + Ok();
+  auto replay = ReplayImaLog(log, &allow_, &boot_);
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  EXPECT_EQ(replay->entries, 2u);
+  // The SHA-1 template column form is the same entry.
+  std::string sha1_column =
+      Line(MakeImaNgLine("boot_aggregate", BootAggregate(boot_), false)) + Ok();
+  EXPECT_TRUE(ReplayImaLog(sha1_column, &allow_, &boot_).ok());
+}
+
+TEST_F(BootAggregateTest, WrongDigestIsRefused) {
+  BootPcrs other = boot_;
+  other[9] = Sha256("another kernel");
+  std::string log = Line(MakeBootAggregateLine(other)) + Ok();
+  EXPECT_EQ(ReplayImaLog(log, &allow_, &boot_).status(),
+            PermissionDenied("IMA log line 1: boot_aggregate sha256:" +
+                             ToHex(BootAggregate(other)) +
+                             " does not match PCRs 0-9 of the quote (expected "
+                             "sha256:" +
+                             ToHex(BootAggregate(boot_)) + ")"));
+  // Listed in the allowlist or not: the PCRs decide.
+  std::string listed =
+      Line(MakeImaNgLine("boot_aggregate", Sha256("listed"))) + Ok();
+  EXPECT_EQ(ReplayImaLog(listed, &allow_, &boot_).status().message(),
+            "IMA log line 1: boot_aggregate sha256:" + ToHex(Sha256("listed")) +
+                " does not match PCRs 0-9 of the quote (expected sha256:" +
+                ToHex(BootAggregate(boot_)) + ")");
+}
+
+TEST_F(BootAggregateTest, BootAggregateNotFirstIsRefused) {
+  std::string log = Line(MakeBootAggregateLine(boot_)) + Ok() +
+                    Line(MakeBootAggregateLine(boot_));
+  EXPECT_EQ(ReplayImaLog(log, &allow_, &boot_).status(),
+            PermissionDenied("IMA log line 3: boot_aggregate is accepted only "
+                             "as the first entry"));
+  // Also when the PCRs are not known, and when the path is listed.
+  std::string later =
+      Ok() + Line(MakeImaNgLine("boot_aggregate", Sha256("listed")));
+  EXPECT_EQ(ReplayImaLog(later, &allow_).status(),
+            PermissionDenied("IMA log line 2: boot_aggregate is accepted only "
+                             "as the first entry"));
+}
+
+TEST_F(BootAggregateTest, FirstEntryMustBeBootAggregate) {
+  EXPECT_EQ(ReplayImaLog(Ok(), &allow_, &boot_).status(),
+            PermissionDenied("IMA log line 1: the first entry must be "
+                             "boot_aggregate, not /bin/ok"));
+}
+
+TEST_F(BootAggregateTest, UncheckableBootAggregateIsRefused) {
+  std::string log = Line(MakeBootAggregateLine(boot_)) + Ok();
+  EXPECT_EQ(ReplayImaLog(log, &allow_).status(),
+            PermissionDenied("IMA log line 1: boot_aggregate cannot be "
+                             "checked: PCRs 0-9 were not quoted"));
+  // A SHA-1 bank boot_aggregate ("sha1:" digest) cannot be checked against
+  // the SHA-256 bank the quote covers. Template column computed
+  // independently (Python) for digest 20 x 0xaa.
+  std::string sha1 =
+      "10 3601ff6377b957d707d5ae11d2fecf265263441e48f736e441fc40bccda333f7 "
+      "ima-ng sha1:" +
+      std::string(40, 'a') + " boot_aggregate\n";
+  ASSERT_TRUE(ParseImaLog(sha1).ok());
+  EXPECT_EQ(ReplayImaLog(sha1 + Ok(), &allow_, &boot_).status(),
+            PermissionDenied("IMA log line 1: boot_aggregate is sha1:" +
+                             std::string(40, 'a') +
+                             "; only a sha256 boot_aggregate can be checked "
+                             "against the quote's SHA-256 PCRs"));
+}
+
+TEST_F(BootAggregateTest, ViolationAsBootAggregateIsRefused) {
+  std::string log = "10 " + std::string(64, '0') +
+                    " ima-ng sha256:" + std::string(64, '0') +
+                    " boot_aggregate\n" + Ok();
+  EXPECT_EQ(ReplayImaLog(log, &allow_, &boot_).status(),
+            PermissionDenied("IMA log line 1: boot_aggregate is a measurement "
+                             "violation"));
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <tss2/tss2_mu.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "software_tpm.h"
 #include "tvd/attest/attester.h"
@@ -174,6 +177,54 @@ TEST_F(QuoteVerifierTest, HostWithoutTpm) {
                                             "requirements need one"));
   req_.allow_no_tpm = true;
   EXPECT_EQ(Verify(c, *e), Status::Ok());
+}
+
+// With IMA required, PCRs 0-9 are quoted too and the log's boot_aggregate
+// must be the kernel's digest of them.
+TEST_F(QuoteVerifierTest, ImaBootAggregateIsCheckedAgainstQuotedPcrs) {
+  char tmpl[] = "/tmp/tvd-quote-verifier-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  ima_path_ = std::string(tmpl) + "/ima.log";
+  tpm_.Extend(4, Sha256("bootloader"));
+  tpm_.Extend(9, Sha256("kernel image"));
+  auto read =
+      tpm_.ReadPcrs(std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  ASSERT_TRUE(read.ok());
+  BootPcrs boot{};
+  for (const PcrValue& v : *read) boot[v.index] = v.value;
+  auto write_log = [&](const BootPcrs& pcrs) {
+    ImaLine first = MakeBootAggregateLine(pcrs);
+    ImaLine tool = MakeImaNgLine("/usr/bin/tool", Sha256("tool"));
+    std::ofstream(ima_path_, std::ios::trunc) << first.text << "\n"
+                                              << tool.text << "\n";
+    return std::vector<Sha256Digest>{first.template_sha256,
+                                     tool.template_sha256};
+  };
+  for (const Sha256Digest& d : write_log(boot)) tpm_.Extend(10, d);
+  ImaAllowlist allow;
+  allow.Allow("/usr/bin/tool", Sha256("tool"));
+  req_.ima = allow;
+  EXPECT_EQ(PcrSelectionFor(req_),
+            (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  AttestChallenge c;
+  Evidence good = Answer(c);
+  EXPECT_EQ(Verify(c, good), Status::Ok());
+
+  // Same log, replaying to the quoted PCR 10, but its boot_aggregate is of
+  // another boot (PCR 4 differs): refused.
+  BootPcrs other = boot;
+  other[4] = Sha256("another bootloader");
+  write_log(other);
+  AttestChallenge c2;
+  Evidence e2 = Answer(c2);
+  EXPECT_EQ(Verify(c2, e2),
+            PermissionDenied("IMA log line 1: boot_aggregate sha256:" +
+                             ToHex(BootAggregate(other)) +
+                             " does not match PCRs 0-9 of the quote (expected "
+                             "sha256:" +
+                             ToHex(BootAggregate(boot)) + ")"));
+  std::remove(ima_path_.c_str());
+  ::rmdir(tmpl);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -114,6 +115,57 @@ TEST(ProcessTest, RunCheckedReportsStderr) {
   Status s = RunChecked({"sh", "-c", "echo broken >&2; exit 1"});
   EXPECT_EQ(s.message(),
             "'sh -c echo broken >&2; exit 1' exited with 1: broken");
+}
+
+TEST(ProcessTest, ReadOnlyRootNeedsAMountNamespace) {
+  ProcessOptions o;
+  o.argv = {"true"};
+  o.read_only_root = true;
+  StatusOr<ChildProcess> c = ChildProcess::Start(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "read_only_root needs new_mount_namespace");
+}
+
+// The child cannot create a file on the root file system, except under a
+// path bound on itself; the parent's view stays writable. Needs root (mount
+// namespaces), as the integration tests do.
+TEST(ProcessTest, ReadOnlyRootLeavesOnlyTheBoundPathsWritable) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a mount namespace";
+  char ro_tmpl[] = "/var/tmp/tvd-process-ro-XXXXXX";
+  char rw_tmpl[] = "/var/tmp/tvd-process-rw-XXXXXX";
+  ASSERT_NE(::mkdtemp(ro_tmpl), nullptr);
+  ASSERT_NE(::mkdtemp(rw_tmpl), nullptr);
+  std::string ro = ro_tmpl, rw = rw_tmpl;
+  struct stat root_st {
+  }, ro_st{};
+  ASSERT_EQ(::stat("/", &root_st), 0);
+  ASSERT_EQ(::stat(ro.c_str(), &ro_st), 0);
+  if (root_st.st_dev != ro_st.st_dev) {
+    ::rmdir(ro.c_str());
+    ::rmdir(rw.c_str());
+    GTEST_SKIP() << "/var/tmp is not on the root file system";
+  }
+  ProcessOptions o;
+  o.argv = {"sh", "-c",
+            "touch " + ro + "/f 2>/dev/null && echo ro-written; touch " + rw +
+                "/f && echo rw-written"};
+  o.new_mount_namespace = true;
+  o.bind_mounts = {{rw, rw}};
+  o.read_only_root = true;
+  StatusOr<CommandResult> r = RunCommand(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->out, "rw-written\n");
+  EXPECT_NE(::access((ro + "/f").c_str(), F_OK), 0);
+  EXPECT_EQ(::access((rw + "/f").c_str(), F_OK), 0);
+  // The parent's mount is untouched.
+  int fd = ::open((ro + "/g").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) ::close(fd);
+  for (const std::string& d : {ro, rw}) {
+    ::unlink((d + "/f").c_str());
+    ::unlink((d + "/g").c_str());
+    ::rmdir(d.c_str());
+  }
 }
 
 }  // namespace

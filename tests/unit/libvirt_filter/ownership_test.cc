@@ -41,8 +41,31 @@ TEST(StaticOwnershipTest, MapsSubjectToScope) {
   EXPECT_EQ(s->tvd, "red");
   EXPECT_EQ(s->storage_path, "/srv/tvd/red");
   EXPECT_EQ(s->networks, std::vector<std::string>{"red-data"});
+  EXPECT_EQ(s->emulator, kDefaultEmulator);
+  EXPECT_EQ(s->graphics, GraphicsPolicy::kNone);
   EXPECT_EQ(o.ScopeForSubject("CN=green,O=vdc").status(),
             NotFound("no TVD policy names 'CN=green,O=vdc' as its owner"));
+}
+
+TEST(StaticOwnershipTest, TheHostsEmulatorAndGraphicsReachEveryScope) {
+  StaticOwnership o({Policy("blue", "CN=blue,O=vdc")}, "/srv/tvd",
+                    HostConfinement{"/opt/qemu/bin/qemu-system-x86_64",
+                                    GraphicsPolicy::kVnc});
+  StatusOr<TenantScope> s = o.ScopeForSubject("CN=blue,O=vdc");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->emulator, "/opt/qemu/bin/qemu-system-x86_64");
+  EXPECT_EQ(s->graphics, GraphicsPolicy::kVnc);
+}
+
+// blue-x's domain names ("blue-x-...") are also in blue's namespace.
+TEST(StaticOwnershipTest, ScopeListsTvdsNestedInItsNamespace) {
+  StaticOwnership o(
+      {Policy("blue", "CN=blue,O=vdc"), Policy("blue-x", "CN=bx,O=vdc"),
+       Policy("bluey", "CN=by,O=vdc"), Policy("red", "CN=red,O=vdc")},
+      "/srv/tvd");
+  EXPECT_EQ(o.ScopeForSubject("CN=blue,O=vdc")->nested_tvds,
+            std::vector<std::string>{"blue-x"});
+  EXPECT_TRUE(o.ScopeForSubject("CN=bx,O=vdc")->nested_tvds.empty());
 }
 
 TEST(StaticOwnershipTest, TwoTvdsForOneTenantIsRefused) {

@@ -21,6 +21,28 @@ TEST(RelayConfigTest, FlagsAndFile) {
   EXPECT_EQ(c->options.frame_timeout.count(), 500);
   EXPECT_EQ(c->key_path, "/k");
   EXPECT_EQ(c->storage_root, "/var/lib/tvd");
+  // Defaults: the Debian emulator, no graphics.
+  EXPECT_EQ(c->host.emulator, "/usr/bin/qemu-system-x86_64");
+  EXPECT_EQ(c->host.graphics, GraphicsPolicy::kNone);
+}
+
+TEST(RelayConfigTest, EmulatorAndGraphics) {
+  std::string file = ::testing::TempDir() + "/relay-host.conf";
+  std::ofstream(file) << "ca-cert = /c\ncert=/s\nkey = /k\npolicy-dir = /p\n"
+                         "emulator = /usr/libexec/qemu-kvm\ngraphics = spice\n";
+  auto c = ParseRelayConfig({"--config=" + file});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host.emulator, "/usr/libexec/qemu-kvm");
+  EXPECT_EQ(c->host.graphics, GraphicsPolicy::kSpice);
+  c = ParseRelayConfig({"--config=" + file, "--graphics=vnc", "--emulator="});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host.emulator, "");
+  EXPECT_EQ(c->host.graphics, GraphicsPolicy::kVnc);
+  EXPECT_EQ(ParseRelayConfig({"--graphics=sdl"}).status(),
+            InvalidArgument("--graphics: graphics: 'sdl' is not one of none, "
+                            "vnc, spice"));
+  EXPECT_EQ(ParseRelayConfig({"--emulator=qemu"}).status(),
+            InvalidArgument("--emulator: emulator: 'qemu' is not absolute"));
 }
 
 TEST(RelayConfigTest, Errors) {

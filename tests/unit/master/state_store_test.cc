@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "tvd/attest/ak_registry.h"
+
 namespace tvd::master {
 namespace {
 
@@ -134,6 +136,97 @@ TEST_F(StateStoreTest, OldDatabaseGetsTheVmUuidColumn) {
   ASSERT_EQ(vms->size(), 1u);
   EXPECT_EQ((*vms)[0].uuid, "");
   EXPECT_TRUE((*store)->SetVm("blue", "n1", "new", true, "u").ok());
+}
+
+// The AK clock row only moves forward, whatever order writers arrive in.
+TEST_F(StateStoreTest, AkClockOnlyMovesForward) {
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  StateStore& s = **store;
+  std::vector<std::uint8_t> ak{0, 11, 5};
+  ASSERT_TRUE(s.PutAkClock({ak, 900, 4, 2}).ok());
+  ASSERT_TRUE(s.PutAkClock({ak, 800, 4, 2}).ok());   // clock older
+  ASSERT_TRUE(s.PutAkClock({ak, 9999, 4, 1}).ok());  // restart older
+  ASSERT_TRUE(s.PutAkClock({ak, 9999, 3, 9}).ok());  // reset older
+  ASSERT_TRUE(s.PutAkClock({{1}, 7, 1, 0}).ok());
+  auto rows = s.ListAkClocks();
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  const AkClockRow& row = (*rows)[0];  // ordered by name: {0,..} < {1}
+  EXPECT_EQ(row.ak_name, ak);
+  EXPECT_EQ(row.clock, 900u);
+  EXPECT_EQ(row.reset_count, 4u);
+  EXPECT_EQ(row.restart_count, 2u);
+  ASSERT_TRUE(s.PutAkClock({ak, 5, 5, 0}).ok());  // a TPM reset: newer
+  rows = s.ListAkClocks();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0].clock, 5u);
+  EXPECT_EQ((*rows)[0].reset_count, 5u);
+  EXPECT_EQ((*rows)[1].clock, 7u);
+  EXPECT_EQ(s.PutAkClock({ak, std::uint64_t{1} << 63, 5, 0}),
+            InvalidArgument("TPM clock 9223372036854775808 is out of range "
+                            "for the state db"));
+}
+
+// The registry + store pair as the master wires them: the history written
+// by one run refuses an older clock in the next run.
+TEST_F(StateStoreTest, AkClockHistorySurvivesARestart) {
+  std::vector<std::uint8_t> ak{0, 11, 6};
+  auto wire = [](attest::AkRegistry& r, StateStore& s) {
+    r.SetClockSink([&s](std::span<const std::uint8_t> name,
+                        const attest::TpmClockState& st) {
+      return s.PutAkClock({{name.begin(), name.end()},
+                           st.clock,
+                           st.reset_count,
+                           st.restart_count});
+    });
+    auto rows = s.ListAkClocks();
+    ASSERT_TRUE(rows.ok());
+    for (const AkClockRow& c : *rows)
+      r.RestoreClock(c.ak_name, {c.clock, c.reset_count, c.restart_count});
+  };
+  {
+    auto store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    attest::AkRegistry registry;
+    wire(registry, **store);
+    ASSERT_EQ(registry.AdvanceClock(ak, {1000, 7, 3}), Status::Ok());
+    ASSERT_EQ(registry.AdvanceClock(ak, {2000, 7, 3}), Status::Ok());
+  }
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  attest::AkRegistry registry;
+  wire(registry, **store);
+  EXPECT_EQ(registry.AdvanceClock(ak, {1500, 7, 3}),
+            Unauthenticated("TPM clock went backwards (1500 after 2000)"));
+  EXPECT_EQ(registry.AdvanceClock(ak, {2500, 6, 3}),
+            Unauthenticated("TPM reset count went backwards (6 after 7)"));
+  EXPECT_EQ(registry.AdvanceClock(ak, {2001, 7, 3}), Status::Ok());
+}
+
+// A database from before the clock history existed opens, keeps its rows
+// and gains the table.
+TEST_F(StateStoreTest, OldDatabaseGetsTheAkClockTable) {
+  {
+    auto store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddAk("node1", {1, 2, 3}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(
+      sqlite3_exec(db, "DROP TABLE ak_clocks;", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto aks = (*store)->ListAks();
+  ASSERT_TRUE(aks.ok());
+  EXPECT_EQ(aks->size(), 1u);
+  auto clocks = (*store)->ListAkClocks();
+  ASSERT_TRUE(clocks.ok()) << clocks.status();
+  EXPECT_TRUE(clocks->empty());
+  EXPECT_TRUE((*store)->PutAkClock({{1, 2}, 1, 1, 1}).ok());
 }
 
 TEST_F(StateStoreTest, UnopenablePathIsAnIoError) {

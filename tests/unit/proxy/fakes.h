@@ -1,6 +1,6 @@
 // Fakes of the proxy's outside world for unit tests: the master, the
-// hypervisor and the host network. Each records what it was asked and can
-// be told to fail.
+// hypervisor, the host network and the admission store. Each records what it
+// was asked and can be told to fail.
 #pragma once
 
 #include <fstream>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tvd/policy/vm_config_parser.h"
+#include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/hypervisor.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/tvd_network.h"
@@ -90,8 +91,7 @@ class FakeHypervisor : public Hypervisor {
                                     policy::VmConfigMode::kTemplateAllowed);
     if (!vm.ok()) return vm.status();
     if (domains.contains(vm->name)) return AlreadyExists(vm->name);
-    domains[vm->name] = {xml, "uuid-" + std::to_string(++counter), true,
-                         vm->tvd.owner};
+    domains[vm->name] = {xml, NextUuid(), true, vm->tvd.owner};
     return Status::Ok();
   }
   Status DestroyAndUndefine(const std::string& name) override {
@@ -142,6 +142,12 @@ class FakeHypervisor : public Hypervisor {
     return out;
   }
 
+  // A well-formed UUID of its own for every domain defined.
+  std::string NextUuid() {
+    std::string n = std::to_string(++counter);
+    return "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
+  }
+
   struct CreatedDisk {
     std::string path;
     std::uint64_t size_mib = 0;
@@ -189,11 +195,46 @@ class FakeNetwork : public TvdNetwork {
     return Status::Ok();
   }
 
+  StatusOr<bool> LinkExists(const std::string& name) override {
+    if (!link_error.ok()) return link_error;
+    return host_links.contains(name);
+  }
+
   std::map<std::string, vswitch::TvdSpec> joined;
   std::map<std::string, vswitch::VmPortSpec> ports;
+  std::set<std::string> host_links;  // devices LinkExists reports
+  Status link_error;
   std::map<std::string, std::vector<std::uint8_t>> psks;
   Status join_error;
   Status plug_error;
+};
+
+// The record in memory; Load/Save/Remove can be told to fail.
+class FakeAdmissionStore : public AdmissionStore {
+ public:
+  StatusOr<AdmissionRecord> Load() override {
+    ++loads;
+    if (!load_error.ok()) return load_error;
+    return record;
+  }
+  Status Save(const AdmissionRecord& r) override {
+    if (!save_error.ok()) return save_error;
+    ++saves;
+    record = r;
+    return Status::Ok();
+  }
+  Status Remove() override {
+    ++removes;
+    record.vms.clear();
+    return Status::Ok();
+  }
+
+  AdmissionRecord record;
+  Status load_error;
+  Status save_error;
+  int loads = 0;
+  int saves = 0;
+  int removes = 0;
 };
 
 }  // namespace tvd::proxy::testing

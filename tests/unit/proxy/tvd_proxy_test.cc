@@ -6,14 +6,18 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include "fakes.h"
 #include "proxy_test_util.h"
+#include "tvd/policy/values.h"
 #include "tvd/protocol/tunnel_key.h"
+#include "tvd/proxy/tap_name.h"
 
 namespace tvd::proxy {
 namespace {
 
+using testing::FakeAdmissionStore;
 using testing::FakeHypervisor;
 using testing::FakeMaster;
 using testing::FakeNetwork;
@@ -22,6 +26,9 @@ using testing::MakeVm;
 using testing::TempDir;
 using testing::TestVm;
 using testing::WriteFile;
+
+// The tap the proxy names for web's only NIC.
+std::string WebTap() { return TapName("blue", 1, "web", 0); }
 
 class TvdProxyTest : public ::testing::Test {
  protected:
@@ -34,7 +41,7 @@ class TvdProxyTest : public ::testing::Test {
             ProxyConfig{.tvd = "blue",
                         .local_host = "host-a",
                         .local_address = "198.18.0.1"},
-            master_, hypervisor_, network_, cache_)) {
+            master_, hypervisor_, network_, cache_, admissions_)) {
     master_.members = {{"host-b", "198.18.0.2"}};
   }
 
@@ -53,6 +60,7 @@ class TvdProxyTest : public ::testing::Test {
   FakeHypervisor hypervisor_;
   FakeNetwork network_;
   MeasurementCache cache_;
+  FakeAdmissionStore admissions_;
   std::unique_ptr<TvdProxy> proxy_;
 };
 
@@ -112,8 +120,8 @@ TEST_F(TvdProxyTest, AttachMeasuresPlugsAndStarts) {
   EXPECT_EQ((*r)["vm"], "web");
   ASSERT_TRUE(hypervisor_.domains.contains("web"));
   EXPECT_EQ(hypervisor_.domains["web"].owner, "blue");
-  ASSERT_TRUE(network_.ports.contains("tvdp-web"));
-  const vswitch::VmPortSpec& port = network_.ports["tvdp-web"];
+  ASSERT_TRUE(network_.ports.contains(WebTap()));
+  const vswitch::VmPortSpec& port = network_.ports[WebTap()];
   EXPECT_EQ(port.tvd, "blue");
   EXPECT_EQ(port.network, "blue-data");
   EXPECT_EQ(port.vm, "web");
@@ -305,9 +313,9 @@ TEST_F(TvdProxyTest, PlugFailureRollsBackDomainAndSecret) {
   ASSERT_TRUE(proxy_->Join().ok());
   network_.plug_error = FailedPrecondition("port already bound elsewhere");
   auto r = proxy_->Attach(db_.config_path);
-  EXPECT_EQ(r.status(),
-            FailedPrecondition("VM 'db': plugging 'tvdp-db': port already "
-                               "bound elsewhere"));
+  EXPECT_EQ(r.status(), FailedPrecondition("VM 'db': plugging '" +
+                                           TapName("blue", 1, "db", 0) +
+                                           "': port already bound elsewhere"));
   EXPECT_TRUE(hypervisor_.domains.empty());
   EXPECT_TRUE(hypervisor_.secrets.empty());
   EXPECT_TRUE(network_.ports.empty());
@@ -353,15 +361,194 @@ TEST_F(TvdProxyTest, RestartedProxyAdoptsRunningVms) {
   network_.ports.clear();  // e.g. ovs-vswitchd restarted meanwhile
   TvdProxy restarted(
       {.tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
-      master_, hypervisor_, network_, cache_);
+      master_, hypervisor_, network_, cache_, admissions_);
   ASSERT_TRUE(restarted.Join().ok());
-  EXPECT_TRUE(network_.ports.contains("tvdp-web"));
-  EXPECT_EQ(network_.ports["tvdp-web"].mac, "52:54:00:00:00:01");
+  EXPECT_TRUE(network_.ports.contains(WebTap()));
+  EXPECT_EQ(network_.ports[WebTap()].mac, "52:54:00:00:00:01");
   auto status = restarted.StatusJson();
   ASSERT_EQ(status["vms"].size(), 1u);
   EXPECT_EQ(status["vms"][0]["name"], "web");
   ASSERT_TRUE(restarted.Leave().ok());
   ExpectNothingLeft();
+}
+
+// A restart is a new TvdProxy over the same host state and store.
+std::unique_ptr<TvdProxy> Restart(std::unique_ptr<TvdProxy>& proxy,
+                                  FakeMaster& master, FakeHypervisor& hv,
+                                  FakeNetwork& net, MeasurementCache& cache,
+                                  FakeAdmissionStore& store) {
+  proxy.reset();
+  return std::make_unique<TvdProxy>(
+      ProxyConfig{
+          .tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
+      master, hv, net, cache, store);
+}
+
+TEST_F(TvdProxyTest, AttachRecordsTheAdmissionAndNamesTheTap) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto r = proxy_->Attach(web_.config_path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string tap = WebTap();
+  EXPECT_EQ(tap.size(), 15u);
+  EXPECT_TRUE(tap.starts_with("tvd"));
+  EXPECT_EQ((*r)["ports"], nlohmann::json::array({tap}));
+  EXPECT_EQ(
+      (*r)["nics"],
+      nlohmann::json::array(
+          {{{"target", "tvdp-web"}, {"port", tap}, {"network", "blue-data"}}}));
+  // libvirt gets the proxy's tap name; the configuration's NIC name is
+  // gone from the domain.
+  const std::string& xml = hypervisor_.domains["web"].xml;
+  EXPECT_NE(xml.find("<target dev=\"" + tap + "\"/>"), std::string::npos)
+      << xml;
+  EXPECT_EQ(xml.find("dev=\"tvdp-web\""), std::string::npos) << xml;
+  auto config =
+      policy::LoadVmConfigFile(web_.config_path, policy::VmConfigMode::kFinal);
+  ASSERT_TRUE(config.ok());
+  AdmissionRecord expected;
+  expected.tvd = "blue";
+  expected.vms["web"] = {"web",
+                         hypervisor_.domains["web"].uuid,
+                         ToHex(config->ConfigDigest()),
+                         {{tap, "blue-data", "52:54:00:00:00:01"}}};
+  EXPECT_EQ(admissions_.record, expected);
+  // Detach takes it out of the record.
+  ASSERT_TRUE(proxy_->Detach("web").ok());
+  EXPECT_TRUE(admissions_.record.vms.empty());
+}
+
+TEST_F(TvdProxyTest, TapNamesAreStableAndDistinct) {
+  EXPECT_EQ(TapName("blue", 1, "web", 0), TapName("blue", 1, "web", 0));
+  std::set<std::string> names = {
+      TapName("blue", 1, "web", 0), TapName("blue", 1, "web", 1),
+      TapName("blue", 1, "db", 0),  TapName("blue", 2, "web", 0),
+      TapName("red", 1, "web", 0),  TapName("blue", 1, "web0", 0)};
+  EXPECT_EQ(names.size(), 6u);
+  for (const std::string& n : names) {
+    EXPECT_TRUE(policy::IsInterfaceName(n)) << n;
+    EXPECT_EQ(n.size(), 15u);
+  }
+}
+
+TEST_F(TvdProxyTest, ConfigNamingAnExistingHostLinkIsRefused) {
+  TestVm up = MakeVm(dir_.path(), "up", "blue", "blue-data", "eth0");
+  master_.policy_.vms.push_back(up.known_good);
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.host_links = {"eth0"};
+  auto r = proxy_->Attach(up.config_path);
+  EXPECT_EQ(r.status(),
+            PermissionDenied("VM 'up': interface target 'eth0' names an "
+                             "existing host link; the proxy names VM taps "
+                             "itself, so a VM configuration must not name a "
+                             "device of the host"));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_TRUE(admissions_.record.vms.empty());
+  EXPECT_TRUE(master_.disk_key_requests.empty());
+}
+
+TEST_F(TvdProxyTest, ConfigNamingTheVmsOwnTapIsAccepted) {
+  const std::string tap = TapName("blue", 1, "own", 0);
+  TestVm own = MakeVm(dir_.path(), "own", "blue", "blue-data", tap);
+  master_.policy_.vms.push_back(own.known_good);
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.host_links = {tap};  // left from an earlier run of the VM
+  auto r = proxy_->Attach(own.config_path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(network_.ports.contains(tap));
+}
+
+TEST_F(TvdProxyTest, FailedRecordingUndoesTheAttach) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  admissions_.save_error = IoError("disk full");
+  auto r = proxy_->Attach(db_.config_path);
+  EXPECT_EQ(r.status(), IoError("VM 'db': recording its admission: disk full"));
+  EXPECT_TRUE(hypervisor_.domains.empty());
+  EXPECT_TRUE(hypervisor_.secrets.empty());
+  EXPECT_TRUE(network_.ports.empty());
+}
+
+TEST_F(TvdProxyTest, PlugFailureTakesTheVmOutOfTheRecord) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.plug_error = FailedPrecondition("port already bound elsewhere");
+  ASSERT_FALSE(proxy_->Attach(web_.config_path).ok());
+  EXPECT_TRUE(admissions_.record.vms.empty());
+}
+
+TEST_F(TvdProxyTest, TenantDefinedDomainGetsNoPortAfterRestart) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // Through the relay, a tenant defines a domain of its TVD whose NIC names
+  // the host's uplink; the proxy never measured it.
+  std::string rogue = hypervisor_.domains["web"].xml;
+  rogue.replace(rogue.find("<name>web</name>"), 16, "<name>rogue</name>");
+  rogue.replace(rogue.find(WebTap()), WebTap().size(), "eth0");
+  hypervisor_.domains["rogue"] = {rogue, hypervisor_.NextUuid(), true, "blue"};
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  network_.ports.clear();  // ovs-vswitchd restarted meanwhile
+  ASSERT_TRUE(proxy_->Join().ok());
+  EXPECT_EQ(network_.ports.size(), 1u);
+  EXPECT_TRUE(network_.ports.contains(WebTap()));
+  EXPECT_FALSE(network_.ports.contains("eth0"));
+  auto status = proxy_->StatusJson();
+  ASSERT_EQ(status["vms"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["vms"][0]["name"], "web");
+  // Leave still destroys every domain of the TVD.
+  ASSERT_TRUE(proxy_->Leave().ok());
+  ExpectNothingLeft();
+  EXPECT_EQ(admissions_.removes, 1);
+}
+
+TEST_F(TvdProxyTest, AdmittedVmIsReplugFromTheRecordNotItsCurrentXml) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  // The domain's XML now names another device, MAC and network.
+  std::string& xml = hypervisor_.domains["web"].xml;
+  xml.replace(xml.find(WebTap()), WebTap().size(), "eth0");
+  xml.replace(xml.find("52:54:00:00:00:01"), 17, "52:54:00:66:66:66");
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  network_.ports.clear();
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_EQ(network_.ports.size(), 1u);
+  ASSERT_TRUE(network_.ports.contains(WebTap()));
+  const vswitch::VmPortSpec& port = network_.ports[WebTap()];
+  EXPECT_EQ(port.mac, "52:54:00:00:00:01");
+  EXPECT_EQ(port.network, "blue-data");
+  EXPECT_EQ(port.vm, "web");
+}
+
+TEST_F(TvdProxyTest, RecordedVmWhoseUuidChangedIsDroppedAndNotPlugged) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  ASSERT_TRUE(proxy_->Attach(db_.config_path).ok());
+  // While the proxy is down, "web" is undefined and a domain of the same
+  // name defined again (another UUID); "db" is gone altogether.
+  hypervisor_.domains["web"].uuid = hypervisor_.NextUuid();
+  hypervisor_.domains.erase("db");
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  ASSERT_TRUE(proxy_->Join().ok());
+  // The ports plugged before the restart are unplugged, none is re-plugged.
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_TRUE(admissions_.record.vms.empty());
+  EXPECT_TRUE(proxy_->StatusJson()["vms"].empty());
+  EXPECT_EQ(proxy_->Detach("web").code(), ErrorCode::kNotFound);
+}
+
+TEST_F(TvdProxyTest, UnreadableRecordStopsTheJoinAndPlugsNothing) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  network_.ports.clear();
+  int joins = master_.joins;
+  admissions_.load_error =
+      InvalidArgument("/var/lib/tvd/proxy/blue/admitted.json: not valid JSON");
+  EXPECT_EQ(proxy_->Join(),
+            InvalidArgument("reading the admission record of TVD 'blue': "
+                            "/var/lib/tvd/proxy/blue/admitted.json: not valid "
+                            "JSON"));
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_EQ(master_.joins, joins);  // the master was not even asked
+  EXPECT_FALSE(proxy_->joined());
 }
 
 TEST_F(TvdProxyTest, MemberUpdateRetunnelsAndEvictionLeaves) {

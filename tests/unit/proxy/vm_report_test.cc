@@ -6,12 +6,14 @@
 
 #include "fakes.h"
 #include "proxy_test_util.h"
+#include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/proxy/vm_admission.h"
 
 namespace tvd::proxy {
 namespace {
 
+using testing::FakeAdmissionStore;
 using testing::FakeHypervisor;
 using testing::FakeMaster;
 using testing::FakeNetwork;
@@ -34,7 +36,7 @@ class VmReportTest : public ::testing::Test {
         ProxyConfig{.tvd = "blue",
                     .local_host = "host-a",
                     .local_address = "198.18.0.1"},
-        master_, hypervisor_, network_, cache_);
+        master_, hypervisor_, network_, cache_, admissions_);
   }
 
   TempDir dir_;
@@ -44,6 +46,7 @@ class VmReportTest : public ::testing::Test {
   FakeHypervisor hypervisor_;
   FakeNetwork network_;
   MeasurementCache cache_;
+  FakeAdmissionStore admissions_;
   std::unique_ptr<TvdProxy> proxy_;
 };
 
@@ -66,7 +69,7 @@ TEST_F(VmReportTest, FailedReportKeepsTheVmAndIsRetriedOnReconnect) {
   auto r = proxy_->Attach(web_.config_path);
   ASSERT_TRUE(r.ok()) << r.status();  // the VM runs regardless
   EXPECT_TRUE(hypervisor_.domains.contains("web"));
-  EXPECT_TRUE(network_.ports.contains("tvdp-web"));
+  EXPECT_TRUE(network_.ports.contains(TapName("blue", 1, "web", 0)));
   ASSERT_EQ(master_.reports.size(), 1u);
   EXPECT_FALSE(master_.reports[0].delivered);
   EXPECT_EQ(proxy_->StatusJson()["unreported_vms"], 1);

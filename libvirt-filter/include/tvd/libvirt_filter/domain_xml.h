@@ -19,14 +19,47 @@
 
 namespace tvd::libvirt_filter {
 
+// The emulator libvirt's QEMU driver picks on a Debian x86_64 host.
+inline constexpr char kDefaultEmulator[] = "/usr/bin/qemu-system-x86_64";
+
+// Which graphical console a tenant's domains may have.
+enum class GraphicsPolicy {
+  kNone,   // no <graphics> at all (the default)
+  kVnc,    // VNC only, listening on loopback with an automatic port
+  kSpice,  // SPICE only, likewise (and the spicevmc channel/USB redirection)
+};
+
+// "none", "vnc", "spice".
+std::string_view GraphicsPolicyName(GraphicsPolicy policy);
+// The policy named `name`; InvalidArgument "graphics: 'X' is not one of
+// none, vnc, spice" otherwise.
+StatusOr<GraphicsPolicy> ParseGraphicsPolicy(std::string_view name);
+
+// What the host's relay configuration adds to every tenant's scope.
+struct HostConfinement {
+  // The only emulator a domain may name, written into every domain the relay
+  // forwards. Empty: a tenant may name none and the relay writes none
+  // (libvirt then takes its default from the capabilities).
+  std::string emulator = kDefaultEmulator;
+  GraphicsPolicy graphics = GraphicsPolicy::kNone;
+};
+
 // What a tenant's domains may use.
 struct TenantScope {
   std::string tvd;  // the TVD name, written as the owner
-  // Disk images must lie under this directory (absolute, no trailing '/').
+  // Disk images (and any other file a domain names) must lie under this
+  // directory (absolute, no trailing '/').
   std::string storage_path;
-  // Names of the TVD's networks (libvirt <interface type='network'> sources
-  // and tvd:vnet bindings must be among them).
+  // Names of the TVD's networks (<interface type='network'> sources must be
+  // among them).
   std::vector<std::string> networks;
+  // See HostConfinement.
+  std::string emulator = kDefaultEmulator;
+  GraphicsPolicy graphics = GraphicsPolicy::kNone;
+  // Other TVDs on the host whose names start with "<tvd>-": their domain
+  // names ("<nested>-...") lie inside this TVD's namespace and are refused
+  // to this tenant whether or not such a domain exists.
+  std::vector<std::string> nested_tvds = {};
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.
@@ -34,25 +67,47 @@ struct TenantScope {
 StatusOr<std::string> OwnerFromDomainXml(std::string_view xml);
 
 struct ConfinedDomain {
-  std::string xml;  // rewritten: owner forced to scope.tvd
+  std::string xml;  // what the relay forwards (see ConfineDomainXml)
   std::string name;
   std::optional<Uuid> uuid;
 };
 
-// Checks a domain definition from a tenant and forces its owner:
-//   - no host devices (<hostdev>, <interface type='hostdev'>), no
-//     <filesystem> passthrough, no namespace declarations outside
-//     <metadata> (so no qemu:commandline or other driver pass-through);
-//   - every <disk> is type 'file' (or has no source) with its source file
-//     under scope.storage_path;
-//   - every <interface> is type 'network' on one of scope.networks, or type
-//     'bridge' bound by a <tvd:vnet> to one of scope.networks;
-//   - the TVD metadata element is created or its owner replaced by
-//     scope.tvd.
-// PermissionDenied naming the offending element and value; InvalidArgument
-// for XML that does not parse or lacks <name>.
+// Checks a domain definition from a tenant against the relay's allowlist
+// (docs/libvirt-filter.md, "What a tenant's domain XML may contain") and
+// returns the document the relay forwards instead of the tenant's.
+//
+// Every element and attribute must be listed for its place in the document
+// (its path from <domain>), and every value must pass the rule listed with
+// it. Elements libvirt reads once may appear once; device lists are capped.
+// Namespaced elements and namespace declarations appear only as opaque
+// children of <metadata>.
+//
+// The forwarded document is the checked tree printed again (comments
+// dropped), so libvirtd parses exactly what was checked, with these
+// changes:
+//   - every TVD metadata element the tenant sent is removed and a fresh
+//     <tvd:tvd xmlns:tvd="urn:tvd:vm:1" owner="<scope.tvd>"/> is written;
+//   - <devices><emulator> is set to scope.emulator (added when absent);
+//   - every CD-ROM gets <driver name='qemu' type='raw'/> and <readonly/>.
+//
+// Errors (all PermissionDenied unless noted), PATH being the element path
+// such as /domain/devices/serial, or PATH/@attr for an attribute:
+//   "PATH: not allowed through the TVD relay"   not on the allowlist
+//   "PATH: more than one, libvirt reads only one"
+//   "PATH: more than N, the limit through the TVD relay"
+//   "PATH: text is not allowed through the TVD relay"
+//   "PATH: 'VALUE' WHY"          a value rule, e.g. "/domain/os/kernel:
+//                                '/boot/vmlinuz' is outside the TVD storage
+//                                /var/lib/tvd/blue"
+// InvalidArgument for XML that does not parse, a root that is not
+// <domain>, no <name>, or a malformed <uuid>.
 StatusOr<ConfinedDomain> ConfineDomainXml(std::string_view xml,
                                           const TenantScope& scope);
+
+// The allowlist as Markdown table rows (one per element, "| path |
+// attributes | text | at most | why it cannot reach the host |"), the table
+// docs/libvirt-filter.md carries.
+std::string DomainXmlAllowlistMarkdown();
 
 // True when `path` is an absolute, normalized path (no '.', '..' or empty
 // components) strictly inside directory `root`.

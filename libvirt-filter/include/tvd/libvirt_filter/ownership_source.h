@@ -38,29 +38,34 @@ std::vector<std::string> SplitSubject(std::string_view subject);
 // one-line form the first).
 bool SameSubject(std::string_view a, std::string_view b);
 
-// The scope of `policy`: its name, its network names, and the storage path
-// `storage_root`/<tvd name> (TVD policies carry no storage element yet).
+// The scope of `policy`: its name, its network names, the storage path
+// `storage_root`/<tvd name> (TVD policies carry no storage element yet), and
+// the host's emulator and graphics rules from `host`.
 TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
-                            std::string_view storage_root);
+                            std::string_view storage_root,
+                            const HostConfinement& host = {});
 
 // An ownership source over fixed policies (tests, or a snapshot fed by the
-// master).
+// master). A scope also lists the other policies' TVDs nested in its
+// namespace (TenantScope::nested_tvds).
 class StaticOwnership : public OwnershipSource {
  public:
   StaticOwnership(std::vector<tvd::policy::TvdPolicy> policies,
-                  std::string storage_root);
+                  std::string storage_root, HostConfinement host = {});
   StatusOr<TenantScope> ScopeForSubject(
       std::string_view subject) const override;
 
  private:
   std::vector<tvd::policy::TvdPolicy> policies_;
   std::string storage_root_;
+  HostConfinement host_;
 };
 
 // Loads every *.xml file of `dir` as a TVD policy (strict parser). Fails
 // with the first file's error: a policy that does not parse is never
 // silently skipped.
 StatusOr<std::unique_ptr<StaticOwnership>> LoadPolicyDirectory(
-    const std::string& dir, const std::string& storage_root);
+    const std::string& dir, const std::string& storage_root,
+    const HostConfinement& host = {});
 
 }  // namespace tvd::libvirt_filter

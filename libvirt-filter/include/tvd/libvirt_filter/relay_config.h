@@ -12,6 +12,12 @@
 //   policy-dir       directory of TVD policy files (*.xml)
 //   storage-root     tenants' disks must lie under STORAGE-ROOT/<tvd>/
 //                    (default /var/lib/tvd)
+//   emulator         the only emulator a tenant's domain may name; the relay
+//                    writes it into every domain it forwards (default
+//                    /usr/bin/qemu-system-x86_64; empty: none, libvirt
+//                    chooses)
+//   graphics         the console tenants' domains may have: none (default),
+//                    vnc or spice (loopback only)
 //   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
 // Errors name the file and line, or the flag.
 #pragma once
@@ -19,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/status.h"
 
@@ -31,6 +38,7 @@ struct RelayConfig {
   std::string key_path;
   std::string policy_dir;
   std::string storage_root = "/var/lib/tvd";
+  HostConfinement host;
 };
 
 // Parses argv[1..] (reading --config files as they appear). InvalidArgument

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "tvd/channel/tls_context.h"
+#include "tvd/libvirt_filter/disk_image_checker.h"
 #include "tvd/libvirt_filter/libvirt_client.h"
 #include "tvd/libvirt_filter/not_found_replies.h"
 #include "tvd/libvirt_filter/ownership_source.h"
@@ -49,12 +50,13 @@ class RelayServer {
  public:
   // Binds, connects the admin-side libvirtd connection (so a wrong socket
   // or URI fails here), learns libvirtd's "not found" wording, and starts
-  // accepting. `ownership` must outlive the server. Sets SIGPIPE to be
-  // ignored process-wide (TLS writes to a vanished tenant must not kill the
-  // process).
+  // accepting. `ownership` and `disks` must outlive the server; `disks` is
+  // called from every connection's thread, concurrently, before a tenant's
+  // domain is defined or started. Sets SIGPIPE to be ignored process-wide
+  // (TLS writes to a vanished tenant must not kill the process).
   static StatusOr<std::unique_ptr<RelayServer>> Start(
       const RelayOptions& options, const OwnershipSource& ownership,
-      const channel::TlsCredentials& credentials);
+      DiskImageChecker& disks, const channel::TlsCredentials& credentials);
   ~RelayServer();
   RelayServer(const RelayServer&) = delete;
   RelayServer& operator=(const RelayServer&) = delete;
@@ -69,12 +71,14 @@ class RelayServer {
   OwnershipCache& cache() { return admin_->cache(); }
 
  private:
-  RelayServer(const RelayOptions& options, const OwnershipSource& ownership);
+  RelayServer(const RelayOptions& options, const OwnershipSource& ownership,
+              DiskImageChecker& disks);
   void AcceptLoop();
   void Serve(int fd);
 
   RelayOptions options_;
   const OwnershipSource& ownership_;
+  DiskImageChecker& disks_;
   channel::TlsContextPtr tls_;
   std::unique_ptr<AdminConnection> admin_;
   NotFoundReplies not_found_;

@@ -11,7 +11,12 @@
 //    in: the remaining members get a MembershipUpdate without it and a new
 //    key epoch, the host gets LeaveNotice and its channel is closed.
 //  * DiskKeyRequest / VmReport / LeaveNotice (host certificate): one request
-//    on its own connection, answered DiskKeyGrant / kAck or kError.
+//    on its own connection, answered DiskKeyGrant / kAck or kError. Key
+//    release and VM reports need the host's member channel of that TVD to
+//    be attested (Session::attested); a key is sent only after this request
+//    connection itself passed an attestation round (AttestChallenge ->
+//    AttestEvidence -> AttestVerdict) whose quote is bound to its own TLS
+//    exporter.
 //  * TvdAdd / TvdUpdate / TvdRemove / AdminQuery (admin certificate): any
 //    number of requests, each answered AdminReply or kError.
 // Every decision is written to the state store (with an audit row) before
@@ -93,7 +98,10 @@ class Master {
     std::mutex mutex;
     std::vector<std::pair<channel::MessageType, SecureBytes>> outbox;  // mutex
     bool end = false;  // mutex: close after the outbox is written
-    bool attested = true;
+    // True once the channel's attestation succeeded (set before the session
+    // is published), false again as soon as a re-attestation fails, before
+    // the eviction has run. Key release and VM reports require it.
+    std::atomic<bool> attested{false};
   };
   using SessionPtr = std::shared_ptr<Session>;
 
@@ -105,6 +113,13 @@ class Master {
   Status Admit(channel::Connection& conn, const attest::TcbRequirements& req);
   Status HandleHostRequest(channel::Connection& conn,
                            const channel::Frame& frame);
+  // Needs mutex_. OK when `host` may report `vm` of `tvd` (and, with
+  // `disk_key`, receive its disk key): the TVD exists, the host has an
+  // attested member channel of it, the VM is in the policy (and in its
+  // key release). NotFound / PermissionDenied with the reason otherwise.
+  Status CheckMemberRequestLocked(const std::string& host,
+                                  const std::string& tvd, const std::string& vm,
+                                  bool disk_key);
   Status HandleAdmin(channel::Connection& conn, channel::Frame frame);
   StatusOr<std::string> AdminRequest(const pki::Identity& admin,
                                      const channel::Frame& frame);

@@ -5,8 +5,10 @@
 // Tables: tvds (name, policy XML, canonical digest, key epoch), hosts
 // (underlay address, attestation state), aks (enrolled AK public areas),
 // memberships (tvd, host), vms (tvd, host, vm), disk_keys (tvd, vm, key
-// wrapped under the KEK), audit (every decision). Keys themselves are never
-// stored: only epochs and wrapped disk keys.
+// wrapped under the KEK), ak_clocks (the last TPM reset/restart count and
+// clock each AK quoted), audit (every decision). Tables are created when
+// missing, so a database from an older master gains the new ones on open. Keys
+// themselves are never stored: only epochs and wrapped disk keys.
 //
 // Errors: IoError "state db PATH: <sqlite message>" for anything SQLite
 // refuses; NotFound for lookups of absent rows where stated.
@@ -47,6 +49,14 @@ struct VmRow {
   std::string uuid;  // as reported; empty when unknown
 };
 
+// The last TPMS_CLOCK_INFO an AK showed in a verified quote.
+struct AkClockRow {
+  std::vector<std::uint8_t> ak_name;  // TPM name
+  std::uint64_t clock = 0;
+  std::uint32_t reset_count = 0;
+  std::uint32_t restart_count = 0;
+};
+
 struct AuditRow {
   std::int64_t id = 0;
   std::int64_t at = 0;  // unix seconds
@@ -80,6 +90,13 @@ class StateStore {
   Status AddAk(const std::string& host, const std::vector<std::uint8_t>& ak);
   StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
   ListAks();
+
+  // Records the AK's clock state unless the stored one is later (reset
+  // count, restart count, clock compared in that order): callers may race.
+  // InvalidArgument "TPM clock N is out of range for the state db" above
+  // 2^63-1.
+  Status PutAkClock(const AkClockRow& row);
+  StatusOr<std::vector<AkClockRow>> ListAkClocks();
 
   Status AddMember(const std::string& tvd, const std::string& host);
   // Removes the membership and the VMs the host reported in that TVD (one

@@ -7,6 +7,7 @@
 
 #include "tvd/status.h"
 #include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/link_manager.h"
 
 namespace tvd::proxy {
 
@@ -17,12 +18,17 @@ class TvdNetwork {
   virtual Status PlugVmPort(const vswitch::VmPortSpec& port) = 0;
   virtual Status UnplugVmPort(const std::string& port) = 0;
   virtual Status LeaveTvd(const std::string& tvd) = 0;
+  // Whether a network device of that name exists on the host (in the
+  // namespace the VMs' taps live in).
+  virtual StatusOr<bool> LinkExists(const std::string& name) = 0;
 };
 
-// Forwards to a HostNetwork (after EnsureBridge on first use).
+// Forwards to a HostNetwork (after EnsureBridge on first use); links are
+// looked up through the LinkManager of the same namespace.
 class HostTvdNetwork : public TvdNetwork {
  public:
-  explicit HostTvdNetwork(vswitch::HostNetwork& network) : network_(network) {}
+  HostTvdNetwork(vswitch::HostNetwork& network, vswitch::LinkManager& links)
+      : network_(network), links_(links) {}
   Status JoinTvd(const vswitch::TvdSpec& spec) override {
     TVD_RETURN_IF_ERROR(network_.EnsureBridge());
     return network_.JoinTvd(spec);
@@ -36,9 +42,17 @@ class HostTvdNetwork : public TvdNetwork {
   Status LeaveTvd(const std::string& tvd) override {
     return network_.LeaveTvd(tvd);
   }
+  StatusOr<bool> LinkExists(const std::string& name) override {
+    TVD_ASSIGN_OR_RETURN(auto links, links_.ListLinks(name));
+    for (const std::string& l : links) {
+      if (l == name) return true;
+    }
+    return false;
+  }
 
  private:
   vswitch::HostNetwork& network_;
+  vswitch::LinkManager& links_;
 };
 
 }  // namespace tvd::proxy

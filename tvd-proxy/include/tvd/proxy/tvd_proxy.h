@@ -8,6 +8,13 @@
 //
 // Disk secrets are named by their libvirt usage "tvd/<tvd>/<vm>/<disk>",
 // so a restarted proxy finds them again without any state on disk.
+//
+// Ports only for admitted VMs: each NIC's host tap gets a name of the
+// proxy's (TapName), written into the domain XML given to libvirt; the VMs
+// the proxy measured and admitted, with their UUIDs, taps, networks and
+// MACs, are kept in an AdmissionStore. After a restart, Join re-plugs those
+// VMs from the record alone; any other domain of the TVD (one a tenant
+// defined through the relay) gets no port.
 #pragma once
 
 #include <chrono>
@@ -19,6 +26,7 @@
 #include <vector>
 
 #include "tvd/host/control_protocol.h"
+#include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/hypervisor.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/measurement_cache.h"
@@ -37,17 +45,30 @@ struct ProxyConfig {
 class TvdProxy {
  public:
   TvdProxy(ProxyConfig config, MasterLink& master, Hypervisor& hypervisor,
-           TvdNetwork& network, MeasurementCache& cache);
+           TvdNetwork& network, MeasurementCache& cache,
+           AdmissionStore& admissions);
   ~TvdProxy();
 
-  // Joins through the master, programs the TVD's networks and tunnels, then
-  // adopts the TVD's domains already running on the host (after a restart).
-  // AlreadyExists when joined; the master's or the network's error
-  // otherwise (then nothing stays joined).
+  // Reads the admission record, joins through the master, programs the
+  // TVD's networks and tunnels, then re-plugs the admitted VMs already on
+  // the host (after a restart): only the recorded ones whose domain still
+  // has the recorded UUID, with the recorded taps, networks and MACs. A
+  // recorded VM whose domain is gone or has another UUID is dropped from
+  // the record (its recorded ports are unplugged); a domain of the TVD that
+  // is not recorded gets no port. AlreadyExists when joined; the admission
+  // store's error (nothing contacted, nothing changed), or the master's or
+  // the network's error (then nothing stays joined).
   Status Join();
 
-  // Attaches the VM whose final configuration is at `vm_config_path`.
-  // Returns {"vm":..., "uuid":..., "ports":[...]}.
+  // Attaches the VM whose final configuration is at `vm_config_path`:
+  // measures and admits it, names its taps (TapName), records it in the
+  // admission store, starts it and plugs its ports. Returns
+  // {"vm":..., "uuid":..., "ports":[tap, ...],
+  //  "nics":[{"target":..., "port": tap, "network":...}, ...],
+  //  "encrypted_disks":[...]}.
+  // PermissionDenied "VM 'X': interface target 'T' names an existing host
+  // link; ..." when an interface target of the configuration is a device
+  // of the host that is not one of this VM's taps.
   StatusOr<nlohmann::json> Attach(const std::string& vm_config_path);
 
   // NotFound when the VM is not attached through this TVD.
@@ -85,7 +106,8 @@ class TvdProxy {
   };
   Status JoinLocked();
   Status ProgramNetworkLocked(const std::vector<Member>& members);
-  Status AdoptExistingDomainsLocked();
+  // See Join.
+  Status ReplugAdmittedLocked(AdmissionRecord record);
   // `report`: tell the master (not on leave: the master drops a leaving
   // host's VMs itself).
   Status DetachLocked(const std::string& vm, bool report = true);
@@ -103,10 +125,13 @@ class TvdProxy {
   Hypervisor& hypervisor_;
   TvdNetwork& network_;
   MeasurementCache& cache_;
+  AdmissionStore& admissions_;
 
   std::mutex mu_;
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;
+  // What admissions_ holds (kept equal to it after every change).
+  AdmissionRecord admitted_;
   bool left_ = false;
   // VM reports the master has not acknowledged yet, by VM: the latest state
   // (uuid, attached) wins.

@@ -48,4 +48,11 @@ StatusOr<std::string> WithDiskSecrets(
     const std::string& domain_xml,
     const std::map<std::string, std::string>& secret_by_disk);
 
+// The domain XML with each <interface><target dev=X> whose X is a key of
+// `tap_by_target` renamed to the mapped tap (in every <devices> section).
+// NotFound for a key that is no interface target of the domain.
+StatusOr<std::string> WithTapNames(
+    const std::string& domain_xml,
+    const std::map<std::string, std::string>& tap_by_target);
+
 }  // namespace tvd::proxy

@@ -2,11 +2,13 @@
 // enrolled for which host identity, their public keys ready for signature
 // checks, and the last TPM clock state each AK reported. Thread-safe.
 //
-// In memory; the master persists enrolments in its own store and re-adds
-// them at start-up.
+// In memory; the master persists enrolments and the clock history in its
+// own store (through the clock sink) and re-adds both at start-up, so a
+// master restart does not forget the last TPM state an AK showed.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,9 +50,25 @@ class AkRegistry {
   // Checks `now` against the last state recorded for the AK and records it.
   // Unauthenticated "TPM reset count went backwards (R after S)",
   // "TPM restart count went backwards ...", "TPM clock went backwards ...".
-  // Nothing is recorded on refusal.
+  // Nothing is recorded on refusal. After recording, the clock sink (if
+  // set) is called outside the registry's lock; its error is returned as
+  // is (the caller then refuses the quote: a state that could not be made
+  // durable must not be relied on).
   Status AdvanceClock(std::span<const std::uint8_t> ak_name,
                       const TpmClockState& now);
+
+  // Where recorded states go to be durable. Called concurrently for
+  // different quotes, possibly out of order for one AK: the sink must keep
+  // the later state (reset count, restart count, clock compared in that
+  // order). Set once, before the registry is used by other threads.
+  using ClockSink = std::function<Status(std::span<const std::uint8_t> ak_name,
+                                         const TpmClockState& state)>;
+  void SetClockSink(ClockSink sink) { sink_ = std::move(sink); }
+
+  // Start-up: the state an earlier run recorded for the AK. Kept only when
+  // it is later than what is known already.
+  void RestoreClock(std::span<const std::uint8_t> ak_name,
+                    const TpmClockState& state);
 
  private:
   mutable std::mutex mutex_;
@@ -58,6 +76,7 @@ class AkRegistry {
   std::map<std::string, std::map<std::vector<std::uint8_t>, EnrolledAk>>
       by_host_;                                                // mutex_
   std::map<std::vector<std::uint8_t>, TpmClockState> clocks_;  // mutex_
+  ClockSink sink_;  // set before concurrent use
 };
 
 }  // namespace tvd::attest

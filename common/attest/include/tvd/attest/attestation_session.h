@@ -81,6 +81,13 @@ Status EnrolWithMaster(channel::Connection& conn, Attester& attester,
 Status AttestToMaster(channel::Connection& conn, Attester& attester,
                       SessionTimeouts timeouts = {});
 
+// Reads one AttestChallenge, answers it with evidence bound to this
+// channel and reads the verdict: what a host does when the master attests
+// a request connection (disk key release). The master's refusal comes back
+// as its Status ("peer: ..."), also when it refuses instead of challenging.
+Status AnswerChallenge(channel::Connection& conn, Attester& attester,
+                       SessionTimeouts timeouts = {});
+
 // Answers further challenges (re-attestation) until the master closes the
 // channel (OK), refuses (its Status), or `max_rounds` rounds were answered
 // (0: no limit). `idle` bounds the wait for the next challenge.

@@ -21,6 +21,19 @@
 // from 32 zero bytes. An entry whose column is all zeros is a measurement
 // violation the kernel logged: it is extended with 32 bytes of 0xff, as the
 // kernel does, and is refused when an allowlist is checked.
+//
+// boot_aggregate: the kernel's first entry, "boot_aggregate" with the digest
+// of the boot PCRs. It is what ties the log to the quoted boot, so when an
+// allowlist is checked it is accepted only as line 1, and its digest must be
+// the one the kernel computes from the quote's PCR values. Kernels since 5.8
+// ("ima: extend boot_aggregate with kernel measurements",
+// ima_calc_boot_aggregate_tfm) hash, for any bank but SHA-1,
+//   SHA-256(PCR0 || PCR1 || ... || PCR7 || PCR8 || PCR9)
+// over that bank's values, PCRs 8 and 9 always included (zero or not), and
+// pick the bank of IMA's hash algorithm when the TPM has it. We check the
+// SHA-256 bank only: a log whose boot_aggregate is "sha1:" (SHA-1 bank, or a
+// kernel older than 5.8 which hashed PCRs 0-7 only) is refused, because the
+// quote is over the SHA-256 bank and cannot vouch for it.
 #pragma once
 
 #include <array>
@@ -37,8 +50,17 @@ namespace tvd::attest {
 
 inline constexpr std::uint32_t kImaPcr = 10;
 
+// PCRs 0..9 of the SHA-256 bank, index = PCR number: what boot_aggregate
+// summarises.
+inline constexpr std::uint32_t kBootAggregatePcrCount = 10;
+using BootPcrs = std::array<Sha256Digest, kBootAggregatePcrCount>;
+
+// SHA-256(PCR0 || ... || PCR9): the boot_aggregate a kernel >= 5.8 logs for
+// the SHA-256 bank.
+Sha256Digest BootAggregate(const BootPcrs& pcrs);
+
 // Known-good file digests (SHA-256) by path. The boot_aggregate entry is not
-// looked up: it summarises PCRs 0-7, which PcrExpectations cover.
+// looked up: it is checked against the quoted PCRs instead.
 //
 // Stored as one open-addressing table over (path, digest) pairs with the
 // paths in a single arena, because the verifier looks up every entry of
@@ -119,12 +141,24 @@ struct ImaReplay {
 };
 
 // Parses, checks and replays `text` in one pass (no per-entry allocation),
-// and when `allowlist` is given checks every entry against it:
-// PermissionDenied "IMA log line N: <path> with sha256:<digest> is not in
-// the allowlist" (or "is a measurement violation"). Parse errors as
-// ParseImaLog.
+// and when `allowlist` is given checks every entry (PermissionDenied, first
+// failing line):
+//   "IMA log line N: <path> with sha256:<digest> is not in the allowlist"
+//   "IMA log line N: <path> is a measurement violation"
+//   "IMA log line 1: the first entry must be boot_aggregate, not <path>"
+//   "IMA log line N: boot_aggregate is accepted only as the first entry"
+//   "IMA log line 1: boot_aggregate is <algo>:<hex>; only a sha256
+//    boot_aggregate can be checked against the quote's SHA-256 PCRs"
+//   "IMA log line 1: boot_aggregate cannot be checked: PCRs 0-9 were not
+//    quoted"                                   (boot_pcrs is null)
+//   "IMA log line 1: boot_aggregate sha256:<hex> does not match PCRs 0-9 of
+//    the quote (expected sha256:<hex>)"
+// The first-entry rule applies only when `boot_pcrs` is given (the
+// verifier's case); without an allowlist nothing but the format is checked.
+// Parse errors as ParseImaLog.
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
-                                 const ImaAllowlist* allowlist);
+                                 const ImaAllowlist* allowlist,
+                                 const BootPcrs* boot_pcrs = nullptr);
 
 // The ASCII line for an ima-ng entry with a SHA-256 file digest, with the
 // template-hash column in SHA-256 (`sha256_column`) or SHA-1 form, and the
@@ -136,6 +170,8 @@ struct ImaLine {
 };
 ImaLine MakeImaNgLine(std::string_view path, const Sha256Digest& file_digest,
                       bool sha256_column = true);
+// The boot_aggregate line a kernel >= 5.8 writes for these PCR values.
+ImaLine MakeBootAggregateLine(const BootPcrs& pcrs);
 
 // PCR = SHA-256(PCR || digest).
 Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest);

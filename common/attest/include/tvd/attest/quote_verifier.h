@@ -16,7 +16,8 @@
 //   selection: "quote covers PCRs {..} but {..} were requested"
 //   values:    "reported PCR values do not match the quoted PCR digest"
 //   known-good "PCR N value <hex> is not a known-good value"
-//   IMA:       ReplayImaLog reasons, then "IMA log replay gives PCR 10 <hex>
+//   IMA:       ReplayImaLog reasons (boot_aggregate checked against the
+//              quoted PCRs 0-9), then "IMA log replay gives PCR 10 <hex>
 //              but the quoted PCR 10 is <hex> (N entries)"
 // Thread-safe (the registries are); Verify may run on many threads.
 #pragma once

@@ -21,7 +21,9 @@ struct PcrExpectation {
 struct TcbRequirements {
   std::vector<PcrExpectation> pcrs;
   // When set, the host must send its IMA log; it is replayed against PCR 10
-  // (which is then always quoted) and every entry checked against the list.
+  // and every entry checked against the list. PCRs 0-10 are then always
+  // quoted: 10 for the replay, 0-9 for the log's boot_aggregate
+  // (ima_log.h).
   std::optional<ImaAllowlist> ima;
   // A host that reports it has no TPM is accepted only when this is true.
   bool allow_no_tpm = false;
@@ -29,8 +31,9 @@ struct TcbRequirements {
   std::chrono::milliseconds interval{std::chrono::seconds(60)};
 };
 
-// The PCRs to quote for `req`: the expectations' indices, plus 10 when IMA
-// is required; ascending, without duplicates.
+// The PCRs to quote for `req`: the expectations' indices, plus 0-10 when
+// IMA is required (boot_aggregate and replay); ascending, without
+// duplicates.
 std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req);
 
 }  // namespace tvd::attest

@@ -64,7 +64,10 @@ class MasterClient {
  public:
   // `host_name` is this host's identity name (the CN of its certificate);
   // `tls` is a kClient context with that certificate; `attester` answers
-  // quotes. `tls` and `attester` must outlive the client.
+  // quotes. `tls` and `attester` must outlive the client. The attester
+  // quotes on Serve()'s thread and on RequestDiskKey()'s caller's thread,
+  // possibly at once: its Tpm must serialise calls (proxy::PerCallTpm
+  // does; an EsysTpm alone does not).
   MasterClient(std::string host_name, MasterEndpoint endpoint,
                const channel::TlsContext& tls, attest::Attester& attester,
                MasterClientOptions options = {});
@@ -94,8 +97,12 @@ class MasterClient {
   // of TVD Y" when not a member.
   Status Leave(const std::string& tvd, const std::string& reason);
 
-  // The VM's disk key. PermissionDenied "peer: ..." when this host is not an
-  // attested member or the policy does not release a key to that VM.
+  // The VM's disk key. The master first attests the request connection
+  // itself (this client's attester answers one challenge, bound to that
+  // connection's TLS exporter); the key follows the verdict.
+  // PermissionDenied "peer: ..." when this host is not an attested member,
+  // the policy does not release a key to that VM, or the quote does not
+  // meet the TVD's requirements (the verifier's reason).
   StatusOr<DiskKeyGrant> RequestDiskKey(const std::string& tvd,
                                         const std::string& vm);
 

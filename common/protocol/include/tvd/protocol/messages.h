@@ -21,7 +21,9 @@
 //      The host sends nothing on its own on this channel except LeaveNotice
 //      (then the master answers kAck and closes).
 //  * Request channel (host certificate, one request per connection):
-//      DiskKeyRequest -> DiskKeyGrant | kError
+//      DiskKeyRequest -> [master: AttestChallenge; host: AttestEvidence
+//                         (quote bound to this connection); master:
+//                         AttestVerdict] -> DiskKeyGrant | kError
 //      VmReport       -> kAck | kError
 //      LeaveNotice    -> kAck | kError
 //  * Admin channel (admin certificate, any number of requests):
