@@ -4,25 +4,10 @@
 #include <iostream>
 #include <vector>
 
-#include "tvd/libvirt_filter/disk_image_checker.h"
+#include "tvd/libvirt_filter/file_disk_image_checker.h"
 #include "tvd/libvirt_filter/relay_config.h"
 #include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/log.h"
-
-namespace {
-
-// MERGE: replaced by the checker that reads each image's header and backing
-// chain. Until it is wired in, the daemon refuses every disk image a tenant
-// would define or start, rather than let one through unchecked.
-class UnwiredDiskImageChecker : public tvd::libvirt_filter::DiskImageChecker {
- public:
-  tvd::Status Check(const std::string& path, std::string_view,
-                    const std::string&) override {
-    return tvd::PermissionDenied(path + ": disk image checks are not wired");
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace tvd::libvirt_filter;
@@ -51,7 +36,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  UnwiredDiskImageChecker disks;
+  // Every disk image a tenant defines or starts is read first: its qcow2
+  // backing chain must stay inside the TVD's storage.
+  FileDiskImageChecker disks;
   auto server =
       RelayServer::Start(config->options, **ownership, disks, *credentials);
   if (!server.ok()) {

@@ -27,8 +27,9 @@ packages=(
   vagrant
   # virt-install (the library virt-manager uses) regenerates the domain XML
   # fixtures of the relay's allowlist tests
-  # (tests/unit/libvirt_filter/data/make_fixtures.sh); libosinfo reads the
-  # USB and PCI id lists
+  # (tests/unit/libvirt_filter/data/make_fixtures.sh) and the seeds of the
+  # confinement property test (tests/fuzz/domain_confinement/make_corpus.sh);
+  # libosinfo reads the USB and PCI id lists
   virtinst usb.ids pci.ids
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables

@@ -30,6 +30,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "io";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kResourceExhausted:
+      return "resource-exhausted";
   }
   return "unknown";
 }

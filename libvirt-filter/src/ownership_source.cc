@@ -60,6 +60,7 @@ TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
   for (const auto& n : policy.networks) scope.networks.push_back(n.name);
   scope.emulator = host.emulator;
   scope.graphics = host.graphics;
+  scope.quota = policy.per_host_quota;
   return scope;
 }
 

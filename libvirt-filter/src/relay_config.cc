@@ -63,6 +63,18 @@ Status Apply(RelayConfig& c, const std::string& key, const std::string& v) {
     if (key == "frame-timeout-ms") c.options.frame_timeout = d;
     if (key == "write-timeout-ms") c.options.write_timeout = d;
     if (key == "handshake-timeout-ms") c.options.handshake_timeout = d;
+  } else if (key == "tenant-max-connections") {
+    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 4096));
+    c.options.tenant_limits.max_connections = static_cast<std::size_t>(n);
+  } else if (key == "tenant-calls-per-second") {
+    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 1000000));
+    c.options.tenant_limits.calls_per_second = static_cast<double>(n);
+  } else if (key == "tenant-call-burst") {
+    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 1, 1000000));
+    c.options.tenant_limits.burst = static_cast<double>(n);
+  } else if (key == "tenant-max-in-flight") {
+    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 1024));
+    c.options.tenant_limits.max_in_flight = static_cast<std::size_t>(n);
   } else {
     return InvalidArgument("unknown setting '" + key + "'");
   }

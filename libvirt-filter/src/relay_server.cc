@@ -7,12 +7,14 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <deque>
 
 #include "tvd/channel/connection.h"
@@ -270,7 +272,10 @@ std::string CertificateSubject(X509* cert) {
 RelayServer::RelayServer(const RelayOptions& options,
                          const OwnershipSource& ownership,
                          DiskImageChecker& disks)
-    : options_(options), ownership_(ownership), disks_(disks) {}
+    : options_(options),
+      ownership_(ownership),
+      disks_(disks),
+      limits_(options.tenant_limits) {}
 
 StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
     const RelayOptions& options, const OwnershipSource& ownership,
@@ -286,6 +291,8 @@ StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
   TVD_RETURN_IF_ERROR(s->admin_->Connect().WithContext(
       "libvirtd at " + options.upstream_socket));
   s->not_found_.Learn(*s->admin_);
+  s->quota_ = std::make_unique<QuotaGuard>(*s->admin_, s->admin_->cache(),
+                                           s->disk_sizes_);
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -408,11 +415,40 @@ void RelayServer::Serve(int fd) {
   // libvirt clients wait for one byte 0x01 after the handshake: the
   // server's word that it accepted their certificate.
   session.client_out.Append({1});
+  // Woken by TenantLimits when one of this TVD's call slots frees.
+  // Declared before `slot`, so destroyed after it: the slot unregisters it
+  // before the eventfd closes.
+  struct EventWaker : Waker {
+    int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ~EventWaker() override {
+      if (fd >= 0) ::close(fd);
+    }
+    void Wake() override {
+      std::uint64_t one = 1;
+      (void)!::write(fd, &one, sizeof(one));
+    }
+  } waker;
+  if (waker.fd < 0) {
+    log::Warning("relay: ", peer, ": eventfd: ", std::strerror(errno));
+    return;
+  }
   StatusOr<TenantScope> scope = ownership_.ScopeForSubject(subject);
   Status refused;
+  // The tenant's connection slot, held until this function returns.
+  struct ConnectionSlot {
+    TenantLimits& limits;
+    std::string tvd;
+    Waker* waker = nullptr;
+    ~ConnectionSlot() {
+      if (!tvd.empty()) limits.CloseConnection(tvd, waker);
+    }
+  } slot{limits_, "", &waker};
   if (!scope.ok()) {
     refused = scope.status();
+  } else if (Status open = limits_.OpenConnection(scope->tvd); !open.ok()) {
+    refused = open;
   } else {
+    slot.tvd = scope->tvd;
     StatusOr<int> upstream = ConnectUnixSocket(options_.upstream_socket);
     if (!upstream.ok()) {
       refused = Unavailable("libvirtd is not reachable: " +
@@ -435,10 +471,13 @@ void RelayServer::Serve(int fd) {
       if (!session.ReadClient(packets, error)) return;
     }
     if (!packets.empty()) {
+      // A tenant over its connection limit is told exactly that.
+      const std::string why =
+          refused.code() == ErrorCode::kResourceExhausted
+              ? refused.message()
+              : "the TVD relay refuses this client: " + refused.message();
       session.client_out.Append(
-          ErrorReply(packets.front().header,
-                     DeniedError("the TVD relay refuses this client: " +
-                                 refused.message())));
+          ErrorReply(packets.front().header, DeniedError(why)));
       FlushBeforeClose(session, fd);
     }
     SSL_shutdown(ssl);
@@ -447,7 +486,18 @@ void RelayServer::Serve(int fd) {
 
   log::Info("relay: ", peer, " is tenant '", subject, "' of TVD ", scope->tvd);
   SessionFilter filter(*scope, admin_->cache(), *admin_, not_found_, disks_,
-                       options_.upstream_uri);
+                       options_.upstream_uri, quota_.get());
+  // Call slots this connection holds (== calls forwarded and unanswered).
+  std::size_t slots_held = 0;
+  auto release_answered = [&] {
+    const std::size_t pending = filter.pending_calls();
+    if (pending < slots_held) {
+      limits_.CallsDone(scope->tvd, slots_held - pending);
+    }
+    slots_held = pending;
+  };
+  // How long the tenant's next call waits for its rate (0: not waiting).
+  std::chrono::nanoseconds rate_wait{0};
   Status reason;
   // When the tenant's unfinished packet started (min(): none pending).
   Clock::time_point partial_since = Clock::time_point::min();
@@ -460,9 +510,10 @@ void RelayServer::Serve(int fd) {
     bool room = session.client_out.size() < options_.max_buffered &&
                 session.upstream_out.size() < options_.max_buffered &&
                 held.empty() && filter.pending_calls() < kMaxInFlight;
-    pollfd fds[2];
+    pollfd fds[3];
     fds[0] = {fd, 0, 0};
     fds[1] = {session.upstream_fd, 0, 0};
+    fds[2] = {waker.fd, POLLIN, 0};
     if (room) fds[0].events |= POLLIN;
     if (session.client_out.size() > 0) fds[0].events |= POLLOUT;
     if (session.client_out.size() < options_.max_buffered) {
@@ -471,7 +522,16 @@ void RelayServer::Serve(int fd) {
     if (session.upstream_out.size() > 0) fds[1].events |= POLLOUT;
     int wait_ms = 500;
     if (room && session.SslPending()) wait_ms = 0;
-    ::poll(fds, 2, wait_ms);
+    if (!held.empty() && rate_wait.count() > 0) {
+      wait_ms = static_cast<int>(std::min<std::int64_t>(
+          wait_ms,
+          std::chrono::ceil<std::chrono::milliseconds>(rate_wait).count()));
+    }
+    ::poll(fds, 3, wait_ms);
+    if (fds[2].revents & POLLIN) {
+      std::uint64_t count;
+      (void)!::read(waker.fd, &count, sizeof(count));
+    }
 
     std::vector<Packet> from_client;
     std::vector<Packet> from_upstream;
@@ -489,11 +549,24 @@ void RelayServer::Serve(int fd) {
       if (!out.close.ok()) break;
       filter.OnUpstreamPacket(std::move(p), out);
     }
+    release_answered();
     for (Packet& p : from_client) held.push_back(std::move(p));
+    rate_wait = std::chrono::nanoseconds(0);
     while (!held.empty() && out.close.ok() &&
            filter.pending_calls() < kMaxInFlight) {
+      // The TVD's rate and calls in flight (tenant_limits.h): a call that
+      // must wait stays in `held`, and this thread polls again.
+      const bool call = held.front().header.program != kKeepaliveProgram;
+      TenantLimits::Admission admission =
+          limits_.Admit(scope->tvd, Clock::now(), call, &waker);
+      if (!admission.admitted) {
+        rate_wait = admission.retry_after;
+        break;
+      }
+      slots_held += call ? 1 : 0;
       filter.OnClientPacket(std::move(held.front()), out);
       held.pop_front();
+      release_answered();  // the call was answered by the relay itself
     }
     for (const auto& b : out.to_client) session.client_out.Append(b);
     for (const auto& b : out.to_upstream) session.upstream_out.Append(b);
@@ -532,6 +605,7 @@ void RelayServer::Serve(int fd) {
       break;
     }
   }
+  limits_.CallsDone(scope->tvd, slots_held);
   if (reason.code() == ErrorCode::kProtocol ||
       reason.code() == ErrorCode::kTimeout) {
     ++protocol_closes_;

@@ -222,24 +222,53 @@ bool InTenantNamespace(std::string_view name, std::string_view tvd) {
 SessionFilter::SessionFilter(TenantScope scope, OwnershipCache& cache,
                              DomainDirectory& directory,
                              const NotFoundReplies& not_found,
-                             DiskImageChecker& disks, std::string pinned_uri)
+                             DiskImageChecker& disks, std::string pinned_uri,
+                             QuotaGuard* quota)
     : scope_(std::move(scope)),
       cache_(cache),
       directory_(directory),
       not_found_(not_found),
       disks_(disks),
-      pinned_uri_(std::move(pinned_uri)) {}
+      pinned_uri_(std::move(pinned_uri)),
+      quota_(quota) {}
+
+SessionFilter::~SessionFilter() {
+  if (quota_ == nullptr) return;
+  for (const auto& [serial, call] : pending_) {
+    quota_->Release(call.quota_reservation);
+  }
+}
+
+bool SessionFilter::QuotaAdmits(const PacketHeader& h,
+                                StatusOr<std::uint64_t> admitted,
+                                PendingCall& call, FilterOutput& out) {
+  if (admitted.ok()) {
+    call.quota_reservation = *admitted;
+    return true;
+  }
+  const Status& s = admitted.status();
+  if (s.code() == ErrorCode::kProtocol) {
+    Malformed(h, s, out);
+  } else if (s.code() == ErrorCode::kResourceExhausted) {
+    Deny(h, s.message(), out);
+  } else {
+    Deny(h, "cannot check the TVD's quota: " + s.message(), out);
+  }
+  return false;
+}
 
 void SessionFilter::Forward(Packet& packet, FilterOutput& out,
                             PendingCall call) {
   if (pending_.size() >= kMaxPendingCalls) {
     out.close = ProtocolError("more than " + std::to_string(kMaxPendingCalls) +
                               " calls outstanding");
+    if (quota_ != nullptr) quota_->Release(call.quota_reservation);
     return;
   }
   if (pending_.contains(packet.header.serial)) {
     out.close = ProtocolError("serial " + std::to_string(packet.header.serial) +
                               " reused while its call is outstanding");
+    if (quota_ != nullptr) quota_->Release(call.quota_reservation);
     return;
   }
   call.procedure = packet.header.procedure;
@@ -358,7 +387,14 @@ void SessionFilter::OnCall(Packet& packet, FilterOutput& out) {
                     out);
       }
     }
-    Forward(packet, out, {});
+    PendingCall call;
+    // Quota (tenant_quota.h): starts and vCPU/memory changes.
+    if (quota_ != nullptr &&
+        !QuotaAdmits(h, quota_->AdmitDomainCall(scope_, proc, args), call,
+                     out)) {
+      return;
+    }
+    Forward(packet, out, std::move(call));
     return;
   }
   if (In(kEmptyCounts, proc)) return Reply(h, EncodeInt(0), out);
@@ -613,9 +649,18 @@ void SessionFilter::OnDefine(Packet& packet, bool has_flags,
   if (Status disks = CheckDisks(*xml); !disks.ok()) {
     return Deny(h, disks.message(), out);
   }
+  PendingCall call;
+  // Quota (tenant_quota.h): domains, disk, and for CreateXml the start.
+  if (quota_ != nullptr &&
+      !QuotaAdmits(h,
+                   quota_->AdmitDefine(scope_, *xml,
+                                       h.procedure == kProcDomainCreateXml),
+                   call, out)) {
+    return;
+  }
   a->xml = std::move(*xml);
   packet.payload = EncodeXmlArgs(*a);
-  Forward(packet, out, {});
+  Forward(packet, out, std::move(call));
 }
 
 Status SessionFilter::CheckNewName(const std::string& name,
@@ -727,6 +772,7 @@ void SessionFilter::OnReply(Packet& packet, FilterOutput& out) {
   }
   PendingCall call = std::move(it->second);
   pending_.erase(it);
+  if (quota_ != nullptr) quota_->Release(call.quota_reservation);
   if (h.type == MessageType::kReplyWithFds) {
     return Deny(h,
                 "passing file descriptors is not available through the "

@@ -23,7 +23,7 @@ constexpr ErrorCode kCodes[] = {
     ErrorCode::kUnauthenticated, ErrorCode::kFailedPrecondition,
     ErrorCode::kUnavailable,     ErrorCode::kTimeout,
     ErrorCode::kProtocol,        ErrorCode::kIo,
-    ErrorCode::kInternal};
+    ErrorCode::kInternal,        ErrorCode::kResourceExhausted};
 
 StatusOr<json> ParseObject(std::string_view body, std::string_view what) {
   if (body.size() > kMaxControlFrameBytes) {

@@ -7,7 +7,7 @@ namespace tvd::rm {
 namespace {
 
 ErrorCode CodeFromName(std::string_view name) {
-  for (int c = 0; c <= static_cast<int>(ErrorCode::kInternal); ++c) {
+  for (int c = 0; c <= static_cast<int>(ErrorCode::kResourceExhausted); ++c) {
     if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) {
       return static_cast<ErrorCode>(c);
     }

@@ -94,7 +94,8 @@ std::vector<std::uint8_t> EncodeErrorPayload(const Status& status) {
 Status DecodeErrorPayload(std::span<const std::uint8_t> payload) {
   if (payload.size() < 2) return ProtocolError("error frame too short");
   std::uint16_t code = Get16(payload.data());
-  if (code == 0 || code > static_cast<std::uint16_t>(ErrorCode::kInternal)) {
+  if (code == 0 ||
+      code > static_cast<std::uint16_t>(ErrorCode::kResourceExhausted)) {
     return ProtocolError("error frame with unknown code " +
                          std::to_string(code));
   }

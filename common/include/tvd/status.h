@@ -32,6 +32,9 @@ enum class ErrorCode {
   kProtocol,            // a peer broke the wire protocol
   kIo,                  // an operating-system call failed
   kInternal,            // a bug or an invariant that did not hold
+  // Added after the wire formats fixed kInternal as their last code: a quota
+  // or limit is used up (the same request may succeed once usage drops).
+  kResourceExhausted,
 };
 
 // Returns a stable lower-case name for `code` ("invalid-argument", ...).
@@ -92,6 +95,9 @@ inline Status ProtocolError(std::string m) {
 inline Status IoError(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Status Internal(std::string m) {
   return {ErrorCode::kInternal, std::move(m)};
+}
+inline Status ResourceExhausted(std::string m) {
+  return {ErrorCode::kResourceExhausted, std::move(m)};
 }
 
 // Prints ToString(); also what GoogleTest shows for a Status in a failure.

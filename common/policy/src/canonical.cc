@@ -165,7 +165,7 @@ std::string ToJson(const TvdPolicy& p, int indent) {
        })) {
     gateways.push_back({{"vm", g.vm}, {"peer", g.peer}});
   }
-  const Json j = {
+  Json j = {
       {"format", kTvdPolicyFormat},
       {"name", p.name},
       {"id", p.id},
@@ -181,6 +181,16 @@ std::string ToJson(const TvdPolicy& p, int indent) {
       {"gateways", std::move(gateways)},
       {"key-release", {{"disk-key", SortedStrings(p.disk_key_vms)}}},
   };
+  // Only when present, so policies without quotas keep their digest.
+  if (!p.per_host_quota.empty()) {
+    const HostQuota& q = p.per_host_quota;
+    Json per_host = Json::object();
+    if (q.domains) per_host["domains"] = *q.domains;
+    if (q.vcpus) per_host["vcpus"] = *q.vcpus;
+    if (q.memory_mib) per_host["memory-mib"] = *q.memory_mib;
+    if (q.disk_gib) per_host["disk-gib"] = *q.disk_gib;
+    j["quotas"] = {{"per-host", std::move(per_host)}};
+  }
   return Dump(j, indent);
 }
 

@@ -75,6 +75,7 @@ class PolicyReader {
           if (n == "vms") return Vms(c);
           if (n == "gateways") return Gateways(c);
           if (n == "key-release") return KeyRelease(c);
+          if (n == "quotas") return Quotas(c);
           return r.UnknownChild(e);
         }));
     for (const char* required : {"owner", "networks", "transport",
@@ -324,6 +325,55 @@ class PolicyReader {
       policy_.disk_key_vms.push_back(std::move(vm));
       return Status::Ok();
     });
+  }
+
+  // <quotas> holds one <per-host> with at least one limit. Totals across
+  // hosts would need the master on every define path; they are not part of
+  // this format yet, so <total> is an unknown element like any other.
+  Status Quotas(const ElementReader& r) {
+    TVD_RETURN_IF_ERROR(r.AllowOnly({}));
+    Singles seen;
+    TVD_RETURN_IF_ERROR(r.ForEachChild([&](const tinyxml2::XMLElement& e)
+                                           -> Status {
+      ElementReader c(e, file_);
+      if (c.name() != "per-host") return r.UnknownChild(e);
+      TVD_RETURN_IF_ERROR(seen.Claim(r, e));
+      TVD_RETURN_IF_ERROR(
+          c.AllowOnly({"domains", "vcpus", "memory-mib", "disk-gib"}));
+      TVD_RETURN_IF_ERROR(c.Empty());
+      HostQuota& q = policy_.per_host_quota;
+      TVD_ASSIGN_OR_RETURN(auto domains, Limit(c, "domains", kMaxQuotaDomains));
+      TVD_ASSIGN_OR_RETURN(auto vcpus, Limit(c, "vcpus", kMaxQuotaVcpus));
+      TVD_ASSIGN_OR_RETURN(q.memory_mib,
+                           Limit(c, "memory-mib", kMaxQuotaMemoryMib));
+      TVD_ASSIGN_OR_RETURN(q.disk_gib, Limit(c, "disk-gib", kMaxQuotaDiskGib));
+      if (domains) q.domains = static_cast<std::uint32_t>(*domains);
+      if (vcpus) q.vcpus = static_cast<std::uint32_t>(*vcpus);
+      if (q.empty()) {
+        return c.Error(
+            "needs at least one of the attributes 'domains', 'vcpus', "
+            "'memory-mib', 'disk-gib'");
+      }
+      return Status::Ok();
+    }));
+    if (!seen.Has("per-host")) return r.MissingChild("per-host");
+    return Status::Ok();
+  }
+
+  // An optional positive integer attribute no larger than `max`.
+  StatusOr<std::optional<std::uint64_t>> Limit(const ElementReader& r,
+                                               std::string_view attr,
+                                               std::uint64_t max) {
+    std::optional<std::string> text = r.Optional(attr);
+    if (!text) return std::optional<std::uint64_t>();
+    const auto v = ParseDecimal(*text, 1, max);
+    if (!v) {
+      return r.AttrError(attr, "attribute '" + std::string(attr) +
+                                   "' must be an integer in 1.." +
+                                   std::to_string(max) + ", got " +
+                                   Quote(*text));
+    }
+    return std::optional<std::uint64_t>(*v);
   }
 
   std::string_view file_;

@@ -1,6 +1,7 @@
-// A DiskImageChecker for the relay's integration tests: it reads no file,
-// records every call, and refuses when told to. Thread-safe (the relay calls
-// it from every connection's thread).
+// The relay's integration tests' DiskImageChecker: the daemon's own
+// FileDiskImageChecker (every image really read), with every call recorded
+// and, when told to, a refusal instead. Thread-safe (the relay calls it from
+// every connection's thread).
 #pragma once
 
 #include <mutex>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "tvd/libvirt_filter/disk_image_checker.h"
+#include "tvd/libvirt_filter/file_disk_image_checker.h"
 
 namespace tvd::libvirt_filter::testing {
 
@@ -23,10 +25,12 @@ class RecordingDiskImageChecker : public DiskImageChecker {
 
   Status Check(const std::string& path, std::string_view format,
                const std::string& storage_path) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls_.push_back(Call{path, std::string(format), storage_path});
-    if (refusal_.empty()) return Status::Ok();
-    return PermissionDenied(path + ": " + refusal_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(Call{path, std::string(format), storage_path});
+      if (!refusal_.empty()) return PermissionDenied(path + ": " + refusal_);
+    }
+    return files_.Check(path, format, storage_path);
   }
   // Non-empty: every later call is refused with "<path>: <why>".
   void RefuseWith(std::string why) {
@@ -39,6 +43,7 @@ class RecordingDiskImageChecker : public DiskImageChecker {
   }
 
  private:
+  FileDiskImageChecker files_;  // stateless, safe from every thread
   mutable std::mutex mu_;
   std::vector<Call> calls_;  // GUARDED_BY(mu_)
   std::string refusal_;      // GUARDED_BY(mu_)

@@ -25,9 +25,7 @@ struct RelayEnv {
   std::unique_ptr<tvd::testing::LibvirtdInstance> libvirtd;
   pki::KeyAndCertificate ca;
   std::unique_ptr<StaticOwnership> ownership;
-  // MERGE: the relay's real (file-reading) DiskImageChecker may replace this
-  // one; the test disks under /var/lib/tvd do not exist, which it accepts.
-  // Tests that need a refusal start their own relay with their own checker.
+  // The daemon's disk image checks, recorded (recording_disk_checker.h).
   RecordingDiskImageChecker disks;
   std::unique_ptr<RelayServer> relay;
 

@@ -45,6 +45,46 @@ TEST(RelayConfigTest, EmulatorAndGraphics) {
             InvalidArgument("--emulator: emulator: 'qemu' is not absolute"));
 }
 
+TEST(RelayConfigTest, TenantLimits) {
+  const std::vector<std::string> base = {"--ca-cert=/c", "--cert=/s",
+                                         "--key=/k", "--policy-dir=/p"};
+  auto defaults = ParseRelayConfig(base);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  const TenantLimitOptions& d = defaults->options.tenant_limits;
+  EXPECT_EQ(d.max_connections, 8u);
+  EXPECT_EQ(d.calls_per_second, 200.0);
+  EXPECT_EQ(d.burst, 400.0);
+  EXPECT_EQ(d.max_in_flight, 4u);
+
+  std::string file = ::testing::TempDir() + "/limits.conf";
+  std::ofstream(file) << "tenant-max-connections = 3\n"
+                         "tenant-calls-per-second = 50\n"
+                         "tenant-call-burst = 100\n";
+  std::vector<std::string> args = base;
+  args.push_back("--config=" + file);
+  args.push_back("--tenant-max-in-flight=0");
+  auto c = ParseRelayConfig(args);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const TenantLimitOptions& l = c->options.tenant_limits;
+  EXPECT_EQ(l.max_connections, 3u);
+  EXPECT_EQ(l.calls_per_second, 50.0);
+  EXPECT_EQ(l.burst, 100.0);
+  EXPECT_EQ(l.max_in_flight, 0u);
+
+  EXPECT_EQ(ParseRelayConfig({"--tenant-max-connections=-1"}).status(),
+            InvalidArgument("--tenant-max-connections: '-1' is not a number "
+                            "in 0..4096"));
+  EXPECT_EQ(ParseRelayConfig({"--tenant-call-burst=0"}).status(),
+            InvalidArgument("--tenant-call-burst: '0' is not a number in "
+                            "1..1000000"));
+  EXPECT_EQ(ParseRelayConfig({"--tenant-calls-per-second=1.5"}).status(),
+            InvalidArgument("--tenant-calls-per-second: '1.5' is not a number "
+                            "in 0..1000000"));
+  EXPECT_EQ(ParseRelayConfig({"--tenant-max-in-flight=1025"}).status(),
+            InvalidArgument("--tenant-max-in-flight: '1025' is not a number in "
+                            "0..1024"));
+}
+
 TEST(RelayConfigTest, Errors) {
   EXPECT_EQ(ParseRelayConfig({"--bogus=1"}).status(),
             InvalidArgument("--bogus: unknown setting 'bogus'"));

@@ -91,6 +91,29 @@ TEST(CanonicalTest, PolicyFormIsCompactSortedJson) {
   EXPECT_EQ(ToHex(CanonicalDigest(*p)), ToHex(Sha256(json)));
 }
 
+// Quotas came after the first policies were signed: a policy without
+// <quotas> keeps the digest it had before quotas existed.
+TEST(CanonicalTest, PolicyWithoutQuotasKeepsItsDigest) {
+  EXPECT_EQ(PolicyDigest(kPolicy),
+            "223417a47cec896b18af754479c9b98e78d53e9ead229e533dae70deb148dd8f");
+  auto p = ParseTvdPolicy(kPolicy, "p.xml");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(ToJson(*p).find("quotas"), std::string::npos);
+}
+
+TEST(CanonicalTest, PolicyQuotasAreInTheCanonicalForm) {
+  auto p =
+      ParseTvdPolicy(Mutate(kPolicy, "</key-release>\n",
+                            "</key-release>\n  <quotas><per-host vcpus=\"16\" "
+                            "domains=\"8\"/></quotas>\n"),
+                     "p.xml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const std::string json = ToJson(*p);
+  EXPECT_NE(json.find(R"("quotas":{"per-host":{"domains":8,"vcpus":16}})"),
+            std::string::npos)
+      << json;
+}
+
 TEST(CanonicalTest, PolicyDigestIgnoresPresentation) {
   const std::string base = PolicyDigest(kPolicy);
   // Whitespace and line breaks.
@@ -192,7 +215,10 @@ INSTANTIATE_TEST_SUITE_P(
         FieldChange{"GatewayVm", R"(<gateway vm="red-gateway" peer="red"/>)",
                     R"(<gateway vm="red-gw" peer="red"/>)"},
         FieldChange{"GatewayPeer", R"(peer="green")", R"(peer="yellow")"},
-        FieldChange{"DiskKey", "    <disk-key vm=\"tvd-mgmt\"/>\n", ""}),
+        FieldChange{"DiskKey", "    <disk-key vm=\"tvd-mgmt\"/>\n", ""},
+        FieldChange{"QuotaAdded", "</key-release>\n",
+                    "</key-release>\n<quotas><per-host domains=\"8\"/>"
+                    "</quotas>\n"}),
     [](const ::testing::TestParamInfo<FieldChange>& info) {
       return std::string(info.param.name);
     });

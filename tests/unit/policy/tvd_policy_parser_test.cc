@@ -116,6 +116,36 @@ TEST(TvdPolicyParserTest, OptionalPartsMayBeAbsent) {
   EXPECT_TRUE(p->disk_key_vms.empty());
 }
 
+TEST(TvdPolicyParserTest, ParsesPerHostQuotas) {
+  auto none = ParseTvdPolicy(kPolicy, "p.xml");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->per_host_quota.empty());
+
+  auto all = ParseTvdPolicy(
+      Mutate(kPolicy, "</key-release>\n",
+             "</key-release>\n  <quotas>\n    <per-host domains=\"8\" "
+             "vcpus=\"16\" memory-mib=\"16384\" disk-gib=\"200\"/>\n"
+             "  </quotas>\n"),
+      "p.xml");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->per_host_quota.domains, 8u);
+  EXPECT_EQ(all->per_host_quota.vcpus, 16u);
+  EXPECT_EQ(all->per_host_quota.memory_mib, 16384u);
+  EXPECT_EQ(all->per_host_quota.disk_gib, 200u);
+
+  // Each limit is optional on its own; the largest values are accepted.
+  auto some = ParseTvdPolicy(
+      Mutate(kPolicy, "</key-release>\n",
+             "</key-release>\n  <quotas><per-host vcpus=\"65536\" "
+             "disk-gib=\"1048576\"/></quotas>\n"),
+      "p.xml");
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_FALSE(some->per_host_quota.domains);
+  EXPECT_EQ(some->per_host_quota.vcpus, 65536u);
+  EXPECT_FALSE(some->per_host_quota.memory_mib);
+  EXPECT_EQ(some->per_host_quota.disk_gib, 1048576u);
+}
+
 TEST(TvdPolicyParserTest, GatewayNeedsBothSides) {
   auto blue = ParseTvdPolicy(kPolicy, "blue.xml");
   ASSERT_TRUE(blue.ok());
@@ -177,6 +207,13 @@ const std::string kIma =
     R"(<ima-allowlist path="/etc/tvd/ima.txt" sha256=")" + kB + R"("/>)";
 const std::string kKernel =
     R"(<measure type="kernel" sha256=")" + kC + R"("/>)";
+
+// The end of <key-release> followed by a <quotas> with one <per-host>
+// carrying `attrs`.
+std::string Quotas(const std::string& attrs) {
+  return "</key-release>\n  <quotas>\n    <per-host " + attrs +
+         "/>\n  </quotas>\n";
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Rules, TvdPolicyErrorTest,
@@ -520,7 +557,45 @@ INSTANTIATE_TEST_SUITE_P(
                   "'cms-server' (first at line 27)"},
         ErrorCase{"KeyReleaseUnknownChild", R"(<disk-key vm="cms-server"/>)",
                   R"(<tpm-key vm="cms-server"/>)",
-                  "p.xml:27: <key-release>: unknown element <tpm-key>"}),
+                  "p.xml:27: <key-release>: unknown element <tpm-key>"},
+        // Quotas (inserted at line 29, <per-host> at line 30).
+        ErrorCase{"QuotaZero", "</key-release>\n", Quotas(R"(domains="0")"),
+                  "p.xml:30: <per-host>: attribute 'domains' must be an "
+                  "integer in 1..4096, got '0'"},
+        ErrorCase{"QuotaTooLarge", "</key-release>\n",
+                  Quotas(R"(vcpus="65537")"),
+                  "p.xml:30: <per-host>: attribute 'vcpus' must be an "
+                  "integer in 1..65536, got '65537'"},
+        ErrorCase{"QuotaWithUnit", "</key-release>\n",
+                  Quotas(R"(memory-mib="16G")"),
+                  "p.xml:30: <per-host>: attribute 'memory-mib' must be an "
+                  "integer in 1..67108864, got '16G'"},
+        ErrorCase{"QuotaNegative", "</key-release>\n",
+                  Quotas(R"(disk-gib="-1")"),
+                  "p.xml:30: <per-host>: attribute 'disk-gib' must be an "
+                  "integer in 1..1048576, got '-1'"},
+        ErrorCase{"QuotaUnknownAttribute", "</key-release>\n",
+                  Quotas(R"(domains="8" cpu-shares="5")"),
+                  "p.xml:30: <per-host>: unknown attribute 'cpu-shares'"},
+        ErrorCase{"QuotaWithoutLimits", "</key-release>\n", Quotas(""),
+                  "p.xml:30: <per-host>: needs at least one of the "
+                  "attributes 'domains', 'vcpus', 'memory-mib', 'disk-gib'"},
+        ErrorCase{"QuotaTotalIsNotAFormat", "</key-release>\n",
+                  "</key-release>\n  <quotas>\n    <total domains=\"8\"/>\n"
+                  "  </quotas>\n",
+                  "p.xml:30: <quotas>: unknown element <total>"},
+        ErrorCase{"QuotasWithoutPerHost", "</key-release>\n",
+                  "</key-release>\n  <quotas/>\n",
+                  "p.xml:29: <quotas>: missing required element <per-host>"},
+        ErrorCase{"QuotaPerHostTwice", "</key-release>\n",
+                  "</key-release>\n  <quotas>\n    <per-host vcpus=\"1\"/>\n"
+                  "    <per-host vcpus=\"2\"/>\n  </quotas>\n",
+                  "p.xml:31: <quotas>: duplicate element <per-host> (first "
+                  "at line 30)"},
+        ErrorCase{"QuotasTwice", "</key-release>\n",
+                  Quotas(R"(vcpus="1")") + "  <quotas/>\n",
+                  "p.xml:32: <tvd-policy>: duplicate element <quotas> (first "
+                  "at line 29)"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) {
       return std::string(info.param.name);
     });

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tvd/libvirt_filter/xdr.h"
+#include "tvd/policy/tvd_policy.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -60,6 +61,8 @@ struct TenantScope {
   // names ("<nested>-...") lie inside this TVD's namespace and are refused
   // to this tenant whether or not such a domain exists.
   std::vector<std::string> nested_tvds = {};
+  // The TVD policy's per-host quota (empty: none), enforced by QuotaGuard.
+  tvd::policy::HostQuota quota = {};
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.

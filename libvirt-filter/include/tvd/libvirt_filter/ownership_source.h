@@ -38,9 +38,9 @@ std::vector<std::string> SplitSubject(std::string_view subject);
 // one-line form the first).
 bool SameSubject(std::string_view a, std::string_view b);
 
-// The scope of `policy`: its name, its network names, the storage path
-// `storage_root`/<tvd name> (TVD policies carry no storage element yet), and
-// the host's emulator and graphics rules from `host`.
+// The scope of `policy`: its name, its network names, its per-host quota,
+// the storage path `storage_root`/<tvd name> (TVD policies carry no storage
+// element yet), and the host's emulator and graphics rules from `host`.
 TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
                             std::string_view storage_root,
                             const HostConfinement& host = {});

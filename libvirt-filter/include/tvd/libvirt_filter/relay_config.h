@@ -19,6 +19,14 @@
 //   graphics         the console tenants' domains may have: none (default),
 //                    vnc or spice (loopback only)
 //   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
+//   tenant-max-connections   relay connections per TVD (default 8; 0: no
+//                            limit), 0..4096
+//   tenant-calls-per-second  calls per second per TVD, shared by its
+//                            connections (default 200; 0: no limit)
+//   tenant-call-burst        calls a TVD may make at once above its rate
+//                            (default 400), 1..1000000
+//   tenant-max-in-flight     a TVD's calls at libvirtd at once, across its
+//                            connections (default 4; 0: no limit), 0..1024
 // Errors name the file and line, or the flag.
 #pragma once
 

@@ -11,6 +11,11 @@
 // length word, bad header, malformed arguments), when an incomplete packet
 // sits unfinished longer than `frame_timeout`, or when the tenant does not
 // take its output for `write_timeout`.
+//
+// Per tenant (TVD): at most tenant_limits.max_connections connections, a
+// call rate shared by its connections and a cap on its calls in flight at
+// libvirtd (tenant_limits.h); the TVD policy's per-host quota on defines,
+// starts and vCPU/memory changes (quota_guard.h).
 #pragma once
 
 #include <atomic>
@@ -24,9 +29,12 @@
 
 #include "tvd/channel/tls_context.h"
 #include "tvd/libvirt_filter/disk_image_checker.h"
+#include "tvd/libvirt_filter/disk_sizes.h"
 #include "tvd/libvirt_filter/libvirt_client.h"
 #include "tvd/libvirt_filter/not_found_replies.h"
 #include "tvd/libvirt_filter/ownership_source.h"
+#include "tvd/libvirt_filter/quota_guard.h"
+#include "tvd/libvirt_filter/tenant_limits.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -44,6 +52,8 @@ struct RelayOptions {
   std::size_t max_buffered = 32 * 1024 * 1024;
   // SO_SNDBUF for tenant sockets; 0 keeps the kernel's (auto-tuned) size.
   int socket_send_buffer = 0;
+  // Connections, call rate and calls in flight per TVD.
+  TenantLimitOptions tenant_limits;
 };
 
 class RelayServer {
@@ -69,6 +79,7 @@ class RelayServer {
     return protocol_closes_.load();
   }
   OwnershipCache& cache() { return admin_->cache(); }
+  TenantLimits& tenant_limits() { return limits_; }
 
  private:
   RelayServer(const RelayOptions& options, const OwnershipSource& ownership,
@@ -82,6 +93,9 @@ class RelayServer {
   channel::TlsContextPtr tls_;
   std::unique_ptr<AdminConnection> admin_;
   NotFoundReplies not_found_;
+  TenantLimits limits_;
+  FileDiskSizes disk_sizes_;
+  std::unique_ptr<QuotaGuard> quota_;
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   std::uint16_t port_ = 0;

@@ -62,6 +62,7 @@
 #include "tvd/libvirt_filter/domain_directory.h"
 #include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/not_found_replies.h"
+#include "tvd/libvirt_filter/quota_guard.h"
 #include "tvd/libvirt_filter/rpc_packet.h"
 #include "tvd/status.h"
 
@@ -77,10 +78,18 @@ struct FilterOutput {
 class SessionFilter {
  public:
   // `pinned_uri`: the URI every ConnectOpen is rewritten to. `cache`,
-  // `directory`, `not_found` and `disks` must outlive the filter.
+  // `directory`, `not_found` and `disks` must outlive the filter. `quota`
+  // (may be null: no quota enforcement) checks defines, starts and vCPU /
+  // memory changes against scope.quota (quota_guard.h); a call over quota
+  // is answered "operation forbidden: quota of TVD ... exceeded: ...".
   SessionFilter(TenantScope scope, OwnershipCache& cache,
                 DomainDirectory& directory, const NotFoundReplies& not_found,
-                DiskImageChecker& disks, std::string pinned_uri);
+                DiskImageChecker& disks, std::string pinned_uri,
+                QuotaGuard* quota = nullptr);
+  // Releases the quota reservations of calls still unanswered.
+  ~SessionFilter();
+  SessionFilter(const SessionFilter&) = delete;
+  SessionFilter& operator=(const SessionFilter&) = delete;
 
   void OnClientPacket(Packet packet, FilterOutput& out);
   void OnUpstreamPacket(Packet packet, FilterOutput& out);
@@ -98,6 +107,7 @@ class SessionFilter {
     bool need_results = true;      // ConnectListAllDomains
     std::uint32_t flags = 0;       // ConnectListAllDomains
     std::int32_t max_results = 0;  // ConnectListDomains / ListDefinedDomains
+    std::uint64_t quota_reservation = 0;  // QuotaGuard, released on reply
   };
 
   void Forward(Packet& packet, FilterOutput& out, PendingCall call);
@@ -129,6 +139,11 @@ class SessionFilter {
   void OnEvent(Packet& packet, FilterOutput& out);
   StatusOr<std::int32_t> CountOwned(std::uint32_t flags);
   bool Owns(const RemoteDomain& dom) { return cache_.Owns(scope_.tvd, dom); }
+  // Quota check of a call about to be forwarded: on OK stores the
+  // reservation in `call` and returns true; otherwise answers the tenant
+  // and returns false.
+  bool QuotaAdmits(const PacketHeader& h, StatusOr<std::uint64_t> admitted,
+                   PendingCall& call, FilterOutput& out);
 
   TenantScope scope_;
   OwnershipCache& cache_;
@@ -136,6 +151,7 @@ class SessionFilter {
   const NotFoundReplies& not_found_;
   DiskImageChecker& disks_;
   std::string pinned_uri_;
+  QuotaGuard* quota_;
   std::unordered_map<std::uint32_t, PendingCall> pending_;
   std::set<std::int32_t> callback_ids_;  // this tenant's domain callbacks
 };

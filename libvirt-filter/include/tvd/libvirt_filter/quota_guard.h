@@ -1,0 +1,97 @@
+// The relay's enforcement of per-host TVD quotas (tenant_quota.h): reads
+// what the tenant holds from the relay's own view of libvirtd, checks the
+// call, and keeps what admitted calls will add until libvirtd answered.
+//
+// One QuotaGuard serves every connection of the relay (thread-safe). Checks
+// of one TVD run one at a time (a per-TVD lock over read-check-reserve), and
+// a call admitted but not yet answered stays reserved, so concurrent calls
+// on several connections of one tenant cannot together exceed the quota.
+// Tenants do not wait for each other.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tvd/libvirt_filter/disk_sizes.h"
+#include "tvd/libvirt_filter/domain_directory.h"
+#include "tvd/libvirt_filter/domain_xml.h"
+#include "tvd/libvirt_filter/tenant_quota.h"
+#include "tvd/status.h"
+
+namespace tvd::libvirt_filter {
+
+// What the domain described by `xml` (libvirt domain XML: from libvirtd, or
+// already confined) takes from the quota; `active` as given. vCPUs: the
+// <vcpu> `current` attribute, else its text, else 1. Memory: the largest of
+// <memory>, <currentMemory> and the sum of <cpu><numa><cell memory>, with
+// libvirt's units (default KiB). Disks: every <disk> but cdroms, in every
+// <devices>, with a <source file>, sized by `disks`. InvalidArgument "domain
+// XML: ..." for XML that does not parse or a malformed number or unit;
+// errors of `disks` as they are.
+StatusOr<DomainCharge> ChargeOfDomainXml(std::string_view xml, bool active,
+                                         DiskSizes& disks);
+
+class QuotaGuard {
+ public:
+  // All three must outlive the guard.
+  QuotaGuard(DomainDirectory& directory, OwnershipCache& cache,
+             DiskSizes& disks);
+
+  // A define (DomainDefineXml/Flags; `start` for DomainCreateXml) of the
+  // confined `xml` by the tenant of `scope`.
+  // Returns a reservation to Release once libvirtd answered the call or the
+  // call was dropped (0: nothing reserved, nothing to release).
+  // ResourceExhausted (tenant_quota.h) when it does not fit;
+  // InvalidArgument for XML the guard cannot read; Unavailable when the
+  // tenant's usage cannot be read from libvirtd (the call must then be
+  // refused: an unknown usage is not a fitting one). A scope without quota
+  // returns 0 without reading anything.
+  StatusOr<std::uint64_t> AdmitDefine(const TenantScope& scope,
+                                      std::string_view xml, bool start);
+
+  // A call on one of the tenant's domains (the domain is already known to be
+  // the tenant's): DomainCreate, DomainCreateWithFlags, DomainSetVcpus,
+  // DomainSetVcpusFlags, DomainSetMemory, DomainSetMemoryFlags,
+  // DomainSetMaxMemory are checked; any other procedure returns 0.
+  // Errors as AdmitDefine, and ProtocolError for arguments that do not
+  // decode.
+  StatusOr<std::uint64_t> AdmitDomainCall(const TenantScope& scope,
+                                          std::int32_t procedure,
+                                          std::span<const std::uint8_t> args);
+
+  // Drops a reservation (0 and unknown ids are ignored).
+  void Release(std::uint64_t reservation);
+
+  // What is reserved for `tvd` now (tests).
+  QuotaAmounts reserved(const std::string& tvd);
+
+ private:
+  struct Tenant {
+    std::mutex check;       // held over read-check-reserve
+    QuotaAmounts reserved;  // GUARDED_BY(QuotaGuard::mu_)
+  };
+  Tenant& TenantFor(const std::string& tvd);
+  // The tenant's domains and reservations. Caller holds tenant.check.
+  StatusOr<TenantUsage> ReadUsage(const std::string& tvd, Tenant& tenant);
+  // Reserves `adds` (nothing when all zero).
+  std::uint64_t Reserve(Tenant& tenant, const QuotaAmounts& adds);
+
+  DomainDirectory& directory_;
+  OwnershipCache& cache_;
+  DiskSizes& disks_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Tenant>> tenants_;  // GUARDED_BY(mu_)
+  struct Reservation {
+    Tenant* tenant;
+    QuotaAmounts amounts;
+  };
+  std::map<std::uint64_t, Reservation> reservations_;  // GUARDED_BY(mu_)
+  std::uint64_t next_id_ = 1;                          // GUARDED_BY(mu_)
+};
+
+}  // namespace tvd::libvirt_filter
