@@ -81,8 +81,10 @@ std::string DomainXml(const std::string& name, const std::string& owner,
 }
 
 StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
-                                                    bool libvirtd_tls) {
+                                                    bool libvirtd_tls,
+                                                    bool qemu) {
   auto env = std::make_unique<RelayEnv>();
+  env->qemu = qemu;
   std::string tmpl =
       "/tmp/tvd-relay-test-" + std::to_string(::getpid()) + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoError("mkdtemp", errno);
@@ -90,6 +92,15 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   TVD_ASSIGN_OR_RETURN(env->ca,
                        pki::CreateCa(kCaName, pki::Validity::ForDays(2)));
   tvd::testing::LibvirtdInstance::Options libvirtd_options;
+  libvirtd_options.qemu = qemu;
+  if (qemu) {
+    env->storage_root = env->dir + "/storage";
+    for (const char* tvd : {"blue", "red"}) {
+      std::error_code ec;
+      std::filesystem::create_directories(env->Storage(tvd), ec);
+      if (ec) return IoError(env->Storage(tvd) + ": " + ec.message());
+    }
+  }
   if (libvirtd_tls) {
     TVD_ASSIGN_OR_RETURN(
         pki::KeyAndCertificate cert,
@@ -121,7 +132,7 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   TVD_RETURN_IF_ERROR(WritePolicy(policies, "blue"));
   TVD_RETURN_IF_ERROR(WritePolicy(policies, "red"));
   TVD_ASSIGN_OR_RETURN(env->ownership,
-                       LoadPolicyDirectory(policies, "/var/lib/tvd"));
+                       LoadPolicyDirectory(policies, env->storage_root));
 
   TVD_ASSIGN_OR_RETURN(
       pki::KeyAndCertificate server,
@@ -133,7 +144,7 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
   options.listen_address = "127.0.0.1";
   options.port = 0;
   options.upstream_socket = env->libvirtd->socket_path();
-  options.upstream_uri = "test:///default";
+  options.upstream_uri = qemu ? "qemu:///system" : "test:///default";
   TVD_ASSIGN_OR_RETURN(env->relay, RelayServer::Start(options, *env->ownership,
                                                       env->disks, creds));
   return env;
@@ -150,12 +161,13 @@ RelayEnv::~RelayEnv() {
 }
 
 std::string RelayEnv::TenantUri(const std::string& tenant) const {
-  return "test+tls://127.0.0.1:" + std::to_string(relay->port()) +
-         "/default?pkipath=" + PkiDir(tenant);
+  return (qemu ? "qemu+tls://127.0.0.1:" : "test+tls://127.0.0.1:") +
+         std::to_string(relay->port()) +
+         (qemu ? "/system?pkipath=" : "/default?pkipath=") + PkiDir(tenant);
 }
 
 std::string RelayEnv::AdminUri() const {
-  return libvirtd->ClientUri("test:///default");
+  return libvirtd->ClientUri(qemu ? "qemu:///system" : "test:///default");
 }
 
 CommandResult RelayEnv::Virsh(const std::string& uri,

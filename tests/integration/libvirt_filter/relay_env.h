@@ -32,14 +32,25 @@ struct RelayEnv {
   // Starts everything; a failure is returned with its reason.
   // `libvirtd_tls`: libvirtd also listens for TLS itself (libvirtd_tls_port)
   // with a certificate from the same CA (for comparisons).
+  // `qemu`: libvirtd runs the QEMU driver (qemu:///system, the fixture's
+  // private /etc/libvirt) instead of the test driver, and the tenants'
+  // storage root is DIR/storage (DIR/storage/<tvd> made for blue and red).
   static StatusOr<std::unique_ptr<RelayEnv>> Start(RelayOptions options = {},
-                                                   bool libvirtd_tls = false);
+                                                   bool libvirtd_tls = false,
+                                                   bool qemu = false);
   std::uint16_t libvirtd_tls_port = 0;
+  bool qemu = false;
+  // Where tenant disks must lie: STORAGE_ROOT/<tvd>.
+  std::string storage_root = "/var/lib/tvd";
+  std::string Storage(const std::string& tvd) const {
+    return storage_root + "/" + tvd;
+  }
   // libvirtd's own TLS port with tenant's files (no filtering there).
   std::string LibvirtdTlsUri(const std::string& tenant) const;
   ~RelayEnv();
 
-  // "test+tls://127.0.0.1:PORT/default?pkipath=DIR/<tenant>".
+  // "test+tls://127.0.0.1:PORT/default?pkipath=DIR/<tenant>" (with qemu:
+  // "qemu+tls://127.0.0.1:PORT/system?pkipath=DIR/<tenant>").
   std::string TenantUri(const std::string& tenant) const;
   std::string PkiDir(const std::string& tenant) const {
     return dir + "/pki-" + tenant;
