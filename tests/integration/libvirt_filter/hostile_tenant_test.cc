@@ -221,15 +221,13 @@ TEST_F(HostileTenantTest, FileBackedSerialCreatesRootFile) {
       RedDefines(Red("red-serial", "    <serial type='file'><source path='" +
                                        sentinel +
                                        "'/><target port='0'/></serial>\n")),
-      "/domain/devices/serial/@type: 'file' is not one of pty",
-      {sentinel});
+      "/domain/devices/serial/@type: 'file' is not one of pty", {sentinel});
   // The same domain started at once (transient) fares no better.
   ExpectRefused(
       RedCreates(Red("red-serial", "    <serial type='file'><source path='" +
                                        sentinel +
                                        "'/><target port='0'/></serial>\n")),
-      "/domain/devices/serial/@type: 'file' is not one of pty",
-      {sentinel});
+      "/domain/devices/serial/@type: 'file' is not one of pty", {sentinel});
 }
 
 TEST_F(HostileTenantTest, HostKernelAsBootImage) {
@@ -349,7 +347,65 @@ TEST_F(HostileTenantTest, ConsoleTheHostDoesNotAllow) {
   ExpectRefused(RedDefines(Red("red-vnc-local",
                                "    <graphics type='vnc' port='-1' "
                                "listen='127.0.0.1'/>\n")),
-                "GRAPHICS");
+                "/domain/devices/graphics: not allowed through the TVD relay");
+}
+
+TEST_F(HostileTenantTest, NvdimmBackedByHostDevice) {
+  ExpectRefused(
+      RedDefines(Red("red-nvdimm",
+                     "    <memory model='nvdimm'><source><path>/dev/pmem0"
+                     "</path></source><target><size unit='MiB'>64</size>"
+                     "<node>0</node></target></memory>\n")),
+      "/domain/devices/memory: not allowed through the TVD relay");
+}
+
+// --- 4b. The TVD metadata is the relay's, and admission the proxy's -------
+
+// A tenant cannot write the metadata the proxy trusts: a forged owner and
+// forged measurements are replaced by the relay's own element.
+TEST_F(HostileTenantTest, ForgedTvdMetadataClaimsBlueAndAdmission) {
+  std::string xml =
+      DomainOf("red-forged", "", env_->Storage("red"), "",
+               "  <metadata><tvd:tvd xmlns:tvd='urn:tvd:vm:1' owner='blue'>"
+               "<tvd:measure type='config' sha256='" +
+                   std::string(64, '0') +
+                   "'/><tvd:vnet target='eth0' network='blue-data'/></tvd:tvd>"
+                   "</metadata>\n");
+  json r = RedDefines(xml);
+  ASSERT_TRUE(r.contains("ok")) << r.dump();
+  std::map<std::string, std::string> after = AdminView();
+  ASSERT_TRUE(after.contains("red-forged"));
+  const std::string& stored = after["red-forged"];
+  EXPECT_NE(stored.find("owner=\"red\""), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("owner=\"blue\""), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("measure"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("vnet"), std::string::npos) << stored;
+  // Blue still does not see it.
+  json blue = Tenant("blue", {"lookup", "red-forged"});
+  ASSERT_TRUE(blue.contains("error")) << blue.dump();
+  EXPECT_EQ(blue["error"][0], 42);  // VIR_ERR_NO_DOMAIN
+  env_->Virsh(env_->AdminUri(), {"undefine", "red-forged"});
+}
+
+// A VM the proxy measured and admitted keeps the configuration it was
+// measured with: the tenant cannot redefine it through the relay.
+TEST_F(HostileTenantTest, RedefineOfAnAdmittedDomain) {
+  std::string admitted =
+      DomainOf("red-admitted", "", env_->Storage("red"), "",
+               "  <metadata><tvd:tvd xmlns:tvd='urn:tvd:vm:1' owner='red'>"
+               "<tvd:measure type='config' sha256='" +
+                   std::string(64, '0') + "'/></tvd:tvd></metadata>\n");
+  CommandResult d =
+      env_->Virsh(env_->AdminUri(),
+                  {"define", env_->WriteFile("red-admitted.xml", admitted)});
+  ASSERT_EQ(d.exit_status, 0) << d.err;
+  before_ = AdminView();
+  ExpectRefused(
+      RedDefines(Red("red-admitted",
+                     "    <serial type='pty'><target port='0'/></serial>\n")),
+      "domain 'red-admitted' was admitted by the TVD proxy with a measured "
+      "configuration; change it with tvdctl attach on the host");
+  env_->Virsh(env_->AdminUri(), {"undefine", "red-admitted"});
 }
 
 // --- 3. Disk images ------------------------------------------------------
@@ -441,9 +497,9 @@ TEST_F(HostileTenantTest, BackingChainNamesHostFile) {
   std::string image = env_->Storage("red") + "/red-chain.qcow2";
   MakeQcow2(image, host_dir_ + "/secret");
   ExpectRefused(RedDefines(Red("red-chain", "")),
-                image + ": backing file '" + host_dir_ +
-                    "/secret' is outside the TVD storage " +
-                    env_->Storage("red"));
+                image + ": backing file '" + host_dir_ + "/secret' (" +
+                    host_dir_ + "/secret) is not inside the TVD storage " +
+                    env_->Storage("red") + "/");
   std::filesystem::remove(image);
 }
 
@@ -459,11 +515,11 @@ TEST_F(HostileTenantTest, BackingChainChangedBetweenDefineAndStart) {
   struct stat st_before {};
   ASSERT_EQ(::stat((host_dir_ + "/secret").c_str(), &st_before), 0);
   ExpectRefused(Tenant("red", {"start", "red-late"}),
-                image + ": backing file '" + host_dir_ +
-                    "/secret' is outside the TVD storage " +
-                    env_->Storage("red"));
+                image + ": backing file '" + host_dir_ + "/secret' (" +
+                    host_dir_ + "/secret) is not inside the TVD storage " +
+                    env_->Storage("red") + "/");
   CommandResult state = env_->Virsh(env_->AdminUri(), {"domstate", "red-late"});
-  EXPECT_EQ(state.out, "shut off\n\n");
+  EXPECT_EQ(state.out, "shut off\n");
   // libvirt never relabelled the host file for QEMU.
   struct stat st_after {};
   ASSERT_EQ(::stat((host_dir_ + "/secret").c_str(), &st_after), 0);
@@ -522,8 +578,8 @@ TEST_F(HostileTenantTest, AutostartPastTheRelaysStartChecks) {
   ASSERT_TRUE(RedDefines(Red("red-auto", "")).contains("ok"));
   before_ = AdminView();
   ExpectRefused(Tenant("red", {"autostart", "red-auto"}),
-                "autostart is not available through the TVD relay (libvirtd "
-                "would start the domain past the relay's checks)");
+                "autostart: libvirtd would start the domain at its own start, "
+                "past the TVD relay's checks");
   CommandResult info = env_->Virsh(env_->AdminUri(), {"dominfo", "red-auto"});
   EXPECT_NE(info.out.find("Autostart:      disable"), std::string::npos)
       << info.out;
