@@ -98,7 +98,14 @@ Status TvdProxy::JoinLocked() {
   }
   grant_ = std::move(grant).value();
   left_ = false;
-  Status net = ProgramNetworkLocked(grant_->members);
+  Status net =
+      ProgramNetworkLocked(grant_->members)
+          .WithContext("programming the networks of TVD '" + config_.tvd + "'");
+  // Fail closed: a port that cannot be told stale, or cannot be removed,
+  // might keep a never-admitted domain on the TVD network; undoing the
+  // network removes every port of the TVD instead, and nothing is
+  // re-plugged.
+  if (net.ok()) net = RemoveStalePortsLocked(*record);
   if (!net.ok()) {
     Status undo = network_.LeaveTvd(config_.tvd);
     if (!undo.ok() && undo.code() != ErrorCode::kNotFound) {
@@ -108,8 +115,7 @@ Status TvdProxy::JoinLocked() {
     (void)master_.Leave(config_.tvd);
     grant_->tvd_key.Clear();
     grant_.reset();
-    return net.WithContext("programming the networks of TVD '" + config_.tvd +
-                           "'");
+    return net;
   }
   Status adopt = ReplugAdmittedLocked(std::move(record).value());
   if (!adopt.ok()) {
@@ -150,6 +156,37 @@ Status TvdProxy::ProgramNetworkLocked(const std::vector<Member>& members) {
     spec.peers.push_back({m.host, m.address, &psks.back()});
   }
   return network_.JoinTvd(spec);
+}
+
+Status TvdProxy::RemoveStalePortsLocked(const AdmissionRecord& record) {
+  const std::string where =
+      "removing VM ports of TVD '" + config_.tvd + "' that were not admitted";
+  auto listed = network_.ListVmPorts(config_.tvd);
+  if (!listed.ok()) return listed.status().WithContext(where);
+  // Recorded (tap -> VM, network): a port is kept only when all three match,
+  // so a recorded tap name reused for another VM or network is stale too
+  // (the re-plug then creates it as recorded).
+  std::map<std::string, std::pair<std::string, std::string>> recorded;
+  for (const auto& [name, vm] : record.vms) {
+    for (const AdmittedPort& p : vm.ports) {
+      recorded[p.port] = {vm.name, p.network};
+    }
+  }
+  for (const vswitch::VmPortInfo& port : *listed) {
+    auto r = recorded.find(port.port);
+    if (r != recorded.end() && r->second.first == port.vm &&
+        r->second.second == port.network) {
+      continue;
+    }
+    log::Warning("TVD '", config_.tvd, "': port ", port.port, " of VM '",
+                 port.vm, "' (network '", port.network,
+                 "') is not a port of an admitted VM; unplugging it");
+    Status s = network_.UnplugVmPort(port.port);
+    if (!s.ok() && s.code() != ErrorCode::kNotFound) {
+      return s.WithContext(where + ": unplugging " + port.port);
+    }
+  }
+  return Status::Ok();
 }
 
 Status TvdProxy::ReplugAdmittedLocked(AdmissionRecord record) {

@@ -606,6 +606,29 @@ Status HostNetwork::UnplugVmPort(const std::string& port) {
   return flows_.DeleteFlows(PortCookie(tvd_id, port), ~0ull);
 }
 
+StatusOr<std::vector<VmPortInfo>> HostNetwork::ListVmPorts(
+    const std::string& tvd) {
+  if (!ValidName(tvd)) {
+    return InvalidArgument("TVD name '" + tvd +
+                           "' must be 1-64 of [A-Za-z0-9_.-]");
+  }
+  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  std::vector<VmPortInfo> out;
+  for (const auto& [name, row] : snap.ports) {
+    auto kind = row.ids.find("tvd-kind");
+    auto owner = row.ids.find("tvd");
+    if (kind == row.ids.end() || kind->second != "vm" ||
+        owner == row.ids.end() || owner->second != tvd) {
+      continue;
+    }
+    auto vm = row.ids.find("vm");
+    auto network = row.ids.find("network");
+    out.push_back({name, vm == row.ids.end() ? "" : vm->second,
+                   network == row.ids.end() ? "" : network->second});
+  }
+  return out;
+}
+
 Status HostNetwork::LeaveTvd(const std::string& tvd) {
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
   std::vector<std::string> port_uuids;

@@ -288,14 +288,40 @@ TEST_F(ProxyRealDaemonsTest, RestartedProxyPlugsOnlyTheVmsItAdmitted) {
     Status s = hypervisor_->DefineAndStart(xml.str());
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
+  // An earlier proxy version adopted it and plugged the device its NIC
+  // names; the switch still has that port when the new proxy starts.
+  {
+    Status s = network_->host_network().PlugVmPort(
+        {Tap(db_vm_), tvd_, tvd_ + "-data", rogue.name, rogue.mac, ""});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  ASSERT_EQ(PortSetOf(tvd_), (std::set<std::string>{Tap(web_), Tap(db_vm_)}));
+  {
+    auto flows = host_->ovs().DumpFlows(kBridge);
+    ASSERT_TRUE(flows.ok()) << flows.status().ToString();
+    ASSERT_NE(flows->find("dl_src=" + rogue.mac), std::string::npos) << *flows;
+  }
   proxy_.reset();
   proxy_ = NewProxy();
-  ASSERT_TRUE(proxy_->Join().ok());
-  // Only the admitted VM's port exists in OVS after the restart.
+  {
+    Status s = proxy_->Join();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  // Only the admitted VM's port exists in OVS after the restart: the
+  // rogue domain's port is gone from the bridge, its Port row and its
+  // flows from the switch.
   EXPECT_EQ(PortSetOf(tvd_), std::set<std::string>{Tap(web_)});
   auto all = host_->ovs().Vsctl({"list-ports", kBridge});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->find(Tap(db_vm_)), std::string::npos) << *all;
+  auto rows =
+      host_->ovs().Vsctl({"--format=csv", "--no-headings", "--columns=name",
+                          "find", "Port", "name=" + Tap(db_vm_)});
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, "");
+  auto flows = host_->ovs().DumpFlows(kBridge);
+  ASSERT_TRUE(flows.ok()) << flows.status().ToString();
+  EXPECT_EQ(flows->find("dl_src=" + rogue.mac), std::string::npos) << *flows;
   auto status = proxy_->StatusJson();
   ASSERT_EQ(status["vms"].size(), 1u) << status.dump();
   EXPECT_EQ(status["vms"][0]["name"], web_.name);

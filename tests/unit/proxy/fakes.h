@@ -184,6 +184,8 @@ class FakeNetwork : public TvdNetwork {
     return Status::Ok();
   }
   Status UnplugVmPort(const std::string& port) override {
+    unplugged.push_back(port);
+    if (!unplug_error.ok()) return unplug_error;
     if (ports.erase(port) == 0) return NotFound(port);
     return Status::Ok();
   }
@@ -195,6 +197,17 @@ class FakeNetwork : public TvdNetwork {
     return Status::Ok();
   }
 
+  StatusOr<std::vector<vswitch::VmPortInfo>> ListVmPorts(
+      const std::string& tvd) override {
+    ++lists;
+    if (!list_error.ok()) return list_error;
+    std::vector<vswitch::VmPortInfo> out;
+    for (const auto& [name, p] : ports) {
+      if (p.tvd == tvd) out.push_back({name, p.vm, p.network});
+    }
+    return out;
+  }
+
   StatusOr<bool> LinkExists(const std::string& name) override {
     if (!link_error.ok()) return link_error;
     return host_links.contains(name);
@@ -202,11 +215,15 @@ class FakeNetwork : public TvdNetwork {
 
   std::map<std::string, vswitch::TvdSpec> joined;
   std::map<std::string, vswitch::VmPortSpec> ports;
-  std::set<std::string> host_links;  // devices LinkExists reports
+  std::vector<std::string> unplugged;  // every UnplugVmPort call, in order
+  std::set<std::string> host_links;    // devices LinkExists reports
   Status link_error;
   std::map<std::string, std::vector<std::uint8_t>> psks;
   Status join_error;
   Status plug_error;
+  Status list_error;    // returned by ListVmPorts when not OK
+  Status unplug_error;  // returned by UnplugVmPort when not OK
+  int lists = 0;
 };
 
 // The record in memory; Load/Save/Remove can be told to fail.

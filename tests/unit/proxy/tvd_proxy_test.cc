@@ -551,6 +551,104 @@ TEST_F(TvdProxyTest, UnreadableRecordStopsTheJoinAndPlugsNothing) {
   EXPECT_FALSE(proxy_->joined());
 }
 
+TEST_F(TvdProxyTest, StalePortOfTheTvdIsUnpluggedOnJoin) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  // Left on the switch: a port an earlier proxy version plugged for a
+  // domain the tenant defined (by the device name it wrote), a port whose
+  // VM died between plug and record, and a port of another TVD.
+  network_.joined["red"] = {};
+  network_.ports["eth0"] = {
+      "eth0", "blue", "blue-data", "rogue", "52:54:00:00:00:66", ""};
+  network_.ports["tvdcrash0000000"] = {
+      "tvdcrash0000000", "blue", "blue-data", "half", "52:54:00:00:00:67", ""};
+  network_.ports["tvdred00000000"] = {
+      "tvdred00000000", "red", "red-data", "other", "52:54:00:00:00:68", ""};
+  ::testing::internal::CaptureStderr();
+  Status joined = proxy_->Join();
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(joined.ok()) << joined.ToString();
+  EXPECT_EQ(network_.lists, 2);  // one per join
+  EXPECT_EQ(network_.unplugged,
+            (std::vector<std::string>{"eth0", "tvdcrash0000000"}));
+  EXPECT_EQ(network_.ports.size(), 2u);
+  EXPECT_TRUE(network_.ports.contains(WebTap()));
+  EXPECT_EQ(network_.ports[WebTap()].vm, "web");
+  EXPECT_TRUE(network_.ports.contains("tvdred00000000"));
+  EXPECT_NE(log.find("TVD 'blue': port eth0 of VM 'rogue' (network "
+                     "'blue-data') is not a port of an admitted VM; "
+                     "unplugging it"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("TVD 'blue': port tvdcrash0000000 of VM 'half' (network "
+                     "'blue-data') is not a port of an admitted VM; "
+                     "unplugging it"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("tvdred00000000"), std::string::npos) << log;
+  EXPECT_EQ(log.find("port " + WebTap()), std::string::npos) << log;
+}
+
+TEST_F(TvdProxyTest, RecordedTapHeldByAnotherVmIsReplacedByTheRecordedPort) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  // The recorded tap name, but the switch says another VM owns it.
+  network_.ports[WebTap()].vm = "rogue";
+  ASSERT_TRUE(proxy_->Join().ok());
+  EXPECT_EQ(network_.unplugged, std::vector<std::string>{WebTap()});
+  ASSERT_EQ(network_.ports.size(), 1u);
+  EXPECT_EQ(network_.ports[WebTap()].vm, "web");
+  EXPECT_EQ(network_.ports[WebTap()].network, "blue-data");
+  EXPECT_EQ(network_.ports[WebTap()].mac, "52:54:00:00:00:01");
+}
+
+TEST_F(TvdProxyTest, UnlistablePortsFailTheJoinClosed) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  network_.ports["eth0"] = {
+      "eth0", "blue", "blue-data", "rogue", "52:54:00:00:00:66", ""};
+  network_.list_error = IoError("OVSDB connection closed");
+  EXPECT_EQ(proxy_->Join(),
+            IoError("removing VM ports of TVD 'blue' that were not admitted: "
+                    "OVSDB connection closed"));
+  // Undone: the TVD's network with every port of it is gone, nothing was
+  // re-plugged, the master was told, the record is kept for the next join.
+  EXPECT_FALSE(proxy_->joined());
+  EXPECT_FALSE(network_.joined.contains("blue"));
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_EQ(master_.leaves, std::vector<std::string>{"blue"});
+  EXPECT_TRUE(admissions_.record.vms.contains("web"));
+  EXPECT_TRUE(proxy_->StatusJson()["vms"].empty());
+  // Once the switch answers, the next join re-plugs the admitted VM only.
+  network_.list_error = Status::Ok();
+  network_.ports["eth0"] = {
+      "eth0", "blue", "blue-data", "rogue", "52:54:00:00:00:66", ""};
+  ASSERT_TRUE(proxy_->Join().ok());
+  EXPECT_EQ(network_.ports.size(), 1u);
+  EXPECT_TRUE(network_.ports.contains(WebTap()));
+}
+
+TEST_F(TvdProxyTest, StalePortThatCannotBeUnpluggedFailsTheJoinClosed) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());
+  proxy_ = Restart(proxy_, master_, hypervisor_, network_, cache_, admissions_);
+  network_.ports["eth0"] = {
+      "eth0", "blue", "blue-data", "rogue", "52:54:00:00:00:66", ""};
+  network_.unplug_error = FailedPrecondition("OVSDB transaction failed");
+  EXPECT_EQ(proxy_->Join(),
+            FailedPrecondition("removing VM ports of TVD 'blue' that were not "
+                               "admitted: unplugging eth0: OVSDB transaction "
+                               "failed"));
+  EXPECT_FALSE(proxy_->joined());
+  // LeaveTvd (the undo) removed every port of the TVD, the stale one too.
+  EXPECT_TRUE(network_.ports.empty());
+  EXPECT_FALSE(network_.joined.contains("blue"));
+  EXPECT_EQ(master_.leaves, std::vector<std::string>{"blue"});
+}
+
 TEST_F(TvdProxyTest, MemberUpdateRetunnelsAndEvictionLeaves) {
   ASSERT_TRUE(proxy_->Join().ok());
   ASSERT_TRUE(proxy_->Attach(web_.config_path).ok());

@@ -25,7 +25,10 @@ class FakeDatabase : public VswitchDatabase {
     std::map<std::string, std::string> ids;
   };
 
-  StatusOr<Json> Transact(const Json& ops) override { return Apply(ops); }
+  StatusOr<Json> Transact(const Json& ops) override {
+    if (!fail_reads.ok()) return fail_reads;
+    return Apply(ops);
+  }
   StatusOr<Json> TransactAndWaitApplied(const Json& ops,
                                         std::chrono::milliseconds) override {
     ++transactions;
@@ -120,6 +123,7 @@ class FakeDatabase : public VswitchDatabase {
   std::map<std::string, std::int64_t> ofports;
   std::int64_t next_ofport = 1;
   Status fail_next;
+  Status fail_reads;  // returned by every Transact (reads) when not OK
   int transactions = 0;
 };
 
@@ -412,6 +416,45 @@ TEST_F(HostNetworkUnitTest, LeaveRemovesExactlyOneTvd) {
   EXPECT_EQ(flows_.flows.size(), 3u);  // drop, blue VXLAN, b1
   EXPECT_EQ(model_->LeaveTvd("red"),
             NotFound("TVD red has nothing on this host"));
+}
+
+TEST_F(HostNetworkUnitTest, ListVmPortsListsExactlyTheTvdsVmPorts) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  ASSERT_TRUE(model_->JoinTvd(Red()).ok());
+  ASSERT_TRUE(
+      model_->PlugVmPort({"b1", "blue", "data", "a", "02:00:00:00:00:01", ""})
+          .ok());
+  ASSERT_TRUE(
+      model_->PlugVmPort({"b2", "blue", "data", "c", "02:00:00:00:00:03", ""})
+          .ok());
+  ASSERT_TRUE(
+      model_->PlugVmPort({"r1", "red", "data", "b", "02:00:00:00:00:02", ""})
+          .ok());
+  // A row of the TVD's VM kind without vm/network ids (not written by this
+  // model, but still the TVD's port) and a port that is not a TVD port.
+  db_.ports["odd"] = {"uuid-odd", 1, {{"tvd", "blue"}, {"tvd-kind", "vm"}}};
+  db_.ports["eth9"] = {"uuid-eth9", std::nullopt, {}};
+  auto blue = model_->ListVmPorts("blue");
+  ASSERT_TRUE(blue.ok()) << blue.status().ToString();
+  EXPECT_EQ(*blue,
+            (std::vector<VmPortInfo>{
+                {"b1", "a", "data"}, {"b2", "c", "data"}, {"odd", "", ""}}));
+  auto red = model_->ListVmPorts("red");
+  ASSERT_TRUE(red.ok());
+  EXPECT_EQ(*red, (std::vector<VmPortInfo>{{"r1", "b", "data"}}));
+  // The VXLAN ports (tvd-kind=vxlan) are never listed.
+  auto none = model_->ListVmPorts("green");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // What it lists, UnplugVmPort removes.
+  ASSERT_TRUE(model_->UnplugVmPort("odd").ok());
+  EXPECT_EQ(db_.ports.count("odd"), 0u);
+  EXPECT_EQ(model_->ListVmPorts("bl ue").status(),
+            InvalidArgument("TVD name 'bl ue' must be 1-64 of [A-Za-z0-9_.-]"));
+  db_.fail_reads = IoError("OVSDB connection closed");
+  EXPECT_EQ(model_->ListVmPorts("blue").status(),
+            IoError("OVSDB connection closed"));
 }
 
 TEST_F(HostNetworkUnitTest, ReconcileRestoresAndRemovesStaleObjects) {

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tvd/status.h"
 #include "tvd/vswitch/host_network.h"
@@ -18,6 +19,12 @@ class TvdNetwork {
   virtual Status PlugVmPort(const vswitch::VmPortSpec& port) = 0;
   virtual Status UnplugVmPort(const std::string& port) = 0;
   virtual Status LeaveTvd(const std::string& tvd) = 0;
+  // Every VM port the host's switch records for `tvd`, whoever plugged it
+  // (this proxy, an earlier version of it, or one that died between plug
+  // and record). The error when the switch cannot be read: the caller then
+  // cannot tell which ports are stale.
+  virtual StatusOr<std::vector<vswitch::VmPortInfo>> ListVmPorts(
+      const std::string& tvd) = 0;
   // Whether a network device of that name exists on the host (in the
   // namespace the VMs' taps live in).
   virtual StatusOr<bool> LinkExists(const std::string& name) = 0;
@@ -41,6 +48,10 @@ class HostTvdNetwork : public TvdNetwork {
   }
   Status LeaveTvd(const std::string& tvd) override {
     return network_.LeaveTvd(tvd);
+  }
+  StatusOr<std::vector<vswitch::VmPortInfo>> ListVmPorts(
+      const std::string& tvd) override {
+    return network_.ListVmPorts(tvd);
   }
   StatusOr<bool> LinkExists(const std::string& name) override {
     TVD_ASSIGN_OR_RETURN(auto links, links_.ListLinks(name));

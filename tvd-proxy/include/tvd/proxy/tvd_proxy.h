@@ -14,7 +14,10 @@
 // the proxy measured and admitted, with their UUIDs, taps, networks and
 // MACs, are kept in an AdmissionStore. After a restart, Join re-plugs those
 // VMs from the record alone; any other domain of the TVD (one a tenant
-// defined through the relay) gets no port.
+// defined through the relay) gets no port, and every VM port the switch
+// records for the TVD that is not a recorded port of a recorded VM (plugged
+// by an earlier proxy version, or left by a crash between plug and record)
+// is unplugged.
 #pragma once
 
 #include <chrono>
@@ -55,9 +58,15 @@ class TvdProxy {
   // has the recorded UUID, with the recorded taps, networks and MACs. A
   // recorded VM whose domain is gone or has another UUID is dropped from
   // the record (its recorded ports are unplugged); a domain of the TVD that
-  // is not recorded gets no port. AlreadyExists when joined; the admission
-  // store's error (nothing contacted, nothing changed), or the master's or
-  // the network's error (then nothing stays joined).
+  // is not recorded gets no port. Before re-plugging, every VM port the
+  // switch records for the TVD that is not a recorded port (same tap, VM
+  // and network) of a recorded VM is unplugged and logged. Fails closed:
+  // when those ports cannot be listed or one cannot be unplugged, the join
+  // fails with that error and is undone (LeaveTvd removes every port of the
+  // TVD, the master is told), and nothing is re-plugged. AlreadyExists when
+  // joined; the admission store's error (nothing contacted, nothing
+  // changed), or the master's or the network's error (then nothing stays
+  // joined).
   Status Join();
 
   // Attaches the VM whose final configuration is at `vm_config_path`:
@@ -107,6 +116,7 @@ class TvdProxy {
   Status JoinLocked();
   Status ProgramNetworkLocked(const std::vector<Member>& members);
   // See Join.
+  Status RemoveStalePortsLocked(const AdmissionRecord& record);
   Status ReplugAdmittedLocked(AdmissionRecord record);
   // `report`: tell the master (not on leave: the master drops a leaving
   // host's VMs itself).

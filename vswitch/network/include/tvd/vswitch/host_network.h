@@ -75,6 +75,15 @@ struct VmPortSpec {
   std::string ipv4;  // optional; when set, also the only IPv4/ARP source
 };
 
+// A VM port as OVSDB records it (Port.external_ids); vm and network are
+// empty when the row lacks them.
+struct VmPortInfo {
+  std::string port;
+  std::string vm;
+  std::string network;
+  friend bool operator==(const VmPortInfo&, const VmPortInfo&) = default;
+};
+
 struct DesiredHostState {
   std::vector<TvdSpec> tvds;
   std::vector<VmPortSpec> ports;
@@ -143,6 +152,12 @@ class HostNetwork {
 
   // Removes a VM port and its flows. NotFound when it is not a TVD VM port.
   Status UnplugVmPort(const std::string& port);
+
+  // Every VM port OVSDB records for `tvd` (external_ids tvd-kind=vm and
+  // tvd=<tvd>), by port name, whoever plugged it. Lets a restarted
+  // controller find ports it has no record of. InvalidArgument for a
+  // malformed TVD name; OVSDB's error when it cannot be read.
+  StatusOr<std::vector<VmPortInfo>> ListVmPorts(const std::string& tvd);
 
   // Removes exactly this TVD from the host: its VM ports, VXLAN ports and
   // devices, VLAN allocations, flows and tunnels. Other TVDs are untouched.
