@@ -1,5 +1,6 @@
 #include "tvd/attest/ak_registry.h"
 
+#include "tvd/attest/attestation_sequence.h"
 #include "tvd/sha256.h"
 
 namespace tvd::attest {
@@ -46,13 +47,26 @@ bool Before(const TpmClockState& a, const TpmClockState& b) {
 }  // namespace
 
 Status AkRegistry::AdvanceClock(std::span<const std::uint8_t> ak_name,
-                                const TpmClockState& now) {
+                                const TpmClockState& now,
+                                std::uint64_t issued) {
   std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
+  bool recorded = false;
   {
     std::lock_guard lock(mutex_);
-    auto it = clocks_.find(key);
-    if (it != clocks_.end()) {
-      const TpmClockState& last = it->second;
+    ClockHistory& history = clocks_[key];
+    // The floor: the latest state recorded before the quote's nonce.
+    const TpmClockState* floor = nullptr;
+    for (const auto& [sequence, state] : history.recorded) {
+      if (sequence < issued) floor = &state;
+    }
+    if (floor == nullptr && history.floor_of_dropped.has_value()) {
+      // Older than every state kept: the last dropped one is the best
+      // lower bound left (it may refuse a quote that waited through 64
+      // newer ones, never accept a rolled-back TPM).
+      floor = &history.floor_of_dropped->second;
+    }
+    if (floor != nullptr) {
+      const TpmClockState& last = *floor;
       if (now.reset_count < last.reset_count) {
         return Unauthenticated("TPM reset count went backwards (" +
                                std::to_string(now.reset_count) + " after " +
@@ -71,8 +85,17 @@ Status AkRegistry::AdvanceClock(std::span<const std::uint8_t> ak_name,
         }
       }
     }
-    clocks_[key] = now;
+    if (history.recorded.empty() ||
+        Before(history.recorded.back().second, now)) {
+      history.recorded.emplace_back(NextAttestationSequence(), now);
+      if (history.recorded.size() > kClockHistory) {
+        history.floor_of_dropped = history.recorded.front();
+        history.recorded.erase(history.recorded.begin());
+      }
+      recorded = true;
+    }
   }
+  if (!recorded) return Status::Ok();  // an earlier quote verified late
   return sink_ ? sink_(ak_name, now) : Status::Ok();
 }
 
@@ -80,8 +103,12 @@ void AkRegistry::RestoreClock(std::span<const std::uint8_t> ak_name,
                               const TpmClockState& state) {
   std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
   std::lock_guard lock(mutex_);
-  auto it = clocks_.find(key);
-  if (it == clocks_.end() || Before(it->second, state)) clocks_[key] = state;
+  ClockHistory& history = clocks_[key];
+  if (history.recorded.empty() ||
+      Before(history.recorded.back().second, state)) {
+    // Sequence 0: before every nonce of this process.
+    history.recorded.assign(1, {0, state});
+  }
 }
 
 }  // namespace tvd::attest

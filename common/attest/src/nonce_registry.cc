@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "tvd/attest/attestation_sequence.h"
+
 namespace tvd::attest {
 
 NonceRegistry::NonceRegistry(std::chrono::seconds lifetime, Clock clock,
@@ -40,11 +42,18 @@ Nonce NonceRegistry::Issue(std::uint64_t connection_id) {
   auto now = clock_();
   std::lock_guard lock(mutex_);
   Expire(now);
-  outstanding_[n] = {connection_id, now};
+  // Drawn under the lock, so a nonce's number is later than every TPM
+  // state recorded before Issue returned.
+  outstanding_[n] = {connection_id, now, NextAttestationSequence()};
   return n;
 }
 
 Status NonceRegistry::Consume(const Nonce& nonce, std::uint64_t connection_id) {
+  return ConsumeIssued(nonce, connection_id).status();
+}
+
+StatusOr<std::uint64_t> NonceRegistry::ConsumeIssued(
+    const Nonce& nonce, std::uint64_t connection_id) {
   auto now = clock_();
   std::lock_guard lock(mutex_);
   Expire(now);
@@ -60,7 +69,7 @@ Status NonceRegistry::Consume(const Nonce& nonce, std::uint64_t connection_id) {
     return Unauthenticated("nonce was issued to another connection");
   }
   if (now - o.issued > lifetime_) return Unauthenticated("nonce expired");
-  return Status::Ok();
+  return o.sequence;
 }
 
 }  // namespace tvd::attest

@@ -91,7 +91,9 @@ Status QuoteVerifier::Verify(const ChannelContext& channel,
     return PermissionDenied(
         "host reports no TPM and the requirements need one");
   }
-  TVD_RETURN_IF_ERROR(nonces_.Consume(evidence.nonce, channel.connection_id));
+  TVD_ASSIGN_OR_RETURN(
+      std::uint64_t issued,
+      nonces_.ConsumeIssued(evidence.nonce, channel.connection_id));
   if (evidence.nonce != challenge.nonce) {
     return Unauthenticated("evidence answers another challenge's nonce");
   }
@@ -142,9 +144,11 @@ Status QuoteVerifier::Verify(const ChannelContext& channel,
         "another session?)");
   }
 
-  TVD_RETURN_IF_ERROR(aks_.AdvanceClock(
-      *name, {attest.clockInfo.clock, attest.clockInfo.resetCount,
-              attest.clockInfo.restartCount}));
+  TVD_RETURN_IF_ERROR(
+      aks_.AdvanceClock(*name,
+                        {attest.clockInfo.clock, attest.clockInfo.resetCount,
+                         attest.clockInfo.restartCount},
+                        issued));
 
   // The quoted selection must be exactly what was asked for.
   std::vector<std::uint32_t> quoted;

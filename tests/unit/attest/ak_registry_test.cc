@@ -4,6 +4,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "software_tpm.h"
+#include "tvd/attest/attestation_sequence.h"
 #include "tvd/sha256.h"
 
 namespace tvd::attest {
@@ -53,6 +54,42 @@ TEST(AkRegistryTest, CountersMustNotGoBackwards) {
   // A reset may restart the clock and restart counter.
   EXPECT_EQ(r.AdvanceClock(ak, {1, 6, 0}), Status::Ok());
   EXPECT_EQ(r.AdvanceClock(ak, {1, 6, 0}), Status::Ok());
+}
+
+// Two challenges answered at once by one TPM: the quote made second may be
+// verified first. The one made first is not refused for that, because its
+// floor is what was known when its nonce was issued; a quote whose nonce
+// came after both still must not go back.
+TEST(AkRegistryTest, QuoteVerifiedAfterALaterOneIsNotRefused) {
+  AkRegistry r;
+  std::vector<std::uint8_t> ak = {0, 11, 3};
+  ASSERT_EQ(r.AdvanceClock(ak, {100, 5, 2}), Status::Ok());
+  std::uint64_t first = NextAttestationSequence();   // nonce of quote A
+  std::uint64_t second = NextAttestationSequence();  // nonce of quote B
+  EXPECT_EQ(r.AdvanceClock(ak, {200, 5, 2}, second), Status::Ok());
+  EXPECT_EQ(r.AdvanceClock(ak, {150, 5, 2}, first), Status::Ok());
+  std::uint64_t third = NextAttestationSequence();
+  EXPECT_EQ(r.AdvanceClock(ak, {180, 5, 2}, third),
+            Unauthenticated("TPM clock went backwards (180 after 200)"));
+  // The late quote did not lower what later ones are held to.
+  EXPECT_EQ(r.AdvanceClock(ak, {199, 5, 2}),
+            Unauthenticated("TPM clock went backwards (199 after 200)"));
+}
+
+// The floor never drops below what was seen before the nonce, however
+// many states were recorded since (the history is bounded).
+TEST(AkRegistryTest, RolledBackTpmIsRefusedWhateverTheOrder) {
+  AkRegistry r;
+  std::vector<std::uint8_t> ak = {0, 11, 4};
+  ASSERT_EQ(r.AdvanceClock(ak, {100, 5, 2}), Status::Ok());
+  std::uint64_t issued = NextAttestationSequence();
+  for (std::uint64_t clock = 101; clock < 301; ++clock) {
+    ASSERT_EQ(r.AdvanceClock(ak, {clock, 5, 2}), Status::Ok());
+  }
+  EXPECT_EQ(r.AdvanceClock(ak, {99, 5, 2}, issued).code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(r.AdvanceClock(ak, {4, 5, 1}, issued),
+            Unauthenticated("TPM restart count went backwards (1 after 2)"));
 }
 
 // The history survives a restart: what the sink saw is what a new registry

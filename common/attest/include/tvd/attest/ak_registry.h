@@ -47,15 +47,22 @@ class AkRegistry {
   StatusOr<EnrolledAk> Find(const pki::Identity& host,
                             std::span<const std::uint8_t> name) const;
 
-  // Checks `now` against the last state recorded for the AK and records it.
-  // Unauthenticated "TPM reset count went backwards (R after S)",
-  // "TPM restart count went backwards ...", "TPM clock went backwards ...".
-  // Nothing is recorded on refusal. After recording, the clock sink (if
-  // set) is called outside the registry's lock; its error is returned as
-  // is (the caller then refuses the quote: a state that could not be made
-  // durable must not be relied on).
+  // Checks `now`, the state in a quote whose nonce was issued at
+  // attestation sequence `issued` (attestation_sequence.h), against the
+  // latest state recorded for the AK before then: the TPM made the quote
+  // after that, so its state cannot be older. A quote verified after a
+  // later one of the same TPM (two challenges answered at once) is
+  // therefore not refused. The default `issued` compares with the latest
+  // state recorded at all. Unauthenticated "TPM reset count went backwards
+  // (R after S)", "TPM restart count went backwards ...", "TPM clock went
+  // backwards ...". `now` is recorded when it is later than every state
+  // recorded so far; nothing is recorded on refusal. After recording, the
+  // clock sink (if set) is called outside the registry's lock; its error is
+  // returned as is (the caller then refuses the quote: a state that could
+  // not be made durable must not be relied on).
   Status AdvanceClock(std::span<const std::uint8_t> ak_name,
-                      const TpmClockState& now);
+                      const TpmClockState& now,
+                      std::uint64_t issued = UINT64_MAX);
 
   // Where recorded states go to be durable. Called concurrently for
   // different quotes, possibly out of order for one AK: the sink must keep
@@ -74,8 +81,17 @@ class AkRegistry {
   mutable std::mutex mutex_;
   // Key: host identity string, then AK name.
   std::map<std::string, std::map<std::vector<std::uint8_t>, EnrolledAk>>
-      by_host_;                                                // mutex_
-  std::map<std::vector<std::uint8_t>, TpmClockState> clocks_;  // mutex_
+      by_host_;  // mutex_
+  // Per AK, the states recorded, each later than the one before, with the
+  // attestation sequence number at which each was recorded (0: restored at
+  // start-up). The oldest are dropped beyond kClockHistory; the last one
+  // dropped stays as `floor_of_dropped`.
+  struct ClockHistory {
+    std::vector<std::pair<std::uint64_t, TpmClockState>> recorded;
+    std::optional<std::pair<std::uint64_t, TpmClockState>> floor_of_dropped;
+  };
+  static constexpr std::size_t kClockHistory = 64;
+  std::map<std::vector<std::uint8_t>, ClockHistory> clocks_;  // mutex_
   ClockSink sink_;  // set before concurrent use
 };
 

@@ -41,6 +41,11 @@ class NonceRegistry {
   //   "unknown nonce"
   // A refused nonce that was outstanding is consumed too (no second try).
   Status Consume(const Nonce& nonce, std::uint64_t connection_id);
+  // The same, returning the attestation sequence number drawn when the
+  // nonce was issued (attestation_sequence.h): what the TPM state check of
+  // the answering quote compares against.
+  StatusOr<std::uint64_t> ConsumeIssued(const Nonce& nonce,
+                                        std::uint64_t connection_id);
 
  private:
   void Expire(std::chrono::steady_clock::time_point now);  // needs mutex_
@@ -52,6 +57,7 @@ class NonceRegistry {
   struct Outstanding {
     std::uint64_t connection_id;
     std::chrono::steady_clock::time_point issued;
+    std::uint64_t sequence;  // NextAttestationSequence() at Issue
   };
   std::chrono::steady_clock::time_point last_sweep_{};           // mutex_
   std::map<Nonce, Outstanding> outstanding_;                     // mutex_
