@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "domain_xml_names.h"
 #include "domain_xml_rules.h"
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/policy/xml_reader.h"
@@ -17,6 +18,10 @@ namespace {
 
 using internal::Check;
 using internal::ElementRule;
+using internal::LoadDomain;
+using internal::LocalName;
+using internal::NamespaceOf;
+using internal::Prefix;
 using internal::ValueKind;
 using internal::ValueRule;
 using tinyxml2::XMLAttribute;
@@ -31,28 +36,6 @@ constexpr std::size_t kMaxMetadataBytes = 16384;
 
 constexpr char kGuestAgent[] = "org.qemu.guest_agent.0";
 constexpr char kSpiceAgent[] = "com.redhat.spice.0";
-
-std::string_view Prefix(std::string_view name) {
-  std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? std::string_view()
-                                         : name.substr(0, colon);
-}
-
-std::string_view LocalName(std::string_view name) {
-  std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
-// The namespace URI `element`'s prefix is bound to, looking up the tree.
-std::string NamespaceOf(const XMLElement* element) {
-  std::string_view prefix = Prefix(element->Name());
-  std::string attr = prefix.empty() ? "xmlns" : "xmlns:" + std::string(prefix);
-  for (const XMLElement* e = element; e != nullptr;
-       e = e->Parent() != nullptr ? e->Parent()->ToElement() : nullptr) {
-    if (const char* uri = e->Attribute(attr.c_str())) return uri;
-  }
-  return "";
-}
 
 bool IsTvdElement(const XMLElement* e) {
   return LocalName(e->Name()) == "tvd" &&
@@ -71,16 +54,6 @@ std::vector<XMLElement*> TvdElements(XMLElement* domain) {
     }
   }
   return out;
-}
-
-StatusOr<std::unique_ptr<XMLDocument>> LoadDomain(std::string_view xml) {
-  TVD_ASSIGN_OR_RETURN(std::unique_ptr<XMLDocument> doc,
-                       tvd::policy::ParseXml(xml, "domain XML"));
-  const XMLElement* root = doc->RootElement();
-  if (root == nullptr || std::strcmp(root->Name(), "domain") != 0) {
-    return InvalidArgument("domain XML: root element is not <domain>");
-  }
-  return doc;
 }
 
 // A value as quoted in messages: at most 80 characters, one line.

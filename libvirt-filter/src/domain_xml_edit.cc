@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "domain_xml_names.h"
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/policy/xml_reader.h"
 
@@ -12,40 +13,11 @@ namespace tvd::libvirt_filter {
 
 namespace {
 
+using internal::LoadDomain;
+using internal::LocalName;
+using internal::NamespaceOf;
 using tinyxml2::XMLDocument;
 using tinyxml2::XMLElement;
-
-StatusOr<std::unique_ptr<XMLDocument>> LoadDomain(std::string_view xml) {
-  TVD_ASSIGN_OR_RETURN(std::unique_ptr<XMLDocument> doc,
-                       tvd::policy::ParseXml(xml, "domain XML"));
-  const XMLElement* root = doc->RootElement();
-  if (root == nullptr || std::strcmp(root->Name(), "domain") != 0) {
-    return InvalidArgument("domain XML: root element is not <domain>");
-  }
-  return doc;
-}
-
-std::string_view Prefix(std::string_view name) {
-  std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? std::string_view()
-                                         : name.substr(0, colon);
-}
-
-std::string_view LocalName(std::string_view name) {
-  std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
-// The namespace URI `element`'s prefix is bound to, looking up the tree.
-std::string NamespaceOf(const XMLElement* element) {
-  std::string_view prefix = Prefix(element->Name());
-  std::string attr = prefix.empty() ? "xmlns" : "xmlns:" + std::string(prefix);
-  for (const XMLElement* e = element; e != nullptr;
-       e = e->Parent() != nullptr ? e->Parent()->ToElement() : nullptr) {
-    if (const char* uri = e->Attribute(attr.c_str())) return uri;
-  }
-  return "";
-}
 
 bool InVmNamespace(const XMLElement* e, std::string_view local) {
   return LocalName(e->Name()) == local &&
