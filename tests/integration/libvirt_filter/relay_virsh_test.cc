@@ -76,6 +76,25 @@ class RelayVirshTest : public ::testing::Test {
     return env_->Virsh(env_->AdminUri(), args);
   }
 
+  // Another relay in front of the same libvirtd (own certificate `cn`,
+  // upstream `uri`, the given ownership and disk checker), port chosen.
+  static StatusOr<std::unique_ptr<RelayServer>> StartRelay(
+      const std::string& cn, const std::string& uri,
+      const OwnershipSource& ownership, DiskImageChecker& disks) {
+    TVD_ASSIGN_OR_RETURN(
+        pki::KeyAndCertificate server,
+        pki::IssueCertificate(env_->ca, pki::Role::kHost, cn,
+                              pki::Validity::ForDays(7), {"IP:127.0.0.1"}));
+    RelayOptions options;
+    options.port = 0;
+    options.upstream_socket = env_->libvirtd->socket_path();
+    options.upstream_uri = uri;
+    return RelayServer::Start(
+        options, ownership, disks,
+        channel::TlsCredentials{env_->ca.cert_pem, server.cert_pem,
+                                server.key_pem.Clone()});
+  }
+
   static RelayEnv* env_;
 };
 
@@ -377,21 +396,11 @@ TEST_F(RelayVirshTest, DiskImagesAreCheckedAtDefineAndStart) {
                                    DomainXml("blue-chk", "blue", "", disk))})
                 .exit_status,
             0);
-  auto server =
-      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-chk",
-                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
-  ASSERT_TRUE(server.ok());
   RecordingDiskImageChecker refusing;
   refusing.RefuseWith(
       "backing file '/etc/shadow' is outside /var/lib/tvd/blue");
-  RelayOptions options;
-  options.port = 0;
-  options.upstream_socket = env_->libvirtd->socket_path();
-  options.upstream_uri = "test:///default";
-  auto relay = RelayServer::Start(
-      options, *env_->ownership, refusing,
-      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
-                              server->key_pem.Clone()});
+  auto relay =
+      StartRelay("relay-chk", "test:///default", *env_->ownership, refusing);
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
   std::string uri = "test+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
                     "/default?pkipath=" + env_->PkiDir("blue");
@@ -669,18 +678,8 @@ TEST_F(RelayVirshTest, DaemonBinaryWithConfigFile) {
 // The same relay in front of libvirtd's QEMU driver (qemu:///system pinned):
 // a QEMU domain defined by blue is blue's alone.
 TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
-  auto server =
-      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-qemu",
-                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
-  ASSERT_TRUE(server.ok());
-  RelayOptions options;
-  options.port = 0;
-  options.upstream_socket = env_->libvirtd->socket_path();
-  options.upstream_uri = "qemu:///system";
-  auto relay = RelayServer::Start(
-      options, *env_->ownership, env_->disks,
-      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
-                              server->key_pem.Clone()});
+  auto relay =
+      StartRelay("relay-qemu", "qemu:///system", *env_->ownership, env_->disks);
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
   auto uri = [&](const std::string& tenant) {
     return "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
@@ -716,18 +715,8 @@ TEST_F(RelayVirshTest, QemuDriverThroughTheRelay) {
 // owner and the host's emulator. A file-backed serial port (a root write
 // primitive when the domain starts) is refused and nothing is stored.
 TEST_F(RelayVirshTest, VirtInstallDomainThroughTheRelayOnTheQemuDriver) {
-  auto server =
-      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-qemu",
-                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
-  ASSERT_TRUE(server.ok());
-  RelayOptions options;
-  options.port = 0;
-  options.upstream_socket = env_->libvirtd->socket_path();
-  options.upstream_uri = "qemu:///system";
-  auto relay = RelayServer::Start(
-      options, *env_->ownership, env_->disks,
-      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
-                              server->key_pem.Clone()});
+  auto relay =
+      StartRelay("relay-qemu", "qemu:///system", *env_->ownership, env_->disks);
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
   const std::string blue =
       "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
@@ -782,18 +771,8 @@ TEST_F(RelayVirshTest, VirtManagerDomainThroughASpiceRelayOnTheQemuDriver) {
       env_->dir + "/policies", "/var/lib/tvd",
       HostConfinement{kDefaultEmulator, GraphicsPolicy::kSpice});
   ASSERT_TRUE(ownership.ok()) << ownership.status().ToString();
-  auto server =
-      pki::IssueCertificate(env_->ca, pki::Role::kHost, "relay-spice",
-                            pki::Validity::ForDays(7), {"IP:127.0.0.1"});
-  ASSERT_TRUE(server.ok());
-  RelayOptions options;
-  options.port = 0;
-  options.upstream_socket = env_->libvirtd->socket_path();
-  options.upstream_uri = "qemu:///system";
-  auto relay = RelayServer::Start(
-      options, **ownership, env_->disks,
-      channel::TlsCredentials{env_->ca.cert_pem, server->cert_pem,
-                              server->key_pem.Clone()});
+  auto relay =
+      StartRelay("relay-spice", "qemu:///system", **ownership, env_->disks);
   ASSERT_TRUE(relay.ok()) << relay.status().ToString();
   const std::string blue =
       "qemu+tls://127.0.0.1:" + std::to_string((*relay)->port()) +
