@@ -149,7 +149,7 @@ cat >"$hostile" <<'XML'
 </domain>
 XML
 echo "\$ virsh define red-hostile.xml   (red, through h1's relay: a serial port writing /root/tvd-demo-owned)"
-if out=$(sc_tenant_virsh red h1 define "$hostile" 2>&1); then
+if out=$(sc_tenant_virsh red-tenant h1 define "$hostile" 2>&1); then
   echo "$out"
   fail "the relay accepted a domain that writes a host file"
 else
@@ -158,10 +158,12 @@ else
     fail "refusal does not name the serial port"
 fi
 echo "\$ virsh domcapabilities --emulatorbin /bin/sh   (red, through h1's relay)"
-if out=$(sc_tenant_virsh red h1 domcapabilities --emulatorbin /bin/sh 2>&1); then
+if out=$(sc_tenant_virsh red-tenant h1 domcapabilities --emulatorbin /bin/sh 2>&1); then
   fail "the relay let a tenant name a host binary"
 else
   echo "$out"
+  grep -q "operation forbidden: emulator '/bin/sh'" <<<"$out" ||
+    fail "refusal does not name the emulator"
 fi
 if sc_admin_virsh h1 list --all --name | grep -q '^red-hostile$'; then fail "red-hostile is defined"; fi
 [[ -e /root/tvd-demo-owned ]] && fail "/root/tvd-demo-owned was created"
