@@ -228,6 +228,10 @@ TEST_F(TvdctlTest, ShowAndDigest) {
   EXPECT_EQ(r.out.rfind("TVD policy 'red' (id 2)\n", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("VM red-gateway may connect to TVD blue"),
             std::string::npos);
+  EXPECT_NE(r.out.find("\n  quota per host:  8 domains  16 vCPUs  16384 MiB "
+                       "memory  200 GiB disk\n"),
+            std::string::npos)
+      << r.out;
   Result json = Tvdctl({"policy", "show", kTemplates + "/red.xml", "--json"});
   EXPECT_EQ(json.rc, 0);
   EXPECT_NE(json.out.find("\n  \"format\": \"tvd-policy/1\",\n"),
