@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "fake_directory.h"
 #include "tvd/libvirt_filter/disk_image_checker.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/libvirt_filter/session_filter.h"
@@ -35,13 +36,14 @@ std::string Xml(const std::string& owner, const std::string& body) {
          "'/></metadata></domain>";
 }
 
-class FakeDirectory : public DomainDirectory {
+struct FakeDirectoryEntry {
+  RemoteDomain dom;
+  std::string xml;
+};
+
+class FakeDirectory : public testing::FakeDirectoryLookups<FakeDirectoryEntry> {
  public:
-  struct Entry {
-    RemoteDomain dom;
-    std::string xml;
-  };
-  std::vector<Entry> domains;
+  using Entry = FakeDirectoryEntry;
   bool list_fails = false;
   int lists = 0;
 
@@ -50,22 +52,6 @@ class FakeDirectory : public DomainDirectory {
       if (e.dom.uuid == dom.uuid) return e.xml;
     }
     return NotFound("Domain not found");
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupByName(
-      const std::string& name) override {
-    for (const Entry& e : domains) {
-      if (e.dom.name == name) return std::optional<RemoteDomain>(e.dom);
-    }
-    return std::optional<RemoteDomain>();
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupByUuid(const Uuid& u) override {
-    for (const Entry& e : domains) {
-      if (e.dom.uuid == u) return std::optional<RemoteDomain>(e.dom);
-    }
-    return std::optional<RemoteDomain>();
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupById(std::int32_t) override {
-    return std::optional<RemoteDomain>();
   }
   StatusOr<std::vector<RemoteDomain>> ListAll(std::uint32_t) override {
     ++lists;

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "fake_directory.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 
 namespace tvd::libvirt_filter {
@@ -19,15 +20,16 @@ RemoteDomain Dom(const std::string& name, std::uint8_t tag, std::int32_t id) {
   return RemoteDomain{name, u, id};
 }
 
-class FakeLibvirt : public DomainDirectory {
+struct FakeLibvirtEntry {
+  RemoteDomain dom;
+  std::string owner;
+  std::string devices = "";       // inside <devices>
+  std::string tvd_children = "";  // inside the TVD metadata element
+};
+
+class FakeLibvirt : public testing::FakeDirectoryLookups<FakeLibvirtEntry> {
  public:
-  struct Entry {
-    RemoteDomain dom;
-    std::string owner;
-    std::string devices = "";       // inside <devices>
-    std::string tvd_children = "";  // inside the TVD metadata element
-  };
-  std::vector<Entry> domains;
+  using Entry = FakeLibvirtEntry;
 
   StatusOr<std::string> GetXmlDesc(const RemoteDomain& dom) override {
     for (const Entry& e : domains) {
@@ -42,25 +44,6 @@ class FakeLibvirt : public DomainDirectory {
       }
     }
     return NotFound("Domain not found");
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupByName(
-      const std::string& name) override {
-    for (const Entry& e : domains) {
-      if (e.dom.name == name) return std::optional<RemoteDomain>(e.dom);
-    }
-    return std::optional<RemoteDomain>();
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupByUuid(const Uuid& u) override {
-    for (const Entry& e : domains) {
-      if (e.dom.uuid == u) return std::optional<RemoteDomain>(e.dom);
-    }
-    return std::optional<RemoteDomain>();
-  }
-  StatusOr<std::optional<RemoteDomain>> LookupById(std::int32_t id) override {
-    for (const Entry& e : domains) {
-      if (e.dom.id == id) return std::optional<RemoteDomain>(e.dom);
-    }
-    return std::optional<RemoteDomain>();
   }
   StatusOr<std::vector<RemoteDomain>> ListAll(std::uint32_t flags) override {
     std::vector<RemoteDomain> out;
