@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tvd/libvirt_filter/qcow2_header.h"
+
 namespace tvd::libvirt_filter {
 
 StatusOr<std::uint64_t> FileDiskSizes::SizeOf(const std::string& path) {
@@ -25,15 +27,14 @@ StatusOr<std::uint64_t> FileDiskSizes::SizeOf(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     return InvalidArgument(path + ": not a regular file");
   }
-  std::uint8_t header[32];
+  char header[32];
   ssize_t n = ::pread(fd, header, sizeof(header), 0);
   if (n < 0) return IoError(path + ": " + std::strerror(errno));
-  if (n == static_cast<ssize_t>(sizeof(header)) &&
-      std::memcmp(header, "QFI\xfb", 4) == 0) {
-    std::uint64_t size = 0;
-    for (int i = 24; i < 32; ++i) size = (size << 8) | header[i];
+  std::optional<std::uint64_t> virtual_size =
+      Qcow2VirtualSize(std::string_view(header, static_cast<std::size_t>(n)));
+  if (virtual_size.has_value()) {
     // Internal snapshots and metadata can make the file larger still.
-    return std::max(size, static_cast<std::uint64_t>(st.st_size));
+    return std::max(*virtual_size, static_cast<std::uint64_t>(st.st_size));
   }
   return static_cast<std::uint64_t>(st.st_size);
 }

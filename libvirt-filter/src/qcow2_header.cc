@@ -125,6 +125,14 @@ bool HasQcow2Magic(std::string_view bytes) {
   return bytes.size() >= 4 && Be32(bytes, 0) == kMagic;
 }
 
+std::optional<std::uint64_t> Qcow2VirtualSize(std::string_view bytes) {
+  constexpr std::size_t kSizeOffset = 24;
+  if (!HasQcow2Magic(bytes) || bytes.size() < kSizeOffset + 8) {
+    return std::nullopt;
+  }
+  return Be64(bytes, kSizeOffset);
+}
+
 StatusOr<Qcow2Header> ParseQcow2Header(std::string_view bytes) {
   if (bytes.size() > kQcow2HeaderReadBytes) {
     bytes = bytes.substr(0, kQcow2HeaderReadBytes);

@@ -67,6 +67,12 @@ struct Qcow2Header {
 // True when `bytes` starts with the qcow2 magic "QFI\xfb".
 bool HasQcow2Magic(std::string_view bytes);
 
+// The virtual disk size (the big-endian `size` field at offset 24) when
+// `bytes` starts with the qcow2 magic and holds that field; nullopt
+// otherwise. Reads nothing else of the header (the quota's disk sizes need
+// only this; ParseQcow2Header is the full check).
+std::optional<std::uint64_t> Qcow2VirtualSize(std::string_view bytes);
+
 // Parses the first bytes of an image: the whole file when it is shorter
 // than kQcow2HeaderReadBytes, else exactly its first kQcow2HeaderReadBytes.
 // InvalidArgument "qcow2 header: <what> at offset <n> <why>" for anything
