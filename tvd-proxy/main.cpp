@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "tvd/attest/attester.h"
 #include "tvd/attest/esys_tpm.h"
@@ -27,6 +28,7 @@
 #include "tvd/proxy/per_call_tpm.h"
 #include "tvd/proxy/tvd_network.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/proxy/usage_claims.h"
 #include "tvd/vici/vici_tunnel_backend.h"
 #include "tvd/vswitch/host_network.h"
 #include "tvd/vswitch/link_manager.h"
@@ -48,9 +50,12 @@ constexpr char kUsage[] =
     "                 --master ADDRESS:PORT [--master-name NAME]\n"
     "                 --ca PEM --cert PEM --key PEM [--tcti TCTI|none]\n"
     "                 [--ima-log PATH] [--state-dir DIR]\n"
+    "                 [--usage-socket PATH]\n"
     "  --state-dir DIR  root-owned directory of the admission records\n"
     "                   (DIR/<tvd>/admitted.json; default "
-    "/var/lib/tvd/proxy)\n";
+    "/var/lib/tvd/proxy)\n"
+    "  --usage-socket PATH  where the host's libvirt relay claims quota\n"
+    "                   usage (usage_claims.h); none when absent\n";
 
 tvd::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -159,7 +164,8 @@ int main(int argc, char** argv) {
         "--libvirt-uri", "--secrets-uri", "--ovsdb",   "--bridge",
         "--openflow",    "--vici",        "--netns",   "--datapath",
         "--master",      "--master-name", "--ca",      "--cert",
-        "--key",         "--tcti",        "--ima-log", "--state-dir"};
+        "--key",         "--tcti",        "--ima-log", "--state-dir",
+        "--usage-socket"};
     bool known = false;
     for (const char* k : kKnown) known = known || a == k;
     if (!known) {
@@ -238,10 +244,31 @@ int main(int argc, char** argv) {
                           const tvd::host::PeerCredentials&) {
     return proxy.Handle(req);
   };
+  // Quota claims of the host's relay, on their own socket and thread: they
+  // touch nothing of TvdProxy, only the master link (thread-safe there).
+  std::unique_ptr<tvd::host::ControlServer> usage_server;
+  std::thread usage_thread;
+  std::atomic<bool> usage_stop{false};
+  if (!opt["--usage-socket"].empty()) {
+    auto listening =
+        tvd::host::ControlServer::Listen(opt["--usage-socket"], {});
+    if (!listening.ok()) return fail(listening.status());
+    usage_server = std::move(*listening);
+    usage_thread = std::thread([&] {
+      usage_server->Serve(
+          [&](const tvd::host::ControlRequest& req,
+              const tvd::host::PeerCredentials&) {
+            return tvd::proxy::HandleUsageClaim(*master, tvd, req);
+          },
+          usage_stop);
+    });
+  }
   while (!g_stop && !proxy.left()) {
     (*server)->ServeOne(handler, std::chrono::milliseconds(200));
     proxy.RetryPendingNetwork();
   }
+  usage_stop = true;
+  if (usage_thread.joinable()) usage_thread.join();
   tvd::log::Info(proxy.left() ? "left; exiting" : "SIGTERM; exiting");
   return 0;
 }

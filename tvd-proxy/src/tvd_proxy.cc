@@ -684,6 +684,12 @@ host::ControlResponse TvdProxy::Handle(const host::ControlRequest& request) {
     case host::ControlOp::kStatus:
       r.result = StatusJson();
       break;
+    case host::ControlOp::kUsage:
+      // Quota claims have their own socket (usage_claims.h), so they never
+      // wait behind an attach.
+      r.status = InvalidArgument(
+          "op 'usage' is served on the proxy's usage socket only");
+      break;
   }
   if (r.status.ok() && !r.result.is_object()) {
     r.result = nlohmann::json::object();
