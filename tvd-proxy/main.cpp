@@ -2,6 +2,7 @@
 // --tvd and --socket; wires the real libvirt, OVS/OpenFlow, iproute2 and
 // charon (VICI) clients into TvdProxy (tvd_proxy.h), joins, then serves its
 // control socket until it has left the TVD or gets SIGTERM.
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include "tvd/proxy/per_call_tpm.h"
 #include "tvd/proxy/tvd_network.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/proxy/update_inbox.h"
 #include "tvd/proxy/usage_claims.h"
 #include "tvd/vici/vici_tunnel_backend.h"
 #include "tvd/vswitch/host_network.h"
@@ -226,8 +228,10 @@ int main(int argc, char** argv) {
                               .local_host = opt["--host"],
                               .local_address = opt["--address"]},
                              *master, **hypervisor, network, cache, admissions);
+  // The link's thread only queues; the loop below applies (update_inbox.h).
+  tvd::proxy::MasterUpdateInbox inbox;
   master->SetUpdateHandler(
-      [&proxy](const tvd::proxy::MasterUpdate& u) { proxy.OnMasterUpdate(u); });
+      [&inbox](const tvd::proxy::MasterUpdate& u) { inbox.Push(u); });
   // Joining again after a restart reconciles: JoinTvd is idempotent and the
   // admitted VMs (and only those) get their ports back.
   if (auto s = proxy.Join(); !s.ok()) return fail(s);
@@ -264,7 +268,13 @@ int main(int argc, char** argv) {
     });
   }
   while (!g_stop && !proxy.left()) {
-    (*server)->ServeOne(handler, std::chrono::milliseconds(200));
+    pollfd fds[2] = {{(*server)->fd(), POLLIN, 0}, {inbox.fd(), POLLIN, 0}};
+    ::poll(fds, 2, 200);
+    for (const tvd::proxy::MasterUpdate& u : inbox.Drain()) {
+      proxy.OnMasterUpdate(u);
+    }
+    if (proxy.left()) break;
+    (*server)->ServeOne(handler, std::chrono::milliseconds(0));
     proxy.RetryPendingNetwork();
   }
   usage_stop = true;

@@ -69,6 +69,8 @@ class ControlServer {
   bool ServeOne(const Handler& handler, std::chrono::milliseconds wait);
 
   const std::string& path() const { return path_; }
+  // The listening socket (poll it with POLLIN among other descriptors).
+  int fd() const { return fd_; }
 
  private:
   ControlServer(std::string path, int fd, PeerPolicy policy)
