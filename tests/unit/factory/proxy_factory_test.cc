@@ -240,7 +240,7 @@ TEST_F(ControlServerTest, BadRequestsGetAClearErrorAndReachNoHandler) {
   };
   EXPECT_EQ(send_raw(Frame("{\"op\":\"format-disk\"}")),
             "invalid-argument: request: unknown op 'format-disk' (expected "
-            "join, leave, attach, detach or status)");
+            "join, leave, attach, detach, status or usage)");
   EXPECT_EQ(send_raw(Frame("not json")),
             "invalid-argument: request: not valid JSON");
   EXPECT_EQ(send_raw(std::string("\x7f\xff\xff\xff", 4)),
