@@ -17,14 +17,6 @@ constexpr struct {
             {ControlOp::kDetach, "detach"},
             {ControlOp::kStatus, "status"}};
 
-constexpr ErrorCode kCodes[] = {
-    ErrorCode::kInvalidArgument, ErrorCode::kNotFound,
-    ErrorCode::kAlreadyExists,   ErrorCode::kPermissionDenied,
-    ErrorCode::kUnauthenticated, ErrorCode::kFailedPrecondition,
-    ErrorCode::kUnavailable,     ErrorCode::kTimeout,
-    ErrorCode::kProtocol,        ErrorCode::kIo,
-    ErrorCode::kInternal,        ErrorCode::kResourceExhausted};
-
 StatusOr<json> ParseObject(std::string_view body, std::string_view what) {
   if (body.size() > kMaxControlFrameBytes) {
     return InvalidArgument(std::string(what) + ": " +
@@ -72,13 +64,6 @@ bool IsValidControlName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-ErrorCode ErrorCodeFromName(std::string_view name) {
-  for (ErrorCode c : kCodes) {
-    if (ErrorCodeName(c) == name) return c;
-  }
-  return ErrorCode::kInternal;
 }
 
 std::string EncodeRequest(const ControlRequest& request) {
@@ -180,7 +165,6 @@ StatusOr<ControlResponse> DecodeResponse(std::string_view body) {
     return ProtocolError("response: malformed 'error'");
   }
   ErrorCode code = ErrorCodeFromName((*err)["code"].get<std::string>());
-  if (code == ErrorCode::kOk) code = ErrorCode::kInternal;
   r.status = Status(code, (*err)["message"].get<std::string>());
   return r;
 }

@@ -60,9 +60,6 @@ std::string EncodeResponse(const ControlResponse& response);
 StatusOr<ControlRequest> DecodeRequest(std::string_view body);
 StatusOr<ControlResponse> DecodeResponse(std::string_view body);
 
-// Maps "permission-denied" back to ErrorCode; kInternal when unknown.
-ErrorCode ErrorCodeFromName(std::string_view name);
-
 // 4-byte big-endian length + body. The body must not exceed the cap.
 std::string Frame(std::string_view body);
 
