@@ -35,7 +35,8 @@ std::string Str(const json& j) {
   return j.is_string() ? j.get<std::string>() : j.dump();
 }
 
-void PrintTable(const rm::QueryRequest& q, const json& r, std::ostream& out) {
+void PrintQueryResult(const rm::QueryRequest& q, const json& r,
+                      std::ostream& out) {
   using Kind = rm::QueryRequest::Kind;
   switch (q.kind) {
     case Kind::kAgents:
@@ -194,7 +195,7 @@ int RunRmCommand(const std::vector<std::string>& args, std::ostream& out,
   if (as_json) {
     out << result->dump(2) << "\n";
   } else {
-    PrintTable(q, *result, out);
+    PrintQueryResult(q, *result, out);
   }
   return kExitOk;
 }

@@ -20,6 +20,7 @@
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/text.h"
+#include "tvd/text_table.h"
 
 namespace tvd::tvdctl {
 
@@ -82,28 +83,6 @@ bool Flag(const json& j, const char* key) {
   if (!j.is_object()) return false;
   auto it = j.find(key);
   return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-void PrintTable(std::ostream& out, const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) {
-      width[i] = std::max(width[i], r[i].size());
-    }
-  }
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string text;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      text += r[i];
-      if (i + 1 < r.size())
-        text += std::string(width[i] + 2 - r[i].size(), ' ');
-    }
-    out << text << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
 }
 
 // "ok", "FAILED: reason" or "never" for a member's attestation state.
