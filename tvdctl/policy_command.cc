@@ -2,9 +2,9 @@
 
 #include <optional>
 
-#include "atomic_file.h"
 #include "dispatcher.h"
 #include "policy_summary.h"
+#include "tvd/atomic_file.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/fig15_import.h"
 #include "tvd/policy/policy_file.h"

@@ -314,5 +314,24 @@ TEST_F(RmDaemonsTest, AgentCannotSpeakForAnotherHost) {
   EXPECT_TRUE(agents->empty());
 }
 
+// A second rm-server whose --endpoints-file cannot be written exits 1 and
+// says why, instead of serving endpoints nobody can learn.
+TEST_F(RmDaemonsTest, UnwritableEndpointsFileFailsTheStart) {
+  const std::string path = dir_ + "/missing/endpoints";
+  StatusOr<CommandResult> r = RunCommand(
+      Argv({kServerBin, "--agent-endpoint", "tcp://127.0.0.1:*",
+            "--query-endpoint", "tcp://127.0.0.1:*", "--key", dir_ + "/server",
+            "--agents", dir_ + "/agents.list", "--admins",
+            dir_ + "/admins.list", "--endpoints-file", path}),
+      milliseconds(10000));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_status, 1) << r->err;
+  EXPECT_NE(r->err.find("--endpoints-file: io: cannot create " + path +
+                        ".tmp.XXXXXX: No such file or directory"),
+            std::string::npos)
+      << r->err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/missing"));
+}
+
 }  // namespace
 }  // namespace tvd::rm

@@ -1,4 +1,4 @@
-#include "atomic_file.h"
+#include "tvd/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,18 +6,19 @@
 
 #include <cerrno>
 
-namespace tvd::tvdctl {
+namespace tvd {
 
-tvd::Status WriteFileAtomically(const std::string& path,
-                                std::string_view data) {
-  std::string tmp = path + ".tmp.XXXXXX";
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  const std::string pattern = path + ".tmp.XXXXXX";
+  std::string tmp = pattern;
   const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return tvd::ErrnoError("cannot create " + tmp, errno);
+  // mkstemp may have changed the X's before failing: name the pattern.
+  if (fd < 0) return ErrnoError("cannot create " + pattern, errno);
   auto fail = [&](std::string_view what) {
     const int e = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    return tvd::ErrnoError(std::string(what) + " " + path, e);
+    return ErrnoError(std::string(what) + " " + path, e);
   };
   std::size_t done = 0;
   while (done < data.size()) {
@@ -28,20 +29,20 @@ tvd::Status WriteFileAtomically(const std::string& path,
     }
     done += static_cast<std::size_t>(n);
   }
-  // mkstemp creates 0600; policies are not secret, keep them readable.
+  // mkstemp creates 0600; what is written here is not secret.
   if (::fchmod(fd, 0644) != 0) return fail("cannot chmod");
   if (::fsync(fd) != 0) return fail("cannot sync");
   if (::close(fd) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return tvd::ErrnoError("cannot close " + path, e);
+    return ErrnoError("cannot close " + path, e);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return tvd::ErrnoError("cannot rename into " + path, e);
+    return ErrnoError("cannot rename into " + path, e);
   }
-  return tvd::Status::Ok();
+  return Status::Ok();
 }
 
-}  // namespace tvd::tvdctl
+}  // namespace tvd
