@@ -23,13 +23,15 @@
 #include <sstream>
 #include <thread>
 
-#include "test_policy.h"
 #include "tvd/attest/attester.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
 #include "tvd/protocol/master_client.h"
+#include "tvd/testing/free_port.h"
+#include "tvd/testing/master_config.h"
 #include "tvd/testing/swtpm.h"
+#include "tvd/testing/test_policy.h"
 
 namespace tvd::overview {
 namespace {
@@ -64,18 +66,6 @@ void WriteFile(const std::string& path, const std::string& text,
                mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   ::chmod(path.c_str(), mode);
-}
-
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // One GET over loopback; the whole answer (the server closes after it).
@@ -237,14 +227,11 @@ class OverviewIntegrationTest : public ::testing::Test {
       WriteFile(dir + "/eks.txt", "node1 " + ToHex(Sha256(*ek)) + "\n");
       WriteFile(dir + "/policies/blue.xml",
                 master::Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60));
-      master_port = FreePort();
+      StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
+      if (!port.ok()) return Fail(port.status().ToString());
+      master_port = *port;
       WriteFile(dir + "/master.conf",
-                "listen_address = 127.0.0.1\nlisten_port = " +
-                    std::to_string(master_port) + "\nca_cert = " + dir +
-                    "/ca.pem\ncert = " + dir + "/master.pem\nkey = " + dir +
-                    "/master.key\npolicy_dir = " + dir +
-                    "/policies\nstate_db = " + dir + "/master.db\nkek_file = " +
-                    dir + "/master.kek\nek_allowlist = " + dir + "/eks.txt\n");
+                testing::MasterConfigFile::InDir(dir, master_port).Text());
       ProcessOptions mo;
       mo.argv = {kMasterBin, "--config", dir + "/master.conf"};
       mo.stderr_path = dir + "/master.log";
