@@ -13,6 +13,7 @@
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
 #include "tvd/protocol/admin_client.h"
+#include "tvd/testing/files.h"
 #include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
 #include "tvd/testing/test_policy.h"
@@ -60,9 +61,7 @@ class MasterDaemonTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void Write(const std::string& name, const std::string& text, mode_t mode) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(path.c_str(), mode);
+    testing::WriteTestFile(dir_ + "/" + name, text, mode);
   }
 
   StatusOr<ChildProcess> StartDaemon() {

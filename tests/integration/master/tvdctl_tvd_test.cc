@@ -13,6 +13,7 @@
 
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
+#include "tvd/testing/files.h"
 #include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
 #include "tvd/testing/test_policy.h"
@@ -90,9 +91,7 @@ class TvdctlTvdTest : public ::testing::Test {
 
   static void Write(const std::string& name, const std::string& text,
                     mode_t mode) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(path.c_str(), mode);
+    testing::WriteTestFile(dir_ + "/" + name, text, mode);
   }
 
   // Runs the tvdctl binary with the admin connection from the config file
