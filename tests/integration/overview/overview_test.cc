@@ -486,6 +486,24 @@ TEST_F(OverviewIntegrationTest, DaemonRefusesNonLoopbackAndBadUsage) {
       << r->err;
 }
 
+// A --port-file that cannot be written fails the start (exit 1, logged):
+// whoever waits for the file would otherwise wait forever.
+TEST_F(OverviewIntegrationTest, UnwritablePortFileFailsTheStart) {
+  const std::string path = s_->dir + "/missing/overview.port";
+  ProcessOptions o;
+  o.argv = {kOverviewBin, "--listen", "127.0.0.1:0", "--port-file", path};
+  for (const auto& a : s_->MasterArgs()) o.argv.push_back(a);
+  for (const auto& a : s_->RmArgs()) o.argv.push_back(a);
+  auto r = RunCommand(o, milliseconds(15000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_status, 1) << r->err;
+  EXPECT_NE(r->err.find("--port-file: io: cannot create " + path +
+                        ".tmp.XXXXXX: No such file or directory"),
+            std::string::npos)
+      << r->err;
+  EXPECT_FALSE(std::filesystem::exists(s_->dir + "/missing"));
+}
+
 // Runs chromium headless with `extra` arguments on the overview page;
 // kills its whole process group if it is not done in 60 s. Returns its
 // stdout.
