@@ -145,6 +145,11 @@ Status Master::Load() {
     t.epoch = row.epoch;
     tvds_[row.name] = std::move(t);
   }
+  // What each host's relay last claimed: a restarted master keeps counting
+  // the domains that kept running meanwhile.
+  TVD_ASSIGN_OR_RETURN(std::vector<QuotaUsageRow> usage,
+                       store_->ListQuotaUsage());
+  for (const QuotaUsageRow& u : usage) quotas_.Set(u.tvd, u.host, u.amounts);
   if (!options_.policy_dir.empty()) {
     std::vector<std::filesystem::path> files;
     std::error_code ec;
@@ -229,6 +234,7 @@ Status Master::RemoveMemberLocked(const std::string& tvd,
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TVD_RETURN_IF_ERROR(store_->RemoveMember(tvd, host));
+  quotas_.DropHost(tvd, host);
   AuditBestEffort("master", std::string(protocol::MembershipChangeName(change)),
                   Key(tvd, host), true, reason);
   TVD_RETURN_IF_ERROR(RekeyLocked(it->second));
@@ -282,6 +288,8 @@ Status Master::Handle(Connection& conn) {
     case MessageType::kVmReport:
     case MessageType::kLeaveNotice:
       return HandleHostRequest(conn, first);
+    case MessageType::kUsageClaim:
+      return HandleUsageClaim(conn, first);
     case MessageType::kTvdAdd:
     case MessageType::kTvdUpdate:
     case MessageType::kTvdRemove:
@@ -591,6 +599,49 @@ Status Master::HandleHostRequest(Connection& conn, const Frame& frame) {
   return conn.WriteFrame(MessageType::kDiskKeyGrant, payload.view(), write);
 }
 
+Status Master::HandleUsageClaim(Connection& conn, const Frame& frame) {
+  const pki::Identity peer = conn.peer();
+  const std::string actor = peer.ToString();
+  if (peer.role != pki::Role::kHost) {
+    Status s = PermissionDenied(
+        "usage claims need a host certificate; peer is " + actor);
+    AuditBestEffort(actor, "quota-claim", "", false, s.message());
+    return s;
+  }
+  TVD_ASSIGN_OR_RETURN(protocol::UsageClaim claim,
+                       protocol::DecodeUsageClaim(frame.payload));
+  const std::string subject = Key(claim.tvd, peer.name);
+  {
+    std::lock_guard lock(mutex_);
+    // Only an attested member counts: the figure is dropped with the
+    // membership, and a host outside the TVD has nothing to claim.
+    Status s;
+    auto it = tvds_.find(claim.tvd);
+    auto live = live_.find({claim.tvd, peer.name});
+    if (it == tvds_.end()) {
+      s = NotFound("no TVD named " + claim.tvd);
+    } else if (live == live_.end() || !live->second->attested) {
+      s = PermissionDenied("host " + peer.name +
+                           " has no attested member channel for TVD " +
+                           claim.tvd);
+    } else if (!it->second.policy.total_quota.empty()) {
+      s = quotas_.Claim(claim.tvd, peer.name, it->second.policy.total_quota,
+                        claim.held, claim.adds);
+      // Durable before the answer; should the write fail, the figure in
+      // memory is the larger one, which only over-counts.
+      if (s.ok()) {
+        s = store_->PutQuotaUsage(
+            {claim.tvd, peer.name, *quotas_.Of(claim.tvd, peer.name)});
+      }
+    }
+    if (!s.ok()) {
+      AuditBestEffort(actor, "quota-claim", subject, false, s.message());
+      return s;
+    }
+  }
+  return conn.WriteFrame(MessageType::kAck, {}, options_.timeouts.write);
+}
+
 Status Master::CheckMemberRequestLocked(const std::string& host,
                                         const std::string& tvd,
                                         const std::string& vm, bool disk_key) {
@@ -665,6 +716,7 @@ StatusOr<std::string> Master::AdminRequest(const pki::Identity& admin,
           " comes from the policy directory; remove its file instead"));
     }
     TVD_RETURN_IF_ERROR(store_->RemoveTvd(rm.tvd));
+    quotas_.DropTvd(rm.tvd);
     for (auto l = live_.begin(); l != live_.end();) {
       if (l->first.first != rm.tvd) {
         ++l;
@@ -789,6 +841,13 @@ StatusOr<std::string> Master::Query(const protocol::AdminQuery& q) {
     TVD_ASSIGN_OR_RETURN(auto vms, store_->Vms(name));
     for (const VmRow& v : vms) {
       j["vms"].push_back({{"vm", v.vm}, {"host", v.host}, {"uuid", v.uuid}});
+    }
+    if (!t.policy.total_quota.empty()) {
+      const policy::QuotaAmounts used = quotas_.Total(name);
+      j["quota_in_use"] = {{"domains", used.domains},
+                           {"vcpus", used.vcpus},
+                           {"memory_kib", used.memory_kib},
+                           {"disk_bytes", used.disk_bytes}};
     }
     return j;
   };

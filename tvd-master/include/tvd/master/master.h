@@ -40,6 +40,7 @@
 #include "tvd/channel/channel_server.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/master/state_store.h"
+#include "tvd/master/total_quota_ledger.h"
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/secure_bytes.h"
@@ -120,6 +121,10 @@ class Master {
   Status CheckMemberRequestLocked(const std::string& host,
                                   const std::string& tvd, const std::string& vm,
                                   bool disk_key);
+  // UsageClaim (request channel): checked against the TVD's total quota
+  // (TotalQuotaLedger), stored, answered kAck or the refusal.
+  Status HandleUsageClaim(channel::Connection& conn,
+                          const channel::Frame& frame);
   Status HandleAdmin(channel::Connection& conn, channel::Frame frame);
   StatusOr<std::string> AdminRequest(const pki::Identity& admin,
                                      const channel::Frame& frame);
@@ -156,6 +161,7 @@ class Master {
   std::mutex mutex_;
   std::map<std::string, Tvd> tvds_;                                 // mutex_
   std::map<std::pair<std::string, std::string>, SessionPtr> live_;  // mutex_
+  TotalQuotaLedger quotas_;                                         // mutex_
 };
 
 }  // namespace tvd::master
