@@ -6,7 +6,7 @@
 namespace tvd {
 
 void PrintTable(std::ostream& out, const TableRow& header,
-                const std::vector<TableRow>& rows) {
+                const std::vector<TableRow>& rows, TableOptions options) {
   std::vector<std::size_t> width;
   auto measure = [&width](const TableRow& r) {
     if (width.size() < r.size()) width.resize(r.size(), 0);
@@ -20,7 +20,7 @@ void PrintTable(std::ostream& out, const TableRow& header,
     std::string text;
     for (std::size_t i = 0; i < r.size(); ++i) {
       text += r[i];
-      if (i + 1 < r.size()) {
+      if (i + 1 < r.size() || options.pad_last_cell) {
         text += std::string(width[i] + 2 - r[i].size(), ' ');
       }
     }

@@ -4,11 +4,11 @@
 
 #include <chrono>
 #include <climits>
-#include <iomanip>
 #include <sstream>
 
 #include "tvd/host/control_protocol.h"
 #include "tvd/host/control_socket.h"
+#include "tvd/text_table.h"
 #include "tvd/tvdctl/dispatcher.h"
 
 namespace tvd::tvdctl {
@@ -120,23 +120,10 @@ std::string Cell(const json& j, const char* key) {
   return it->dump();
 }
 
-void PrintTable(std::ostream& out, const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) {
-      width[i] = std::max(width[i], r[i].size());
-    }
-  }
-  auto line = [&](const std::vector<std::string>& r) {
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      out << std::left << std::setw(static_cast<int>(width[i]) + 2) << r[i];
-    }
-    out << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
+// tvdctl status has always padded its last column.
+void PrintStatusTable(std::ostream& out, const TableRow& header,
+                      const std::vector<TableRow>& rows) {
+  PrintTable(out, header, rows, {.pad_last_cell = true});
 }
 
 void PrintVms(std::ostream& out, const json& proxy) {
@@ -158,7 +145,7 @@ void PrintVms(std::ostream& out, const json& proxy) {
     out << "  (no VMs)\n";
     return;
   }
-  PrintTable(out, {"VM", "UUID", "PORTS"}, rows);
+  PrintStatusTable(out, {"VM", "UUID", "PORTS"}, rows);
 }
 
 void PrintResult(const CommandSpec& spec, const ControlRequest& req,
@@ -201,7 +188,7 @@ void PrintResult(const CommandSpec& spec, const ControlRequest& req,
         members.push_back({Cell(m, "host"), Cell(m, "address")});
       }
     }
-    if (!members.empty()) PrintTable(out, {"MEMBER", "ADDRESS"}, members);
+    if (!members.empty()) PrintStatusTable(out, {"MEMBER", "ADDRESS"}, members);
     PrintVms(out, result);
     return;
   }
@@ -221,7 +208,7 @@ void PrintResult(const CommandSpec& spec, const ControlRequest& req,
     out << "this host is not a member of any TVD\n";
     return;
   }
-  PrintTable(out, {"TVD", "STATE", "PID", "RESTARTS", "VMS"}, rows);
+  PrintStatusTable(out, {"TVD", "STATE", "PID", "RESTARTS", "VMS"}, rows);
 }
 
 int RunHost(const CommandSpec& spec, const std::vector<std::string>& args,

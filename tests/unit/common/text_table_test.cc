@@ -35,5 +35,15 @@ TEST(PrintTableTest, RowsMayHaveFewerOrMoreCellsThanTheHeader) {
             "       4\n");
 }
 
+TEST(PrintTableTest, PadLastCellPadsEveryCell) {
+  std::ostringstream out;
+  PrintTable(out, {"TVD", "PID"}, {{"blue", "4242"}, {"x"}},
+             {.pad_last_cell = true});
+  EXPECT_EQ(out.str(),
+            "TVD   PID   \n"
+            "blue  4242  \n"
+            "x     \n");
+}
+
 }  // namespace
 }  // namespace tvd
