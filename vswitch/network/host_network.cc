@@ -1,9 +1,9 @@
-#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/network/host_network.h"
 
 #include <algorithm>
 
 #include "tvd/log.h"
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tvd/testing/free_port.h"
 #include "tvd/testing/libvirt_pki.h"
 
 namespace tvd::libvirt_filter::testing {
@@ -42,24 +43,6 @@ Status WritePolicy(const std::string& dir, const std::string& tvd) {
   std::ofstream out(dir + "/" + tvd + ".xml");
   out << xml;
   return out ? Status::Ok() : IoError("cannot write policy");
-}
-
-// A free loopback TCP port (bound to 0, read, released).
-StatusOr<std::uint16_t> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket", errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoError("bind", err);
-  }
-  ::close(fd);
-  return static_cast<std::uint16_t>(ntohs(addr.sin_port));
 }
 
 }  // namespace
@@ -120,7 +103,8 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
         "libvirtd-key.pem",
         std::string(reinterpret_cast<const char*>(cert.key_pem.data()),
                     cert.key_pem.size()));
-    TVD_ASSIGN_OR_RETURN(env->libvirtd_tls_port, FreePort());
+    TVD_ASSIGN_OR_RETURN(env->libvirtd_tls_port,
+                         ::tvd::testing::FreeLoopbackPort());
     libvirtd_options.tls_port = env->libvirtd_tls_port;
   }
   TVD_ASSIGN_OR_RETURN(env->libvirtd,

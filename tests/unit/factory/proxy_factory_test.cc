@@ -1,4 +1,4 @@
-#include "tvd/host/proxy_factory.h"
+#include "tvd/proxy_factory/proxy_factory.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -112,9 +112,9 @@ TEST_F(FactoryTest, ProxyThatLeftOnItsOwnIsForgottenNotRestarted) {
   pid_t pid = f.ProxyPid("blue");
   // As after an eviction: the proxy leaves without the factory asking, and
   // exits 0.
-  auto left = CallControl(dir_ + "/blue.sock",
-                          {ControlOp::kLeave, "blue", "", ""},
-                          std::chrono::seconds(5));
+  auto left =
+      CallControl(dir_ + "/blue.sock", {ControlOp::kLeave, "blue", "", ""},
+                  std::chrono::seconds(5));
   ASSERT_TRUE(left.ok()) << left.status().ToString();
   for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
     EXPECT_EQ(f.Supervise(), 0);
