@@ -17,8 +17,10 @@ using channel::MessageType;
 
 StoreWrite AttestationRow(const std::string& host, bool ok,
                           const std::string& reason) {
+  // Isolated: one host row no decision depends on; a failure fails only
+  // the request that wrote it, as before the journal.
   return {[=](Store& s) { return s.SetAttestation(host, ok, reason); }, true,
-          "SetAttestation " + host};
+          "SetAttestation " + host, true};
 }
 
 }  // namespace
@@ -73,7 +75,7 @@ Status MemberChannels::Admit(Connection& conn,
     const std::string host = conn.peer().name;
     TVD_RETURN_IF_ERROR(core_.journal.Apply(
         {{[host, ak](Store& s) { return s.AddAk(host, ak); }, true,
-          "AddAk " + host}},
+          "AddAk " + host, true}},
         {}));
     TVD_RETURN_IF_ERROR(
         conn.WriteFrame(MessageType::kEnrolResult, {}, t.write));
