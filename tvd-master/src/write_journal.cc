@@ -78,18 +78,27 @@ void WriteJournal::Run() {
       status = Status(failed->code(),
                       "state store failed earlier: " + failed->message());
     } else {
+      // Required writes first, in order; then the delivery; then the
+      // best-effort audit rows, so an fsync that no message depends on
+      // does not delay the fan-out (the requester still waits for them).
       for (StoreWrite& w : entry->writes) {
+        if (!w.required) continue;
         Status s = w.apply(store_);
         if (s.ok()) continue;
-        if (!w.required) {
-          log::Error("audit row lost (", w.what, "): ", s.ToString());
-          continue;
-        }
         status = s;
         isolated_failure = w.isolated;
         break;
       }
       if (status.ok() && entry->after) entry->after();
+      if (status.ok()) {
+        for (StoreWrite& w : entry->writes) {
+          if (w.required) continue;
+          Status s = w.apply(store_);
+          if (!s.ok()) {
+            log::Error("audit row lost (", w.what, "): ", s.ToString());
+          }
+        }
+      }
     }
     bool first_failure = false;
     {
