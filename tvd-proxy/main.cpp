@@ -2,6 +2,7 @@
 // --tvd and --socket; wires the real libvirt, OVS/OpenFlow, iproute2 and
 // charon (VICI) clients into TvdProxy (tvd_proxy.h), joins, then serves its
 // control socket until it has left the TVD or gets SIGTERM.
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "tvd/attest/attester.h"
 #include "tvd/attest/esys_tpm.h"
@@ -27,6 +29,8 @@
 #include "tvd/proxy/per_call_tpm.h"
 #include "tvd/proxy/tvd_network.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/proxy/update_inbox.h"
+#include "tvd/proxy/usage_claims.h"
 #include "tvd/vici/vici_tunnel_backend.h"
 #include "tvd/vswitch/host_network.h"
 #include "tvd/vswitch/link_manager.h"
@@ -48,9 +52,12 @@ constexpr char kUsage[] =
     "                 --master ADDRESS:PORT [--master-name NAME]\n"
     "                 --ca PEM --cert PEM --key PEM [--tcti TCTI|none]\n"
     "                 [--ima-log PATH] [--state-dir DIR]\n"
+    "                 [--usage-socket PATH]\n"
     "  --state-dir DIR  root-owned directory of the admission records\n"
     "                   (DIR/<tvd>/admitted.json; default "
-    "/var/lib/tvd/proxy)\n";
+    "/var/lib/tvd/proxy)\n"
+    "  --usage-socket PATH  where the host's libvirt relay claims quota\n"
+    "                   usage (usage_claims.h); none when absent\n";
 
 tvd::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -159,7 +166,8 @@ int main(int argc, char** argv) {
         "--libvirt-uri", "--secrets-uri", "--ovsdb",   "--bridge",
         "--openflow",    "--vici",        "--netns",   "--datapath",
         "--master",      "--master-name", "--ca",      "--cert",
-        "--key",         "--tcti",        "--ima-log", "--state-dir"};
+        "--key",         "--tcti",        "--ima-log", "--state-dir",
+        "--usage-socket"};
     bool known = false;
     for (const char* k : kKnown) known = known || a == k;
     if (!known) {
@@ -220,8 +228,10 @@ int main(int argc, char** argv) {
                               .local_host = opt["--host"],
                               .local_address = opt["--address"]},
                              *master, **hypervisor, network, cache, admissions);
+  // The link's thread only queues; the loop below applies (update_inbox.h).
+  tvd::proxy::MasterUpdateInbox inbox;
   master->SetUpdateHandler(
-      [&proxy](const tvd::proxy::MasterUpdate& u) { proxy.OnMasterUpdate(u); });
+      [&inbox](const tvd::proxy::MasterUpdate& u) { inbox.Push(u); });
   // Joining again after a restart reconciles: JoinTvd is idempotent and the
   // admitted VMs (and only those) get their ports back.
   if (auto s = proxy.Join(); !s.ok()) return fail(s);
@@ -238,10 +248,37 @@ int main(int argc, char** argv) {
                           const tvd::host::PeerCredentials&) {
     return proxy.Handle(req);
   };
+  // Quota claims of the host's relay, on their own socket and thread: they
+  // touch nothing of TvdProxy, only the master link (thread-safe there).
+  std::unique_ptr<tvd::host::ControlServer> usage_server;
+  std::thread usage_thread;
+  std::atomic<bool> usage_stop{false};
+  if (!opt["--usage-socket"].empty()) {
+    auto listening =
+        tvd::host::ControlServer::Listen(opt["--usage-socket"], {});
+    if (!listening.ok()) return fail(listening.status());
+    usage_server = std::move(*listening);
+    usage_thread = std::thread([&] {
+      usage_server->Serve(
+          [&](const tvd::host::ControlRequest& req,
+              const tvd::host::PeerCredentials&) {
+            return tvd::proxy::HandleUsageClaim(*master, tvd, req);
+          },
+          usage_stop);
+    });
+  }
   while (!g_stop && !proxy.left()) {
-    (*server)->ServeOne(handler, std::chrono::milliseconds(200));
+    pollfd fds[2] = {{(*server)->fd(), POLLIN, 0}, {inbox.fd(), POLLIN, 0}};
+    ::poll(fds, 2, 200);
+    for (const tvd::proxy::MasterUpdate& u : inbox.Drain()) {
+      proxy.OnMasterUpdate(u);
+    }
+    if (proxy.left()) break;
+    (*server)->ServeOne(handler, std::chrono::milliseconds(0));
     proxy.RetryPendingNetwork();
   }
+  usage_stop = true;
+  if (usage_thread.joinable()) usage_thread.join();
   tvd::log::Info(proxy.left() ? "left; exiting" : "SIGTERM; exiting");
   return 0;
 }

@@ -187,6 +187,7 @@ void PrintResult(const CommandSpec& spec, const ControlRequest& req,
       out << "detached VM '" << req.vm << "' from TVD '" << req.tvd << "'\n";
       return;
     case ControlOp::kStatus:
+    case ControlOp::kUsage:  // not a tvdctl command
       break;
   }
   if (!req.tvd.empty()) {

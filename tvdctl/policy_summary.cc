@@ -68,14 +68,17 @@ void TvdSummary(std::ostream& o, const TvdPolicy& p) {
       << (p.ReleasesDiskKeyTo(v.vm) ? "  (gets a disk key)" : "") << "\n";
     Measures(o, v.measures, "      ");
   }
-  o << "  quota per host:";
-  const HostQuota& q = p.per_host_quota;
-  if (q.empty()) o << " none";
-  if (q.domains) o << "  " << *q.domains << " domains";
-  if (q.vcpus) o << "  " << *q.vcpus << " vCPUs";
-  if (q.memory_mib) o << "  " << *q.memory_mib << " MiB memory";
-  if (q.disk_gib) o << "  " << *q.disk_gib << " GiB disk";
-  o << "\n";
+  for (const auto& [label, q] :
+       {std::pair{"quota per host:", &p.per_host_quota},
+        std::pair{"quota in total:", &p.total_quota}}) {
+    o << "  " << label;
+    if (q->empty()) o << " none";
+    if (q->domains) o << "  " << *q->domains << " domains";
+    if (q->vcpus) o << "  " << *q->vcpus << " vCPUs";
+    if (q->memory_mib) o << "  " << *q->memory_mib << " MiB memory";
+    if (q->disk_gib) o << "  " << *q->disk_gib << " GiB disk";
+    o << "\n";
+  }
   o << "  gateways:" << (p.gateways.empty() ? " none" : "") << "\n";
   for (const GatewayRule& g : p.gateways) {
     o << "    VM " << g.vm << " may connect to TVD " << g.peer << " (if "

@@ -404,7 +404,22 @@ void RenderTvdList(const json& reply, std::ostream& out) {
 void RenderTvdShow(const json& t, std::ostream& out) {
   out << "TVD " << Cell(t, "name") << " (id " << Cell(t, "id")
       << ")  key epoch " << Cell(t, "epoch") << "  source " << Cell(t, "source")
-      << "\npolicy digest " << Cell(t, "digest") << "\n\n";
+      << "\npolicy digest " << Cell(t, "digest") << "\n";
+  if (t.contains("quota_in_use") && t["quota_in_use"].is_object()) {
+    const json& q = t["quota_in_use"];
+    auto amount = [&](const char* key) -> std::uint64_t {
+      return q.contains(key) && q[key].is_number_unsigned()
+                 ? q[key].get<std::uint64_t>()
+                 : 0;
+    };
+    out << "quota in use (all hosts): " << amount("domains") << " domains, "
+        << amount("vcpus") << " vCPUs, "
+        << policy::PrintAmount(policy::QuotaKind::kMemory, amount("memory_kib"))
+        << " memory, "
+        << policy::PrintAmount(policy::QuotaKind::kDisk, amount("disk_bytes"))
+        << " disk\n";
+  }
+  out << "\n";
   std::map<std::string, std::size_t> vms_per_host;
   for (const json& v : Array(t, "vms")) ++vms_per_host[Cell(v, "host")];
   std::vector<std::vector<std::string>> hosts;

@@ -61,6 +61,7 @@ TenantScope ScopeFromPolicy(const tvd::policy::TvdPolicy& policy,
   scope.emulator = host.emulator;
   scope.graphics = host.graphics;
   scope.quota = policy.per_host_quota;
+  scope.total_quota = policy.total_quota;
   return scope;
 }
 
@@ -86,13 +87,24 @@ StatusOr<TenantScope> StaticOwnership::ScopeForSubject(
     return NotFound("no TVD policy names '" + std::string(subject) +
                     "' as its owner");
   }
-  TenantScope scope = ScopeFromPolicy(*found, storage_root_, host_);
+  return ScopeOf(*found);
+}
+
+TenantScope StaticOwnership::ScopeOf(
+    const tvd::policy::TvdPolicy& policy) const {
+  TenantScope scope = ScopeFromPolicy(policy, storage_root_, host_);
   for (const auto& p : policies_) {
-    if (p.name.starts_with(found->name + "-")) {
+    if (p.name.starts_with(policy.name + "-")) {
       scope.nested_tvds.push_back(p.name);
     }
   }
   return scope;
+}
+
+std::vector<TenantScope> StaticOwnership::AllScopes() const {
+  std::vector<TenantScope> out;
+  for (const auto& p : policies_) out.push_back(ScopeOf(p));
+  return out;
 }
 
 StatusOr<std::unique_ptr<StaticOwnership>> LoadPolicyDirectory(

@@ -16,6 +16,7 @@ namespace tvd::libvirt_filter {
 namespace {
 
 using tinyxml2::XMLElement;
+using tvd::policy::SaturatingAdd;
 
 constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
 
@@ -70,10 +71,6 @@ StatusOr<std::uint64_t> MemoryKib(const XMLElement* e, const char* text,
   const U128 bytes = static_cast<U128>(*value) * *scale;
   const U128 kib = bytes / 1024 + (bytes % 1024 != 0 ? 1 : 0);
   return kib > kMaxU64 ? kMaxU64 : static_cast<std::uint64_t>(kib);
-}
-
-std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
-  return a > kMaxU64 - b ? kMaxU64 : a + b;
 }
 
 // The first child `name` of `e` (libvirt refuses duplicates of the ones
@@ -153,8 +150,8 @@ StatusOr<DomainCharge> ChargeOfDomainXml(std::string_view xml, bool active,
 }
 
 QuotaGuard::QuotaGuard(DomainDirectory& directory, OwnershipCache& cache,
-                       DiskSizes& disks)
-    : directory_(directory), cache_(cache), disks_(disks) {}
+                       DiskSizes& disks, TotalQuotaClaims* claims)
+    : directory_(directory), cache_(cache), disks_(disks), claims_(claims) {}
 
 QuotaGuard::Tenant& QuotaGuard::TenantFor(const std::string& tvd) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -165,12 +162,19 @@ QuotaGuard::Tenant& QuotaGuard::TenantFor(const std::string& tvd) {
 
 StatusOr<TenantUsage> QuotaGuard::ReadUsage(const std::string& tvd,
                                             Tenant& tenant) {
+  TenantUsage usage;
+  // Reservations first: one released after this line was answered by
+  // libvirtd before, so the list below shows it. The other order could miss
+  // a call answered between the two reads.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    usage.reserved = tenant.reserved;
+  }
   StatusOr<std::vector<RemoteDomain>> all = directory_.ListAll(0);
   if (!all.ok()) {
     return Unavailable("cannot read the TVD's usage from libvirtd: " +
                        all.status().message());
   }
-  TenantUsage usage;
   for (const RemoteDomain& d : *all) {
     if (!cache_.Owns(tvd, d)) continue;
     StatusOr<std::string> xml = directory_.GetXmlDesc(d);
@@ -186,8 +190,6 @@ StatusOr<TenantUsage> QuotaGuard::ReadUsage(const std::string& tvd,
     charge.uuid = d.uuid;
     usage.domains.push_back(std::move(charge));
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  usage.reserved = tenant.reserved;
   return usage;
 }
 
@@ -214,6 +216,102 @@ void QuotaGuard::Release(std::uint64_t reservation) {
   reservations_.erase(it);
 }
 
+void QuotaGuard::Remember(const TenantScope& scope) {
+  if (scope.total_quota.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  seen_.insert_or_assign(scope.tvd, scope);
+}
+
+Status QuotaGuard::ClaimTotal(const TenantScope& scope,
+                              const TenantUsage& usage,
+                              const QuotaAmounts& adds) {
+  if (scope.total_quota.empty()) return Status::Ok();
+  Remember(scope);
+  bool limited = false;
+  for (tvd::policy::QuotaKind kind : tvd::policy::kQuotaKinds) {
+    limited = limited || (tvd::policy::AmountOf(adds, kind) > 0 &&
+                          tvd::policy::LimitOf(scope.total_quota, kind));
+  }
+  if (!limited) return Status::Ok();
+  if (claims_ == nullptr) {
+    return Unavailable("no master path for the TVD's quota in total");
+  }
+  return claims_->Claim(scope.tvd, HeldOnHost(usage), adds);
+}
+
+void QuotaGuard::Answered(const TenantScope& scope, std::int32_t procedure) {
+  if (scope.total_quota.empty()) return;
+  switch (procedure) {
+    case kProcDomainDefineXml:
+    case kProcDomainDefineXmlFlags:
+    case kProcDomainUndefine:
+    case kProcDomainUndefineFlags:
+    case kProcDomainCreate:
+    case kProcDomainCreateWithFlags:
+    case kProcDomainCreateXml:
+    case kProcDomainDestroy:
+    case kProcDomainDestroyFlags:
+    case kProcDomainShutdown:
+    case kProcDomainShutdownFlags:
+    case kProcDomainSetVcpus:
+    case kProcDomainSetVcpusFlags:
+    case kProcDomainSetMemory:
+    case kProcDomainSetMemoryFlags:
+    case kProcDomainSetMaxMemory:
+    case kProcDomainAttachDevice:
+    case kProcDomainDetachDevice:
+      break;
+    default:
+      return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.insert_or_assign(scope.tvd, scope);
+    due_.insert_or_assign(scope.tvd, scope);
+  }
+  due_changed_.notify_all();
+}
+
+std::vector<TenantScope> QuotaGuard::ReportsDue(
+    std::chrono::steady_clock::time_point until,
+    const std::vector<TenantScope>& all) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool early = due_changed_.wait_until(
+      lock, until, [&] { return !due_.empty() || woken_; });
+  std::map<std::string, TenantScope> out;
+  if (!early) {
+    out = seen_;
+    for (const TenantScope& s : all) {
+      if (!s.total_quota.empty()) out.insert_or_assign(s.tvd, s);
+    }
+  }
+  for (auto& [tvd, scope] : due_) out.insert_or_assign(tvd, std::move(scope));
+  due_.clear();
+  woken_ = false;
+  std::vector<TenantScope> scopes;
+  for (auto& [tvd, scope] : out) scopes.push_back(std::move(scope));
+  return scopes;
+}
+
+void QuotaGuard::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  due_changed_.notify_all();
+}
+
+Status QuotaGuard::ReportUsage(const TenantScope& scope) {
+  if (scope.total_quota.empty()) return Status::Ok();
+  if (claims_ == nullptr) {
+    return Unavailable("no master path for the TVD's quota in total");
+  }
+  Tenant& tenant = TenantFor(scope.tvd);
+  std::lock_guard<std::mutex> check(tenant.check);
+  TVD_ASSIGN_OR_RETURN(TenantUsage usage, ReadUsage(scope.tvd, tenant));
+  return claims_->Claim(scope.tvd, HeldOnHost(usage), QuotaAmounts{});
+}
+
 QuotaAmounts QuotaGuard::reserved(const std::string& tvd) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tenants_.find(tvd);
@@ -223,7 +321,9 @@ QuotaAmounts QuotaGuard::reserved(const std::string& tvd) {
 StatusOr<std::uint64_t> QuotaGuard::AdmitDefine(const TenantScope& scope,
                                                 std::string_view xml,
                                                 bool start) {
-  if (scope.quota.empty()) return std::uint64_t{0};
+  if (scope.quota.empty() && scope.total_quota.empty()) {
+    return std::uint64_t{0};
+  }
   TVD_ASSIGN_OR_RETURN(DomainCharge proposed,
                        ChargeOfDomainXml(xml, false, disks_));
   Tenant& tenant = TenantFor(scope.tvd);
@@ -231,6 +331,7 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDefine(const TenantScope& scope,
   TVD_ASSIGN_OR_RETURN(TenantUsage usage, ReadUsage(scope.tvd, tenant));
   TVD_ASSIGN_OR_RETURN(QuotaAmounts adds, CheckDefine(scope.tvd, scope.quota,
                                                       usage, proposed, start));
+  TVD_RETURN_IF_ERROR(ClaimTotal(scope, usage, adds));
   return Reserve(tenant, adds);
 }
 
@@ -249,7 +350,9 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDomainCall(
     default:
       return std::uint64_t{0};
   }
-  if (scope.quota.empty()) return std::uint64_t{0};
+  if (scope.quota.empty() && scope.total_quota.empty()) {
+    return std::uint64_t{0};
+  }
   XdrReader r(args);
   TVD_ASSIGN_OR_RETURN(RemoteDomain dom, ReadDomain(r));
   // What the call asks for, and whether it affects the running domain
@@ -337,6 +440,7 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDomainCall(
       adds += none;
     }
   }
+  TVD_RETURN_IF_ERROR(ClaimTotal(scope, usage, adds));
   return Reserve(tenant, adds);
 }
 

@@ -63,6 +63,14 @@ Status Apply(RelayConfig& c, const std::string& key, const std::string& v) {
     if (key == "frame-timeout-ms") c.options.frame_timeout = d;
     if (key == "write-timeout-ms") c.options.write_timeout = d;
     if (key == "handshake-timeout-ms") c.options.handshake_timeout = d;
+  } else if (key == "proxy-run-dir") {
+    if (!v.empty() && v.front() != '/') {
+      return InvalidArgument("proxy-run-dir: '" + v + "' is not absolute");
+    }
+    c.options.proxy_run_dir = v;
+  } else if (key == "usage-report-interval-s") {
+    TVD_ASSIGN_OR_RETURN(long s, ParseNumber(v, 1, 3600));
+    c.options.usage_report_interval = std::chrono::seconds(s);
   } else if (key == "tenant-max-connections") {
     TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 4096));
     c.options.tenant_limits.max_connections = static_cast<std::size_t>(n);
@@ -106,6 +114,7 @@ Status ReadFile(RelayConfig& c, const std::string& path) {
 
 StatusOr<RelayConfig> ParseRelayConfig(const std::vector<std::string>& args) {
   RelayConfig c;
+  c.options.proxy_run_dir = "/run/tvd/proxies";
   for (const std::string& a : args) {
     if (!a.starts_with("--") || a.find('=') == std::string::npos) {
       return InvalidArgument("argument '" + a + "': expected --key=value");

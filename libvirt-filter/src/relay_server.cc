@@ -291,8 +291,11 @@ StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
   TVD_RETURN_IF_ERROR(s->admin_->Connect().WithContext(
       "libvirtd at " + options.upstream_socket));
   s->not_found_.Learn(*s->admin_);
+  if (!options.proxy_run_dir.empty()) {
+    s->claims_ = std::make_unique<ProxyUsageClaims>(options.proxy_run_dir);
+  }
   s->quota_ = std::make_unique<QuotaGuard>(*s->admin_, s->admin_->cache(),
-                                           s->disk_sizes_);
+                                           s->disk_sizes_, s->claims_.get());
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -320,6 +323,7 @@ StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
     return ErrnoError("pipe", errno);
   }
   s->acceptor_ = std::thread([p = s.get()] { p->AcceptLoop(); });
+  s->reporter_ = std::thread([p = s.get()] { p->ReportLoop(); });
   log::Info("libvirt-filter listening on ", options.listen_address, ":",
             s->port_, ", upstream ", options.upstream_socket, " (",
             options.upstream_uri, ")");
@@ -338,6 +342,8 @@ void RelayServer::Stop() {
   if (stopping_.exchange(true)) return;
   if (wake_pipe_[1] >= 0) (void)!::write(wake_pipe_[1], "x", 1);
   if (acceptor_.joinable()) acceptor_.join();
+  if (quota_ != nullptr) quota_->Wake();
+  if (reporter_.joinable()) reporter_.join();
   std::lock_guard<std::mutex> lock(mu_);
   for (Worker& w : workers_) ::shutdown(w.fd, SHUT_RDWR);
   for (Worker& w : workers_) {
@@ -345,6 +351,27 @@ void RelayServer::Stop() {
     ::close(w.fd);
   }
   workers_.clear();
+}
+
+void RelayServer::ReportLoop() {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point periodic = Clock::now() + options_.usage_report_interval;
+  while (!stopping_) {
+    std::vector<TenantScope> due =
+        quota_->ReportsDue(periodic, ownership_.AllScopes());
+    if (stopping_) break;
+    if (Clock::now() >= periodic) {
+      periodic = Clock::now() + options_.usage_report_interval;
+    }
+    for (const TenantScope& scope : due) {
+      Status s = quota_->ReportUsage(scope);
+      // Not joined on this host (no proxy) is the common case, not news.
+      if (!s.ok()) {
+        log::Info("relay: usage of TVD ", scope.tvd,
+                  " not reported: ", s.ToString());
+      }
+    }
+  }
 }
 
 void RelayServer::AcceptLoop() {

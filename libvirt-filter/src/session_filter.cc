@@ -772,7 +772,12 @@ void SessionFilter::OnReply(Packet& packet, FilterOutput& out) {
   }
   PendingCall call = std::move(it->second);
   pending_.erase(it);
-  if (quota_ != nullptr) quota_->Release(call.quota_reservation);
+  if (quota_ != nullptr) {
+    quota_->Release(call.quota_reservation);
+    if (h.status == MessageStatus::kOk) {
+      quota_->Answered(scope_, call.procedure);
+    }
+  }
   if (h.type == MessageType::kReplyWithFds) {
     return Deny(h,
                 "passing file descriptors is not available through the "

@@ -11,11 +11,9 @@ using nlohmann::json;
 constexpr struct {
   ControlOp op;
   std::string_view name;
-} kOps[] = {{ControlOp::kJoin, "join"},
-            {ControlOp::kLeave, "leave"},
-            {ControlOp::kAttach, "attach"},
-            {ControlOp::kDetach, "detach"},
-            {ControlOp::kStatus, "status"}};
+} kOps[] = {{ControlOp::kJoin, "join"},     {ControlOp::kLeave, "leave"},
+            {ControlOp::kAttach, "attach"}, {ControlOp::kDetach, "detach"},
+            {ControlOp::kStatus, "status"}, {ControlOp::kUsage, "usage"}};
 
 constexpr ErrorCode kCodes[] = {
     ErrorCode::kInvalidArgument, ErrorCode::kNotFound,
@@ -54,6 +52,39 @@ StatusOr<std::string> StringField(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
+json AmountsJson(const policy::QuotaAmounts& a) {
+  return {{"domains", a.domains},
+          {"vcpus", a.vcpus},
+          {"memory_kib", a.memory_kib},
+          {"disk_bytes", a.disk_bytes}};
+}
+
+StatusOr<policy::QuotaAmounts> AmountsField(const json& j, const char* key) {
+  auto it = j.find(key);
+  const std::string where = std::string("request: field '") + key + "'";
+  if (it == j.end()) {
+    return InvalidArgument(std::string("request: missing field '") + key + "'");
+  }
+  if (!it->is_object() || it->size() != 4) {
+    return InvalidArgument(where +
+                           " must be an object of exactly domains, vcpus, "
+                           "memory_kib, disk_bytes");
+  }
+  policy::QuotaAmounts a;
+  for (auto [name, out] :
+       {std::pair{"domains", &a.domains}, std::pair{"vcpus", &a.vcpus},
+        std::pair{"memory_kib", &a.memory_kib},
+        std::pair{"disk_bytes", &a.disk_bytes}}) {
+    auto v = it->find(name);
+    if (v == it->end() || !v->is_number_unsigned()) {
+      return InvalidArgument(where + ": '" + name +
+                             "' must be an unsigned integer");
+    }
+    *out = v->get<std::uint64_t>();
+  }
+  return a;
+}
+
 }  // namespace
 
 std::string_view ControlOpName(ControlOp op) {
@@ -86,6 +117,10 @@ std::string EncodeRequest(const ControlRequest& request) {
   if (!request.tvd.empty()) j["tvd"] = request.tvd;
   if (request.op == ControlOp::kAttach) j["vm_config"] = request.vm_config;
   if (request.op == ControlOp::kDetach) j["vm"] = request.vm;
+  if (request.op == ControlOp::kUsage) {
+    j["held"] = AmountsJson(request.held);
+    j["adds"] = AmountsJson(request.adds);
+  }
   return j.dump();
 }
 
@@ -102,8 +137,8 @@ StatusOr<ControlRequest> DecodeRequest(std::string_view body) {
   }
   if (!known) {
     return InvalidArgument("request: unknown op '" + op_name.substr(0, 32) +
-                           "' (expected join, leave, attach, detach or "
-                           "status)");
+                           "' (expected join, leave, attach, detach, "
+                           "status or usage)");
   }
   std::set<std::string> allowed = {"op"};
   bool tvd_required = req.op != ControlOp::kStatus;
@@ -133,6 +168,11 @@ StatusOr<ControlRequest> DecodeRequest(std::string_view body) {
     if (!IsValidControlName(req.vm)) {
       return InvalidArgument("request: field 'vm' is not a valid VM name");
     }
+  }
+  if (req.op == ControlOp::kUsage) {
+    allowed.insert({"held", "adds"});
+    TVD_ASSIGN_OR_RETURN(req.held, AmountsField(j, "held"));
+    TVD_ASSIGN_OR_RETURN(req.adds, AmountsField(j, "adds"));
   }
   for (const auto& [key, value] : j.items()) {
     if (!allowed.contains(key)) {

@@ -116,6 +116,11 @@ Status CheckPeer(const PeerCredentials& peer, const PeerPolicy& policy) {
       std::to_string(peer.pid) + ") is not allowed; " + "requires " + need);
 }
 
+std::string UsageSocketPath(const std::string& run_dir,
+                            const std::string& tvd) {
+  return run_dir + "/usage/" + tvd + ".sock";
+}
+
 StatusOr<std::string> ReadFrame(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   char hdr[4];

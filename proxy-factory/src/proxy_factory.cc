@@ -1,8 +1,10 @@
 #include "tvd/host/proxy_factory.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <thread>
 
@@ -20,7 +22,16 @@ StatusOr<ChildProcess> ProcessProxyLauncher::Launch(
     const std::string& log_path) {
   ProcessOptions opts;
   opts.argv = argv_prefix_;
-  opts.argv.insert(opts.argv.end(), {"--tvd", tvd, "--socket", socket_path});
+  // The quota usage socket lies next to the control socket, in a folder of
+  // its own so no TVD name can collide with it (usage_socket_path()).
+  const std::string run_dir =
+      socket_path.substr(0, socket_path.find_last_of('/'));
+  if (::mkdir((run_dir + "/usage").c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("mkdir " + run_dir + "/usage", errno);
+  }
+  opts.argv.insert(opts.argv.end(),
+                   {"--tvd", tvd, "--socket", socket_path, "--usage-socket",
+                    UsageSocketPath(run_dir, tvd)});
   opts.stderr_path = log_path;
   opts.stdout_path = log_path;
   // A proxy is stopped by its factory; if the factory is killed the proxy
@@ -247,6 +258,11 @@ ControlResponse ProxyFactory::Handle(const ControlRequest& request) {
     case ControlOp::kStatus:
       if (!request.tvd.empty()) return Forward(request);
       resp.result = StatusJson();
+      return resp;
+    case ControlOp::kUsage:
+      resp.status = InvalidArgument(
+          "op 'usage' goes to the TVD's proxy (its usage socket), not to the "
+          "factory");
       return resp;
   }
   resp.status = Internal("unhandled op");

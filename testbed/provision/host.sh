@@ -215,7 +215,7 @@ start_relay() {
     "--cert=$pki/host-relay-$name.crt" "--key=$pki/host-relay-$name.key" \
     "--upstream-socket=$TB_STATE/libvirt/sock/libvirt-sock" \
     "--upstream-uri=qemu:///system" "--policy-dir=$TB_SITE/policies" \
-    "--storage-root=$TB_STATE/storage"
+    "--storage-root=$TB_STATE/storage" "--proxy-run-dir=$TB_STATE/proxies"
   tb_wait libvirt-filter 20 "$TB_PID" "$TB_STATE/relay.log" \
     tb_tcp_up "$TB_NETNS" "$addr" "$TB_RELAY_PORT"
 }

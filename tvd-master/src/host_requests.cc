@@ -37,6 +37,39 @@ Status HostRequests::Handle(Connection& conn, const Frame& frame) {
   }
 }
 
+Status HostRequests::UsageClaim(Connection& conn, const Frame& frame) {
+  const pki::Identity peer = conn.peer();
+  const std::string actor = peer.ToString();
+  if (peer.role != pki::Role::kHost) {
+    Status s = PermissionDenied(
+        "usage claims need a host certificate; peer is " + actor);
+    core_.Audit(actor, "quota-claim", "", false, s.message());
+    return s;
+  }
+  TVD_ASSIGN_OR_RETURN(protocol::UsageClaim claim,
+                       protocol::DecodeUsageClaim(frame.payload));
+  const std::string subject = Subject(claim.tvd, peer.name);
+  WriteJournal::Ticket ticket;
+  Status refused;
+  {
+    std::lock_guard lock(core_.mutex);
+    auto decision =
+        core_.registry.ClaimUsage(claim.tvd, peer.name, claim.held, claim.adds,
+                                  core_.hub.Attested(claim.tvd, peer.name));
+    if (decision.ok()) {
+      ticket = core_.SubmitLocked(std::move(decision).value());
+    } else {
+      refused = decision.status();
+    }
+  }
+  if (refused.ok()) refused = core_.journal.Wait(ticket);
+  if (!refused.ok()) {
+    core_.Audit(actor, "quota-claim", subject, false, refused.message());
+    return refused;
+  }
+  return conn.WriteFrame(MessageType::kAck, {}, core_.options.timeouts.write);
+}
+
 Status HostRequests::Leave(Connection& conn, const Frame& frame) {
   const pki::Identity peer = conn.peer();
   TVD_ASSIGN_OR_RETURN(protocol::LeaveNotice notice,

@@ -1,6 +1,6 @@
 // Requests a host sends on their own connection: LeaveNotice, VmReport,
-// DiskKeyRequest, each answered kAck / DiskKeyGrant or kError. Key release
-// and VM reports need the host's attested member channel of that TVD; a
+// DiskKeyRequest, UsageClaim, each answered kAck / DiskKeyGrant or kError. Key
+// release and VM reports need the host's attested member channel of that TVD; a
 // key is sent only after this very connection passed an attestation round
 // bound to its own TLS exporter (docs/master.md section 5).
 #pragma once
@@ -16,6 +16,11 @@ class HostRequests {
   // PermissionDenied "host requests need a host certificate; peer is X" for
   // another role; then per kind (below).
   Status Handle(channel::Connection& conn, const channel::Frame& frame);
+  // UsageClaim: checked against the TVD's total quota (TvdRegistry::
+  // ClaimUsage), stored, answered kAck or the refusal (audited as
+  // "quota-claim"). PermissionDenied "usage claims need a host certificate;
+  // peer is X" for another role.
+  Status UsageClaim(channel::Connection& conn, const channel::Frame& frame);
 
  private:
   Status Leave(channel::Connection& conn, const channel::Frame& frame);

@@ -122,14 +122,18 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   auto host = [self](Connection& c, Frame f) {
     return self->host_requests_->Handle(c, f);
   };
+  auto claim = [self](Connection& c, Frame f) {
+    return self->host_requests_->UsageClaim(c, f);
+  };
   auto admin = [self](Connection& c, Frame f) {
     return self->admin_->Handle(c, std::move(f));
   };
   m->routes_ = {
       {MessageType::kJoinRequest, join}, {MessageType::kDiskKeyRequest, host},
       {MessageType::kVmReport, host},    {MessageType::kLeaveNotice, host},
-      {MessageType::kTvdAdd, admin},     {MessageType::kTvdUpdate, admin},
-      {MessageType::kTvdRemove, admin},  {MessageType::kAdminQuery, admin},
+      {MessageType::kUsageClaim, claim}, {MessageType::kTvdAdd, admin},
+      {MessageType::kTvdUpdate, admin},  {MessageType::kTvdRemove, admin},
+      {MessageType::kAdminQuery, admin},
   };
   TVD_ASSIGN_OR_RETURN(m->listener_, listen([self](Connection& conn) {
                          return self->Handle(conn);

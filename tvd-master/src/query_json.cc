@@ -42,6 +42,13 @@ StatusOr<std::string> RenderQuery(const protocol::AdminQuery& q,
     for (const VmRow& v : vms) {
       j["vms"].push_back({{"vm", v.vm}, {"host", v.host}, {"uuid", v.uuid}});
     }
+    if (t.quota_in_use) {
+      const policy::QuotaAmounts& used = *t.quota_in_use;
+      j["quota_in_use"] = {{"domains", used.domains},
+                           {"vcpus", used.vcpus},
+                           {"memory_kib", used.memory_kib},
+                           {"disk_bytes", used.disk_bytes}};
+    }
     return j;
   };
   switch (q.kind) {

@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS ak_clocks(
   ak_name BLOB PRIMARY KEY, reset_count INTEGER NOT NULL,
   restart_count INTEGER NOT NULL, clock INTEGER NOT NULL,
   at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS quota_usage(
+  tvd TEXT NOT NULL, host TEXT NOT NULL, domains INTEGER NOT NULL,
+  vcpus INTEGER NOT NULL, memory_kib INTEGER NOT NULL,
+  disk_bytes INTEGER NOT NULL, PRIMARY KEY(tvd, host));
 CREATE TABLE IF NOT EXISTS audit(
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
@@ -167,7 +171,8 @@ Status StateStore::RemoveTvd(const std::string& name) {
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
   for (const char* sql :
        {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
-        "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?"}) {
+        "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?",
+        "DELETE FROM quota_usage WHERE tvd=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({name}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing TVD " + name);
@@ -304,7 +309,8 @@ Status StateStore::RemoveMember(const std::string& tvd,
   std::lock_guard lock(mutex_);
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
   for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
-                          "DELETE FROM vms WHERE tvd=? AND host=?"}) {
+                          "DELETE FROM vms WHERE tvd=? AND host=?",
+                          "DELETE FROM quota_usage WHERE tvd=? AND host=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({tvd, host}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing membership " + tvd + "/" + host);
@@ -313,6 +319,46 @@ Status StateStore::RemoveMember(const std::string& tvd,
     }
   }
   return Exec("COMMIT;");
+}
+
+namespace {
+// SQLite integers are signed: amounts (saturating sums of tenant-written
+// sizes) beyond 2^63-1 are stored as that, which is over every limit.
+std::int64_t Clamped(std::uint64_t v) {
+  return v > static_cast<std::uint64_t>(INT64_MAX)
+             ? INT64_MAX
+             : static_cast<std::int64_t>(v);
+}
+}  // namespace
+
+Status StateStore::PutQuotaUsage(const QuotaUsageRow& r) {
+  TVD_STORE_WRITE(
+      "INSERT OR REPLACE INTO quota_usage(tvd, host, domains, vcpus, "
+      "memory_kib, disk_bytes) VALUES(?,?,?,?,?,?)",
+      "storing the quota usage of " + r.tvd + "/" + r.host, r.tvd, r.host,
+      Clamped(r.amounts.domains), Clamped(r.amounts.vcpus),
+      Clamped(r.amounts.memory_kib), Clamped(r.amounts.disk_bytes));
+}
+
+StatusOr<std::vector<QuotaUsageRow>> StateStore::ListQuotaUsage() {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_,
+          "SELECT tvd, host, domains, vcpus, memory_kib, disk_bytes FROM "
+          "quota_usage ORDER BY tvd, host");
+  std::vector<QuotaUsageRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    QuotaUsageRow row;
+    row.tvd = st.Text(0);
+    row.host = st.Text(1);
+    row.amounts = {static_cast<std::uint64_t>(st.Int(2)),
+                   static_cast<std::uint64_t>(st.Int(3)),
+                   static_cast<std::uint64_t>(st.Int(4)),
+                   static_cast<std::uint64_t>(st.Int(5))};
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return Error("listing quota usage");
+  return out;
 }
 
 StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {

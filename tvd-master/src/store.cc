@@ -68,6 +68,12 @@ class SqliteStore final : public Store {
       const std::string& tvd, const std::string& vm) override {
     return s_->WrappedDiskKey(tvd, vm);
   }
+  Status PutQuotaUsage(const QuotaUsageRow& row) override {
+    return s_->PutQuotaUsage(row);
+  }
+  StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override {
+    return s_->ListQuotaUsage();
+  }
   Status Audit(const std::string& actor, const std::string& action,
                const std::string& subject, bool allowed,
                const std::string& reason) override {

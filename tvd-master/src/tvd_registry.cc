@@ -227,6 +227,7 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
   t.members.erase(host);
+  quotas_.DropHost(tvd, host);
   Decision d;
   d.writes.push_back(
       Required("RemoveMember " + tvd + " " + host,
@@ -284,6 +285,35 @@ Status TvdRegistry::CheckMemberRequest(const std::string& host,
                             " releases no disk key to VM " + vm);
   }
   return Status::Ok();
+}
+
+void TvdRegistry::RestoreUsage(const QuotaUsageRow& row) {
+  quotas_.Set(row.tvd, row.host, row.amounts);
+}
+
+StatusOr<Decision> TvdRegistry::ClaimUsage(const std::string& tvd,
+                                           const std::string& host,
+                                           const policy::QuotaAmounts& held,
+                                           const policy::QuotaAmounts& adds,
+                                           bool attested_channel) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  // Only an attested member counts: the figure is dropped with the
+  // membership, and a host outside the TVD has nothing to claim.
+  if (!attested_channel || !it->second.members.count(host)) {
+    return PermissionDenied("host " + host +
+                            " has no attested member channel for TVD " + tvd);
+  }
+  Decision d;
+  const policy::QuotaLimits& total = it->second.policy.total_quota;
+  if (total.empty()) return d;
+  TVD_RETURN_IF_ERROR(quotas_.Claim(tvd, host, total, held, adds));
+  QuotaUsageRow row{tvd, host, *quotas_.Of(tvd, host)};
+  StoreWrite w = Required("PutQuotaUsage " + tvd + " " + host,
+                          [row](Store& s) { return s.PutQuotaUsage(row); });
+  w.isolated = true;
+  d.writes.push_back(std::move(w));
+  return d;
 }
 
 StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
@@ -390,6 +420,7 @@ StatusOr<AdminOutcome> TvdRegistry::RemoveTvd(const std::string& name,
                                     true});
   }
   tvds_.erase(it);
+  quotas_.DropTvd(name);
   out.reply_json = nlohmann::json{{"removed", name}}.dump();
   return out;
 }

@@ -173,6 +173,18 @@ StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
   return std::move(g.key);
 }
 
+Status MasterClientLink::ClaimUsage(const std::string& tvd,
+                                    const policy::QuotaAmounts& held,
+                                    const policy::QuotaAmounts& adds) {
+  Status s = client_.ClaimUsage(protocol::UsageClaim{tvd, held, adds});
+  constexpr std::string_view kRemote = "peer: ";
+  if (s.code() == ErrorCode::kResourceExhausted &&
+      s.message().starts_with(kRemote)) {
+    return ResourceExhausted(s.message().substr(kRemote.size()));
+  }
+  return s;
+}
+
 Status MasterClientLink::ReportVm(const std::string& tvd, const std::string& vm,
                                   const std::string& uuid, bool attached) {
   protocol::VmReport report{tvd, vm, attached, ""};

@@ -51,30 +51,18 @@ TvdProxy::TvdProxy(ProxyConfig config, MasterLink& master,
       admissions_(admissions) {}
 
 TvdProxy::~TvdProxy() {
-  std::lock_guard lock(mu_);
   if (grant_) grant_->tvd_key.Clear();
 }
 
-bool TvdProxy::joined() {
-  std::lock_guard lock(mu_);
-  return grant_.has_value();
-}
+bool TvdProxy::joined() { return grant_.has_value(); }
 
-bool TvdProxy::left() {
-  std::lock_guard lock(mu_);
-  return left_;
-}
+bool TvdProxy::left() { return left_; }
 
 std::string TvdProxy::SecretPrefix(const std::string& vm) const {
   return "tvd/" + config_.tvd + "/" + (vm.empty() ? "" : vm + "/");
 }
 
 Status TvdProxy::Join() {
-  std::lock_guard lock(mu_);
-  return JoinLocked();
-}
-
-Status TvdProxy::JoinLocked() {
   if (grant_) {
     return AlreadyExists("this host is already a member of TVD '" +
                          config_.tvd + "'");
@@ -99,13 +87,13 @@ Status TvdProxy::JoinLocked() {
   grant_ = std::move(grant).value();
   left_ = false;
   Status net =
-      ProgramNetworkLocked(grant_->members)
+      ProgramNetwork(grant_->members)
           .WithContext("programming the networks of TVD '" + config_.tvd + "'");
   // Fail closed: a port that cannot be told stale, or cannot be removed,
   // might keep a never-admitted domain on the TVD network; undoing the
   // network removes every port of the TVD instead, and nothing is
   // re-plugged.
-  if (net.ok()) net = RemoveStalePortsLocked(*record);
+  if (net.ok()) net = RemoveStalePorts(*record);
   if (!net.ok()) {
     Status undo = network_.LeaveTvd(config_.tvd);
     if (!undo.ok() && undo.code() != ErrorCode::kNotFound) {
@@ -117,19 +105,19 @@ Status TvdProxy::JoinLocked() {
     grant_.reset();
     return net;
   }
-  Status adopt = ReplugAdmittedLocked(std::move(record).value());
+  Status adopt = ReplugAdmitted(std::move(record).value());
   if (!adopt.ok()) {
     log::Warning("TVD '", config_.tvd,
                  "': re-plugging admitted VMs: ", adopt.ToString());
   }
   // The master learns the VMs this proxy runs (adopted after a restart).
-  for (const auto& [name, vm] : vms_) ReportLocked(name, vm.uuid, true);
+  for (const auto& [name, vm] : vms_) Report(name, vm.uuid, true);
   log::Info("joined TVD '", config_.tvd, "' (key epoch ", grant_->key_epoch,
             ", ", grant_->members.size(), " other members)");
   return Status::Ok();
 }
 
-Status TvdProxy::ProgramNetworkLocked(const std::vector<Member>& members) {
+Status TvdProxy::ProgramNetwork(const std::vector<Member>& members) {
   const policy::TvdPolicy& pol = grant_->policy;
   vswitch::TvdSpec spec;
   spec.tvd = pol.name;
@@ -158,7 +146,7 @@ Status TvdProxy::ProgramNetworkLocked(const std::vector<Member>& members) {
   return network_.JoinTvd(spec);
 }
 
-Status TvdProxy::RemoveStalePortsLocked(const AdmissionRecord& record) {
+Status TvdProxy::RemoveStalePorts(const AdmissionRecord& record) {
   const std::string where =
       "removing VM ports of TVD '" + config_.tvd + "' that were not admitted";
   auto listed = network_.ListVmPorts(config_.tvd);
@@ -189,7 +177,7 @@ Status TvdProxy::RemoveStalePortsLocked(const AdmissionRecord& record) {
   return Status::Ok();
 }
 
-Status TvdProxy::ReplugAdmittedLocked(AdmissionRecord record) {
+Status TvdProxy::ReplugAdmitted(AdmissionRecord record) {
   admitted_ = record;
   TVD_ASSIGN_OR_RETURN(auto domains, hypervisor_.ListDomains());
   std::map<std::string, const DomainSummary*> by_name;
@@ -244,7 +232,6 @@ Status TvdProxy::ReplugAdmittedLocked(AdmissionRecord record) {
 }
 
 StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
-  std::lock_guard lock(mu_);
   if (!grant_) {
     return FailedPrecondition("not a member of TVD '" + config_.tvd +
                               "'; join it first");
@@ -338,7 +325,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   std::map<std::string, std::string> secret_by_disk;
   std::vector<std::string> created_disks;
   auto undo = [&] {  // secrets and created disks of this VM
-    Status s = RemoveSecretsLocked(SecretPrefix(vm.name));
+    Status s = RemoveSecrets(SecretPrefix(vm.name));
     if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
     for (const std::string& path : created_disks) {
       std::error_code ec;
@@ -464,13 +451,13 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
                            {"ports", record.ports},
                            {"nics", nics},
                            {"encrypted_disks", vm.tvd.encrypted_disks}};
-  ReportLocked(vm.name, record.uuid, true);
+  Report(vm.name, record.uuid, true);
   vms_[vm.name] = std::move(record);
   log::Info("TVD '", config_.tvd, "': attached VM '", vm.name, "'");
   return result;
 }
 
-Status TvdProxy::RemoveSecretsLocked(const std::string& usage_prefix) {
+Status TvdProxy::RemoveSecrets(const std::string& usage_prefix) {
   TVD_ASSIGN_OR_RETURN(auto uuids, hypervisor_.ListSecrets(usage_prefix));
   Status first;
   for (const std::string& uuid : uuids) {
@@ -481,14 +468,13 @@ Status TvdProxy::RemoveSecretsLocked(const std::string& usage_prefix) {
 }
 
 Status TvdProxy::Detach(const std::string& vm) {
-  std::lock_guard lock(mu_);
   if (!grant_) {
     return FailedPrecondition("not a member of TVD '" + config_.tvd + "'");
   }
-  return DetachLocked(vm);
+  return DetachVm(vm);
 }
 
-Status TvdProxy::DetachLocked(const std::string& vm, bool report) {
+Status TvdProxy::DetachVm(const std::string& vm, bool report) {
   auto it = vms_.find(vm);
   if (it == vms_.end()) {
     return NotFound("VM '" + vm + "' is not attached to TVD '" + config_.tvd +
@@ -501,7 +487,7 @@ Status TvdProxy::DetachLocked(const std::string& vm, bool report) {
   }
   Status d = hypervisor_.DestroyAndUndefine(vm);
   if (d.code() != ErrorCode::kNotFound) KeepFirst(first, d);
-  KeepFirst(first, RemoveSecretsLocked(SecretPrefix(vm)));
+  KeepFirst(first, RemoveSecrets(SecretPrefix(vm)));
   vms_.erase(it);
   if (admitted_.vms.contains(vm)) {
     AdmissionRecord next = admitted_;
@@ -511,12 +497,12 @@ Status TvdProxy::DetachLocked(const std::string& vm, bool report) {
     KeepFirst(first, saved);
   }
   log::Info("TVD '", config_.tvd, "': detached VM '", vm, "'");
-  if (report) ReportLocked(vm, "", false);
+  if (report) Report(vm, "", false);
   return first;
 }
 
-void TvdProxy::ReportLocked(const std::string& vm, const std::string& uuid,
-                            bool attached) {
+void TvdProxy::Report(const std::string& vm, const std::string& uuid,
+                      bool attached) {
   Status s = master_.ReportVm(config_.tvd, vm, uuid, attached);
   if (s.ok()) {
     unreported_.erase(vm);
@@ -530,19 +516,14 @@ void TvdProxy::ReportLocked(const std::string& vm, const std::string& uuid,
   unreported_[vm] = {uuid, attached};
 }
 
-void TvdProxy::FlushReportsLocked() {
+void TvdProxy::FlushReports() {
   auto pending = unreported_;
   for (const auto& [vm, state] : pending) {
-    ReportLocked(vm, state.first, state.second);
+    Report(vm, state.first, state.second);
   }
 }
 
 Status TvdProxy::Leave() {
-  std::lock_guard lock(mu_);
-  return LeaveLocked();
-}
-
-Status TvdProxy::LeaveLocked() {
   if (!grant_) {
     return FailedPrecondition("not a member of TVD '" + config_.tvd + "'");
   }
@@ -550,7 +531,7 @@ Status TvdProxy::LeaveLocked() {
   std::vector<std::string> names;
   for (const auto& [name, vm] : vms_) names.push_back(name);
   for (const std::string& name : names) {
-    KeepFirst(first, DetachLocked(name, /*report=*/false));
+    KeepFirst(first, DetachVm(name, /*report=*/false));
   }
   unreported_.clear();
   // Domains of this TVD the proxy did not know about are destroyed too.
@@ -565,7 +546,7 @@ Status TvdProxy::LeaveLocked() {
   } else {
     KeepFirst(first, domains.status());
   }
-  KeepFirst(first, RemoveSecretsLocked(SecretPrefix("")));
+  KeepFirst(first, RemoveSecrets(SecretPrefix("")));
   Status net = network_.LeaveTvd(config_.tvd);
   if (net.code() != ErrorCode::kNotFound) KeepFirst(first, net);
   KeepFirst(first, master_.Leave(config_.tvd));
@@ -580,18 +561,17 @@ Status TvdProxy::LeaveLocked() {
 }
 
 void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
-  std::lock_guard lock(mu_);
   if (!grant_) return;
   if (update.kind == MasterUpdate::Kind::kEvicted) {
     log::Warning("evicted from TVD '", config_.tvd, "': ", update.reason);
-    Status s = LeaveLocked();
+    Status s = Leave();
     if (!s.ok()) log::Error("leaving after eviction: ", s.ToString());
     return;
   }
   if (update.kind == MasterUpdate::Kind::kPolicy) {
     if (!update.policy || update.policy->name != config_.tvd) return;
     grant_->policy = *update.policy;
-    Status s = ProgramNetworkLocked(grant_->members);
+    Status s = ProgramNetwork(grant_->members);
     network_pending_ = !s.ok();
     last_network_try_ = std::chrono::steady_clock::now();
     if (!s.ok()) {
@@ -606,7 +586,7 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     grant_->tvd_key = update.key.Clone();
     grant_->key_epoch = update.key_epoch;
   }
-  Status s = ProgramNetworkLocked(grant_->members);
+  Status s = ProgramNetwork(grant_->members);
   network_pending_ = !s.ok();
   last_network_try_ = std::chrono::steady_clock::now();
   if (!s.ok()) {
@@ -614,16 +594,15 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
                " (retrying)");
   }
   // A member update also follows every reconnect to the master.
-  FlushReportsLocked();
+  FlushReports();
 }
 
 bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
-  std::lock_guard lock(mu_);
   if (!grant_ || !network_pending_) return false;
   auto now = std::chrono::steady_clock::now();
   if (now - last_network_try_ < retry_interval) return false;
   last_network_try_ = now;
-  Status s = ProgramNetworkLocked(grant_->members);
+  Status s = ProgramNetwork(grant_->members);
   network_pending_ = !s.ok();
   if (!s.ok()) {
     log::Warning("TVD '", config_.tvd,
@@ -635,7 +614,6 @@ bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
 }
 
 nlohmann::json TvdProxy::StatusJson() {
-  std::lock_guard lock(mu_);
   nlohmann::json j = {{"tvd", config_.tvd}, {"joined", grant_.has_value()}};
   if (grant_) {
     j["policy_digest"] = ToHex(policy::CanonicalDigest(grant_->policy));
@@ -683,6 +661,12 @@ host::ControlResponse TvdProxy::Handle(const host::ControlRequest& request) {
       break;
     case host::ControlOp::kStatus:
       r.result = StatusJson();
+      break;
+    case host::ControlOp::kUsage:
+      // Quota claims have their own socket (usage_claims.h), so they never
+      // wait behind an attach.
+      r.status = InvalidArgument(
+          "op 'usage' is served on the proxy's usage socket only");
       break;
   }
   if (r.status.ok() && !r.result.is_object()) {

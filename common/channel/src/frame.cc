@@ -24,7 +24,7 @@ bool IsKnownMessageType(std::uint16_t type) {
   return (type >= static_cast<std::uint16_t>(MessageType::kError) &&
           type <= static_cast<std::uint16_t>(MessageType::kAttestVerdict)) ||
          (type >= static_cast<std::uint16_t>(MessageType::kJoinRequest) &&
-          type <= static_cast<std::uint16_t>(MessageType::kAck));
+          type <= static_cast<std::uint16_t>(MessageType::kUsageClaim));
 }
 
 std::vector<std::uint8_t> EncodeFrame(MessageType type,

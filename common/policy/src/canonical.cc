@@ -182,14 +182,21 @@ std::string ToJson(const TvdPolicy& p, int indent) {
       {"key-release", {{"disk-key", SortedStrings(p.disk_key_vms)}}},
   };
   // Only when present, so policies without quotas keep their digest.
-  if (!p.per_host_quota.empty()) {
-    const HostQuota& q = p.per_host_quota;
-    Json per_host = Json::object();
-    if (q.domains) per_host["domains"] = *q.domains;
-    if (q.vcpus) per_host["vcpus"] = *q.vcpus;
-    if (q.memory_mib) per_host["memory-mib"] = *q.memory_mib;
-    if (q.disk_gib) per_host["disk-gib"] = *q.disk_gib;
-    j["quotas"] = {{"per-host", std::move(per_host)}};
+  auto limits_json = [](const QuotaLimits& q) {
+    Json out = Json::object();
+    if (q.domains) out["domains"] = *q.domains;
+    if (q.vcpus) out["vcpus"] = *q.vcpus;
+    if (q.memory_mib) out["memory-mib"] = *q.memory_mib;
+    if (q.disk_gib) out["disk-gib"] = *q.disk_gib;
+    return out;
+  };
+  if (!p.per_host_quota.empty() || !p.total_quota.empty()) {
+    Json quotas = Json::object();
+    if (!p.per_host_quota.empty()) {
+      quotas["per-host"] = limits_json(p.per_host_quota);
+    }
+    if (!p.total_quota.empty()) quotas["total"] = limits_json(p.total_quota);
+    j["quotas"] = std::move(quotas);
   }
   return Dump(j, indent);
 }

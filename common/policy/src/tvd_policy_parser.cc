@@ -327,36 +327,56 @@ class PolicyReader {
     });
   }
 
-  // <quotas> holds one <per-host> with at least one limit. Totals across
-  // hosts would need the master on every define path; they are not part of
-  // this format yet, so <total> is an unknown element like any other.
+  // <quotas> holds at most one <per-host> and one <total> (at least one of
+  // them), each with at least one limit.
   Status Quotas(const ElementReader& r) {
     TVD_RETURN_IF_ERROR(r.AllowOnly({}));
     Singles seen;
-    TVD_RETURN_IF_ERROR(r.ForEachChild([&](const tinyxml2::XMLElement& e)
-                                           -> Status {
-      ElementReader c(e, file_);
-      if (c.name() != "per-host") return r.UnknownChild(e);
-      TVD_RETURN_IF_ERROR(seen.Claim(r, e));
-      TVD_RETURN_IF_ERROR(
-          c.AllowOnly({"domains", "vcpus", "memory-mib", "disk-gib"}));
-      TVD_RETURN_IF_ERROR(c.Empty());
-      HostQuota& q = policy_.per_host_quota;
-      TVD_ASSIGN_OR_RETURN(auto domains, Limit(c, "domains", kMaxQuotaDomains));
-      TVD_ASSIGN_OR_RETURN(auto vcpus, Limit(c, "vcpus", kMaxQuotaVcpus));
-      TVD_ASSIGN_OR_RETURN(q.memory_mib,
-                           Limit(c, "memory-mib", kMaxQuotaMemoryMib));
-      TVD_ASSIGN_OR_RETURN(q.disk_gib, Limit(c, "disk-gib", kMaxQuotaDiskGib));
-      if (domains) q.domains = static_cast<std::uint32_t>(*domains);
-      if (vcpus) q.vcpus = static_cast<std::uint32_t>(*vcpus);
-      if (q.empty()) {
-        return c.Error(
-            "needs at least one of the attributes 'domains', 'vcpus', "
-            "'memory-mib', 'disk-gib'");
-      }
-      return Status::Ok();
-    }));
-    if (!seen.Has("per-host")) return r.MissingChild("per-host");
+    TVD_RETURN_IF_ERROR(
+        r.ForEachChild([&](const tinyxml2::XMLElement& e) -> Status {
+          ElementReader c(e, file_);
+          if (c.name() == "per-host") {
+            TVD_RETURN_IF_ERROR(seen.Claim(r, e));
+            return Limits(c, kPerHostBounds, policy_.per_host_quota);
+          }
+          if (c.name() == "total") {
+            TVD_RETURN_IF_ERROR(seen.Claim(r, e));
+            return Limits(c, kTotalBounds, policy_.total_quota);
+          }
+          return r.UnknownChild(e);
+        }));
+    if (!seen.Has("per-host") && !seen.Has("total")) {
+      return r.Error("needs a <per-host> or a <total> element");
+    }
+    return Status::Ok();
+  }
+
+  struct LimitBounds {
+    std::uint64_t domains, vcpus, memory_mib, disk_gib;
+  };
+  static constexpr LimitBounds kPerHostBounds{
+      kMaxQuotaDomains, kMaxQuotaVcpus, kMaxQuotaMemoryMib, kMaxQuotaDiskGib};
+  static constexpr LimitBounds kTotalBounds{
+      kMaxTotalQuotaDomains, kMaxTotalQuotaVcpus, kMaxTotalQuotaMemoryMib,
+      kMaxTotalQuotaDiskGib};
+
+  // The attributes of <per-host> or <total>.
+  Status Limits(const ElementReader& c, const LimitBounds& max,
+                QuotaLimits& q) {
+    TVD_RETURN_IF_ERROR(
+        c.AllowOnly({"domains", "vcpus", "memory-mib", "disk-gib"}));
+    TVD_RETURN_IF_ERROR(c.Empty());
+    TVD_ASSIGN_OR_RETURN(auto domains, Limit(c, "domains", max.domains));
+    TVD_ASSIGN_OR_RETURN(auto vcpus, Limit(c, "vcpus", max.vcpus));
+    TVD_ASSIGN_OR_RETURN(q.memory_mib, Limit(c, "memory-mib", max.memory_mib));
+    TVD_ASSIGN_OR_RETURN(q.disk_gib, Limit(c, "disk-gib", max.disk_gib));
+    if (domains) q.domains = static_cast<std::uint32_t>(*domains);
+    if (vcpus) q.vcpus = static_cast<std::uint32_t>(*vcpus);
+    if (q.empty()) {
+      return c.Error(
+          "needs at least one of the attributes 'domains', 'vcpus', "
+          "'memory-mib', 'disk-gib'");
+    }
     return Status::Ok();
   }
 

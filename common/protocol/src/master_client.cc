@@ -172,6 +172,11 @@ StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
   return grant;
 }
 
+Status MasterClient::ClaimUsage(const UsageClaim& claim) {
+  return Request(MessageType::kUsageClaim, Encode(claim), MessageType::kAck)
+      .status();
+}
+
 Status MasterClient::ReportVm(const VmReport& report) {
   return Request(MessageType::kVmReport, Encode(report), MessageType::kAck)
       .status();

@@ -223,6 +223,33 @@ std::vector<std::uint8_t> Encode(const VmReport& m) {
   return w.Take();
 }
 
+namespace {
+void PutAmounts(WireWriter& w, const policy::QuotaAmounts& a) {
+  w.U64(a.domains);
+  w.U64(a.vcpus);
+  w.U64(a.memory_kib);
+  w.U64(a.disk_bytes);
+}
+StatusOr<policy::QuotaAmounts> GetAmounts(WireReader& r,
+                                          std::string_view field) {
+  const std::string f(field);
+  policy::QuotaAmounts a;
+  TVD_ASSIGN_OR_RETURN(a.domains, r.U64(f + ".domains"));
+  TVD_ASSIGN_OR_RETURN(a.vcpus, r.U64(f + ".vcpus"));
+  TVD_ASSIGN_OR_RETURN(a.memory_kib, r.U64(f + ".memory_kib"));
+  TVD_ASSIGN_OR_RETURN(a.disk_bytes, r.U64(f + ".disk_bytes"));
+  return a;
+}
+}  // namespace
+
+std::vector<std::uint8_t> Encode(const UsageClaim& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  PutAmounts(w, m.held);
+  PutAmounts(w, m.adds);
+  return w.Take();
+}
+
 std::vector<std::uint8_t> Encode(const TvdAdd& m) {
   WireWriter w;
   w.String(m.policy_xml);
@@ -360,6 +387,16 @@ StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in) {
         if (!m.uuid.empty() && !policy::IsUuid(m.uuid)) {
           return ProtocolError("field 'uuid' is not a UUID");
         }
+        return Status::Ok();
+      });
+}
+
+StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in) {
+  return Decode<UsageClaim>(
+      "UsageClaim", in, [](WireReader& r, UsageClaim& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.held, GetAmounts(r, "held"));
+        TVD_ASSIGN_OR_RETURN(m.adds, GetAmounts(r, "adds"));
         return Status::Ok();
       });
 }

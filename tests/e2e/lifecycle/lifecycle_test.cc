@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -41,11 +42,16 @@
 #include "../../unit/proxy/proxy_test_util.h"
 #include "tvd/attest/esys_tpm.h"
 #include "tvd/host/control_socket.h"
+#include "tvd/libvirt_filter/file_disk_image_checker.h"
+#include "tvd/libvirt_filter/ownership_source.h"
+#include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/pki/certificate_authority.h"
+#include "tvd/policy/tvd_policy_parser.h"
 #include "tvd/process.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/testing/charon.h"
+#include "tvd/testing/libvirt_pki.h"
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
@@ -485,6 +491,7 @@ class LifecycleTest : public ::testing::Test {
       ASSERT_EQ(::write(fd, kek.view().data(), kek.size()), 32);
       ::close(fd);
     }
+    pcr16_ = *pcr16;
     WriteFile(m + "/policies/blue.xml", PolicyXml("blue", 1, *pcr16));
     WriteFile(m + "/policies/red.xml", PolicyXml("red", 2, *pcr16));
     master_port_ = FreePort();
@@ -523,6 +530,20 @@ class LifecycleTest : public ::testing::Test {
         [] { return !Admin(protocol::AdminQueryKind::kTvds).is_null(); },
         seconds(30));
     ASSERT_TRUE(up) << ReadAll(*dir_ + "/master/master.log");
+  }
+
+  // An admin client of the master (alice's certificate), or null.
+  static std::unique_ptr<channel::TlsContext> AdminTls() {
+    std::string pki = *dir_ + "/pki";
+    channel::TlsCredentials creds;
+    creds.ca_cert_pem = ReadAll(pki + "/ca.crt");
+    creds.cert_pem = ReadAll(pki + "/admin-alice.crt");
+    std::string key = ReadAll(pki + "/admin-alice.key");
+    creds.key_pem = SecureBytes(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
+    auto tls = channel::TlsContext::Create(channel::TlsSide::kClient, creds);
+    if (!tls.ok()) return nullptr;
+    return std::move(tls).value();
   }
 
   // The master's admin view (null when it does not answer).
@@ -690,6 +711,10 @@ class LifecycleTest : public ::testing::Test {
         EXPECT_EQ(ReadAll(e.path()), "") << e.path();
         continue;
       }
+      if (e.path().filename() == "usage") {
+        EXPECT_TRUE(std::filesystem::is_empty(e.path())) << e.path();
+        continue;
+      }
       EXPECT_EQ(e.path().extension(), ".log") << e.path();
     }
   }
@@ -719,6 +744,7 @@ class LifecycleTest : public ::testing::Test {
   static std::vector<std::unique_ptr<Vm>>* vms_;
   static ChildProcess* master_;
   static std::uint16_t master_port_;
+  static Sha256Digest pcr16_;
 };
 
 std::string* LifecycleTest::dir_ = nullptr;
@@ -727,6 +753,7 @@ Host* LifecycleTest::hosts_[2] = {nullptr, nullptr};
 std::vector<std::unique_ptr<Vm>>* LifecycleTest::vms_ = nullptr;
 ChildProcess* LifecycleTest::master_ = nullptr;
 std::uint16_t LifecycleTest::master_port_ = 0;
+Sha256Digest LifecycleTest::pcr16_{};
 
 TEST_F(LifecycleTest, TwoHostsTwoTvdsJoinAttachPingDetachLeave) {
   for (int h : {0, 1}) {
@@ -1142,6 +1169,117 @@ TEST_F(LifecycleTest, FirstTvdToLeaveKeepsTheOthersTunnelsToThePeer) {
   ASSERT_NO_FATAL_FAILURE(LeaveOk(0, "red"));
   EXPECT_TRUE(Reaches(b1, b2)) << Diagnose();
   EXPECT_TRUE(Reaches(b2, b1));
+}
+
+// A TVD's quota in total holds across hosts, with every real part on the
+// path: a tenant's libvirt client, each host's libvirt relay, the TVD's
+// proxy on that host (its usage socket), the master's ledger. A VM started
+// on host1 leaves no room for one on host2; destroying it on host1 gives
+// the room back once host1's relay has reported.
+TEST_F(LifecycleTest, QuotaInTotalHoldsAcrossHostsThroughTheRelays) {
+  using libvirt_filter::RelayOptions;
+  using libvirt_filter::RelayServer;
+  // The relays' own CA and the tenant's certificate (the master's PKI is
+  // not involved in the tenant's TLS to a relay).
+  auto ca = pki::CreateCa("e2e-relay", pki::Validity::ForDays(2));
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  auto tenant = pki::IssueCertificate(*ca, pki::Role::kTenant, "green",
+                                      pki::Validity::ForDays(2), {});
+  ASSERT_TRUE(tenant.ok()) << tenant.status().ToString();
+  const std::string tenant_pki = *dir_ + "/pki-green";
+  ASSERT_TRUE(
+      testing::WriteClientPkiDir(tenant_pki, ca->cert_pem, *tenant).ok());
+  auto server =
+      pki::IssueCertificate(*ca, pki::Role::kHost, "relay",
+                            pki::Validity::ForDays(2), {"IP:127.0.0.1"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+
+  // green: both hosts, owned by the tenant, 2 vCPUs in total.
+  std::string xml = PolicyXml("green", 3, pcr16_);
+  xml.replace(xml.find("CN=green-tenant,O=T"),
+              std::string("CN=green-tenant,O=T").size(),
+              "CN=green,OU=tenant,O=e2e-relay");
+  xml.insert(xml.find("</tvd-policy>"),
+             "  <quotas><total vcpus=\"2\"/></quotas>\n");
+  auto green = policy::ParseTvdPolicy(xml, "green");
+  ASSERT_TRUE(green.ok()) << green.status().ToString();
+  auto admin_tls = AdminTls();
+  ASSERT_NE(admin_tls, nullptr);
+  protocol::AdminClient admin(
+      {"127.0.0.1", master_port_, {pki::Role::kHost, "tvd-master"}}, *admin_tls,
+      milliseconds(3000));
+  ASSERT_TRUE(admin.AddTvd(xml).ok());
+  for (int h : {0, 1}) ASSERT_NO_FATAL_FAILURE(JoinOk(h, "green"));
+
+  libvirt_filter::StaticOwnership ownership(
+      std::vector<policy::TvdPolicy>{*green}, "/var/lib/tvd");
+  libvirt_filter::FileDiskImageChecker disks;
+  std::unique_ptr<RelayServer> relays[2];
+  virConnectPtr tenant_conns[2] = {nullptr, nullptr};
+  for (int h : {0, 1}) {
+    RelayOptions o;
+    o.listen_address = "127.0.0.1";
+    o.port = 0;
+    o.upstream_socket = hosts_[h]->libvirtd->socket_path();
+    o.upstream_uri = "test:///default";
+    o.proxy_run_dir = hosts_[h]->run_dir();
+    o.usage_report_interval = seconds(1);
+    auto relay = RelayServer::Start(
+        o, ownership, disks,
+        {ca->cert_pem, server->cert_pem, server->key_pem.Clone()});
+    ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+    relays[h] = std::move(relay).value();
+    tenant_conns[h] = virConnectOpen(
+        ("test+tls://127.0.0.1:" + std::to_string(relays[h]->port()) +
+         "/default?pkipath=" + tenant_pki)
+            .c_str());
+    ASSERT_NE(tenant_conns[h], nullptr) << virGetLastErrorMessage();
+  }
+  auto define = [&](int h, const std::string& name, int vcpus) {
+    const std::string d = "<domain type='test'><name>" + name +
+                          "</name><memory unit='MiB'>64</memory><vcpu>" +
+                          std::to_string(vcpus) +
+                          "</vcpu><os><type>hvm</type></os></domain>";
+    return virDomainDefineXML(tenant_conns[h], d.c_str());
+  };
+  virDomainPtr a = define(0, "green-a", 2);
+  ASSERT_NE(a, nullptr) << virGetLastErrorMessage();
+  virDomainPtr b = define(1, "green-b", 1);
+  ASSERT_NE(b, nullptr) << virGetLastErrorMessage();
+
+  ASSERT_EQ(virDomainCreate(a), 0) << virGetLastErrorMessage();
+  // host1 holds the whole total: host2's relay is refused by the master.
+  EXPECT_EQ(virDomainCreate(b), -1);
+  const std::string refusal = virGetLastErrorMessage();
+  EXPECT_NE(refusal.find("quota of TVD green exceeded: vcpus in total 2, "
+                         "in use 2, this domain asks for 1"),
+            std::string::npos)
+      << refusal;
+  EXPECT_EQ(virDomainIsActive(b), 0);
+  json view = Admin(protocol::AdminQueryKind::kTvd, "green");
+  EXPECT_EQ(view["quota_in_use"]["vcpus"], 2) << view.dump();
+
+  // Destroying it on host1 frees the room once host1 has reported.
+  ASSERT_EQ(virDomainDestroy(a), 0) << virGetLastErrorMessage();
+  EXPECT_TRUE(Eventually([&] { return virDomainCreate(b) == 0; }, seconds(10)))
+      << virGetLastErrorMessage() << "\n"
+      << Admin(protocol::AdminQueryKind::kTvd, "green").dump();
+  EXPECT_EQ(
+      Admin(protocol::AdminQueryKind::kTvd, "green")["quota_in_use"]["vcpus"],
+      1);
+
+  // Clean up: domains, relays, memberships, the TVD.
+  EXPECT_EQ(virDomainDestroy(b), 0);
+  EXPECT_EQ(virDomainUndefine(a), 0);
+  EXPECT_EQ(virDomainUndefine(b), 0);
+  virDomainFree(a);
+  virDomainFree(b);
+  for (int h : {0, 1}) {
+    virConnectClose(tenant_conns[h]);
+    relays[h]->Stop();
+    ASSERT_NO_FATAL_FAILURE(LeaveOk(h, "green"));
+  }
+  EXPECT_TRUE(admin.RemoveTvd("green").ok());
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     NameDiskSizes sizes;
     auto charge = ChargeOfDomainXml(xml->xml, false, sizes);
     if (charge.ok()) {
-      tvd::policy::HostQuota quota;
+      tvd::policy::QuotaLimits quota;
       quota.domains = 8;
       quota.vcpus = 16;
       quota.memory_mib = 16384;

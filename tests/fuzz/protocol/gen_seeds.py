@@ -34,6 +34,10 @@ seeds = {
     'tvd_remove': bytes([10]) + s('blue'),
     'admin_query': bytes([11]) + b'\x02' + s('blue'),
     'admin_reply': bytes([12]) + s('{"tvds":[]}'),
+    'usage_claim': bytes([13]) + s('blue') + struct.pack('>4Q', 2, 4, 4 << 20, 20 << 30) +
+        struct.pack('>4Q', 0, 2, 2 << 20, 0),
+    'usage_report': bytes([13]) + s('blue') + struct.pack('>4Q', 1, 0, 0, 1 << 30) +
+        struct.pack('>4Q', 0, 0, 0, 0),
     'bad_truncated': bytes([1]) + s('blue')[:6],
     'bad_members_unsorted': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x01' +
         s('n2') + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) + s(b''),

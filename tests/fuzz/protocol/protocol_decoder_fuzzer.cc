@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   using namespace tvd::protocol;
   if (size == 0) return 0;
   std::span<const std::uint8_t> p(data + 1, size - 1);
-  switch (data[0] % 13) {
+  switch (data[0] % 14) {
     case 0:
       Check(DecodeJoinRequest(p), p);
       break;
@@ -73,6 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       break;
     case 12:
       Check(DecodeAdminReply(p), p);
+      break;
+    case 13:
+      Check(DecodeUsageClaim(p), p);
       break;
   }
   return 0;

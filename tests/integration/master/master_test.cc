@@ -750,6 +750,70 @@ TEST_F(MasterTest, VmReportsAreListedPerHostAndLeaveWithTheirHost) {
   EXPECT_EQ(view["vms"][0]["uuid"], uuid2);
 }
 
+// Quotas in total: each host's claim is checked against the other hosts'
+// figures, the figures survive a restart and leave with their host.
+TEST_F(MasterTest, UsageClaimsShareTheTotalQuotaAcrossHosts) {
+  std::string green = Policy("green", 3, {"node1", "node2"}, {Sha256Digest{}},
+                             /*interval=*/600);
+  green.insert(green.find("</tvd-policy>"),
+               "  <quotas><total vcpus=\"8\" disk-gib=\"30\"/></quotas>\n");
+  protocol::AdminClient admin(Endpoint(), *admin_tls_);
+  ASSERT_TRUE(admin.AddTvd(green).ok());
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  constexpr std::uint64_t kGib = std::uint64_t{1} << 30;
+  const policy::QuotaAmounts none;
+  const policy::QuotaAmounts four_vcpus{1, 4, 1024, 10 * kGib};
+  EXPECT_EQ(a.client->ClaimUsage({"green", none, four_vcpus}),
+            PermissionDenied("peer: host node1 has no attested member "
+                             "channel for TVD green"));
+  ASSERT_TRUE(Join(a, "green", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "green", "198.18.0.2").ok());
+  b.StartServing();
+  ASSERT_TRUE(a.client->ClaimUsage({"green", none, four_vcpus}).ok());
+  ASSERT_TRUE(b.client->ClaimUsage({"green", none, four_vcpus}).ok());
+  const Status full = ResourceExhausted(
+      "peer: quota of TVD green exceeded: vcpus in total 8, in use 8, this "
+      "domain asks for 1");
+  EXPECT_EQ(b.client->ClaimUsage({"green", four_vcpus, {0, 1, 0, 0}}), full);
+  // A report (nothing added) is never refused.
+  EXPECT_TRUE(b.client->ClaimUsage({"green", four_vcpus, none}).ok());
+  auto view = Query(protocol::AdminQueryKind::kTvd, "green");
+  EXPECT_EQ(view["quota_in_use"], (nlohmann::json{{"domains", 2},
+                                                  {"vcpus", 8},
+                                                  {"memory_kib", 2048},
+                                                  {"disk_bytes", 20 * kGib}}))
+      << view.dump();
+  std::ostringstream table;
+  tvdctl::RenderTvdShow(view, table);
+  EXPECT_NE(table.str().find("quota in use (all hosts): 2 domains, 8 vCPUs, "
+                             "2 MiB memory, 20 GiB disk"),
+            std::string::npos)
+      << table.str();
+  // blue has no total: nothing to show.
+  EXPECT_FALSE(
+      Query(protocol::AdminQueryKind::kTvd, "blue").contains("quota_in_use"));
+
+  // The figures are state: after a restart node1's 4 still count.
+  a.StopServing();
+  b.StopServing();
+  master_->Stop();
+  master_.reset();
+  StartMaster();
+  ASSERT_TRUE(Join(a, "green", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "green", "198.18.0.2").ok());
+  b.StartServing();
+  EXPECT_EQ(b.client->ClaimUsage({"green", four_vcpus, {0, 1, 0, 0}}), full);
+  // node1 leaves: its figure goes with it, and node2 may grow.
+  ASSERT_TRUE(a.client->Leave("green", "done").ok());
+  EXPECT_TRUE(b.client->ClaimUsage({"green", four_vcpus, four_vcpus}).ok());
+  EXPECT_EQ(
+      Query(protocol::AdminQueryKind::kTvd, "green")["quota_in_use"]["vcpus"],
+      8);
+}
+
 TEST_F(MasterTest, AdminRequestsNeedAnAdminCertificate) {
   protocol::AdminClient admin(Endpoint(), *admin_tls_);
   std::string green = Policy("green", 3, {"node1"}, {Sha256Digest{}});

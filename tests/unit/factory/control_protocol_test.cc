@@ -31,8 +31,8 @@ TEST(ControlProtocolTest, StrictDecoderNamesTheProblem) {
       {R"({"tvd":"blue"})", "request: missing field 'op'"},
       {R"({"op":7})", "request: field 'op' must be a string"},
       {R"({"op":"reboot"})",
-       "request: unknown op 'reboot' (expected join, leave, attach, detach or "
-       "status)"},
+       "request: unknown op 'reboot' (expected join, leave, attach, detach, "
+       "status or usage)"},
       {R"({"op":"join"})", "request: missing field 'tvd'"},
       {R"({"op":"join","tvd":"../etc"})",
        "request: field 'tvd' is not a valid TVD name (1-64 of A-Z a-z 0-9 _ "
@@ -47,6 +47,20 @@ TEST(ControlProtocolTest, StrictDecoderNamesTheProblem) {
        "request: field 'vm' is not a valid VM name"},
       {R"({"op":"status","tvd":null})",
        "request: field 'tvd' must be a string"},
+      {R"({"op":"usage","tvd":"blue","held":{}})",
+       "request: field 'held' must be an object of exactly domains, vcpus, "
+       "memory_kib, disk_bytes"},
+      {R"({"op":"usage","tvd":"blue","held":{"domains":1,"vcpus":-1,)"
+       R"("memory_kib":0,"disk_bytes":0},"adds":{}})",
+       "request: field 'held': 'vcpus' must be an unsigned integer"},
+      {R"({"op":"usage","tvd":"blue","held":{"domains":1,"vcpus":1,)"
+       R"("memory_kib":0,"disk":0},"adds":{}})",
+       "request: field 'held': 'disk_bytes' must be an unsigned integer"},
+      {R"({"op":"usage","tvd":"blue","held":{"domains":1,"vcpus":1,)"
+       R"("memory_kib":0,"disk_bytes":0}})",
+       "request: missing field 'adds'"},
+      {R"({"op":"join","tvd":"blue","held":{}})",
+       "request: unexpected field 'held' for op 'join'"},
   };
   for (const Case& c : cases) {
     auto r = DecodeRequest(c.body);
@@ -54,6 +68,17 @@ TEST(ControlProtocolTest, StrictDecoderNamesTheProblem) {
   }
   std::string big(kMaxControlFrameBytes + 1, ' ');
   EXPECT_EQ(DecodeRequest(big).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(ControlProtocolTest, UsageClaimsRoundTrip) {
+  ControlRequest req;
+  req.op = ControlOp::kUsage;
+  req.tvd = "blue";
+  req.held = {2, 4, 4194304, 21474836480};
+  req.adds = {0, 2, 2097152, 18446744073709551615u};
+  auto back = DecodeRequest(EncodeRequest(req));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, req);
 }
 
 TEST(ControlProtocolTest, ResponsesCarryTheErrorCode) {

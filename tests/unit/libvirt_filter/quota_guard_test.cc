@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "fake_directory.h"
 #include "tvd/libvirt_filter/disk_image_checker.h"
@@ -370,6 +371,149 @@ TEST_F(QuotaGuardTest, SessionFilterRefusesAndReleases) {
   EXPECT_EQ(guard_.reserved("blue").vcpus, 2u);
   filter.reset();
   EXPECT_EQ(guard_.reserved("blue"), QuotaAmounts{});
+}
+
+// The master's side of a total, as the guard sees it: records each claim
+// and grants it against a fixed amount the other hosts hold.
+class FakeClaims : public TotalQuotaClaims {
+ public:
+  struct Call {
+    std::string tvd;
+    QuotaAmounts held;
+    QuotaAmounts adds;
+    friend bool operator==(const Call&, const Call&) = default;
+  };
+  std::vector<Call> calls;
+  QuotaAmounts others;  // what the TVD's other hosts hold
+  tvd::policy::QuotaLimits total;
+  Status unreachable;  // returned instead when not OK
+  Status Claim(const std::string& tvd, const QuotaAmounts& held,
+               const QuotaAmounts& adds) override {
+    calls.push_back({tvd, held, adds});
+    if (!unreachable.ok()) return unreachable;
+    QuotaAmounts in_use = others;
+    in_use += held;
+    return tvd::policy::CheckQuota(tvd, total, tvd::policy::QuotaScope::kTotal,
+                                   in_use, adds);
+  }
+};
+
+class TotalQuotaGuardTest : public QuotaGuardTest {
+ protected:
+  TotalQuotaGuardTest() : totals_(directory_, cache_, disks_, &claims_) {
+    // No per-host quota: only the total applies.
+    scope_.quota = {};
+    scope_.total_quota.vcpus = 16;
+    scope_.total_quota.disk_gib = 30;
+    claims_.total = scope_.total_quota;
+  }
+  FakeClaims claims_;
+  QuotaGuard totals_;
+};
+
+// blue holds here: 2 domains, a.qcow2 (10 GiB), 4 running vCPUs, 2 GiB.
+constexpr QuotaAmounts kBlueHeld{2, 4, 2048 * 1024, 10 * kGiB};
+
+TEST_F(TotalQuotaGuardTest, StartIsClaimedWithWhatTheHostHolds) {
+  claims_.others = {0, 10, 0, 0};
+  StatusOr<std::uint64_t> start = totals_.AdmitDomainCall(
+      scope_, kProcDomainCreate, Args(Dom("blue-b", 2, -1), std::nullopt));
+  ASSERT_TRUE(start.ok()) << start.status().ToString();
+  ASSERT_EQ(claims_.calls.size(), 1u);
+  EXPECT_EQ(claims_.calls[0],
+            (FakeClaims::Call{"blue", kBlueHeld, {0, 2, 1024 * 1024, 0}}));
+  EXPECT_EQ(totals_.reserved("blue").vcpus, 2u);
+  totals_.Release(*start);
+}
+
+TEST_F(TotalQuotaGuardTest, RefusalOfTheTotalIsTheCallsRefusal) {
+  claims_.others = {0, 11, 0, 0};
+  EXPECT_EQ(totals_
+                .AdmitDomainCall(scope_, kProcDomainCreate,
+                                 Args(Dom("blue-b", 2, -1), std::nullopt))
+                .status(),
+            ResourceExhausted("quota of TVD blue exceeded: vcpus in total 16, "
+                              "in use 15, this domain asks for 2"));
+  // Refused: nothing reserved here either.
+  EXPECT_EQ(totals_.reserved("blue"), QuotaAmounts{});
+  // A define adds disk: 10 here + 12 elsewhere + 8 new fits 30; 13 does not.
+  const std::string xml =
+      "<domain><name>blue-new</name><devices><disk><source "
+      "file='/var/lib/tvd/blue/new.qcow2'/></disk></devices></domain>";
+  claims_.others = {0, 0, 0, 12 * kGiB};
+  StatusOr<std::uint64_t> fits = totals_.AdmitDefine(scope_, xml, false);
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  totals_.Release(*fits);
+  claims_.others = {0, 0, 0, 13 * kGiB};
+  EXPECT_EQ(totals_.AdmitDefine(scope_, xml, false).status(),
+            ResourceExhausted("quota of TVD blue exceeded: disk in total 30 "
+                              "GiB, in use 23 GiB, this domain asks for 8 "
+                              "GiB"));
+}
+
+TEST_F(TotalQuotaGuardTest, NoClaimWhenNothingLimitedGrows) {
+  // A define adds a domain and no disk: domains have no total here.
+  ASSERT_TRUE(
+      totals_.AdmitDefine(scope_, "<domain><name>blue-c</name></domain>", false)
+          .ok());
+  // Shrinking the running a asks for nothing.
+  ASSERT_TRUE(totals_
+                  .AdmitDomainCall(scope_, kProcDomainSetVcpus,
+                                   Args(Dom("blue-a", 1, 1), 2))
+                  .ok());
+  EXPECT_TRUE(claims_.calls.empty());
+}
+
+TEST_F(TotalQuotaGuardTest, UndecidableClaimRefusesTheCall) {
+  claims_.unreachable = Unavailable(
+      "the proxy of TVD blue on this host cannot be reached: no such file");
+  EXPECT_EQ(totals_
+                .AdmitDomainCall(scope_, kProcDomainCreate,
+                                 Args(Dom("blue-b", 2, -1), std::nullopt))
+                .status(),
+            claims_.unreachable);
+  // Without any path to the master (no proxy run directory) likewise.
+  EXPECT_EQ(guard_
+                .AdmitDomainCall(scope_, kProcDomainCreate,
+                                 Args(Dom("blue-b", 2, -1), std::nullopt))
+                .status(),
+            Unavailable("no master path for the TVD's quota in total"));
+}
+
+TEST_F(TotalQuotaGuardTest, AnsweredCallsThatMayFreeMakeAReportDue) {
+  using Clock = std::chrono::steady_clock;
+  totals_.Answered(scope_, kProcDomainGetInfo);  // changes nothing
+  TenantScope red = scope_;
+  red.tvd = "red";
+  red.total_quota = {};
+  totals_.Answered(red, kProcDomainDestroy);  // red has no total
+  EXPECT_TRUE(totals_.ReportsDue(Clock::now(), {}).empty());
+  totals_.Answered(scope_, kProcDomainDestroy);
+  std::vector<TenantScope> due =
+      totals_.ReportsDue(Clock::now() + std::chrono::hours(1), {});
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].tvd, "blue");
+  ASSERT_TRUE(totals_.ReportUsage(due[0]).ok());
+  ASSERT_EQ(claims_.calls.size(), 1u);
+  EXPECT_EQ(claims_.calls[0], (FakeClaims::Call{"blue", kBlueHeld, {}}));
+  // At the periodic deadline every TVD with a total is due, seen or not.
+  TenantScope green = scope_;
+  green.tvd = "green";
+  due = totals_.ReportsDue(Clock::now(), {red, green});
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].tvd, "blue");
+  EXPECT_EQ(due[1].tvd, "green");
+}
+
+TEST_F(TotalQuotaGuardTest, WakeEndsTheWait) {
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    totals_.Wake();
+  });
+  std::vector<TenantScope> due = totals_.ReportsDue(
+      std::chrono::steady_clock::now() + std::chrono::hours(1), {});
+  waker.join();
+  EXPECT_TRUE(due.empty());
 }
 
 }  // namespace

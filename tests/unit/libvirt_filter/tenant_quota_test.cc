@@ -26,8 +26,8 @@ DomainCharge Domain(const std::string& name, std::uint8_t tag, bool active,
   return d;
 }
 
-tvd::policy::HostQuota Quota() {
-  tvd::policy::HostQuota q;
+tvd::policy::QuotaLimits Quota() {
+  tvd::policy::QuotaLimits q;
   q.domains = 3;
   q.vcpus = 16;
   q.memory_mib = 16384;
@@ -73,7 +73,7 @@ TEST(TenantQuotaTest, ReservedCallsCountAsUsage) {
 }
 
 TEST(TenantQuotaTest, DefineCountsDiskOfEveryDefinedDomain) {
-  tvd::policy::HostQuota q = Quota();
+  tvd::policy::QuotaLimits q = Quota();
   q.domains.reset();
   // In use: 40 + 20 + 10 GiB, running or not.
   EXPECT_EQ(
@@ -105,7 +105,7 @@ TEST(TenantQuotaTest, DefineCountsDiskOfEveryDefinedDomain) {
 }
 
 TEST(TenantQuotaTest, DefineLargerThanTheWholeQuotaIsRefusedAtOnce) {
-  tvd::policy::HostQuota q = Quota();
+  tvd::policy::QuotaLimits q = Quota();
   q.domains.reset();
   EXPECT_EQ(
       CheckDefine("blue", q, Usage(), Domain("d", 4, false, 17, 512, 1), false)
@@ -151,7 +151,7 @@ TEST(TenantQuotaTest, StartMustFitTheRunningDomains) {
 }
 
 TEST(TenantQuotaTest, CreateXmlDefinesAndStarts) {
-  tvd::policy::HostQuota q = Quota();
+  tvd::policy::QuotaLimits q = Quota();
   q.domains = 4;
   EXPECT_EQ(
       CheckDefine("blue", q, Usage(), Domain("d", 4, false, 3, 512, 1), true)
@@ -177,7 +177,7 @@ TEST(TenantQuotaTest, LiveGrowthMustFitShrinkingAlwaysDoes) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->vcpus, 2u);
   // Over quota already (the quota was lowered): shrinking is allowed.
-  tvd::policy::HostQuota low = Quota();
+  tvd::policy::QuotaLimits low = Quota();
   low.vcpus = 4;
   DomainCharge shrunk = b;
   shrunk.vcpus = 5;
@@ -209,7 +209,7 @@ TEST(TenantQuotaTest, HugeValuesDoNotWrapAround) {
   huge.memory_kib = std::numeric_limits<std::uint64_t>::max();
   TenantUsage u = Usage();
   u.domains[0].memory_kib = std::numeric_limits<std::uint64_t>::max();
-  tvd::policy::HostQuota q = Quota();
+  tvd::policy::QuotaLimits q = Quota();
   q.domains.reset();
   q.memory_mib = 64ull * 1024 * 1024;
   EXPECT_EQ(CheckStart("blue", q, u, huge).status().code(),

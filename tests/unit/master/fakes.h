@@ -53,6 +53,8 @@ class FakeStore final : public Store {
     return Write("RemoveTvd", name, [&] {
       tvds_.erase(name);
       members_.erase(name);
+      std::erase_if(usage_,
+                    [&](const auto& u) { return u.first.first == name; });
     });
   }
   Status SetEpoch(const std::string& tvd, std::uint64_t epoch) override {
@@ -108,8 +110,10 @@ class FakeStore final : public Store {
   }
   Status RemoveMember(const std::string& tvd,
                       const std::string& host) override {
-    return Write("RemoveMember", tvd + " " + host,
-                 [&] { members_[tvd].erase(host); });
+    return Write("RemoveMember", tvd + " " + host, [&] {
+      members_[tvd].erase(host);
+      usage_.erase({tvd, host});
+    });
   }
   StatusOr<std::vector<std::string>> Members(const std::string& tvd) override {
     std::lock_guard lock(mu_);
@@ -142,6 +146,17 @@ class FakeStore final : public Store {
       return std::optional<std::vector<std::uint8_t>>();
     }
     return std::optional<std::vector<std::uint8_t>>(it->second);
+  }
+  Status PutQuotaUsage(const QuotaUsageRow& row) override {
+    return Write("PutQuotaUsage", row.tvd + " " + row.host, [&] {
+      usage_[{row.tvd, row.host}] = row;
+    });
+  }
+  StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override {
+    std::lock_guard lock(mu_);
+    std::vector<QuotaUsageRow> out;
+    for (const auto& [k, r] : usage_) out.push_back(r);
+    return out;
   }
   Status Audit(const std::string& actor, const std::string& action,
                const std::string& subject, bool allowed,
@@ -187,6 +202,7 @@ class FakeStore final : public Store {
   std::map<std::string, std::vector<std::uint8_t>> aks_;
   std::map<std::string, std::vector<std::uint8_t>> disk_keys_;
   std::vector<AuditRow> audit_;
+  std::map<std::pair<std::string, std::string>, QuotaUsageRow> usage_;
 
  public:
   // Seeds state as an earlier run left it (not recorded as writes).

@@ -229,6 +229,40 @@ TEST_F(StateStoreTest, OldDatabaseGetsTheAkClockTable) {
   EXPECT_TRUE((*store)->PutAkClock({{1, 2}, 1, 1, 1}).ok());
 }
 
+TEST_F(StateStoreTest, QuotaUsageSurvivesARestartAndLeavesWithItsHost) {
+  {
+    auto store = StateStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    StateStore& s = **store;
+    ASSERT_TRUE(s.PutTvd({"blue", "<xml/>", "ab", 1}).ok());
+    ASSERT_TRUE(s.PutTvd({"red", "<xml/>", "cd", 1}).ok());
+    ASSERT_TRUE(s.AddMember("blue", "node1").ok());
+    ASSERT_TRUE(s.AddMember("blue", "node2").ok());
+    ASSERT_TRUE(s.PutQuotaUsage({"blue", "node1", {1, 2, 3, 4}}).ok());
+    // Replaced, not added to; saturated sums are stored clamped.
+    ASSERT_TRUE(
+        s.PutQuotaUsage({"blue", "node1", {2, 4, 1024, UINT64_MAX}}).ok());
+    ASSERT_TRUE(s.PutQuotaUsage({"blue", "node2", {1, 1, 1, 1}}).ok());
+    ASSERT_TRUE(s.PutQuotaUsage({"red", "node1", {5, 5, 5, 5}}).ok());
+  }
+  auto store = StateStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto rows = (*store)->ListQuotaUsage();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].host, "node1");
+  EXPECT_EQ((*rows)[0].amounts,
+            (policy::QuotaAmounts{2, 4, 1024,
+                                  static_cast<std::uint64_t>(INT64_MAX)}));
+  ASSERT_TRUE((*store)->RemoveMember("blue", "node1").ok());
+  ASSERT_TRUE((*store)->RemoveTvd("red").ok());
+  rows = (*store)->ListQuotaUsage();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].tvd, "blue");
+  EXPECT_EQ((*rows)[0].host, "node2");
+}
+
 TEST_F(StateStoreTest, UnopenablePathIsAnIoError) {
   auto store = StateStore::Open(dir_ + "/missing/dir/master.db");
   ASSERT_FALSE(store.ok());

@@ -378,5 +378,48 @@ TEST_F(MasterRegistryTest, StoredPolicyThatNoLongerParsesNamesTheTvd) {
       << s.ToString();
 }
 
+TEST_F(MasterRegistryTest,
+       UsageClaimsExactErrorsAndTheirFigureLeavesWithTheHost) {
+  std::string xml = Policy("green", 3, {"node1", "node2"});
+  xml.insert(xml.find("</tvd-policy>"),
+             "  <quotas><total vcpus=\"8\"/></quotas>\n");
+  auto p = policy::ParseTvdPolicy(xml, "test");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(registry_.AddTvd(std::move(p).value(), xml, "admin:a").ok());
+  const policy::QuotaAmounts none;
+  const policy::QuotaAmounts four{1, 4, 1024, 0};
+  EXPECT_EQ(registry_.ClaimUsage("red", "node1", none, four, true).status(),
+            NotFound("no TVD named red"));
+  EXPECT_EQ(registry_.ClaimUsage("green", "node1", none, four, true).status(),
+            PermissionDenied(
+                "host node1 has no attested member channel for TVD green"));
+  MustJoin("green", "node1");
+  MustJoin("green", "node2");
+  EXPECT_EQ(registry_.ClaimUsage("green", "node1", none, four, false).status(),
+            PermissionDenied(
+                "host node1 has no attested member channel for TVD green"));
+  auto d = registry_.ClaimUsage("green", "node1", none, four, true);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Whats(*d), (std::vector<std::string>{"PutQuotaUsage green node1"}));
+  EXPECT_TRUE(d->writes[0].isolated);  // a lost figure only over-counts
+  ASSERT_TRUE(registry_.ClaimUsage("green", "node2", none, four, true).ok());
+  EXPECT_EQ(
+      registry_.ClaimUsage("green", "node2", four, {0, 1, 0, 0}, true).status(),
+      ResourceExhausted("quota of TVD green exceeded: vcpus in total 8, in use "
+                        "8, this domain asks for 1"));
+  EXPECT_EQ(registry_.quotas().Total("green").vcpus, 8u);
+  // Leaving takes the host's figure along.
+  ASSERT_TRUE(registry_.Leave("green", Host("node2"), "node2", "bye").ok());
+  EXPECT_EQ(registry_.quotas().Total("green").vcpus, 4u);
+  // A TVD without a total accepts claims and stores nothing.
+  MustJoin("blue", "node1");
+  auto blue = registry_.ClaimUsage("blue", "node1", none, four, true);
+  ASSERT_TRUE(blue.ok());
+  EXPECT_TRUE(blue->writes.empty());
+  // Removing the TVD forgets its figures.
+  ASSERT_TRUE(registry_.RemoveTvd("green", "admin:a").ok());
+  EXPECT_EQ(registry_.quotas().Total("green").vcpus, 0u);
+}
+
 }  // namespace
 }  // namespace tvd::master

@@ -114,6 +114,20 @@ TEST(CanonicalTest, PolicyQuotasAreInTheCanonicalForm) {
       << json;
 }
 
+TEST(CanonicalTest, TotalQuotaIsInTheCanonicalForm) {
+  auto p = ParseTvdPolicy(
+      Mutate(kPolicy, "</key-release>\n",
+             "</key-release>\n  <quotas><total vcpus=\"32\"/><per-host "
+             "vcpus=\"16\"/></quotas>\n"),
+      "p.xml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const std::string json = ToJson(*p);
+  EXPECT_NE(
+      json.find(R"("quotas":{"per-host":{"vcpus":16},"total":{"vcpus":32}})"),
+      std::string::npos)
+      << json;
+}
+
 TEST(CanonicalTest, PolicyDigestIgnoresPresentation) {
   const std::string base = PolicyDigest(kPolicy);
   // Whitespace and line breaks.
@@ -218,6 +232,9 @@ INSTANTIATE_TEST_SUITE_P(
         FieldChange{"DiskKey", "    <disk-key vm=\"tvd-mgmt\"/>\n", ""},
         FieldChange{"QuotaAdded", "</key-release>\n",
                     "</key-release>\n<quotas><per-host domains=\"8\"/>"
+                    "</quotas>\n"},
+        FieldChange{"TotalQuotaAdded", "</key-release>\n",
+                    "</key-release>\n<quotas><total domains=\"8\"/>"
                     "</quotas>\n"}),
     [](const ::testing::TestParamInfo<FieldChange>& info) {
       return std::string(info.param.name);

@@ -116,7 +116,7 @@ TEST(TvdPolicyParserTest, OptionalPartsMayBeAbsent) {
   EXPECT_TRUE(p->disk_key_vms.empty());
 }
 
-TEST(TvdPolicyParserTest, ParsesPerHostQuotas) {
+TEST(TvdPolicyParserTest, ParsesQuotaLimits) {
   auto none = ParseTvdPolicy(kPolicy, "p.xml");
   ASSERT_TRUE(none.ok()) << none.status().ToString();
   EXPECT_TRUE(none->per_host_quota.empty());
@@ -144,6 +144,29 @@ TEST(TvdPolicyParserTest, ParsesPerHostQuotas) {
   EXPECT_EQ(some->per_host_quota.vcpus, 65536u);
   EXPECT_FALSE(some->per_host_quota.memory_mib);
   EXPECT_EQ(some->per_host_quota.disk_gib, 1048576u);
+  EXPECT_TRUE(some->total_quota.empty());
+
+  // A total across hosts, alone or with a per-host quota, up to its bounds.
+  auto total = ParseTvdPolicy(
+      Mutate(kPolicy, "</key-release>\n",
+             "</key-release>\n  <quotas><total domains=\"16777216\" "
+             "vcpus=\"268435456\" memory-mib=\"1099511627776\" "
+             "disk-gib=\"17179869184\"/><per-host vcpus=\"4\"/>"
+             "</quotas>\n"),
+      "p.xml");
+  ASSERT_TRUE(total.ok()) << total.status().ToString();
+  EXPECT_EQ(total->total_quota.domains, 16777216u);
+  EXPECT_EQ(total->total_quota.vcpus, 268435456u);
+  EXPECT_EQ(total->total_quota.memory_mib, 1099511627776u);
+  EXPECT_EQ(total->total_quota.disk_gib, 17179869184u);
+  EXPECT_EQ(total->per_host_quota.vcpus, 4u);
+  auto only_total = ParseTvdPolicy(
+      Mutate(kPolicy, "</key-release>\n",
+             "</key-release>\n  <quotas><total vcpus=\"32\"/></quotas>\n"),
+      "p.xml");
+  ASSERT_TRUE(only_total.ok()) << only_total.status().ToString();
+  EXPECT_TRUE(only_total->per_host_quota.empty());
+  EXPECT_EQ(only_total->total_quota.vcpus, 32u);
 }
 
 TEST(TvdPolicyParserTest, GatewayNeedsBothSides) {
@@ -580,13 +603,30 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"QuotaWithoutLimits", "</key-release>\n", Quotas(""),
                   "p.xml:30: <per-host>: needs at least one of the "
                   "attributes 'domains', 'vcpus', 'memory-mib', 'disk-gib'"},
-        ErrorCase{"QuotaTotalIsNotAFormat", "</key-release>\n",
-                  "</key-release>\n  <quotas>\n    <total domains=\"8\"/>\n"
-                  "  </quotas>\n",
-                  "p.xml:30: <quotas>: unknown element <total>"},
-        ErrorCase{"QuotasWithoutPerHost", "</key-release>\n",
+        ErrorCase{
+            "QuotaTotalTooLarge", "</key-release>\n",
+            "</key-release>\n  <quotas>\n    <total domains=\"16777217\"/>\n"
+            "  </quotas>\n",
+            "p.xml:30: <total>: attribute 'domains' must be an "
+            "integer in 1..16777216, got '16777217'"},
+        ErrorCase{"QuotaTotalWithoutLimits", "</key-release>\n",
+                  "</key-release>\n  <quotas>\n    <total/>\n  </quotas>\n",
+                  "p.xml:30: <total>: needs at least one of the "
+                  "attributes 'domains', 'vcpus', 'memory-mib', 'disk-gib'"},
+        ErrorCase{"QuotaTotalTwice", "</key-release>\n",
+                  "</key-release>\n  <quotas>\n    <total vcpus=\"8\"/>\n"
+                  "    <total vcpus=\"9\"/>\n  </quotas>\n",
+                  "p.xml:31: <quotas>: duplicate element <total> (first "
+                  "at line 30)"},
+        ErrorCase{
+            "QuotaUnknownScope", "</key-release>\n",
+            "</key-release>\n  <quotas>\n    <per-tenant domains=\"8\"/>\n"
+            "  </quotas>\n",
+            "p.xml:30: <quotas>: unknown element <per-tenant>"},
+        ErrorCase{"QuotasWithoutLimits", "</key-release>\n",
                   "</key-release>\n  <quotas/>\n",
-                  "p.xml:29: <quotas>: missing required element <per-host>"},
+                  "p.xml:29: <quotas>: needs a <per-host> or a <total> "
+                  "element"},
         ErrorCase{"QuotaPerHostTwice", "</key-release>\n",
                   "</key-release>\n  <quotas>\n    <per-host vcpus=\"1\"/>\n"
                   "    <per-host vcpus=\"2\"/>\n  </quotas>\n",

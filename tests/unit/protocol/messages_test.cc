@@ -98,6 +98,20 @@ TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
   EXPECT_EQ(DecodeAdminReply(Encode(AdminReply{"{}"}))->json, "{}");
 }
 
+TEST(ProtocolMessagesTest, UsageClaimRoundTripsAndNamesItsFields) {
+  const UsageClaim claim{"blue", {2, 4, 4u << 20, 20ull << 30}, {0, 2, 0, 1}};
+  auto decoded = DecodeUsageClaim(Encode(claim));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, claim);
+  auto bytes = Encode(claim);
+  bytes.resize(bytes.size() - 4);
+  EXPECT_EQ(DecodeUsageClaim(bytes).status(),
+            ProtocolError("UsageClaim: message truncated in field "
+                          "'adds.disk_bytes'"));
+  EXPECT_EQ(DecodeUsageClaim(Encode(UsageClaim{"../x", {}, {}})).status(),
+            ProtocolError("UsageClaim: field 'tvd' is not a valid TVD name"));
+}
+
 TEST(ProtocolMessagesTest, ExactDecodeErrors) {
   // Truncated.
   auto bytes = Encode(JoinRequest{"blue", "198.18.0.1", std::nullopt});

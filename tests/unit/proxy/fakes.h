@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tvd/policy/vm_config_parser.h"
+#include "tvd/protocol/messages.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/hypervisor.h"
 #include "tvd/proxy/master_link.h"
@@ -48,6 +49,11 @@ class FakeMaster : public MasterLink {
     reports.push_back({tvd, vm, uuid, attached, report_error.ok()});
     return report_error;
   }
+  Status ClaimUsage(const std::string& tvd, const policy::QuotaAmounts& held,
+                    const policy::QuotaAmounts& adds) override {
+    usage_claims.push_back({tvd, held, adds});
+    return usage_error;
+  }
   void SetUpdateHandler(UpdateHandler h) override { handler = std::move(h); }
 
   // Every ReportVm call, in order; `delivered` is false for the ones the
@@ -70,6 +76,9 @@ class FakeMaster : public MasterLink {
   std::vector<std::string> disk_key_requests;
   std::vector<Report> reports;
   Status report_error;  // returned by ReportVm when not OK
+  // Every ClaimUsage call, in order, as the protocol message it would be.
+  std::vector<protocol::UsageClaim> usage_claims;
+  Status usage_error;  // returned by ClaimUsage when not OK
   UpdateHandler handler;
 };
 

@@ -62,7 +62,10 @@ struct TenantScope {
   // to this tenant whether or not such a domain exists.
   std::vector<std::string> nested_tvds = {};
   // The TVD policy's per-host quota (empty: none), enforced by QuotaGuard.
-  tvd::policy::HostQuota quota = {};
+  tvd::policy::QuotaLimits quota = {};
+  // Its quota in total across hosts (empty: none): QuotaGuard claims each
+  // increase from the master (total_quota_claims.h).
+  tvd::policy::QuotaLimits total_quota = {};
 };
 
 // The owner TVD named by `xml`'s TVD metadata, or "" when it has none.

@@ -26,6 +26,11 @@ class OwnershipSource {
   // one does (a tenant connection is bound to exactly one TVD).
   virtual StatusOr<TenantScope> ScopeForSubject(
       std::string_view subject) const = 0;
+  // Every TVD's scope this source knows (the relay reports each TVD's usage
+  // for its total quota periodically, tenant connected or not). A source
+  // that cannot list them returns none: usage is then reported only for
+  // TVDs whose tenants made calls.
+  virtual std::vector<TenantScope> AllScopes() const { return {}; }
 };
 
 // Splits a distinguished name "CN=a, O=b" into its "KEY=value" parts
@@ -54,8 +59,10 @@ class StaticOwnership : public OwnershipSource {
                   std::string storage_root, HostConfinement host = {});
   StatusOr<TenantScope> ScopeForSubject(
       std::string_view subject) const override;
+  std::vector<TenantScope> AllScopes() const override;
 
  private:
+  TenantScope ScopeOf(const tvd::policy::TvdPolicy& policy) const;
   std::vector<tvd::policy::TvdPolicy> policies_;
   std::string storage_root_;
   HostConfinement host_;

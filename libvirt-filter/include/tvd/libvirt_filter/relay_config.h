@@ -27,6 +27,12 @@
 //                            (default 400), 1..1000000
 //   tenant-max-in-flight     a TVD's calls at libvirtd at once, across its
 //                            connections (default 4; 0: no limit), 0..1024
+//   proxy-run-dir    the proxy-factory's run directory, where each TVD's
+//                    proxy takes quota claims (default /run/tvd/proxies;
+//                    empty: quotas in total cannot be claimed, so calls that
+//                    add to one are refused)
+//   usage-report-interval-s  how often each TVD's usage on this host is
+//                    reported for its quota in total (default 30), 1..3600
 // Errors name the file and line, or the flag.
 #pragma once
 

@@ -54,6 +54,14 @@ struct RelayOptions {
   int socket_send_buffer = 0;
   // Connections, call rate and calls in flight per TVD.
   TenantLimitOptions tenant_limits;
+  // Where the proxies' usage sockets are (host::UsageSocketPath): quotas in
+  // total are claimed there. Empty: no path to the master, so a TVD with a
+  // quota in total gets every call that adds to it refused.
+  std::string proxy_run_dir;
+  // How often every TVD with a quota in total has its usage on this host
+  // reported, changes or not (frees the relay did not see, such as a
+  // guest's own shutdown, reach the master this way).
+  std::chrono::milliseconds usage_report_interval{30000};
 };
 
 class RelayServer {
@@ -86,6 +94,8 @@ class RelayServer {
               DiskImageChecker& disks);
   void AcceptLoop();
   void Serve(int fd);
+  // Reports quota usage as QuotaGuard::ReportsDue says, until Stop.
+  void ReportLoop();
 
   RelayOptions options_;
   const OwnershipSource& ownership_;
@@ -95,7 +105,9 @@ class RelayServer {
   NotFoundReplies not_found_;
   TenantLimits limits_;
   FileDiskSizes disk_sizes_;
+  std::unique_ptr<TotalQuotaClaims> claims_;  // null: no proxy_run_dir
   std::unique_ptr<QuotaGuard> quota_;
+  std::thread reporter_;
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   std::uint16_t port_ = 0;

@@ -1,4 +1,4 @@
-// The per-host quota of a TVD (tvd::policy::HostQuota, from the TVD policy's
+// The per-host quota of a TVD (tvd::policy::QuotaLimits, from the TVD policy's
 // <quotas><per-host/>) checked against what the TVD already holds on this
 // host. Pure: usage is passed in, nothing is read here.
 //
@@ -55,20 +55,18 @@ struct DomainCharge {
   friend bool operator==(const DomainCharge&, const DomainCharge&) = default;
 };
 
-// Amounts added on top of the domains' charges.
-struct QuotaAmounts {
-  std::uint64_t domains = 0;
-  std::uint64_t vcpus = 0;
-  std::uint64_t memory_kib = 0;
-  std::uint64_t disk_bytes = 0;
-  QuotaAmounts& operator+=(const QuotaAmounts& o);
-  friend bool operator==(const QuotaAmounts&, const QuotaAmounts&) = default;
-};
+// Amounts added on top of the domains' charges (quota.h).
+using tvd::policy::QuotaAmounts;
 
 struct TenantUsage {
   std::vector<DomainCharge> domains;  // the TVD's domains on this host
   QuotaAmounts reserved;
 };
+
+// What the TVD holds on this host in the quota's terms: its domains, the
+// disks of all of them, the vCPUs and memory of the running ones, plus what
+// is reserved.
+QuotaAmounts HeldOnHost(const TenantUsage& usage);
 
 // Each Check returns OK with the amounts the change adds (to reserve until
 // libvirtd answered), or ResourceExhausted as described above.
@@ -76,14 +74,14 @@ struct TenantUsage {
 // Define of `proposed` (not started). `start` true for DomainCreateXml,
 // which also starts it.
 StatusOr<QuotaAmounts> CheckDefine(const std::string& tvd,
-                                   const tvd::policy::HostQuota& quota,
+                                   const tvd::policy::QuotaLimits& quota,
                                    const TenantUsage& usage,
                                    const DomainCharge& proposed, bool start);
 
 // Start of the defined domain `domain` (its persistent configuration). A
 // domain already running adds nothing.
 StatusOr<QuotaAmounts> CheckStart(const std::string& tvd,
-                                  const tvd::policy::HostQuota& quota,
+                                  const tvd::policy::QuotaLimits& quota,
                                   const TenantUsage& usage,
                                   const DomainCharge& domain);
 
@@ -91,7 +89,7 @@ StatusOr<QuotaAmounts> CheckStart(const std::string& tvd,
 // vcpus/memory_kib). `live`: the running domain changes now; otherwise only
 // its persistent configuration does.
 StatusOr<QuotaAmounts> CheckResize(const std::string& tvd,
-                                   const tvd::policy::HostQuota& quota,
+                                   const tvd::policy::QuotaLimits& quota,
                                    const TenantUsage& usage,
                                    const DomainCharge& before,
                                    const DomainCharge& after, bool live);

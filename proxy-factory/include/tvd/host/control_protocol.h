@@ -9,6 +9,11 @@
 //   {"op":"attach", "tvd":NAME, "vm_config":ABSOLUTE_PATH}
 //   {"op":"detach", "tvd":NAME, "vm":VM_NAME}
 //   {"op":"status"} or {"op":"status", "tvd":NAME}
+//   {"op":"usage",  "tvd":NAME, "held":AMOUNTS, "adds":AMOUNTS}
+//       (relay -> the TVD's proxy, on the proxy's usage socket only: a claim
+//       against the TVD's total quota, tvd/policy/quota.h; AMOUNTS is
+//       {"domains":N, "vcpus":N, "memory_kib":N, "disk_bytes":N}, unsigned
+//       64-bit integers, all four required)
 // Responses:
 //   {"ok":true, "result":{...}}
 //   {"ok":false, "error":{"code":"permission-denied", "message":"..."}}
@@ -25,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tvd/policy/quota.h"
 #include "tvd/status.h"
 
 namespace tvd::host {
@@ -33,15 +39,24 @@ inline constexpr std::size_t kMaxControlFrameBytes = 64 * 1024;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr std::size_t kMaxPathLength = 4096;
 
-enum class ControlOp { kJoin, kLeave, kAttach, kDetach, kStatus };
+enum class ControlOp { kJoin, kLeave, kAttach, kDetach, kStatus, kUsage };
 
 std::string_view ControlOpName(ControlOp op);
 
 struct ControlRequest {
+  ControlRequest() = default;
+  ControlRequest(ControlOp op, std::string tvd, std::string vm_config = "",
+                 std::string vm = "")
+      : op(op),
+        tvd(std::move(tvd)),
+        vm_config(std::move(vm_config)),
+        vm(std::move(vm)) {}
   ControlOp op = ControlOp::kStatus;
-  std::string tvd;        // empty only for a host-wide status
-  std::string vm_config;  // attach
-  std::string vm;         // detach
+  std::string tvd;            // empty only for a host-wide status
+  std::string vm_config;      // attach
+  std::string vm;             // detach
+  policy::QuotaAmounts held;  // usage
+  policy::QuotaAmounts adds;  // usage
   friend bool operator==(const ControlRequest&,
                          const ControlRequest&) = default;
 };

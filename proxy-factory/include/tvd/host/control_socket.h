@@ -33,6 +33,11 @@ struct PeerPolicy {
 // Returns OK or PermissionDenied naming the uid and what was required.
 Status CheckPeer(const PeerCredentials& peer, const PeerPolicy& policy);
 
+// Where the proxy of `tvd` serves quota claims (op "usage") when the proxies
+// run in `run_dir`: RUN_DIR/usage/<tvd>.sock. The proxy-factory passes it to
+// each proxy (--usage-socket); the libvirt relay calls it.
+std::string UsageSocketPath(const std::string& run_dir, const std::string& tvd);
+
 // Reads one frame; InvalidArgument for an oversized length, Unavailable when
 // the peer closed before a full frame, Timeout after `timeout`.
 StatusOr<std::string> ReadFrame(int fd, std::chrono::milliseconds timeout);
@@ -64,6 +69,8 @@ class ControlServer {
   bool ServeOne(const Handler& handler, std::chrono::milliseconds wait);
 
   const std::string& path() const { return path_; }
+  // The listening socket (poll it with POLLIN among other descriptors).
+  int fd() const { return fd_; }
 
  private:
   ControlServer(std::string path, int fd, PeerPolicy policy)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -27,6 +28,8 @@ struct TvdView {
   std::vector<policy::Network> networks;
   std::vector<std::string> members;  // sorted
   std::set<std::string> connected;   // members with a live channel
+  // The sum of the members' claims, when the policy has a total quota.
+  std::optional<policy::QuotaAmounts> quota_in_use;
 };
 
 // What the query needs from the registry, sorted by TVD name; `connected`
@@ -43,9 +46,13 @@ std::vector<TvdView> SnapshotForQuery(const TvdRegistry& registry,
               t.from_file,
               t.policy.networks,
               {t.members.begin(), t.members.end()},
-              {}};
+              {},
+              std::nullopt};
     for (const std::string& m : t.members) {
       if (connected(name, m)) v.connected.insert(m);
+    }
+    if (!t.policy.total_quota.empty()) {
+      v.quota_in_use = registry.quotas().Total(name);
     }
     out.push_back(std::move(v));
   }

@@ -6,9 +6,10 @@
 // (underlay address, attestation state), aks (enrolled AK public areas),
 // memberships (tvd, host), vms (tvd, host, vm), disk_keys (tvd, vm, key
 // wrapped under the KEK), ak_clocks (the last TPM reset/restart count and
-// clock each AK quoted), audit (every decision). Tables are created when
-// missing, so a database from an older master gains the new ones on open. Keys
-// themselves are never stored: only epochs and wrapped disk keys.
+// clock each AK quoted), quota_usage (tvd, host: what the host's relay last
+// claimed against the TVD's total quota), audit (every decision). Tables are
+// created when missing, so a database from an older master gains the new ones
+// on open. Keys themselves are never stored: only epochs and wrapped disk keys.
 //
 // Errors: IoError "state db PATH: <sqlite message>" for anything SQLite
 // refuses; NotFound for lookups of absent rows where stated.
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/policy/quota.h"
 #include "tvd/status.h"
 
 struct sqlite3;
@@ -47,6 +49,13 @@ struct VmRow {
   std::string host;
   std::string vm;
   std::string uuid;  // as reported; empty when unknown
+};
+
+// What one host holds against a TVD's total quota (TotalQuotaLedger).
+struct QuotaUsageRow {
+  std::string tvd;
+  std::string host;
+  policy::QuotaAmounts amounts;
 };
 
 // The last TPMS_CLOCK_INFO an AK showed in a verified quote.
@@ -77,7 +86,7 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   Status PutTvd(const TvdRow& row);  // insert or replace
-  // Removes the TVD with its memberships, VMs and disk keys.
+  // Removes the TVD with its memberships, VMs, disk keys and quota usage.
   Status RemoveTvd(const std::string& name);
   Status SetEpoch(const std::string& tvd, std::uint64_t epoch);
   StatusOr<std::vector<TvdRow>> ListTvds();
@@ -99,8 +108,8 @@ class StateStore {
   StatusOr<std::vector<AkClockRow>> ListAkClocks();
 
   Status AddMember(const std::string& tvd, const std::string& host);
-  // Removes the membership and the VMs the host reported in that TVD (one
-  // transaction).
+  // Removes the membership, the VMs the host reported in that TVD and its
+  // quota usage there (one transaction).
   Status RemoveMember(const std::string& tvd, const std::string& host);
   StatusOr<std::vector<std::string>> Members(const std::string& tvd);
 
@@ -116,6 +125,11 @@ class StateStore {
   // nullopt when no key exists yet.
   StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm);
+
+  // Insert or replace the host's figure (amounts above 2^63-1 are stored
+  // as 2^63-1).
+  Status PutQuotaUsage(const QuotaUsageRow& row);
+  StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage();
 
   Status Audit(const std::string& actor, const std::string& action,
                const std::string& subject, bool allowed,

@@ -60,6 +60,9 @@ class Store {
   virtual StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm) = 0;
 
+  virtual Status PutQuotaUsage(const QuotaUsageRow& row) = 0;
+  virtual StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() = 0;
+
   virtual Status Audit(const std::string& actor, const std::string& action,
                        const std::string& subject, bool allowed,
                        const std::string& reason) = 0;

@@ -31,6 +31,7 @@
 #include "tvd/attest/requirements.h"
 #include "tvd/channel/frame.h"
 #include "tvd/master/store.h"
+#include "tvd/master/total_quota_ledger.h"
 #include "tvd/pki/identity.h"
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/protocol/messages.h"
@@ -147,6 +148,22 @@ class TvdRegistry {
                             const std::string& vm, bool disk_key,
                             bool attested_channel) const;
 
+  // --- Quotas in total -----------------------------------------------------
+  // A figure stored by an earlier run (loaded without a check).
+  void RestoreUsage(const QuotaUsageRow& row);
+  // `host` claims usage of `tvd` going from `held` to held + adds
+  // (UsageClaim). NotFound "no TVD named X"; PermissionDenied "host H has
+  // no attested member channel for TVD X" unless `attested_channel` and a
+  // member; TotalQuotaLedger::Claim's ResourceExhausted. A TVD without a
+  // total quota accepts every claim and stores nothing; otherwise the
+  // decision writes the host's new figure (isolated: should it fail, the
+  // figure in memory is the larger one, which only over-counts).
+  StatusOr<Decision> ClaimUsage(const std::string& tvd, const std::string& host,
+                                const policy::QuotaAmounts& held,
+                                const policy::QuotaAmounts& adds,
+                                bool attested_channel);
+  const TotalQuotaLedger& quotas() const { return quotas_; }
+
   // --- Admin ----------------------------------------------------------------
   // `p` is the parsed `xml` (the caller parses, so a parse error is its own).
   // RequirementsFor's errors first, then AlreadyExists "TVD X already exists" /
@@ -176,6 +193,10 @@ class TvdRegistry {
  private:
   std::map<std::string, TvdState> tvds_;
   std::map<std::string, std::string> underlay_;  // host -> address
+  // What each member's relay claimed; a host's figure goes with its
+  // membership, a TVD's with the TVD (the store drops the rows in the same
+  // RemoveMember / RemoveTvd).
+  TotalQuotaLedger quotas_;
 };
 
 }  // namespace tvd::master

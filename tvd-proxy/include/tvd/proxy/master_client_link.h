@@ -36,6 +36,11 @@ class MasterClientLink : public MasterLink {
   // is sent as empty (the master's decoder would refuse the whole report).
   Status ReportVm(const std::string& tvd, const std::string& vm,
                   const std::string& uuid, bool attached) override;
+  // A UsageClaim on its own request connection (thread-safe); the master's
+  // refusal is returned without the "peer: " prefix of remote errors, so the
+  // tenant reads the quota's own wording.
+  Status ClaimUsage(const std::string& tvd, const policy::QuotaAmounts& held,
+                    const policy::QuotaAmounts& adds) override;
   void SetUpdateHandler(UpdateHandler handler) override;
 
  private:

@@ -61,6 +61,15 @@ class MasterLink {
   // report again later, never a reason to undo a running VM.
   virtual Status ReportVm(const std::string& tvd, const std::string& vm,
                           const std::string& uuid, bool attached) = 0;
+  // Claims (or, with zero `adds`, reports) this host's usage of `tvd`
+  // against the TVD's total quota (protocol::UsageClaim). OK: granted;
+  // ResourceExhausted with the master's "quota of TVD ... exceeded: ..."
+  // wording; Unavailable when the master cannot be reached. Called from the
+  // usage socket's thread, concurrently with everything else: an
+  // implementation must be thread-safe here.
+  virtual Status ClaimUsage(const std::string& tvd,
+                            const policy::QuotaAmounts& held,
+                            const policy::QuotaAmounts& adds) = 0;
   // Called (from the link's own thread or from Poll) for each update.
   using UpdateHandler = std::function<void(const MasterUpdate&)>;
   virtual void SetUpdateHandler(UpdateHandler handler) = 0;

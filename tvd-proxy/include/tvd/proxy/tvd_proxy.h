@@ -3,8 +3,12 @@
 // Holds the TVD policy and key material in memory only (the key in
 // SecureBytes, cleared on leave). Every operation either completes or
 // undoes what it did (an attach that fails after defining the domain
-// destroys it, unplugs its ports and undefines its secrets). Thread-safe:
-// control requests and master updates are serialised by one mutex.
+// destroys it, unplugs its ports and undefines its secrets). Not
+// thread-safe, on purpose: one thread (the daemon's loop) calls everything,
+// control requests and master updates alike. The master link's thread only
+// leaves updates in a MasterUpdateInbox (update_inbox.h) that the loop
+// drains, so no lock is held across libvirt, OVS or master I/O and the
+// link's thread never waits for the proxy.
 //
 // Disk secrets are named by their libvirt usage "tvd/<tvd>/<vm>/<disk>",
 // so a restarted proxy finds them again without any state on disk.
@@ -22,7 +26,6 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -113,21 +116,18 @@ class TvdProxy {
     std::string uuid;
     std::vector<std::string> ports;
   };
-  Status JoinLocked();
-  Status ProgramNetworkLocked(const std::vector<Member>& members);
+  Status ProgramNetwork(const std::vector<Member>& members);
   // See Join.
-  Status RemoveStalePortsLocked(const AdmissionRecord& record);
-  Status ReplugAdmittedLocked(AdmissionRecord record);
+  Status RemoveStalePorts(const AdmissionRecord& record);
+  Status ReplugAdmitted(AdmissionRecord record);
   // `report`: tell the master (not on leave: the master drops a leaving
   // host's VMs itself).
-  Status DetachLocked(const std::string& vm, bool report = true);
+  Status DetachVm(const std::string& vm, bool report = true);
   // Reports an attach/detach to the master; a failure is logged and kept in
-  // unreported_ for the next reconnect (FlushReportsLocked), never undone.
-  void ReportLocked(const std::string& vm, const std::string& uuid,
-                    bool attached);
-  void FlushReportsLocked();
-  Status RemoveSecretsLocked(const std::string& usage_prefix);
-  Status LeaveLocked();
+  // unreported_ for the next reconnect (FlushReports), never undone.
+  void Report(const std::string& vm, const std::string& uuid, bool attached);
+  void FlushReports();
+  Status RemoveSecrets(const std::string& usage_prefix);
   std::string SecretPrefix(const std::string& vm) const;
 
   ProxyConfig config_;
@@ -137,7 +137,6 @@ class TvdProxy {
   MeasurementCache& cache_;
   AdmissionStore& admissions_;
 
-  std::mutex mu_;
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;
   // What admissions_ holds (kept equal to it after every change).

@@ -53,6 +53,7 @@ enum class MessageType : std::uint16_t {
   kAdminQuery = 111,        // admin -> master
   kAdminReply = 112,        // master -> admin
   kAck = 113,               // either way: request done
+  kUsageClaim = 114,        // host -> master: TVD usage on the host (quota)
 };
 
 // True for the values listed in MessageType.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/policy/quota.h"
 #include "tvd/sha256.h"
 
 namespace tvd::policy {
@@ -26,12 +27,6 @@ inline constexpr std::uint32_t kMinVni = 1;
 inline constexpr std::uint32_t kMaxVni = 16777215;
 inline constexpr std::uint32_t kMaxAttestationIntervalSeconds = 86400;
 inline constexpr int kMaxPcrIndex = 23;
-// Upper bounds of per-host quota values (far above any one host today; they
-// keep the sums the relay computes from overflowing).
-inline constexpr std::uint32_t kMaxQuotaDomains = 4096;
-inline constexpr std::uint32_t kMaxQuotaVcpus = 65536;
-inline constexpr std::uint64_t kMaxQuotaMemoryMib = 64ull * 1024 * 1024;
-inline constexpr std::uint64_t kMaxQuotaDiskGib = 1024ull * 1024;
 
 enum class NetworkKind { kData, kManagement };
 
@@ -105,18 +100,6 @@ struct GatewayRule {
   friend bool operator==(const GatewayRule&, const GatewayRule&) = default;
 };
 
-// What the TVD may hold on any one host (<quotas><per-host .../></quotas>).
-// An absent limit is no limit; a policy without <quotas> has none at all.
-// Enforced by the host's libvirt relay (docs/libvirt-filter.md).
-struct HostQuota {
-  std::optional<std::uint32_t> domains;     // defined domains, 1..4096
-  std::optional<std::uint32_t> vcpus;       // of running domains, 1..65536
-  std::optional<std::uint64_t> memory_mib;  // of running domains
-  std::optional<std::uint64_t> disk_gib;    // images of defined domains
-  bool empty() const { return !domains && !vcpus && !memory_mib && !disk_gib; }
-  friend bool operator==(const HostQuota&, const HostQuota&) = default;
-};
-
 struct TvdPolicy {
   std::string name;               // IsTvdName
   std::uint32_t id = 0;           // 1..16383, unique per datacenter
@@ -128,7 +111,11 @@ struct TvdPolicy {
   std::vector<VmKnownGood> vms;               // unique VM names
   std::vector<GatewayRule> gateways;          // unique (vm, peer)
   std::vector<std::string> disk_key_vms;      // each listed in `vms`
-  HostQuota per_host_quota;                   // empty: no <quotas>
+  // <quotas>: what the TVD may hold on any one host (enforced by that
+  // host's libvirt relay) and in total across its hosts (the relay claims
+  // each increase from the master). Empty: no such quota (quota.h).
+  QuotaLimits per_host_quota;
+  QuotaLimits total_quota;
 
   const Network* FindNetwork(std::string_view network_name) const;
   const VmKnownGood* FindVm(std::string_view vm_name) const;

@@ -109,6 +109,11 @@ class MasterClient {
   // Records an attached / detached VM at the master.
   Status ReportVm(const VmReport& report);
 
+  // Claims (or, with zero `adds`, reports) the TVD's usage on this host for
+  // its total quota. ResourceExhausted "peer: quota of TVD ... exceeded:
+  // ..." when the master refuses it.
+  Status ClaimUsage(const UsageClaim& claim);
+
  private:
   StatusOr<channel::ConnectionPtr> Connect() const;
   // One request frame on a fresh connection; returns the answer frame

@@ -26,6 +26,8 @@
 //                         AttestVerdict] -> DiskKeyGrant | kError
 //      VmReport       -> kAck | kError
 //      LeaveNotice    -> kAck | kError
+//      UsageClaim     -> kAck | kError (ResourceExhausted: over the TVD's
+//                        total quota)
 //  * Admin channel (admin certificate, any number of requests):
 //      TvdAdd / TvdUpdate / TvdRemove / AdminQuery -> AdminReply | kError
 #pragma once
@@ -37,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/policy/quota.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/sha256.h"
 #include "tvd/status.h"
@@ -139,6 +142,18 @@ struct VmReport {
   std::string uuid;
 };
 
+// host -> master (request channel): what the TVD holds on this host and
+// what a call about to be forwarded adds (zero: a report). The master grants
+// it when, for every kind `adds` grows, the sum over all the TVD's hosts
+// stays within the policy's total quota, and then records held + adds as
+// this host's usage (tvd::policy::QuotaAmounts units: KiB, bytes).
+struct UsageClaim {
+  std::string tvd;
+  policy::QuotaAmounts held;
+  policy::QuotaAmounts adds;
+  friend bool operator==(const UsageClaim&, const UsageClaim&) = default;
+};
+
 // admin -> master.
 struct TvdAdd {
   std::string policy_xml;
@@ -174,6 +189,7 @@ std::vector<std::uint8_t> Encode(const PolicyUpdate& m);
 std::vector<std::uint8_t> Encode(const DiskKeyRequest& m);
 std::vector<std::uint8_t> Encode(const DiskKeyGrant& m);
 std::vector<std::uint8_t> Encode(const VmReport& m);
+std::vector<std::uint8_t> Encode(const UsageClaim& m);
 std::vector<std::uint8_t> Encode(const TvdAdd& m);
 std::vector<std::uint8_t> Encode(const TvdUpdate& m);
 std::vector<std::uint8_t> Encode(const TvdRemove& m);
@@ -189,6 +205,7 @@ StatusOr<PolicyUpdate> DecodePolicyUpdate(std::span<const std::uint8_t> in);
 StatusOr<DiskKeyRequest> DecodeDiskKeyRequest(std::span<const std::uint8_t> in);
 StatusOr<DiskKeyGrant> DecodeDiskKeyGrant(std::span<const std::uint8_t> in);
 StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in);
+StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in);
 StatusOr<TvdAdd> DecodeTvdAdd(std::span<const std::uint8_t> in);
 StatusOr<TvdUpdate> DecodeTvdUpdate(std::span<const std::uint8_t> in);
 StatusOr<TvdRemove> DecodeTvdRemove(std::span<const std::uint8_t> in);

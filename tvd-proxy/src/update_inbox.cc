@@ -1,0 +1,46 @@
+#include "tvd/proxy/update_inbox.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace tvd::proxy {
+
+MasterUpdateInbox::MasterUpdateInbox()
+    : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (fd_ < 0) std::abort();
+}
+
+MasterUpdateInbox::~MasterUpdateInbox() { ::close(fd_); }
+
+void MasterUpdateInbox::Push(const MasterUpdate& update) {
+  MasterUpdate copy;
+  copy.kind = update.kind;
+  copy.members = update.members;
+  copy.key_epoch = update.key_epoch;
+  copy.key = update.key.Clone();
+  copy.policy = update.policy;
+  copy.reason = update.reason;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(copy));
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(fd_, &one, sizeof one);
+}
+
+std::vector<MasterUpdate> MasterUpdateInbox::Drain() {
+  std::uint64_t count = 0;
+  (void)!::read(fd_, &count, sizeof count);
+  std::vector<MasterUpdate> out;
+  std::lock_guard lock(mu_);
+  while (!queue_.empty()) {
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return out;
+}
+
+}  // namespace tvd::proxy
