@@ -60,6 +60,14 @@ Status Load(MasterCore& core) {
     for (const HostRow& h : hosts)
       core.registry.RestoreHost(h.name, h.underlay);
   }
+  // What each host's relay last claimed: a restarted master keeps counting
+  // the domains that kept running meanwhile.
+  TVD_ASSIGN_OR_RETURN(std::vector<QuotaUsageRow> usage,
+                       store.ListQuotaUsage());
+  {
+    std::lock_guard lock(core.mutex);
+    for (const QuotaUsageRow& u : usage) core.registry.RestoreUsage(u);
+  }
   if (!core.options.policy_dir.empty()) {
     std::vector<std::filesystem::path> files;
     std::error_code ec;

@@ -154,6 +154,7 @@ class FakeStore final : public Store {
   }
   StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override {
     std::lock_guard lock(mu_);
+    TVD_RETURN_IF_ERROR(Failure("ListQuotaUsage"));
     std::vector<QuotaUsageRow> out;
     for (const auto& [k, r] : usage_) out.push_back(r);
     return out;

@@ -56,6 +56,16 @@ TEST(MasterWiringTest, StartGivesEveryStoredTvdANewEpochBeforeListening) {
   EXPECT_EQ(stops, 2);
 }
 
+TEST(MasterWiringTest, AStoreThatCannotListQuotaUsageStopsTheStart) {
+  auto store = std::make_unique<FakeStore>();
+  store->FailNext("ListQuotaUsage", IoError("state db s: no quota table"));
+  int stops = 0, starts = 0;
+  auto m =
+      Master::Create(Options(), std::move(store), std::make_shared<FakeClock>(),
+                     FakeListenerFactory(&stops, &starts));
+  EXPECT_EQ(m.status(), IoError("state db s: no quota table"));
+}
+
 TEST(MasterWiringTest, AKekOfTheWrongSizeIsRefused) {
   MasterOptions o;
   o.kek = SecureBytes::Random(16);
