@@ -177,17 +177,21 @@ void HttpServer::Stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
   if (accept_thread_.joinable()) accept_thread_.join();
+  // The acceptor is gone, so no connection is added any more; the list is
+  // taken out (its nodes, which the threads point at, stay put) and joined
+  // without the lock.
+  std::list<Connection> all;
   {
     MutexLock lock(mutex_);
     // Each connection's fd stays open until its thread is joined, so this
     // cannot hit a reused descriptor.
     for (Connection& c : connections_) ::shutdown(c.fd, SHUT_RDWR);
+    all.splice(all.end(), connections_);
   }
-  for (Connection& c : connections_) {
+  for (Connection& c : all) {
     if (c.thread.joinable()) c.thread.join();
     ::close(c.fd);
   }
-  connections_.clear();
   ::close(listen_fd_);
   ::close(wake_fd_);
 }

@@ -1,6 +1,7 @@
 #include "admin_requests.h"
 
 #include "tvd/master/query_json.h"
+#include "tvd/mutex.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
 namespace tvd::master {
@@ -45,7 +46,7 @@ StatusOr<std::string> AdminRequests::Request(const pki::Identity& admin,
   TVD_ASSIGN_OR_RETURN(auto q, protocol::DecodeAdminQuery(frame.payload));
   std::vector<TvdView> snapshot;
   {
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     snapshot = SnapshotForQuery(
         core_.registry, [&](const std::string& tvd, const std::string& host) {
           return core_.hub.Find(tvd, host) != nullptr;
@@ -71,7 +72,7 @@ StatusOr<std::string> AdminRequests::Change(const std::string& actor,
     action = "tvd-remove";
     TVD_ASSIGN_OR_RETURN(auto rm, protocol::DecodeTvdRemove(frame.payload));
     subject = rm.tvd;
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     outcome = core_.registry.RemoveTvd(rm.tvd, actor);
     if (outcome.ok()) ticket = core_.SubmitLocked(std::move(outcome->decision));
   } else {
@@ -88,7 +89,7 @@ StatusOr<std::string> AdminRequests::Change(const std::string& actor,
     auto parsed = policy::ParseTvdPolicy(xml, action);
     if (!parsed.ok()) return refuse(parsed.status());
     subject = parsed->name;
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     outcome = add ? core_.registry.AddTvd(std::move(parsed).value(),
                                           std::move(xml), actor)
                   : core_.registry.UpdateTvd(std::move(parsed).value(),

@@ -11,6 +11,7 @@
 #include "member_channels.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/master/key_wrap.h"
+#include "tvd/mutex.h"
 
 namespace tvd::master {
 namespace {
@@ -52,7 +53,7 @@ Status Load(MasterCore& core) {
   TVD_ASSIGN_OR_RETURN(std::vector<HostRow> hosts, store.ListHosts());
   Decision start;
   {
-    std::lock_guard lock(core.mutex);
+    MutexLock lock(core.mutex);
     for (const TvdRow& row : rows) {
       TVD_ASSIGN_OR_RETURN(auto members, store.Members(row.name));
       TVD_RETURN_IF_ERROR(core.registry.Restore(row, members));
@@ -65,7 +66,7 @@ Status Load(MasterCore& core) {
   TVD_ASSIGN_OR_RETURN(std::vector<QuotaUsageRow> usage,
                        store.ListQuotaUsage());
   {
-    std::lock_guard lock(core.mutex);
+    MutexLock lock(core.mutex);
     for (const QuotaUsageRow& u : usage) core.registry.RestoreUsage(u);
   }
   if (!core.options.policy_dir.empty()) {
@@ -84,7 +85,7 @@ Status Load(MasterCore& core) {
       std::ifstream in(path, std::ios::binary);
       std::stringstream buffer;
       buffer << in.rdbuf();
-      std::lock_guard lock(core.mutex);
+      MutexLock lock(core.mutex);
       TVD_ASSIGN_OR_RETURN(Decision d,
                            core.registry.LoadFile(path.string(), buffer.str()));
       start.Append(std::move(d));
@@ -93,7 +94,7 @@ Status Load(MasterCore& core) {
   WriteJournal::Ticket ticket;
   {
     // Keys were memory only: every TVD starts a new epoch now.
-    std::lock_guard lock(core.mutex);
+    MutexLock lock(core.mutex);
     start.Append(core.registry.RekeyAll());
     ticket = core.SubmitLocked(std::move(start));
   }

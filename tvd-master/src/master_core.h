@@ -18,6 +18,7 @@
 #include "tvd/master/store.h"
 #include "tvd/master/tvd_registry.h"
 #include "tvd/master/write_journal.h"
+#include "tvd/mutex.h"
 
 namespace tvd::master {
 
@@ -34,7 +35,8 @@ struct MasterCore {
   // then `after` run once the writes are durable. Wait on the ticket
   // outside `mutex`.
   WriteJournal::Ticket SubmitLocked(Decision decision,
-                                    std::function<void()> after = {});
+                                    std::function<void()> after = {})
+      TVD_REQUIRES(mutex);
   // An audit row through the journal (so it is ordered with the decisions
   // and written before the answer), waited for; a lost row is logged.
   void Audit(const std::string& actor, const std::string& action,
@@ -52,8 +54,8 @@ struct MasterCore {
 
   // Guards `registry` and orders decisions: every change is decided and
   // submitted to the journal while holding it.
-  std::mutex mutex;
-  TvdRegistry registry;  // mutex
+  Mutex mutex;
+  TvdRegistry registry TVD_GUARDED_BY(mutex);
   MemberHub hub;         // own lock
   WriteJournal journal;  // own lock; declared last: stopped first
 };

@@ -7,6 +7,7 @@
 #include "tvd/channel/channel_client.h"
 #include "tvd/log.h"
 #include "tvd/master/reattest_schedule.h"
+#include "tvd/mutex.h"
 
 namespace tvd::master {
 namespace {
@@ -102,7 +103,7 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
                        protocol::DecodeJoinRequest(first.payload));
   const std::string subject = Subject(request.tvd, peer.name);
   StatusOr<attest::TcbRequirements> req = [&] {
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     return core_.registry.CheckJoin(request.tvd, peer);
   }();
   if (!req.ok()) {
@@ -126,7 +127,7 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
   protocol::JoinGrant grant;
   WriteJournal::Ticket ticket;
   {
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     TVD_ASSIGN_OR_RETURN(
         JoinOutcome outcome,
         core_.registry.Join(request.tvd, peer.name, request.underlay, actor));
@@ -152,7 +153,7 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
 Status MemberChannels::Serve(Connection& conn,
                              const MemberSessionPtr& session) {
   auto requirements = [&]() -> std::optional<attest::TcbRequirements> {
-    std::lock_guard lock(core_.mutex);
+    MutexLock lock(core_.mutex);
     const TvdState* t = core_.registry.Find(session->tvd());
     if (!t) return std::nullopt;
     return t->requirements;
@@ -207,7 +208,7 @@ Status MemberChannels::Serve(Connection& conn,
                   Subject(session->tvd(), session->host()), false, s.message());
       WriteJournal::Ticket ticket;
       {
-        std::lock_guard lock(core_.mutex);
+        MutexLock lock(core_.mutex);
         ticket = core_.SubmitLocked(core_.registry.Evict(
             session->host(), "re-attestation failed: " + s.message()));
       }

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tvd/mutex.h"
+
 namespace tvd::master {
 
 StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
@@ -27,7 +29,7 @@ void MemberSession::Wake() {
 void MemberSession::Push(channel::MessageType type,
                          std::shared_ptr<const SecureBytes> payload) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (outbox_.end) return;
     outbox_.frames.emplace_back(type, std::move(payload));
   }
@@ -36,7 +38,7 @@ void MemberSession::Push(channel::MessageType type,
 
 void MemberSession::End() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     outbox_.end = true;
   }
   Wake();
@@ -45,7 +47,7 @@ void MemberSession::End() {
 MemberSession::Batch MemberSession::Take() {
   std::uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Batch out;
   out.frames.swap(outbox_.frames);
   out.end = outbox_.end;
@@ -53,7 +55,7 @@ MemberSession::Batch MemberSession::Take() {
 }
 
 MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   MemberSessionPtr& slot = sessions_[{session->tvd(), session->host()}];
   MemberSessionPtr old = std::move(slot);
   slot = session;
@@ -61,21 +63,21 @@ MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
 }
 
 void MemberHub::Detach(const MemberSessionPtr& session) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = sessions_.find({session->tvd(), session->host()});
   if (it != sessions_.end() && it->second == session) sessions_.erase(it);
 }
 
 MemberSessionPtr MemberHub::Find(const std::string& tvd,
                                  const std::string& host) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = sessions_.find({tvd, host});
   return it == sessions_.end() ? nullptr : it->second;
 }
 
 MemberSessionPtr MemberHub::Remove(const std::string& tvd,
                                    const std::string& host) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = sessions_.find({tvd, host});
   if (it == sessions_.end()) return nullptr;
   MemberSessionPtr s = std::move(it->second);
@@ -92,7 +94,7 @@ bool MemberHub::Attested(const std::string& tvd,
 void MemberHub::EndAll() {
   std::vector<MemberSessionPtr> all;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (auto& [key, s] : sessions_) all.push_back(s);
     sessions_.clear();
   }

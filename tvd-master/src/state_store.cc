@@ -6,6 +6,8 @@
 #include <ctime>
 #include <variant>
 
+#include "tvd/mutex.h"
+
 namespace tvd::master {
 namespace {
 
@@ -114,7 +116,7 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   }
   std::unique_ptr<StateStore> store(new StateStore(db, path));
   sqlite3_busy_timeout(db, 5000);
-  std::lock_guard lock(store->mutex_);
+  MutexLock lock(store->mutex_);
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
   TVD_RETURN_IF_ERROR(store->Exec(kSchema));
@@ -150,7 +152,7 @@ Status StateStore::Exec(const std::string& sql) {
 
 #define TVD_STORE_WRITE(sql, what, ...)                        \
   do {                                                         \
-    std::lock_guard lock(mutex_);                              \
+    MutexLock lock(mutex_);                                    \
     Stmt st(db_, sql);                                         \
     if (!st.Bind({__VA_ARGS__}) || st.Step() != SQLITE_DONE) { \
       return Error(what);                                      \
@@ -167,7 +169,7 @@ Status StateStore::PutTvd(const TvdRow& r) {
 }
 
 Status StateStore::RemoveTvd(const std::string& name) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
   for (const char* sql :
        {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
@@ -190,7 +192,7 @@ Status StateStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
 }
 
 StatusOr<std::vector<TvdRow>> StateStore::ListTvds() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_,
           "SELECT name, policy_xml, digest, epoch FROM tvds ORDER BY name");
   std::vector<TvdRow> out;
@@ -223,7 +225,7 @@ Status StateStore::SetAttestation(const std::string& host, bool ok,
 }
 
 StatusOr<std::vector<HostRow>> StateStore::ListHosts() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_,
           "SELECT name, underlay, attested, reason, attested_at FROM hosts "
           "ORDER BY name");
@@ -245,7 +247,7 @@ Status StateStore::AddAk(const std::string& host,
 
 StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
 StateStore::ListAks() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_, "SELECT host, ak FROM aks ORDER BY host");
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> out;
   int rc;
@@ -280,7 +282,7 @@ Status StateStore::PutAkClock(const AkClockRow& row) {
 }
 
 StatusOr<std::vector<AkClockRow>> StateStore::ListAkClocks() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_,
           "SELECT ak_name, reset_count, restart_count, clock FROM ak_clocks "
           "ORDER BY ak_name");
@@ -306,7 +308,7 @@ Status StateStore::AddMember(const std::string& tvd, const std::string& host) {
 
 Status StateStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
   for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
                           "DELETE FROM vms WHERE tvd=? AND host=?",
@@ -341,7 +343,7 @@ Status StateStore::PutQuotaUsage(const QuotaUsageRow& r) {
 }
 
 StatusOr<std::vector<QuotaUsageRow>> StateStore::ListQuotaUsage() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_,
           "SELECT tvd, host, domains, vcpus, memory_kib, disk_bytes FROM "
           "quota_usage ORDER BY tvd, host");
@@ -362,7 +364,7 @@ StatusOr<std::vector<QuotaUsageRow>> StateStore::ListQuotaUsage() {
 }
 
 StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_, "SELECT host FROM memberships WHERE tvd=? ORDER BY host");
   std::vector<std::string> out;
   if (!st.Bind({tvd})) return Error("listing members of " + tvd);
@@ -385,7 +387,7 @@ Status StateStore::SetVm(const std::string& tvd, const std::string& host,
 }
 
 StatusOr<std::vector<VmRow>> StateStore::Vms(const std::string& tvd) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_, "SELECT tvd, host, vm, uuid FROM vms WHERE tvd=? ORDER BY vm");
   std::vector<VmRow> out;
   if (!st.Bind({tvd})) return Error("listing VMs of " + tvd);
@@ -406,7 +408,7 @@ Status StateStore::PutWrappedDiskKey(const std::string& tvd,
 
 StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedDiskKey(
     const std::string& tvd, const std::string& vm) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_, "SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?");
   if (!st.Bind({tvd, vm})) return Error("reading disk key");
   int rc = st.Step();
@@ -428,7 +430,7 @@ Status StateStore::Audit(const std::string& actor, const std::string& action,
 }
 
 StatusOr<std::vector<AuditRow>> StateStore::RecentAudit(int limit) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stmt st(db_,
           "SELECT id, at, actor, action, subject, allowed, reason FROM audit "
           "ORDER BY id DESC LIMIT ?");

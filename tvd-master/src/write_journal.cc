@@ -1,6 +1,7 @@
 #include "tvd/master/write_journal.h"
 
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::master {
 
@@ -24,7 +25,7 @@ WriteJournal::Ticket WriteJournal::Submit(std::vector<StoreWrite> writes,
   auto entry = std::make_shared<Entry>();
   entry->writes = std::move(writes);
   entry->after = std::move(after);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (failed_) {
     entry->done = true;
     entry->status = Status(failed_->code(),
@@ -34,14 +35,14 @@ WriteJournal::Ticket WriteJournal::Submit(std::vector<StoreWrite> writes,
     entry->status = Unavailable("master is stopping");
   } else {
     queue_.push_back(entry);
-    cv_.notify_one();
+    cv_.NotifyOne();
   }
   return entry;
 }
 
 Status WriteJournal::Wait(const Ticket& ticket) {
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [&] { return ticket->done; });
+  MutexLock lock(mutex_);
+  while (!ticket->done) done_cv_.Wait(mutex_);
   return ticket->status;
 }
 
@@ -52,9 +53,9 @@ Status WriteJournal::Apply(std::vector<StoreWrite> writes,
 
 void WriteJournal::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
-    cv_.notify_one();
+    cv_.NotifyOne();
   }
   if (writer_.joinable()) writer_.join();
 }
@@ -64,8 +65,8 @@ void WriteJournal::Run() {
     Ticket entry;
     std::optional<Status> failed;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mutex_);
+      while (!stopping_ && queue_.empty()) cv_.Wait(mutex_);
       if (queue_.empty()) return;  // stopping and drained
       entry = queue_.front();
       queue_.pop_front();
@@ -102,7 +103,7 @@ void WriteJournal::Run() {
     }
     bool first_failure = false;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (!status.ok() && !failed_ && !isolated_failure) {
         failed_ = status;
         first_failure = true;
@@ -116,10 +117,10 @@ void WriteJournal::Run() {
           status.ToString());
       if (on_failure_) on_failure_(status);
     }
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     entry->done = true;
     entry->status = status;
-    done_cv_.notify_all();
+    done_cv_.NotifyAll();
   }
 }
 

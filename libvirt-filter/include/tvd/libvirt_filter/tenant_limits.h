@@ -106,7 +106,8 @@ class TenantLimits {
     TokenBucket bucket;
     std::set<Waker*> waiting;
   };
-  Tenant& TenantFor(const std::string& tvd, Clock::time_point now);
+  Tenant& TenantFor(const std::string& tvd, Clock::time_point now)
+      TVD_REQUIRES(mu_);
 
   TenantLimitOptions options_;
   mutable Mutex mu_;

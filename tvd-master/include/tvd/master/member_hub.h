@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tvd/channel/frame.h"
+#include "tvd/mutex.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/status.h"
 
@@ -67,8 +68,8 @@ class MemberSession {
   const std::string tvd_;
   const std::string host_;
   const int wake_fd_;
-  std::mutex mutex_;
-  Batch outbox_;  // mutex_
+  Mutex mutex_;
+  Batch outbox_ TVD_GUARDED_BY(mutex_);
 };
 using MemberSessionPtr = std::shared_ptr<MemberSession>;
 
@@ -88,9 +89,9 @@ class MemberHub {
   void EndAll();
 
  private:
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, MemberSessionPtr>
-      sessions_;  // mutex_
+  mutable Mutex mutex_;
+  std::map<std::pair<std::string, std::string>, MemberSessionPtr> sessions_
+      TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::master

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/mutex.h"
 #include "tvd/policy/quota.h"
 #include "tvd/status.h"
 
@@ -139,11 +140,11 @@ class StateStore {
 
  private:
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Exec(const std::string& sql);  // needs mutex_
-  Status Error(const std::string& what) const;
+  Status Exec(const std::string& sql) TVD_REQUIRES(mutex_);
+  Status Error(const std::string& what) const TVD_REQUIRES(mutex_);
 
-  std::mutex mutex_;
-  sqlite3* db_;
+  mutable Mutex mutex_;
+  sqlite3* db_ TVD_PT_GUARDED_BY(mutex_);
   std::string path_;
 };
 

@@ -26,6 +26,7 @@
 
 #include "tvd/master/store.h"
 #include "tvd/master/tvd_registry.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::master {
@@ -58,12 +59,13 @@ class WriteJournal {
 
   Store& store_;
   std::function<void(const Status&)> on_failure_;
-  std::mutex mutex_;
-  std::condition_variable cv_;       // queue_ or stopping_ changed
-  std::condition_variable done_cv_;  // an entry finished
-  std::deque<Ticket> queue_;         // mutex_
-  bool stopping_ = false;            // mutex_
-  std::optional<Status> failed_;     // mutex_: first required failure
+  Mutex mutex_;
+  CondVar cv_;       // with mutex_: queue_ or stopping_ changed
+  CondVar done_cv_;  // with mutex_: an entry finished
+  std::deque<Ticket> queue_ TVD_GUARDED_BY(mutex_);
+  bool stopping_ TVD_GUARDED_BY(mutex_) = false;
+  std::optional<Status> failed_
+      TVD_GUARDED_BY(mutex_);  // first required failure
   std::thread writer_;
 };
 

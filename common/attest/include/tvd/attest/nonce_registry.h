@@ -49,7 +49,7 @@ class NonceRegistry {
                                         std::uint64_t connection_id);
 
  private:
-  void Expire(std::chrono::steady_clock::time_point now);  // needs mutex_
+  void Expire(std::chrono::steady_clock::time_point now) TVD_REQUIRES(mutex_);
 
   std::chrono::seconds lifetime_;
   Clock clock_;
