@@ -8,7 +8,8 @@
 
 namespace tvd {
 
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
+Status WriteFileAtomically(const std::string& path, std::string_view data,
+                           const AtomicWriteOptions& options) {
   const std::string pattern = path + ".tmp.XXXXXX";
   std::string tmp = pattern;
   const int fd = ::mkstemp(tmp.data());
@@ -29,8 +30,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
     }
     done += static_cast<std::size_t>(n);
   }
-  // mkstemp creates 0600; what is written here is not secret.
-  if (::fchmod(fd, 0644) != 0) return fail("cannot chmod");
+  // mkstemp creates 0600.
+  if (::fchmod(fd, options.mode) != 0) return fail("cannot chmod");
   if (::fsync(fd) != 0) return fail("cannot sync");
   if (::close(fd) != 0) {
     const int e = errno;
@@ -41,6 +42,17 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
     const int e = errno;
     ::unlink(tmp.c_str());
     return ErrnoError("cannot rename into " + path, e);
+  }
+  if (options.sync_directory) {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return ErrnoError("cannot open " + dir, errno);
+    const int rc = ::fsync(dfd);
+    const int e = errno;
+    ::close(dfd);
+    if (rc != 0) return ErrnoError("cannot sync " + dir, e);
   }
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <sstream>
 
+#include "tvd/atomic_file.h"
 #include "tvd/file_util.h"
 #include "tvd/host/control_protocol.h"
 #include "tvd/text.h"
@@ -54,36 +55,10 @@ Status SaveJoinedTvds(const std::string& path,
                       const std::vector<std::string>& names) {
   std::string data;
   for (const std::string& n : names) data += n + "\n";
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(tmp.data());  // mode 0600
-  if (fd < 0) return ErrnoError("cannot create " + tmp, errno);
-  auto fail = [&](const std::string& what) {
-    const int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return ErrnoError(what + " " + path, e);
-  };
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot sync");
-  if (::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError("cannot close " + path, e);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError("cannot rename into " + path, e);
-  }
-  return Status::Ok();
+  // Not secret, but only the factory's: 0600, and the new name must survive
+  // a crash like the content.
+  return WriteFileAtomically(path, data,
+                             {.mode = 0600, .sync_directory = true});
 }
 
 }  // namespace tvd::host

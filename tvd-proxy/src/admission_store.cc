@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "tvd/atomic_file.h"
 #include "tvd/policy/values.h"
 
 namespace tvd::proxy {
@@ -344,41 +345,10 @@ Status FileAdmissionStore::Save(const AdmissionRecord& record) {
   TVD_RETURN_IF_ERROR(EnsureDir(state_dir_));
   TVD_RETURN_IF_ERROR(EnsureDir(dir_));
   const std::string text = SerializeAdmissionRecord(record);
-  std::string tmp = path_ + ".XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
-  if (fd < 0) return IoError("cannot create " + tmp + ": " + Errno(errno));
-  auto fail = [&](const std::string& what) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return IoError(what + " " + tmp + ": " + Errno(err));
-  };
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
-  if (::fsync(fd) != 0) return fail("cannot fsync");
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError("cannot close " + tmp + ": " + Errno(err));
-  }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError("cannot rename " + tmp + " to " + path_ + ": " + Errno(err));
-  }
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return IoError("cannot open " + dir_ + ": " + Errno(errno));
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) return IoError("cannot fsync " + dir_ + ": " + Errno(err));
-  return Status::Ok();
+  // Root's only (0600), and the new name must survive a crash like the
+  // content: a restarted proxy re-plugs from this record alone.
+  return WriteFileAtomically(path_, text,
+                             {.mode = 0600, .sync_directory = true});
 }
 
 Status FileAdmissionStore::Remove() {

@@ -5,6 +5,8 @@
 // `path`.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -12,10 +14,18 @@
 
 namespace tvd {
 
-// The file gets mode 0644 (its content is not secret). Errors: IoError
-// naming the path and the failed step ("cannot create PATH.tmp.XXXXXX: No
-// such file or directory", "cannot rename into PATH: ..."); the temporary
-// file is removed on failure and `path` is left as it was.
-Status WriteFileAtomically(const std::string& path, std::string_view data);
+struct AtomicWriteOptions {
+  mode_t mode = 0644;  // 0600 for what only root may read
+  // Also fsync the directory after the rename, so the new name itself
+  // survives a crash (records a restarted daemon relies on).
+  bool sync_directory = false;
+};
+
+// Errors: IoError naming the path and the failed step ("cannot create
+// PATH.tmp.XXXXXX: No such file or directory", "cannot rename into PATH:
+// ..."); the temporary file is removed on failure and `path` is left as it
+// was.
+Status WriteFileAtomically(const std::string& path, std::string_view data,
+                           const AtomicWriteOptions& options = {});
 
 }  // namespace tvd

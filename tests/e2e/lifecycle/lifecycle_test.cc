@@ -541,17 +541,10 @@ class LifecycleTest : public ::testing::Test {
   // The master's admin view (null when it does not answer).
   static json Admin(protocol::AdminQueryKind kind,
                     const std::string& name = "") {
-    std::string pki = *dir_ + "/pki";
-    channel::TlsCredentials creds;
-    creds.ca_cert_pem = ReadAll(pki + "/ca.crt");
-    creds.cert_pem = ReadAll(pki + "/admin-alice.crt");
-    std::string key = ReadAll(pki + "/admin-alice.key");
-    creds.key_pem = SecureBytes(std::span<const std::uint8_t>(
-        reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
-    auto tls = channel::TlsContext::Create(channel::TlsSide::kClient, creds);
-    if (!tls.ok()) return json();
+    std::unique_ptr<channel::TlsContext> tls = AdminTls();
+    if (tls == nullptr) return json();
     protocol::AdminClient admin(
-        {"127.0.0.1", master_port_, {pki::Role::kHost, "tvd-master"}}, **tls,
+        {"127.0.0.1", master_port_, {pki::Role::kHost, "tvd-master"}}, *tls,
         milliseconds(3000));
     auto reply = admin.Query({kind, name});
     if (!reply.ok()) return json();
