@@ -36,7 +36,7 @@
 #include "tvd/vswitch/link_manager.h"
 #include "tvd/vswitch/openflow_client.h"
 #include "tvd/vswitch/ovsdb_client.h"
-#include "tvd/vswitch/vswitch_database.h"
+#include "tvd/vswitch/ovsdb_vswitch_database.h"
 
 namespace {
 

@@ -20,6 +20,7 @@
 #include "tvd/vswitch/host_network.h"
 #include "tvd/vswitch/openflow_client.h"
 #include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb_vswitch_database.h"
 
 namespace {
 

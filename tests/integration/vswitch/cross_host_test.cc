@@ -18,6 +18,7 @@
 #include "tvd/vici/vici_tunnel_backend.h"
 #include "tvd/vswitch/host_network.h"
 #include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/ovsdb_vswitch_database.h"
 
 namespace tvd::vswitch {
 namespace {

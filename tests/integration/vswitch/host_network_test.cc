@@ -12,6 +12,7 @@
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
 #include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/ovsdb_vswitch_database.h"
 
 namespace tvd::vswitch {
 namespace {
