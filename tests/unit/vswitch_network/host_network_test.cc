@@ -262,6 +262,20 @@ TEST_F(HostNetworkUnitTest, PlugChecksNetworkMacAndGateway) {
       FailedPrecondition("port vm1 already belongs to another TVD network"));
 }
 
+TEST_F(HostNetworkUnitTest, PortOpenVswitchCannotAttachIsRolledBack) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  db_.attach_errors["vm1"] =
+      "could not open network device vm1 (No such device)";
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm1", "blue", "data", "a", "02:00:00:00:00:01", ""}),
+      FailedPrecondition("Open vSwitch did not attach interface vm1: could not "
+                         "open network device vm1 (No such device)"));
+  EXPECT_EQ(db_.port("vm1"), nullptr);
+  EXPECT_EQ(db_.interface("vm1"), nullptr);
+  EXPECT_EQ(flows_.flows.size(), 2u);  // drop + VXLAN port, nothing for vm1
+}
+
 TEST_F(HostNetworkUnitTest, VmPortFlowsAllowOnlyOwnMacAndIp) {
   auto flows = VmPortFlows(
       {"p", "blue", "data", "a", "02:00:00:00:00:01", "198.18.1.1"}, 11, 7);
