@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/ovsdb_rows.h"
 #include "tvd/vswitch/vswitch_database.h"
 
 namespace tvd::vswitch {
@@ -34,9 +35,8 @@ class OvsdbVswitchDatabase : public VswitchDatabase {
                std::chrono::milliseconds apply_wait) override;
 
  private:
-  struct Raw;
   // Bridge `bridge` (if any), every Port and every Interface, with UUIDs.
-  StatusOr<Raw> ReadRaw(const std::string& bridge);
+  StatusOr<ovsdb::Snapshot> Read(const std::string& bridge);
 
   OvsdbClient& client_;
 };
