@@ -82,12 +82,12 @@ StatusOr<InterfaceRow> OvsdbVswitchDatabase::GetInterface(
 StatusOr<bool> OvsdbVswitchDatabase::EnsureBridge(
     const BridgeRow& bridge, std::chrono::milliseconds apply_wait) {
   if (bridge.name.empty()) return InvalidArgument("bridge name is empty");
-  Json select = Json::array(
-      {db::Select("Bridge", db::Where("name", "==", bridge.name), {"_uuid"})});
-  TVD_ASSIGN_OR_RETURN(Json results, client_.Transact(kDatabase, select));
-  TVD_ASSIGN_OR_RETURN(Json rows, db::SelectRows(results, 0));
+  TVD_ASSIGN_OR_RETURN(db::Snapshot snap, Read(bridge.name));
   Json ops = Json::array();
-  bool create = rows.empty();
+  bool create = snap.bridge_uuid.empty();
+  if (create && snap.NameTaken(bridge.name)) {
+    return AlreadyExists("port " + bridge.name + " already exists");
+  }
   if (create) {
     ops.push_back(db::Insert(
         "Interface", {{"name", bridge.name}, {"type", "internal"}}, "brif"));
@@ -108,11 +108,11 @@ StatusOr<bool> OvsdbVswitchDatabase::EnsureBridge(
         Json::array({Json::array(
             {"bridges", "insert", db::Set({db::NamedUuid("br")})})})));
   } else {
-    TVD_ASSIGN_OR_RETURN(std::string uuid, db::ParseRowUuid(rows[0], "Bridge"));
-    ops.push_back(db::Update("Bridge", db::Where("_uuid", "==", db::Uuid(uuid)),
-                             {{"datapath_type", bridge.datapath_type},
-                              {"fail_mode", OptionalString(bridge.fail_mode)},
-                              {"protocols", StringSet(bridge.protocols)}}));
+    ops.push_back(db::Update(
+        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
+        {{"datapath_type", bridge.datapath_type},
+         {"fail_mode", OptionalString(bridge.fail_mode)},
+         {"protocols", StringSet(bridge.protocols)}}));
   }
   TVD_RETURN_IF_ERROR(client_.TransactAndWaitApplied(ops, apply_wait).status());
   return create;

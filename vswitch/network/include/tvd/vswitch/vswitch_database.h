@@ -109,7 +109,9 @@ class VswitchDatabase {
   // port and interface of the same name, attached to the Open_vSwitch
   // root. When it exists, sets its datapath_type, fail_mode and protocols
   // as given and leaves its external_ids and ports alone. Returns whether
-  // it was created. InvalidArgument "bridge name is empty".
+  // it was created. InvalidArgument "bridge name is empty"; AlreadyExists
+  // "port <name> already exists" when it is missing but a port or an
+  // interface already has its name.
   virtual StatusOr<bool> EnsureBridge(const BridgeRow& bridge,
                                       std::chrono::milliseconds apply_wait) = 0;
 
