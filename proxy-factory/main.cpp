@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "tvd/host/control_socket.h"
-#include "tvd/host/proxy_factory.h"
 #include "tvd/log.h"
+#include "tvd/proxy_factory/proxy_factory.h"
 
 namespace {
 

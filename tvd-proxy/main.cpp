@@ -31,12 +31,12 @@
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/proxy/update_inbox.h"
 #include "tvd/proxy/usage_claims.h"
-#include "tvd/vici/vici_tunnel_backend.h"
-#include "tvd/vswitch/host_network.h"
-#include "tvd/vswitch/link_manager.h"
-#include "tvd/vswitch/openflow_client.h"
-#include "tvd/vswitch/ovsdb_client.h"
-#include "tvd/vswitch/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/network/host_network.h"
+#include "tvd/vswitch/network/link_manager.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/openflow/openflow_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_client.h"
+#include "tvd/vswitch/vici/vici_tunnel_backend.h"
 
 namespace {
 

@@ -27,12 +27,12 @@
 #include <mutex>
 #include <thread>
 
-#include "test_master.h"
 #include "tvd/attest/attester.h"
 #include "tvd/attest/quote_verifier.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/log.h"
 #include "tvd/pki/certificate_authority.h"
+#include "tvd/testing/attest_test_master.h"
 #include "tvd/testing/swtpm.h"
 
 extern char** environ;

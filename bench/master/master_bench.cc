@@ -34,7 +34,7 @@
 #include "host_pool.h"
 #include "master_process.h"
 #include "sim_host.h"
-#include "test_policy.h"
+#include "tvd/testing/test_policy.h"
 #include "tvd/log.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/testing/netns.h"

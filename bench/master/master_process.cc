@@ -8,6 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "tvd/testing/master_config.h"
+
 namespace tvd::bench {
 namespace {
 
@@ -75,15 +77,10 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
     eks += host + " " + ToHex(digest) + "\n";
   }
   TVD_RETURN_IF_ERROR(WriteFile(d + "/eks.txt", eks, 0644));
-  TVD_RETURN_IF_ERROR(WriteFile(
-      d + "/master.conf",
-      "listen_address = " + setup.listen_address +
-          "\nlisten_port = " + std::to_string(setup.port) + "\nca_cert = " + d +
-          "/ca.pem\ncert = " + d + "/master.pem\nkey = " + d +
-          "/master.key\npolicy_dir = " + d + "/policies\nstate_db = " + d +
-          "/master.db\nkek_file = " + d + "/master.kek\nek_allowlist = " + d +
-          "/eks.txt\n",
-      0644));
+  testing::MasterConfigFile config =
+      testing::MasterConfigFile::InDir(d, setup.port);
+  config.listen_address = setup.listen_address;
+  TVD_RETURN_IF_ERROR(WriteFile(d + "/master.conf", config.Text(), 0644));
   ProcessOptions o;
   o.argv = {setup.binary, "--config", d + "/master.conf"};
   o.netns = setup.netns;

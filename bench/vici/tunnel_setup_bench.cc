@@ -12,7 +12,7 @@
 
 #include "tvd/testing/charon.h"
 #include "tvd/testing/netns.h"
-#include "tvd/vici/vici_tunnel_backend.h"
+#include "tvd/vswitch/vici/vici_tunnel_backend.h"
 
 namespace {
 

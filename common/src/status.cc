@@ -1,5 +1,7 @@
 #include "tvd/status.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace tvd {
@@ -36,6 +38,15 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "unknown";
 }
 
+ErrorCode ErrorCodeFromName(std::string_view name) {
+  for (int c = static_cast<int>(ErrorCode::kInvalidArgument);
+       c <= static_cast<int>(ErrorCode::kResourceExhausted); ++c) {
+    const auto code = static_cast<ErrorCode>(c);
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return ErrorCode::kInternal;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   std::string out(ErrorCodeName(code_));
@@ -62,5 +73,16 @@ Status ErrnoError(std::string_view what, int err) {
   m += std::strerror(err);
   return IoError(std::move(m));
 }
+
+namespace internal {
+
+void DieOnValueOfError(const Status& status) {
+  std::fprintf(stderr, "StatusOr::value() on an error: %s\n",
+               status.ToString().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace tvd

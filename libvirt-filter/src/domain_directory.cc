@@ -2,13 +2,14 @@
 
 #include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::libvirt_filter {
 
 StatusOr<std::string> OwnershipCache::OwnerOf(const RemoteDomain& dom) {
   std::uint64_t generation;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = owners_.find(dom.uuid);
     if (it != owners_.end()) return it->second;
     generation = generation_;
@@ -16,7 +17,7 @@ StatusOr<std::string> OwnershipCache::OwnerOf(const RemoteDomain& dom) {
   StatusOr<std::string> xml_or = directory_.GetXmlDesc(dom);
   if (!xml_or.ok()) {
     if (xml_or.status().code() == ErrorCode::kNotFound) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = previous_.find(dom.uuid);
       if (it != previous_.end()) return it->second;
     }
@@ -30,7 +31,7 @@ StatusOr<std::string> OwnershipCache::OwnerOf(const RemoteDomain& dom) {
                  ": cannot read TVD metadata: ", owner.status().message());
     owner = std::string();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (generation == generation_) owners_[dom.uuid] = *owner;
   return *owner;
 }
@@ -42,13 +43,13 @@ bool OwnershipCache::Owns(const std::string& tvd, const RemoteDomain& dom) {
 }
 
 void OwnershipCache::Set(const Uuid& uuid, std::string owner) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++generation_;
   owners_[uuid] = std::move(owner);
 }
 
 void OwnershipCache::Invalidate(const Uuid& uuid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++generation_;
   auto it = owners_.find(uuid);
   if (it == owners_.end()) return;
@@ -58,13 +59,13 @@ void OwnershipCache::Invalidate(const Uuid& uuid) {
 }
 
 void OwnershipCache::Clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++generation_;
   owners_.clear();
 }
 
 std::size_t OwnershipCache::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return owners_.size();
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::libvirt_filter {
 
@@ -54,7 +55,7 @@ LibvirtClient::~LibvirtClient() {
 }
 
 Status LibvirtClient::Send(const std::vector<std::uint8_t>& bytes) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   std::size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n =
@@ -100,17 +101,17 @@ void LibvirtClient::ReadLoop() {
         continue;
       }
       if (p.header.type != MessageType::kReply) continue;
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = pending_.find(p.header.serial);
       if (it != pending_.end()) {
         it->second = Reply{p.header.status, std::move(p.payload)};
-        cv_.notify_all();
+        cv_.NotifyAll();
       }
     }
   }
   broken_ = true;
-  std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  MutexLock lock(mu_);
+  cv_.NotifyAll();
 }
 
 StatusOr<LibvirtClient::Reply> LibvirtClient::Call(
@@ -118,7 +119,7 @@ StatusOr<LibvirtClient::Reply> LibvirtClient::Call(
   if (broken_) return Unavailable("libvirtd connection is closed");
   std::uint32_t serial;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     serial = next_serial_++;
     pending_[serial];
   }
@@ -129,14 +130,19 @@ StatusOr<LibvirtClient::Reply> LibvirtClient::Call(
   h.type = MessageType::kCall;
   h.serial = serial;
   Status sent = Send(EncodePacket(h, args));
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!sent.ok()) {
     pending_.erase(serial);
     return sent;
   }
-  bool done = cv_.wait_for(lock, timeout_, [&] {
-    return pending_[serial].has_value() || broken_.load();
-  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  bool done = true;
+  while (!pending_[serial].has_value() && !broken_.load()) {
+    if (!cv_.WaitUntil(mu_, deadline)) {
+      done = pending_[serial].has_value() || broken_.load();
+      break;
+    }
+  }
   std::optional<Reply> reply = std::move(pending_[serial]);
   pending_.erase(serial);
   if (reply) return std::move(*reply);
@@ -227,7 +233,7 @@ AdminConnection::AdminConnection(std::string socket_path, std::string uri)
 AdminConnection::~AdminConnection() {
   std::shared_ptr<LibvirtClient> client;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     client = std::move(client_);
   }
 }
@@ -245,7 +251,7 @@ void AdminConnection::OnEvent(const Packet& packet) {
 }
 
 StatusOr<std::shared_ptr<LibvirtClient>> AdminConnection::Client() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (client_ != nullptr && !client_->broken()) return client_;
   client_.reset();
   TVD_ASSIGN_OR_RETURN(int fd, ConnectUnixSocket(socket_path_));

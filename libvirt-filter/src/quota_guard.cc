@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "tvd/libvirt_filter/remote_protocol.h"
+#include "tvd/mutex.h"
 #include "tvd/policy/values.h"
 #include "tvd/policy/xml_reader.h"
 #include "tvd/text.h"
@@ -154,21 +155,21 @@ QuotaGuard::QuotaGuard(DomainDirectory& directory, OwnershipCache& cache,
     : directory_(directory), cache_(cache), disks_(disks), claims_(claims) {}
 
 QuotaGuard::Tenant& QuotaGuard::TenantFor(const std::string& tvd) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::unique_ptr<Tenant>& t = tenants_[tvd];
   if (!t) t = std::make_unique<Tenant>();
   return *t;
 }
 
-StatusOr<TenantUsage> QuotaGuard::ReadUsage(const std::string& tvd,
-                                            Tenant& tenant) {
+StatusOr<TenantUsage> QuotaGuard::ReadUsage(
+    const std::string& tvd, Tenant& /*tenant: its check is held*/) {
   TenantUsage usage;
   // Reservations first: one released after this line was answered by
   // libvirtd before, so the list below shows it. The other order could miss
   // a call answered between the two reads.
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    usage.reserved = tenant.reserved;
+    MutexLock lock(mu_);
+    usage.reserved = reserved_[tvd];
   }
   StatusOr<std::vector<RemoteDomain>> all = directory_.ListAll(0);
   if (!all.ok()) {
@@ -193,21 +194,22 @@ StatusOr<TenantUsage> QuotaGuard::ReadUsage(const std::string& tvd,
   return usage;
 }
 
-std::uint64_t QuotaGuard::Reserve(Tenant& tenant, const QuotaAmounts& adds) {
+std::uint64_t QuotaGuard::Reserve(const std::string& tvd,
+                                  const QuotaAmounts& adds) {
   if (adds == QuotaAmounts{}) return 0;
-  std::lock_guard<std::mutex> lock(mu_);
-  tenant.reserved += adds;
+  MutexLock lock(mu_);
+  reserved_[tvd] += adds;
   const std::uint64_t id = next_id_++;
-  reservations_[id] = Reservation{&tenant, adds};
+  reservations_[id] = Reservation{tvd, adds};
   return id;
 }
 
 void QuotaGuard::Release(std::uint64_t reservation) {
   if (reservation == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = reservations_.find(reservation);
   if (it == reservations_.end()) return;
-  QuotaAmounts& r = it->second.tenant->reserved;
+  QuotaAmounts& r = reserved_[it->second.tvd];
   const QuotaAmounts& a = it->second.amounts;
   r.domains -= std::min(r.domains, a.domains);
   r.vcpus -= std::min(r.vcpus, a.vcpus);
@@ -218,7 +220,7 @@ void QuotaGuard::Release(std::uint64_t reservation) {
 
 void QuotaGuard::Remember(const TenantScope& scope) {
   if (scope.total_quota.empty()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   seen_.insert_or_assign(scope.tvd, scope);
 }
 
@@ -265,19 +267,24 @@ void QuotaGuard::Answered(const TenantScope& scope, std::int32_t procedure) {
       return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     seen_.insert_or_assign(scope.tvd, scope);
     due_.insert_or_assign(scope.tvd, scope);
   }
-  due_changed_.notify_all();
+  due_changed_.NotifyAll();
 }
 
 std::vector<TenantScope> QuotaGuard::ReportsDue(
     std::chrono::steady_clock::time_point until,
     const std::vector<TenantScope>& all) {
-  std::unique_lock<std::mutex> lock(mu_);
-  const bool early = due_changed_.wait_until(
-      lock, until, [&] { return !due_.empty() || woken_; });
+  MutexLock lock(mu_);
+  bool early = true;
+  while (due_.empty() && !woken_) {
+    if (!due_changed_.WaitUntil(mu_, until)) {
+      early = !due_.empty() || woken_;
+      break;
+    }
+  }
   std::map<std::string, TenantScope> out;
   if (!early) {
     out = seen_;
@@ -295,10 +302,10 @@ std::vector<TenantScope> QuotaGuard::ReportsDue(
 
 void QuotaGuard::Wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     woken_ = true;
   }
-  due_changed_.notify_all();
+  due_changed_.NotifyAll();
 }
 
 Status QuotaGuard::ReportUsage(const TenantScope& scope) {
@@ -307,15 +314,15 @@ Status QuotaGuard::ReportUsage(const TenantScope& scope) {
     return Unavailable("no master path for the TVD's quota in total");
   }
   Tenant& tenant = TenantFor(scope.tvd);
-  std::lock_guard<std::mutex> check(tenant.check);
+  MutexLock check(tenant.check);
   TVD_ASSIGN_OR_RETURN(TenantUsage usage, ReadUsage(scope.tvd, tenant));
   return claims_->Claim(scope.tvd, HeldOnHost(usage), QuotaAmounts{});
 }
 
 QuotaAmounts QuotaGuard::reserved(const std::string& tvd) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tenants_.find(tvd);
-  return it != tenants_.end() ? it->second->reserved : QuotaAmounts{};
+  MutexLock lock(mu_);
+  auto it = reserved_.find(tvd);
+  return it != reserved_.end() ? it->second : QuotaAmounts{};
 }
 
 StatusOr<std::uint64_t> QuotaGuard::AdmitDefine(const TenantScope& scope,
@@ -327,12 +334,12 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDefine(const TenantScope& scope,
   TVD_ASSIGN_OR_RETURN(DomainCharge proposed,
                        ChargeOfDomainXml(xml, false, disks_));
   Tenant& tenant = TenantFor(scope.tvd);
-  std::lock_guard<std::mutex> check(tenant.check);
+  MutexLock check(tenant.check);
   TVD_ASSIGN_OR_RETURN(TenantUsage usage, ReadUsage(scope.tvd, tenant));
   TVD_ASSIGN_OR_RETURN(QuotaAmounts adds, CheckDefine(scope.tvd, scope.quota,
                                                       usage, proposed, start));
   TVD_RETURN_IF_ERROR(ClaimTotal(scope, usage, adds));
-  return Reserve(tenant, adds);
+  return Reserve(scope.tvd, adds);
 }
 
 StatusOr<std::uint64_t> QuotaGuard::AdmitDomainCall(
@@ -402,7 +409,7 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDomainCall(
   current = (flags & (kAffectLive | kAffectConfig)) == 0;
 
   Tenant& tenant = TenantFor(scope.tvd);
-  std::lock_guard<std::mutex> check(tenant.check);
+  MutexLock check(tenant.check);
   TVD_ASSIGN_OR_RETURN(TenantUsage usage, ReadUsage(scope.tvd, tenant));
   const DomainCharge* before = nullptr;
   for (const DomainCharge& d : usage.domains) {
@@ -441,7 +448,7 @@ StatusOr<std::uint64_t> QuotaGuard::AdmitDomainCall(
     }
   }
   TVD_RETURN_IF_ERROR(ClaimTotal(scope, usage, adds));
-  return Reserve(tenant, adds);
+  return Reserve(scope.tvd, adds);
 }
 
 }  // namespace tvd::libvirt_filter

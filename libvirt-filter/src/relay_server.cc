@@ -20,6 +20,7 @@
 #include "tvd/channel/connection.h"
 #include "tvd/libvirt_filter/session_filter.h"
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::libvirt_filter {
 
@@ -344,7 +345,7 @@ void RelayServer::Stop() {
   if (acceptor_.joinable()) acceptor_.join();
   if (quota_ != nullptr) quota_->Wake();
   if (reporter_.joinable()) reporter_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (Worker& w : workers_) ::shutdown(w.fd, SHUT_RDWR);
   for (Worker& w : workers_) {
     if (w.thread.joinable()) w.thread.join();
@@ -379,7 +380,7 @@ void RelayServer::AcceptLoop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     ::poll(fds, 2, 1000);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (auto it = workers_.begin(); it != workers_.end();) {
         if (it->done) {
           it->thread.join();
@@ -394,7 +395,7 @@ void RelayServer::AcceptLoop() {
     if (!(fds[0].revents & POLLIN)) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Worker& w = workers_.emplace_back();
     w.fd = fd;
     ++active_;

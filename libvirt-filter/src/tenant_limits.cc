@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tvd/mutex.h"
+
 namespace tvd::libvirt_filter {
 
 TokenBucket::TokenBucket(double rate, double burst, Clock::time_point now)
@@ -48,7 +50,7 @@ TenantLimits::Tenant& TenantLimits::TenantFor(const std::string& tvd,
 }
 
 Status TenantLimits::OpenConnection(const std::string& tvd) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Tenant& t = TenantFor(tvd, Clock::now());
   if (options_.max_connections != 0 &&
       t.connections >= options_.max_connections) {
@@ -61,7 +63,7 @@ Status TenantLimits::OpenConnection(const std::string& tvd) {
 }
 
 void TenantLimits::CloseConnection(const std::string& tvd, Waker* waker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tvd);
   if (it == tenants_.end()) return;
   if (it->second.connections > 0) --it->second.connections;
@@ -73,7 +75,7 @@ void TenantLimits::CloseConnection(const std::string& tvd, Waker* waker) {
 TenantLimits::Admission TenantLimits::Admit(const std::string& tvd,
                                             Clock::time_point now,
                                             bool needs_slot, Waker* waker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Tenant& t = TenantFor(tvd, now);
   Admission a;
   if (needs_slot && options_.max_in_flight != 0 &&
@@ -91,7 +93,7 @@ TenantLimits::Admission TenantLimits::Admit(const std::string& tvd,
 
 void TenantLimits::CallsDone(const std::string& tvd, std::size_t n) {
   if (n == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tvd);
   if (it == tenants_.end()) return;
   it->second.in_flight -= std::min(it->second.in_flight, n);
@@ -102,13 +104,13 @@ void TenantLimits::CallsDone(const std::string& tvd, std::size_t n) {
 }
 
 std::size_t TenantLimits::connections(const std::string& tvd) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tvd);
   return it != tenants_.end() ? it->second.connections : 0;
 }
 
 std::size_t TenantLimits::in_flight(const std::string& tvd) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tvd);
   return it != tenants_.end() ? it->second.in_flight : 0;
 }

@@ -3,10 +3,10 @@
 #include <signal.h>
 
 #include <charconv>
-#include <fstream>
 #include <iostream>
 #include <map>
 
+#include "tvd/atomic_file.h"
 #include "tvd/log.h"
 #include "tvd/overview/http_server.h"
 #include "tvd/overview/overview_site.h"
@@ -184,9 +184,14 @@ int RunOverviewDaemon(const std::vector<std::string>& args) {
                 : http.address,
             ":", (*server)->port(), "/");
   if (opt.count("--port-file")) {
-    const std::string tmp = opt["--port-file"] + ".tmp";
-    std::ofstream(tmp) << (*server)->port() << "\n";
-    std::rename(tmp.c_str(), opt["--port-file"].c_str());
+    // Whoever waits for this file would otherwise wait forever: fail.
+    if (Status s = WriteFileAtomically(
+            opt["--port-file"], std::to_string((*server)->port()) + "\n");
+        !s.ok()) {
+      log::Error("--port-file: ", s.ToString());
+      (*server)->Stop();
+      return 1;
+    }
   }
   int sig = 0;
   sigwait(&signals, &sig);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::overview {
 
@@ -177,7 +178,7 @@ void HttpServer::Stop() {
   (void)!::write(wake_fd_, &one, sizeof one);
   if (accept_thread_.joinable()) accept_thread_.join();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     // Each connection's fd stays open until its thread is joined, so this
     // cannot hit a reused descriptor.
     for (Connection& c : connections_) ::shutdown(c.fd, SHUT_RDWR);
@@ -192,7 +193,7 @@ void HttpServer::Stop() {
 }
 
 void HttpServer::ReapFinished() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (it->done) {
       it->thread.join();
@@ -221,7 +222,7 @@ void HttpServer::AcceptLoop() {
     send_timeout.tv_usec = (options_.send_timeout.count() % 1000) * 1000;
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
                  sizeof send_timeout);
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (connections_.size() >= options_.max_connections) {
       SendAll(fd, SerializeResponse(
                       PlainError(503, "too many connections; retry later")));

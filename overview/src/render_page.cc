@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tvd/overview/render.h"
+#include "tvd/xml_escape.h"
 
 namespace tvd::overview {
 
@@ -66,38 +67,6 @@ std::vector<std::string> BoxLines(const TvdOnHost& p) {
 }
 
 }  // namespace
-
-std::string EscapeXml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        // Control characters are not allowed in XML 1.0 text.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
-          out += "?";
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 std::string RenderSvg(const Overview& o) {
   std::map<std::string, std::size_t> column;

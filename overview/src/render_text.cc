@@ -4,35 +4,13 @@
 #include <cstdio>
 
 #include "tvd/overview/render.h"
+#include "tvd/text_table.h"
 
 namespace tvd::overview {
 
 namespace {
 
 using Row = std::vector<std::string>;
-
-void PrintTable(std::ostream& out, const Row& header,
-                const std::vector<Row>& rows) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const Row& r : rows) {
-    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) {
-      width[i] = std::max(width[i], r[i].size());
-    }
-  }
-  auto line = [&](const Row& r) {
-    std::string text;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      text += r[i];
-      if (i + 1 < r.size()) {
-        text += std::string(width[i] + 2 - r[i].size(), ' ');
-      }
-    }
-    out << text << "\n";
-  };
-  line(header);
-  for (const Row& r : rows) line(r);
-}
 
 std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 

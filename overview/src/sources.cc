@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tvd/file_util.h"
+#include "tvd/mutex.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/rm/query_client.h"
 
@@ -136,7 +137,7 @@ CachedOverview::CachedOverview(std::unique_ptr<MasterSource> master,
       clock_(std::move(clock)) {}
 
 Overview CachedOverview::Get() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto now = clock_();
   if (!cached_ || now - made_at_ >= max_age_) {
     const auto unix_now =

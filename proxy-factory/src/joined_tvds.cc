@@ -1,4 +1,4 @@
-#include "tvd/host/joined_tvds.h"
+#include "tvd/proxy_factory/joined_tvds.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "tvd/host/proxy_factory.h"
+#include "tvd/proxy_factory/proxy_factory.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -8,8 +8,8 @@
 #include <fstream>
 #include <thread>
 
-#include "tvd/host/joined_tvds.h"
 #include "tvd/log.h"
+#include "tvd/proxy_factory/joined_tvds.h"
 
 namespace tvd::host {
 

@@ -49,15 +49,20 @@ Status WriteNewFile(const std::string& path, std::string_view text,
     if (errno == EEXIST) return AlreadyExists(path + ": already exists");
     return ErrnoError("create " + path, errno);
   }
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int err = errno;
-  if (::fchmod(fd, mode) != 0) err = errno;
-  if (::close(fd) != 0 && n >= 0) err = errno;
-  if (n != static_cast<ssize_t>(text.size())) {
-    ::unlink(path.c_str());
-    return ErrnoError("write " + path, err);
+  // Every step's failure counts (a failed close can lose the data): the
+  // first one is reported and the half-made file removed.
+  Status s;
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  if (n < 0) {
+    s = ErrnoError("write " + path, errno);
+  } else if (n != static_cast<ssize_t>(text.size())) {
+    s = IoError("write " + path + ": short write");
+  } else if (::fchmod(fd, mode) != 0) {
+    s = ErrnoError("chmod " + path, errno);
   }
-  return Status::Ok();
+  if (::close(fd) != 0 && s.ok()) s = ErrnoError("close " + path, errno);
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
 }
 
 }  // namespace

@@ -3,10 +3,10 @@
 #include <signal.h>
 
 #include <charconv>
-#include <fstream>
 #include <iostream>
 #include <map>
 
+#include "tvd/atomic_file.h"
 #include "tvd/log.h"
 #include "tvd/rm/rm_agent.h"
 #include "tvd/rm/rm_server.h"
@@ -158,14 +158,14 @@ int RunRmServerMain(const std::vector<std::string>& args) {
     return 1;
   }
   if (f.single.contains("--endpoints-file")) {
-    const std::string path = f.single["--endpoints-file"];
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << (*server)->agent_endpoint() << "\n"
-          << (*server)->query_endpoint() << "\n";
+    // Whoever waits for this file would otherwise wait forever: fail.
+    if (Status s = WriteFileAtomically(f.single["--endpoints-file"],
+                                       (*server)->agent_endpoint() + "\n" +
+                                           (*server)->query_endpoint() + "\n");
+        !s.ok()) {
+      log::Error("--endpoints-file: ", s.ToString());
+      return 1;
     }
-    std::rename(tmp.c_str(), path.c_str());
   }
   g_server = server->get();
   InstallStopHandlers();

@@ -4,19 +4,6 @@
 
 namespace tvd::rm {
 
-namespace {
-
-ErrorCode CodeFromName(std::string_view name) {
-  for (int c = 0; c <= static_cast<int>(ErrorCode::kResourceExhausted); ++c) {
-    if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) {
-      return static_cast<ErrorCode>(c);
-    }
-  }
-  return ErrorCode::kInternal;
-}
-
-}  // namespace
-
 StatusOr<std::unique_ptr<RmQueryClient>> RmQueryClient::Connect(
     const std::string& endpoint, const std::string& server_public_z85,
     const CurveKeyPair& admin_keys) {
@@ -65,7 +52,7 @@ StatusOr<nlohmann::json> RmQueryClient::Query(
         !err.contains("message") || !err["message"].is_string()) {
       return ProtocolError("rm query: malformed error reply");
     }
-    return Status(CodeFromName(err["code"].get<std::string>()),
+    return Status(ErrorCodeFromName(err["code"].get<std::string>()),
                   err["message"].get<std::string>());
   } catch (const zmq::error_t& e) {
     return Unavailable(std::string("rm query: ") + e.what());

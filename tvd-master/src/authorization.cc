@@ -30,6 +30,33 @@ bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
   return cn_count == 1 && cn_matches;
 }
 
+std::set<std::string> AuthorizedHostNames(const policy::TvdPolicy& policy) {
+  std::set<std::string> names;
+  for (const std::string& subject : policy.authorized_hosts) {
+    // The only name a subject can admit is its CN value; SubjectNamesHost
+    // then decides with its full rules.
+    std::string_view rest = subject;
+    std::string candidate;
+    bool have_cn = false;
+    while (!rest.empty()) {
+      std::size_t comma = rest.find(',');
+      std::string_view rdn = TrimWhitespace(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view()
+                                             : rest.substr(comma + 1);
+      std::size_t eq = rdn.find('=');
+      if (eq == std::string_view::npos) break;
+      if (TrimWhitespace(rdn.substr(0, eq)) == "CN") {
+        candidate = std::string(TrimWhitespace(rdn.substr(eq + 1)));
+        have_cn = true;
+      }
+    }
+    if (have_cn && SubjectNamesHost(subject, {pki::Role::kHost, candidate})) {
+      names.insert(candidate);
+    }
+  }
+  return names;
+}
+
 Status AuthorizeHost(const policy::TvdPolicy& policy,
                      const pki::Identity& peer) {
   if (peer.role != pki::Role::kHost) {

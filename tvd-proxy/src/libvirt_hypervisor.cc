@@ -8,6 +8,7 @@
 
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/proxy/luks_qcow2.h"
+#include "tvd/xml_escape.h"
 
 namespace tvd::proxy {
 
@@ -24,32 +25,6 @@ std::string LastError() {
 bool LastErrorIs(int code) {
   const virError* e = virGetLastError();
   return e != nullptr && e->code == code;
-}
-
-std::string EscapeXml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string OwnerOf(virDomainPtr dom) {

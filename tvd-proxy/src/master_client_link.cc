@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
 #include "tvd/policy/values.h"
@@ -30,14 +31,14 @@ MasterClientLink::~MasterClientLink() {
 }
 
 void MasterClientLink::SetUpdateHandler(UpdateHandler handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   handler_ = std::move(handler);
 }
 
 void MasterClientLink::Deliver(const MasterUpdate& update) {
   UpdateHandler handler;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     handler = handler_;
   }
   if (handler) handler(update);
@@ -46,7 +47,7 @@ void MasterClientLink::Deliver(const MasterUpdate& update) {
 StatusOr<JoinGrant> MasterClientLink::JoinOnce(const std::string& tvd) {
   std::optional<Sha256Digest> known;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     known = known_digest_;
   }
   TVD_ASSIGN_OR_RETURN(protocol::JoinGrant g,
@@ -62,7 +63,7 @@ StatusOr<JoinGrant> MasterClientLink::JoinOnce(const std::string& tvd) {
                          "' does not match the digest the master sent");
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     known_digest_ = g.policy_digest;
   }
   JoinGrant grant;
@@ -104,7 +105,7 @@ void MasterClientLink::ServeLoop(std::string tvd) {
       return;
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       known_digest_ = u.policy_digest;
     }
     MasterUpdate update;

@@ -1,10 +1,12 @@
 #include "tvd/proxy/per_call_tpm.h"
 
+#include "tvd/mutex.h"
+
 namespace tvd::proxy {
 
 template <typename Fn>
 auto PerCallTpm::WithTpm(Fn fn) -> decltype(fn(std::declval<attest::Tpm&>())) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto tpm = open_();
   if (!tpm.ok()) return tpm.status();
   // The connection closes when `tpm` goes out of scope, before the next

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "tvd/mutex.h"
+
 namespace tvd::proxy {
 
 MasterUpdateInbox::MasterUpdateInbox()
@@ -24,7 +26,7 @@ void MasterUpdateInbox::Push(const MasterUpdate& update) {
   copy.policy = update.policy;
   copy.reason = update.reason;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(copy));
   }
   const std::uint64_t one = 1;
@@ -35,7 +37,7 @@ std::vector<MasterUpdate> MasterUpdateInbox::Drain() {
   std::uint64_t count = 0;
   (void)!::read(fd_, &count, sizeof count);
   std::vector<MasterUpdate> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   while (!queue_.empty()) {
     out.push_back(std::move(queue_.front()));
     queue_.pop_front();

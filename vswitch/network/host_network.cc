@@ -1,4 +1,4 @@
-#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/network/host_network.h"
 
 #include <algorithm>
 

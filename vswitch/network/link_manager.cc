@@ -1,4 +1,4 @@
-#include "tvd/vswitch/link_manager.h"
+#include "tvd/vswitch/network/link_manager.h"
 
 #include <unistd.h>
 

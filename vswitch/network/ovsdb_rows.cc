@@ -1,6 +1,6 @@
-#include "tvd/vswitch/ovsdb_rows.h"
+#include "tvd/vswitch/network/ovsdb_rows.h"
 
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch::ovsdb {
 namespace {

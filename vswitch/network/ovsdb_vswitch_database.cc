@@ -1,9 +1,9 @@
-#include "tvd/vswitch/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
 
 #include <map>
 
-#include "tvd/vswitch/ovsdb_datum.h"
-#include "tvd/vswitch/ovsdb_rows.h"
+#include "tvd/vswitch/network/ovsdb_rows.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {

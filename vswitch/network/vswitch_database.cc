@@ -1,4 +1,4 @@
-#include "tvd/vswitch/vswitch_database.h"
+#include "tvd/vswitch/network/vswitch_database.h"
 
 namespace tvd::vswitch {
 

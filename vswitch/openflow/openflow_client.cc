@@ -1,4 +1,4 @@
-#include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/openflow/openflow_client.h"
 
 #include <algorithm>
 #include <set>

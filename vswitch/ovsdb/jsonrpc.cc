@@ -1,4 +1,4 @@
-#include "tvd/vswitch/jsonrpc.h"
+#include "tvd/vswitch/ovsdb/jsonrpc.h"
 
 #include <utility>
 

@@ -1,10 +1,10 @@
-#include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_client.h"
 
 #include <thread>
 #include <utility>
 
 #include "tvd/log.h"
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {

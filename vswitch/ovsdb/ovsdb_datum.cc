@@ -1,4 +1,4 @@
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 #include <limits>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "tvd/vswitch/unix_stream.h"
+#include "tvd/vswitch/ovsdb/unix_stream.h"
 
 #include <poll.h>
 #include <sys/socket.h>

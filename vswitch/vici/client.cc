@@ -1,4 +1,4 @@
-#include "tvd/vici/client.h"
+#include "tvd/vswitch/vici/client.h"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "tvd/vici/codec.h"
+#include "tvd/vswitch/vici/codec.h"
 
 #include <openssl/crypto.h>
 

@@ -1,4 +1,4 @@
-#include "tvd/vici/message.h"
+#include "tvd/vswitch/vici/message.h"
 
 #include <openssl/crypto.h>
 

@@ -1,4 +1,4 @@
-#include "tvd/vici/vici_tunnel_backend.h"
+#include "tvd/vswitch/vici/vici_tunnel_backend.h"
 
 #include <arpa/inet.h>
 

@@ -1,6 +1,7 @@
 #include "tvd/attest/ak_registry.h"
 
 #include "tvd/attest/attestation_sequence.h"
+#include "tvd/mutex.h"
 #include "tvd/sha256.h"
 
 namespace tvd::attest {
@@ -14,7 +15,7 @@ Status AkRegistry::Add(const pki::Identity& host,
   EnrolledAk ak{name,
                 {ak_public.begin(), ak_public.end()},
                 std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free)};
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   by_host_[host.ToString()][name] = std::move(ak);
   return Status::Ok();
 }
@@ -22,7 +23,7 @@ Status AkRegistry::Add(const pki::Identity& host,
 StatusOr<EnrolledAk> AkRegistry::Find(
     const pki::Identity& host, std::span<const std::uint8_t> name) const {
   std::vector<std::uint8_t> key(name.begin(), name.end());
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto h = by_host_.find(host.ToString());
   if (h != by_host_.end()) {
     auto a = h->second.find(key);
@@ -52,7 +53,7 @@ Status AkRegistry::AdvanceClock(std::span<const std::uint8_t> ak_name,
   std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
   bool recorded = false;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     ClockHistory& history = clocks_[key];
     // The floor: the latest state recorded before the quote's nonce.
     const TpmClockState* floor = nullptr;
@@ -102,7 +103,7 @@ Status AkRegistry::AdvanceClock(std::span<const std::uint8_t> ak_name,
 void AkRegistry::RestoreClock(std::span<const std::uint8_t> ak_name,
                               const TpmClockState& state) {
   std::vector<std::uint8_t> key(ak_name.begin(), ak_name.end());
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   ClockHistory& history = clocks_[key];
   if (history.recorded.empty() ||
       Before(history.recorded.back().second, state)) {

@@ -2,12 +2,13 @@
 
 #include "tvd/attest/credential.h"
 #include "tvd/attest/tpm_public.h"
+#include "tvd/mutex.h"
 
 namespace tvd::attest {
 
 void AkEnroller::TrustEk(const pki::Identity& host,
                          const Sha256Digest& ek_digest) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   trusted_eks_[host.ToString()].insert(ek_digest);
 }
 
@@ -15,7 +16,7 @@ StatusOr<std::pair<CredentialChallenge, AkEnroller::Pending>> AkEnroller::Begin(
     const pki::Identity& host, const EnrolRequest& request) const {
   {
     Sha256Digest digest = Sha256(request.ek_public);
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = trusted_eks_.find(host.ToString());
     if (it == trusted_eks_.end() || it->second.count(digest) == 0) {
       return Unauthenticated("EK " + ToHex(digest) + " is not trusted for " +

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "tvd/attest/attestation_sequence.h"
+#include "tvd/mutex.h"
 
 namespace tvd::attest {
 
@@ -40,7 +41,7 @@ Nonce NonceRegistry::Issue(std::uint64_t connection_id) {
     std::abort();
   }
   auto now = clock_();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Expire(now);
   // Drawn under the lock, so a nonce's number is later than every TPM
   // state recorded before Issue returned.
@@ -55,7 +56,7 @@ Status NonceRegistry::Consume(const Nonce& nonce, std::uint64_t connection_id) {
 StatusOr<std::uint64_t> NonceRegistry::ConsumeIssued(
     const Nonce& nonce, std::uint64_t connection_id) {
   auto now = clock_();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Expire(now);
   if (used_.count(nonce) != 0) {
     return Unauthenticated("nonce replayed: it was already used");

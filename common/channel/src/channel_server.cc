@@ -12,6 +12,7 @@
 
 #include "tvd/channel/channel_client.h"
 #include "tvd/log.h"
+#include "tvd/mutex.h"
 
 namespace tvd::channel {
 
@@ -75,7 +76,7 @@ void ChannelServer::Stop() {
   }
   if (acceptor_.joinable()) acceptor_.join();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     // Wakes every connection thread blocked in poll(); they see EOF.
     for (Worker& w : workers_) {
       if (w.fd >= 0) ::shutdown(w.fd, SHUT_RDWR);
@@ -83,7 +84,7 @@ void ChannelServer::Stop() {
   }
   std::list<Worker> all;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     all.splice(all.begin(), workers_);
   }
   for (Worker& w : all) {
@@ -94,7 +95,7 @@ void ChannelServer::Stop() {
 void ChannelServer::ReapFinished() {
   std::list<Worker> finished;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (auto it = workers_.begin(); it != workers_.end();) {
       auto next = std::next(it);
       if (it->done) finished.splice(finished.end(), workers_, it);
@@ -119,7 +120,7 @@ void ChannelServer::AcceptLoop() {
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (workers_.size() >= options_.max_connections) {
       std::string peer = PeerAddressOf(fd);
       ::close(fd);
@@ -162,7 +163,7 @@ void ChannelServer::Serve(Worker* worker, int fd) {
                  ") refused: ", report.status.ToString());
   }
   if (observer_) observer_(report);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (worker->fd >= 0) ::close(worker->fd);
   worker->fd = -1;
   worker->done = true;

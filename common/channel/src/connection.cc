@@ -286,4 +286,16 @@ bool Connection::WaitReadable(std::chrono::milliseconds duration) {
   return rc != 0;
 }
 
+Connection::Wake Connection::WaitReadableOrWoken(
+    std::chrono::milliseconds duration, int wake_fd) {
+  if (closed()) return Wake::kReadable;
+  if (!inbox_.empty() || SSL_pending(ssl_) > 0) return Wake::kReadable;
+  pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  int rc = ::poll(p, 2, static_cast<int>(duration.count()));
+  if (rc < 0) return errno == EINTR ? Wake::kQuiet : Wake::kReadable;
+  if (p[0].revents != 0) return Wake::kReadable;
+  if (p[1].revents != 0) return Wake::kWoken;
+  return Wake::kQuiet;
+}
+
 }  // namespace tvd::channel

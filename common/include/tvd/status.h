@@ -40,6 +40,12 @@ enum class ErrorCode {
 // Returns a stable lower-case name for `code` ("invalid-argument", ...).
 std::string_view ErrorCodeName(ErrorCode code);
 
+// The inverse of ErrorCodeName for an error a peer reported by name (the
+// control protocol, the rm query protocol): the code named `name`, or
+// kInternal when the name is unknown or is "ok", so that a peer can neither
+// invent codes nor turn an error reply into a success.
+ErrorCode ErrorCodeFromName(std::string_view name);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
@@ -106,7 +112,14 @@ std::ostream& operator<<(std::ostream& out, const Status& status);
 // An IoError whose message ends with strerror(err): "what: No such file".
 Status ErrnoError(std::string_view what, int err);
 
-// Either a value or a non-OK Status.
+namespace internal {
+// Prints "StatusOr::value() on an error: <status>" to stderr and aborts.
+[[noreturn]] void DieOnValueOfError(const Status& status);
+}  // namespace internal
+
+// Either a value or a non-OK Status. Reading the value of an error (value(),
+// *, ->) is a bug in the caller: it aborts with the status message in every
+// build flavour (never undefined behaviour), so check ok() first.
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
@@ -120,15 +133,15 @@ class [[nodiscard]] StatusOr {
   const Status& status() const { return status_; }
 
   T& value() & {
-    assert(ok());
+    if (!ok()) internal::DieOnValueOfError(status_);
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    if (!ok()) internal::DieOnValueOfError(status_);
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    if (!ok()) internal::DieOnValueOfError(status_);
     return std::move(*value_);
   }
   T* operator->() { return &value(); }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "tvd/text.h"
+#include "tvd/xml_escape.h"
 
 namespace tvd::policy {
 
@@ -66,30 +67,6 @@ std::vector<std::string> SortedStrings(std::vector<std::string> v) {
   return v;
 }
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 bool IsTvdNamespaceDecl(const tinyxml2::XMLAttribute& a) {
   const std::string_view name = a.Name();
   return (name == "xmlns" || name.starts_with("xmlns:")) &&
@@ -125,7 +102,7 @@ void AppendCanonical(const tinyxml2::XMLElement& e,
     out += ' ';
     out += name;
     out += "=\"";
-    out += Escape(value);
+    out += EscapeXmlCanonical(value);
     out += '"';
   }
   out += '>';
@@ -135,7 +112,8 @@ void AppendCanonical(const tinyxml2::XMLElement& e,
     if (const auto* child = n->ToElement(); child != nullptr) {
       AppendCanonical(*child, skip, out);
     } else if (const auto* t = n->ToText(); t != nullptr) {
-      out += Escape(TrimWhitespace(t->Value() != nullptr ? t->Value() : ""));
+      out += EscapeXmlCanonical(
+          TrimWhitespace(t->Value() != nullptr ? t->Value() : ""));
     }
   }
   out += "</";

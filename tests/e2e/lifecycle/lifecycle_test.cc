@@ -39,7 +39,6 @@
 #include <sstream>
 #include <thread>
 
-#include "../../unit/proxy/proxy_test_util.h"
 #include "tvd/attest/esys_tpm.h"
 #include "tvd/host/control_socket.h"
 #include "tvd/libvirt_filter/file_disk_image_checker.h"
@@ -51,12 +50,15 @@
 #include "tvd/protocol/admin_client.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/testing/charon.h"
+#include "tvd/testing/free_port.h"
 #include "tvd/testing/libvirt_pki.h"
 #include "tvd/testing/libvirtd.h"
+#include "tvd/testing/master_config.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
+#include "tvd/testing/proxy_test_util.h"
 #include "tvd/testing/swtpm.h"
-#include "tvd/vici/client.h"
+#include "tvd/vswitch/vici/client.h"
 
 namespace tvd::e2e {
 namespace {
@@ -494,27 +496,17 @@ class LifecycleTest : public ::testing::Test {
     pcr16_ = *pcr16;
     WriteFile(m + "/policies/blue.xml", PolicyXml("blue", 1, *pcr16));
     WriteFile(m + "/policies/red.xml", PolicyXml("red", 2, *pcr16));
-    master_port_ = FreePort();
+    StatusOr<std::uint16_t> port = tvd::testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    master_port_ = *port;
     std::string pki = *dir_ + "/pki";
-    WriteFile(m + "/master.conf",
-              "listen_address = 127.0.0.1\nlisten_port = " +
-                  std::to_string(master_port_) + "\nca_cert = " + pki +
-                  "/ca.crt\ncert = " + pki + "/host-tvd-master.crt\nkey = " +
-                  pki + "/host-tvd-master.key\npolicy_dir = " + m +
-                  "/policies\nstate_db = " + m + "/state.db\nkek_file = " + m +
-                  "/master.kek\nek_allowlist = " + m + "/eks.txt\n");
-  }
-
-  static std::uint16_t FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
+    tvd::testing::MasterConfigFile config =
+        tvd::testing::MasterConfigFile::InDir(m, master_port_);
+    config.ca_cert = pki + "/ca.crt";
+    config.cert = pki + "/host-tvd-master.crt";
+    config.key = pki + "/host-tvd-master.key";
+    config.state_db = m + "/state.db";
+    WriteFile(m + "/master.conf", config.Text());
   }
 
   static void StartMaster() {

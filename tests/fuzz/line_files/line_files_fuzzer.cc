@@ -8,8 +8,8 @@
 #include <string>
 
 #include "tvd/host/control_protocol.h"
-#include "tvd/host/joined_tvds.h"
-#include "tvd_command.h"
+#include "tvd/proxy_factory/joined_tvds.h"
+#include "tvd/tvdctl/tvd_command.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tvd/vswitch/openflow_codec.h"
+#include "tvd/vswitch/openflow/openflow_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tvd/vswitch/jsonrpc.h"
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/jsonrpc.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

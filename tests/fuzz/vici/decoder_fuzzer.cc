@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "tvd/vici/codec.h"
+#include "tvd/vswitch/vici/codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

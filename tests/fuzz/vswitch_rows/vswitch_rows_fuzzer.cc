@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tvd/vswitch/ovsdb_rows.h"
+#include "tvd/vswitch/network/ovsdb_rows.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

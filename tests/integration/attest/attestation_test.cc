@@ -10,12 +10,12 @@
 #include <fstream>
 #include <thread>
 
-#include "test_master.h"
 #include "tvd/attest/attester.h"
 #include "tvd/attest/tpm_public.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/channel/wire.h"
 #include "tvd/pki/certificate_authority.h"
+#include "tvd/testing/attest_test_master.h"
 #include "tvd/testing/swtpm.h"
 
 namespace tvd::attest {

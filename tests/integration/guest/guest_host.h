@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "../../unit/proxy/fakes.h"
-#include "../../unit/proxy/proxy_test_util.h"
 #include "guest_util.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
@@ -25,7 +23,9 @@
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
+#include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_host_network.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy::testing {
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tvd/testing/free_port.h"
 #include "tvd/testing/libvirt_pki.h"
 
 namespace tvd::libvirt_filter::testing {
@@ -23,11 +24,17 @@ StatusOr<std::string> ReadAll(const std::string& path) {
   return s.str();
 }
 
-// A template policy with its owner replaced by the test tenant's subject.
+// A template policy with its owner replaced by the test tenant's subject
+// and without a quota in total: these relays run without proxies and a
+// master, so a total would refuse every define (fail closed). Totals are
+// tested where the whole path runs (LifecycleTest, TotalQuotaGuardTest).
 Status WritePolicy(const std::string& dir, const std::string& tvd) {
   TVD_ASSIGN_OR_RETURN(std::string xml,
                        ReadAll(std::string(TVD_SOURCE_DIR) +
                                "/policy-templates/" + tvd + ".xml"));
+  if (std::size_t total = xml.find("<total "); total != std::string::npos) {
+    xml.erase(total, xml.find("/>", total) + 2 - total);
+  }
   std::size_t at = xml.find("<owner subject=\"");
   if (at == std::string::npos) return Internal("template has no owner");
   std::size_t end = xml.find('"', at + 16);
@@ -36,24 +43,6 @@ Status WritePolicy(const std::string& dir, const std::string& tvd) {
   std::ofstream out(dir + "/" + tvd + ".xml");
   out << xml;
   return out ? Status::Ok() : IoError("cannot write policy");
-}
-
-// A free loopback TCP port (bound to 0, read, released).
-StatusOr<std::uint16_t> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket", errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoError("bind", err);
-  }
-  ::close(fd);
-  return static_cast<std::uint16_t>(ntohs(addr.sin_port));
 }
 
 }  // namespace
@@ -114,7 +103,8 @@ StatusOr<std::unique_ptr<RelayEnv>> RelayEnv::Start(RelayOptions options,
         "libvirtd-key.pem",
         std::string(reinterpret_cast<const char*>(cert.key_pem.data()),
                     cert.key_pem.size()));
-    TVD_ASSIGN_OR_RETURN(env->libvirtd_tls_port, FreePort());
+    TVD_ASSIGN_OR_RETURN(env->libvirtd_tls_port,
+                         ::tvd::testing::FreeLoopbackPort());
     libvirtd_options.tls_port = env->libvirtd_tls_port;
   }
   TVD_ASSIGN_OR_RETURN(env->libvirtd,

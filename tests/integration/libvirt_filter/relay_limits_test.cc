@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "relay_env.h"
+#include "tvd/testing/files.h"
 
 namespace tvd::libvirt_filter::testing {
 namespace {
@@ -43,13 +44,6 @@ std::string Script() {
          "/tests/integration/libvirt_filter/tenant_load.py";
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 json RunJson(ChildProcess& child, const std::string& out,
              std::chrono::seconds timeout) {
   StatusOr<int> exit = child.Wait(timeout);
@@ -59,9 +53,11 @@ json RunJson(ChildProcess& child, const std::string& out,
     (void)child.Wait(std::chrono::seconds(5));
     return json();
   }
-  EXPECT_EQ(*exit, 0) << ReadFile(out + ".err");
-  json j = json::parse(ReadFile(out), nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << ReadFile(out) << ReadFile(out + ".err");
+  EXPECT_EQ(*exit, 0) << ::tvd::testing::ReadFileOrEmpty(out + ".err");
+  json j = json::parse(::tvd::testing::ReadFileOrEmpty(out), nullptr, false);
+  EXPECT_FALSE(j.is_discarded())
+      << ::tvd::testing::ReadFileOrEmpty(out)
+      << ::tvd::testing::ReadFileOrEmpty(out + ".err");
   return j;
 }
 
@@ -123,7 +119,8 @@ TEST(RelayLimitsTest, ATenantAtItsLimitsDoesNotDelayOthers) {
   for (int i = 0; i < 600 && !std::filesystem::exists(ready); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_TRUE(std::filesystem::exists(ready)) << ReadFile(red_out + ".err");
+  ASSERT_TRUE(std::filesystem::exists(ready))
+      << ::tvd::testing::ReadFileOrEmpty(red_out + ".err");
   // Let red's burst run out: from here on it is held at its rate.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 

@@ -1,9 +1,7 @@
 // The tvd-master binary: starts from a config file, serves, stops cleanly on
 // SIGTERM (exit 0); refuses to start with a KEK file others can read.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,27 +10,18 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "test_policy.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
 #include "tvd/protocol/admin_client.h"
+#include "tvd/testing/files.h"
+#include "tvd/testing/free_port.h"
+#include "tvd/testing/master_config.h"
+#include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 class MasterDaemonTest : public ::testing::Test {
  protected:
@@ -63,22 +52,16 @@ class MasterDaemonTest : public ::testing::Test {
         {ca->cert_pem, admin->cert_pem, admin->key_pem.Clone()});
     ASSERT_TRUE(ctx.ok());
     admin_tls_ = std::move(*ctx);
-    port_ = FreePort();
-    Write(
-        "master.conf",
-        "listen_address = 127.0.0.1\nlisten_port = " + std::to_string(port_) +
-            "\nca_cert = " + dir_ + "/ca.pem\ncert = " + dir_ +
-            "/master.pem\nkey = " + dir_ + "/master.key\npolicy_dir = " + dir_ +
-            "/policies\nstate_db = " + dir_ + "/master.db\nkek_file = " + dir_ +
-            "/master.kek\nek_allowlist = " + dir_ + "/eks.txt\n",
-        0644);
+    StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    Write("master.conf", testing::MasterConfigFile::InDir(dir_, port_).Text(),
+          0644);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void Write(const std::string& name, const std::string& text, mode_t mode) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(path.c_str(), mode);
+    testing::WriteTestFile(dir_ + "/" + name, text, mode);
   }
 
   StatusOr<ChildProcess> StartDaemon() {

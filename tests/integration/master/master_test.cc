@@ -15,7 +15,6 @@
 #include <sstream>
 #include <thread>
 
-#include "test_policy.h"
 #include "tvd/attest/attester.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
@@ -24,7 +23,8 @@
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/testing/swtpm.h"
-#include "tvd_command.h"
+#include "tvd/testing/test_policy.h"
+#include "tvd/tvdctl/tvd_command.h"
 
 namespace tvd::master {
 namespace {

@@ -3,8 +3,6 @@
 // host certificate refused; a master that does not listen is exit 3; the
 // connection settings from a config file named by $TVDCTL_ADMIN_CONFIG.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,27 +11,18 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "test_policy.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
+#include "tvd/testing/files.h"
+#include "tvd/testing/free_port.h"
+#include "tvd/testing/master_config.h"
+#include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
 namespace {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
-
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 class TvdctlTvdTest : public ::testing::Test {
  protected:
@@ -61,14 +50,15 @@ class TvdctlTvdTest : public ::testing::Test {
     Write("eks.txt", "# none\n", 0644);
     Write("policies/blue.xml",
           Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60), 0644);
-    port_ = FreePort();
-    Write("master.conf",
-          "listen_port = " + std::to_string(port_) + "\nca_cert = " + dir_ +
-              "/ca.pem\ncert = " + dir_ + "/tvd-master.pem\nkey = " + dir_ +
-              "/tvd-master.key\npolicy_dir = " + dir_ +
-              "/policies\nstate_db = " + dir_ + "/master.db\nkek_file = " +
-              dir_ + "/master.kek\nek_allowlist = " + dir_ + "/eks.txt\n",
-          0644);
+    StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    testing::MasterConfigFile config =
+        testing::MasterConfigFile::InDir(dir_, port_);
+    config.listen_address.clear();  // the daemon's default
+    config.cert = dir_ + "/tvd-master.pem";
+    config.key = dir_ + "/tvd-master.key";
+    Write("master.conf", config.Text(), 0644);
     Write("admin.conf",
           "master = 127.0.0.1:" + std::to_string(port_) + "\nca = " + dir_ +
               "/ca.pem\ncert = " + dir_ + "/alice.pem\nkey = " + dir_ +
@@ -101,9 +91,7 @@ class TvdctlTvdTest : public ::testing::Test {
 
   static void Write(const std::string& name, const std::string& text,
                     mode_t mode) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(path.c_str(), mode);
+    testing::WriteTestFile(dir_ + "/" + name, text, mode);
   }
 
   // Runs the tvdctl binary with the admin connection from the config file
@@ -234,8 +222,10 @@ TEST_F(TvdctlTvdTest, HostCertificateIsRefused) {
 }
 
 TEST_F(TvdctlTvdTest, UnreachableMasterIsExitThree) {
+  StatusOr<std::uint16_t> closed = testing::FreeLoopbackPort();
+  ASSERT_TRUE(closed.ok()) << closed.status();
   CommandResult r =
-      Run({"list", "--master", "127.0.0.1:" + std::to_string(FreePort())});
+      Run({"list", "--master", "127.0.0.1:" + std::to_string(*closed)});
   EXPECT_EQ(r.exit_status, 3);
   EXPECT_NE(r.err.find("is tvd-master running at 127.0.0.1:"),
             std::string::npos)

@@ -23,19 +23,25 @@
 #include <sstream>
 #include <thread>
 
-#include "test_policy.h"
 #include "tvd/attest/attester.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
 #include "tvd/protocol/master_client.h"
+#include "tvd/testing/files.h"
+#include "tvd/testing/free_port.h"
+#include "tvd/testing/master_config.h"
 #include "tvd/testing/swtpm.h"
+#include "tvd/testing/test_policy.h"
 
 namespace tvd::overview {
 namespace {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
+using ::tvd::testing::ReadFileOrEmpty;
+using ::tvd::testing::WaitFor;
+using ::tvd::testing::WriteTestFile;
 
 const std::string kBin = TVD_BINARY_DIR;
 const std::string kMasterBin = kBin + "/tvd-master/tvd-master";
@@ -43,40 +49,6 @@ const std::string kRmServerBin = kBin + "/rm-agent/rm-server";
 const std::string kRmAgentBin = kBin + "/rm-agent/rm-agent";
 const std::string kTvdctlBin = kBin + "/tvdctl/tvdctl";
 const std::string kOverviewBin = kBin + "/overview/tvd-overview";
-
-bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text,
-               mode_t mode = 0644) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  ::chmod(path.c_str(), mode);
-}
-
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // One GET over loopback; the whole answer (the server closes after it).
 std::string HttpGet(std::uint16_t port, const std::string& path) {
@@ -179,8 +151,8 @@ class OverviewIntegrationTest : public ::testing::Test {
       std::string out;
       for (const char* name :
            {"master.log", "rm-server.log", "rm-agent.log", "overview.log"}) {
-        out += std::string("--- ") + name + "\n" + ReadFile(dir + "/" + name) +
-               "\n";
+        out += std::string("--- ") + name + "\n" +
+               ReadFileOrEmpty(dir + "/" + name) + "\n";
       }
       return out;
     }
@@ -208,11 +180,11 @@ class OverviewIntegrationTest : public ::testing::Test {
       auto pem = [](const SecureBytes& b) {
         return std::string(b.view().begin(), b.view().end());
       };
-      WriteFile(dir + "/ca.pem", ca->cert_pem);
-      WriteFile(dir + "/master.pem", master_cert->cert_pem);
-      WriteFile(dir + "/master.key", pem(master_cert->key_pem), 0600);
-      WriteFile(dir + "/admin.pem", admin->cert_pem);
-      WriteFile(dir + "/admin.key", pem(admin->key_pem), 0600);
+      WriteTestFile(dir + "/ca.pem", ca->cert_pem);
+      WriteTestFile(dir + "/master.pem", master_cert->cert_pem);
+      WriteTestFile(dir + "/master.key", pem(master_cert->key_pem), 0600);
+      WriteTestFile(dir + "/admin.pem", admin->cert_pem);
+      WriteTestFile(dir + "/admin.key", pem(admin->key_pem), 0600);
       auto tls = channel::TlsContext::Create(
           channel::TlsSide::kClient,
           {ca->cert_pem, host->cert_pem, host->key_pem.Clone()});
@@ -233,18 +205,15 @@ class OverviewIntegrationTest : public ::testing::Test {
 
       // tvd-master: TVD blue authorizes node1 (PCR 16 all zeros, as after
       // the TPM's start-up), re-attestation every 60 s.
-      WriteFile(dir + "/master.kek", std::string(32, 'k'), 0600);
-      WriteFile(dir + "/eks.txt", "node1 " + ToHex(Sha256(*ek)) + "\n");
-      WriteFile(dir + "/policies/blue.xml",
-                master::Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60));
-      master_port = FreePort();
-      WriteFile(dir + "/master.conf",
-                "listen_address = 127.0.0.1\nlisten_port = " +
-                    std::to_string(master_port) + "\nca_cert = " + dir +
-                    "/ca.pem\ncert = " + dir + "/master.pem\nkey = " + dir +
-                    "/master.key\npolicy_dir = " + dir +
-                    "/policies\nstate_db = " + dir + "/master.db\nkek_file = " +
-                    dir + "/master.kek\nek_allowlist = " + dir + "/eks.txt\n");
+      WriteTestFile(dir + "/master.kek", std::string(32, 'k'), 0600);
+      WriteTestFile(dir + "/eks.txt", "node1 " + ToHex(Sha256(*ek)) + "\n");
+      WriteTestFile(dir + "/policies/blue.xml",
+                    master::Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60));
+      StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
+      if (!port.ok()) return Fail(port.status().ToString());
+      master_port = *port;
+      WriteTestFile(dir + "/master.conf",
+                    testing::MasterConfigFile::InDir(dir, master_port).Text());
       ProcessOptions mo;
       mo.argv = {kMasterBin, "--config", dir + "/master.conf"};
       mo.stderr_path = dir + "/master.log";
@@ -285,8 +254,8 @@ class OverviewIntegrationTest : public ::testing::Test {
         if (!r.ok() || r->exit_status != 0) return Fail("keygen " + bin);
         if (out != nullptr) *out = r->out.substr(0, r->out.find('\n'));
       }
-      WriteFile(dir + "/agents.list", agent_pub + " node1\n");
-      WriteFile(dir + "/admins.list", admin_pub + " admin\n");
+      WriteTestFile(dir + "/agents.list", agent_pub + " node1\n");
+      WriteTestFile(dir + "/admins.list", admin_pub + " admin\n");
       ProcessOptions so;
       so.argv = {kRmServerBin,       "--agent-endpoint",   "tcp://127.0.0.1:*",
                  "--query-endpoint", "tcp://127.0.0.1:*",  "--key",
@@ -302,9 +271,9 @@ class OverviewIntegrationTest : public ::testing::Test {
         return Fail("rm-server wrote no endpoints");
       }
       std::string agent_endpoint;
-      std::istringstream(ReadFile(dir + "/endpoints")) >> agent_endpoint >>
-          query_endpoint;
-      WriteFile(dir + "/node1.xml", kNode1Libvirt);
+      std::istringstream(ReadFileOrEmpty(dir + "/endpoints")) >>
+          agent_endpoint >> query_endpoint;
+      WriteTestFile(dir + "/node1.xml", kNode1Libvirt);
       ProcessOptions ao;
       ao.argv = {kRmAgentBin,
                  "--server",
@@ -343,7 +312,7 @@ class OverviewIntegrationTest : public ::testing::Test {
         return Fail("tvd-overview wrote no port file");
       }
       overview_port = static_cast<std::uint16_t>(
-          std::stoi(ReadFile(dir + "/overview.port")));
+          std::stoi(ReadFileOrEmpty(dir + "/overview.port")));
 
       // Ready when the overview has both sides: the agent reported web1.
       if (!WaitFor(
@@ -372,7 +341,8 @@ class OverviewIntegrationTest : public ::testing::Test {
       // Stop in reverse order, each by PID; SIGTERM is a clean stop.
       if (overview.pid() > 0) {
         auto st = overview.Stop(milliseconds(5000));
-        EXPECT_TRUE(st.ok() && *st == 0) << ReadFile(dir + "/overview.log");
+        EXPECT_TRUE(st.ok() && *st == 0)
+            << ReadFileOrEmpty(dir + "/overview.log");
       }
       if (rm_agent.pid() > 0) (void)rm_agent.Stop(milliseconds(5000));
       if (rm_server.pid() > 0) (void)rm_server.Stop(milliseconds(5000));
@@ -516,6 +486,24 @@ TEST_F(OverviewIntegrationTest, DaemonRefusesNonLoopbackAndBadUsage) {
       << r->err;
 }
 
+// A --port-file that cannot be written fails the start (exit 1, logged):
+// whoever waits for the file would otherwise wait forever.
+TEST_F(OverviewIntegrationTest, UnwritablePortFileFailsTheStart) {
+  const std::string path = s_->dir + "/missing/overview.port";
+  ProcessOptions o;
+  o.argv = {kOverviewBin, "--listen", "127.0.0.1:0", "--port-file", path};
+  for (const auto& a : s_->MasterArgs()) o.argv.push_back(a);
+  for (const auto& a : s_->RmArgs()) o.argv.push_back(a);
+  auto r = RunCommand(o, milliseconds(15000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_status, 1) << r->err;
+  EXPECT_NE(r->err.find("--port-file: io: cannot create " + path +
+                        ".tmp.XXXXXX: No such file or directory"),
+            std::string::npos)
+      << r->err;
+  EXPECT_FALSE(std::filesystem::exists(s_->dir + "/missing"));
+}
+
 // Runs chromium headless with `extra` arguments on the overview page;
 // kills its whole process group if it is not done in 60 s. Returns its
 // stdout.
@@ -560,14 +548,14 @@ StatusOr<std::string> Chromium(const std::string& dir, const std::string& url,
     ::kill(-group, SIGKILL);
     (void)child->Wait(milliseconds(5000));
     return Timeout("chromium did not finish in 60 s:\n" +
-                   ReadFile(o.stderr_path));
+                   ReadFileOrEmpty(o.stderr_path));
   }
   ::kill(-group, SIGKILL);  // leftover helpers, if any
   if (*code != 0) {
     return Internal("chromium exited " + std::to_string(*code) + ":\n" +
-                    ReadFile(o.stderr_path));
+                    ReadFileOrEmpty(o.stderr_path));
   }
-  return ReadFile(o.stdout_path);
+  return ReadFileOrEmpty(o.stdout_path);
 }
 
 TEST_F(OverviewIntegrationTest,
@@ -608,7 +596,7 @@ TEST_F(OverviewIntegrationTest,
       {"--screenshot=" + shot, "--window-size=1280,900", "--hide-scrollbars"});
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(std::filesystem::exists(shot));
-  const std::string png = ReadFile(shot);
+  const std::string png = ReadFileOrEmpty(shot);
   ASSERT_GE(png.size(), 24u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_EQ(png.substr(12, 4), "IHDR");

@@ -12,8 +12,6 @@
 #include <set>
 #include <sstream>
 
-#include "../../unit/proxy/fakes.h"
-#include "../../unit/proxy/proxy_test_util.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
 #include "tvd/proxy/tap_name.h"
@@ -22,7 +20,9 @@
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
+#include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_host_network.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

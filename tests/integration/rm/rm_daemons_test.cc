@@ -13,33 +13,20 @@
 
 #include "tvd/process.h"
 #include "tvd/rm/query_client.h"
+#include "tvd/testing/files.h"
 #include "tvd/testing/libvirtd.h"
 
 namespace tvd::rm {
 namespace {
 
 using std::chrono::milliseconds;
+using ::tvd::testing::ReadFileOrEmpty;
+using ::tvd::testing::WaitFor;
 
 const std::string kBin = TVD_BINARY_DIR;
 const std::string kServerBin = kBin + "/rm-agent/rm-server";
 const std::string kAgentBin = kBin + "/rm-agent/rm-agent";
 const std::string kTvdctlBin = kBin + "/tvdctl/tvdctl";
-
-bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 ProcessOptions Argv(std::vector<std::string> argv) {
   ProcessOptions o;
@@ -97,8 +84,8 @@ class RmDaemonsTest : public ::testing::Test {
     ASSERT_TRUE(
         WaitFor([&] { return std::filesystem::exists(dir_ + "/endpoints"); },
                 milliseconds(10000)))
-        << ReadFile(dir_ + "/server.log");
-    std::istringstream endpoints(ReadFile(dir_ + "/endpoints"));
+        << ReadFileOrEmpty(dir_ + "/server.log");
+    std::istringstream endpoints(ReadFileOrEmpty(dir_ + "/endpoints"));
     endpoints >> agent_endpoint_ >> query_endpoint_;
 
     StatusOr<CurveKeyPair> admin = LoadKeyPair(dir_ + "/admin");
@@ -116,7 +103,7 @@ class RmDaemonsTest : public ::testing::Test {
       StatusOr<int> st = server_.Stop(milliseconds(5000));
       EXPECT_TRUE(st.ok());
       if (st.ok()) {
-        EXPECT_EQ(*st, 0) << ReadFile(dir_ + "/server.log");
+        EXPECT_EQ(*st, 0) << ReadFileOrEmpty(dir_ + "/server.log");
       }
     }
     std::filesystem::remove_all(dir_);
@@ -209,7 +196,7 @@ TEST_F(RmDaemonsTest, AgentReportsLibvirtDomainsWithTheirTvdAndUnregisters) {
         return d.ok() && d->size() == 2;
       },
       milliseconds(10000)))
-      << ReadFile(dir_ + "/agent-node1.log")
+      << ReadFileOrEmpty(dir_ + "/agent-node1.log")
       << Ask(QueryRequest::Kind::kDomains, "node1")->dump();
   auto d = Ask(QueryRequest::Kind::kDomains, "node1");
   ASSERT_TRUE(d.ok());
@@ -257,14 +244,15 @@ TEST_F(RmDaemonsTest, AgentReportsLibvirtDomainsWithTheirTvdAndUnregisters) {
         return a.ok() && a->empty();
       },
       milliseconds(3000)));
-  EXPECT_NE(ReadFile(dir_ + "/server.log").find("agent 'node1' unregistered"),
-            std::string::npos);
+  EXPECT_NE(
+      ReadFileOrEmpty(dir_ + "/server.log").find("agent 'node1' unregistered"),
+      std::string::npos);
 }
 
 TEST_F(RmDaemonsTest, KilledAgentGoesDownAndExpires) {
   StartAgent("node2", "node2", "test:///default");
   ASSERT_TRUE(WaitFor([&] { return Up("node2") == true; }, milliseconds(10000)))
-      << ReadFile(dir_ + "/agent-node2.log");
+      << ReadFileOrEmpty(dir_ + "/agent-node2.log");
   ASSERT_TRUE(agents_["node2"].Signal(SIGKILL).ok());
   (void)agents_["node2"].Wait(milliseconds(3000));
   // 3 x 100 ms without a heartbeat: down; 1.5 s: removed.
@@ -272,7 +260,7 @@ TEST_F(RmDaemonsTest, KilledAgentGoesDownAndExpires) {
       WaitFor([&] { return Up("node2") == false; }, milliseconds(3000)));
   EXPECT_TRUE(
       WaitFor([&] { return !Up("node2").has_value(); }, milliseconds(5000)));
-  const std::string log = ReadFile(dir_ + "/server.log");
+  const std::string log = ReadFileOrEmpty(dir_ + "/server.log");
   EXPECT_NE(log.find("agent 'node2' missed its heartbeats: marked down"),
             std::string::npos);
   EXPECT_NE(log.find("agent 'node2' expired: removed"), std::string::npos);
@@ -282,19 +270,21 @@ TEST_F(RmDaemonsTest, UnknownKeyIsRefusedAndLogged) {
   StartAgent("node1", "stranger", "test:///default");
   EXPECT_TRUE(WaitFor(
       [&] {
-        return ReadFile(dir_ + "/server.log")
+        return ReadFileOrEmpty(dir_ + "/server.log")
                    .find("refused CURVE client key " + stranger_pub_) !=
                std::string::npos;
       },
       milliseconds(5000)))
-      << ReadFile(dir_ + "/server.log");
+      << ReadFileOrEmpty(dir_ + "/server.log");
   auto agents = Ask(QueryRequest::Kind::kAgents);
   ASSERT_TRUE(agents.ok());
   EXPECT_TRUE(agents->empty());
   // The secret key never reaches a log.
-  const std::string secret = FirstLine(ReadFile(dir_ + "/stranger.secret"));
-  EXPECT_EQ(ReadFile(dir_ + "/server.log").find(secret), std::string::npos);
-  EXPECT_EQ(ReadFile(dir_ + "/agent-node1.log").find(secret),
+  const std::string secret =
+      FirstLine(ReadFileOrEmpty(dir_ + "/stranger.secret"));
+  EXPECT_EQ(ReadFileOrEmpty(dir_ + "/server.log").find(secret),
+            std::string::npos);
+  EXPECT_EQ(ReadFileOrEmpty(dir_ + "/agent-node1.log").find(secret),
             std::string::npos);
 }
 
@@ -303,15 +293,34 @@ TEST_F(RmDaemonsTest, AgentCannotSpeakForAnotherHost) {
   StartAgent("node1", "node2", "test:///default");
   EXPECT_TRUE(WaitFor(
       [&] {
-        return ReadFile(dir_ + "/server.log")
+        return ReadFileOrEmpty(dir_ + "/server.log")
                    .find("agent 'node2' tried to register as 'node1'") !=
                std::string::npos;
       },
       milliseconds(5000)))
-      << ReadFile(dir_ + "/server.log");
+      << ReadFileOrEmpty(dir_ + "/server.log");
   auto agents = Ask(QueryRequest::Kind::kAgents);
   ASSERT_TRUE(agents.ok());
   EXPECT_TRUE(agents->empty());
+}
+
+// A second rm-server whose --endpoints-file cannot be written exits 1 and
+// says why, instead of serving endpoints nobody can learn.
+TEST_F(RmDaemonsTest, UnwritableEndpointsFileFailsTheStart) {
+  const std::string path = dir_ + "/missing/endpoints";
+  StatusOr<CommandResult> r = RunCommand(
+      Argv({kServerBin, "--agent-endpoint", "tcp://127.0.0.1:*",
+            "--query-endpoint", "tcp://127.0.0.1:*", "--key", dir_ + "/server",
+            "--agents", dir_ + "/agents.list", "--admins",
+            dir_ + "/admins.list", "--endpoints-file", path}),
+      milliseconds(10000));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_status, 1) << r->err;
+  EXPECT_NE(r->err.find("--endpoints-file: io: cannot create " + path +
+                        ".tmp.XXXXXX: No such file or directory"),
+            std::string::npos)
+      << r->err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/missing"));
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 
 #include "tvd/testing/charon.h"
 #include "tvd/testing/netns.h"
-#include "tvd/vici/client.h"
+#include "tvd/vswitch/vici/client.h"
 
 namespace tvd::vici {
 namespace {

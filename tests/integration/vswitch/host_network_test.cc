@@ -5,14 +5,14 @@
 //
 // No peers here, so no tunnel is ever requested; the tunnel backend is a
 // null object that refuses EnsureTunnel (cross-host tests use charon).
-#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/network/host_network.h"
 
 #include <gtest/gtest.h>
 
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
-#include "tvd/vswitch/openflow_client.h"
-#include "tvd/vswitch/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/openflow/openflow_client.h"
 
 namespace tvd::vswitch {
 namespace {

@@ -1,14 +1,14 @@
 // The OVSDB client against a real ovsdb-server and ovs-vswitchd running in a
 // private namespace and directory.
-#include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
-#include "tvd/vswitch/openflow_client.h"
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/openflow/openflow_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {

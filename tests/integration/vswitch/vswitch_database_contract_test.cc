@@ -5,8 +5,8 @@
 
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
-#include "tvd/vswitch/ovsdb_client.h"
-#include "tvd/vswitch/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
+#include "tvd/vswitch/ovsdb/ovsdb_client.h"
 
 namespace tvd::testing {
 namespace {

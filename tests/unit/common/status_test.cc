@@ -48,5 +48,40 @@ TEST(StatusTest, ErrnoErrorNamesTheCall) {
             "open /x: No such file or directory");
 }
 
+TEST(StatusTest, ErrorCodeFromNameInvertsErrorCodeName) {
+  for (ErrorCode code :
+       {ErrorCode::kInvalidArgument, ErrorCode::kNotFound,
+        ErrorCode::kAlreadyExists, ErrorCode::kPermissionDenied,
+        ErrorCode::kUnauthenticated, ErrorCode::kFailedPrecondition,
+        ErrorCode::kUnavailable, ErrorCode::kTimeout, ErrorCode::kProtocol,
+        ErrorCode::kIo, ErrorCode::kInternal, ErrorCode::kResourceExhausted}) {
+    EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code)
+        << ErrorCodeName(code);
+  }
+  EXPECT_EQ(ErrorCodeFromName("permission-denied"),
+            ErrorCode::kPermissionDenied);
+}
+
+// A peer cannot invent codes or report "ok" as an error.
+TEST(StatusTest, ErrorCodeFromNameMapsUnknownAndOkToInternal) {
+  EXPECT_EQ(ErrorCodeFromName("ok"), ErrorCode::kInternal);
+  EXPECT_EQ(ErrorCodeFromName(""), ErrorCode::kInternal);
+  EXPECT_EQ(ErrorCodeFromName("Permission-Denied"), ErrorCode::kInternal);
+  EXPECT_EQ(ErrorCodeFromName("no-such-code"), ErrorCode::kInternal);
+}
+
+// In every build flavour (NDEBUG included): abort with the message.
+TEST(StatusDeathTest, ValueOfAnErrorAbortsWithTheStatusMessage) {
+  StatusOr<int> bad = ParsePositive(-3);
+  EXPECT_DEATH((void)bad.value(),
+               "StatusOr::value\\(\\) on an error: invalid-argument: not "
+               "positive: -3");
+  const StatusOr<std::string> cbad = NotFound("tvd blue");
+  EXPECT_DEATH((void)cbad->size(),
+               "StatusOr::value\\(\\) on an error: not-found: tvd blue");
+  EXPECT_DEATH((void)std::move(bad).value(),
+               "on an error: invalid-argument: not positive: -3");
+}
+
 }  // namespace
 }  // namespace tvd

@@ -1,5 +1,5 @@
 // tvdctl's host commands against a control socket served by the test.
-#include "host_command.h"
+#include "tvd/tvdctl/host_command.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <sstream>
 #include <thread>
 
-#include "dispatcher.h"
 #include "tvd/host/control_socket.h"
+#include "tvd/tvdctl/dispatcher.h"
 
 namespace tvd::tvdctl {
 namespace {

@@ -2,7 +2,7 @@
 // (RUN_DIR/joined): the file format, its atomic replacement, and a factory
 // that is stopped and started again bringing back the proxies (the fake
 // proxy stands in for tvd-proxy).
-#include "tvd/host/joined_tvds.h"
+#include "tvd/proxy_factory/joined_tvds.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tvd/host/proxy_factory.h"
+#include "tvd/proxy_factory/proxy_factory.h"
 
 namespace tvd::host {
 namespace {

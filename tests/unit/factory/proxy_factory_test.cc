@@ -1,4 +1,4 @@
-#include "tvd/host/proxy_factory.h"
+#include "tvd/proxy_factory/proxy_factory.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -112,9 +112,9 @@ TEST_F(FactoryTest, ProxyThatLeftOnItsOwnIsForgottenNotRestarted) {
   pid_t pid = f.ProxyPid("blue");
   // As after an eviction: the proxy leaves without the factory asking, and
   // exits 0.
-  auto left = CallControl(dir_ + "/blue.sock",
-                          {ControlOp::kLeave, "blue", "", ""},
-                          std::chrono::seconds(5));
+  auto left =
+      CallControl(dir_ + "/blue.sock", {ControlOp::kLeave, "blue", "", ""},
+                  std::chrono::seconds(5));
   ASSERT_TRUE(left.ok()) << left.status().ToString();
   for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
     EXPECT_EQ(f.Supervise(), 0);
@@ -240,7 +240,7 @@ TEST_F(ControlServerTest, BadRequestsGetAClearErrorAndReachNoHandler) {
   };
   EXPECT_EQ(send_raw(Frame("{\"op\":\"format-disk\"}")),
             "invalid-argument: request: unknown op 'format-disk' (expected "
-            "join, leave, attach, detach or status)");
+            "join, leave, attach, detach, status or usage)");
   EXPECT_EQ(send_raw(Frame("not json")),
             "invalid-argument: request: not valid JSON");
   EXPECT_EQ(send_raw(std::string("\x7f\xff\xff\xff", 4)),

@@ -31,6 +31,26 @@ TEST(AuthorizationTest, Decisions) {
   EXPECT_FALSE(AuthorizeHost(p, Host("node1")).ok());
 }
 
+TEST(AuthorizationTest, AuthorizedHostNamesAgreesWithAuthorizeHost) {
+  policy::TvdPolicy p;
+  p.name = "blue";
+  p.authorized_hosts = {"CN=node1,O=VDC",
+                        "O=VDC, OU=host, CN= node2 ",
+                        "CN=node3,OU=admin",
+                        "CN=node4,CN=node5",
+                        "O=VDC",
+                        "CN=node6,garbage",
+                        "garbage,CN=node7",
+                        "CN=,O=VDC",
+                        "CN=node8 , O = VDC"};
+  std::set<std::string> names = AuthorizedHostNames(p);
+  EXPECT_EQ(names, (std::set<std::string>{"", "node1", "node2", "node8"}));
+  for (const char* h : {"node1", "node2", "node3", "node4", "node5", "node6",
+                        "node7", "node8", ""}) {
+    EXPECT_EQ(names.count(h) > 0, AuthorizeHost(p, Host(h)).ok()) << h;
+  }
+}
+
 TEST(AuthorizationTest, RequirementsMapping) {
   policy::TvdPolicy p;
   p.host_requirements.allow_no_tpm = false;

@@ -1,7 +1,7 @@
 // The OpenFlow client against a scripted switch on a UNIX socket: version
 // negotiation, answering the switch's ECHO while waiting for a barrier, and
 // a switch ERROR turned into a Status naming the flow.
-#include "tvd/vswitch/openflow_client.h"
+#include "tvd/vswitch/openflow/openflow_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

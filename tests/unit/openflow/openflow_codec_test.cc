@@ -1,4 +1,4 @@
-#include "tvd/vswitch/openflow_codec.h"
+#include "tvd/vswitch/openflow/openflow_codec.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // `tvdctl vdc overview`: usage errors, exit codes by source state, and the
 // whole command against daemons that are not there (exit 3, both errors).
-#include "vdc_command.h"
+#include "tvd/tvdctl/vdc_command.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,10 +11,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "dispatcher.h"
-#include "host_command.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/rm/curve_keys.h"
+#include "tvd/tvdctl/dispatcher.h"
+#include "tvd/tvdctl/host_command.h"
 
 namespace tvd::tvdctl {
 namespace {

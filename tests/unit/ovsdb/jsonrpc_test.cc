@@ -1,8 +1,8 @@
-#include "tvd/vswitch/jsonrpc.h"
+#include "tvd/vswitch/ovsdb/jsonrpc.h"
 
 #include <gtest/gtest.h>
 
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {

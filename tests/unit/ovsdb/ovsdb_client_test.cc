@@ -1,6 +1,6 @@
 // The OVSDB client against a scripted server on a UNIX socket: answering the
 // server's echo while waiting, per-operation errors, malformed replies.
-#include "tvd/vswitch/ovsdb_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

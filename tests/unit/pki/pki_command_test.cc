@@ -1,4 +1,4 @@
-#include "pki_command.h"
+#include "tvd/tvdctl/pki_command.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fakes.h"
-#include "proxy_test_util.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/testing/proxy_fakes.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <utime.h>
 
-#include "proxy_test_util.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

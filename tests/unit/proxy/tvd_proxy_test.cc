@@ -8,11 +8,11 @@
 #include <iterator>
 #include <set>
 
-#include "fakes.h"
-#include "proxy_test_util.h"
 #include "tvd/policy/values.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/proxy/tap_name.h"
+#include "tvd/testing/proxy_fakes.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fakes.h"
-#include "proxy_test_util.h"
+#include "tvd/testing/proxy_fakes.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

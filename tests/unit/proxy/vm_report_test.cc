@@ -4,11 +4,11 @@
 // measured.
 #include <gtest/gtest.h>
 
-#include "fakes.h"
-#include "proxy_test_util.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/proxy/vm_admission.h"
+#include "tvd/testing/proxy_fakes.h"
+#include "tvd/testing/proxy_test_util.h"
 
 namespace tvd::proxy {
 namespace {

@@ -11,6 +11,7 @@
 
 #include "tvd/rm/query_client.h"
 #include "tvd/rm/rm_agent.h"
+#include "tvd/testing/files.h"
 
 namespace tvd::rm {
 namespace {
@@ -47,12 +48,7 @@ CurveKeyPair NewKeys() {
 }
 
 bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return done();
+  return ::tvd::testing::WaitFor(done, timeout, milliseconds(10));
 }
 
 // A server on ephemeral loopback ports, running in its own thread.

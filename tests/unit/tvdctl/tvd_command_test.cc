@@ -1,6 +1,6 @@
 // `tvdctl tvd`: argument parsing, connection defaults (flags, environment,
 // config file) and the table rendering of the master's replies.
-#include "tvd_command.h"
+#include "tvd/tvdctl/tvd_command.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <map>
 #include <sstream>
 
-#include "dispatcher.h"
+#include "tvd/tvdctl/dispatcher.h"
 
 namespace tvd::tvdctl {
 namespace {

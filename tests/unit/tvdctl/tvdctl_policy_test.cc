@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "dispatcher.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/sha256.h"
+#include "tvd/tvdctl/dispatcher.h"
 
 namespace tvd::tvdctl {
 namespace {

@@ -1,6 +1,6 @@
 // ViciClient against a scripted peer on a socketpair: what it sends, how it
 // handles streamed events, unknown commands, silence, garbage and hang-ups.
-#include "tvd/vici/client.h"
+#include "tvd/vswitch/vici/client.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

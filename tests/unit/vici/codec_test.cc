@@ -1,6 +1,6 @@
 // The VICI encoder and decoder: exact bytes, round trips, and the exact error
 // for every way the input can be wrong.
-#include "tvd/vici/codec.h"
+#include "tvd/vswitch/vici/codec.h"
 
 #include <gtest/gtest.h>
 

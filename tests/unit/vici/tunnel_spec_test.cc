@@ -2,7 +2,7 @@
 // refuses before sending anything.
 #include <gtest/gtest.h>
 
-#include "tvd/vici/vici_tunnel_backend.h"
+#include "tvd/vswitch/vici/vici_tunnel_backend.h"
 
 namespace tvd::vici {
 namespace {

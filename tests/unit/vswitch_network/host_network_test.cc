@@ -1,7 +1,7 @@
 // The TVD network model against fakes of OVSDB, the flow table, kernel links
 // and the tunnel backend: what it asks each of them to do, and what it leaves
 // behind when one of them fails.
-#include "tvd/vswitch/host_network.h"
+#include "tvd/vswitch/network/host_network.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // The typed-row parsers of OvsdbVswitchDatabase on OVSDB's wire forms: the
 // rows they build, and the exact error for what RFC 7047 does not allow.
-#include "tvd/vswitch/ovsdb_rows.h"
+#include "tvd/vswitch/network/ovsdb_rows.h"
 
 #include <gtest/gtest.h>
 
-#include "tvd/vswitch/ovsdb_datum.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch::ovsdb {
 namespace {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tvd/libvirt_filter/remote_protocol.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -53,13 +54,13 @@ class OwnershipCache {
 
  private:
   DomainDirectory& directory_;
-  mutable std::mutex mu_;
-  std::map<Uuid, std::string> owners_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<Uuid, std::string> owners_ TVD_GUARDED_BY(mu_);
   // Owners of invalidated entries, so that the events that end a domain
   // (undefined, stopped transient) still reach its owner after libvirtd
   // has forgotten it. Bounded; oldest dropped first.
-  std::map<Uuid, std::string> previous_;  // GUARDED_BY(mu_)
-  std::uint64_t generation_ = 0;          // GUARDED_BY(mu_)
+  std::map<Uuid, std::string> previous_ TVD_GUARDED_BY(mu_);
+  std::uint64_t generation_ TVD_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tvd::libvirt_filter

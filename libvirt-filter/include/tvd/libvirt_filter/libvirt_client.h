@@ -24,6 +24,7 @@
 #include "tvd/libvirt_filter/domain_directory.h"
 #include "tvd/libvirt_filter/remote_protocol.h"
 #include "tvd/libvirt_filter/rpc_packet.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -81,11 +82,11 @@ class LibvirtClient : public DomainDirectory {
   int fd_;
   EventHandler on_event_;
   std::chrono::milliseconds timeout_;
-  std::mutex write_mu_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint32_t next_serial_ = 1;                          // GUARDED_BY(mu_)
-  std::map<std::uint32_t, std::optional<Reply>> pending_;  // GUARDED_BY(mu_)
+  Mutex write_mu_;  // held over one whole packet's write
+  Mutex mu_;
+  CondVar cv_;  // with mu_: a reply arrived or the connection broke
+  std::uint32_t next_serial_ TVD_GUARDED_BY(mu_) = 1;
+  std::map<std::uint32_t, std::optional<Reply>> pending_ TVD_GUARDED_BY(mu_);
   std::atomic<bool> broken_{false};
   std::thread reader_;
 };
@@ -122,8 +123,8 @@ class AdminConnection : public DomainDirectory {
   std::string socket_path_;
   std::string uri_;
   OwnershipCache cache_{*this};
-  std::mutex mu_;
-  std::shared_ptr<LibvirtClient> client_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::shared_ptr<LibvirtClient> client_ TVD_GUARDED_BY(mu_);
 };
 
 }  // namespace tvd::libvirt_filter

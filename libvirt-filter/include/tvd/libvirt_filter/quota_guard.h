@@ -18,7 +18,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +32,7 @@
 #include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/tenant_quota.h"
 #include "tvd/libvirt_filter/total_quota_claims.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -106,14 +106,15 @@ class QuotaGuard {
 
  private:
   struct Tenant {
-    std::mutex check;       // held over read-check-reserve
-    QuotaAmounts reserved;  // GUARDED_BY(QuotaGuard::mu_)
+    Mutex check;  // held over read-check-reserve
   };
   Tenant& TenantFor(const std::string& tvd);
-  // The tenant's domains and reservations. Caller holds tenant.check.
-  StatusOr<TenantUsage> ReadUsage(const std::string& tvd, Tenant& tenant);
+  // The tenant's domains and reservations.
+  StatusOr<TenantUsage> ReadUsage(const std::string& tvd, Tenant& tenant)
+      TVD_REQUIRES(tenant.check) TVD_EXCLUDES(mu_);
   // Reserves `adds` (nothing when all zero).
-  std::uint64_t Reserve(Tenant& tenant, const QuotaAmounts& adds);
+  std::uint64_t Reserve(const std::string& tvd, const QuotaAmounts& adds)
+      TVD_EXCLUDES(mu_);
   // The claim of a total for a call whose per-host check passed with
   // `adds`. Caller holds tenant.check.
   Status ClaimTotal(const TenantScope& scope, const TenantUsage& usage,
@@ -124,18 +125,20 @@ class QuotaGuard {
   OwnershipCache& cache_;
   DiskSizes& disks_;
   TotalQuotaClaims* claims_;
-  std::mutex mu_;
-  std::condition_variable due_changed_;      // with mu_
-  std::map<std::string, TenantScope> seen_;  // GUARDED_BY(mu_), with totals
-  std::map<std::string, TenantScope> due_;   // GUARDED_BY(mu_)
-  bool woken_ = false;                       // GUARDED_BY(mu_)
-  std::map<std::string, std::unique_ptr<Tenant>> tenants_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar due_changed_;  // with mu_
+  // What admitted, unanswered calls will add, per TVD.
+  std::map<std::string, QuotaAmounts> reserved_ TVD_GUARDED_BY(mu_);
+  std::map<std::string, TenantScope> seen_ TVD_GUARDED_BY(mu_);  // with totals
+  std::map<std::string, TenantScope> due_ TVD_GUARDED_BY(mu_);
+  bool woken_ TVD_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::unique_ptr<Tenant>> tenants_ TVD_GUARDED_BY(mu_);
   struct Reservation {
-    Tenant* tenant;
+    std::string tvd;
     QuotaAmounts amounts;
   };
-  std::map<std::uint64_t, Reservation> reservations_;  // GUARDED_BY(mu_)
-  std::uint64_t next_id_ = 1;                          // GUARDED_BY(mu_)
+  std::map<std::uint64_t, Reservation> reservations_ TVD_GUARDED_BY(mu_);
+  std::uint64_t next_id_ TVD_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace tvd::libvirt_filter

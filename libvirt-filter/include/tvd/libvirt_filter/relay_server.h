@@ -35,6 +35,7 @@
 #include "tvd/libvirt_filter/ownership_source.h"
 #include "tvd/libvirt_filter/quota_guard.h"
 #include "tvd/libvirt_filter/tenant_limits.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -115,13 +116,13 @@ class RelayServer {
   std::atomic<std::size_t> active_{0};
   std::atomic<std::uint64_t> protocol_closes_{0};
   std::thread acceptor_;
-  std::mutex mu_;
+  Mutex mu_;
   struct Worker {
     std::thread thread;
     int fd = -1;
     std::atomic<bool> done{false};
   };
-  std::list<Worker> workers_;  // GUARDED_BY(mu_)
+  std::list<Worker> workers_ TVD_GUARDED_BY(mu_);
 };
 
 // The subject of an X.509 certificate as "KEY=value,..." in certificate

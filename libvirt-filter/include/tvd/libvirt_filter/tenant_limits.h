@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -108,8 +109,8 @@ class TenantLimits {
   Tenant& TenantFor(const std::string& tvd, Clock::time_point now);
 
   TenantLimitOptions options_;
-  mutable std::mutex mu_;
-  std::map<std::string, Tenant> tenants_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Tenant> tenants_ TVD_GUARDED_BY(mu_);
 };
 
 }  // namespace tvd::libvirt_filter

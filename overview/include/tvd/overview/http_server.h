@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tvd/mutex.h"
 #include "tvd/overview/http_request.h"
 #include "tvd/status.h"
 
@@ -98,8 +99,8 @@ class HttpServer {
   std::uint16_t port_;
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
-  std::mutex mutex_;
-  std::list<Connection> connections_;  // mutex_
+  Mutex mutex_;
+  std::list<Connection> connections_ TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::overview

@@ -35,9 +35,6 @@ std::string RenderSvg(const Overview& overview);
 // external resources (the server sends a CSP that forbids them anyway).
 std::string RenderHtml(const Overview& overview, int refresh_seconds);
 
-// Escapes & < > " ' for HTML/XML text and attribute values.
-std::string EscapeXml(std::string_view text);
-
 // "1.5 GiB" / "512 MiB" / "900 KiB" from KiB.
 std::string FormatKib(std::uint64_t kib);
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tvd/channel/tls_context.h"
+#include "tvd/mutex.h"
 #include "tvd/overview/model.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/rm/curve_keys.h"
@@ -106,9 +107,9 @@ class CachedOverview {
   std::unique_ptr<RmSource> rm_;
   std::chrono::milliseconds max_age_;
   Clock clock_;
-  std::mutex mutex_;
-  std::optional<Overview> cached_;                   // mutex_
-  std::chrono::steady_clock::time_point made_at_{};  // mutex_
+  Mutex mutex_;
+  std::optional<Overview> cached_ TVD_GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point made_at_ TVD_GUARDED_BY(mutex_){};
 };
 
 }  // namespace tvd::overview

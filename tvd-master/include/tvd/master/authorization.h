@@ -1,6 +1,7 @@
 // Which host may join which TVD, and what its TCB must look like.
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,11 @@ Status AuthorizeHost(const policy::TvdPolicy& policy,
 // the policy pins Y"); its lines are "<sha256 hex> <absolute path>", blank
 // lines and lines starting with '#' ignored (InvalidArgument "PATH:LINE:
 // ..." for anything else).
+// The host names AuthorizeHost admits for `policy`: exactly the names h
+// with AuthorizeHost(policy, host:h) OK, computed in one pass over the
+// subjects (a policy update checks every member against it).
+std::set<std::string> AuthorizedHostNames(const policy::TvdPolicy& policy);
+
 StatusOr<attest::TcbRequirements> RequirementsFor(
     const policy::TvdPolicy& policy);
 

@@ -22,28 +22,39 @@
 // Every decision is written to the state store (with an audit row) before
 // the answer is sent. TVD keys live only in memory: a start-up gives every
 // TVD a fresh key under a new epoch, handed out as members reconnect.
+//
+// Master is the wiring of the parts, each in its own file:
+//  * TvdRegistry (tvd_registry.h): TVDs, members, epochs; pure decisions.
+//  * WriteJournal (write_journal.h): makes decisions durable in order,
+//    outside the decision lock, then delivers their messages.
+//  * MemberHub (member_hub.h): live member channels, woken on a push.
+//  * MemberChannels, HostRequests, AdminRequests (src/): the protocol of
+//    the join and member channel, of host requests, of admin requests.
+//  * RenderQuery (query_json.h), ReattestSchedule (reattest_schedule.h),
+//    LoadEkAllowlist (ek_allowlist.h).
+// The store, the clock and the listener are injected (Master::Create).
+//
+// Locks, in the order they may nest: MasterCore::mutex (the registry and
+// the decision order), MemberHub's map lock, a MemberSession's outbox lock,
+// the journal's queue lock. None is held during network I/O or an fsync.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
-#include "tvd/attest/ak_registry.h"
 #include "tvd/attest/attestation_session.h"
-#include "tvd/attest/enrolment.h"
-#include "tvd/attest/nonce_registry.h"
-#include "tvd/attest/quote_verifier.h"
 #include "tvd/channel/channel_server.h"
 #include "tvd/channel/tls_context.h"
-#include "tvd/master/state_store.h"
-#include "tvd/master/total_quota_ledger.h"
-#include "tvd/policy/tvd_policy.h"
-#include "tvd/protocol/messages.h"
+#include "tvd/master/clock.h"
+#include "tvd/master/ek_allowlist.h"
+#include "tvd/master/listener.h"
+#include "tvd/master/store.h"
 #include "tvd/secure_bytes.h"
+#include "tvd/sha256.h"
 #include "tvd/status.h"
 
 namespace tvd::master {
@@ -57,111 +68,47 @@ struct MasterOptions {
   // host name -> trusted EK digests (SHA-256 of the EK public area).
   std::multimap<std::string, Sha256Digest> trusted_eks;
   attest::SessionTimeouts timeouts;
-  // How often a member channel looks for pushed messages and due rounds.
-  std::chrono::milliseconds poll{50};
 };
 
-// "<host> <64 hex>" per line ('#' comments, blank lines); InvalidArgument
-// "PATH:LINE: ..." otherwise.
-StatusOr<std::multimap<std::string, Sha256Digest>> LoadEkAllowlist(
-    const std::string& path);
+struct MasterCore;
+class MemberChannels;
+class HostRequests;
+class AdminRequests;
 
 class Master {
  public:
-  // Opens the state, loads TVDs (state first, then every *.xml in
-  // policy_dir: new ones are added, changed ones updated), gives every TVD a
-  // new key epoch, re-adds enrolled AKs, and starts listening. Errors name
-  // the file or the part that failed.
+  // Opens the state (options.state_db), listens with TLS on
+  // options.server, and runs Create.
   static StatusOr<std::unique_ptr<Master>> Start(MasterOptions options);
+  // Loads TVDs (state first, then every *.xml in policy_dir: new ones are
+  // added, changed ones updated), gives every TVD a new key epoch, re-adds
+  // enrolled AKs, and starts listening through `listen`. Errors name the
+  // file or the part that failed; InvalidArgument "master KEK must be 32
+  // bytes".
+  static StatusOr<std::unique_ptr<Master>> Create(
+      MasterOptions options, StorePtr store, ClockPtr clock,
+      const ListenerFactory& listen);
   // Closes every channel and stops. Idempotent.
   void Stop();
   ~Master();
 
-  std::uint16_t port() const { return server_->port(); }
-  StateStore& store() { return *store_; }
+  std::uint16_t port() const { return listener_->port(); }
+  Store& store();
 
  private:
-  struct Tvd {
-    policy::TvdPolicy policy;
-    std::string xml;
-    Sha256Digest digest{};
-    attest::TcbRequirements requirements;
-    std::uint64_t epoch = 0;
-    SecureBytes key;
-    bool from_file = false;
-  };
-  // One live member channel; messages for it are queued by other threads
-  // and written by the channel's own thread.
-  struct Session {
-    std::string tvd;
-    std::string host;
-    std::string underlay;
-    std::mutex mutex;
-    std::vector<std::pair<channel::MessageType, SecureBytes>> outbox;  // mutex
-    bool end = false;  // mutex: close after the outbox is written
-    // True once the channel's attestation succeeded (set before the session
-    // is published), false again as soon as a re-attestation fails, before
-    // the eviction has run. Key release and VM reports require it.
-    std::atomic<bool> attested{false};
-  };
-  using SessionPtr = std::shared_ptr<Session>;
+  using Route = std::function<Status(channel::Connection&, channel::Frame)>;
 
-  explicit Master(MasterOptions options) : options_(std::move(options)) {}
-  Status Load();
+  Master() = default;
   Status Handle(channel::Connection& conn);
-  Status HandleJoin(channel::Connection& conn, const channel::Frame& first);
-  Status ServeMember(channel::Connection& conn, const SessionPtr& session);
-  Status Admit(channel::Connection& conn, const attest::TcbRequirements& req);
-  Status HandleHostRequest(channel::Connection& conn,
-                           const channel::Frame& frame);
-  // Needs mutex_. OK when `host` may report `vm` of `tvd` (and, with
-  // `disk_key`, receive its disk key): the TVD exists, the host has an
-  // attested member channel of it, the VM is in the policy (and in its
-  // key release). NotFound / PermissionDenied with the reason otherwise.
-  Status CheckMemberRequestLocked(const std::string& host,
-                                  const std::string& tvd, const std::string& vm,
-                                  bool disk_key);
-  // UsageClaim (request channel): checked against the TVD's total quota
-  // (TotalQuotaLedger), stored, answered kAck or the refusal.
-  Status HandleUsageClaim(channel::Connection& conn,
-                          const channel::Frame& frame);
-  Status HandleAdmin(channel::Connection& conn, channel::Frame frame);
-  StatusOr<std::string> AdminRequest(const pki::Identity& admin,
-                                     const channel::Frame& frame);
-  StatusOr<std::string> Query(const protocol::AdminQuery& q);
 
-  // Needs mutex_. Removes `host` from `tvd`: store, new epoch, updates to
-  // the remaining members, LeaveNotice to the host's channel.
-  Status RemoveMemberLocked(const std::string& tvd, const std::string& host,
-                            protocol::MembershipChange change,
-                            const std::string& reason);
-  // Needs mutex_. Starts a new key epoch for `tvd` (stored before use).
-  Status RekeyLocked(Tvd& tvd);
-  // Needs mutex_. Sorted member list with underlay addresses.
-  StatusOr<std::vector<protocol::Member>> MembersLocked(const std::string& tvd);
-  // Needs mutex_. Queues a frame to every live member channel of `tvd`
-  // except `except`.
-  void BroadcastLocked(const std::string& tvd, channel::MessageType type,
-                       const std::vector<std::uint8_t>& payload,
-                       const std::string& except);
-  void Evict(const std::string& host, const std::string& reason);
-  void AuditBestEffort(const std::string& actor, const std::string& action,
-                       const std::string& subject, bool allowed,
-                       const std::string& reason);
-
-  MasterOptions options_;
-  std::unique_ptr<StateStore> store_;
-  attest::AkRegistry aks_;
-  attest::NonceRegistry nonces_;
-  attest::AkEnroller enroller_{aks_};
-  attest::QuoteVerifier verifier_{aks_, nonces_};
-  std::atomic<bool> stop_{false};
-  channel::ChannelServerPtr server_;
-
-  std::mutex mutex_;
-  std::map<std::string, Tvd> tvds_;                                 // mutex_
-  std::map<std::pair<std::string, std::string>, SessionPtr> live_;  // mutex_
-  TotalQuotaLedger quotas_;                                         // mutex_
+  std::unique_ptr<MasterCore> core_;
+  std::unique_ptr<MemberChannels> members_;
+  std::unique_ptr<HostRequests> host_requests_;
+  std::unique_ptr<AdminRequests> admin_;
+  // First frame of a connection -> its handler. A new request kind is one
+  // more entry (see Create).
+  std::map<channel::MessageType, Route> routes_;
+  ListenerPtr listener_;
 };
 
 }  // namespace tvd::master

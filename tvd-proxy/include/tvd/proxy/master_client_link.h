@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "tvd/mutex.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/proxy/master_link.h"
 
@@ -50,9 +51,9 @@ class MasterClientLink : public MasterLink {
 
   protocol::MasterClient& client_;
   std::string underlay_;
-  std::mutex mu_;
-  UpdateHandler handler_;
-  std::optional<Sha256Digest> known_digest_;
+  Mutex mu_;
+  UpdateHandler handler_ TVD_GUARDED_BY(mu_);
+  std::optional<Sha256Digest> known_digest_ TVD_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::atomic<bool> leaving_{false};
   std::thread serving_;

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "tvd/attest/tpm.h"
+#include "tvd/mutex.h"
 
 namespace tvd::proxy {
 
@@ -40,7 +41,9 @@ class PerCallTpm : public attest::Tpm {
   auto WithTpm(Fn fn) -> decltype(fn(std::declval<attest::Tpm&>()));
 
   Opener open_;
-  std::mutex mu_;
+  // Held over each call: one TPM session at a time (the opener's device
+  // or simulator serves one).
+  Mutex mu_;
 };
 
 }  // namespace tvd::proxy

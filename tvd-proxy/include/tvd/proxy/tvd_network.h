@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "tvd/status.h"
-#include "tvd/vswitch/host_network.h"
-#include "tvd/vswitch/link_manager.h"
+#include "tvd/vswitch/network/host_network.h"
+#include "tvd/vswitch/network/link_manager.h"
 
 namespace tvd::proxy {
 

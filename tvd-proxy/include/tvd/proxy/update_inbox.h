@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "tvd/mutex.h"
 #include "tvd/proxy/master_link.h"
 
 namespace tvd::proxy {
@@ -31,8 +32,8 @@ class MasterUpdateInbox {
 
  private:
   int fd_ = -1;
-  std::mutex mu_;
-  std::deque<MasterUpdate> queue_;  // guarded by mu_
+  Mutex mu_;
+  std::deque<MasterUpdate> queue_ TVD_GUARDED_BY(mu_);
 };
 
 }  // namespace tvd::proxy

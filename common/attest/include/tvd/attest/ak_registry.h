@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tvd/attest/tpm_public.h"
+#include "tvd/mutex.h"
 #include "tvd/pki/identity.h"
 #include "tvd/status.h"
 
@@ -78,10 +79,10 @@ class AkRegistry {
                     const TpmClockState& state);
 
  private:
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   // Key: host identity string, then AK name.
   std::map<std::string, std::map<std::vector<std::uint8_t>, EnrolledAk>>
-      by_host_;  // mutex_
+      by_host_ TVD_GUARDED_BY(mutex_);
   // Per AK, the states recorded, each later than the one before, with the
   // attestation sequence number at which each was recorded (0: restored at
   // start-up). The oldest are dropped beyond kClockHistory; the last one
@@ -91,7 +92,8 @@ class AkRegistry {
     std::optional<std::pair<std::uint64_t, TpmClockState>> floor_of_dropped;
   };
   static constexpr std::size_t kClockHistory = 64;
-  std::map<std::vector<std::uint8_t>, ClockHistory> clocks_;  // mutex_
+  std::map<std::vector<std::uint8_t>, ClockHistory> clocks_
+      TVD_GUARDED_BY(mutex_);
   ClockSink sink_;  // set before concurrent use
 };
 

@@ -19,6 +19,7 @@
 
 #include "tvd/attest/ak_registry.h"
 #include "tvd/attest/messages.h"
+#include "tvd/mutex.h"
 #include "tvd/pki/identity.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/sha256.h"
@@ -50,8 +51,9 @@ class AkEnroller {
 
  private:
   AkRegistry& aks_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::set<Sha256Digest>> trusted_eks_;  // mutex_
+  mutable Mutex mutex_;
+  std::map<std::string, std::set<Sha256Digest>> trusted_eks_
+      TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::attest

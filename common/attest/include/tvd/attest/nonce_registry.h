@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::attest {
@@ -53,15 +54,16 @@ class NonceRegistry {
   std::chrono::seconds lifetime_;
   Clock clock_;
   Source source_;
-  std::mutex mutex_;
+  Mutex mutex_;
   struct Outstanding {
     std::uint64_t connection_id;
     std::chrono::steady_clock::time_point issued;
     std::uint64_t sequence;  // NextAttestationSequence() at Issue
   };
-  std::chrono::steady_clock::time_point last_sweep_{};           // mutex_
-  std::map<Nonce, Outstanding> outstanding_;                     // mutex_
-  std::map<Nonce, std::chrono::steady_clock::time_point> used_;  // mutex_
+  std::chrono::steady_clock::time_point last_sweep_ TVD_GUARDED_BY(mutex_){};
+  std::map<Nonce, Outstanding> outstanding_ TVD_GUARDED_BY(mutex_);
+  std::map<Nonce, std::chrono::steady_clock::time_point> used_
+      TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::attest

@@ -22,6 +22,7 @@
 
 #include "tvd/channel/connection.h"
 #include "tvd/channel/tls_context.h"
+#include "tvd/mutex.h"
 #include "tvd/status.h"
 
 namespace tvd::channel {
@@ -83,8 +84,8 @@ class ChannelServer {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
-  std::mutex mutex_;
-  std::list<Worker> workers_;  // guarded by mutex_
+  Mutex mutex_;
+  std::list<Worker> workers_ TVD_GUARDED_BY(mutex_);
 };
 
 using ChannelServerPtr = std::unique_ptr<ChannelServer>;

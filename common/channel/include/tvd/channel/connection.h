@@ -74,6 +74,13 @@ class Connection {
   // still noticing a closed or chatty peer.
   bool WaitReadable(std::chrono::milliseconds duration);
 
+  enum class Wake { kReadable, kWoken, kQuiet };
+  // WaitReadable that also returns kWoken as soon as `wake_fd` (an eventfd
+  // or the read end of a pipe, drained by the caller) is readable, so a
+  // thread that sleeps on its peer can be handed work without polling. Data
+  // from the peer wins over a wakeup; kQuiet when the time passed.
+  Wake WaitReadableOrWoken(std::chrono::milliseconds duration, int wake_fd);
+
   // Closes the TLS session and the socket; later calls fail with Unavailable.
   void Close();
   bool closed() const { return fd_ < 0; }

@@ -1,0 +1,40 @@
+#include "tvd/testing/master_config.h"
+
+#include "tvd/atomic_file.h"
+
+namespace tvd::testing {
+
+MasterConfigFile MasterConfigFile::InDir(const std::string& dir,
+                                         std::uint16_t port) {
+  MasterConfigFile c;
+  c.listen_port = port;
+  c.ca_cert = dir + "/ca.pem";
+  c.cert = dir + "/master.pem";
+  c.key = dir + "/master.key";
+  c.policy_dir = dir + "/policies";
+  c.state_db = dir + "/master.db";
+  c.kek_file = dir + "/master.kek";
+  c.ek_allowlist = dir + "/eks.txt";
+  return c;
+}
+
+std::string MasterConfigFile::Text() const {
+  std::string t;
+  if (!listen_address.empty()) t += "listen_address = " + listen_address + "\n";
+  t += "listen_port = " + std::to_string(listen_port) + "\n";
+  t += "ca_cert = " + ca_cert + "\n";
+  t += "cert = " + cert + "\n";
+  t += "key = " + key + "\n";
+  t += "policy_dir = " + policy_dir + "\n";
+  t += "state_db = " + state_db + "\n";
+  t += "kek_file = " + kek_file + "\n";
+  t += "ek_allowlist = " + ek_allowlist + "\n";
+  return t;
+}
+
+Status WriteMasterConfig(const std::string& path,
+                         const MasterConfigFile& config) {
+  return WriteFileAtomically(path, config.Text());
+}
+
+}  // namespace tvd::testing

@@ -1,0 +1,251 @@
+// Fakes for the master's seams (store.h, clock.h, listener.h): in memory,
+// recording every write, and able to fail a named method on demand.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tvd/master/clock.h"
+#include "tvd/master/listener.h"
+#include "tvd/master/store.h"
+
+namespace tvd::master::testing {
+
+class FakeStore final : public Store {
+ public:
+  // The next call of `method` ("SetEpoch", "Audit", ...) returns `status`.
+  void FailNext(const std::string& method, Status status) {
+    std::lock_guard lock(mu_);
+    fail_[method] = std::move(status);
+  }
+  // While closed, writes block (to show who waits on an fsync).
+  void CloseGate() {
+    std::lock_guard lock(mu_);
+    gate_open_ = false;
+  }
+  void OpenGate() {
+    {
+      std::lock_guard lock(mu_);
+      gate_open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // "SetEpoch blue 2", "AddMember blue node1", "Audit join blue/node1", ...
+  std::vector<std::string> writes() const {
+    std::lock_guard lock(mu_);
+    return writes_;
+  }
+  std::vector<AuditRow> audit() const {
+    std::lock_guard lock(mu_);
+    return audit_;
+  }
+
+  Status PutTvd(const TvdRow& row) override {
+    return Write("PutTvd", row.name + " " + std::to_string(row.epoch),
+                 [&] { tvds_[row.name] = row; });
+  }
+  Status RemoveTvd(const std::string& name) override {
+    return Write("RemoveTvd", name, [&] {
+      tvds_.erase(name);
+      members_.erase(name);
+      std::erase_if(usage_,
+                    [&](const auto& u) { return u.first.first == name; });
+    });
+  }
+  Status SetEpoch(const std::string& tvd, std::uint64_t epoch) override {
+    return Write("SetEpoch", tvd + " " + std::to_string(epoch),
+                 [&] { tvds_[tvd].epoch = epoch; });
+  }
+  StatusOr<std::vector<TvdRow>> ListTvds() override {
+    std::lock_guard lock(mu_);
+    TVD_RETURN_IF_ERROR(Failure("ListTvds"));
+    std::vector<TvdRow> out;
+    for (const auto& [n, r] : tvds_) out.push_back(r);
+    return out;
+  }
+  Status UpsertHost(const std::string& host,
+                    const std::string& underlay) override {
+    return Write("UpsertHost", host + " " + underlay,
+                 [&] { hosts_[host].underlay = underlay; });
+  }
+  Status SetAttestation(const std::string& host, bool ok,
+                        const std::string& reason) override {
+    return Write("SetAttestation", host + (ok ? " ok" : " failed"), [&] {
+      hosts_[host].attested = ok;
+      hosts_[host].attestation_reason = reason;
+    });
+  }
+  StatusOr<std::vector<HostRow>> ListHosts() override {
+    std::lock_guard lock(mu_);
+    TVD_RETURN_IF_ERROR(Failure("ListHosts"));
+    std::vector<HostRow> out;
+    for (auto [n, h] : hosts_) {
+      h.name = n;
+      out.push_back(h);
+    }
+    return out;
+  }
+  Status AddAk(const std::string& host,
+               const std::vector<std::uint8_t>& ak) override {
+    return Write("AddAk", host, [&] { aks_[host] = ak; });
+  }
+  StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
+  ListAks() override {
+    std::lock_guard lock(mu_);
+    return std::vector<std::pair<std::string, std::vector<std::uint8_t>>>(
+        aks_.begin(), aks_.end());
+  }
+  Status PutAkClock(const AkClockRow&) override { return Status::Ok(); }
+  StatusOr<std::vector<AkClockRow>> ListAkClocks() override {
+    return std::vector<AkClockRow>{};
+  }
+  Status AddMember(const std::string& tvd, const std::string& host) override {
+    return Write("AddMember", tvd + " " + host,
+                 [&] { members_[tvd].insert(host); });
+  }
+  Status RemoveMember(const std::string& tvd,
+                      const std::string& host) override {
+    return Write("RemoveMember", tvd + " " + host, [&] {
+      members_[tvd].erase(host);
+      usage_.erase({tvd, host});
+    });
+  }
+  StatusOr<std::vector<std::string>> Members(const std::string& tvd) override {
+    std::lock_guard lock(mu_);
+    TVD_RETURN_IF_ERROR(Failure("Members"));
+    auto it = members_.find(tvd);
+    if (it == members_.end()) return std::vector<std::string>{};
+    return std::vector<std::string>(it->second.begin(), it->second.end());
+  }
+  Status SetVm(const std::string& tvd, const std::string& host,
+               const std::string& vm, bool attached,
+               const std::string&) override {
+    return Write(
+        "SetVm",
+        tvd + " " + host + " " + vm + (attached ? " attached" : " detached"),
+        [] {});
+  }
+  StatusOr<std::vector<VmRow>> Vms(const std::string&) override {
+    return std::vector<VmRow>{};
+  }
+  Status PutWrappedDiskKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override {
+    return Write("PutWrappedDiskKey", tvd + " " + vm,
+                 [&] { disk_keys_[tvd + "/" + vm] = wrapped; });
+  }
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
+      const std::string& tvd, const std::string& vm) override {
+    std::lock_guard lock(mu_);
+    auto it = disk_keys_.find(tvd + "/" + vm);
+    if (it == disk_keys_.end()) {
+      return std::optional<std::vector<std::uint8_t>>();
+    }
+    return std::optional<std::vector<std::uint8_t>>(it->second);
+  }
+  Status PutQuotaUsage(const QuotaUsageRow& row) override {
+    return Write("PutQuotaUsage", row.tvd + " " + row.host, [&] {
+      usage_[{row.tvd, row.host}] = row;
+    });
+  }
+  StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override {
+    std::lock_guard lock(mu_);
+    TVD_RETURN_IF_ERROR(Failure("ListQuotaUsage"));
+    std::vector<QuotaUsageRow> out;
+    for (const auto& [k, r] : usage_) out.push_back(r);
+    return out;
+  }
+  Status Audit(const std::string& actor, const std::string& action,
+               const std::string& subject, bool allowed,
+               const std::string& reason) override {
+    return Write("Audit", action + " " + subject, [&] {
+      audit_.push_back({static_cast<std::int64_t>(audit_.size() + 1), 0, actor,
+                        action, subject, allowed, reason});
+    });
+  }
+  StatusOr<std::vector<AuditRow>> RecentAudit(int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<AuditRow> out(audit_.rbegin(), audit_.rend());
+    if (static_cast<int>(out.size()) > limit) out.resize(limit);
+    return out;
+  }
+
+ private:
+  Status Failure(const std::string& method) {
+    auto it = fail_.find(method);
+    if (it == fail_.end()) return Status::Ok();
+    Status s = it->second;
+    fail_.erase(it);
+    return s;
+  }
+  template <typename F>
+  Status Write(const std::string& method, const std::string& args, F apply) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return gate_open_; });
+    TVD_RETURN_IF_ERROR(Failure(method));
+    apply();
+    writes_.push_back(method + " " + args);
+    return Status::Ok();
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool gate_open_ = true;
+  std::map<std::string, Status> fail_;
+  std::vector<std::string> writes_;
+  std::map<std::string, TvdRow> tvds_;
+  std::map<std::string, std::set<std::string>> members_;
+  std::map<std::string, HostRow> hosts_;
+  std::map<std::string, std::vector<std::uint8_t>> aks_;
+  std::map<std::string, std::vector<std::uint8_t>> disk_keys_;
+  std::vector<AuditRow> audit_;
+  std::map<std::pair<std::string, std::string>, QuotaUsageRow> usage_;
+
+ public:
+  // Seeds state as an earlier run left it (not recorded as writes).
+  void Seed(const TvdRow& row, const std::set<std::string>& members) {
+    std::lock_guard lock(mu_);
+    tvds_[row.name] = row;
+    members_[row.name] = members;
+  }
+};
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint Now() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void Advance(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  TimePoint now_{std::chrono::hours(1)};
+};
+
+// Accepts nothing; counts Stop calls.
+class FakeListener final : public Listener {
+ public:
+  explicit FakeListener(int* stops) : stops_(stops) {}
+  std::uint16_t port() const override { return 4242; }
+  void Stop() override { ++*stops_; }
+
+ private:
+  int* stops_;
+};
+
+inline ListenerFactory FakeListenerFactory(int* stops, int* starts) {
+  return [stops, starts](channel::ConnectionHandler) -> StatusOr<ListenerPtr> {
+    ++*starts;
+    return ListenerPtr(new FakeListener(stops));
+  };
+}
+
+}  // namespace tvd::master::testing

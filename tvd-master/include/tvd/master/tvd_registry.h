@@ -1,0 +1,202 @@
+// The master's decisions about TVDs, hosts, memberships and key epochs, as
+// pure state: no I/O, no locking, no threads. Every change returns a
+// Decision: the store writes that make it durable (in order) and the
+// messages for member channels that may leave only after those writes
+// succeeded. The caller (Master) holds one lock around the registry, hands
+// each Decision to the WriteJournal under that lock (so the journal's order
+// is the decision order) and waits for durability outside it.
+//
+// The in-memory state changes when the decision is made: a later decision
+// sees it at once. Durable state follows in the same order; should a write
+// fail, the journal stops delivering (write_journal.h), so nothing that was
+// not stored ever reaches a host.
+//
+// Identity rule: a host is its certificate name; a member is (TVD, host);
+// a TVD is its policy name, and two TVDs never share a policy id.
+//
+// Errors are values with the exact wording the protocol returns to the
+// peer: NotFound "no TVD named X", PermissionDenied for a request the
+// certificate or policy does not allow, AlreadyExists / FailedPrecondition
+// for admin changes that conflict (see each method).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tvd/attest/requirements.h"
+#include "tvd/channel/frame.h"
+#include "tvd/master/store.h"
+#include "tvd/master/total_quota_ledger.h"
+#include "tvd/pki/identity.h"
+#include "tvd/policy/tvd_policy.h"
+#include "tvd/protocol/messages.h"
+#include "tvd/secure_bytes.h"
+#include "tvd/sha256.h"
+#include "tvd/status.h"
+
+namespace tvd::master {
+
+struct TvdState {
+  policy::TvdPolicy policy;
+  std::string xml;
+  Sha256Digest digest{};
+  attest::TcbRequirements requirements;
+  std::uint64_t epoch = 0;
+  SecureBytes key;  // of `epoch`; memory only
+  bool from_file = false;
+  std::set<std::string> members;  // host names
+};
+
+// One message for the member channel of (tvd, host).
+struct Notice {
+  std::string tvd;
+  std::string host;
+  channel::MessageType type;
+  std::shared_ptr<const SecureBytes> payload;
+  bool end = false;  // close the channel after this message
+};
+
+// One durable write. `required`: its failure fails the decision (and stops
+// the journal); audit rows the old master wrote best effort are not
+// required and only logged when lost.
+struct StoreWrite {
+  std::function<Status(Store&)> apply;
+  bool required = true;
+  std::string what;  // for logs and tests: "SetEpoch blue 3"
+  // A required write that fails only its own entry, not the journal: it
+  // changes at most one row no later decision depends on (a disk key).
+  bool isolated = false;
+};
+
+struct Decision {
+  std::vector<StoreWrite> writes;
+  std::vector<Notice> notices;
+  void Append(Decision&& other);
+};
+
+struct JoinOutcome {
+  protocol::JoinGrant grant;
+  Decision decision;
+};
+
+struct AdminOutcome {
+  std::string reply_json;
+  Decision decision;
+};
+
+class TvdRegistry {
+ public:
+  // --- Start-up -----------------------------------------------------------
+  // Restores a TVD from the state store. InvalidArgument "state db TVD X:
+  // ..." when the stored policy no longer parses or has no requirements.
+  Status Restore(const TvdRow& row, const std::vector<std::string>& members);
+  // The known underlay address of a host (from the state store).
+  void RestoreHost(const std::string& host, const std::string& underlay);
+  // A policy file from the policy directory: added when new, replacing the
+  // stored one when changed (keeping its epoch and members), only marked as
+  // file-owned when unchanged. Errors: the parser's, with `source`.
+  StatusOr<Decision> LoadFile(const std::string& source, std::string xml);
+  // Keys are memory only: gives every TVD a new epoch and key.
+  Decision RekeyAll();
+
+  // --- Members --------------------------------------------------------------
+  // Whether `peer` may join `tvd`: the TVD's requirements, or NotFound "no
+  // TVD named X" / AuthorizeHost's PermissionDenied.
+  StatusOr<attest::TcbRequirements> CheckJoin(const std::string& tvd,
+                                              const pki::Identity& peer) const;
+  // Records the attested `host` as a member with `underlay` and returns its
+  // grant (current epoch and key, sorted members). The other members hear
+  // a MembershipUpdate (no key) unless the host was a member already at the
+  // same underlay. Writes: UpsertHost, AddMember, the audit row ("joined" /
+  // "rejoined"). NotFound when the TVD went away meanwhile.
+  StatusOr<JoinOutcome> Join(const std::string& tvd, const std::string& host,
+                             const std::string& underlay,
+                             const std::string& actor);
+  // `peer` leaves `tvd` on its own LeaveNotice naming `named_host`.
+  // PermissionDenied "LeaveNotice names host A but the certificate is
+  // host:B", NotFound "no TVD named X", NotFound "host B is not a member of
+  // TVD X"; otherwise RemoveMember with kLeft.
+  StatusOr<Decision> Leave(const std::string& tvd, const pki::Identity& peer,
+                           const std::string& named_host,
+                           const std::string& reason);
+  // Removes `host` from `tvd`: the membership (and its VMs) from the store,
+  // an audit row, a new epoch; the remaining members get a MembershipUpdate
+  // with the new key, the host a LeaveNotice that ends its channel.
+  // NotFound "no TVD named X".
+  StatusOr<Decision> RemoveMember(const std::string& tvd,
+                                  const std::string& host,
+                                  protocol::MembershipChange change,
+                                  const std::string& reason);
+  // Removes `host` from every TVD it is a member of (kEvicted, "evicted:
+  // <reason>").
+  Decision Evict(const std::string& host, const std::string& reason);
+  // Starts a new key epoch for `tvd`: SetEpoch before the key is used.
+  StatusOr<Decision> Rekey(const std::string& tvd);
+
+  // OK when `host` may report `vm` of `tvd` (and with `disk_key` receive its
+  // disk key). `attested_channel`: the host has a live member channel of the
+  // TVD that passed its attestation. NotFound "no TVD named X";
+  // PermissionDenied "host H has no attested member channel for TVD X",
+  // "VM V is not in the policy of TVD X", "the policy of TVD X releases no
+  // disk key to VM V".
+  Status CheckMemberRequest(const std::string& host, const std::string& tvd,
+                            const std::string& vm, bool disk_key,
+                            bool attested_channel) const;
+
+  // --- Quotas in total -----------------------------------------------------
+  // A figure stored by an earlier run (loaded without a check).
+  void RestoreUsage(const QuotaUsageRow& row);
+  // `host` claims usage of `tvd` going from `held` to held + adds
+  // (UsageClaim). NotFound "no TVD named X"; PermissionDenied "host H has
+  // no attested member channel for TVD X" unless `attested_channel` and a
+  // member; TotalQuotaLedger::Claim's ResourceExhausted. A TVD without a
+  // total quota accepts every claim and stores nothing; otherwise the
+  // decision writes the host's new figure (isolated: should it fail, the
+  // figure in memory is the larger one, which only over-counts).
+  StatusOr<Decision> ClaimUsage(const std::string& tvd, const std::string& host,
+                                const policy::QuotaAmounts& held,
+                                const policy::QuotaAmounts& adds,
+                                bool attested_channel);
+  const TotalQuotaLedger& quotas() const { return quotas_; }
+
+  // --- Admin ----------------------------------------------------------------
+  // `p` is the parsed `xml` (the caller parses, so a parse error is its own).
+  // RequirementsFor's errors first, then AlreadyExists "TVD X already exists" /
+  // "TVD id N is already used by TVD Y"; the parser's and RequirementsFor's
+  // errors. Writes PutTvd, SetEpoch.
+  StatusOr<AdminOutcome> AddTvd(policy::TvdPolicy p, std::string xml,
+                                const std::string& actor);
+  // NotFound "no TVD named X"; FailedPrecondition "TVD X comes from the
+  // policy directory; edit its file instead"; AlreadyExists for a taken id.
+  // Members get a PolicyUpdate; members the new policy no longer authorizes
+  // are evicted ("no longer authorized by the policy of TVD X").
+  StatusOr<AdminOutcome> UpdateTvd(policy::TvdPolicy p, std::string xml,
+                                   const std::string& actor);
+  // NotFound; FailedPrecondition "TVD X comes from the policy directory;
+  // remove its file instead". Every live member gets a LeaveNotice ("TVD
+  // removed by <actor>") that ends its channel.
+  StatusOr<AdminOutcome> RemoveTvd(const std::string& name,
+                                   const std::string& actor);
+
+  // --- Reads ----------------------------------------------------------------
+  const TvdState* Find(const std::string& tvd) const;
+  const std::map<std::string, TvdState>& tvds() const { return tvds_; }
+  bool IsMember(const std::string& tvd, const std::string& host) const;
+  // Sorted by host, with the last known underlay address.
+  std::vector<protocol::Member> MembersOf(const TvdState& t) const;
+
+ private:
+  std::map<std::string, TvdState> tvds_;
+  std::map<std::string, std::string> underlay_;  // host -> address
+  // What each member's relay claimed; a host's figure goes with its
+  // membership, a TVD's with the TVD (the store drops the rows in the same
+  // RemoveMember / RemoveTvd).
+  TotalQuotaLedger quotas_;
+};
+
+}  // namespace tvd::master

@@ -1,0 +1,70 @@
+// Makes the master's decisions durable without holding the decision lock
+// during an fsync. Decisions are submitted in the order they were made
+// (callers submit while holding the lock that orders their decisions); one
+// writer thread applies them to the Store in exactly that order, so two
+// writers never reorder one TVD's state, then runs each entry's `after`
+// (delivery of the messages the decision produced) and wakes its waiter.
+// A host or admin is answered only after Wait() returned OK: nothing is
+// acknowledged before it is durable.
+//
+// Fail-stop: when a required write fails, that entry and every later one
+// fail with that error (their `after` never runs, so no message built on
+// undurable state leaves), `on_failure` runs once, and the journal accepts
+// nothing more. An `isolated` write fails only its own entry. Writes
+// marked not required (best-effort audit rows) are
+// logged when lost and do not stop the journal.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "tvd/master/store.h"
+#include "tvd/master/tvd_registry.h"
+#include "tvd/status.h"
+
+namespace tvd::master {
+
+class WriteJournal {
+ public:
+  struct Entry;
+  using Ticket = std::shared_ptr<Entry>;
+
+  // Starts the writer thread. `store` outlives the journal.
+  WriteJournal(Store& store, std::function<void(const Status&)> on_failure);
+  ~WriteJournal();
+  WriteJournal(const WriteJournal&) = delete;
+  WriteJournal& operator=(const WriteJournal&) = delete;
+
+  // Queues `writes`, then `after`. Never blocks on I/O.
+  Ticket Submit(std::vector<StoreWrite> writes, std::function<void()> after);
+  // Blocks until the entry is durable (OK) or failed: the first failed
+  // required write's status, for an entry after a failure "state store
+  // failed earlier: <status>" (same code), Unavailable "master is stopping"
+  // for an entry submitted after Stop().
+  Status Wait(const Ticket& ticket);
+  // Submit + Wait.
+  Status Apply(std::vector<StoreWrite> writes, std::function<void()> after);
+  // Applies what is queued, then stops the writer. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  Store& store_;
+  std::function<void(const Status&)> on_failure_;
+  std::mutex mutex_;
+  std::condition_variable cv_;       // queue_ or stopping_ changed
+  std::condition_variable done_cv_;  // an entry finished
+  std::deque<Ticket> queue_;         // mutex_
+  bool stopping_ = false;            // mutex_
+  std::optional<Status> failed_;     // mutex_: first required failure
+  std::thread writer_;
+};
+
+}  // namespace tvd::master

@@ -1,0 +1,66 @@
+// What the master's request handlers share: the injected seams, the
+// attestation state, the registry under the one decision lock, the member
+// hub and the write journal. Internal to tvd-master.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "tvd/attest/ak_registry.h"
+#include "tvd/attest/enrolment.h"
+#include "tvd/attest/nonce_registry.h"
+#include "tvd/attest/quote_verifier.h"
+#include "tvd/master/clock.h"
+#include "tvd/master/master.h"
+#include "tvd/master/member_hub.h"
+#include "tvd/master/store.h"
+#include "tvd/master/tvd_registry.h"
+#include "tvd/master/write_journal.h"
+
+namespace tvd::master {
+
+struct MasterCore {
+  MasterCore(MasterOptions o, StorePtr s, ClockPtr c)
+      : options(std::move(o)),
+        store(std::move(s)),
+        clock(std::move(c)),
+        journal(*store, [this](const Status&) { hub.EndAll(); }) {}
+
+  // Under `mutex`: turns the decision's notices into pushes to the channels
+  // current now (a notice that ends a channel detaches it at once, so no
+  // request is served on it any more) and queues the writes; the pushes and
+  // then `after` run once the writes are durable. Wait on the ticket
+  // outside `mutex`.
+  WriteJournal::Ticket SubmitLocked(Decision decision,
+                                    std::function<void()> after = {});
+  // An audit row through the journal (so it is ordered with the decisions
+  // and written before the answer), waited for; a lost row is logged.
+  void Audit(const std::string& actor, const std::string& action,
+             const std::string& subject, bool allowed,
+             const std::string& reason);
+
+  const MasterOptions options;
+  const StorePtr store;
+  const ClockPtr clock;
+  attest::AkRegistry aks;
+  attest::NonceRegistry nonces;
+  attest::AkEnroller enroller{aks};
+  attest::QuoteVerifier verifier{aks, nonces};
+  std::atomic<bool> stop{false};
+
+  // Guards `registry` and orders decisions: every change is decided and
+  // submitted to the journal while holding it.
+  std::mutex mutex;
+  TvdRegistry registry;  // mutex
+  MemberHub hub;         // own lock
+  WriteJournal journal;  // own lock; declared last: stopped first
+};
+
+// "tvd/host", the subject of audit rows.
+inline std::string Subject(const std::string& tvd, const std::string& host) {
+  return tvd + "/" + host;
+}
+
+}  // namespace tvd::master

@@ -1,0 +1,229 @@
+#include "member_channels.h"
+
+#include <openssl/crypto.h>
+
+#include "tvd/attest/attestation_session.h"
+#include "tvd/attest/messages.h"
+#include "tvd/channel/channel_client.h"
+#include "tvd/log.h"
+#include "tvd/master/reattest_schedule.h"
+
+namespace tvd::master {
+namespace {
+
+using channel::Connection;
+using channel::Frame;
+using channel::MessageType;
+
+StoreWrite AttestationRow(const std::string& host, bool ok,
+                          const std::string& reason) {
+  // Isolated: one host row no decision depends on; a failure fails only
+  // the request that wrote it, as before the journal.
+  return {[=](Store& s) { return s.SetAttestation(host, ok, reason); }, true,
+          "SetAttestation " + host, true};
+}
+
+}  // namespace
+
+WriteJournal::Ticket MasterCore::SubmitLocked(Decision decision,
+                                              std::function<void()> after) {
+  std::vector<std::pair<MemberSessionPtr, Notice>> pushes;
+  for (Notice& n : decision.notices) {
+    MemberSessionPtr s =
+        n.end ? hub.Remove(n.tvd, n.host) : hub.Find(n.tvd, n.host);
+    if (s) pushes.emplace_back(std::move(s), std::move(n));
+  }
+  return journal.Submit(std::move(decision.writes),
+                        [pushes = std::move(pushes), after = std::move(after)] {
+                          for (const auto& [session, n] : pushes) {
+                            session->Push(n.type, n.payload);
+                            if (n.end) session->End();
+                          }
+                          if (after) after();
+                        });
+}
+
+void MasterCore::Audit(const std::string& actor, const std::string& action,
+                       const std::string& subject, bool allowed,
+                       const std::string& reason) {
+  Status s = journal.Apply({{[=](Store& st) {
+                               return st.Audit(actor, action, subject, allowed,
+                                               reason);
+                             },
+                             false, "Audit " + action + " " + subject}},
+                           {});
+  if (!s.ok()) log::Error("audit row lost: ", s.ToString());
+}
+
+Status MemberChannels::Admit(Connection& conn,
+                             const attest::TcbRequirements& req) {
+  const auto& t = core_.options.timeouts;
+  TVD_ASSIGN_OR_RETURN(Frame frame, conn.ReadFrame(t.read));
+  if (frame.type == MessageType::kEnrolRequest) {
+    TVD_ASSIGN_OR_RETURN(attest::EnrolRequest request,
+                         attest::DecodeEnrolRequest(frame.payload));
+    TVD_ASSIGN_OR_RETURN(auto begun,
+                         core_.enroller.Begin(conn.peer(), request));
+    std::vector<std::uint8_t> ak = begun.second.ak_public;
+    TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kEnrolChallenge,
+                                        attest::Encode(begun.first), t.write));
+    TVD_ASSIGN_OR_RETURN(Frame proof_frame,
+                         conn.ReadExpected(MessageType::kEnrolProof, t.read));
+    TVD_ASSIGN_OR_RETURN(attest::EnrolProof proof,
+                         attest::DecodeEnrolProof(proof_frame.payload));
+    TVD_RETURN_IF_ERROR(core_.enroller.Finish(std::move(begun.second), proof));
+    const std::string host = conn.peer().name;
+    TVD_RETURN_IF_ERROR(core_.journal.Apply(
+        {{[host, ak](Store& s) { return s.AddAk(host, ak); }, true,
+          "AddAk " + host, true}},
+        {}));
+    TVD_RETURN_IF_ERROR(
+        conn.WriteFrame(MessageType::kEnrolResult, {}, t.write));
+    TVD_ASSIGN_OR_RETURN(frame, conn.ReadFrame(t.read));
+  }
+  if (frame.type == MessageType::kError) {
+    return channel::DecodeErrorPayload(frame.payload).WithContext("peer");
+  }
+  if (frame.type != MessageType::kAttestHello) {
+    return ProtocolError(
+        "expected an enrolment request or attestation hello after the "
+        "JoinRequest, got message type " +
+        std::to_string(static_cast<int>(frame.type)));
+  }
+  attest::MasterAttestation attestation(core_.enroller, core_.verifier,
+                                        core_.nonces, t);
+  return attestation.AttestOnce(conn, req);
+}
+
+Status MemberChannels::Join(Connection& conn, const Frame& first) {
+  const pki::Identity peer = conn.peer();
+  const std::string actor = peer.ToString();
+  TVD_ASSIGN_OR_RETURN(protocol::JoinRequest request,
+                       protocol::DecodeJoinRequest(first.payload));
+  const std::string subject = Subject(request.tvd, peer.name);
+  StatusOr<attest::TcbRequirements> req = [&] {
+    std::lock_guard lock(core_.mutex);
+    return core_.registry.CheckJoin(request.tvd, peer);
+  }();
+  if (!req.ok()) {
+    core_.Audit(actor, "join", subject, false, req.status().message());
+    return req.status();
+  }
+  Status attested = Admit(conn, *req);
+  if (!attested.ok()) {
+    TVD_RETURN_IF_ERROR(core_.journal.Apply(
+        {AttestationRow(peer.name, false, attested.message())}, {}));
+    core_.Audit(actor, "join", subject, false,
+                "attestation: " + attested.message());
+    return attested;
+  }
+  TVD_RETURN_IF_ERROR(
+      core_.journal.Apply({AttestationRow(peer.name, true, "")}, {}));
+
+  TVD_ASSIGN_OR_RETURN(MemberSessionPtr session,
+                       MemberSession::Create(request.tvd, peer.name));
+  session->attested = true;  // Admit() above verified this very channel
+  protocol::JoinGrant grant;
+  WriteJournal::Ticket ticket;
+  {
+    std::lock_guard lock(core_.mutex);
+    TVD_ASSIGN_OR_RETURN(
+        JoinOutcome outcome,
+        core_.registry.Join(request.tvd, peer.name, request.underlay, actor));
+    grant = std::move(outcome.grant);
+    MemberSessionPtr superseded = core_.hub.Attach(session);
+    ticket = core_.SubmitLocked(std::move(outcome.decision), [superseded] {
+      if (superseded) superseded->End();
+    });
+  }
+  Status sent = core_.journal.Wait(ticket);
+  if (sent.ok()) {
+    std::vector<std::uint8_t> encoded = protocol::Encode(grant);
+    SecureBytes payload{std::span<const std::uint8_t>(encoded)};
+    OPENSSL_cleanse(encoded.data(), encoded.size());
+    sent = conn.WriteFrame(MessageType::kJoinGrant, payload.view(),
+                           core_.options.timeouts.write);
+  }
+  if (sent.ok()) sent = Serve(conn, session);
+  core_.hub.Detach(session);
+  return sent;
+}
+
+Status MemberChannels::Serve(Connection& conn,
+                             const MemberSessionPtr& session) {
+  auto requirements = [&]() -> std::optional<attest::TcbRequirements> {
+    std::lock_guard lock(core_.mutex);
+    const TvdState* t = core_.registry.Find(session->tvd());
+    if (!t) return std::nullopt;
+    return t->requirements;
+  };
+  // A TVD removed meanwhile: no rounds; its LeaveNotice ends the channel.
+  constexpr std::chrono::milliseconds kRemovedWait{1000};
+  auto first = requirements();
+  ReattestSchedule schedule(*core_.clock,
+                            first ? first->interval : kRemovedWait);
+  while (!core_.stop) {
+    MemberSession::Batch batch = session->Take();
+    for (const auto& [type, payload] : batch.frames) {
+      TVD_RETURN_IF_ERROR(
+          conn.WriteFrame(type, payload->view(), core_.options.timeouts.write));
+    }
+    if (batch.end) {
+      conn.Close();
+      return Status::Ok();
+    }
+    auto wake =
+        conn.WaitReadableOrWoken(schedule.Remaining(), session->wake_fd());
+    if (wake == Connection::Wake::kReadable) {
+      TVD_ASSIGN_OR_RETURN(Frame frame,
+                           conn.ReadFrame(core_.options.timeouts.read));
+      if (frame.type == MessageType::kError) {
+        return channel::DecodeErrorPayload(frame.payload).WithContext("peer");
+      }
+      return ProtocolError(
+          "unsolicited message type " +
+          std::to_string(static_cast<int>(frame.type)) +
+          " on the member channel (requests go on their own connection)");
+    }
+    if (wake == Connection::Wake::kWoken || !schedule.Due()) continue;
+    auto req = requirements();
+    if (!req) {
+      schedule.Passed(kRemovedWait);
+      continue;
+    }
+    attest::MasterAttestation attestation(core_.enroller, core_.verifier,
+                                          core_.nonces, core_.options.timeouts);
+    Status s = attestation.AttestOnce(conn, *req);
+    if (s.code() == ErrorCode::kUnavailable) return s;  // channel dropped
+    if (!s.ok()) {
+      // No key or report is served for this host from here on, even before
+      // the eviction below is durable.
+      session->attested = false;
+    }
+    TVD_RETURN_IF_ERROR(core_.journal.Apply(
+        {AttestationRow(session->host(), s.ok(), s.message())}, {}));
+    if (!s.ok()) {
+      core_.Audit("master", "reattest",
+                  Subject(session->tvd(), session->host()), false, s.message());
+      WriteJournal::Ticket ticket;
+      {
+        std::lock_guard lock(core_.mutex);
+        ticket = core_.SubmitLocked(core_.registry.Evict(
+            session->host(), "re-attestation failed: " + s.message()));
+      }
+      Status evicted = core_.journal.Wait(ticket);
+      if (!evicted.ok()) {
+        log::Error("eviction of ", session->host(), ": ", evicted.ToString());
+      }
+      // The LeaveNotice (if the host was still a member) is queued; end
+      // after it in any case.
+      session->End();
+      continue;
+    }
+    session->attested = true;  // this round proved the channel again
+    schedule.Passed(req->interval);
+  }
+  return Status::Ok();
+}
+
+}  // namespace tvd::master

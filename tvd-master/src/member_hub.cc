@@ -1,0 +1,102 @@
+#include "tvd/master/member_hub.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tvd::master {
+
+StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
+                                                 std::string host) {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return IoError(std::string("eventfd: ") + std::strerror(errno));
+  return MemberSessionPtr(
+      new MemberSession(std::move(tvd), std::move(host), fd));
+}
+
+MemberSession::~MemberSession() { ::close(wake_fd_); }
+
+void MemberSession::Wake() {
+  std::uint64_t one = 1;
+  // Cannot block (EFD_NONBLOCK); a full counter is still a pending wakeup.
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+}
+
+void MemberSession::Push(channel::MessageType type,
+                         std::shared_ptr<const SecureBytes> payload) {
+  {
+    std::lock_guard lock(mutex_);
+    if (outbox_.end) return;
+    outbox_.frames.emplace_back(type, std::move(payload));
+  }
+  Wake();
+}
+
+void MemberSession::End() {
+  {
+    std::lock_guard lock(mutex_);
+    outbox_.end = true;
+  }
+  Wake();
+}
+
+MemberSession::Batch MemberSession::Take() {
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
+  std::lock_guard lock(mutex_);
+  Batch out;
+  out.frames.swap(outbox_.frames);
+  out.end = outbox_.end;
+  return out;
+}
+
+MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
+  std::lock_guard lock(mutex_);
+  MemberSessionPtr& slot = sessions_[{session->tvd(), session->host()}];
+  MemberSessionPtr old = std::move(slot);
+  slot = session;
+  return old;
+}
+
+void MemberHub::Detach(const MemberSessionPtr& session) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find({session->tvd(), session->host()});
+  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+}
+
+MemberSessionPtr MemberHub::Find(const std::string& tvd,
+                                 const std::string& host) const {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find({tvd, host});
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+MemberSessionPtr MemberHub::Remove(const std::string& tvd,
+                                   const std::string& host) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find({tvd, host});
+  if (it == sessions_.end()) return nullptr;
+  MemberSessionPtr s = std::move(it->second);
+  sessions_.erase(it);
+  return s;
+}
+
+bool MemberHub::Attested(const std::string& tvd,
+                         const std::string& host) const {
+  MemberSessionPtr s = Find(tvd, host);
+  return s && s->attested;
+}
+
+void MemberHub::EndAll() {
+  std::vector<MemberSessionPtr> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, s] : sessions_) all.push_back(s);
+    sessions_.clear();
+  }
+  for (auto& s : all) s->End();
+}
+
+}  // namespace tvd::master

@@ -1,0 +1,428 @@
+#include "tvd/master/tvd_registry.h"
+
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tvd/master/authorization.h"
+#include "tvd/policy/canonical.h"
+#include "tvd/policy/tvd_policy_parser.h"
+
+namespace tvd::master {
+namespace {
+
+using channel::MessageType;
+using protocol::MembershipChange;
+
+std::string Key(const std::string& tvd, const std::string& host) {
+  return tvd + "/" + host;
+}
+
+// Moves an encoded payload (it may carry key material) into SecureBytes
+// and wipes the plain vector.
+std::shared_ptr<const SecureBytes> Seal(std::vector<std::uint8_t>&& v) {
+  auto out =
+      std::make_shared<const SecureBytes>(std::span<const std::uint8_t>(v));
+  OPENSSL_cleanse(v.data(), v.size());
+  v.clear();
+  return out;
+}
+
+StoreWrite Required(std::string what, std::function<Status(Store&)> apply) {
+  return {std::move(apply), true, std::move(what)};
+}
+
+StoreWrite AuditWrite(const std::string& actor, const std::string& action,
+                      const std::string& subject, bool allowed,
+                      const std::string& reason, bool required) {
+  return {[=](Store& s) {
+            return s.Audit(actor, action, subject, allowed, reason);
+          },
+          required, "Audit " + action + " " + subject};
+}
+
+StoreWrite PutTvdRow(const TvdState& t) {
+  TvdRow row{t.policy.name, t.xml, ToHex(t.digest), t.epoch};
+  return Required("PutTvd " + row.name + " " + std::to_string(row.epoch),
+                  [row](Store& s) { return s.PutTvd(row); });
+}
+
+}  // namespace
+
+void Decision::Append(Decision&& other) {
+  for (auto& w : other.writes) writes.push_back(std::move(w));
+  for (auto& n : other.notices) notices.push_back(std::move(n));
+}
+
+Status TvdRegistry::Restore(const TvdRow& row,
+                            const std::vector<std::string>& members) {
+  TVD_ASSIGN_OR_RETURN(
+      policy::TvdPolicy p,
+      policy::ParseTvdPolicy(row.policy_xml, "state db TVD " + row.name));
+  TvdState t;
+  TVD_ASSIGN_OR_RETURN(t.requirements, RequirementsFor(p));
+  t.policy = std::move(p);
+  t.xml = row.policy_xml;
+  t.digest = policy::CanonicalDigest(t.policy);
+  t.epoch = row.epoch;
+  t.members.insert(members.begin(), members.end());
+  tvds_[row.name] = std::move(t);
+  return Status::Ok();
+}
+
+void TvdRegistry::RestoreHost(const std::string& host,
+                              const std::string& underlay) {
+  underlay_[host] = underlay;
+}
+
+StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
+                                         std::string xml) {
+  TVD_ASSIGN_OR_RETURN(policy::TvdPolicy p,
+                       policy::ParseTvdPolicy(xml, source));
+  Sha256Digest digest = policy::CanonicalDigest(p);
+  Decision d;
+  auto it = tvds_.find(p.name);
+  if (it != tvds_.end() && it->second.digest == digest) {
+    it->second.from_file = true;
+    return d;
+  }
+  auto requirements = RequirementsFor(p);
+  if (!requirements.ok()) return requirements.status().WithContext(source);
+  TvdState t;
+  t.requirements = std::move(requirements).value();
+  if (it != tvds_.end()) {
+    t.epoch = it->second.epoch;
+    t.members = it->second.members;
+  }
+  t.policy = std::move(p);
+  t.xml = std::move(xml);
+  t.digest = digest;
+  t.from_file = true;
+  std::string name = t.policy.name;
+  d.writes.push_back(PutTvdRow(t));
+  d.writes.push_back(AuditWrite("master",
+                                it == tvds_.end() ? "tvd-add" : "tvd-update",
+                                name, true, "loaded from " + source, false));
+  tvds_[name] = std::move(t);
+  return d;
+}
+
+Decision TvdRegistry::RekeyAll() {
+  Decision d;
+  for (auto& [name, t] : tvds_) d.Append(std::move(Rekey(name)).value());
+  return d;
+}
+
+StatusOr<Decision> TvdRegistry::Rekey(const std::string& tvd) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  TvdState& t = it->second;
+  t.epoch += 1;
+  t.key = SecureBytes::Random(protocol::kTvdKeySize);
+  Decision d;
+  std::uint64_t epoch = t.epoch;
+  d.writes.push_back(
+      Required("SetEpoch " + tvd + " " + std::to_string(epoch),
+               [tvd, epoch](Store& s) { return s.SetEpoch(tvd, epoch); }));
+  return d;
+}
+
+StatusOr<attest::TcbRequirements> TvdRegistry::CheckJoin(
+    const std::string& tvd, const pki::Identity& peer) const {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  TVD_RETURN_IF_ERROR(AuthorizeHost(it->second.policy, peer));
+  return it->second.requirements;
+}
+
+std::vector<protocol::Member> TvdRegistry::MembersOf(const TvdState& t) const {
+  std::vector<protocol::Member> out;
+  for (const std::string& host : t.members) {
+    auto u = underlay_.find(host);
+    out.push_back({host, u == underlay_.end() ? "" : u->second});
+  }
+  return out;
+}
+
+StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
+                                        const std::string& host,
+                                        const std::string& underlay,
+                                        const std::string& actor) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  TvdState& t = it->second;
+  bool was_member = t.members.count(host) > 0;
+  auto known = underlay_.find(host);
+  bool moved = known == underlay_.end() || known->second != underlay;
+  underlay_[host] = underlay;
+  t.members.insert(host);
+
+  JoinOutcome out;
+  Decision& d = out.decision;
+  d.writes.push_back(Required(
+      "UpsertHost " + host + " " + underlay,
+      [host, underlay](Store& s) { return s.UpsertHost(host, underlay); }));
+  d.writes.push_back(
+      Required("AddMember " + tvd + " " + host,
+               [tvd, host](Store& s) { return s.AddMember(tvd, host); }));
+  d.writes.push_back(AuditWrite(actor, "join", Key(tvd, host), true,
+                                was_member ? "rejoined" : "joined", true));
+  protocol::JoinGrant& grant = out.grant;
+  grant.members = MembersOf(t);
+  grant.tvd = tvd;
+  grant.policy_xml = t.xml;
+  grant.policy_digest = t.digest;
+  grant.epoch = t.epoch;
+  grant.key = t.key.Clone();
+  grant.attestation_interval_seconds =
+      t.policy.host_requirements.attestation_interval_seconds;
+  if (!was_member || moved) {
+    protocol::MembershipUpdate update;
+    update.tvd = tvd;
+    update.epoch = t.epoch;
+    update.change = MembershipChange::kJoined;
+    update.host = host;
+    update.members = grant.members;
+    auto payload = Seal(protocol::Encode(update));
+    for (const std::string& m : t.members) {
+      if (m == host) continue;
+      d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+    }
+  }
+  return out;
+}
+
+bool TvdRegistry::IsMember(const std::string& tvd,
+                           const std::string& host) const {
+  auto it = tvds_.find(tvd);
+  return it != tvds_.end() && it->second.members.count(host) > 0;
+}
+
+const TvdState* TvdRegistry::Find(const std::string& tvd) const {
+  auto it = tvds_.find(tvd);
+  return it == tvds_.end() ? nullptr : &it->second;
+}
+
+StatusOr<Decision> TvdRegistry::Leave(const std::string& tvd,
+                                      const pki::Identity& peer,
+                                      const std::string& named_host,
+                                      const std::string& reason) {
+  if (named_host != peer.name) {
+    return PermissionDenied("LeaveNotice names host " + named_host +
+                            " but the certificate is " + peer.ToString());
+  }
+  if (!tvds_.count(tvd)) return NotFound("no TVD named " + tvd);
+  if (!IsMember(tvd, peer.name)) {
+    return NotFound("host " + peer.name + " is not a member of TVD " + tvd);
+  }
+  return RemoveMember(tvd, peer.name, MembershipChange::kLeft,
+                      "left: " + reason);
+}
+
+StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
+                                             const std::string& host,
+                                             MembershipChange change,
+                                             const std::string& reason) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  TvdState& t = it->second;
+  t.members.erase(host);
+  quotas_.DropHost(tvd, host);
+  Decision d;
+  d.writes.push_back(
+      Required("RemoveMember " + tvd + " " + host,
+               [tvd, host](Store& s) { return s.RemoveMember(tvd, host); }));
+  d.writes.push_back(
+      AuditWrite("master", std::string(protocol::MembershipChangeName(change)),
+                 Key(tvd, host), true, reason, false));
+  TVD_ASSIGN_OR_RETURN(Decision rekey, Rekey(tvd));
+  d.Append(std::move(rekey));
+  protocol::MembershipUpdate update;
+  update.tvd = tvd;
+  update.epoch = t.epoch;
+  update.change = change;
+  update.host = host;
+  update.members = MembersOf(t);
+  update.key = t.key.Clone();
+  auto payload = Seal(protocol::Encode(update));
+  for (const std::string& m : t.members) {
+    d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+  }
+  d.notices.push_back(
+      {tvd, host, MessageType::kLeaveNotice,
+       Seal(protocol::Encode(protocol::LeaveNotice{tvd, host, reason})), true});
+  return d;
+}
+
+Decision TvdRegistry::Evict(const std::string& host,
+                            const std::string& reason) {
+  Decision d;
+  for (auto& [name, t] : tvds_) {
+    if (!t.members.count(host)) continue;
+    // The TVD exists: RemoveMember cannot fail here.
+    d.Append(std::move(RemoveMember(name, host, MembershipChange::kEvicted,
+                                    "evicted: " + reason))
+                 .value());
+  }
+  return d;
+}
+
+Status TvdRegistry::CheckMemberRequest(const std::string& host,
+                                       const std::string& tvd,
+                                       const std::string& vm, bool disk_key,
+                                       bool attested_channel) const {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  if (!attested_channel || !it->second.members.count(host)) {
+    return PermissionDenied("host " + host +
+                            " has no attested member channel for TVD " + tvd);
+  }
+  if (!it->second.policy.FindVm(vm)) {
+    return PermissionDenied("VM " + vm + " is not in the policy of TVD " + tvd);
+  }
+  if (disk_key && !it->second.policy.ReleasesDiskKeyTo(vm)) {
+    return PermissionDenied("the policy of TVD " + tvd +
+                            " releases no disk key to VM " + vm);
+  }
+  return Status::Ok();
+}
+
+void TvdRegistry::RestoreUsage(const QuotaUsageRow& row) {
+  quotas_.Set(row.tvd, row.host, row.amounts);
+}
+
+StatusOr<Decision> TvdRegistry::ClaimUsage(const std::string& tvd,
+                                           const std::string& host,
+                                           const policy::QuotaAmounts& held,
+                                           const policy::QuotaAmounts& adds,
+                                           bool attested_channel) {
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
+  // Only an attested member counts: the figure is dropped with the
+  // membership, and a host outside the TVD has nothing to claim.
+  if (!attested_channel || !it->second.members.count(host)) {
+    return PermissionDenied("host " + host +
+                            " has no attested member channel for TVD " + tvd);
+  }
+  Decision d;
+  const policy::QuotaLimits& total = it->second.policy.total_quota;
+  if (total.empty()) return d;
+  TVD_RETURN_IF_ERROR(quotas_.Claim(tvd, host, total, held, adds));
+  QuotaUsageRow row{tvd, host, *quotas_.Of(tvd, host)};
+  StoreWrite w = Required("PutQuotaUsage " + tvd + " " + host,
+                          [row](Store& s) { return s.PutQuotaUsage(row); });
+  w.isolated = true;
+  d.writes.push_back(std::move(w));
+  return d;
+}
+
+StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
+                                           const std::string& actor) {
+  TVD_ASSIGN_OR_RETURN(attest::TcbRequirements req, RequirementsFor(p));
+  if (tvds_.count(p.name)) {
+    return AlreadyExists("TVD " + p.name + " already exists");
+  }
+  for (const auto& [name, t] : tvds_) {
+    if (t.policy.id == p.id) {
+      return AlreadyExists("TVD id " + std::to_string(p.id) +
+                           " is already used by TVD " + name);
+    }
+  }
+  TvdState t;
+  t.digest = policy::CanonicalDigest(p);
+  t.policy = std::move(p);
+  t.xml = std::move(xml);
+  t.requirements = std::move(req);
+  std::string name = t.policy.name;
+  AdminOutcome out;
+  out.decision.writes.push_back(PutTvdRow(t));
+  std::string digest = ToHex(t.digest);
+  tvds_[name] = std::move(t);
+  TVD_ASSIGN_OR_RETURN(Decision rekey, Rekey(name));
+  out.decision.Append(std::move(rekey));
+  out.decision.writes.push_back(
+      AuditWrite(actor, "tvd-add", name, true, "", false));
+  out.reply_json = nlohmann::json{{"added", name}, {"digest", digest}}.dump();
+  return out;
+}
+
+StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
+                                              std::string xml,
+                                              const std::string& actor) {
+  TVD_ASSIGN_OR_RETURN(attest::TcbRequirements req, RequirementsFor(p));
+  auto it = tvds_.find(p.name);
+  if (it == tvds_.end()) return NotFound("no TVD named " + p.name);
+  if (it->second.from_file) {
+    return FailedPrecondition(
+        "TVD " + p.name +
+        " comes from the policy directory; edit its file instead");
+  }
+  for (const auto& [name, t] : tvds_) {
+    if (name != p.name && t.policy.id == p.id) {
+      return AlreadyExists("TVD id " + std::to_string(p.id) +
+                           " is already used by TVD " + name);
+    }
+  }
+  TvdState& current = it->second;
+  current.digest = policy::CanonicalDigest(p);
+  current.policy = std::move(p);
+  current.xml = std::move(xml);
+  current.requirements = std::move(req);
+  const std::string name = current.policy.name;
+  AdminOutcome out;
+  Decision& d = out.decision;
+  d.writes.push_back(PutTvdRow(current));
+  d.writes.push_back(AuditWrite(actor, "tvd-update", name, true, "", false));
+  auto payload = Seal(protocol::Encode(
+      protocol::PolicyUpdate{name, current.xml, current.digest}));
+  for (const std::string& m : current.members) {
+    d.notices.push_back({name, m, MessageType::kPolicyUpdate, payload});
+  }
+  // Members the new policy no longer authorizes are evicted.
+  // (One pass over the subjects, not one per member: a TVD of N members
+  // authorizes about N subjects.)
+  const std::set<std::string> authorized = AuthorizedHostNames(current.policy);
+  std::vector<std::string> unauthorized;
+  for (const std::string& m : current.members) {
+    if (!authorized.count(m)) unauthorized.push_back(m);
+  }
+  for (const std::string& m : unauthorized) {
+    TVD_ASSIGN_OR_RETURN(
+        Decision removal,
+        RemoveMember(name, m, MembershipChange::kEvicted,
+                     "no longer authorized by the policy of TVD " + name));
+    d.Append(std::move(removal));
+  }
+  out.reply_json =
+      nlohmann::json{{"updated", name}, {"digest", ToHex(current.digest)}}
+          .dump();
+  return out;
+}
+
+StatusOr<AdminOutcome> TvdRegistry::RemoveTvd(const std::string& name,
+                                              const std::string& actor) {
+  auto it = tvds_.find(name);
+  if (it == tvds_.end()) return NotFound("no TVD named " + name);
+  if (it->second.from_file) {
+    return FailedPrecondition(
+        "TVD " + name +
+        " comes from the policy directory; remove its file instead");
+  }
+  AdminOutcome out;
+  out.decision.writes.push_back(Required(
+      "RemoveTvd " + name, [name](Store& s) { return s.RemoveTvd(name); }));
+  out.decision.writes.push_back(
+      AuditWrite(actor, "tvd-remove", name, true, "", false));
+  for (const std::string& m : it->second.members) {
+    out.decision.notices.push_back({name, m, MessageType::kLeaveNotice,
+                                    Seal(protocol::Encode(protocol::LeaveNotice{
+                                        name, m, "TVD removed by " + actor})),
+                                    true});
+  }
+  tvds_.erase(it);
+  quotas_.DropTvd(name);
+  out.reply_json = nlohmann::json{{"removed", name}}.dump();
+  return out;
+}
+
+}  // namespace tvd::master

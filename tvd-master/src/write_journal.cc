@@ -1,0 +1,126 @@
+#include "tvd/master/write_journal.h"
+
+#include "tvd/log.h"
+
+namespace tvd::master {
+
+struct WriteJournal::Entry {
+  std::vector<StoreWrite> writes;
+  std::function<void()> after;
+  bool done = false;  // journal mutex_
+  Status status;      // journal mutex_, valid when done
+};
+
+WriteJournal::WriteJournal(Store& store,
+                           std::function<void(const Status&)> on_failure)
+    : store_(store), on_failure_(std::move(on_failure)) {
+  writer_ = std::thread([this] { Run(); });
+}
+
+WriteJournal::~WriteJournal() { Stop(); }
+
+WriteJournal::Ticket WriteJournal::Submit(std::vector<StoreWrite> writes,
+                                          std::function<void()> after) {
+  auto entry = std::make_shared<Entry>();
+  entry->writes = std::move(writes);
+  entry->after = std::move(after);
+  std::lock_guard lock(mutex_);
+  if (failed_) {
+    entry->done = true;
+    entry->status = Status(failed_->code(),
+                           "state store failed earlier: " + failed_->message());
+  } else if (stopping_) {
+    entry->done = true;
+    entry->status = Unavailable("master is stopping");
+  } else {
+    queue_.push_back(entry);
+    cv_.notify_one();
+  }
+  return entry;
+}
+
+Status WriteJournal::Wait(const Ticket& ticket) {
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [&] { return ticket->done; });
+  return ticket->status;
+}
+
+Status WriteJournal::Apply(std::vector<StoreWrite> writes,
+                           std::function<void()> after) {
+  return Wait(Submit(std::move(writes), std::move(after)));
+}
+
+void WriteJournal::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void WriteJournal::Run() {
+  while (true) {
+    Ticket entry;
+    std::optional<Status> failed;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      entry = queue_.front();
+      queue_.pop_front();
+      failed = failed_;
+    }
+    // The store's own lock serializes SQLite; no master lock is held here.
+    Status status;
+    bool isolated_failure = false;
+    if (failed) {
+      status = Status(failed->code(),
+                      "state store failed earlier: " + failed->message());
+    } else {
+      // Required writes first, in order; then the delivery; then the
+      // best-effort audit rows, so an fsync that no message depends on
+      // does not delay the fan-out (the requester still waits for them).
+      for (StoreWrite& w : entry->writes) {
+        if (!w.required) continue;
+        Status s = w.apply(store_);
+        if (s.ok()) continue;
+        status = s;
+        isolated_failure = w.isolated;
+        break;
+      }
+      if (status.ok() && entry->after) entry->after();
+      if (status.ok()) {
+        for (StoreWrite& w : entry->writes) {
+          if (w.required) continue;
+          Status s = w.apply(store_);
+          if (!s.ok()) {
+            log::Error("audit row lost (", w.what, "): ", s.ToString());
+          }
+        }
+      }
+    }
+    bool first_failure = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!status.ok() && !failed_ && !isolated_failure) {
+        failed_ = status;
+        first_failure = true;
+      }
+    }
+    if (first_failure) {
+      // Before anyone hears of the failure: the channels end first.
+      log::Error(
+          "state store write failed, the master stops accepting "
+          "changes: ",
+          status.ToString());
+      if (on_failure_) on_failure_(status);
+    }
+    std::lock_guard lock(mutex_);
+    entry->done = true;
+    entry->status = status;
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace tvd::master
