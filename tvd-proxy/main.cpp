@@ -33,7 +33,7 @@
 #include "tvd/proxy/usage_claims.h"
 #include "tvd/vswitch/network/host_network.h"
 #include "tvd/vswitch/network/link_manager.h"
-#include "tvd/vswitch/network/vswitch_database.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
 #include "tvd/vswitch/openflow/openflow_client.h"
 #include "tvd/vswitch/ovsdb/ovsdb_client.h"
 #include "tvd/vswitch/vici/vici_tunnel_backend.h"

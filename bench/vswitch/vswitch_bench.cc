@@ -17,6 +17,7 @@
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
 #include "tvd/vswitch/network/host_network.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
 #include "tvd/vswitch/openflow/openflow_client.h"
 #include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 #include "tvd/vswitch/vici/vici_tunnel_backend.h"

@@ -3,12 +3,10 @@
 #include <algorithm>
 
 #include "tvd/log.h"
-#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::vswitch {
 namespace {
 
-namespace db = ovsdb;
 using openflow::Flow;
 
 constexpr char kVlanKeyPrefix[] = "tvd-vlan:";
@@ -29,54 +27,6 @@ bool ValidIfname(const std::string& s) {
 
 std::string VlanKey(const std::string& tvd, const std::string& network) {
   return kVlanKeyPrefix + tvd + ":" + network;
-}
-
-// Rows of a select result, or ProtocolError.
-StatusOr<Json> Rows(const Json& results, std::size_t i) {
-  if (!results.is_array() || i >= results.size() || !results[i].is_object() ||
-      !results[i].contains("rows") || !results[i]["rows"].is_array()) {
-    return ProtocolError("OVSDB select result " + std::to_string(i) +
-                         " has no rows");
-  }
-  return results[i]["rows"];
-}
-
-std::string StringColumn(const Json& row, const char* column) {
-  auto it = row.find(column);
-  if (it == row.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-
-Json InsertPortOps(const std::string& bridge_uuid, const std::string& name,
-                   std::uint16_t vlan,
-                   const std::map<std::string, std::string>& ids,
-                   const std::string& suffix) {
-  Json ops = Json::array();
-  std::string iface = "if" + suffix;
-  std::string port = "port" + suffix;
-  ops.push_back(db::Insert("Interface", {{"name", name}}, iface));
-  ops.push_back(db::Insert("Port",
-                           {{"name", name},
-                            {"tag", vlan},
-                            {"interfaces", db::NamedUuid(iface)},
-                            {"external_ids", db::StringMap(ids)}},
-                           port));
-  ops.push_back(db::Mutate(
-      "Bridge", db::Where("_uuid", "==", db::Uuid(bridge_uuid)),
-      Json::array(
-          {Json::array({"ports", "insert", db::Set({db::NamedUuid(port)})})})));
-  return ops;
-}
-
-Json RemovePortsOp(const std::string& bridge_uuid,
-                   const std::vector<std::string>& port_uuids) {
-  std::vector<Json> refs;
-  for (const auto& u : port_uuids) refs.push_back(db::Uuid(u));
-  // Port and Interface rows are not roots: removing the reference from the
-  // bridge deletes them in the same transaction.
-  return db::Mutate(
-      "Bridge", db::Where("_uuid", "==", db::Uuid(bridge_uuid)),
-      Json::array({Json::array({"ports", "delete", db::Set(refs)})}));
 }
 
 std::uint64_t Fnv1a(const std::string& s) {
@@ -132,57 +82,18 @@ HostNetwork::HostNetwork(Config config, VswitchDatabase& db,
       gateway_check_(std::move(gateway_check)) {}
 
 StatusOr<HostNetwork::Snapshot> HostNetwork::Read() {
-  Json ops = Json::array(
-      {db::Select("Bridge", db::Where("name", "==", config_.bridge),
-                  {"_uuid", "external_ids", "ports"}),
-       db::Select("Port", db::WhereAll(),
-                  {"_uuid", "name", "tag", "external_ids"}),
-       db::Select("Interface", db::WhereAll(), {"name", "ofport", "error"})});
-  TVD_ASSIGN_OR_RETURN(Json results, db_.Transact(ops));
-  Snapshot snap;
-  TVD_ASSIGN_OR_RETURN(Json bridges, Rows(results, 0));
-  if (!bridges.empty()) {
-    const Json& b = bridges[0];
-    if (!b.is_object() || !b.contains("_uuid") || !b.contains("external_ids")) {
-      return ProtocolError("OVSDB Bridge row lacks _uuid/external_ids");
-    }
-    TVD_ASSIGN_OR_RETURN(snap.bridge_uuid, db::ParseUuid(b["_uuid"]));
-    TVD_ASSIGN_OR_RETURN(snap.bridge_ids,
-                         db::ParseStringMap(b["external_ids"]));
+  StatusOr<BridgeState> state = db_.ReadBridge(config_.bridge);
+  // NotFound is the database's "no bridge": callers check bridge.name.
+  if (!state.ok() && state.status().code() == ErrorCode::kNotFound) {
+    return Snapshot{};
   }
-  TVD_ASSIGN_OR_RETURN(Json ports, Rows(results, 1));
-  for (const Json& p : ports) {
-    if (!p.is_object() || !p.contains("_uuid") || !p.contains("tag") ||
-        !p.contains("external_ids")) {
-      return ProtocolError("OVSDB Port row lacks columns");
-    }
-    PortRow row;
-    TVD_ASSIGN_OR_RETURN(row.uuid, db::ParseUuid(p["_uuid"]));
-    TVD_ASSIGN_OR_RETURN(row.tag, db::ParseOptionalInteger(p["tag"]));
-    TVD_ASSIGN_OR_RETURN(row.ids, db::ParseStringMap(p["external_ids"]));
-    snap.ports[StringColumn(p, "name")] = std::move(row);
-  }
-  TVD_ASSIGN_OR_RETURN(Json ifaces, Rows(results, 2));
-  for (const Json& i : ifaces) {
-    if (!i.is_object() || !i.contains("ofport")) continue;
-    StatusOr<std::optional<std::int64_t>> ofport =
-        db::ParseOptionalInteger(i["ofport"]);
-    std::string name = StringColumn(i, "name");
-    if (ofport.ok() && ofport->has_value()) snap.ofports[name] = **ofport;
-    if (i.contains("error")) {
-      StatusOr<std::vector<Json>> err = db::ParseSet(i["error"]);
-      if (err.ok() && !err->empty() && (*err)[0].is_string()) {
-        snap.iface_errors[name] = (*err)[0].get<std::string>();
-      }
-    }
-  }
-  return snap;
+  return state;
 }
 
 std::map<std::string, HostNetwork::Allocation> HostNetwork::Allocations(
     const Snapshot& snap) {
   std::map<std::string, Allocation> out;
-  for (const auto& [key, value] : snap.bridge_ids) {
+  for (const auto& [key, value] : snap.bridge.external_ids) {
     if (key.rfind(kVlanKeyPrefix, 0) != 0) continue;
     auto colon = value.find(':');
     if (colon == std::string::npos) continue;
@@ -202,50 +113,28 @@ std::map<std::string, HostNetwork::Allocation> HostNetwork::Allocations(
 }
 
 StatusOr<std::uint32_t> HostNetwork::OfPort(const std::string& iface) {
-  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
-  auto it = snap.ofports.find(iface);
-  if (it == snap.ofports.end() || it->second <= 0 || it->second >= 0xff00) {
-    auto err = snap.iface_errors.find(iface);
+  StatusOr<InterfaceRow> row = db_.GetInterface(iface);
+  if (!row.ok() && row.status().code() != ErrorCode::kNotFound) {
+    return row.status();
+  }
+  if (!row.ok() || !row->ofport || *row->ofport <= 0 ||
+      *row->ofport >= 0xff00) {
     return FailedPrecondition(
         "Open vSwitch did not attach interface " + iface +
-        (err != snap.iface_errors.end() ? ": " + err->second : ""));
+        (row.ok() && !row->error.empty() ? ": " + row->error : ""));
   }
-  return static_cast<std::uint32_t>(it->second);
+  return static_cast<std::uint32_t>(*row->ofport);
 }
 
 Status HostNetwork::EnsureBridge() {
-  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
-  Json ops = Json::array();
-  if (snap.bridge_uuid.empty()) {
-    ops.push_back(db::Insert(
-        "Interface", {{"name", config_.bridge}, {"type", "internal"}}, "brif"));
-    ops.push_back(db::Insert(
-        "Port",
-        {{"name", config_.bridge}, {"interfaces", db::NamedUuid("brif")}},
-        "brport"));
-    ops.push_back(
-        db::Insert("Bridge",
-                   {{"name", config_.bridge},
-                    {"ports", db::NamedUuid("brport")},
-                    {"datapath_type", config_.datapath_type},
-                    {"fail_mode", "secure"},
-                    {"protocols", db::Set({"OpenFlow10", "OpenFlow13"})},
-                    {"external_ids", db::StringMap({{"tvd-bridge", "true"}})}},
-                   "br"));
-    ops.push_back(db::Mutate(
-        "Open_vSwitch", db::WhereAll(),
-        Json::array({Json::array(
-            {"bridges", "insert", db::Set({db::NamedUuid("br")})})})));
-  } else {
-    // Our bridge: make sure nobody relaxed its mode.
-    ops.push_back(db::Update(
-        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
-        {{"fail_mode", "secure"},
-         {"datapath_type", config_.datapath_type},
-         {"protocols", db::Set({"OpenFlow10", "OpenFlow13"})}}));
-  }
-  TVD_RETURN_IF_ERROR(
-      db_.TransactAndWaitApplied(ops, config_.apply_timeout).status());
+  // An existing bridge gets its mode back, should anybody have relaxed it.
+  BridgeRow bridge;
+  bridge.name = config_.bridge;
+  bridge.datapath_type = config_.datapath_type;
+  bridge.fail_mode = "secure";
+  bridge.protocols = {"OpenFlow10", "OpenFlow13"};
+  bridge.external_ids = {{"tvd-bridge", "true"}};
+  TVD_RETURN_IF_ERROR(db_.EnsureBridge(bridge, config_.apply_timeout).status());
   Flow drop;
   drop.cookie = PortCookie(0, "");
   drop.priority = 0;
@@ -311,7 +200,7 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
   }
 
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
-  if (snap.bridge_uuid.empty()) {
+  if (snap.bridge.name.empty()) {
     return FailedPrecondition("bridge " + config_.bridge +
                               " does not exist (EnsureBridge first)");
   }
@@ -328,9 +217,8 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
     }
   }
 
-  Json ops = Json::array();
-  std::vector<std::string> drop_keys;
-  std::map<std::string, std::string> new_keys;
+  // One transaction for all of it; a key whose VNI changed is replaced.
+  BridgeChange change;
   std::map<std::string, std::uint16_t> vlans;  // network -> vlan
   for (const TvdNetworkSpec& n : spec.networks) {
     std::string key = spec.tvd + ":" + n.name;
@@ -338,8 +226,6 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
     std::uint16_t vlan = 0;
     if (it != allocs.end()) {
       vlan = it->second.vlan;
-      if (it->second.vni != n.vni)
-        drop_keys.push_back(VlanKey(spec.tvd, n.name));
     } else {
       for (std::uint16_t v = 1; v <= 4094; ++v) {
         if (used.count(v) == 0) {
@@ -354,26 +240,11 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
       used.insert(vlan);
     }
     if (it == allocs.end() || it->second.vni != n.vni) {
-      new_keys[VlanKey(spec.tvd, n.name)] =
+      change.set_bridge_ids[VlanKey(spec.tvd, n.name)] =
           std::to_string(vlan) + ":" + std::to_string(n.vni);
     }
     vlans[n.name] = vlan;
   }
-  if (!drop_keys.empty()) {
-    ops.push_back(db::Mutate(
-        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
-        Json::array(
-            {Json::array({"external_ids", "delete",
-                          db::Set(std::vector<Json>(drop_keys.begin(),
-                                                    drop_keys.end()))})})));
-  }
-  if (!new_keys.empty()) {
-    ops.push_back(db::Mutate(
-        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
-        Json::array({Json::array(
-            {"external_ids", "insert", db::StringMap(new_keys)})})));
-  }
-
   // The guard goes up before any VXLAN device exists, so that not one of
   // this TVD's packets can leave unencrypted while its tunnels come up.
   if (!config_.ipsec_tun_device.empty()) {
@@ -393,7 +264,6 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
   for (const auto& p : spec.peers) peer_addrs.push_back(p.address);
   TVD_ASSIGN_OR_RETURN(std::vector<std::string> existing_links,
                        links_.ListLinks("tvx"));
-  int suffix = 0;
   std::vector<std::string> vxlan_ports;
   for (const TvdNetworkSpec& n : spec.networks) {
     std::string dev = VxlanDeviceName(n.vni);
@@ -415,21 +285,17 @@ Status HostNetwork::JoinTvd(const TvdSpec& spec) {
         {"network", n.name},
         {"tvd-kind", "vxlan"}};
     if (port == snap.ports.end()) {
-      for (Json& op : InsertPortOps(snap.bridge_uuid, dev, vlans[n.name], ids,
-                                    std::to_string(suffix++))) {
-        ops.push_back(std::move(op));
-      }
-    } else if (port->second.ids != ids || port->second.tag != vlans[n.name]) {
-      ops.push_back(db::Update(
-          "Port", db::Where("_uuid", "==", db::Uuid(port->second.uuid)),
-          {{"tag", vlans[n.name]}, {"external_ids", db::StringMap(ids)}}));
+      change.add_ports.push_back({dev, vlans[n.name], ids, ""});
+    } else if (port->second.external_ids != ids ||
+               port->second.tag != vlans[n.name]) {
+      change.update_ports.push_back({dev, vlans[n.name], ids});
     }
   }
-  if (!ops.empty()) {
-    StatusOr<Json> r = db_.TransactAndWaitApplied(ops, config_.apply_timeout);
-    if (!r.ok()) {
+  if (!change.empty()) {
+    Status s = db_.Apply(config_.bridge, change, config_.apply_timeout);
+    if (!s.ok()) {
       undo_links();
-      return r.status().WithContext("joining TVD " + spec.tvd);
+      return s.WithContext("joining TVD " + spec.tvd);
     }
   }
 
@@ -492,7 +358,7 @@ Status HostNetwork::PlugVmPort(const VmPortSpec& port) {
         "port " + port.port));
   }
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
-  if (snap.bridge_uuid.empty()) {
+  if (snap.bridge.name.empty()) {
     return FailedPrecondition("bridge " + config_.bridge + " does not exist");
   }
   std::map<std::string, Allocation> allocs = Allocations(snap);
@@ -503,18 +369,20 @@ Status HostNetwork::PlugVmPort(const VmPortSpec& port) {
   }
   std::uint32_t tvd_id = 0;
   for (const auto& [name, row] : snap.ports) {
-    auto kind = row.ids.find("tvd-kind");
-    if (kind == row.ids.end()) continue;
-    if (row.ids.count("tvd") && row.ids.at("tvd") == port.tvd &&
-        row.ids.count("tvd-id")) {
+    auto kind = row.external_ids.find("tvd-kind");
+    if (kind == row.external_ids.end()) continue;
+    if (row.external_ids.count("tvd") &&
+        row.external_ids.at("tvd") == port.tvd &&
+        row.external_ids.count("tvd-id")) {
       tvd_id = static_cast<std::uint32_t>(
-          std::strtoul(row.ids.at("tvd-id").c_str(), nullptr, 10));
+          std::strtoul(row.external_ids.at("tvd-id").c_str(), nullptr, 10));
     }
     if (kind->second != "vm" || name == port.port) continue;
     // Another port of the same VM on another TVD makes it a gateway.
-    if (row.ids.count("vm") && row.ids.at("vm") == port.vm &&
-        row.ids.count("tvd") && row.ids.at("tvd") != port.tvd) {
-      const std::string& other = row.ids.at("tvd");
+    if (row.external_ids.count("vm") && row.external_ids.at("vm") == port.vm &&
+        row.external_ids.count("tvd") &&
+        row.external_ids.at("tvd") != port.tvd) {
+      const std::string& other = row.external_ids.at("tvd");
       if (!gateway_check_ || !gateway_check_(port.vm, other, port.tvd)) {
         return PermissionDenied(
             "VM " + port.vm + " already has a port on TVD " + other +
@@ -540,34 +408,30 @@ Status HostNetwork::PlugVmPort(const VmPortSpec& port) {
   auto existing = snap.ports.find(port.port);
   bool inserted = false;
   if (existing == snap.ports.end()) {
-    TVD_RETURN_IF_ERROR(
-        db_.TransactAndWaitApplied(InsertPortOps(snap.bridge_uuid, port.port,
-                                                 alloc->second.vlan, ids, "0"),
-                                   config_.apply_timeout)
-            .status()
-            .WithContext("plugging port " + port.port));
+    BridgeChange change;
+    change.add_ports.push_back({port.port, alloc->second.vlan, ids, ""});
+    TVD_RETURN_IF_ERROR(db_.Apply(config_.bridge, change, config_.apply_timeout)
+                            .WithContext("plugging port " + port.port));
     inserted = true;
   } else {
     const PortRow& row = existing->second;
-    if (!row.ids.count("tvd-kind")) {
+    if (!row.external_ids.count("tvd-kind")) {
       return FailedPrecondition("port " + port.port +
                                 " exists on the bridge but is not a TVD port");
     }
-    if (row.ids.at("tvd-kind") != "vm" || row.ids.count("tvd") == 0 ||
-        row.ids.at("tvd") != port.tvd || row.ids.count("network") == 0 ||
-        row.ids.at("network") != port.network) {
+    if (row.external_ids.at("tvd-kind") != "vm" ||
+        row.external_ids.count("tvd") == 0 ||
+        row.external_ids.at("tvd") != port.tvd ||
+        row.external_ids.count("network") == 0 ||
+        row.external_ids.at("network") != port.network) {
       return FailedPrecondition("port " + port.port +
                                 " already belongs to another TVD network");
     }
-    if (row.ids != ids || row.tag != alloc->second.vlan) {
+    if (row.external_ids != ids || row.tag != alloc->second.vlan) {
+      BridgeChange change;
+      change.update_ports.push_back({port.port, alloc->second.vlan, ids});
       TVD_RETURN_IF_ERROR(
-          db_.TransactAndWaitApplied(
-                 Json::array({db::Update(
-                     "Port", db::Where("_uuid", "==", db::Uuid(row.uuid)),
-                     {{"tag", alloc->second.vlan},
-                      {"external_ids", db::StringMap(ids)}})}),
-                 config_.apply_timeout)
-              .status());
+          db_.Apply(config_.bridge, change, config_.apply_timeout));
     }
   }
   // A port without its flows gets nothing through (default deny), so a
@@ -590,19 +454,18 @@ Status HostNetwork::PlugVmPort(const VmPortSpec& port) {
 Status HostNetwork::UnplugVmPort(const std::string& port) {
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
   auto it = snap.ports.find(port);
-  if (it == snap.ports.end() || !it->second.ids.count("tvd-kind") ||
-      it->second.ids.at("tvd-kind") != "vm") {
+  if (it == snap.ports.end() || !it->second.external_ids.count("tvd-kind") ||
+      it->second.external_ids.at("tvd-kind") != "vm") {
     return NotFound("no TVD VM port " + port + " on bridge " + config_.bridge);
   }
-  std::uint32_t tvd_id = static_cast<std::uint32_t>(std::strtoul(
-      it->second.ids.count("tvd-id") ? it->second.ids.at("tvd-id").c_str()
-                                     : "0",
-      nullptr, 10));
-  TVD_RETURN_IF_ERROR(
-      db_.TransactAndWaitApplied(
-             Json::array({RemovePortsOp(snap.bridge_uuid, {it->second.uuid})}),
-             config_.apply_timeout)
-          .status());
+  std::uint32_t tvd_id = static_cast<std::uint32_t>(
+      std::strtoul(it->second.external_ids.count("tvd-id")
+                       ? it->second.external_ids.at("tvd-id").c_str()
+                       : "0",
+                   nullptr, 10));
+  BridgeChange change;
+  change.remove_ports.push_back(port);
+  TVD_RETURN_IF_ERROR(db_.Apply(config_.bridge, change, config_.apply_timeout));
   return flows_.DeleteFlows(PortCookie(tvd_id, port), ~0ull);
 }
 
@@ -612,60 +475,51 @@ StatusOr<std::vector<VmPortInfo>> HostNetwork::ListVmPorts(
     return InvalidArgument("TVD name '" + tvd +
                            "' must be 1-64 of [A-Za-z0-9_.-]");
   }
-  TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
+  StatusOr<std::vector<PortRow>> rows =
+      db_.FindPorts(config_.bridge, {{"tvd-kind", "vm"}, {"tvd", tvd}});
   std::vector<VmPortInfo> out;
-  for (const auto& [name, row] : snap.ports) {
-    auto kind = row.ids.find("tvd-kind");
-    auto owner = row.ids.find("tvd");
-    if (kind == row.ids.end() || kind->second != "vm" ||
-        owner == row.ids.end() || owner->second != tvd) {
-      continue;
-    }
-    auto vm = row.ids.find("vm");
-    auto network = row.ids.find("network");
-    out.push_back({name, vm == row.ids.end() ? "" : vm->second,
-                   network == row.ids.end() ? "" : network->second});
+  if (!rows.ok() && rows.status().code() == ErrorCode::kNotFound) {
+    return out;  // no bridge, so no ports
+  }
+  TVD_RETURN_IF_ERROR(rows.status());
+  for (const PortRow& row : *rows) {
+    auto vm = row.external_ids.find("vm");
+    auto network = row.external_ids.find("network");
+    out.push_back({row.name, vm == row.external_ids.end() ? "" : vm->second,
+                   network == row.external_ids.end() ? "" : network->second});
   }
   return out;
 }
 
 Status HostNetwork::LeaveTvd(const std::string& tvd) {
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
-  std::vector<std::string> port_uuids;
+  BridgeChange change;
   std::vector<std::string> vxlan_devs;
   std::uint32_t tvd_id = 0;
   for (const auto& [name, row] : snap.ports) {
-    if (!row.ids.count("tvd-kind") || !row.ids.count("tvd") ||
-        row.ids.at("tvd") != tvd) {
+    if (!row.external_ids.count("tvd-kind") || !row.external_ids.count("tvd") ||
+        row.external_ids.at("tvd") != tvd) {
       continue;
     }
-    port_uuids.push_back(row.uuid);
-    if (row.ids.at("tvd-kind") == "vxlan") vxlan_devs.push_back(name);
-    if (row.ids.count("tvd-id")) {
+    change.remove_ports.push_back(name);
+    if (row.external_ids.at("tvd-kind") == "vxlan") vxlan_devs.push_back(name);
+    if (row.external_ids.count("tvd-id")) {
       tvd_id = static_cast<std::uint32_t>(
-          std::strtoul(row.ids.at("tvd-id").c_str(), nullptr, 10));
+          std::strtoul(row.external_ids.at("tvd-id").c_str(), nullptr, 10));
     }
   }
-  std::vector<Json> keys;
-  for (const auto& [key, value] : snap.bridge_ids) {
-    if (key.rfind(VlanKey(tvd, ""), 0) == 0) keys.push_back(key);
+  for (const auto& [key, value] : snap.bridge.external_ids) {
+    if (key.rfind(VlanKey(tvd, ""), 0) == 0) {
+      change.remove_bridge_ids.push_back(key);
+    }
   }
   auto joined = joined_.find(tvd);
-  if (port_uuids.empty() && keys.empty() && joined == joined_.end()) {
+  if (change.empty() && joined == joined_.end()) {
     return NotFound("TVD " + tvd + " has nothing on this host");
   }
   if (tvd_id == 0 && joined != joined_.end()) tvd_id = joined->second.tvd_id;
-  Json ops = Json::array();
-  if (!port_uuids.empty())
-    ops.push_back(RemovePortsOp(snap.bridge_uuid, port_uuids));
-  if (!keys.empty()) {
-    ops.push_back(db::Mutate(
-        "Bridge", db::Where("_uuid", "==", db::Uuid(snap.bridge_uuid)),
-        Json::array({Json::array({"external_ids", "delete", db::Set(keys)})})));
-  }
-  if (!ops.empty()) {
-    TVD_RETURN_IF_ERROR(db_.TransactAndWaitApplied(ops, config_.apply_timeout)
-                            .status()
+  if (!change.empty()) {
+    TVD_RETURN_IF_ERROR(db_.Apply(config_.bridge, change, config_.apply_timeout)
                             .WithContext("removing TVD " + tvd));
   }
   if (tvd_id != 0) {
@@ -729,9 +583,9 @@ Status HostNetwork::Reconcile(const DesiredHostState& desired) {
   TVD_ASSIGN_OR_RETURN(Snapshot snap, Read());
   std::set<std::string> stale_tvds;
   for (const auto& [name, row] : snap.ports) {
-    if (row.ids.count("tvd-kind") && row.ids.count("tvd") &&
-        tvds.count(row.ids.at("tvd")) == 0) {
-      stale_tvds.insert(row.ids.at("tvd"));
+    if (row.external_ids.count("tvd-kind") && row.external_ids.count("tvd") &&
+        tvds.count(row.external_ids.at("tvd")) == 0) {
+      stale_tvds.insert(row.external_ids.at("tvd"));
     }
   }
   for (const auto& [key, a] : Allocations(snap)) {
@@ -746,18 +600,15 @@ Status HostNetwork::Reconcile(const DesiredHostState& desired) {
     if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
   }
   TVD_ASSIGN_OR_RETURN(snap, Read());
-  std::vector<std::string> stale_ports;
+  BridgeChange stale;
   for (const auto& [name, row] : snap.ports) {
-    if (row.ids.count("tvd-kind") && wanted_ports.count(name) == 0) {
-      stale_ports.push_back(row.uuid);
+    if (row.external_ids.count("tvd-kind") && wanted_ports.count(name) == 0) {
+      stale.remove_ports.push_back(name);
     }
   }
-  if (!stale_ports.empty()) {
+  if (!stale.empty()) {
     TVD_RETURN_IF_ERROR(
-        db_.TransactAndWaitApplied(
-               Json::array({RemovePortsOp(snap.bridge_uuid, stale_ports)}),
-               config_.apply_timeout)
-            .status());
+        db_.Apply(config_.bridge, stale, config_.apply_timeout));
   }
 
   for (const TvdSpec& t : desired.tvds) TVD_RETURN_IF_ERROR(JoinTvd(t));

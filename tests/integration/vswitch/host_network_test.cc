@@ -11,6 +11,7 @@
 
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
+#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
 #include "tvd/vswitch/openflow/openflow_client.h"
 
 namespace tvd::vswitch {

@@ -8,124 +8,10 @@
 #include <map>
 #include <set>
 
-#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
+#include "tvd/testing/fake_vswitch_database.h"
 
 namespace tvd::vswitch {
 namespace {
-
-namespace db = ovsdb;
-
-// An Open_vSwitch database reduced to what the model touches: one bridge,
-// its external_ids, and its ports. Applies the operations it understands.
-class FakeDatabase : public VswitchDatabase {
- public:
-  struct Port {
-    std::string uuid;
-    std::optional<std::int64_t> tag;
-    std::map<std::string, std::string> ids;
-  };
-
-  StatusOr<Json> Transact(const Json& ops) override {
-    if (!fail_reads.ok()) return fail_reads;
-    return Apply(ops);
-  }
-  StatusOr<Json> TransactAndWaitApplied(const Json& ops,
-                                        std::chrono::milliseconds) override {
-    ++transactions;
-    if (!fail_next.ok()) {
-      Status s = fail_next;
-      fail_next = Status::Ok();
-      return s;
-    }
-    return Apply(ops);
-  }
-
-  StatusOr<Json> Apply(const Json& ops) {
-    Json results = Json::array();
-    for (const Json& op : ops) {
-      std::string kind = op["op"];
-      std::string table = op.value("table", "");
-      if (kind == "select") {
-        results.push_back({{"rows", Select(table)}});
-      } else if (kind == "insert" && table == "Bridge") {
-        bridge_uuid = "bridge-uuid";
-        results.push_back(Json::object());
-      } else if (kind == "insert" && table == "Port") {
-        Port p;
-        std::string name = op["row"]["name"];
-        p.uuid = "uuid-" + name;
-        if (op["row"].contains("tag")) p.tag = op["row"]["tag"];
-        if (op["row"].contains("external_ids")) {
-          p.ids = *db::ParseStringMap(op["row"]["external_ids"]);
-        }
-        ports[name] = p;
-        ofports[name] = next_ofport++;
-        results.push_back(Json::object());
-      } else if (kind == "update" && table == "Port") {
-        for (auto& [name, p] : ports) {
-          if (db::Uuid(p.uuid) == op["where"][0][2]) {
-            if (op["row"].contains("tag")) p.tag = op["row"]["tag"];
-            p.ids = *db::ParseStringMap(op["row"]["external_ids"]);
-          }
-        }
-        results.push_back({{"count", 1}});
-      } else if (kind == "mutate" && table == "Bridge") {
-        const Json& m = op["mutations"][0];
-        if (m[0] == "external_ids" && m[1] == "insert") {
-          auto added = db::ParseStringMap(m[2]);
-          for (const auto& [k, v] : *added) bridge_ids.emplace(k, v);
-        } else if (m[0] == "external_ids" && m[1] == "delete") {
-          auto keys = db::ParseSet(m[2]);
-          for (const Json& k : *keys) bridge_ids.erase(k);
-        } else if (m[0] == "ports" && m[1] == "delete") {
-          auto uuids = db::ParseSet(m[2]);
-          for (const Json& u : *uuids) {
-            std::erase_if(ports, [&](const auto& e) {
-              return db::Uuid(e.second.uuid) == u;
-            });
-          }
-        }
-        results.push_back({{"count", 1}});
-      } else {
-        results.push_back(Json::object());
-      }
-    }
-    return results;
-  }
-
-  Json Select(const std::string& table) {
-    Json rows = Json::array();
-    if (table == "Bridge" && !bridge_uuid.empty()) {
-      rows.push_back({{"_uuid", db::Uuid(bridge_uuid)},
-                      {"external_ids", db::StringMap(bridge_ids)},
-                      {"ports", db::EmptySet()}});
-    } else if (table == "Port") {
-      for (const auto& [name, p] : ports) {
-        rows.push_back({{"_uuid", db::Uuid(p.uuid)},
-                        {"name", name},
-                        {"tag", p.tag ? Json(*p.tag) : db::EmptySet()},
-                        {"external_ids", db::StringMap(p.ids)}});
-      }
-    } else if (table == "Interface") {
-      for (const auto& [name, ofport] : ofports) {
-        if (ports.count(name)) {
-          rows.push_back(
-              {{"name", name}, {"ofport", ofport}, {"error", db::EmptySet()}});
-        }
-      }
-    }
-    return rows;
-  }
-
-  std::string bridge_uuid;
-  std::map<std::string, std::string> bridge_ids;
-  std::map<std::string, Port> ports;
-  std::map<std::string, std::int64_t> ofports;
-  std::int64_t next_ofport = 1;
-  Status fail_next;
-  Status fail_reads;  // returned by every Transact (reads) when not OK
-  int transactions = 0;
-};
 
 class FakeFlows : public OpenFlowSwitch {
  public:
@@ -253,7 +139,10 @@ class HostNetworkUnitTest : public ::testing::Test {
     return t;
   }
 
-  FakeDatabase db_;
+  // What OVSDB records of the bridge.
+  const ExternalIds& BridgeIds() { return db_.bridge("br-tvd")->external_ids; }
+
+  testing::FakeVswitchDatabase db_;
   FakeFlows flows_;
   FakeLinks links_;
   FakeTunnels tunnels_;
@@ -264,11 +153,11 @@ class HostNetworkUnitTest : public ::testing::Test {
 TEST_F(HostNetworkUnitTest, JoinAllocatesVlanCreatesVxlanFlowsAndTunnel) {
   ASSERT_TRUE(model_->EnsureBridge().ok());
   ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
-  EXPECT_EQ(db_.bridge_ids.at("tvd-vlan:blue:data"), "1:100");
-  const auto& port = db_.ports.at("tvx100");
+  EXPECT_EQ(BridgeIds().at("tvd-vlan:blue:data"), "1:100");
+  const PortRow& port = *db_.port("tvx100");
   EXPECT_EQ(port.tag, 1);
-  EXPECT_EQ(port.ids.at("tvd"), "blue");
-  EXPECT_EQ(port.ids.at("tvd-kind"), "vxlan");
+  EXPECT_EQ(port.external_ids.at("tvd"), "blue");
+  EXPECT_EQ(port.external_ids.at("tvd-kind"), "vxlan");
   const VxlanLink& link = links_.links.at("tvx100");
   EXPECT_EQ(link.vni, 100u);
   EXPECT_EQ(link.dstport, 49152 + 11);
@@ -278,7 +167,7 @@ TEST_F(HostNetworkUnitTest, JoinAllocatesVlanCreatesVxlanFlowsAndTunnel) {
   EXPECT_EQ(flows_.flows[0].priority, 0);
   EXPECT_EQ(flows_.flows[0].action, openflow::Flow::Action::kDrop);
   EXPECT_EQ(flows_.flows[1].cookie, PortCookie(11, "tvx100"));
-  EXPECT_EQ(flows_.flows[1].match.in_port, db_.ofports.at("tvx100"));
+  EXPECT_EQ(flows_.flows[1].match.in_port, *db_.interface("tvx100")->ofport);
   ASSERT_EQ(tunnels_.ensured.size(), 1u);
   EXPECT_EQ(TunnelName(tunnels_.ensured[0]), "tvd-blue-host2");
   EXPECT_TRUE(tunnels_.ensured[0].initiator);  // "host1" < "host2"
@@ -292,23 +181,24 @@ TEST_F(HostNetworkUnitTest, VlanIsRecoveredByANewControllerNotReallocated) {
   EXPECT_EQ(*model_->VlanOf("red", "data"), 2);
   EXPECT_FALSE(tunnels_.ensured.back().initiator);  // "host0" < "host1"
   auto restarted = MakeModel();
-  int before = db_.transactions;
+  int before = db_.transactions();
   ASSERT_TRUE(restarted->JoinTvd(Blue()).ok());
-  EXPECT_EQ(db_.transactions, before);  // nothing to change in OVSDB
+  EXPECT_EQ(db_.transactions(), before);  // nothing to change in OVSDB
   EXPECT_EQ(*restarted->VlanOf("blue", "data"), 1);
 }
 
 TEST_F(HostNetworkUnitTest, FailedTransactionLeavesNoDeviceAndNoTunnel) {
   ASSERT_TRUE(model_->EnsureBridge().ok());
-  db_.fail_next = FailedPrecondition("OVSDB transaction failed at operation 2");
+  db_.fail_next_write =
+      FailedPrecondition("OVSDB transaction failed at operation 2");
   Status s = model_->JoinTvd(Blue());
   EXPECT_EQ(s,
             FailedPrecondition(
                 "joining TVD blue: OVSDB transaction failed at operation 2"));
   EXPECT_TRUE(links_.links.empty());
   EXPECT_TRUE(tunnels_.ensured.empty());
-  EXPECT_EQ(db_.ports.count("tvx100"), 0u);
-  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:blue:data"), 0u);
+  EXPECT_EQ(db_.port("tvx100"), nullptr);
+  EXPECT_EQ(BridgeIds().count("tvd-vlan:blue:data"), 0u);
 }
 
 TEST_F(HostNetworkUnitTest, FailedPeerSetupRemovesTheNewDevice) {
@@ -317,7 +207,7 @@ TEST_F(HostNetworkUnitTest, FailedPeerSetupRemovesTheNewDevice) {
   Status s = model_->JoinTvd(Blue());
   EXPECT_EQ(s, IoError("TVD blue network data: bridge fdb append failed"));
   EXPECT_TRUE(links_.links.empty());
-  EXPECT_EQ(db_.ports.count("tvx100"), 0u);
+  EXPECT_EQ(db_.port("tvx100"), nullptr);
 }
 
 TEST_F(HostNetworkUnitTest, BadSpecsAreRefusedWithTheField) {
@@ -335,7 +225,7 @@ TEST_F(HostNetworkUnitTest, BadSpecsAreRefusedWithTheField) {
   t.tvd = "bl ue";
   EXPECT_EQ(model_->JoinTvd(t),
             InvalidArgument("TVD name 'bl ue' must be 1-64 of [A-Za-z0-9_.-]"));
-  EXPECT_EQ(db_.transactions, 1);  // only EnsureBridge's
+  EXPECT_EQ(db_.transactions(), 1);  // only EnsureBridge's
 }
 
 TEST_F(HostNetworkUnitTest, JoinWithoutBridgeIsAPreconditionError) {
@@ -359,17 +249,31 @@ TEST_F(HostNetworkUnitTest, PlugChecksNetworkMacAndGateway) {
                   ->PlugVmPort({"vm1", "blue", "data", "a", "02:00:00:00:00:01",
                                 "198.18.1.1"})
                   .ok());
-  EXPECT_EQ(db_.ports.at("vm1").tag, 1);
-  EXPECT_EQ(db_.ports.at("vm1").ids.at("vm"), "a");
+  EXPECT_EQ(db_.port("vm1")->tag, 1);
+  EXPECT_EQ(db_.port("vm1")->external_ids.at("vm"), "a");
   EXPECT_EQ(
       model_->PlugVmPort({"vm2", "red", "data", "a", "02:00:00:00:00:02", ""}),
       PermissionDenied("VM a already has a port on TVD blue; a port on "
                        "TVD red needs both policies to allow it as a "
                        "gateway"));
-  EXPECT_EQ(db_.ports.count("vm2"), 0u);
+  EXPECT_EQ(db_.port("vm2"), nullptr);
   EXPECT_EQ(
       model_->PlugVmPort({"vm1", "red", "data", "b", "02:00:00:00:00:03", ""}),
       FailedPrecondition("port vm1 already belongs to another TVD network"));
+}
+
+TEST_F(HostNetworkUnitTest, PortOpenVswitchCannotAttachIsRolledBack) {
+  ASSERT_TRUE(model_->EnsureBridge().ok());
+  ASSERT_TRUE(model_->JoinTvd(Blue()).ok());
+  db_.attach_errors["vm1"] =
+      "could not open network device vm1 (No such device)";
+  EXPECT_EQ(
+      model_->PlugVmPort({"vm1", "blue", "data", "a", "02:00:00:00:00:01", ""}),
+      FailedPrecondition("Open vSwitch did not attach interface vm1: could not "
+                         "open network device vm1 (No such device)"));
+  EXPECT_EQ(db_.port("vm1"), nullptr);
+  EXPECT_EQ(db_.interface("vm1"), nullptr);
+  EXPECT_EQ(flows_.flows.size(), 2u);  // drop + VXLAN port, nothing for vm1
 }
 
 TEST_F(HostNetworkUnitTest, VmPortFlowsAllowOnlyOwnMacAndIp) {
@@ -401,12 +305,12 @@ TEST_F(HostNetworkUnitTest, LeaveRemovesExactlyOneTvd) {
       model_->PlugVmPort({"r1", "red", "data", "b", "02:00:00:00:00:02", ""})
           .ok());
   ASSERT_TRUE(model_->LeaveTvd("red").ok());
-  EXPECT_EQ(db_.ports.count("r1"), 0u);
-  EXPECT_EQ(db_.ports.count("tvx200"), 0u);
-  EXPECT_EQ(db_.ports.count("b1"), 1u);
-  EXPECT_EQ(db_.ports.count("tvx100"), 1u);
-  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:red:data"), 0u);
-  EXPECT_EQ(db_.bridge_ids.count("tvd-vlan:blue:data"), 1u);
+  EXPECT_EQ(db_.port("r1"), nullptr);
+  EXPECT_EQ(db_.port("tvx200"), nullptr);
+  EXPECT_NE(db_.port("b1"), nullptr);
+  EXPECT_NE(db_.port("tvx100"), nullptr);
+  EXPECT_EQ(BridgeIds().count("tvd-vlan:red:data"), 0u);
+  EXPECT_EQ(BridgeIds().count("tvd-vlan:blue:data"), 1u);
   EXPECT_EQ(links_.links.count("tvx200"), 0u);
   EXPECT_EQ(links_.links.count("tvx100"), 1u);
   EXPECT_EQ(tunnels_.tunnels, std::set<std::string>{"tvd-blue-host2"});
@@ -433,8 +337,10 @@ TEST_F(HostNetworkUnitTest, ListVmPortsListsExactlyTheTvdsVmPorts) {
           .ok());
   // A row of the TVD's VM kind without vm/network ids (not written by this
   // model, but still the TVD's port) and a port that is not a TVD port.
-  db_.ports["odd"] = {"uuid-odd", 1, {{"tvd", "blue"}, {"tvd-kind", "vm"}}};
-  db_.ports["eth9"] = {"uuid-eth9", std::nullopt, {}};
+  BridgeChange others;
+  others.add_ports = {{"odd", 1, {{"tvd", "blue"}, {"tvd-kind", "vm"}}, ""},
+                      {"eth9", std::nullopt, {}, ""}};
+  ASSERT_TRUE(db_.Apply("br-tvd", others, std::chrono::seconds(1)).ok());
   auto blue = model_->ListVmPorts("blue");
   ASSERT_TRUE(blue.ok()) << blue.status().ToString();
   EXPECT_EQ(*blue,
@@ -449,7 +355,7 @@ TEST_F(HostNetworkUnitTest, ListVmPortsListsExactlyTheTvdsVmPorts) {
   EXPECT_TRUE(none->empty());
   // What it lists, UnplugVmPort removes.
   ASSERT_TRUE(model_->UnplugVmPort("odd").ok());
-  EXPECT_EQ(db_.ports.count("odd"), 0u);
+  EXPECT_EQ(db_.port("odd"), nullptr);
   EXPECT_EQ(model_->ListVmPorts("bl ue").status(),
             InvalidArgument("TVD name 'bl ue' must be 1-64 of [A-Za-z0-9_.-]"));
   db_.fail_reads = IoError("OVSDB connection closed");
@@ -476,8 +382,8 @@ TEST_F(HostNetworkUnitTest, ReconcileRestoresAndRemovesStaleObjects) {
   EXPECT_EQ(tunnels_.tunnels, std::set<std::string>{"tvd-blue-host2"});
   EXPECT_EQ(links_.links.size(), 1u);
   EXPECT_EQ(links_.links.count("tvx100"), 1u);
-  EXPECT_EQ(db_.ports.count("tvx200"), 0u);
-  EXPECT_EQ(db_.ports.count("b1"), 1u);
+  EXPECT_EQ(db_.port("tvx200"), nullptr);
+  EXPECT_NE(db_.port("b1"), nullptr);
   auto cookies = flows_.ListCookies(kCookieTag, kCookieTagMask);
   ASSERT_TRUE(cookies.ok());
   EXPECT_EQ(

@@ -175,18 +175,8 @@ class HostNetwork {
                                  const std::string& network);
 
  private:
-  struct PortRow {
-    std::string uuid;
-    std::optional<std::int64_t> tag;
-    std::map<std::string, std::string> ids;
-  };
-  struct Snapshot {
-    std::string bridge_uuid;  // empty: no bridge
-    std::map<std::string, std::string> bridge_ids;
-    std::map<std::string, PortRow> ports;         // by name
-    std::map<std::string, std::int64_t> ofports;  // by interface name
-    std::map<std::string, std::string> iface_errors;
-  };
+  // The bridge as OVSDB has it; bridge.name is empty when there is none.
+  using Snapshot = BridgeState;
   struct Allocation {
     std::uint16_t vlan = 0;
     std::uint32_t vni = 0;
