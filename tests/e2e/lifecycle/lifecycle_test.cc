@@ -910,18 +910,23 @@ TEST_F(LifecycleTest, MemberFailingReattestationIsEvicted) {
   auto changed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(hosts_[1]->swtpm->ExtendPcr(16, Sha256("rootkit")).ok());
   // Within one interval plus slack (the round's own time, the proxy's
-  // leave): host2's proxy has left, host1 has dropped its tunnel.
+  // leave): host2's proxy has left, host1 has dropped its tunnel. The
+  // proxy's leave removes domains, ports, tunnels and secrets in turn, so
+  // all of them are waited for: checking the last ones after the first
+  // were seen gone would catch the leave half way.
   const auto limit = seconds(kInterval + 8);
   Host& h1 = *hosts_[0];
   Host& h2 = *hosts_[1];
   EXPECT_TRUE(Eventually(
       [&] {
-        return h2.Domains().empty() && h2.Ports() == "" &&
-               !Contains(h1.Conns(), "tvd-blue-host2");
+        return h2.Domains().empty() && h2.Ports() == "" && h2.Conns().empty() &&
+               h2.Secrets().empty() && !Contains(h1.Conns(), "tvd-blue-host2");
       },
       limit))
       << Diagnose() << "\n"
-      << Join(h2.Domains());
+      << Join(h2.Domains()) << "\n"
+      << Join(h2.Conns()) << "\n"
+      << Join(h2.Secrets());
   auto took = std::chrono::steady_clock::now() - changed_at;
   EXPECT_LT(took, limit);
   RecordProperty(
