@@ -253,7 +253,8 @@ TEST(AdmissionStoreProxyTest, CorruptRecordStopsTheJoinAndPlugsNothing) {
   }  // the process dies
   network.ports.clear();
   WriteFile(store.path(), "{\"version\":1,\"tvd\":\"blue\",\"vms\":[{}]}");
-  TvdProxy restarted(config, master, hypervisor, network, cache, store);
+  TvdProxy restarted(config, master, hypervisor, network, cache, store,
+                     std::make_shared<tvd::testing::FakeClock>());
   EXPECT_EQ(restarted.Join(),
             InvalidArgument("reading the admission record of TVD 'blue': " +
                             store.path() + ": $.vms[0].name: missing"));

@@ -390,7 +390,7 @@ TEST_F(TvdProxyTest, RestartedProxyAdoptsRunningVms) {
   network_.ports.clear();  // e.g. ovs-vswitchd restarted meanwhile
   TvdProxy restarted(
       {.tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
-      master_, hypervisor_, network_, cache_, admissions_);
+      master_, hypervisor_, network_, cache_, admissions_, clock_);
   ASSERT_TRUE(restarted.Join().ok());
   EXPECT_TRUE(network_.ports.contains(WebTap()));
   EXPECT_EQ(network_.ports[WebTap()].mac, "52:54:00:00:00:01");
