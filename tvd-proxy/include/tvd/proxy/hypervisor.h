@@ -34,6 +34,8 @@ class Hypervisor {
   //     name exists (running or not, defined or transient);
   //   AlreadyExists "domain with UUID 'UUID' already exists as 'OTHER'"
   //     when the XML's <uuid> is another domain's;
+  //   (AlreadyExists "libvirt: ..." when another client defines the name
+  //     between the check and the define;)
   //   FailedPrecondition "libvirt refused the domain: ..." for XML the
   //     hypervisor does not accept (not well-formed, no <domain> root, no
   //     type or name, a malformed <uuid>);
