@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
   tvd::proxy::TvdProxy proxy({.tvd = tvd,
                               .local_host = opt["--host"],
                               .local_address = opt["--address"]},
-                             *master, **hypervisor, network, cache, admissions);
+                             *master, **hypervisor, network, cache, admissions,
+                             std::make_shared<tvd::SteadyClock>());
   // The link's thread only queues; the loop below applies (update_inbox.h).
   tvd::proxy::MasterUpdateInbox inbox;
   master->SetUpdateHandler(
