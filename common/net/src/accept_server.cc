@@ -29,6 +29,9 @@ bool IsResourceExhaustion(int err) {
 
 StatusOr<std::unique_ptr<AcceptServer>> AcceptServer::Start(
     Listener listener, AcceptServerOptions options, ConnectionHandler handler) {
+  if (!handler) {
+    return InvalidArgument(options.name + ": no connection handler");
+  }
   int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) return ErrnoError("eventfd", errno);
   std::unique_ptr<AcceptServer> server(new AcceptServer(

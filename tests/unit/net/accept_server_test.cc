@@ -312,6 +312,16 @@ TEST(AcceptServerTest, ManyShortConnectionsLeaveNoThreadOrDescriptor) {
   EXPECT_EQ(server->active_connections(), 0u);
 }
 
+TEST(AcceptServerTest, AHandlerIsRequired) {
+  auto listener = Listener::Tcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  AcceptServerOptions options;
+  options.name = "relay";
+  EXPECT_THAT(AcceptServer::Start(std::move(*listener), options, nullptr),
+              ::tvd::testing::StatusIs(ErrorCode::kInvalidArgument,
+                                       "relay: no connection handler"));
+}
+
 TEST(AcceptServerTest, ServesAUnixSocket) {
   ::tvd::testing::TempDir dir("accept");
   const std::string path = dir.File("s.sock");

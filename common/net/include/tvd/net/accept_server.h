@@ -65,8 +65,9 @@ struct AcceptServerOptions {
 
 class AcceptServer {
  public:
-  // Starts the accept thread on `listener`. IoError when the eventfd cannot
-  // be created ("eventfd: ..."); nothing runs then.
+  // Starts the accept thread on `listener`. InvalidArgument "NAME: no
+  // connection handler" for an empty handler; IoError when the eventfd
+  // cannot be created ("eventfd: ..."). Nothing runs after an error.
   static StatusOr<std::unique_ptr<AcceptServer>> Start(
       Listener listener, AcceptServerOptions options,
       ConnectionHandler handler);
