@@ -47,7 +47,7 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";  // numeric IPv4 or IPv6
   std::uint16_t port = 0;             // 0: any free port (see port())
   bool allow_non_loopback = false;
-  std::size_t max_connections = 32;
+  std::size_t max_connections = 32;  // 0: no limit
   std::chrono::milliseconds request_timeout{5000};
   std::chrono::milliseconds send_timeout{5000};
   HttpLimits limits;
