@@ -8,7 +8,9 @@
 // thread blocks in poll() on the listening socket and an eventfd, nothing
 // else: a finished worker and Stop() both write the eventfd, so finished
 // workers are joined (reaped) right away and Stop() is seen at once; there
-// is no polling interval.
+// is no polling interval. The one timed wait: when accept() fails for lack
+// of descriptors or memory, accepting pauses for 100 ms or until a
+// connection ends (the pending connection would otherwise spin the thread).
 //
 // Connection sockets. The handler gets the accepted socket (blocking,
 // close-on-exec). The server owns it: the handler must not close it (it may
