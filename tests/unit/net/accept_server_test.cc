@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -310,6 +311,40 @@ TEST(AcceptServerTest, ManyShortConnectionsLeaveNoThreadOrDescriptor) {
   EXPECT_EQ(server->unjoined_workers(), 0u);
   EXPECT_EQ(ThreadCount(), threads);
   EXPECT_EQ(server->active_connections(), 0u);
+}
+
+// accept() failing for lack of descriptors does not stop the server: the
+// connection waits in the backlog and is served once a descriptor is free.
+// (Whether the accept thread tries while the descriptors are taken depends
+// on scheduling; the connection must be served either way.)
+TEST(AcceptServerTest, OutOfDescriptorsPausesAcceptingAndThenServes) {
+  auto server = StartOnLoopback(
+      {}, [](int fd) { (void)!::send(fd, "late", 4, MSG_NOSIGNAL); });
+  ASSERT_NE(server, nullptr);
+  int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  // Every descriptor below a small limit taken: accept() gets EMFILE.
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(FdCount() + 16);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(client)) >= 0;) fillers.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // The kernel completes the handshake; only accept() lacks a descriptor.
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(server->active_connections(), 0u);
+  for (int fd : fillers) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  timeval tv{static_cast<time_t>(kHangGuard.count()), 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(ReadToEnd(client), "late");
+  ::close(client);
 }
 
 TEST(AcceptServerTest, AHandlerIsRequired) {
