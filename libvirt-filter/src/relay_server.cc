@@ -298,60 +298,34 @@ StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
   s->quota_ = std::make_unique<QuotaGuard>(*s->admin_, s->admin_->cache(),
                                            s->disk_sizes_, s->claims_.get());
 
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(options.port);
-  if (::inet_pton(AF_INET, options.listen_address.c_str(), &addr.sin_addr) !=
-      1) {
-    return InvalidArgument("listen address '" + options.listen_address +
-                           "' is not an IPv4 address");
-  }
-  s->listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s->listen_fd_ < 0) return ErrnoError("socket", errno);
-  int one = 1;
-  ::setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    return ErrnoError(
-        "bind " + options.listen_address + ":" + std::to_string(options.port),
-        errno);
-  }
-  if (::listen(s->listen_fd_, 64) != 0) return ErrnoError("listen", errno);
-  socklen_t len = sizeof(addr);
-  ::getsockname(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  s->port_ = ntohs(addr.sin_port);
-  if (::pipe2(s->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
-    return ErrnoError("pipe", errno);
-  }
-  s->acceptor_ = std::thread([p = s.get()] { p->AcceptLoop(); });
+  TVD_ASSIGN_OR_RETURN(net::Listener listener,
+                       net::Listener::Tcp(options.listen_address, options.port,
+                                          /*backlog=*/64));
+  net::AcceptServerOptions serve;
+  serve.name = "relay";
+  // No limit across tenants: each TVD has its own (TenantLimits), checked
+  // once the tenant's certificate says who it is.
+  serve.max_connections = 0;
+  TVD_ASSIGN_OR_RETURN(
+      s->server_,
+      net::AcceptServer::Start(std::move(listener), std::move(serve),
+                               [p = s.get()](int fd) { p->Serve(fd); }));
   s->reporter_ = std::thread([p = s.get()] { p->ReportLoop(); });
   log::Info("libvirt-filter listening on ", options.listen_address, ":",
-            s->port_, ", upstream ", options.upstream_socket, " (",
+            s->server_->port(), ", upstream ", options.upstream_socket, " (",
             options.upstream_uri, ")");
   return s;
 }
 
-RelayServer::~RelayServer() {
-  Stop();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  for (int fd : wake_pipe_) {
-    if (fd >= 0) ::close(fd);
-  }
-}
+RelayServer::~RelayServer() { Stop(); }
 
 void RelayServer::Stop() {
   if (stopping_.exchange(true)) return;
-  if (wake_pipe_[1] >= 0) (void)!::write(wake_pipe_[1], "x", 1);
-  if (acceptor_.joinable()) acceptor_.join();
+  // Closes the listener, shuts every tenant connection down and joins its
+  // thread.
+  if (server_ != nullptr) server_->Stop();
   if (quota_ != nullptr) quota_->Wake();
   if (reporter_.joinable()) reporter_.join();
-  MutexLock lock(mu_);
-  for (Worker& w : workers_) ::shutdown(w.fd, SHUT_RDWR);
-  for (Worker& w : workers_) {
-    if (w.thread.joinable()) w.thread.join();
-    ::close(w.fd);
-  }
-  workers_.clear();
 }
 
 void RelayServer::ReportLoop() {
@@ -372,38 +346,6 @@ void RelayServer::ReportLoop() {
                   " not reported: ", s.ToString());
       }
     }
-  }
-}
-
-void RelayServer::AcceptLoop() {
-  while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-    ::poll(fds, 2, 1000);
-    {
-      MutexLock lock(mu_);
-      for (auto it = workers_.begin(); it != workers_.end();) {
-        if (it->done) {
-          it->thread.join();
-          ::close(it->fd);
-          it = workers_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    if (stopping_) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    MutexLock lock(mu_);
-    Worker& w = workers_.emplace_back();
-    w.fd = fd;
-    ++active_;
-    w.thread = std::thread([this, &w] {
-      Serve(w.fd);
-      --active_;
-      w.done = true;
-    });
   }
 }
 

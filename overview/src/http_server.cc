@@ -1,17 +1,11 @@
 #include "tvd/overview/http_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
+#include <sys/time.h>
 
 #include <cstring>
-
-#include "tvd/log.h"
-#include "tvd/mutex.h"
 
 namespace tvd::overview {
 
@@ -19,17 +13,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Loopback: 127.0.0.0/8, ::1, and ::ffff:127.0.0.0/104.
-bool IsLoopback(const sockaddr_storage& addr) {
-  if (addr.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-  }
-  const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-  if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr)) return true;
-  return IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) &&
-         a6->sin6_addr.s6_addr[12] == 127;
-}
+// How long a connection is kept after its answer for the client to close
+// first (see Serve).
+constexpr std::chrono::milliseconds kLingerAfterAnswer{1000};
 
 void SendAll(int fd, const std::string& data) {
   std::size_t sent = 0;
@@ -106,140 +92,48 @@ std::string SerializeResponse(const HttpResponse& r) {
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, HttpHandler handler) {
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (::inet_pton(AF_INET, options.address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options.port);
-    addr_len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, options.address.c_str(), &v6->sin6_addr) ==
-             1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options.port);
-    addr_len = sizeof(sockaddr_in6);
-  } else {
-    return InvalidArgument("listen address '" + options.address +
-                           "' is not a numeric IPv4 or IPv6 address");
-  }
-  if (!IsLoopback(addr) && !options.allow_non_loopback) {
+  TVD_ASSIGN_OR_RETURN(bool loopback, net::IsLoopbackAddress(options.address));
+  if (!loopback && !options.allow_non_loopback) {
     return PermissionDenied("listen address " + options.address +
                             " is not a loopback address (pass "
                             "--allow-non-loopback to serve other machines)");
   }
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket", errno);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
-    Status s = ErrnoError(
-        "bind " + options.address + ":" + std::to_string(options.port), errno);
-    ::close(fd);
-    return s;
-  }
-  if (::listen(fd, 64) != 0) {
-    Status s = ErrnoError("listen", errno);
-    ::close(fd);
-    return s;
-  }
-  sockaddr_storage bound{};
-  socklen_t bound_len = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  const std::uint16_t port =
-      ntohs(bound.ss_family == AF_INET
-                ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-  int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake < 0) {
-    Status s = ErrnoError("eventfd", errno);
-    ::close(fd);
-    return s;
-  }
+  TVD_ASSIGN_OR_RETURN(
+      net::Listener listener,
+      net::Listener::Tcp(options.address, options.port, /*backlog=*/64));
   std::unique_ptr<HttpServer> server(
-      new HttpServer(std::move(options), std::move(handler), fd, wake, port));
-  server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+      new HttpServer(std::move(options), std::move(handler)));
+  net::AcceptServerOptions serve;
+  serve.name = "overview http server";
+  serve.max_connections = server->options_.max_connections;
+  serve.on_refused = [s = server.get()](int fd) { s->Refuse(fd); };
+  TVD_ASSIGN_OR_RETURN(
+      server->server_,
+      net::AcceptServer::Start(std::move(listener), std::move(serve),
+                               [s = server.get()](int fd) { s->Serve(fd); }));
   return server;
 }
 
-HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
-                       int listen_fd, int wake_fd, std::uint16_t port)
-    : options_(std::move(options)),
-      handler_(std::move(handler)),
-      listen_fd_(listen_fd),
-      wake_fd_(wake_fd),
-      port_(port) {}
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
-  if (stopping_.exchange(true)) return;
-  std::uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
-  if (accept_thread_.joinable()) accept_thread_.join();
-  // The acceptor is gone, so no connection is added any more; the list is
-  // taken out (its nodes, which the threads point at, stay put) and joined
-  // without the lock.
-  std::list<Connection> all;
-  {
-    MutexLock lock(mutex_);
-    // Each connection's fd stays open until its thread is joined, so this
-    // cannot hit a reused descriptor.
-    for (Connection& c : connections_) ::shutdown(c.fd, SHUT_RDWR);
-    all.splice(all.end(), connections_);
-  }
-  for (Connection& c : all) {
-    if (c.thread.joinable()) c.thread.join();
-    ::close(c.fd);
-  }
-  ::close(listen_fd_);
-  ::close(wake_fd_);
+  if (server_ != nullptr) server_->Stop();
 }
 
-void HttpServer::ReapFinished() {
-  MutexLock lock(mutex_);
-  for (auto it = connections_.begin(); it != connections_.end();) {
-    if (it->done) {
-      it->thread.join();
-      ::close(it->fd);
-      it = connections_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+void HttpServer::SetSendTimeout(int fd) const {
+  timeval send_timeout{};
+  send_timeout.tv_sec = options_.send_timeout.count() / 1000;
+  send_timeout.tv_usec = (options_.send_timeout.count() % 1000) * 1000;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
 }
 
-void HttpServer::AcceptLoop() {
-  while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    int n = ::poll(fds, 2, 1000);
-    ReapFinished();
-    if (n < 0 && errno != EINTR) {
-      log::Error("poll on the listening socket: ", std::strerror(errno));
-      return;
-    }
-    if (n <= 0 || stopping_ || !(fds[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // the peer gave up already, or EMFILE: next round
-    timeval send_timeout{};
-    send_timeout.tv_sec = options_.send_timeout.count() / 1000;
-    send_timeout.tv_usec = (options_.send_timeout.count() % 1000) * 1000;
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
-                 sizeof send_timeout);
-    MutexLock lock(mutex_);
-    if (connections_.size() >= options_.max_connections) {
-      SendAll(fd, SerializeResponse(
-                      PlainError(503, "too many connections; retry later")));
-      ::close(fd);
-      continue;
-    }
-    Connection& c = connections_.emplace_back();
-    c.fd = fd;
-    c.thread = std::thread([this, &c] {
-      Serve(c.fd);
-      c.done = true;
-    });
-  }
+void HttpServer::Refuse(int fd) {
+  SetSendTimeout(fd);
+  SendAll(fd, SerializeResponse(
+                  PlainError(503, "too many connections; retry later")));
 }
 
 bool HttpServer::HostAllowed(const std::string& host_header) const {
@@ -259,6 +153,7 @@ bool HttpServer::HostAllowed(const std::string& host_header) const {
 }
 
 void HttpServer::Serve(int fd) {
+  SetSendTimeout(fd);
   const auto deadline = Clock::now() + options_.request_timeout;
   std::string received;
   char chunk[2048];
@@ -290,7 +185,7 @@ void HttpServer::Serve(int fd) {
     pollfd p{fd, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || stopping_) return;
+    if (n < 0) return;     // Stop() shuts the socket down: recv sees the end
     if (n == 0) continue;  // the deadline check above answers 408
     ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
     if (got < 0 && errno == EINTR) continue;
@@ -298,10 +193,24 @@ void HttpServer::Serve(int fd) {
     received.append(chunk, static_cast<std::size_t>(got));
   }
   SendAll(fd, SerializeResponse(response));
-  // Half-close only: a full close with unread request bytes would send a
-  // reset that can destroy the answer before the client reads it. The
-  // descriptor is closed when the accept loop reaps this connection.
+  // Half-close, then read and drop what the client still sends until it
+  // closes (it has the whole answer then), for at most kLingerAfterAnswer:
+  // closing with unread request bytes would send a reset that can destroy
+  // the answer before the client reads it. Stop() ends this wait at once.
   ::shutdown(fd, SHUT_WR);
+  const auto linger_until = Clock::now() + kLingerAfterAnswer;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        linger_until - Clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return;
+  }
 }
 
 }  // namespace tvd::overview

@@ -205,6 +205,27 @@ TEST_F(TlsChannelTest, StopEndsOpenConnections) {
   EXPECT_FALSE((*c)->ReadFrame(milliseconds(500)).ok());
 }
 
+TEST_F(TlsChannelTest, ConnectionBeyondTheLimitIsReportedUnavailable) {
+  ServerOptions options;
+  options.max_connections = 1;
+  StartEchoServer(options);
+  auto first = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // One round trip: the first connection's handler is running.
+  ASSERT_TRUE((*first)
+                  ->WriteFrame(MessageType::kAttestHello, {}, milliseconds(500))
+                  .ok());
+  ASSERT_TRUE((*first)->ReadFrame(milliseconds(1000)).ok());
+  auto second = ConnectTcp("127.0.0.1", server_->port(), milliseconds(1000));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(WaitReport(LocalAddressOf(*second)),
+            Unavailable("too many connections (limit 1)"));
+  // Refused sockets are closed at once, without a handshake.
+  char c;
+  EXPECT_EQ(::recv(*second, &c, 1, 0), 0);
+  ::close(*second);
+}
+
 TEST_F(TlsChannelTest, RefusesNonTls13ConfigurationsAtCreation) {
   TlsCredentials bad{ca_.cert_pem, "not a certificate", SecureBytes()};
   EXPECT_EQ(TlsContext::Create(TlsSide::kClient, bad).status(),

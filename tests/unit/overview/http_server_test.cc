@@ -1,6 +1,7 @@
 // The overview's HTTP server and routes over real loopback sockets: the
 // three pages, 404/405, Host check, size cap, request timeout, connection
-// limit, and the refusal of non-loopback listen addresses.
+// limit, a large answer despite unread request bytes, and the refusal of
+// non-loopback listen addresses.
 #include "tvd/overview/http_server.h"
 
 #include <arpa/inet.h>
@@ -140,6 +141,37 @@ TEST_F(HttpServerTest, OversizedHeadGets431) {
   EXPECT_EQ(Body(r),
             "431 Request Header Fields Too Large: request head larger than "
             "8192 bytes\n");
+}
+
+// The server answers without reading everything the client sent (here
+// bytes after the request head). Closing with unread bytes makes the kernel
+// reset the connection and drop what it has not sent yet: a large answer
+// would arrive cut short. The server keeps the connection until the client
+// closes it.
+TEST(HttpServerLinger, LargeAnswerArrivesWholeDespiteUnreadRequestBytes) {
+  const std::string big(4 * 1024 * 1024, 'p');
+  auto server = HttpServer::Start({}, [&](const HttpRequest&) {
+    HttpResponse r;
+    r.body = big;
+    return r;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int small = 16 * 1024;  // the answer cannot all be in flight at once
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((*server)->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" + std::string(4096, 'x');
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string r = ReadAll(fd, milliseconds(20000));
+  ::close(fd);
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r.substr(0, 200);
+  EXPECT_EQ(Body(r).size(), big.size());
 }
 
 TEST_F(HttpServerTest, SlowClientTimesOutWith408) {

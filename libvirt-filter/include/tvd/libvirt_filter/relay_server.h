@@ -5,7 +5,9 @@
 // SessionFilter, to its own connection on libvirtd's UNIX socket.
 //
 // Threads: one accept thread, one thread per tenant connection (so a slow or
-// broken tenant never stalls another). Per connection, output buffers are
+// broken tenant never stalls another): net::AcceptServer (accept_server.h),
+// without a global connection limit (the limits are per tenant, below);
+// one more thread reports quota usage. Per connection, output buffers are
 // bounded: while the tenant does not read, the relay stops reading from
 // libvirtd for it. A connection is closed when it breaks the protocol (bad
 // length word, bad header, malformed arguments), when an incomplete packet
@@ -21,9 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -35,7 +35,7 @@
 #include "tvd/libvirt_filter/ownership_source.h"
 #include "tvd/libvirt_filter/quota_guard.h"
 #include "tvd/libvirt_filter/tenant_limits.h"
-#include "tvd/mutex.h"
+#include "tvd/net/accept_server.h"
 #include "tvd/status.h"
 
 namespace tvd::libvirt_filter {
@@ -80,10 +80,13 @@ class RelayServer {
   RelayServer(const RelayServer&) = delete;
   RelayServer& operator=(const RelayServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_->port(); }
   // Stops accepting, closes every connection and joins all threads.
   void Stop();
-  std::size_t active_connections() const { return active_.load(); }
+  // Tenant connections whose thread has not finished yet.
+  std::size_t active_connections() const {
+    return server_->active_connections();
+  }
   std::uint64_t closed_for_protocol_errors() const {
     return protocol_closes_.load();
   }
@@ -93,7 +96,7 @@ class RelayServer {
  private:
   RelayServer(const RelayOptions& options, const OwnershipSource& ownership,
               DiskImageChecker& disks);
-  void AcceptLoop();
+  // One tenant connection, on its own thread.
   void Serve(int fd);
   // Reports quota usage as QuotaGuard::ReportsDue says, until Stop.
   void ReportLoop();
@@ -109,20 +112,10 @@ class RelayServer {
   std::unique_ptr<TotalQuotaClaims> claims_;  // null: no proxy_run_dir
   std::unique_ptr<QuotaGuard> quota_;
   std::thread reporter_;
-  int listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
-  std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::size_t> active_{0};
   std::atomic<std::uint64_t> protocol_closes_{0};
-  std::thread acceptor_;
-  Mutex mu_;
-  struct Worker {
-    std::thread thread;
-    int fd = -1;
-    std::atomic<bool> done{false};
-  };
-  std::list<Worker> workers_ TVD_GUARDED_BY(mu_);
+  // Last: destroyed (stopped) before what its handlers use.
+  net::AcceptServerPtr server_;
 };
 
 // The subject of an X.509 certificate as "KEY=value,..." in certificate

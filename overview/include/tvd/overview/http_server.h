@@ -10,20 +10,19 @@
 // the head is capped (http_request.h); the Host header must name the server
 // (a loopback name, or one of allowed_hosts), so a web page elsewhere cannot
 // read the overview through DNS rebinding (403 otherwise).
+//
+// Accepting, the thread per connection, the connection limit and Stop() are
+// net::AcceptServer's (accept_server.h); this class adds HTTP.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "tvd/mutex.h"
+#include "tvd/net/accept_server.h"
 #include "tvd/overview/http_request.h"
 #include "tvd/status.h"
 
@@ -48,7 +47,7 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";  // numeric IPv4 or IPv6
   std::uint16_t port = 0;             // 0: any free port (see port())
   bool allow_non_loopback = false;
-  std::size_t max_connections = 32;
+  std::size_t max_connections = 32;  // 0: no limit
   std::chrono::milliseconds request_timeout{5000};
   std::chrono::milliseconds send_timeout{5000};
   HttpLimits limits;
@@ -73,34 +72,24 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_->port(); }
 
   // Stops accepting, cuts open connections, joins every thread. Idempotent.
   void Stop();
 
  private:
-  HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd,
-             int wake_fd, std::uint16_t port);
-  void AcceptLoop();
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  // One connection, on its own thread: one request, one answer.
   void Serve(int fd);
+  // A connection over max_connections, on the accept thread: 503.
+  void Refuse(int fd);
+  void SetSendTimeout(int fd) const;
   bool HostAllowed(const std::string& host_header) const;
-  void ReapFinished();
 
-  struct Connection {
-    int fd = -1;
-    std::thread thread;
-    std::atomic<bool> done{false};
-  };
-
-  HttpServerOptions options_;
-  HttpHandler handler_;
-  int listen_fd_;
-  int wake_fd_;  // eventfd: wakes the accept loop on Stop()
-  std::uint16_t port_;
-  std::atomic<bool> stopping_{false};
-  std::thread accept_thread_;
-  Mutex mutex_;
-  std::list<Connection> connections_ TVD_GUARDED_BY(mutex_);
+  const HttpServerOptions options_;
+  const HttpHandler handler_;
+  // Last: destroyed (stopped) before what its handlers use.
+  net::AcceptServerPtr server_;
 };
 
 }  // namespace tvd::overview

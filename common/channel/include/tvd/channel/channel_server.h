@@ -7,22 +7,21 @@
 // final Status (OK, or the reason it was refused or dropped). When the
 // handler returns an error and the channel is still open, the error is sent
 // to the peer as a kError frame before closing.
+//
+// Accepting, the thread per connection and Stop() are net::AcceptServer's
+// (accept_server.h); this class adds TLS and the report.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "tvd/channel/connection.h"
 #include "tvd/channel/tls_context.h"
-#include "tvd/mutex.h"
+#include "tvd/net/accept_server.h"
 #include "tvd/status.h"
 
 namespace tvd::channel {
@@ -33,6 +32,7 @@ struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   std::size_t max_payload = kDefaultMaxPayload;
   // Connections beyond this are closed at once (reported as Unavailable).
+  // 0: no limit.
   std::size_t max_connections = 256;
 };
 
@@ -51,7 +51,9 @@ using ConnectionObserver = std::function<void(const ConnectionReport&)>;
 class ChannelServer {
  public:
   // Binds, listens and starts accepting. IoError when the address cannot be
-  // bound; InvalidArgument for a non-server TLS context.
+  // bound ("bind 127.0.0.1:4433: Address already in use"); InvalidArgument
+  // for a non-server TLS context or an address that is not numeric
+  // (net::Listener::Tcp).
   static StatusOr<std::unique_ptr<ChannelServer>> Start(
       const ServerOptions& options, std::shared_ptr<const TlsContext> tls,
       ConnectionHandler handler, ConnectionObserver observer);
@@ -61,31 +63,21 @@ class ChannelServer {
   void Stop();
   ~ChannelServer();
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_->port(); }
 
  private:
-  struct Worker {
-    std::thread thread;
-    int fd = -1;  // guarded by mutex_; -1 once the worker finished
-    bool done = false;
-  };
-
   ChannelServer() = default;
-  void AcceptLoop();
-  void Serve(Worker* worker, int fd);
-  void ReapFinished();
+  // One connection, on its own thread: handshake, handler, report.
+  void Serve(int fd);
+  // A connection over max_connections, on the accept thread.
+  void Refuse(int fd);
 
   ServerOptions options_;
   std::shared_ptr<const TlsContext> tls_;
   ConnectionHandler handler_;
   ConnectionObserver observer_;
-  int listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-  Mutex mutex_;
-  std::list<Worker> workers_ TVD_GUARDED_BY(mutex_);
+  // Last: destroyed (stopped) before what its handlers use.
+  net::AcceptServerPtr server_;
 };
 
 using ChannelServerPtr = std::unique_ptr<ChannelServer>;
