@@ -34,14 +34,17 @@ WriteJournal::Ticket MasterCore::SubmitLocked(Decision decision,
         n.end ? hub.Remove(n.tvd, n.host) : hub.Find(n.tvd, n.host);
     if (s) pushes.emplace_back(std::move(s), std::move(n));
   }
-  return journal.Submit(std::move(decision.writes),
-                        [pushes = std::move(pushes), after = std::move(after)] {
-                          for (const auto& [session, n] : pushes) {
-                            session->Push(n.type, n.payload);
-                            if (n.end) session->End();
-                          }
-                          if (after) after();
-                        });
+  // Framed on the journal's thread once the writes are durable, outside
+  // the decision lock; one frame per distinct message, not per member.
+  return journal.Submit(std::move(decision.writes), [pushes = std::move(pushes),
+                                                     after = std::move(after)] {
+    FrameOnce frames;
+    for (const auto& [session, n] : pushes) {
+      session->Push(n.type, frames.Frame(n.type, n.payload));
+      if (n.end) session->End();
+    }
+    if (after) after();
+  });
 }
 
 void MasterCore::Audit(const std::string& actor, const std::string& action,
@@ -163,18 +166,25 @@ Status MemberChannels::Serve(Connection& conn,
   auto first = requirements();
   ReattestSchedule schedule(*core_.clock,
                             first ? first->interval : kRemovedWait);
+  // The outbox is taken at the start and after each wakeup only: a push
+  // that lands after a Take() leaves the wakeup set, so the wait below
+  // returns at once.
+  bool woken = true;
   while (!core_.stop) {
-    MemberSession::Batch batch = session->Take();
-    for (const auto& [type, payload] : batch.frames) {
-      TVD_RETURN_IF_ERROR(
-          conn.WriteFrame(type, payload->view(), core_.options.timeouts.write));
-    }
-    if (batch.end) {
-      conn.Close();
-      return Status::Ok();
+    if (woken) {
+      MemberSession::Batch batch = session->Take();
+      for (const auto& [type, frame] : batch.frames) {
+        TVD_RETURN_IF_ERROR(
+            conn.WriteRaw(frame->view(), core_.options.timeouts.write));
+      }
+      if (batch.end) {
+        conn.Close();
+        return Status::Ok();
+      }
     }
     auto wake =
         conn.WaitReadableOrWoken(schedule.Remaining(), session->wake_fd());
+    woken = wake == Connection::Wake::kWoken;
     if (wake == Connection::Wake::kReadable) {
       TVD_ASSIGN_OR_RETURN(Frame frame,
                            conn.ReadFrame(core_.options.timeouts.read));

@@ -1,5 +1,6 @@
 #include "tvd/master/member_hub.h"
 
+#include <openssl/crypto.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -27,13 +28,27 @@ void MemberSession::Wake() {
 }
 
 void MemberSession::Push(channel::MessageType type,
-                         std::shared_ptr<const SecureBytes> payload) {
+                         std::shared_ptr<const SecureBytes> frame) {
   {
     MutexLock lock(mutex_);
     if (outbox_.end) return;
-    outbox_.frames.emplace_back(type, std::move(payload));
+    outbox_.frames.emplace_back(type, std::move(frame));
   }
   Wake();
+}
+
+std::shared_ptr<const SecureBytes> FrameOnce::Frame(
+    channel::MessageType type,
+    const std::shared_ptr<const SecureBytes>& payload) {
+  std::shared_ptr<const SecureBytes>& slot = frames_[{type, payload.get()}];
+  if (!slot) {
+    std::vector<std::uint8_t> encoded =
+        channel::EncodeFrame(type, payload->view());
+    slot = std::make_shared<const SecureBytes>(
+        std::span<const std::uint8_t>(encoded));
+    OPENSSL_cleanse(encoded.data(), encoded.size());
+  }
+  return slot;
 }
 
 void MemberSession::End() {

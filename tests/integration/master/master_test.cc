@@ -19,6 +19,7 @@
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/pki/certificate_authority.h"
+#include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
@@ -863,6 +864,33 @@ TEST_F(MasterTest, AdminRequestsNeedAnAdminCertificate) {
       saw_denied = true;
   }
   EXPECT_TRUE(saw_denied);
+}
+
+TEST_F(MasterTest, AdminRequestsShareOneHeldConnectionUntilARefusal) {
+  protocol::AdminChannel admin(Endpoint(), *admin_tls_);
+  ASSERT_TRUE(admin.Connect().ok());
+  EXPECT_EQ(admin.connects(), 1);
+  auto added = admin.AddTvd(Policy("green", 3, {"node1"}, {Sha256Digest{}}));
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*added)["added"], "green");
+  auto updated =
+      admin.UpdateTvd(Policy("green", 3, {"node1"}, {Sha256Digest{}}, 2));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*updated)["updated"], "green");
+  auto tvds = admin.Query({protocol::AdminQueryKind::kTvds, ""});
+  ASSERT_TRUE(tvds.ok()) << tvds.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*tvds)["tvds"].size(), 3u);
+  // Three requests, one connection.
+  EXPECT_EQ(admin.connects(), 1);
+  // The master answers a refusal with kError and closes the connection;
+  // the channel drops it and the next request opens a new one.
+  EXPECT_EQ(
+      admin.AddTvd(Policy("green", 3, {"node1"}, {Sha256Digest{}})).status(),
+      AlreadyExists("peer: TVD green already exists"));
+  auto removed = admin.RemoveTvd("green");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*removed)["removed"], "green");
+  EXPECT_EQ(admin.connects(), 2);
 }
 
 TEST_F(MasterTest, GarbageGetsAClearErrorAndChangesNothing) {

@@ -79,5 +79,38 @@ TEST(MasterHubTest, EndAllEndsEveryChannel) {
   EXPECT_EQ(hub.Find("blue", "node1"), nullptr);
 }
 
+TEST(MasterFrameOnceTest, OneMessageForManyMembersIsFramedOnce) {
+  auto payload =
+      std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{7, 8, 9});
+  FrameOnce frames;
+  auto first = frames.Frame(MessageType::kPolicyUpdate, payload);
+  auto second = frames.Frame(MessageType::kPolicyUpdate, payload);
+  EXPECT_EQ(first, second);  // the same bytes, not a copy
+  EXPECT_EQ(frames.encoded(), 1u);
+  std::vector<std::uint8_t> expected =
+      channel::EncodeFrame(MessageType::kPolicyUpdate, payload->view());
+  EXPECT_EQ(
+      std::vector<std::uint8_t>(first->view().begin(), first->view().end()),
+      expected);
+}
+
+TEST(MasterFrameOnceTest, ATypeOrPayloadOfItsOwnGetsItsOwnFrame) {
+  auto a = std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1});
+  // Equal bytes in another object: another message (told apart by object).
+  auto b = std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1});
+  FrameOnce frames;
+  auto membership = frames.Frame(MessageType::kMembershipUpdate, a);
+  auto leave = frames.Frame(MessageType::kLeaveNotice, a);
+  auto other = frames.Frame(MessageType::kMembershipUpdate, b);
+  EXPECT_NE(membership, leave);
+  EXPECT_NE(membership, other);
+  EXPECT_EQ(frames.encoded(), 3u);
+  auto decoded = channel::DecodeFrame(leave->view(), 1024);
+  ASSERT_EQ(decoded.kind, channel::DecodeResult::Kind::kFrame);
+  EXPECT_EQ(decoded.frame.type, MessageType::kLeaveNotice);
+  EXPECT_EQ(decoded.frame.payload, (std::vector<std::uint8_t>{1}));
+  EXPECT_EQ(decoded.consumed, leave->size());
+}
+
 }  // namespace
 }  // namespace tvd::master

@@ -4,6 +4,11 @@
 // Connection::WaitReadableOrWoken), so fan-out latency is the time to write
 // the frames, not a polling period.
 //
+// What is queued is the whole encoded frame, so a message for many members
+// (a PolicyUpdate for every member of a TVD) is encoded once (FrameOnce)
+// and the same bytes are queued for each; each channel still writes them
+// through its own TLS session (its own encryption).
+//
 // Locks: MemberHub::mutex_ guards the map of current sessions; each
 // MemberSession::mutex_ guards its outbox. The hub's lock is never held
 // while a session's lock is taken, and neither is held during I/O.
@@ -36,10 +41,11 @@ class MemberSession {
   const std::string& tvd() const { return tvd_; }
   const std::string& host() const { return host_; }
 
-  // Queues a frame and wakes the channel thread. After End() nothing more
-  // is queued.
+  // Queues `frame` (the encoded frame of a message of `type`, see
+  // FrameOnce; written as is) and wakes the channel thread. After End()
+  // nothing more is queued.
   void Push(channel::MessageType type,
-            std::shared_ptr<const SecureBytes> payload);
+            std::shared_ptr<const SecureBytes> frame);
   // The channel closes once the queued frames are written.
   void End();
 
@@ -72,6 +78,26 @@ class MemberSession {
   Batch outbox_ TVD_GUARDED_BY(mutex_);
 };
 using MemberSessionPtr = std::shared_ptr<MemberSession>;
+
+// Encodes each distinct message of one fan-out once. The frame for (type,
+// payload) is channel::EncodeFrame(type, payload) in SecureBytes (a
+// MembershipUpdate carries the TVD key; the temporary encoding is wiped),
+// and the same frame is returned for the same type and payload object.
+// Payloads are told apart by address: they must stay alive while this
+// object is used (they do: the fan-out holds them).
+class FrameOnce {
+ public:
+  std::shared_ptr<const SecureBytes> Frame(
+      channel::MessageType type,
+      const std::shared_ptr<const SecureBytes>& payload);
+  // Distinct frames encoded so far.
+  std::size_t encoded() const { return frames_.size(); }
+
+ private:
+  std::map<std::pair<channel::MessageType, const SecureBytes*>,
+           std::shared_ptr<const SecureBytes>>
+      frames_;
+};
 
 class MemberHub {
  public:
