@@ -2,7 +2,6 @@
 
 #include <iostream>
 
-#include "tvd/atomic_file.h"
 #include "tvd/log.h"
 #include "tvd/rm/rm_agent.h"
 #include "tvd/rm/rm_server.h"
@@ -18,6 +17,10 @@ class ServerDaemon : public daemon::Daemon {
  public:
   explicit ServerDaemon(std::unique_ptr<RmServer> server)
       : server_(std::move(server)) {}
+  // --endpoints-file: the two endpoints it bound, one a line.
+  std::string AddressFileText() const override {
+    return server_->agent_endpoint() + "\n" + server_->query_endpoint() + "\n";
+  }
   Status Run(daemon::StopSignals& signals) override {
     return daemon::RunUntilStopSignal(
         signals, [this] { return server_->Run(); },
@@ -69,15 +72,6 @@ StatusOr<daemon::DaemonPtr> StartRmServer(const RmServerFlags& flags) {
   TVD_ASSIGN_OR_RETURN(config.admins, LoadAllowList(flags.admins));
   TVD_ASSIGN_OR_RETURN(std::unique_ptr<RmServer> server,
                        RmServer::Create(std::move(config)));
-  if (!flags.endpoints_file.empty()) {
-    // Whoever waits for this file would otherwise wait forever: fail.
-    if (Status s = WriteFileAtomically(
-            flags.endpoints_file,
-            server->agent_endpoint() + "\n" + server->query_endpoint() + "\n");
-        !s.ok()) {
-      return Status(s.code(), "--endpoints-file: " + s.message());
-    }
-  }
   return daemon::DaemonPtr(std::make_unique<ServerDaemon>(std::move(server)));
 }
 
@@ -104,6 +98,11 @@ daemon::DaemonSpec<RmServerFlags> RmServerDaemonSpec() {
   spec.summary =
       "Registers rm-agents and answers admins' resource queries "
       "(rm-server keygen PREFIX makes a key pair).";
+  // RunDaemon writes --endpoints-file (ServerDaemon::AddressFileText).
+  spec.listens = true;
+  spec.address_file_flag = "endpoints-file";
+  spec.address_file_help =
+      "after binding, write the two bound endpoints here (atomically)";
   spec.declare = [](daemon::FlagSet& flags, RmServerFlags& f) {
     flags
         .String("agent-endpoint", &f.agent_endpoint,
@@ -129,8 +128,6 @@ daemon::DaemonSpec<RmServerFlags> RmServerDaemonSpec() {
         .Duration("expiry-ms", &f.expiry, daemon::DurationUnit::kMilliseconds,
                   kOneMs, kOneDay, "silence after which an agent is removed")
         .Default("30000");
-    flags.Path("endpoints-file", &f.endpoints_file,
-               "after binding, write the two bound endpoints here");
   };
   spec.start = [](RmServerFlags& f) { return StartRmServer(f); };
   return spec;

@@ -3,11 +3,15 @@
 #include <iostream>
 #include <optional>
 
+#include "tvd/atomic_file.h"
 #include "tvd/daemon/logging.h"
-#include "tvd/daemon/port_file.h"
 #include "tvd/log.h"
 
 namespace tvd::daemon {
+
+std::string Daemon::AddressFileText() const {
+  return std::to_string(port()) + "\n";
+}
 
 Status Daemon::Run(StopSignals& signals) {
   const int sig = signals.Wait();
@@ -28,10 +32,9 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
         return Status::Ok();
       },
       "debug, info, warning or error (default: TVD_LOG_LEVEL, else info)");
-  std::string port_file;
+  std::string address_file;
   if (hooks.listens) {
-    flags.Path("port-file", &port_file,
-               "after binding, write the bound port here (atomically)");
+    flags.Path(hooks.address_file_flag, &address_file, hooks.address_file_help);
   }
   StatusOr<ParseOutcome> outcome = flags.Parse(args);
   if (!outcome.ok()) {
@@ -56,10 +59,12 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
     log::Error(daemon.status().ToString());
     return 1;
   }
-  if (!port_file.empty()) {
+  if (!address_file.empty()) {
     // Whoever waits for this file would otherwise wait forever: fail.
-    if (Status s = WritePortFile(port_file, (*daemon)->port()); !s.ok()) {
-      log::Error("--port-file: ", s.ToString());
+    if (Status s =
+            WriteFileAtomically(address_file, (*daemon)->AddressFileText());
+        !s.ok()) {
+      log::Error("--", hooks.address_file_flag, ": ", s.ToString());
       (*daemon)->Stop();
       return 1;
     }

@@ -35,7 +35,7 @@ struct RmServerFlags {
   std::chrono::milliseconds heartbeat{1000};
   int missed = 3;
   std::chrono::milliseconds expiry{30000};
-  std::string endpoints_file;
+  // --endpoints-file is RunDaemon's (its address file), not an option here.
 };
 
 struct RmAgentFlags {
@@ -49,9 +49,8 @@ struct RmAgentFlags {
   std::map<std::string, std::string> properties;
 };
 
-// Loads the key pair and allow-lists, binds, and writes --endpoints-file.
-// Errors: the loaders', RmServer::Create's, and "--endpoints-file: ..." (a
-// waiter for the file would otherwise wait forever).
+// Loads the key pair and allow-lists and binds (RunDaemon then writes
+// --endpoints-file). Errors: the loaders', RmServer::Create's.
 StatusOr<daemon::DaemonPtr> StartRmServer(const RmServerFlags& flags);
 // Loads the keys and starts reporting to the server.
 StatusOr<daemon::DaemonPtr> StartRmAgent(const RmAgentFlags& flags);

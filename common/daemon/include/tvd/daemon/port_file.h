@@ -12,7 +12,8 @@
 
 namespace tvd::daemon {
 
-// Writes "PORT\n" with WriteFileAtomically (atomic_file.h), so a reader sees
+// Writes "PORT\n" (what RunDaemon writes, Daemon::AddressFileText) with
+// WriteFileAtomically (atomic_file.h), so a reader sees
 // no file or the whole number, never a part. Errors: its IoError.
 Status WritePortFile(const std::string& path, std::uint16_t port);
 

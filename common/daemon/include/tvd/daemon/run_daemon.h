@@ -12,7 +12,8 @@
 // RunDaemon: names the log component → parses the flags (plus --log-level,
 // and --port-file for a daemon that listens) → blocks the stop signals
 // (stop_signals.h) before any thread starts → Start(options) → writes the
-// bound port to --port-file → Daemon::Run (waits for SIGTERM/SIGINT, or the
+// bound port to --port-file (rm-server: its endpoints to --endpoints-file)
+// → Daemon::Run (waits for SIGTERM/SIGINT, or the
 // daemon's own loop) → Daemon::Stop.
 //
 // Exit codes: 0 after a clean stop (and after --help), 2 for a usage error
@@ -40,6 +41,10 @@ class Daemon {
   // The TCP port it bound (written to --port-file).
   virtual std::uint16_t port() const { return 0; }
 
+  // What the address file (--port-file) holds: by default port() and a
+  // newline; a daemon that binds several endpoints says where it listens.
+  virtual std::string AddressFileText() const;
+
   // Serves until a stop signal arrives, or until the daemon is done by
   // itself (a tvd-proxy that left its TVD). The default waits for a stop
   // signal; a daemon with its own event loop polls signals.fd() there. An
@@ -58,6 +63,11 @@ struct DaemonSpec {
   std::string name;      // program name and log component ("tvd-master")
   std::string summary;   // the line under "usage:" in --help
   bool listens = false;  // offers --port-file (Daemon::port() is meaningful)
+  // The flag naming the address file when `listens` (rm-server's is
+  // "endpoints-file", with its help line).
+  std::string address_file_flag = "port-file";
+  std::string address_file_help =
+      "after binding, write the bound port here (atomically)";
   // Declares the daemon's flags in `flags`, bound to fields of `options`.
   std::function<void(FlagSet& flags, Options& options)> declare;
   // Starts the daemon from parsed options (the wiring). Errors exit 1.
@@ -85,6 +95,8 @@ struct DaemonHooks {
   std::string name;
   std::string summary;
   bool listens = false;
+  std::string address_file_flag;
+  std::string address_file_help;
   std::function<void(FlagSet&)> declare;
   std::function<StatusOr<DaemonPtr>()> start;
 };
@@ -96,7 +108,8 @@ int RunDaemon(const DaemonSpec<Options>& spec,
               const std::vector<std::string>& args) {
   Options options;
   return RunDaemonWithHooks(
-      {spec.name, spec.summary, spec.listens,
+      {spec.name, spec.summary, spec.listens, spec.address_file_flag,
+       spec.address_file_help,
        [&](FlagSet& flags) { spec.declare(flags, options); },
        [&]() { return spec.start(options); }},
       args);
