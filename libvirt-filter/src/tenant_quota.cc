@@ -29,11 +29,8 @@ Status FitsAlone(const std::string& tvd, const QuotaLimits& quota,
                  QuotaKind kind, std::uint64_t asks) {
   const std::optional<std::uint64_t> limit = LimitOf(quota, kind);
   if (!limit || asks <= *limit) return Status::Ok();
-  return ResourceExhausted(
-      "quota of TVD " + tvd +
-      " exceeded: " + std::string(tvd::policy::QuotaKindName(kind)) +
-      " per host " + tvd::policy::PrintAmount(kind, *limit) +
-      ", this domain alone asks for " + tvd::policy::PrintAmount(kind, asks));
+  return tvd::policy::QuotaExceededAlone(
+      tvd, kind, tvd::policy::QuotaScope::kPerHost, *limit, asks);
 }
 
 // The domain `proposed` replaces: same UUID, else same name.

@@ -12,7 +12,7 @@
 #include "tvd/attest/enrolment.h"
 #include "tvd/attest/nonce_registry.h"
 #include "tvd/attest/quote_verifier.h"
-#include "tvd/master/clock.h"
+#include "tvd/clock.h"
 #include "tvd/master/master.h"
 #include "tvd/master/member_hub.h"
 #include "tvd/master/store.h"

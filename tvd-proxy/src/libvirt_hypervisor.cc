@@ -4,6 +4,7 @@
 #include <libvirt/virterror.h>
 #include <tinyxml2.h>
 
+#include <cctype>
 #include <cstdlib>
 
 #include "tvd/policy/tvd_policy.h"
@@ -46,6 +47,51 @@ std::string OwnerOf(virDomainPtr dom) {
 
 void NoErrorOutput(void*, virErrorPtr) {}
 
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+// AlreadyExists when a domain of the XML's name, or of its <uuid>, exists
+// (running or not, persistent or transient). XML that does not parse is
+// left to libvirt to refuse.
+Status RefuseExisting(virConnectPtr conn, const std::string& domain_xml) {
+  tinyxml2::XMLDocument doc;
+  if (doc.Parse(domain_xml.data(), domain_xml.size()) !=
+          tinyxml2::XML_SUCCESS ||
+      doc.RootElement() == nullptr) {
+    return Status::Ok();
+  }
+  const tinyxml2::XMLElement* name =
+      doc.RootElement()->FirstChildElement("name");
+  if (name != nullptr && name->GetText() != nullptr) {
+    virDomainPtr dom = virDomainLookupByName(conn, name->GetText());
+    if (dom != nullptr) {
+      virDomainFree(dom);
+      return AlreadyExists("domain '" + std::string(name->GetText()) +
+                           "' already exists");
+    }
+    virResetLastError();
+  }
+  const tinyxml2::XMLElement* uuid =
+      doc.RootElement()->FirstChildElement("uuid");
+  if (uuid != nullptr && uuid->GetText() != nullptr) {
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid->GetText());
+    if (dom != nullptr) {
+      const char* other = virDomainGetName(dom);
+      std::string message = "domain with UUID '" + Lower(uuid->GetText()) +
+                            "' already exists as '" +
+                            (other != nullptr ? other : "") + "'";
+      virDomainFree(dom);
+      return AlreadyExists(message);
+    }
+    virResetLastError();
+  }
+  return Status::Ok();
+}
+
 // Undefines with the domain's NVRAM (UEFI guests need the flag); drivers
 // that know no NVRAM reject the flag, so plain undefine follows.
 int Undefine(virDomainPtr dom) {
@@ -76,6 +122,15 @@ StatusOr<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Open(
   return std::unique_ptr<LibvirtHypervisor>(new LibvirtHypervisor(c, s));
 }
 
+std::unique_ptr<LibvirtHypervisor> LibvirtHypervisor::Adopt(
+    virConnectPtr conn, virConnectPtr secrets) {
+  virSetErrorFunc(nullptr, &NoErrorOutput);
+  virConnectRef(conn);
+  if (secrets != conn) virConnectRef(secrets);
+  return std::unique_ptr<LibvirtHypervisor>(
+      new LibvirtHypervisor(conn, secrets));
+}
+
 LibvirtHypervisor::~LibvirtHypervisor() {
   if (secrets_ != nullptr && secrets_ != conn_) {
     virConnectClose(Conn(secrets_));
@@ -84,6 +139,13 @@ LibvirtHypervisor::~LibvirtHypervisor() {
 }
 
 Status LibvirtHypervisor::DefineAndStart(const std::string& domain_xml) {
+  // libvirt's define updates a domain of the same name and UUID instead of
+  // refusing it, and the start would then fail on the running one (or
+  // start a stopped one with this XML): a domain that exists is refused
+  // here first. A domain defined between this check and the define (by a
+  // tenant through the relay) still gets libvirt's own refusal below when
+  // its UUID differs.
+  TVD_RETURN_IF_ERROR(RefuseExisting(Conn(conn_), domain_xml));
   virDomainPtr dom = virDomainDefineXMLFlags(Conn(conn_), domain_xml.c_str(),
                                              VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == nullptr) {
@@ -153,6 +215,15 @@ StatusOr<std::vector<DomainSummary>> LibvirtHypervisor::ListDomains() {
 
 StatusOr<std::string> LibvirtHypervisor::DefineSecret(
     const std::string& usage, const SecureBytes& value) {
+  // libvirt refuses a second secret for a usage too, but as an internal
+  // error; the caller needs to tell "already there" from "refused".
+  virSecretPtr existing = virSecretLookupByUsage(
+      Conn(secrets_), VIR_SECRET_USAGE_TYPE_VOLUME, usage.c_str());
+  if (existing != nullptr) {
+    virSecretFree(existing);
+    return AlreadyExists("a secret for '" + usage + "' already exists");
+  }
+  virResetLastError();
   const std::string xml =
       "<secret ephemeral='yes' private='yes'><description>TVD disk "
       "key</description><usage type='volume'><volume>" +

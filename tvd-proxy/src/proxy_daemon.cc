@@ -11,6 +11,7 @@
 #include "tvd/attest/attester.h"
 #include "tvd/attest/esys_tpm.h"
 #include "tvd/channel/tls_context.h"
+#include "tvd/clock.h"
 #include "tvd/host/control_socket.h"
 #include "tvd/log.h"
 #include "tvd/protocol/master_client.h"
@@ -89,7 +90,8 @@ class ProxyDaemon : public daemon::Daemon {
     proxy_ = std::make_unique<TvdProxy>(
         ProxyConfig{
             .tvd = f_.tvd, .local_host = f_.host, .local_address = f_.address},
-        *link_, *hypervisor_, *network_, cache_, *admissions_);
+        *link_, *hypervisor_, *network_, cache_, *admissions_,
+        std::make_shared<SteadyClock>());
     // The link's thread only queues; Run applies (update_inbox.h).
     link_->SetUpdateHandler([this](const MasterUpdate& u) { inbox_.Push(u); });
     // Joining again after a restart reconciles: JoinTvd is idempotent and

@@ -42,13 +42,15 @@ void KeepFirst(Status& first, const Status& s) {
 
 TvdProxy::TvdProxy(ProxyConfig config, MasterLink& master,
                    Hypervisor& hypervisor, TvdNetwork& network,
-                   MeasurementCache& cache, AdmissionStore& admissions)
+                   MeasurementCache& cache, AdmissionStore& admissions,
+                   ClockPtr clock)
     : config_(std::move(config)),
       master_(master),
       hypervisor_(hypervisor),
       network_(network),
       cache_(cache),
-      admissions_(admissions) {}
+      admissions_(admissions),
+      clock_(std::move(clock)) {}
 
 TvdProxy::~TvdProxy() {
   if (grant_) grant_->tvd_key.Clear();
@@ -322,6 +324,16 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   // Disk keys: fetched, handed to libvirt, dropped. A missing encrypted
   // disk with a create size is created here (only a member holding the
   // key can); it is removed again if the attach fails.
+  // Secrets under this VM's usage now are left by an attach that died
+  // before recording it (the VM is not attached, so no admitted domain
+  // uses them); libvirt keeps one secret per usage, so they go first.
+  if (!vm.tvd.encrypted_disks.empty()) {
+    Status stale = RemoveSecrets(SecretPrefix(vm.name));
+    if (!stale.ok()) {
+      return stale.WithContext("VM '" + vm.name +
+                               "': removing its stale disk secrets");
+    }
+  }
   std::map<std::string, std::string> secret_by_disk;
   std::vector<std::string> created_disks;
   auto undo = [&] {  // secrets and created disks of this VM
@@ -573,7 +585,7 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     grant_->policy = *update.policy;
     Status s = ProgramNetwork(grant_->members);
     network_pending_ = !s.ok();
-    last_network_try_ = std::chrono::steady_clock::now();
+    last_network_try_ = clock_->Now();
     if (!s.ok()) {
       log::Error("TVD '", config_.tvd,
                  "': applying the new policy: ", s.ToString());
@@ -588,7 +600,7 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
   }
   Status s = ProgramNetwork(grant_->members);
   network_pending_ = !s.ok();
-  last_network_try_ = std::chrono::steady_clock::now();
+  last_network_try_ = clock_->Now();
   if (!s.ok()) {
     log::Error("TVD '", config_.tvd, "': applying new members: ", s.ToString(),
                " (retrying)");
@@ -599,7 +611,7 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
 
 bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {
   if (!grant_ || !network_pending_) return false;
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_->Now();
   if (now - last_network_try_ < retry_interval) return false;
   last_network_try_ = now;
   Status s = ProgramNetwork(grant_->members);

@@ -99,6 +99,17 @@ Status QuotaExceeded(std::string_view tvd, QuotaKind kind, QuotaScope scope,
       ", this domain asks for " + PrintAmount(kind, asks));
 }
 
+Status QuotaExceededAlone(std::string_view tvd, QuotaKind kind,
+                          QuotaScope scope, std::uint64_t limit,
+                          std::uint64_t asks) {
+  return ResourceExhausted(
+      "quota of TVD " + std::string(tvd) +
+      " exceeded: " + std::string(QuotaKindName(kind)) +
+      (scope == QuotaScope::kPerHost ? " per host " : " in total ") +
+      PrintAmount(kind, limit) + ", this domain alone asks for " +
+      PrintAmount(kind, asks));
+}
+
 Status CheckQuota(std::string_view tvd, const QuotaLimits& limits,
                   QuotaScope scope, const QuotaAmounts& in_use,
                   const QuotaAmounts& adds) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "tvd/clock.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/process.h"
 #include "tvd/sha256.h"
@@ -177,7 +178,8 @@ std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
       ProxyConfig{.tvd = tvd,
                   .local_host = "host-a",
                   .local_address = host_->address()},
-      master, *hypervisor_, network_->network(), cache_, *store);
+      master, *hypervisor_, network_->network(), cache_, *store,
+      std::make_shared<SteadyClock>());
 }
 
 std::vector<std::string> GuestHostTest::Domains() {

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "tvd/clock.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
 #include "tvd/proxy/tap_name.h"
@@ -105,7 +106,8 @@ class ProxyRealDaemonsTest : public ::testing::Test {
         ProxyConfig{.tvd = tvd_,
                     .local_host = "host-a",
                     .local_address = host_->address()},
-        *master_, *hypervisor_, network_->network(), cache_, *store_);
+        *master_, *hypervisor_, network_->network(), cache_, *store_,
+        std::make_shared<SteadyClock>());
   }
 
   std::vector<std::string> DomainsOf(const std::string& tvd) {

@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "tvd/master/clock.h"
+#include "tvd/clock.h"
 #include "tvd/master/listener.h"
 #include "tvd/master/store.h"
+#include "tvd/testing/fake_clock.h"
 
 namespace tvd::master::testing {
 
@@ -214,21 +215,8 @@ class FakeStore final : public Store {
   }
 };
 
-class FakeClock final : public Clock {
- public:
-  TimePoint Now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  void Advance(std::chrono::milliseconds d) {
-    std::lock_guard lock(mu_);
-    now_ += d;
-  }
-
- private:
-  mutable std::mutex mu_;
-  TimePoint now_{std::chrono::hours(1)};
-};
+// The shared fake clock (tvd/testing/fake_clock.h).
+using tvd::testing::FakeClock;
 
 // Accepts nothing; counts Stop calls.
 class FakeListener final : public Listener {

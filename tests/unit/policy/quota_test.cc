@@ -72,5 +72,14 @@ TEST(QuotaTest, FirstKindThatDoesNotFitIsNamed) {
             "domain asks for 2");
 }
 
+TEST(QuotaTest, ADomainLargerThanTheLimitIsNamedAlone) {
+  Status s = QuotaExceededAlone("green", QuotaKind::kMemory,
+                                QuotaScope::kPerHost, 4096 * 1024, 5120 * 1024);
+  EXPECT_EQ(s.code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(s.message(),
+            "quota of TVD green exceeded: memory per host 4096 MiB, this "
+            "domain alone asks for 5120 MiB");
+}
+
 }  // namespace
 }  // namespace tvd::policy

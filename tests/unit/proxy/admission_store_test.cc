@@ -9,6 +9,7 @@
 
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_test_util.h"
 
@@ -244,14 +245,16 @@ TEST(AdmissionStoreProxyTest, CorruptRecordStopsTheJoinAndPlugsNothing) {
   ProxyConfig config{
       .tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"};
   {
-    TvdProxy proxy(config, master, hypervisor, network, cache, store);
+    TvdProxy proxy(config, master, hypervisor, network, cache, store,
+                   std::make_shared<tvd::testing::FakeClock>());
     ASSERT_TRUE(proxy.Join().ok());
     ASSERT_TRUE(proxy.Attach(web.config_path).ok());
     ASSERT_TRUE(network.ports.contains(TapName("blue", 1, "web", 0)));
   }  // the process dies
   network.ports.clear();
   WriteFile(store.path(), "{\"version\":1,\"tvd\":\"blue\",\"vms\":[{}]}");
-  TvdProxy restarted(config, master, hypervisor, network, cache, store);
+  TvdProxy restarted(config, master, hypervisor, network, cache, store,
+                     std::make_shared<tvd::testing::FakeClock>());
   EXPECT_EQ(restarted.Join(),
             InvalidArgument("reading the admission record of TVD 'blue': " +
                             store.path() + ": $.vms[0].name: missing"));

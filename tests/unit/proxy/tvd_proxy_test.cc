@@ -11,6 +11,7 @@
 #include "tvd/policy/values.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/proxy/tap_name.h"
+#include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_test_util.h"
 
@@ -41,7 +42,7 @@ class TvdProxyTest : public ::testing::Test {
             ProxyConfig{.tvd = "blue",
                         .local_host = "host-a",
                         .local_address = "198.18.0.1"},
-            master_, hypervisor_, network_, cache_, admissions_)) {
+            master_, hypervisor_, network_, cache_, admissions_, clock_)) {
     master_.members = {{"host-b", "198.18.0.2"}};
   }
 
@@ -61,6 +62,8 @@ class TvdProxyTest : public ::testing::Test {
   FakeNetwork network_;
   MeasurementCache cache_;
   FakeAdmissionStore admissions_;
+  std::shared_ptr<tvd::testing::FakeClock> clock_ =
+      std::make_shared<tvd::testing::FakeClock>();
   std::unique_ptr<TvdProxy> proxy_;
 };
 
@@ -193,6 +196,32 @@ TEST_F(TvdProxyTest, MalformedConfigIsRefusedAndChangesNothing) {
                                       dir_.path() + "/nope.xml"));
   EXPECT_TRUE(hypervisor_.domains.empty());
   EXPECT_TRUE(network_.ports.empty());
+}
+
+// A proxy that died between defining a VM's disk secret and recording the
+// VM leaves the secret behind; libvirt refuses a second secret for that
+// usage, so the next attach of the VM replaces it instead of failing for
+// good.
+TEST_F(TvdProxyTest, AStaleSecretOfAVmNotAttachedIsReplaced) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  auto stale = hypervisor_.DefineSecret(
+      "tvd/blue/db/vda", SecureBytes(std::span<const std::uint8_t>(
+                             std::vector<std::uint8_t>(64, 'x'))));
+  ASSERT_TRUE(stale.ok());
+  auto other = hypervisor_.DefineSecret(
+      "tvd/blue/dbx/vda", SecureBytes(std::span<const std::uint8_t>(
+                              std::vector<std::uint8_t>(64, 'y'))));
+  ASSERT_TRUE(other.ok());
+  auto r = proxy_->Attach(db_.config_path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(hypervisor_.secrets.size(), 2u);
+  EXPECT_FALSE(hypervisor_.secrets.contains(*stale));
+  EXPECT_TRUE(hypervisor_.secrets.contains(*other));
+  auto now = hypervisor_.ListSecrets("tvd/blue/db/");
+  ASSERT_TRUE(now.ok());
+  ASSERT_EQ(now->size(), 1u);
+  EXPECT_EQ(hypervisor_.secrets[(*now)[0]].value,
+            std::vector<std::uint8_t>(64, static_cast<std::uint8_t>('1')));
 }
 
 TEST_F(TvdProxyTest, EncryptedDiskGetsAnEphemeralSecretRemovedOnDetach) {
@@ -361,7 +390,7 @@ TEST_F(TvdProxyTest, RestartedProxyAdoptsRunningVms) {
   network_.ports.clear();  // e.g. ovs-vswitchd restarted meanwhile
   TvdProxy restarted(
       {.tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
-      master_, hypervisor_, network_, cache_, admissions_);
+      master_, hypervisor_, network_, cache_, admissions_, clock_);
   ASSERT_TRUE(restarted.Join().ok());
   EXPECT_TRUE(network_.ports.contains(WebTap()));
   EXPECT_EQ(network_.ports[WebTap()].mac, "52:54:00:00:00:01");
@@ -381,7 +410,8 @@ std::unique_ptr<TvdProxy> Restart(std::unique_ptr<TvdProxy>& proxy,
   return std::make_unique<TvdProxy>(
       ProxyConfig{
           .tvd = "blue", .local_host = "host-a", .local_address = "198.18.0.1"},
-      master, hv, net, cache, store);
+      master, hv, net, cache, store,
+      std::make_shared<tvd::testing::FakeClock>());
 }
 
 TEST_F(TvdProxyTest, AttachRecordsTheAdmissionAndNamesTheTap) {
@@ -677,26 +707,124 @@ TEST_F(TvdProxyTest, MemberUpdateRetunnelsAndEvictionLeaves) {
   ExpectNothingLeft();
 }
 
-TEST_F(TvdProxyTest, FailedTunnelAfterAMemberUpdateIsRetried) {
-  ASSERT_TRUE(proxy_->Join().ok());
-  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
-  // host-c joins, but its end of the tunnel is not there yet.
-  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+// host-c joins, but its end of the tunnel is not there yet.
+MasterUpdate HostCJoins() {
   MasterUpdate joined;
   joined.kind = MasterUpdate::Kind::kMembers;
   joined.members = {{"host-a", "198.18.0.1"},
                     {"host-b", "198.18.0.2"},
                     {"host-c", "198.18.0.3"}};
-  proxy_->OnMasterUpdate(joined);
+  return joined;
+}
+
+TEST_F(TvdProxyTest, FailedTunnelAfterAMemberUpdateIsRetried) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  clock_->Advance(std::chrono::hours(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());  // nothing pending
+  EXPECT_EQ(network_.join_calls, 1);
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  proxy_->OnMasterUpdate(HostCJoins());
+  EXPECT_EQ(network_.join_calls, 2);
   EXPECT_EQ(network_.joined["blue"].peers.size(), 1u);
   // Not before the retry interval; still failing: still pending.
-  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::hours(1)));
-  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  clock_->Advance(std::chrono::milliseconds(999));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 2);
+  clock_->Advance(std::chrono::milliseconds(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 3);
   network_.join_error = Status::Ok();
-  EXPECT_TRUE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  clock_->Advance(std::chrono::seconds(1));
+  EXPECT_TRUE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 4);
   EXPECT_EQ(network_.joined["blue"].peers.size(), 2u);
   // Done: nothing pending any more.
-  EXPECT_FALSE(proxy_->RetryPendingNetwork(std::chrono::milliseconds(0)));
+  clock_->Advance(std::chrono::hours(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 4);
+}
+
+// The interval counts from the last attempt: a failed retry starts it
+// again, so a peer that stays away costs one attempt per interval.
+TEST_F(TvdProxyTest, AFailedRetryWaitsAWholeIntervalAgain) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  proxy_->OnMasterUpdate(HostCJoins());
+  const auto interval = std::chrono::milliseconds(250);
+  clock_->Advance(interval);
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(interval));
+  EXPECT_EQ(network_.join_calls, 3);
+  clock_->Advance(interval - std::chrono::milliseconds(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(interval));
+  EXPECT_EQ(network_.join_calls, 3);
+  clock_->Advance(std::chrono::milliseconds(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork(interval));
+  EXPECT_EQ(network_.join_calls, 4);
+}
+
+// A later update resets the interval too: it is an attempt of its own.
+TEST_F(TvdProxyTest, AnotherFailedUpdateRestartsTheInterval) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  proxy_->OnMasterUpdate(HostCJoins());
+  clock_->Advance(std::chrono::milliseconds(600));
+  proxy_->OnMasterUpdate(HostCJoins());
+  EXPECT_EQ(network_.join_calls, 3);
+  clock_->Advance(std::chrono::milliseconds(600));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 3);
+  clock_->Advance(std::chrono::milliseconds(400));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 4);
+}
+
+// A successful update clears what an earlier failed one left pending.
+TEST_F(TvdProxyTest, ASuccessfulUpdateCancelsThePendingRetry) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  proxy_->OnMasterUpdate(HostCJoins());
+  network_.join_error = Status::Ok();
+  proxy_->OnMasterUpdate(HostCJoins());
+  EXPECT_EQ(network_.joined["blue"].peers.size(), 2u);
+  clock_->Advance(std::chrono::hours(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 3);
+}
+
+// A policy update whose networks cannot be programmed is retried the same
+// way, with the new policy's networks.
+TEST_F(TvdProxyTest, FailedPolicyUpdateIsRetriedAfterTheInterval) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  policy::TvdPolicy next = master_.policy_;
+  next.networks.push_back(
+      {"blue-backup", policy::NetworkKind::kData, 2001, std::nullopt});
+  MasterUpdate update;
+  update.kind = MasterUpdate::Kind::kPolicy;
+  update.policy = next;
+  network_.join_error = Unavailable("ovsdb busy");
+  proxy_->OnMasterUpdate(update);
+  EXPECT_EQ(network_.joined["blue"].networks.size(), 1u);
+  network_.join_error = Status::Ok();
+  clock_->Advance(std::chrono::milliseconds(999));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 2);
+  clock_->Advance(std::chrono::milliseconds(1));
+  EXPECT_TRUE(proxy_->RetryPendingNetwork());
+  ASSERT_EQ(network_.joined["blue"].networks.size(), 2u);
+  EXPECT_EQ(network_.joined["blue"].networks[1].name, "blue-backup");
+  EXPECT_EQ(network_.joined["blue"].networks[1].vni, 2001u);
+}
+
+// After a leave nothing is retried, whatever was pending.
+TEST_F(TvdProxyTest, NothingIsRetriedAfterLeave) {
+  ASSERT_TRUE(proxy_->Join().ok());
+  network_.join_error = Unavailable("NO_PROPOSAL_CHOSEN");
+  proxy_->OnMasterUpdate(HostCJoins());
+  ASSERT_TRUE(proxy_->Leave().ok());
+  network_.join_error = Status::Ok();
+  clock_->Advance(std::chrono::hours(1));
+  EXPECT_FALSE(proxy_->RetryPendingNetwork());
+  EXPECT_EQ(network_.join_calls, 2);
 }
 
 TEST_F(TvdProxyTest, HandleMapsRequestsAndChecksTheTvd) {

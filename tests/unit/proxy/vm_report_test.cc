@@ -7,6 +7,7 @@
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/proxy/vm_admission.h"
+#include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_test_util.h"
 
@@ -36,7 +37,8 @@ class VmReportTest : public ::testing::Test {
         ProxyConfig{.tvd = "blue",
                     .local_host = "host-a",
                     .local_address = "198.18.0.1"},
-        master_, hypervisor_, network_, cache_, admissions_);
+        master_, hypervisor_, network_, cache_, admissions_,
+        std::make_shared<tvd::testing::FakeClock>());
   }
 
   TempDir dir_;

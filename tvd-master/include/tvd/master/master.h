@@ -49,7 +49,7 @@
 #include "tvd/attest/attestation_session.h"
 #include "tvd/channel/channel_server.h"
 #include "tvd/channel/tls_context.h"
-#include "tvd/master/clock.h"
+#include "tvd/clock.h"
 #include "tvd/master/ek_allowlist.h"
 #include "tvd/master/listener.h"
 #include "tvd/master/store.h"

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "tvd/master/clock.h"
+#include "tvd/clock.h"
 
 namespace tvd::master {
 

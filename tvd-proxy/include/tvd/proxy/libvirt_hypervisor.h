@@ -9,6 +9,8 @@
 
 #include "tvd/proxy/hypervisor.h"
 
+struct _virConnect;  // libvirt's virConnect (virConnectPtr = _virConnect*)
+
 namespace tvd::proxy {
 
 class LibvirtHypervisor : public Hypervisor {
@@ -16,6 +18,12 @@ class LibvirtHypervisor : public Hypervisor {
   // Unavailable (with libvirt's message) when `uri` cannot be opened.
   static StatusOr<std::unique_ptr<LibvirtHypervisor>> Open(
       const std::string& uri, const std::string& secrets_uri = "");
+  // On connections the caller opened (`secrets` may equal `conn`); takes a
+  // reference of each, so the caller still closes its own. For tests that
+  // act on the same private driver state as the hypervisor (libvirt's test
+  // driver gives every connection its own).
+  static std::unique_ptr<LibvirtHypervisor> Adopt(_virConnect* conn,
+                                                  _virConnect* secrets);
   ~LibvirtHypervisor() override;
 
   Status DefineAndStart(const std::string& domain_xml) override;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "tvd/clock.h"
 #include "tvd/host/control_protocol.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/hypervisor.h"
@@ -50,9 +51,11 @@ struct ProxyConfig {
 
 class TvdProxy {
  public:
+  // Every seam must outlive the proxy. `clock` times the network retries
+  // (RetryPendingNetwork); the daemon passes a SteadyClock.
   TvdProxy(ProxyConfig config, MasterLink& master, Hypervisor& hypervisor,
            TvdNetwork& network, MeasurementCache& cache,
-           AdmissionStore& admissions);
+           AdmissionStore& admissions, ClockPtr clock);
   ~TvdProxy();
 
   // Reads the admission record, joins through the master, programs the
@@ -81,6 +84,8 @@ class TvdProxy {
   // PermissionDenied "VM 'X': interface target 'T' names an existing host
   // link; ..." when an interface target of the configuration is a device
   // of the host that is not one of this VM's taps.
+  // Disk secrets already under the VM's usage (left by an attach that died
+  // before recording the VM) are replaced, not refused.
   StatusOr<nlohmann::json> Attach(const std::string& vm_config_path);
 
   // NotFound when the VM is not attached through this TVD.
@@ -95,10 +100,14 @@ class TvdProxy {
   void OnMasterUpdate(const MasterUpdate& update);
 
   // Programs the networks again when the last attempt after a master update
-  // failed (typically a tunnel whose peer has not loaded its end yet: the
-  // master tells the members of a join before the joiner has configured
-  // charon). The daemon calls it from its loop; it tries at most once per
-  // `retry_interval`. Returns true when it tried and succeeded.
+  // (members or policy) failed (typically a tunnel whose peer has not loaded
+  // its end yet: the master tells the members of a join before the joiner
+  // has configured charon). The daemon calls it from its loop. It tries only
+  // once `retry_interval` has passed since the last attempt (the failed
+  // update, or the previous retry, failed or not), by the injected clock.
+  // Returns true when it tried and succeeded; false when nothing is
+  // pending, the interval has not passed, or the attempt failed (then it
+  // stays pending).
   bool RetryPendingNetwork(
       std::chrono::milliseconds retry_interval = std::chrono::seconds(1));
 
@@ -136,6 +145,7 @@ class TvdProxy {
   TvdNetwork& network_;
   MeasurementCache& cache_;
   AdmissionStore& admissions_;
+  ClockPtr clock_;
 
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;
@@ -147,7 +157,7 @@ class TvdProxy {
   std::map<std::string, std::pair<std::string, bool>> unreported_;
   // The last network programming after a master update failed.
   bool network_pending_ = false;
-  std::chrono::steady_clock::time_point last_network_try_{};
+  Clock::TimePoint last_network_try_{};
 };
 
 }  // namespace tvd::proxy

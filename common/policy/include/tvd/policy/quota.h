@@ -81,6 +81,12 @@ enum class QuotaScope { kPerHost, kTotal };
 Status QuotaExceeded(std::string_view tvd, QuotaKind kind, QuotaScope scope,
                      std::uint64_t limit, std::uint64_t in_use,
                      std::uint64_t asks);
+// ResourceExhausted "quota of TVD <tvd> exceeded: <kind> <scope> <limit>,
+// this domain alone asks for <asks>": a single domain larger than the whole
+// limit, refused whatever is in use.
+Status QuotaExceededAlone(std::string_view tvd, QuotaKind kind,
+                          QuotaScope scope, std::uint64_t limit,
+                          std::uint64_t asks);
 
 // OK when, for every kind `adds` grows and `limits` bounds,
 // in_use + adds fits; otherwise the QuotaExceeded of the first kind (in

@@ -1,6 +1,6 @@
 // Fakes of the proxy's outside world for unit tests: the master, the
-// hypervisor, the host network and the admission store. Each records what it
-// was asked and can be told to fail.
+// hypervisor (fake_hypervisor.h), the host network and the admission store.
+// Each records what it was asked and can be told to fail.
 #pragma once
 
 #include <fstream>
@@ -12,9 +12,9 @@
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/proxy/admission_store.h"
-#include "tvd/proxy/hypervisor.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/tvd_network.h"
+#include "tvd/testing/fake_hypervisor.h"
 
 namespace tvd::proxy::testing {
 
@@ -82,97 +82,10 @@ class FakeMaster : public MasterLink {
   UpdateHandler handler;
 };
 
-class FakeHypervisor : public Hypervisor {
- public:
-  struct Domain {
-    std::string xml;
-    std::string uuid;
-    bool active = false;
-    std::string owner;
-  };
-  struct Secret {
-    std::string usage;
-    std::vector<std::uint8_t> value;
-  };
-  Status DefineAndStart(const std::string& xml) override {
-    if (!start_error.ok()) return start_error;
-    auto vm = policy::ParseVmConfig(xml, "define",
-                                    policy::VmConfigMode::kTemplateAllowed);
-    if (!vm.ok()) return vm.status();
-    if (domains.contains(vm->name)) return AlreadyExists(vm->name);
-    domains[vm->name] = {xml, NextUuid(), true, vm->tvd.owner};
-    return Status::Ok();
-  }
-  Status DestroyAndUndefine(const std::string& name) override {
-    if (domains.erase(name) == 0) return NotFound(name);
-    return Status::Ok();
-  }
-  StatusOr<std::string> DomainXml(const std::string& name) override {
-    auto it = domains.find(name);
-    if (it == domains.end()) return NotFound(name);
-    return it->second.xml;
-  }
-  StatusOr<std::vector<DomainSummary>> ListDomains() override {
-    std::vector<DomainSummary> out;
-    for (const auto& [name, d] : domains) {
-      out.push_back({name, d.uuid, d.active, d.owner});
-    }
-    return out;
-  }
-  StatusOr<std::string> DefineSecret(const std::string& usage,
-                                     const SecureBytes& value) override {
-    std::string uuid = "secret-" + std::to_string(++counter);
-    secrets[uuid] = {usage, std::vector<std::uint8_t>(
-                                value.data(), value.data() + value.size())};
-    return uuid;
-  }
-  Status UndefineSecret(const std::string& uuid) override {
-    if (secrets.erase(uuid) == 0) return NotFound(uuid);
-    return Status::Ok();
-  }
-  // Records the request and creates an empty file at `path` (so that the
-  // proxy sees it), unless create_disk_error is set.
-  Status CreateEncryptedDisk(const std::string& path, std::uint64_t size_mib,
-                             const SecureBytes& passphrase) override {
-    if (!create_disk_error.ok()) return create_disk_error;
-    created_disks.push_back(
-        {path, size_mib,
-         std::vector<std::uint8_t>(passphrase.data(),
-                                   passphrase.data() + passphrase.size())});
-    std::ofstream(path).put('\0');
-    return Status::Ok();
-  }
-  StatusOr<std::vector<std::string>> ListSecrets(
-      const std::string& prefix) override {
-    std::vector<std::string> out;
-    for (const auto& [uuid, s] : secrets) {
-      if (s.usage.starts_with(prefix)) out.push_back(uuid);
-    }
-    return out;
-  }
-
-  // A well-formed UUID of its own for every domain defined.
-  std::string NextUuid() {
-    std::string n = std::to_string(++counter);
-    return "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
-  }
-
-  struct CreatedDisk {
-    std::string path;
-    std::uint64_t size_mib = 0;
-    std::vector<std::uint8_t> passphrase;
-  };
-  std::map<std::string, Domain> domains;
-  std::map<std::string, Secret> secrets;
-  std::vector<CreatedDisk> created_disks;
-  Status start_error;
-  Status create_disk_error;
-  int counter = 0;
-};
-
 class FakeNetwork : public TvdNetwork {
  public:
   Status JoinTvd(const vswitch::TvdSpec& spec) override {
+    ++join_calls;
     if (!join_error.ok()) return join_error;
     joined[spec.tvd] = spec;
     psks.clear();
@@ -229,6 +142,7 @@ class FakeNetwork : public TvdNetwork {
   Status link_error;
   std::map<std::string, std::vector<std::uint8_t>> psks;
   Status join_error;
+  int join_calls = 0;  // every JoinTvd call, failed ones included
   Status plug_error;
   Status list_error;    // returned by ListVmPorts when not OK
   Status unplug_error;  // returned by UnplugVmPort when not OK
