@@ -1,8 +1,8 @@
-// rm-agent: forwards argv to RunRmAgentMain (daemon_main.h).
+// rm-agent: its flags and wiring are in rm_daemons.h.
 #include <string>
 #include <vector>
 
-#include "tvd/rm/daemon_main.h"
+#include "tvd/rm/rm_daemons.h"
 
 int main(int argc, char** argv) {
   return tvd::rm::RunRmAgentMain(

@@ -1,8 +1,8 @@
-// rm-server: forwards argv to RunRmServerMain (daemon_main.h).
+// rm-server: its flags and wiring are in rm_daemons.h.
 #include <string>
 #include <vector>
 
-#include "tvd/rm/daemon_main.h"
+#include "tvd/rm/rm_daemons.h"
 
 int main(int argc, char** argv) {
   return tvd::rm::RunRmServerMain(

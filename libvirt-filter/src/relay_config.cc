@@ -2,140 +2,143 @@
 
 #include <openssl/crypto.h>
 
-#include <charconv>
-#include <fstream>
-#include <sstream>
+#include <functional>
 
 #include "tvd/pki/private_file.h"
-#include "tvd/text.h"
 
 namespace tvd::libvirt_filter {
 
 namespace {
 
-StatusOr<long> ParseNumber(const std::string& v, long min, long max) {
-  long n = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || ptr != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgument("'" + v + "' is not a number in " +
-                           std::to_string(min) + ".." + std::to_string(max));
-  }
-  return n;
-}
+using std::chrono::milliseconds;
 
-Status Apply(RelayConfig& c, const std::string& key, const std::string& v) {
-  if (key == "listen") {
-    std::size_t colon = v.rfind(':');
-    if (colon == std::string::npos) {
-      return InvalidArgument("listen: expected ADDRESS:PORT, got '" + v + "'");
-    }
-    TVD_ASSIGN_OR_RETURN(long port, ParseNumber(v.substr(colon + 1), 0, 65535));
-    c.options.listen_address = v.substr(0, colon);
-    c.options.port = static_cast<std::uint16_t>(port);
-  } else if (key == "ca-cert") {
-    c.ca_cert_path = v;
-  } else if (key == "cert") {
-    c.cert_path = v;
-  } else if (key == "key") {
-    c.key_path = v;
-  } else if (key == "upstream-socket") {
-    c.options.upstream_socket = v;
-  } else if (key == "upstream-uri") {
-    c.options.upstream_uri = v;
-  } else if (key == "policy-dir") {
-    c.policy_dir = v;
-  } else if (key == "storage-root") {
-    if (v.empty() || v.front() != '/') {
-      return InvalidArgument("storage-root: '" + v + "' is not absolute");
-    }
-    c.storage_root = v;
-  } else if (key == "emulator") {
+// Empty (none) or an absolute path.
+std::function<Status(std::string_view)> EmptyOrAbsolute(std::string* out) {
+  return [out](std::string_view v) -> Status {
     if (!v.empty() && v.front() != '/') {
-      return InvalidArgument("emulator: '" + v + "' is not absolute");
+      return InvalidArgument("'" + std::string(v) + "' is not absolute");
     }
-    c.host.emulator = v;
-  } else if (key == "graphics") {
-    TVD_ASSIGN_OR_RETURN(c.host.graphics, ParseGraphicsPolicy(v));
-  } else if (key == "frame-timeout-ms" || key == "write-timeout-ms" ||
-             key == "handshake-timeout-ms") {
-    TVD_ASSIGN_OR_RETURN(long ms, ParseNumber(v, 1, 3600000));
-    std::chrono::milliseconds d(ms);
-    if (key == "frame-timeout-ms") c.options.frame_timeout = d;
-    if (key == "write-timeout-ms") c.options.write_timeout = d;
-    if (key == "handshake-timeout-ms") c.options.handshake_timeout = d;
-  } else if (key == "proxy-run-dir") {
-    if (!v.empty() && v.front() != '/') {
-      return InvalidArgument("proxy-run-dir: '" + v + "' is not absolute");
-    }
-    c.options.proxy_run_dir = v;
-  } else if (key == "usage-report-interval-s") {
-    TVD_ASSIGN_OR_RETURN(long s, ParseNumber(v, 1, 3600));
-    c.options.usage_report_interval = std::chrono::seconds(s);
-  } else if (key == "tenant-max-connections") {
-    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 4096));
-    c.options.tenant_limits.max_connections = static_cast<std::size_t>(n);
-  } else if (key == "tenant-calls-per-second") {
-    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 1000000));
-    c.options.tenant_limits.calls_per_second = static_cast<double>(n);
-  } else if (key == "tenant-call-burst") {
-    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 1, 1000000));
-    c.options.tenant_limits.burst = static_cast<double>(n);
-  } else if (key == "tenant-max-in-flight") {
-    TVD_ASSIGN_OR_RETURN(long n, ParseNumber(v, 0, 1024));
-    c.options.tenant_limits.max_in_flight = static_cast<std::size_t>(n);
-  } else {
-    return InvalidArgument("unknown setting '" + key + "'");
-  }
-  return Status::Ok();
-}
-
-Status ReadFile(RelayConfig& c, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return IoError(path + ": cannot be read");
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    std::string t(TrimWhitespace(line));
-    if (t.empty() || t.front() == '#') continue;
-    std::size_t eq = t.find('=');
-    std::string where = path + ":" + std::to_string(number) + ": ";
-    if (eq == std::string::npos) {
-      return InvalidArgument(where + "expected 'key = value'");
-    }
-    Status s = Apply(c, std::string(TrimWhitespace(t.substr(0, eq))),
-                     std::string(TrimWhitespace(t.substr(eq + 1))));
-    if (!s.ok()) return InvalidArgument(where + s.message());
-  }
-  return Status::Ok();
+    *out = std::string(v);
+    return Status::Ok();
+  };
 }
 
 }  // namespace
 
+void DeclareRelayFlags(daemon::FlagSet& flags, RelayConfig& c) {
+  c.options.proxy_run_dir = "/run/tvd/proxies";
+  flags.ConfigFile("config", "a file of these settings, as key = value");
+  flags
+      .Custom(
+          "listen", "ADDRESS:PORT",
+          [&c](std::string_view v) -> Status {
+            TVD_ASSIGN_OR_RETURN(
+                daemon::Endpoint e,
+                daemon::ParseEndpoint(v, {.allow_port_zero = true}));
+            c.options.listen_address = e.address;
+            c.options.port = e.port;
+            return Status::Ok();
+          },
+          "where tenants connect (port 0: any free port)")
+      .Default("127.0.0.1:16514");
+  flags.Path("ca-cert", &c.ca_cert_path, "the VDC CA (PEM)").Required();
+  flags.Path("cert", &c.cert_path, "the relay's certificate (PEM)").Required();
+  flags.Path("key", &c.key_path, "the relay's private key (PEM)").Required();
+  flags
+      .Path("upstream-socket", &c.options.upstream_socket,
+            "libvirtd's read-write UNIX socket")
+      .Default(c.options.upstream_socket);
+  flags
+      .String("upstream-uri", &c.options.upstream_uri,
+              "the URI every tenant connection opens")
+      .Default(c.options.upstream_uri);
+  flags.Path("policy-dir", &c.policy_dir, "the TVD policies (*.xml)")
+      .Required();
+  flags
+      .Path("storage-root", &c.storage_root,
+            "tenants' disks lie under STORAGE-ROOT/<tvd>/", /*absolute=*/true)
+      .Default(c.storage_root);
+  flags
+      .Custom("emulator", "PATH", EmptyOrAbsolute(&c.host.emulator),
+              "the only emulator a tenant's domain may name (empty: "
+              "libvirt's choice)")
+      .Default(c.host.emulator);
+  flags
+      .Custom(
+          "graphics", "none|vnc|spice",
+          [&c](std::string_view v) -> Status {
+            TVD_ASSIGN_OR_RETURN(c.host.graphics, ParseGraphicsPolicy(v));
+            return Status::Ok();
+          },
+          "the console tenants' domains may have")
+      .Default("none");
+  for (auto [name, field] :
+       {std::pair{"frame-timeout-ms", &c.options.frame_timeout},
+        std::pair{"write-timeout-ms", &c.options.write_timeout},
+        std::pair{"handshake-timeout-ms", &c.options.handshake_timeout}}) {
+    flags
+        .Duration(name, field, daemon::DurationUnit::kMilliseconds,
+                  milliseconds(1), milliseconds(3600000),
+                  "a timeout of tenant connections")
+        .Default("10000");
+  }
+  flags
+      .Custom("proxy-run-dir", "DIR", EmptyOrAbsolute(&c.options.proxy_run_dir),
+              "where each TVD's proxy takes quota claims (empty: none)")
+      .Default(c.options.proxy_run_dir);
+  flags
+      .Custom(
+          "usage-report-interval-s", "DURATION",
+          [&c](std::string_view v) -> Status {
+            TVD_ASSIGN_OR_RETURN(
+                milliseconds d, daemon::ParseDuration(
+                                    v, daemon::DurationUnit::kSeconds,
+                                    milliseconds(1000), milliseconds(3600000)));
+            c.options.usage_report_interval = d;
+            return Status::Ok();
+          },
+          "how often each TVD's usage is reported (bare number: s)")
+      .Default("30");
+  TenantLimitOptions& l = c.options.tenant_limits;
+  flags
+      .Integer<std::size_t>("tenant-max-connections", &l.max_connections, 0,
+                            4096, "relay connections per TVD (0: no limit)")
+      .Default("8");
+  flags
+      .Custom(
+          "tenant-calls-per-second", "N",
+          [&l](std::string_view v) -> Status {
+            TVD_ASSIGN_OR_RETURN(std::int64_t n,
+                                 daemon::ParseInteger(v, 0, 1000000));
+            l.calls_per_second = static_cast<double>(n);
+            return Status::Ok();
+          },
+          "calls per second per TVD (0: no limit)")
+      .Default("200");
+  flags
+      .Custom(
+          "tenant-call-burst", "N",
+          [&l](std::string_view v) -> Status {
+            TVD_ASSIGN_OR_RETURN(std::int64_t n,
+                                 daemon::ParseInteger(v, 1, 1000000));
+            l.burst = static_cast<double>(n);
+            return Status::Ok();
+          },
+          "calls a TVD may make at once above its rate")
+      .Default("400");
+  flags
+      .Integer<std::size_t>("tenant-max-in-flight", &l.max_in_flight, 0, 1024,
+                            "a TVD's calls at libvirtd at once (0: no limit)")
+      .Default("4");
+}
+
 StatusOr<RelayConfig> ParseRelayConfig(const std::vector<std::string>& args) {
   RelayConfig c;
-  c.options.proxy_run_dir = "/run/tvd/proxies";
-  for (const std::string& a : args) {
-    if (!a.starts_with("--") || a.find('=') == std::string::npos) {
-      return InvalidArgument("argument '" + a + "': expected --key=value");
-    }
-    std::size_t eq = a.find('=');
-    std::string key = a.substr(2, eq - 2);
-    std::string value = a.substr(eq + 1);
-    if (key == "config") {
-      TVD_RETURN_IF_ERROR(ReadFile(c, value));
-      continue;
-    }
-    Status s = Apply(c, key, value);
-    if (!s.ok()) return InvalidArgument("--" + key + ": " + s.message());
-  }
-  for (const auto& [value, name] :
-       {std::pair{&c.ca_cert_path, "ca-cert"}, std::pair{&c.cert_path, "cert"},
-        std::pair{&c.key_path, "key"},
-        std::pair{&c.policy_dir, "policy-dir"}}) {
-    if (value->empty()) {
-      return InvalidArgument(std::string("missing setting '") + name + "'");
-    }
+  daemon::FlagSet flags("libvirt-filter");
+  DeclareRelayFlags(flags, c);
+  TVD_ASSIGN_OR_RETURN(daemon::ParseOutcome outcome, flags.Parse(args));
+  if (outcome == daemon::ParseOutcome::kHelp) {
+    return InvalidArgument("--help asks for the usage");
   }
   return c;
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tvd/channel/tls_context.h"
+#include "tvd/daemon/endpoint.h"
 #include "tvd/file_util.h"
 #include "tvd/pki/identity.h"
 #include "tvd/policy/tvd_policy_parser.h"
@@ -207,35 +208,10 @@ Status ApplyAdminConfig(std::string_view text, const std::string& path,
 
 StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(
     const std::string& text) {
-  std::string host;
-  std::string port_text;
-  if (text.starts_with("[")) {
-    auto close = text.find("]:");
-    if (close == std::string::npos) {
-      return InvalidArgument("'" + text + "' is not ADDRESS:PORT");
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos ||
-        text.find(':') != colon) {  // bare IPv6 needs brackets
-      return InvalidArgument("'" + text +
-                             "' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)");
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(),
-                                   port_text.data() + port_text.size(), port);
-  if (host.empty() || ec != std::errc() ||
-      end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-    return InvalidArgument("'" + text +
-                           "' is not ADDRESS:PORT with a port "
-                           "of 1..65535");
-  }
-  return std::make_pair(host, static_cast<std::uint16_t>(port));
+  // The one ADDRESS:PORT parser (daemon/endpoint.h); the master's address
+  // is numeric (MasterEndpoint).
+  TVD_ASSIGN_OR_RETURN(daemon::Endpoint e, daemon::ParseEndpoint(text));
+  return std::make_pair(e.address, e.port);
 }
 
 StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {

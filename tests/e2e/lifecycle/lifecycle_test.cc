@@ -50,12 +50,12 @@
 #include "tvd/protocol/admin_client.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/testing/charon.h"
-#include "tvd/testing/free_port.h"
 #include "tvd/testing/libvirt_pki.h"
 #include "tvd/testing/libvirtd.h"
 #include "tvd/testing/master_config.h"
 #include "tvd/testing/netns.h"
 #include "tvd/testing/ovs.h"
+#include "tvd/testing/port_file.h"
 #include "tvd/testing/proxy_test_util.h"
 #include "tvd/testing/swtpm.h"
 #include "tvd/vswitch/vici/client.h"
@@ -496,9 +496,10 @@ class LifecycleTest : public ::testing::Test {
     pcr16_ = *pcr16;
     WriteFile(m + "/policies/blue.xml", PolicyXml("blue", 1, *pcr16));
     WriteFile(m + "/policies/red.xml", PolicyXml("red", 2, *pcr16));
-    StatusOr<std::uint16_t> port = tvd::testing::FreeLoopbackPort();
-    ASSERT_TRUE(port.ok()) << port.status();
-    master_port_ = *port;
+    // Port 0 at the first start: the master reports the port it bound in
+    // its --port-file; StartMaster then fixes it in the config, so that a
+    // restarted master is where the proxies expect it.
+    master_port_ = 0;
     std::string pki = *dir_ + "/pki";
     tvd::testing::MasterConfigFile config =
         tvd::testing::MasterConfigFile::InDir(m, master_port_);
@@ -510,14 +511,31 @@ class LifecycleTest : public ::testing::Test {
   }
 
   static void StartMaster() {
+    const std::string m = *dir_ + "/master";
     ProcessOptions o;
-    o.argv = {Bin("tvd-master/tvd-master"), "--config",
-              *dir_ + "/master/master.conf"};
-    o.stderr_path = *dir_ + "/master/master.log";
+    o.argv = {Bin("tvd-master/tvd-master"), "--config", m + "/master.conf",
+              "--port-file", m + "/master.port"};
+    o.stderr_path = m + "/master.log";
     o.stdout_path = o.stderr_path;
+    std::filesystem::remove(m + "/master.port");
     auto child = ChildProcess::Start(o);
     ASSERT_TRUE(child.ok()) << child.status().ToString();
     master_ = new ChildProcess(std::move(child).value());
+    StatusOr<std::uint16_t> port = tvd::testing::WaitForPortFile(
+        m + "/master.port", std::chrono::milliseconds(30000), master_->pid());
+    ASSERT_TRUE(port.ok()) << port.status() << "\n"
+                           << ReadAll(m + "/master.log");
+    if (master_port_ == 0) {
+      master_port_ = *port;
+      std::string text = ReadAll(m + "/master.conf");
+      const std::string zero = "listen_port = 0\n";
+      const std::size_t at = text.find(zero);
+      ASSERT_NE(at, std::string::npos) << text;
+      text.replace(at, zero.size(),
+                   "listen_port = " + std::to_string(master_port_) + "\n");
+      WriteFile(m + "/master.conf", text);
+    }
+    ASSERT_EQ(*port, master_port_);
     bool up = Eventually(
         [] { return !Admin(protocol::AdminQueryKind::kTvds).is_null(); },
         seconds(30));

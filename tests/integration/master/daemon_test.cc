@@ -14,8 +14,8 @@
 #include "tvd/process.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/testing/files.h"
-#include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
+#include "tvd/testing/port_file.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
@@ -52,10 +52,8 @@ class MasterDaemonTest : public ::testing::Test {
         {ca->cert_pem, admin->cert_pem, admin->key_pem.Clone()});
     ASSERT_TRUE(ctx.ok());
     admin_tls_ = std::move(*ctx);
-    StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
-    ASSERT_TRUE(port.ok()) << port.status();
-    port_ = *port;
-    Write("master.conf", testing::MasterConfigFile::InDir(dir_, port_).Text(),
+    // Port 0: the daemon reports the port it bound in its --port-file.
+    Write("master.conf", testing::MasterConfigFile::InDir(dir_, 0).Text(),
           0644);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -67,7 +65,8 @@ class MasterDaemonTest : public ::testing::Test {
   StatusOr<ChildProcess> StartDaemon() {
     ProcessOptions o;
     o.argv = {std::string(TVD_BINARY_DIR) + "/tvd-master/tvd-master",
-              "--config", dir_ + "/master.conf"};
+              "--config", dir_ + "/master.conf", "--port-file",
+              dir_ + "/master.port"};
     o.stderr_path = dir_ + "/stderr.log";
     return ChildProcess::Start(o);
   }
@@ -80,15 +79,17 @@ class MasterDaemonTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::uint16_t port_ = 0;
   std::unique_ptr<channel::TlsContext> admin_tls_;
 };
 
 TEST_F(MasterDaemonTest, ServesAndStopsCleanlyOnSigterm) {
   auto child = StartDaemon();
   ASSERT_TRUE(child.ok()) << child.status().ToString();
+  StatusOr<std::uint16_t> port = testing::WaitForPortFile(
+      dir_ + "/master.port", milliseconds(10000), child->pid());
+  ASSERT_TRUE(port.ok()) << port.status() << "\n" << Stderr();
   protocol::AdminClient admin(
-      {"127.0.0.1", port_, {pki::Role::kHost, "tvd-master"}}, *admin_tls_,
+      {"127.0.0.1", *port, {pki::Role::kHost, "tvd-master"}}, *admin_tls_,
       milliseconds(2000));
   StatusOr<std::string> reply = Unavailable("not tried");
   for (int i = 0; i < 100 && !reply.ok(); ++i) {

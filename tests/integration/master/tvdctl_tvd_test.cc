@@ -16,6 +16,7 @@
 #include "tvd/testing/files.h"
 #include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
+#include "tvd/testing/port_file.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
@@ -50,27 +51,30 @@ class TvdctlTvdTest : public ::testing::Test {
     Write("eks.txt", "# none\n", 0644);
     Write("policies/blue.xml",
           Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60), 0644);
-    StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
-    ASSERT_TRUE(port.ok()) << port.status();
-    port_ = *port;
+    // Port 0: the daemon reports the port it bound in its --port-file.
     testing::MasterConfigFile config =
-        testing::MasterConfigFile::InDir(dir_, port_);
+        testing::MasterConfigFile::InDir(dir_, 0);
     config.listen_address.clear();  // the daemon's default
     config.cert = dir_ + "/tvd-master.pem";
     config.key = dir_ + "/tvd-master.key";
     Write("master.conf", config.Text(), 0644);
+    ProcessOptions o;
+    o.argv = {std::string(TVD_BINARY_DIR) + "/tvd-master/tvd-master",
+              "--config", dir_ + "/master.conf", "--port-file",
+              dir_ + "/master.port"};
+    o.stderr_path = dir_ + "/master.log";
+    auto child = ChildProcess::Start(o);
+    ASSERT_TRUE(child.ok()) << child.status();
+    master_ = new ChildProcess(std::move(*child));
+    StatusOr<std::uint16_t> port = testing::WaitForPortFile(
+        dir_ + "/master.port", milliseconds(10000), master_->pid());
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
     Write("admin.conf",
           "master = 127.0.0.1:" + std::to_string(port_) + "\nca = " + dir_ +
               "/ca.pem\ncert = " + dir_ + "/alice.pem\nkey = " + dir_ +
               "/alice.key\n",
           0644);
-    ProcessOptions o;
-    o.argv = {std::string(TVD_BINARY_DIR) + "/tvd-master/tvd-master",
-              "--config", dir_ + "/master.conf"};
-    o.stderr_path = dir_ + "/master.log";
-    auto child = ChildProcess::Start(o);
-    ASSERT_TRUE(child.ok()) << child.status();
-    master_ = new ChildProcess(std::move(*child));
     // Ready when a list answers.
     for (int i = 0; i < 200; ++i) {
       if (Run({"list"}).exit_status == 0) return;

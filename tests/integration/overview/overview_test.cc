@@ -29,8 +29,8 @@
 #include "tvd/process.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/testing/files.h"
-#include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
+#include "tvd/testing/port_file.h"
 #include "tvd/testing/swtpm.h"
 #include "tvd/testing/test_policy.h"
 
@@ -209,17 +209,20 @@ class OverviewIntegrationTest : public ::testing::Test {
       WriteTestFile(dir + "/eks.txt", "node1 " + ToHex(Sha256(*ek)) + "\n");
       WriteTestFile(dir + "/policies/blue.xml",
                     master::Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60));
-      StatusOr<std::uint16_t> port = testing::FreeLoopbackPort();
-      if (!port.ok()) return Fail(port.status().ToString());
-      master_port = *port;
+      // Port 0: the master reports the port it bound in its --port-file.
       WriteTestFile(dir + "/master.conf",
-                    testing::MasterConfigFile::InDir(dir, master_port).Text());
+                    testing::MasterConfigFile::InDir(dir, 0).Text());
       ProcessOptions mo;
-      mo.argv = {kMasterBin, "--config", dir + "/master.conf"};
+      mo.argv = {kMasterBin, "--config", dir + "/master.conf", "--port-file",
+                 dir + "/master.port"};
       mo.stderr_path = dir + "/master.log";
       auto m = ChildProcess::Start(mo);
       if (!m.ok()) return Fail(m.status().ToString());
       master = std::move(m).value();
+      StatusOr<std::uint16_t> port = testing::WaitForPortFile(
+          dir + "/master.port", milliseconds(10000), master.pid());
+      if (!port.ok()) return Fail(port.status().ToString());
+      master_port = *port;
 
       // node1 joins blue (enrols its AK, attests) and reports web1.
       node1 = std::make_unique<protocol::MasterClient>(
@@ -306,13 +309,10 @@ class OverviewIntegrationTest : public ::testing::Test {
       auto ov = ChildProcess::Start(oo);
       if (!ov.ok()) return Fail(ov.status().ToString());
       overview = std::move(ov).value();
-      if (!WaitFor(
-              [&] { return std::filesystem::exists(dir + "/overview.port"); },
-              milliseconds(10000))) {
-        return Fail("tvd-overview wrote no port file");
-      }
-      overview_port = static_cast<std::uint16_t>(
-          std::stoi(ReadFileOrEmpty(dir + "/overview.port")));
+      StatusOr<std::uint16_t> ov_port = testing::WaitForPortFile(
+          dir + "/overview.port", milliseconds(10000), overview.pid());
+      if (!ov_port.ok()) return Fail(ov_port.status().ToString());
+      overview_port = *ov_port;
 
       // Ready when the overview has both sides: the agent reported web1.
       if (!WaitFor(
@@ -472,7 +472,7 @@ TEST_F(OverviewIntegrationTest, DaemonRefusesNonLoopbackAndBadUsage) {
   auto r = RunCommand(o, milliseconds(15000));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_status, 1);
-  EXPECT_NE(r->err.find("cannot serve: permission-denied: listen address "
+  EXPECT_NE(r->err.find("permission-denied: cannot serve: listen address "
                         "0.0.0.0 is not a loopback address (pass "
                         "--allow-non-loopback to serve other machines)"),
             std::string::npos)

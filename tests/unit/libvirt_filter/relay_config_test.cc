@@ -42,7 +42,7 @@ TEST(RelayConfigTest, EmulatorAndGraphics) {
             InvalidArgument("--graphics: graphics: 'sdl' is not one of none, "
                             "vnc, spice"));
   EXPECT_EQ(ParseRelayConfig({"--emulator=qemu"}).status(),
-            InvalidArgument("--emulator: emulator: 'qemu' is not absolute"));
+            InvalidArgument("--emulator: 'qemu' is not absolute"));
 }
 
 TEST(RelayConfigTest, TenantLimits) {
@@ -87,13 +87,16 @@ TEST(RelayConfigTest, TenantLimits) {
 
 TEST(RelayConfigTest, Errors) {
   EXPECT_EQ(ParseRelayConfig({"--bogus=1"}).status(),
-            InvalidArgument("--bogus: unknown setting 'bogus'"));
+            InvalidArgument("unknown option '--bogus'"));
   EXPECT_EQ(ParseRelayConfig({"--listen=1.2.3.4"}).status(),
-            InvalidArgument("--listen: listen: expected ADDRESS:PORT, got "
-                            "'1.2.3.4'"));
+            InvalidArgument("--listen: '1.2.3.4' is not ADDRESS:PORT (IPv6 "
+                            "as [ADDRESS]:PORT)"));
+  EXPECT_EQ(ParseRelayConfig({"--listen=localhost:16514"}).status(),
+            InvalidArgument("--listen: 'localhost:16514' does not start with "
+                            "an IP address"));
   EXPECT_EQ(
       ParseRelayConfig({"--ca-cert=/c", "--cert=/s", "--key=/k"}).status(),
-      InvalidArgument("missing setting 'policy-dir'"));
+      InvalidArgument("--policy-dir is required"));
   std::string file = ::testing::TempDir() + "/bad.conf";
   std::ofstream(file) << "listen 1\n";
   EXPECT_EQ(ParseRelayConfig({"--config=" + file}).status(),

@@ -32,17 +32,19 @@ TEST(MasterConfigTest, ExactErrors) {
   EXPECT_EQ(ParseMasterConfig(good + "listen_port = 1\n", "m.conf").status(),
             InvalidArgument("m.conf:11: key 'listen_port' given twice"));
   EXPECT_EQ(ParseMasterConfig("listen_port = 99999\n", "m.conf").status(),
-            InvalidArgument("m.conf:1: listen_port '99999' is not a port "
-                            "number 1..65535"));
+            InvalidArgument("m.conf:1: key 'listen_port': '99999' is not a "
+                            "number in 0..65535"));
   EXPECT_EQ(ParseMasterConfig("listen_port = 1\n", "m.conf").status(),
             InvalidArgument("m.conf: missing key 'ca_cert'"));
   EXPECT_EQ(ParseMasterConfig("state_db = rel/path\n", "m.conf").status(),
-            InvalidArgument("m.conf:1: key 'state_db' must be an absolute "
-                            "path"));
+            InvalidArgument("m.conf:1: key 'state_db': 'rel/path' is not an "
+                            "absolute path"));
   EXPECT_EQ(
       ParseMasterConfig("listen_address = localhost\n", "m.conf").status(),
-      InvalidArgument("m.conf:1: listen_address 'localhost' is not a "
-                      "numeric IP address"));
+      InvalidArgument("m.conf:1: key 'listen_address': 'localhost' is not "
+                      "a numeric IP address"));
+  EXPECT_EQ(ParseMasterConfig("cert =\n", "m.conf").status(),
+            InvalidArgument("m.conf:1: key 'cert': an empty path"));
   EXPECT_EQ(ParseMasterConfig("just words\n", "m.conf").status(),
             InvalidArgument("m.conf:1: expected 'key = value'"));
 }

@@ -1,8 +1,12 @@
-// Configuration of the libvirt-filter daemon, from a file and/or flags.
+// Configuration of the libvirt-filter daemon, from a file and/or flags:
+// typed flags and config keys (daemon/flags.h).
 //
 // File (`--config FILE`): one `key = value` per line, '#' comments, keys as
-// the flags without their dashes. Flags (`--key=value`) override the file.
-//   listen           ADDRESS:PORT          (default 127.0.0.1:16514)
+// the flags without their dashes. Flags (`--key=value` or `--key value`)
+// override the file, wherever they stand.
+//   listen           ADDRESS:PORT          (default 127.0.0.1:16514; a
+//                    numeric address, [IPv6]; port 0: any free port, see
+//                    --port-file)
 //   ca-cert          PEM file of the VDC CA (the only trust anchor)
 //   cert, key        the relay's certificate and private key (PEM)
 //   upstream-socket  libvirtd's read-write UNIX socket
@@ -18,7 +22,8 @@
 //                    chooses)
 //   graphics         the console tenants' domains may have: none (default),
 //                    vnc or spice (loopback only)
-//   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms
+//   frame-timeout-ms, write-timeout-ms, handshake-timeout-ms  durations
+//                    (bare number: ms; "10s" works too), 1 ms..1 h
 //   tenant-max-connections   relay connections per TVD (default 8; 0: no
 //                            limit), 0..4096
 //   tenant-calls-per-second  calls per second per TVD, shared by its
@@ -32,13 +37,15 @@
 //                    empty: quotas in total cannot be claimed, so calls that
 //                    add to one are refused)
 //   usage-report-interval-s  how often each TVD's usage on this host is
-//                    reported for its quota in total (default 30), 1..3600
-// Errors name the file and line, or the flag.
+//                    reported for its quota in total (default 30; a bare
+//                    number is seconds), 1 s..1 h
+// Errors name the file and line, or the flag (flags.h has their forms).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "tvd/daemon/flags.h"
 #include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/relay_server.h"
 #include "tvd/status.h"
@@ -55,9 +62,13 @@ struct RelayConfig {
   HostConfinement host;
 };
 
-// Parses argv[1..] (reading --config files as they appear). InvalidArgument
-// for an unknown key, a malformed value, or a missing required key
-// (ca-cert, cert, key, policy-dir).
+// Declares the flags and config keys above in `flags`, bound to `config`
+// (and sets the defaults that RelayOptions does not have).
+void DeclareRelayFlags(daemon::FlagSet& flags, RelayConfig& config);
+
+// Parses argv[1..] (reading --config files). InvalidArgument for an unknown
+// key, a malformed value, or a missing required key (ca-cert, cert, key,
+// policy-dir), in flags.h's forms.
 StatusOr<RelayConfig> ParseRelayConfig(const std::vector<std::string>& args);
 
 // Reads the credentials the config names. The key is read into SecureBytes.

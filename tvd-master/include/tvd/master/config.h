@@ -1,10 +1,11 @@
 // The tvd-master configuration file: one "key = value" per line, '#'
-// comments and blank lines ignored. Strict: an unknown key, a key given
-// twice, a missing required key or a bad value is an InvalidArgument
-// "FILE:LINE: ..." (or "FILE: missing key 'K'").
+// comments and blank lines ignored; typed config keys (daemon/flags.h).
+// Strict: an unknown key, a key given twice, a missing required key or a bad
+// value is an InvalidArgument "FILE:LINE: ..." (or "FILE: missing key 'K'").
 //
 //   listen_address = 127.0.0.1        (default 127.0.0.1; numeric address)
-//   listen_port    = 7400             (required, 1..65535)
+//   listen_port    = 7400             (required, 0..65535; 0: the kernel
+//                                      picks one, see --port-file)
 //   ca_cert        = /etc/tvd/ca.pem  (required: the VDC CA)
 //   cert           = /etc/tvd/master.pem  (required)
 //   key            = /etc/tvd/master.key  (required, the private key)

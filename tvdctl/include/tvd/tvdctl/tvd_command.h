@@ -80,7 +80,8 @@ Status ResolveConnection(TvdInvocation& inv, const EnvLookup& env);
 Status ApplyAdminConfig(std::string_view text, const std::string& path,
                         MasterConnection& c);
 
-// Splits "ADDRESS:PORT" / "[V6]:PORT". InvalidArgument naming the text.
+// Splits "ADDRESS:PORT" / "[V6]:PORT" (numeric, port 1..65535) with
+// daemon::ParseEndpoint. InvalidArgument naming the text (endpoint.h).
 StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(
     const std::string& text);
 
