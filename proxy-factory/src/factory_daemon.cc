@@ -1,6 +1,7 @@
 #include "tvd/proxy_factory/factory_daemon.h"
 
 #include <grp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +33,8 @@ class FactoryDaemon : public daemon::Daemon {
 
   void Restore() { factory_.RestoreJoined(); }
 
-  // One loop: a request (waiting at most 200 ms), then supervision.
+  // One loop: wait for a request or a stop signal (at most 200 ms, the
+  // supervision tick), serve the request, then supervise the proxies.
   Status Run(daemon::StopSignals& signals) override {
     auto handler = [this](const ControlRequest& req,
                           const PeerCredentials& peer) {
@@ -41,11 +43,15 @@ class FactoryDaemon : public daemon::Daemon {
       return factory_.Handle(req);
     };
     for (;;) {
+      pollfd fds[2] = {{server_->fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+      ::poll(fds, 2, 200);
       if (std::optional<int> sig = signals.Poll()) {
         log::Info("signal ", *sig, ": stopping proxies (memberships stay)");
         return Status::Ok();
       }
-      server_->ServeOne(handler, std::chrono::milliseconds(200));
+      if (fds[0].revents != 0) {
+        server_->ServeOne(handler, std::chrono::milliseconds(0));
+      }
       factory_.Supervise();
     }
   }
