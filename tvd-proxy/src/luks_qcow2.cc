@@ -57,15 +57,13 @@ StatusOr<CommandResult> RunQemuImg(const std::string& path,
 
 }  // namespace
 
-Status CreateLuksQcow2(const std::string& path, std::uint64_t size_mib,
-                       const SecureBytes& passphrase) {
+StatusOr<int> ClaimNewDiskFile(const std::string& path,
+                               const SecureBytes& passphrase) {
   if (path.empty() || path.front() != '/') {
     return InvalidArgument("encrypted disk path must be absolute, got '" +
                            path + "'");
   }
   if (passphrase.empty()) return InvalidArgument("empty disk passphrase");
-  // Claimed exclusively first: qemu-img would truncate an existing file,
-  // and a disk that appeared meanwhile must not be lost.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
@@ -73,6 +71,14 @@ Status CreateLuksQcow2(const std::string& path, std::uint64_t size_mib,
     }
     return ErrnoError("creating encrypted disk " + path, errno);
   }
+  return fd;
+}
+
+Status CreateLuksQcow2(const std::string& path, std::uint64_t size_mib,
+                       const SecureBytes& passphrase) {
+  // Claimed exclusively first: qemu-img would truncate an existing file,
+  // and a disk that appeared meanwhile must not be lost.
+  TVD_ASSIGN_OR_RETURN(int fd, ClaimNewDiskFile(path, passphrase));
   ::close(fd);
   std::string last_error;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {

@@ -20,16 +20,11 @@
 #include "tvd/proxy/master_client_link.h"
 #include "tvd/proxy/measurement_cache.h"
 #include "tvd/proxy/per_call_tpm.h"
+#include "tvd/proxy/proxy_network_stack.h"
 #include "tvd/proxy/tvd_network.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/proxy/update_inbox.h"
 #include "tvd/proxy/usage_claims.h"
-#include "tvd/vswitch/network/host_network.h"
-#include "tvd/vswitch/network/link_manager.h"
-#include "tvd/vswitch/network/ovsdb_vswitch_database.h"
-#include "tvd/vswitch/openflow/openflow_client.h"
-#include "tvd/vswitch/ovsdb/ovsdb_client.h"
-#include "tvd/vswitch/vici/vici_tunnel_backend.h"
 
 namespace tvd::proxy {
 
@@ -64,25 +59,16 @@ class ProxyDaemon : public daemon::Daemon {
   Status Start(const channel::TlsCredentials& creds) {
     TVD_ASSIGN_OR_RETURN(
         hypervisor_, LibvirtHypervisor::Open(f_.libvirt_uri, f_.secrets_uri));
-    TVD_ASSIGN_OR_RETURN(
-        ovsdb_, vswitch::OvsdbClient::Connect({.socket_path = f_.ovsdb}));
-    db_ = std::make_unique<vswitch::OvsdbVswitchDatabase>(*ovsdb_);
-    flows_ = vswitch::OpenFlowClient::Create({.socket_path = f_.openflow});
-    links_ = std::make_unique<vswitch::IpLinkManager>(f_.netns);
-    TVD_ASSIGN_OR_RETURN(tunnels_, vici::ViciTunnelBackend::Connect(f_.vici));
-    vswitch::HostNetwork::Config net_config;
-    net_config.bridge = f_.bridge;
-    net_config.datapath_type = f_.datapath;
-    net_config.local_host = f_.host;
-    net_config.local_address = f_.address;
-    // A single proxy knows only its own TVD's policy: gateways between
-    // TVDs are refused here (default deny).
-    host_network_ = std::make_unique<vswitch::HostNetwork>(
-        net_config, *db_, *flows_, *links_, *tunnels_,
-        [](const std::string&, const std::string&, const std::string&) {
-          return false;
-        });
-    network_ = std::make_unique<HostTvdNetwork>(*host_network_, *links_);
+    ProxyNetworkEndpoints endpoints;
+    endpoints.ovsdb_socket = f_.ovsdb;
+    endpoints.openflow_socket = f_.openflow;
+    endpoints.netns = f_.netns;
+    endpoints.vici_socket = f_.vici;
+    endpoints.config.bridge = f_.bridge;
+    endpoints.config.datapath_type = f_.datapath;
+    endpoints.config.local_host = f_.host;
+    endpoints.config.local_address = f_.address;
+    TVD_ASSIGN_OR_RETURN(network_, ProxyNetworkStack::Connect(endpoints));
     TVD_RETURN_IF_ERROR(ConnectMaster(creds));
     // Which VMs this proxy admitted: read again after a restart, the only
     // source of the ports it re-plugs.
@@ -90,7 +76,7 @@ class ProxyDaemon : public daemon::Daemon {
     proxy_ = std::make_unique<TvdProxy>(
         ProxyConfig{
             .tvd = f_.tvd, .local_host = f_.host, .local_address = f_.address},
-        *link_, *hypervisor_, *network_, cache_, *admissions_,
+        *link_, *hypervisor_, network_->network(), cache_, *admissions_,
         std::make_shared<SteadyClock>());
     // The link's thread only queues; Run applies (update_inbox.h).
     link_->SetUpdateHandler([this](const MasterUpdate& u) { inbox_.Push(u); });
@@ -178,13 +164,7 @@ class ProxyDaemon : public daemon::Daemon {
 
   const ProxyFlags f_;
   std::unique_ptr<LibvirtHypervisor> hypervisor_;
-  std::unique_ptr<vswitch::OvsdbClient> ovsdb_;
-  std::unique_ptr<vswitch::OvsdbVswitchDatabase> db_;
-  std::unique_ptr<vswitch::OpenFlowClient> flows_;
-  std::unique_ptr<vswitch::IpLinkManager> links_;
-  std::unique_ptr<vici::ViciTunnelBackend> tunnels_;
-  std::unique_ptr<vswitch::HostNetwork> host_network_;
-  std::unique_ptr<HostTvdNetwork> network_;
+  std::unique_ptr<ProxyNetworkStack> network_;
   // Before the link: the link's thread pushes here until it is joined.
   MasterUpdateInbox inbox_;
   std::unique_ptr<channel::TlsContext> tls_;

@@ -155,8 +155,8 @@ void GuestHostTest::SetUp() {
                                     libvirtd_->ClientUri("secret:///system"));
   ASSERT_TRUE(hv.ok()) << hv.status();
   hypervisor_ = std::move(hv).value();
-  auto network = tvd::testing::ProxyHostNetwork::Open(*host_, *charon_,
-                                                      kGuestBridge, "host-a");
+  auto network = tvd::testing::OpenProxyHostNetwork(*host_, *charon_,
+                                                    kGuestBridge, "host-a");
   ASSERT_TRUE(network.ok()) << network.status();
   network_ = std::move(network).value();
 }

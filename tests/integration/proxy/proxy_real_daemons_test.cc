@@ -67,8 +67,8 @@ class ProxyRealDaemonsTest : public ::testing::Test {
                                       libvirtd_->ClientUri("secret:///system"));
     ASSERT_TRUE(hv.ok()) << hv.status().ToString();
     hypervisor_ = std::move(hv).value();
-    auto network = tvd::testing::ProxyHostNetwork::Open(*host_, *charon_,
-                                                        kBridge, "host-a");
+    auto network =
+        tvd::testing::OpenProxyHostNetwork(*host_, *charon_, kBridge, "host-a");
     ASSERT_TRUE(network.ok()) << network.status().ToString();
     network_ = std::move(network).value();
 

@@ -11,6 +11,7 @@
 
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/policy/values.h"
+#include "tvd/proxy/luks_qcow2.h"
 
 namespace tvd::proxy::testing {
 
@@ -194,18 +195,9 @@ Status FakeHypervisor::CreateEncryptedDisk(const std::string& path,
                                            std::uint64_t size_mib,
                                            const SecureBytes& passphrase) {
   if (!create_disk_error.ok()) return create_disk_error;
-  if (path.empty() || path.front() != '/') {
-    return InvalidArgument("encrypted disk path must be absolute, got '" +
-                           path + "'");
-  }
-  if (passphrase.empty()) return InvalidArgument("empty disk passphrase");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return AlreadyExists("encrypted disk " + path + " already exists");
-    }
-    return ErrnoError("creating encrypted disk " + path, errno);
-  }
+  // The same checks and claim as the real one; a byte stands in for the
+  // qcow2 qemu-img would write.
+  TVD_ASSIGN_OR_RETURN(int fd, ClaimNewDiskFile(path, passphrase));
   const char byte = '\0';
   bool written = ::write(fd, &byte, 1) == 1 && ::fchmod(fd, 0600) == 0;
   int err = errno;

@@ -21,4 +21,12 @@ namespace tvd::proxy {
 Status CreateLuksQcow2(const std::string& path, std::uint64_t size_mib,
                        const SecureBytes& passphrase);
 
+// The first step of CreateLuksQcow2, for whatever stands in for qemu-img
+// (the hypervisor fake): checks the arguments and claims `path` by creating
+// it exclusively with mode 0600. Returns the open descriptor (the caller
+// closes it), InvalidArgument for a relative path or an empty passphrase,
+// AlreadyExists when `path` exists.
+StatusOr<int> ClaimNewDiskFile(const std::string& path,
+                               const SecureBytes& passphrase);
+
 }  // namespace tvd::proxy
