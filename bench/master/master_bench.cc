@@ -8,6 +8,9 @@
 //    protocol::MasterClient (TLS 1.3 with its host certificate, AK
 //    enrolment, TPM quote, verification, grant), then all leave; N rounds.
 //    p50 / p99 / mean of join and of leave (until the master's kAck).
+//    Once with the hosts' TPM opened as tvd-proxy does (per call, the EK
+//    and AK contexts kept) and once re-creating the keys per call (the
+//    baseline before the contexts were kept).
 // 2. S simulated hosts (proxies without VMs: one MasterClient, host
 //    certificate and swtpm each, in threads of this process) joining one
 //    master at once: time until the master's admin query shows all S as
@@ -36,6 +39,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "host_pool.h"
@@ -71,12 +75,28 @@ struct Flags {
   // The simulated hosts keep it open: 200 swtpms on the benchmark's cores
   // would otherwise re-create 200 x 4 RSA primaries per round, work that
   // real hosts do on their own TPMs and CPUs (see docs/master.md).
-  TpmUse ns_tpm = TpmUse::kPerCall;
+  // Each mode is a separate round of namespace joins in the same run.
+  std::vector<TpmUse> ns_tpms = {TpmUse::kPerCall, TpmUse::kPerCallUncached};
   TpmUse sim_tpm = TpmUse::kHeld;
 };
 
 const char* TpmUseName(TpmUse u) {
-  return u == TpmUse::kPerCall ? "per-call" : "held";
+  switch (u) {
+    case TpmUse::kPerCall:
+      return "per-call";
+    case TpmUse::kPerCallUncached:
+      return "per-call-uncached";
+    case TpmUse::kHeld:
+      return "held";
+  }
+  return "?";
+}
+
+std::optional<TpmUse> ParseTpmUse(const std::string& v) {
+  for (TpmUse u : {TpmUse::kPerCall, TpmUse::kPerCallUncached, TpmUse::kHeld}) {
+    if (v == TpmUseName(u)) return u;
+  }
+  return std::nullopt;
 }
 
 const char* kUsage =
@@ -85,8 +105,11 @@ const char* kUsage =
     "                    [--interval SECONDS] [--setup-threads T]\n"
     "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
     "                    [--skip-sequential] [--master PATH]\n"
-    "MODE: per-call (open the TPM per operation, as tvd-proxy) or held\n"
-    "defaults: 2 hosts, 50 rounds, per-call; 200 hosts, 5 updates, held;\n"
+    "MODE: per-call (open the TPM per operation, keys' contexts kept, as\n"
+    "tvd-proxy), per-call-uncached (keys re-created per operation: the\n"
+    "baseline) or held\n"
+    "defaults: 2 hosts, 50 rounds, per-call then per-call-uncached;\n"
+    "200 hosts, 5 updates, held;\n"
     "U policy updates are sent on one held admin channel and U more on a\n"
     "new admin connection each, in turn\n"
     "interval 600 s, 4 setup threads, timeout 600 s\n";
@@ -212,7 +235,8 @@ std::vector<std::string> Names(
 
 // Errors are returned (not exits) so that namespaces, swtpms and the
 // master are removed on the way out.
-Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
+Status RunNamespaceJoins(const Flags& f, TpmUse tpm_use,
+                         const pki::KeyAndCertificate& ca,
                          const channel::TlsContext& admin_tls) {
   constexpr std::uint16_t kPort = 7400;
   TVD_ASSIGN_OR_RETURN(auto master_ns, testing::NetworkNamespace::Create(
@@ -241,7 +265,7 @@ Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
   }
   // Each host's swtpm runs inside that host's namespace.
   HostPool pool;
-  TVD_RETURN_IF_ERROR(pool.Create(names, ns_names, 1, ca, f.ns_tpm));
+  TVD_RETURN_IF_ERROR(pool.Create(names, ns_names, 1, ca, tpm_use));
   auto& hosts = pool.hosts();
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
@@ -299,7 +323,7 @@ Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
       "\n[1] join latency, %d namespace hosts (own netns + veth to the "
       "master's netns, own swtpm opened %s), %d rounds of "
       "join-all/leave-all\n",
-      f.ns_hosts, TpmUseName(f.ns_tpm), f.iterations);
+      f.ns_hosts, TpmUseName(tpm_use), f.iterations);
   Print("join (enrol+attest+grant)", Summarize(joins));
   Print("leave (until kAck)", Summarize(leaves));
   (void)master->Stop();
@@ -610,14 +634,19 @@ int Main(int argc, char** argv) {
     else if (a == "--master")
       f.master_binary = value();
     else if (a == "--ns-tpm" || a == "--sim-tpm") {
-      std::string v = value();
-      if (v != "per-call" && v != "held") {
-        std::fprintf(stderr, "bench_master: %s is per-call or held\n",
+      std::optional<TpmUse> use = ParseTpmUse(value());
+      if (!use) {
+        std::fprintf(stderr,
+                     "bench_master: %s is per-call, per-call-uncached or "
+                     "held\n",
                      a.c_str());
         return 2;
       }
-      (a == "--ns-tpm" ? f.ns_tpm : f.sim_tpm) =
-          v == "held" ? TpmUse::kHeld : TpmUse::kPerCall;
+      if (a == "--ns-tpm") {
+        f.ns_tpms = {*use};
+      } else {
+        f.sim_tpm = *use;
+      }
     } else if (a == "--skip-ns")
       f.skip_ns = true;
     else if (a == "--skip-sim")
@@ -653,13 +682,15 @@ int Main(int argc, char** argv) {
   auto admin_tls = AdminTls(ca);
 
   if (!f.skip_ns && f.ns_hosts > 0 && f.iterations > 0) {
-    Status s = RunNamespaceJoins(f, ca, *admin_tls);
-    if (!s.ok()) {
-      std::fprintf(stderr, "bench_master: namespace joins: %s\n",
-                   s.ToString().c_str());
-      return 1;
+    for (TpmUse use : f.ns_tpms) {
+      Status s = RunNamespaceJoins(f, use, ca, *admin_tls);
+      if (!s.ok()) {
+        std::fprintf(stderr, "bench_master: namespace joins: %s\n",
+                     s.ToString().c_str());
+        return 1;
+      }
+      std::printf("  load average after: %s\n", LoadAverage().c_str());
     }
-    std::printf("  load average after: %s\n", LoadAverage().c_str());
   }
   if (!f.skip_sim && f.sim_hosts > 0) {
     auto setup_start = Clock::now();

@@ -38,16 +38,22 @@ Status SimHost::OpenTpm() {
   const std::uint32_t pcrs[] = {16};
   TVD_RETURN_IF_ERROR(tpm_->Quote(pcrs, Sha256("warm-up")).status());
   attest::Tpm* tpm = tpm_.get();
-  if (use_ == TpmUse::kPerCall) {
+  if (use_ == TpmUse::kPerCall || use_ == TpmUse::kPerCallUncached) {
     tpm_.reset();
-    std::string tcti = swtpm_->tcti();
+    attest::EsysTpmOptions options;
+    options.tcti = swtpm_->tcti();
+    if (use_ == TpmUse::kPerCall) {
+      options.key_cache = std::make_shared<attest::TpmKeyCache>();
+    }
     per_call_ = std::make_unique<proxy::PerCallTpm>(
-        [tcti]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
-          TVD_ASSIGN_OR_RETURN(auto esys,
-                               attest::EsysTpm::Open({.tcti = tcti}));
+        [options]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
+          TVD_ASSIGN_OR_RETURN(auto esys, attest::EsysTpm::Open(options));
           return std::unique_ptr<attest::Tpm>(std::move(esys));
         });
     tpm = per_call_.get();
+    // tvd-proxy reads both keys at start-up (so the cache holds them).
+    TVD_RETURN_IF_ERROR(tpm->EkPublic().status());
+    TVD_RETURN_IF_ERROR(tpm->AkPublic().status());
   }
   // No IMA allowlist in the benchmark policy, so the log is never asked for.
   attester_ =

@@ -33,9 +33,13 @@ using Clock = std::chrono::steady_clock;
 
 // How the host's attester reaches its TPM.
 enum class TpmUse {
-  // Opened per operation (proxy::PerCallTpm: ESYS context, EK and AK
-  // recreated from the seeds on every call), as tvd-proxy does.
+  // Opened per operation (proxy::PerCallTpm), as tvd-proxy does: a new
+  // ESYS context per call, the EK and AK created once at start-up and
+  // loaded from their saved contexts afterwards (attest::TpmKeyCache).
   kPerCall,
+  // As kPerCall, but the EK and AK recreated from the seeds on every call
+  // (what tvd-proxy did before it kept the keys' contexts): the baseline.
+  kPerCallUncached,
   // One ESYS context kept open for the host's lifetime.
   kHeld,
 };
@@ -84,7 +88,7 @@ class SimHost {
   std::unique_ptr<testing::SwtpmInstance> swtpm_;
   TpmUse use_ = TpmUse::kPerCall;
   std::unique_ptr<attest::EsysTpm> tpm_;   // kHeld (and the warm-up)
-  std::unique_ptr<attest::Tpm> per_call_;  // kPerCall
+  std::unique_ptr<attest::Tpm> per_call_;  // kPerCall*
   std::unique_ptr<attest::Attester> attester_;
   Sha256Digest ek_digest_{};
   std::unique_ptr<protocol::MasterClient> client_;
