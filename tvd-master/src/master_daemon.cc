@@ -35,6 +35,13 @@ StatusOr<MasterOptions> OptionsFromConfig(const MasterConfig& config) {
   o.server.bind_address = config.listen_address;
   o.server.port = config.listen_port;
   o.server.max_connections = config.max_connections;
+  // When thousands of hosts (re)connect at once (a master restart, a
+  // fail-over), 64 handshakes at a time keep the master finishing them
+  // within the hosts' timeouts; the rest are closed at once and the hosts
+  // try again a second later. A deep accept queue keeps the kernel from
+  // dropping their SYNs meanwhile.
+  o.server.max_handshakes = 64;
+  o.server.listen_backlog = 4096;
   TVD_ASSIGN_OR_RETURN(o.credentials.ca_cert_pem,
                        ReadText(config.ca_cert, "CA certificate"));
   TVD_ASSIGN_OR_RETURN(o.credentials.cert_pem,

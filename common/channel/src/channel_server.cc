@@ -24,9 +24,9 @@ StatusOr<std::unique_ptr<ChannelServer>> ChannelServer::Start(
   s->tls_ = std::move(tls);
   s->handler_ = std::move(handler);
   s->observer_ = std::move(observer);
-  TVD_ASSIGN_OR_RETURN(
-      net::Listener listener,
-      net::Listener::Tcp(options.bind_address, options.port, /*backlog=*/128));
+  TVD_ASSIGN_OR_RETURN(net::Listener listener,
+                       net::Listener::Tcp(options.bind_address, options.port,
+                                          options.listen_backlog));
   net::AcceptServerOptions serve;
   serve.name = "channel server";
   serve.max_connections = options.max_connections;
@@ -58,13 +58,24 @@ void ChannelServer::Serve(int fd) {
   report.peer_address = PeerAddressOf(fd);
   // The Connection takes over a duplicate; the server keeps (and closes)
   // `fd`, and its shutdown() on Stop reaches the same socket.
-  int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  StatusOr<std::unique_ptr<Connection>> conn =
-      own < 0 ? StatusOr<std::unique_ptr<Connection>>(
-                    ErrnoError("cannot duplicate the connection", errno))
-              : Connection::Handshake(own, tls_->get(), /*is_server=*/true,
-                                      options_.handshake_timeout,
-                                      options_.max_payload);
+  std::size_t busy = ++handshakes_;
+  StatusOr<std::unique_ptr<Connection>> conn = [&] {
+    if (options_.max_handshakes != 0 && busy > options_.max_handshakes) {
+      return StatusOr<std::unique_ptr<Connection>>(
+          Unavailable("busy: " + std::to_string(busy - 1) +
+                      " TLS handshakes in progress (limit " +
+                      std::to_string(options_.max_handshakes) + ")"));
+    }
+    int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+      return StatusOr<std::unique_ptr<Connection>>(
+          ErrnoError("cannot duplicate the connection", errno));
+    }
+    return Connection::Handshake(own, tls_->get(), /*is_server=*/true,
+                                 options_.handshake_timeout,
+                                 options_.max_payload);
+  }();
+  --handshakes_;
   if (!conn.ok()) {
     report.status = conn.status();
   } else {

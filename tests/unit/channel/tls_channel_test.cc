@@ -226,6 +226,37 @@ TEST_F(TlsChannelTest, ConnectionBeyondTheLimitIsReportedUnavailable) {
   ::close(*second);
 }
 
+TEST_F(TlsChannelTest, ConnectionBeyondTheHandshakeLimitIsToldToComeBack) {
+  ServerOptions options;
+  options.max_handshakes = 1;
+  options.handshake_timeout = milliseconds(5000);
+  StartEchoServer(options);
+  // A client that connects and never starts its handshake holds the one
+  // handshake slot.
+  auto silent = ConnectTcp("127.0.0.1", server_->port(), milliseconds(1000));
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  for (int i = 0; i < 500 && server_->handshakes_in_progress() == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(server_->handshakes_in_progress(), 1u);
+  auto busy = ConnectTcp("127.0.0.1", server_->port(), milliseconds(1000));
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  EXPECT_EQ(WaitReport(LocalAddressOf(*busy)),
+            Unavailable("busy: 1 TLS handshakes in progress (limit 1)"));
+  char c;
+  EXPECT_EQ(::recv(*busy, &c, 1, 0), 0);  // closed without a handshake
+  ::close(*busy);
+  // Once the slot is free, a client is served as usual.
+  ::close(*silent);
+  EXPECT_FALSE(WaitReport(LocalAddressOf(*silent)).ok());
+  auto later = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(later.ok()) << later.status();
+  ASSERT_TRUE((*later)
+                  ->WriteFrame(MessageType::kAttestHello, {}, milliseconds(500))
+                  .ok());
+  EXPECT_TRUE((*later)->ReadFrame(milliseconds(1000)).ok());
+}
+
 TEST_F(TlsChannelTest, RefusesNonTls13ConfigurationsAtCreation) {
   TlsCredentials bad{ca_.cert_pem, "not a certificate", SecureBytes()};
   EXPECT_EQ(TlsContext::Create(TlsSide::kClient, bad).status(),

@@ -12,6 +12,7 @@
 // (accept_server.h); this class adds TLS and the report.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,6 +35,15 @@ struct ServerOptions {
   // Connections beyond this are closed at once (reported as Unavailable).
   // 0: no limit.
   std::size_t max_connections = 256;
+  // A connection that arrives while this many TLS handshakes are in
+  // progress is closed before its own (reported as Unavailable "busy: ..."),
+  // and its client tries again later. Under a storm of new connections
+  // (thousands of hosts reconnecting at once) the server then completes a
+  // bounded number of handshakes at a time instead of starting them all and
+  // finishing none within the clients' timeouts. 0: no limit.
+  std::size_t max_handshakes = 0;
+  // The kernel's queue of connections not yet accepted.
+  int listen_backlog = 128;
 };
 
 struct ConnectionReport {
@@ -64,6 +74,8 @@ class ChannelServer {
   ~ChannelServer();
 
   std::uint16_t port() const { return server_->port(); }
+  // TLS handshakes in progress now (each connection's first moments).
+  std::size_t handshakes_in_progress() const { return handshakes_; }
 
  private:
   ChannelServer() = default;
@@ -73,6 +85,7 @@ class ChannelServer {
   void Refuse(int fd);
 
   ServerOptions options_;
+  std::atomic<std::size_t> handshakes_{0};  // in progress now
   std::shared_ptr<const TlsContext> tls_;
   ConnectionHandler handler_;
   ConnectionObserver observer_;
