@@ -221,9 +221,9 @@ class LineChecker {
 // Calls on_line(LineView&) for every line; stops at the first error.
 template <typename F>
 Status ForEachLine(std::string_view text, const ImaAllowlist* allowlist,
-                   F&& on_line) {
+                   std::size_t lines_before, F&& on_line) {
   thread_local LineChecker checker;
-  std::size_t line_no = 0;
+  std::size_t line_no = lines_before;
   while (!text.empty()) {
     ++line_no;
     std::size_t nl = text.find('\n');
@@ -295,6 +295,19 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   slot.path_length = static_cast<std::uint32_t>(path.size());
   slot.digest = digest;
   slot.used = true;
+  {
+    // fingerprint = SHA-256(fingerprint || u32le(len(path)) || path ||
+    // digest): the length keeps (path, digest) pairs from running together.
+    std::uint8_t length[4];
+    PutLe32(length, path.size());
+    Sha256Hasher h;
+    h.Update(fingerprint_);
+    h.Update(std::span<const std::uint8_t>(length, 4));
+    h.Update(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(path.data()), path.size()));
+    h.Update(digest);
+    fingerprint_ = h.Finish();
+  }
   paths_.append(path);
   slot.hex_offset = static_cast<std::uint32_t>(paths_.size());
   paths_ += ToHex(digest);
@@ -344,7 +357,7 @@ Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
 
 StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
   std::vector<ImaEntry> entries;
-  Status s = ForEachLine(text, nullptr, [&](const LineView& v) {
+  Status s = ForEachLine(text, nullptr, 0, [&](const LineView& v) {
     ImaEntry e;
     e.line = v.line;
     e.pcr = v.pcr;
@@ -413,32 +426,42 @@ Status CheckBootAggregate(const LineView& v, const BootPcrs* boot_pcrs) {
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
                                  const ImaAllowlist* allowlist,
                                  const BootPcrs* boot_pcrs) {
-  ImaReplay replay;
-  Status s = ForEachLine(text, allowlist, [&](const LineView& v) -> Status {
-    internal::Sha256Small(replay.pcr10, v.template_sha256, replay.pcr10.data());
-    ++replay.entries;
-    if (allowlist == nullptr) return Status::Ok();
-    // Before the allowlist: a listed "boot_aggregate" path must not make a
-    // second boot_aggregate (or an unchecked first one) acceptable.
-    TVD_RETURN_IF_ERROR(CheckBootAggregate(v, boot_pcrs));
-    auto where = [&v] {
-      return "IMA log line " + std::to_string(v.line) + ": ";
-    };
-    if (v.violation) {
-      return PermissionDenied(where() + std::string(v.path) +
-                              " is a measurement violation");
-    }
-    if (v.allowed || v.path == kBootAggregate) return Status::Ok();
-    Sha256Digest digest{};
-    if (v.algo != "sha256" ||
-        (std::copy(v.file_digest.begin(), v.file_digest.end(), digest.begin()),
-         !allowlist->Allows(v.path, digest))) {
-      return PermissionDenied(where() + std::string(v.path) + " with " +
-                              std::string(v.algo) + ":" + ToHex(v.file_digest) +
-                              " is not in the allowlist");
-    }
-    return Status::Ok();
-  });
+  return ReplayImaLogFrom(text, ImaReplay{}, allowlist, boot_pcrs);
+}
+
+StatusOr<ImaReplay> ReplayImaLogFrom(std::string_view text,
+                                     const ImaReplay& start,
+                                     const ImaAllowlist* allowlist,
+                                     const BootPcrs* boot_pcrs) {
+  ImaReplay replay = start;
+  Status s = ForEachLine(
+      text, allowlist, start.entries, [&](const LineView& v) -> Status {
+        internal::Sha256Small(replay.pcr10, v.template_sha256,
+                              replay.pcr10.data());
+        ++replay.entries;
+        if (allowlist == nullptr) return Status::Ok();
+        // Before the allowlist: a listed "boot_aggregate" path must not make a
+        // second boot_aggregate (or an unchecked first one) acceptable.
+        TVD_RETURN_IF_ERROR(CheckBootAggregate(v, boot_pcrs));
+        auto where = [&v] {
+          return "IMA log line " + std::to_string(v.line) + ": ";
+        };
+        if (v.violation) {
+          return PermissionDenied(where() + std::string(v.path) +
+                                  " is a measurement violation");
+        }
+        if (v.allowed || v.path == kBootAggregate) return Status::Ok();
+        Sha256Digest digest{};
+        if (v.algo != "sha256" ||
+            (std::copy(v.file_digest.begin(), v.file_digest.end(),
+                       digest.begin()),
+             !allowlist->Allows(v.path, digest))) {
+          return PermissionDenied(
+              where() + std::string(v.path) + " with " + std::string(v.algo) +
+              ":" + ToHex(v.file_digest) + " is not in the allowlist");
+        }
+        return Status::Ok();
+      });
   if (!s.ok()) return s;
   return replay;
 }
