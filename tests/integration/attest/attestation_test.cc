@@ -33,6 +33,9 @@ constexpr milliseconds kHandshakeTimeout{500};
 constexpr milliseconds kReadTimeout{1500};
 constexpr milliseconds kWait{5000};
 constexpr int kImaEntries = 20;
+constexpr int kLaterEntries = 8;
+
+std::string LaterPath(int i) { return "/usr/lib/later" + std::to_string(i); }
 
 TlsCredentials Credentials(const pki::KeyAndCertificate& ca,
                            const pki::KeyAndCertificate& own) {
@@ -93,6 +96,10 @@ class AttestationTest : public ::testing::Test {
       log += line.text + "\n";
       extends.push_back(line.template_sha256);
       if (i != 0) allowlist.Allow(path, file);
+    }
+    // Files the host measures later (SecondQuoteSendsOnlyNewEntries).
+    for (int i = 0; i < kLaterEntries; ++i) {
+      allowlist.Allow(LaterPath(i), Sha256(LaterPath(i) + " contents"));
     }
     WriteFile(*dir_ + "/ima.log", log);
 
@@ -212,6 +219,17 @@ class AttestationTest : public ::testing::Test {
     return {*fd, channel::LocalAddressOf(*fd)};
   }
 
+  // IMA measures LaterPath(i): its entry is appended to the host's log and
+  // extended into PCR 10. Returns the line added.
+  static std::string AppendMeasurement(int i) {
+    ImaLine line =
+        MakeImaNgLine(LaterPath(i), Sha256(LaterPath(i) + " contents"));
+    std::ofstream(*dir_ + "/ima.log", std::ios::binary | std::ios::app)
+        << line.text << "\n";
+    EXPECT_TRUE(tpm_->ExtendPcr(10, line.template_sha256).ok());
+    return line.text + "\n";
+  }
+
   static std::vector<std::string> ImaLines() {
     std::vector<std::string> lines;
     std::string all = ReadFile(*dir_ + "/ima.log");
@@ -326,6 +344,11 @@ TEST_F(AttestationTest, PcrValueOffIsRefused) {
   ExpectGoodHostAttests();
 }
 
+// The host's log has an edited old entry. Its attester cannot parse its
+// own log, so it sends the log whole (whatever the master offered), and
+// the master's full replay refuses it at the edited line. (Incremental
+// evidence cannot carry an old entry at all: SecondQuoteSendsOnlyNewEntries
+// shows an edited new entry refused.)
 TEST_F(AttestationTest, EditedImaEntryIsRefused) {
   std::vector<std::string> lines = ImaLines();
   // Entry 6 now claims another file digest; its template hash is unchanged.
@@ -347,6 +370,8 @@ TEST_F(AttestationTest, EditedImaEntryIsRefused) {
   ExpectGoodHostAttests();
 }
 
+// The truncated log is shorter than what the master verified before: the
+// host sends it whole, and the full replay refuses it.
 TEST_F(AttestationTest, TruncatedImaLogIsRefused) {
   std::vector<std::string> lines = ImaLines();
   std::string truncated;
@@ -451,6 +476,69 @@ TEST_F(AttestationTest, BootAggregateOfAnotherBootIsRefused) {
                              " does not match PCRs 0-9 of the quote "
                              "(expected sha256:" +
                              ToHex(BootAggregate(boot)) + ")"));
+}
+
+// Re-attestation cost that does not grow with uptime: once the master has
+// verified node1's log, a quote carries only the entries IMA measured since
+// (the challenge says where to start), and the master replays only those
+// from the PCR 10 it kept. An edited new entry is refused at its line.
+TEST_F(AttestationTest, SecondQuoteSendsOnlyNewEntries) {
+  const ImaReplayCache::Counters at_start = master_->ima_cache().counters();
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  const std::uint64_t verified = ImaLines().size();
+  auto first = HelloAndChallenge(**conn);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->ima_from, verified);
+  auto evidence = attester_->Answer(*first, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  EXPECT_EQ(evidence->ima_offset, verified);
+  EXPECT_EQ(evidence->ima_entries, verified);
+  EXPECT_EQ(evidence->ima_log, "");
+  ASSERT_EQ(SendEvidence(**conn, *evidence), Status::Ok());
+
+  // IMA measures three more files: the log and PCR 10 grow.
+  std::string added;
+  for (int i = 0; i < 3; ++i) added += AppendMeasurement(i);
+  auto frame = (*conn)->ReadExpected(MessageType::kAttestChallenge, kWait);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  auto second = DecodeAttestChallenge(frame->payload);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->ima_from, verified);
+  evidence = attester_->Answer(*second, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  EXPECT_EQ(evidence->ima_offset, verified);
+  EXPECT_EQ(evidence->ima_entries, verified + 3);
+  EXPECT_EQ(evidence->ima_log, added);
+  ASSERT_EQ(SendEvidence(**conn, *evidence), Status::Ok());
+  const std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 1, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[0].status, Status::Ok());
+  ImaReplayCache::Counters now = master_->ima_cache().counters();
+  EXPECT_EQ(now.incremental - at_start.incremental, 2u);
+  EXPECT_EQ(now.full - at_start.full, 0u);
+  EXPECT_EQ(now.fallback - at_start.fallback, 0u);
+
+  // One more file, whose entry the host edits before sending.
+  AppendMeasurement(3);
+  frame = (*conn)->ReadExpected(MessageType::kAttestChallenge, kWait);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  auto third = DecodeAttestChallenge(frame->payload);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->ima_from, verified + 3);
+  evidence = attester_->Answer(*third, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  ASSERT_EQ(evidence->ima_offset, verified + 3);
+  std::size_t at = evidence->ima_log.find("sha256:") + 7;
+  evidence->ima_log[at] = evidence->ima_log[at] == '0' ? '1' : '0';
+  const std::string reason =
+      "IMA log line " + std::to_string(verified + 4) +
+      ": template hash does not match the entry's data (entry edited?)";
+  EXPECT_EQ(SendEvidence(**conn, *evidence),
+            InvalidArgument("peer: " + reason));
+  ASSERT_TRUE(master_->WaitForEvents(address, 2, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[1].status, InvalidArgument(reason));
+  ExpectGoodHostAttests();
 }
 
 TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {
