@@ -168,6 +168,21 @@ Status EnrolWithMaster(Connection& conn, Attester& attester,
   return conn.ReadExpected(MessageType::kEnrolResult, timeouts.read).status();
 }
 
+Status WriteEvidence(Connection& conn, const Evidence& evidence,
+                     std::chrono::milliseconds timeout) {
+  auto frames = EncodeEvidenceFrames(evidence);
+  if (!frames.ok()) {
+    conn.SendErrorAndClose(frames.status());
+    return frames.status();
+  }
+  for (std::size_t i = 0; i < frames->size(); ++i) {
+    TVD_RETURN_IF_ERROR(conn.WriteFrame(
+        i == 0 ? MessageType::kAttestEvidence : MessageType::kAttestImaChunk,
+        (*frames)[i], timeout));
+  }
+  return Status::Ok();
+}
+
 namespace {
 Status AnswerOneChallenge(Connection& conn, Attester& attester,
                           std::chrono::milliseconds wait,
@@ -192,20 +207,11 @@ Status AnswerOneChallenge(Connection& conn, Attester& attester,
                 challenge.full_log_reason);
     }
     auto evidence = attester.Answer(challenge, conn.channel_binding());
-    if (evidence.ok()) {
-      auto frames = EncodeEvidenceFrames(*evidence);
-      if (!frames.ok()) evidence = frames.status();
-      for (std::size_t i = 0; frames.ok() && i < frames->size(); ++i) {
-        TVD_RETURN_IF_ERROR(conn.WriteFrame(i == 0
-                                                ? MessageType::kAttestEvidence
-                                                : MessageType::kAttestImaChunk,
-                                            (*frames)[i], timeouts.write));
-      }
-    }
     if (!evidence.ok()) {
       conn.SendErrorAndClose(evidence.status());
       return evidence.status();
     }
+    TVD_RETURN_IF_ERROR(WriteEvidence(conn, *evidence, timeouts.write));
     TVD_ASSIGN_OR_RETURN(frame, conn.ReadFrame(timeouts.read));
     if (frame.type == MessageType::kError) {
       return channel::DecodeErrorPayload(frame.payload).WithContext("peer");

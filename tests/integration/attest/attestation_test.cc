@@ -34,6 +34,12 @@ constexpr milliseconds kReadTimeout{1500};
 constexpr milliseconds kWait{5000};
 constexpr int kImaEntries = 20;
 constexpr int kLaterEntries = 8;
+// A host up for months (LongImaLogIsSentInChunksThenIncrementally).
+constexpr int kLongLogEntries = 100000;
+
+std::string LongLogPath(int i) {
+  return "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i) + ".so.1";
+}
 
 std::string LaterPath(int i) { return "/usr/lib/later" + std::to_string(i); }
 
@@ -59,6 +65,7 @@ class AttestationTest : public ::testing::Test {
     node1_ = issue(*ca_, pki::Role::kHost, "node1", day);
     notpm_ = issue(*ca_, pki::Role::kHost, "notpm-ok", day);
     ecc_host_ = issue(*ca_, pki::Role::kHost, "node-ecc", day);
+    long_log_host_ = issue(*ca_, pki::Role::kHost, "node-long", day);
     auto other_ca = pki::CreateCa("vdc-other", day);
     ASSERT_TRUE(other_ca.ok());
     foreign_ = issue(*other_ca, pki::Role::kHost, "node1", day);
@@ -120,6 +127,13 @@ class AttestationTest : public ::testing::Test {
     no_tpm.allow_no_tpm = true;
     no_tpm.interval = std::chrono::seconds(60);
     options.requirements_by_name["notpm-ok"] = no_tpm;
+    TcbRequirements long_log = req;
+    ImaAllowlist long_list;
+    for (int i = 1; i < kLongLogEntries; ++i) {
+      long_list.Allow(LongLogPath(i), Sha256(LongLogPath(i)));
+    }
+    long_log.ima = std::move(long_list);
+    options.requirements_by_name["node-long"] = std::move(long_log);
     auto master_creds =
         pki::IssueCertificate(*ca_, pki::Role::kHost, "tvd-master", day);
     ASSERT_TRUE(master_creds.ok());
@@ -149,7 +163,10 @@ class AttestationTest : public ::testing::Test {
     // Also reached after a failed set-up: everything may be null.
     if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
     delete dir_;
-    for (auto* p : {node1_, notpm_, ecc_host_, foreign_, expired_}) delete p;
+    for (auto* p :
+         {node1_, notpm_, ecc_host_, long_log_host_, foreign_, expired_}) {
+      delete p;
+    }
     delete ca_;
   }
 
@@ -245,6 +262,7 @@ class AttestationTest : public ::testing::Test {
   static inline TlsContextPtrHolder* node1_ = nullptr;
   static inline TlsContextPtrHolder* notpm_ = nullptr;
   static inline TlsContextPtrHolder* ecc_host_ = nullptr;
+  static inline TlsContextPtrHolder* long_log_host_ = nullptr;
   static inline TlsContextPtrHolder* foreign_ = nullptr;
   static inline TlsContextPtrHolder* expired_ = nullptr;
   static inline std::string* dir_ = nullptr;
@@ -539,6 +557,51 @@ TEST_F(AttestationTest, SecondQuoteSendsOnlyNewEntries) {
   ASSERT_TRUE(master_->WaitForEvents(address, 2, kWait));
   EXPECT_EQ(master_->EventsFor(address)[1].status, InvalidArgument(reason));
   ExpectGoodHostAttests();
+}
+
+// A host up for months: the first quote carries a 100,000-entry IMA log
+// (about 19 MB, an evidence frame and AttestImaChunk frames, every one under
+// the 1 MiB frame limit) and is replayed in full; the next round on the
+// same channel carries no old entry and is replayed incrementally.
+TEST_F(AttestationTest, LongImaLogIsSentInChunksThenIncrementally) {
+  auto swtpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(swtpm.ok());
+  auto tpm = (*swtpm)->Open();
+  ASSERT_TRUE(tpm.ok());
+  std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto values = (*tpm)->ReadPcrs(boot_indices);
+  ASSERT_TRUE(values.ok());
+  BootPcrs boot{};
+  for (const PcrValue& v : *values) boot[v.index] = v.value;
+  std::string log;
+  ImaLine first = MakeBootAggregateLine(boot);
+  log += first.text + "\n";
+  ASSERT_TRUE((*tpm)->ExtendPcr(10, first.template_sha256).ok());
+  for (int i = 1; i < kLongLogEntries; ++i) {
+    ImaLine line = MakeImaNgLine(LongLogPath(i), Sha256(LongLogPath(i)));
+    log += line.text + "\n";
+    ASSERT_TRUE((*tpm)->ExtendPcr(10, line.template_sha256).ok());
+  }
+  ASSERT_GT(log.size(), 10 * kImaChunk);
+  WriteFile(*dir_ + "/long.log", log);
+  auto ek = (*tpm)->EkPublic();
+  ASSERT_TRUE(ek.ok());
+  master_->enroller().TrustEk({pki::Role::kHost, "node-long"}, Sha256(*ek));
+  Attester attester(tpm->get(), {*dir_ + "/long.log"});
+  auto conn = Connect(*long_log_host_);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_EQ(EnrolWithMaster(**conn, attester), Status::Ok());
+  const ImaReplayCache::Counters before = master_->ima_cache().counters();
+  ASSERT_EQ(AttestToMaster(**conn, attester), Status::Ok());
+  EXPECT_EQ(master_->ima_cache().counters().full - before.full, 1u);
+  ASSERT_EQ(ServeReattestation(**conn, attester, kWait, 1), Status::Ok());
+  const std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 1, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[0].status, Status::Ok());
+  ImaReplayCache::Counters after = master_->ima_cache().counters();
+  EXPECT_EQ(after.full - before.full, 1u);
+  EXPECT_EQ(after.incremental - before.incremental, 1u);
+  EXPECT_EQ(after.fallback - before.fallback, 0u);
 }
 
 TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {

@@ -78,6 +78,13 @@ class MasterAttestation {
 
 // ---- host side ----
 
+// Sends `evidence` as one AttestEvidence frame and, for an IMA log larger
+// than one frame, the AttestImaChunk frames after it (messages.h). A log
+// above kMaxImaLog is refused to the master too (kError, then close) and
+// returned; otherwise the first write error.
+Status WriteEvidence(channel::Connection& conn, const Evidence& evidence,
+                     std::chrono::milliseconds timeout);
+
 // Enrols the AK with the master. The master's refusal comes back as its
 // Status ("peer: ...").
 Status EnrolWithMaster(channel::Connection& conn, Attester& attester,
