@@ -256,33 +256,47 @@ std::uint64_t ImaAllowlist::HashOf(std::string_view path,
 const ImaAllowlist::Slot* ImaAllowlist::Find(std::string_view path,
                                              const Sha256Digest& digest,
                                              std::uint64_t hash) const {
-  if (slots_.empty()) return nullptr;
-  std::size_t mask = slots_.size() - 1;
+  if (!table_ || table_->slots.empty()) return nullptr;
+  const std::vector<Slot>& slots = table_->slots;
+  std::size_t mask = slots.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
+    const Slot& s = slots[i];
     if (!s.used) return nullptr;
     if (s.hash == hash && s.digest == digest &&
-        std::string_view(paths_).substr(s.path_offset, s.path_length) == path) {
+        std::string_view(table_->paths).substr(s.path_offset, s.path_length) ==
+            path) {
       return &s;
     }
   }
 }
 
-void ImaAllowlist::Insert(const Slot& slot) {
-  std::size_t mask = slots_.size() - 1;
+void ImaAllowlist::Insert(Table& table, const Slot& slot) {
+  std::size_t mask = table.slots.size() - 1;
   std::size_t i = slot.hash & mask;
-  while (slots_[i].used) i = (i + 1) & mask;
-  slots_[i] = slot;
+  while (table.slots[i].used) i = (i + 1) & mask;
+  table.slots[i] = slot;
+}
+
+const Sha256Digest& ImaAllowlist::fingerprint() const {
+  static const Sha256Digest kEmpty{};
+  return table_ ? table_->fingerprint : kEmpty;
 }
 
 void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   std::uint64_t hash = HashOf(path, digest);
   if (Find(path, digest, hash) != nullptr) return;
-  if (2 * (count_ + 1) > slots_.size()) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(std::max<std::size_t>(16, 2 * old.size()), Slot{});
+  // Copy on write: other lists may share this table.
+  if (!table_) {
+    table_ = std::make_shared<Table>();
+  } else if (table_.use_count() > 1) {
+    table_ = std::make_shared<Table>(*table_);
+  }
+  Table& t = *table_;
+  if (2 * (t.count + 1) > t.slots.size()) {
+    std::vector<Slot> old = std::move(t.slots);
+    t.slots.assign(std::max<std::size_t>(16, 2 * old.size()), Slot{});
     for (const Slot& s : old) {
-      if (s.used) Insert(s);
+      if (s.used) Insert(t, s);
     }
   }
   Slot slot;
@@ -291,7 +305,7 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   internal::Sha256Small(data, {}, slot.templates.sha256.data());
   internal::Sha1Small(data, slot.templates.sha1.data());
   slot.hash = hash;
-  slot.path_offset = static_cast<std::uint32_t>(paths_.size());
+  slot.path_offset = static_cast<std::uint32_t>(t.paths.size());
   slot.path_length = static_cast<std::uint32_t>(path.size());
   slot.digest = digest;
   slot.used = true;
@@ -301,20 +315,20 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
     std::uint8_t length[4];
     PutLe32(length, path.size());
     Sha256Hasher h;
-    h.Update(fingerprint_);
+    h.Update(t.fingerprint);
     h.Update(std::span<const std::uint8_t>(length, 4));
     h.Update(std::span<const std::uint8_t>(
         reinterpret_cast<const std::uint8_t*>(path.data()), path.size()));
     h.Update(digest);
-    fingerprint_ = h.Finish();
+    t.fingerprint = h.Finish();
   }
-  paths_.append(path);
-  slot.hex_offset = static_cast<std::uint32_t>(paths_.size());
-  paths_ += ToHex(digest);
-  paths_ += ToHex(slot.templates.sha256);
-  paths_ += ToHex(slot.templates.sha1);
-  Insert(slot);
-  ++count_;
+  t.paths.append(path);
+  slot.hex_offset = static_cast<std::uint32_t>(t.paths.size());
+  t.paths += ToHex(digest);
+  t.paths += ToHex(slot.templates.sha256);
+  t.paths += ToHex(slot.templates.sha1);
+  Insert(t, slot);
+  ++t.count;
 }
 
 bool ImaAllowlist::Allows(std::string_view path,
@@ -324,15 +338,18 @@ bool ImaAllowlist::Allows(std::string_view path,
 
 std::optional<ImaAllowlist::HexMatch> ImaAllowlist::LookupHex(
     std::string_view path, std::string_view digest_hex) const {
-  if (slots_.empty() || digest_hex.size() != 64) return std::nullopt;
+  if (!table_ || table_->slots.empty() || digest_hex.size() != 64) {
+    return std::nullopt;
+  }
   // The table hash uses the digest's first 8 bytes: decode only those.
   Sha256Digest prefix{};
   if (!DecodeHex(digest_hex.substr(0, 16), prefix.data())) return std::nullopt;
   std::uint64_t hash = HashOf(path, prefix);
-  std::size_t mask = slots_.size() - 1;
-  std::string_view arena(paths_);
+  const std::vector<Slot>& slots = table_->slots;
+  std::size_t mask = slots.size() - 1;
+  std::string_view arena(table_->paths);
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
+    const Slot& s = slots[i];
     if (!s.used) return std::nullopt;
     if (s.hash == hash && arena.substr(s.hex_offset, 64) == digest_hex &&
         arena.substr(s.path_offset, s.path_length) == path) {
