@@ -102,7 +102,8 @@ Status MasterAttestation::AttestOnce(Connection& conn,
                 ": asking for the whole IMA log: ", verdict.need_full_log);
       challenge.ima_from = 0;
       challenge.ima_pcr10 = {};
-      challenge.full_log_reason = std::move(verdict.need_full_log);
+      challenge.full_log_reason =
+          verdict.need_full_log.substr(0, kMaxChallengeReason);
       continue;
     }
     if (!verdict.need_full_log.empty()) {

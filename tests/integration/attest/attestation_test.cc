@@ -118,6 +118,7 @@ class AttestationTest : public ::testing::Test {
     req.pcrs.push_back({0, {Sha256Digest{}}});
     req.pcrs.push_back({16, {Sha256Digest{}}});
     req.ima = allowlist;
+    node1_allowlist_ = allowlist.fingerprint();
     req.interval = milliseconds(200);
     testing::TestMasterOptions options;
     options.server.handshake_timeout = kHandshakeTimeout;
@@ -263,6 +264,7 @@ class AttestationTest : public ::testing::Test {
   static inline TlsContextPtrHolder* notpm_ = nullptr;
   static inline TlsContextPtrHolder* ecc_host_ = nullptr;
   static inline TlsContextPtrHolder* long_log_host_ = nullptr;
+  static inline Sha256Digest node1_allowlist_{};  // its fingerprint
   static inline TlsContextPtrHolder* foreign_ = nullptr;
   static inline TlsContextPtrHolder* expired_ = nullptr;
   static inline std::string* dir_ = nullptr;
@@ -557,6 +559,39 @@ TEST_F(AttestationTest, SecondQuoteSendsOnlyNewEntries) {
   ASSERT_TRUE(master_->WaitForEvents(address, 2, kWait));
   EXPECT_EQ(master_->EventsFor(address)[1].status, InvalidArgument(reason));
   ExpectGoodHostAttests();
+}
+
+// When the state the master kept does not fit the quote (here: it is made
+// to name another AK, as if the host had re-enrolled in between), the
+// master answers the incremental evidence with a challenge
+// for the whole log instead of a verdict, on the same channel, and the
+// host's second answer is replayed in full and accepted.
+TEST_F(AttestationTest, FallbackAsksForTheWholeLogOnTheSameChannel) {
+  const pki::Identity node1{pki::Role::kHost, "node1"};
+  auto kept = master_->ima_cache().Find(node1, node1_allowlist_);
+  ASSERT_TRUE(kept.has_value());
+  ImaReplayState other_ak = *kept;
+  other_ak.ak_name.back() ^= 1;
+  master_->ima_cache().Store(node1, node1_allowlist_, other_ak);
+  const ImaReplayCache::Counters before = master_->ima_cache().counters();
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(AttestToMaster(**conn, *attester_), Status::Ok());
+  const ImaReplayCache::Counters after = master_->ima_cache().counters();
+  EXPECT_EQ(after.fallback - before.fallback, 1u);
+  EXPECT_EQ(after.full - before.full, 1u);
+  EXPECT_EQ(after.incremental - before.incremental, 0u);
+  // The state is the quote's again: the next quote is incremental.
+  auto now = master_->ima_cache().Find(node1, node1_allowlist_);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->ak_name, kept->ak_name);
+  EXPECT_EQ(now->entries, kept->entries);
+  std::string address = (*conn)->local_address();
+  conn->reset();
+  EXPECT_EQ(ReportFor(address), Status::Ok());
+  ExpectGoodHostAttests();
+  EXPECT_EQ(master_->ima_cache().counters().incremental - after.incremental,
+            1u);
 }
 
 // A host up for months: the first quote carries a 100,000-entry IMA log
