@@ -1,6 +1,7 @@
 #include "tvd/attest/ima_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "small_digest.h"
@@ -290,6 +291,10 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
     table_ = std::make_shared<Table>();
   } else if (table_.use_count() > 1) {
     table_ = std::make_shared<Table>(*table_);
+  } else {
+    // Sole owner: a copy another thread dropped just now may have been
+    // read up to its release; order those reads before the writes below.
+    std::atomic_thread_fence(std::memory_order_acquire);
   }
   Table& t = *table_;
   if (2 * (t.count + 1) > t.slots.size()) {
