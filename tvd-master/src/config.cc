@@ -34,6 +34,8 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
         std::pair{"ek_allowlist", &c.ek_allowlist}}) {
     keys.Path(name, field, "", /*absolute=*/true).Required();
   }
+  keys.Integer<std::size_t>("max_connections", &c.max_connections, 16, 65536,
+                            "");
   TVD_RETURN_IF_ERROR(keys.ParseConfigText(text, source));
   TVD_RETURN_IF_ERROR(keys.CheckRequiredKeys(source));
   return c;

@@ -29,6 +29,9 @@ std::string MasterConfigFile::Text() const {
   t += "state_db = " + state_db + "\n";
   t += "kek_file = " + kek_file + "\n";
   t += "ek_allowlist = " + ek_allowlist + "\n";
+  if (max_connections != 0) {
+    t += "max_connections = " + std::to_string(max_connections) + "\n";
+  }
   return t;
 }
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "software_tpm.h"
+#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/attester.h"
 
 namespace tvd::attest {

@@ -20,6 +20,7 @@ struct MasterConfigFile {
   std::string state_db;
   std::string kek_file;
   std::string ek_allowlist;
+  std::size_t max_connections = 0;  // 0: the daemon's default
 
   // Every file in `dir` by the usual names: ca.pem, master.pem, master.key,
   // policies/, master.db, master.kek, eks.txt.
