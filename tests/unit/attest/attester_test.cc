@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/ima_log.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {

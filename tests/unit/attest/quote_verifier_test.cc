@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/attester.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {
