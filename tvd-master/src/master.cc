@@ -161,6 +161,10 @@ void Master::Stop() {
 
 Store& Master::store() { return *core_->store; }
 
+attest::ImaReplayCache::Counters Master::ima_replay_counters() const {
+  return core_->ima_cache.counters();
+}
+
 Status Master::Handle(Connection& conn) {
   TVD_ASSIGN_OR_RETURN(Frame first,
                        conn.ReadFrame(core_->options.timeouts.read));

@@ -49,7 +49,11 @@ struct MasterCore {
   attest::AkRegistry aks;
   attest::NonceRegistry nonces;
   attest::AkEnroller enroller{aks};
-  attest::QuoteVerifier verifier{aks, nonces};
+  // IMA replay state between a host's quotes, in memory (derivable: lost,
+  // it costs one full replay): a re-attestation replays only the entries
+  // new since the last good quote (tvd/attest/ima_incremental.h).
+  attest::ImaReplayCache ima_cache;
+  attest::QuoteVerifier verifier{aks, nonces, &ima_cache};
   std::atomic<bool> stop{false};
 
   // Guards `registry` and orders decisions: every change is decided and

@@ -17,6 +17,27 @@ StatusOr<T> DecodeOrRefuse(Connection& conn, StatusOr<T> decoded) {
   if (!decoded.ok()) conn.SendErrorAndClose(decoded.status());
   return decoded;
 }
+
+// An evidence frame and the chunk frames that complete its IMA log.
+StatusOr<Evidence> ReadEvidence(Connection& conn,
+                                const SessionTimeouts& timeouts) {
+  TVD_ASSIGN_OR_RETURN(
+      Frame frame,
+      conn.ReadExpected(MessageType::kAttestEvidence, timeouts.read));
+  TVD_ASSIGN_OR_RETURN(Evidence evidence,
+                       DecodeOrRefuse(conn, DecodeEvidence(frame.payload)));
+  while (evidence.ima_log_pending != 0) {
+    TVD_ASSIGN_OR_RETURN(
+        Frame chunk,
+        conn.ReadExpected(MessageType::kAttestImaChunk, timeouts.read));
+    Status appended = AppendImaChunk(evidence, chunk.payload);
+    if (!appended.ok()) {
+      conn.SendErrorAndClose(appended);
+      return appended;
+    }
+  }
+  return evidence;
+}
 }  // namespace
 
 // ---- master side ----
@@ -60,19 +81,39 @@ Status MasterAttestation::Admit(Connection& conn, const TcbRequirements& req) {
 Status MasterAttestation::AttestOnce(Connection& conn,
                                      const TcbRequirements& req) {
   AttestChallenge challenge;
-  challenge.nonce = nonces_.Issue(conn.id());
   challenge.pcrs = PcrSelectionFor(req);
   challenge.want_ima_log = req.ima.has_value();
-  TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kAttestChallenge,
-                                      Encode(challenge), timeouts_.write));
-  TVD_ASSIGN_OR_RETURN(
-      Frame frame,
-      conn.ReadExpected(MessageType::kAttestEvidence, timeouts_.read));
-  TVD_ASSIGN_OR_RETURN(Evidence evidence,
-                       DecodeOrRefuse(conn, DecodeEvidence(frame.payload)));
-  ChannelContext context{conn.id(), conn.peer(), conn.channel_binding()};
-  TVD_RETURN_IF_ERROR(verifier_.Verify(context, challenge, req, evidence));
-  return conn.WriteFrame(MessageType::kAttestVerdict, {}, timeouts_.write);
+  if (challenge.want_ima_log) {
+    ImaStart start = verifier_.ImaStartFor(conn.peer(), req);
+    challenge.ima_from = start.from;
+    challenge.ima_pcr10 = start.pcr10;
+  }
+  // At most two rounds: incremental evidence the kept state does not fit
+  // is answered by a challenge for the whole log, whose verdict is final.
+  for (int round = 0;; ++round) {
+    challenge.nonce = nonces_.Issue(conn.id());
+    TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kAttestChallenge,
+                                        Encode(challenge), timeouts_.write));
+    TVD_ASSIGN_OR_RETURN(Evidence evidence, ReadEvidence(conn, timeouts_));
+    ChannelContext context{conn.id(), conn.peer(), conn.channel_binding()};
+    QuoteVerdict verdict = verifier_.Check(context, challenge, req, evidence);
+    if (!verdict.need_full_log.empty() && round == 0) {
+      log::Info("attestation of ", conn.peer().ToString(),
+                ": asking for the whole IMA log: ", verdict.need_full_log);
+      challenge.ima_from = 0;
+      challenge.ima_pcr10 = {};
+      challenge.full_log_reason =
+          verdict.need_full_log.substr(0, kMaxChallengeReason);
+      continue;
+    }
+    if (!verdict.need_full_log.empty()) {
+      // Cannot happen: evidence from entry 0 is always replayed in full.
+      return Internal("whole IMA log asked for twice: " +
+                      verdict.need_full_log);
+    }
+    TVD_RETURN_IF_ERROR(verdict.status);
+    return conn.WriteFrame(MessageType::kAttestVerdict, {}, timeouts_.write);
+  }
 }
 
 Status MasterAttestation::Reattest(Connection& conn, const TcbRequirements& req,
@@ -128,23 +169,63 @@ Status EnrolWithMaster(Connection& conn, Attester& attester,
   return conn.ReadExpected(MessageType::kEnrolResult, timeouts.read).status();
 }
 
+Status WriteEvidence(Connection& conn, const Evidence& evidence,
+                     std::chrono::milliseconds timeout) {
+  auto frames = EncodeEvidenceFrames(evidence);
+  if (!frames.ok()) {
+    conn.SendErrorAndClose(frames.status());
+    return frames.status();
+  }
+  for (std::size_t i = 0; i < frames->size(); ++i) {
+    TVD_RETURN_IF_ERROR(conn.WriteFrame(
+        i == 0 ? MessageType::kAttestEvidence : MessageType::kAttestImaChunk,
+        (*frames)[i], timeout));
+  }
+  return Status::Ok();
+}
+
 namespace {
 Status AnswerOneChallenge(Connection& conn, Attester& attester,
                           std::chrono::milliseconds wait,
                           SessionTimeouts timeouts) {
   TVD_ASSIGN_OR_RETURN(Frame frame,
                        conn.ReadExpected(MessageType::kAttestChallenge, wait));
-  TVD_ASSIGN_OR_RETURN(
-      AttestChallenge challenge,
-      DecodeOrRefuse(conn, DecodeAttestChallenge(frame.payload)));
-  auto evidence = attester.Answer(challenge, conn.channel_binding());
-  if (!evidence.ok()) {
-    conn.SendErrorAndClose(evidence.status());
-    return evidence.status();
+  // The master may answer incremental evidence with one challenge for the
+  // whole log (AttestChallenge::full_log_reason) in place of the verdict.
+  for (int round = 0;; ++round) {
+    TVD_ASSIGN_OR_RETURN(
+        AttestChallenge challenge,
+        DecodeOrRefuse(conn, DecodeAttestChallenge(frame.payload)));
+    if (round > 0 && challenge.full_log_reason.empty()) {
+      Status s = ProtocolError(
+          "a challenge in place of the verdict must ask for the whole IMA "
+          "log");
+      conn.SendErrorAndClose(s);
+      return s;
+    }
+    if (!challenge.full_log_reason.empty()) {
+      log::Info("master asks for the whole IMA log: ",
+                challenge.full_log_reason);
+    }
+    auto evidence = attester.Answer(challenge, conn.channel_binding());
+    if (!evidence.ok()) {
+      conn.SendErrorAndClose(evidence.status());
+      return evidence.status();
+    }
+    TVD_RETURN_IF_ERROR(WriteEvidence(conn, *evidence, timeouts.write));
+    TVD_ASSIGN_OR_RETURN(frame, conn.ReadFrame(timeouts.read));
+    if (frame.type == MessageType::kError) {
+      return channel::DecodeErrorPayload(frame.payload).WithContext("peer");
+    }
+    if (frame.type == MessageType::kAttestVerdict) return Status::Ok();
+    if (frame.type != MessageType::kAttestChallenge || round > 0) {
+      Status s = ProtocolError("unexpected message type " +
+                               std::to_string(static_cast<int>(frame.type)) +
+                               " (expected the attestation verdict)");
+      conn.SendErrorAndClose(s);
+      return s;
+    }
   }
-  TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kAttestEvidence,
-                                      Encode(*evidence), timeouts.write));
-  return conn.ReadExpected(MessageType::kAttestVerdict, timeouts.read).status();
 }
 }  // namespace
 

@@ -28,6 +28,48 @@ StatusOr<Sha256Digest> QuotedDigest(const std::vector<std::uint8_t>& attest) {
   return d;
 }
 
+// Cuts `log` to what evidence `e` carries (see Attester::Answer).
+void SelectImaEntries(const AttestChallenge& challenge, std::string log,
+                      Evidence& e) {
+  const PcrValue* pcr10 = nullptr;
+  for (const PcrValue& v : e.pcrs) {
+    if (v.index == kImaPcr) pcr10 = &v;
+  }
+  std::uint64_t total = std::count(log.begin(), log.end(), '\n');
+  std::size_t from_byte = 0;
+  bool from_ok = false;
+  auto entries = ParseImaLog(log);
+  if (pcr10 != nullptr && entries.ok()) {
+    Sha256Digest running{};
+    std::size_t end = 0;
+    std::uint64_t count = 0;
+    for (const ImaEntry& entry : *entries) {
+      end = log.find('\n', end) + 1;
+      running = ExtendSha256(running, entry.template_sha256);
+      ++count;
+      if (count == challenge.ima_from && running == challenge.ima_pcr10) {
+        from_ok = true;
+        from_byte = end;
+      }
+      if (running == pcr10->value) {
+        log.resize(end);
+        total = count;
+        break;
+      }
+    }
+  }
+  // Otherwise the log goes as read, whole; the verifier names what is
+  // wrong.
+  e.ima_entries = total;
+  if (challenge.ima_from != 0 && from_ok) {
+    e.ima_offset = challenge.ima_from;
+    e.ima_log = log.substr(from_byte);
+  } else {
+    e.ima_offset = 0;
+    e.ima_log = std::move(log);
+  }
+}
+
 }  // namespace
 
 StatusOr<EnrolRequest> Attester::MakeEnrolRequest() {
@@ -79,25 +121,7 @@ StatusOr<Evidence> Attester::Answer(
     StatusOr<std::string> log =
         ReadFileCapped(options_.ima_log_path, kMaxImaLog);
     if (!log.ok()) return log.status().WithContext("IMA log");
-    e.ima_log = std::move(log).value();
-    const PcrValue* pcr10 = nullptr;
-    for (const PcrValue& v : e.pcrs) {
-      if (v.index == kImaPcr) pcr10 = &v;
-    }
-    auto entries = ParseImaLog(e.ima_log);
-    if (pcr10 != nullptr && entries.ok()) {
-      Sha256Digest running{};
-      std::size_t end = 0;
-      for (const ImaEntry& entry : *entries) {
-        end = e.ima_log.find('\n', end) + 1;
-        running = ExtendSha256(running, entry.template_sha256);
-        if (running == pcr10->value) {
-          e.ima_log.resize(end);
-          break;
-        }
-      }
-    }
-    // Otherwise the log goes as read; the verifier names what is wrong.
+    SelectImaEntries(challenge, std::move(log).value(), e);
   }
   return e;
 }

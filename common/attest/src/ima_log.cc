@@ -1,6 +1,7 @@
 #include "tvd/attest/ima_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "small_digest.h"
@@ -221,9 +222,9 @@ class LineChecker {
 // Calls on_line(LineView&) for every line; stops at the first error.
 template <typename F>
 Status ForEachLine(std::string_view text, const ImaAllowlist* allowlist,
-                   F&& on_line) {
+                   std::size_t lines_before, F&& on_line) {
   thread_local LineChecker checker;
-  std::size_t line_no = 0;
+  std::size_t line_no = lines_before;
   while (!text.empty()) {
     ++line_no;
     std::size_t nl = text.find('\n');
@@ -256,33 +257,51 @@ std::uint64_t ImaAllowlist::HashOf(std::string_view path,
 const ImaAllowlist::Slot* ImaAllowlist::Find(std::string_view path,
                                              const Sha256Digest& digest,
                                              std::uint64_t hash) const {
-  if (slots_.empty()) return nullptr;
-  std::size_t mask = slots_.size() - 1;
+  if (!table_ || table_->slots.empty()) return nullptr;
+  const std::vector<Slot>& slots = table_->slots;
+  std::size_t mask = slots.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
+    const Slot& s = slots[i];
     if (!s.used) return nullptr;
     if (s.hash == hash && s.digest == digest &&
-        std::string_view(paths_).substr(s.path_offset, s.path_length) == path) {
+        std::string_view(table_->paths).substr(s.path_offset, s.path_length) ==
+            path) {
       return &s;
     }
   }
 }
 
-void ImaAllowlist::Insert(const Slot& slot) {
-  std::size_t mask = slots_.size() - 1;
+void ImaAllowlist::Insert(Table& table, const Slot& slot) {
+  std::size_t mask = table.slots.size() - 1;
   std::size_t i = slot.hash & mask;
-  while (slots_[i].used) i = (i + 1) & mask;
-  slots_[i] = slot;
+  while (table.slots[i].used) i = (i + 1) & mask;
+  table.slots[i] = slot;
+}
+
+const Sha256Digest& ImaAllowlist::fingerprint() const {
+  static const Sha256Digest kEmpty{};
+  return table_ ? table_->fingerprint : kEmpty;
 }
 
 void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   std::uint64_t hash = HashOf(path, digest);
   if (Find(path, digest, hash) != nullptr) return;
-  if (2 * (count_ + 1) > slots_.size()) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(std::max<std::size_t>(16, 2 * old.size()), Slot{});
+  // Copy on write: other lists may share this table.
+  if (!table_) {
+    table_ = std::make_shared<Table>();
+  } else if (table_.use_count() > 1) {
+    table_ = std::make_shared<Table>(*table_);
+  } else {
+    // Sole owner: a copy another thread dropped just now may have been
+    // read up to its release; order those reads before the writes below.
+    std::atomic_thread_fence(std::memory_order_acquire);
+  }
+  Table& t = *table_;
+  if (2 * (t.count + 1) > t.slots.size()) {
+    std::vector<Slot> old = std::move(t.slots);
+    t.slots.assign(std::max<std::size_t>(16, 2 * old.size()), Slot{});
     for (const Slot& s : old) {
-      if (s.used) Insert(s);
+      if (s.used) Insert(t, s);
     }
   }
   Slot slot;
@@ -291,17 +310,30 @@ void ImaAllowlist::Allow(std::string_view path, const Sha256Digest& digest) {
   internal::Sha256Small(data, {}, slot.templates.sha256.data());
   internal::Sha1Small(data, slot.templates.sha1.data());
   slot.hash = hash;
-  slot.path_offset = static_cast<std::uint32_t>(paths_.size());
+  slot.path_offset = static_cast<std::uint32_t>(t.paths.size());
   slot.path_length = static_cast<std::uint32_t>(path.size());
   slot.digest = digest;
   slot.used = true;
-  paths_.append(path);
-  slot.hex_offset = static_cast<std::uint32_t>(paths_.size());
-  paths_ += ToHex(digest);
-  paths_ += ToHex(slot.templates.sha256);
-  paths_ += ToHex(slot.templates.sha1);
-  Insert(slot);
-  ++count_;
+  {
+    // fingerprint = SHA-256(fingerprint || u32le(len(path)) || path ||
+    // digest): the length keeps (path, digest) pairs from running together.
+    std::uint8_t length[4];
+    PutLe32(length, path.size());
+    Sha256Hasher h;
+    h.Update(t.fingerprint);
+    h.Update(std::span<const std::uint8_t>(length, 4));
+    h.Update(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(path.data()), path.size()));
+    h.Update(digest);
+    t.fingerprint = h.Finish();
+  }
+  t.paths.append(path);
+  slot.hex_offset = static_cast<std::uint32_t>(t.paths.size());
+  t.paths += ToHex(digest);
+  t.paths += ToHex(slot.templates.sha256);
+  t.paths += ToHex(slot.templates.sha1);
+  Insert(t, slot);
+  ++t.count;
 }
 
 bool ImaAllowlist::Allows(std::string_view path,
@@ -311,15 +343,18 @@ bool ImaAllowlist::Allows(std::string_view path,
 
 std::optional<ImaAllowlist::HexMatch> ImaAllowlist::LookupHex(
     std::string_view path, std::string_view digest_hex) const {
-  if (slots_.empty() || digest_hex.size() != 64) return std::nullopt;
+  if (!table_ || table_->slots.empty() || digest_hex.size() != 64) {
+    return std::nullopt;
+  }
   // The table hash uses the digest's first 8 bytes: decode only those.
   Sha256Digest prefix{};
   if (!DecodeHex(digest_hex.substr(0, 16), prefix.data())) return std::nullopt;
   std::uint64_t hash = HashOf(path, prefix);
-  std::size_t mask = slots_.size() - 1;
-  std::string_view arena(paths_);
+  const std::vector<Slot>& slots = table_->slots;
+  std::size_t mask = slots.size() - 1;
+  std::string_view arena(table_->paths);
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
+    const Slot& s = slots[i];
     if (!s.used) return std::nullopt;
     if (s.hash == hash && arena.substr(s.hex_offset, 64) == digest_hex &&
         arena.substr(s.path_offset, s.path_length) == path) {
@@ -344,7 +379,7 @@ Sha256Digest ExtendSha256(const Sha256Digest& pcr, const Sha256Digest& digest) {
 
 StatusOr<std::vector<ImaEntry>> ParseImaLog(std::string_view text) {
   std::vector<ImaEntry> entries;
-  Status s = ForEachLine(text, nullptr, [&](const LineView& v) {
+  Status s = ForEachLine(text, nullptr, 0, [&](const LineView& v) {
     ImaEntry e;
     e.line = v.line;
     e.pcr = v.pcr;
@@ -413,32 +448,42 @@ Status CheckBootAggregate(const LineView& v, const BootPcrs* boot_pcrs) {
 StatusOr<ImaReplay> ReplayImaLog(std::string_view text,
                                  const ImaAllowlist* allowlist,
                                  const BootPcrs* boot_pcrs) {
-  ImaReplay replay;
-  Status s = ForEachLine(text, allowlist, [&](const LineView& v) -> Status {
-    internal::Sha256Small(replay.pcr10, v.template_sha256, replay.pcr10.data());
-    ++replay.entries;
-    if (allowlist == nullptr) return Status::Ok();
-    // Before the allowlist: a listed "boot_aggregate" path must not make a
-    // second boot_aggregate (or an unchecked first one) acceptable.
-    TVD_RETURN_IF_ERROR(CheckBootAggregate(v, boot_pcrs));
-    auto where = [&v] {
-      return "IMA log line " + std::to_string(v.line) + ": ";
-    };
-    if (v.violation) {
-      return PermissionDenied(where() + std::string(v.path) +
-                              " is a measurement violation");
-    }
-    if (v.allowed || v.path == kBootAggregate) return Status::Ok();
-    Sha256Digest digest{};
-    if (v.algo != "sha256" ||
-        (std::copy(v.file_digest.begin(), v.file_digest.end(), digest.begin()),
-         !allowlist->Allows(v.path, digest))) {
-      return PermissionDenied(where() + std::string(v.path) + " with " +
-                              std::string(v.algo) + ":" + ToHex(v.file_digest) +
-                              " is not in the allowlist");
-    }
-    return Status::Ok();
-  });
+  return ReplayImaLogFrom(text, ImaReplay{}, allowlist, boot_pcrs);
+}
+
+StatusOr<ImaReplay> ReplayImaLogFrom(std::string_view text,
+                                     const ImaReplay& start,
+                                     const ImaAllowlist* allowlist,
+                                     const BootPcrs* boot_pcrs) {
+  ImaReplay replay = start;
+  Status s = ForEachLine(
+      text, allowlist, start.entries, [&](const LineView& v) -> Status {
+        internal::Sha256Small(replay.pcr10, v.template_sha256,
+                              replay.pcr10.data());
+        ++replay.entries;
+        if (allowlist == nullptr) return Status::Ok();
+        // Before the allowlist: a listed "boot_aggregate" path must not make a
+        // second boot_aggregate (or an unchecked first one) acceptable.
+        TVD_RETURN_IF_ERROR(CheckBootAggregate(v, boot_pcrs));
+        auto where = [&v] {
+          return "IMA log line " + std::to_string(v.line) + ": ";
+        };
+        if (v.violation) {
+          return PermissionDenied(where() + std::string(v.path) +
+                                  " is a measurement violation");
+        }
+        if (v.allowed || v.path == kBootAggregate) return Status::Ok();
+        Sha256Digest digest{};
+        if (v.algo != "sha256" ||
+            (std::copy(v.file_digest.begin(), v.file_digest.end(),
+                       digest.begin()),
+             !allowlist->Allows(v.path, digest))) {
+          return PermissionDenied(
+              where() + std::string(v.path) + " with " + std::string(v.algo) +
+              ":" + ToHex(v.file_digest) + " is not in the allowlist");
+        }
+        return Status::Ok();
+      });
   if (!s.ok()) return s;
   return replay;
 }

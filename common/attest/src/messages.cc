@@ -1,5 +1,7 @@
 #include "tvd/attest/messages.h"
 
+#include <algorithm>
+
 #include "tvd/channel/wire.h"
 
 namespace tvd::attest {
@@ -33,10 +35,16 @@ std::vector<std::uint8_t> Encode(const AttestChallenge& m) {
   w.U8(static_cast<std::uint8_t>(m.pcrs.size()));
   for (std::uint32_t p : m.pcrs) w.U8(static_cast<std::uint8_t>(p));
   w.U8(m.want_ima_log ? 1 : 0);
+  w.U64(m.ima_from);
+  if (m.ima_from != 0) w.Bytes(m.ima_pcr10);
+  w.String(m.full_log_reason);
   return w.Take();
 }
 
-std::vector<std::uint8_t> Encode(const Evidence& m) {
+namespace {
+// The evidence payload with the log's first `inline_bytes` bytes.
+std::vector<std::uint8_t> EncodeEvidenceHead(const Evidence& m,
+                                             std::size_t inline_bytes) {
   WireWriter w;
   w.U8(m.has_tpm ? 1 : 0);
   w.Bytes(m.nonce);
@@ -48,8 +56,35 @@ std::vector<std::uint8_t> Encode(const Evidence& m) {
     w.U8(static_cast<std::uint8_t>(p.index));
     w.Bytes(p.value);
   }
-  w.String(m.ima_log);
+  w.U64(m.ima_offset);
+  w.U64(m.ima_entries);
+  w.U64(m.ima_log.size());
+  w.String(std::string_view(m.ima_log).substr(0, inline_bytes));
   return w.Take();
+}
+
+Status TooLarge(std::uint64_t bytes) {
+  return InvalidArgument("IMA log of " + std::to_string(bytes) +
+                         " bytes exceeds the maximum of " +
+                         std::to_string(kMaxImaLog) + " bytes");
+}
+}  // namespace
+
+std::vector<std::uint8_t> Encode(const Evidence& m) {
+  return EncodeEvidenceHead(m, m.ima_log.size());
+}
+
+StatusOr<std::vector<std::vector<std::uint8_t>>> EncodeEvidenceFrames(
+    const Evidence& m) {
+  if (m.ima_log.size() > kMaxImaLog) return TooLarge(m.ima_log.size());
+  std::vector<std::vector<std::uint8_t>> out;
+  out.push_back(EncodeEvidenceHead(m, kImaChunk));
+  const auto* text = reinterpret_cast<const std::uint8_t*>(m.ima_log.data());
+  for (std::size_t at = kImaChunk; at < m.ima_log.size(); at += kImaChunk) {
+    std::size_t n = std::min(kImaChunk, m.ima_log.size() - at);
+    out.emplace_back(text + at, text + at + n);
+  }
+  return out;
 }
 
 namespace {
@@ -113,6 +148,22 @@ StatusOr<AttestChallenge> DecodeAttestChallenge(
     m.pcrs.push_back(p);
   }
   TVD_ASSIGN_OR_RETURN(m.want_ima_log, ReadBool(r, "want_ima_log"));
+  TVD_ASSIGN_OR_RETURN(m.ima_from, r.U64("ima_from"));
+  if (m.ima_from != 0) {
+    if (!m.want_ima_log) {
+      return ProtocolError("challenge sets ima_from but asks for no IMA log");
+    }
+    TVD_ASSIGN_OR_RETURN(auto pcr, r.BytesView("ima_pcr10", 32));
+    if (pcr.size() != 32) return ProtocolError("ima_pcr10 must be 32 bytes");
+    std::copy(pcr.begin(), pcr.end(), m.ima_pcr10.begin());
+  }
+  TVD_ASSIGN_OR_RETURN(m.full_log_reason,
+                       r.String("full_log_reason", kMaxChallengeReason));
+  if (!m.full_log_reason.empty() && (m.ima_from != 0 || !m.want_ima_log)) {
+    return ProtocolError(
+        "a challenge asking for the whole IMA log must ask for the log from "
+        "entry 0");
+  }
   TVD_RETURN_IF_ERROR(r.ExpectEnd("attestation challenge"));
   return m;
 }
@@ -136,9 +187,47 @@ StatusOr<Evidence> DecodeEvidence(std::span<const std::uint8_t> in) {
     std::copy(bytes.begin(), bytes.end(), v.value.begin());
     m.pcrs.push_back(v);
   }
-  TVD_ASSIGN_OR_RETURN(m.ima_log, r.String("ima_log", kMaxImaLog));
+  TVD_ASSIGN_OR_RETURN(m.ima_offset, r.U64("ima_offset"));
+  TVD_ASSIGN_OR_RETURN(m.ima_entries, r.U64("ima_entries"));
+  if (m.ima_offset > m.ima_entries) {
+    return ProtocolError("evidence starts its IMA log at entry " +
+                         std::to_string(m.ima_offset) + " but counts only " +
+                         std::to_string(m.ima_entries) + " entries");
+  }
+  TVD_ASSIGN_OR_RETURN(std::uint64_t size, r.U64("ima_log_size"));
+  if (size > kMaxImaLog) {
+    return ProtocolError(TooLarge(size).message());
+  }
+  TVD_ASSIGN_OR_RETURN(m.ima_log, r.String("ima_log", kImaChunk));
+  if (m.ima_log.size() > size) {
+    return ProtocolError(
+        "evidence carries " + std::to_string(m.ima_log.size()) +
+        " bytes of IMA log but announces " + std::to_string(size));
+  }
+  // Canonical: a log continues in chunk frames only after a full first
+  // chunk.
+  if (m.ima_log.size() < size && m.ima_log.size() != kImaChunk) {
+    return ProtocolError("evidence's IMA log continues in chunk frames after " +
+                         std::to_string(m.ima_log.size()) +
+                         " bytes; the first part must be " +
+                         std::to_string(kImaChunk) + " bytes");
+  }
+  m.ima_log_pending = size - m.ima_log.size();
   TVD_RETURN_IF_ERROR(r.ExpectEnd("evidence"));
   return m;
+}
+
+Status AppendImaChunk(Evidence& m, std::span<const std::uint8_t> chunk) {
+  if (chunk.empty()) return ProtocolError("empty IMA log chunk");
+  if (chunk.size() > m.ima_log_pending) {
+    return ProtocolError("IMA log chunk of " + std::to_string(chunk.size()) +
+                         " bytes but only " +
+                         std::to_string(m.ima_log_pending) +
+                         " bytes were announced");
+  }
+  m.ima_log.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  m.ima_log_pending -= chunk.size();
+  return Status::Ok();
 }
 
 }  // namespace tvd::attest

@@ -80,10 +80,41 @@ Sha256Digest QualifyingData(const Nonce& nonce,
   return h.Finish();
 }
 
+ImaStart QuoteVerifier::ImaStartFor(const pki::Identity& host,
+                                    const TcbRequirements& requirements) const {
+  if (ima_cache_ == nullptr || !requirements.ima) return {};
+  auto kept = ima_cache_->Find(host, requirements.ima->fingerprint());
+  if (!kept) return {};
+  return {kept->entries, kept->pcr10};
+}
+
 Status QuoteVerifier::Verify(const ChannelContext& channel,
                              const AttestChallenge& challenge,
                              const TcbRequirements& requirements,
                              const Evidence& evidence) const {
+  QuoteVerdict v = Check(channel, challenge, requirements, evidence);
+  if (!v.need_full_log.empty()) {
+    return FailedPrecondition("incremental IMA evidence did not apply (" +
+                              v.need_full_log + "); the whole log is needed");
+  }
+  return v.status;
+}
+
+QuoteVerdict QuoteVerifier::Check(const ChannelContext& channel,
+                                  const AttestChallenge& challenge,
+                                  const TcbRequirements& requirements,
+                                  const Evidence& evidence) const {
+  QuoteVerdict verdict;
+  verdict.status = CheckQuote(channel, challenge, requirements, evidence,
+                              verdict.need_full_log);
+  return verdict;
+}
+
+Status QuoteVerifier::CheckQuote(const ChannelContext& channel,
+                                 const AttestChallenge& challenge,
+                                 const TcbRequirements& requirements,
+                                 const Evidence& evidence,
+                                 std::string& need_full_log) const {
   if (!evidence.has_tpm) {
     if (requirements.allow_no_tpm) {
       return nonces_.Consume(evidence.nonce, channel.connection_id);
@@ -222,15 +253,43 @@ Status QuoteVerifier::Verify(const ChannelContext& channel,
       have_boot = v != nullptr;
       if (have_boot) boot[i] = *v;
     }
-    TVD_ASSIGN_OR_RETURN(ImaReplay replay,
-                         ReplayImaLog(evidence.ima_log, &*requirements.ima,
-                                      have_boot ? &boot : nullptr));
-    if (replay.pcr10 != *pcr10) {
-      return PermissionDenied(
-          "IMA log replay gives PCR 10 " + ToHex(replay.pcr10) +
-          " but the quoted PCR 10 is " + ToHex(*pcr10) + " (" +
-          std::to_string(replay.entries) + " entries)");
+    if (evidence.ima_offset != 0 && evidence.ima_offset != challenge.ima_from) {
+      return InvalidArgument("evidence sends the IMA log from entry " +
+                             std::to_string(evidence.ima_offset) +
+                             " but the challenge asked for entry 0 or " +
+                             std::to_string(challenge.ima_from));
     }
+    if (evidence.ima_log_pending != 0) {
+      return InvalidArgument("evidence's IMA log is incomplete (" +
+                             std::to_string(evidence.ima_log_pending) +
+                             " bytes missing)");
+    }
+    const ImaAllowlist& allowlist = *requirements.ima;
+    std::optional<ImaReplayState> kept;
+    if (ima_cache_ != nullptr && evidence.ima_offset != 0) {
+      kept = ima_cache_->Find(channel.host, allowlist.fingerprint());
+    }
+    ImaQuoteFacts quote;
+    quote.ak_name = *name;
+    quote.reset_count = attest.clockInfo.resetCount;
+    quote.restart_count = attest.clockInfo.restartCount;
+    quote.boot_pcrs = have_boot ? &boot : nullptr;
+    quote.pcr10 = *pcr10;
+    ImaVerdict ima = VerifyImaEvidence(
+        {evidence.ima_log, evidence.ima_offset, evidence.ima_entries},
+        allowlist, quote, kept ? &*kept : nullptr, challenge.ima_pcr10);
+    if (ima_cache_ != nullptr) {
+      ima_cache_->Count(ima);
+      // IMA is the last check: a state kept here is of a good quote.
+      if (ima.need_full_log.empty() && ima.status.ok() && ima.verified) {
+        ima_cache_->Store(channel.host, allowlist.fingerprint(), *ima.verified);
+      }
+    }
+    if (!ima.need_full_log.empty()) {
+      need_full_log = std::move(ima.need_full_log);
+      return Status::Ok();
+    }
+    TVD_RETURN_IF_ERROR(ima.status);
   }
   return Status::Ok();
 }

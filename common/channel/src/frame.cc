@@ -22,7 +22,7 @@ DecodeResult Error(std::string why) {
 
 bool IsKnownMessageType(std::uint16_t type) {
   return (type >= static_cast<std::uint16_t>(MessageType::kError) &&
-          type <= static_cast<std::uint16_t>(MessageType::kAttestVerdict)) ||
+          type <= static_cast<std::uint16_t>(MessageType::kAttestImaChunk)) ||
          (type >= static_cast<std::uint16_t>(MessageType::kJoinRequest) &&
           type <= static_cast<std::uint16_t>(MessageType::kUsageClaim));
 }

@@ -90,9 +90,10 @@ Status MasterClient::Serve(const MasterEvents& events,
           conn.SendErrorAndClose(evidence.status());
           return evidence.status();
         }
-        TVD_RETURN_IF_ERROR(conn.WriteFrame(MessageType::kAttestEvidence,
-                                            attest::Encode(*evidence),
-                                            options_.io_timeout));
+        // A challenge may also come in place of a verdict, asking for the
+        // whole IMA log (its full_log_reason); it is answered the same way.
+        TVD_RETURN_IF_ERROR(
+            attest::WriteEvidence(conn, *evidence, options_.io_timeout));
         break;
       }
       case MessageType::kAttestVerdict:

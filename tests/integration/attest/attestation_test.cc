@@ -33,6 +33,15 @@ constexpr milliseconds kHandshakeTimeout{500};
 constexpr milliseconds kReadTimeout{1500};
 constexpr milliseconds kWait{5000};
 constexpr int kImaEntries = 20;
+constexpr int kLaterEntries = 8;
+// A host up for months (LongImaLogIsSentInChunksThenIncrementally).
+constexpr int kLongLogEntries = 100000;
+
+std::string LongLogPath(int i) {
+  return "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i) + ".so.1";
+}
+
+std::string LaterPath(int i) { return "/usr/lib/later" + std::to_string(i); }
 
 TlsCredentials Credentials(const pki::KeyAndCertificate& ca,
                            const pki::KeyAndCertificate& own) {
@@ -56,6 +65,7 @@ class AttestationTest : public ::testing::Test {
     node1_ = issue(*ca_, pki::Role::kHost, "node1", day);
     notpm_ = issue(*ca_, pki::Role::kHost, "notpm-ok", day);
     ecc_host_ = issue(*ca_, pki::Role::kHost, "node-ecc", day);
+    long_log_host_ = issue(*ca_, pki::Role::kHost, "node-long", day);
     auto other_ca = pki::CreateCa("vdc-other", day);
     ASSERT_TRUE(other_ca.ok());
     foreign_ = issue(*other_ca, pki::Role::kHost, "node1", day);
@@ -94,6 +104,10 @@ class AttestationTest : public ::testing::Test {
       extends.push_back(line.template_sha256);
       if (i != 0) allowlist.Allow(path, file);
     }
+    // Files the host measures later (SecondQuoteSendsOnlyNewEntries).
+    for (int i = 0; i < kLaterEntries; ++i) {
+      allowlist.Allow(LaterPath(i), Sha256(LaterPath(i) + " contents"));
+    }
     WriteFile(*dir_ + "/ima.log", log);
 
     for (const Sha256Digest& d : extends)
@@ -104,6 +118,7 @@ class AttestationTest : public ::testing::Test {
     req.pcrs.push_back({0, {Sha256Digest{}}});
     req.pcrs.push_back({16, {Sha256Digest{}}});
     req.ima = allowlist;
+    node1_allowlist_ = allowlist.fingerprint();
     req.interval = milliseconds(200);
     testing::TestMasterOptions options;
     options.server.handshake_timeout = kHandshakeTimeout;
@@ -113,6 +128,13 @@ class AttestationTest : public ::testing::Test {
     no_tpm.allow_no_tpm = true;
     no_tpm.interval = std::chrono::seconds(60);
     options.requirements_by_name["notpm-ok"] = no_tpm;
+    TcbRequirements long_log = req;
+    ImaAllowlist long_list;
+    for (int i = 1; i < kLongLogEntries; ++i) {
+      long_list.Allow(LongLogPath(i), Sha256(LongLogPath(i)));
+    }
+    long_log.ima = std::move(long_list);
+    options.requirements_by_name["node-long"] = std::move(long_log);
     auto master_creds =
         pki::IssueCertificate(*ca_, pki::Role::kHost, "tvd-master", day);
     ASSERT_TRUE(master_creds.ok());
@@ -142,7 +164,10 @@ class AttestationTest : public ::testing::Test {
     // Also reached after a failed set-up: everything may be null.
     if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
     delete dir_;
-    for (auto* p : {node1_, notpm_, ecc_host_, foreign_, expired_}) delete p;
+    for (auto* p :
+         {node1_, notpm_, ecc_host_, long_log_host_, foreign_, expired_}) {
+      delete p;
+    }
     delete ca_;
   }
 
@@ -212,6 +237,17 @@ class AttestationTest : public ::testing::Test {
     return {*fd, channel::LocalAddressOf(*fd)};
   }
 
+  // IMA measures LaterPath(i): its entry is appended to the host's log and
+  // extended into PCR 10. Returns the line added.
+  static std::string AppendMeasurement(int i) {
+    ImaLine line =
+        MakeImaNgLine(LaterPath(i), Sha256(LaterPath(i) + " contents"));
+    std::ofstream(*dir_ + "/ima.log", std::ios::binary | std::ios::app)
+        << line.text << "\n";
+    EXPECT_TRUE(tpm_->ExtendPcr(10, line.template_sha256).ok());
+    return line.text + "\n";
+  }
+
   static std::vector<std::string> ImaLines() {
     std::vector<std::string> lines;
     std::string all = ReadFile(*dir_ + "/ima.log");
@@ -227,6 +263,8 @@ class AttestationTest : public ::testing::Test {
   static inline TlsContextPtrHolder* node1_ = nullptr;
   static inline TlsContextPtrHolder* notpm_ = nullptr;
   static inline TlsContextPtrHolder* ecc_host_ = nullptr;
+  static inline TlsContextPtrHolder* long_log_host_ = nullptr;
+  static inline Sha256Digest node1_allowlist_{};  // its fingerprint
   static inline TlsContextPtrHolder* foreign_ = nullptr;
   static inline TlsContextPtrHolder* expired_ = nullptr;
   static inline std::string* dir_ = nullptr;
@@ -326,6 +364,11 @@ TEST_F(AttestationTest, PcrValueOffIsRefused) {
   ExpectGoodHostAttests();
 }
 
+// The host's log has an edited old entry. Its attester cannot parse its
+// own log, so it sends the log whole (whatever the master offered), and
+// the master's full replay refuses it at the edited line. (Incremental
+// evidence cannot carry an old entry at all: SecondQuoteSendsOnlyNewEntries
+// shows an edited new entry refused.)
 TEST_F(AttestationTest, EditedImaEntryIsRefused) {
   std::vector<std::string> lines = ImaLines();
   // Entry 6 now claims another file digest; its template hash is unchanged.
@@ -347,6 +390,8 @@ TEST_F(AttestationTest, EditedImaEntryIsRefused) {
   ExpectGoodHostAttests();
 }
 
+// The truncated log is shorter than what the master verified before: the
+// host sends it whole, and the full replay refuses it.
 TEST_F(AttestationTest, TruncatedImaLogIsRefused) {
   std::vector<std::string> lines = ImaLines();
   std::string truncated;
@@ -451,6 +496,147 @@ TEST_F(AttestationTest, BootAggregateOfAnotherBootIsRefused) {
                              " does not match PCRs 0-9 of the quote "
                              "(expected sha256:" +
                              ToHex(BootAggregate(boot)) + ")"));
+}
+
+// Re-attestation cost that does not grow with uptime: once the master has
+// verified node1's log, a quote carries only the entries IMA measured since
+// (the challenge says where to start), and the master replays only those
+// from the PCR 10 it kept. An edited new entry is refused at its line.
+TEST_F(AttestationTest, SecondQuoteSendsOnlyNewEntries) {
+  const ImaReplayCache::Counters at_start = master_->ima_cache().counters();
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  const std::uint64_t verified = ImaLines().size();
+  auto first = HelloAndChallenge(**conn);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->ima_from, verified);
+  auto evidence = attester_->Answer(*first, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  EXPECT_EQ(evidence->ima_offset, verified);
+  EXPECT_EQ(evidence->ima_entries, verified);
+  EXPECT_EQ(evidence->ima_log, "");
+  ASSERT_EQ(SendEvidence(**conn, *evidence), Status::Ok());
+
+  // IMA measures three more files: the log and PCR 10 grow.
+  std::string added;
+  for (int i = 0; i < 3; ++i) added += AppendMeasurement(i);
+  auto frame = (*conn)->ReadExpected(MessageType::kAttestChallenge, kWait);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  auto second = DecodeAttestChallenge(frame->payload);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->ima_from, verified);
+  evidence = attester_->Answer(*second, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  EXPECT_EQ(evidence->ima_offset, verified);
+  EXPECT_EQ(evidence->ima_entries, verified + 3);
+  EXPECT_EQ(evidence->ima_log, added);
+  ASSERT_EQ(SendEvidence(**conn, *evidence), Status::Ok());
+  const std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 1, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[0].status, Status::Ok());
+  ImaReplayCache::Counters now = master_->ima_cache().counters();
+  EXPECT_EQ(now.incremental - at_start.incremental, 2u);
+  EXPECT_EQ(now.full - at_start.full, 0u);
+  EXPECT_EQ(now.fallback - at_start.fallback, 0u);
+
+  // One more file, whose entry the host edits before sending.
+  AppendMeasurement(3);
+  frame = (*conn)->ReadExpected(MessageType::kAttestChallenge, kWait);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  auto third = DecodeAttestChallenge(frame->payload);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->ima_from, verified + 3);
+  evidence = attester_->Answer(*third, (*conn)->channel_binding());
+  ASSERT_TRUE(evidence.ok());
+  ASSERT_EQ(evidence->ima_offset, verified + 3);
+  std::size_t at = evidence->ima_log.find("sha256:") + 7;
+  evidence->ima_log[at] = evidence->ima_log[at] == '0' ? '1' : '0';
+  const std::string reason =
+      "IMA log line " + std::to_string(verified + 4) +
+      ": template hash does not match the entry's data (entry edited?)";
+  EXPECT_EQ(SendEvidence(**conn, *evidence),
+            InvalidArgument("peer: " + reason));
+  ASSERT_TRUE(master_->WaitForEvents(address, 2, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[1].status, InvalidArgument(reason));
+  ExpectGoodHostAttests();
+}
+
+// When the state the master kept does not fit the quote (here: it is made
+// to name another AK, as if the host had re-enrolled in between), the
+// master answers the incremental evidence with a challenge
+// for the whole log instead of a verdict, on the same channel, and the
+// host's second answer is replayed in full and accepted.
+TEST_F(AttestationTest, FallbackAsksForTheWholeLogOnTheSameChannel) {
+  const pki::Identity node1{pki::Role::kHost, "node1"};
+  auto kept = master_->ima_cache().Find(node1, node1_allowlist_);
+  ASSERT_TRUE(kept.has_value());
+  ImaReplayState other_ak = *kept;
+  other_ak.ak_name.back() ^= 1;
+  master_->ima_cache().Store(node1, node1_allowlist_, other_ak);
+  const ImaReplayCache::Counters before = master_->ima_cache().counters();
+  auto conn = Connect(*node1_);
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(AttestToMaster(**conn, *attester_), Status::Ok());
+  const ImaReplayCache::Counters after = master_->ima_cache().counters();
+  EXPECT_EQ(after.fallback - before.fallback, 1u);
+  EXPECT_EQ(after.full - before.full, 1u);
+  EXPECT_EQ(after.incremental - before.incremental, 0u);
+  // The state is the quote's again: the next quote is incremental.
+  auto now = master_->ima_cache().Find(node1, node1_allowlist_);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->ak_name, kept->ak_name);
+  EXPECT_EQ(now->entries, kept->entries);
+  std::string address = (*conn)->local_address();
+  conn->reset();
+  EXPECT_EQ(ReportFor(address), Status::Ok());
+  ExpectGoodHostAttests();
+  EXPECT_EQ(master_->ima_cache().counters().incremental - after.incremental,
+            1u);
+}
+
+// A host up for months: the first quote carries a 100,000-entry IMA log
+// (about 19 MB, an evidence frame and AttestImaChunk frames, every one under
+// the 1 MiB frame limit) and is replayed in full; the next round on the
+// same channel carries no old entry and is replayed incrementally.
+TEST_F(AttestationTest, LongImaLogIsSentInChunksThenIncrementally) {
+  auto swtpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(swtpm.ok());
+  auto tpm = (*swtpm)->Open();
+  ASSERT_TRUE(tpm.ok());
+  std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto values = (*tpm)->ReadPcrs(boot_indices);
+  ASSERT_TRUE(values.ok());
+  BootPcrs boot{};
+  for (const PcrValue& v : *values) boot[v.index] = v.value;
+  std::string log;
+  ImaLine first = MakeBootAggregateLine(boot);
+  log += first.text + "\n";
+  ASSERT_TRUE((*tpm)->ExtendPcr(10, first.template_sha256).ok());
+  for (int i = 1; i < kLongLogEntries; ++i) {
+    ImaLine line = MakeImaNgLine(LongLogPath(i), Sha256(LongLogPath(i)));
+    log += line.text + "\n";
+    ASSERT_TRUE((*tpm)->ExtendPcr(10, line.template_sha256).ok());
+  }
+  ASSERT_GT(log.size(), 10 * kImaChunk);
+  WriteFile(*dir_ + "/long.log", log);
+  auto ek = (*tpm)->EkPublic();
+  ASSERT_TRUE(ek.ok());
+  master_->enroller().TrustEk({pki::Role::kHost, "node-long"}, Sha256(*ek));
+  Attester attester(tpm->get(), {*dir_ + "/long.log"});
+  auto conn = Connect(*long_log_host_);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_EQ(EnrolWithMaster(**conn, attester), Status::Ok());
+  const ImaReplayCache::Counters before = master_->ima_cache().counters();
+  ASSERT_EQ(AttestToMaster(**conn, attester), Status::Ok());
+  EXPECT_EQ(master_->ima_cache().counters().full - before.full, 1u);
+  ASSERT_EQ(ServeReattestation(**conn, attester, kWait, 1), Status::Ok());
+  const std::string address = (*conn)->local_address();
+  ASSERT_TRUE(master_->WaitForEvents(address, 1, kWait));
+  EXPECT_EQ(master_->EventsFor(address)[0].status, Status::Ok());
+  ImaReplayCache::Counters after = master_->ima_cache().counters();
+  EXPECT_EQ(after.full - before.full, 1u);
+  EXPECT_EQ(after.incremental - before.incremental, 1u);
+  EXPECT_EQ(after.fallback - before.fallback, 0u);
 }
 
 TEST_F(AttestationTest, HostWithoutTpmOnlyWherePolicyAllows) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "tvd/attest/attester.h"
+#include "tvd/attest/ima_log.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/pki/certificate_authority.h"
@@ -640,6 +641,70 @@ TEST_F(MasterTest, KeyRequestWithABadTcbIsRefusedBeforeTheNextRound) {
   EXPECT_EQ(a.client->RequestDiskKey("green", "web1").status(),
             PermissionDenied("peer: PCR 16 value " + ToHex(pcr16) +
                              " is not a known-good value"));
+}
+
+// A TVD with an IMA allowlist: the master replays a member's whole log at
+// the join, and each re-attestation round after it only the entries IMA
+// measured since (docs/master.md section 7b). The proxy's side is the
+// MasterClient, as in tvd-proxy.
+TEST_F(MasterTest, ReattestationReplaysOnlyNewImaEntries) {
+  SimHost& a = *hosts_[0];
+  std::vector<std::uint32_t> boot_indices{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto values = a.tpm->ReadPcrs(boot_indices);
+  ASSERT_TRUE(values.ok());
+  attest::BootPcrs boot{};
+  for (const attest::PcrValue& v : *values) boot[v.index] = v.value;
+  const std::string log_path = dir_ + "/node1-ima.log";
+  std::string allowlist;
+  auto measure = [&](const std::string& path) {
+    attest::ImaLine line =
+        path == "boot_aggregate"
+            ? attest::MakeBootAggregateLine(boot)
+            : attest::MakeImaNgLine(path, Sha256(path + " contents"));
+    std::ofstream(log_path, std::ios::binary | std::ios::app)
+        << line.text << "\n";
+    return a.tpm->Extend(10, line.template_sha256);
+  };
+  for (int i = 0; i < 8; ++i) {
+    std::string path = "/usr/bin/tool" + std::to_string(i);
+    allowlist += ToHex(Sha256(path + " contents")) + " " + path + "\n";
+  }
+  Write(dir_ + "/ima-allowlist.txt", allowlist);
+  ASSERT_TRUE(measure("boot_aggregate").ok());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(measure("/usr/bin/tool" + std::to_string(i)).ok());
+  }
+  std::string policy = Policy("ima", 4, {"node1"}, {Sha256Digest{}});
+  const std::string end = "  </host-requirements>";
+  policy.insert(policy.find(end), "    <ima-allowlist path=\"" + dir_ +
+                                      "/ima-allowlist.txt\" sha256=\"" +
+                                      ToHex(Sha256(allowlist)) + "\"/>\n");
+  protocol::AdminClient admin(Endpoint(), *admin_tls_);
+  ASSERT_EQ(admin.AddTvd(policy).status(), Status::Ok());
+
+  a.attester = std::make_unique<attest::Attester>(
+      a.tpm.get(), attest::AttesterOptions{log_path});
+  MakeClient(a);
+  ASSERT_TRUE(Join(a, "ima", "198.18.0.1").ok());
+  EXPECT_EQ(master_->ima_replay_counters(),
+            (attest::ImaReplayCache::Counters{1, 0, 0}));
+  a.StartServing();
+  ASSERT_TRUE(measure("/usr/bin/tool4").ok());
+  ASSERT_TRUE(measure("/usr/bin/tool5").ok());
+  // Rounds every second: wait for two of them.
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (master_->ima_replay_counters().incremental < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  attest::ImaReplayCache::Counters c = master_->ima_replay_counters();
+  EXPECT_EQ(c.full, 1u);
+  EXPECT_GE(c.incremental, 2u);
+  EXPECT_EQ(c.fallback, 0u);
+  EXPECT_EQ(Members("ima"), std::vector<std::string>{"node1"});
+  a.StopServing();
+  std::lock_guard l(a.m);
+  EXPECT_TRUE(a.leaves.empty());
 }
 
 // A failed re-attestation takes the member's right to keys away.

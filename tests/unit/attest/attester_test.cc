@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/ima_log.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {
@@ -59,6 +59,54 @@ TEST_F(AttesterTest, SendsTheImaPrefixMatchingTheQuote) {
   auto e2 = attester.Answer(c, binding);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(e2->ima_log, a.text + "\n" + b.text + "\n");
+}
+
+// The master offers the state it kept (ima_from entries replaying to
+// ima_pcr10): only the entries past it are sent, unless the host's own log
+// does not continue that state.
+TEST_F(AttesterTest, SendsOnlyTheEntriesPastTheMastersState) {
+  std::string path = dir_ + "/ima";
+  testing::SoftwareTpm tpm;
+  std::vector<ImaLine> lines;
+  for (int i = 0; i < 5; ++i) {
+    lines.push_back(MakeImaNgLine("/f" + std::to_string(i), Sha256("f")));
+    tpm.Extend(10, lines.back().template_sha256);
+    std::ofstream(path, std::ios::app) << lines.back().text << "\n";
+  }
+  // What the master kept from a quote over the first two entries.
+  Sha256Digest kept{};
+  kept = ExtendSha256(ExtendSha256(kept, lines[0].template_sha256),
+                      lines[1].template_sha256);
+  Attester attester(&tpm, {path});
+  AttestChallenge c;
+  c.pcrs = {10};
+  c.want_ima_log = true;
+  c.ima_from = 2;
+  c.ima_pcr10 = kept;
+  std::array<std::uint8_t, 32> binding{};
+  auto e = attester.Answer(c, binding);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->ima_offset, 2u);
+  EXPECT_EQ(e->ima_entries, 5u);
+  EXPECT_EQ(e->ima_log,
+            lines[2].text + "\n" + lines[3].text + "\n" + lines[4].text + "\n");
+
+  // The master's value is not what this log's first 2 entries give (another
+  // boot's log): the whole log goes.
+  c.ima_pcr10 = Sha256("another boot");
+  e = attester.Answer(c, binding);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->ima_offset, 0u);
+  EXPECT_EQ(e->ima_entries, 5u);
+  EXPECT_EQ(e->ima_log.size(), 5 * (lines[0].text.size() + 1));
+
+  // The master verified more entries than the log has: the whole log goes.
+  c.ima_from = 6;
+  c.ima_pcr10 = kept;
+  e = attester.Answer(c, binding);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->ima_offset, 0u);
+  EXPECT_EQ(e->ima_entries, 5u);
 }
 
 TEST_F(AttesterTest, MissingImaLogIsAnError) {

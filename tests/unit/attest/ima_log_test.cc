@@ -284,3 +284,42 @@ TEST_F(BootAggregateTest, ViolationAsBootAggregateIsRefused) {
 
 }  // namespace
 }  // namespace tvd::attest
+
+namespace tvd::attest {
+namespace {
+
+// Copies share the table until one of them is changed: the change stays
+// in that copy, and the fingerprint names the contents.
+TEST(ImaAllowlistTest, CopiesAreIndependentAndFingerprintNamesTheContents) {
+  ImaAllowlist empty;
+  EXPECT_EQ(empty.fingerprint(), Sha256Digest{});
+  EXPECT_FALSE(empty.Allows("/bin/a", Sha256("a")));
+  ImaAllowlist original;
+  original.Allow("/bin/a", Sha256("a"));
+  ImaAllowlist copy = original;
+  EXPECT_EQ(copy.fingerprint(), original.fingerprint());
+  EXPECT_TRUE(copy.Allows("/bin/a", Sha256("a")));
+  copy.Allow("/bin/b", Sha256("b"));
+  EXPECT_TRUE(copy.Allows("/bin/b", Sha256("b")));
+  EXPECT_FALSE(original.Allows("/bin/b", Sha256("b")));
+  EXPECT_EQ(original.size(), 1u);
+  EXPECT_EQ(copy.size(), 2u);
+  EXPECT_NE(copy.fingerprint(), original.fingerprint());
+  // The same pairs in the same order: the same fingerprint.
+  ImaAllowlist again;
+  again.Allow("/bin/a", Sha256("a"));
+  again.Allow("/bin/b", Sha256("b"));
+  EXPECT_EQ(again.fingerprint(), copy.fingerprint());
+  // A pair already listed changes nothing.
+  again.Allow("/bin/a", Sha256("a"));
+  EXPECT_EQ(again.fingerprint(), copy.fingerprint());
+  EXPECT_EQ(again.size(), 2u);
+  // The path and digest boundaries are part of the fingerprint.
+  ImaAllowlist shifted;
+  shifted.Allow("/bin/a", Sha256("a"));
+  shifted.Allow("/bin/b2", Sha256("b"));
+  EXPECT_NE(shifted.fingerprint(), again.fingerprint());
+}
+
+}  // namespace
+}  // namespace tvd::attest

@@ -45,3 +45,101 @@ TEST(MessagesTest, ChallengeRefusesBadPcrs) {
 
 }  // namespace
 }  // namespace tvd::attest
+
+namespace tvd::attest {
+namespace {
+
+TEST(MessagesTest, ChallengeCarriesTheIncrementalStart) {
+  AttestChallenge c;
+  c.pcrs = {10};
+  c.want_ima_log = true;
+  c.ima_from = 100000;
+  c.ima_pcr10 = Sha256("kept");
+  auto back = DecodeAttestChallenge(Encode(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->ima_from, 100000u);
+  EXPECT_EQ(back->ima_pcr10, c.ima_pcr10);
+  EXPECT_EQ(back->full_log_reason, "");
+
+  AttestChallenge full;
+  full.want_ima_log = true;
+  full.full_log_reason = "TPM reset count changed (3 -> 4)";
+  back = DecodeAttestChallenge(Encode(full));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->ima_from, 0u);
+  EXPECT_EQ(back->full_log_reason, full.full_log_reason);
+
+  AttestChallenge no_log = c;
+  no_log.want_ima_log = false;
+  EXPECT_EQ(DecodeAttestChallenge(Encode(no_log)).status(),
+            ProtocolError("challenge sets ima_from but asks for no IMA log"));
+  AttestChallenge both = c;
+  both.full_log_reason = "x";
+  EXPECT_EQ(DecodeAttestChallenge(Encode(both)).status(),
+            ProtocolError("a challenge asking for the whole IMA log must ask "
+                          "for the log from entry 0"));
+}
+
+TEST(MessagesTest, LargeImaLogTravelsInChunkFrames) {
+  Evidence e;
+  e.nonce.fill(1);
+  e.ima_offset = 0;
+  e.ima_entries = 12345;
+  e.ima_log.assign(2 * kImaChunk + 100, 'x');
+  auto frames = EncodeEvidenceFrames(e);
+  ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+  ASSERT_EQ(frames->size(), 3u);
+  EXPECT_EQ((*frames)[1].size(), kImaChunk);
+  EXPECT_EQ((*frames)[2].size(), 100u);
+  auto back = DecodeEvidence((*frames)[0]);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->ima_entries, 12345u);
+  EXPECT_EQ(back->ima_log.size(), kImaChunk);
+  EXPECT_EQ(back->ima_log_pending, kImaChunk + 100);
+  ASSERT_EQ(AppendImaChunk(*back, (*frames)[1]), Status::Ok());
+  EXPECT_EQ(AppendImaChunk(*back, (*frames)[1]),
+            ProtocolError("IMA log chunk of 983040 bytes but only 100 bytes "
+                          "were announced"));
+  EXPECT_EQ(AppendImaChunk(*back, {}), ProtocolError("empty IMA log chunk"));
+  ASSERT_EQ(AppendImaChunk(*back, (*frames)[2]), Status::Ok());
+  EXPECT_EQ(back->ima_log_pending, 0u);
+  EXPECT_EQ(back->ima_log, e.ima_log);
+
+  // A small log stays in one frame.
+  Evidence small = e;
+  small.ima_log = "10 x\n";
+  frames = EncodeEvidenceFrames(small);
+  ASSERT_TRUE(frames.ok());
+  EXPECT_EQ(frames->size(), 1u);
+  EXPECT_EQ((*frames)[0], Encode(small));
+}
+
+TEST(MessagesTest, OversizedImaLogIsRefusedOnBothEnds) {
+  Evidence e;
+  e.ima_log.assign(kMaxImaLog + 1, 'x');
+  EXPECT_EQ(EncodeEvidenceFrames(e).status(),
+            InvalidArgument("IMA log of 33554433 bytes exceeds the maximum of "
+                            "33554432 bytes"));
+  // A head announcing more than the maximum is refused before any chunk.
+  e.ima_log.assign(kImaChunk + 1, 'x');
+  auto frames = EncodeEvidenceFrames(e);
+  ASSERT_TRUE(frames.ok());
+  std::vector<std::uint8_t> head = (*frames)[0];
+  // ima_log_size: the u64 before the inline log's u32 length and bytes.
+  std::size_t at = head.size() - kImaChunk - 4 - 8;
+  std::uint64_t huge = std::uint64_t{kMaxImaLog} + 1;
+  for (int i = 0; i < 8; ++i)
+    head[at + i] = static_cast<std::uint8_t>(huge >> (56 - 8 * i));
+  EXPECT_EQ(DecodeEvidence(head).status(),
+            ProtocolError("IMA log of 33554433 bytes exceeds the maximum of "
+                          "33554432 bytes"));
+  Evidence wrong;
+  wrong.ima_offset = 7;
+  wrong.ima_entries = 3;
+  EXPECT_EQ(DecodeEvidence(Encode(wrong)).status(),
+            ProtocolError("evidence starts its IMA log at entry 7 but counts "
+                          "only 3 entries"));
+}
+
+}  // namespace
+}  // namespace tvd::attest

@@ -5,10 +5,11 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
-#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/attester.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {
@@ -225,6 +226,265 @@ TEST_F(QuoteVerifierTest, ImaBootAggregateIsCheckedAgainstQuotedPcrs) {
                              ToHex(BootAggregate(boot)) + ")"));
   std::remove(ima_path_.c_str());
   ::rmdir(tmpl);
+}
+
+}  // namespace
+}  // namespace tvd::attest
+
+namespace tvd::attest {
+namespace {
+
+// The verifier with a replay cache, against an attester over the software
+// TPM: the challenge offers the kept state, the host sends only what is
+// new, and each fallback asks for the whole log.
+class IncrementalQuoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tvd-incremental-quote-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/ima.log";
+    auto ak = tpm_.AkPublic();
+    ASSERT_TRUE(ak.ok());
+    ASSERT_EQ(aks_.Add(host_, *ak), Status::Ok());
+    binding_.fill(0x42);
+    BootPcrs boot{};  // the software TPM's PCRs 0-9 are all zero
+    ImaAllowlist allow;
+    for (int i = 1; i < 60; ++i) allow.Allow(Path(i), Sha256(Path(i)));
+    req_.ima = allow;
+    AppendLine(MakeBootAggregateLine(boot));
+    Grow(19);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static std::string Path(int i) { return "/usr/sbin/d" + std::to_string(i); }
+
+  void AppendLine(const ImaLine& line) {
+    std::ofstream(path_, std::ios::app) << line.text << "\n";
+    tpm_.Extend(10, line.template_sha256);
+    lines_.push_back(line.text + "\n");
+  }
+  // `n` more measurements, in the log and in PCR 10.
+  void Grow(int n) {
+    for (int i = 0; i < n; ++i) {
+      int k = static_cast<int>(lines_.size());
+      AppendLine(MakeImaNgLine(Path(k), Sha256(Path(k))));
+    }
+  }
+  std::string Lines(std::size_t from, std::size_t to) const {
+    std::string out;
+    for (std::size_t i = from; i < to; ++i) out += lines_[i];
+    return out;
+  }
+
+  // A challenge as MasterAttestation builds it.
+  AttestChallenge Challenge() {
+    AttestChallenge c;
+    c.nonce = nonces_.Issue(1);
+    c.pcrs = PcrSelectionFor(req_);
+    c.want_ima_log = true;
+    ImaStart start = verifier_.ImaStartFor(host_, req_);
+    c.ima_from = start.from;
+    c.ima_pcr10 = start.pcr10;
+    return c;
+  }
+  // What the master sends when the incremental evidence did not apply.
+  AttestChallenge FullLogChallenge(const std::string& reason) {
+    AttestChallenge c = Challenge();
+    c.ima_from = 0;
+    c.ima_pcr10 = {};
+    c.full_log_reason = reason;
+    return c;
+  }
+  Evidence Answer(const AttestChallenge& c) {
+    Attester attester(&tpm_, {path_});
+    auto e = attester.Answer(c, binding_);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? *e : Evidence{};
+  }
+  QuoteVerdict Check(const AttestChallenge& c, const Evidence& e) {
+    return verifier_.Check({1, host_, binding_}, c, req_, e);
+  }
+  // The first quote: the whole log, replayed in full.
+  void FirstQuote() {
+    AttestChallenge c = Challenge();
+    ASSERT_EQ(c.ima_from, 0u);
+    Evidence e = Answer(c);
+    ASSERT_EQ(e.ima_offset, 0u);
+    QuoteVerdict v = Check(c, e);
+    ASSERT_EQ(v.status, Status::Ok());
+    ASSERT_EQ(v.need_full_log, "");
+  }
+  static void EditFileDigest(std::string& log, int line) {
+    std::size_t start = 0;
+    for (int i = 1; i < line; ++i) start = log.find('\n', start) + 1;
+    std::size_t at = log.find("sha256:", start) + 7;
+    log[at] = log[at] == '0' ? '1' : '0';
+  }
+
+  std::string dir_, path_;
+  std::vector<std::string> lines_;
+  testing::SoftwareTpm tpm_;
+  AkRegistry aks_;
+  NonceRegistry nonces_;
+  ImaReplayCache cache_;
+  QuoteVerifier verifier_{aks_, nonces_, &cache_};
+  pki::Identity host_{pki::Role::kHost, "node1"};
+  std::array<std::uint8_t, 32> binding_{};
+  TcbRequirements req_;
+};
+
+TEST_F(IncrementalQuoteTest, SecondQuoteSendsAndReplaysOnlyNewEntries) {
+  FirstQuote();
+  auto pcr10 = tpm_.ReadPcrs(std::vector<std::uint32_t>{10});
+  ASSERT_TRUE(pcr10.ok());
+  ImaStart start = verifier_.ImaStartFor(host_, req_);
+  EXPECT_EQ(start.from, 20u);
+  EXPECT_EQ(start.pcr10, (*pcr10)[0].value);
+
+  Grow(10);
+  AttestChallenge c = Challenge();
+  EXPECT_EQ(c.ima_from, 20u);
+  Evidence e = Answer(c);
+  EXPECT_EQ(e.ima_offset, 20u);
+  EXPECT_EQ(e.ima_entries, 30u);
+  EXPECT_EQ(e.ima_log, Lines(20, 30));
+  QuoteVerdict v = Check(c, e);
+  EXPECT_EQ(v.status, Status::Ok());
+  EXPECT_EQ(v.need_full_log, "");
+  EXPECT_EQ(verifier_.ImaStartFor(host_, req_).from, 30u);
+  EXPECT_EQ(cache_.counters(), (ImaReplayCache::Counters{1, 1, 0}));
+}
+
+TEST_F(IncrementalQuoteTest, TpmResetFallsBackToTheFullReplay) {
+  FirstQuote();
+  tpm_.clock.reset_count += 1;  // 3 -> 4, same log and PCR 10
+  AttestChallenge c = Challenge();
+  Evidence e = Answer(c);
+  ASSERT_EQ(e.ima_offset, 20u);
+  QuoteVerdict v = Check(c, e);
+  EXPECT_EQ(v.need_full_log, "TPM reset count changed (3 -> 4)");
+  AttestChallenge c2 = Challenge();
+  EXPECT_EQ(verifier_.Verify({1, host_, binding_}, c2, req_, Answer(c2)),
+            FailedPrecondition("incremental IMA evidence did not apply (TPM "
+                               "reset count changed (3 -> 4)); the whole log "
+                               "is needed"));
+
+  AttestChallenge full = FullLogChallenge(v.need_full_log);
+  Evidence whole = Answer(full);
+  EXPECT_EQ(whole.ima_offset, 0u);
+  EXPECT_EQ(whole.ima_log, Lines(0, 20));
+  QuoteVerdict again = Check(full, whole);
+  EXPECT_EQ(again.status, Status::Ok());
+  EXPECT_EQ(again.need_full_log, "");
+  EXPECT_EQ(cache_.counters(), (ImaReplayCache::Counters{2, 0, 2}));
+  // The state now belongs to the new reset count: incremental again.
+  AttestChallenge next = Challenge();
+  EXPECT_EQ(Check(next, Answer(next)).status, Status::Ok());
+  EXPECT_EQ(cache_.counters(), (ImaReplayCache::Counters{2, 1, 2}));
+}
+
+TEST_F(IncrementalQuoteTest, ShorterLogIsSentWholeAndReplayedInFull) {
+  FirstQuote();
+  auto quoted = tpm_.ReadPcrs(std::vector<std::uint32_t>{10});
+  ASSERT_TRUE(quoted.ok());
+  // The host lost entries: its log is shorter than what was verified.
+  std::ofstream(path_, std::ios::trunc) << Lines(0, 15);
+  Sha256Digest replayed{};
+  auto entries = ParseImaLog(Lines(0, 15));
+  ASSERT_TRUE(entries.ok());
+  for (const auto& entry : *entries)
+    replayed = ExtendSha256(replayed, entry.template_sha256);
+  AttestChallenge c = Challenge();
+  ASSERT_EQ(c.ima_from, 20u);
+  Evidence e = Answer(c);
+  EXPECT_EQ(e.ima_offset, 0u);
+  EXPECT_EQ(e.ima_entries, 15u);
+  QuoteVerdict v = Check(c, e);
+  EXPECT_EQ(v.need_full_log, "");
+  EXPECT_EQ(v.status,
+            PermissionDenied("IMA log replay gives PCR 10 " + ToHex(replayed) +
+                             " but the quoted PCR 10 is " +
+                             ToHex((*quoted)[0].value) + " (15 entries)"));
+}
+
+TEST_F(IncrementalQuoteTest, MismatchFallsBackAndTheFullReplayDecides) {
+  FirstQuote();
+  Grow(1);
+  AttestChallenge c = Challenge();
+  Evidence e = Answer(c);
+  ASSERT_EQ(e.ima_offset, 20u);
+  // The host claims another allowed entry than the one PCR 10 holds.
+  ImaLine forged = MakeImaNgLine(Path(40), Sha256(Path(40)));
+  e.ima_log = forged.text + "\n";
+  auto quoted = tpm_.ReadPcrs(std::vector<std::uint32_t>{10});
+  ASSERT_TRUE(quoted.ok());
+  auto kept = cache_.Find(host_, req_.ima->fingerprint());
+  ASSERT_TRUE(kept.has_value());
+  QuoteVerdict v = Check(c, e);
+  EXPECT_EQ(v.need_full_log,
+            "incremental replay gives PCR 10 " +
+                ToHex(ExtendSha256(kept->pcr10, forged.template_sha256)) +
+                " but the quoted PCR 10 is " + ToHex((*quoted)[0].value));
+  AttestChallenge full = FullLogChallenge(v.need_full_log);
+  EXPECT_EQ(Check(full, Answer(full)).status, Status::Ok());
+  EXPECT_EQ(verifier_.ImaStartFor(host_, req_).from, 21u);
+}
+
+TEST_F(IncrementalQuoteTest, EditedNewEntryIsRefused) {
+  FirstQuote();
+  Grow(3);
+  AttestChallenge c = Challenge();
+  Evidence e = Answer(c);
+  ASSERT_EQ(e.ima_offset, 20u);
+  EditFileDigest(e.ima_log, 2);  // entry 22
+  QuoteVerdict v = Check(c, e);
+  EXPECT_EQ(v.need_full_log, "");
+  EXPECT_EQ(v.status,
+            InvalidArgument("IMA log line 22: template hash does not match the "
+                            "entry's data (entry edited?)"));
+  // Nothing was kept from the refused quote.
+  EXPECT_EQ(verifier_.ImaStartFor(host_, req_).from, 20u);
+}
+
+TEST_F(IncrementalQuoteTest, EditedEntryInFallbackFullReplayIsRefused) {
+  FirstQuote();
+  tpm_.clock.reset_count += 1;
+  AttestChallenge c = Challenge();
+  QuoteVerdict v = Check(c, Answer(c));
+  ASSERT_EQ(v.need_full_log, "TPM reset count changed (3 -> 4)");
+  AttestChallenge full = FullLogChallenge(v.need_full_log);
+  Evidence whole = Answer(full);
+  ASSERT_EQ(whole.ima_offset, 0u);
+  EditFileDigest(whole.ima_log, 6);
+  EXPECT_EQ(Check(full, whole).status,
+            InvalidArgument("IMA log line 6: template hash does not match the "
+                            "entry's data (entry edited?)"));
+}
+
+TEST_F(IncrementalQuoteTest, EvidenceMustStartWhereTheChallengeSaid) {
+  FirstQuote();
+  Grow(2);
+  AttestChallenge c = Challenge();
+  Evidence e = Answer(c);
+  e.ima_offset = 5;
+  e.ima_log = Lines(5, 22);
+  EXPECT_EQ(Check(c, e).status,
+            InvalidArgument("evidence sends the IMA log from entry 5 but the "
+                            "challenge asked for entry 0 or 20"));
+}
+
+TEST_F(IncrementalQuoteTest, NewAllowlistStartsOverWithTheWholeLog) {
+  FirstQuote();
+  ImaAllowlist changed = *req_.ima;
+  changed.Allow("/usr/sbin/new", Sha256("new"));
+  req_.ima = changed;
+  AttestChallenge c = Challenge();
+  EXPECT_EQ(c.ima_from, 0u);
+  Evidence e = Answer(c);
+  EXPECT_EQ(e.ima_offset, 0u);
+  EXPECT_EQ(Check(c, e).status, Status::Ok());
+  EXPECT_EQ(cache_.counters(), (ImaReplayCache::Counters{2, 0, 0}));
 }
 
 }  // namespace

@@ -47,6 +47,7 @@
 #include <string>
 
 #include "tvd/attest/attestation_session.h"
+#include "tvd/attest/ima_replay_cache.h"
 #include "tvd/channel/channel_server.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/clock.h"
@@ -94,6 +95,9 @@ class Master {
 
   std::uint16_t port() const { return listener_->port(); }
   Store& store();
+  // How this master's IMA checks went so far: full replays, incremental
+  // ones, fallbacks to the whole log (docs/master.md section 7b).
+  attest::ImaReplayCache::Counters ima_replay_counters() const;
 
  private:
   using Route = std::function<Status(channel::Connection&, channel::Frame)>;

@@ -2,9 +2,15 @@
 //
 // Host:   [EnrolRequest -> EnrolChallenge -> EnrolProof -> EnrolResult]
 //         AttestHello, then answers every AttestChallenge with AttestEvidence
-//         and reads the AttestVerdict, until the master closes.
+//         (and AttestImaChunk frames when the IMA log does not fit one
+//         frame) and reads the AttestVerdict, until the master closes.
 // Master: answers enrolment, then on AttestHello challenges, verifies, sends
 //         the verdict, and re-attests every `interval` on the same channel.
+// Incremental IMA (ima_incremental.h): the challenge offers the state the
+// master kept (ima_from); when the host's incremental evidence does not fit
+// it, the master sends a second challenge asking for the whole log
+// (full_log_reason set) in place of the verdict, and decides on that
+// answer. One round costs two quotes then; never more.
 // A refusal is sent as a kError frame carrying the reason, then the channel
 // closes.
 #pragma once
@@ -71,6 +77,13 @@ class MasterAttestation {
 };
 
 // ---- host side ----
+
+// Sends `evidence` as one AttestEvidence frame and, for an IMA log larger
+// than one frame, the AttestImaChunk frames after it (messages.h). A log
+// above kMaxImaLog is refused to the master too (kError, then close) and
+// returned; otherwise the first write error.
+Status WriteEvidence(channel::Connection& conn, const Evidence& evidence,
+                     std::chrono::milliseconds timeout);
 
 // Enrols the AK with the master. The master's refusal comes back as its
 // Status ("peer: ...").

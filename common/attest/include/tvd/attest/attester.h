@@ -28,7 +28,15 @@ class Attester {
 
   // Quotes over the challenge's PCRs with qualifying data
   // SHA-256(nonce || channel_binding), reads the PCR values (retrying if a
-  // PCR changed between quote and read), adds the IMA log if asked.
+  // PCR changed between quote and read), adds the IMA log if asked: the
+  // prefix that replays to the quoted PCR 10 (IMA may have measured more
+  // since), and of it only the entries from index challenge.ima_from on
+  // when its first ima_from entries replay to challenge.ima_pcr10 (the
+  // master verified those already); the whole prefix otherwise (ima_from
+  // 0, a log shorter than ima_from, another boot's log). A log that does
+  // not parse or replay to the quoted PCR 10 goes whole, as read: the
+  // master names what is wrong. A log larger than kMaxImaLog is an error
+  // (FailedPrecondition "IMA log: <path> is larger than 33554432 bytes").
   StatusOr<Evidence> Answer(const AttestChallenge& challenge,
                             std::span<const std::uint8_t> channel_binding);
 

@@ -16,15 +16,26 @@
 //   selection: "quote covers PCRs {..} but {..} were requested"
 //   values:    "reported PCR values do not match the quoted PCR digest"
 //   known-good "PCR N value <hex> is not a known-good value"
-//   IMA:       ReplayImaLog reasons (boot_aggregate checked against the
-//              quoted PCRs 0-9), then "IMA log replay gives PCR 10 <hex>
-//              but the quoted PCR 10 is <hex> (N entries)"
-// Thread-safe (the registries are); Verify may run on many threads.
+//   IMA:       "evidence sends the IMA log from entry O but the challenge
+//              asked for entry 0 or F" (InvalidArgument), then
+//              VerifyImaEvidence's reasons (ima_incremental.h): ReplayImaLog
+//              reasons (boot_aggregate checked against the quoted PCRs
+//              0-9), "evidence counts E IMA entries but its log has N from
+//              entry O", "IMA log replay gives PCR 10 <hex> but the quoted
+//              PCR 10 is <hex> (N entries)"
+// With an ImaReplayCache, the challenge offers the host the state its last
+// good quote left (ImaStartFor), the host sends only the entries past it,
+// and only those are replayed; when the kept state does not apply, Check
+// says so (need_full_log) and the caller asks again for the whole log. The
+// state is kept only after every check passed.
+// Thread-safe (the registries and the cache are); Verify may run on many
+// threads.
 #pragma once
 
 #include <cstdint>
 
 #include "tvd/attest/ak_registry.h"
+#include "tvd/attest/ima_replay_cache.h"
 #include "tvd/attest/messages.h"
 #include "tvd/attest/nonce_registry.h"
 #include "tvd/attest/requirements.h"
@@ -45,20 +56,60 @@ struct ChannelContext {
   std::span<const std::uint8_t> channel_binding;
 };
 
+// Where a host's next IMA evidence may start (AttestChallenge's ima_from
+// and ima_pcr10).
+struct ImaStart {
+  std::uint64_t from = 0;
+  Sha256Digest pcr10{};
+};
+
+struct QuoteVerdict {
+  // The verdict, unless need_full_log is set.
+  Status status;
+  // Non-empty: the evidence was incremental and the kept state did not
+  // apply (the reason, ima_incremental.h); nothing was decided about the
+  // host's TCB. Ask again with ima_from = 0 and this as full_log_reason.
+  std::string need_full_log;
+};
+
 class QuoteVerifier {
  public:
-  QuoteVerifier(AkRegistry& aks, NonceRegistry& nonces)
-      : aks_(aks), nonces_(nonces) {}
+  // `ima_cache` (may be null: every quote is a full replay) must outlive
+  // the verifier.
+  QuoteVerifier(AkRegistry& aks, NonceRegistry& nonces,
+                ImaReplayCache* ima_cache = nullptr)
+      : aks_(aks), nonces_(nonces), ima_cache_(ima_cache) {}
+
+  // What to offer `host` in a challenge for `requirements`: the state kept
+  // for its last good quote under the same allowlist; {0, zeros} without a
+  // cache, without IMA, or with nothing kept.
+  ImaStart ImaStartFor(const pki::Identity& host,
+                       const TcbRequirements& requirements) const;
 
   // `challenge` is what the master sent on this channel; the evidence must
   // answer exactly it.
+  QuoteVerdict Check(const ChannelContext& channel,
+                     const AttestChallenge& challenge,
+                     const TcbRequirements& requirements,
+                     const Evidence& evidence) const;
+
+  // Check as one Status; need_full_log becomes FailedPrecondition
+  // "incremental IMA evidence did not apply (<reason>); the whole log is
+  // needed".
   Status Verify(const ChannelContext& channel, const AttestChallenge& challenge,
                 const TcbRequirements& requirements,
                 const Evidence& evidence) const;
 
  private:
+  // Check's work; sets need_full_log (and returns OK) for a fallback.
+  Status CheckQuote(const ChannelContext& channel,
+                    const AttestChallenge& challenge,
+                    const TcbRequirements& requirements,
+                    const Evidence& evidence, std::string& need_full_log) const;
+
   AkRegistry& aks_;
   NonceRegistry& nonces_;
+  ImaReplayCache* const ima_cache_;
 };
 
 }  // namespace tvd::attest

@@ -38,6 +38,7 @@ enum class MessageType : std::uint16_t {
   kAttestChallenge = 7,  // master -> host: nonce and PCR selection
   kAttestEvidence = 8,   // host -> master: quote, PCR values, IMA log
   kAttestVerdict = 9,    // master -> host: accepted (refusals are kError)
+  kAttestImaChunk = 10,  // host -> master: more of the evidence's IMA log
   // Master <-> proxy and admin protocol (common/protocol/messages.h).
   kJoinRequest = 100,       // host -> master
   kJoinGrant = 101,         // master -> host: policy, key, members

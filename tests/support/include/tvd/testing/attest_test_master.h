@@ -33,6 +33,8 @@ class TestMaster {
   std::uint16_t port() const { return server_->port(); }
   attest::AkEnroller& enroller() { return enroller_; }
   attest::AkRegistry& aks() { return aks_; }
+  // The IMA replay state kept between quotes, and its counters.
+  attest::ImaReplayCache& ima_cache() { return ima_cache_; }
 
   // The report of the connection whose client end is `client_address`
   // ("127.0.0.1:port"), waiting up to `timeout`. Timeout if none came.
@@ -54,7 +56,8 @@ class TestMaster {
   attest::AkRegistry aks_;
   attest::NonceRegistry nonces_;
   attest::AkEnroller enroller_{aks_};
-  attest::QuoteVerifier verifier_{aks_, nonces_};
+  attest::ImaReplayCache ima_cache_;
+  attest::QuoteVerifier verifier_{aks_, nonces_, &ima_cache_};
   std::unique_ptr<attest::MasterAttestation> master_;
   std::atomic<bool> stop_{false};
   channel::ChannelServerPtr server_;
