@@ -58,9 +58,10 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
     return InvalidArgument(std::string(source) + ": missing key 'state_db'");
   }
   if (!c.ovsdb_remotes.empty() && !c.state_db.empty()) {
-    return InvalidArgument(std::string(source) +
-                           ": key 'state_db' is for the SQLite store; this "
-                           "config keeps the state on OVSDB (store = ovsdb:...)");
+    return InvalidArgument(
+        std::string(source) +
+        ": key 'state_db' is for the SQLite store; this "
+        "config keeps the state on OVSDB (store = ovsdb:...)");
   }
   return c;
 }

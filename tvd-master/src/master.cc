@@ -9,9 +9,9 @@
 #include "host_requests.h"
 #include "master_core.h"
 #include "member_channels.h"
-#include "tvd/master/ovsdb_store.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/master/key_wrap.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {

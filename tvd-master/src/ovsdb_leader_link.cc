@@ -119,30 +119,28 @@ Status OvsdbLeaderLink::TryRemote(const std::string& remote, bool* retry) {
   auto nv = ovsdb_rows::SchemaNameVersion(schema);
   if (!nv.ok()) return corrupt(nv.status());
   if (nv->first != db) {
-    return corrupt(ProtocolError("get_schema " + db + " answered schema " +
-                                 nv->first));
+    return corrupt(
+        ProtocolError("get_schema " + db + " answered schema " + nv->first));
   }
   if (nv->second != options_.schema_version) {
     *retry = false;
     return FailedPrecondition("OVSDB " + remote + ": " + db +
                               " schema version " + nv->second +
-                              ", this master needs " +
-                              options_.schema_version);
+                              ", this master needs " + options_.schema_version);
   }
 
   TVD_ASSIGN_OR_RETURN(
       Json server,
-      client->Call("transact",
-                   Json::array({"_Server",
-                                ov::Select("Database", ov::Where("name", "==", db),
-                                           {"name", "model", "connected",
-                                            "leader"})})));
+      client->Call(
+          "transact",
+          Json::array({"_Server",
+                       ov::Select("Database", ov::Where("name", "==", db),
+                                  {"name", "model", "connected", "leader"})})));
   auto rows = ovsdb_rows::SelectedRows(server, 0, "_Server Database");
   if (!rows.ok()) return corrupt(rows.status());
   if (rows->size() != 1) {
-    return corrupt(ProtocolError("_Server lists " +
-                                 std::to_string(rows->size()) + " rows for " +
-                                 db));
+    return corrupt(ProtocolError(
+        "_Server lists " + std::to_string(rows->size()) + " rows for " + db));
   }
   auto info = ovsdb_rows::DecodeServerDatabase((*rows)[0]);
   if (!info.ok()) return corrupt(info.status());

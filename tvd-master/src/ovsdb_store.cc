@@ -25,7 +25,8 @@ std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 // OVSDB integers are signed 64-bit; amounts beyond are stored as the
 // maximum, as in the SQLite store.
 std::int64_t Clamped(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+  return v > static_cast<std::uint64_t>(
+                 std::numeric_limits<std::int64_t>::max())
              ? std::numeric_limits<std::int64_t>::max()
              : static_cast<std::int64_t>(v);
 }
@@ -38,9 +39,12 @@ Json And(std::initializer_list<std::pair<const char*, Json>> eqs) {
 
 Json Wait(const std::string& table, Json where, std::vector<std::string> cols,
           Json rows_expected) {
-  return Json{{"op", "wait"},       {"timeout", 0},
-              {"table", table},     {"where", std::move(where)},
-              {"columns", cols},    {"until", "=="},
+  return Json{{"op", "wait"},
+              {"timeout", 0},
+              {"table", table},
+              {"where", std::move(where)},
+              {"columns", cols},
+              {"until", "=="},
               {"rows", std::move(rows_expected)}};
 }
 
@@ -89,18 +93,17 @@ StatusOr<std::unique_ptr<OvsdbStore>> OvsdbStore::Open(
 
 Status OvsdbStore::CheckIdentity(const std::string& kek_check) {
   for (int round = 0; round < kMaxRounds; ++round) {
-    TVD_ASSIGN_OR_RETURN(auto ids,
-                         Select("reading the store identity", kIdentity, Json::array()));
+    TVD_ASSIGN_OR_RETURN(auto ids, Select("reading the store identity",
+                                          kIdentity, Json::array()));
     if (ids.size() > 1) {
       return ProtocolError(where_ + ": corrupt store: " +
-                           std::to_string(ids.size()) +
-                           " Store_Identity rows");
+                           std::to_string(ids.size()) + " Store_Identity rows");
     }
     if (ids.size() == 1) {
       auto id = rows::DecodeIdentity(ids[0]);
       if (!id.ok()) {
-        return ProtocolError(where_ + ": corrupt store: " +
-                             id.status().message());
+        return ProtocolError(where_ +
+                             ": corrupt store: " + id.status().message());
       }
       if (id->kek_check != kek_check) {
         return FailedPrecondition(
@@ -151,12 +154,12 @@ StatusOr<std::vector<Json>> OvsdbStore::Select(const std::string& what,
                                                Json where) {
   TVD_ASSIGN_OR_RETURN(
       TxnOutcome out,
-      Txn(Json::array({Json{{"op", "select"},
-                            {"table", table},
-                            {"where", std::move(where)}}})));
+      Txn(Json::array({Json{
+          {"op", "select"}, {"table", table}, {"where", std::move(where)}}})));
   if (!out.ok) return Failed(what, out);
   auto selected = rows::SelectedRows(out.results, 0, table);
-  if (!selected.ok()) return selected.status().WithContext(where_ + ": " + what);
+  if (!selected.ok())
+    return selected.status().WithContext(where_ + ": " + what);
   return selected;
 }
 
@@ -164,8 +167,9 @@ Status OvsdbStore::Upsert(const std::string& what, const std::string& table,
                           const Json& where, const Json& update_row,
                           const Json& insert_row) {
   for (int round = 0; round < kMaxRounds; ++round) {
-    TVD_ASSIGN_OR_RETURN(TxnOutcome up,
-                         Txn(Json::array({ov::Update(table, where, update_row)})));
+    TVD_ASSIGN_OR_RETURN(
+        TxnOutcome up,
+        Txn(Json::array({ov::Update(table, where, update_row)})));
     if (!up.ok) return Failed(what, up);
     if (Count(up, 0) > 0) return Status::Ok();
     TVD_ASSIGN_OR_RETURN(TxnOutcome in,
@@ -177,28 +181,29 @@ Status OvsdbStore::Upsert(const std::string& what, const std::string& table,
   return Failed(what, {});
 }
 
-#define TVD_DECODE_ALL(rows_var, decode, out)                         \
-  for (const Json& r : rows_var) {                                    \
-    auto v = decode(r);                                               \
-    if (!v.ok()) return v.status().WithContext(where_);               \
-    out.push_back(std::move(*v));                                     \
+#define TVD_DECODE_ALL(rows_var, decode, out)           \
+  for (const Json& r : rows_var) {                      \
+    auto v = decode(r);                                 \
+    if (!v.ok()) return v.status().WithContext(where_); \
+    out.push_back(std::move(*v));                       \
   }
 
 Status OvsdbStore::PutTvd(const TvdRow& r) {
-  if (r.epoch > static_cast<std::uint64_t>(
-                    std::numeric_limits<std::int64_t>::max())) {
+  if (r.epoch >
+      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return InvalidArgument("epoch " + std::to_string(r.epoch) +
                            " is out of range for the state store");
   }
   MutexLock lock(mutex_);
   // Insert or replace: the delete and the insert commit together.
-  return Write("storing TVD " + r.name,
-               Json::array({ov::Delete("TVD", And({{"name", r.name}})),
-                            ov::Insert("TVD", {{"name", r.name},
-                                               {"policy_xml", r.policy_xml},
-                                               {"digest", r.digest_hex},
-                                               {"epoch", static_cast<std::int64_t>(
-                                                             r.epoch)}})}));
+  return Write(
+      "storing TVD " + r.name,
+      Json::array({ov::Delete("TVD", And({{"name", r.name}})),
+                   ov::Insert("TVD", {{"name", r.name},
+                                      {"policy_xml", r.policy_xml},
+                                      {"digest", r.digest_hex},
+                                      {"epoch",
+                                       static_cast<std::int64_t>(r.epoch)}})}));
 }
 
 Status OvsdbStore::RemoveTvd(const std::string& name) {
@@ -212,21 +217,22 @@ Status OvsdbStore::RemoveTvd(const std::string& name) {
 }
 
 Status OvsdbStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
-  if (epoch > static_cast<std::uint64_t>(
-                  std::numeric_limits<std::int64_t>::max())) {
+  if (epoch >
+      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return InvalidArgument("epoch " + std::to_string(epoch) +
                            " is out of range for the state store");
   }
   MutexLock lock(mutex_);
-  return Write("storing epoch of " + tvd,
-               Json::array({ov::Update(
-                   "TVD", And({{"name", tvd}}),
-                   {{"epoch", static_cast<std::int64_t>(epoch)}})}));
+  return Write(
+      "storing epoch of " + tvd,
+      Json::array({ov::Update("TVD", And({{"name", tvd}}),
+                              {{"epoch", static_cast<std::int64_t>(epoch)}})}));
 }
 
 StatusOr<std::vector<TvdRow>> OvsdbStore::ListTvds() {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found, Select("listing TVDs", "TVD", Json::array()));
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select("listing TVDs", "TVD", Json::array()));
   std::vector<TvdRow> out;
   TVD_DECODE_ALL(found, rows::DecodeTvd, out);
   std::sort(out.begin(), out.end(),
@@ -261,7 +267,8 @@ Status OvsdbStore::SetAttestation(const std::string& host, bool ok,
 
 StatusOr<std::vector<HostRow>> OvsdbStore::ListHosts() {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found, Select("listing hosts", "Host", Json::array()));
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select("listing hosts", "Host", Json::array()));
   std::vector<HostRow> out;
   TVD_DECODE_ALL(found, rows::DecodeHost, out);
   std::sort(out.begin(), out.end(),
@@ -274,7 +281,8 @@ Status OvsdbStore::AddAk(const std::string& host,
   MutexLock lock(mutex_);
   TVD_ASSIGN_OR_RETURN(
       TxnOutcome out,
-      Txn(Json::array({ov::Insert("AK", {{"host", host}, {"ak_hex", rows::Hex(ak)}})})));
+      Txn(Json::array(
+          {ov::Insert("AK", {{"host", host}, {"ak_hex", rows::Hex(ak)}})})));
   // A constraint violation: the (host, AK) row is there already.
   if (out.ok || Lost(out)) return Status::Ok();
   return Failed("storing AK of " + host, out);
@@ -291,17 +299,18 @@ OvsdbStore::ListAks() {
 }
 
 Status OvsdbStore::PutAkClock(const AkClockRow& row) {
-  if (row.clock > static_cast<std::uint64_t>(
-                      std::numeric_limits<std::int64_t>::max())) {
+  if (row.clock >
+      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return InvalidArgument("TPM clock " + std::to_string(row.clock) +
                            " is out of range for the state db");
   }
   const std::string what = "storing the TPM clock of an AK";
   const std::string name = rows::Hex(row.ak_name);
   Json key = And({{"ak_name_hex", name}});
-  Json values = {{"reset_count", static_cast<std::int64_t>(row.reset_count)},
-                 {"restart_count", static_cast<std::int64_t>(row.restart_count)},
-                 {"clock", static_cast<std::int64_t>(row.clock)}};
+  Json values = {
+      {"reset_count", static_cast<std::int64_t>(row.reset_count)},
+      {"restart_count", static_cast<std::int64_t>(row.restart_count)},
+      {"clock", static_cast<std::int64_t>(row.clock)}};
   MutexLock lock(mutex_);
   for (int round = 0; round < kMaxRounds; ++round) {
     TVD_ASSIGN_OR_RETURN(auto found, Select(what, "AK_Clock", key));
@@ -310,25 +319,26 @@ Status OvsdbStore::PutAkClock(const AkClockRow& row) {
       Json insert = values;
       insert["ak_name_hex"] = name;
       insert["at"] = Now();
-      TVD_ASSIGN_OR_RETURN(out, Txn(Json::array({ov::Insert("AK_Clock", insert)})));
+      TVD_ASSIGN_OR_RETURN(out,
+                           Txn(Json::array({ov::Insert("AK_Clock", insert)})));
     } else {
       auto stored = rows::DecodeAkClock(found[0]);
       if (!stored.ok()) return stored.status().WithContext(where_);
       // The row only ever moves forward.
       if (!Later(row, *stored)) return Status::Ok();
-      Json seen = {{"reset_count", static_cast<std::int64_t>(stored->reset_count)},
-                   {"restart_count", static_cast<std::int64_t>(stored->restart_count)},
-                   {"clock", static_cast<std::int64_t>(stored->clock)}};
+      Json seen = {
+          {"reset_count", static_cast<std::int64_t>(stored->reset_count)},
+          {"restart_count", static_cast<std::int64_t>(stored->restart_count)},
+          {"clock", static_cast<std::int64_t>(stored->clock)}};
       Json update = values;
       update["at"] = Now();
       // Replace only what was read: another writer's later clock in
       // between makes the wait fail, and the next round compares with it.
       TVD_ASSIGN_OR_RETURN(
-          out, Txn(Json::array(
-                   {Wait("AK_Clock", key,
-                         {"reset_count", "restart_count", "clock"},
-                         Json::array({seen})),
-                    ov::Update("AK_Clock", key, update)})));
+          out, Txn(Json::array({Wait("AK_Clock", key,
+                                     {"reset_count", "restart_count", "clock"},
+                                     Json::array({seen})),
+                                ov::Update("AK_Clock", key, update)})));
     }
     if (out.ok) return Status::Ok();
     if (!Lost(out)) return Failed(what, out);
@@ -343,9 +353,10 @@ StatusOr<std::vector<AkClockRow>> OvsdbStore::ListAkClocks() {
                        Select("listing AK clocks", "AK_Clock", Json::array()));
   std::vector<AkClockRow> out;
   TVD_DECODE_ALL(found, rows::DecodeAkClock, out);
-  std::sort(out.begin(), out.end(), [](const AkClockRow& a, const AkClockRow& b) {
-    return a.ak_name < b.ak_name;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const AkClockRow& a, const AkClockRow& b) {
+              return a.ak_name < b.ak_name;
+            });
   return out;
 }
 
@@ -383,13 +394,12 @@ Status OvsdbStore::SetVm(const std::string& tvd, const std::string& host,
                          const std::string& uuid) {
   MutexLock lock(mutex_);
   if (attached) {
-    return Write(
-        "storing VM " + tvd + "/" + vm,
-        Json::array({ov::Delete("VM", And({{"tvd", tvd}, {"vm", vm}})),
-                     ov::Insert("VM", {{"tvd", tvd},
-                                       {"host", host},
-                                       {"vm", vm},
-                                       {"uuid", uuid}})}));
+    return Write("storing VM " + tvd + "/" + vm,
+                 Json::array({ov::Delete("VM", And({{"tvd", tvd}, {"vm", vm}})),
+                              ov::Insert("VM", {{"tvd", tvd},
+                                                {"host", host},
+                                                {"vm", vm},
+                                                {"uuid", uuid}})}));
   }
   return Write("removing VM " + tvd + "/" + vm,
                Json::array({ov::Delete(
@@ -398,8 +408,8 @@ Status OvsdbStore::SetVm(const std::string& tvd, const std::string& host,
 
 StatusOr<std::vector<VmRow>> OvsdbStore::Vms(const std::string& tvd) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found,
-                       Select("listing VMs of " + tvd, "VM", And({{"tvd", tvd}})));
+  TVD_ASSIGN_OR_RETURN(
+      auto found, Select("listing VMs of " + tvd, "VM", And({{"tvd", tvd}})));
   std::vector<VmRow> out;
   TVD_DECODE_ALL(found, rows::DecodeVm, out);
   std::sort(out.begin(), out.end(),
@@ -421,8 +431,8 @@ Status OvsdbStore::PutWrappedDiskKey(const std::string& tvd,
   if (!Lost(out)) return Failed(what, out);
   // A key is there. When it is this one, the transaction was sent twice
   // (its first answer lost); otherwise another key exists and is kept.
-  TVD_ASSIGN_OR_RETURN(auto found, Select(what, "Disk_Key",
-                                          And({{"tvd", tvd}, {"vm", vm}})));
+  TVD_ASSIGN_OR_RETURN(
+      auto found, Select(what, "Disk_Key", And({{"tvd", tvd}, {"vm", vm}})));
   if (found.size() == 1) {
     auto stored = rows::DecodeDiskKey(found[0]);
     if (!stored.ok()) return stored.status().WithContext(where_);
@@ -435,9 +445,9 @@ Status OvsdbStore::PutWrappedDiskKey(const std::string& tvd,
 StatusOr<std::optional<std::vector<std::uint8_t>>> OvsdbStore::WrappedDiskKey(
     const std::string& tvd, const std::string& vm) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found,
-                       Select("reading disk key of " + tvd + "/" + vm,
-                              "Disk_Key", And({{"tvd", tvd}, {"vm", vm}})));
+  TVD_ASSIGN_OR_RETURN(
+      auto found, Select("reading disk key of " + tvd + "/" + vm, "Disk_Key",
+                         And({{"tvd", tvd}, {"vm", vm}})));
   if (found.empty()) return std::optional<std::vector<std::uint8_t>>();
   auto key = rows::DecodeDiskKey(found[0]);
   if (!key.ok()) return key.status().WithContext(where_);
@@ -461,8 +471,8 @@ Status OvsdbStore::PutQuotaUsage(const QuotaUsageRow& r) {
 
 StatusOr<std::vector<QuotaUsageRow>> OvsdbStore::ListQuotaUsage() {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found, Select("listing quota usage", "Quota_Usage",
-                                          Json::array()));
+  TVD_ASSIGN_OR_RETURN(
+      auto found, Select("listing quota usage", "Quota_Usage", Json::array()));
   std::vector<QuotaUsageRow> out;
   TVD_DECODE_ALL(found, rows::DecodeQuotaUsage, out);
   std::sort(out.begin(), out.end(),
@@ -476,11 +486,10 @@ Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
                          const std::string& subject, bool allowed,
                          const std::string& reason) {
   const std::string what = "writing audit row";
-  const std::string token =
-      rows::Hex([] {
-        SecureBytes r = SecureBytes::Random(16);
-        return std::vector<std::uint8_t>(r.view().begin(), r.view().end());
-      }());
+  const std::string token = rows::Hex([] {
+    SecureBytes r = SecureBytes::Random(16);
+    return std::vector<std::uint8_t>(r.view().begin(), r.view().end());
+  }());
   std::int64_t at = Now();
   MutexLock lock(mutex_);
   for (int round = 0; round < kMaxRounds; ++round) {
@@ -526,16 +535,19 @@ Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
 StatusOr<std::vector<AuditRow>> OvsdbStore::RecentAudit(int limit) {
   MutexLock lock(mutex_);
   if (limit <= 0) return std::vector<AuditRow>{};
-  TVD_ASSIGN_OR_RETURN(auto ids, Select("reading audit", kIdentity, Json::array()));
+  TVD_ASSIGN_OR_RETURN(auto ids,
+                       Select("reading audit", kIdentity, Json::array()));
   if (ids.empty()) return std::vector<AuditRow>{};
   auto id = rows::DecodeIdentity(ids[0]);
   if (!id.ok()) return id.status().WithContext(where_);
+  if (id->audit_seq == 0) return std::vector<AuditRow>{};
   // Ids are dense (each taken under a wait on audit_seq): the newest
-  // `limit` rows are those above seq - limit.
-  TVD_ASSIGN_OR_RETURN(
-      auto found, Select("reading audit", "Audit",
-                         Json::array({Json::array(
-                             {"id", ">", id->audit_seq - limit})})));
+  // `limit` rows are those from seq - limit + 1 (ids start at 1, and the
+  // server checks a condition's value against the column's range).
+  std::int64_t from = std::max<std::int64_t>(1, id->audit_seq - limit + 1);
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select("reading audit", "Audit",
+                              Json::array({Json::array({"id", ">=", from})})));
   std::vector<AuditRow> out;
   TVD_DECODE_ALL(found, rows::DecodeAudit, out);
   std::sort(out.begin(), out.end(),

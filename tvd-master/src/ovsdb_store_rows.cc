@@ -76,9 +76,7 @@ int Nibble(char c) {
 
 }  // namespace
 
-std::string Hex(const std::vector<std::uint8_t>& bytes) {
-  return ToHex(bytes);
-}
+std::string Hex(const std::vector<std::uint8_t>& bytes) { return ToHex(bytes); }
 
 StatusOr<std::vector<std::uint8_t>> FromHex(std::string_view hex) {
   if (hex.size() % 2 != 0) return InvalidArgument("odd number of hex digits");
@@ -108,7 +106,8 @@ StatusOr<std::vector<Json>> SelectedRows(const Json& results, std::size_t i,
   std::vector<Json> out;
   out.reserve(rows->size());
   for (const Json& row : *rows) {
-    if (!row.is_object()) return ProtocolError(where + "a row is not an object");
+    if (!row.is_object())
+      return ProtocolError(where + "a row is not an object");
     out.push_back(row);
   }
   return out;
@@ -194,9 +193,9 @@ StatusOr<QuotaUsageRow> DecodeQuotaUsage(const Json& row) {
 StatusOr<AuditRow> DecodeAudit(const Json& row) {
   AuditRow r;
   TVD_ASSIGN_OR_RETURN(r.id, Int(row, "Audit", "id", 1, kMax));
-  TVD_ASSIGN_OR_RETURN(r.at,
-                       Int(row, "Audit", "at",
-                           std::numeric_limits<std::int64_t>::min(), kMax));
+  TVD_ASSIGN_OR_RETURN(
+      r.at,
+      Int(row, "Audit", "at", std::numeric_limits<std::int64_t>::min(), kMax));
   TVD_ASSIGN_OR_RETURN(r.actor, Str(row, "Audit", "actor"));
   TVD_ASSIGN_OR_RETURN(r.action, Str(row, "Audit", "action"));
   TVD_ASSIGN_OR_RETURN(r.subject, Str(row, "Audit", "subject"));
@@ -220,8 +219,7 @@ StatusOr<ServerDatabase> DecodeServerDatabase(const Json& row) {
   ServerDatabase d;
   TVD_ASSIGN_OR_RETURN(d.name, Str(row, "_Server Database", "name"));
   TVD_ASSIGN_OR_RETURN(d.model, Str(row, "_Server Database", "model"));
-  TVD_ASSIGN_OR_RETURN(d.connected,
-                       Bool(row, "_Server Database", "connected"));
+  TVD_ASSIGN_OR_RETURN(d.connected, Bool(row, "_Server Database", "connected"));
   TVD_ASSIGN_OR_RETURN(d.leader, Bool(row, "_Server Database", "leader"));
   return d;
 }

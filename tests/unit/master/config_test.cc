@@ -51,20 +51,19 @@ TEST(MasterConfigTest, ExactErrors) {
             InvalidArgument("m.conf:1: expected 'key = value'"));
 }
 
-
 TEST(MasterConfigTest, StoreOnOvsdbReplacesStateDb) {
   std::string base = kGood;
   std::string no_db = base.substr(0, base.find("state_db")) +
                       base.substr(base.find("kek_file"));
   auto c = ParseMasterConfig(
-      no_db + "store = ovsdb:unix:/run/tvd/s1.sock,tcp:198.18.0.2:6641,"
-              "tcp:[fd00::3]:6641\n",
+      no_db +
+          "store = ovsdb:unix:/run/tvd/s1.sock,tcp:198.18.0.2:6641,"
+          "tcp:[fd00::3]:6641\n",
       "m.conf");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->ovsdb_remotes,
-            (std::vector<std::string>{"unix:/run/tvd/s1.sock",
-                                      "tcp:198.18.0.2:6641",
-                                      "tcp:[fd00::3]:6641"}));
+  EXPECT_EQ(c->ovsdb_remotes, (std::vector<std::string>{"unix:/run/tvd/s1.sock",
+                                                        "tcp:198.18.0.2:6641",
+                                                        "tcp:[fd00::3]:6641"}));
   EXPECT_EQ(c->state_db, "");
   auto sqlite = ParseMasterConfig(base + "store = sqlite\n", "m.conf");
   ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
@@ -88,8 +87,9 @@ TEST(MasterConfigTest, StoreOnOvsdbReplacesStateDb) {
           .status(),
       InvalidArgument("m.conf:10: key 'store': OVSDB remote 'unix:rel.sock' "
                       "is not unix:/ABSOLUTE/PATH or tcp:IP:PORT"));
-  for (const char* bad : {"tcp:host.example:6641", "tcp:1.2.3.4", "ssl:1.2.3.4:1",
-                          "tcp:1.2.3.4:0", "tcp:1.2.3.4:70000", "tcp:[::1:1"}) {
+  for (const char* bad :
+       {"tcp:host.example:6641", "tcp:1.2.3.4", "ssl:1.2.3.4:1",
+        "tcp:1.2.3.4:0", "tcp:1.2.3.4:70000", "tcp:[::1:1"}) {
     EXPECT_EQ(ParseOvsdbRemotes(bad).status(),
               InvalidArgument("OVSDB remote '" + std::string(bad) +
                               "' is not unix:/ABSOLUTE/PATH or tcp:IP:PORT"))

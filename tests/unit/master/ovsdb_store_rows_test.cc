@@ -49,46 +49,56 @@ TEST(OvsdbStoreRowsTest, DecodesEveryTable) {
 }
 
 TEST(OvsdbStoreRowsTest, ExactErrors) {
-  EXPECT_EQ(DecodeTvd(Parse(R"({"name":"b","policy_xml":"","digest":""})"))
-                .status(),
-            ProtocolError("OVSDB TVD row: column 'epoch' is missing"));
+  EXPECT_EQ(
+      DecodeTvd(Parse(R"({"name":"b","policy_xml":"","digest":""})")).status(),
+      ProtocolError("OVSDB TVD row: column 'epoch' is missing"));
   EXPECT_EQ(
       DecodeTvd(Parse(R"({"name":"b","policy_xml":"","digest":"","epoch":-1})"))
           .status(),
       ProtocolError("OVSDB TVD row: column 'epoch' is not an integer in "
                     "0..9223372036854775807"));
-  EXPECT_EQ(DecodeTvd(Parse(
-                R"({"name":"b","policy_xml":"","digest":"","epoch":18446744073709551615})"))
-                .status(),
-            ProtocolError("OVSDB TVD row: column 'epoch' is not an integer in "
-                          "0..9223372036854775807"));
+  EXPECT_EQ(
+      DecodeTvd(
+          Parse(
+              R"({"name":"b","policy_xml":"","digest":"","epoch":18446744073709551615})"))
+          .status(),
+      ProtocolError("OVSDB TVD row: column 'epoch' is not an integer in "
+                    "0..9223372036854775807"));
   EXPECT_EQ(DecodeTvd(Parse(R"({"name":1})")).status(),
             ProtocolError("OVSDB TVD row: column 'name' is not a string"));
   EXPECT_EQ(DecodeTvd(Parse("[1]")).status(),
             ProtocolError("OVSDB TVD row is not a JSON object"));
-  EXPECT_EQ(DecodeHost(Parse(
-                R"({"name":"n","underlay":"","attested":1,"reason":"","attested_at":0})"))
-                .status(),
-            ProtocolError("OVSDB Host row: column 'attested' is not a boolean"));
+  EXPECT_EQ(
+      DecodeHost(
+          Parse(
+              R"({"name":"n","underlay":"","attested":1,"reason":"","attested_at":0})"))
+          .status(),
+      ProtocolError("OVSDB Host row: column 'attested' is not a boolean"));
   EXPECT_EQ(DecodeAk(Parse(R"({"host":"n","ak_hex":"0g"})")).status(),
             ProtocolError("OVSDB AK row: column 'ak_hex' is not hex"));
   EXPECT_EQ(DecodeAk(Parse(R"({"host":"n","ak_hex":"ABCD"})")).status(),
             ProtocolError("OVSDB AK row: column 'ak_hex' is not hex"));
-  EXPECT_EQ(DecodeDiskKey(Parse(R"({"wrapped_hex":"abc"})")).status(),
-            ProtocolError("OVSDB Disk_Key row: column 'wrapped_hex' is not hex"));
-  EXPECT_EQ(DecodeAkClock(Parse(
-                R"({"ak_name_hex":"","reset_count":4294967296,"restart_count":0,"clock":0})"))
-                .status(),
-            ProtocolError("OVSDB AK_Clock row: column 'reset_count' is not an "
-                          "integer in 0..4294967295"));
-  EXPECT_EQ(DecodeIdentity(Parse(R"({"kek_check":"00","audit_seq":0})")).status(),
-            ProtocolError("OVSDB Store_Identity row: column 'kek_check' is not "
-                          "64 hex digits"));
-  EXPECT_EQ(DecodeAudit(Parse(
-                R"({"id":0,"at":0,"actor":"","action":"","subject":"","allowed":true,"reason":""})"))
-                .status(),
-            ProtocolError("OVSDB Audit row: column 'id' is not an integer in "
-                          "1..9223372036854775807"));
+  EXPECT_EQ(
+      DecodeDiskKey(Parse(R"({"wrapped_hex":"abc"})")).status(),
+      ProtocolError("OVSDB Disk_Key row: column 'wrapped_hex' is not hex"));
+  EXPECT_EQ(
+      DecodeAkClock(
+          Parse(
+              R"({"ak_name_hex":"","reset_count":4294967296,"restart_count":0,"clock":0})"))
+          .status(),
+      ProtocolError("OVSDB AK_Clock row: column 'reset_count' is not an "
+                    "integer in 0..4294967295"));
+  EXPECT_EQ(
+      DecodeIdentity(Parse(R"({"kek_check":"00","audit_seq":0})")).status(),
+      ProtocolError("OVSDB Store_Identity row: column 'kek_check' is not "
+                    "64 hex digits"));
+  EXPECT_EQ(
+      DecodeAudit(
+          Parse(
+              R"({"id":0,"at":0,"actor":"","action":"","subject":"","allowed":true,"reason":""})"))
+          .status(),
+      ProtocolError("OVSDB Audit row: column 'id' is not an integer in "
+                    "1..9223372036854775807"));
   EXPECT_EQ(SelectedRows(Parse("[]"), 0, "TVD").status(),
             ProtocolError("OVSDB select of TVD: no result at position 0"));
   EXPECT_EQ(SelectedRows(Parse(R"([{"count":1}])"), 0, "TVD").status(),
@@ -112,7 +122,8 @@ TEST(KekCheckTest, DependsOnTheKekOnlyAndIsNotTheKek) {
   // independently with: python3 -c 'import hmac,hashlib;
   // print(hmac.new(bytes(32), b"tvd-master store KEK check v1",
   // hashlib.sha256).hexdigest())'
-  EXPECT_EQ(*ca, "431cc963c853f3843546656ebdc10033462cebf1a6b5451c1c08a55aa8fcba4f");
+  EXPECT_EQ(*ca,
+            "431cc963c853f3843546656ebdc10033462cebf1a6b5451c1c08a55aa8fcba4f");
   EXPECT_EQ(KekCheckValue(SecureBytes(31)).status(),
             InvalidArgument("master KEK must be 32 bytes"));
 }

@@ -1,12 +1,13 @@
 // The Store contract (tvd/testing/store_contract.h) on the SQLite
 // StateStore in a temporary file; a second master is a second connection
 // to the same file.
+#include "tvd/testing/store_contract.h"
+
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "tvd/master/store.h"
-#include "tvd/testing/store_contract.h"
 
 namespace tvd::testing {
 namespace {

@@ -83,8 +83,7 @@ class OvsdbStore final : public Store {
   Status PutAkClock(const AkClockRow& row) override;
   StatusOr<std::vector<AkClockRow>> ListAkClocks() override;
   Status AddMember(const std::string& tvd, const std::string& host) override;
-  Status RemoveMember(const std::string& tvd,
-                      const std::string& host) override;
+  Status RemoveMember(const std::string& tvd, const std::string& host) override;
   StatusOr<std::vector<std::string>> Members(const std::string& tvd) override;
   Status SetVm(const std::string& tvd, const std::string& host,
                const std::string& vm, bool attached,

@@ -1,5 +1,5 @@
-// A connected UNIX (or TCP) stream socket with deadlines, shared by the OVSDB and
-// OpenFlow clients (both talk to Open vSwitch over local sockets).
+// A connected UNIX (or TCP) stream socket with deadlines, shared by the OVSDB
+// and OpenFlow clients (both talk to Open vSwitch over local sockets).
 //
 // Not thread-safe; one owner at a time. Writes never raise SIGPIPE: a peer
 // that went away is reported as Unavailable.
