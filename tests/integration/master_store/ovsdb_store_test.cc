@@ -317,6 +317,21 @@ TEST(OvsdbStoreStartupTest, ACorruptReplyIsRefused) {
                           ": corrupt reply: list_dbs result is not an array"));
 }
 
+TEST(OvsdbStoreStartupTest, ATcpRemoteServesTheStoreAsTheUnixSocketDoes) {
+  auto c = OvsdbCluster::StartStandalone(kSchema);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE((*c)->tcp_remote().starts_with("tcp:127.0.0.1:"));
+  auto tcp = OvsdbStore::Open(Options({(*c)->tcp_remote()}), Kek(7));
+  ASSERT_TRUE(tcp.ok()) << tcp.status().ToString();
+  ASSERT_TRUE((*tcp)->PutTvd({"blue", "<p/>", "ab", 4}).ok());
+  auto unix_store = OvsdbStore::Open(Options((*c)->remotes()), Kek(7));
+  ASSERT_TRUE(unix_store.ok()) << unix_store.status().ToString();
+  auto tvds = (*unix_store)->ListTvds();
+  ASSERT_TRUE(tvds.ok());
+  ASSERT_EQ(tvds->size(), 1u);
+  EXPECT_EQ((*tvds)[0].epoch, 4u);
+}
+
 TEST(OvsdbStoreStartupTest, NoServerIsUnavailableNamingEachRemote) {
   OvsdbStoreOptions o = Options({"unix:/nonexistent/tvd-a.sock"});
   o.failover_timeout = milliseconds(200);
