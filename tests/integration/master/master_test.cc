@@ -18,12 +18,12 @@
 #include "tvd/attest/attester.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
-#include "tvd/master/ovsdb_store.h"
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/swtpm.h"
 #include "tvd/testing/test_policy.h"
@@ -968,7 +968,8 @@ class MasterOnOvsdbTest : public MasterTest {
   std::unique_ptr<testing::OvsdbCluster> cluster_;
 };
 
-TEST_F(MasterOnOvsdbTest, HostsJoinWhileTheStoreLosesItsLeaderAndARestartKeepsAll) {
+TEST_F(MasterOnOvsdbTest,
+       HostsJoinWhileTheStoreLosesItsLeaderAndARestartKeepsAll) {
   SimHost& a = *hosts_[0];
   SimHost& b = *hosts_[1];
   auto ga = Join(a, "blue", "198.18.0.1");
