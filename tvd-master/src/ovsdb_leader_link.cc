@@ -82,6 +82,44 @@ void OvsdbLeaderLink::Drop() {
   remote_.clear();
 }
 
+Status OvsdbLeaderLink::CheckServer(vswitch::OvsdbClient& client,
+                                    const std::string& remote, bool* retry) {
+  const std::string& db = options_.database;
+  auto corrupt = [&](const Status& s) {
+    *retry = false;
+    return ProtocolError("OVSDB " + remote + ": corrupt reply: " + s.message());
+  };
+  TVD_ASSIGN_OR_RETURN(
+      Json server,
+      client.Call(
+          "transact",
+          Json::array({"_Server",
+                       ov::Select("Database", ov::Where("name", "==", db),
+                                  {"name", "model", "connected", "leader"})})));
+  auto rows = ovsdb_rows::SelectedRows(server, 0, "_Server Database");
+  if (!rows.ok()) return corrupt(rows.status());
+  if (rows->size() != 1) {
+    return corrupt(ProtocolError(
+        "_Server lists " + std::to_string(rows->size()) + " rows for " + db));
+  }
+  auto info = ovsdb_rows::DecodeServerDatabase((*rows)[0]);
+  if (!info.ok()) return corrupt(info.status());
+  if (info->model == "clustered") {
+    if (!info->connected) {
+      return Unavailable("not connected to its cluster");
+    }
+    if (!info->leader) return Unavailable("not the cluster leader");
+  } else if (info->model != "standalone") {
+    *retry = false;
+    return FailedPrecondition("OVSDB " + remote + " serves " + db + " as a " +
+                              info->model +
+                              " database; the store needs a standalone "
+                              "server or a cluster member");
+  }
+  clustered_ = info->model == "clustered";
+  return Status::Ok();
+}
+
 Status OvsdbLeaderLink::TryRemote(const std::string& remote, bool* retry) {
   *retry = true;
   vswitch::OvsdbClient::Options o;
@@ -129,33 +167,7 @@ Status OvsdbLeaderLink::TryRemote(const std::string& remote, bool* retry) {
                               ", this master needs " + options_.schema_version);
   }
 
-  TVD_ASSIGN_OR_RETURN(
-      Json server,
-      client->Call(
-          "transact",
-          Json::array({"_Server",
-                       ov::Select("Database", ov::Where("name", "==", db),
-                                  {"name", "model", "connected", "leader"})})));
-  auto rows = ovsdb_rows::SelectedRows(server, 0, "_Server Database");
-  if (!rows.ok()) return corrupt(rows.status());
-  if (rows->size() != 1) {
-    return corrupt(ProtocolError(
-        "_Server lists " + std::to_string(rows->size()) + " rows for " + db));
-  }
-  auto info = ovsdb_rows::DecodeServerDatabase((*rows)[0]);
-  if (!info.ok()) return corrupt(info.status());
-  if (info->model == "clustered") {
-    if (!info->connected) {
-      return Unavailable("not connected to its cluster");
-    }
-    if (!info->leader) return Unavailable("not the cluster leader");
-  } else if (info->model != "standalone") {
-    *retry = false;
-    return FailedPrecondition("OVSDB " + remote + " serves " + db + " as a " +
-                              info->model +
-                              " database; the store needs a standalone "
-                              "server or a cluster member");
-  }
+  TVD_RETURN_IF_ERROR(CheckServer(*client, remote, retry));
   client_ = std::move(client);
   remote_ = remote;
   return Status::Ok();
@@ -192,6 +204,14 @@ Status OvsdbLeaderLink::Connect() {
 }
 
 StatusOr<TxnOutcome> OvsdbLeaderLink::Transact(const Json& ops) {
+  return Run(ops, /*check_leader=*/false);
+}
+
+StatusOr<TxnOutcome> OvsdbLeaderLink::Read(const Json& ops) {
+  return Run(ops, /*check_leader=*/true);
+}
+
+StatusOr<TxnOutcome> OvsdbLeaderLink::Run(const Json& ops, bool check_leader) {
   Json params = Json::array({options_.database});
   for (const Json& op : ops) params.push_back(op);
   auto deadline = Clock::now() + options_.failover_timeout;
@@ -201,6 +221,15 @@ StatusOr<TxnOutcome> OvsdbLeaderLink::Transact(const Json& ops) {
     if (!connected.ok()) {
       if (connected.code() != ErrorCode::kUnavailable) return connected;
       last = connected.message();
+    } else if (bool retry = true;
+               check_leader && clustered_ &&
+               !(connected = CheckServer(*client_, remote_, &retry)).ok()) {
+      if (!retry) return connected;
+      last = remote_ + ": " + connected.message();
+      log::Warning("state store: ", last, "; looking for another leader");
+      Drop();
+      ++failovers_;
+      next_ = (next_ + 1) % options_.remotes.size();
     } else {
       StatusOr<Json> reply = client_->Call("transact", params);
       if (reply.ok() && reply->is_array() && reply->size() >= ops.size()) {

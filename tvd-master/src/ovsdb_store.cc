@@ -154,7 +154,7 @@ StatusOr<std::vector<Json>> OvsdbStore::Select(const std::string& what,
                                                Json where) {
   TVD_ASSIGN_OR_RETURN(
       TxnOutcome out,
-      Txn(Json::array({Json{
+      link_.Read(Json::array({Json{
           {"op", "select"}, {"table", table}, {"where", std::move(where)}}})));
   if (!out.ok) return Failed(what, out);
   auto selected = rows::SelectedRows(out.results, 0, table);

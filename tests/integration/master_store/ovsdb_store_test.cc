@@ -164,6 +164,37 @@ TEST(OvsdbStoreClusterTest,
   EXPECT_EQ((*second)->Members("blue")->size(), 10u);
 }
 
+// The leader leaves the cluster but keeps running (it still answers, from
+// a copy that no longer changes). A store connected to it notices before
+// its next read and reads from the new leader what another master wrote.
+TEST(OvsdbStoreClusterTest, ALeaderThatStepsDownIsNotReadFrom) {
+  auto cluster = OvsdbCluster::StartClustered(kSchema, 3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  OvsdbCluster& c = **cluster;
+  auto a = OvsdbStore::Open(Options(c.remotes()), Kek(7));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE((*a)->PutTvd({"blue", "<p/>", "ab", 1}).ok());
+  auto leader = c.WaitForLeader();
+  ASSERT_TRUE(leader.ok());
+  ASSERT_EQ((*a)->remote(), c.remotes()[static_cast<std::size_t>(*leader)]);
+  ASSERT_TRUE(c.Appctl(*leader, {"cluster/leave", "TVD_Master"}).ok());
+  // Another master, on the remaining two, moves the epoch on.
+  std::vector<std::string> others;
+  for (int i = 0; i < c.size(); ++i) {
+    if (i != *leader)
+      others.push_back(c.remotes()[static_cast<std::size_t>(i)]);
+  }
+  auto b = OvsdbStore::Open(Options(others), Kek(7));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE((*b)->SetEpoch("blue", 2).ok());
+  auto tvds = (*a)->ListTvds();
+  ASSERT_TRUE(tvds.ok()) << tvds.status().ToString();
+  ASSERT_EQ(tvds->size(), 1u);
+  EXPECT_EQ((*tvds)[0].epoch, 2u);
+  EXPECT_GE((*a)->failovers(), 1u);
+  EXPECT_NE((*a)->remote(), c.remotes()[static_cast<std::size_t>(*leader)]);
+}
+
 // Two masters on one cluster verify quotes of the same AK at once and both
 // record its clock: each reads the stored clock and replaces it only under
 // a wait that the row is unchanged, so the later clock survives whoever

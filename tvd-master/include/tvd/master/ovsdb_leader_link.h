@@ -73,6 +73,10 @@ class OvsdbLeaderLink {
   // violation moves to another leader and sends `ops` again, until
   // failover_timeout. IoError "... within N ms: <last reason>" then.
   StatusOr<TxnOutcome> Transact(const nlohmann::json& ops);
+  // As Transact for a transaction that only reads: on a cluster it first
+  // checks that the server is still the leader (a deposed leader may answer
+  // from a stale copy), and moves on if not.
+  StatusOr<TxnOutcome> Read(const nlohmann::json& ops);
 
   // The remote in use ("" before Connect) and how often the link moved.
   const std::string& remote() const { return remote_; }
@@ -82,11 +86,17 @@ class OvsdbLeaderLink {
  private:
   // Connects to one remote; sets *retry when another remote may do better.
   Status TryRemote(const std::string& remote, bool* retry);
+  // Reads _Server's row of the database: OK when the server may answer
+  // (standalone, or the connected leader); Unavailable otherwise.
+  Status CheckServer(vswitch::OvsdbClient& client, const std::string& remote,
+                     bool* retry);
+  StatusOr<TxnOutcome> Run(const nlohmann::json& ops, bool check_leader);
   void Drop();
 
   OvsdbLinkOptions options_;
   std::unique_ptr<vswitch::OvsdbClient> client_;
   std::string remote_;
+  bool clustered_ = false;
   std::size_t next_ = 0;  // remote to try first
   std::uint64_t failovers_ = 0;
 };

@@ -24,7 +24,8 @@
 // Every transaction is safe to send again after its answer was lost, which
 // is what the leader link does when it fails over (ovsdb_leader_link.h).
 //
-// Reads go to the leader (fresh); results are sorted as the SQLite store
+// Reads go to the leader, checked before each read (fresh); results are
+// sorted as the SQLite store
 // sorts them. Errors: IoError "state store TVD_Master at REMOTES: <what>:
 // <OVSDB error>: <details>", the link's errors (server gone, no leader),
 // ProtocolError for a reply that does not decode (ovsdb_store_rows.h).
