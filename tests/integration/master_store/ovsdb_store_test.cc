@@ -237,6 +237,30 @@ TEST(OvsdbStoreClusterTest, TwoMastersRacingOnOneAkClockKeepTheLatest) {
   }
 }
 
+// Two masters open an empty store at the same moment: one creates its
+// identity, the other finds it (and the same KEK passes); a third with
+// another KEK is refused.
+TEST(OvsdbStoreClusterTest, TwoFirstMastersCreateOneIdentity) {
+  auto cluster = OvsdbCluster::StartClustered(kSchema, 3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto remotes = (*cluster)->remotes();
+  StatusOr<std::unique_ptr<OvsdbStore>> opened[2] = {Unavailable("-"),
+                                                     Unavailable("-")};
+  std::thread ta(
+      [&] { opened[0] = OvsdbStore::Open(Options(remotes), Kek(7)); });
+  std::thread tb(
+      [&] { opened[1] = OvsdbStore::Open(Options(remotes), Kek(7)); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(opened[0].ok()) << opened[0].status().ToString();
+  ASSERT_TRUE(opened[1].ok()) << opened[1].status().ToString();
+  auto rows = CountRows(**cluster, 0, "Store_Identity");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, 1u);
+  EXPECT_EQ(OvsdbStore::Open(Options(remotes), Kek(9)).status().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
 // --- Start-up checks ------------------------------------------------------
 
 std::string Identity(OvsdbCluster& c) {
