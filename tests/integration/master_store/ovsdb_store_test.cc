@@ -4,14 +4,19 @@
 //    and on a 3-server cluster one of whose members is killed (kill -9)
 //    once the store is open;
 //  - the leader killed while a store writes: it carries on through the new
-//    leader, and the restarted server catches up;
+//    leader, and the restarted server catches up; a leader that leaves the
+//    cluster is not read from; two masters racing on one AK clock, and two
+//    opening an empty store at once; a write whose answer is lost after it
+//    committed is sent again and applied once;
 //  - start-up checks, each with its exact error and nothing written: a
 //    foreign database, a schema version mismatch, a corrupt store row, a
 //    corrupt reply, a wrong KEK, no server at all.
 #include "tvd/master/ovsdb_store.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,6 +30,7 @@
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/scripted_unix_server.h"
 #include "tvd/testing/store_contract.h"
+#include "tvd/vswitch/ovsdb/jsonrpc.h"
 
 namespace tvd::testing {
 namespace {
@@ -259,6 +265,78 @@ TEST(OvsdbStoreClusterTest, TwoFirstMastersCreateOneIdentity) {
   EXPECT_EQ(*rows, 1u);
   EXPECT_EQ(OvsdbStore::Open(Options(remotes), Kek(9)).status().code(),
             ErrorCode::kFailedPrecondition);
+}
+
+// Relays one client to the ovsdb-server at `server` until the client sends
+// a transaction that inserts into `table`: that one reaches the server (and
+// commits), its answer is swallowed, and both connections are closed. The
+// client sees its connection lost with the outcome unknown.
+void RelayAndLoseTheAnswerTo(int client, const std::string& server,
+                             const std::string& table) {
+  int up = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", server.c_str());
+  ASSERT_EQ(::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  vswitch::JsonRpcDecoder from_client;
+  bool lose_next_answer = false;
+  char buf[65536];
+  while (true) {
+    pollfd p[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+    if (::poll(p, 2, 10000) <= 0) break;
+    if (p[0].revents != 0) {
+      ssize_t n = ::recv(client, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      std::string bytes(buf, static_cast<std::size_t>(n));
+      std::vector<vswitch::JsonRpcMessage> msgs;
+      ASSERT_TRUE(from_client.Feed(bytes, &msgs).ok());
+      for (const auto& m : msgs) {
+        if (m.method == "transact" &&
+            m.params.dump().find("\"insert\",\"row\"") != std::string::npos &&
+            m.params.dump().find("\"table\":\"" + table + "\"") !=
+                std::string::npos) {
+          lose_next_answer = true;
+        }
+      }
+      ScriptedUnixServer::Write(up, bytes);
+    }
+    if (p[1].revents != 0) {
+      ssize_t n = ::recv(up, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      if (lose_next_answer) break;  // committed; the client never hears
+      ScriptedUnixServer::Write(client,
+                                std::string(buf, static_cast<std::size_t>(n)));
+    }
+  }
+  ::close(up);
+}
+
+// The answer to an audit write is lost after the server committed it: the
+// store fails over to another remote and sends it again, and the row's
+// token shows it is already there, so the audit has it once.
+TEST(OvsdbStoreFailoverTest, AWriteWhoseAnswerIsLostIsAppliedOnce) {
+  auto c = OvsdbCluster::StartStandalone(kSchema);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string socket = (*c)->socket(0);
+  ScriptedUnixServer relay("lossy-ovsdb", [&](int fd) {
+    RelayAndLoseTheAnswerTo(fd, socket, "Audit");
+  });
+  auto s = OvsdbStore::Open(Options({"unix:" + relay.path(), "unix:" + socket}),
+                            Kek(7));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ((*s)->remote(), "unix:" + relay.path());
+  ASSERT_TRUE((*s)->Audit("admin:alice", "tvd-add", "blue", true, "").ok());
+  EXPECT_EQ((*s)->remote(), "unix:" + socket);
+  EXPECT_GE((*s)->failovers(), 1u);
+  auto audit = (*s)->RecentAudit(10);
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].id, 1);
+  EXPECT_EQ((*audit)[0].subject, "blue");
+  // The next rows follow on.
+  ASSERT_TRUE((*s)->Audit("admin:alice", "tvd-remove", "blue", true, "").ok());
+  EXPECT_EQ((*s)->RecentAudit(10)->size(), 2u);
+  EXPECT_EQ((*s)->RecentAudit(10)->at(0).id, 2);
 }
 
 // --- Start-up checks ------------------------------------------------------
