@@ -129,7 +129,21 @@ Status OvsdbStore::CheckIdentity(const std::string& kek_check) {
   return Failed("creating the store identity", {});
 }
 
+Status OvsdbStore::CheckUtf8(const Json& ops) const {
+  // OVSDB strings are UTF-8; the JSON-RPC encoder would replace invalid
+  // bytes, storing something else than was asked. Refuse instead.
+  try {
+    (void)ops.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const Json::type_error&) {
+    return InvalidArgument(where_ +
+                           ": a value is not valid UTF-8 (OVSDB strings are "
+                           "UTF-8); nothing written");
+  }
+  return Status::Ok();
+}
+
 StatusOr<TxnOutcome> OvsdbStore::Txn(const Json& ops) {
+  TVD_RETURN_IF_ERROR(CheckUtf8(ops));
   return link_.Transact(ops);
 }
 
@@ -152,10 +166,10 @@ Status OvsdbStore::Write(const std::string& what, const Json& ops) {
 StatusOr<std::vector<Json>> OvsdbStore::Select(const std::string& what,
                                                const std::string& table,
                                                Json where) {
-  TVD_ASSIGN_OR_RETURN(
-      TxnOutcome out,
-      link_.Read(Json::array({Json{
-          {"op", "select"}, {"table", table}, {"where", std::move(where)}}})));
+  Json ops = Json::array(
+      {Json{{"op", "select"}, {"table", table}, {"where", std::move(where)}}});
+  TVD_RETURN_IF_ERROR(CheckUtf8(ops));
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Read(ops));
   if (!out.ok) return Failed(what, out);
   auto selected = rows::SelectedRows(out.results, 0, table);
   if (!selected.ok())
@@ -485,6 +499,9 @@ StatusOr<std::vector<QuotaUsageRow>> OvsdbStore::ListQuotaUsage() {
 Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
                          const std::string& subject, bool allowed,
                          const std::string& reason) {
+  // An audit row is a record of what happened: text that is not valid
+  // UTF-8 (a reason quoting a peer's bytes) is kept with those bytes
+  // replaced by U+FFFD rather than refused and lost.
   const std::string what = "writing audit row";
   const std::string token = rows::Hex([] {
     SecureBytes r = SecureBytes::Random(16);
@@ -506,7 +523,7 @@ Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
     }
     TVD_ASSIGN_OR_RETURN(
         TxnOutcome out,
-        Txn(Json::array(
+        link_.Transact(Json::array(
             {Wait(kIdentity, Json::array(), {"audit_seq"},
                   Json::array({Json{{"audit_seq", seq}}})),
              ov::Update(kIdentity, Json::array(), {{"audit_seq", seq + 1}}),

@@ -339,6 +339,29 @@ TEST(OvsdbStoreFailoverTest, AWriteWhoseAnswerIsLostIsAppliedOnce) {
   EXPECT_EQ((*s)->RecentAudit(10)->at(0).id, 2);
 }
 
+// OVSDB strings are UTF-8: a value that is not is refused, not altered
+// (audit text excepted: the record is kept with U+FFFD).
+TEST(OvsdbStoreFailoverTest, InvalidUtf8IsRefusedAndNothingWritten) {
+  auto c = OvsdbCluster::StartStandalone(kSchema);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string remote = (*c)->remotes()[0];
+  auto s = OvsdbStore::Open(Options({remote}), Kek(7));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Status expected = InvalidArgument(
+      "state store TVD_Master at " + remote +
+      ": a value is not valid UTF-8 (OVSDB strings are UTF-8); nothing "
+      "written");
+  EXPECT_EQ((*s)->PutTvd({"blue", "<p>\xff</p>", "ab", 1}), expected);
+  EXPECT_EQ((*s)->Members("bl\xffue").status(), expected);
+  EXPECT_TRUE((*s)->ListTvds()->empty());
+  // An audit row is kept, with U+FFFD for the invalid bytes.
+  ASSERT_TRUE((*s)->Audit("host:n1", "join", "blue", false, "bad \xc3").ok());
+  auto audit = (*s)->RecentAudit(10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].reason, "bad \xef\xbf\xbd");
+}
+
 // --- Start-up checks ------------------------------------------------------
 
 std::string Identity(OvsdbCluster& c) {

@@ -28,7 +28,10 @@
 // sorted as the SQLite store
 // sorts them. Errors: IoError "state store TVD_Master at REMOTES: <what>:
 // <OVSDB error>: <details>", the link's errors (server gone, no leader),
-// ProtocolError for a reply that does not decode (ovsdb_store_rows.h).
+// ProtocolError for a reply that does not decode (ovsdb_store_rows.h),
+// InvalidArgument "...: a value is not valid UTF-8 (OVSDB strings are
+// UTF-8); nothing written" (names and text are stored as OVSDB strings;
+// only audit rows keep such text, with U+FFFD for the invalid bytes).
 // Thread-safe (one mutex, held across the server round trips: it is the
 // store's own serialization, as in StateStore).
 #pragma once
@@ -113,6 +116,7 @@ class OvsdbStore final : public Store {
   using Json = nlohmann::json;
 
   StatusOr<TxnOutcome> Txn(const Json& ops) TVD_REQUIRES(mutex_);
+  Status CheckUtf8(const Json& ops) const;
   Status Failed(const std::string& what, const TxnOutcome& out) const;
   // One transaction that must succeed.
   Status Write(const std::string& what, const Json& ops) TVD_REQUIRES(mutex_);
