@@ -174,9 +174,12 @@ Status OvsdbLeaderLink::TryRemote(const std::string& remote, bool* retry) {
 }
 
 Status OvsdbLeaderLink::Connect() {
+  return ConnectBy(Clock::now() + options_.failover_timeout);
+}
+
+Status OvsdbLeaderLink::ConnectBy(Clock::time_point deadline) {
   if (client_) return Status::Ok();
   if (options_.remotes.empty()) return InvalidArgument("no OVSDB remote given");
-  auto deadline = Clock::now() + options_.failover_timeout;
   std::vector<std::string> why(options_.remotes.size());
   while (true) {
     for (std::size_t k = 0; k < options_.remotes.size(); ++k) {
@@ -217,7 +220,8 @@ StatusOr<TxnOutcome> OvsdbLeaderLink::Run(const Json& ops, bool check_leader) {
   auto deadline = Clock::now() + options_.failover_timeout;
   std::string last;
   while (true) {
-    Status connected = Connect();
+    // One deadline for the whole call, finding a leader included.
+    Status connected = ConnectBy(deadline);
     if (!connected.ok()) {
       if (connected.code() != ErrorCode::kUnavailable) return connected;
       last = connected.message();

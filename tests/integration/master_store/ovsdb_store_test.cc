@@ -362,6 +362,32 @@ TEST(OvsdbStoreFailoverTest, InvalidUtf8IsRefusedAndNothingWritten) {
   EXPECT_EQ((*audit)[0].reason, "bad \xef\xbf\xbd");
 }
 
+// Every server gone: a write fails once the fail-over time is up, with
+// the reason, and the store works again when a server is back.
+TEST(OvsdbStoreFailoverTest, NoServerLeftFailsAWriteWithinTheFailoverTime) {
+  auto c = OvsdbCluster::StartStandalone(kSchema);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string remote = (*c)->remotes()[0];
+  OvsdbStoreOptions o = Options({remote});
+  o.failover_timeout = milliseconds(300);
+  auto s = OvsdbStore::Open(o, Kek(7));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*c)->Kill(0).ok());
+  auto t0 = std::chrono::steady_clock::now();
+  Status w = (*s)->PutTvd({"blue", "<p/>", "ab", 1});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(
+      w, IoError("state store TVD_Master at " + remote +
+                 ": no transaction completed within 300 ms: no OVSDB "
+                 "leader for TVD_Master among " +
+                 remote + " within 300 ms (" + remote + ": cannot connect to " +
+                 (*c)->socket(0) + ": Connection refused)"));
+  EXPECT_LT(took, milliseconds(2000));
+  ASSERT_TRUE((*c)->Restart(0).ok());
+  EXPECT_TRUE((*s)->PutTvd({"blue", "<p/>", "ab", 1}).ok());
+  EXPECT_EQ((*s)->ListTvds()->size(), 1u);
+}
+
 // --- Start-up checks ------------------------------------------------------
 
 std::string Identity(OvsdbCluster& c) {

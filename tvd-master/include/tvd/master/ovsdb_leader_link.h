@@ -71,7 +71,9 @@ class OvsdbLeaderLink {
   // gives a TxnOutcome (ok, or the operation / commit that failed); losing
   // the server, a timeout, or a commit error other than a constraint
   // violation moves to another leader and sends `ops` again, until
-  // failover_timeout. IoError "... within N ms: <last reason>" then.
+  // failover_timeout (one deadline for the whole call). IoError "state
+  // store TVD_Master at R1, R2: no transaction completed within N ms:
+  // <last reason>" then.
   StatusOr<TxnOutcome> Transact(const nlohmann::json& ops);
   // As Transact for a transaction that only reads: on a cluster it first
   // checks that the server is still the leader (a deposed leader may answer
@@ -84,6 +86,7 @@ class OvsdbLeaderLink {
   std::string remotes_text() const;
 
  private:
+  Status ConnectBy(std::chrono::steady_clock::time_point deadline);
   // Connects to one remote; sets *retry when another remote may do better.
   Status TryRemote(const std::string& remote, bool* retry);
   // Reads _Server's row of the database: OK when the server may answer
