@@ -8,6 +8,9 @@
 //    protocol::MasterClient (TLS 1.3 with its host certificate, AK
 //    enrolment, TPM quote, verification, grant), then all leave; N rounds.
 //    p50 / p99 / mean of join and of leave (until the master's kAck).
+//    Once with the hosts' TPM opened as tvd-proxy does (per call, the EK
+//    and AK contexts kept) and once re-creating the keys per call (the
+//    baseline before the contexts were kept).
 // 2. S simulated hosts (proxies without VMs: one MasterClient, host
 //    certificate and swtpm each, in threads of this process) joining one
 //    master at once: time until the master's admin query shows all S as
@@ -36,6 +39,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "host_pool.h"
@@ -71,12 +75,31 @@ struct Flags {
   // The simulated hosts keep it open: 200 swtpms on the benchmark's cores
   // would otherwise re-create 200 x 4 RSA primaries per round, work that
   // real hosts do on their own TPMs and CPUs (see docs/master.md).
-  TpmUse ns_tpm = TpmUse::kPerCall;
+  // Each mode is a separate round of namespace joins in the same run.
+  std::vector<TpmUse> ns_tpms = {TpmUse::kPerCall, TpmUse::kPerCallUncached};
   TpmUse sim_tpm = TpmUse::kHeld;
 };
 
 const char* TpmUseName(TpmUse u) {
-  return u == TpmUse::kPerCall ? "per-call" : "held";
+  switch (u) {
+    case TpmUse::kPerCall:
+      return "per-call";
+    case TpmUse::kPerCallUncached:
+      return "per-call-uncached";
+    case TpmUse::kHeld:
+      return "held";
+    case TpmUse::kSoftware:
+      return "soft";
+  }
+  return "?";
+}
+
+std::optional<TpmUse> ParseTpmUse(const std::string& v) {
+  for (TpmUse u : {TpmUse::kPerCall, TpmUse::kPerCallUncached, TpmUse::kHeld,
+                   TpmUse::kSoftware}) {
+    if (v == TpmUseName(u)) return u;
+  }
+  return std::nullopt;
 }
 
 const char* kUsage =
@@ -85,8 +108,12 @@ const char* kUsage =
     "                    [--interval SECONDS] [--setup-threads T]\n"
     "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
     "                    [--skip-sequential] [--master PATH]\n"
-    "MODE: per-call (open the TPM per operation, as tvd-proxy) or held\n"
-    "defaults: 2 hosts, 50 rounds, per-call; 200 hosts, 5 updates, held;\n"
+    "MODE: per-call (open the TPM per operation, keys' contexts kept, as\n"
+    "tvd-proxy), per-call-uncached (keys re-created per operation: the\n"
+    "baseline), held, or soft (in-process software TPM, no swtpm: for\n"
+    "thousands of simulated hosts)\n"
+    "defaults: 2 hosts, 50 rounds, per-call then per-call-uncached;\n"
+    "200 hosts, 5 updates, held;\n"
     "U policy updates are sent on one held admin channel and U more on a\n"
     "new admin connection each, in turn\n"
     "interval 600 s, 4 setup threads, timeout 600 s\n";
@@ -212,7 +239,8 @@ std::vector<std::string> Names(
 
 // Errors are returned (not exits) so that namespaces, swtpms and the
 // master are removed on the way out.
-Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
+Status RunNamespaceJoins(const Flags& f, TpmUse tpm_use,
+                         const pki::KeyAndCertificate& ca,
                          const channel::TlsContext& admin_tls) {
   constexpr std::uint16_t kPort = 7400;
   TVD_ASSIGN_OR_RETURN(auto master_ns, testing::NetworkNamespace::Create(
@@ -241,7 +269,7 @@ Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
   }
   // Each host's swtpm runs inside that host's namespace.
   HostPool pool;
-  TVD_RETURN_IF_ERROR(pool.Create(names, ns_names, 1, ca, f.ns_tpm));
+  TVD_RETURN_IF_ERROR(pool.Create(names, ns_names, 1, ca, tpm_use));
   auto& hosts = pool.hosts();
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
@@ -299,7 +327,7 @@ Status RunNamespaceJoins(const Flags& f, const pki::KeyAndCertificate& ca,
       "\n[1] join latency, %d namespace hosts (own netns + veth to the "
       "master's netns, own swtpm opened %s), %d rounds of "
       "join-all/leave-all\n",
-      f.ns_hosts, TpmUseName(f.ns_tpm), f.iterations);
+      f.ns_hosts, TpmUseName(tpm_use), f.iterations);
   Print("join (enrol+attest+grant)", Summarize(joins));
   Print("leave (until kAck)", Summarize(leaves));
   (void)master->Stop();
@@ -319,6 +347,7 @@ struct JoinRun {
   std::string first_error;
   std::vector<double> join_ms;
   double membership_updates = 0;  // delivered to members by the end
+  int complete_lists = 0;  // hosts whose member list holds all S at the end
   // Policy-update fan-out (only when asked for), [0] on the held admin
   // channel, [1] on a new admin connection per update.
   struct Fanout {
@@ -334,6 +363,7 @@ struct JoinRun {
 double SwtpmCpu(const std::vector<std::unique_ptr<SimHost>>& hosts) {
   double sum = 0;
   for (const auto& h : hosts) {
+    if (h->swtpm_pid() == 0) continue;
     auto c = ProcessCpuSeconds(h->swtpm_pid());
     if (c.ok()) sum += *c;
   }
@@ -364,6 +394,9 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   setup.binary = f.master_binary;
   setup.listen_address = "127.0.0.1";
   setup.port = FreeLoopbackPort();
+  // One member channel per host, and room for the admin's and the hosts'
+  // request connections.
+  setup.max_connections = std::max<std::size_t>(4096, 2 * hosts.size() + 64);
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
   TVD_ASSIGN_OR_RETURN(auto master, MasterProcess::Start(setup, ca));
@@ -522,10 +555,12 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     }
     r.admin_connects = held.connects();
   }
-  // Joins announced late (the master's member channels poll every 50 ms)
-  // still count.
+  // Joins announced late still count.
   std::this_thread::sleep_for(milliseconds(500));
-  for (const auto& h : hosts) r.membership_updates += h->membership_updates();
+  for (const auto& h : hosts) {
+    r.membership_updates += h->membership_updates();
+    if (h->member_count() == hosts.size()) ++r.complete_lists;
+  }
   for (auto& h : hosts) h->StopServing();
   (void)master->Stop();
   return r;
@@ -544,6 +579,7 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
       "  cores these used on average   %8.2f\n",
       (r.master_cpu_s + r.swtpm_cpu_s + r.bench_cpu_s) / r.all_members_s);
   std::printf("  MembershipUpdates delivered   %8.0f\n", r.membership_updates);
+  std::printf("  member lists holding all %d   %8d\n", n, r.complete_lists);
   std::printf("  master CPU idle, all members  %8.1f %% of a core\n",
               100 * r.idle_master_cores);
   Print("per-host join", Summarize(r.join_ms));
@@ -570,7 +606,18 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
   }
 }
 
+// Every simulated host holds a connection in this process and in the
+// master (a child, which inherits the limit): thousands of descriptors.
+void RaiseFileLimit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 int Main(int argc, char** argv) {
+  RaiseFileLimit();
   Flags f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -610,14 +657,19 @@ int Main(int argc, char** argv) {
     else if (a == "--master")
       f.master_binary = value();
     else if (a == "--ns-tpm" || a == "--sim-tpm") {
-      std::string v = value();
-      if (v != "per-call" && v != "held") {
-        std::fprintf(stderr, "bench_master: %s is per-call or held\n",
+      std::optional<TpmUse> use = ParseTpmUse(value());
+      if (!use) {
+        std::fprintf(stderr,
+                     "bench_master: %s is per-call, per-call-uncached, "
+                     "held or soft\n",
                      a.c_str());
         return 2;
       }
-      (a == "--ns-tpm" ? f.ns_tpm : f.sim_tpm) =
-          v == "held" ? TpmUse::kHeld : TpmUse::kPerCall;
+      if (a == "--ns-tpm") {
+        f.ns_tpms = {*use};
+      } else {
+        f.sim_tpm = *use;
+      }
     } else if (a == "--skip-ns")
       f.skip_ns = true;
     else if (a == "--skip-sim")
@@ -653,13 +705,15 @@ int Main(int argc, char** argv) {
   auto admin_tls = AdminTls(ca);
 
   if (!f.skip_ns && f.ns_hosts > 0 && f.iterations > 0) {
-    Status s = RunNamespaceJoins(f, ca, *admin_tls);
-    if (!s.ok()) {
-      std::fprintf(stderr, "bench_master: namespace joins: %s\n",
-                   s.ToString().c_str());
-      return 1;
+    for (TpmUse use : f.ns_tpms) {
+      Status s = RunNamespaceJoins(f, use, ca, *admin_tls);
+      if (!s.ok()) {
+        std::fprintf(stderr, "bench_master: namespace joins: %s\n",
+                     s.ToString().c_str());
+        return 1;
+      }
+      std::printf("  load average after: %s\n", LoadAverage().c_str());
     }
-    std::printf("  load average after: %s\n", LoadAverage().c_str());
   }
   if (!f.skip_sim && f.sim_hosts > 0) {
     auto setup_start = Clock::now();
@@ -667,7 +721,7 @@ int Main(int argc, char** argv) {
     std::vector<std::string> names;
     for (int i = 0; i < f.sim_hosts; ++i) {
       char name[16];
-      std::snprintf(name, sizeof name, "sim%03d", i);
+      std::snprintf(name, sizeof name, "sim%05d", i);
       names.push_back(name);
     }
     auto fail = [](const char* what, const Status& s) {
@@ -680,10 +734,16 @@ int Main(int argc, char** argv) {
       return fail("create hosts", s);
     }
     std::printf(
-        "\nsimulated hosts: %d, each with its own host certificate, its own "
-        "swtpm process (own EK, RSA-2048 AK; opened %s) and one "
-        "MasterClient in a thread of this process; set up in %.1f s\n",
-        f.sim_hosts, TpmUseName(f.sim_tpm),
+        "\nsimulated hosts: %d, each with its own host certificate, %s and "
+        "one MasterClient in a thread of this process; set up in %.1f s\n",
+        f.sim_hosts,
+        f.sim_tpm == TpmUse::kSoftware
+            ? "an in-process software TPM (own ECC P-256 AK, one RSA-2048 EK "
+              "shared by all)"
+            : (std::string("its own swtpm process (own EK, RSA-2048 AK; "
+                           "opened ") +
+               TpmUseName(f.sim_tpm) + ")")
+                  .c_str(),
         Ms(Clock::now() - setup_start) / 1000);
     JoinRun seq;
     if (!f.skip_sequential) {

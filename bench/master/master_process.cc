@@ -80,6 +80,7 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
   testing::MasterConfigFile config =
       testing::MasterConfigFile::InDir(d, setup.port);
   config.listen_address = setup.listen_address;
+  config.max_connections = setup.max_connections;
   TVD_RETURN_IF_ERROR(WriteFile(d + "/master.conf", config.Text(), 0644));
   ProcessOptions o;
   o.argv = {setup.binary, "--config", d + "/master.conf"};

@@ -32,6 +32,7 @@ struct MasterSetup {
   std::uint16_t port = 0;
   // host name -> EK digest, written as the ek_allowlist file.
   std::multimap<std::string, Sha256Digest> trusted_eks;
+  std::size_t max_connections = 0;  // 0: the daemon's default
 };
 
 class MasterProcess {

@@ -3,6 +3,7 @@
 #include "tvd/attest/credential.h"
 #include "tvd/attest/tpm_public.h"
 #include "tvd/proxy/per_call_tpm.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::bench {
 
@@ -18,11 +19,34 @@ StatusOr<std::unique_ptr<SimHost>> SimHost::Start(
                        channel::TlsContext::Create(
                            channel::TlsSide::kClient,
                            {ca.cert_pem, cert.cert_pem, cert.key_pem.Clone()}));
-  TVD_ASSIGN_OR_RETURN(h->swtpm_, testing::SwtpmInstance::Start());
+  if (use != TpmUse::kSoftware) {
+    TVD_ASSIGN_OR_RETURN(h->swtpm_, testing::SwtpmInstance::Start());
+  }
   return h;
 }
 
+namespace {
+
+// One EK for every in-process TPM: RSA key generation for thousands of
+// hosts would take minutes of the benchmark's CPU.
+StatusOr<attest::testing::SoftwareEk> SharedSoftwareEk() {
+  static const StatusOr<attest::testing::SoftwareEk> ek =
+      attest::testing::NewSoftwareEk();
+  return ek;
+}
+
+}  // namespace
+
 Status SimHost::OpenTpm() {
+  if (use_ == TpmUse::kSoftware) {
+    TVD_ASSIGN_OR_RETURN(auto shared_ek, SharedSoftwareEk());
+    per_call_ = std::make_unique<attest::testing::SoftwareTpm>(shared_ek);
+    TVD_ASSIGN_OR_RETURN(auto ek, per_call_->EkPublic());
+    ek_digest_ = Sha256(ek);
+    attester_ = std::make_unique<attest::Attester>(per_call_.get(),
+                                                   attest::AttesterOptions{});
+    return Status::Ok();
+  }
   TVD_ASSIGN_OR_RETURN(tpm_, swtpm_->Open());
   TVD_ASSIGN_OR_RETURN(auto ek, tpm_->EkPublic());
   ek_digest_ = Sha256(ek);
@@ -38,16 +62,22 @@ Status SimHost::OpenTpm() {
   const std::uint32_t pcrs[] = {16};
   TVD_RETURN_IF_ERROR(tpm_->Quote(pcrs, Sha256("warm-up")).status());
   attest::Tpm* tpm = tpm_.get();
-  if (use_ == TpmUse::kPerCall) {
+  if (use_ == TpmUse::kPerCall || use_ == TpmUse::kPerCallUncached) {
     tpm_.reset();
-    std::string tcti = swtpm_->tcti();
+    attest::EsysTpmOptions options;
+    options.tcti = swtpm_->tcti();
+    if (use_ == TpmUse::kPerCall) {
+      options.key_cache = std::make_shared<attest::TpmKeyCache>();
+    }
     per_call_ = std::make_unique<proxy::PerCallTpm>(
-        [tcti]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
-          TVD_ASSIGN_OR_RETURN(auto esys,
-                               attest::EsysTpm::Open({.tcti = tcti}));
+        [options]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
+          TVD_ASSIGN_OR_RETURN(auto esys, attest::EsysTpm::Open(options));
           return std::unique_ptr<attest::Tpm>(std::move(esys));
         });
     tpm = per_call_.get();
+    // tvd-proxy reads both keys at start-up (so the cache holds them).
+    TVD_RETURN_IF_ERROR(tpm->EkPublic().status());
+    TVD_RETURN_IF_ERROR(tpm->AkPublic().status());
   }
   // No IMA allowlist in the benchmark policy, so the log is never asked for.
   attester_ =
@@ -69,7 +99,9 @@ void SimHost::Connect(const protocol::MasterEndpoint& endpoint) {
 
 StatusOr<protocol::JoinGrant> SimHost::Join(const std::string& tvd,
                                             const std::string& underlay) {
-  return client_->Join({tvd, underlay, std::nullopt});
+  auto grant = client_->Join({tvd, underlay, std::nullopt});
+  if (grant.ok()) member_count_ = grant->members.size();
+  return grant;
 }
 
 Status SimHost::Leave(const std::string& tvd) {
@@ -84,8 +116,10 @@ void SimHost::StartServing() {
   }
   serving_ = std::thread([this] {
     protocol::MasterEvents events;
-    events.on_membership = [this](protocol::MembershipUpdate) {
+    events.on_membership = [this](protocol::MembershipUpdate,
+                                  const protocol::MemberList& list) {
       ++membership_updates_;
+      member_count_ = list.size();
     };
     events.on_policy = [this](protocol::PolicyUpdate) {
       auto now = Clock::now();

@@ -1,6 +1,6 @@
 // A simulated host for the master benchmark: what a tvd-proxy without VMs
 // has towards the master. Its own host certificate (CN = name), its own
-// software TPM (a swtpm process, EK and AK recreated from its seeds), an
+// software TPM (a swtpm process, or in-process: TpmUse::kSoftware), an
 // Attester over that TPM, and a protocol::MasterClient; a serving thread
 // that answers re-attestation and records what the master pushes.
 //
@@ -33,11 +33,21 @@ using Clock = std::chrono::steady_clock;
 
 // How the host's attester reaches its TPM.
 enum class TpmUse {
-  // Opened per operation (proxy::PerCallTpm: ESYS context, EK and AK
-  // recreated from the seeds on every call), as tvd-proxy does.
+  // Opened per operation (proxy::PerCallTpm), as tvd-proxy does: a new
+  // ESYS context per call, the EK and AK created once at start-up and
+  // loaded from their saved contexts afterwards (attest::TpmKeyCache).
   kPerCall,
+  // As kPerCall, but the EK and AK recreated from the seeds on every call
+  // (what tvd-proxy did before it kept the keys' contexts): the baseline.
+  kPerCallUncached,
   // One ESYS context kept open for the host's lifetime.
   kHeld,
+  // No swtpm: an in-process testing::SoftwareTpm (its own ECC AK, an
+  // RSA-2048 EK shared by all simulated hosts), for host counts whose
+  // swtpm processes would not fit on the benchmark machine. The master's
+  // work per host is the same: MakeCredential to the EK, quote verified
+  // with the AK.
+  kSoftware,
 };
 
 class SimHost {
@@ -55,7 +65,8 @@ class SimHost {
 
   const std::string& name() const { return name_; }
   const Sha256Digest& ek_digest() const { return ek_digest_; }
-  pid_t swtpm_pid() const { return swtpm_->pid(); }
+  // 0 without a swtpm process (kSoftware).
+  pid_t swtpm_pid() const { return swtpm_ ? swtpm_->pid() : 0; }
   const channel::TlsContext& tls() const { return *tls_; }
 
   // A new MasterClient for `endpoint` (replaces the previous one; not while
@@ -75,6 +86,9 @@ class SimHost {
   int policy_updates() const { return policy_updates_; }
   Clock::time_point last_policy_at() const;
   int membership_updates() const { return membership_updates_; }
+  // The size of the member list after the JoinGrant and the
+  // MembershipUpdates since.
+  std::size_t member_count() const { return member_count_; }
   std::optional<Status> served() const;
 
  private:
@@ -84,7 +98,7 @@ class SimHost {
   std::unique_ptr<testing::SwtpmInstance> swtpm_;
   TpmUse use_ = TpmUse::kPerCall;
   std::unique_ptr<attest::EsysTpm> tpm_;   // kHeld (and the warm-up)
-  std::unique_ptr<attest::Tpm> per_call_;  // kPerCall
+  std::unique_ptr<attest::Tpm> per_call_;  // kPerCall*, kSoftware
   std::unique_ptr<attest::Attester> attester_;
   Sha256Digest ek_digest_{};
   std::unique_ptr<protocol::MasterClient> client_;
@@ -93,6 +107,7 @@ class SimHost {
   std::atomic<bool> stop_{false};
   std::atomic<int> policy_updates_{0};
   std::atomic<int> membership_updates_{0};
+  std::atomic<std::size_t> member_count_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Clock::time_point last_policy_at_;  // mu_

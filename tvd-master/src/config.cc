@@ -52,6 +52,8 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
         return Status::Ok();
       },
       "");
+  keys.Integer<std::size_t>("max_connections", &c.max_connections, 16, 65536,
+                            "");
   TVD_RETURN_IF_ERROR(keys.ParseConfigText(text, source));
   TVD_RETURN_IF_ERROR(keys.CheckRequiredKeys(source));
   if (c.ovsdb_remotes.empty() && c.state_db.empty()) {

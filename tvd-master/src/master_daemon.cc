@@ -34,6 +34,7 @@ StatusOr<MasterOptions> OptionsFromConfig(const MasterConfig& config) {
   MasterOptions o;
   o.server.bind_address = config.listen_address;
   o.server.port = config.listen_port;
+  o.server.max_connections = config.max_connections;
   TVD_ASSIGN_OR_RETURN(o.credentials.ca_cert_pem,
                        ReadText(config.ca_cert, "CA certificate"));
   TVD_ASSIGN_OR_RETURN(o.credentials.cert_pem,

@@ -2,6 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "tvd/attest/attestation_session.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
@@ -22,6 +25,23 @@ StoreWrite AttestationRow(const std::string& host, bool ok,
   // the request that wrote it, as before the journal.
   return {[=](Store& s) { return s.SetAttestation(host, ok, reason); }, true,
           "SetAttestation " + host, true};
+}
+
+// The frames in one TLS write (one record while they fit in 16 KiB).
+Status WriteFrames(
+    Connection& conn,
+    const std::vector<std::shared_ptr<const SecureBytes>>& frames,
+    std::chrono::milliseconds timeout) {
+  if (frames.size() == 1) return conn.WriteRaw(frames[0]->view(), timeout);
+  std::size_t total = 0;
+  for (const auto& f : frames) total += f->size();
+  SecureBytes all(total);  // frames may hold a TVD key: wiped when done
+  std::size_t offset = 0;
+  for (const auto& f : frames) {
+    std::memcpy(all.data() + offset, f->data(), f->size());
+    offset += f->size();
+  }
+  return conn.WriteRaw(all.view(), timeout);
 }
 
 }  // namespace
@@ -169,21 +189,49 @@ Status MemberChannels::Serve(Connection& conn,
   // The outbox is taken at the start and after each wakeup only: a push
   // that lands after a Take() leaves the wakeup set, so the wait below
   // returns at once.
+  //
+  // Membership updates that come within kMembershipCoalescing of this
+  // channel's last write wait for the rest of that interval and then leave
+  // together in one write. In a join storm every join is an update for
+  // every member, and one write per update per member made the master's
+  // socket writes grow with the square of the TVD's size. An update after
+  // a quiet interval leaves at once, and anything else (a policy update, a
+  // LeaveNotice) leaves at once with what is pending before it. Real time,
+  // not the injected clock: this paces I/O and decides nothing.
+  constexpr std::chrono::milliseconds kMembershipCoalescing{50};
+  std::vector<std::shared_ptr<const SecureBytes>> pending;
+  bool urgent = false;
+  bool end = false;
+  std::chrono::steady_clock::time_point last_write{};
   bool woken = true;
   while (!core_.stop) {
     if (woken) {
       MemberSession::Batch batch = session->Take();
-      for (const auto& [type, frame] : batch.frames) {
-        TVD_RETURN_IF_ERROR(
-            conn.WriteRaw(frame->view(), core_.options.timeouts.write));
+      for (auto& [type, frame] : batch.frames) {
+        if (type != MessageType::kMembershipUpdate) urgent = true;
+        pending.push_back(std::move(frame));
       }
-      if (batch.end) {
-        conn.Close();
-        return Status::Ok();
-      }
+      if (batch.end) urgent = end = true;
     }
-    auto wake =
-        conn.WaitReadableOrWoken(schedule.Remaining(), session->wake_fd());
+    auto now = std::chrono::steady_clock::now();
+    if (!pending.empty() &&
+        (urgent || now - last_write >= kMembershipCoalescing)) {
+      TVD_RETURN_IF_ERROR(
+          WriteFrames(conn, pending, core_.options.timeouts.write));
+      pending.clear();
+      urgent = false;
+      last_write = now;
+    }
+    if (end) {
+      conn.Close();
+      return Status::Ok();
+    }
+    std::chrono::milliseconds wait = schedule.Remaining();
+    if (!pending.empty()) {
+      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(
+                                last_write + kMembershipCoalescing - now));
+    }
+    auto wake = conn.WaitReadableOrWoken(wait, session->wake_fd());
     woken = wake == Connection::Wake::kWoken;
     if (wake == Connection::Wake::kReadable) {
       TVD_ASSIGN_OR_RETURN(Frame frame,

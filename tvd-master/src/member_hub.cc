@@ -29,12 +29,17 @@ void MemberSession::Wake() {
 
 void MemberSession::Push(channel::MessageType type,
                          std::shared_ptr<const SecureBytes> frame) {
+  bool was_empty = false;
   {
     MutexLock lock(mutex_);
     if (outbox_.end) return;
+    was_empty = outbox_.frames.empty();
     outbox_.frames.emplace_back(type, std::move(frame));
   }
-  Wake();
+  // A non-empty outbox has its wakeup set already: Take() consumes the
+  // wakeup before it empties the outbox, so a push after that finds it
+  // empty and wakes again. One eventfd write per batch, not per message.
+  if (was_empty) Wake();
 }
 
 std::shared_ptr<const SecureBytes> FrameOnce::Frame(

@@ -180,9 +180,8 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
     protocol::MembershipUpdate update;
     update.tvd = tvd;
     update.epoch = t.epoch;
-    update.change = MembershipChange::kJoined;
-    update.host = host;
-    update.members = grant.members;
+    update.changes = {{MembershipChange::kJoined, {host, underlay}}};
+    update.member_count = static_cast<std::uint32_t>(t.members.size());
     auto payload = Seal(protocol::Encode(update));
     for (const std::string& m : t.members) {
       if (m == host) continue;
@@ -240,9 +239,8 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   protocol::MembershipUpdate update;
   update.tvd = tvd;
   update.epoch = t.epoch;
-  update.change = change;
-  update.host = host;
-  update.members = MembersOf(t);
+  update.changes = {{change, {host, ""}}};
+  update.member_count = static_cast<std::uint32_t>(t.members.size());
   update.key = t.key.Clone();
   auto payload = Seal(protocol::Encode(update));
   for (const std::string& m : t.members) {

@@ -10,6 +10,11 @@ struct WriteJournal::Entry {
   std::function<void()> after;
   bool done = false;  // journal mutex_
   Status status;      // journal mutex_, valid when done
+  // With the journal's mutex_: `done` became true. One per entry, so that
+  // finishing an entry wakes its own waiter, not every thread waiting on
+  // any entry (with a thousand hosts joining at once, a shared condition
+  // made each write wake a thousand threads to take the same mutex).
+  CondVar done_cv;
 };
 
 WriteJournal::WriteJournal(Store& store,
@@ -42,7 +47,7 @@ WriteJournal::Ticket WriteJournal::Submit(std::vector<StoreWrite> writes,
 
 Status WriteJournal::Wait(const Ticket& ticket) {
   MutexLock lock(mutex_);
-  while (!ticket->done) done_cv_.Wait(mutex_);
+  while (!ticket->done) ticket->done_cv.Wait(mutex_);
   return ticket->status;
 }
 
@@ -120,7 +125,7 @@ void WriteJournal::Run() {
     MutexLock lock(mutex_);
     entry->done = true;
     entry->status = status;
-    done_cv_.NotifyAll();
+    entry->done_cv.NotifyAll();
   }
 }
 

@@ -88,10 +88,11 @@ StatusOr<JoinGrant> MasterClientLink::Join(const std::string& tvd) {
 
 void MasterClientLink::ServeLoop(std::string tvd) {
   protocol::MasterEvents events;
-  events.on_membership = [this](protocol::MembershipUpdate u) {
+  events.on_membership = [this](protocol::MembershipUpdate u,
+                                const protocol::MemberList& list) {
     MasterUpdate update;
     update.kind = MasterUpdate::Kind::kMembers;
-    update.members = Members(u.members);
+    update.members = Members(list.Sorted());
     update.key_epoch = u.epoch;
     update.key = std::move(u.key);
     Deliver(update);

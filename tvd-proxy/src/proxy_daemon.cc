@@ -137,15 +137,20 @@ class ProxyDaemon : public daemon::Daemon {
         tls_, channel::TlsContext::Create(channel::TlsSide::kClient, creds));
     attest::Tpm* tpm = nullptr;
     if (f_.tcti != "none") {
-      // Opened per call: the other proxies of this host share the TPM.
-      std::string tcti = f_.tcti;
+      // Opened per call: the other proxies of this host share the TPM. The
+      // EK and AK are created once and loaded from their saved contexts
+      // afterwards (tpm_key_cache.h).
+      attest::EsysTpmOptions options{
+          .tcti = f_.tcti,
+          .key_cache = std::make_shared<attest::TpmKeyCache>()};
       tpm_ = std::make_unique<PerCallTpm>(
-          [tcti]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
-            TVD_ASSIGN_OR_RETURN(auto esys,
-                                 attest::EsysTpm::Open({.tcti = tcti}));
+          [options]() -> StatusOr<std::unique_ptr<attest::Tpm>> {
+            TVD_ASSIGN_OR_RETURN(auto esys, attest::EsysTpm::Open(options));
             return std::unique_ptr<attest::Tpm>(std::move(esys));
           });
-      // Fail at start-up, not at the first attestation, on a wrong --tcti.
+      // Fail at start-up, not at the first attestation, on a wrong --tcti;
+      // and create both keys now, not during the first join.
+      TVD_RETURN_IF_ERROR(tpm_->EkPublic().status());
       TVD_RETURN_IF_ERROR(tpm_->AkPublic().status());
       tpm = tpm_.get();
     }

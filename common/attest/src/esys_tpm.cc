@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace tvd::attest {
 namespace {
@@ -131,6 +132,45 @@ Status CreatePrimary(ESYS_CONTEXT* esys, const TPM2B_PUBLIC& tmpl,
   return Status::Ok();
 }
 
+// The key of `tmpl` loaded from `cache` when it holds one the TPM accepts,
+// else created (and saved in `cache`, when there is one). A saved context
+// the TPM refuses (it was reset since) is forgotten and the key re-created.
+Status LoadOrCreate(ESYS_CONTEXT* esys, TpmKeyCache* cache,
+                    const TPM2B_PUBLIC& tmpl, ESYS_TR* handle,
+                    std::vector<std::uint8_t>* public_area, const char* what) {
+  if (cache == nullptr) {
+    return CreatePrimary(esys, tmpl, handle, public_area, what);
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint8_t> key, MarshalPublic(tmpl));
+  if (std::optional<SavedKey> saved = cache->Find(key)) {
+    TPMS_CONTEXT context{};
+    size_t off = 0;
+    if (Tss2_MU_TPMS_CONTEXT_Unmarshal(saved->context.data(),
+                                       saved->context.size(), &off,
+                                       &context) == TSS2_RC_SUCCESS &&
+        off == saved->context.size() &&
+        Esys_ContextLoad(esys, &context, handle) == TSS2_RC_SUCCESS) {
+      *public_area = std::move(saved->public_area);
+      return Status::Ok();
+    }
+    cache->Forget(key);
+  }
+  TVD_RETURN_IF_ERROR(CreatePrimary(esys, tmpl, handle, public_area, what));
+  // TPM2_ContextSave leaves an object loaded; a key that cannot be saved is
+  // still good for this opening, only not kept.
+  EsysOut<TPMS_CONTEXT> context;
+  if (Esys_ContextSave(esys, *handle, &context) == TSS2_RC_SUCCESS) {
+    std::vector<std::uint8_t> blob(sizeof(TPMS_CONTEXT));
+    size_t off = 0;
+    if (Tss2_MU_TPMS_CONTEXT_Marshal(context.p, blob.data(), blob.size(),
+                                     &off) == TSS2_RC_SUCCESS) {
+      blob.resize(off);
+      cache->Keep(key, SavedKey{std::move(blob), *public_area});
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 struct EsysTpm::Impl {
@@ -178,14 +218,14 @@ StatusOr<std::unique_ptr<EsysTpm>> EsysTpm::Open(
 
 Status EsysTpm::EnsureEk() {
   if (impl_->ek != ESYS_TR_NONE) return Status::Ok();
-  return CreatePrimary(impl_->esys, EkTemplate(), &impl_->ek, &impl_->ek_public,
-                       "endorsement key");
+  return LoadOrCreate(impl_->esys, impl_->options.key_cache.get(), EkTemplate(),
+                      &impl_->ek, &impl_->ek_public, "endorsement key");
 }
 
 Status EsysTpm::EnsureAk() {
   if (impl_->ak != ESYS_TR_NONE) return Status::Ok();
-  return CreatePrimary(
-      impl_->esys,
+  return LoadOrCreate(
+      impl_->esys, impl_->options.key_cache.get(),
       AkTemplate(impl_->options.ak_algorithm, impl_->options.ak_label),
       &impl_->ak, &impl_->ak_public, "attestation key");
 }

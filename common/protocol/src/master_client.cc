@@ -28,16 +28,20 @@ void MasterClient::Close() {
   member_.reset();
 }
 
-StatusOr<channel::ConnectionPtr> MasterClient::Connect() const {
+StatusOr<channel::ConnectionPtr> MasterClient::Connect(
+    std::size_t max_payload) const {
   channel::ClientOptions co;
   co.connect_timeout = options_.connect_timeout;
+  co.max_payload = max_payload;
   co.expected_peer = endpoint_.identity;
   return channel::ConnectChannel(endpoint_.address, endpoint_.port, tls_, co);
 }
 
 StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
   Close();
-  TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn, Connect());
+  // The member channel carries the whole member list in the JoinGrant.
+  TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn,
+                       Connect(kMemberChannelMaxPayload));
   attest::SessionTimeouts t{options_.io_timeout, options_.io_timeout};
   TVD_RETURN_IF_ERROR(
       conn->WriteFrame(MessageType::kJoinRequest, Encode(request), t.write));
@@ -60,6 +64,7 @@ StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
     return s;
   }
   member_ = std::move(conn);
+  members_ = MemberList(grant->members);
   return std::move(grant).value();
 }
 
@@ -95,11 +100,14 @@ Status MasterClient::Serve(const MasterEvents& events,
       case MessageType::kMembershipUpdate: {
         auto m = DecodeMembershipUpdate(frame.payload);
         OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
-        if (!m.ok()) {
-          conn.SendErrorAndClose(m.status());
-          return m.status();
+        Status applied = m.ok() ? members_.Apply(*m) : m.status();
+        if (!applied.ok()) {
+          conn.SendErrorAndClose(applied);
+          return applied;
         }
-        if (events.on_membership) events.on_membership(std::move(m).value());
+        if (events.on_membership) {
+          events.on_membership(std::move(m).value(), members_);
+        }
         break;
       }
       case MessageType::kPolicyUpdate: {

@@ -176,9 +176,13 @@ std::vector<std::uint8_t> Encode(const MembershipUpdate& m) {
   WireWriter w;
   w.String(m.tvd);
   w.U64(m.epoch);
-  w.U8(static_cast<std::uint8_t>(m.change));
-  w.String(m.host);
-  PutMembers(w, m.members);
+  w.U32(static_cast<std::uint32_t>(m.changes.size()));
+  for (const MemberChange& c : m.changes) {
+    w.U8(static_cast<std::uint8_t>(c.change));
+    w.String(c.member.host);
+    w.String(c.member.underlay);
+  }
+  w.U32(m.member_count);
   w.Bytes(m.key.view());
   return w.Take();
 }
@@ -322,14 +326,38 @@ StatusOr<MembershipUpdate> DecodeMembershipUpdate(
         TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
         TVD_ASSIGN_OR_RETURN(m.epoch, r.U64("epoch"));
         if (m.epoch == 0) return ProtocolError("field 'epoch' is 0");
-        TVD_ASSIGN_OR_RETURN(std::uint8_t change, r.U8("change"));
-        if (change < 1 || change > 4) {
-          return ProtocolError("field 'change' has unknown value " +
-                               std::to_string(change));
+        TVD_ASSIGN_OR_RETURN(std::uint32_t n, r.U32("change count"));
+        if (n > kMaxMemberChanges) {
+          return ProtocolError("change count " + std::to_string(n) +
+                               " is above the limit " +
+                               std::to_string(kMaxMemberChanges));
         }
-        m.change = static_cast<MembershipChange>(change);
-        TVD_ASSIGN_OR_RETURN(m.host, Host(r));
-        TVD_ASSIGN_OR_RETURN(m.members, GetMembers(r));
+        for (std::uint32_t i = 0; i < n; ++i) {
+          MemberChange c;
+          TVD_ASSIGN_OR_RETURN(std::uint8_t change, r.U8("change"));
+          if (change < 1 || change > 3) {
+            return ProtocolError("field 'change' has unknown value " +
+                                 std::to_string(change));
+          }
+          c.change = static_cast<MembershipChange>(change);
+          TVD_ASSIGN_OR_RETURN(
+              c.member.host,
+              NameField(r, "member host", ValidHost, "a valid host name"));
+          if (c.change == MembershipChange::kJoined) {
+            TVD_ASSIGN_OR_RETURN(c.member.underlay,
+                                 Underlay(r, "member underlay"));
+          } else {
+            TVD_ASSIGN_OR_RETURN(c.member.underlay,
+                                 r.String("member underlay", 0));
+          }
+          m.changes.push_back(std::move(c));
+        }
+        TVD_ASSIGN_OR_RETURN(m.member_count, r.U32("member_count"));
+        if (m.member_count > kMaxMembers) {
+          return ProtocolError(
+              "field 'member_count' " + std::to_string(m.member_count) +
+              " is above the limit " + std::to_string(kMaxMembers));
+        }
         TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kTvdKeySize, true));
         return Status::Ok();
       });

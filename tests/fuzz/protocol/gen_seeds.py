@@ -11,6 +11,10 @@ def s(b):
 def members(ms):
     return struct.pack('>I', len(ms)) + b''.join(s(h) + s(a) for h, a in ms)
 
+def changes(cs):
+    return struct.pack('>I', len(cs)) + b''.join(
+        bytes([c]) + s(h) + s(a) for c, h, a in cs)
+
 D = bytes(range(32))
 K = bytes([7]) * 32
 seeds = {
@@ -19,10 +23,11 @@ seeds = {
     'join_grant': bytes([1]) + s('blue') + s('<tvd-policy/>') + s(D) +
         struct.pack('>Q', 2) + s(K) + members([('n1', '198.18.0.1'), ('n2', '198.18.0.2')]) +
         struct.pack('>I', 30),
-    'membership_update': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x03' +
-        s('n2') + members([('n1', '198.18.0.1')]) + s(K),
-    'membership_nokey': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x01' +
-        s('n2') + members([('n1', '198.18.0.1'), ('n2', '198.18.0.2')]) + s(b''),
+    'membership_update': bytes([2]) + s('blue') + struct.pack('>Q', 3) +
+        changes([(3, 'n2', '')]) + struct.pack('>I', 1) + s(K),
+    'membership_nokey': bytes([2]) + s('blue') + struct.pack('>Q', 3) +
+        changes([(1, 'n2', '198.18.0.2'), (2, 'n3', '')]) +
+        struct.pack('>I', 2) + s(b''),
     'leave': bytes([3]) + s('blue') + s('n1') + s('evicted'),
     'policy_update': bytes([4]) + s('blue') + s('<tvd-policy/>') + s(D),
     'disk_key_request': bytes([5]) + s('blue') + s('web1'),
@@ -39,8 +44,11 @@ seeds = {
     'usage_report': bytes([13]) + s('blue') + struct.pack('>4Q', 1, 0, 0, 1 << 30) +
         struct.pack('>4Q', 0, 0, 0, 0),
     'bad_truncated': bytes([1]) + s('blue')[:6],
-    'bad_members_unsorted': bytes([2]) + s('blue') + struct.pack('>Q', 3) + b'\x01' +
-        s('n2') + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) + s(b''),
+    'bad_members_unsorted': bytes([1]) + s('blue') + s('<tvd-policy/>') + s(D) +
+        struct.pack('>Q', 2) + s(K) + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) +
+        struct.pack('>I', 30),
+    'bad_change_rekeyed': bytes([2]) + s('blue') + struct.pack('>Q', 3) +
+        changes([(4, 'n2', '')]) + struct.pack('>I', 1) + s(b''),
     'bad_huge_length': bytes([4]) + b'\xff\xff\xff\xff',
 }
 os.makedirs('corpus', exist_ok=True)

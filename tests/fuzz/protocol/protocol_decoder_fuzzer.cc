@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "tvd/protocol/member_list.h"
 #include "tvd/protocol/messages.h"
 
 namespace {
@@ -41,9 +42,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     case 1:
       Check(DecodeJoinGrant(p), p);
       break;
-    case 2:
-      Check(DecodeMembershipUpdate(p), p);
+    case 2: {
+      auto update = DecodeMembershipUpdate(p);
+      Check(update, p);
+      if (update.ok()) {
+        // Whatever the update, a list it does not fit stays as it was.
+        const std::vector<Member> before = {{"n1", "198.18.0.1"},
+                                            {"n2", "198.18.0.2"}};
+        MemberList list(before);
+        if (!list.Apply(*update).ok() && list.Sorted() != before) {
+          std::abort();
+        }
+      }
       break;
+    }
     case 3:
       Check(DecodeLeaveNotice(p), p);
       break;

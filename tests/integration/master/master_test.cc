@@ -94,9 +94,11 @@ struct SimHost {
   std::mutex m;
   std::condition_variable cv;
   std::vector<protocol::MembershipUpdate> updates;  // m
-  std::vector<protocol::PolicyUpdate> policies;     // m
-  std::vector<protocol::LeaveNotice> leaves;        // m
-  std::optional<Status> served;                     // m
+  // The member list after each update (MasterClient's MemberList).
+  std::vector<std::vector<protocol::Member>> lists;  // m
+  std::vector<protocol::PolicyUpdate> policies;      // m
+  std::vector<protocol::LeaveNotice> leaves;         // m
+  std::optional<Status> served;                      // m
 
   void StartServing() {
     stop = false;
@@ -106,9 +108,11 @@ struct SimHost {
     }
     serving = std::thread([this] {
       protocol::MasterEvents ev;
-      ev.on_membership = [this](protocol::MembershipUpdate u) {
+      ev.on_membership = [this](protocol::MembershipUpdate u,
+                                const protocol::MemberList& list) {
         std::lock_guard l(m);
         updates.push_back(std::move(u));
+        lists.push_back(list.Sorted());
         cv.notify_all();
       };
       ev.on_policy = [this](protocol::PolicyUpdate u) {
@@ -284,9 +288,10 @@ TEST_F(MasterTest, TwoHostsJoinShareTheEpochAndSeeEachOther) {
   ASSERT_TRUE(a.WaitFor([&] { return !a.updates.empty(); }));
   {
     std::lock_guard l(a.m);
-    EXPECT_EQ(a.updates[0].change, MembershipChange::kJoined);
-    EXPECT_EQ(a.updates[0].host, "node2");
-    EXPECT_EQ(a.updates[0].members, both);
+    EXPECT_EQ(a.updates[0].changes,
+              (std::vector<protocol::MemberChange>{
+                  {MembershipChange::kJoined, {"node2", "198.18.0.2"}}}));
+    EXPECT_EQ(a.lists[0], both);
     EXPECT_TRUE(a.updates[0].key.empty());
   }
   // Both ends derive the same tunnel key.
@@ -361,9 +366,9 @@ TEST_F(MasterTest, FailedReattestationEvictsAndRekeysThePeer) {
   {
     std::lock_guard l(a.m);
     const auto& u = a.updates[1];
-    EXPECT_EQ(u.change, MembershipChange::kEvicted);
-    EXPECT_EQ(u.host, "node2");
-    EXPECT_EQ(u.members,
+    EXPECT_EQ(u.changes, (std::vector<protocol::MemberChange>{
+                             {MembershipChange::kEvicted, {"node2", ""}}}));
+    EXPECT_EQ(a.lists[1],
               (std::vector<protocol::Member>{{"node1", "198.18.0.1"}}));
     EXPECT_GT(u.epoch, ga->epoch);
     ASSERT_EQ(u.key.size(), 32u);
@@ -441,7 +446,9 @@ TEST_F(MasterTest, LeaveRekeysTheRemainingMembers) {
   ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
   {
     std::lock_guard l(a.m);
-    EXPECT_EQ(a.updates[1].change, MembershipChange::kLeft);
+    EXPECT_EQ(a.updates[1].changes,
+              (std::vector<protocol::MemberChange>{
+                  {MembershipChange::kLeft, {"node2", ""}}}));
     EXPECT_GT(a.updates[1].epoch, ga->epoch);
     EXPECT_EQ(a.updates[1].key.size(), 32u);
   }

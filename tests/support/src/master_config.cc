@@ -34,6 +34,9 @@ std::string MasterConfigFile::Text() const {
   if (!store.empty()) t += "store = " + store + "\n";
   t += "kek_file = " + kek_file + "\n";
   t += "ek_allowlist = " + ek_allowlist + "\n";
+  if (max_connections != 0) {
+    t += "max_connections = " + std::to_string(max_connections) + "\n";
+  }
   return t;
 }
 

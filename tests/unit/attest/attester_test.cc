@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "software_tpm.h"
+#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/ima_log.h"
 
 namespace tvd::attest {

@@ -4,7 +4,8 @@
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 
-#include "software_tpm.h"
+#include "tvd/attest/tpm_public.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {
@@ -64,6 +65,40 @@ TEST(CredentialTest, RefusesBadInputs) {
   std::vector<std::uint8_t> junk = {0, 5, 1, 2};
   EXPECT_EQ(MakeCredential(junk, name, secret).status(),
             InvalidArgument("TPM public area does not unmarshal"));
+}
+
+// The software TPM opens what MakeCredential made for its AK (the benchmark
+// enrols thousands of simulated hosts this way), and only that: a
+// credential made for another AK's name fails the integrity check, as on a
+// real TPM (the integration tests run the same against swtpm).
+TEST(CredentialTest, SoftwareTpmActivatesOnlyItsOwnCredential) {
+  auto ek = testing::NewSoftwareEk();
+  ASSERT_TRUE(ek.ok()) << ek.status();
+  testing::SoftwareTpm tpm(*ek);
+  testing::SoftwareTpm other(*ek);
+  auto ek_public = tpm.EkPublic();
+  ASSERT_TRUE(ek_public.ok()) << ek_public.status();
+  EXPECT_EQ(CheckEndorsementKey(*ek_public), Status::Ok());
+  auto ak = tpm.AkPublic();
+  auto other_ak = other.AkPublic();
+  ASSERT_TRUE(ak.ok() && other_ak.ok());
+  auto name = TpmObjectName(*ak);
+  auto other_name = TpmObjectName(*other_ak);
+  ASSERT_TRUE(name.ok() && other_name.ok());
+  const std::vector<std::uint8_t> secret = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+
+  auto challenge = MakeCredential(*ek_public, *name, secret);
+  ASSERT_TRUE(challenge.ok()) << challenge.status();
+  auto got = tpm.ActivateCredential(*challenge);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->Equals(secret));
+
+  auto for_other = MakeCredential(*ek_public, *other_name, secret);
+  ASSERT_TRUE(for_other.ok());
+  EXPECT_EQ(tpm.ActivateCredential(*for_other).status(),
+            PermissionDenied("TPM refused ActivateCredential: integrity"));
+  EXPECT_EQ(testing::SoftwareTpm().ActivateCredential(*challenge).status(),
+            FailedPrecondition("software TPM has no EK"));
 }
 
 }  // namespace

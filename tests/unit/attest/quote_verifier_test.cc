@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "software_tpm.h"
+#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/attester.h"
 
 namespace tvd::attest {

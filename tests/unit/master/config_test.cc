@@ -25,6 +25,11 @@ TEST(MasterConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->listen_port, 7400);
   EXPECT_EQ(c->kek_file, "/etc/tvd/master.kek");
   EXPECT_EQ(c->ek_allowlist, "/etc/tvd/eks.txt");
+  EXPECT_EQ(c->max_connections, 4096u);
+  auto more = ParseMasterConfig(
+      std::string(kGood) + "max_connections = 12000\n", "m.conf");
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(more->max_connections, 12000u);
 }
 
 TEST(MasterConfigTest, ExactErrors) {
@@ -47,6 +52,9 @@ TEST(MasterConfigTest, ExactErrors) {
                       "a numeric IP address"));
   EXPECT_EQ(ParseMasterConfig("cert =\n", "m.conf").status(),
             InvalidArgument("m.conf:1: key 'cert': an empty path"));
+  EXPECT_EQ(ParseMasterConfig("max_connections = 8\n", "m.conf").status(),
+            InvalidArgument("m.conf:1: key 'max_connections': '8' is not a "
+                            "number in 16..65536"));
   EXPECT_EQ(ParseMasterConfig("just words\n", "m.conf").status(),
             InvalidArgument("m.conf:1: expected 'key = value'"));
 }

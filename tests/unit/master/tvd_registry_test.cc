@@ -132,11 +132,12 @@ TEST_F(MasterRegistryTest, SecondJoinTellsTheOthersWithoutAKey) {
   auto update =
       protocol::DecodeMembershipUpdate(j->decision.notices[0].payload->view());
   ASSERT_TRUE(update.ok());
-  EXPECT_EQ(update->change, MembershipChange::kJoined);
-  EXPECT_EQ(update->host, "node2");
+  EXPECT_EQ(update->changes,
+            (std::vector<protocol::MemberChange>{
+                {MembershipChange::kJoined, {"node2", "10.0.0.2"}}}));
   EXPECT_EQ(update->epoch, 1u);
   EXPECT_TRUE(update->key.empty());
-  EXPECT_EQ(update->members.size(), 2u);
+  EXPECT_EQ(update->member_count, 2u);
 }
 
 TEST_F(MasterRegistryTest, RejoinAtTheSameAddressTellsNobody) {
@@ -186,10 +187,10 @@ TEST_F(MasterRegistryTest, LeaveRekeysAndTellsEveryone) {
   auto update = protocol::DecodeMembershipUpdate(d->notices[0].payload->view());
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->epoch, 2u);
-  EXPECT_EQ(update->change, MembershipChange::kLeft);
+  EXPECT_EQ(update->changes, (std::vector<protocol::MemberChange>{
+                                 {MembershipChange::kLeft, {"node1", ""}}}));
   EXPECT_EQ(update->key.size(), protocol::kTvdKeySize);
-  EXPECT_EQ(update->members,
-            (std::vector<protocol::Member>{{"node2", "10.0.0.2"}}));
+  EXPECT_EQ(update->member_count, 1u);
   auto notice = protocol::DecodeLeaveNotice(d->notices[1].payload->view());
   ASSERT_TRUE(notice.ok());
   EXPECT_EQ(notice->reason, "left: maintenance");

@@ -51,19 +51,46 @@ TEST(ProtocolMessagesTest, MembershipUpdateRoundTripWithAndWithoutKey) {
   MembershipUpdate m;
   m.tvd = "blue";
   m.epoch = 4;
-  m.change = MembershipChange::kEvicted;
-  m.host = "node2";
-  m.members = {{"node1", "198.18.0.1"}};
+  m.changes = {{MembershipChange::kEvicted, {"node2", ""}},
+               {MembershipChange::kJoined, {"node3", "198.18.0.3"}}};
+  m.member_count = 2;
   auto d = DecodeMembershipUpdate(Encode(m));
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ(d->change, MembershipChange::kEvicted);
-  EXPECT_EQ(d->host, "node2");
+  EXPECT_EQ(d->changes, m.changes);
+  EXPECT_EQ(d->member_count, 2u);
   EXPECT_TRUE(d->key.empty());
   m.key = Key(9);
+  m.changes.clear();  // a rekey
   d = DecodeMembershipUpdate(Encode(m));
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->key.Equals(Key(9).view()));
-  EXPECT_EQ(d->members, m.members);
+  EXPECT_TRUE(d->changes.empty());
+}
+
+TEST(ProtocolMessagesTest, MembershipUpdateChangesAreChecked) {
+  MembershipUpdate m;
+  m.tvd = "blue";
+  m.epoch = 1;
+  m.changes = {{MembershipChange::kJoined, {"n1", "not-an-address"}}};
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
+            ProtocolError("MembershipUpdate: field 'member underlay' is not "
+                          "an IP address literal"));
+  m.changes = {{MembershipChange::kRekeyed, {"n1", ""}}};
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
+            ProtocolError("MembershipUpdate: field 'change' has unknown "
+                          "value 4"));
+  m.changes = {{MembershipChange::kLeft, {"n1", "1.2.3.4"}}};
+  EXPECT_FALSE(DecodeMembershipUpdate(Encode(m)).ok());
+  m.changes.assign(kMaxMemberChanges + 1,
+                   {MembershipChange::kLeft, {"n1", ""}});
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
+            ProtocolError("MembershipUpdate: change count 4097 is above the "
+                          "limit 4096"));
+  m.changes.clear();
+  m.member_count = kMaxMembers + 1;
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
+            ProtocolError("MembershipUpdate: field 'member_count' 16385 is "
+                          "above the limit 16384"));
 }
 
 TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
@@ -150,13 +177,14 @@ TEST(ProtocolMessagesTest, ExactDecodeErrors) {
             ProtocolError("JoinRequest: field 'underlay' is not an IP "
                           "address literal"));
   // Unsorted members.
-  MembershipUpdate m;
+  JoinGrant m;
   m.tvd = "blue";
+  m.policy_xml = "<p/>";
   m.epoch = 1;
-  m.host = "b";
+  m.key = Key(1);
   m.members = {{"b", "1.1.1.1"}, {"a", "1.1.1.2"}};
-  EXPECT_EQ(DecodeMembershipUpdate(Encode(m)).status(),
-            ProtocolError("MembershipUpdate: members are not sorted by host "
+  EXPECT_EQ(DecodeJoinGrant(Encode(m)).status(),
+            ProtocolError("JoinGrant: members are not sorted by host "
                           "without duplicates (at 'a')"));
   // Enum out of range.
   channel::WireWriter w;

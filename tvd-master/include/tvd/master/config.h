@@ -18,8 +18,13 @@
 //   kek_file       = /etc/tvd/master.kek  (required; 32 bytes, mode 0600)
 //   ek_allowlist   = /etc/tvd/eks.txt     (required; "<host> <sha256 of
 //                                          the EK public area>" per line)
+//   max_connections = 4096  (default 4096, 16..65536: connections served at
+//                            once; each member host holds one per TVD, and
+//                            one thread serves each. Connections over it are
+//                            refused with "too many connections")
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +46,7 @@ struct MasterConfig {
   std::vector<std::string> ovsdb_remotes;
   std::string kek_file;
   std::string ek_allowlist;
+  std::size_t max_connections = 4096;
 };
 
 StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,

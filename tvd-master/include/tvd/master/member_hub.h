@@ -42,8 +42,8 @@ class MemberSession {
   const std::string& host() const { return host_; }
 
   // Queues `frame` (the encoded frame of a message of `type`, see
-  // FrameOnce; written as is) and wakes the channel thread. After End()
-  // nothing more is queued.
+  // FrameOnce; written as is) and wakes the channel thread unless what is
+  // queued already did. After End() nothing more is queued.
   void Push(channel::MessageType type,
             std::shared_ptr<const SecureBytes> frame);
   // The channel closes once the queued frames are written.

@@ -60,8 +60,7 @@ class WriteJournal {
   Store& store_;
   std::function<void(const Status&)> on_failure_;
   Mutex mutex_;
-  CondVar cv_;       // with mutex_: queue_ or stopping_ changed
-  CondVar done_cv_;  // with mutex_: an entry finished
+  CondVar cv_;  // with mutex_: queue_ or stopping_ changed
   std::deque<Ticket> queue_ TVD_GUARDED_BY(mutex_);
   bool stopping_ TVD_GUARDED_BY(mutex_) = false;
   std::optional<Status> failed_

@@ -8,6 +8,8 @@
 // RSASSA-SHA256 or ECC P-256 ECDSA-SHA256). Both are recreated from the
 // endorsement seed, so nothing has to be persisted in NV; `ak_label` goes
 // into the AK template's unique field so one TPM can hold distinct AKs.
+// With a `key_cache`, a key created once is saved (TPM2_ContextSave) and
+// later openings load it instead of re-creating it (tpm_key_cache.h).
 //
 // Not thread-safe: one EsysTpm is used by one thread at a time.
 #pragma once
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "tvd/attest/tpm.h"
+#include "tvd/attest/tpm_key_cache.h"
 
 namespace tvd::attest {
 
@@ -25,6 +28,9 @@ struct EsysTpmOptions {
   std::string tcti = "device:/dev/tpmrm0";
   AkAlgorithm ak_algorithm = AkAlgorithm::kRsa2048;
   std::string ak_label = "tvd-ak";
+  // Shared by the openings of one process; null: keys are created on each
+  // opening that needs them.
+  std::shared_ptr<TpmKeyCache> key_cache;
 };
 
 class EsysTpm : public Tpm {

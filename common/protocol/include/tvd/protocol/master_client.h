@@ -28,8 +28,10 @@
 
 #include "tvd/attest/attester.h"
 #include "tvd/channel/connection.h"
+#include "tvd/channel/frame.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/pki/identity.h"
+#include "tvd/protocol/member_list.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/status.h"
 
@@ -53,7 +55,11 @@ struct MasterClientOptions {
 // Called on Serve()'s thread. Keys inside the messages are SecureBytes; the
 // callee takes them over.
 struct MasterEvents {
-  std::function<void(MembershipUpdate)> on_membership;
+  // The update as received, and the member list after it (the JoinGrant's
+  // list with every update so far applied; valid during the call). An update
+  // that does not fit the list ends Serve() with MemberList::Apply's
+  // ProtocolError, and the host joins again for the whole list.
+  std::function<void(MembershipUpdate, const MemberList&)> on_membership;
   std::function<void(PolicyUpdate)> on_policy;
   // The master told this host to leave (evicted, TVD removed) or confirmed
   // a Leave(). Serve() returns right after.
@@ -115,7 +121,8 @@ class MasterClient {
   Status ClaimUsage(const UsageClaim& claim);
 
  private:
-  StatusOr<channel::ConnectionPtr> Connect() const;
+  StatusOr<channel::ConnectionPtr> Connect(
+      std::size_t max_payload = channel::kDefaultMaxPayload) const;
   // One request frame on a fresh connection; returns the answer frame
   // (kError turned into its Status).
   StatusOr<channel::Frame> Request(channel::MessageType type,
@@ -128,6 +135,7 @@ class MasterClient {
   attest::Attester& attester_;
   MasterClientOptions options_;
   channel::ConnectionPtr member_;  // owned by the thread in Join/Serve
+  MemberList members_;             // as member_'s updates left it
 };
 
 }  // namespace tvd::protocol

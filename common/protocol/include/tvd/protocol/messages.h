@@ -51,7 +51,12 @@ inline constexpr std::size_t kMaxName = 64;     // TVD, host, VM names
 inline constexpr std::size_t kMaxAddress = 64;  // underlay address
 inline constexpr std::size_t kMaxUuid = 36;
 inline constexpr std::size_t kMaxPolicyXml = 512 * 1024;
-inline constexpr std::size_t kMaxMembers = 4096;
+// Members of one TVD. A JoinGrant carries the whole list: at most
+// kMaxMembers x (2 + kMaxName + 2 + kMaxAddress) bytes, 2.1 MiB
+// (kMemberChannelMaxPayload bounds what a host reads on its member channel).
+inline constexpr std::size_t kMaxMembers = 16384;
+// Changes in one MembershipUpdate (the master sends one per decision).
+inline constexpr std::size_t kMaxMemberChanges = 4096;
 inline constexpr std::size_t kMaxReason = 1024;
 inline constexpr std::size_t kMaxReplyText = 900 * 1024;
 inline constexpr std::size_t kTvdKeySize = 32;
@@ -87,21 +92,38 @@ struct JoinGrant {
 };
 
 enum class MembershipChange : std::uint8_t {
-  kJoined = 1,
+  kJoined = 1,  // added, or its underlay address changed
   kLeft = 2,
   kEvicted = 3,
   kRekeyed = 4,  // new epoch without a membership change (master restart)
 };
 std::string_view MembershipChangeName(MembershipChange change);
 
-// master -> members.
+// One change to a TVD's member list. `member.underlay` is set for kJoined
+// and empty otherwise; kRekeyed is never a change (an update without
+// changes and with a key is a rekey).
+struct MemberChange {
+  MembershipChange change = MembershipChange::kJoined;
+  Member member;
+  friend bool operator==(const MemberChange&, const MemberChange&) = default;
+};
+
+// Size bound of a JoinGrant with kMaxMembers longest names plus the rest.
+inline constexpr std::size_t kMemberChannelMaxPayload =
+    kMaxMembers * (2 + kMaxName + 2 + kMaxAddress) + kMaxPolicyXml + 4096;
+
+// master -> members. What changed since the member's previous update (or
+// its JoinGrant): the host applies `changes` in order to the list it holds
+// (MemberList) and must then hold `member_count` members; a host whose
+// list disagrees has missed something and joins again for the whole list.
+// Deltas keep a join storm linear in bytes per member: a whole list per
+// update made N joins cost N^2/2 member entries per member.
 struct MembershipUpdate {
   std::string tvd;
   std::uint64_t epoch = 0;
-  MembershipChange change = MembershipChange::kJoined;
-  std::string host;             // who joined / left / was evicted
-  std::vector<Member> members;  // the new full list, sorted by host
-  SecureBytes key;              // empty, or the new key when epoch changed
+  std::vector<MemberChange> changes;
+  std::uint32_t member_count = 0;
+  SecureBytes key;  // empty, or the new key when epoch changed
 };
 
 // host -> master (leaving), or master -> host (evicted / TVD removed: leave
