@@ -5,6 +5,7 @@
 
 #include "tvd/daemon/endpoint.h"
 #include "tvd/daemon/flags.h"
+#include "tvd/master/ovsdb_leader_link.h"
 
 namespace tvd::master {
 
@@ -32,12 +33,38 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
         std::pair{"key", &c.key}, std::pair{"policy_dir", &c.policy_dir},
         std::pair{"state_db", &c.state_db}, std::pair{"kek_file", &c.kek_file},
         std::pair{"ek_allowlist", &c.ek_allowlist}}) {
-    keys.Path(name, field, "", /*absolute=*/true).Required();
+    auto& key = keys.Path(name, field, "", /*absolute=*/true);
+    // state_db is required unless the state is on OVSDB (checked below).
+    if (std::string_view(name) != "state_db") key.Required();
   }
+  keys.Custom(
+      "store", "sqlite|ovsdb:REMOTE[,REMOTE...]",
+      [&c](std::string_view v) -> Status {
+        if (v == "sqlite") {
+          c.ovsdb_remotes.clear();
+          return Status::Ok();
+        }
+        if (!v.starts_with("ovsdb:")) {
+          return InvalidArgument("'" + std::string(v) +
+                                 "' is not sqlite or ovsdb:REMOTE[,REMOTE...]");
+        }
+        TVD_ASSIGN_OR_RETURN(c.ovsdb_remotes, ParseOvsdbRemotes(v.substr(6)));
+        return Status::Ok();
+      },
+      "");
   keys.Integer<std::size_t>("max_connections", &c.max_connections, 16, 65536,
                             "");
   TVD_RETURN_IF_ERROR(keys.ParseConfigText(text, source));
   TVD_RETURN_IF_ERROR(keys.CheckRequiredKeys(source));
+  if (c.ovsdb_remotes.empty() && c.state_db.empty()) {
+    return InvalidArgument(std::string(source) + ": missing key 'state_db'");
+  }
+  if (!c.ovsdb_remotes.empty() && !c.state_db.empty()) {
+    return InvalidArgument(
+        std::string(source) +
+        ": key 'state_db' is for the SQLite store; this "
+        "config keeps the state on OVSDB (store = ovsdb:...)");
+  }
   return c;
 }
 

@@ -11,6 +11,7 @@
 #include "member_channels.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/master/key_wrap.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {
@@ -104,7 +105,14 @@ Status Load(MasterCore& core) {
 }  // namespace
 
 StatusOr<std::unique_ptr<Master>> Master::Start(MasterOptions options) {
-  TVD_ASSIGN_OR_RETURN(StorePtr store, OpenSqliteStore(options.state_db));
+  StorePtr store;
+  if (options.ovsdb_remotes.empty()) {
+    TVD_ASSIGN_OR_RETURN(store, OpenSqliteStore(options.state_db));
+  } else {
+    OvsdbStoreOptions o;
+    o.remotes = options.ovsdb_remotes;
+    TVD_ASSIGN_OR_RETURN(store, OpenOvsdbStore(std::move(o), options.kek));
+  }
   ListenerFactory listen =
       TlsListenerFactory(options.server, std::move(options.credentials));
   return Create(std::move(options), std::move(store),

@@ -52,6 +52,7 @@ StatusOr<MasterOptions> OptionsFromConfig(const MasterConfig& config) {
   std::fill(key.begin(), key.end(), '\0');
   o.policy_dir = config.policy_dir;
   o.state_db = config.state_db;
+  o.ovsdb_remotes = config.ovsdb_remotes;
   TVD_ASSIGN_OR_RETURN(o.kek, LoadKek(config.kek_file));
   TVD_ASSIGN_OR_RETURN(o.trusted_eks, LoadEkAllowlist(config.ek_allowlist));
   return o;

@@ -34,7 +34,28 @@ StatusOr<std::unique_ptr<OvsdbClient>> OvsdbClient::Connect(Options options) {
 }
 
 Status OvsdbClient::Open() {
-  TVD_ASSIGN_OR_RETURN(stream_, UnixStream::Connect(options_.socket_path));
+  const std::string& where = options_.socket_path;
+  if (where.starts_with("tcp:")) {
+    std::string rest = where.substr(4);
+    std::size_t colon = rest.rfind(':');
+    std::string address =
+        rest.substr(0, colon == std::string::npos ? 0 : colon);
+    std::string port = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    if (address.size() >= 2 && address.front() == '[' &&
+        address.back() == ']') {
+      address = address.substr(1, address.size() - 2);
+    }
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) > 65535) {
+      return InvalidArgument("OVSDB remote '" + where + "' is not tcp:IP:PORT");
+    }
+    TVD_ASSIGN_OR_RETURN(
+        stream_, UnixStream::ConnectTcp(
+                     address, static_cast<std::uint16_t>(std::stoul(port))));
+  } else {
+    TVD_ASSIGN_OR_RETURN(stream_, UnixStream::Connect(where));
+  }
   decoder_ = JsonRpcDecoder(options_.max_message_bytes);
   pending_.clear();
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "tvd/vswitch/ovsdb/unix_stream.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -47,6 +49,34 @@ StatusOr<UnixStream> UnixStream::Connect(const std::string& path) {
       0) {
     int err = errno;
     return Unavailable("cannot connect to " + path + ": " + std::strerror(err));
+  }
+  return stream;
+}
+
+StatusOr<UnixStream> UnixStream::ConnectTcp(const std::string& address,
+                                            std::uint16_t port) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(*v4);
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(*v6);
+  } else {
+    return InvalidArgument("'" + address + "' is not a numeric IP address");
+  }
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoError("socket", errno);
+  UnixStream stream(fd);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    int err = errno;
+    return Unavailable("cannot connect to " + address + " port " +
+                       std::to_string(port) + ": " + std::strerror(err));
   }
   return stream;
 }

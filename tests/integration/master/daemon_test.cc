@@ -15,6 +15,7 @@
 #include "tvd/protocol/admin_client.h"
 #include "tvd/testing/files.h"
 #include "tvd/testing/master_config.h"
+#include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/port_file.h"
 #include "tvd/testing/test_policy.h"
 
@@ -60,6 +61,31 @@ class MasterDaemonTest : public ::testing::Test {
 
   void Write(const std::string& name, const std::string& text, mode_t mode) {
     testing::WriteTestFile(dir_ + "/" + name, text, mode);
+  }
+
+  // Serves until asked and stops cleanly on SIGTERM; returns the epoch of
+  // TVD blue as the admin query shows it.
+  StatusOr<int> ServeAndStop() {
+    TVD_ASSIGN_OR_RETURN(ChildProcess child, StartDaemon());
+    TVD_ASSIGN_OR_RETURN(
+        std::uint16_t port,
+        testing::WaitForPortFile(dir_ + "/master.port", milliseconds(10000),
+                                 child.pid()));
+    ::unlink((dir_ + "/master.port").c_str());
+    protocol::AdminClient admin(
+        {"127.0.0.1", port, {pki::Role::kHost, "tvd-master"}}, *admin_tls_,
+        milliseconds(2000));
+    StatusOr<std::string> reply = Unavailable("not tried");
+    for (int i = 0; i < 100 && !reply.ok(); ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+      reply = admin.Query({protocol::AdminQueryKind::kTvd, "blue"});
+    }
+    TVD_RETURN_IF_ERROR(reply.status());
+    auto j = nlohmann::json::parse(*reply);
+    TVD_RETURN_IF_ERROR(child.Signal(SIGTERM));
+    TVD_ASSIGN_OR_RETURN(int code, child.Wait(milliseconds(10000)));
+    if (code != 0) return Internal("exit " + std::to_string(code));
+    return j["epoch"].get<int>();
   }
 
   StatusOr<ChildProcess> StartDaemon() {
@@ -117,6 +143,39 @@ TEST_F(MasterDaemonTest, RefusesAKekOthersCanRead) {
   EXPECT_NE(Stderr().find("KEK file " + dir_ +
                           "/master.kek has mode 0644; it must not be "
                           "readable by group or others"),
+            std::string::npos)
+      << Stderr();
+}
+
+// `store = ovsdb:...`: the daemon keeps its state on a 3-server OVSDB
+// cluster; a second run finds it there (the epoch moved on), and a run
+// with another KEK is refused at start-up.
+TEST_F(MasterDaemonTest, RunsWithItsStateOnAnOvsdbCluster) {
+  auto cluster = testing::OvsdbCluster::StartClustered(
+      std::string(TVD_SOURCE_DIR) + "/tvd-master/tvd_master.ovsschema", 3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto config = testing::MasterConfigFile::InDir(dir_, 0);
+  config.store = "ovsdb:";
+  for (const auto& r : (*cluster)->remotes()) {
+    config.store += (config.store == "ovsdb:" ? "" : ",") + r;
+  }
+  Write("master.conf", config.Text(), 0644);
+  auto first = ServeAndStop();
+  ASSERT_TRUE(first.ok()) << first.status().ToString() << "\n" << Stderr();
+  auto second = ServeAndStop();
+  ASSERT_TRUE(second.ok()) << second.status().ToString() << "\n" << Stderr();
+  EXPECT_EQ(*second, *first + 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/master.db"));
+
+  Write("master.kek", std::string(32, 'x'), 0600);
+  auto child = StartDaemon();
+  ASSERT_TRUE(child.ok());
+  auto code = child->Wait(milliseconds(10000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(Stderr().find("was created with another KEK (check value "
+                          "differs): this master's KEK cannot unwrap its "
+                          "disk keys"),
             std::string::npos)
       << Stderr();
 }

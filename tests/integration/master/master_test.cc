@@ -19,11 +19,13 @@
 #include "tvd/attest/ima_log.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
+#include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/swtpm.h"
 #include "tvd/testing/test_policy.h"
 #include "tvd/tvdctl/tvd_command.h"
@@ -200,6 +202,7 @@ class MasterTest : public ::testing::Test {
     o.credentials = master_creds_.Clone();
     o.policy_dir = dir_ + "/policies";
     o.state_db = dir_ + "/master.db";
+    o.ovsdb_remotes = ovsdb_remotes_;  // empty: SQLite at state_db
     o.kek = kek_.Clone();
     o.trusted_eks = trusted_eks_;
     o.server.port = port_;  // 0 first; the same port after a restart
@@ -261,6 +264,7 @@ class MasterTest : public ::testing::Test {
   std::vector<std::unique_ptr<SimHost>> hosts_;
   std::unique_ptr<Master> master_;
   std::uint16_t port_ = 0;
+  std::vector<std::string> ovsdb_remotes_;
 };
 
 TEST_F(MasterTest, TwoHostsJoinShareTheEpochAndSeeEachOther) {
@@ -1015,6 +1019,68 @@ TEST_F(MasterTest, GarbageGetsAClearErrorAndChangesNothing) {
   EXPECT_TRUE(master_->store().ListHosts()->empty());
   // The master still serves a good host.
   EXPECT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+}
+
+// The same master with its state on a 3-server Raft cluster of
+// ovsdb-servers (OvsdbStore) instead of SQLite.
+class MasterOnOvsdbTest : public MasterTest {
+ protected:
+  void SetUp() override {
+    auto c = testing::OvsdbCluster::StartClustered(
+        std::string(TVD_SOURCE_DIR) + "/tvd-master/tvd_master.ovsschema", 3);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cluster_ = std::move(*c);
+    ovsdb_remotes_ = cluster_->remotes();
+    MasterTest::SetUp();
+  }
+  void TearDown() override {
+    MasterTest::TearDown();
+    cluster_.reset();
+  }
+  std::unique_ptr<testing::OvsdbCluster> cluster_;
+};
+
+TEST_F(MasterOnOvsdbTest,
+       HostsJoinWhileTheStoreLosesItsLeaderAndARestartKeepsAll) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  a.StartServing();
+  // The store's leader dies (kill -9); the next join is written through
+  // the new leader.
+  auto leader = cluster_->WaitForLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
+  ASSERT_TRUE(cluster_->Kill(*leader).ok());
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  b.StartServing();
+  EXPECT_EQ(ga->epoch, gb->epoch);
+  EXPECT_EQ(gb->members.size(), 2u);
+  ASSERT_TRUE(a.WaitFor([&] { return !a.updates.empty(); }));
+  EXPECT_EQ(Members("blue"), (std::vector<std::string>{"node1", "node2"}));
+
+  // Another master opening the store (here: a plain OvsdbStore with the
+  // same KEK) sees the same state.
+  auto other = OvsdbStore::Open({ovsdb_remotes_}, kek_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(*(*other)->Members("blue"),
+            (std::vector<std::string>{"node1", "node2"}));
+  auto audit = (*other)->RecentAudit(1000);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_GE(audit->size(), 2u);
+
+  // A master restart finds everything in the store and starts a new epoch.
+  master_->Stop();
+  master_.reset();
+  a.StopServing();
+  b.StopServing();
+  ASSERT_TRUE(cluster_->Restart(*leader).ok());
+  StartMaster();
+  EXPECT_EQ(Members("blue"), (std::vector<std::string>{"node1", "node2"}));
+  auto ra = a.client->Join({"blue", "198.18.0.1", ga->policy_digest});
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  EXPECT_GT(ra->epoch, ga->epoch);
 }
 
 }  // namespace

@@ -26,7 +26,12 @@ std::string MasterConfigFile::Text() const {
   t += "cert = " + cert + "\n";
   t += "key = " + key + "\n";
   t += "policy_dir = " + policy_dir + "\n";
-  t += "state_db = " + state_db + "\n";
+  // With a store on OVSDB the config has no state_db (the master refuses
+  // both).
+  if (store.empty() || store == "sqlite") {
+    t += "state_db = " + state_db + "\n";
+  }
+  if (!store.empty()) t += "store = " + store + "\n";
   t += "kek_file = " + kek_file + "\n";
   t += "ek_allowlist = " + ek_allowlist + "\n";
   if (max_connections != 0) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tvd/master/ovsdb_leader_link.h"
+
 namespace tvd::master {
 namespace {
 
@@ -55,6 +57,52 @@ TEST(MasterConfigTest, ExactErrors) {
                             "number in 16..65536"));
   EXPECT_EQ(ParseMasterConfig("just words\n", "m.conf").status(),
             InvalidArgument("m.conf:1: expected 'key = value'"));
+}
+
+TEST(MasterConfigTest, StoreOnOvsdbReplacesStateDb) {
+  std::string base = kGood;
+  std::string no_db = base.substr(0, base.find("state_db")) +
+                      base.substr(base.find("kek_file"));
+  auto c = ParseMasterConfig(
+      no_db +
+          "store = ovsdb:unix:/run/tvd/s1.sock,tcp:198.18.0.2:6641,"
+          "tcp:[fd00::3]:6641\n",
+      "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ovsdb_remotes, (std::vector<std::string>{"unix:/run/tvd/s1.sock",
+                                                        "tcp:198.18.0.2:6641",
+                                                        "tcp:[fd00::3]:6641"}));
+  EXPECT_EQ(c->state_db, "");
+  auto sqlite = ParseMasterConfig(base + "store = sqlite\n", "m.conf");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  EXPECT_TRUE(sqlite->ovsdb_remotes.empty());
+  EXPECT_TRUE(ParseMasterConfig(base, "m.conf")->ovsdb_remotes.empty());
+
+  EXPECT_EQ(ParseMasterConfig(no_db, "m.conf").status(),
+            InvalidArgument("m.conf: missing key 'state_db'"));
+  EXPECT_EQ(ParseMasterConfig(base + "store = ovsdb:unix:/s.sock\n", "m.conf")
+                .status(),
+            InvalidArgument("m.conf: key 'state_db' is for the SQLite store; "
+                            "this config keeps the state on OVSDB (store = "
+                            "ovsdb:...)"));
+  EXPECT_EQ(ParseMasterConfig(no_db + "store = etcd:x\n", "m.conf").status(),
+            InvalidArgument("m.conf:10: key 'store': 'etcd:x' is not sqlite "
+                            "or ovsdb:REMOTE[,REMOTE...]"));
+  EXPECT_EQ(ParseMasterConfig(no_db + "store = ovsdb:\n", "m.conf").status(),
+            InvalidArgument("m.conf:10: key 'store': no OVSDB remote given"));
+  EXPECT_EQ(
+      ParseMasterConfig(no_db + "store = ovsdb:unix:rel.sock\n", "m.conf")
+          .status(),
+      InvalidArgument("m.conf:10: key 'store': OVSDB remote 'unix:rel.sock' "
+                      "is not unix:/ABSOLUTE/PATH or tcp:IP:PORT"));
+  for (const char* bad :
+       {"tcp:host.example:6641", "tcp:1.2.3.4", "ssl:1.2.3.4:1",
+        "tcp:1.2.3.4:0", "tcp:1.2.3.4:70000", "tcp:[::1:1"}) {
+    EXPECT_EQ(ParseOvsdbRemotes(bad).status(),
+              InvalidArgument("OVSDB remote '" + std::string(bad) +
+                              "' is not unix:/ABSOLUTE/PATH or tcp:IP:PORT"))
+        << bad;
+  }
 }
 
 }  // namespace

@@ -93,5 +93,26 @@ TEST(OvsdbClientUnitTest, NoServerIsUnavailable) {
   EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable);
 }
 
+TEST(OvsdbClientUnitTest,
+     TcpRemotesAreCheckedAndRefusedConnectionsUnavailable) {
+  auto connect = [](const std::string& where) {
+    OvsdbClient::Options o;
+    o.socket_path = where;
+    return OvsdbClient::Connect(o).status();
+  };
+  EXPECT_EQ(connect("tcp:127.0.0.1"),
+            InvalidArgument("OVSDB remote 'tcp:127.0.0.1' is not tcp:IP:PORT"));
+  EXPECT_EQ(connect("tcp:127.0.0.1:65536"),
+            InvalidArgument("OVSDB remote 'tcp:127.0.0.1:65536' is not "
+                            "tcp:IP:PORT"));
+  EXPECT_EQ(connect("tcp:db.example:6640"),
+            InvalidArgument("'db.example' is not a numeric IP address"));
+  // Port 1 on loopback: nobody listens (a privileged port tests never use).
+  EXPECT_EQ(connect("tcp:127.0.0.1:1"),
+            Unavailable("cannot connect to 127.0.0.1 port 1: Connection "
+                        "refused"));
+  EXPECT_EQ(connect("tcp:[::1]:1").code(), ErrorCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace tvd::vswitch

@@ -10,7 +10,11 @@
 //   cert           = /etc/tvd/master.pem  (required)
 //   key            = /etc/tvd/master.key  (required, the private key)
 //   policy_dir     = /etc/tvd/policies    (required; *.xml TVD policies)
-//   state_db       = /var/lib/tvd/master.db (required)
+//   state_db       = /var/lib/tvd/master.db (required with the SQLite
+//                                      store, refused with an OVSDB one)
+//   store          = ovsdb:unix:/run/tvd/s1.sock,tcp:198.18.0.11:6641
+//                    (optional: the state on OVSDB, ovsdb_store.h; a list
+//                     of remotes. Without it, SQLite at state_db.)
 //   kek_file       = /etc/tvd/master.kek  (required; 32 bytes, mode 0600)
 //   ek_allowlist   = /etc/tvd/eks.txt     (required; "<host> <sha256 of
 //                                          the EK public area>" per line)
@@ -24,6 +28,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tvd/status.h"
 
@@ -37,6 +42,8 @@ struct MasterConfig {
   std::string key;
   std::string policy_dir;
   std::string state_db;
+  // `store = ovsdb:...`: the remotes of the OVSDB store; empty: SQLite.
+  std::vector<std::string> ovsdb_remotes;
   std::string kek_file;
   std::string ek_allowlist;
   std::size_t max_connections = 4096;

@@ -65,6 +65,9 @@ struct MasterOptions {
   channel::TlsCredentials credentials;
   std::string policy_dir;  // may be empty: no policy files
   std::string state_db;
+  // Non-empty: the state is on OVSDB at these remotes (ovsdb_store.h)
+  // instead of SQLite at state_db.
+  std::vector<std::string> ovsdb_remotes;
   SecureBytes kek;  // 32 bytes (LoadKek)
   // host name -> trusted EK digests (SHA-256 of the EK public area).
   std::multimap<std::string, Sha256Digest> trusted_eks;
@@ -78,7 +81,8 @@ class AdminRequests;
 
 class Master {
  public:
-  // Opens the state (options.state_db), listens with TLS on
+  // Opens the state (options.state_db, or the OVSDB store at
+  // options.ovsdb_remotes with its start-up checks), listens with TLS on
   // options.server, and runs Create.
   static StatusOr<std::unique_ptr<Master>> Start(MasterOptions options);
   // Loads TVDs (state first, then every *.xml in policy_dir: new ones are

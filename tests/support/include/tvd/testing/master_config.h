@@ -20,6 +20,9 @@ struct MasterConfigFile {
   std::string state_db;
   std::string kek_file;
   std::string ek_allowlist;
+  // Empty: no `store` key (SQLite at state_db). "ovsdb:REMOTE,...": the
+  // state on OVSDB, and state_db is left out.
+  std::string store;
   std::size_t max_connections = 0;  // 0: the daemon's default
 
   // Every file in `dir` by the usual names: ca.pem, master.pem, master.key,

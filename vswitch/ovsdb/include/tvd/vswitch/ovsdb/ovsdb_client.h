@@ -32,7 +32,9 @@ namespace tvd::vswitch {
 class OvsdbClient {
  public:
   struct Options {
-    std::string socket_path;  // e.g. /var/run/openvswitch/db.sock
+    // e.g. /var/run/openvswitch/db.sock; "tcp:IP:PORT" ("tcp:[IPv6]:PORT")
+    // connects over TCP instead (a clustered server's remote).
+    std::string socket_path;
     std::chrono::milliseconds call_timeout{10000};
     std::chrono::milliseconds reconnect_timeout{10000};
     std::size_t max_message_bytes = JsonRpcDecoder::kDefaultMaxMessageBytes;

@@ -1,11 +1,12 @@
-// A connected UNIX stream socket with deadlines, shared by the OVSDB and
-// OpenFlow clients (both talk to Open vSwitch over local sockets).
+// A connected UNIX (or TCP) stream socket with deadlines, shared by the OVSDB
+// and OpenFlow clients (both talk to Open vSwitch over local sockets).
 //
 // Not thread-safe; one owner at a time. Writes never raise SIGPIPE: a peer
 // that went away is reported as Unavailable.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,11 @@ class UnixStream {
   // Connects to the socket at `path`. Unavailable when nobody listens there
   // (or the path does not exist); InvalidArgument when the path is too long.
   static StatusOr<UnixStream> Connect(const std::string& path);
+  // Connects over TCP to a numeric IPv4 or IPv6 `address` (no brackets),
+  // e.g. a clustered ovsdb-server's remote. InvalidArgument for an address
+  // that is not numeric; Unavailable when nobody answers.
+  static StatusOr<UnixStream> ConnectTcp(const std::string& address,
+                                         std::uint16_t port);
 
   UnixStream() = default;
   ~UnixStream();

@@ -1,0 +1,143 @@
+// The master's state on OVSDB: a standalone ovsdb-server or a Raft cluster
+// of them (ovsdb-tool create-cluster / join-cluster), with the project's
+// schema tvd-master/tvd_master.ovsschema (database TVD_Master). Several
+// masters may share one store.
+//
+// OvsdbStore implements Store with the contract of the SQLite StateStore
+// (state_store.h), and keeps it when several masters write at once:
+//  - every write is ONE transaction; RemoveTvd and RemoveMember delete all
+//    their rows in it;
+//  - natural keys are schema indexes, so two writers never make duplicate
+//    rows; "insert or ignore" (AddAk, AddMember) is an insert whose
+//    constraint violation means the row is there;
+//  - "insert or update" (UpsertHost, SetAttestation) updates, and inserts
+//    when nothing matched; losing the insert to another writer retries the
+//    update;
+//  - PutAkClock reads the stored clock and replaces it only under a `wait`
+//    that the row still holds what was read, so the later clock wins
+//    whoever writes last; a failed wait re-reads and retries;
+//  - Audit ids come from Store_Identity.audit_seq, taken under a `wait`, so
+//    ids are unique and dense (RecentAudit reads the newest by id); each row
+//    carries a random token so a transaction sent twice (after a lost
+//    answer) is recognised and not counted twice;
+//  - PutWrappedDiskKey never overwrites (an index on tvd, vm).
+// Every transaction is safe to send again after its answer was lost, which
+// is what the leader link does when it fails over (ovsdb_leader_link.h).
+//
+// Reads go to the leader, checked before each read (fresh); results are
+// sorted as the SQLite store
+// sorts them. Errors: IoError "state store TVD_Master at REMOTES: <what>:
+// <OVSDB error>: <details>", the link's errors (server gone, no leader),
+// ProtocolError for a reply that does not decode (ovsdb_store_rows.h),
+// InvalidArgument "...: a value is not valid UTF-8 (OVSDB strings are
+// UTF-8); nothing written" (names and text are stored as OVSDB strings;
+// only audit rows keep such text, with U+FFFD for the invalid bytes).
+// Thread-safe (one mutex, held across the server round trips: it is the
+// store's own serialization, as in StateStore).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tvd/master/ovsdb_leader_link.h"
+#include "tvd/master/store.h"
+#include "tvd/mutex.h"
+#include "tvd/secure_bytes.h"
+
+namespace tvd::master {
+
+// The schema version this code reads and writes (tvd_master.ovsschema).
+inline constexpr char kTvdMasterSchemaVersion[] = "1.0.0";
+
+struct OvsdbStoreOptions {
+  std::vector<std::string> remotes;  // ParseOvsdbRemotes
+  std::chrono::milliseconds call_timeout{5000};
+  std::chrono::milliseconds failover_timeout{20000};
+};
+
+class OvsdbStore final : public Store {
+ public:
+  // Connects (a leader, see OvsdbLeaderLink::Connect for the errors: a
+  // foreign database, a schema version mismatch, a corrupt reply) and checks
+  // the store's identity: an empty store gets its Store_Identity row with
+  // the check value of `kek` (kek_check.h); a store made with another KEK is
+  // refused with FailedPrecondition "state store TVD_Master at REMOTES was
+  // created with another KEK (check value differs): this master's KEK
+  // cannot unwrap its disk keys". A refused open writes nothing.
+  static StatusOr<std::unique_ptr<OvsdbStore>> Open(OvsdbStoreOptions options,
+                                                    const SecureBytes& kek);
+
+  Status PutTvd(const TvdRow& row) override;
+  Status RemoveTvd(const std::string& name) override;
+  Status SetEpoch(const std::string& tvd, std::uint64_t epoch) override;
+  StatusOr<std::vector<TvdRow>> ListTvds() override;
+  Status UpsertHost(const std::string& host,
+                    const std::string& underlay) override;
+  Status SetAttestation(const std::string& host, bool ok,
+                        const std::string& reason) override;
+  StatusOr<std::vector<HostRow>> ListHosts() override;
+  Status AddAk(const std::string& host,
+               const std::vector<std::uint8_t>& ak) override;
+  StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
+  ListAks() override;
+  Status PutAkClock(const AkClockRow& row) override;
+  StatusOr<std::vector<AkClockRow>> ListAkClocks() override;
+  Status AddMember(const std::string& tvd, const std::string& host) override;
+  Status RemoveMember(const std::string& tvd, const std::string& host) override;
+  StatusOr<std::vector<std::string>> Members(const std::string& tvd) override;
+  Status SetVm(const std::string& tvd, const std::string& host,
+               const std::string& vm, bool attached,
+               const std::string& uuid) override;
+  StatusOr<std::vector<VmRow>> Vms(const std::string& tvd) override;
+  Status PutWrappedDiskKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override;
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
+      const std::string& tvd, const std::string& vm) override;
+  Status PutQuotaUsage(const QuotaUsageRow& row) override;
+  StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override;
+  Status Audit(const std::string& actor, const std::string& action,
+               const std::string& subject, bool allowed,
+               const std::string& reason) override;
+  StatusOr<std::vector<AuditRow>> RecentAudit(int limit) override;
+
+  // Conditional writes that lost a race to another writer and were retried
+  // (a failed wait, an insert beaten by another), and leader fail-overs.
+  std::uint64_t races() const { return races_.load(); }
+  std::uint64_t failovers();
+  // The remote in use now.
+  std::string remote();
+
+ private:
+  explicit OvsdbStore(OvsdbLinkOptions options);
+  using Json = nlohmann::json;
+
+  StatusOr<TxnOutcome> Txn(const Json& ops) TVD_REQUIRES(mutex_);
+  Status CheckUtf8(const Json& ops) const;
+  Status Failed(const std::string& what, const TxnOutcome& out) const;
+  // One transaction that must succeed.
+  Status Write(const std::string& what, const Json& ops) TVD_REQUIRES(mutex_);
+  // The rows one select returns.
+  StatusOr<std::vector<Json>> Select(const std::string& what,
+                                     const std::string& table, Json where)
+      TVD_REQUIRES(mutex_);
+  // Update where `where`; insert `insert_row` when nothing matched.
+  Status Upsert(const std::string& what, const std::string& table,
+                const Json& where, const Json& update_row,
+                const Json& insert_row) TVD_REQUIRES(mutex_);
+  Status CheckIdentity(const std::string& kek_check) TVD_REQUIRES(mutex_);
+
+  Mutex mutex_;
+  OvsdbLeaderLink link_ TVD_GUARDED_BY(mutex_);
+  std::string where_;  // "state store TVD_Master at REMOTES"
+  std::atomic<std::uint64_t> races_{0};
+};
+
+// The Store the daemon uses with `store = ovsdb:REMOTES` (OvsdbStore::Open).
+StatusOr<StorePtr> OpenOvsdbStore(OvsdbStoreOptions options,
+                                  const SecureBytes& kek);
+
+}  // namespace tvd::master
