@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <tss2/tss2_tpm2_types.h>
 
-#include "tvd/testing/software_tpm.h"
 #include "tvd/attest/attestation_sequence.h"
 #include "tvd/sha256.h"
+#include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
 namespace {
