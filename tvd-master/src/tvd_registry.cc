@@ -132,7 +132,18 @@ StatusOr<attest::TcbRequirements> TvdRegistry::CheckJoin(
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TVD_RETURN_IF_ERROR(AuthorizeHost(it->second.policy, peer));
+  TVD_RETURN_IF_ERROR(CheckRoom(tvd, it->second, peer.name));
   return it->second.requirements;
+}
+
+Status TvdRegistry::CheckRoom(const std::string& tvd, const TvdState& t,
+                              const std::string& host) const {
+  if (t.members.size() < max_members_ || t.members.count(host) > 0) {
+    return Status::Ok();
+  }
+  return ResourceExhausted("TVD " + tvd + " has " +
+                           std::to_string(t.members.size()) +
+                           " members, the most a TVD may have");
 }
 
 std::vector<protocol::Member> TvdRegistry::MembersOf(const TvdState& t) const {
@@ -151,6 +162,7 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
+  TVD_RETURN_IF_ERROR(CheckRoom(tvd, t, host));
   bool was_member = t.members.count(host) > 0;
   auto known = underlay_.find(host);
   bool moved = known == underlay_.end() || known->second != underlay;

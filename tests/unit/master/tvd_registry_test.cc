@@ -103,6 +103,26 @@ TEST_F(MasterRegistryTest, CheckJoinExactErrors) {
   EXPECT_EQ(req->interval, std::chrono::seconds(7));
 }
 
+// A JoinGrant carries every member, and a host refuses one above
+// protocol::kMaxMembers: a full TVD refuses a new member, not a rejoin.
+TEST(MasterRegistryLimitTest, AFullTvdRefusesANewMemberButNotARejoin) {
+  TvdRegistry registry(/*max_members=*/2);
+  ASSERT_TRUE(
+      registry
+          .LoadFile("blue.xml", Policy("blue", 1, {"node1", "node2", "node3"}))
+          .ok());
+  registry.RekeyAll();
+  ASSERT_TRUE(registry.Join("blue", "node1", "10.0.0.1", "h").ok());
+  ASSERT_TRUE(registry.Join("blue", "node2", "10.0.0.2", "h").ok());
+  const Status full =
+      ResourceExhausted("TVD blue has 2 members, the most a TVD may have");
+  EXPECT_EQ(registry.CheckJoin("blue", Host("node3")).status(), full);
+  EXPECT_EQ(registry.Join("blue", "node3", "10.0.0.3", "h").status(), full);
+  EXPECT_FALSE(registry.IsMember("blue", "node3"));
+  EXPECT_TRUE(registry.CheckJoin("blue", Host("node2")).ok());
+  EXPECT_TRUE(registry.Join("blue", "node2", "10.0.0.2", "h").ok());
+}
+
 TEST_F(MasterRegistryTest, FirstJoinGrantsTheCurrentEpochAndWritesInOrder) {
   auto j = registry_.Join("blue", "node1", "10.0.0.1", "host:node1");
   ASSERT_TRUE(j.ok());

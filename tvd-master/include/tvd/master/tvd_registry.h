@@ -91,6 +91,11 @@ struct AdminOutcome {
 
 class TvdRegistry {
  public:
+  // `max_members`: the most members one TVD may have; a JoinGrant carries
+  // them all, and a host refuses a grant above protocol::kMaxMembers.
+  explicit TvdRegistry(std::size_t max_members = protocol::kMaxMembers)
+      : max_members_(max_members) {}
+
   // --- Start-up -----------------------------------------------------------
   // Restores a TVD from the state store. InvalidArgument "state db TVD X:
   // ..." when the stored policy no longer parses or has no requirements.
@@ -106,14 +111,17 @@ class TvdRegistry {
 
   // --- Members --------------------------------------------------------------
   // Whether `peer` may join `tvd`: the TVD's requirements, or NotFound "no
-  // TVD named X" / AuthorizeHost's PermissionDenied.
+  // TVD named X" / AuthorizeHost's PermissionDenied / Join's
+  // ResourceExhausted for a full TVD (checked again by Join).
   StatusOr<attest::TcbRequirements> CheckJoin(const std::string& tvd,
                                               const pki::Identity& peer) const;
   // Records the attested `host` as a member with `underlay` and returns its
   // grant (current epoch and key, sorted members). The other members hear
   // a MembershipUpdate (no key) unless the host was a member already at the
   // same underlay. Writes: UpsertHost, AddMember, the audit row ("joined" /
-  // "rejoined"). NotFound when the TVD went away meanwhile.
+  // "rejoined"). NotFound when the TVD went away meanwhile;
+  // ResourceExhausted "TVD X has N members, the most a TVD may have" for a
+  // new member of a full TVD.
   StatusOr<JoinOutcome> Join(const std::string& tvd, const std::string& host,
                              const std::string& underlay,
                              const std::string& actor);
@@ -191,6 +199,10 @@ class TvdRegistry {
   std::vector<protocol::Member> MembersOf(const TvdState& t) const;
 
  private:
+  Status CheckRoom(const std::string& tvd, const TvdState& t,
+                   const std::string& host) const;
+
+  const std::size_t max_members_;
   std::map<std::string, TvdState> tvds_;
   std::map<std::string, std::string> underlay_;  // host -> address
   // What each member's relay claimed; a host's figure goes with its
