@@ -326,11 +326,25 @@ TEST(AcceptServerTest, OutOfDescriptorsPausesAcceptingAndThenServes) {
   ASSERT_GE(client, 0);
   rlimit old{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  // The accept thread logs while no descriptor is free. UBSan checks the
-  // dynamic type of the log's ostringstream, and on its first check of a
-  // type it probes the vtable's memory through a pipe, which then fails
-  // (EMFILE) and is reported as an invalid vptr. One log line before makes
-  // that check a cache hit.
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // The accept thread logs and starts a worker while descriptors are short.
+  // UBSan checks the dynamic type of the log's ostringstream and of the
+  // worker's thread state, and on its first check of a type it probes the
+  // vtable's memory through a pipe, which then fails (EMFILE) and is
+  // reported as an invalid vptr. One served connection and one log line
+  // before make those checks cache hits.
+  {
+    int warm = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(warm, 0);
+    ASSERT_EQ(::connect(warm, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timeval tv{static_cast<time_t>(kHangGuard.count()), 0};
+    ::setsockopt(warm, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    EXPECT_EQ(ReadToEnd(warm), "late");
+    ::close(warm);
+  }
   ::tvd::log::Warning("accept server test: taking every descriptor");
   // Every descriptor below a small limit taken: accept() gets EMFILE.
   rlimit tight = old;
@@ -339,10 +353,6 @@ TEST(AcceptServerTest, OutOfDescriptorsPausesAcceptingAndThenServes) {
   std::vector<int> fillers;
   for (int fd; (fd = ::dup(client)) >= 0;) fillers.push_back(fd);
   ASSERT_EQ(errno, EMFILE);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server->port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   // The kernel completes the handshake; only accept() lacks a descriptor.
   ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   EXPECT_EQ(server->active_connections(), 0u);
