@@ -56,5 +56,6 @@ function(tvd_add_benchmark name)
   add_executable(${name} ${B_SOURCES})
   target_link_libraries(${name} PRIVATE ${B_LIBS} benchmark::benchmark)
   target_compile_definitions(${name} PRIVATE
-    TVD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+    TVD_SOURCE_DIR="${PROJECT_SOURCE_DIR}" TVD_BENCH_NAME="${name}")
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/bench/include)
 endfunction()

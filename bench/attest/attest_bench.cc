@@ -29,6 +29,7 @@
 
 #include "tvd/attest/attester.h"
 #include "tvd/attest/quote_verifier.h"
+#include "tvd/bench/must.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/log.h"
 #include "tvd/pki/certificate_authority.h"
@@ -39,6 +40,9 @@ extern char** environ;
 
 namespace tvd::attest {
 namespace {
+
+using bench::Die;
+using bench::Must;
 
 using Clock = std::chrono::steady_clock;
 
@@ -52,18 +56,6 @@ double ThreadCpuSeconds() {
 
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
-}
-
-void Die(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "bench_attest: %s: %s\n", what.c_str(),
-               s.ToString().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(StatusOr<T> v, const std::string& what) {
-  if (!v.ok()) Die(what, v.status());
-  return std::move(v).value();
 }
 
 void WriteBytes(const std::string& path, std::span<const std::uint8_t> b) {

@@ -47,28 +47,20 @@
 #include "tvd/attest/ima_incremental.h"
 #include "tvd/attest/quote_verifier.h"
 #include "tvd/attest/tpm_public.h"
+#include "tvd/bench/must.h"
 #include "tvd/log.h"
 #include "tvd/testing/swtpm.h"
 
 namespace tvd::attest {
 namespace {
 
+using bench::Die;
+using bench::Must;
+
 double ThreadCpuMicros() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + ts.tv_nsec / 1e3;
-}
-
-[[noreturn]] void Die(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "bench_ima_reattest: %s: %s\n", what.c_str(),
-               s.ToString().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(StatusOr<T> v, const std::string& what) {
-  if (!v.ok()) Die(what, v.status());
-  return std::move(v).value();
 }
 
 double Median(std::vector<double> v) {

@@ -46,6 +46,7 @@
 #include "host_pool.h"
 #include "master_process.h"
 #include "sim_host.h"
+#include "tvd/bench/must.h"
 #include "tvd/log.h"
 #include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
@@ -118,18 +119,6 @@ const char* kUsage =
     "U policy updates are sent on one held admin channel and U more on a\n"
     "new admin connection each, in turn\n"
     "interval 600 s, 4 setup threads, timeout 600 s\n";
-
-[[noreturn]] void Die(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "bench_master: %s: %s\n", what.c_str(),
-               s.ToString().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(StatusOr<T> v, const std::string& what) {
-  if (!v.ok()) Die(what, v.status());
-  return std::move(v).value();
-}
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
