@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "tvd/attest/credential_structures.h"
 #include "tvd/attest/tpm_public.h"
 
 namespace tvd::attest {
@@ -30,6 +31,26 @@ StatusOr<std::vector<std::uint8_t>> HmacSha256(
 }
 
 }  // namespace
+
+Status UnmarshalChallenge(const CredentialChallenge& challenge,
+                          TPM2B_ID_OBJECT* blob,
+                          TPM2B_ENCRYPTED_SECRET* secret) {
+  size_t off = 0;
+  if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(challenge.credential_blob.data(),
+                                        challenge.credential_blob.size(), &off,
+                                        blob) != TSS2_RC_SUCCESS ||
+      off != challenge.credential_blob.size()) {
+    return InvalidArgument("credential blob does not unmarshal");
+  }
+  off = 0;
+  if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(
+          challenge.encrypted_secret.data(), challenge.encrypted_secret.size(),
+          &off, secret) != TSS2_RC_SUCCESS ||
+      off != challenge.encrypted_secret.size()) {
+    return InvalidArgument("encrypted secret does not unmarshal");
+  }
+  return Status::Ok();
+}
 
 SecureBytes KdfaSha256(std::span<const std::uint8_t> key,
                        std::string_view label,

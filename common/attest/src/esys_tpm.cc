@@ -10,6 +10,8 @@
 #include <cstring>
 #include <optional>
 
+#include "tvd/attest/credential_structures.h"
+
 namespace tvd::attest {
 namespace {
 
@@ -246,20 +248,7 @@ StatusOr<SecureBytes> EsysTpm::ActivateCredential(
   TVD_RETURN_IF_ERROR(EnsureAk());
   TPM2B_ID_OBJECT blob{};
   TPM2B_ENCRYPTED_SECRET secret{};
-  size_t off = 0;
-  if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(challenge.credential_blob.data(),
-                                        challenge.credential_blob.size(), &off,
-                                        &blob) != TSS2_RC_SUCCESS ||
-      off != challenge.credential_blob.size()) {
-    return InvalidArgument("credential blob does not unmarshal");
-  }
-  off = 0;
-  if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(
-          challenge.encrypted_secret.data(), challenge.encrypted_secret.size(),
-          &off, &secret) != TSS2_RC_SUCCESS ||
-      off != challenge.encrypted_secret.size()) {
-    return InvalidArgument("encrypted secret does not unmarshal");
-  }
+  TVD_RETURN_IF_ERROR(UnmarshalChallenge(challenge, &blob, &secret));
   // The EK may only be used under its policy: PolicySecret(endorsement).
   ESYS_TR session = ESYS_TR_NONE;
   TPMT_SYM_DEF sym{};

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tvd/attest/credential.h"
+#include "tvd/attest/credential_structures.h"
 
 namespace tvd::attest::testing {
 namespace {
@@ -126,20 +127,7 @@ StatusOr<SecureBytes> SoftwareTpm::ActivateCredential(
   if (!ek_) return FailedPrecondition("software TPM has no EK");
   TPM2B_ID_OBJECT blob{};
   TPM2B_ENCRYPTED_SECRET secret{};
-  size_t off = 0;
-  if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(challenge.credential_blob.data(),
-                                        challenge.credential_blob.size(), &off,
-                                        &blob) != TSS2_RC_SUCCESS ||
-      off != challenge.credential_blob.size()) {
-    return InvalidArgument("credential blob does not unmarshal");
-  }
-  off = 0;
-  if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(
-          challenge.encrypted_secret.data(), challenge.encrypted_secret.size(),
-          &off, &secret) != TSS2_RC_SUCCESS ||
-      off != challenge.encrypted_secret.size()) {
-    return InvalidArgument("encrypted secret does not unmarshal");
-  }
+  TVD_RETURN_IF_ERROR(UnmarshalChallenge(challenge, &blob, &secret));
   TVD_ASSIGN_OR_RETURN(
       SecureBytes seed,
       OaepDecryptSeed(ek_.get(), std::span<const std::uint8_t>(secret.secret,

@@ -99,6 +99,14 @@ TEST(CredentialTest, SoftwareTpmActivatesOnlyItsOwnCredential) {
             PermissionDenied("TPM refused ActivateCredential: integrity"));
   EXPECT_EQ(testing::SoftwareTpm().ActivateCredential(*challenge).status(),
             FailedPrecondition("software TPM has no EK"));
+  CredentialChallenge cut = *challenge;
+  cut.credential_blob.pop_back();
+  EXPECT_EQ(tpm.ActivateCredential(cut).status(),
+            InvalidArgument("credential blob does not unmarshal"));
+  cut = *challenge;
+  cut.encrypted_secret.push_back(0);  // a trailing byte
+  EXPECT_EQ(tpm.ActivateCredential(cut).status(),
+            InvalidArgument("encrypted secret does not unmarshal"));
 }
 
 }  // namespace
