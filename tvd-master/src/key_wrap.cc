@@ -16,9 +16,13 @@ namespace {
 constexpr std::size_t kIv = 12;
 constexpr std::size_t kTag = 16;
 
-std::vector<std::uint8_t> Aad(std::string_view tvd, std::string_view vm) {
+// The purpose and the row a wrapped key belongs to, each NUL-terminated:
+// a wrapped key copied to another row or used for another purpose does
+// not unwrap.
+std::vector<std::uint8_t> Aad(std::string_view purpose, std::string_view tvd,
+                              std::string_view which) {
   std::vector<std::uint8_t> aad;
-  for (std::string_view part : {std::string_view("tvd-disk-key"), tvd, vm}) {
+  for (std::string_view part : {purpose, tvd, which}) {
     aad.insert(aad.end(), part.begin(), part.end());
     aad.push_back(0);
   }
@@ -63,12 +67,13 @@ StatusOr<SecureBytes> LoadKek(const std::string& path) {
   return SecureBytes(std::span<const std::uint8_t>(kek.data(), kKekSize));
 }
 
-std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
-                                      std::string_view tvd, std::string_view vm,
-                                      const SecureBytes& key) {
+namespace {
+
+std::vector<std::uint8_t> Wrap(const SecureBytes& kek,
+                               const std::vector<std::uint8_t>& aad,
+                               const SecureBytes& key) {
   std::vector<std::uint8_t> out(kIv + key.size() + kTag);
   if (RAND_bytes(out.data(), kIv) != 1) std::abort();  // never a weak IV
-  auto aad = Aad(tvd, vm);
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
   if (!ctx ||
@@ -86,16 +91,13 @@ std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
   return out;
 }
 
-StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
-                                    std::string_view tvd, std::string_view vm,
-                                    std::span<const std::uint8_t> wrapped) {
-  Status refused = Unauthenticated(
-      "disk key of " + std::string(tvd) + "/" + std::string(vm) +
-      " does not unwrap (wrong KEK or tampered row)");
+StatusOr<SecureBytes> Unwrap(const SecureBytes& kek,
+                             const std::vector<std::uint8_t>& aad,
+                             std::span<const std::uint8_t> wrapped,
+                             const Status& refused) {
   if (wrapped.size() <= kIv + kTag || kek.size() != kKekSize) return refused;
   std::size_t n = wrapped.size() - kIv - kTag;
   SecureBytes key(n);
-  auto aad = Aad(tvd, vm);
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
   std::vector<std::uint8_t> tag(wrapped.end() - kTag, wrapped.end());
@@ -112,6 +114,39 @@ StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
     return refused;
   }
   return key;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
+                                      std::string_view tvd, std::string_view vm,
+                                      const SecureBytes& key) {
+  return Wrap(kek, Aad("tvd-disk-key", tvd, vm), key);
+}
+
+StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
+                                    std::string_view tvd, std::string_view vm,
+                                    std::span<const std::uint8_t> wrapped) {
+  return Unwrap(kek, Aad("tvd-disk-key", tvd, vm), wrapped,
+                Unauthenticated(
+                    "disk key of " + std::string(tvd) + "/" + std::string(vm) +
+                    " does not unwrap (wrong KEK or tampered row)"));
+}
+
+std::vector<std::uint8_t> WrapTvdKey(const SecureBytes& kek,
+                                     std::string_view tvd, std::uint64_t epoch,
+                                     const SecureBytes& key) {
+  return Wrap(kek, Aad("tvd-epoch-key", tvd, std::to_string(epoch)), key);
+}
+
+StatusOr<SecureBytes> UnwrapTvdKey(const SecureBytes& kek, std::string_view tvd,
+                                   std::uint64_t epoch,
+                                   std::span<const std::uint8_t> wrapped) {
+  return Unwrap(
+      kek, Aad("tvd-epoch-key", tvd, std::to_string(epoch)), wrapped,
+      Unauthenticated("key of TVD " + std::string(tvd) + " epoch " +
+                      std::to_string(epoch) +
+                      " does not unwrap (wrong KEK or tampered row)"));
 }
 
 }  // namespace tvd::master

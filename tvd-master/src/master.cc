@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "admin_requests.h"
 #include "host_requests.h"
@@ -12,6 +13,7 @@
 #include "tvd/channel/channel_client.h"
 #include "tvd/master/key_wrap.h"
 #include "tvd/master/ovsdb_store.h"
+#include "tvd/master/ovsdb_store_watch.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {
@@ -94,12 +96,38 @@ Status Load(MasterCore& core) {
   }
   WriteJournal::Ticket ticket;
   {
-    // Keys were memory only: every TVD starts a new epoch now.
     MutexLock lock(core.mutex);
-    start.Append(core.registry.RekeyAll());
+    if (core.options.ovsdb_remotes.empty()) {
+      // One master: its keys lived in its memory only, every TVD starts a
+      // new epoch now.
+      start.Append(core.registry.RekeyAll());
+    } else {
+      // Replicas share each epoch's key through the store (wrapped); only
+      // a TVD without one gets a first key.
+      for (const auto& [name, t] : core.registry.tvds()) {
+        if (t.key.empty()) start.Append(core.registry.Rekey(name).value());
+      }
+    }
     ticket = core.SubmitLocked(std::move(start));
   }
   return core.journal.Wait(ticket);
+}
+
+// Load, started over from the store when a decision of the start-up (a
+// policy file, a first key) lost its race to another master starting at
+// the same time.
+Status LoadShared(MasterCore& core) {
+  Status loaded = Status::Ok();
+  for (int attempt = 0; attempt < MasterCore::kDecideAttempts; ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
+      MutexLock lock(core.mutex);
+      core.registry.Clear();
+    }
+    loaded = Load(core);
+    if (loaded.code() != ErrorCode::kFailedPrecondition) return loaded;
+  }
+  return loaded;
 }
 
 }  // namespace
@@ -128,7 +156,21 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   std::unique_ptr<Master> m(new Master());
   m->core_ = std::make_unique<MasterCore>(std::move(options), std::move(store),
                                           std::move(clock));
-  TVD_RETURN_IF_ERROR(Load(*m->core_));
+  {
+    MutexLock lock(m->core_->mutex);
+    m->core_->registry.SetKek(m->core_->options.kek.Clone());
+  }
+  TVD_RETURN_IF_ERROR(LoadShared(*m->core_));
+  if (!m->core_->options.ovsdb_remotes.empty()) {
+    // What the other masters decide from now on (and since the load: the
+    // watch's first contents).
+    MasterCore* core = m->core_.get();
+    TVD_ASSIGN_OR_RETURN(
+        m->watch_, OvsdbStoreWatch::Start(core->options.ovsdb_remotes,
+                                          [core](const StoreChange& change) {
+                                            core->ApplyStoreChange(change);
+                                          }));
+  }
   m->members_ = std::make_unique<MemberChannels>(*m->core_);
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
@@ -164,6 +206,7 @@ void Master::Stop() {
   if (!core_) return;
   core_->stop = true;
   if (listener_) listener_->Stop();
+  watch_.reset();
   core_->journal.Stop();
 }
 

@@ -16,6 +16,7 @@
 #include "tvd/master/master.h"
 #include "tvd/master/member_hub.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_mirror.h"
 #include "tvd/master/tvd_registry.h"
 #include "tvd/master/write_journal.h"
 #include "tvd/mutex.h"
@@ -42,6 +43,20 @@ struct MasterCore {
   void Audit(const std::string& actor, const std::string& action,
              const std::string& subject, bool allowed,
              const std::string& reason);
+
+  // Replicas sharing a store (replica_sync.cc). What another master wrote,
+  // as the store watch saw it: the registry takes it and the members here
+  // hear the difference (through the journal, so after what this master
+  // decided before).
+  void ApplyStoreChange(const StoreChange& change);
+  // Runs `decide` (under `mutex`, returning the ticket to wait for) and
+  // waits; when the decision lost its race to another master
+  // (FailedPrecondition from a TVD transition: nothing was written), waits
+  // for the store watch to bring the stored state and decides again, up to
+  // kDecideAttempts times. Returns the last wait's status.
+  Status DecideAndWait(
+      const std::function<StatusOr<WriteJournal::Ticket>()>& decide);
+  static constexpr int kDecideAttempts = 6;
 
   const MasterOptions options;
   const StorePtr store;

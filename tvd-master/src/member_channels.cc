@@ -148,19 +148,18 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
                        MemberSession::Create(request.tvd, peer.name));
   session->attested = true;  // Admit() above verified this very channel
   protocol::JoinGrant grant;
-  WriteJournal::Ticket ticket;
-  {
+  Status sent = core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
     MutexLock lock(core_.mutex);
     TVD_ASSIGN_OR_RETURN(
         JoinOutcome outcome,
         core_.registry.Join(request.tvd, peer.name, request.underlay, actor));
     grant = std::move(outcome.grant);
     MemberSessionPtr superseded = core_.hub.Attach(session);
-    ticket = core_.SubmitLocked(std::move(outcome.decision), [superseded] {
-      if (superseded) superseded->End();
-    });
-  }
-  Status sent = core_.journal.Wait(ticket);
+    // Ended at once, not after the write: should the decision lose its
+    // race and be made again, this channel is the one attached.
+    if (superseded && superseded != session) superseded->End();
+    return core_.SubmitLocked(std::move(outcome.decision));
+  });
   if (sent.ok()) {
     std::vector<std::uint8_t> encoded = protocol::Encode(grant);
     SecureBytes payload{std::span<const std::uint8_t>(encoded)};
@@ -264,13 +263,12 @@ Status MemberChannels::Serve(Connection& conn,
     if (!s.ok()) {
       core_.Audit("master", "reattest",
                   Subject(session->tvd(), session->host()), false, s.message());
-      WriteJournal::Ticket ticket;
-      {
-        MutexLock lock(core_.mutex);
-        ticket = core_.SubmitLocked(core_.registry.Evict(
-            session->host(), "re-attestation failed: " + s.message()));
-      }
-      Status evicted = core_.journal.Wait(ticket);
+      Status evicted =
+          core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
+            MutexLock lock(core_.mutex);
+            return core_.SubmitLocked(core_.registry.Evict(
+                session->host(), "re-attestation failed: " + s.message()));
+          });
       if (!evicted.ok()) {
         log::Error("eviction of ", session->host(), ": ", evicted.ToString());
       }

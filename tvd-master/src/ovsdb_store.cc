@@ -202,22 +202,104 @@ Status OvsdbStore::Upsert(const std::string& what, const std::string& table,
     out.push_back(std::move(*v));                       \
   }
 
-Status OvsdbStore::PutTvd(const TvdRow& r) {
-  if (r.epoch >
+namespace {
+
+Status CheckEpoch(std::uint64_t epoch) {
+  if (epoch >
       static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("epoch " + std::to_string(r.epoch) +
+    return InvalidArgument("epoch " + std::to_string(epoch) +
                            " is out of range for the state store");
   }
+  return Status::Ok();
+}
+
+Json TvdColumns(const TvdRow& r) {
+  return {
+      {"name", r.name},         {"policy_xml", r.policy_xml},
+      {"digest", r.digest_hex}, {"epoch", static_cast<std::int64_t>(r.epoch)},
+      {"token", r.token},       {"key_wrapped_hex", rows::Hex(r.key_wrapped)}};
+}
+
+}  // namespace
+
+Status OvsdbStore::PutTvd(const TvdRow& r) {
+  TVD_RETURN_IF_ERROR(CheckEpoch(r.epoch));
   MutexLock lock(mutex_);
   // Insert or replace: the delete and the insert commit together.
-  return Write(
-      "storing TVD " + r.name,
-      Json::array({ov::Delete("TVD", And({{"name", r.name}})),
-                   ov::Insert("TVD", {{"name", r.name},
-                                      {"policy_xml", r.policy_xml},
-                                      {"digest", r.digest_hex},
-                                      {"epoch",
-                                       static_cast<std::int64_t>(r.epoch)}})}));
+  return Write("storing TVD " + r.name,
+               Json::array({ov::Delete("TVD", And({{"name", r.name}})),
+                            ov::Insert("TVD", TvdColumns(r))}));
+}
+
+StatusOr<std::optional<TvdRow>> OvsdbStore::LoadTvd(const std::string& name) {
+  MutexLock lock(mutex_);
+  return LoadTvdLocked(name);
+}
+
+StatusOr<std::optional<TvdRow>> OvsdbStore::LoadTvdLocked(
+    const std::string& name) {
+  TVD_ASSIGN_OR_RETURN(
+      auto found, Select("reading TVD " + name, "TVD", And({{"name", name}})));
+  if (found.empty()) return std::optional<TvdRow>();
+  TVD_ASSIGN_OR_RETURN(TvdRow row, rows::DecodeTvd(found.front()));
+  return std::optional<TvdRow>(std::move(row));
+}
+
+Status OvsdbStore::Transition(const TvdTransition& t) {
+  if (t.row) TVD_RETURN_IF_ERROR(CheckEpoch(t.row->epoch));
+  const std::string what = Describe(t);
+  Json ops = Json::array();
+  Json tvd_row = And({{"name", t.tvd}});
+  if (t.create) {
+    ops.push_back(Wait("TVD", tvd_row, {"name"}, Json::array()));
+  } else {
+    ops.push_back(Wait("TVD", tvd_row, {"token"},
+                       Json::array({Json{{"token", t.expect_token}}})));
+  }
+  if (t.remove_tvd) {
+    for (const char* table : {"Membership", "VM", "Disk_Key", "Quota_Usage"}) {
+      ops.push_back(ov::Delete(table, And({{"tvd", t.tvd}})));
+    }
+    ops.push_back(ov::Delete("TVD", tvd_row));
+  } else {
+    if (t.row) {
+      ops.push_back(ov::Delete("TVD", tvd_row));
+      ops.push_back(ov::Insert("TVD", TvdColumns(*t.row)));
+    }
+    for (const std::string& host : t.remove_members) {
+      Json w = And({{"tvd", t.tvd}, {"host", host}});
+      ops.push_back(ov::Delete("Membership", w));
+      ops.push_back(ov::Delete("VM", w));
+      ops.push_back(ov::Delete("Quota_Usage", w));
+    }
+    // Kept when present: delete and insert again in one transaction (an
+    // insert alone would fail the whole transaction on the index).
+    for (const std::string& host : t.add_members) {
+      Json w = And({{"tvd", t.tvd}, {"host", host}});
+      ops.push_back(ov::Delete("Membership", w));
+      ops.push_back(ov::Insert(
+          "Membership", {{"tvd", t.tvd}, {"host", host}, {"since", Now()}}));
+    }
+  }
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out, Txn(ops));
+  if (out.ok) return Status::Ok();
+  if (!out.failed_op || *out.failed_op != 0 || out.error != "timed out") {
+    return Failed(what, out);
+  }
+  // The precondition failed: either this very transaction went through
+  // before (its answer was lost and the link sent it again), or another
+  // master changed the TVD first.
+  TVD_ASSIGN_OR_RETURN(std::optional<TvdRow> stored, LoadTvdLocked(t.tvd));
+  if (AlreadyApplied(t, stored)) return Status::Ok();
+  Status refused = CheckTransition(t, stored);
+  if (refused.ok()) {
+    // Stored as expected now, yet the wait failed: the row changed and
+    // changed back in between; the caller decides again.
+    return FailedPrecondition("TVD " + t.tvd + " changed on another master");
+  }
+  races_.fetch_add(1);
+  return refused;
 }
 
 Status OvsdbStore::RemoveTvd(const std::string& name) {
@@ -231,11 +313,7 @@ Status OvsdbStore::RemoveTvd(const std::string& name) {
 }
 
 Status OvsdbStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
-  if (epoch >
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("epoch " + std::to_string(epoch) +
-                           " is out of range for the state store");
-  }
+  TVD_RETURN_IF_ERROR(CheckEpoch(epoch));
   MutexLock lock(mutex_);
   return Write(
       "storing epoch of " + tvd,

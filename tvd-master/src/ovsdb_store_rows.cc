@@ -120,6 +120,8 @@ StatusOr<TvdRow> DecodeTvd(const Json& row) {
   TVD_ASSIGN_OR_RETURN(r.digest_hex, Str(row, "TVD", "digest"));
   TVD_ASSIGN_OR_RETURN(std::int64_t epoch, Int(row, "TVD", "epoch", 0, kMax));
   r.epoch = static_cast<std::uint64_t>(epoch);
+  TVD_ASSIGN_OR_RETURN(r.token, Str(row, "TVD", "token"));
+  TVD_ASSIGN_OR_RETURN(r.key_wrapped, HexColumn(row, "TVD", "key_wrapped_hex"));
   return r;
 }
 
@@ -160,6 +162,17 @@ StatusOr<AkClockRow> DecodeAkClock(const Json& row) {
 
 StatusOr<std::string> DecodeMemberHost(const Json& row) {
   return Str(row, "Membership", "host");
+}
+
+StatusOr<std::string> DecodeMemberTvd(const Json& row) {
+  return Str(row, "Membership", "tvd");
+}
+
+StatusOr<std::pair<std::string, std::string>> DecodeHostUnderlay(
+    const Json& row) {
+  TVD_ASSIGN_OR_RETURN(std::string name, Str(row, "Host", "name"));
+  TVD_ASSIGN_OR_RETURN(std::string underlay, Str(row, "Host", "underlay"));
+  return std::make_pair(std::move(name), std::move(underlay));
 }
 
 StatusOr<VmRow> DecodeVm(const Json& row) {

@@ -14,7 +14,8 @@ namespace {
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS tvds(
   name TEXT PRIMARY KEY, policy_xml TEXT NOT NULL, digest TEXT NOT NULL,
-  epoch INTEGER NOT NULL);
+  epoch INTEGER NOT NULL, token TEXT NOT NULL DEFAULT '',
+  key_wrapped BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS hosts(
   name TEXT PRIMARY KEY, underlay TEXT NOT NULL DEFAULT '',
   attested INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
@@ -130,6 +131,17 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
     TVD_RETURN_IF_ERROR(store->Exec(
         "ALTER TABLE vms ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"));
   }
+  // And from before TVD rows carried a token and their wrapped key.
+  bool has_token;
+  {
+    Stmt q(db, "SELECT 1 FROM pragma_table_info('tvds') WHERE name='token'");
+    has_token = q.Step() == SQLITE_ROW;
+  }
+  if (!has_token) {
+    TVD_RETURN_IF_ERROR(store->Exec(
+        "ALTER TABLE tvds ADD COLUMN token TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE tvds ADD COLUMN key_wrapped BLOB NOT NULL DEFAULT x'';"));
+  }
   return store;
 }
 
@@ -161,11 +173,20 @@ Status StateStore::Exec(const std::string& sql) {
   } while (0)
 
 Status StateStore::PutTvd(const TvdRow& r) {
-  TVD_STORE_WRITE(
-      "INSERT OR REPLACE INTO tvds(name, policy_xml, digest, epoch) "
-      "VALUES(?,?,?,?)",
-      "storing TVD " + r.name, r.name, r.policy_xml, r.digest_hex,
-      static_cast<std::int64_t>(r.epoch));
+  MutexLock lock(mutex_);
+  return PutTvdLocked(r);
+}
+
+Status StateStore::PutTvdLocked(const TvdRow& r) {
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO tvds(name, policy_xml, digest, epoch, "
+          "token, key_wrapped) VALUES(?,?,?,?,?,?)");
+  if (!st.Bind({r.name, r.policy_xml, r.digest_hex,
+                static_cast<std::int64_t>(r.epoch), r.token, r.key_wrapped}) ||
+      st.Step() != SQLITE_DONE) {
+    return Error("storing TVD " + r.name);
+  }
+  return Status::Ok();
 }
 
 Status StateStore::RemoveTvd(const std::string& name) {
@@ -194,12 +215,14 @@ Status StateStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
 StatusOr<std::vector<TvdRow>> StateStore::ListTvds() {
   MutexLock lock(mutex_);
   Stmt st(db_,
-          "SELECT name, policy_xml, digest, epoch FROM tvds ORDER BY name");
+          "SELECT name, policy_xml, digest, epoch, token, key_wrapped FROM "
+          "tvds ORDER BY name");
   std::vector<TvdRow> out;
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     out.push_back({st.Text(0), st.Text(1), st.Text(2),
-                   static_cast<std::uint64_t>(st.Int(3))});
+                   static_cast<std::uint64_t>(st.Int(3)), st.Text(4),
+                   st.Blob(5)});
   }
   if (rc != SQLITE_DONE) return Error("listing TVDs");
   return out;
@@ -321,6 +344,102 @@ Status StateStore::RemoveMember(const std::string& tvd,
     }
   }
   return Exec("COMMIT;");
+}
+
+Status CheckTransition(const TvdTransition& t,
+                       const std::optional<TvdRow>& stored) {
+  if (t.create) {
+    if (stored) return FailedPrecondition("TVD " + t.tvd + " exists already");
+    return Status::Ok();
+  }
+  if (!stored) return FailedPrecondition("TVD " + t.tvd + " is gone");
+  if (stored->token != t.expect_token) {
+    return FailedPrecondition("TVD " + t.tvd + " changed on another master");
+  }
+  return Status::Ok();
+}
+
+bool AlreadyApplied(const TvdTransition& t,
+                    const std::optional<TvdRow>& stored) {
+  if (t.remove_tvd) return !stored;
+  return t.row && stored && stored->token == t.row->token;
+}
+
+std::string Describe(const TvdTransition& t) {
+  std::string out = "Transition " + t.tvd;
+  if (t.create) out += " new";
+  if (t.remove_tvd) out += " removed";
+  if (t.row) out += " epoch " + std::to_string(t.row->epoch);
+  for (const std::string& h : t.add_members) out += " +" + h;
+  for (const std::string& h : t.remove_members) out += " -" + h;
+  return out;
+}
+
+StatusOr<std::optional<TvdRow>> StateStore::LoadTvd(const std::string& name) {
+  MutexLock lock(mutex_);
+  return LoadTvdLocked(name);
+}
+
+StatusOr<std::optional<TvdRow>> StateStore::LoadTvdLocked(
+    const std::string& name) {
+  Stmt st(db_,
+          "SELECT name, policy_xml, digest, epoch, token, key_wrapped FROM "
+          "tvds WHERE name=?");
+  if (!st.Bind({name})) return Error("reading TVD " + name);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<TvdRow>();
+  if (rc != SQLITE_ROW) return Error("reading TVD " + name);
+  return std::optional<TvdRow>(TvdRow{st.Text(0), st.Text(1), st.Text(2),
+                                      static_cast<std::uint64_t>(st.Int(3)),
+                                      st.Text(4), st.Blob(5)});
+}
+
+Status StateStore::Transition(const TvdTransition& t) {
+  MutexLock lock(mutex_);
+  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  Status s = TransitionLocked(t);
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK;");
+    return s;
+  }
+  return Exec("COMMIT;");
+}
+
+Status StateStore::TransitionLocked(const TvdTransition& t) {
+  TVD_ASSIGN_OR_RETURN(std::optional<TvdRow> stored, LoadTvdLocked(t.tvd));
+  Status allowed = CheckTransition(t, stored);
+  if (!allowed.ok()) return AlreadyApplied(t, stored) ? Status::Ok() : allowed;
+  auto run = [&](const char* sql, std::initializer_list<Value> values,
+                 const std::string& what) -> Status {
+    Stmt st(db_, sql);
+    if (!st.Bind(values) || st.Step() != SQLITE_DONE) return Error(what);
+    return Status::Ok();
+  };
+  if (t.remove_tvd) {
+    for (const char* sql :
+         {"DELETE FROM tvds WHERE name=?",
+          "DELETE FROM memberships WHERE tvd=?", "DELETE FROM vms WHERE tvd=?",
+          "DELETE FROM disk_keys WHERE tvd=?",
+          "DELETE FROM quota_usage WHERE tvd=?"}) {
+      TVD_RETURN_IF_ERROR(run(sql, {t.tvd}, "removing TVD " + t.tvd));
+    }
+    return Status::Ok();
+  }
+  if (t.row) TVD_RETURN_IF_ERROR(PutTvdLocked(*t.row));
+  for (const std::string& host : t.remove_members) {
+    for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
+                            "DELETE FROM vms WHERE tvd=? AND host=?",
+                            "DELETE FROM quota_usage WHERE tvd=? AND host=?"}) {
+      TVD_RETURN_IF_ERROR(
+          run(sql, {t.tvd, host}, "removing membership " + t.tvd + "/" + host));
+    }
+  }
+  for (const std::string& host : t.add_members) {
+    TVD_RETURN_IF_ERROR(
+        run("INSERT OR IGNORE INTO memberships(tvd, host, since) VALUES(?,?,?)",
+            {t.tvd, host, Now()}, "storing membership " + t.tvd + "/" + host));
+  }
+  return Status::Ok();
 }
 
 namespace {

@@ -17,6 +17,12 @@ class SqliteStore final : public Store {
     return s_->SetEpoch(tvd, epoch);
   }
   StatusOr<std::vector<TvdRow>> ListTvds() override { return s_->ListTvds(); }
+  Status Transition(const TvdTransition& t) override {
+    return s_->Transition(t);
+  }
+  StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name) override {
+    return s_->LoadTvd(name);
+  }
   Status UpsertHost(const std::string& host,
                     const std::string& underlay) override {
     return s_->UpsertHost(host, underlay);

@@ -1,10 +1,12 @@
 #include "tvd/master/tvd_registry.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
 
 #include "tvd/master/authorization.h"
+#include "tvd/master/key_wrap.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
@@ -41,10 +43,30 @@ StoreWrite AuditWrite(const std::string& actor, const std::string& action,
           required, "Audit " + action + " " + subject};
 }
 
-StoreWrite PutTvdRow(const TvdState& t) {
-  TvdRow row{t.policy.name, t.xml, ToHex(t.digest), t.epoch};
-  return Required("PutTvd " + row.name + " " + std::to_string(row.epoch),
-                  [row](Store& s) { return s.PutTvd(row); });
+StoreWrite TransitionWrite(TvdTransition t) {
+  std::string what = Describe(t);
+  std::string tvd = t.tvd;
+  StoreWrite w = Required(std::move(what), [t = std::move(t)](Store& s) {
+    return s.Transition(t);
+  });
+  w.transition_of = std::move(tvd);
+  return w;
+}
+
+// How many of its own tokens per TVD a registry remembers: more than the
+// decisions on one TVD that can wait in the journal at once.
+constexpr std::size_t kOwnTokens = 4096;
+
+std::string NewToken() {
+  std::uint8_t b[16];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();  // never a guessable token
+  return ToHex(std::span<const std::uint8_t>(b, sizeof b));
+}
+
+std::shared_ptr<const SecureBytes> LeavePayload(const std::string& tvd,
+                                                const std::string& host,
+                                                const std::string& reason) {
+  return Seal(protocol::Encode(protocol::LeaveNotice{tvd, host, reason}));
 }
 
 }  // namespace
@@ -65,9 +87,46 @@ Status TvdRegistry::Restore(const TvdRow& row,
   t.xml = row.policy_xml;
   t.digest = policy::CanonicalDigest(t.policy);
   t.epoch = row.epoch;
+  t.token = row.token;
+  if (!kek_.empty() && !row.key_wrapped.empty()) {
+    TVD_ASSIGN_OR_RETURN(
+        t.key, UnwrapTvdKey(kek_, row.name, row.epoch, row.key_wrapped));
+  }
   t.members.insert(members.begin(), members.end());
   tvds_[row.name] = std::move(t);
   return Status::Ok();
+}
+
+void TvdRegistry::Clear() {
+  tvds_.clear();
+  underlay_.clear();
+  quotas_ = TotalQuotaLedger();
+}
+
+bool TvdRegistry::HasKey(const std::string& tvd) const {
+  auto it = tvds_.find(tvd);
+  return it != tvds_.end() && !it->second.key.empty();
+}
+
+TvdRow TvdRegistry::NextRow(TvdState& t) {
+  const std::string& name = t.policy.name;
+  t.token = NewToken();
+  auto& own = own_tokens_[name];
+  own.push_back(t.token);
+  if (own.size() > kOwnTokens) own.pop_front();
+  TvdRow row{name, t.xml, ToHex(t.digest), t.epoch, t.token, {}};
+  if (!kek_.empty() && !t.key.empty()) {
+    row.key_wrapped = WrapTvdKey(kek_, name, t.epoch, t.key);
+  }
+  return row;
+}
+
+bool TvdRegistry::IsOwnToken(const std::string& tvd,
+                             const std::string& token) const {
+  auto it = own_tokens_.find(tvd);
+  if (it == own_tokens_.end()) return false;
+  return std::find(it->second.rbegin(), it->second.rend(), token) !=
+         it->second.rend();
 }
 
 void TvdRegistry::RestoreHost(const std::string& host,
@@ -90,16 +149,23 @@ StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
   if (!requirements.ok()) return requirements.status().WithContext(source);
   TvdState t;
   t.requirements = std::move(requirements).value();
+  TvdTransition tr;
+  tr.tvd = p.name;
   if (it != tvds_.end()) {
     t.epoch = it->second.epoch;
+    t.key = it->second.key.Clone();
     t.members = it->second.members;
+    tr.expect_token = it->second.token;
+  } else {
+    tr.create = true;
   }
   t.policy = std::move(p);
   t.xml = std::move(xml);
   t.digest = digest;
   t.from_file = true;
   std::string name = t.policy.name;
-  d.writes.push_back(PutTvdRow(t));
+  tr.row = NextRow(t);
+  d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite("master",
                                 it == tvds_.end() ? "tvd-add" : "tvd-update",
                                 name, true, "loaded from " + source, false));
@@ -117,13 +183,14 @@ StatusOr<Decision> TvdRegistry::Rekey(const std::string& tvd) {
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
+  TvdTransition tr;
+  tr.tvd = tvd;
+  tr.expect_token = t.token;
   t.epoch += 1;
   t.key = SecureBytes::Random(protocol::kTvdKeySize);
+  tr.row = NextRow(t);
   Decision d;
-  std::uint64_t epoch = t.epoch;
-  d.writes.push_back(
-      Required("SetEpoch " + tvd + " " + std::to_string(epoch),
-               [tvd, epoch](Store& s) { return s.SetEpoch(tvd, epoch); }));
+  d.writes.push_back(TransitionWrite(std::move(tr)));
   return d;
 }
 
@@ -174,9 +241,13 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   d.writes.push_back(Required(
       "UpsertHost " + host + " " + underlay,
       [host, underlay](Store& s) { return s.UpsertHost(host, underlay); }));
-  d.writes.push_back(
-      Required("AddMember " + tvd + " " + host,
-               [tvd, host](Store& s) { return s.AddMember(tvd, host); }));
+  // A join keeps the row (and so commutes with joins on other masters),
+  // but only while the row is the one whose key the grant carries.
+  TvdTransition tr;
+  tr.tvd = tvd;
+  tr.expect_token = t.token;
+  tr.add_members = {host};
+  d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite(actor, "join", Key(tvd, host), true,
                                 was_member ? "rejoined" : "joined", true));
   protocol::JoinGrant& grant = out.grant;
@@ -239,15 +310,20 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   TvdState& t = it->second;
   t.members.erase(host);
   quotas_.DropHost(tvd, host);
+  // The member goes and the key changes in one transition: no master can
+  // hand out the old key after the member is gone.
+  TvdTransition tr;
+  tr.tvd = tvd;
+  tr.expect_token = t.token;
+  tr.remove_members = {host};
+  t.epoch += 1;
+  t.key = SecureBytes::Random(protocol::kTvdKeySize);
+  tr.row = NextRow(t);
   Decision d;
-  d.writes.push_back(
-      Required("RemoveMember " + tvd + " " + host,
-               [tvd, host](Store& s) { return s.RemoveMember(tvd, host); }));
+  d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(
       AuditWrite("master", std::string(protocol::MembershipChangeName(change)),
                  Key(tvd, host), true, reason, false));
-  TVD_ASSIGN_OR_RETURN(Decision rekey, Rekey(tvd));
-  d.Append(std::move(rekey));
   protocol::MembershipUpdate update;
   update.tvd = tvd;
   update.epoch = t.epoch;
@@ -258,9 +334,8 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   for (const std::string& m : t.members) {
     d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
   }
-  d.notices.push_back(
-      {tvd, host, MessageType::kLeaveNotice,
-       Seal(protocol::Encode(protocol::LeaveNotice{tvd, host, reason})), true});
+  d.notices.push_back({tvd, host, MessageType::kLeaveNotice,
+                       LeavePayload(tvd, host, reason), true});
   return d;
 }
 
@@ -343,13 +418,17 @@ StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
   t.policy = std::move(p);
   t.xml = std::move(xml);
   t.requirements = std::move(req);
+  t.epoch = 1;
+  t.key = SecureBytes::Random(protocol::kTvdKeySize);
   std::string name = t.policy.name;
   AdminOutcome out;
-  out.decision.writes.push_back(PutTvdRow(t));
+  TvdTransition tr;
+  tr.tvd = name;
+  tr.create = true;
+  tr.row = NextRow(t);
+  out.decision.writes.push_back(TransitionWrite(std::move(tr)));
   std::string digest = ToHex(t.digest);
   tvds_[name] = std::move(t);
-  TVD_ASSIGN_OR_RETURN(Decision rekey, Rekey(name));
-  out.decision.Append(std::move(rekey));
   out.decision.writes.push_back(
       AuditWrite(actor, "tvd-add", name, true, "", false));
   out.reply_json = nlohmann::json{{"added", name}, {"digest", digest}}.dump();
@@ -374,6 +453,9 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
     }
   }
   TvdState& current = it->second;
+  TvdTransition tr;
+  tr.tvd = p.name;
+  tr.expect_token = current.token;
   current.digest = policy::CanonicalDigest(p);
   current.policy = std::move(p);
   current.xml = std::move(xml);
@@ -381,7 +463,8 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
   const std::string name = current.policy.name;
   AdminOutcome out;
   Decision& d = out.decision;
-  d.writes.push_back(PutTvdRow(current));
+  tr.row = NextRow(current);
+  d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite(actor, "tvd-update", name, true, "", false));
   auto payload = Seal(protocol::Encode(
       protocol::PolicyUpdate{name, current.xml, current.digest}));
@@ -419,20 +502,137 @@ StatusOr<AdminOutcome> TvdRegistry::RemoveTvd(const std::string& name,
         " comes from the policy directory; remove its file instead");
   }
   AdminOutcome out;
-  out.decision.writes.push_back(Required(
-      "RemoveTvd " + name, [name](Store& s) { return s.RemoveTvd(name); }));
+  TvdTransition tr;
+  tr.tvd = name;
+  tr.expect_token = it->second.token;
+  tr.remove_tvd = true;
+  out.decision.writes.push_back(TransitionWrite(std::move(tr)));
   out.decision.writes.push_back(
       AuditWrite(actor, "tvd-remove", name, true, "", false));
   for (const std::string& m : it->second.members) {
-    out.decision.notices.push_back({name, m, MessageType::kLeaveNotice,
-                                    Seal(protocol::Encode(protocol::LeaveNotice{
-                                        name, m, "TVD removed by " + actor})),
-                                    true});
+    out.decision.notices.push_back(
+        {name, m, MessageType::kLeaveNotice,
+         LeavePayload(name, m, "TVD removed by " + actor), true});
   }
   tvds_.erase(it);
   quotas_.DropTvd(name);
   out.reply_json = nlohmann::json{{"removed", name}}.dump();
   return out;
+}
+
+StatusOr<Decision> TvdRegistry::ApplyStored(
+    const std::string& tvd, const std::optional<TvdRow>& row,
+    const std::vector<std::string>& members, bool force) {
+  auto it = tvds_.find(tvd);
+  Decision d;
+  if (!row) {
+    if (it == tvds_.end()) return d;
+    for (const std::string& m : it->second.members) {
+      d.notices.push_back(
+          {tvd, m, MessageType::kLeaveNotice,
+           LeavePayload(tvd, m, "TVD removed on another master"), true});
+    }
+    tvds_.erase(it);
+    quotas_.DropTvd(tvd);
+    return d;
+  }
+  if (!force && it != tvds_.end() && IsOwnToken(tvd, row->token)) {
+    // Its own row: at most joins another master added meanwhile (a join
+    // keeps the row).
+    return ApplyStoredJoins(tvd, row->token, members);
+  }
+  TVD_ASSIGN_OR_RETURN(
+      policy::TvdPolicy p,
+      policy::ParseTvdPolicy(row->policy_xml, "stored TVD " + tvd));
+  TvdState n;
+  TVD_ASSIGN_OR_RETURN(n.requirements, RequirementsFor(p));
+  n.policy = std::move(p);
+  n.xml = row->policy_xml;
+  n.digest = policy::CanonicalDigest(n.policy);
+  n.epoch = row->epoch;
+  n.token = row->token;
+  n.members.insert(members.begin(), members.end());
+  if (!kek_.empty() && !row->key_wrapped.empty()) {
+    TVD_ASSIGN_OR_RETURN(n.key,
+                         UnwrapTvdKey(kek_, tvd, row->epoch, row->key_wrapped));
+  } else if (it != tvds_.end() && it->second.epoch == row->epoch) {
+    n.key = it->second.key.Clone();
+  }
+  if (it == tvds_.end()) {
+    tvds_[tvd] = std::move(n);
+    return d;
+  }
+  TvdState& old = it->second;
+  n.from_file = old.from_file;
+  std::vector<protocol::MemberChange> changes;
+  std::vector<std::string> stayed;
+  for (const std::string& m : old.members) {
+    if (n.members.count(m)) {
+      stayed.push_back(m);
+      continue;
+    }
+    changes.push_back({MembershipChange::kEvicted, {m, ""}});
+    quotas_.DropHost(tvd, m);
+    d.notices.push_back(
+        {tvd, m, MessageType::kLeaveNotice,
+         LeavePayload(tvd, m, "removed from TVD " + tvd + " on another master"),
+         true});
+  }
+  for (const std::string& m : n.members) {
+    if (old.members.count(m)) continue;
+    auto u = underlay_.find(m);
+    changes.push_back({MembershipChange::kJoined,
+                       {m, u == underlay_.end() ? "" : u->second}});
+  }
+  if (n.digest != old.digest) {
+    auto payload =
+        Seal(protocol::Encode(protocol::PolicyUpdate{tvd, n.xml, n.digest}));
+    for (const std::string& m : stayed) {
+      d.notices.push_back({tvd, m, MessageType::kPolicyUpdate, payload});
+    }
+  }
+  if (n.epoch != old.epoch || !changes.empty()) {
+    protocol::MembershipUpdate update;
+    update.tvd = tvd;
+    update.epoch = n.epoch;
+    update.changes = std::move(changes);
+    update.member_count = static_cast<std::uint32_t>(n.members.size());
+    if (n.epoch != old.epoch) update.key = n.key.Clone();
+    auto payload = Seal(protocol::Encode(update));
+    for (const std::string& m : stayed) {
+      d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+    }
+  }
+  old = std::move(n);
+  return d;
+}
+
+Decision TvdRegistry::ApplyStoredJoins(const std::string& tvd,
+                                       const std::string& token,
+                                       const std::vector<std::string>& hosts) {
+  Decision d;
+  auto it = tvds_.find(tvd);
+  if (it == tvds_.end() || it->second.token != token) return d;
+  TvdState& t = it->second;
+  std::vector<protocol::MemberChange> changes;
+  std::vector<std::string> told(t.members.begin(), t.members.end());
+  for (const std::string& h : hosts) {
+    if (!t.members.insert(h).second) continue;
+    auto u = underlay_.find(h);
+    changes.push_back({MembershipChange::kJoined,
+                       {h, u == underlay_.end() ? "" : u->second}});
+  }
+  if (changes.empty()) return d;
+  protocol::MembershipUpdate update;
+  update.tvd = tvd;
+  update.epoch = t.epoch;
+  update.changes = std::move(changes);
+  update.member_count = static_cast<std::uint32_t>(t.members.size());
+  auto payload = Seal(protocol::Encode(update));
+  for (const std::string& m : told) {
+    d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+  }
+  return d;
 }
 
 }  // namespace tvd::master

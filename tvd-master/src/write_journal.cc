@@ -92,7 +92,11 @@ void WriteJournal::Run() {
         Status s = w.apply(store_);
         if (s.ok()) continue;
         status = s;
-        isolated_failure = w.isolated;
+        // A transition that lost its race to another master changed
+        // nothing: only this entry fails (the caller decides again).
+        isolated_failure =
+            w.isolated || (!w.transition_of.empty() &&
+                           s.code() == ErrorCode::kFailedPrecondition);
         break;
       }
       if (status.ok() && entry->after) entry->after();

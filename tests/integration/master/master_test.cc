@@ -19,6 +19,7 @@
 #include "tvd/attest/ima_log.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
+#include "tvd/master/key_wrap.h"
 #include "tvd/master/ovsdb_store.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/protocol/admin_channel.h"
@@ -1070,7 +1071,8 @@ TEST_F(MasterOnOvsdbTest,
   ASSERT_TRUE(audit.ok());
   EXPECT_GE(audit->size(), 2u);
 
-  // A master restart finds everything in the store and starts a new epoch.
+  // A master restart finds everything in the store, the key of the epoch
+  // included (replicas share it), and keeps the epoch.
   master_->Stop();
   master_.reset();
   a.StopServing();
@@ -1080,7 +1082,104 @@ TEST_F(MasterOnOvsdbTest,
   EXPECT_EQ(Members("blue"), (std::vector<std::string>{"node1", "node2"}));
   auto ra = a.client->Join({"blue", "198.18.0.1", ga->policy_digest});
   ASSERT_TRUE(ra.ok()) << ra.status().ToString();
-  EXPECT_GT(ra->epoch, ga->epoch);
+  EXPECT_EQ(ra->epoch, ga->epoch);
+  EXPECT_TRUE(ra->key.Equals(ga->key.view()));
+}
+
+// Two masters on one store, as replicas: hosts on either share each
+// epoch's key and hear each other's joins and leaves, and a host whose
+// master goes rejoins at the other without a new epoch.
+class MasterReplicasTest : public MasterOnOvsdbTest {
+ protected:
+  void StartSecond() {
+    MasterOptions o;
+    o.credentials = master_creds_.Clone();
+    o.policy_dir = dir_ + "/policies";
+    o.ovsdb_remotes = ovsdb_remotes_;
+    o.kek = kek_.Clone();
+    o.trusted_eks = trusted_eks_;
+    o.timeouts = {milliseconds(3000), milliseconds(3000)};
+    auto m = Master::Start(std::move(o));
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    second_ = std::move(*m);
+  }
+  void UseSecond(SimHost& h) {
+    h.client = std::make_unique<protocol::MasterClient>(
+        h.name,
+        protocol::MasterEndpoint{"127.0.0.1", second_->port(), kMasterId},
+        *h.tls, *h.attester);
+  }
+  void TearDown() override {
+    if (second_) second_->Stop();
+    second_.reset();
+    MasterOnOvsdbTest::TearDown();
+  }
+  std::unique_ptr<Master> second_;
+};
+
+TEST_F(MasterReplicasTest, HostsOnTwoMastersShareTheKeyAndHearEachOther) {
+  StartSecond();
+  SimHost& a = *hosts_[0];  // on the first master
+  SimHost& b = *hosts_[1];  // on the second
+  UseSecond(b);
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  a.StartServing();
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  b.StartServing();
+  const std::vector<protocol::Member> both{{"node1", "198.18.0.1"},
+                                           {"node2", "198.18.0.2"}};
+  // The second master knew node1 (and the key) from the store.
+  EXPECT_EQ(gb->members, both);
+  EXPECT_EQ(ga->epoch, gb->epoch);
+  EXPECT_TRUE(ga->key.Equals(gb->key.view()));
+  // node1 hears through its own master that node2 joined at the other.
+  ASSERT_TRUE(a.WaitFor([&] { return !a.updates.empty(); }));
+  {
+    std::lock_guard l(a.m);
+    EXPECT_EQ(a.updates[0].changes,
+              (std::vector<protocol::MemberChange>{
+                  {MembershipChange::kJoined, {"node2", "198.18.0.2"}}}));
+    EXPECT_EQ(a.lists[0], both);
+    EXPECT_TRUE(a.updates[0].key.empty());
+  }
+  // node2 leaves at the second master: node1 gets the next epoch's key
+  // from the first, the one the store holds (wrapped) for that epoch.
+  ASSERT_TRUE(b.client->Leave("blue", "maintenance").ok());
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
+  auto row = master_->store().LoadTvd("blue");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  {
+    std::lock_guard l(a.m);
+    EXPECT_EQ(a.updates[1].epoch, ga->epoch + 1);
+    EXPECT_EQ((*row)->epoch, ga->epoch + 1);  // one epoch for one leave
+    auto stored =
+        UnwrapTvdKey(kek_, "blue", (*row)->epoch, (*row)->key_wrapped);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_TRUE(a.updates[1].key.Equals(stored->view()));
+    EXPECT_EQ(a.lists[1],
+              (std::vector<protocol::Member>{{"node1", "198.18.0.1"}}));
+  }
+  EXPECT_EQ(Members("blue"), std::vector<std::string>{"node1"});
+
+  // The first master goes. node1's channel ends without a LeaveNotice; it
+  // joins the second master and keeps its epoch and key.
+  master_->Stop();
+  ASSERT_TRUE(a.WaitFor([&] { return a.served.has_value(); }));
+  a.StopServing();
+  {
+    std::lock_guard l(a.m);
+    EXPECT_TRUE(a.leaves.empty());
+  }
+  UseSecond(a);
+  auto again = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->epoch, ga->epoch + 1);
+  {
+    std::lock_guard l(a.m);
+    EXPECT_TRUE(again->key.Equals(a.updates[1].key.view()));
+  }
 }
 
 }  // namespace

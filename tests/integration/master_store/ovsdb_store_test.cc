@@ -429,7 +429,8 @@ TEST(OvsdbStoreStartupTest, ASchemaVersionMismatchIsRefusedAndNothingWritten) {
   EXPECT_EQ(s.status(),
             FailedPrecondition("OVSDB " + remote +
                                ": TVD_Master schema version 0.9.0, this "
-                               "master needs 1.0.0"));
+                               "master needs " +
+                               std::string(master::kTvdMasterSchemaVersion)));
   EXPECT_EQ(Identity(**c), "[{\"rows\":[]}]\n");
 }
 

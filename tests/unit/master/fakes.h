@@ -62,6 +62,38 @@ class FakeStore final : public Store {
     return Write("SetEpoch", tvd + " " + std::to_string(epoch),
                  [&] { tvds_[tvd].epoch = epoch; });
   }
+  Status Transition(const TvdTransition& t) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return gate_open_; });
+    TVD_RETURN_IF_ERROR(Failure("Transition"));
+    auto it = tvds_.find(t.tvd);
+    auto stored =
+        it == tvds_.end() ? std::nullopt : std::optional<TvdRow>(it->second);
+    Status allowed = CheckTransition(t, stored);
+    if (!allowed.ok())
+      return AlreadyApplied(t, stored) ? Status::Ok() : allowed;
+    if (t.remove_tvd) {
+      tvds_.erase(t.tvd);
+      members_.erase(t.tvd);
+      std::erase_if(usage_,
+                    [&](const auto& u) { return u.first.first == t.tvd; });
+    } else {
+      if (t.row) tvds_[t.tvd] = *t.row;
+      for (const std::string& h : t.remove_members) {
+        members_[t.tvd].erase(h);
+        usage_.erase({t.tvd, h});
+      }
+      for (const std::string& h : t.add_members) members_[t.tvd].insert(h);
+    }
+    writes_.push_back(Describe(t));
+    return Status::Ok();
+  }
+  StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto it = tvds_.find(name);
+    if (it == tvds_.end()) return std::optional<TvdRow>();
+    return std::optional<TvdRow>(it->second);
+  }
   StatusOr<std::vector<TvdRow>> ListTvds() override {
     std::lock_guard lock(mu_);
     TVD_RETURN_IF_ERROR(Failure("ListTvds"));

@@ -47,7 +47,8 @@ TEST(MasterWiringTest, StartGivesEveryStoredTvdANewEpochBeforeListening) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(starts, 1);
   EXPECT_EQ((*m)->port(), 4242);
-  EXPECT_EQ(fake->writes(), (std::vector<std::string>{"SetEpoch blue 5"}));
+  EXPECT_EQ(fake->writes(),
+            (std::vector<std::string>{"Transition blue epoch 5"}));
   // The stored membership survives the restart.
   EXPECT_EQ(*(*m)->store().Members("blue"),
             (std::vector<std::string>{"node1"}));
@@ -80,7 +81,7 @@ TEST(MasterWiringTest, AKekOfTheWrongSizeIsRefused) {
 TEST(MasterWiringTest, AnEpochThatCannotBeStoredStopsTheStart) {
   auto store = std::make_unique<FakeStore>();
   store->Seed({"blue", kPolicy, "", 1}, {});
-  store->FailNext("SetEpoch", IoError("state db s: disk I/O error"));
+  store->FailNext("Transition", IoError("state db s: disk I/O error"));
   int stops = 0, starts = 0;
   auto m =
       Master::Create(Options(), std::move(store), std::make_shared<FakeClock>(),

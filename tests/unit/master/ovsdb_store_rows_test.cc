@@ -13,10 +13,12 @@ Json Parse(const char* text) { return Json::parse(text); }
 
 TEST(OvsdbStoreRowsTest, DecodesEveryTable) {
   auto tvd = DecodeTvd(Parse(
-      R"({"_uuid":["uuid","x"],"name":"blue","policy_xml":"<p/>","digest":"ab","epoch":7})"));
+      R"({"_uuid":["uuid","x"],"name":"blue","policy_xml":"<p/>","digest":"ab","epoch":7,"token":"t1","key_wrapped_hex":"0aff"})"));
   ASSERT_TRUE(tvd.ok()) << tvd.status().ToString();
   EXPECT_EQ(tvd->name, "blue");
   EXPECT_EQ(tvd->epoch, 7u);
+  EXPECT_EQ(tvd->token, "t1");
+  EXPECT_EQ(tvd->key_wrapped, (std::vector<std::uint8_t>{0x0a, 0xff}));
   auto host = DecodeHost(Parse(
       R"({"name":"n1","underlay":"198.18.0.1","attested":true,"reason":"","attested_at":12})"));
   ASSERT_TRUE(host.ok());

@@ -73,7 +73,9 @@ class MasterRegistryTest : public ::testing::Test {
     auto d = registry_.LoadFile("blue.xml",
                                 Policy("blue", 1, {"node1", "node2", "node3"}));
     ASSERT_TRUE(d.ok()) << d.status().ToString();
-    registry_.RekeyAll();  // epoch 1
+    // The store follows, as the journal would make it.
+    ASSERT_TRUE(ApplyAll(*d, store_).ok());
+    ASSERT_TRUE(ApplyAll(registry_.RekeyAll(), store_).ok());  // epoch 1
   }
   // An admin-owned TVD.
   void AddAdminTvd(const std::string& name, int id,
@@ -83,10 +85,12 @@ class MasterRegistryTest : public ::testing::Test {
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     auto out = registry_.AddTvd(std::move(p).value(), xml, "admin:alice");
     ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_TRUE(ApplyAll(out->decision, store_).ok());
   }
   void MustJoin(const std::string& tvd, const std::string& host) {
     auto j = registry_.Join(tvd, host, "10.0.0." + host.substr(4), "h");
     ASSERT_TRUE(j.ok()) << j.status().ToString();
+    ASSERT_TRUE(ApplyAll(j->decision, store_).ok());
   }
 
   TvdRegistry registry_;
@@ -133,13 +137,14 @@ TEST_F(MasterRegistryTest, FirstJoinGrantsTheCurrentEpochAndWritesInOrder) {
   EXPECT_EQ(j->grant.members[0], (protocol::Member{"node1", "10.0.0.1"}));
   EXPECT_EQ(Whats(j->decision),
             (std::vector<std::string>{"UpsertHost node1 10.0.0.1",
-                                      "AddMember blue node1",
+                                      "Transition blue +node1",
                                       "Audit join blue/node1"}));
   EXPECT_TRUE(j->decision.notices.empty());  // nobody else to tell
   ASSERT_TRUE(ApplyAll(j->decision, store_).ok());
-  ASSERT_EQ(store_.audit().size(), 1u);
-  EXPECT_EQ(store_.audit()[0].reason, "joined");
-  EXPECT_EQ(store_.audit()[0].actor, "host:node1");
+  ASSERT_FALSE(store_.audit().empty());
+  EXPECT_EQ(store_.audit().back().action, "join");
+  EXPECT_EQ(store_.audit().back().reason, "joined");
+  EXPECT_EQ(store_.audit().back().actor, "host:node1");
 }
 
 TEST_F(MasterRegistryTest, SecondJoinTellsTheOthersWithoutAKey) {
@@ -196,9 +201,9 @@ TEST_F(MasterRegistryTest, LeaveRekeysAndTellsEveryone) {
   MustJoin("blue", "node2");
   auto d = registry_.Leave("blue", Host("node1"), "node1", "maintenance");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ(Whats(*d), (std::vector<std::string>{"RemoveMember blue node1",
-                                                 "Audit left blue/node1",
-                                                 "SetEpoch blue 2"}));
+  EXPECT_EQ(Whats(*d),
+            (std::vector<std::string>{"Transition blue epoch 2 -node1",
+                                      "Audit left blue/node1"}));
   EXPECT_FALSE(d->writes[1].required);  // the old best-effort audit row
   EXPECT_EQ(Targets(*d),
             (std::vector<std::string>{
@@ -244,7 +249,7 @@ TEST_F(MasterRegistryTest, RekeyExactErrorAndNewKey) {
   SecureBytes before = registry_.Find("blue")->key.Clone();
   auto d = registry_.Rekey("blue");
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(Whats(*d), (std::vector<std::string>{"SetEpoch blue 2"}));
+  EXPECT_EQ(Whats(*d), (std::vector<std::string>{"Transition blue epoch 2"}));
   EXPECT_FALSE(std::equal(before.view().begin(), before.view().end(),
                           registry_.Find("blue")->key.view().begin()));
 }
@@ -284,13 +289,13 @@ TEST_F(MasterRegistryTest, AddTvdExactErrors) {
   EXPECT_EQ(registry_.Find("red"), nullptr);
 }
 
-TEST_F(MasterRegistryTest, AddTvdWritesTheRowThenItsFirstEpoch) {
+TEST_F(MasterRegistryTest, AddTvdWritesTheRowWithItsFirstEpoch) {
   std::string xml = Policy("red", 2, {"node1"});
   auto out =
       registry_.AddTvd(*policy::ParseTvdPolicy(xml, "t"), xml, "admin:alice");
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(Whats(out->decision),
-            (std::vector<std::string>{"PutTvd red 0", "SetEpoch red 1",
+            (std::vector<std::string>{"Transition red new epoch 1",
                                       "Audit tvd-add red"}));
   EXPECT_EQ(out->reply_json.rfind("{\"added\":\"red\",\"digest\":\"", 0), 0u);
   EXPECT_EQ(registry_.Find("red")->epoch, 1u);
@@ -325,11 +330,10 @@ TEST_F(MasterRegistryTest, PolicyUpdateReachesEveryMemberAndEvictsTheDropped) {
   auto out =
       registry_.UpdateTvd(*policy::ParseTvdPolicy(xml, "t"), xml, "admin:a");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
-  EXPECT_EQ(
-      Whats(out->decision),
-      (std::vector<std::string>{"PutTvd red 1", "Audit tvd-update red",
-                                "RemoveMember red node2",
-                                "Audit evicted red/node2", "SetEpoch red 2"}));
+  EXPECT_EQ(Whats(out->decision),
+            (std::vector<std::string>{
+                "Transition red epoch 1", "Audit tvd-update red",
+                "Transition red epoch 2 -node2", "Audit evicted red/node2"}));
   EXPECT_EQ(Targets(out->decision),
             (std::vector<std::string>{
                 T("red", "node1", MessageType::kPolicyUpdate),
@@ -356,9 +360,9 @@ TEST_F(MasterRegistryTest, RemoveTvdExactErrorsAndLeaveNotices) {
   MustJoin("red", "node1");
   auto out = registry_.RemoveTvd("red", "admin:alice");
   ASSERT_TRUE(out.ok());
-  EXPECT_EQ(
-      Whats(out->decision),
-      (std::vector<std::string>{"RemoveTvd red", "Audit tvd-remove red"}));
+  EXPECT_EQ(Whats(out->decision),
+            (std::vector<std::string>{"Transition red removed",
+                                      "Audit tvd-remove red"}));
   EXPECT_EQ(Targets(out->decision),
             (std::vector<std::string>{
                 T("red", "node1", MessageType::kLeaveNotice, true)}));
@@ -383,10 +387,12 @@ TEST_F(MasterRegistryTest, PolicyFilesKeepEpochAndMembersOfTheStoredTvd) {
   // Changed policy: stored with the old epoch, members kept.
   auto changed = r.LoadFile("blue.xml", Policy("blue", 1, {"node1", "node2"}));
   ASSERT_TRUE(changed.ok());
-  EXPECT_EQ(Whats(*changed), (std::vector<std::string>{
-                                 "PutTvd blue 4", "Audit tvd-update blue"}));
+  EXPECT_EQ(Whats(*changed),
+            (std::vector<std::string>{"Transition blue epoch 4",
+                                      "Audit tvd-update blue"}));
   EXPECT_TRUE(r.IsMember("blue", "node1"));
-  EXPECT_EQ(Whats(r.RekeyAll()), (std::vector<std::string>{"SetEpoch blue 5"}));
+  EXPECT_EQ(Whats(r.RekeyAll()),
+            (std::vector<std::string>{"Transition blue epoch 5"}));
   EXPECT_EQ(r.MembersOf(*r.Find("blue")),
             (std::vector<protocol::Member>{{"node1", "10.0.0.1"}}));
 }
@@ -406,7 +412,9 @@ TEST_F(MasterRegistryTest,
              "  <quotas><total vcpus=\"8\"/></quotas>\n");
   auto p = policy::ParseTvdPolicy(xml, "test");
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  ASSERT_TRUE(registry_.AddTvd(std::move(p).value(), xml, "admin:a").ok());
+  auto added = registry_.AddTvd(std::move(p).value(), xml, "admin:a");
+  ASSERT_TRUE(added.ok());
+  ASSERT_TRUE(ApplyAll(added->decision, store_).ok());
   const policy::QuotaAmounts none;
   const policy::QuotaAmounts four{1, 4, 1024, 0};
   EXPECT_EQ(registry_.ClaimUsage("red", "node1", none, four, true).status(),

@@ -60,6 +60,8 @@
 
 namespace tvd::master {
 
+class OvsdbStoreWatch;
+
 struct MasterOptions {
   channel::ServerOptions server;
   channel::TlsCredentials credentials;
@@ -117,6 +119,8 @@ class Master {
   // more entry (see Create).
   std::map<channel::MessageType, Route> routes_;
   ListenerPtr listener_;
+  // With a shared store: what the other masters decide (replica_sync.cc).
+  std::unique_ptr<OvsdbStoreWatch> watch_;
 };
 
 }  // namespace tvd::master

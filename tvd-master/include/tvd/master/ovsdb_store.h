@@ -20,7 +20,11 @@
 //    ids are unique and dense (RecentAudit reads the newest by id); each row
 //    carries a random token so a transaction sent twice (after a lost
 //    answer) is recognised and not counted twice;
-//  - PutWrappedDiskKey never overwrites (an index on tvd, vm).
+//  - PutWrappedDiskKey never overwrites (an index on tvd, vm);
+//  - Transition runs under a `wait` on the TVD row's token (or its absence
+//    for a new TVD); when the wait fails, the stored token tells a
+//    transition that already went through (sent again after a lost answer:
+//    the token is its own new one) from one another master beat.
 // Every transaction is safe to send again after its answer was lost, which
 // is what the leader link does when it fails over (ovsdb_leader_link.h).
 //
@@ -51,7 +55,7 @@
 namespace tvd::master {
 
 // The schema version this code reads and writes (tvd_master.ovsschema).
-inline constexpr char kTvdMasterSchemaVersion[] = "1.0.0";
+inline constexpr char kTvdMasterSchemaVersion[] = "1.1.0";
 
 struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
@@ -75,6 +79,8 @@ class OvsdbStore final : public Store {
   Status RemoveTvd(const std::string& name) override;
   Status SetEpoch(const std::string& tvd, std::uint64_t epoch) override;
   StatusOr<std::vector<TvdRow>> ListTvds() override;
+  Status Transition(const TvdTransition& t) override;
+  StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name) override;
   Status UpsertHost(const std::string& host,
                     const std::string& underlay) override;
   Status SetAttestation(const std::string& host, bool ok,
@@ -129,6 +135,8 @@ class OvsdbStore final : public Store {
                 const Json& where, const Json& update_row,
                 const Json& insert_row) TVD_REQUIRES(mutex_);
   Status CheckIdentity(const std::string& kek_check) TVD_REQUIRES(mutex_);
+  StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
+      TVD_REQUIRES(mutex_);
 
   Mutex mutex_;
   OvsdbLeaderLink link_ TVD_GUARDED_BY(mutex_);

@@ -39,6 +39,11 @@ StatusOr<std::pair<std::string, std::vector<std::uint8_t>>> DecodeAk(
 StatusOr<AkClockRow> DecodeAkClock(const Json& row);
 // The host of a Membership row.
 StatusOr<std::string> DecodeMemberHost(const Json& row);
+// The TVD of a Membership row.
+StatusOr<std::string> DecodeMemberTvd(const Json& row);
+// The name and underlay address of a Host row.
+StatusOr<std::pair<std::string, std::string>> DecodeHostUnderlay(
+    const Json& row);
 StatusOr<VmRow> DecodeVm(const Json& row);
 // The wrapped key of a Disk_Key row.
 StatusOr<std::vector<std::uint8_t>> DecodeDiskKey(const Json& row);

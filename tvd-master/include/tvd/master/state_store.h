@@ -9,7 +9,8 @@
 // clock each AK quoted), quota_usage (tvd, host: what the host's relay last
 // claimed against the TVD's total quota), audit (every decision). Tables are
 // created when missing, so a database from an older master gains the new ones
-// on open. Keys themselves are never stored: only epochs and wrapped disk keys.
+// on open. Keys are never stored in clear: TVD keys of the current epoch and
+// disk keys are stored wrapped under the KEK.
 //
 // Errors: IoError "state db PATH: <sqlite message>" for anything SQLite
 // refuses; NotFound for lookups of absent rows where stated.
@@ -35,7 +36,49 @@ struct TvdRow {
   std::string policy_xml;
   std::string digest_hex;
   std::uint64_t epoch = 0;
+  // Changes with every decision that changes the row (policy, epoch): the
+  // precondition of the next one (TvdTransition). Empty in rows written
+  // before tokens were kept.
+  std::string token{};
+  // The key of `epoch` under the KEK (WrapTvdKey); empty when not stored.
+  // Replicas share it; it is never stored in clear.
+  std::vector<std::uint8_t> key_wrapped{};
 };
+
+// One decision on one TVD, applied as one transaction and only while the
+// stored row is the one the decision was made on: applied twice or by two
+// masters at once, it takes effect once. Memberships a TVD gains are kept
+// when present (a join commutes with other joins); removing a member also
+// removes its VMs and quota figure (RemoveMember).
+struct TvdTransition {
+  std::string tvd;
+  // true: the TVD must not exist yet. false: its stored token must be
+  // `expect_token`.
+  bool create = false;
+  std::string expect_token;
+  std::optional<TvdRow> row;  // the new row; unset: the row stays as it is
+  bool remove_tvd = false;    // the TVD and all its rows go
+  std::vector<std::string> add_members;
+  std::vector<std::string> remove_members;
+};
+
+// Whether `t` may be applied to the `stored` row: OK, or FailedPrecondition
+// "TVD X exists already" (create), "TVD X is gone", "TVD X changed on another
+// master" (the token differs). A store's Transition returns these and only
+// these as FailedPrecondition, so a caller can tell a lost race (decide
+// again on the stored state) from a store failure.
+Status CheckTransition(const TvdTransition& t,
+                       const std::optional<TvdRow>& stored);
+
+// Whether `stored` shows `t` applied already (a transition sent again after
+// its answer was lost): its new row's token is stored, or the TVD it
+// removes is gone.
+bool AlreadyApplied(const TvdTransition& t,
+                    const std::optional<TvdRow>& stored);
+
+// For logs and tests: "Transition blue epoch 2 +node1 -node2", "Transition
+// red new epoch 1", "Transition red removed".
+std::string Describe(const TvdTransition& t);
 
 struct HostRow {
   std::string name;
@@ -112,6 +155,11 @@ class StateStore {
   // Removes the membership, the VMs the host reported in that TVD and its
   // quota usage there (one transaction).
   Status RemoveMember(const std::string& tvd, const std::string& host);
+  // CheckTransition's FailedPrecondition when the precondition does not
+  // hold; nothing is written then.
+  Status Transition(const TvdTransition& t);
+  // The stored row of one TVD, nullopt when there is none.
+  StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name);
   StatusOr<std::vector<std::string>> Members(const std::string& tvd);
 
   // attached: insert or replace (tvd, vm) -> host, uuid; detached: remove
@@ -142,6 +190,10 @@ class StateStore {
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const std::string& sql) TVD_REQUIRES(mutex_);
   Status Error(const std::string& what) const TVD_REQUIRES(mutex_);
+  Status PutTvdLocked(const TvdRow& r) TVD_REQUIRES(mutex_);
+  StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
+      TVD_REQUIRES(mutex_);
+  Status TransitionLocked(const TvdTransition& t) TVD_REQUIRES(mutex_);
 
   mutable Mutex mutex_;
   sqlite3* db_ TVD_PT_GUARDED_BY(mutex_);

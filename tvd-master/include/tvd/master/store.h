@@ -28,6 +28,12 @@ class Store {
   virtual Status RemoveTvd(const std::string& name) = 0;
   virtual Status SetEpoch(const std::string& tvd, std::uint64_t epoch) = 0;
   virtual StatusOr<std::vector<TvdRow>> ListTvds() = 0;
+  // One decision on one TVD under its precondition (TvdTransition).
+  // FailedPrecondition only for a precondition that does not hold
+  // (CheckTransition); a transition sent again after its answer was lost
+  // is recognised by its new token and is OK.
+  virtual Status Transition(const TvdTransition& t) = 0;
+  virtual StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name) = 0;
 
   virtual Status UpsertHost(const std::string& host,
                             const std::string& underlay) = 0;

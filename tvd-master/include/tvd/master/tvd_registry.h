@@ -21,15 +21,18 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "tvd/attest/requirements.h"
 #include "tvd/channel/frame.h"
+#include "tvd/master/state_store.h"
 #include "tvd/master/store.h"
 #include "tvd/master/total_quota_ledger.h"
 #include "tvd/pki/identity.h"
@@ -47,9 +50,12 @@ struct TvdState {
   Sha256Digest digest{};
   attest::TcbRequirements requirements;
   std::uint64_t epoch = 0;
-  SecureBytes key;  // of `epoch`; memory only
+  SecureBytes key;  // of `epoch`; stored only wrapped under the KEK
   bool from_file = false;
   std::set<std::string> members;  // host names
+  // The stored row's token this state was decided on or produced: the
+  // precondition of the next decision on the TVD (TvdTransition).
+  std::string token;
 };
 
 // One message for the member channel of (tvd, host).
@@ -71,6 +77,11 @@ struct StoreWrite {
   // A required write that fails only its own entry, not the journal: it
   // changes at most one row no later decision depends on (a disk key).
   bool isolated = false;
+  // Set for a TvdTransition of this TVD: its FailedPrecondition (another
+  // master changed the TVD first) fails only its own entry and tells the
+  // journal's conflict handler, which brings the registry to the stored
+  // state; the caller decides again.
+  std::string transition_of{};
 };
 
 struct Decision {
@@ -96,12 +107,48 @@ class TvdRegistry {
   explicit TvdRegistry(std::size_t max_members = protocol::kMaxMembers)
       : max_members_(max_members) {}
 
+  // With a KEK, every stored row carries its epoch's key wrapped under it
+  // (WrapTvdKey) and Restore takes the stored key instead of leaving the
+  // TVD without one: what replicas sharing a store need. Without one
+  // (tests), rows carry no key.
+  void SetKek(SecureBytes kek) { kek_ = std::move(kek); }
+
   // --- Start-up -----------------------------------------------------------
   // Restores a TVD from the state store. InvalidArgument "state db TVD X:
   // ..." when the stored policy no longer parses or has no requirements.
   Status Restore(const TvdRow& row, const std::vector<std::string>& members);
   // The known underlay address of a host (from the state store).
   void RestoreHost(const std::string& host, const std::string& underlay);
+  // Whether the TVD has a key for its epoch (one Restore unwrapped).
+  bool HasKey(const std::string& tvd) const;
+
+  // --- Replicas sharing a store -------------------------------------------
+  // The stored row of `tvd` changed (`row`; nullopt: the TVD is gone) with
+  // its `members`, as a store monitor or a lost race saw it. A row whose
+  // token this registry produced itself is its own decision coming back
+  // and changes nothing, unless `force` (after a lost race). Otherwise the
+  // TVD becomes the stored one and the members here hear the difference:
+  // a PolicyUpdate for a new policy, a MembershipUpdate (with the new key
+  // for a new epoch) for members gone or come, a LeaveNotice for a member
+  // that is gone. Errors: Restore's for a stored policy that does not
+  // parse, UnwrapTvdKey's for a key that does not unwrap (nothing changes).
+  StatusOr<Decision> ApplyStored(const std::string& tvd,
+                                 const std::optional<TvdRow>& row,
+                                 const std::vector<std::string>& members,
+                                 bool force);
+  // Hosts another master admitted to `tvd` (a join does not change the
+  // row, whose token is `token`): members here hear of those that are new
+  // to them. Nothing happens while this registry's row differs (its own
+  // decisions are on the way, or the row change comes with ApplyStored).
+  Decision ApplyStoredJoins(const std::string& tvd, const std::string& token,
+                            const std::vector<std::string>& hosts);
+  // Forgets every TVD and host (a replica's start-up that lost a race
+  // starts over from the store).
+  void Clear();
+  // The underlay address another master recorded for a host.
+  void ApplyStoredHost(const std::string& host, const std::string& underlay) {
+    underlay_[host] = underlay;
+  }
   // A policy file from the policy directory: added when new, replacing the
   // stored one when changed (keeping its epoch and members), only marked as
   // file-owned when unchanged. Errors: the parser's, with `source`.
@@ -201,8 +248,16 @@ class TvdRegistry {
  private:
   Status CheckRoom(const std::string& tvd, const TvdState& t,
                    const std::string& host) const;
+  // Gives `t` a new token (remembered as this registry's own) and returns
+  // its row, with the key wrapped when there is a KEK.
+  TvdRow NextRow(TvdState& t);
+  bool IsOwnToken(const std::string& tvd, const std::string& token) const;
 
   const std::size_t max_members_;
+  SecureBytes kek_;
+  // The tokens this registry produced, per TVD (the newest kOwnTokens):
+  // a stored row with one of them is this registry's own decision.
+  std::map<std::string, std::deque<std::string>> own_tokens_;
   std::map<std::string, TvdState> tvds_;
   std::map<std::string, std::string> underlay_;  // host -> address
   // What each member's relay claimed; a host's figure goes with its

@@ -10,7 +10,9 @@
 // Fail-stop: when a required write fails, that entry and every later one
 // fail with that error (their `after` never runs, so no message built on
 // undurable state leaves), `on_failure` runs once, and the journal accepts
-// nothing more. An `isolated` write fails only its own entry. Writes
+// nothing more. An `isolated` write fails only its own entry, and so does a
+// TVD transition refused by its precondition (another master changed the
+// TVD first: FailedPrecondition, nothing was written). Writes
 // marked not required (best-effort audit rows) are
 // logged when lost and do not stop the journal.
 #pragma once
