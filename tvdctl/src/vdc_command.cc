@@ -71,7 +71,8 @@ class FailoverMasterSource : public overview::MasterSource {
     TVD_ASSIGN_OR_RETURN(std::string reply, client_.Query({kind, ""}));
     nlohmann::json j =
         nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return ProtocolError("the master's reply is not JSON");
+    if (j.is_discarded())
+      return ProtocolError("the master's reply is not JSON");
     return j;
   }
 

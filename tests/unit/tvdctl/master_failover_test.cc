@@ -27,9 +27,9 @@ struct ScriptedMasters {
       asked.push_back(e.ToString());
       auto it = by_master.find(e.ToString());
       if (it == by_master.end()) {
-        return MasterAttempt{false, Unavailable("cannot connect to " +
-                                                e.ToString() +
-                                                ": Connection refused")};
+        return MasterAttempt{false,
+                             Unavailable("cannot connect to " + e.ToString() +
+                                         ": Connection refused")};
       }
       return it->second;
     };
@@ -144,12 +144,12 @@ TEST(MasterListTest, ResolveConnectionRefusesABadList) {
                             "address"));
   std::string seventeen;
   for (int i = 1; i <= 17; ++i) {
-    seventeen += (i > 1 ? "," : "") + std::string("127.0.0.") +
-                 std::to_string(i) + ":1";
+    seventeen +=
+        (i > 1 ? "," : "") + std::string("127.0.0.") + std::to_string(i) + ":1";
   }
-  EXPECT_EQ(resolve(seventeen),
-            InvalidArgument("'" + seventeen +
-                            "' lists 17 endpoints; at most 16"));
+  EXPECT_EQ(
+      resolve(seventeen),
+      InvalidArgument("'" + seventeen + "' lists 17 endpoints; at most 16"));
 }
 
 }  // namespace

@@ -51,10 +51,10 @@ StatusOr<std::string> AskFirstReachable(
 // host:`master_name`.
 class FailoverAdminClient {
  public:
-  FailoverAdminClient(std::vector<daemon::Endpoint> masters,
-                      std::string master_name, const channel::TlsContext& tls,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(
-                          15));
+  FailoverAdminClient(
+      std::vector<daemon::Endpoint> masters, std::string master_name,
+      const channel::TlsContext& tls,
+      std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
   StatusOr<std::string> AddTvd(const std::string& policy_xml) const;
   StatusOr<std::string> UpdateTvd(const std::string& policy_xml) const;
