@@ -1,6 +1,7 @@
 // Which master a host tries next, and after how long, once its member
-// channel ended without a LeaveNotice (docs/master.md, "Fail-over"). Pure:
-// no clock, no I/O; the random numbers are passed in.
+// channel ended without a LeaveNotice (docs/host.md, "Fail-over across
+// master replicas"). Pure: no clock, no I/O; the random numbers are passed
+// in.
 //
 // With masters 0..n-1 and master `lost` gone, attempt k (k = 0, 1, ...)
 // goes to master (lost + 1 + k) mod n: the next one in the list first, then

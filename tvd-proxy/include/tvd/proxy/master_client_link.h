@@ -1,6 +1,7 @@
 // MasterLink over a list of master replicas (master_channel.h): the real
 // connection of a tvd-proxy to the TVD master, which fails over to another
-// replica when its master dies (docs/master.md, "Fail-over").
+// replica when its master dies (docs/host.md, "Fail-over across master
+// replicas").
 //
 // Join() tries the masters in list order, starting with the last one that
 // served this link: the first that grants the join serves the member

@@ -1,6 +1,6 @@
-// tvdctl's requests to a list of master replicas (docs/master.md,
-// "Fail-over"): a request goes to the first master that accepts the
-// connection.
+// tvdctl's requests to a list of master replicas (docs/host.md, "Fail-over
+// across master replicas"): a request goes to the first master that
+// accepts the connection.
 //
 // A master that cannot be connected to (TCP refused or timed out, a TLS
 // handshake cut or timed out, a certificate that is not --master-name's)

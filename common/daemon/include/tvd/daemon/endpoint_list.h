@@ -1,6 +1,7 @@
 // ADDR:PORT,ADDR:PORT,...: a list of TCP endpoints on a command line or in a
 // config file, where a client may reach any of several servers (the master
-// replicas a host or tvdctl fails over across, docs/master.md).
+// replicas a host or tvdctl fails over across: docs/host.md, "Fail-over
+// across master replicas").
 //
 // Each entry is one ADDRESS:PORT of endpoint.h under the caller's rules;
 // spaces and tabs around an entry are ignored ("a:1, b:2" in a config
