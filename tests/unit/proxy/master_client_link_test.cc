@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 
 #include "tvd/policy/canonical.h"
@@ -32,6 +33,10 @@ struct Journal {
   std::vector<MasterUpdate> updates;
   std::vector<milliseconds> sleeps;
   bool leave_called = false;
+  // By replica id: the JoinRequests received and the Close() calls. Kept
+  // here, not in the replicas, which the link owns and destroys.
+  std::map<std::string, std::vector<protocol::JoinRequest>> requests;
+  std::map<std::string, int> closes;
 
   void Add(std::string call) {
     std::lock_guard l(m);
@@ -86,7 +91,10 @@ class FakeReplica : public MasterChannel {
   StatusOr<protocol::JoinGrant> Join(
       const protocol::JoinRequest& request) override {
     journal_.Add(id_ + " join");
-    requests.push_back(request);
+    {
+      std::lock_guard l(journal_.m);
+      journal_.requests[id_].push_back(request);
+    }
     if (joins.empty()) {
       return Unavailable("cannot connect to " + name_ + ": Connection refused");
     }
@@ -105,7 +113,10 @@ class FakeReplica : public MasterChannel {
     while (!stop) std::this_thread::sleep_for(milliseconds(5));
     return Status::Ok();
   }
-  void Close() override { ++closes; }
+  void Close() override {
+    std::lock_guard l(journal_.m);
+    ++journal_.closes[id_];
+  }
   Status Leave(const std::string& tvd, const std::string& reason) override {
     journal_.Add(id_ + " leave " + tvd + " (" + reason + ")");
     {
@@ -134,12 +145,10 @@ class FakeReplica : public MasterChannel {
 
   std::deque<StatusOr<protocol::JoinGrant>> joins;
   std::deque<ServeScript> serves;
-  std::vector<protocol::JoinRequest> requests;
   Status leave_result;
   Status disk_key_result;
   Status report_result;
   Status claim_result;
-  int closes = 0;
 
  private:
   std::string id_;
@@ -185,8 +194,12 @@ class MasterClientLinkTest : public ::testing::Test {
   bool WaitForUpdates(std::size_t n) {
     return journal_.WaitFor([&] { return journal_.updates.size() >= n; });
   }
-  // Stops the serving thread: everything it did is in the journal.
-  void StopLink() { link_.reset(); }
+  // Stops the serving thread: everything it did is in the journal. The
+  // replicas are gone with the link: no M() after this.
+  void StopLink() {
+    link_.reset();
+    replicas_.clear();
+  }
 
   Journal journal_;
   std::vector<FakeReplica*> replicas_;
@@ -291,10 +304,11 @@ TEST_F(MasterClientLinkTest, OneMasterIsJoinedAgainAfterItsChannelDrops) {
   EXPECT_TRUE(
       journal_.updates[0].key.Equals(std::vector<std::uint8_t>(32, 0x77)));
   // The rejoin names the policy the proxy already enforces.
-  ASSERT_EQ(M(1).requests.size(), 3u);
-  EXPECT_FALSE(M(1).requests[0].known_policy_digest.has_value());
-  EXPECT_EQ(M(1).requests[2].known_policy_digest, Grant(7, 0).policy_digest);
-  EXPECT_EQ(M(1).requests[2].underlay, "198.18.0.1");
+  const auto& requests = journal_.requests["m1"];
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_FALSE(requests[0].known_policy_digest.has_value());
+  EXPECT_EQ(requests[2].known_policy_digest, Grant(7, 0).policy_digest);
+  EXPECT_EQ(requests[2].underlay, "198.18.0.1");
 }
 
 TEST_F(MasterClientLinkTest, FailsOverToTheNextMasterThenAround) {
@@ -334,7 +348,7 @@ TEST_F(MasterClientLinkTest, FailsOverToTheNextMasterThenAround) {
             (std::vector<Member>{{"host-a", "198.18.0.1"},
                                  {"host-b", "198.18.0.2"}}));
   // The dead master's member channel was closed before moving on.
-  EXPECT_GE(M(1).closes, 1);
+  EXPECT_GE(journal_.closes["m1"], 1);
 }
 
 TEST_F(MasterClientLinkTest, ALeaveNoticeIsFinal) {
