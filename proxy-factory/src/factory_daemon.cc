@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "tvd/daemon/endpoint_list.h"
 #include "tvd/host/control_socket.h"
 #include "tvd/log.h"
 #include "tvd/proxy_factory/proxy_factory.h"
@@ -71,7 +72,34 @@ std::string DefaultProxyBinary() {
   return SelfDir() + "/tvd-proxy";
 }
 
+std::vector<std::string> ProxyArgvPrefix(const FactoryFlags& flags) {
+  std::vector<std::string> argv = {flags.proxy.empty() ? DefaultProxyBinary()
+                                                       : flags.proxy};
+  argv.insert(argv.end(), flags.proxy_args.begin(), flags.proxy_args.end());
+  if (!flags.state_dir.empty())
+    argv.push_back("--state-dir=" + flags.state_dir);
+  if (!flags.masters.empty()) {
+    argv.push_back("--master=" + daemon::EndpointListToString(flags.masters));
+  }
+  return argv;
+}
+
 StatusOr<daemon::DaemonPtr> StartFactoryDaemon(const FactoryFlags& flags) {
+  // A proxy would refuse a bad master list at every join; say it now.
+  for (const std::string& arg : flags.proxy_args) {
+    constexpr std::string_view kMaster = "--master=";
+    if (!arg.starts_with(kMaster)) continue;
+    if (!flags.masters.empty()) {
+      return InvalidArgument(
+          "--master is given both as --master and as --proxy-arg");
+    }
+    StatusOr<std::vector<daemon::Endpoint>> list =
+        daemon::ParseEndpointList(std::string_view(arg).substr(kMaster.size()));
+    if (!list.ok()) {
+      return InvalidArgument("--proxy-arg=--master: " +
+                             list.status().message());
+    }
+  }
   PeerPolicy peers;
   if (flags.group) peers.allowed_gid = *flags.group;
   if (::mkdir(flags.run_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -79,13 +107,8 @@ StatusOr<daemon::DaemonPtr> StartFactoryDaemon(const FactoryFlags& flags) {
   }
   TVD_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> server,
                        ControlServer::Listen(flags.socket, peers));
-  std::vector<std::string> argv = {flags.proxy.empty() ? DefaultProxyBinary()
-                                                       : flags.proxy};
-  argv.insert(argv.end(), flags.proxy_args.begin(), flags.proxy_args.end());
-  if (!flags.state_dir.empty())
-    argv.push_back("--state-dir=" + flags.state_dir);
-  auto d = std::make_unique<FactoryDaemon>(std::move(server), std::move(argv),
-                                           flags.run_dir);
+  auto d = std::make_unique<FactoryDaemon>(
+      std::move(server), ProxyArgvPrefix(flags), flags.run_dir);
   log::Info("listening on ", flags.socket);
   // The TVDs joined before this factory stopped get their proxies back.
   d->Restore();
@@ -123,6 +146,14 @@ daemon::DaemonSpec<FactoryFlags> FactoryDaemonSpec() {
               "root-owned directory where each proxy records the VMs it "
               "admitted")
         .Default("the proxy's, /var/lib/tvd/proxy");
+    flags.Custom(
+        "master", "ADDRESS:PORT[,...]",
+        [&f](std::string_view v) -> Status {
+          TVD_ASSIGN_OR_RETURN(f.masters, daemon::ParseEndpointList(v));
+          return Status::Ok();
+        },
+        "the master, or its replicas in the order to try them (at most 16); "
+        "passed on to every proxy as --master");
   };
   spec.start = [](FactoryFlags& f) { return StartFactoryDaemon(f); };
   return spec;

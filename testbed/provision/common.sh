@@ -14,6 +14,9 @@
 #   TB_MGMT_ADDR  the management node's underlay address (tvd-master on
 #               port 7400, rm-server on 5560).
 #   TB_CA_NAME  the VDC CA's name (certificate O=).
+#   TB_MASTERS  the master replicas hosts and tvdctl reach, in the order to
+#               try them: ADDR:PORT,ADDR:PORT,... (at most 16). Default: the
+#               one master, $TB_MGMT_ADDR:7400.
 
 : "${TB_MGMT_ADDR:=198.18.0.10}"
 : "${TB_CA_NAME:=testbed-vdc}"
@@ -21,6 +24,7 @@
 : "${TB_BUILD:=}"
 # shellcheck disable=SC2034  # used by the scripts that source this file
 TB_MASTER_PORT=7400
+: "${TB_MASTERS:=$TB_MGMT_ADDR:$TB_MASTER_PORT}"
 # shellcheck disable=SC2034
 TB_RM_AGENT_PORT=5560
 # shellcheck disable=SC2034

@@ -232,14 +232,15 @@ start_factory() {
     --ovsdb="$TB_STATE/ovs/db.sock" --bridge=br-tvd \
     --openflow="$TB_STATE/ovs/br-tvd.mgmt" \
     --vici="$TB_STATE/charon/charon.vici" --datapath=netdev \
-    --master="$TB_MGMT_ADDR:$TB_MASTER_PORT" --master-name=tvd-master \
+    --master-name=tvd-master \
     --ca="$pki/ca.crt" --cert="$pki/host-$name.crt" --key="$pki/host-$name.key" \
     --tcti="$tcti"; do
     a+=("--proxy-arg=$arg")
   done
   tb_spawn proxy-factory "$TB_STATE/factory.log" "" "$bin" \
     --socket "$TB_STATE/factory.sock" --run-dir "$TB_STATE/proxies" \
-    --state-dir "$TB_STATE/proxy-state" --proxy "$proxy" "${a[@]}"
+    --state-dir "$TB_STATE/proxy-state" --proxy "$proxy" \
+    --master "$TB_MASTERS" "${a[@]}"
   tb_wait proxy-factory 10 "$TB_PID" "$TB_STATE/factory.log" \
     tb_unix_up "$TB_STATE/factory.sock"
 }

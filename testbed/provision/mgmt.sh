@@ -229,7 +229,7 @@ EOF
 
   # tvdctl's admin defaults for this node.
   cat >"$TB_SITE/admin.conf" <<EOF
-master = $TB_MGMT_ADDR:$TB_MASTER_PORT
+master = $TB_MASTERS
 ca = $pki/ca.crt
 cert = $pki/admin-admin.crt
 key = $pki/admin-admin.key

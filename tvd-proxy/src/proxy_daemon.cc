@@ -12,11 +12,13 @@
 #include "tvd/attest/esys_tpm.h"
 #include "tvd/channel/tls_context.h"
 #include "tvd/clock.h"
+#include "tvd/daemon/endpoint_list.h"
 #include "tvd/host/control_socket.h"
 #include "tvd/log.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/libvirt_hypervisor.h"
+#include "tvd/proxy/master_channel.h"
 #include "tvd/proxy/master_client_link.h"
 #include "tvd/proxy/measurement_cache.h"
 #include "tvd/proxy/per_call_tpm.h"
@@ -157,13 +159,16 @@ class ProxyDaemon : public daemon::Daemon {
     attest::AttesterOptions attester_options;
     if (!f_.ima_log.empty()) attester_options.ima_log_path = f_.ima_log;
     attester_ = std::make_unique<attest::Attester>(tpm, attester_options);
-    client_ = std::make_unique<protocol::MasterClient>(
-        f_.host,
-        protocol::MasterEndpoint{f_.master.address,
-                                 f_.master.port,
-                                 {pki::Role::kHost, f_.master_name}},
-        *tls_, *attester_);
-    link_ = std::make_unique<MasterClientLink>(*client_, f_.address);
+    // One client per replica: each holds its own member channel.
+    std::vector<MasterChannelPtr> masters;
+    for (const daemon::Endpoint& m : f_.masters) {
+      masters.push_back(std::make_unique<MasterClientChannel>(
+          f_.host,
+          protocol::MasterEndpoint{
+              m.address, m.port, {pki::Role::kHost, f_.master_name}},
+          *tls_, *attester_));
+    }
+    link_ = std::make_unique<MasterClientLink>(std::move(masters), f_.address);
     return Status::Ok();
   }
 
@@ -175,7 +180,6 @@ class ProxyDaemon : public daemon::Daemon {
   std::unique_ptr<channel::TlsContext> tls_;
   std::unique_ptr<attest::Tpm> tpm_;
   std::unique_ptr<attest::Attester> attester_;
-  std::unique_ptr<protocol::MasterClient> client_;
   std::unique_ptr<MasterClientLink> link_;
   MeasurementCache cache_;
   std::unique_ptr<FileAdmissionStore> admissions_;
@@ -213,7 +217,16 @@ daemon::DaemonSpec<ProxyFlags> ProxyDaemonSpec() {
     flags.String("host", &f.host, "this host's id").Required();
     flags.String("address", &f.address, "this host's underlay address")
         .Required();
-    flags.Endpoint("master", &f.master, {}, "the master").Required();
+    flags
+        .Custom(
+            "master", "ADDRESS:PORT[,...]",
+            [&f](std::string_view v) -> Status {
+              TVD_ASSIGN_OR_RETURN(f.masters, daemon::ParseEndpointList(v));
+              return Status::Ok();
+            },
+            "the master, or its replicas in the order to try them (at most "
+            "16)")
+        .Required();
     flags
         .String("master-name", &f.master_name,
                 "the name in the master's certificate")

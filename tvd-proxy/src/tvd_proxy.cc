@@ -1,9 +1,11 @@
 #include "tvd/proxy/tvd_proxy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "tvd/log.h"
 #include "tvd/policy/canonical.h"
@@ -32,6 +34,22 @@ StatusOr<std::string> ReadSmallFile(const std::string& path,
   }
   if (in.bad()) return IoError("cannot read VM configuration " + path);
   return data;
+}
+
+// The same other hosts at the same addresses, in any order (this host is
+// listed by some masters' answers and not by others; it never gets a
+// tunnel).
+bool SameMembers(std::vector<Member> a, std::vector<Member> b,
+                 const std::string& local_host) {
+  auto local = [&](const Member& m) { return m.host == local_host; };
+  std::erase_if(a, local);
+  std::erase_if(b, local);
+  auto by_host = [](const Member& x, const Member& y) {
+    return std::tie(x.host, x.address) < std::tie(y.host, y.address);
+  };
+  std::sort(a.begin(), a.end(), by_host);
+  std::sort(b.begin(), b.end(), by_host);
+  return a == b;
 }
 
 void KeepFirst(Status& first, const Status& s) {
@@ -593,8 +611,23 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     log::Info("TVD '", config_.tvd, "': policy updated");
     return;
   }
+  // A rejoin (after the master restarted or another replica took over)
+  // repeats the whole grant: when epoch, key and members are what the host
+  // already has and its networks are programmed, nothing on the host
+  // changes (no rekey, no reprogramming). While a programming is pending,
+  // any update tries again at once, as it always did.
+  const bool rekey =
+      !update.key.empty() && (update.key_epoch != grant_->key_epoch ||
+                              !update.key.Equals(grant_->tvd_key.view()));
+  if (!rekey && !network_pending_ &&
+      SameMembers(update.members, grant_->members, config_.local_host)) {
+    log::Info("TVD '", config_.tvd, "': membership unchanged (key epoch ",
+              grant_->key_epoch, ", ", grant_->members.size(), " members)");
+    FlushReports();
+    return;
+  }
   grant_->members = update.members;
-  if (!update.key.empty()) {  // the master rekeyed the TVD
+  if (rekey) {  // the master rekeyed the TVD
     grant_->tvd_key = update.key.Clone();
     grant_->key_epoch = update.key_epoch;
   }

@@ -13,6 +13,7 @@
 
 #include "tvd/channel/tls_context.h"
 #include "tvd/daemon/endpoint.h"
+#include "tvd/daemon/endpoint_list.h"
 #include "tvd/file_util.h"
 #include "tvd/pki/identity.h"
 #include "tvd/policy/tvd_policy_parser.h"
@@ -22,6 +23,7 @@
 #include "tvd/text_table.h"
 #include "tvd/tvdctl/dispatcher.h"
 #include "tvd/tvdctl/host_command.h"
+#include "tvd/tvdctl/master_failover.h"
 
 namespace tvd::tvdctl {
 
@@ -44,7 +46,10 @@ void PrintUsage(std::ostream& out) {
          "get it\n"
          "  remove TVD         remove a TVD; its members are told to leave\n\n"
          "Options:\n"
-         "  --master ADDRESS:PORT  the master ($TVD_MASTER)\n"
+         "  --master ADDRESS:PORT[,ADDRESS:PORT...]\n"
+         "                         the master, or its replicas: a request\n"
+         "                         goes to the first that accepts the\n"
+         "                         connection ($TVD_MASTER)\n"
          "  --master-name NAME     CN of the master's certificate "
          "($TVD_MASTER_NAME,\n"
          "                         default tvd-master)\n"
@@ -214,6 +219,10 @@ StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(
   return std::make_pair(e.address, e.port);
 }
 
+StatusOr<std::vector<daemon::Endpoint>> MasterList(const MasterConnection& c) {
+  return daemon::ParseEndpointList(c.master);
+}
+
 StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {
   TvdInvocation inv;
   std::vector<std::string> operands;
@@ -320,7 +329,7 @@ Status ResolveConnection(TvdInvocation& inv, const EnvLookup& env) {
         "no master address: pass --master ADDRESS:PORT, set TVD_MASTER, or "
         "write 'master = ADDRESS:PORT' in the config file");
   }
-  TVD_RETURN_IF_ERROR(SplitHostPort(c.master).status());
+  TVD_RETURN_IF_ERROR(MasterList(c).status());
   if (!pki::IsValidName(c.master_name)) {
     return InvalidArgument("--master-name '" + c.master_name +
                            "' is not a valid certificate name");
@@ -479,9 +488,8 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
            "CA certificate\n";
     return kExitFailure;
   }
-  auto [address, port] = *SplitHostPort(c.master);
-  protocol::AdminClient admin(
-      {address, port, {pki::Role::kHost, c.master_name}}, **tls);
+  // ResolveConnection checked the list.
+  FailoverAdminClient admin(*MasterList(c), c.master_name, **tls);
 
   StatusOr<std::string> reply = InvalidArgument("unreachable");
   switch (inv.verb) {

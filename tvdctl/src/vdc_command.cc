@@ -8,6 +8,7 @@
 #include "tvd/rm/curve_keys.h"
 #include "tvd/tvdctl/dispatcher.h"
 #include "tvd/tvdctl/host_command.h"
+#include "tvd/tvdctl/master_failover.h"
 #include "tvd/tvdctl/tvd_command.h"
 
 namespace tvd::tvdctl {
@@ -20,7 +21,9 @@ void PrintUsage(std::ostream& out) {
          "VMs per TVD and host, free resources per host. Needs an admin\n"
          "certificate for the master and an admin key for rm-server.\n\n"
          "Options:\n"
-         "  --master ADDRESS:PORT  the master ($TVD_MASTER)\n"
+         "  --master ADDRESS:PORT[,ADDRESS:PORT...]\n"
+         "                         the master or its replicas, asked in "
+         "order ($TVD_MASTER)\n"
          "  --master-name NAME     CN of the master's certificate "
          "($TVD_MASTER_NAME,\n"
          "                         default tvd-master)\n"
@@ -44,6 +47,38 @@ std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string() : std::string(v);
 }
+
+// The master's admin queries at the first replica that accepts the
+// connection (master_failover.h).
+class FailoverMasterSource : public overview::MasterSource {
+ public:
+  FailoverMasterSource(std::vector<daemon::Endpoint> masters,
+                       std::string master_name,
+                       std::unique_ptr<channel::TlsContext> tls,
+                       std::chrono::milliseconds timeout)
+      : tls_(std::move(tls)),
+        client_(std::move(masters), std::move(master_name), *tls_, timeout) {}
+  StatusOr<nlohmann::json> QueryTvds() override {
+    return Query(protocol::AdminQueryKind::kTvds);
+  }
+  StatusOr<nlohmann::json> QueryHosts() override {
+    return Query(protocol::AdminQueryKind::kHosts);
+  }
+  std::string Describe() const override { return client_.Describe(); }
+
+ private:
+  StatusOr<nlohmann::json> Query(protocol::AdminQueryKind kind) {
+    TVD_ASSIGN_OR_RETURN(std::string reply, client_.Query({kind, ""}));
+    nlohmann::json j =
+        nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded())
+      return ProtocolError("the master's reply is not JSON");
+    return j;
+  }
+
+  std::unique_ptr<channel::TlsContext> tls_;
+  FailoverAdminClient client_;
+};
 
 bool Unreachable(const overview::SourceState& s) {
   return !s.ok &&
@@ -151,11 +186,10 @@ int RunVdcCommand(const std::vector<std::string>& args, std::ostream& out,
     err << "tvdctl vdc: " << keys.status().ToString() << "\n";
     return kExitFailure;
   }
-  auto [address, port] = *SplitHostPort(c.master);
   const std::chrono::milliseconds timeout(timeout_ms);
-  overview::AdminMasterSource master(
-      {address, port, {pki::Role::kHost, c.master_name}},
-      std::move(tls).value(), timeout);
+  // ResolveConnection checked the list.
+  FailoverMasterSource master(*MasterList(c), c.master_name,
+                              std::move(tls).value(), timeout);
   overview::RmSnapshotSource rm(rm_server, *server_public,
                                 std::move(keys).value(), timeout);
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(

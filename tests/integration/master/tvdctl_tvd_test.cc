@@ -1,11 +1,18 @@
 // `tvdctl tvd` (the real binary) against a real tvd-master process: add,
 // update, list, show, remove; a broken policy refused before it is sent; a
 // host certificate refused; a master that does not listen is exit 3; the
-// connection settings from a config file named by $TVDCTL_ADMIN_CONFIG.
+// connection settings from a config file named by $TVDCTL_ADMIN_CONFIG; a
+// list of masters moves past the ones that refuse or cut the connection,
+// never past an answer.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -223,6 +230,88 @@ TEST_F(TvdctlTvdTest, HostCertificateIsRefused) {
                            "TVD_ADMIN_KEY=" + dir_ + "/node1.key"});
   EXPECT_EQ(add.exit_status, 1);
   EXPECT_EQ(RunJson({"list"})["tvds"].size(), 1u);
+}
+
+// A "master" on 127.0.0.1 that accepts TCP connections and closes each at
+// once: the TLS handshake is cut. Counts the connections.
+class CuttingListener {
+ public:
+  CuttingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        ++accepted_;
+        ::close(c);
+      }
+    });
+  }
+  ~CuttingListener() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string Endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST_F(TvdctlTvdTest, AMasterListMovesOnlyPastConnectionFailures) {
+  StatusOr<std::uint16_t> closed = testing::FreeLoopbackPort();
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  const std::string refused = "127.0.0.1:" + std::to_string(*closed);
+  const std::string live = "127.0.0.1:" + std::to_string(port_);
+  CuttingListener cut;
+  // Refused, then cut during the handshake, then the real master answers.
+  CommandResult r =
+      Run({"list", "--master", refused + "," + cut.Endpoint() + "," + live});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("TVD ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\nblue "), std::string::npos) << r.out;
+  EXPECT_EQ(cut.accepted(), 1);
+  // An error answer is final: the next master is never asked.
+  CommandResult missing =
+      Run({"show", "nosuch", "--master", live + "," + cut.Endpoint()});
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_NE(missing.err.find("not-found: peer: no TVD named nosuch"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(cut.accepted(), 1);
+  // No master accepts: each is named, and it is "unreachable" (exit 3).
+  CommandResult none =
+      Run({"list", "--master", refused + "," + cut.Endpoint()});
+  EXPECT_EQ(none.exit_status, 3);
+  EXPECT_NE(none.err.find("unavailable: no master accepted the connection: " +
+                          refused + ": cannot connect to " + refused + ": "),
+            std::string::npos)
+      << none.err;
+  EXPECT_NE(none.err.find("; " + cut.Endpoint() + ": TLS handshake failed"),
+            std::string::npos)
+      << none.err;
+  EXPECT_EQ(cut.accepted(), 2);
+  // A repeated master is a usage error before anything is sent.
+  CommandResult twice = Run({"list", "--master", live + "," + live});
+  EXPECT_EQ(twice.exit_status, 2);
+  EXPECT_NE(twice.err.find("entry 2 (" + live + ") repeats entry 1"),
+            std::string::npos)
+      << twice.err;
 }
 
 TEST_F(TvdctlTvdTest, UnreachableMasterIsExitThree) {

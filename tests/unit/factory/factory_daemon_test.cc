@@ -45,6 +45,53 @@ TEST(FactoryDaemonTest, FlagErrors) {
       InvalidArgument("unknown option '--frob'"));
 }
 
+// The master, or its replicas, reach every proxy as one --master list.
+TEST(FactoryDaemonTest, MasterListIsPassedToEveryProxy) {
+  auto f = daemon::ParseDaemonFlags(
+      FactoryDaemonSpec(),
+      {"--proxy=/p", "--proxy-arg=--tcti=none",
+       "--master=10.0.0.1:7400, 10.0.0.2:7400,[fd00::3]:7400",
+       "--state-dir=/st"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->masters,
+            (std::vector<daemon::Endpoint>{
+                {"10.0.0.1", 7400}, {"10.0.0.2", 7400}, {"fd00::3", 7400}}));
+  EXPECT_EQ(ProxyArgvPrefix(*f),
+            (std::vector<std::string>{
+                "/p", "--tcti=none", "--state-dir=/st",
+                "--master=10.0.0.1:7400,10.0.0.2:7400,[fd00::3]:7400"}));
+  // Without --master nothing is added (a --proxy-arg may carry it).
+  f = daemon::ParseDaemonFlags(
+      FactoryDaemonSpec(), {"--proxy=/p", "--proxy-arg=--master=1.2.3.4:5"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(ProxyArgvPrefix(*f),
+            (std::vector<std::string>{"/p", "--master=1.2.3.4:5"}));
+  EXPECT_EQ(daemon::ParseDaemonFlags(FactoryDaemonSpec(),
+                                     {"--master=10.0.0.1:1,10.0.0.1:1"})
+                .status(),
+            InvalidArgument("--master: '10.0.0.1:1,10.0.0.1:1': entry 2 "
+                            "(10.0.0.1:1) repeats entry 1"));
+}
+
+// A bad list (or two of them) stops the factory before anything exists.
+TEST(FactoryDaemonTest, StartChecksTheMasterListOfTheProxies) {
+  testing::TempDir dir;
+  FactoryFlags f;
+  f.socket = dir.File("factory.sock");
+  f.run_dir = dir.File("run");
+  f.proxy_args = {"--tcti=none", "--master=10.0.0.1:1,,10.0.0.2:1"};
+  EXPECT_EQ(StartFactoryDaemon(f).status(),
+            InvalidArgument("--proxy-arg=--master: '10.0.0.1:1,,10.0.0.2:1': "
+                            "entry 2 is empty"));
+  f.proxy_args = {"--master=10.0.0.1:1"};
+  f.masters = {{"10.0.0.2", 1}};
+  EXPECT_EQ(
+      StartFactoryDaemon(f).status(),
+      InvalidArgument("--master is given both as --master and as --proxy-arg"));
+  struct stat st {};
+  EXPECT_NE(::stat(f.run_dir.c_str(), &st), 0);
+}
+
 TEST(FactoryDaemonTest, StartCreatesTheRunDirAndListens) {
   testing::TempDir dir;
   FactoryFlags f;

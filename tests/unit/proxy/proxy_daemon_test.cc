@@ -26,7 +26,7 @@ TEST(ProxyDaemonTest, FlagsAndDefaults) {
   auto f = daemon::ParseDaemonFlags(ProxyDaemonSpec(), kRequired);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->tvd, "blue");
-  EXPECT_EQ(f->master, (daemon::Endpoint{"127.0.0.1", 7400}));
+  EXPECT_EQ(f->masters, (std::vector<daemon::Endpoint>{{"127.0.0.1", 7400}}));
   EXPECT_EQ(f->master_name, "tvd-master");
   EXPECT_EQ(f->tcti, "device:/dev/tpmrm0");
   EXPECT_EQ(f->libvirt_uri, "qemu:///system");
@@ -70,6 +70,38 @@ TEST(ProxyDaemonTest, FlagErrors) {
       daemon::ParseDaemonFlags(ProxyDaemonSpec(), With({"--datapath=kernel"}))
           .status(),
       InvalidArgument("--datapath: 'kernel' is not netdev or system"));
+}
+
+// --master takes the master's replicas, in the order the proxy tries them.
+TEST(ProxyDaemonTest, MasterListFlag) {
+  std::vector<std::string> args = kRequired;
+  args[4] = "--master=127.0.0.1:7400,127.0.0.2:7400,[::1]:7401";
+  auto f = daemon::ParseDaemonFlags(ProxyDaemonSpec(), args);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->masters,
+            (std::vector<daemon::Endpoint>{
+                {"127.0.0.1", 7400}, {"127.0.0.2", 7400}, {"::1", 7401}}));
+  args[4] = "--master=127.0.0.1:7400,127.0.0.1:7400";
+  EXPECT_EQ(daemon::ParseDaemonFlags(ProxyDaemonSpec(), args).status(),
+            InvalidArgument("--master: '127.0.0.1:7400,127.0.0.1:7400': "
+                            "entry 2 (127.0.0.1:7400) repeats entry 1"));
+  args[4] = "--master=127.0.0.1:7400,";
+  EXPECT_EQ(daemon::ParseDaemonFlags(ProxyDaemonSpec(), args).status(),
+            InvalidArgument("--master: '127.0.0.1:7400,': entry 2 is empty"));
+  args[4] = "--master=127.0.0.1:7400,master.vdc:7400";
+  EXPECT_EQ(daemon::ParseDaemonFlags(ProxyDaemonSpec(), args).status(),
+            InvalidArgument("--master: '127.0.0.1:7400,master.vdc:7400': "
+                            "entry 2: 'master.vdc:7400' does not start with "
+                            "an IP address"));
+  std::string many = "--master=";
+  for (int i = 1; i <= 17; ++i) {
+    many += (i > 1 ? "," : "") + std::string("127.0.0.") + std::to_string(i) +
+            ":7400";
+  }
+  args[4] = many;
+  EXPECT_EQ(daemon::ParseDaemonFlags(ProxyDaemonSpec(), args).status(),
+            InvalidArgument("--master: '" + many.substr(9) +
+                            "' lists 17 endpoints; at most 16"));
 }
 
 TEST(ProxyDaemonTest, StartReadsTheCredentialsFirst) {

@@ -4,7 +4,7 @@
 // does (daemon/run_daemon.h). Started by proxy-factory:
 //
 //   tvd-proxy --tvd NAME --socket PATH --host ID --address ADDR
-//             --master ADDRESS:PORT [--master-name NAME]
+//             --master ADDRESS:PORT[,ADDRESS:PORT...] [--master-name NAME]
 //             --ca PEM --cert PEM --key PEM [--tcti TCTI|none]
 //             [--libvirt-uri URI] [--secrets-uri URI]
 //             [--ovsdb PATH] [--bridge NAME] [--openflow PATH] [--vici PATH]
@@ -13,9 +13,16 @@
 //
 // It joins, then serves its control socket until it has left the TVD or
 // gets SIGTERM/SIGINT.
+//
+// --master takes one master or a list of replicas (at most 16, each a
+// numeric ADDRESS:PORT, no two the same: daemon/endpoint_list.h); the proxy
+// joins through the first that serves it and fails over to the next when
+// its master dies (master_client_link.h). Every replica must present the
+// one certificate name --master-name.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tvd/daemon/endpoint.h"
 #include "tvd/daemon/run_daemon.h"
@@ -27,7 +34,7 @@ struct ProxyFlags {
   std::string socket;
   std::string host;
   std::string address;
-  daemon::Endpoint master;
+  std::vector<daemon::Endpoint> masters;  // in the order to try them
   std::string master_name = "tvd-master";
   std::string ca;
   std::string cert;

@@ -96,7 +96,11 @@ class TvdProxy {
   // error is returned.
   Status Leave();
 
-  // Master updates: new member list -> tunnels follow; eviction -> Leave.
+  // Master updates: new member list -> tunnels follow (a new key: rekeyed
+  // in place, nothing torn down); the same epoch, key and members as held
+  // with the networks programmed (a rejoin, e.g. at another master replica)
+  // -> nothing changes on the host, only unacknowledged VM reports are sent
+  // again; eviction -> Leave.
   void OnMasterUpdate(const MasterUpdate& update);
 
   // Programs the networks again when the last attempt after a master update

@@ -9,7 +9,9 @@
 //   tvdctl tvd update FILE         replace the policy of an existing TVD
 //   tvdctl tvd remove TVD          remove a TVD (its members are told to leave)
 //
-// Connection: --master ADDRESS:PORT, --master-name NAME (the CN of the
+// Connection: --master ADDRESS:PORT[,ADDRESS:PORT...] (the master, or up
+// to 16 replicas of it: a request goes to the first that accepts the
+// connection, master_failover.h), --master-name NAME (the CN of the
 // master's certificate, default "tvd-master"), --ca PEM, --cert PEM,
 // --key PEM. Each falls back to an environment variable (TVD_MASTER,
 // TVD_MASTER_NAME, TVD_ADMIN_CA, TVD_ADMIN_CERT, TVD_ADMIN_KEY), then to the
@@ -31,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tvd/daemon/endpoint.h"
 #include "tvd/status.h"
 
 namespace tvd::tvdctl {
@@ -42,7 +45,9 @@ enum class TvdVerb { kList, kShow, kAdd, kUpdate, kRemove };
 
 // Where and as whom to reach the master. Empty fields are not set yet.
 struct MasterConnection {
-  std::string master;  // "ADDRESS:PORT", IPv6 as "[::1]:7400"
+  // "ADDRESS:PORT", IPv6 as "[::1]:7400", or a list of them separated by
+  // "," (daemon/endpoint_list.h).
+  std::string master;
   std::string master_name;
   std::string ca;
   std::string cert;
@@ -84,6 +89,11 @@ Status ApplyAdminConfig(std::string_view text, const std::string& path,
 // daemon::ParseEndpoint. InvalidArgument naming the text (endpoint.h).
 StatusOr<std::pair<std::string, std::uint16_t>> SplitHostPort(
     const std::string& text);
+
+// The masters of `c.master` in the order to try them
+// (daemon::ParseEndpointList: one entry gives SplitHostPort's errors, a
+// list names the entry, a repeated or 17th entry is refused).
+StatusOr<std::vector<daemon::Endpoint>> MasterList(const MasterConnection& c);
 
 // Readable tables of the master's reply JSON (docs/master.md section 3).
 // Missing fields print as "-"; nothing here throws on odd JSON.
