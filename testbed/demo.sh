@@ -9,14 +9,24 @@
 # request for a host file is refused by the relay. docs/testbed.md explains
 # the output.
 #
-# Usage: testbed/demo.sh BUILD_DIR
+# Usage: testbed/demo.sh [--masters R] BUILD_DIR
+# --masters R (R >= 3 makes sense; up.sh allows 1..5): R tvd-master replicas
+# on a clustered OVSDB store; after the first isolation matrix the master
+# the hosts joined is killed (kill -9), and the demo shows that the hosts
+# rejoin another replica without a new key epoch, the VMs keep running and
+# the isolation matrix is unchanged.
 # Environment: TB_KEEP=1 leaves the testbed up afterwards (testbed/down.sh
 # removes it); otherwise it is torn down at the end. TB_ROOT, TB_PREFIX,
 # TB_GUEST as for up.sh.
 # Exit status 0 when every step behaved as the scenario expects.
 set -euo pipefail
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 BUILD_DIR" >&2
+masters=1
+if [[ ${1:-} == --masters ]]; then
+  masters=${2:-}
+  shift 2 || true
+fi
+if [[ $# -ne 1 || ! $masters =~ ^[1-5]$ ]]; then
+  echo "usage: $0 [--masters 1..5] BUILD_DIR" >&2
   exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,11 +54,20 @@ rule "the policy templates (policy-templates/*.xml)"
 "$build/tvdctl/tvdctl" policy validate "$here"/../policy-templates/*.xml || fail "policy templates"
 
 rule "testbed/up.sh: management node + 2 compute hosts (network namespaces)"
-"$here/up.sh" "$build" 2
+"$here/up.sh" --masters "$masters" "$build" 2
+# shellcheck source=/dev/null
+source "$TB_ROOT/env"
 # shellcheck source=testbed/scenario.sh
 source "$here/scenario.sh"
+if ((masters > 1)); then
+  echo "  mgmt  198.18.0.10  VDC CA, tvd-master replica 1 + store server 1, rm-server"
+  for ((r = 2; r <= masters; r++)); do
+    echo "  m$r    198.18.0.$r   tvd-master replica $r + store server $r (clustered OVSDB)"
+  done
+else
+  echo "  mgmt  198.18.0.10  VDC CA, tvd-master, rm-server"
+fi
 cat <<TXT
-  mgmt  198.18.0.10  VDC CA, tvd-master, rm-server
   h1    198.18.0.11  OVS, charon, swtpm, libvirtd (QEMU), relay, proxy-factory, rm-agent
   h2    198.18.0.12  the same
   policies: $TB_SITE/policies/{blue,red}.xml   VM configurations: $TB_SITE/vms/
@@ -72,6 +91,14 @@ sc_wait_guests 120 || fail "guests did not boot"
 rule "isolation matrix (ping from inside each guest)"
 sc_matrix
 sc_check_matrix || fail "isolation matrix"
+
+if ((masters > 1)); then
+  rule "the master the hosts joined dies (kill -9); the other replicas carry on"
+  sc_replica_failover || fail "master fail-over"
+  rule "isolation matrix after the master died"
+  sc_matrix
+  sc_check_matrix || fail "isolation matrix after the master died"
+fi
 
 rule "each tenant's view through the relay (virsh over TLS) vs. the admin's"
 for h in h1 h2; do

@@ -18,7 +18,7 @@ source "$here/provision/lib.sh"
 # before the list was written.
 mapfile -t spaces < <({
   cat "$TB_ROOT/netns" 2>/dev/null
-  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TB_PREFIX-(ul|mgmt|h[0-9]+)$"
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TB_PREFIX-(ul|mgmt|h[0-9]+|m[0-9]+)$"
 } | sort -u)
 
 # 1. VMs: QEMU is libvirtd's child, not ours; libvirtd destroys them.
@@ -38,8 +38,9 @@ for f in "$TB_ROOT"/h*/libvirt/run/qemu/*.pid; do
   fi
 done
 
-# 2. Recorded daemons, hosts before the management node.
-for f in "$TB_ROOT"/h*/pids "$TB_ROOT"/mgmt/pids; do
+# 2. Recorded daemons, hosts before the master replicas and the management
+# node.
+for f in "$TB_ROOT"/h*/pids "$TB_ROOT"/m[0-9]*/pids "$TB_ROOT"/mgmt/pids; do
   [[ -f $f ]] && tb_stop_recorded "$f"
 done
 
@@ -69,7 +70,7 @@ if [[ -f $TB_ROOT/made-run-libvirt ]]; then
   rmdir /run/libvirt 2>/dev/null
 fi
 rm -rf "$TB_ROOT"
-left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TB_PREFIX-(ul|mgmt|h[0-9]+)$")
+left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TB_PREFIX-(ul|mgmt|h[0-9]+|m[0-9]+)$")
 if [[ -n $left ]]; then
   echo "down: namespaces still there: $left" >&2
   exit 1

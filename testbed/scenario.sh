@@ -158,3 +158,77 @@ sc_check_matrix() {
 sc_tenant_names() {
   sc_tenant_virsh "$1" "$2" list --all --name 2>&1 | sed '/^$/d' | sort
 }
+
+# sc_tvd_view: "TVD EPOCH HOST:CONNECTED ..." per TVD, as the replicas that
+# answer see it (a host counts as connected when one of them serves it).
+sc_tvd_view() {
+  local masters=() m
+  IFS=, read -r -a masters <<<"${TB_MASTERS:-}"
+  local tvd
+  for tvd in blue red; do
+    for m in "${masters[@]}"; do
+      sc_admin tvd show "$tvd" --json --master "$m" 2>/dev/null || true
+      echo
+    done | python3 -c '
+import json, sys
+tvd = sys.argv[1]
+epoch, members = None, {}
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    epoch = j.get("epoch", epoch)
+    for m in j.get("members", []):
+        members[m["host"]] = members.get(m["host"], False) or m.get("connected", False)
+print(tvd, epoch, " ".join("%s:%s" % (h, "yes" if c else "no") for h, c in sorted(members.items())))
+' "$tvd"
+  done
+}
+
+# sc_replica_failover: kills the tvd-master of the management node (the
+# first of TB_MASTERS, which the hosts joined) by its recorded PID and
+# checks, as the tenants would: every host rejoins another replica within
+# 60 s, no TVD changes its key epoch, every VM keeps running.
+sc_replica_failover() {
+  local before after vms_before vms_after pid h
+  before=$(sc_tvd_view)
+  echo "before: $before" | sed 's/^/  /'
+  vms_before=$(for h in h1 h2; do sc_admin_virsh "$h" list --name; done | sort)
+  pid=$(awk '$3 == "tvd-master" {print $1}' "$TB_ROOT/mgmt/pids" | head -1)
+  [[ -n $pid ]] || { echo "no tvd-master recorded on mgmt"; return 1; }
+  echo "\$ kill -9 $pid   (tvd-master on mgmt, 198.18.0.10)"
+  kill -KILL "$pid"
+  local deadline=$((SECONDS + 60))
+  while true; do
+    after=$(sc_tvd_view)
+    grep -q ':no' <<<"$after" || [[ -z $after ]] || break
+    if ((SECONDS > deadline)); then
+      echo "hosts not back within 60 s: $after"
+      return 1
+    fi
+    sleep 1
+  done
+  echo "after:  $after" | sed 's/^/  /'
+  if "$sc_tvdctl" master --help >/dev/null 2>&1; then
+    echo "\$ tvdctl master status"
+    sc_admin master status || true
+  fi
+  echo "\$ tvdctl tvd show blue   (answered by a live replica)"
+  sc_admin tvd show blue || return 1
+  # The same members, all connected again, and the same epochs: no rekey.
+  local strip='s/:yes//g; s/:no//g'
+  if [[ $(sed "$strip" <<<"$before") != $(sed "$strip" <<<"$after") ]]; then
+    echo "the TVDs changed: before [$before] after [$after]"
+    return 1
+  fi
+  vms_after=$(for h in h1 h2; do sc_admin_virsh "$h" list --name; done | sort)
+  if [[ $vms_before != "$vms_after" ]]; then
+    echo "running VMs changed: before [$vms_before] after [$vms_after]"
+    return 1
+  fi
+  echo "same members, same key epochs, the same VMs running"
+}

@@ -3,7 +3,13 @@
 # N compute hosts (default 2), each a network namespace, provisioned with
 # testbed/provision/{mgmt,host}.sh.
 #
-# Usage: testbed/up.sh BUILD_DIR [N]
+# Usage: testbed/up.sh [--masters R] BUILD_DIR [N]
+#
+# --masters R (1..5, default 1): R tvd-master replicas sharing their state on
+# an R-server clustered OVSDB store (docs/master.md section 6b). Replica 1
+# runs on the management node; replica i >= 2 with its store server in
+# namespace PREFIX-mI at 198.18.0.i. Hosts and tvdctl get the list of all
+# (TB_MASTERS). With 1, the one master keeps its state in SQLite.
 #
 # Environment:
 #   TB_ROOT    state directory (default /run/tvd-testbed): per-node state,
@@ -21,7 +27,13 @@
 # A testbed left behind by a crash is torn down first (down.sh).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-(($# >= 1 && $# <= 2)) || { echo "usage: $0 BUILD_DIR [N]" >&2; exit 2; }
+replicas=1
+if [[ ${1:-} == --masters ]]; then
+  replicas=${2:-}
+  shift 2 || true
+fi
+[[ $replicas =~ ^[1-5]$ ]] || { echo "up: --masters must be 1..5" >&2; exit 2; }
+(($# >= 1 && $# <= 2)) || { echo "usage: $0 [--masters R] BUILD_DIR [N]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 n=${2:-2}
 [[ $n =~ ^[1-9]$ ]] || { echo "up: N must be 1..9" >&2; exit 2; }
@@ -32,6 +44,16 @@ export TB_VMS=${TB_VMS:-$here/scenario.vms}
 export TB_BUILD=$build
 export TB_SITE=$TB_ROOT/site
 export TB_MGMT_ADDR=198.18.0.10
+export TB_REPLICAS=$replicas
+# Replica 1 is the management node; replica i >= 2 is at 198.18.0.i.
+replica_addr() { if (($1 == 1)); then echo "$TB_MGMT_ADDR"; else echo "198.18.0.$1"; fi; }
+TB_MASTER_ADDRS=""
+TB_MASTERS=""
+for ((r = 1; r <= replicas; r++)); do
+  TB_MASTER_ADDRS+="${TB_MASTER_ADDRS:+ }$(replica_addr "$r")"
+  TB_MASTERS+="${TB_MASTERS:+,}$(replica_addr "$r"):7400"
+done
+export TB_MASTER_ADDRS TB_MASTERS
 # shellcheck source=testbed/provision/lib.sh
 source "$here/provision/lib.sh"
 [[ $(id -u) == 0 ]] || tb_die "run as root (namespaces, OVS, libvirtd)"
@@ -48,7 +70,9 @@ tb_qemu_dir "$TB_ROOT"
 ul=$TB_PREFIX-ul
 nodes=("$TB_PREFIX-mgmt")
 for ((i = 1; i <= n; i++)); do nodes+=("$TB_PREFIX-h$i"); done
-printf '%s\n' "$ul" "${nodes[@]}" >"$TB_ROOT/netns"
+replica_nodes=()
+for ((r = 2; r <= replicas; r++)); do replica_nodes+=("$TB_PREFIX-m$r"); done
+printf '%s\n' "$ul" "${nodes[@]}" "${replica_nodes[@]}" >"$TB_ROOT/netns"
 
 tb_log "guest image ($TB_GUEST)"
 "$here/guest/build-guest.sh" "$TB_GUEST" >"$TB_ROOT/build-guest.log" 2>&1 ||
@@ -79,6 +103,16 @@ for i in "${!nodes[@]}"; do
   ip -n "$ns" link set ul0 up
 done
 
+for ((r = 2; r <= replicas; r++)); do
+  ns=$TB_PREFIX-m$r
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add ul0 netns "$ns" type veth peer name "pm$r" netns "$ul"
+  ip -n "$ul" link set "pm$r" master ulbr up
+  ip -n "$ns" addr add "$(replica_addr "$r")/24" dev ul0
+  ip -n "$ns" link set ul0 up
+done
+
 hosts=()
 for ((i = 1; i <= n; i++)); do hosts+=("h$i:$(addr_of "$i")"); done
 
@@ -90,6 +124,10 @@ for h in "${hosts[@]}"; do
 done
 tb_log "management node: policies, VM configurations, tvd-master, rm-server"
 TB_STATE=$TB_ROOT/mgmt TB_NETNS=$TB_PREFIX-mgmt "$here/provision/mgmt.sh" start
+for ((r = 2; r <= replicas; r++)); do
+  tb_log "master replica $r: store server (joins the cluster), tvd-master"
+  TB_STATE=$TB_ROOT/m$r TB_NETNS=$TB_PREFIX-m$r "$here/provision/mgmt.sh" replica "$r" "$(replica_addr "$r")"
+done
 for h in "${hosts[@]}"; do
   tb_log "host ${h%%:*}: OVS, charon, libvirtd, relay, proxy-factory, rm-agent"
   TB_STATE=$TB_ROOT/${h%%:*} TB_NETNS=$TB_PREFIX-${h%%:*} "$here/provision/host.sh" start "${h%%:*}" "${h#*:}"
@@ -103,6 +141,8 @@ TB_SITE=$TB_SITE
 TB_BUILD=$TB_BUILD
 TB_HOSTS="${hosts[*]}"
 TB_MGMT_ADDR=$TB_MGMT_ADDR
+TB_REPLICAS=$TB_REPLICAS
+TB_MASTERS=$TB_MASTERS
 TVDCTL_ADMIN_CONFIG=$TB_SITE/admin.conf
 ENV
-tb_log "testbed up: $TB_ROOT (mgmt + $n hosts)"
+tb_log "testbed up: $TB_ROOT (mgmt + $n hosts, $replicas master(s): $TB_MASTERS)"

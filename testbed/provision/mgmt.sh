@@ -10,6 +10,11 @@
 #                              hosts' facts in $TB_SITE/hosts, written by
 #                              `host.sh tpm`), master configuration, KEK,
 #                              EK allow-list; starts tvd-master and rm-server
+#                              (with TB_REPLICAS > 1 first the store's first
+#                              server, which creates the cluster)
+#   mgmt.sh replica I ADDR     master replica I (>= 2) at ADDR: its store
+#                              server joins the cluster, then its tvd-master
+#                              (the same KEK, policies and EK allow-list)
 #
 # Environment: see common.sh (TB_SITE, TB_STATE, TB_NETNS, TB_BUILD, ...) and
 #   TB_GUEST   directory with the guest image (vmlinuz, initrd.img, disk.img;
@@ -48,7 +53,10 @@ cmd_pki() {
   }
   # The master's certificate is a host-role certificate named tvd-master:
   # proxies and tvdctl expect exactly that peer.
-  issue host tvd-master "IP:$TB_MGMT_ADDR"
+  # Every replica presents this one certificate, valid for each address.
+  local master_sans=() a
+  for a in ${TB_MASTER_ADDRS:-$TB_MGMT_ADDR}; do master_sans+=("IP:$a"); done
+  issue host tvd-master "${master_sans[@]}"
   issue admin admin
   issue tenant blue-tenant
   issue tenant red-tenant
@@ -171,6 +179,86 @@ derive_vm() {
   rm -f "$TB_SITE/vms/$name.template.xml"
 }
 
+# store_server I ADDR: replica I's OVSDB server for the masters' state
+# (database TVD_Master, tvd-master/tvd_master.ovsschema): server 1 creates
+# the Raft cluster, the others join it through server 1. Raft on ADDR:6641,
+# masters on ADDR:6640 (underlay only), ovs-appctl on $TB_STATE/store.
+store_server() {
+  local i=$1 addr=$2 s=$TB_STATE/store
+  mkdir -p "$s"
+  chmod 700 "$s"
+  if [[ ! -f $s/store.db ]]; then
+    if ((i == 1)); then
+      ovsdb-tool create-cluster "$s/store.db" \
+        "$repo/tvd-master/tvd_master.ovsschema" "tcp:$addr:6641"
+    else
+      ovsdb-tool join-cluster "$s/store.db" TVD_Master "tcp:$addr:6641" \
+        "tcp:$TB_MGMT_ADDR:6641"
+    fi
+  fi
+  tb_spawn "store-server" "$s/store.log" "" ovsdb-server "$s/store.db" \
+    --remote="ptcp:6640:$addr" --remote="punix:$s/store.sock" \
+    --unixctl="$s/store.ctl" --no-chdir
+  tb_wait "store server $i" 20 "$TB_PID" "$s/store.log" \
+    tb_tcp_up "$TB_NETNS" "$addr" 6640
+  tb_wait "store server $i: cluster member" 30 "$TB_PID" "$s/store.log" \
+    store_member "$s/store.ctl"
+}
+store_member() {
+  ovs-appctl -t "$1" cluster/status TVD_Master | grep -q '^Status: cluster member'
+}
+
+# The masters' store line: every replica's store server.
+store_remotes() {
+  local list="" a
+  for a in $TB_MASTER_ADDRS; do list+="${list:+,}tcp:$a:6640"; done
+  echo "ovsdb:$list"
+}
+
+# master_config ADDR DIR: a tvd-master configuration listening on ADDR with
+# its KEK and EK allow-list in DIR; with replicas, the state on the store.
+master_config() {
+  local addr=$1 m=$2
+  cat <<EOF
+# Written by testbed/provision/mgmt.sh.
+listen_address = $addr
+listen_port = $TB_MASTER_PORT
+ca_cert = $pki/ca.crt
+cert = $pki/host-tvd-master.crt
+key = $pki/host-tvd-master.key
+policy_dir = $TB_SITE/policies
+kek_file = $m/master.kek
+ek_allowlist = $m/eks.txt
+EOF
+  if ((${TB_REPLICAS:-1} > 1)); then
+    echo "store = $(store_remotes)"
+  else
+    echo "state_db = $m/state.db"
+  fi
+}
+
+start_master() { # ADDR DIR
+  local addr=$1 m=$2 bin
+  master_config "$addr" "$m" >"$m/master.conf"
+  bin=$(tb_bin tvd-master) || tb_die "tvd-master not built"
+  tb_spawn tvd-master "$m/master.log" "" "$bin" --config "$m/master.conf"
+  tb_wait "tvd-master" 20 "$TB_PID" "$m/master.log" \
+    tb_tcp_up "$TB_NETNS" "$addr" "$TB_MASTER_PORT"
+}
+
+cmd_replica() {
+  local i=$1 addr=$2 first=$TB_ROOT/mgmt/master
+  [[ -f $first/master.kek ]] || tb_die "no KEK on the management node (mgmt.sh start first)"
+  store_server "$i" "$addr"
+  local m=$TB_STATE/master
+  mkdir -p "$m"
+  chmod 700 "$m"
+  # The replicas of one store share its KEK (docs/master.md section 6a).
+  install -m 600 "$first/master.kek" "$m/master.kek"
+  install -m 600 "$first/eks.txt" "$m/eks.txt"
+  start_master "$addr" "$m"
+}
+
 cmd_start() {
   : "${TB_GUEST:?}" "${TB_VMS:?}"
   local h
@@ -200,25 +288,12 @@ cmd_start() {
   for h in $(cut -d: -f1 "$TB_SITE/hosts.list"); do
     echo "$h $(cat "$TB_SITE/hosts/$h.ek")"
   done >"$m/eks.txt"
-  cat >"$m/master.conf" <<EOF
-# Written by testbed/provision/mgmt.sh.
-listen_address = $TB_MGMT_ADDR
-listen_port = $TB_MASTER_PORT
-ca_cert = $pki/ca.crt
-cert = $pki/host-tvd-master.crt
-key = $pki/host-tvd-master.key
-policy_dir = $TB_SITE/policies
-state_db = $m/state.db
-kek_file = $m/master.kek
-ek_allowlist = $m/eks.txt
-EOF
-  local bin
-  bin=$(tb_bin tvd-master) || tb_die "tvd-master not built"
-  tb_spawn tvd-master "$m/master.log" "" "$bin" --config "$m/master.conf"
-  tb_wait "tvd-master" 20 "$TB_PID" "$m/master.log" \
-    tb_tcp_up "$TB_NETNS" "$TB_MGMT_ADDR" "$TB_MASTER_PORT"
+  if ((${TB_REPLICAS:-1} > 1)); then
+    store_server 1 "$TB_MGMT_ADDR"
+  fi
+  start_master "$TB_MGMT_ADDR" "$m"
 
-  local rm=$TB_SITE/rm
+  local rm=$TB_SITE/rm bin
   bin=$(tb_bin rm-server) || tb_die "rm-server not built"
   tb_spawn rm-server "$TB_STATE/rm-server.log" "" "$bin" \
     --agent-endpoint "tcp://$TB_MGMT_ADDR:$TB_RM_AGENT_PORT" \
@@ -250,5 +325,6 @@ EOF
 case ${1:-} in
   pki) shift; cmd_pki "$@" ;;
   start) cmd_start ;;
-  *) echo "usage: mgmt.sh pki HOST:ADDR... | start" >&2; exit 2 ;;
+  replica) shift; cmd_replica "$@" ;;
+  *) echo "usage: mgmt.sh pki HOST:ADDR... | start | replica I ADDR" >&2; exit 2 ;;
 esac
