@@ -62,7 +62,7 @@ OvsdbLockOptions OvsdbLockOptions::ForTakeover(milliseconds takeover,
                                                milliseconds election_timer) {
   OvsdbLockOptions o;
   o.election_timer = election_timer;
-  o.hold = std::max(milliseconds(100), (takeover - election_timer) / 2);
+  o.hold = std::max(milliseconds(100), (takeover - election_timer) / 3);
   o.probe = o.hold / 4;
   o.call_timeout = o.hold;
   return o;
@@ -189,6 +189,8 @@ Status OvsdbLock::Handle(const JsonRpcMessage& msg) {
       return Status::Ok();
     }
     // Stolen: the server forgot our request; ask again on a new connection.
+    ++counters_.losses;
+    log::Warning("OVSDB lock '", options_.lock_name, "' stolen at ", remote_);
     return Unavailable("lock stolen by another client");
   }
   if (msg.kind == Kind::kRequest) {
@@ -265,7 +267,8 @@ Status OvsdbLock::Probe() {
   MutexLock lock(state_mu_);
   server_ = status;
   if (!status.may_hold()) {
-    return Unavailable("server no longer leads (model " + status.model +
+    return Unavailable("not the leader of " + options_.database + " (" +
+                       status.model +
                        (status.connected ? "" : ", not connected") + ")");
   }
   state_.OnProbe(status, sent);
@@ -302,7 +305,9 @@ Status OvsdbLock::ConnectTo(const std::string& remote) {
 
 void OvsdbLock::Run() {
   auto next_probe = LockClock::now();
+  // Why connecting failed, logged when it changes or once a second.
   std::string last_why;
+  auto last_log = LockClock::now() - std::chrono::seconds(1);
   while (!stopping()) {
     bool connected;
     {
@@ -321,10 +326,12 @@ void OvsdbLock::Run() {
           connected = true;
           break;
         }
-        if (s.message() != last_why) {
+        if (s.message() != last_why &&
+            LockClock::now() - last_log >= std::chrono::seconds(1)) {
           log::Info("OVSDB lock '", options_.lock_name,
                     "': ", options_.remotes[i], ": ", s.message());
           last_why = s.message();
+          last_log = LockClock::now();
         }
         Drop(s.message());
       }

@@ -85,9 +85,12 @@ struct OvsdbLockOptions {
   // One request's answer (connect, probe, lock, a fenced transaction).
   std::chrono::milliseconds call_timeout{2000};
 
-  // Timing derived from one figure: a holder that dies is replaced within
-  // `takeover` (measured: docs/master.md). hold = (takeover -
-  // election_timer) / 2, at least 100 ms; probe = hold / 4.
+  // Timing derived from one figure, the takeover bound: hold = (takeover -
+  // election_timer) / 3 (at least 100 ms), probe = hold / 4, call_timeout
+  // = hold, so settle = hold + election_timer. A holder that dies (its
+  // connection closes) is replaced after settle plus one probe; a dead
+  // leader after the election plus that; both within `takeover` while the
+  // election takes less than twice `hold` (measured: docs/master.md).
   static OvsdbLockOptions ForTakeover(std::chrono::milliseconds takeover,
                                       std::chrono::milliseconds election_timer =
                                           std::chrono::milliseconds(1000));
