@@ -197,7 +197,8 @@ void RenderMasterStatus(const std::vector<ReplicaAnswer>& answers,
     std::string channels =
         Cell(s, "connected_members") + "/" + Cell(s, "members");
     const json& server = Member(s, "store_server");
-    std::string store = Cell(s, "store");
+    const json& kind = Member(s, "store");
+    std::string store = kind.is_string() ? kind.get<std::string>() : "-";
     rows.push_back({a.address, "up", lock, channels, store,
                     store == "ovsdb" ? Role(server) : "-",
                     store == "ovsdb" ? Cell(server, "index") : "-"});
