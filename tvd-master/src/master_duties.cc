@@ -17,7 +17,7 @@ Status MasterCore::EvictNow(const std::string& host,
 }
 
 StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
-  std::unique_ptr<MasterDuties> d(new MasterDuties(core));
+  std::unique_ptr<MasterDuties> d(new MasterDuties());
   const MasterOptions& o = core.options;
   if (!o.ovsdb_remotes.empty()) {
     OvsdbLockOptions lo = OvsdbLockOptions::ForTakeover(o.lock_takeover);

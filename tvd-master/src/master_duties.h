@@ -30,8 +30,7 @@ class MasterDuties {
   const SingletonDuties& runner() const { return *runner_; }
 
  private:
-  explicit MasterDuties(MasterCore& core) : core_(core) {}
-  MasterCore& core_;
+  MasterDuties() = default;
   std::unique_ptr<OvsdbLock> lock_;  // null with SQLite
   std::unique_ptr<SingletonDuties> runner_;
 };
