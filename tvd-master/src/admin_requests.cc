@@ -44,6 +44,9 @@ StatusOr<std::string> AdminRequests::Request(const pki::Identity& admin,
     return Change(admin.ToString(), frame);
   }
   TVD_ASSIGN_OR_RETURN(auto q, protocol::DecodeAdminQuery(frame.payload));
+  if (q.kind == protocol::AdminQueryKind::kMaster) {
+    return core_.replica_status();
+  }
   std::vector<TvdView> snapshot;
   {
     MutexLock lock(core_.mutex);

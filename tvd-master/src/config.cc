@@ -54,6 +54,10 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
       "");
   keys.Integer<std::size_t>("max_connections", &c.max_connections, 16, 65536,
                             "");
+  keys.Integer<std::int64_t>("lock_takeover_ms", &c.lock_takeover_ms, 500,
+                             60000, "");
+  keys.Integer<std::int64_t>("eviction_grace_ms", &c.eviction_grace_ms, 1000,
+                             3600000, "");
   TVD_RETURN_IF_ERROR(keys.ParseConfigText(text, source));
   TVD_RETURN_IF_ERROR(keys.CheckRequiredKeys(source));
   if (c.ovsdb_remotes.empty() && c.state_db.empty()) {

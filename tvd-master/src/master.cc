@@ -9,6 +9,7 @@
 #include "admin_requests.h"
 #include "host_requests.h"
 #include "master_core.h"
+#include "master_duties.h"
 #include "member_channels.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/master/key_wrap.h"
@@ -174,7 +175,13 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   m->members_ = std::make_unique<MemberChannels>(*m->core_);
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
+  if (m->core_->options.run_duties) {
+    TVD_ASSIGN_OR_RETURN(m->duties_, MasterDuties::Start(*m->core_));
+  }
   Master* self = m.get();
+  m->core_->replica_status = [self] {
+    return ReplicaStatusJson(*self->core_, self->duties_.get());
+  };
   auto join = [self](Connection& c, Frame f) {
     return self->members_->Join(c, f);
   };
@@ -205,6 +212,7 @@ Master::~Master() { Stop(); }
 void Master::Stop() {
   if (!core_) return;
   core_->stop = true;
+  if (duties_) duties_->Stop();
   if (listener_) listener_->Stop();
   watch_.reset();
   core_->journal.Stop();

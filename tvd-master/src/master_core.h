@@ -43,6 +43,14 @@ struct MasterCore {
   void Audit(const std::string& actor, const std::string& action,
              const std::string& subject, bool allowed,
              const std::string& reason);
+  // Evicts `host` from every TVD it is in, as a failed re-attestation does
+  // (the registry's Evict under `mutex`, through the journal), and waits
+  // until that is durable. For the singleton duties (master_duties.h).
+  Status EvictNow(const std::string& host, const std::string& reason)
+      TVD_EXCLUDES(mutex);
+  // The answer to AdminQuery "master" (JSON; master_duties.h); set by
+  // Master::Create.
+  std::function<std::string()> replica_status;
 
   // Replicas sharing a store (replica_sync.cc). What another master wrote,
   // as the store watch saw it: the registry takes it and the members here

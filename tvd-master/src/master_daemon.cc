@@ -53,6 +53,9 @@ StatusOr<MasterOptions> OptionsFromConfig(const MasterConfig& config) {
   o.policy_dir = config.policy_dir;
   o.state_db = config.state_db;
   o.ovsdb_remotes = config.ovsdb_remotes;
+  o.run_duties = true;
+  o.lock_takeover = std::chrono::milliseconds(config.lock_takeover_ms);
+  o.eviction_grace = std::chrono::milliseconds(config.eviction_grace_ms);
   TVD_ASSIGN_OR_RETURN(o.kek, LoadKek(config.kek_file));
   TVD_ASSIGN_OR_RETURN(o.trusted_eks, LoadEkAllowlist(config.ek_allowlist));
   return o;

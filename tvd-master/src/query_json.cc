@@ -99,6 +99,11 @@ StatusOr<std::string> RenderQuery(const protocol::AdminQuery& q,
       }
       return nlohmann::json{{"audit", all}}.dump();
     }
+    case protocol::AdminQueryKind::kMaster:
+      // Answered from the replica's own state (AdminRequests).
+      return FailedPrecondition(
+          "query 'master' is not rendered from the "
+          "registry");
   }
   return InvalidArgument("unknown query kind");
 }

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "tvd/tvdctl/host_command.h"
+#include "tvd/tvdctl/master_command.h"
 #include "tvd/tvdctl/pki_command.h"
 #include "tvd/tvdctl/policy_command.h"
 #include "tvd/tvdctl/rm_command.h"
@@ -29,6 +30,9 @@ constexpr std::array kGroups = {
                  "admin view of the master: list, show, add, update, "
                  "remove TVDs",
                  &RunTvdCommand},
+    CommandGroup{"master",
+                 "each master replica: up, lock holder, channels, store role",
+                 &RunMasterCommand},
     CommandGroup{"vdc",
                  "datacenter overview: TVDs across hosts, VMs, free "
                  "resources",

@@ -456,7 +456,7 @@ StatusOr<AdminQuery> DecodeAdminQuery(std::span<const std::uint8_t> in) {
   return Decode<AdminQuery>(
       "AdminQuery", in, [](WireReader& r, AdminQuery& m) -> Status {
         TVD_ASSIGN_OR_RETURN(std::uint8_t kind, r.U8("kind"));
-        if (kind < 1 || kind > 4) {
+        if (kind < 1 || kind > 5) {
           return ProtocolError("field 'kind' has unknown value " +
                                std::to_string(kind));
         }

@@ -208,6 +208,8 @@ class MasterTest : public ::testing::Test {
     o.trusted_eks = trusted_eks_;
     o.server.port = port_;  // 0 first; the same port after a restart
     o.timeouts = {milliseconds(3000), milliseconds(3000)};
+    o.run_duties = run_duties_;
+    o.eviction_grace = milliseconds(1000);
     auto m = Master::Start(std::move(o));
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     master_ = std::move(*m);
@@ -266,6 +268,7 @@ class MasterTest : public ::testing::Test {
   std::unique_ptr<Master> master_;
   std::uint16_t port_ = 0;
   std::vector<std::string> ovsdb_remotes_;
+  bool run_duties_ = false;  // the singleton duties (eviction deadlines)
 };
 
 TEST_F(MasterTest, TwoHostsJoinShareTheEpochAndSeeEachOther) {
@@ -395,6 +398,60 @@ TEST_F(MasterTest, FailedReattestationEvictsAndRekeysThePeer) {
   b.StopServing();
   EXPECT_EQ(Join(b, "blue", "198.18.0.2").status().code(),
             ErrorCode::kPermissionDenied);
+}
+
+// A member whose channel ended and which never came back (its replica or
+// the host died) is evicted by the eviction deadline: interval (1 s) +
+// grace (1 s) after its last good verdict, by the master that holds the
+// duty (SQLite: this one). The member that keeps re-attesting stays.
+TEST_F(MasterTest, MemberThatNeverComesBackIsEvictedAtItsDeadline) {
+  master_->Stop();
+  master_.reset();
+  run_duties_ = true;
+  StartMaster();
+  for (auto& h : hosts_) MakeClient(*h);
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "blue", "198.18.0.2").ok());
+  b.StartServing();
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 1; }));
+  // node2 goes away and does not come back.
+  auto gone = std::chrono::steady_clock::now();
+  b.StopServing();
+  ASSERT_TRUE(a.WaitFor([&] { return a.updates.size() == 2; }));
+  auto took = std::chrono::steady_clock::now() - gone;
+  // Its last verdict: at most one interval before it went; deadline one
+  // interval + grace + the verdict's whole second later, found by the next
+  // sweep (1 s).
+  EXPECT_LT(took, milliseconds(5000));
+  EXPECT_GT(took, milliseconds(1000));
+  {
+    std::lock_guard l(a.m);
+    EXPECT_EQ(a.updates[1].changes,
+              (std::vector<protocol::MemberChange>{
+                  {MembershipChange::kEvicted, {"node2", ""}}}));
+  }
+  EXPECT_EQ(Members("blue"), std::vector<std::string>{"node1"});
+  auto audit = Query(protocol::AdminQueryKind::kAudit);
+  bool found = false;
+  for (const auto& row : audit["audit"]) {
+    if (row["subject"] == "blue/node2" &&
+        row["reason"].get<std::string>().starts_with(
+            "evicted: eviction deadline: no good attestation since ")) {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found) << audit.dump(2);
+  // node1 kept re-attesting: still a member a few rounds later.
+  std::this_thread::sleep_for(milliseconds(3000));
+  EXPECT_EQ(Members("blue"), std::vector<std::string>{"node1"});
+  auto status = Query(protocol::AdminQueryKind::kMaster);
+  EXPECT_EQ(status["duties"]["held"], true);
+  EXPECT_EQ(status["duties"]["evictions"], 1);
+  EXPECT_EQ(status["members"], 1);
+  EXPECT_EQ(status["connected_members"], 1);
 }
 
 TEST_F(MasterTest, RestartKeepsStateAndHandsOutANewEpoch) {

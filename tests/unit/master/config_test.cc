@@ -59,6 +59,29 @@ TEST(MasterConfigTest, ExactErrors) {
             InvalidArgument("m.conf:1: expected 'key = value'"));
 }
 
+TEST(MasterConfigTest, LockTakeoverAndEvictionGrace) {
+  std::string good = kGood;
+  auto c = ParseMasterConfig(good, "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->lock_takeover_ms, 3000);
+  EXPECT_EQ(c->eviction_grace_ms, 10000);
+  c = ParseMasterConfig(
+      good + "lock_takeover_ms = 500\neviction_grace_ms = 3600000\n", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->lock_takeover_ms, 500);
+  EXPECT_EQ(c->eviction_grace_ms, 3600000);
+  EXPECT_EQ(ParseMasterConfig("lock_takeover_ms = 499\n", "m.conf").status(),
+            InvalidArgument("m.conf:1: key 'lock_takeover_ms': '499' is not "
+                            "a number in 500..60000"));
+  EXPECT_EQ(
+      ParseMasterConfig("lock_takeover_ms = 60001\n", "m.conf").status(),
+      InvalidArgument("m.conf:1: key 'lock_takeover_ms': '60001' is not a "
+                      "number in 500..60000"));
+  EXPECT_EQ(ParseMasterConfig("eviction_grace_ms = 999\n", "m.conf").status(),
+            InvalidArgument("m.conf:1: key 'eviction_grace_ms': '999' is not "
+                            "a number in 1000..3600000"));
+}
+
 TEST(MasterConfigTest, StoreOnOvsdbReplacesStateDb) {
   std::string base = kGood;
   std::string no_db = base.substr(0, base.find("state_db")) +

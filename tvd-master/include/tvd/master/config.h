@@ -22,6 +22,14 @@
 //                            once; each member host holds one per TVD, and
 //                            one thread serves each. Connections over it are
 //                            refused with "too many connections")
+//   lock_takeover_ms = 3000  (default 3000, 500..60000: with an OVSDB
+//                            store, the bound within which another master
+//                            takes over the singleton duties when their
+//                            holder dies; ovsdb_lock.h, docs/master.md)
+//   eviction_grace_ms = 10000 (default 10000, 1000..3600000: a member host
+//                            with no good attestation for its TVD's
+//                            interval plus this is evicted;
+//                            eviction_deadlines.h)
 #pragma once
 
 #include <cstddef>
@@ -47,6 +55,8 @@ struct MasterConfig {
   std::string kek_file;
   std::string ek_allowlist;
   std::size_t max_connections = 4096;
+  std::int64_t lock_takeover_ms = 3000;
+  std::int64_t eviction_grace_ms = 10000;
 };
 
 StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,

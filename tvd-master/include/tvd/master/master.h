@@ -74,12 +74,20 @@ struct MasterOptions {
   // host name -> trusted EK digests (SHA-256 of the EK public area).
   std::multimap<std::string, Sha256Digest> trusted_eks;
   attest::SessionTimeouts timeouts;
+  // The singleton duties (eviction deadlines; singleton_duties.h): off
+  // unless run_duties (the daemon turns them on). With ovsdb_remotes they
+  // run only while this master holds the OVSDB lock "tvd_master_duties",
+  // whose takeover bound is lock_takeover (ovsdb_lock.h).
+  bool run_duties = false;
+  std::chrono::milliseconds lock_takeover{3000};
+  std::chrono::milliseconds eviction_grace{10000};
 };
 
 struct MasterCore;
 class MemberChannels;
 class HostRequests;
 class AdminRequests;
+class MasterDuties;
 
 class Master {
  public:
@@ -115,6 +123,7 @@ class Master {
   std::unique_ptr<MemberChannels> members_;
   std::unique_ptr<HostRequests> host_requests_;
   std::unique_ptr<AdminRequests> admin_;
+  std::unique_ptr<MasterDuties> duties_;  // null unless run_duties
   // First frame of a connection -> its handler. A new request kind is one
   // more entry (see Create).
   std::map<channel::MessageType, Route> routes_;

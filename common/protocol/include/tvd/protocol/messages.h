@@ -188,10 +188,11 @@ struct TvdRemove {
 };
 
 enum class AdminQueryKind : std::uint8_t {
-  kTvds = 1,   // every TVD with its hosts, VMs, attestation state
-  kTvd = 2,    // one TVD (name required)
-  kHosts = 3,  // every host with TVDs and attestation state
-  kAudit = 4,  // the most recent audit rows
+  kTvds = 1,    // every TVD with its hosts, VMs, attestation state
+  kTvd = 2,     // one TVD (name required)
+  kHosts = 3,   // every host with TVDs and attestation state
+  kAudit = 4,   // the most recent audit rows
+  kMaster = 5,  // this master replica: store, duties, lock, member channels
 };
 struct AdminQuery {
   AdminQueryKind kind = AdminQueryKind::kTvds;
