@@ -162,25 +162,24 @@ sc_tenant_names() {
 # sc_tvd_view: "TVD EPOCH HOST:CONNECTED ..." per TVD, as the replicas that
 # answer see it (a host counts as connected when one of them serves it).
 sc_tvd_view() {
-  local masters=() m
+  local masters=() m tvd
   IFS=, read -r -a masters <<<"${TB_MASTERS:-}"
-  local tvd
   for tvd in blue red; do
     for m in "${masters[@]}"; do
       sc_admin tvd show "$tvd" --json --master "$m" 2>/dev/null || true
-      echo
     done | python3 -c '
 import json, sys
-tvd = sys.argv[1]
-epoch, members = None, {}
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
+tvd, text = sys.argv[1], sys.stdin.read()
+epoch, members, at, dec = None, {}, 0, json.JSONDecoder()
+while True:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    if at >= len(text):
+        break
     try:
-        j = json.loads(line)
+        j, at = dec.raw_decode(text, at)
     except ValueError:
-        continue
+        break
     epoch = j.get("epoch", epoch)
     for m in j.get("members", []):
         members[m["host"]] = members.get(m["host"], False) or m.get("connected", False)
@@ -196,23 +195,32 @@ print(tvd, epoch, " ".join("%s:%s" % (h, "yes" if c else "no") for h, c in sorte
 sc_replica_failover() {
   local before after vms_before vms_after pid h
   before=$(sc_tvd_view)
-  echo "before: $before" | sed 's/^/  /'
+  echo "members (connected to some replica) and key epochs, before:"
+  sed 's/^/  /' <<<"$before"
+  if ! grep -q ':yes' <<<"$before" || grep -q ':no' <<<"$before"; then
+    echo "not every member is connected before the fault"
+    return 1
+  fi
   vms_before=$(for h in h1 h2; do sc_admin_virsh "$h" list --name; done | sort)
   pid=$(awk '$3 == "tvd-master" {print $1}' "$TB_ROOT/mgmt/pids" | head -1)
   [[ -n $pid ]] || { echo "no tvd-master recorded on mgmt"; return 1; }
   echo "\$ kill -9 $pid   (tvd-master on mgmt, 198.18.0.10)"
+  local t0=$SECONDS
   kill -KILL "$pid"
   local deadline=$((SECONDS + 60))
   while true; do
     after=$(sc_tvd_view)
-    grep -q ':no' <<<"$after" || [[ -z $after ]] || break
+    if grep -q ':yes' <<<"$after" && ! grep -q ':no' <<<"$after"; then
+      break
+    fi
     if ((SECONDS > deadline)); then
       echo "hosts not back within 60 s: $after"
       return 1
     fi
     sleep 1
   done
-  echo "after:  $after" | sed 's/^/  /'
+  echo "after (every member connected to a replica again $((SECONDS - t0)) s after the kill):"
+  sed 's/^/  /' <<<"$after"
   if "$sc_tvdctl" master --help >/dev/null 2>&1; then
     echo "\$ tvdctl master status"
     sc_admin master status || true

@@ -232,7 +232,16 @@ int RunMasterCommand(const std::vector<std::string>& args, std::ostream& out,
     err << "tvdctl master: " << resolved.message() << "\n";
     return kExitUsage;
   }
-  if (inv.masters.empty()) inv.masters.push_back(conn.connection.master);
+  if (inv.masters.empty()) {
+    // The configured master list (TVD_MASTER, the config file): every
+    // replica in it. ResolveConnection checked it.
+    auto list = MasterList(conn.connection);
+    if (!list.ok()) {
+      err << "tvdctl master: " << list.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (const daemon::Endpoint& e : *list) inv.masters.push_back(e.ToString());
+  }
   const MasterConnection& c = conn.connection;
   channel::TlsCredentials creds;
   Status loaded = [&]() -> Status {
@@ -259,12 +268,18 @@ int RunMasterCommand(const std::vector<std::string>& args, std::ostream& out,
   std::vector<ReplicaAnswer> answers;
   bool any_up = false;
   for (const std::string& m : inv.masters) {
-    auto [address, port] = *SplitHostPort(m);
+    ReplicaAnswer a{m, Unavailable("not asked")};
+    auto endpoint = SplitHostPort(m);
+    if (!endpoint.ok()) {
+      a.status = endpoint.status();
+      answers.push_back(std::move(a));
+      continue;
+    }
+    auto [address, port] = *endpoint;
     // A replica that hangs must not hold up the others for long.
     protocol::AdminClient admin(
         {address, port, {pki::Role::kHost, c.master_name}}, **tls,
         std::chrono::seconds(5));
-    ReplicaAnswer a{m, Unavailable("not asked")};
     StatusOr<std::string> reply =
         admin.Query({protocol::AdminQueryKind::kMaster, ""});
     if (reply.ok()) {
