@@ -337,6 +337,7 @@ struct JoinRun {
   std::string first_error;
   std::vector<double> join_ms;
   double membership_updates = 0;  // delivered to members by the end
+  double membership_changes = 0;  // the member changes they carried
   int complete_lists = 0;  // hosts whose member list holds all S at the end
   int retries = 0;         // joins tried again after a failure
   std::string first_retry_reason;
@@ -570,6 +571,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   std::this_thread::sleep_for(milliseconds(500));
   for (const auto& h : hosts) {
     r.membership_updates += h->membership_updates();
+    r.membership_changes += static_cast<double>(h->membership_changes());
     if (h->member_count() == hosts.size()) ++r.complete_lists;
   }
   for (auto& h : hosts) h->StopServing();
@@ -593,6 +595,8 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
               r.retries > 0 ? "  first because: " : "",
               r.first_retry_reason.c_str());
   std::printf("  MembershipUpdates delivered   %8.0f\n", r.membership_updates);
+  std::printf("  member changes they carried   %8.0f  (S(S-1)/2 = %.0f)\n",
+              r.membership_changes, n * (n - 1.0) / 2);
   std::printf("  member lists holding all %d   %8d\n", n, r.complete_lists);
   std::printf("  master CPU idle, all members  %8.1f %% of a core\n",
               100 * r.idle_master_cores);

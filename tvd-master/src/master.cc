@@ -129,7 +129,7 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   m->core_ = std::make_unique<MasterCore>(std::move(options), std::move(store),
                                           std::move(clock));
   TVD_RETURN_IF_ERROR(Load(*m->core_));
-  m->members_ = std::make_unique<MemberChannels>(*m->core_);
+  TVD_ASSIGN_OR_RETURN(m->members_, MemberChannels::Start(*m->core_));
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
   Master* self = m.get();
@@ -164,6 +164,8 @@ void Master::Stop() {
   if (!core_) return;
   core_->stop = true;
   if (listener_) listener_->Stop();
+  // The member channels the loop serves, once no join can hand it more.
+  if (members_) members_->Stop();
   core_->journal.Stop();
 }
 
