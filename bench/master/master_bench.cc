@@ -41,7 +41,6 @@
 #include <numeric>
 #include <optional>
 #include <random>
-#include <semaphore>
 #include <thread>
 
 #include "host_pool.h"
@@ -426,9 +425,27 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   // retries its join every second, until the run's deadline: in a storm
   // the master may not get to every handshake within the client's timeout,
   // and convergence is the time until every host made it.
-  // At most f.sim_concurrency attempts at once (see Flags).
-  std::counting_semaphore<> in_flight(
-      f.sim_concurrency > 0 ? f.sim_concurrency : std::max(n, 1));
+  // At most f.sim_concurrency attempts at once (see Flags). A mutex and
+  // a condition, not std::counting_semaphore: libstdc++'s spins with
+  // sched_yield, and thousands of waiting threads spinning took most of
+  // the machine.
+  struct Slots {
+    std::mutex m;
+    std::condition_variable cv;
+    int free;
+    void acquire() {
+      std::unique_lock l(m);
+      cv.wait(l, [&] { return free > 0; });
+      --free;
+    }
+    void release() {
+      {
+        std::lock_guard l(m);
+        ++free;
+      }
+      cv.notify_one();
+    }
+  } in_flight{{}, {}, f.sim_concurrency > 0 ? f.sim_concurrency : n + 1};
   auto join_one = [&](int i, Clock::time_point start) {
     std::minstd_rand jitter(static_cast<unsigned>(i) + 1);
     auto give_up = start + std::chrono::seconds(f.timeout_s);
@@ -590,6 +607,9 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     r.membership_changes += static_cast<double>(h->membership_changes());
     if (h->member_count() == hosts.size()) ++r.complete_lists;
   }
+  // All told at once: one after another, thousands of serving threads
+  // would take their 200 ms stop check each.
+  for (auto& h : hosts) h->RequestStop();
   for (auto& h : hosts) h->StopServing();
   (void)master->Stop();
   return r;

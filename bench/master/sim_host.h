@@ -77,6 +77,8 @@ class SimHost {
   Status Leave(const std::string& tvd);
 
   void StartServing();
+  // Sets the stop flag (the serving thread sees it within 200 ms).
+  void RequestStop() { stop_ = true; }
   // Sets the stop flag and joins the serving thread.
   void StopServing();
   // Waits until Serve() returned (after a LeaveNotice); false on timeout.

@@ -19,21 +19,29 @@ StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
       new MemberSession(std::move(tvd), std::move(host), fd));
 }
 
-MemberSession::~MemberSession() { ::close(wake_fd_); }
+MemberSession::~MemberSession() {
+  MutexLock lock(mutex_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
-void MemberSession::Wake() {
+int MemberSession::wake_fd() const {
+  MutexLock lock(mutex_);
+  return wake_fd_;
+}
+
+void MemberSession::WakeLocked() {
+  if (wake_fd_ < 0) return;
   std::uint64_t one = 1;
   // Cannot block (EFD_NONBLOCK); a full counter is still a pending wakeup.
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
 }
 
 std::function<void(MemberSession::Urgency)> MemberSession::RaiseLocked(
-    Urgency u, bool& eventfd) {
-  eventfd = false;
+    Urgency u) {
   if (u <= told_) return nullptr;
   told_ = u;
   if (notify_) return notify_;
-  eventfd = true;
+  WakeLocked();
   return nullptr;
 }
 
@@ -41,7 +49,6 @@ void MemberSession::Push(
     channel::MessageType type, std::shared_ptr<const SecureBytes> frame,
     std::shared_ptr<const protocol::MembershipUpdate> update) {
   std::function<void(Urgency)> notify;
-  bool eventfd = false;
   const Urgency u = type == channel::MessageType::kMembershipUpdate
                         ? Urgency::kMembership
                         : Urgency::kNow;
@@ -49,21 +56,24 @@ void MemberSession::Push(
     MutexLock lock(mutex_);
     if (outbox_.end) return;
     outbox_.frames.emplace_back(type, std::move(frame));
-    outbox_.updates.push_back(type == channel::MessageType::kMembershipUpdate
-                                  ? std::move(update)
-                                  : nullptr);
-    notify = RaiseLocked(u, eventfd);
+    outbox_.updates.push_back(
+        type == channel::MessageType::kMembershipUpdate ? std::move(update)
+                                                        : nullptr);
+    notify = RaiseLocked(u);
   }
   // What was told since the last Take() covers this push already: one
   // wakeup per batch, not per message.
   if (notify) notify(u);
-  if (eventfd) Wake();
 }
 
 MemberSession::Urgency MemberSession::SetNotifier(
     std::function<void(Urgency)> notify) {
   MutexLock lock(mutex_);
   notify_ = std::move(notify);
+  if (wake_fd_ >= 0) {
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+  }
   return told_;
 }
 
@@ -105,29 +115,22 @@ std::shared_ptr<const protocol::MembershipUpdate> FrameOnce::Decoded(
 
 void MemberSession::End() {
   std::function<void(Urgency)> notify;
-  bool eventfd = false;
   {
     MutexLock lock(mutex_);
     outbox_.end = true;
     // An end is always news, even after a wakeup for updates only.
-    notify = RaiseLocked(Urgency::kNow, eventfd);
-    if (!notify && !eventfd && !notify_) eventfd = true;
+    notify = RaiseLocked(Urgency::kNow);
+    if (!notify && !notify_) WakeLocked();
   }
   if (notify) notify(Urgency::kNow);
-  if (eventfd) Wake();
 }
 
 MemberSession::Batch MemberSession::Take() {
-  bool read_wakeup;
-  {
-    MutexLock lock(mutex_);
-    read_wakeup = !notify_;
-  }
-  if (read_wakeup) {
+  MutexLock lock(mutex_);
+  if (wake_fd_ >= 0) {
     std::uint64_t count;
     [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
   }
-  MutexLock lock(mutex_);
   Batch out;
   out.frames.swap(outbox_.frames);
   out.updates.swap(outbox_.updates);

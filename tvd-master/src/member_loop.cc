@@ -110,21 +110,13 @@ void MemberLoop::Wake() {
 Status MemberLoop::Adopt(channel::ConnectionPtr conn,
                          MemberSessionPtr session) {
   auto ch = std::make_shared<Channel>(clock_, hooks_.first_interval(session));
-  int stop_fd = ::fcntl(conn->fd(), F_DUPFD_CLOEXEC, 0);
-  if (stop_fd < 0) {
-    return ErrnoError("cannot duplicate the member channel's socket", errno);
-  }
   ch->conn = std::move(conn);
   ch->session = std::move(session);
   bool wake;
   {
     MutexLock lock(mutex_);
-    if (stopping_) {
-      ::close(stop_fd);
-      return Unavailable("master is stopping");
-    }
+    if (stopping_) return Unavailable("master is stopping");
     ch->id = next_id_++;
-    stop_fds_[ch->id] = stop_fd;
     ++count_;
     adopted_.push_back(ch);
     wake = !woken_;
@@ -248,6 +240,14 @@ void MemberLoop::Drain() {
     auto it = channels_.find(back.id);
     if (it == channels_.end()) continue;
     ChannelPtr ch = it->second;
+    {
+      MutexLock lock(mutex_);
+      auto fd = stop_fds_.find(back.id);
+      if (fd != stop_fds_.end()) {
+        ::close(fd->second);
+        stop_fds_.erase(fd);
+      }
+    }
     if (!back.next.ok()) {
       End(ch, back.next.status());
       continue;
@@ -510,6 +510,9 @@ void MemberLoop::Hand(const ChannelPtr& ch, bool read) {
   Connection* conn = ch->conn.get();
   MemberSessionPtr session = ch->session;
   const std::uint64_t id = ch->id;
+  // A handle for Stop() to shut the socket down while the thread blocks
+  // in it (the thread may close the Connection's own descriptor).
+  int stop_fd = ::fcntl(conn->fd(), F_DUPFD_CLOEXEC, 0);
   auto work = [this, conn, session, id, read] {
     StatusOr<Ms> next = Unavailable("not run");
     if (read) {
@@ -539,6 +542,7 @@ void MemberLoop::Hand(const ChannelPtr& ch, bool read) {
     if (wake) Wake();
   };
   MutexLock lock(mutex_);
+  if (stop_fd >= 0) stop_fds_[id] = stop_fd;
   threads_[id] = std::thread(std::move(work));
 }
 
@@ -562,8 +566,8 @@ void MemberLoop::End(const ChannelPtr& ch, const Status& status) {
   if (fd != stop_fds_.end()) {
     ::close(fd->second);
     stop_fds_.erase(fd);
-    --count_;
   }
+  --count_;
 }
 
 }  // namespace tvd::master

@@ -151,9 +151,10 @@ class MemberLoop {
   // by the loop.
   std::map<std::uint64_t, std::thread> threads_ TVD_GUARDED_BY(mutex_);
   std::vector<std::uint64_t> finished_ TVD_GUARDED_BY(mutex_);
-  // Every channel's shutdown handle (a duplicate of its socket, closed
-  // only when the channel is gone): Stop() reaches a channel whose thread
-  // blocks in a read through it.
+  // The shutdown handle of each channel on a thread (a duplicate of its
+  // socket, closed when the channel is back): Stop() reaches a channel
+  // whose thread blocks in a read through it. An idle channel costs one
+  // descriptor, its socket.
   std::map<std::uint64_t, int> stop_fds_ TVD_GUARDED_BY(mutex_);
 
   // Loop thread only.

@@ -69,16 +69,18 @@ class MemberSession {
   // Consumes the wakeup, then takes what is queued (so a push racing with
   // this call either lands in this batch or wakes again).
   Batch Take();
-  // The descriptor a server without a notifier waits on (an eventfd).
-  int wake_fd() const { return wake_fd_; }
+  // The descriptor a server without a notifier waits on (an eventfd);
+  // -1 once a notifier was set (the descriptor is closed then: a member
+  // channel costs the master one descriptor, its socket).
+  int wake_fd() const;
 
   // How urgent a wakeup is: kMembership when only MembershipUpdates were
   // queued since the last Take(), kNow for anything else or the end.
   enum class Urgency { kNone, kMembership, kNow };
   // From now on a push calls `notify` (outside every lock, possibly on any
   // thread, possibly once more after ClearNotifier returned) instead of
-  // writing the eventfd. Returns what is queued already, so nothing queued
-  // before is missed.
+  // writing the eventfd, which is closed. Returns what is queued already,
+  // so nothing queued before is missed.
   Urgency SetNotifier(std::function<void(Urgency)> notify);
   void ClearNotifier();
 
@@ -90,16 +92,16 @@ class MemberSession {
  private:
   MemberSession(std::string tvd, std::string host, int fd)
       : tvd_(std::move(tvd)), host_(std::move(host)), wake_fd_(fd) {}
-  // Raises the pending urgency to `u` under mutex_; returns the notifier to
-  // call (outside the lock) when that is news to the server, else null.
-  std::function<void(Urgency)> RaiseLocked(Urgency u, bool& eventfd)
-      TVD_REQUIRES(mutex_);
-  void Wake();
+  // Raises the pending urgency to `u`; returns the notifier to call
+  // (outside the lock) when that is news to the server, else null (and
+  // writes the eventfd when there is no notifier).
+  std::function<void(Urgency)> RaiseLocked(Urgency u) TVD_REQUIRES(mutex_);
+  void WakeLocked() TVD_REQUIRES(mutex_);
 
   const std::string tvd_;
   const std::string host_;
-  const int wake_fd_;
-  Mutex mutex_;
+  mutable Mutex mutex_;
+  int wake_fd_ TVD_GUARDED_BY(mutex_);
   Batch outbox_ TVD_GUARDED_BY(mutex_);
   Urgency told_ TVD_GUARDED_BY(mutex_) = Urgency::kNone;
   std::function<void(Urgency)> notify_ TVD_GUARDED_BY(mutex_);
