@@ -350,6 +350,8 @@ struct JoinRun {
   double membership_changes = 0;  // the member changes they carried
   int complete_lists = 0;  // hosts whose member list holds all S at the end
   int retries = 0;         // joins tried again after a failure
+  bool by_lists = false;   // members counted from the hosts' lists
+  std::string first_admin_error;
   std::string first_retry_reason;
   // Policy-update fan-out (only when asked for), [0] on the held admin
   // channel, [1] on a new admin connection per update.
@@ -507,12 +509,28 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   int ok = 0;
   for (int i = 0; i < n && finished == n; ++i) ok += results[i].ok();
   int members = 0;
+  // The admin's view of a TVD of 10,000 members does not fit one reply
+  // (protocol::kMaxReplyText): then the hosts' own view counts, every
+  // host's member list holding all S (which needs every join decided and
+  // announced to every member).
+  bool by_lists = false;
   while (Clock::now() < deadline) {
-    auto c = ConnectedMembers(admin);
-    if (c.ok()) members = *c;
+    if (!by_lists) {
+      auto c = ConnectedMembers(admin);
+      if (c.ok()) members = *c;
+      if (!c.ok() && ok == n) {
+        by_lists = true;
+        r.first_admin_error = c.status().ToString();
+      }
+    }
+    if (by_lists) {
+      members = 0;
+      for (const auto& h : hosts) members += h->member_count() == hosts.size();
+    }
     if (members == n || (ok < n && members >= ok)) break;
     std::this_thread::sleep_for(milliseconds(20));
   }
+  r.by_lists = by_lists;
   auto t1 = Clock::now();
   r.master_cpu_s = Cpu(*master) - cpu0;
   r.swtpm_cpu_s = SwtpmCpu(hosts) - swtpm0;
@@ -561,7 +579,12 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
       // a new connection, the connection not yet opened).
       auto sent = Clock::now();
       auto reply = way == 0 ? held.UpdateTvd(xml) : admin.UpdateTvd(xml);
-      TVD_RETURN_IF_ERROR(reply.status().WithContext("update TVD"));
+      if (!reply.ok()) {
+        // Printed, not returned: the figures so far still count.
+        std::printf("  !! policy update %d: %s\n", k,
+                    reply.status().ToString().c_str());
+        break;
+      }
       acks[way].push_back(Ms(Clock::now() - sent));
       auto until = Clock::now() + std::chrono::seconds(60);
       bool all = false;
@@ -617,8 +640,12 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
 
 void PrintRun(const char* title, const JoinRun& r, int n) {
   std::printf("%s\n", title);
-  std::printf("  %3d of %3d members (admin)     %8.2f s\n", r.members, n,
-              r.all_members_s);
+  std::printf("  %3d of %3d members (%s)     %8.2f s\n", r.members, n,
+              r.by_lists ? "every host's list" : "admin", r.all_members_s);
+  if (r.by_lists) {
+    std::printf("  (the admin query failed: %s)\n",
+                r.first_admin_error.c_str());
+  }
   std::printf("  last Join() returned          %8.2f s\n", r.last_join_s);
   std::printf("  master CPU (utime+stime)      %8.2f s  (%.1f ms per host)\n",
               r.master_cpu_s, 1000 * r.master_cpu_s / n);
