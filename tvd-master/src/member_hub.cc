@@ -56,9 +56,9 @@ void MemberSession::Push(
     MutexLock lock(mutex_);
     if (outbox_.end) return;
     outbox_.frames.emplace_back(type, std::move(frame));
-    outbox_.updates.push_back(
-        type == channel::MessageType::kMembershipUpdate ? std::move(update)
-                                                        : nullptr);
+    outbox_.updates.push_back(type == channel::MessageType::kMembershipUpdate
+                                  ? std::move(update)
+                                  : nullptr);
     notify = RaiseLocked(u);
   }
   // What was told since the last Take() covers this push already: one
