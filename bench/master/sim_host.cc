@@ -95,6 +95,7 @@ void SimHost::Connect(const protocol::MasterEndpoint& endpoint) {
                                                      *attester_);
   policy_updates_ = 0;
   membership_updates_ = 0;
+  membership_changes_ = 0;
 }
 
 StatusOr<protocol::JoinGrant> SimHost::Join(const std::string& tvd,
@@ -116,9 +117,10 @@ void SimHost::StartServing() {
   }
   serving_ = std::thread([this] {
     protocol::MasterEvents events;
-    events.on_membership = [this](protocol::MembershipUpdate,
+    events.on_membership = [this](protocol::MembershipUpdate update,
                                   const protocol::MemberList& list) {
       ++membership_updates_;
+      membership_changes_ += static_cast<long>(update.changes.size());
       member_count_ = list.size();
     };
     events.on_policy = [this](protocol::PolicyUpdate) {

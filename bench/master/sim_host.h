@@ -77,6 +77,8 @@ class SimHost {
   Status Leave(const std::string& tvd);
 
   void StartServing();
+  // Sets the stop flag (the serving thread sees it within 200 ms).
+  void RequestStop() { stop_ = true; }
   // Sets the stop flag and joins the serving thread.
   void StopServing();
   // Waits until Serve() returned (after a LeaveNotice); false on timeout.
@@ -86,6 +88,9 @@ class SimHost {
   int policy_updates() const { return policy_updates_; }
   Clock::time_point last_policy_at() const;
   int membership_updates() const { return membership_updates_; }
+  // Member changes those updates carried (the master may merge several
+  // changes into one update).
+  long membership_changes() const { return membership_changes_; }
   // The size of the member list after the JoinGrant and the
   // MembershipUpdates since.
   std::size_t member_count() const { return member_count_; }
@@ -107,6 +112,7 @@ class SimHost {
   std::atomic<bool> stop_{false};
   std::atomic<int> policy_updates_{0};
   std::atomic<int> membership_updates_{0};
+  std::atomic<long> membership_changes_{0};
   std::atomic<std::size_t> member_count_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -172,7 +172,7 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
                                             core->ApplyStoreChange(change);
                                           }));
   }
-  m->members_ = std::make_unique<MemberChannels>(*m->core_);
+  TVD_ASSIGN_OR_RETURN(m->members_, MemberChannels::Start(*m->core_));
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
   if (m->core_->options.run_duties) {
@@ -215,6 +215,8 @@ void Master::Stop() {
   if (duties_) duties_->Stop();
   if (listener_) listener_->Stop();
   watch_.reset();
+  // The member channels the loop serves, once no join can hand it more.
+  if (members_) members_->Stop();
   core_->journal.Stop();
 }
 

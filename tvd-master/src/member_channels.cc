@@ -19,6 +19,9 @@ using channel::Connection;
 using channel::Frame;
 using channel::MessageType;
 
+// A TVD removed meanwhile: no rounds; its LeaveNotice ends the channel.
+constexpr std::chrono::milliseconds kRemovedWait{1000};
+
 StoreWrite AttestationRow(const std::string& host, bool ok,
                           const std::string& reason) {
   // Isolated: one host row no decision depends on; a failure fails only
@@ -27,40 +30,41 @@ StoreWrite AttestationRow(const std::string& host, bool ok,
           "SetAttestation " + host, true};
 }
 
-// The frames in one TLS write (one record while they fit in 16 KiB).
-Status WriteFrames(
-    Connection& conn,
-    const std::vector<std::shared_ptr<const SecureBytes>>& frames,
-    std::chrono::milliseconds timeout) {
-  if (frames.size() == 1) return conn.WriteRaw(frames[0]->view(), timeout);
-  std::size_t total = 0;
-  for (const auto& f : frames) total += f->size();
-  SecureBytes all(total);  // frames may hold a TVD key: wiped when done
-  std::size_t offset = 0;
-  for (const auto& f : frames) {
-    std::memcpy(all.data() + offset, f->data(), f->size());
-    offset += f->size();
-  }
-  return conn.WriteRaw(all.view(), timeout);
-}
-
 }  // namespace
 
 WriteJournal::Ticket MasterCore::SubmitLocked(Decision decision,
                                               std::function<void()> after) {
+  // One hub lookup for all the notices: a decision about a TVD of N
+  // members names N channels, in the registry's (sorted) order.
+  std::vector<const std::string*> tvds, hosts;
+  std::vector<bool> remove;
+  tvds.reserve(decision.notices.size());
+  hosts.reserve(decision.notices.size());
+  remove.reserve(decision.notices.size());
+  for (const Notice& n : decision.notices) {
+    tvds.push_back(&n.tvd);
+    hosts.push_back(&n.host);
+    remove.push_back(n.end);
+  }
+  std::vector<MemberSessionPtr> sessions = hub.FindAll(tvds, hosts, remove);
   std::vector<std::pair<MemberSessionPtr, Notice>> pushes;
-  for (Notice& n : decision.notices) {
-    MemberSessionPtr s =
-        n.end ? hub.Remove(n.tvd, n.host) : hub.Find(n.tvd, n.host);
-    if (s) pushes.emplace_back(std::move(s), std::move(n));
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    if (sessions[i]) {
+      pushes.emplace_back(std::move(sessions[i]),
+                          std::move(decision.notices[i]));
+    }
   }
   // Framed on the journal's thread once the writes are durable, outside
-  // the decision lock; one frame per distinct message, not per member.
+  // the decision lock; one frame (and one decoding of a MembershipUpdate)
+  // per distinct message, not per member.
   return journal.Submit(std::move(decision.writes), [pushes = std::move(pushes),
                                                      after = std::move(after)] {
     FrameOnce frames;
     for (const auto& [session, n] : pushes) {
-      session->Push(n.type, frames.Frame(n.type, n.payload));
+      session->Push(n.type, frames.Frame(n.type, n.payload),
+                    n.type == MessageType::kMembershipUpdate
+                        ? frames.Decoded(n.payload)
+                        : nullptr);
       if (n.end) session->End();
     }
     if (after) after();
@@ -77,6 +81,47 @@ void MasterCore::Audit(const std::string& actor, const std::string& action,
                              false, "Audit " + action + " " + subject}},
                            {});
   if (!s.ok()) log::Error("audit row lost: ", s.ToString());
+}
+
+StatusOr<std::unique_ptr<MemberChannels>> MemberChannels::Start(
+    MasterCore& core) {
+  std::unique_ptr<MemberChannels> m(new MemberChannels(core));
+  MemberChannels* self = m.get();
+  MemberLoop::Hooks hooks;
+  hooks.first_interval = [self](const MemberSessionPtr& session) {
+    auto req = self->Requirements(session);
+    return req ? req->interval : kRemovedWait;
+  };
+  hooks.round = [self](Connection& conn, const MemberSessionPtr& session) {
+    return self->Round(conn, session);
+  };
+  hooks.ended = [self](const MemberSessionPtr& session, const Connection& conn,
+                       const Status& status) {
+    self->core_.hub.Detach(session);
+    // As the channel server reports the connections it serves itself.
+    if (status.ok()) {
+      log::Info("channel ", conn.peer_address(), " (", conn.peer().ToString(),
+                ") done");
+    } else {
+      log::Warning("channel ", conn.peer_address(), " (",
+                   conn.peer().ToString(), ") refused: ", status.ToString());
+    }
+  };
+  TVD_ASSIGN_OR_RETURN(m->loop_,
+                       MemberLoop::Start(*core.clock, std::move(hooks)));
+  return m;
+}
+
+void MemberChannels::Stop() {
+  if (loop_) loop_->Stop();
+}
+
+std::optional<attest::TcbRequirements> MemberChannels::Requirements(
+    const MemberSessionPtr& session) {
+  MutexLock lock(core_.mutex);
+  const TvdState* t = core_.registry.Find(session->tvd());
+  if (!t) return std::nullopt;
+  return t->requirements;
 }
 
 Status MemberChannels::Admit(Connection& conn,
@@ -125,6 +170,11 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
   TVD_ASSIGN_OR_RETURN(protocol::JoinRequest request,
                        protocol::DecodeJoinRequest(first.payload));
   const std::string subject = Subject(request.tvd, peer.name);
+  if (const std::size_t limit = core_.options.server.max_connections;
+      limit != 0 && loop_->size() >= limit) {
+    return Unavailable("too many member channels (limit " +
+                       std::to_string(limit) + ")");
+  }
   StatusOr<attest::TcbRequirements> req = [&] {
     MutexLock lock(core_.mutex);
     return core_.registry.CheckJoin(request.tvd, peer);
@@ -167,120 +217,50 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
     sent = conn.WriteFrame(MessageType::kJoinGrant, payload.view(),
                            core_.options.timeouts.write);
   }
-  if (sent.ok()) sent = Serve(conn, session);
+  if (sent.ok()) {
+    // From here on the loop serves the channel (and detaches the session
+    // when it ends); this thread returns.
+    sent = loop_->Adopt(conn.TakeOver(), session);
+    if (sent.ok()) return sent;
+  }
   core_.hub.Detach(session);
   return sent;
 }
 
-Status MemberChannels::Serve(Connection& conn,
-                             const MemberSessionPtr& session) {
-  auto requirements = [&]() -> std::optional<attest::TcbRequirements> {
-    MutexLock lock(core_.mutex);
-    const TvdState* t = core_.registry.Find(session->tvd());
-    if (!t) return std::nullopt;
-    return t->requirements;
-  };
-  // A TVD removed meanwhile: no rounds; its LeaveNotice ends the channel.
-  constexpr std::chrono::milliseconds kRemovedWait{1000};
-  auto first = requirements();
-  ReattestSchedule schedule(*core_.clock,
-                            first ? first->interval : kRemovedWait);
-  // The outbox is taken at the start and after each wakeup only: a push
-  // that lands after a Take() leaves the wakeup set, so the wait below
-  // returns at once.
-  //
-  // Membership updates that come within kMembershipCoalescing of this
-  // channel's last write wait for the rest of that interval and then leave
-  // together in one write. In a join storm every join is an update for
-  // every member, and one write per update per member made the master's
-  // socket writes grow with the square of the TVD's size. An update after
-  // a quiet interval leaves at once, and anything else (a policy update, a
-  // LeaveNotice) leaves at once with what is pending before it. Real time,
-  // not the injected clock: this paces I/O and decides nothing.
-  constexpr std::chrono::milliseconds kMembershipCoalescing{50};
-  std::vector<std::shared_ptr<const SecureBytes>> pending;
-  bool urgent = false;
-  bool end = false;
-  std::chrono::steady_clock::time_point last_write{};
-  bool woken = true;
-  while (!core_.stop) {
-    if (woken) {
-      MemberSession::Batch batch = session->Take();
-      for (auto& [type, frame] : batch.frames) {
-        if (type != MessageType::kMembershipUpdate) urgent = true;
-        pending.push_back(std::move(frame));
-      }
-      if (batch.end) urgent = end = true;
-    }
-    auto now = std::chrono::steady_clock::now();
-    if (!pending.empty() &&
-        (urgent || now - last_write >= kMembershipCoalescing)) {
-      TVD_RETURN_IF_ERROR(
-          WriteFrames(conn, pending, core_.options.timeouts.write));
-      pending.clear();
-      urgent = false;
-      last_write = now;
-    }
-    if (end) {
-      conn.Close();
-      return Status::Ok();
-    }
-    std::chrono::milliseconds wait = schedule.Remaining();
-    if (!pending.empty()) {
-      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(
-                                last_write + kMembershipCoalescing - now));
-    }
-    auto wake = conn.WaitReadableOrWoken(wait, session->wake_fd());
-    woken = wake == Connection::Wake::kWoken;
-    if (wake == Connection::Wake::kReadable) {
-      TVD_ASSIGN_OR_RETURN(Frame frame,
-                           conn.ReadFrame(core_.options.timeouts.read));
-      if (frame.type == MessageType::kError) {
-        return channel::DecodeErrorPayload(frame.payload).WithContext("peer");
-      }
-      return ProtocolError(
-          "unsolicited message type " +
-          std::to_string(static_cast<int>(frame.type)) +
-          " on the member channel (requests go on their own connection)");
-    }
-    if (wake == Connection::Wake::kWoken || !schedule.Due()) continue;
-    auto req = requirements();
-    if (!req) {
-      schedule.Passed(kRemovedWait);
-      continue;
-    }
-    attest::MasterAttestation attestation(core_.enroller, core_.verifier,
-                                          core_.nonces, core_.options.timeouts);
-    Status s = attestation.AttestOnce(conn, *req);
-    if (s.code() == ErrorCode::kUnavailable) return s;  // channel dropped
-    if (!s.ok()) {
-      // No key or report is served for this host from here on, even before
-      // the eviction below is durable.
-      session->attested = false;
-    }
-    TVD_RETURN_IF_ERROR(core_.journal.Apply(
-        {AttestationRow(session->host(), s.ok(), s.message())}, {}));
-    if (!s.ok()) {
-      core_.Audit("master", "reattest",
-                  Subject(session->tvd(), session->host()), false, s.message());
-      Status evicted =
-          core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
-            MutexLock lock(core_.mutex);
-            return core_.SubmitLocked(core_.registry.Evict(
-                session->host(), "re-attestation failed: " + s.message()));
-          });
-      if (!evicted.ok()) {
-        log::Error("eviction of ", session->host(), ": ", evicted.ToString());
-      }
-      // The LeaveNotice (if the host was still a member) is queued; end
-      // after it in any case.
-      session->End();
-      continue;
-    }
-    session->attested = true;  // this round proved the channel again
-    schedule.Passed(req->interval);
+StatusOr<std::chrono::milliseconds> MemberChannels::Round(
+    Connection& conn, const MemberSessionPtr& session) {
+  auto req = Requirements(session);
+  if (!req) return kRemovedWait;
+  attest::MasterAttestation attestation(core_.enroller, core_.verifier,
+                                        core_.nonces, core_.options.timeouts);
+  Status s = attestation.AttestOnce(conn, *req);
+  if (s.code() == ErrorCode::kUnavailable) return s;  // channel dropped
+  if (!s.ok()) {
+    // No key or report is served for this host from here on, even before
+    // the eviction below is durable.
+    session->attested = false;
   }
-  return Status::Ok();
+  TVD_RETURN_IF_ERROR(core_.journal.Apply(
+      {AttestationRow(session->host(), s.ok(), s.message())}, {}));
+  if (!s.ok()) {
+    core_.Audit("master", "reattest", Subject(session->tvd(), session->host()),
+                false, s.message());
+    Status evicted =
+        core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
+          MutexLock lock(core_.mutex);
+          return core_.SubmitLocked(core_.registry.Evict(
+              session->host(), "re-attestation failed: " + s.message()));
+        });
+    if (!evicted.ok()) {
+      log::Error("eviction of ", session->host(), ": ", evicted.ToString());
+    }
+    // The LeaveNotice (if the host was still a member) is queued; end
+    // after it in any case.
+    session->End();
+    return req->interval;
+  }
+  session->attested = true;  // this round proved the channel again
+  return req->interval;
 }
 
 }  // namespace tvd::master

@@ -19,27 +19,71 @@ StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
       new MemberSession(std::move(tvd), std::move(host), fd));
 }
 
-MemberSession::~MemberSession() { ::close(wake_fd_); }
+MemberSession::~MemberSession() {
+  MutexLock lock(mutex_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
-void MemberSession::Wake() {
+int MemberSession::wake_fd() const {
+  MutexLock lock(mutex_);
+  return wake_fd_;
+}
+
+void MemberSession::WakeLocked() {
+  if (wake_fd_ < 0) return;
   std::uint64_t one = 1;
   // Cannot block (EFD_NONBLOCK); a full counter is still a pending wakeup.
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
 }
 
-void MemberSession::Push(channel::MessageType type,
-                         std::shared_ptr<const SecureBytes> frame) {
-  bool was_empty = false;
+std::function<void(MemberSession::Urgency)> MemberSession::RaiseLocked(
+    Urgency u) {
+  if (u <= told_) return nullptr;
+  told_ = u;
+  if (notify_) return notify_;
+  WakeLocked();
+  return nullptr;
+}
+
+void MemberSession::Push(
+    channel::MessageType type, std::shared_ptr<const SecureBytes> frame,
+    std::shared_ptr<const protocol::MembershipUpdate> update) {
+  std::function<void(Urgency)> notify;
+  const Urgency u = type == channel::MessageType::kMembershipUpdate
+                        ? Urgency::kMembership
+                        : Urgency::kNow;
   {
     MutexLock lock(mutex_);
     if (outbox_.end) return;
-    was_empty = outbox_.frames.empty();
     outbox_.frames.emplace_back(type, std::move(frame));
+    outbox_.updates.push_back(type == channel::MessageType::kMembershipUpdate
+                                  ? std::move(update)
+                                  : nullptr);
+    notify = RaiseLocked(u);
   }
-  // A non-empty outbox has its wakeup set already: Take() consumes the
-  // wakeup before it empties the outbox, so a push after that finds it
-  // empty and wakes again. One eventfd write per batch, not per message.
-  if (was_empty) Wake();
+  // What was told since the last Take() covers this push already: one
+  // wakeup per batch, not per message.
+  if (notify) notify(u);
+}
+
+MemberSession::Urgency MemberSession::SetNotifier(
+    std::function<void(Urgency)> notify) {
+  MutexLock lock(mutex_);
+  notify_ = std::move(notify);
+  if (wake_fd_ >= 0) {
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+  }
+  return told_;
+}
+
+void MemberSession::ClearNotifier() {
+  std::function<void(Urgency)> gone;
+  {
+    MutexLock lock(mutex_);
+    gone.swap(notify_);
+  }
+  // Destroyed outside the lock (it may own what the server shares).
 }
 
 std::shared_ptr<const SecureBytes> FrameOnce::Frame(
@@ -56,53 +100,159 @@ std::shared_ptr<const SecureBytes> FrameOnce::Frame(
   return slot;
 }
 
+std::shared_ptr<const protocol::MembershipUpdate> FrameOnce::Decoded(
+    const std::shared_ptr<const SecureBytes>& payload) {
+  auto [it, fresh] = decoded_.try_emplace(payload.get());
+  if (fresh) {
+    auto m = protocol::DecodeMembershipUpdate(payload->view());
+    if (m.ok()) {
+      it->second =
+          std::make_shared<const protocol::MembershipUpdate>(std::move(*m));
+    }
+  }
+  return it->second;
+}
+
 void MemberSession::End() {
+  std::function<void(Urgency)> notify;
   {
     MutexLock lock(mutex_);
     outbox_.end = true;
+    // An end is always news, even after a wakeup for updates only.
+    notify = RaiseLocked(Urgency::kNow);
+    if (!notify && !notify_) WakeLocked();
   }
-  Wake();
+  if (notify) notify(Urgency::kNow);
 }
 
 MemberSession::Batch MemberSession::Take() {
-  std::uint64_t count;
-  [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
   MutexLock lock(mutex_);
+  if (wake_fd_ >= 0) {
+    std::uint64_t count;
+    [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
+  }
   Batch out;
   out.frames.swap(outbox_.frames);
+  out.updates.swap(outbox_.updates);
   out.end = outbox_.end;
+  // A push from here on is news again (an ended session stays ended).
+  told_ = outbox_.end ? Urgency::kNow : Urgency::kNone;
+  return out;
+}
+
+std::vector<protocol::MembershipUpdate> MergeMembershipUpdates(
+    const std::vector<const protocol::MembershipUpdate*>& updates) {
+  std::vector<protocol::MembershipUpdate> out;
+  bool open = false;  // out.back() may take more
+  for (const protocol::MembershipUpdate* u : updates) {
+    if (!open || out.back().changes.size() + u->changes.size() >
+                     protocol::kMaxMemberChanges) {
+      out.emplace_back();
+      out.back().tvd = u->tvd;
+    }
+    protocol::MembershipUpdate& m = out.back();
+    m.changes.insert(m.changes.end(), u->changes.begin(), u->changes.end());
+    m.epoch = u->epoch;
+    m.member_count = u->member_count;
+    if (!u->key.empty()) m.key = u->key.Clone();
+    open = true;
+  }
   return out;
 }
 
 MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
   MutexLock lock(mutex_);
-  MemberSessionPtr& slot = sessions_[{session->tvd(), session->host()}];
+  MemberSessionPtr& slot = sessions_[session->tvd()][session->host()];
   MemberSessionPtr old = std::move(slot);
+  if (!old) ++size_;
   slot = session;
   return old;
 }
 
 void MemberHub::Detach(const MemberSessionPtr& session) {
   MutexLock lock(mutex_);
-  auto it = sessions_.find({session->tvd(), session->host()});
-  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+  auto t = sessions_.find(session->tvd());
+  if (t == sessions_.end()) return;
+  auto it = t->second.find(session->host());
+  if (it == t->second.end() || it->second != session) return;
+  t->second.erase(it);
+  --size_;
+  if (t->second.empty()) sessions_.erase(t);
 }
 
 MemberSessionPtr MemberHub::Find(const std::string& tvd,
                                  const std::string& host) const {
   MutexLock lock(mutex_);
-  auto it = sessions_.find({tvd, host});
-  return it == sessions_.end() ? nullptr : it->second;
+  auto t = sessions_.find(tvd);
+  if (t == sessions_.end()) return nullptr;
+  auto it = t->second.find(host);
+  return it == t->second.end() ? nullptr : it->second;
 }
 
 MemberSessionPtr MemberHub::Remove(const std::string& tvd,
                                    const std::string& host) {
   MutexLock lock(mutex_);
-  auto it = sessions_.find({tvd, host});
-  if (it == sessions_.end()) return nullptr;
+  auto t = sessions_.find(tvd);
+  if (t == sessions_.end()) return nullptr;
+  auto it = t->second.find(host);
+  if (it == t->second.end()) return nullptr;
   MemberSessionPtr s = std::move(it->second);
-  sessions_.erase(it);
+  t->second.erase(it);
+  --size_;
+  if (t->second.empty()) sessions_.erase(t);
   return s;
+}
+
+std::vector<MemberSessionPtr> MemberHub::FindAll(
+    const std::vector<const std::string*>& tvds,
+    const std::vector<const std::string*>& hosts,
+    const std::vector<bool>& remove) {
+  std::vector<MemberSessionPtr> out(hosts.size());
+  MutexLock lock(mutex_);
+  using Sessions = std::map<std::string, MemberSessionPtr>;
+  Sessions* sessions = nullptr;  // of tvds[i - 1]
+  Sessions::iterator cursor;     // no session before it is asked for
+  const std::string* previous = nullptr;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (sessions == nullptr || *tvds[i] != *tvds[i - 1]) {
+      auto t = sessions_.find(*tvds[i]);
+      sessions = t == sessions_.end() ? nullptr : &t->second;
+      if (sessions != nullptr) cursor = sessions->begin();
+      previous = nullptr;
+    }
+    if (sessions == nullptr) continue;
+    const std::string& host = *hosts[i];
+    if (previous == nullptr || host <= *previous) {
+      cursor = sessions->lower_bound(host);  // not in order: search
+    } else {
+      // In order: walk forward (a few steps per host when most members
+      // have a session) instead of searching from the root.
+      int steps = 0;
+      while (cursor != sessions->end() && cursor->first < host && ++steps < 8)
+        ++cursor;
+      if (cursor != sessions->end() && cursor->first < host)
+        cursor = sessions->lower_bound(host);
+    }
+    previous = &host;
+    if (cursor == sessions->end() || cursor->first != host) continue;
+    if (remove[i]) {
+      out[i] = std::move(cursor->second);
+      cursor = sessions->erase(cursor);
+      --size_;
+    } else {
+      out[i] = cursor->second;
+    }
+  }
+  // Emptied TVDs are dropped.
+  for (auto t = sessions_.begin(); t != sessions_.end();) {
+    t = t->second.empty() ? sessions_.erase(t) : std::next(t);
+  }
+  return out;
+}
+
+std::size_t MemberHub::size() const {
+  MutexLock lock(mutex_);
+  return size_;
 }
 
 bool MemberHub::Attested(const std::string& tvd,
@@ -115,8 +265,11 @@ void MemberHub::EndAll() {
   std::vector<MemberSessionPtr> all;
   {
     MutexLock lock(mutex_);
-    for (auto& [key, s] : sessions_) all.push_back(s);
+    for (auto& [tvd, hosts] : sessions_) {
+      for (auto& [host, s] : hosts) all.push_back(s);
+    }
     sessions_.clear();
+    size_ = 0;
   }
   for (auto& s : all) s->End();
 }

@@ -84,7 +84,9 @@ void ChannelServer::Serve(int fd) {
     if (!report.status.ok()) (*conn)->SendErrorAndClose(report.status);
     (*conn)->Close();
   }
-  if (report.status.ok()) {
+  if (report.status.ok() && conn.ok() && (*conn)->taken_over()) {
+    // Served on elsewhere; whoever took it reports its end.
+  } else if (report.status.ok()) {
     log::Info("channel ", report.peer_address, " (",
               report.peer ? report.peer->ToString() : "?", ") done");
   } else {

@@ -204,6 +204,45 @@ Status Connection::WriteRaw(std::span<const std::uint8_t> bytes,
   return Status::Ok();
 }
 
+StatusOr<Connection::Progress> Connection::WriteNonBlocking(
+    std::span<const std::uint8_t> bytes) {
+  if (closed()) return Unavailable("channel is closed");
+  if (bytes.empty()) return Progress::kDone;
+  ERR_clear_error();
+  std::size_t written = 0;
+  // Without SSL_MODE_ENABLE_PARTIAL_WRITE a success means all of it.
+  int rc = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written);
+  if (rc == 1) return Progress::kDone;
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_WRITE) return Progress::kWantWrite;
+  if (err == SSL_ERROR_WANT_READ) return Progress::kWantRead;
+  std::string reason = TakeOpenSslError("peer closed the connection");
+  tls_failed_ = true;
+  Close();
+  return Unavailable("cannot send frame: " + reason);
+}
+
+bool Connection::HasBufferedInput() const {
+  return !closed() && (!inbox_.empty() || SSL_pending(ssl_) > 0);
+}
+
+std::unique_ptr<Connection> Connection::TakeOver() {
+  std::unique_ptr<Connection> c(new Connection(fd_, ssl_, max_payload_));
+  c->id_ = id_;
+  c->established_ = established_;
+  c->tls_failed_ = tls_failed_;
+  c->peer_ = peer_;
+  c->peer_address_ = peer_address_;
+  c->local_address_ = local_address_;
+  c->binding_ = binding_;
+  c->inbox_ = std::move(inbox_);
+  fd_ = -1;
+  ssl_ = nullptr;
+  inbox_.clear();
+  taken_over_ = true;
+  return c;
+}
+
 StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   const std::string timeout_message =

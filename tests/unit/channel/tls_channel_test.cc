@@ -121,6 +121,80 @@ TEST_F(TlsChannelTest, MutualIdentitiesAndMatchingExporter) {
   EXPECT_NE((*a)->channel_binding(), (*b)->channel_binding());
 }
 
+TEST_F(TlsChannelTest,
+       ATakenOverChannelOutlivesItsHandlerAndWritesWithoutBlocking) {
+  ConnectionPtr taken;
+  std::uint64_t id = 0;
+  bool old_closed = false;
+  auto server = ChannelServer::Start(
+      {}, server_tls_,
+      [&](Connection& c) -> Status {
+        std::lock_guard lock(mutex_);
+        id = c.id();
+        taken = c.TakeOver();
+        old_closed = c.closed();
+        return Status::Ok();
+      },
+      [this](const ConnectionReport& r) {
+        std::lock_guard lock(mutex_);
+        reports_[r.peer_address] = r.status;
+        changed_.notify_all();
+      });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  server_ = std::move(*server);
+  auto client = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  // The handler returned and the server closed nothing.
+  EXPECT_EQ(WaitReport((*client)->local_address()), Status::Ok());
+  std::lock_guard lock(mutex_);
+  ASSERT_NE(taken, nullptr);
+  EXPECT_TRUE(old_closed);
+  EXPECT_EQ(taken->id(), id);
+  EXPECT_EQ(taken->peer().ToString(), "admin:alice");
+  EXPECT_EQ(taken->channel_binding(), (*client)->channel_binding());
+  ASSERT_TRUE(
+      (*client)
+          ->WriteFrame(MessageType::kAttestHello, {{4, 5}}, milliseconds(1000))
+          .ok());
+  auto got = taken->ReadFrame(milliseconds(2000));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->payload, (std::vector<std::uint8_t>{4, 5}));
+
+  // More than the socket buffers hold while the client reads nothing: a
+  // write asks to wait instead of blocking, and finishes once it reads.
+  std::vector<std::uint8_t> big(900 * 1024, 7);
+  std::vector<std::uint8_t> frame =
+      EncodeFrame(MessageType::kAttestEvidence, big);
+  int frames = 0;
+  StatusOr<Connection::Progress> p = Connection::Progress::kDone;
+  while (frames < 200 && *p == Connection::Progress::kDone) {
+    p = taken->WriteNonBlocking(frame);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ++frames;
+  }
+  EXPECT_EQ(*p, Connection::Progress::kWantWrite);
+  std::thread reader([&] {
+    for (int i = 0; i < frames; ++i) {
+      auto f = (*client)->ReadFrame(milliseconds(5000));
+      ASSERT_TRUE(f.ok()) << f.status().ToString();
+      EXPECT_EQ(f->payload, big);
+    }
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (*p != Connection::Progress::kDone &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));
+    p = taken->WriteNonBlocking(frame);  // the very same bytes
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+  }
+  reader.join();
+  EXPECT_EQ(*p, Connection::Progress::kDone);
+  // A closed channel says so.
+  taken->Close();
+  EXPECT_EQ(taken->WriteNonBlocking(frame).status(),
+            Unavailable("channel is closed"));
+}
+
 TEST_F(TlsChannelTest, ClientChecksTheServerIdentity) {
   StartEchoServer();
   ClientOptions options;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include "tvd/protocol/member_list.h"
+
 namespace tvd::master {
 namespace {
 
@@ -110,6 +112,156 @@ TEST(MasterFrameOnceTest, ATypeOrPayloadOfItsOwnGetsItsOwnFrame) {
   EXPECT_EQ(decoded.frame.type, MessageType::kLeaveNotice);
   EXPECT_EQ(decoded.frame.payload, (std::vector<std::uint8_t>{1}));
   EXPECT_EQ(decoded.consumed, leave->size());
+}
+
+TEST(MasterHubTest, ANotifierIsToldOncePerBatchAndAtOnceForAnEnd) {
+  using U = MemberSession::Urgency;
+  MemberSessionPtr s = Make("blue", "node1");
+  auto frame =
+      std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1});
+  std::vector<U> told;
+  EXPECT_EQ(s->SetNotifier([&](U u) { told.push_back(u); }), U::kNone);
+  s->Push(MessageType::kMembershipUpdate, frame);
+  s->Push(MessageType::kMembershipUpdate, frame);  // covered by the first
+  EXPECT_EQ(told, std::vector<U>{U::kMembership});
+  s->Push(MessageType::kPolicyUpdate, frame);  // more urgent: told again
+  s->Push(MessageType::kPolicyUpdate, frame);
+  EXPECT_EQ(told, (std::vector<U>{U::kMembership, U::kNow}));
+  EXPECT_EQ(s->Take().frames.size(), 4u);
+  EXPECT_FALSE(Woken(*s));  // a notifier replaces the eventfd
+  s->Push(MessageType::kMembershipUpdate, frame);
+  s->End();  // an end is always news
+  EXPECT_EQ(told,
+            (std::vector<U>{U::kMembership, U::kNow, U::kMembership, U::kNow}));
+  s->ClearNotifier();
+  MemberSession::Batch b = s->Take();
+  EXPECT_EQ(b.frames.size(), 1u);
+  EXPECT_TRUE(b.end);
+}
+
+TEST(MasterHubTest, SetNotifierReportsWhatWasQueuedBefore) {
+  using U = MemberSession::Urgency;
+  MemberSessionPtr s = Make("blue", "node1");
+  s->Push(MessageType::kMembershipUpdate,
+          std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1}));
+  int told = 0;
+  EXPECT_EQ(s->SetNotifier([&](U) { ++told; }), U::kMembership);
+  s->Push(MessageType::kMembershipUpdate,
+          std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{2}));
+  EXPECT_EQ(told, 0);
+  EXPECT_EQ(s->Take().frames.size(), 2u);
+}
+
+TEST(MasterHubTest, FindAllMatchesSortedAndUnsortedHostsAndRemovesEnds) {
+  MemberHub hub;
+  std::vector<MemberSessionPtr> blue;
+  for (const char* h : {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"})
+    hub.Attach(blue.emplace_back(Make("blue", h)));
+  MemberSessionPtr red = Make("red", "a");
+  hub.Attach(red);
+  EXPECT_EQ(hub.size(), 12u);
+  const std::string kBlue = "blue", kRed = "red", kGone = "gone";
+  // Sorted with gaps (one beyond the 8-step walk), one out of order, an
+  // unknown host, another TVD and an unknown TVD.
+  std::vector<std::string> names = {"a", "c", "k", "zz", "b", "a", "a", "x"};
+  std::vector<const std::string*> tvds = {&kBlue, &kBlue, &kBlue, &kBlue,
+                                          &kBlue, &kRed,  &kGone, &kBlue};
+  std::vector<const std::string*> hosts;
+  for (const auto& n : names) hosts.push_back(&n);
+  std::vector<bool> remove = {false, true,  false, false,
+                              false, false, false, false};
+  std::vector<MemberSessionPtr> got = hub.FindAll(tvds, hosts, remove);
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_EQ(got[0], blue[0]);
+  EXPECT_EQ(got[1], blue[2]);
+  EXPECT_EQ(got[2], blue[10]);
+  EXPECT_EQ(got[3], nullptr);
+  EXPECT_EQ(got[4], blue[1]);
+  EXPECT_EQ(got[5], red);
+  EXPECT_EQ(got[6], nullptr);
+  EXPECT_EQ(got[7], nullptr);
+  EXPECT_EQ(hub.Find("blue", "c"), nullptr);  // removed: it ended
+  EXPECT_EQ(hub.size(), 11u);
+}
+
+protocol::MembershipUpdate Update(std::uint64_t epoch, std::uint32_t count,
+                                  std::vector<protocol::MemberChange> changes,
+                                  std::uint8_t key = 0) {
+  protocol::MembershipUpdate u;
+  u.tvd = "blue";
+  u.epoch = epoch;
+  u.member_count = count;
+  u.changes = std::move(changes);
+  if (key != 0) u.key = SecureBytes(std::vector<std::uint8_t>(32, key));
+  return u;
+}
+
+TEST(MasterMergeTest, ARunOfUpdatesBecomesOneWithTheLastEpochCountAndKey) {
+  using protocol::MembershipChange;
+  auto a = Update(3, 2, {{MembershipChange::kJoined, {"n2", "10.0.0.2"}}});
+  auto b = Update(4, 1, {{MembershipChange::kLeft, {"n2", ""}}}, 7);
+  auto c = Update(4, 2, {{MembershipChange::kJoined, {"n3", "10.0.0.3"}}});
+  auto merged = MergeMembershipUpdates({&a, &b, &c});
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0].tvd, "blue");
+  EXPECT_EQ(merged[0].epoch, 4u);
+  EXPECT_EQ(merged[0].member_count, 2u);
+  EXPECT_EQ(merged[0].changes,
+            (std::vector<protocol::MemberChange>{
+                {MembershipChange::kJoined, {"n2", "10.0.0.2"}},
+                {MembershipChange::kLeft, {"n2", ""}},
+                {MembershipChange::kJoined, {"n3", "10.0.0.3"}}}));
+  EXPECT_TRUE(merged[0].key.Equals(b.key.view()));
+  // Applied to a member list, the merged update ends where the three do.
+  const std::vector<protocol::Member> start = {{"n1", "10.0.0.1"}};
+  protocol::MemberList one(start);
+  protocol::MemberList three(start);
+  ASSERT_TRUE(one.Apply(merged[0]).ok());
+  for (const auto* u : {&a, &b, &c}) ASSERT_TRUE(three.Apply(*u).ok());
+  EXPECT_EQ(one.Sorted(), three.Sorted());
+  // No key in the run: none in the result.
+  EXPECT_TRUE(MergeMembershipUpdates({&a, &c})[0].key.empty());
+}
+
+TEST(MasterMergeTest, NoMergedUpdateHoldsMoreChangesThanTheProtocolAllows) {
+  using protocol::MembershipChange;
+  std::vector<protocol::MembershipUpdate> inputs;
+  const std::size_t n = protocol::kMaxMemberChanges + 10;
+  for (std::size_t i = 0; i < n; ++i) {
+    inputs.push_back(Update(
+        1, static_cast<std::uint32_t>(i + 2),
+        {{MembershipChange::kJoined, {"n" + std::to_string(i), "10.0.0.1"}}}));
+  }
+  std::vector<const protocol::MembershipUpdate*> run;
+  for (const auto& u : inputs) run.push_back(&u);
+  auto merged = MergeMembershipUpdates(run);
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged[0].changes.size(), protocol::kMaxMemberChanges);
+  EXPECT_EQ(merged[0].member_count, protocol::kMaxMemberChanges + 1);
+  EXPECT_EQ(merged[1].changes.size(), 10u);
+  EXPECT_EQ(merged[1].member_count, n + 1);
+  // Each decodes as the protocol's own message.
+  for (const auto& m : merged) {
+    auto decoded = protocol::DecodeMembershipUpdate(protocol::Encode(m));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  }
+}
+
+TEST(MasterFrameOnceTest, AMembershipUpdateIsDecodedOncePerPayload) {
+  using protocol::MembershipChange;
+  auto u = Update(2, 2, {{MembershipChange::kJoined, {"n2", "10.0.0.2"}}}, 9);
+  std::vector<std::uint8_t> encoded = protocol::Encode(u);
+  auto payload = std::make_shared<const SecureBytes>(
+      std::span<const std::uint8_t>(encoded));
+  FrameOnce frames;
+  auto first = frames.Decoded(payload);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first, frames.Decoded(payload));
+  EXPECT_EQ(first->changes, u.changes);
+  EXPECT_TRUE(first->key.Equals(u.key.view()));
+  auto junk =
+      std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1, 2});
+  EXPECT_EQ(frames.Decoded(junk), nullptr);
 }
 
 }  // namespace

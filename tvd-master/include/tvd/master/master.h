@@ -27,7 +27,8 @@
 //  * TvdRegistry (tvd_registry.h): TVDs, members, epochs; pure decisions.
 //  * WriteJournal (write_journal.h): makes decisions durable in order,
 //    outside the decision lock, then delivers their messages.
-//  * MemberHub (member_hub.h): live member channels, woken on a push.
+//  * MemberHub (member_hub.h): live member channels, woken on a push;
+//    MemberLoop (src/member_loop.h) serves them from one thread.
 //  * MemberChannels, HostRequests, AdminRequests (src/): the protocol of
 //    the join and member channel, of host requests, of admin requests.
 //  * RenderQuery (query_json.h), ReattestSchedule (reattest_schedule.h),

@@ -2,6 +2,10 @@
 // handshake and runs a handler per connection, each on its own thread, so one
 // slow, silent or hostile client never delays the others.
 //
+// A handler may keep a connection beyond its return (Connection::TakeOver);
+// for the server that connection then ends there, with the handler's
+// status, and whoever took it closes it.
+//
 // Every connection ends with exactly one ConnectionReport to the observer:
 // the peer's address, its identity when the handshake got that far, and the
 // final Status (OK, or the reason it was refused or dropped). When the

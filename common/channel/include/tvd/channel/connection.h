@@ -81,6 +81,33 @@ class Connection {
   // from the peer wins over a wakeup; kQuiet when the time passed.
   Wake WaitReadableOrWoken(std::chrono::milliseconds duration, int wake_fd);
 
+  // For event loops that hold many idle channels on a few threads (the
+  // socket is non-blocking underneath).
+  //
+  // Writes `bytes` without waiting: kDone once all of it is with the
+  // kernel; kWantWrite / kWantRead when the socket must become writable /
+  // readable first, after which the caller calls again with the very same
+  // bytes (same address and length: TLS may hold part of them) until
+  // kDone. Unavailable "cannot send frame: <reason>" when the peer is gone
+  // (the connection is then closed); Unavailable "channel is closed".
+  enum class Progress { kDone, kWantRead, kWantWrite };
+  StatusOr<Progress> WriteNonBlocking(std::span<const std::uint8_t> bytes);
+  // True when input the peer sent is already read from the socket (TLS
+  // buffer or a partial frame), so waiting on the socket would miss it.
+  bool HasBufferedInput() const;
+  // The socket (for registering with epoll; do not read, write or close
+  // it), -1 once closed.
+  int fd() const { return fd_; }
+
+  // Moves this channel, with its TLS session, peer, binding and id, into a
+  // new Connection and leaves this one closed without a word to the peer:
+  // later calls on this one fail with Unavailable and Close() does
+  // nothing. For a handler that keeps serving the channel after it
+  // returns to the server's thread (the server then closes nothing).
+  std::unique_ptr<Connection> TakeOver();
+  // True once TakeOver() moved this channel away.
+  bool taken_over() const { return taken_over_; }
+
   // Closes the TLS session and the socket; later calls fail with Unavailable.
   void Close();
   bool closed() const { return fd_ < 0; }
@@ -111,6 +138,7 @@ class Connection {
   std::uint64_t id_;
   bool established_ = false;  // handshake completed and peer verified
   bool tls_failed_ = false;   // a fatal TLS error: no close_notify then
+  bool taken_over_ = false;   // TakeOver() moved the channel away
   std::size_t max_payload_;
   pki::Identity peer_;
   std::string peer_address_;
