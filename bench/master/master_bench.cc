@@ -41,6 +41,7 @@
 #include <numeric>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "host_pool.h"
@@ -51,6 +52,7 @@
 #include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/testing/netns.h"
+#include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::bench {
@@ -76,6 +78,9 @@ struct Flags {
   // which measures the simulator thrashing rather than the master. Real
   // hosts each run their handshake on their own CPU.
   int sim_concurrency = 128;
+  // Master replicas for the simulated hosts: 1 (SQLite), or R sharing an
+  // R-server clustered OVSDB store, hosts spread over them in turn.
+  std::vector<int> masters = {1};
   int timeout_s = 600;
   bool skip_ns = false;
   bool skip_sim = false;
@@ -115,7 +120,7 @@ const char* kUsage =
     "usage: bench_master [--ns-hosts H] [--iterations N] [--ns-tpm MODE]\n"
     "                    [--sim-hosts S] [--updates U] [--sim-tpm MODE]\n"
     "                    [--interval SECONDS] [--setup-threads T]\n"
-    "                    [--sim-concurrency C]\n"
+    "                    [--sim-concurrency C] [--masters R[,R...]]\n"
     "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
     "                    [--skip-sequential] [--master PATH]\n"
     "MODE: per-call (open the TPM per operation, keys' contexts kept, as\n"
@@ -128,7 +133,10 @@ const char* kUsage =
     "new admin connection each, in turn\n"
     "interval 600 s, 4 setup threads, timeout 600 s;\n"
     "C: joins of simulated hosts in progress at once (default 128, 0: all\n"
-    "at once); the others wait their turn, as if their own CPUs were busy\n";
+    "at once); the others wait their turn, as if their own CPUs were busy\n"
+    "R: master replicas of the simulated hosts' runs, each list entry a run\n"
+    "(default 1: one master on SQLite; R > 1: R masters on an R-server\n"
+    "clustered OVSDB store, host i joining master i mod R), e.g. 1,3\n";
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -389,30 +397,87 @@ std::string Underlay(int i) {
 // Starts a fresh master, adds the TVD, lets every host join (all at once or
 // one after another) and serve; returns the figures. With `updates` > 0,
 // then pushes that many policy updates and prints their fan-out.
+// Whether the master behind `admin` knows TVD `tvd` (a replica learns it
+// from the store).
+bool KnowsTvd(const protocol::AdminClient& admin, const std::string& tvd) {
+  auto reply = admin.Query({protocol::AdminQueryKind::kTvd, tvd});
+  return reply.ok();
+}
+
 StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
                                const pki::KeyAndCertificate& ca,
                                const channel::TlsContext& admin_tls,
-                               bool concurrent, int updates) {
+                               bool concurrent, int updates, int replicas) {
   auto& hosts = pool.hosts();
   const int n = static_cast<int>(hosts.size());
   MasterSetup setup;
   setup.binary = f.master_binary;
   setup.listen_address = "127.0.0.1";
-  setup.port = FreeLoopbackPort();
   // One member channel per host, and room for the admin's and the hosts'
   // request connections.
   setup.max_connections = std::max<std::size_t>(4096, 2 * hosts.size() + 64);
   for (const auto& h : hosts)
     setup.trusted_eks.emplace(h->name(), h->ek_digest());
-  TVD_ASSIGN_OR_RETURN(auto master, MasterProcess::Start(setup, ca));
-  protocol::MasterEndpoint endpoint{"127.0.0.1", setup.port, kMasterId};
-  protocol::AdminClient admin(endpoint, admin_tls, milliseconds(60000));
-  TVD_RETURN_IF_ERROR(WaitForMaster(admin, *master));
+  // Replicas share a clustered store (one server per replica, each in its
+  // own namespace: tests/fixture/ovsdb_cluster) and its KEK.
+  std::unique_ptr<testing::OvsdbCluster> cluster;
+  const SecureBytes kek = SecureBytes::Random(32);
+  if (replicas > 1) {
+    TVD_ASSIGN_OR_RETURN(cluster, testing::OvsdbCluster::StartClustered(
+                                      std::string(TVD_SOURCE_DIR) +
+                                          "/tvd-master/tvd_master.ovsschema",
+                                      replicas));
+    setup.store = "ovsdb:";
+    for (const std::string& r : cluster->remotes()) {
+      setup.store += (setup.store == "ovsdb:" ? "" : ",") + r;
+    }
+    setup.kek = &kek;
+  }
+  std::vector<std::unique_ptr<MasterProcess>> masters;
+  std::vector<protocol::MasterEndpoint> endpoints;
+  std::vector<std::unique_ptr<protocol::AdminClient>> admins;
+  for (int k = 0; k < replicas; ++k) {
+    setup.port = FreeLoopbackPort();
+    TVD_ASSIGN_OR_RETURN(auto m, MasterProcess::Start(setup, ca));
+    endpoints.push_back({"127.0.0.1", setup.port, kMasterId});
+    admins.push_back(std::make_unique<protocol::AdminClient>(
+        endpoints.back(), admin_tls, milliseconds(60000)));
+    TVD_RETURN_IF_ERROR(WaitForMaster(*admins.back(), *m));
+    masters.push_back(std::move(m));
+  }
+  MasterProcess* master = masters.front().get();
+  const protocol::MasterEndpoint& endpoint = endpoints.front();
+  protocol::AdminClient& admin = *admins.front();
   TVD_RETURN_IF_ERROR(admin
                           .AddTvd(master::Policy(kTvd, 1, Names(hosts),
                                                  {Sha256Digest{}}, f.interval))
                           .status());
-  for (auto& h : hosts) h->Connect(endpoint);
+  // Every replica has the TVD (through its store watch) before hosts come.
+  for (int k = 1; k < replicas; ++k) {
+    auto until = Clock::now() + std::chrono::seconds(30);
+    while (!KnowsTvd(*admins[k], kTvd)) {
+      if (Clock::now() > until) {
+        return Timeout("replica " + std::to_string(k) + " does not know TVD " +
+                       kTvd + " 30 s after it was added");
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  for (int i = 0; i < n; ++i) hosts[i]->Connect(endpoints[i % replicas]);
+  // CPU of every replica; members connected to any of them.
+  auto cpu = [&] {
+    double c = 0;
+    for (auto& m : masters) c += Cpu(*m);
+    return c;
+  };
+  auto connected = [&]() -> StatusOr<int> {
+    int sum = 0;
+    for (auto& a : admins) {
+      TVD_ASSIGN_OR_RETURN(int c, ConnectedMembers(*a));
+      sum += c;
+    }
+    return sum;
+  };
 
   JoinRun r;
   r.join_ms.assign(n, -1);
@@ -473,7 +538,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     ++finished;
   };
 
-  double cpu0 = Cpu(*master);
+  double cpu0 = cpu();
   double swtpm0 = SwtpmCpu(hosts);
   double self0 = SelfCpuSeconds();
   Clock::time_point t0;
@@ -516,7 +581,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   bool by_lists = false;
   while (Clock::now() < deadline) {
     if (!by_lists) {
-      auto c = ConnectedMembers(admin);
+      auto c = connected();
       if (c.ok()) members = *c;
       if (!c.ok() && ok == n) {
         by_lists = true;
@@ -532,7 +597,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   }
   r.by_lists = by_lists;
   auto t1 = Clock::now();
-  r.master_cpu_s = Cpu(*master) - cpu0;
+  r.master_cpu_s = cpu() - cpu0;
   r.swtpm_cpu_s = SwtpmCpu(hosts) - swtpm0;
   r.bench_cpu_s = SelfCpuSeconds() - self0;
   r.all_members_s = Ms(t1 - t0) / 1000;
@@ -558,9 +623,9 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   {
     // The master's cost of just holding the member channels.
     constexpr auto kIdle = std::chrono::seconds(3);
-    double c0 = Cpu(*master);
+    double c0 = cpu();
     std::this_thread::sleep_for(kIdle);
-    r.idle_master_cores = (Cpu(*master) - c0) / 3.0;
+    r.idle_master_cores = (cpu() - c0) / 3.0;
   }
   if (updates > 0 && r.failed == 0) {
     // Opened here, outside every timed interval; the master keeps an idle
@@ -574,7 +639,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
       const int way = (k - 1) % 2;  // 0: held channel, 1: new connection
       std::string xml = master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
                                        f.interval + k);
-      double c0 = Cpu(*master);
+      double c0 = cpu();
       // The interval starts here: the request is not yet written (and, on
       // a new connection, the connection not yet opened).
       auto sent = Clock::now();
@@ -593,7 +658,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
         for (const auto& h : hosts) all = all && h->policy_updates() >= k;
         if (!all) std::this_thread::sleep_for(milliseconds(1));
       }
-      cpus[way].push_back(Cpu(*master) - c0);
+      cpus[way].push_back(cpu() - c0);
       if (!all) {
         std::printf(
             "  !! policy update %d did not reach every member in 60 s\n", k);
@@ -634,7 +699,8 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   // would take their 200 ms stop check each.
   for (auto& h : hosts) h->RequestStop();
   for (auto& h : hosts) h->StopServing();
-  (void)master->Stop();
+  for (auto& m : masters) (void)m->Stop();
+  (void)master;
   return r;
 }
 
@@ -735,7 +801,29 @@ int Main(int argc, char** argv) {
       f.setup_threads = std::max(1, number());
     else if (a == "--sim-concurrency")
       f.sim_concurrency = number();
-    else if (a == "--timeout")
+    else if (a == "--masters") {
+      // A comma list of replica counts, each 1..5: one run per entry.
+      std::string v = i + 1 < argc ? argv[++i] : "";
+      f.masters.clear();
+      std::stringstream list(v);
+      std::string one;
+      while (std::getline(list, one, ',')) {
+        char* end = nullptr;
+        long r = std::strtol(one.c_str(), &end, 10);
+        if (end == one.c_str() || *end != '\0' || r < 1 || r > 5) {
+          std::fprintf(stderr,
+                       "bench_master: --masters: '%s' is not a list of "
+                       "replica counts 1..5\n",
+                       v.c_str());
+          std::exit(2);
+        }
+        f.masters.push_back(static_cast<int>(r));
+      }
+      if (f.masters.empty()) {
+        std::fprintf(stderr, "bench_master: --masters: empty list\n");
+        std::exit(2);
+      }
+    } else if (a == "--timeout")
       f.timeout_s = number();
     else if (a == "--master")
       f.master_binary = value();
@@ -836,18 +924,45 @@ int Main(int argc, char** argv) {
     }
     JoinRun seq;
     if (!f.skip_sequential) {
-      auto run = RunManyJoins(f, pool, ca, *admin_tls, false, 0);
+      auto run = RunManyJoins(f, pool, ca, *admin_tls, false, 0, 1);
       if (!run.ok()) return fail("one after another", run.status());
       seq = std::move(*run);
       PrintRun("\n[3] baseline: one after another, fresh master", seq,
                f.sim_hosts);
       std::printf("  load average after: %s\n", LoadAverage().c_str());
     }
-    auto run = RunManyJoins(f, pool, ca, *admin_tls, true, f.updates);
-    if (!run.ok()) return fail("all at once", run.status());
-    JoinRun con = std::move(*run);
-    PrintRun("\n[2] all at once, fresh master", con, f.sim_hosts);
-    std::printf("  load average after: %s\n", LoadAverage().c_str());
+    // One concurrent run per replica count, in the order given.
+    std::vector<std::pair<int, JoinRun>> runs;
+    for (int replicas : f.masters) {
+      auto run =
+          RunManyJoins(f, pool, ca, *admin_tls, true, f.updates, replicas);
+      if (!run.ok()) return fail("all at once", run.status());
+      std::string title =
+          replicas == 1
+              ? std::string("\n[2] all at once, fresh master")
+              : "\n[2] all at once, " + std::to_string(replicas) +
+                    " fresh master replicas on a " + std::to_string(replicas) +
+                    "-server OVSDB cluster (host i joins replica i "
+                    "mod " +
+                    std::to_string(replicas) + ")";
+      PrintRun(title.c_str(), *run, f.sim_hosts);
+      std::printf("  load average after: %s\n", LoadAverage().c_str());
+      runs.emplace_back(replicas, std::move(*run));
+    }
+    for (std::size_t k = 1; k < runs.size(); ++k) {
+      const JoinRun& a = runs[0].second;
+      const JoinRun& b = runs[k].second;
+      auto ratio = [](double x, double y) { return y > 0 ? x / y : 0.0; };
+      std::printf(
+          "\n%d replicas / %d: time until all are members %.2f, master CPU "
+          "(all replicas) %.2f, fan-out to the last member p50 %.2f and p99 "
+          "%.2f (held admin channel)\n",
+          runs[k].first, runs[0].first, ratio(b.all_members_s, a.all_members_s),
+          ratio(b.master_cpu_s, a.master_cpu_s),
+          ratio(b.fanout[0].last.p50, a.fanout[0].last.p50),
+          ratio(b.fanout[0].last.p99, a.fanout[0].last.p99));
+    }
+    const JoinRun& con = runs.front().second;
     if (!f.skip_sequential && seq.all_members_s > 0 && seq.master_cpu_s > 0) {
       std::printf(
           "\nconcurrent / sequential: wall time %.2f, master CPU %.2f\n",

@@ -66,7 +66,7 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
       d + "/master.key",
       std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
       0600));
-  SecureBytes kek = SecureBytes::Random(32);
+  SecureBytes kek = setup.kek ? setup.kek->Clone() : SecureBytes::Random(32);
   TVD_RETURN_IF_ERROR(WriteFile(
       d + "/master.kek",
       std::string_view(reinterpret_cast<const char*>(kek.view().data()),
@@ -81,6 +81,10 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
       testing::MasterConfigFile::InDir(d, setup.port);
   config.listen_address = setup.listen_address;
   config.max_connections = setup.max_connections;
+  if (!setup.store.empty()) {
+    config.store = setup.store;
+    config.state_db.clear();
+  }
   TVD_RETURN_IF_ERROR(WriteFile(d + "/master.conf", config.Text(), 0644));
   ProcessOptions o;
   o.argv = {setup.binary, "--config", d + "/master.conf"};

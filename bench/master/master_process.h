@@ -20,6 +20,7 @@
 
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/process.h"
+#include "tvd/secure_bytes.h"
 #include "tvd/sha256.h"
 #include "tvd/status.h"
 
@@ -33,6 +34,11 @@ struct MasterSetup {
   // host name -> EK digest, written as the ek_allowlist file.
   std::multimap<std::string, Sha256Digest> trusted_eks;
   std::size_t max_connections = 0;  // 0: the daemon's default
+  // Empty: SQLite in the master's directory. "ovsdb:REMOTE,...": the state
+  // on that store, shared with the other replicas.
+  std::string store;
+  // The KEK to write (replicas of one store share it); null: a fresh one.
+  const SecureBytes* kek = nullptr;
 };
 
 class MasterProcess {

@@ -145,9 +145,13 @@ class TvdRegistry {
   // Forgets every TVD and host (a replica's start-up that lost a race
   // starts over from the store).
   void Clear();
-  // The underlay address another master recorded for a host.
+  // The underlay address another master recorded for a host. An empty one
+  // (the row an attestation verdict made before the host's join recorded
+  // its address, possibly this master's own write coming back late) never
+  // replaces a known address: a grant with an empty member address is
+  // refused by every host.
   void ApplyStoredHost(const std::string& host, const std::string& underlay) {
-    underlay_[host] = underlay;
+    if (!underlay.empty()) underlay_[host] = underlay;
   }
   // A policy file from the policy directory: added when new, replacing the
   // stored one when changed (keeping its epoch and members), only marked as
