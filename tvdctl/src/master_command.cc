@@ -92,69 +92,15 @@ std::string WhyDown(const Status& s) {
 StatusOr<MasterStatusInvocation> ParseMasterArgs(
     const std::vector<std::string>& args) {
   MasterStatusInvocation inv;
-  std::vector<std::string> operands;
-  struct Option {
-    const char* flag;
-    std::string* target;
-  };
-  MasterConnection& c = inv.connection.connection;
-  std::string master_flag;
-  const Option options[] = {{"--master", &master_flag},
-                            {"--master-name", &c.master_name},
-                            {"--ca", &c.ca},
-                            {"--cert", &c.cert},
-                            {"--key", &c.key},
-                            {"--config", &inv.connection.config}};
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      inv.help = true;
-      return inv;
-    }
-    if (a == "--json") {
-      inv.json = true;
-      continue;
-    }
-    std::string flag = a;
-    std::optional<std::string> value;
-    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
-      flag = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    }
-    const Option* option = nullptr;
-    for (const Option& o : options) {
-      if (flag == o.flag) option = &o;
-    }
-    if (option != nullptr) {
-      if (!value) {
-        if (i + 1 >= args.size())
-          return InvalidArgument(flag + " needs a value");
-        value = args[++i];
-      }
-      if (value->empty()) return InvalidArgument(flag + " needs a value");
-      if (option->target == &master_flag) {
-        std::size_t start = 0;
-        while (start <= value->size()) {
-          std::size_t comma = value->find(',', start);
-          if (comma == std::string::npos) comma = value->size();
-          std::string one = value->substr(start, comma - start);
-          if (one.empty()) {
-            return InvalidArgument("--master '" + *value +
-                                   "' has an empty address");
-          }
-          TVD_RETURN_IF_ERROR(SplitHostPort(one).status());
-          inv.masters.push_back(one);
-          start = comma + 1;
-        }
-      } else {
-        *option->target = *value;
-      }
-      continue;
-    }
-    if (a.starts_with("-") && a != "-") {
-      return InvalidArgument("unknown option '" + a + "'");
-    }
-    operands.push_back(a);
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> operands,
+                       ParseConnectionArgs(args, inv.connection));
+  inv.help = inv.connection.help;
+  inv.json = inv.connection.json;
+  if (inv.help) return inv;
+  if (!inv.connection.connection.master.empty()) {
+    TVD_ASSIGN_OR_RETURN(std::vector<daemon::Endpoint> list,
+                         MasterList(inv.connection.connection));
+    for (const daemon::Endpoint& e : list) inv.masters.push_back(e.ToString());
   }
   if (operands.empty()) return InvalidArgument("missing COMMAND (status)");
   if (operands[0] != "status") {
@@ -223,7 +169,6 @@ int RunMasterCommand(const std::vector<std::string>& args, std::ostream& out,
     return kExitOk;
   }
   TvdInvocation& conn = inv.connection;
-  if (!inv.masters.empty()) conn.connection.master = inv.masters[0];
   Status resolved = ResolveConnection(conn, [](const char* name) {
     const char* v = std::getenv(name);
     return v ? std::optional<std::string>(v) : std::nullopt;

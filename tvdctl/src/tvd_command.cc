@@ -223,14 +223,14 @@ StatusOr<std::vector<daemon::Endpoint>> MasterList(const MasterConnection& c) {
   return daemon::ParseEndpointList(c.master);
 }
 
-StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {
-  TvdInvocation inv;
+StatusOr<std::vector<std::string>> ParseConnectionArgs(
+    const std::vector<std::string>& args, TvdInvocation& inv) {
   std::vector<std::string> operands;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       inv.help = true;
-      return inv;
+      return operands;
     }
     if (a == "--json") {
       inv.json = true;
@@ -255,7 +255,11 @@ StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {
         value = args[++i];
       }
       if (value->empty()) return InvalidArgument(flag + " needs a value");
-      *target = *value;
+      if (target == &inv.connection.master && !target->empty()) {
+        *target += "," + *value;  // one list of replicas
+      } else {
+        *target = *value;
+      }
       continue;
     }
     if (a.starts_with("-") && a != "-") {
@@ -263,6 +267,14 @@ StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {
     }
     operands.push_back(a);
   }
+  return operands;
+}
+
+StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args) {
+  TvdInvocation inv;
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> operands,
+                       ParseConnectionArgs(args, inv));
+  if (inv.help) return inv;
   if (operands.empty()) {
     return InvalidArgument("missing COMMAND (list, show, add, update, remove)");
   }

@@ -39,11 +39,14 @@ TEST(MasterArgsTest, ExactErrors) {
   EXPECT_EQ(err({"status", "--master"}),
             "invalid-argument: --master needs a value");
   EXPECT_EQ(err({"status", "--master", "127.0.0.1:7400,"}),
-            "invalid-argument: --master '127.0.0.1:7400,' has an empty "
-            "address");
+            "invalid-argument: '127.0.0.1:7400,': entry 2 is empty");
   EXPECT_EQ(err({"status", "--master", "127.0.0.1:7400,,127.0.0.1:1"}),
-            "invalid-argument: --master '127.0.0.1:7400,,127.0.0.1:1' has an "
-            "empty address");
+            "invalid-argument: '127.0.0.1:7400,,127.0.0.1:1': entry 2 is "
+            "empty");
+  EXPECT_EQ(
+      err({"status", "--master", "127.0.0.1:7400", "--master=127.0.0.1:7400"}),
+      "invalid-argument: '127.0.0.1:7400,127.0.0.1:7400': entry 2 "
+      "(127.0.0.1:7400) repeats entry 1");
   EXPECT_FALSE(ParseMasterArgs({"status", "--master", "master:7400"}).ok());
 }
 

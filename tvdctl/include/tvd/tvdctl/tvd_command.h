@@ -63,6 +63,14 @@ struct TvdInvocation {
   MasterConnection connection;
 };
 
+// The options every admin command shares, into `inv`: --master LIST
+// (given again: the lists are joined), --master-name, --ca, --cert, --key,
+// --config, --json, --help / -h (which stops the parse). Returns the other
+// arguments in order. InvalidArgument "X needs a value", "unknown option
+// 'X'".
+StatusOr<std::vector<std::string>> ParseConnectionArgs(
+    const std::vector<std::string>& args, TvdInvocation& inv);
+
 // Parses the arguments after "tvd". InvalidArgument with the message to
 // print (e.g. "unknown option '--x'", "show needs TVD") on a usage error.
 StatusOr<TvdInvocation> ParseTvdArgs(const std::vector<std::string>& args);
