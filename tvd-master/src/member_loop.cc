@@ -198,8 +198,11 @@ void MemberLoop::Run() {
       n = 0;
     }
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.u64 == kWakeKey) continue;  // drained below
-      auto it = channels_.find(events[i].data.u64);
+      // A copy: epoll_event is packed on x86-64, so its u64 is not aligned
+      // for the reference map::find takes.
+      const std::uint64_t key = events[i].data.u64;
+      if (key == kWakeKey) continue;  // drained below
+      auto it = channels_.find(key);
       if (it == channels_.end()) continue;
       ChannelPtr ch = it->second;  // End() drops it from the map
       OnEvent(ch, events[i].events);
@@ -546,7 +549,8 @@ void MemberLoop::Hand(const ChannelPtr& ch, bool read) {
   threads_[id] = std::thread(std::move(work));
 }
 
-void MemberLoop::End(const ChannelPtr& ch, const Status& status) {
+void MemberLoop::End(const ChannelPtr& channel, const Status& status) {
+  ChannelPtr ch = channel;  // `channel` may be the map's own, erased below
   if (ch->ended) return;
   ch->ended = true;
   if (ch->watched != 0) {
@@ -556,18 +560,22 @@ void MemberLoop::End(const ChannelPtr& ch, const Status& status) {
   ch->out.reset();
   ch->conn->Close();
   ch->session->ClearNotifier();
-  if (hooks_.ended) hooks_.ended(ch->session, *ch->conn, status);
   if (channels_.erase(ch->id) > 0) {
     auto n = per_tvd_.find(ch->session->tvd());
     if (n != per_tvd_.end() && --n->second == 0) per_tvd_.erase(n);
   }
-  MutexLock lock(mutex_);
-  auto fd = stop_fds_.find(ch->id);
-  if (fd != stop_fds_.end()) {
-    ::close(fd->second);
-    stop_fds_.erase(fd);
+  {
+    MutexLock lock(mutex_);
+    auto fd = stop_fds_.find(ch->id);
+    if (fd != stop_fds_.end()) {
+      ::close(fd->second);
+      stop_fds_.erase(fd);
+    }
+    --count_;
   }
-  --count_;
+  // Told last: whoever learns of the end finds the loop without the
+  // channel (size() counts it no more).
+  if (hooks_.ended) hooks_.ended(ch->session, *ch->conn, status);
 }
 
 }  // namespace tvd::master

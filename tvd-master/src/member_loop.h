@@ -127,7 +127,7 @@ class MemberLoop {
   // round that fell due, or peer input.
   void Resume(const ChannelPtr& ch);
   void Hand(const ChannelPtr& ch, bool read);
-  void End(const ChannelPtr& ch, const Status& status);
+  void End(const ChannelPtr& channel, const Status& status);
   std::shared_ptr<const SecureBytes> Compose(const MemberSession::Batch& batch);
   Steady::time_point FlushTime(const ChannelPtr& ch,
                                Steady::time_point now) const;
