@@ -24,7 +24,9 @@
 // Nothing waits by sleeping: conditions are polled with deadlines. The
 // hosts retry a failed join every 100 ms (their back-off, not a wait for
 // the test).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,8 +49,8 @@
 #include "tvd/process.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/testing/files.h"
-#include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
+#include "tvd/testing/netns.h"
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/port_file.h"
 #include "tvd/testing/software_tpm.h"
@@ -62,6 +64,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr int kMasters = 3;
+constexpr std::uint16_t kMasterPort = 7000;
 constexpr int kHosts = 50;
 constexpr int kIntervalS = 2;
 constexpr int kTakeoverMs = 1500;
@@ -74,6 +77,24 @@ constexpr int kGraceMs = 2000;
 // the election; the same slack covers it.
 constexpr milliseconds kDutySlack{2000};
 const pki::Identity kMasterId{pki::Role::kHost, "tvd-master"};
+
+// Addresses on the cluster's bridge (the store servers are 198.18.77.1-3).
+std::string MasterAddress(int i) {
+  return "198.18.77." + std::to_string(11 + i);
+}
+constexpr const char* kHostsAddress = "198.18.77.100";
+
+// Sockets belong to the network namespace of the thread that creates them.
+Status EnterNetns(const std::string& ns) {
+  std::string path = "/run/netns/" + ns;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open " + path, errno);
+  int rc = ::setns(fd, CLONE_NEWNET);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoError("setns " + path, err);
+  return Status::Ok();
+}
 
 // The attester quotes on the serving thread while the test extends a PCR
 // from its own: serialise the software TPM.
@@ -219,14 +240,26 @@ class MasterFaultsTest : public ::testing::Test {
     auto changed = cluster_->Appctl(
         *leader, {"cluster/change-election-timer", "TVD_Master", "500"});
     ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+    // Every master in a namespace of its own, the hosts in one more, all on
+    // the cluster's bridge; the masters reach the store over TCP there, so
+    // nftables inside a master's namespace can cut it off.
     store_ = "ovsdb:";
-    for (const auto& r : cluster_->remotes()) {
+    for (const auto& r : cluster_->tcp_remotes()) {
       store_ += (store_ == "ovsdb:" ? "" : ",") + r;
     }
+    auto hosts_ns =
+        testing::NetworkNamespace::Create(testing::UniqueName("tfh"));
+    ASSERT_TRUE(hosts_ns.ok()) << hosts_ns.status().ToString();
+    hosts_ns_ = std::move(*hosts_ns);
+    Status attached = cluster_->AttachToBridge(hosts_ns_.name(), kHostsAddress);
+    ASSERT_TRUE(attached.ok()) << attached.ToString();
     for (int i = 0; i < kMasters; ++i) {
-      auto port = testing::FreeLoopbackPort();
-      ASSERT_TRUE(port.ok());
-      ports_.push_back(*port);
+      auto ns = testing::NetworkNamespace::Create(testing::UniqueName("tfm"));
+      ASSERT_TRUE(ns.ok()) << ns.status().ToString();
+      master_ns_.push_back(std::move(*ns));
+      attached =
+          cluster_->AttachToBridge(master_ns_.back().name(), MasterAddress(i));
+      ASSERT_TRUE(attached.ok()) << attached.ToString();
     }
     masters_.resize(kMasters);
     for (int i = 0; i < kMasters; ++i) {
@@ -243,6 +276,9 @@ class MasterFaultsTest : public ::testing::Test {
     hosts_.clear();
     for (auto& m : masters_) (void)m.Stop();
     masters_.clear();
+    for (auto& ns : master_ns_) (void)ns.Destroy();
+    master_ns_.clear();
+    (void)hosts_ns_.Destroy();
     cluster_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -253,7 +289,8 @@ class MasterFaultsTest : public ::testing::Test {
 
   // Starts tvd-master i on its fixed port and waits until it listens.
   Status StartMaster(int i) {
-    auto config = testing::MasterConfigFile::InDir(dir_, ports_[i]);
+    auto config = testing::MasterConfigFile::InDir(dir_, kMasterPort);
+    config.listen_address = MasterAddress(i);
     config.store = store_;
     config.state_db = "";
     config.lock_takeover_ms = kTakeoverMs;
@@ -267,6 +304,7 @@ class MasterFaultsTest : public ::testing::Test {
     o.argv = {std::string(TVD_BINARY_DIR) + "/tvd-master/tvd-master",
               "--config", dir_ + "/master" + n + ".conf", "--port-file",
               port_file};
+    o.netns = master_ns_[static_cast<std::size_t>(i)].name();
     o.stderr_path =
         dir_ + "/master" + n + "." + std::to_string(++starts_) + ".log";
     TVD_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(o));
@@ -278,7 +316,7 @@ class MasterFaultsTest : public ::testing::Test {
   }
 
   std::string Address(int i) const {
-    return "127.0.0.1:" + std::to_string(ports_[static_cast<std::size_t>(i)]);
+    return MasterAddress(i) + ":" + std::to_string(kMasterPort);
   }
 
   // `tvdctl master status --json` over every master; the index of the one
@@ -296,6 +334,7 @@ class MasterFaultsTest : public ::testing::Test {
       asked.push_back(i);
     }
     o.env = {"TVDCTL_ADMIN_CONFIG=" + dir_ + "/admin.conf"};
+    o.netns = hosts_ns_.name();
     auto r = RunCommand(o, milliseconds(30000));
     if (!r.ok() || r->exit_status != 0) return -1;
     json j = json::parse(r->out, nullptr, false);
@@ -353,15 +392,21 @@ class MasterFaultsTest : public ::testing::Test {
   }
 
   void RunHost(Host& h) {
+    Status entered = EnterNetns(hosts_ns_.name());
+    if (!entered.ok()) {
+      std::lock_guard l(h.m);
+      h.last_error = entered.ToString();
+      h.done = true;
+      return;
+    }
     protocol::MasterClientOptions options;
     options.connect_timeout = milliseconds(2000);
     options.io_timeout = milliseconds(5000);
     while (!h.stop) {
       int at = h.next_master;
-      protocol::MasterClient client(
-          h.name,
-          {"127.0.0.1", ports_[static_cast<std::size_t>(at)], kMasterId},
-          *h.tls, *h.attester, options);
+      protocol::MasterClient client(h.name,
+                                    {MasterAddress(at), kMasterPort, kMasterId},
+                                    *h.tls, *h.attester, options);
       auto grant = client.Join({"blue", h.underlay, std::nullopt});
       if (!grant.ok()) {
         {
@@ -547,7 +592,8 @@ class MasterFaultsTest : public ::testing::Test {
   std::vector<std::unique_ptr<Host>> hosts_;  // kHosts honest, then intruder
   std::unique_ptr<testing::OvsdbCluster> cluster_;
   std::string store_;
-  std::vector<std::uint16_t> ports_;
+  testing::NetworkNamespace hosts_ns_;
+  std::vector<testing::NetworkNamespace> master_ns_;
   std::vector<ChildProcess> masters_;
   int starts_ = 0;
   std::uint64_t first_epoch_ = 0;
