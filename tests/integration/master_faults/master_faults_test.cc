@@ -35,10 +35,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tvd/attest/attester.h"
@@ -307,6 +309,7 @@ class MasterFaultsTest : public ::testing::Test {
     o.netns = master_ns_[static_cast<std::size_t>(i)].name();
     o.stderr_path =
         dir_ + "/master" + n + "." + std::to_string(++starts_) + ".log";
+    logs_[static_cast<std::size_t>(i)] = o.stderr_path;
     TVD_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(o));
     TVD_RETURN_IF_ERROR(
         testing::WaitForPortFile(port_file, milliseconds(20000), child.pid())
@@ -459,6 +462,35 @@ class MasterFaultsTest : public ::testing::Test {
     h.thread = std::thread([this, &h] { RunHost(h); });
   }
   Host& intruder() { return *hosts_.back(); }
+
+  // An nftables ruleset inside master i's namespace (never the machine's)
+  // dropping everything to and from the store servers and the other
+  // masters; the hosts still reach it.
+  void CutOff(int i) {
+    std::string peers = "198.18.77.1, 198.18.77.2, 198.18.77.3";
+    for (int k = 0; k < kMasters; ++k) {
+      if (k != i) peers += ", " + MasterAddress(k);
+    }
+    std::string rules =
+        "table inet tvd_fault_cut {\n"
+        "  chain input {\n"
+        "    type filter hook input priority filter; policy accept;\n"
+        "    ip saddr { " +
+        peers +
+        " } drop\n"
+        "  }\n"
+        "  chain output {\n"
+        "    type filter hook output priority filter; policy accept;\n"
+        "    ip daddr { " +
+        peers +
+        " } drop\n"
+        "  }\n"
+        "}\n";
+    Write("cut.nft", rules, 0644);
+    Status s = master_ns_[static_cast<std::size_t>(i)].Run(
+        {"nft", "-f", dir_ + "/cut.nft"});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
   int Grants() {
     int n = 0;
     for (int i = 0; i < kHosts; ++i) {
@@ -512,7 +544,23 @@ class MasterFaultsTest : public ::testing::Test {
   }
 
   // The checks after every fault (see the file comment).
-  void CheckAfterFault() {
+  // The end of master i's log, for failure messages.
+  std::string LogTail(int i) {
+    std::ifstream in(logs_[static_cast<std::size_t>(i)]);
+    // The lock's retries while cut off would fill it: left out.
+    std::string t, line;
+    while (std::getline(in, line)) {
+      if (line.find("OVSDB lock 'tvd_master_duties': ") == std::string::npos) {
+        t += line + "\n";
+      }
+    }
+    return t.size() > 4000 ? t.substr(t.size() - 4000) : t;
+  }
+
+  // `epoch_changes`: the evictions the fault causes, each one transition
+  // and one new epoch.
+  void CheckAfterFault(std::uint64_t epoch_changes = 1,
+                       milliseconds limit = milliseconds(30000)) {
     std::vector<std::string> honest;
     for (int i = 0; i < kHosts; ++i) {
       honest.push_back(hosts_[static_cast<std::size_t>(i)]->name);
@@ -522,24 +570,26 @@ class MasterFaultsTest : public ::testing::Test {
     // store one epoch past the first (the intruder's eviction), and every
     // honest host holding that epoch's key.
     StatusOr<StoreView> view = Unavailable("not read yet");
-    bool converged = WaitUntil([&] {
-      view = ReadStore();
-      if (!view.ok() || view->members != honest ||
-          view->epoch != first_epoch_ + 1) {
-        return false;
-      }
-      for (int i = 0; i < kHosts; ++i) {
-        Host& h = *hosts_[static_cast<std::size_t>(i)];
-        auto row = view->hosts.find(h.name);
-        if (row == view->hosts.end() || !row->second.attested) return false;
-        std::lock_guard l(h.m);
-        if (h.connected_to < 0 || h.keys.empty() ||
-            h.keys.back().first != view->epoch) {
-          return false;
-        }
-      }
-      return true;
-    });
+    bool converged = WaitUntil(
+        [&] {
+          view = ReadStore();
+          if (!view.ok() || view->members != honest ||
+              view->epoch != first_epoch_ + epoch_changes) {
+            return false;
+          }
+          for (int i = 0; i < kHosts; ++i) {
+            Host& h = *hosts_[static_cast<std::size_t>(i)];
+            auto row = view->hosts.find(h.name);
+            if (row == view->hosts.end() || !row->second.attested) return false;
+            std::lock_guard l(h.m);
+            if (h.connected_to < 0 || h.keys.empty() ||
+                h.keys.back().first != view->epoch) {
+              return false;
+            }
+          }
+          return true;
+        },
+        limit);
     ASSERT_TRUE(view.ok()) << view.status().ToString();
     if (!converged) {
       std::string why = "store epoch " + std::to_string(view->epoch) +
@@ -552,9 +602,12 @@ class MasterFaultsTest : public ::testing::Test {
                (h->keys.empty() ? "-" : std::to_string(h->keys.back().first)) +
                ", " + h->last_error;
       }
-      FAIL() << "no convergence within 30 s: " << why;
+      for (int i = 0; i < kMasters; ++i) {
+        why += "\nmaster " + std::to_string(i) + " log:\n" + LogTail(i);
+      }
+      FAIL() << "no convergence within " << limit.count() << " ms: " << why;
     }
-    EXPECT_EQ(view->epoch, first_epoch_ + 1);
+    EXPECT_EQ(view->epoch, first_epoch_ + epoch_changes);
     EXPECT_EQ(view->members, honest);
 
     // One key per epoch across all hosts, the store's for its epoch; epochs
@@ -596,6 +649,7 @@ class MasterFaultsTest : public ::testing::Test {
   std::vector<testing::NetworkNamespace> master_ns_;
   std::vector<ChildProcess> masters_;
   int starts_ = 0;
+  std::vector<std::string> logs_ = std::vector<std::string>(kMasters);
   std::uint64_t first_epoch_ = 0;
 };
 
@@ -678,6 +732,47 @@ TEST_F(MasterFaultsTest, EverythingRestarted) {
   EXPECT_LE(took, milliseconds(kIntervalS * 1000 + kGraceMs + kTakeoverMs) +
                       kDutySlack);
   CheckAfterFault();
+}
+
+// Disabled: it fails on the master as it is (docs/master.md, section 6c,
+// "Not done yet"). The cut master's state store transaction times out
+// ("state store: tcp:198.18.77.1:6640: OVSDB transact: timed out waiting to
+// read; looking for another leader") and then nothing more happens for at
+// least 60 s: its member channels stay open and keep the hosts (epoch 1)
+// while the lock holder evicts each of them at its deadline (one epoch
+// each); they never learn it and never fail over. Enable it (run with
+// --gtest_also_run_disabled_tests) once a master that loses its store
+// closes its member channels within the fail-over time.
+TEST_F(MasterFaultsTest, DISABLED_MasterCutOffByNftables) {
+  int holder = WaitForHolder();
+  ASSERT_GE(holder, 0);
+  int cut = (holder + 1) % kMasters;
+  JoinIntruder(cut);
+  for (int i = 0; i < kHosts; ++i) {
+    StartHost(*hosts_[static_cast<std::size_t>(i)]);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Grants() >= kHosts; }));
+  // The hosts on the cut master (the intruder among them).
+  std::uint64_t stranded = 0;
+  for (auto& h : hosts_) {
+    std::lock_guard l(h->m);
+    if (h->connected_to == cut) ++stranded;
+  }
+  CorruptIntruder();
+  auto corrupted = Clock::now();
+  CutOff(cut);
+  // The cut master cannot write the intruder's failed verdict: the
+  // deadline duty of the holder evicts it.
+  milliseconds took = WaitForIntruderEvicted(corrupted);
+  std::printf("master cut off: intruder evicted after %lld ms\n",
+              static_cast<long long>(took.count()));
+  EXPECT_LE(took, milliseconds(kIntervalS * 1000 + kGraceMs + kTakeoverMs) +
+                      kDutySlack);
+  // The cut master can store no verdict, so the holder evicts every host
+  // still on it at its deadline (one epoch each), and the cut master, its
+  // store calls failing after the fail-over time, closes their channels:
+  // they join a master that reaches the store.
+  CheckAfterFault(stranded, milliseconds(60000));
 }
 
 }  // namespace
