@@ -600,7 +600,9 @@ class MasterFaultsTest : public ::testing::Test {
         why += "\n  " + h->name + ": grants " + std::to_string(h->grants) +
                ", at " + std::to_string(h->connected_to) + ", last key epoch " +
                (h->keys.empty() ? "-" : std::to_string(h->keys.back().first)) +
-               ", " + h->last_error;
+               ", " + h->last_error +
+               (h->leaves.empty() ? ""
+                                  : ", told to leave: " + h->leaves[0].reason);
       }
       for (int i = 0; i < kMasters; ++i) {
         why += "\nmaster " + std::to_string(i) + " log:\n" + LogTail(i);
