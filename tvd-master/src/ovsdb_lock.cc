@@ -35,7 +35,8 @@ std::string StringMember(const Json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-StatusOr<vswitch::UnixStream> Open(const std::string& remote) {
+StatusOr<vswitch::UnixStream> Open(const std::string& remote,
+                                   std::chrono::milliseconds timeout) {
   if (remote.starts_with("unix:")) {
     return vswitch::UnixStream::Connect(remote.substr(5));
   }
@@ -46,7 +47,8 @@ StatusOr<vswitch::UnixStream> Open(const std::string& remote) {
     address = address.substr(1, address.size() - 2);
   }
   return vswitch::UnixStream::ConnectTcp(
-      address, static_cast<std::uint16_t>(std::stoul(rest.substr(colon + 1))));
+      address, static_cast<std::uint16_t>(std::stoul(rest.substr(colon + 1))),
+      timeout);
 }
 
 }  // namespace
@@ -276,7 +278,8 @@ Status OvsdbLock::Probe() {
 }
 
 Status OvsdbLock::ConnectTo(const std::string& remote) {
-  TVD_ASSIGN_OR_RETURN(vswitch::UnixStream stream, Open(remote));
+  TVD_ASSIGN_OR_RETURN(vswitch::UnixStream stream,
+                       Open(remote, options_.call_timeout));
   conn_ = std::make_unique<Conn>();
   conn_->stream = std::move(stream);
   auto sent = LockClock::now();

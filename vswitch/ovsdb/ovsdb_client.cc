@@ -52,7 +52,8 @@ Status OvsdbClient::Open() {
     }
     TVD_ASSIGN_OR_RETURN(
         stream_, UnixStream::ConnectTcp(
-                     address, static_cast<std::uint16_t>(std::stoul(port))));
+                     address, static_cast<std::uint16_t>(std::stoul(port)),
+                     options_.call_timeout));
   } else {
     TVD_ASSIGN_OR_RETURN(stream_, UnixStream::Connect(where));
   }

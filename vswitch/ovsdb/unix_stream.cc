@@ -1,6 +1,7 @@
 #include "tvd/vswitch/ovsdb/unix_stream.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -54,7 +55,8 @@ StatusOr<UnixStream> UnixStream::Connect(const std::string& path) {
 }
 
 StatusOr<UnixStream> UnixStream::ConnectTcp(const std::string& address,
-                                            std::uint16_t port) {
+                                            std::uint16_t port,
+                                            std::chrono::milliseconds timeout) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -70,13 +72,37 @@ StatusOr<UnixStream> UnixStream::ConnectTcp(const std::string& address,
   } else {
     return InvalidArgument("'" + address + "' is not a numeric IP address");
   }
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking for the handshake only, so that it is bounded by `timeout`;
+  // the stream's reads and writes poll with their own deadlines on a
+  // blocking descriptor, as for UNIX sockets.
+  int fd =
+      ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return ErrnoError("socket", errno);
   UnixStream stream(fd);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-    int err = errno;
+  auto refused = [&](const std::string& why) {
     return Unavailable("cannot connect to " + address + " port " +
-                       std::to_string(port) + ": " + std::strerror(err));
+                       std::to_string(port) + ": " + why);
+  };
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    if (errno != EINPROGRESS) return refused(std::strerror(errno));
+    Clock::time_point deadline = Clock::now() + timeout;
+    while (true) {
+      pollfd p{fd, POLLOUT, 0};
+      int n = ::poll(&p, 1, MillisUntil(deadline));
+      if (n > 0) break;
+      if (n == 0) return refused("timed out");
+      if (errno != EINTR) return ErrnoError("poll", errno);
+    }
+    int err = 0;
+    socklen_t err_len = sizeof(err);
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) {
+      return ErrnoError("getsockopt SO_ERROR", errno);
+    }
+    if (err != 0) return refused(std::strerror(err));
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return ErrnoError("fcntl", errno);
   }
   return stream;
 }

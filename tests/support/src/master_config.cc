@@ -37,6 +37,12 @@ std::string MasterConfigFile::Text() const {
   if (max_connections != 0) {
     t += "max_connections = " + std::to_string(max_connections) + "\n";
   }
+  if (lock_takeover_ms != 0) {
+    t += "lock_takeover_ms = " + std::to_string(lock_takeover_ms) + "\n";
+  }
+  if (eviction_grace_ms != 0) {
+    t += "eviction_grace_ms = " + std::to_string(eviction_grace_ms) + "\n";
+  }
   return t;
 }
 

@@ -24,6 +24,8 @@ struct MasterConfigFile {
   // state on OVSDB, and state_db is left out.
   std::string store;
   std::size_t max_connections = 0;  // 0: the daemon's default
+  int lock_takeover_ms = 0;         // 0: the daemon's default
+  int eviction_grace_ms = 0;        // 0: the daemon's default
 
   // Every file in `dir` by the usual names: ca.pem, master.pem, master.key,
   // policies/, master.db, master.kek, eks.txt.

@@ -23,9 +23,13 @@ class UnixStream {
   static StatusOr<UnixStream> Connect(const std::string& path);
   // Connects over TCP to a numeric IPv4 or IPv6 `address` (no brackets),
   // e.g. a clustered ovsdb-server's remote. InvalidArgument for an address
-  // that is not numeric; Unavailable when nobody answers.
-  static StatusOr<UnixStream> ConnectTcp(const std::string& address,
-                                         std::uint16_t port);
+  // that is not numeric; Unavailable when nobody answers, also "... timed
+  // out" when the handshake does not complete within `timeout` (a server
+  // whose packets are dropped would otherwise hold the caller for the
+  // kernel's SYN retries, about two minutes, past any fail-over bound).
+  static StatusOr<UnixStream> ConnectTcp(
+      const std::string& address, std::uint16_t port,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
   UnixStream() = default;
   ~UnixStream();
