@@ -536,9 +536,12 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
     quotas_.DropTvd(tvd);
     return d;
   }
-  if (!force && it != tvds_.end() && IsOwnToken(tvd, row->token)) {
-    // Its own row: at most joins another master added meanwhile (a join
-    // keeps the row).
+  if (!force && it != tvds_.end() &&
+      (IsOwnToken(tvd, row->token) || row->token == it->second.token)) {
+    // Its own row, or the row this registry holds: at most joins another
+    // master added meanwhile (a join keeps the row). A member missing from
+    // the store under the same token is a join of this master not yet
+    // committed, never a removal (a removal always changes the token).
     return ApplyStoredJoins(tvd, row->token, members);
   }
   TVD_ASSIGN_OR_RETURN(

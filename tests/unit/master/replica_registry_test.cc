@@ -125,6 +125,13 @@ TEST_F(ReplicaRegistryTest, AJoinOnOneMasterReachesTheMembersOfTheOther) {
   auto j3 = a_.Join("blue", "node3", "10.0.0.3", "h");
   ASSERT_TRUE(j3.ok());
   EXPECT_EQ(j3->grant.members[1], (protocol::Member{"node2", "10.0.0.2"}));
+  // A store watch starting over reads the row without node3, whose join
+  // A has not committed yet: under the same token that is no removal.
+  auto reread =
+      a_.ApplyStored("blue", Stored(), {"node1", "node2"}, /*force=*/false);
+  ASSERT_TRUE(reread.ok());
+  EXPECT_TRUE(reread->notices.empty());
+  EXPECT_TRUE(a_.IsMember("blue", "node3"));
   // Heard again (the next update names it too): nothing new.
   EXPECT_TRUE(
       a_.ApplyStoredJoins("blue", Stored().token, {"node2"}).notices.empty());
