@@ -64,7 +64,8 @@ StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
     return s;
   }
   member_ = std::move(conn);
-  members_ = MemberList(grant->members);
+  members_ =
+      options_.keep_member_list ? MemberList(grant->members) : MemberList();
   return std::move(grant).value();
 }
 
@@ -101,7 +102,9 @@ Status MasterClient::Serve(const MasterEvents& events,
       case MessageType::kMembershipUpdate: {
         auto m = DecodeMembershipUpdate(frame.payload);
         OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
-        Status applied = m.ok() ? members_.Apply(*m) : m.status();
+        Status applied = !m.ok()                     ? m.status()
+                         : options_.keep_member_list ? members_.Apply(*m)
+                                                     : Status::Ok();
         if (!applied.ok()) {
           conn.SendErrorAndClose(applied);
           return applied;

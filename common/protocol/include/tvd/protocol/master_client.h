@@ -50,6 +50,12 @@ struct MasterClientOptions {
   // The master keeps enrolled AKs in its state, so this is needed on the
   // first join of a host; doing it on every join is harmless.
   bool enrol_ak = true;
+  // Keep the member list (JoinGrant plus every MembershipUpdate, checked
+  // against the master's count). Off, the client keeps no list and checks
+  // nothing: on_membership gets each update with an empty list, and the
+  // caller keeps what it needs (the master benchmark's count-only hosts,
+  // thousands of which would otherwise hold thousands of entries each).
+  bool keep_member_list = true;
 };
 
 // Called on Serve()'s thread. Keys inside the messages are SecureBytes; the
