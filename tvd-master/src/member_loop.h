@@ -33,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <thread>
@@ -73,6 +74,11 @@ class MemberLoop {
   MemberLoop(const MemberLoop&) = delete;
   MemberLoop& operator=(const MemberLoop&) = delete;
 
+  // A broadcast was published to the feed of `tvd` (member_hub.h): its
+  // channels take it at the TVD's next window tick (kMembership) or at
+  // once (kNow). Any thread.
+  void TellTvd(const std::string& tvd, MemberSession::Urgency u);
+
   // Serves `conn` (joined, its grant written) for `session` from now on.
   // Unavailable "master is stopping" after Stop() (the channel is closed
   // and `ended` is not called); IoError when the socket cannot be
@@ -104,6 +110,18 @@ class MemberLoop {
     std::uint64_t id;
     MemberSession::Urgency urgency;
   };
+  struct TvdTold {
+    std::string tvd;
+    MemberSession::Urgency urgency;
+  };
+  // The channels of one TVD and its window: a TVD's broadcasts are taken
+  // by all its channels at one tick.
+  struct TvdChannels {
+    std::map<std::uint64_t, std::shared_ptr<Channel>> channels;
+    std::optional<std::chrono::steady_clock::time_point> flush_at;
+    std::chrono::steady_clock::time_point last_flush{};
+    std::uint64_t generation = 0;
+  };
 
   MemberLoop(const Clock& clock, Hooks hooks, int epoll_fd, int wake_fd);
   void Tell(std::uint64_t id, MemberSession::Urgency u);
@@ -113,11 +131,25 @@ class MemberLoop {
   void Drain();
   void AdoptNow(const ChannelPtr& ch);
   void OnTold(const ChannelPtr& ch, MemberSession::Urgency u);
+  void OnTvdTold(const std::string& tvd, MemberSession::Urgency u);
+  // Every channel of `tvd` takes what it has (busy ones when they are back).
+  void FlushTvd(const std::string& tvd, MemberSession::Urgency u);
+  void Count(const ChannelPtr& ch);
+  void Uncount(const ChannelPtr& ch);
   void OnEvent(const ChannelPtr& ch, std::uint32_t events);
   void OnTimer(const ChannelPtr& ch, bool round);
   // Takes the session's outbox and starts writing it (merged).
   void Flush(const ChannelPtr& ch);
+  // Flush up to the write: takes the outbox into `out`; false when there
+  // is nothing to write (the channel may have ended).
+  bool Prepare(const ChannelPtr& ch);
   void ContinueWrite(const ChannelPtr& ch);
+  // ContinueWrite for many channels: their TLS writes (encryption and the
+  // socket's copy, the bulk of a fan-out) on this thread and the writer
+  // thread, then each channel's state here.
+  void WriteAll(const std::vector<ChannelPtr>& channels);
+  void AfterWrite(const ChannelPtr& ch,
+                  const StatusOr<channel::Connection::Progress>& p);
   // Registers the channel for `events`; false when that failed (the
   // channel is then ended).
   bool Watch(const ChannelPtr& ch, std::uint32_t events);
@@ -133,8 +165,11 @@ class MemberLoop {
                                Steady::time_point now) const;
   void ReapThreads();
 
+  class Writer;  // the second thread of WriteAll
+
   const Clock& clock_;
   const Hooks hooks_;
+  std::unique_ptr<Writer> writer_;  // null on one core
   const int epoll_fd_;
   const int wake_fd_;
   std::thread thread_;
@@ -144,6 +179,7 @@ class MemberLoop {
   bool stopping_ TVD_GUARDED_BY(mutex_) = false;
   std::vector<ChannelPtr> adopted_ TVD_GUARDED_BY(mutex_);
   std::vector<Told> told_ TVD_GUARDED_BY(mutex_);
+  std::vector<TvdTold> told_tvds_ TVD_GUARDED_BY(mutex_);
   std::vector<Returned> returned_ TVD_GUARDED_BY(mutex_);
   bool woken_ TVD_GUARDED_BY(mutex_) = false;
   std::size_t count_ TVD_GUARDED_BY(mutex_) = 0;
@@ -160,12 +196,13 @@ class MemberLoop {
   // Loop thread only.
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, ChannelPtr> channels_;
-  std::map<std::string, std::size_t, std::less<>> per_tvd_;
+  std::map<std::string, TvdChannels, std::less<>> per_tvd_;
   struct Timer {
     Steady::time_point at;
     std::uint64_t id;
     bool round;  // else a flush
     std::uint64_t generation;
+    std::string tvd{};  // set: the flush of this TVD's channels
     bool operator>(const Timer& o) const { return at > o.at; }
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
