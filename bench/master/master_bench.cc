@@ -86,6 +86,11 @@ struct Flags {
   // (SimHost::Connect), which leaves the benchmark's CPU and memory to the
   // master: 10,000 full lists of 10,000 entries take 13 GB.
   bool count_lists = false;
+  // Hosts that leave one after another at the end of a concurrent run:
+  // each leave rekeys the TVD, and the new key's fan-out to every other
+  // member (a MembershipUpdate of ~100 bytes, against a PolicyUpdate that
+  // carries the whole policy, which lists every host) is timed.
+  int leaves = 0;
   int timeout_s = 600;
   bool skip_ns = false;
   bool skip_sim = false;
@@ -128,7 +133,7 @@ const char* kUsage =
     "                    [--sim-concurrency C] [--masters R[,R...]]\n"
     "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
     "                    [--skip-sequential] [--master PATH]\n"
-    "                    [--sim-lists full|count]\n"
+    "                    [--sim-lists full|count] [--leaves L]\n"
     "MODE: per-call (open the TPM per operation, keys' contexts kept, as\n"
     "tvd-proxy), per-call-uncached (keys re-created per operation: the\n"
     "baseline), held, or soft (in-process software TPM, no swtpm: for\n"
@@ -146,7 +151,9 @@ const char* kUsage =
     "--sim-lists count: every 100th simulated host keeps its member list,\n"
     "the others only its count and a digest of the member names, checked\n"
     "against the master's count on every update and against all S at the\n"
-    "end (default full: every host keeps its list)\n";
+    "end (default full: every host keeps its list)\n"
+    "--leaves L: at the end of each concurrent run L hosts leave, one at a\n"
+    "time; each leave's new key is timed until every other member has it\n";
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -381,6 +388,10 @@ struct JoinRun {
     double master_cpu_s = 0;  // mean per update
   };
   Fanout fanout[2];
+  // Rekey fan-out of --leaves: Leave() answered, and until the last /
+  // the median remaining member has the new epoch.
+  Summary leave_ack, leave_last, leave_median;
+  int leaves = 0;
   int admin_connects = 0;        // of the held admin channel
   double idle_master_cores = 0;  // with every member connected, no news
 };
@@ -733,13 +744,70 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     }
     r.count_errors += h->count_errors();
   }
+  if (f.leaves > 0 && r.failed == 0) {
+    // The last L hosts leave, one at a time, after a quiet window (so each
+    // new key leaves at once rather than at the next window tick).
+    std::vector<double> acks, lasts, medians;
+    for (int k = 0; k < f.leaves && k < n - 1; ++k) {
+      SimHost& leaving = *hosts[n - 1 - k];
+      std::uint64_t before = 0;
+      for (int i = 0; i < n - 1 - k; ++i)
+        before = std::max(before, hosts[i]->epoch());
+      std::this_thread::sleep_for(milliseconds(1100));
+      auto sent = Clock::now();
+      Status left = leaving.Leave(kTvd);
+      if (!left.ok()) {
+        std::printf("  !! leave %d: %s\n", k + 1, left.ToString().c_str());
+        break;
+      }
+      acks.push_back(Ms(Clock::now() - sent));
+      auto until = Clock::now() + std::chrono::seconds(60);
+      bool all = false;
+      while (!all && Clock::now() < until) {
+        all = true;
+        for (int i = 0; i < n - 1 - k && all; ++i)
+          all = hosts[i]->epoch() > before;
+        if (!all) std::this_thread::sleep_for(milliseconds(1));
+      }
+      if (!all) {
+        std::printf(
+            "  !! leave %d: the new key did not reach every member "
+            "in 60 s\n",
+            k + 1);
+        break;
+      }
+      std::vector<double> arrivals;
+      for (int i = 0; i < n - 1 - k; ++i)
+        arrivals.push_back(Ms(hosts[i]->epoch_at() - sent));
+      Summary a = Summarize(arrivals);
+      lasts.push_back(a.max);
+      medians.push_back(a.p50);
+      (void)leaving.WaitServed(milliseconds(5000));
+    }
+    r.leaves = static_cast<int>(lasts.size());
+    r.leave_ack = Summarize(acks);
+    r.leave_last = Summarize(lasts);
+    r.leave_median = Summarize(medians);
+  }
   // All told at once: one after another, thousands of serving threads
-  // would take their 200 ms stop check each.
+  // would take their stop check (SimHost: 2 s) each.
   for (auto& h : hosts) h->RequestStop();
   for (auto& h : hosts) h->StopServing();
   for (auto& m : masters) (void)m->Stop();
   (void)master;
   return r;
+}
+
+void PrintLeaves(const JoinRun& r, int n) {
+  if (r.leaves == 0) return;
+  std::printf(
+      "  rekey fan-out: %d hosts left one at a time, each new key to the "
+      "other %d to %d members (interval: Leave() called -> member has the "
+      "new epoch):\n",
+      r.leaves, n - r.leaves, n - 1);
+  Print("Leave() answered (ack)", r.leave_ack);
+  Print("last member has the key", r.leave_last);
+  Print("median member has it", r.leave_median);
 }
 
 void PrintRun(const char* title, const JoinRun& r, int n) {
@@ -794,6 +862,7 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
     std::printf("  master CPU per update (mean)  %8.1f ms\n",
                 1000 * u.master_cpu_s);
   }
+  PrintLeaves(r, n);
 }
 
 // Every simulated host holds a connection in this process and in the
@@ -870,6 +939,8 @@ int Main(int argc, char** argv) {
       f.timeout_s = number();
     else if (a == "--master")
       f.master_binary = value();
+    else if (a == "--leaves")
+      f.leaves = number();
     else if (a == "--sim-lists") {
       std::string v = value();
       if (v != "full" && v != "count") {

@@ -85,7 +85,7 @@ class SimHost {
   Status Leave(const std::string& tvd);
 
   void StartServing();
-  // Sets the stop flag (the serving thread sees it within 200 ms).
+  // Sets the stop flag (the serving thread sees it within 2 s).
   void RequestStop() { stop_ = true; }
   // Sets the stop flag and joins the serving thread.
   void StopServing();
@@ -110,6 +110,10 @@ class SimHost {
   int count_errors() const { return count_errors_; }
   bool full_list() const { return full_list_; }
   std::optional<Status> served() const;
+  // The key epoch of the JoinGrant or of the last MembershipUpdate, and
+  // when the last new one arrived.
+  std::uint64_t epoch() const { return epoch_; }
+  Clock::time_point epoch_at() const;
 
  private:
   SimHost() = default;
@@ -135,7 +139,9 @@ class SimHost {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Clock::time_point last_policy_at_;  // mu_
-  std::optional<Status> served_;      // mu_
+  std::atomic<std::uint64_t> epoch_{0};
+  Clock::time_point epoch_at_;    // mu_
+  std::optional<Status> served_;  // mu_
 };
 
 }  // namespace tvd::bench

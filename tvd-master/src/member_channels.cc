@@ -133,8 +133,9 @@ StatusOr<std::unique_ptr<MemberChannels>> MemberChannels::Start(
                        MemberLoop::Start(*core.clock, std::move(hooks)));
   // A TVD's broadcast tells the loop once, not each of its channels.
   core.hub.SetFeedNotifier([loop = m->loop_.get()](const std::string& tvd,
-                                                   MemberSession::Urgency u) {
-    loop->TellTvd(tvd, u);
+                                                   MemberSession::Urgency u,
+                                                   std::size_t members) {
+    loop->TellTvd(tvd, u, members);
   });
   return m;
 }

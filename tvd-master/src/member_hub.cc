@@ -283,9 +283,8 @@ std::uint64_t MemberHub::Reserve(const std::string& tvd) {
   return FeedOfLocked(tvd).next_seq++;
 }
 
-void MemberHub::SetFeedNotifier(
-    std::function<void(const std::string&, MemberSession::Urgency)> notify) {
-  std::function<void(const std::string&, MemberSession::Urgency)> gone;
+void MemberHub::SetFeedNotifier(FeedNotifier notify) {
+  FeedNotifier gone;
   MutexLock lock(mutex_);
   gone.swap(feed_notify_);
   feed_notify_ = std::move(notify);
@@ -297,7 +296,8 @@ void MemberHub::Publish(
     std::shared_ptr<const protocol::MembershipUpdate> update,
     const std::string& except) {
   std::shared_ptr<Feed> feed;
-  std::function<void(const std::string&, MemberSession::Urgency)> notify;
+  FeedNotifier notify;
+  const std::size_t members = update ? update->member_count : 0;
   std::vector<MemberSessionPtr> each;  // without a notifier
   {
     MutexLock lock(mutex_);
@@ -327,7 +327,7 @@ void MemberHub::Publish(
                      ? MemberSession::Urgency::kMembership
                      : MemberSession::Urgency::kNow;
   if (notify) {
-    notify(tvd, u);
+    notify(tvd, u, members);
     return;
   }
   for (const MemberSessionPtr& s : each) s->Poke(u);

@@ -116,7 +116,7 @@ struct MemberLoop::Channel {
 };
 
 MemberLoop::Ms MemberLoop::Window(std::size_t members) {
-  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(50) *
+  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(100) *
                                           static_cast<long long>(members));
   return std::clamp(w, Ms(50), Ms(1000));
 }
@@ -191,12 +191,13 @@ Status MemberLoop::Adopt(channel::ConnectionPtr conn,
   return Status::Ok();
 }
 
-void MemberLoop::TellTvd(const std::string& tvd, Urgency u) {
+void MemberLoop::TellTvd(const std::string& tvd, Urgency u,
+                         std::size_t members) {
   bool wake;
   {
     MutexLock lock(mutex_);
     if (stopping_) return;
-    told_tvds_.push_back({tvd, u});
+    told_tvds_.push_back({tvd, u, members});
     wake = !woken_;
     woken_ = true;
   }
@@ -376,22 +377,28 @@ void MemberLoop::Drain() {
       OnTold(ch, t.urgency);
     }
   }
-  for (const TvdTold& t : told_tvds) OnTvdTold(t.tvd, t.urgency);
+  for (const TvdTold& t : told_tvds) OnTvdTold(t);
 }
 
-void MemberLoop::OnTvdTold(const std::string& tvd, Urgency u) {
+MemberLoop::Ms MemberLoop::WindowOf(const TvdChannels& g) const {
+  return Window(std::max(g.channels.size(), g.members));
+}
+
+void MemberLoop::OnTvdTold(const TvdTold& told) {
+  const std::string& tvd = told.tvd;
+  const Urgency u = told.urgency;
   auto it = per_tvd_.find(tvd);
-  if (it == per_tvd_.end())
-    return;  // no channel yet: each takes it when
-             // adopted
+  // No channel yet: each takes it when adopted.
+  if (it == per_tvd_.end()) return;
   TvdChannels& g = it->second;
+  if (told.members != 0) g.members = told.members;
   if (u == Urgency::kNow) {
     FlushTvd(tvd, u);
     return;
   }
   if (g.flush_at) return;  // planned
   const auto now = Steady::now();
-  const Ms window = Window(g.channels.size());
+  const Ms window = WindowOf(g);
   // After a quiet window at once, otherwise at the window's end on the
   // window's grid (as FlushTime for one channel).
   if (now - g.last_flush >= window) {
@@ -500,7 +507,7 @@ void MemberLoop::Resume(const ChannelPtr& ch) {
 MemberLoop::Steady::time_point MemberLoop::FlushTime(
     const ChannelPtr& ch, Steady::time_point now) const {
   auto n = per_tvd_.find(ch->session->tvd());
-  const Ms window = Window(n == per_tvd_.end() ? 1 : n->second.channels.size());
+  const Ms window = n == per_tvd_.end() ? Window(1) : WindowOf(n->second);
   // An update after a quiet window leaves at once.
   if (now - ch->last_write >= window) return now;
   // Otherwise at the end of the window, rounded up to the window's grid

@@ -14,13 +14,16 @@
 //
 // Pacing: anything but a MembershipUpdate is written at once (with the
 // MembershipUpdates queued before it, in order). MembershipUpdates that
-// come within one window of the channel's last write wait for the end of
-// that window and leave merged (MergeMembershipUpdates) in one write. The
-// window grows with the TVD's size (50 us per member channel of the TVD,
+// come within one window of the last write wait for the end of that
+// window and leave merged (MergeMembershipUpdates) in one write. The
+// window grows with the TVD's size (100 us per member channel of the TVD,
 // 50 ms to 1 s), so a storm of joins to a TVD of N members costs at most
-// about N / window writes a second, not N per join; windows end on a
-// common grid, so the members of a TVD mostly take the same updates at
-// the same tick and the merged message is encoded once for all of them.
+// about N / window writes a second (10,000), not N per join; windows end
+// on a common grid, so the members of a TVD mostly take the same updates
+// at the same tick and the merged message is encoded once for all of
+// them. A TVD's broadcasts (member_hub.h) are taken by all its channels
+// at the TVD's tick: the TVD is told once per broadcast, and each tick
+// costs one pass over its channels.
 //
 // Thread safety: Adopt, Stop and size may be called from any thread; the
 // hooks run on the loop thread (ended) or on a round's thread (round).
@@ -76,8 +79,12 @@ class MemberLoop {
 
   // A broadcast was published to the feed of `tvd` (member_hub.h): its
   // channels take it at the TVD's next window tick (kMembership) or at
-  // once (kNow). Any thread.
-  void TellTvd(const std::string& tvd, MemberSession::Urgency u);
+  // once (kNow). `members`: the TVD's member count if the broadcast says
+  // (0: unchanged); the window follows it or the TVD's channels here,
+  // whichever is larger (replicas sharing a TVD each serve a part of
+  // its members, and each member hears of every join). Any thread.
+  void TellTvd(const std::string& tvd, MemberSession::Urgency u,
+               std::size_t members);
 
   // Serves `conn` (joined, its grant written) for `session` from now on.
   // Unavailable "master is stopping" after Stop() (the channel is closed
@@ -113,6 +120,7 @@ class MemberLoop {
   struct TvdTold {
     std::string tvd;
     MemberSession::Urgency urgency;
+    std::size_t members;
   };
   // The channels of one TVD and its window: a TVD's broadcasts are taken
   // by all its channels at one tick.
@@ -121,6 +129,7 @@ class MemberLoop {
     std::optional<std::chrono::steady_clock::time_point> flush_at;
     std::chrono::steady_clock::time_point last_flush{};
     std::uint64_t generation = 0;
+    std::size_t members = 0;  // as the TVD's last MembershipUpdate said
   };
 
   MemberLoop(const Clock& clock, Hooks hooks, int epoll_fd, int wake_fd);
@@ -131,7 +140,9 @@ class MemberLoop {
   void Drain();
   void AdoptNow(const ChannelPtr& ch);
   void OnTold(const ChannelPtr& ch, MemberSession::Urgency u);
-  void OnTvdTold(const std::string& tvd, MemberSession::Urgency u);
+  void OnTvdTold(const TvdTold& told);
+  // The window of a TVD's channels (see Window).
+  Ms WindowOf(const TvdChannels& g) const;
   // Every channel of `tvd` takes what it has (busy ones when they are back).
   void FlushTvd(const std::string& tvd, MemberSession::Urgency u);
   void Count(const ChannelPtr& ch);

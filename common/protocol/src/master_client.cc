@@ -73,7 +73,7 @@ Status MasterClient::Serve(const MasterEvents& events,
                            const std::atomic<bool>& stop) {
   if (!member_) return FailedPrecondition("not joined: call Join() first");
   channel::Connection& conn = *member_;
-  const auto slice = std::chrono::milliseconds(200);
+  const auto slice = options_.stop_check;
   while (!stop) {
     if (!conn.WaitReadable(slice)) continue;
     TVD_ASSIGN_OR_RETURN(Frame frame, conn.ReadFrame(options_.io_timeout));

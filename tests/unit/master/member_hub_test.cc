@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <tuple>
+
 #include "tvd/protocol/member_list.h"
 
 namespace tvd::master {
@@ -336,17 +338,24 @@ TEST(MasterFeedTest, AFeedNotifierIsToldOncePerPublishWithTheUrgency) {
   MemberHub hub;
   MemberSessionPtr a = Make("blue", "node1");
   hub.Attach(a);
-  std::vector<std::pair<std::string, MemberSession::Urgency>> told;
-  hub.SetFeedNotifier([&](const std::string& tvd, MemberSession::Urgency u) {
-    told.emplace_back(tvd, u);
-  });
-  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
-              Byte(1), nullptr, "");
+  using Told = std::tuple<std::string, MemberSession::Urgency, std::size_t>;
+  std::vector<Told> told;
+  hub.SetFeedNotifier(
+      [&](const std::string& tvd, MemberSession::Urgency u,
+          std::size_t members) { told.emplace_back(tvd, u, members); });
+  protocol::MembershipUpdate update;
+  update.tvd = "blue";
+  update.member_count = 7;
+  hub.Publish(
+      "blue", hub.Reserve("blue"), MessageType::kMembershipUpdate, Byte(1),
+      std::make_shared<const protocol::MembershipUpdate>(std::move(update)),
+      "");
   hub.Publish("blue", hub.Reserve("blue"), MessageType::kPolicyUpdate, Byte(2),
               nullptr, "");
-  EXPECT_EQ(told, (std::vector<std::pair<std::string, MemberSession::Urgency>>{
-                      {"blue", MemberSession::Urgency::kMembership},
-                      {"blue", MemberSession::Urgency::kNow}}));
+  // The member count the MembershipUpdate carries paces the loop.
+  EXPECT_EQ(told,
+            (std::vector<Told>{{"blue", MemberSession::Urgency::kMembership, 7},
+                               {"blue", MemberSession::Urgency::kNow, 0}}));
   EXPECT_FALSE(Woken(*a));  // the notifier tells the loop, not the session
   EXPECT_EQ(Bytes(a->Take()), (std::vector<int>{1, 2}));
 }
@@ -355,7 +364,8 @@ TEST(MasterFeedTest, ALongUnreadFeedIsFreedWithoutDeepRecursion) {
   MemberHub hub;
   MemberSessionPtr a = Make("blue", "node1");
   hub.Attach(a);
-  hub.SetFeedNotifier([](const std::string&, MemberSession::Urgency) {});
+  hub.SetFeedNotifier(
+      [](const std::string&, MemberSession::Urgency, std::size_t) {});
   auto frame = Byte(1);
   for (int i = 0; i < 500000; ++i) {
     hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,

@@ -55,10 +55,11 @@ class MemberLoopTest : public ::testing::Test {
     auto loop = MemberLoop::Start(clock_, std::move(hooks));
     ASSERT_TRUE(loop.ok()) << loop.status().ToString();
     loop_ = std::move(*loop);
-    hub_.SetFeedNotifier(
-        [l = loop_.get()](const std::string& tvd, MemberSession::Urgency u) {
-          l->TellTvd(tvd, u);
-        });
+    hub_.SetFeedNotifier([l = loop_.get()](const std::string& tvd,
+                                           MemberSession::Urgency u,
+                                           std::size_t members) {
+      l->TellTvd(tvd, u, members);
+    });
     auto server = channel::ChannelServer::Start(
         {}, std::move(*server_tls),
         [this](channel::Connection& c) -> Status {
@@ -215,9 +216,10 @@ TEST_F(MemberLoopTest, APeerThatReadsNothingHoldsUpNoOther) {
 
 TEST(MemberLoopWindowTest, GrowsWithTheTvdWithinItsBounds) {
   EXPECT_EQ(MemberLoop::Window(1), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(200));
-  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(500));
+  EXPECT_EQ(MemberLoop::Window(500), milliseconds(50));
+  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(100));
+  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(400));
+  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(1000));
   EXPECT_EQ(MemberLoop::Window(100000), milliseconds(1000));
 }
 

@@ -212,12 +212,15 @@ class MemberHub {
                std::shared_ptr<const SecureBytes> frame,
                std::shared_ptr<const protocol::MembershipUpdate> update,
                const std::string& except);
-  // From now on a publish calls `notify(tvd, urgency)` (outside every
-  // lock, on the publishing thread, possibly once more after it was
+  // From now on a publish calls `notify(tvd, urgency, members)` (outside
+  // every lock, on the publishing thread, possibly once more after it was
   // replaced) instead of telling each session; the urgency is as a push
-  // of the message's type would raise. Null: each session again.
-  void SetFeedNotifier(
-      std::function<void(const std::string&, MemberSession::Urgency)> notify);
+  // of the message's type would raise, `members` the TVD's member count
+  // after a MembershipUpdate (all masters' members: what paces the
+  // writes), else 0. Null: each session again.
+  using FeedNotifier = std::function<void(
+      const std::string& tvd, MemberSession::Urgency u, std::size_t members)>;
+  void SetFeedNotifier(FeedNotifier notify);
   // Forgets `session` if it is still the current one of its (tvd, host).
   void Detach(const MemberSessionPtr& session);
   // The current session of (tvd, host), or null; Remove also forgets it.
@@ -251,8 +254,7 @@ class MemberHub {
   };
   FeedState& FeedOfLocked(const std::string& tvd) TVD_REQUIRES(mutex_);
   std::map<std::string, FeedState, std::less<>> feeds_ TVD_GUARDED_BY(mutex_);
-  std::function<void(const std::string&, MemberSession::Urgency)> feed_notify_
-      TVD_GUARDED_BY(mutex_);
+  FeedNotifier feed_notify_ TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::master
