@@ -8,6 +8,7 @@
 #include "tvd/master/authorization.h"
 #include "tvd/master/key_wrap.h"
 #include "tvd/policy/canonical.h"
+#include "tvd/policy/member_view.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
 namespace tvd::master {
@@ -69,6 +70,13 @@ std::shared_ptr<const SecureBytes> LeavePayload(const std::string& tvd,
   return Seal(protocol::Encode(protocol::LeaveNotice{tvd, host, reason}));
 }
 
+// Sets t.member_xml and t.member_digest from t.xml and t.policy.
+Status SetMemberView(TvdState& t, const std::string& source) {
+  TVD_ASSIGN_OR_RETURN(t.member_xml, policy::MemberViewXml(t.xml, source));
+  t.member_digest = policy::MemberViewDigest(t.policy);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void Decision::Append(Decision&& other) {
@@ -87,6 +95,7 @@ Status TvdRegistry::Restore(const TvdRow& row,
   t.policy = std::move(p);
   t.xml = row.policy_xml;
   t.digest = policy::CanonicalDigest(t.policy);
+  TVD_RETURN_IF_ERROR(SetMemberView(t, "state db TVD " + row.name));
   t.epoch = row.epoch;
   t.token = row.token;
   if (!kek_.empty() && !row.key_wrapped.empty()) {
@@ -213,6 +222,7 @@ StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
   t.policy = std::move(p);
   t.xml = std::move(xml);
   t.digest = digest;
+  TVD_RETURN_IF_ERROR(SetMemberView(t, source));
   t.from_file = true;
   std::string name = t.policy.name;
   tr.row = NextRow(t);
@@ -308,8 +318,8 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   protocol::JoinGrant& grant = out.grant;
   grant.members = Roster(t);
   grant.tvd = tvd;
-  grant.policy_xml = t.xml;
-  grant.policy_digest = t.digest;
+  grant.policy_xml = t.member_xml;
+  grant.policy_digest = t.member_digest;
   grant.epoch = t.epoch;
   grant.key = t.key.Clone();
   grant.attestation_interval_seconds =
@@ -476,6 +486,7 @@ StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
   t.authorized = AuthorizedHostNames(p);
   t.policy = std::move(p);
   t.xml = std::move(xml);
+  TVD_RETURN_IF_ERROR(SetMemberView(t, "TVD " + t.policy.name));
   t.requirements = std::move(req);
   t.epoch = 1;
   t.key = SecureBytes::Random(protocol::kTvdKeySize);
@@ -487,10 +498,15 @@ StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
   tr.row = NextRow(t);
   out.decision.writes.push_back(TransitionWrite(std::move(tr)));
   std::string digest = ToHex(t.digest);
+  std::string member_digest = ToHex(t.member_digest);
   tvds_[name] = std::move(t);
   out.decision.writes.push_back(
       AuditWrite(actor, "tvd-add", name, true, "", false));
-  out.reply_json = nlohmann::json{{"added", name}, {"digest", digest}}.dump();
+  out.reply_json = nlohmann::json{
+      {"added", name},
+      {"digest", digest},
+      {"member_digest",
+       member_digest}}.dump();
   return out;
 }
 
@@ -511,10 +527,18 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
                            " is already used by TVD " + name);
     }
   }
+  // The member view first: an error leaves the TVD as it was.
+  TVD_ASSIGN_OR_RETURN(std::string member_xml,
+                       policy::MemberViewXml(xml, "TVD " + p.name));
+  const Sha256Digest member_digest = policy::MemberViewDigest(p);
   TvdState& current = it->second;
+  // A change of the authorized hosts alone changes nothing members enforce.
+  const bool members_see_change = member_digest != current.member_digest;
   TvdTransition tr;
   tr.tvd = p.name;
   tr.expect_token = current.token;
+  current.member_xml = std::move(member_xml);
+  current.member_digest = member_digest;
   current.digest = policy::CanonicalDigest(p);
   current.authorized = AuthorizedHostNames(p);
   current.policy = std::move(p);
@@ -526,9 +550,9 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
   tr.row = NextRow(current);
   d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite(actor, "tvd-update", name, true, "", false));
-  auto payload = Seal(protocol::Encode(
-      protocol::PolicyUpdate{name, current.xml, current.digest}));
-  if (!current.members.empty()) {
+  if (members_see_change && !current.members.empty()) {
+    auto payload = Seal(protocol::Encode(protocol::PolicyUpdate{
+        name, current.member_xml, current.member_digest}));
     d.notices.push_back(
         {name, "", MessageType::kPolicyUpdate, payload, false, true});
   }
@@ -548,7 +572,9 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
     d.Append(std::move(removal));
   }
   out.reply_json =
-      nlohmann::json{{"updated", name}, {"digest", ToHex(current.digest)}}
+      nlohmann::json{{"updated", name},
+                     {"digest", ToHex(current.digest)},
+                     {"member_digest", ToHex(current.member_digest)}}
           .dump();
   return out;
 }
@@ -614,6 +640,7 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
   n.policy = std::move(p);
   n.xml = row->policy_xml;
   n.digest = policy::CanonicalDigest(n.policy);
+  TVD_RETURN_IF_ERROR(SetMemberView(n, "stored TVD " + tvd));
   n.epoch = row->epoch;
   n.token = row->token;
   n.members.insert(members.begin(), members.end());
@@ -649,9 +676,9 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
     changes.push_back({MembershipChange::kJoined,
                        {m, u == underlay_.end() ? "" : u->second}});
   }
-  if (n.digest != old.digest) {
-    auto payload =
-        Seal(protocol::Encode(protocol::PolicyUpdate{tvd, n.xml, n.digest}));
+  if (n.member_digest != old.member_digest) {
+    auto payload = Seal(protocol::Encode(
+        protocol::PolicyUpdate{tvd, n.member_xml, n.member_digest}));
     // The members that left heard their LeaveNotice above.
     if (!stayed.empty()) {
       d.notices.push_back(

@@ -554,8 +554,11 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
           << Cell(j, "digest") << ")\n";
       break;
     case TvdVerb::kUpdate:
+      // Members get the policy without its authorized hosts: they hear of
+      // an update only when that copy changed (docs/master.md, section 3).
       out << "updated TVD '" << Cell(j, "updated") << "' (policy digest "
-          << Cell(j, "digest") << "); members receive the new policy\n";
+          << Cell(j, "digest") << ", members' copy "
+          << Cell(j, "member_digest") << ")\n";
       break;
     case TvdVerb::kRemove:
       out << "removed TVD '" << Cell(j, "removed")

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes.h"
+#include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
 namespace tvd::master {
@@ -378,7 +379,9 @@ TEST_F(MasterRegistryTest, UpdateTvdExactErrors) {
       AlreadyExists("TVD id 1 is already used by TVD blue"));
 }
 
-TEST_F(MasterRegistryTest, PolicyUpdateReachesEveryMemberAndEvictsTheDropped) {
+// Members get the policy without its authorized hosts (member_view.h): a
+// change of the hosts alone is no PolicyUpdate; a dropped member is evicted.
+TEST_F(MasterRegistryTest, DroppingAHostEvictsItAndSendsNoPolicyUpdate) {
   AddAdminTvd("red", 2, {"node1", "node2"});
   MustJoin("red", "node1");
   MustJoin("red", "node2");
@@ -392,17 +395,46 @@ TEST_F(MasterRegistryTest, PolicyUpdateReachesEveryMemberAndEvictsTheDropped) {
                 "Transition red epoch 2 -node2", "Audit evicted red/node2"}));
   EXPECT_EQ(Targets(out->decision),
             (std::vector<std::string>{
-                All("red", "", MessageType::kPolicyUpdate),
                 All("red", "node2", MessageType::kMembershipUpdate),
                 T("red", "node2", MessageType::kLeaveNotice, true)}));
+  auto notice =
+      protocol::DecodeLeaveNotice(out->decision.notices[1].payload->view());
+  ASSERT_TRUE(notice.ok());
+  EXPECT_EQ(notice->reason, "no longer authorized by the policy of TVD red");
+}
+
+TEST_F(MasterRegistryTest, ARuleChangeReachesEveryMemberAsTheMemberView) {
+  AddAdminTvd("red", 2, {"node1", "node2"});
+  MustJoin("red", "node1");
+  auto joined = registry_.Join("red", "node2", "10.0.0.2", "h");
+  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
+  const std::string view_before = joined->grant.policy_xml;
+  EXPECT_EQ(view_before.find("CN=node1"), std::string::npos) << view_before;
+  auto parsed_before = policy::ParseTvdPolicy(view_before, "grant");
+  ASSERT_TRUE(parsed_before.ok()) << parsed_before.status();
+  EXPECT_EQ(joined->grant.policy_digest,
+            policy::CanonicalDigest(*parsed_before));
+  ASSERT_TRUE(ApplyAll(joined->decision, store_).ok());
+
+  std::string xml = Policy("red", 2, {"node1", "node2"});
+  const std::string from = "attestation-interval=\"7\"";
+  xml.replace(xml.find(from), from.size(), "attestation-interval=\"9\"");
+  auto out =
+      registry_.UpdateTvd(*policy::ParseTvdPolicy(xml, "t"), xml, "admin:a");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(
+      Targets(out->decision),
+      (std::vector<std::string>{All("red", "", MessageType::kPolicyUpdate)}));
   auto update =
       protocol::DecodePolicyUpdate(out->decision.notices[0].payload->view());
   ASSERT_TRUE(update.ok());
-  EXPECT_EQ(update->policy_xml, xml);
-  auto notice =
-      protocol::DecodeLeaveNotice(out->decision.notices[2].payload->view());
-  ASSERT_TRUE(notice.ok());
-  EXPECT_EQ(notice->reason, "no longer authorized by the policy of TVD red");
+  EXPECT_EQ(update->policy_xml.find("CN=node"), std::string::npos)
+      << update->policy_xml;
+  auto parsed = policy::ParseTvdPolicy(update->policy_xml, "update");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->authorized_hosts.empty());
+  EXPECT_EQ(parsed->host_requirements.attestation_interval_seconds, 9u);
+  EXPECT_EQ(update->policy_digest, policy::CanonicalDigest(*parsed));
 }
 
 TEST_F(MasterRegistryTest, RemoveTvdExactErrorsAndLeaveNotices) {

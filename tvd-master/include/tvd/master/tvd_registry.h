@@ -48,6 +48,10 @@ struct TvdState {
   policy::TvdPolicy policy;
   std::string xml;
   Sha256Digest digest{};
+  // What members get of the policy, and its digest (policy/member_view.h):
+  // the policy without its authorized hosts.
+  std::string member_xml;
+  Sha256Digest member_digest{};
   attest::TcbRequirements requirements;
   std::uint64_t epoch = 0;
   SecureBytes key;  // of `epoch`; stored only wrapped under the KEK
