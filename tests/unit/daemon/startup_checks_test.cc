@@ -121,7 +121,9 @@ TEST_F(StartupChecksTest, AnUnreadableFileIsRefusedForAnUnprivilegedUser) {
   }
   const std::string me = Me();
   const Status s = CheckReadableFile(cert, "--cert");
-  if (root) ASSERT_EQ(::seteuid(0), 0);
+  if (root) {
+    ASSERT_EQ(::seteuid(0), 0);
+  }
   EXPECT_EQ(s, FailedPrecondition("file " + cert +
                                   " (--cert) is not "
                                   "readable by " +
