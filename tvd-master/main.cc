@@ -14,8 +14,12 @@ namespace {
 // at start with its own message, before anything is bound.
 tvd::Status CheckMasterFiles(const tvd::master::MasterFlags& flags) {
   using namespace tvd::daemon;
-  TVD_ASSIGN_OR_RETURN(tvd::master::MasterConfig c,
-                       tvd::master::LoadMasterConfig(flags.config));
+  auto loaded = tvd::master::LoadMasterConfig(flags.config);
+  if (!loaded.ok()) {
+    // Its keys are not flags: --help does not list them.
+    return WithConfigFix(loaded.status(), "docs/master.md");
+  }
+  const tvd::master::MasterConfig& c = *loaded;
   auto in = [&](const char* key) {
     return std::string(key) + " in " + flags.config;
   };

@@ -47,7 +47,8 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
   }
   StatusOr<ParseOutcome> outcome = flags.Parse(args);
   if (!outcome.ok()) {
-    const Status explained = WithConfigFix(outcome.status(), hooks.name);
+    const Status explained =
+        WithConfigFix(outcome.status(), hooks.name + " --help");
     std::cerr << hooks.name << ": " << explained.message() << "\n";
     if (explained == outcome.status()) {
       std::cerr << "run '" << hooks.name << " --help' for the options\n";
@@ -68,7 +69,7 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
   }
   if (hooks.check) {
     if (Status s = hooks.check(); !s.ok()) {
-      log::Error(WithConfigFix(s, hooks.name).ToString());
+      log::Error(WithConfigFix(s, hooks.name + " --help").ToString());
       return 1;
     }
   }

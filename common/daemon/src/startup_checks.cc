@@ -128,19 +128,20 @@ Status CheckStateDirectory(const std::string& path, std::string_view setting) {
   return Status::Ok();
 }
 
-Status WithConfigFix(const Status& error, std::string_view program) {
+Status WithConfigFix(const Status& error, std::string_view listed) {
   const std::string& m = error.message();
+  if (m.find("; fix: ") != std::string::npos) return error;
+  const std::string where = " (" + std::string(listed) + " lists the keys)";
   if (m.find(": unknown key '") != std::string::npos) {
-    return {error.code(), m + "; fix: remove the line or correct the key (" +
-                              std::string(program) + " --help lists the keys)"};
+    return {error.code(),
+            m + "; fix: remove the line or correct the key" + where};
   }
   const std::size_t missing = m.find(": missing key '");
   if (missing != std::string::npos) {
     const std::size_t start = missing + 15;
     const std::size_t end = m.find('\'', start);
     const std::string key = m.substr(start, end - start);
-    return {error.code(), m + "; fix: add '" + key + " = ...' (" +
-                              std::string(program) + " --help)"};
+    return {error.code(), m + "; fix: add '" + key + " = ...'" + where};
   }
   return error;
 }

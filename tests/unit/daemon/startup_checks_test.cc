@@ -172,19 +172,23 @@ TEST_F(StartupChecksTest, AStateDirectoryOfAnotherUserIsRefused) {
 TEST_F(StartupChecksTest, ConfigErrorsGainTheirFix) {
   EXPECT_EQ(WithConfigFix(InvalidArgument("/etc/tvd/a.conf:3: unknown key "
                                           "'colour'"),
-                          "rm-agent"),
+                          "rm-agent --help"),
             InvalidArgument("/etc/tvd/a.conf:3: unknown key 'colour'; fix: "
                             "remove the line or correct the key (rm-agent "
                             "--help lists the keys)"));
   EXPECT_EQ(WithConfigFix(InvalidArgument("/etc/tvd/m.conf: missing key "
                                           "'kek_file'"),
-                          "tvd-master"),
+                          "docs/master.md"),
             InvalidArgument("/etc/tvd/m.conf: missing key 'kek_file'; fix: "
-                            "add 'kek_file = ...' (tvd-master --help)"));
+                            "add 'kek_file = ...' (docs/master.md lists the "
+                            "keys)"));
   const Status other = InvalidArgument(
       "/etc/tvd/a.conf:1: expected 'key = "
       "value'");
   EXPECT_EQ(WithConfigFix(other, "x"), other);
+  // Said once: an error that already has its fix keeps it.
+  const Status fixed = InvalidArgument("/a.conf:1: unknown key 'k'; fix: y");
+  EXPECT_EQ(WithConfigFix(fixed, "x"), fixed);
   EXPECT_EQ(WithConfigFix(Status::Ok(), "x"), Status::Ok());
 }
 

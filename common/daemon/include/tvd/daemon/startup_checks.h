@@ -56,9 +56,13 @@ Status CheckReadableFile(const std::string& path, std::string_view setting);
 Status CheckStateDirectory(const std::string& path, std::string_view setting);
 
 // A config file's "unknown key" or "missing key" error (flags.h's forms)
-// with the fix appended: "...; fix: remove the line or correct the key
-// (PROGRAM --help lists the keys)" and "...; fix: add 'K = ...' (PROGRAM
-// --help)". Other errors are returned as they are.
-Status WithConfigFix(const Status& error, std::string_view program);
+// with the fix appended, LISTED naming where the keys are listed
+// ("rm-agent --help", "docs/master.md"):
+//   "...: unknown key 'K'; fix: remove the line or correct the key (LISTED
+//   lists the keys)"
+//   "...: missing key 'K'; fix: add 'K = ...' (LISTED lists the keys)"
+// Other errors, and one that already says "; fix:", are returned as they
+// are.
+Status WithConfigFix(const Status& error, std::string_view listed);
 
 }  // namespace tvd::daemon
