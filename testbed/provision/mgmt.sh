@@ -317,7 +317,7 @@ EOF
   # The admin overview (web page on 127.0.0.1:8080 of this node), when built.
   if bin=$(tb_bin tvd-overview 2>/dev/null); then
     tb_spawn tvd-overview "$TB_STATE/overview.log" "" "$bin" \
-      --master "$TB_MGMT_ADDR:$TB_MASTER_PORT" --ca "$pki/ca.crt" \
+      --master "$TB_MASTERS" --ca "$pki/ca.crt" \
       --cert "$pki/admin-admin.crt" --key "$pki/admin-admin.key" \
       --rm-server tcp://127.0.0.1:5561 --rm-server-key "$rm/server.pub" \
       --rm-key "$rm/admin" --listen 127.0.0.1:8080

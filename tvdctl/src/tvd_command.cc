@@ -18,12 +18,12 @@
 #include "tvd/pki/identity.h"
 #include "tvd/policy/tvd_policy_parser.h"
 #include "tvd/protocol/admin_client.h"
+#include "tvd/protocol/failover_admin_client.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/text.h"
 #include "tvd/text_table.h"
 #include "tvd/tvdctl/dispatcher.h"
 #include "tvd/tvdctl/host_command.h"
-#include "tvd/tvdctl/master_failover.h"
 
 namespace tvd::tvdctl {
 
@@ -501,7 +501,7 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
     return kExitFailure;
   }
   // ResolveConnection checked the list.
-  FailoverAdminClient admin(*MasterList(c), c.master_name, **tls);
+  protocol::FailoverAdminClient admin(*MasterList(c), c.master_name, **tls);
 
   StatusOr<std::string> reply = InvalidArgument("unreachable");
   switch (inv.verb) {
