@@ -189,8 +189,12 @@ store_server() {
   chmod 700 "$s"
   if [[ ! -f $s/store.db ]]; then
     if ((i == 1)); then
-      ovsdb-tool create-cluster "$s/store.db" \
-        "$repo/tvd-master/tvd_master.ovsschema" "tcp:$addr:6641"
+      # The installed schema (package tvd-master) with installed binaries.
+      local schema=$repo/tvd-master/tvd_master.ovsschema
+      if [[ -z $TB_BUILD && -f /usr/share/tvd-master/tvd_master.ovsschema ]]; then
+        schema=/usr/share/tvd-master/tvd_master.ovsschema
+      fi
+      ovsdb-tool create-cluster "$s/store.db" "$schema" "tcp:$addr:6641"
     else
       ovsdb-tool join-cluster "$s/store.db" TVD_Master "tcp:$addr:6641" \
         "tcp:$TB_MGMT_ADDR:6641"
