@@ -46,6 +46,7 @@
 
 #include "host_pool.h"
 #include "master_process.h"
+#include "replica_set.h"
 #include "sim_host.h"
 #include "tvd/bench/must.h"
 #include "tvd/log.h"
@@ -228,18 +229,6 @@ std::unique_ptr<channel::TlsContext> AdminTls(
 }
 
 // Retries an admin query until the master answers (it was just started).
-Status WaitForMaster(const protocol::AdminClient& admin, MasterProcess& m) {
-  Status last = Unavailable("not tried");
-  for (int i = 0; i < 200; ++i) {
-    auto r = admin.Query({protocol::AdminQueryKind::kTvds, ""});
-    if (r.ok()) return Status::Ok();
-    last = r.status();
-    if (!m.Running()) break;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return last.WithContext("master did not answer; its log:\n" + m.Log());
-}
-
 // Members of the TVD the master reports as connected and attested.
 StatusOr<int> ConnectedMembers(const protocol::AdminClient& admin) {
   TVD_ASSIGN_OR_RETURN(std::string reply,

@@ -8,24 +8,12 @@
 #include <sstream>
 #include <vector>
 
+#include "tvd/testing/files.h"
 #include "tvd/testing/master_config.h"
 
 namespace tvd::bench {
-namespace {
 
-Status WriteFile(const std::string& path, std::string_view text, mode_t mode) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!out) return IoError("cannot write " + path);
-  }
-  if (::chmod(path.c_str(), mode) != 0) {
-    return ErrnoError("chmod " + path, errno);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
+using testing::WriteFileWithMode;
 
 StatusOr<double> ProcessCpuSeconds(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/stat";
@@ -59,15 +47,16 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
   TVD_ASSIGN_OR_RETURN(auto cert,
                        pki::IssueCertificate(ca, pki::Role::kHost, "tvd-master",
                                              pki::Validity::ForDays(1)));
-  TVD_RETURN_IF_ERROR(WriteFile(d + "/ca.pem", ca.cert_pem, 0644));
-  TVD_RETURN_IF_ERROR(WriteFile(d + "/master.pem", cert.cert_pem, 0644));
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(d + "/ca.pem", ca.cert_pem, 0644));
+  TVD_RETURN_IF_ERROR(
+      WriteFileWithMode(d + "/master.pem", cert.cert_pem, 0644));
   auto key = cert.key_pem.view();
-  TVD_RETURN_IF_ERROR(WriteFile(
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(
       d + "/master.key",
       std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
       0600));
   SecureBytes kek = setup.kek ? setup.kek->Clone() : SecureBytes::Random(32);
-  TVD_RETURN_IF_ERROR(WriteFile(
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(
       d + "/master.kek",
       std::string_view(reinterpret_cast<const char*>(kek.view().data()),
                        kek.size()),
@@ -76,7 +65,7 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
   for (const auto& [host, digest] : setup.trusted_eks) {
     eks += host + " " + ToHex(digest) + "\n";
   }
-  TVD_RETURN_IF_ERROR(WriteFile(d + "/eks.txt", eks, 0644));
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(d + "/eks.txt", eks, 0644));
   testing::MasterConfigFile config =
       testing::MasterConfigFile::InDir(d, setup.port);
   config.listen_address = setup.listen_address;
@@ -87,7 +76,8 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
     config.store = setup.store;
     config.state_db.clear();
   }
-  TVD_RETURN_IF_ERROR(WriteFile(d + "/master.conf", config.Text(), 0644));
+  TVD_RETURN_IF_ERROR(
+      WriteFileWithMode(d + "/master.conf", config.Text(), 0644));
   ProcessOptions o;
   o.argv = {setup.binary, "--config", d + "/master.conf"};
   o.netns = setup.netns;

@@ -9,6 +9,7 @@ using channel::MessageType;
 Status AdminChannel::Connect() {
   if (conn_ && !conn_->closed()) return Status::Ok();
   channel::ClientOptions options;
+  options.max_payload = kMaxAdminReplyPayload;
   options.connect_timeout = timeout_;
   options.expected_peer = endpoint_.identity;
   TVD_ASSIGN_OR_RETURN(

@@ -9,6 +9,7 @@ using channel::MessageType;
 StatusOr<std::string> AdminClient::Call(
     MessageType type, const std::vector<std::uint8_t>& payload) const {
   channel::ClientOptions options;
+  options.max_payload = kMaxAdminReplyPayload;
   options.connect_timeout = timeout_;
   options.expected_peer = endpoint_.identity;
   TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn,

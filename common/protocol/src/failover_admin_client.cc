@@ -42,6 +42,7 @@ StatusOr<std::string> FailoverAdminClient::Call(
   return AskFirstReachable(
       masters_, [&](const daemon::Endpoint& m) -> MasterAttempt {
         channel::ClientOptions options;
+        options.max_payload = kMaxAdminReplyPayload;
         options.connect_timeout = timeout_;
         options.expected_peer = pki::Identity{pki::Role::kHost, master_name_};
         StatusOr<channel::ConnectionPtr> conn =

@@ -16,19 +16,24 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-void WriteTestFile(const std::string& path, std::string_view text,
-                   mode_t mode) {
+Status WriteFileWithMode(const std::string& path, std::string_view text,
+                         mode_t mode) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
     out.close();
-    if (!out) {
-      ADD_FAILURE() << "cannot write " << path;
-      return;
-    }
+    if (!out) return IoError("cannot write " + path);
   }
   if (::chmod(path.c_str(), mode) != 0) {
-    ADD_FAILURE() << "cannot chmod " << path << ": " << std::strerror(errno);
+    return ErrnoError("chmod " + path, errno);
+  }
+  return Status::Ok();
+}
+
+void WriteTestFile(const std::string& path, std::string_view text,
+                   mode_t mode) {
+  if (Status s = WriteFileWithMode(path, text, mode); !s.ok()) {
+    ADD_FAILURE() << s.ToString();
   }
 }
 

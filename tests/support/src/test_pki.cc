@@ -1,30 +1,13 @@
 #include "tvd/testing/test_pki.h"
 
-#include <sys/stat.h>
-
-#include <fstream>
+#include "tvd/testing/files.h"
 
 namespace tvd::testing {
-namespace {
-
-Status WriteFile(const std::string& path, std::string_view text, mode_t mode) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!out) return IoError("cannot write " + path);
-  }
-  if (::chmod(path.c_str(), mode) != 0) {
-    return IoError("cannot set the mode of " + path);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 StatusOr<TestPki> TestPki::Create(std::string dir) {
   TVD_ASSIGN_OR_RETURN(pki::KeyAndCertificate ca,
                        pki::CreateCa("vdc-test", pki::Validity::ForDays(1)));
-  TVD_RETURN_IF_ERROR(WriteFile(dir + "/ca.pem", ca.cert_pem, 0644));
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(dir + "/ca.pem", ca.cert_pem, 0644));
   return TestPki(std::move(dir), std::move(ca));
 }
 
@@ -34,9 +17,10 @@ StatusOr<pki::KeyAndCertificate> TestPki::Issue(pki::Role role,
   TVD_ASSIGN_OR_RETURN(
       pki::KeyAndCertificate c,
       pki::IssueCertificate(ca_, role, name, pki::Validity::ForDays(1)));
-  TVD_RETURN_IF_ERROR(WriteFile(dir_ + "/" + file + ".pem", c.cert_pem, 0644));
+  TVD_RETURN_IF_ERROR(
+      WriteFileWithMode(dir_ + "/" + file + ".pem", c.cert_pem, 0644));
   auto key = c.key_pem.view();
-  TVD_RETURN_IF_ERROR(WriteFile(
+  TVD_RETURN_IF_ERROR(WriteFileWithMode(
       dir_ + "/" + file + ".key",
       std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
       0600));

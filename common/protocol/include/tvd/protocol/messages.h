@@ -204,6 +204,12 @@ struct AdminReply {
   std::string json;
 };
 
+// The largest AdminReply frame an admin client reads. The answer about a
+// TVD of 10,000 hosts is about 1.3 MB, more than a channel's default frame
+// limit (channel/frame.h, 1 MiB); the peer is the master, authenticated by
+// its certificate, and a reply grows with the hosts the VDC has.
+inline constexpr std::size_t kMaxAdminReplyPayload = std::size_t{64} << 20;
+
 std::vector<std::uint8_t> Encode(const JoinRequest& m);
 std::vector<std::uint8_t> Encode(const JoinGrant& m);
 std::vector<std::uint8_t> Encode(const MembershipUpdate& m);

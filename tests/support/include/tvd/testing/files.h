@@ -9,14 +9,21 @@
 #include <string>
 #include <string_view>
 
+#include "tvd/status.h"
+
 namespace tvd::testing {
 
 // The whole file at `path`; empty when it cannot be read (a log a daemon
 // has not written yet reads as empty, which the caller's assertion shows).
 std::string ReadFileOrEmpty(const std::string& path);
 
-// Writes `text` to `path` (created or truncated) and sets `mode`. When that
-// fails the current test fails, naming the path (ADD_FAILURE).
+// Writes `text` to `path` (created or truncated) and sets `mode`. Errors:
+// IoError "cannot write PATH", or the chmod's errno naming the path.
+Status WriteFileWithMode(const std::string& path, std::string_view text,
+                         mode_t mode);
+
+// WriteFileWithMode for a test: when it fails the current test fails,
+// naming the path (ADD_FAILURE).
 void WriteTestFile(const std::string& path, std::string_view text,
                    mode_t mode = 0644);
 
