@@ -598,8 +598,8 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   int ok = 0;
   for (int i = 0; i < n && finished == n; ++i) ok += results[i].ok();
   int members = 0;
-  // The admin's view of a TVD of 10,000 members does not fit one reply
-  // (protocol::kMaxReplyText): then the hosts' own view counts, every
+  // When the admin's query fails (a master whose reply about 10,000 members
+  // exceeded an older client's limit): the hosts' own view counts, every
   // host's member list holding all S (which needs every join decided and
   // announced to every member).
   bool by_lists = false;

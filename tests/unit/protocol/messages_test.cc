@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tvd/channel/frame.h"
 #include "tvd/channel/wire.h"
 
 namespace tvd::protocol {
@@ -123,6 +124,18 @@ TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->kind, AdminQueryKind::kTvd);
   EXPECT_EQ(DecodeAdminReply(Encode(AdminReply{"{}"}))->json, "{}");
+}
+
+// The master's answer about a TVD of 10,000 members is about 1.3 MB; it
+// fits an AdminReply and the frame an admin client reads.
+TEST(ProtocolMessagesTest, AnAdminReplyAboutTenThousandMembersFits) {
+  const std::string json(1283401, 'x');
+  auto encoded = Encode(AdminReply{json});
+  EXPECT_LE(encoded.size(), kMaxAdminReplyPayload);
+  auto decoded = DecodeAdminReply(encoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->json.size(), json.size());
+  EXPECT_GT(encoded.size(), channel::kDefaultMaxPayload);
 }
 
 TEST(ProtocolMessagesTest, UsageClaimRoundTripsAndNamesItsFields) {

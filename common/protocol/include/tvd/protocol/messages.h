@@ -58,7 +58,8 @@ inline constexpr std::size_t kMaxMembers = 16384;
 // Changes in one MembershipUpdate (the master sends one per decision).
 inline constexpr std::size_t kMaxMemberChanges = 4096;
 inline constexpr std::size_t kMaxReason = 1024;
-inline constexpr std::size_t kMaxReplyText = 900 * 1024;
+// An AdminReply's JSON text: within kMaxAdminReplyPayload (below).
+inline constexpr std::size_t kMaxReplyText = std::size_t{63} << 20;
 inline constexpr std::size_t kTvdKeySize = 32;
 inline constexpr std::size_t kDiskKeySize = 32;
 
