@@ -16,6 +16,7 @@
 #include "tvd/master/master.h"
 #include "tvd/master/member_hub.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_gate.h"
 #include "tvd/master/store_mirror.h"
 #include "tvd/master/tvd_registry.h"
 #include "tvd/master/write_journal.h"
@@ -28,7 +29,17 @@ struct MasterCore {
       : options(std::move(o)),
         store(std::move(s)),
         clock(std::move(c)),
-        journal(*store, [this](const Status&) { hub.EndAll(); }) {}
+        store_gate(options.store_gate ? options.store_gate
+                                      : std::make_shared<StoreGate>()),
+        journal(
+            *store, [this](const Status&) { hub.EndAll(); },
+            [gate = store_gate] { return gate->Check(); }) {}
+
+  // OK while this master serves; Unavailable "master cut off from its
+  // store: ..." while it is cut off from its store (store_fence.h). Every
+  // join, host request, admin change and admin query other than "master"
+  // asks first.
+  Status Serving() const { return serving.Check(); }
 
   // Under `mutex`: turns the decision's notices into pushes to the channels
   // current now (a notice that ends a channel detaches it at once, so no
@@ -69,6 +80,12 @@ struct MasterCore {
   const MasterOptions options;
   const StorePtr store;
   const ClockPtr clock;
+  // Closed by the store fence while the store's leader cannot be reached:
+  // store calls give up at once (store_gate.h).
+  const StoreGatePtr store_gate;
+  // Closed from the moment the master is cut off until its view is
+  // reloaded from the store again.
+  StoreGate serving;
   attest::AkRegistry aks;
   attest::NonceRegistry nonces;
   attest::AkEnroller enroller{aks};

@@ -27,7 +27,11 @@ StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
   }
   DutyHooks h;
   OvsdbLock* lock = d->lock_.get();
-  h.held = [lock] { return lock == nullptr || lock->held(); };
+  // Cut off from the store, a master evicts nobody (its lock connection is
+  // gone as well; this also covers the time until its hold bound ends).
+  h.held = [lock, &core] {
+    return (lock == nullptr || lock->held()) && core.serving.open();
+  };
   h.members = [&core] {
     std::vector<MemberInterval> out;
     MutexLock l(core.mutex);
@@ -84,6 +88,9 @@ std::string ReplicaStatusJson(MasterCore& core, const MasterDuties* duties) {
               {"duties", nullptr},
               {"lock", nullptr},
               {"store_server", nullptr}};
+  // False while cut off from the store (store_fence.h), with the reason.
+  out["serving"] = core.serving.open();
+  if (!core.serving.open()) out["serving_error"] = core.Serving().message();
   if (duties == nullptr) return out.dump();
   out["duties"] = {{"running", true},
                    {"held", duties->held()},

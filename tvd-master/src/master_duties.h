@@ -43,7 +43,8 @@ class MasterDuties {
 //                    "losses": n},
 //    "store_server": null | {"model": s, "leader": b, "connected": b,
 //                            "index": n|null},
-//    "members": n, "connected_members": n}
+//    "members": n, "connected_members": n, "serving": b,
+//    "serving_error": s (only while not serving: cut off from the store)}
 // `duties` may be null (not running).
 std::string ReplicaStatusJson(MasterCore& core, const MasterDuties* duties);
 

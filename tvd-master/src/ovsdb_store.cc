@@ -84,6 +84,9 @@ StatusOr<std::unique_ptr<OvsdbStore>> OvsdbStore::Open(
   link.schema_version = kTvdMasterSchemaVersion;
   link.call_timeout = options.call_timeout;
   link.failover_timeout = options.failover_timeout;
+  if (options.gate) {
+    link.gate = [gate = options.gate] { return gate->Check(); };
+  }
   std::unique_ptr<OvsdbStore> store(new OvsdbStore(std::move(link)));
   MutexLock lock(store->mutex_);
   TVD_RETURN_IF_ERROR(store->link_.Connect());

@@ -49,6 +49,7 @@
 
 #include "tvd/master/ovsdb_leader_link.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_gate.h"
 #include "tvd/mutex.h"
 #include "tvd/secure_bytes.h"
 
@@ -61,6 +62,9 @@ struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds failover_timeout{20000};
+  // Null: none. Else every call gives up with the gate's error while it
+  // is closed (OvsdbLinkOptions::gate; the master's StoreFence closes it).
+  StoreGatePtr gate;
 };
 
 class OvsdbStore final : public Store {
