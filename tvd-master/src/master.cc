@@ -133,46 +133,6 @@ Status LoadShared(MasterCore& core) {
   return loaded;
 }
 
-// After a cut from the store: what this master knew is whatever the store
-// holds now. Every stored TVD is taken as stored (`force`: even a row with
-// a token this master produced, since a decision of its own may have been
-// made in memory and never written), TVDs no longer stored are dropped.
-// No member channel is open (they ended with the cut), so the notices go
-// nowhere.
-Status ReloadFromStore(MasterCore& core) {
-  Store& store = *core.store;
-  TVD_ASSIGN_OR_RETURN(std::vector<TvdRow> rows, store.ListTvds());
-  std::map<std::string, std::vector<std::string>> members;
-  for (const TvdRow& row : rows) {
-    TVD_ASSIGN_OR_RETURN(members[row.name], store.Members(row.name));
-  }
-  TVD_ASSIGN_OR_RETURN(std::vector<HostRow> hosts, store.ListHosts());
-  MutexLock lock(core.mutex);
-  for (const HostRow& h : hosts) {
-    core.registry.ApplyStoredHost(h.name, h.underlay);
-  }
-  Decision d;
-  for (const TvdRow& row : rows) {
-    TVD_ASSIGN_OR_RETURN(
-        Decision applied,
-        core.registry.ApplyStored(row.name, row, members[row.name], true));
-    d.Append(std::move(applied));
-  }
-  std::vector<std::string> gone;
-  for (const auto& [name, t] : core.registry.tvds()) {
-    if (!members.count(name)) gone.push_back(name);
-  }
-  for (const std::string& name : gone) {
-    TVD_ASSIGN_OR_RETURN(Decision applied, core.registry.ApplyStored(
-                                               name, std::nullopt, {}, true));
-    d.Append(std::move(applied));
-  }
-  if (!d.notices.empty() || !d.writes.empty()) {
-    core.SubmitLocked(std::move(d));
-  }
-  return Status::Ok();
-}
-
 // One leader probe of the store fence: a read that the link sends only to
 // a server it has just confirmed as the leader (or standalone).
 Status ProbeLeader(OvsdbLeaderLink& link) {
@@ -307,7 +267,7 @@ Status Master::StartFence() {
                                              core->ApplyStoreChange(change);
                                            },
                                            bound));
-    TVD_RETURN_IF_ERROR(ReloadFromStore(*core));
+    TVD_RETURN_IF_ERROR(core->ReloadFromStore());
     core->serving.Open();
     return Status::Ok();
   };

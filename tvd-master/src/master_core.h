@@ -56,7 +56,11 @@ struct MasterCore {
              const std::string& reason);
   // Evicts `host` from every TVD it is in, as a failed re-attestation does
   // (the registry's Evict under `mutex`, through the journal), and waits
-  // until that is durable. For the singleton duties (master_duties.h).
+  // until that is durable. For the singleton duties (master_duties.h):
+  // the transitions are fenced (TvdTransition::fenced), so a master that
+  // does not hold the duty lock evicts nobody; the store's refusal
+  // (PermissionDenied) is returned after the registry is reloaded from
+  // the store (the eviction was made in memory only).
   Status EvictNow(const std::string& host, const std::string& reason)
       TVD_EXCLUDES(mutex);
   // The answer to AdminQuery "master" (JSON; master_duties.h); set by
@@ -76,6 +80,13 @@ struct MasterCore {
   Status DecideAndWait(
       const std::function<StatusOr<WriteJournal::Ticket>()>& decide);
   static constexpr int kDecideAttempts = 6;
+  // The registry's TVDs, members and host addresses as the store holds
+  // them now: every stored TVD taken as stored (even a row with a token
+  // this master produced: a decision of its own may have been made in
+  // memory and never written), TVDs no longer stored dropped. After a cut
+  // from the store (no member channel is open then) and after a fenced
+  // eviction the store refused. The store's read errors, ApplyStored's.
+  Status ReloadFromStore() TVD_EXCLUDES(mutex);
 
   const MasterOptions options;
   const StorePtr store;

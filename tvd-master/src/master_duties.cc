@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tvd/log.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {
@@ -10,10 +12,22 @@ Status MasterCore::EvictNow(const std::string& host,
                             const std::string& reason) {
   // Another master may change one of the host's TVDs meanwhile: decided
   // again on the stored row then (DecideAndWait).
-  return DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
+  Status s = DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
     MutexLock lock(mutex);
-    return SubmitLocked(registry.Evict(host, reason));
+    Decision d = registry.Evict(host, reason);
+    for (StoreWrite& w : d.writes) {
+      if (w.transition) w.transition->fenced = true;
+    }
+    return SubmitLocked(std::move(d));
   });
+  if (s.code() == ErrorCode::kPermissionDenied) {
+    Status reloaded = ReloadFromStore();
+    if (!reloaded.ok()) {
+      log::Error("reloading from the store after a refused eviction: ",
+                 reloaded.ToString());
+    }
+  }
+  return s;
 }
 
 StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
@@ -24,6 +38,14 @@ StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
     lo.remotes = o.ovsdb_remotes;
     lo.lock_name = kDutyLockName;
     TVD_ASSIGN_OR_RETURN(d->lock_, OvsdbLock::Start(std::move(lo)));
+    // The duty's evictions commit only behind the lock's assert.
+    if (auto* ovsdb = dynamic_cast<OvsdbStore*>(core.store.get())) {
+      OvsdbLock* lock = d->lock_.get();
+      ovsdb->SetTransitionFence([lock](const nlohmann::json& ops) {
+        return lock->TransactFenced(ops, OvsdbLock::Check::kHeld);
+      });
+      d->fenced_store_ = ovsdb;
+    }
   }
   DutyHooks h;
   OvsdbLock* lock = d->lock_.get();
@@ -63,6 +85,7 @@ MasterDuties::~MasterDuties() { Stop(); }
 
 void MasterDuties::Stop() {
   if (runner_) runner_->Stop();
+  if (fenced_store_) fenced_store_->SetTransitionFence({});
   if (lock_) lock_->Stop();
 }
 

@@ -12,7 +12,9 @@
 // undurable state leaves), `on_failure` runs once, and the journal accepts
 // nothing more. An `isolated` write fails only its own entry, and so does a
 // TVD transition refused by its precondition (another master changed the
-// TVD first: FailedPrecondition, nothing was written). Writes
+// TVD first: FailedPrecondition, nothing was written) or for want of the
+// duty lock (a fenced transition: PermissionDenied, nothing written).
+// Writes
 // marked not required (best-effort audit rows) are
 // logged when lost and do not stop the journal.
 //
