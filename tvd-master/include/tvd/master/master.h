@@ -90,7 +90,7 @@ struct MasterOptions {
   std::chrono::milliseconds store_failover{4000};
   // Shared with the store's calls (OvsdbStoreOptions::gate); Start sets
   // it, Create makes one when null.
-  StoreGatePtr store_gate;
+  StoreGatePtr store_gate{};
 };
 
 struct MasterCore;

@@ -43,7 +43,7 @@ struct OvsdbLinkOptions {
   // ends the call with it at once instead of trying on until
   // failover_timeout (the master is cut off from its store: store_gate.h).
   // Unset: always try.
-  std::function<Status()> gate;
+  std::function<Status()> gate{};
 };
 
 // Splits "REMOTE[,REMOTE...]". InvalidArgument "OVSDB remote 'X' is not

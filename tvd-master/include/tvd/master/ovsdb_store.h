@@ -65,7 +65,7 @@ struct OvsdbStoreOptions {
   std::chrono::milliseconds failover_timeout{20000};
   // Null: none. Else every call gives up with the gate's error while it
   // is closed (OvsdbLinkOptions::gate; the master's StoreFence closes it).
-  StoreGatePtr gate;
+  StoreGatePtr gate{};
 };
 
 class OvsdbStore final : public Store {
