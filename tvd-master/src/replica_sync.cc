@@ -58,8 +58,8 @@ Status MasterCore::ReloadFromStore() {
     if (!members.count(name)) gone.push_back(name);
   }
   for (const std::string& name : gone) {
-    TVD_ASSIGN_OR_RETURN(Decision applied, registry.ApplyStored(
-                                               name, std::nullopt, {}, true));
+    TVD_ASSIGN_OR_RETURN(Decision applied,
+                         registry.ApplyStored(name, std::nullopt, {}, true));
     d.Append(std::move(applied));
   }
   if (!d.notices.empty() || !d.writes.empty()) {
@@ -67,7 +67,6 @@ Status MasterCore::ReloadFromStore() {
   }
   return Status::Ok();
 }
-
 
 Status MasterCore::DecideAndWait(
     const std::function<StatusOr<WriteJournal::Ticket>()>& decide) {

@@ -47,9 +47,8 @@ StoreWrite TransitionWrite(TvdTransition t) {
   std::string what = Describe(t);
   std::string tvd = t.tvd;
   auto shared = std::make_shared<TvdTransition>(std::move(t));
-  StoreWrite w = Required(std::move(what), [shared](Store& s) {
-    return s.Transition(*shared);
-  });
+  StoreWrite w = Required(std::move(what),
+                          [shared](Store& s) { return s.Transition(*shared); });
   w.transition_of = std::move(tvd);
   w.transition = std::move(shared);
   return w;

@@ -103,12 +103,11 @@ void WriteJournal::Run() {
         // A transition that lost its race to another master, or a fenced
         // one refused for want of the duty lock, changed nothing: only
         // this entry fails (the caller decides again, or reloads).
-        isolated_failure =
-            w.isolated ||
-            (!w.transition_of.empty() &&
-             (s.code() == ErrorCode::kFailedPrecondition ||
-              s.code() == ErrorCode::kPermissionDenied)) ||
-            (gate_ && !gate_().ok());
+        isolated_failure = w.isolated ||
+                           (!w.transition_of.empty() &&
+                            (s.code() == ErrorCode::kFailedPrecondition ||
+                             s.code() == ErrorCode::kPermissionDenied)) ||
+                           (gate_ && !gate_().ok());
         break;
       }
       if (status.ok() && entry->after) entry->after();

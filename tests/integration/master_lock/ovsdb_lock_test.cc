@@ -326,14 +326,14 @@ TEST(OvsdbLockTest, AStaleHoldersFencedEvictionIsRefused) {
     where += (i ? ", " : "") + so.remotes[i];
   }
   auto row = [](std::uint64_t epoch, std::string token) {
-    return master::TvdRow{"blue", "<p/>", "ab", epoch, std::move(token),
-                          {0x0a}};
+    return master::TvdRow{"blue", "<p/>",           "ab",
+                          epoch,  std::move(token), {0x0a}};
   };
-  master::TvdTransition create{"blue", true, "", row(1, "t1"), false,
-                               {"h1", "h2"}, {}};
+  master::TvdTransition create{"blue", true,         "", row(1, "t1"),
+                               false,  {"h1", "h2"}, {}};
   ASSERT_TRUE(s.Transition(create).ok());
-  master::TvdTransition evict{"blue", false, "t1", row(2, "t2"), false,
-                              {},     {"h1"}};
+  master::TvdTransition evict{"blue", false, "t1",  row(2, "t2"),
+                              false,  {},    {"h1"}};
   evict.fenced = true;
   auto unchanged = [&] {
     auto stored = s.LoadTvd("blue");
@@ -346,20 +346,20 @@ TEST(OvsdbLockTest, AStaleHoldersFencedEvictionIsRefused) {
   };
 
   // No lock to fence it with.
-  EXPECT_EQ(s.Transition(evict),
-            PermissionDenied(where +
-                             ": Transition blue epoch 2 -h1: no duty lock to "
-                             "fence it with; nothing written"));
+  EXPECT_EQ(
+      s.Transition(evict),
+      PermissionDenied(where + ": Transition blue epoch 2 -h1: no duty lock to "
+                               "fence it with; nothing written"));
   unchanged();
   // B, which does not hold the lock, knows it.
   s.SetTransitionFence([&](const Json& ops) {
     return b->TransactFenced(ops, OvsdbLock::Check::kHeld);
   });
-  EXPECT_EQ(s.Transition(evict),
-            PermissionDenied(where +
-                             ": Transition blue epoch 2 -h1: OVSDB lock "
-                             "'tvd_master_duties' is not held by this "
-                             "replica; nothing written"));
+  EXPECT_EQ(
+      s.Transition(evict),
+      PermissionDenied(where + ": Transition blue epoch 2 -h1: OVSDB lock "
+                               "'tvd_master_duties' is not held by this "
+                               "replica; nothing written"));
   unchanged();
   // B believes it holds (its own check skipped): the server's assert
   // refuses the whole transaction.
@@ -388,8 +388,8 @@ TEST(OvsdbLockTest, AStaleHoldersFencedEvictionIsRefused) {
   EXPECT_EQ((*stored)->epoch, 2u);
   EXPECT_EQ(*s.Members("blue"), (std::vector<std::string>{"h2"}));
   // A fenced transition that lost its race is refused as any other.
-  master::TvdTransition late{"blue", false, "t1", row(2, "t3"), false,
-                             {},     {"h2"}};
+  master::TvdTransition late{"blue", false, "t1",  row(2, "t3"),
+                             false,  {},    {"h2"}};
   late.fenced = true;
   EXPECT_EQ(s.Transition(late),
             FailedPrecondition("TVD blue changed on another master"));

@@ -125,10 +125,10 @@ class OvsdbStore final : public Store {
   // hold the lock, "...: OVSDB lock connection lost during a fenced
   // transaction; outcome unknown: ...; not stored" when its lock
   // connection dropped before the answer and the transition is not stored
-  // (a master that lost that connection holds the lock no more); without a fence (none set, or unset
-  // by passing {}), with PermissionDenied "<where>: <transition>: no duty
-  // lock to fence it with; nothing written". Its other outcomes are those
-  // of any transition.
+  // (a master that lost that connection holds the lock no more); without a
+  // fence (none set, or unset by passing {}), with PermissionDenied "<where>:
+  // <transition>: no duty lock to fence it with; nothing written". Its other
+  // outcomes are those of any transition.
   using FencedTransact =
       std::function<StatusOr<nlohmann::json>(const nlohmann::json& ops)>;
   void SetTransitionFence(FencedTransact transact);
