@@ -31,6 +31,9 @@ packages=(
   # confinement property test (tests/fuzz/domain_confinement/make_corpus.sh);
   # libosinfo reads the USB and PCI id lists
   virtinst usb.ids pci.ids
+  # the package phase (scripts/packages.sh) checks the Debian packages
+  # with lintian
+  lintian
   # network plumbing and inspection
   iproute2 iputils-ping tcpdump ethtool util-linux procps nftables
 )

@@ -2,7 +2,9 @@
 # The README's test command: installs what is needed, builds the normal, the
 # ASan+UBSan (+libFuzzer) and the ThreadSanitizer flavours, and runs every
 # test of the first two and the unit and integration tests of the third with
-# ctest. Exits non-zero when anything fails.
+# ctest; after the release tests, the package phase (scripts/packages.sh:
+# cpack, lintian, install, systemd-analyze verify, the demo's scenario on the
+# installed binaries, purge). Exits non-zero when anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -38,6 +40,16 @@ for flavour in release asan tsan; do
     status=1
   fi
   took "test $flavour" "$start"
+  if [ "$flavour" = release ]; then
+    # The Debian packages of the release build, installed and run as users
+    # get them (scripts/packages.sh), then purged.
+    echo "== packages"
+    start=$SECONDS
+    if ! "$root/scripts/packages.sh" "$root/build/release"; then
+      status=1
+    fi
+    took packages "$start"
+  fi
 done
 if compgen -G "$tsan_reports/report*" >/dev/null; then
   echo "== ThreadSanitizer reports"

@@ -9,7 +9,9 @@
 # request for a host file is refused by the relay. docs/testbed.md explains
 # the output.
 #
-# Usage: testbed/demo.sh [--masters R] BUILD_DIR
+# Usage: testbed/demo.sh [--masters R] BUILD_DIR|--installed
+# --installed: the installed binaries (the Debian packages', on PATH) in
+# place of a build tree's (up.sh --installed).
 # --masters R (R >= 3 makes sense; up.sh allows 1..5): R tvd-master replicas
 # on a clustered OVSDB store; after the first isolation matrix the master
 # the hosts joined is killed (kill -9), and the demo shows that the hosts
@@ -26,16 +28,25 @@ if [[ ${1:-} == --masters ]]; then
   shift 2 || true
 fi
 if [[ $# -ne 1 || ! $masters =~ ^[1-5]$ ]]; then
-  echo "usage: $0 [--masters 1..5] BUILD_DIR" >&2
+  echo "usage: $0 [--masters 1..5] BUILD_DIR|--installed" >&2
   exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "$1" && pwd)
+if [[ $1 == --installed ]]; then
+  build=""
+  up_from=--installed
+  tvdctl=$(command -v tvdctl) ||
+    { echo "demo: tvdctl is not on PATH; install the packages (docs/install.md)" >&2; exit 1; }
+else
+  build=$(cd "$1" && pwd)
+  up_from=$build
+  tvdctl=$build/tvdctl/tvdctl
+  [[ -x $tvdctl ]] || { echo "demo: $tvdctl not found; build first (scripts/build.sh release)" >&2; exit 1; }
+fi
 export TB_ROOT=${TB_ROOT:-/run/tvd-testbed}
 export TB_PREFIX=${TB_PREFIX:-tvdtb}
 export TB_VMS=$here/scenario.vms
 export TB_BUILD=$build TB_SITE=$TB_ROOT/site
-[[ -x $build/tvdctl/tvdctl ]] || { echo "demo: $build/tvdctl/tvdctl not found; build first (scripts/build.sh release)" >&2; exit 1; }
 
 rule() { printf '\n==== %s ====\n' "$*"; }
 failures=0
@@ -51,10 +62,10 @@ finish() {
 trap finish EXIT
 
 rule "the policy templates (policy-templates/*.xml)"
-"$build/tvdctl/tvdctl" policy validate "$here"/../policy-templates/*.xml || fail "policy templates"
+"$tvdctl" policy validate "$here"/../policy-templates/*.xml || fail "policy templates"
 
 rule "testbed/up.sh: management node + 2 compute hosts (network namespaces)"
-"$here/up.sh" --masters "$masters" "$build" 2
+"$here/up.sh" --masters "$masters" "$up_from" 2
 # shellcheck source=/dev/null
 source "$TB_ROOT/env"
 # shellcheck source=testbed/scenario.sh

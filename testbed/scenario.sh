@@ -1,12 +1,17 @@
 # shellcheck shell=bash
 # The figure-8 scenario's steps, shared by testbed/demo.sh and the e2e test
 # (tests/e2e/testbed). Sourced after up.sh; needs TB_ROOT, TB_PREFIX,
-# TB_SITE, TB_BUILD, TB_VMS. Functions print what they do; they return
+# TB_SITE, TB_BUILD (empty: installed binaries), TB_VMS. Functions print what they do; they return
 # non-zero when a step fails.
 
 sc_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 sc_guest_exec=$sc_here/guest/guest-exec
-sc_tvdctl=$TB_BUILD/tvdctl/tvdctl
+# TB_BUILD empty (up.sh --installed): the installed tvdctl.
+if [[ -n ${TB_BUILD:-} ]]; then
+  sc_tvdctl=$TB_BUILD/tvdctl/tvdctl
+else
+  sc_tvdctl=$(command -v tvdctl)
+fi
 
 # sc_vm FIELD NAME: a field of the VM list (tvd, host, ip, mac).
 sc_vm() {

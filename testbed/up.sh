@@ -3,7 +3,14 @@
 # N compute hosts (default 2), each a network namespace, provisioned with
 # testbed/provision/{mgmt,host}.sh.
 #
-# Usage: testbed/up.sh [--masters R] BUILD_DIR [N]
+# Usage: testbed/up.sh [--masters R] BUILD_DIR|--installed [N]
+#
+# BUILD_DIR: the project's binaries from that build tree
+# (BUILD/tvd-master/tvd-master, ...). --installed: the installed ones, as
+# the Debian packages put them (docs/install.md: /usr/sbin/tvd-master,
+# /usr/sbin/proxy-factory and its /usr/sbin/tvd-proxy, /usr/bin/tvdctl,
+# ...), found on PATH; the testbed still starts them itself, in its
+# namespaces, not through their systemd units.
 #
 # --masters R (1..5, default 1): R tvd-master replicas sharing their state on
 # an R-server clustered OVSDB store (docs/master.md section 6b). Replica 1
@@ -33,8 +40,17 @@ if [[ ${1:-} == --masters ]]; then
   shift 2 || true
 fi
 [[ $replicas =~ ^[1-5]$ ]] || { echo "up: --masters must be 1..5" >&2; exit 2; }
-(($# >= 1 && $# <= 2)) || { echo "usage: $0 [--masters R] BUILD_DIR [N]" >&2; exit 2; }
-build=$(cd "$1" && pwd)
+(($# >= 1 && $# <= 2)) || { echo "usage: $0 [--masters R] BUILD_DIR|--installed [N]" >&2; exit 2; }
+if [[ $1 == --installed ]]; then
+  # Empty: provision/common.sh's tb_bin takes each binary from PATH.
+  build=""
+  for b in tvd-master tvd-proxy proxy-factory libvirt-filter rm-agent rm-server tvdctl; do
+    command -v "$b" >/dev/null ||
+      { echo "up: --installed: $b is not on PATH (install the packages: docs/install.md)" >&2; exit 1; }
+  done
+else
+  build=$(cd "$1" && pwd)
+fi
 n=${2:-2}
 [[ $n =~ ^[1-9]$ ]] || { echo "up: N must be 1..9" >&2; exit 2; }
 export TB_ROOT=${TB_ROOT:-/run/tvd-testbed}

@@ -20,4 +20,4 @@ for h in "${hosts[@]}"; do
     vagrant ssh "$h" -c "sudo tar -C $site -x"
   vagrant provision "$h" --provision-with start
 done
-echo "Vagrant testbed up; e.g.: vagrant ssh h1 -c 'sudo /var/lib/tvd-build/tvdctl/tvdctl join blue --socket /var/lib/tvd-testbed/factory.sock'"
+echo "Vagrant testbed up; e.g.: vagrant ssh h1 -c 'sudo tvdctl join blue --socket /var/lib/tvd-testbed/factory.sock'"

@@ -81,6 +81,16 @@ struct Flags {
   // Master replicas for the simulated hosts: 1 (SQLite), or R sharing an
   // R-server clustered OVSDB store, hosts spread over them in turn.
   std::vector<int> masters = {1};
+  // Count-only simulated hosts (--sim-lists count): every 100th host keeps
+  // its whole member list, the others its count and a digest of the names
+  // (SimHost::Connect), which leaves the benchmark's CPU and memory to the
+  // master: 10,000 full lists of 10,000 entries take 13 GB.
+  bool count_lists = false;
+  // Hosts that leave one after another at the end of a concurrent run:
+  // each leave rekeys the TVD, and the new key's fan-out to every other
+  // member (a MembershipUpdate of ~100 bytes, against a PolicyUpdate that
+  // carries the whole policy, which lists every host) is timed.
+  int leaves = 0;
   int timeout_s = 600;
   bool skip_ns = false;
   bool skip_sim = false;
@@ -123,6 +133,7 @@ const char* kUsage =
     "                    [--sim-concurrency C] [--masters R[,R...]]\n"
     "                    [--timeout SECONDS] [--skip-ns] [--skip-sim]\n"
     "                    [--skip-sequential] [--master PATH]\n"
+    "                    [--sim-lists full|count] [--leaves L]\n"
     "MODE: per-call (open the TPM per operation, keys' contexts kept, as\n"
     "tvd-proxy), per-call-uncached (keys re-created per operation: the\n"
     "baseline), held, or soft (in-process software TPM, no swtpm: for\n"
@@ -136,7 +147,13 @@ const char* kUsage =
     "at once); the others wait their turn, as if their own CPUs were busy\n"
     "R: master replicas of the simulated hosts' runs, each list entry a run\n"
     "(default 1: one master on SQLite; R > 1: R masters on an R-server\n"
-    "clustered OVSDB store, host i joining master i mod R), e.g. 1,3\n";
+    "clustered OVSDB store, host i joining master i mod R), e.g. 1,3\n"
+    "--sim-lists count: every 100th simulated host keeps its member list,\n"
+    "the others only its count and a digest of the member names, checked\n"
+    "against the master's count on every update and against all S at the\n"
+    "end (default full: every host keeps its list)\n"
+    "--leaves L: at the end of each concurrent run L hosts leave, one at a\n"
+    "time; each leave's new key is timed until every other member has it\n";
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -357,6 +374,8 @@ struct JoinRun {
   double membership_updates = 0;  // delivered to members by the end
   double membership_changes = 0;  // the member changes they carried
   int complete_lists = 0;  // hosts whose member list holds all S at the end
+  int full_lists = 0;      // of those, hosts keeping the whole list
+  int count_errors = 0;    // count-only hosts' counts off the master's
   int retries = 0;         // joins tried again after a failure
   bool by_lists = false;   // members counted from the hosts' lists
   std::string first_admin_error;
@@ -369,6 +388,10 @@ struct JoinRun {
     double master_cpu_s = 0;  // mean per update
   };
   Fanout fanout[2];
+  // Rekey fan-out of --leaves: Leave() answered, and until the last /
+  // the median remaining member has the new epoch.
+  Summary leave_ack, leave_last, leave_median;
+  int leaves = 0;
   int admin_connects = 0;        // of the held admin channel
   double idle_master_cores = 0;  // with every member connected, no news
 };
@@ -463,7 +486,19 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
       std::this_thread::sleep_for(milliseconds(20));
     }
   }
-  for (int i = 0; i < n; ++i) hosts[i]->Connect(endpoints[i % replicas]);
+  for (int i = 0; i < n; ++i) {
+    hosts[i]->Connect(endpoints[i % replicas], !f.count_lists || i % 100 == 0);
+  }
+  // A host ends complete with every one of the S hosts a member: its list
+  // holds S (MemberList checked every update), or, count-only, its count
+  // is S and its digest the sum over all S names.
+  std::uint64_t all_digest = 0;
+  for (const auto& h : hosts) all_digest += MemberDigest(h->name());
+  auto complete = [&](const SimHost& h) {
+    return h.member_count() == hosts.size() &&
+           (h.full_list() ||
+            (h.member_digest() == all_digest && h.count_errors() == 0));
+  };
   // CPU of every replica; members connected to any of them.
   auto cpu = [&] {
     double c = 0;
@@ -590,7 +625,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     }
     if (by_lists) {
       members = 0;
-      for (const auto& h : hosts) members += h->member_count() == hosts.size();
+      for (const auto& h : hosts) members += complete(*h);
     }
     if (members == n || (ok < n && members >= ok)) break;
     std::this_thread::sleep_for(milliseconds(20));
@@ -635,10 +670,19 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     TVD_RETURN_IF_ERROR(held.Connect().WithContext("admin channel"));
     std::vector<double> fanouts[2], medians[2], acks[2], cpus[2];
     bool stopped = false;
+    auto held_used = Clock::now();
     for (int k = 1; k <= 2 * updates && !stopped; ++k) {
       const int way = (k - 1) % 2;  // 0: held channel, 1: new connection
       std::string xml = master::Policy(kTvd, 1, Names(hosts), {Sha256Digest{}},
                                        f.interval + k);
+      // The master closes an admin connection idle for its read timeout
+      // (10 s): with fan-outs of seconds, the held channel idles that long
+      // between its turns and would find itself closed. Opened again
+      // here, outside the interval, when it has been idle for 5 s.
+      if (way == 0 && Clock::now() - held_used > std::chrono::seconds(5)) {
+        held.Close();
+        TVD_RETURN_IF_ERROR(held.Connect().WithContext("admin channel"));
+      }
       double c0 = cpu();
       // The interval starts here: the request is not yet written (and, on
       // a new connection, the connection not yet opened).
@@ -651,6 +695,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
         break;
       }
       acks[way].push_back(Ms(Clock::now() - sent));
+      if (way == 0) held_used = Clock::now();
       auto until = Clock::now() + std::chrono::seconds(60);
       bool all = false;
       while (!all && Clock::now() < until) {
@@ -693,15 +738,76 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   for (const auto& h : hosts) {
     r.membership_updates += h->membership_updates();
     r.membership_changes += static_cast<double>(h->membership_changes());
-    if (h->member_count() == hosts.size()) ++r.complete_lists;
+    if (complete(*h)) {
+      ++r.complete_lists;
+      r.full_lists += h->full_list();
+    }
+    r.count_errors += h->count_errors();
+  }
+  if (f.leaves > 0 && r.failed == 0) {
+    // The last L hosts leave, one at a time, after a quiet window (so each
+    // new key leaves at once rather than at the next window tick).
+    std::vector<double> acks, lasts, medians;
+    for (int k = 0; k < f.leaves && k < n - 1; ++k) {
+      SimHost& leaving = *hosts[n - 1 - k];
+      std::uint64_t before = 0;
+      for (int i = 0; i < n - 1 - k; ++i)
+        before = std::max(before, hosts[i]->epoch());
+      std::this_thread::sleep_for(milliseconds(1100));
+      auto sent = Clock::now();
+      Status left = leaving.Leave(kTvd);
+      if (!left.ok()) {
+        std::printf("  !! leave %d: %s\n", k + 1, left.ToString().c_str());
+        break;
+      }
+      acks.push_back(Ms(Clock::now() - sent));
+      auto until = Clock::now() + std::chrono::seconds(60);
+      bool all = false;
+      while (!all && Clock::now() < until) {
+        all = true;
+        for (int i = 0; i < n - 1 - k && all; ++i)
+          all = hosts[i]->epoch() > before;
+        if (!all) std::this_thread::sleep_for(milliseconds(1));
+      }
+      if (!all) {
+        std::printf(
+            "  !! leave %d: the new key did not reach every member "
+            "in 60 s\n",
+            k + 1);
+        break;
+      }
+      std::vector<double> arrivals;
+      for (int i = 0; i < n - 1 - k; ++i)
+        arrivals.push_back(Ms(hosts[i]->epoch_at() - sent));
+      Summary a = Summarize(arrivals);
+      lasts.push_back(a.max);
+      medians.push_back(a.p50);
+      (void)leaving.WaitServed(milliseconds(5000));
+    }
+    r.leaves = static_cast<int>(lasts.size());
+    r.leave_ack = Summarize(acks);
+    r.leave_last = Summarize(lasts);
+    r.leave_median = Summarize(medians);
   }
   // All told at once: one after another, thousands of serving threads
-  // would take their 200 ms stop check each.
+  // would take their stop check (SimHost: 2 s) each.
   for (auto& h : hosts) h->RequestStop();
   for (auto& h : hosts) h->StopServing();
   for (auto& m : masters) (void)m->Stop();
   (void)master;
   return r;
+}
+
+void PrintLeaves(const JoinRun& r, int n) {
+  if (r.leaves == 0) return;
+  std::printf(
+      "  rekey fan-out: %d hosts left one at a time, each new key to the "
+      "other %d to %d members (interval: Leave() called -> member has the "
+      "new epoch):\n",
+      r.leaves, n - r.leaves, n - 1);
+  Print("Leave() answered (ack)", r.leave_ack);
+  Print("last member has the key", r.leave_last);
+  Print("median member has it", r.leave_median);
 }
 
 void PrintRun(const char* title, const JoinRun& r, int n) {
@@ -726,7 +832,12 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
   std::printf("  MembershipUpdates delivered   %8.0f\n", r.membership_updates);
   std::printf("  member changes they carried   %8.0f  (S(S-1)/2 = %.0f)\n",
               r.membership_changes, n * (n - 1.0) / 2);
-  std::printf("  member lists holding all %d   %8d\n", n, r.complete_lists);
+  std::printf(
+      "  member lists holding all %d   %8d  (%d full lists, %d "
+      "count-only with count and digest; %d counts off the "
+      "master's)\n",
+      n, r.complete_lists, r.full_lists, r.complete_lists - r.full_lists,
+      r.count_errors);
   std::printf("  master CPU idle, all members  %8.1f %% of a core\n",
               100 * r.idle_master_cores);
   Print("per-host join", Summarize(r.join_ms));
@@ -751,6 +862,7 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
     std::printf("  master CPU per update (mean)  %8.1f ms\n",
                 1000 * u.master_cpu_s);
   }
+  PrintLeaves(r, n);
 }
 
 // Every simulated host holds a connection in this process and in the
@@ -827,7 +939,16 @@ int Main(int argc, char** argv) {
       f.timeout_s = number();
     else if (a == "--master")
       f.master_binary = value();
-    else if (a == "--ns-tpm" || a == "--sim-tpm") {
+    else if (a == "--leaves")
+      f.leaves = number();
+    else if (a == "--sim-lists") {
+      std::string v = value();
+      if (v != "full" && v != "count") {
+        std::fprintf(stderr, "bench_master: --sim-lists is full or count\n");
+        return 2;
+      }
+      f.count_lists = v == "count";
+    } else if (a == "--ns-tpm" || a == "--sim-tpm") {
       std::optional<TpmUse> use = ParseTpmUse(value());
       if (!use) {
         std::fprintf(stderr,

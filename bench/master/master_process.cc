@@ -81,6 +81,8 @@ StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(
       testing::MasterConfigFile::InDir(d, setup.port);
   config.listen_address = setup.listen_address;
   config.max_connections = setup.max_connections;
+  config.lock_takeover_ms = setup.lock_takeover_ms;
+  config.eviction_grace_ms = setup.eviction_grace_ms;
   if (!setup.store.empty()) {
     config.store = setup.store;
     config.state_db.clear();

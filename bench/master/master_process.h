@@ -39,6 +39,8 @@ struct MasterSetup {
   std::string store;
   // The KEK to write (replicas of one store share it); null: a fresh one.
   const SecureBytes* kek = nullptr;
+  int lock_takeover_ms = 0;   // 0: the daemon's default
+  int eviction_grace_ms = 0;  // 0: the daemon's default
 };
 
 class MasterProcess {

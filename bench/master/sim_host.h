@@ -50,6 +50,11 @@ enum class TpmUse {
   kSoftware,
 };
 
+// A member's share of a count-only host's digest: the digest of a member
+// set is the sum (mod 2^64) of its members' shares, so a join adds one and
+// a leave subtracts it, in any order.
+std::uint64_t MemberDigest(const std::string& host);
+
 class SimHost {
  public:
   // Issues the certificate and starts the swtpm.
@@ -70,14 +75,17 @@ class SimHost {
   const channel::TlsContext& tls() const { return *tls_; }
 
   // A new MasterClient for `endpoint` (replaces the previous one; not while
-  // serving).
-  void Connect(const protocol::MasterEndpoint& endpoint);
+  // serving). `full_list`: the client keeps the whole member list, checked
+  // by protocol::MemberList on every update; otherwise the host keeps only
+  // the count and a digest of the member names (MemberDigest), checked
+  // against the master's count on every update (count_errors()).
+  void Connect(const protocol::MasterEndpoint& endpoint, bool full_list = true);
   StatusOr<protocol::JoinGrant> Join(const std::string& tvd,
                                      const std::string& underlay);
   Status Leave(const std::string& tvd);
 
   void StartServing();
-  // Sets the stop flag (the serving thread sees it within 200 ms).
+  // Sets the stop flag (the serving thread sees it within 2 s).
   void RequestStop() { stop_ = true; }
   // Sets the stop flag and joins the serving thread.
   void StopServing();
@@ -94,7 +102,18 @@ class SimHost {
   // The size of the member list after the JoinGrant and the
   // MembershipUpdates since.
   std::size_t member_count() const { return member_count_; }
+  // A count-only host: the sum of MemberDigest(name) over its members (as
+  // the JoinGrant and every change since left them); 0 for a full list.
+  std::uint64_t member_digest() const { return member_digest_; }
+  // Updates after which a count-only host's count differed from the
+  // master's member_count (0 for a full list: MemberList ends Serve then).
+  int count_errors() const { return count_errors_; }
+  bool full_list() const { return full_list_; }
   std::optional<Status> served() const;
+  // The key epoch of the JoinGrant or of the last MembershipUpdate, and
+  // when the last new one arrived.
+  std::uint64_t epoch() const { return epoch_; }
+  Clock::time_point epoch_at() const;
 
  private:
   SimHost() = default;
@@ -114,10 +133,15 @@ class SimHost {
   std::atomic<int> membership_updates_{0};
   std::atomic<long> membership_changes_{0};
   std::atomic<std::size_t> member_count_{0};
+  bool full_list_ = true;
+  std::atomic<std::uint64_t> member_digest_{0};
+  std::atomic<int> count_errors_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Clock::time_point last_policy_at_;  // mu_
-  std::optional<Status> served_;      // mu_
+  std::atomic<std::uint64_t> epoch_{0};
+  Clock::time_point epoch_at_;    // mu_
+  std::optional<Status> served_;  // mu_
 };
 
 }  // namespace tvd::bench

@@ -1,5 +1,6 @@
 #include "tvd/overview/overview_daemon.h"
 
+#include "tvd/daemon/endpoint_list.h"
 #include "tvd/log.h"
 #include "tvd/overview/http_server.h"
 #include "tvd/overview/overview_site.h"
@@ -51,11 +52,9 @@ StatusOr<daemon::DaemonPtr> StartOverviewDaemon(const OverviewFlags& flags) {
   auto rm_keys = rm::LoadKeyPair(flags.rm_key);
   if (!rm_keys.ok()) return WithWhat(rm_keys.status(), "rm admin key");
   auto cache = std::make_unique<CachedOverview>(
-      std::make_unique<AdminMasterSource>(
-          protocol::MasterEndpoint{flags.master.address,
-                                   flags.master.port,
-                                   {pki::Role::kHost, flags.master_name}},
-          std::move(tls).value(), flags.timeout),
+      std::make_unique<AdminMasterSource>(flags.masters, flags.master_name,
+                                          std::move(tls).value(),
+                                          flags.timeout),
       std::make_unique<RmSnapshotSource>(flags.rm_server, *server_key,
                                          std::move(rm_keys).value(),
                                          flags.timeout),
@@ -84,7 +83,15 @@ daemon::DaemonSpec<OverviewFlags> OverviewDaemonSpec() {
       "rm-server's snapshot) over HTTP.";
   spec.listens = true;
   spec.declare = [](daemon::FlagSet& flags, OverviewFlags& o) {
-    flags.Endpoint("master", &o.master, {}, "the master's admin endpoint")
+    flags
+        .Custom(
+            "master", "ADDRESS:PORT[,...]",
+            [&o](std::string_view v) -> Status {
+              TVD_ASSIGN_OR_RETURN(o.masters, daemon::ParseEndpointList(v));
+              return Status::Ok();
+            },
+            "the master's admin endpoint, or its replicas in the order to "
+            "try them (at most 16)")
         .Required();
     flags
         .Custom(

@@ -27,16 +27,17 @@ SourceState Failed(const std::string& who, const Status& s) {
 
 }  // namespace
 
-AdminMasterSource::AdminMasterSource(protocol::MasterEndpoint endpoint,
+AdminMasterSource::AdminMasterSource(std::vector<daemon::Endpoint> masters,
+                                     std::string master_name,
                                      std::unique_ptr<channel::TlsContext> tls,
                                      std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), tls_(std::move(tls)), timeout_(timeout) {}
+    : tls_(std::move(tls)),
+      client_(std::move(masters), std::move(master_name), *tls_, timeout) {}
 
 StatusOr<json> AdminMasterSource::Query(int kind) {
-  protocol::AdminClient client(endpoint_, *tls_, timeout_);
   TVD_ASSIGN_OR_RETURN(
       std::string reply,
-      client.Query({static_cast<protocol::AdminQueryKind>(kind), ""}));
+      client_.Query({static_cast<protocol::AdminQueryKind>(kind), ""}));
   return ParseReply(reply, "the master's reply");
 }
 
@@ -48,12 +49,7 @@ StatusOr<json> AdminMasterSource::QueryHosts() {
   return Query(static_cast<int>(protocol::AdminQueryKind::kHosts));
 }
 
-std::string AdminMasterSource::Describe() const {
-  const bool v6 = endpoint_.address.find(':') != std::string::npos;
-  return "tvd-master " +
-         (v6 ? "[" + endpoint_.address + "]" : endpoint_.address) + ":" +
-         std::to_string(endpoint_.port);
-}
+std::string AdminMasterSource::Describe() const { return client_.Describe(); }
 
 RmSnapshotSource::RmSnapshotSource(std::string endpoint,
                                    std::string server_public_z85,

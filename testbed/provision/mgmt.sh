@@ -189,8 +189,12 @@ store_server() {
   chmod 700 "$s"
   if [[ ! -f $s/store.db ]]; then
     if ((i == 1)); then
-      ovsdb-tool create-cluster "$s/store.db" \
-        "$repo/tvd-master/tvd_master.ovsschema" "tcp:$addr:6641"
+      # The installed schema (package tvd-master) with installed binaries.
+      local schema=$repo/tvd-master/tvd_master.ovsschema
+      if [[ -z $TB_BUILD && -f /usr/share/tvd-master/tvd_master.ovsschema ]]; then
+        schema=/usr/share/tvd-master/tvd_master.ovsschema
+      fi
+      ovsdb-tool create-cluster "$s/store.db" "$schema" "tcp:$addr:6641"
     else
       ovsdb-tool join-cluster "$s/store.db" TVD_Master "tcp:$addr:6641" \
         "tcp:$TB_MGMT_ADDR:6641"
@@ -313,7 +317,7 @@ EOF
   # The admin overview (web page on 127.0.0.1:8080 of this node), when built.
   if bin=$(tb_bin tvd-overview 2>/dev/null); then
     tb_spawn tvd-overview "$TB_STATE/overview.log" "" "$bin" \
-      --master "$TB_MGMT_ADDR:$TB_MASTER_PORT" --ca "$pki/ca.crt" \
+      --master "$TB_MASTERS" --ca "$pki/ca.crt" \
       --cert "$pki/admin-admin.crt" --key "$pki/admin-admin.key" \
       --rm-server tcp://127.0.0.1:5561 --rm-server-key "$rm/server.pub" \
       --rm-key "$rm/admin" --listen 127.0.0.1:8080

@@ -43,9 +43,10 @@ struct MasterCore {
 
   // Under `mutex`: turns the decision's notices into pushes to the channels
   // current now (a notice that ends a channel detaches it at once, so no
-  // request is served on it any more) and queues the writes; the pushes and
-  // then `after` run once the writes are durable. Wait on the ticket
-  // outside `mutex`.
+  // request is served on it any more) and its broadcasts into places in
+  // their TVDs' feeds (MemberHub::Reserve), and queues the writes; the
+  // pushes and broadcasts (in the decision's order) and then `after` run
+  // once the writes are durable. Wait on the ticket outside `mutex`.
   WriteJournal::Ticket SubmitLocked(Decision decision,
                                     std::function<void()> after = {})
       TVD_REQUIRES(mutex);

@@ -34,38 +34,60 @@ StoreWrite AttestationRow(const std::string& host, bool ok,
 
 WriteJournal::Ticket MasterCore::SubmitLocked(Decision decision,
                                               std::function<void()> after) {
-  // One hub lookup for all the notices: a decision about a TVD of N
-  // members names N channels, in the registry's (sorted) order.
+  // A broadcast gets its place in the TVD's feed now (the decision order);
+  // the notices for one member each are matched to their channels in one
+  // hub lookup (a decision about a TVD may name many, e.g. its removal).
+  struct Item {
+    Notice notice;
+    std::uint64_t seq = 0;     // a broadcast's
+    MemberSessionPtr session;  // a member's (null: no channel)
+  };
+  std::vector<Item> items;
+  items.reserve(decision.notices.size());
   std::vector<const std::string*> tvds, hosts;
   std::vector<bool> remove;
-  tvds.reserve(decision.notices.size());
-  hosts.reserve(decision.notices.size());
-  remove.reserve(decision.notices.size());
-  for (const Notice& n : decision.notices) {
+  std::vector<std::size_t> single;  // items[single[k]] asked as k
+  for (Notice& n : decision.notices) {
+    items.push_back({std::move(n), 0, nullptr});
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Notice& n = items[i].notice;
+    if (n.broadcast) {
+      items[i].seq = hub.Reserve(n.tvd);
+      continue;
+    }
+    single.push_back(i);
     tvds.push_back(&n.tvd);
     hosts.push_back(&n.host);
     remove.push_back(n.end);
   }
-  std::vector<MemberSessionPtr> sessions = hub.FindAll(tvds, hosts, remove);
-  std::vector<std::pair<MemberSessionPtr, Notice>> pushes;
-  for (std::size_t i = 0; i < sessions.size(); ++i) {
-    if (sessions[i]) {
-      pushes.emplace_back(std::move(sessions[i]),
-                          std::move(decision.notices[i]));
+  if (!single.empty()) {
+    std::vector<MemberSessionPtr> sessions = hub.FindAll(tvds, hosts, remove);
+    for (std::size_t k = 0; k < single.size(); ++k) {
+      items[single[k]].session = std::move(sessions[k]);
     }
   }
   // Framed on the journal's thread once the writes are durable, outside
   // the decision lock; one frame (and one decoding of a MembershipUpdate)
-  // per distinct message, not per member.
-  return journal.Submit(std::move(decision.writes), [pushes = std::move(pushes),
+  // per distinct message, not per member; in the decision's order.
+  return journal.Submit(std::move(decision.writes), [this,
+                                                     items = std::move(items),
                                                      after = std::move(after)] {
     FrameOnce frames;
-    for (const auto& [session, n] : pushes) {
-      session->Push(n.type, frames.Frame(n.type, n.payload),
-                    n.type == MessageType::kMembershipUpdate
-                        ? frames.Decoded(n.payload)
-                        : nullptr);
-      if (n.end) session->End();
+    for (const Item& item : items) {
+      const Notice& n = item.notice;
+      auto decoded = n.type == MessageType::kMembershipUpdate
+                         ? frames.Decoded(n.payload)
+                         : nullptr;
+      if (n.broadcast) {
+        hub.Publish(n.tvd, item.seq, n.type, frames.Frame(n.type, n.payload),
+                    std::move(decoded), n.host);
+        continue;
+      }
+      if (!item.session) continue;
+      item.session->Push(n.type, frames.Frame(n.type, n.payload),
+                         std::move(decoded));
+      if (n.end) item.session->End();
     }
     if (after) after();
   });
@@ -109,11 +131,19 @@ StatusOr<std::unique_ptr<MemberChannels>> MemberChannels::Start(
   };
   TVD_ASSIGN_OR_RETURN(m->loop_,
                        MemberLoop::Start(*core.clock, std::move(hooks)));
+  // A TVD's broadcast tells the loop once, not each of its channels.
+  core.hub.SetFeedNotifier([loop = m->loop_.get()](const std::string& tvd,
+                                                   MemberSession::Urgency u,
+                                                   std::size_t members) {
+    loop->TellTvd(tvd, u, members);
+  });
   return m;
 }
 
 void MemberChannels::Stop() {
-  if (loop_) loop_->Stop();
+  if (!loop_) return;
+  core_.hub.SetFeedNotifier(nullptr);
+  loop_->Stop();
 }
 
 std::optional<attest::TcbRequirements> MemberChannels::Requirements(

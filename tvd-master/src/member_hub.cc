@@ -11,6 +11,37 @@
 
 namespace tvd::master {
 
+struct FeedNode {
+  // Written once, under the feed's lock, when published (`next` set then:
+  // a node without `next` is the feed's unpublished tail).
+  std::uint64_t seq = 0;
+  channel::MessageType type{};
+  std::shared_ptr<const SecureBytes> frame;
+  std::shared_ptr<const protocol::MembershipUpdate> update;
+  std::string except;
+  std::shared_ptr<FeedNode> next;
+
+  FeedNode() = default;
+  FeedNode(const FeedNode&) = delete;
+  FeedNode& operator=(const FeedNode&) = delete;
+  // Frees the nodes only this one held one after another: a session that
+  // never read a storm's thousands of broadcasts would otherwise free
+  // them recursively, one stack frame each.
+  ~FeedNode() {
+    std::shared_ptr<FeedNode> n = std::move(next);
+    while (n && n.use_count() == 1) {
+      std::shared_ptr<FeedNode> after = std::move(n->next);
+      n = std::move(after);
+    }
+  }
+};
+
+struct Feed {
+  Mutex mutex;
+  std::shared_ptr<FeedNode> tail TVD_GUARDED_BY(mutex) =
+      std::make_shared<FeedNode>();
+};
+
 StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
                                                  std::string host) {
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -59,11 +90,28 @@ void MemberSession::Push(
     outbox_.updates.push_back(type == channel::MessageType::kMembershipUpdate
                                   ? std::move(update)
                                   : nullptr);
+    positions_.push_back(FeedTailLocked());
     notify = RaiseLocked(u);
   }
   // What was told since the last Take() covers this push already: one
   // wakeup per batch, not per message.
   if (notify) notify(u);
+}
+
+void MemberSession::Poke(Urgency u) {
+  std::function<void(Urgency)> notify;
+  {
+    MutexLock lock(mutex_);
+    if (outbox_.end) return;
+    notify = RaiseLocked(u);
+  }
+  if (notify) notify(u);
+}
+
+std::shared_ptr<FeedNode> MemberSession::FeedTailLocked() {
+  if (!feed_) return nullptr;
+  MutexLock f(feed_->mutex);
+  return feed_->tail;
 }
 
 MemberSession::Urgency MemberSession::SetNotifier(
@@ -117,12 +165,24 @@ void MemberSession::End() {
   std::function<void(Urgency)> notify;
   {
     MutexLock lock(mutex_);
+    if (!outbox_.end) end_at_ = FeedTailLocked();
     outbox_.end = true;
     // An end is always news, even after a wakeup for updates only.
     notify = RaiseLocked(Urgency::kNow);
     if (!notify && !notify_) WakeLocked();
   }
   if (notify) notify(Urgency::kNow);
+}
+
+void MemberSession::ReadFeedLocked(const FeedNode* stop, Batch& out) {
+  while (cursor_->next && cursor_.get() != stop) {
+    const FeedNode& n = *cursor_;
+    if (n.seq >= min_seq_ && n.except != host_) {
+      out.frames.emplace_back(n.type, n.frame);
+      out.updates.push_back(n.update);
+    }
+    cursor_ = n.next;  // copied before `n` may go
+  }
 }
 
 MemberSession::Batch MemberSession::Take() {
@@ -132,9 +192,29 @@ MemberSession::Batch MemberSession::Take() {
     [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
   }
   Batch out;
-  out.frames.swap(outbox_.frames);
-  out.updates.swap(outbox_.updates);
   out.end = outbox_.end;
+  if (!feed_) {
+    out.frames.swap(outbox_.frames);
+    out.updates.swap(outbox_.updates);
+  } else {
+    // The feed's broadcasts, each before the first of this session's own
+    // messages pushed after it was published.
+    MutexLock f(feed_->mutex);
+    for (std::size_t i = 0; i < outbox_.frames.size(); ++i) {
+      // A message pushed before the session had its feed precedes it all.
+      if (positions_[i]) ReadFeedLocked(positions_[i].get(), out);
+      out.frames.push_back(std::move(outbox_.frames[i]));
+      out.updates.push_back(std::move(outbox_.updates[i]));
+    }
+    if (!outbox_.end) {
+      ReadFeedLocked(nullptr, out);
+    } else if (end_at_) {
+      ReadFeedLocked(end_at_.get(), out);
+    }
+    outbox_.frames.clear();
+    outbox_.updates.clear();
+  }
+  positions_.clear();
   // A push from here on is news again (an ended session stays ended).
   told_ = outbox_.end ? Urgency::kNow : Urgency::kNone;
   return out;
@@ -160,13 +240,97 @@ std::vector<protocol::MembershipUpdate> MergeMembershipUpdates(
   return out;
 }
 
+MemberHub::~MemberHub() = default;
+
+MemberHub::FeedState& MemberHub::FeedOfLocked(const std::string& tvd) {
+  auto it = feeds_.find(tvd);
+  if (it == feeds_.end()) {
+    it = feeds_.emplace(tvd, FeedState{std::make_shared<Feed>(), 1}).first;
+  }
+  return it->second;
+}
+
 MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
-  MutexLock lock(mutex_);
-  MemberSessionPtr& slot = sessions_[session->tvd()][session->host()];
-  MemberSessionPtr old = std::move(slot);
-  if (!old) ++size_;
-  slot = session;
+  MemberSessionPtr old;
+  std::shared_ptr<Feed> feed;
+  std::shared_ptr<FeedNode> tail;
+  std::uint64_t min_seq = 0;
+  {
+    MutexLock lock(mutex_);
+    MemberSessionPtr& slot = sessions_[session->tvd()][session->host()];
+    old = std::move(slot);
+    if (!old) ++size_;
+    slot = session;
+    FeedState& fs = FeedOfLocked(session->tvd());
+    feed = fs.feed;
+    min_seq = fs.next_seq;
+    MutexLock f(feed->mutex);
+    tail = feed->tail;
+  }
+  // Outside the hub's lock (see the top of member_hub.h). A session
+  // attached again (a decision made again) keeps reading where it was.
+  MutexLock lock(session->mutex_);
+  if (!session->feed_) {
+    session->feed_ = std::move(feed);
+    session->cursor_ = std::move(tail);
+    session->min_seq_ = min_seq;
+  }
   return old;
+}
+
+std::uint64_t MemberHub::Reserve(const std::string& tvd) {
+  MutexLock lock(mutex_);
+  return FeedOfLocked(tvd).next_seq++;
+}
+
+void MemberHub::SetFeedNotifier(FeedNotifier notify) {
+  FeedNotifier gone;
+  MutexLock lock(mutex_);
+  gone.swap(feed_notify_);
+  feed_notify_ = std::move(notify);
+}
+
+void MemberHub::Publish(
+    const std::string& tvd, std::uint64_t seq, channel::MessageType type,
+    std::shared_ptr<const SecureBytes> frame,
+    std::shared_ptr<const protocol::MembershipUpdate> update,
+    const std::string& except) {
+  std::shared_ptr<Feed> feed;
+  FeedNotifier notify;
+  const std::size_t members = update ? update->member_count : 0;
+  std::vector<MemberSessionPtr> each;  // without a notifier
+  {
+    MutexLock lock(mutex_);
+    feed = FeedOfLocked(tvd).feed;
+    notify = feed_notify_;
+    if (!notify) {
+      auto t = sessions_.find(tvd);
+      if (t != sessions_.end()) {
+        for (auto& [host, s] : t->second) each.push_back(s);
+      }
+    }
+  }
+  {
+    MutexLock f(feed->mutex);
+    FeedNode& n = *feed->tail;
+    n.seq = seq;
+    n.type = type;
+    n.frame = std::move(frame);
+    n.update = type == channel::MessageType::kMembershipUpdate
+                   ? std::move(update)
+                   : nullptr;
+    n.except = except;
+    n.next = std::make_shared<FeedNode>();
+    feed->tail = n.next;
+  }
+  const auto u = type == channel::MessageType::kMembershipUpdate
+                     ? MemberSession::Urgency::kMembership
+                     : MemberSession::Urgency::kNow;
+  if (notify) {
+    notify(tvd, u, members);
+    return;
+  }
+  for (const MemberSessionPtr& s : each) s->Poke(u);
 }
 
 void MemberHub::Detach(const MemberSessionPtr& session) {

@@ -25,8 +25,70 @@ namespace {
 
 constexpr std::uint64_t kWakeKey = 0;  // epoll data of the loop's eventfd
 constexpr int kMaxEvents = 256;
+// Fewer writes than this stay on the loop's thread (handing over costs
+// more than a few small writes).
+constexpr std::size_t kParallelWrites = 16;
 
 }  // namespace
+
+// Runs one job on a thread of its own while the caller runs another.
+class MemberLoop::Writer {
+ public:
+  Writer() : thread_([this] { Run(); }) {}
+  ~Writer() {
+    {
+      MutexLock lock(mutex_);
+      stop_ = true;
+    }
+    cv_.NotifyAll();
+    thread_.join();
+  }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Runs `here` on the caller's thread and `there` on the writer's;
+  // returns when both returned.
+  void Both(const std::function<void()>& here,
+            const std::function<void()>& there) {
+    {
+      MutexLock lock(mutex_);
+      job_ = &there;
+      taken_ = false;
+    }
+    cv_.NotifyAll();
+    here();
+    MutexLock lock(mutex_);
+    while (job_ != nullptr) cv_.Wait(mutex_);
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      const std::function<void()>* job;
+      {
+        MutexLock lock(mutex_);
+        while (!stop_ && (job_ == nullptr || taken_)) cv_.Wait(mutex_);
+        if (stop_) return;
+        job = job_;
+        taken_ = true;
+      }
+      (*job)();
+      {
+        MutexLock lock(mutex_);
+        job_ = nullptr;
+        taken_ = false;
+      }
+      cv_.NotifyAll();
+    }
+  }
+
+  Mutex mutex_;
+  CondVar cv_;
+  const std::function<void()>* job_ TVD_GUARDED_BY(mutex_) = nullptr;
+  bool taken_ TVD_GUARDED_BY(mutex_) = false;
+  bool stop_ TVD_GUARDED_BY(mutex_) = false;
+  std::thread thread_;
+};
 
 struct MemberLoop::Channel {
   enum class State {
@@ -54,7 +116,7 @@ struct MemberLoop::Channel {
 };
 
 MemberLoop::Ms MemberLoop::Window(std::size_t members) {
-  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(50) *
+  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(100) *
                                           static_cast<long long>(members));
   return std::clamp(w, Ms(50), Ms(1000));
 }
@@ -88,6 +150,9 @@ MemberLoop::MemberLoop(const Clock& clock, Hooks hooks, int epoll_fd,
                        int wake_fd)
     : clock_(clock),
       hooks_(std::move(hooks)),
+      writer_(std::thread::hardware_concurrency() > 1
+                  ? std::make_unique<Writer>()
+                  : nullptr),
       epoll_fd_(epoll_fd),
       wake_fd_(wake_fd) {}
 
@@ -126,6 +191,30 @@ Status MemberLoop::Adopt(channel::ConnectionPtr conn,
   return Status::Ok();
 }
 
+void MemberLoop::TellTvd(const std::string& tvd, Urgency u,
+                         std::size_t members) {
+  bool wake;
+  {
+    MutexLock lock(mutex_);
+    if (stopping_) return;
+    told_tvds_.push_back({tvd, u, members});
+    wake = !woken_;
+    woken_ = true;
+  }
+  if (wake) Wake();
+}
+
+void MemberLoop::Count(const ChannelPtr& ch) {
+  per_tvd_[ch->session->tvd()].channels[ch->id] = ch;
+}
+
+void MemberLoop::Uncount(const ChannelPtr& ch) {
+  auto n = per_tvd_.find(ch->session->tvd());
+  if (n == per_tvd_.end()) return;
+  n->second.channels.erase(ch->id);
+  if (n->second.channels.empty()) per_tvd_.erase(n);
+}
+
 void MemberLoop::Tell(std::uint64_t id, Urgency u) {
   bool wake;
   {
@@ -158,12 +247,13 @@ void MemberLoop::Stop() {
     adopted.swap(adopted_);
     returned_.clear();
     told_.clear();
+    told_tvds_.clear();
     finished_.clear();
   }
   for (auto& [id, t] : threads) t.join();
   for (const ChannelPtr& ch : adopted) {
     channels_[ch->id] = ch;
-    ++per_tvd_[ch->session->tvd()];
+    Count(ch);
   }
   std::vector<ChannelPtr> all;
   for (auto& [id, ch] : channels_) all.push_back(ch);
@@ -172,6 +262,11 @@ void MemberLoop::Stop() {
 
 void MemberLoop::Run() {
   epoll_event events[kMaxEvents];
+  auto live_tvd = [this](const Timer& t) {
+    auto it = per_tvd_.find(t.tvd);
+    return it != per_tvd_.end() && it->second.flush_at &&
+           it->second.generation == t.generation;
+  };
   auto live = [this](const Timer& t) -> ChannelPtr {
     auto it = channels_.find(t.id);
     if (it == channels_.end()) return nullptr;
@@ -183,7 +278,8 @@ void MemberLoop::Run() {
   while (true) {
     int timeout = -1;
     while (!timers_.empty()) {
-      if (!live(timers_.top())) {
+      const Timer& top = timers_.top();
+      if (top.tvd.empty() ? !live(top) : !live_tvd(top)) {
         timers_.pop();  // stale
         continue;
       }
@@ -197,6 +293,7 @@ void MemberLoop::Run() {
       log::Error("member loop: epoll_wait: ", std::strerror(errno));
       n = 0;
     }
+    std::vector<ChannelPtr> writable;  // written together below
     for (int i = 0; i < n; ++i) {
       // A copy: epoll_event is packed on x86-64, so its u64 is not aligned
       // for the reference map::find takes.
@@ -205,8 +302,13 @@ void MemberLoop::Run() {
       auto it = channels_.find(key);
       if (it == channels_.end()) continue;
       ChannelPtr ch = it->second;  // End() drops it from the map
+      if (!ch->ended && ch->state == Channel::State::kWriting) {
+        writable.push_back(std::move(ch));
+        continue;
+      }
       OnEvent(ch, events[i].events);
     }
+    WriteAll(writable);
     {
       MutexLock lock(mutex_);
       if (stopping_) return;
@@ -216,6 +318,10 @@ void MemberLoop::Run() {
     while (!timers_.empty() && timers_.top().at <= now) {
       Timer t = timers_.top();
       timers_.pop();
+      if (!t.tvd.empty()) {
+        if (live_tvd(t)) FlushTvd(t.tvd, Urgency::kMembership);
+        continue;
+      }
       if (ChannelPtr ch = live(t)) OnTimer(ch, t.round);
     }
   }
@@ -224,6 +330,7 @@ void MemberLoop::Run() {
 void MemberLoop::Drain() {
   std::vector<ChannelPtr> adopted;
   std::vector<Told> told;
+  std::vector<TvdTold> told_tvds;
   std::vector<Returned> returned;
   // The wakeup first, then the lists: what is added after the swap below
   // wakes the loop again (woken_ is false by then); read after the swap,
@@ -234,6 +341,7 @@ void MemberLoop::Drain() {
     MutexLock lock(mutex_);
     adopted.swap(adopted_);
     told.swap(told_);
+    told_tvds.swap(told_tvds_);
     returned.swap(returned_);
     woken_ = false;
   }
@@ -269,6 +377,62 @@ void MemberLoop::Drain() {
       OnTold(ch, t.urgency);
     }
   }
+  for (const TvdTold& t : told_tvds) OnTvdTold(t);
+}
+
+MemberLoop::Ms MemberLoop::WindowOf(const TvdChannels& g) const {
+  return Window(std::max(g.channels.size(), g.members));
+}
+
+void MemberLoop::OnTvdTold(const TvdTold& told) {
+  const std::string& tvd = told.tvd;
+  const Urgency u = told.urgency;
+  auto it = per_tvd_.find(tvd);
+  // No channel yet: each takes it when adopted.
+  if (it == per_tvd_.end()) return;
+  TvdChannels& g = it->second;
+  if (told.members != 0) g.members = told.members;
+  if (u == Urgency::kNow) {
+    FlushTvd(tvd, u);
+    return;
+  }
+  if (g.flush_at) return;  // planned
+  const auto now = Steady::now();
+  const Ms window = WindowOf(g);
+  // After a quiet window at once, otherwise at the window's end on the
+  // window's grid (as FlushTime for one channel).
+  if (now - g.last_flush >= window) {
+    FlushTvd(tvd, u);
+    return;
+  }
+  auto at = (g.last_flush + window).time_since_epoch();
+  auto grid = std::chrono::duration_cast<Steady::duration>(window);
+  g.flush_at =
+      Steady::time_point((at + grid - Steady::duration(1)) / grid * grid);
+  timers_.push({*g.flush_at, 0, false, ++g.generation, tvd});
+}
+
+void MemberLoop::FlushTvd(const std::string& tvd, Urgency u) {
+  auto it = per_tvd_.find(tvd);
+  if (it == per_tvd_.end()) return;
+  TvdChannels& g = it->second;
+  g.flush_at.reset();
+  ++g.generation;
+  g.last_flush = Steady::now();
+  // A copy: a channel that ends leaves the map.
+  std::vector<ChannelPtr> all;
+  all.reserve(g.channels.size());
+  for (const auto& [id, ch] : g.channels) all.push_back(ch);
+  std::vector<ChannelPtr> ready;
+  for (const ChannelPtr& ch : all) {
+    if (ch->ended) continue;
+    if (ch->state != Channel::State::kIdle) {
+      ch->told = std::max(ch->told, u);  // taken when it is back
+      continue;
+    }
+    if (Prepare(ch)) ready.push_back(ch);
+  }
+  WriteAll(ready);
 }
 
 void MemberLoop::ReapThreads() {
@@ -288,9 +452,13 @@ void MemberLoop::ReapThreads() {
 
 void MemberLoop::AdoptNow(const ChannelPtr& ch) {
   channels_[ch->id] = ch;
-  ++per_tvd_[ch->session->tvd()];
+  Count(ch);
   const std::uint64_t id = ch->id;
-  ch->told = ch->session->SetNotifier([this, id](Urgency u) { Tell(id, u); });
+  // What the TVD's feed holds since the grant is taken at once (its last
+  // write is long ago), like anything pushed before.
+  ch->told =
+      std::max(ch->session->SetNotifier([this, id](Urgency u) { Tell(id, u); }),
+               Urgency::kMembership);
   if (!Watch(ch, EPOLLIN)) return;
   ArmRound(ch);
   Resume(ch);
@@ -339,7 +507,7 @@ void MemberLoop::Resume(const ChannelPtr& ch) {
 MemberLoop::Steady::time_point MemberLoop::FlushTime(
     const ChannelPtr& ch, Steady::time_point now) const {
   auto n = per_tvd_.find(ch->session->tvd());
-  const Ms window = Window(n == per_tvd_.end() ? 1 : n->second);
+  const Ms window = n == per_tvd_.end() ? Window(1) : WindowOf(n->second);
   // An update after a quiet window leaves at once.
   if (now - ch->last_write >= window) return now;
   // Otherwise at the end of the window, rounded up to the window's grid
@@ -461,23 +629,58 @@ std::shared_ptr<const SecureBytes> MemberLoop::Compose(
 }
 
 void MemberLoop::Flush(const ChannelPtr& ch) {
+  if (Prepare(ch)) ContinueWrite(ch);
+}
+
+bool MemberLoop::Prepare(const ChannelPtr& ch) {
   ch->flush_at.reset();
   ++ch->flush_generation;
   ch->told = Urgency::kNone;
   MemberSession::Batch batch = ch->session->Take();
   if (batch.frames.empty()) {
     if (batch.end) End(ch, Status::Ok());
-    return;
+    return false;
   }
   ch->out = Compose(batch);
   ch->end_after_write = batch.end;
   ch->state = Channel::State::kWriting;
-  ContinueWrite(ch);
+  return true;
 }
 
 void MemberLoop::ContinueWrite(const ChannelPtr& ch) {
-  StatusOr<Connection::Progress> p =
-      ch->conn->WriteNonBlocking(ch->out->view());
+  AfterWrite(ch, ch->conn->WriteNonBlocking(ch->out->view()));
+}
+
+void MemberLoop::WriteAll(const std::vector<ChannelPtr>& channels) {
+  if (channels.empty()) return;
+  if (!writer_ || channels.size() < kParallelWrites) {
+    for (const ChannelPtr& ch : channels) {
+      if (!ch->ended && ch->state == Channel::State::kWriting) {
+        ContinueWrite(ch);
+      }
+    }
+    return;
+  }
+  // Each channel's connection is used by one of the two threads only; the
+  // loop's own state is touched after both are done.
+  std::vector<std::optional<StatusOr<Connection::Progress>>> results(
+      channels.size());
+  auto write = [&](std::size_t first) {
+    for (std::size_t i = first; i < channels.size(); i += 2) {
+      const Channel& ch = *channels[i];
+      if (ch.ended || ch.state != Channel::State::kWriting) continue;
+      results[i] = ch.conn->WriteNonBlocking(ch.out->view());
+    }
+  };
+  std::function<void()> there = [&] { write(1); };
+  writer_->Both([&] { write(0); }, there);
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    if (results[i] && !channels[i]->ended) AfterWrite(channels[i], *results[i]);
+  }
+}
+
+void MemberLoop::AfterWrite(const ChannelPtr& ch,
+                            const StatusOr<Connection::Progress>& p) {
   if (!p.ok()) {
     End(ch, p.status());
     return;
@@ -560,10 +763,7 @@ void MemberLoop::End(const ChannelPtr& channel, const Status& status) {
   ch->out.reset();
   ch->conn->Close();
   ch->session->ClearNotifier();
-  if (channels_.erase(ch->id) > 0) {
-    auto n = per_tvd_.find(ch->session->tvd());
-    if (n != per_tvd_.end() && --n->second == 0) per_tvd_.erase(n);
-  }
+  if (channels_.erase(ch->id) > 0) Uncount(ch);
   {
     MutexLock lock(mutex_);
     auto fd = stop_fds_.find(ch->id);

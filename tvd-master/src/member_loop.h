@@ -14,13 +14,16 @@
 //
 // Pacing: anything but a MembershipUpdate is written at once (with the
 // MembershipUpdates queued before it, in order). MembershipUpdates that
-// come within one window of the channel's last write wait for the end of
-// that window and leave merged (MergeMembershipUpdates) in one write. The
-// window grows with the TVD's size (50 us per member channel of the TVD,
-// 50 ms to 1 s), so a storm of joins to a TVD of N members costs at most
-// about N / window writes a second, not N per join; windows end on a
-// common grid, so the members of a TVD mostly take the same updates at
-// the same tick and the merged message is encoded once for all of them.
+// come within one window of the last write wait for the end of that
+// window and leave merged (MergeMembershipUpdates) in one write. The
+// window grows with the TVD's size (100 us per member of the TVD, see
+// TellTvd; 50 ms to 1 s), so a storm of joins to a TVD of N members costs
+// at most about N / window writes a second (10,000), not N per join;
+// windows end on a common grid, so the members of a TVD mostly take the
+// same updates at the same tick and the merged message is encoded once
+// for all of them. A TVD's broadcasts (member_hub.h) are taken by all its
+// channels at the TVD's tick: the TVD is told once per broadcast, and
+// each tick costs one pass over its channels.
 //
 // Thread safety: Adopt, Stop and size may be called from any thread; the
 // hooks run on the loop thread (ended) or on a round's thread (round).
@@ -33,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <thread>
@@ -73,6 +77,15 @@ class MemberLoop {
   MemberLoop(const MemberLoop&) = delete;
   MemberLoop& operator=(const MemberLoop&) = delete;
 
+  // A broadcast was published to the feed of `tvd` (member_hub.h): its
+  // channels take it at the TVD's next window tick (kMembership) or at
+  // once (kNow). `members`: the TVD's member count if the broadcast says
+  // (0: unchanged); the window follows it or the TVD's channels here,
+  // whichever is larger (replicas sharing a TVD each serve a part of
+  // its members, and each member hears of every join). Any thread.
+  void TellTvd(const std::string& tvd, MemberSession::Urgency u,
+               std::size_t members);
+
   // Serves `conn` (joined, its grant written) for `session` from now on.
   // Unavailable "master is stopping" after Stop() (the channel is closed
   // and `ended` is not called); IoError when the socket cannot be
@@ -104,6 +117,20 @@ class MemberLoop {
     std::uint64_t id;
     MemberSession::Urgency urgency;
   };
+  struct TvdTold {
+    std::string tvd;
+    MemberSession::Urgency urgency;
+    std::size_t members;
+  };
+  // The channels of one TVD and its window: a TVD's broadcasts are taken
+  // by all its channels at one tick.
+  struct TvdChannels {
+    std::map<std::uint64_t, std::shared_ptr<Channel>> channels;
+    std::optional<std::chrono::steady_clock::time_point> flush_at;
+    std::chrono::steady_clock::time_point last_flush{};
+    std::uint64_t generation = 0;
+    std::size_t members = 0;  // as the TVD's last MembershipUpdate said
+  };
 
   MemberLoop(const Clock& clock, Hooks hooks, int epoll_fd, int wake_fd);
   void Tell(std::uint64_t id, MemberSession::Urgency u);
@@ -113,11 +140,27 @@ class MemberLoop {
   void Drain();
   void AdoptNow(const ChannelPtr& ch);
   void OnTold(const ChannelPtr& ch, MemberSession::Urgency u);
+  void OnTvdTold(const TvdTold& told);
+  // The window of a TVD's channels (see Window).
+  Ms WindowOf(const TvdChannels& g) const;
+  // Every channel of `tvd` takes what it has (busy ones when they are back).
+  void FlushTvd(const std::string& tvd, MemberSession::Urgency u);
+  void Count(const ChannelPtr& ch);
+  void Uncount(const ChannelPtr& ch);
   void OnEvent(const ChannelPtr& ch, std::uint32_t events);
   void OnTimer(const ChannelPtr& ch, bool round);
   // Takes the session's outbox and starts writing it (merged).
   void Flush(const ChannelPtr& ch);
+  // Flush up to the write: takes the outbox into `out`; false when there
+  // is nothing to write (the channel may have ended).
+  bool Prepare(const ChannelPtr& ch);
   void ContinueWrite(const ChannelPtr& ch);
+  // ContinueWrite for many channels: their TLS writes (encryption and the
+  // socket's copy, the bulk of a fan-out) on this thread and the writer
+  // thread, then each channel's state here.
+  void WriteAll(const std::vector<ChannelPtr>& channels);
+  void AfterWrite(const ChannelPtr& ch,
+                  const StatusOr<channel::Connection::Progress>& p);
   // Registers the channel for `events`; false when that failed (the
   // channel is then ended).
   bool Watch(const ChannelPtr& ch, std::uint32_t events);
@@ -133,8 +176,11 @@ class MemberLoop {
                                Steady::time_point now) const;
   void ReapThreads();
 
+  class Writer;  // the second thread of WriteAll
+
   const Clock& clock_;
   const Hooks hooks_;
+  std::unique_ptr<Writer> writer_;  // null on one core
   const int epoll_fd_;
   const int wake_fd_;
   std::thread thread_;
@@ -144,6 +190,7 @@ class MemberLoop {
   bool stopping_ TVD_GUARDED_BY(mutex_) = false;
   std::vector<ChannelPtr> adopted_ TVD_GUARDED_BY(mutex_);
   std::vector<Told> told_ TVD_GUARDED_BY(mutex_);
+  std::vector<TvdTold> told_tvds_ TVD_GUARDED_BY(mutex_);
   std::vector<Returned> returned_ TVD_GUARDED_BY(mutex_);
   bool woken_ TVD_GUARDED_BY(mutex_) = false;
   std::size_t count_ TVD_GUARDED_BY(mutex_) = 0;
@@ -160,12 +207,13 @@ class MemberLoop {
   // Loop thread only.
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, ChannelPtr> channels_;
-  std::map<std::string, std::size_t, std::less<>> per_tvd_;
+  std::map<std::string, TvdChannels, std::less<>> per_tvd_;
   struct Timer {
     Steady::time_point at;
     std::uint64_t id;
     bool round;  // else a flush
     std::uint64_t generation;
+    std::string tvd{};  // set: the flush of this TVD's channels
     bool operator>(const Timer& o) const { return at > o.at; }
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;

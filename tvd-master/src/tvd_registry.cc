@@ -8,6 +8,7 @@
 #include "tvd/master/authorization.h"
 #include "tvd/master/key_wrap.h"
 #include "tvd/policy/canonical.h"
+#include "tvd/policy/member_view.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
 namespace tvd::master {
@@ -70,6 +71,13 @@ std::shared_ptr<const SecureBytes> LeavePayload(const std::string& tvd,
   return Seal(protocol::Encode(protocol::LeaveNotice{tvd, host, reason}));
 }
 
+// Sets t.member_xml and t.member_digest from t.xml and t.policy.
+Status SetMemberView(TvdState& t, const std::string& source) {
+  TVD_ASSIGN_OR_RETURN(t.member_xml, policy::MemberViewXml(t.xml, source));
+  t.member_digest = policy::MemberViewDigest(t.policy);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void Decision::Append(Decision&& other) {
@@ -84,9 +92,11 @@ Status TvdRegistry::Restore(const TvdRow& row,
       policy::ParseTvdPolicy(row.policy_xml, "state db TVD " + row.name));
   TvdState t;
   TVD_ASSIGN_OR_RETURN(t.requirements, RequirementsFor(p));
+  t.authorized = AuthorizedHostNames(p);
   t.policy = std::move(p);
   t.xml = row.policy_xml;
   t.digest = policy::CanonicalDigest(t.policy);
+  TVD_RETURN_IF_ERROR(SetMemberView(t, "state db TVD " + row.name));
   t.epoch = row.epoch;
   t.token = row.token;
   if (!kek_.empty() && !row.key_wrapped.empty()) {
@@ -132,7 +142,56 @@ bool TvdRegistry::IsOwnToken(const std::string& tvd,
 
 void TvdRegistry::RestoreHost(const std::string& host,
                               const std::string& underlay) {
-  underlay_[host] = underlay;
+  SetUnderlay(host, underlay);
+}
+
+void TvdRegistry::SetUnderlay(const std::string& host,
+                              const std::string& underlay) {
+  auto [it, fresh] = underlay_.try_emplace(host, underlay);
+  if (!fresh) {
+    if (it->second == underlay) return;
+    it->second = underlay;
+  }
+  // A host is a member of a few TVDs at most; there are few TVDs.
+  for (auto& [name, t] : tvds_) {
+    if (t.members.count(host)) RosterPut(t, host);
+  }
+}
+
+const std::vector<protocol::Member>& TvdRegistry::Roster(TvdState& t) const {
+  if (!t.roster_valid) {
+    t.roster = MembersOf(t);
+    t.roster_valid = true;
+  }
+  return t.roster;
+}
+
+namespace {
+std::vector<protocol::Member>::iterator RosterFind(
+    std::vector<protocol::Member>& roster, const std::string& host) {
+  return std::lower_bound(roster.begin(), roster.end(), host,
+                          [](const protocol::Member& m, const std::string& h) {
+                            return m.host < h;
+                          });
+}
+}  // namespace
+
+void TvdRegistry::RosterPut(TvdState& t, const std::string& host) const {
+  if (!t.roster_valid) return;  // rebuilt when next asked for
+  auto u = underlay_.find(host);
+  std::string underlay = u == underlay_.end() ? "" : u->second;
+  auto it = RosterFind(t.roster, host);
+  if (it != t.roster.end() && it->host == host) {
+    it->underlay = std::move(underlay);
+  } else {
+    t.roster.insert(it, protocol::Member{host, std::move(underlay)});
+  }
+}
+
+void TvdRegistry::RosterErase(TvdState& t, const std::string& host) const {
+  if (!t.roster_valid) return;
+  auto it = RosterFind(t.roster, host);
+  if (it != t.roster.end() && it->host == host) t.roster.erase(it);
 }
 
 StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
@@ -150,6 +209,7 @@ StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
   if (!requirements.ok()) return requirements.status().WithContext(source);
   TvdState t;
   t.requirements = std::move(requirements).value();
+  t.authorized = AuthorizedHostNames(p);
   TvdTransition tr;
   tr.tvd = p.name;
   if (it != tvds_.end()) {
@@ -163,6 +223,7 @@ StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
   t.policy = std::move(p);
   t.xml = std::move(xml);
   t.digest = digest;
+  TVD_RETURN_IF_ERROR(SetMemberView(t, source));
   t.from_file = true;
   std::string name = t.policy.name;
   tr.row = NextRow(t);
@@ -199,7 +260,10 @@ StatusOr<attest::TcbRequirements> TvdRegistry::CheckJoin(
     const std::string& tvd, const pki::Identity& peer) const {
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
-  TVD_RETURN_IF_ERROR(AuthorizeHost(it->second.policy, peer));
+  // The set answers for an authorized host; AuthorizeHost gives the
+  // refusal its exact words (the set holds exactly the names it admits).
+  if (peer.role != pki::Role::kHost || !it->second.authorized.count(peer.name))
+    TVD_RETURN_IF_ERROR(AuthorizeHost(it->second.policy, peer));
   TVD_RETURN_IF_ERROR(CheckRoom(tvd, it->second, peer.name));
   return it->second.requirements;
 }
@@ -234,8 +298,9 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   bool was_member = t.members.count(host) > 0;
   auto known = underlay_.find(host);
   bool moved = known == underlay_.end() || known->second != underlay;
-  underlay_[host] = underlay;
   t.members.insert(host);
+  if (!was_member) RosterPut(t, host);
+  SetUnderlay(host, underlay);
 
   JoinOutcome out;
   Decision& d = out.decision;
@@ -252,10 +317,10 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   d.writes.push_back(AuditWrite(actor, "join", Key(tvd, host), true,
                                 was_member ? "rejoined" : "joined", true));
   protocol::JoinGrant& grant = out.grant;
-  grant.members = MembersOf(t);
+  grant.members = Roster(t);
   grant.tvd = tvd;
-  grant.policy_xml = t.xml;
-  grant.policy_digest = t.digest;
+  grant.policy_xml = t.member_xml;
+  grant.policy_digest = t.member_digest;
   grant.epoch = t.epoch;
   grant.key = t.key.Clone();
   grant.attestation_interval_seconds =
@@ -267,9 +332,9 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
     update.changes = {{MembershipChange::kJoined, {host, underlay}}};
     update.member_count = static_cast<std::uint32_t>(t.members.size());
     auto payload = Seal(protocol::Encode(update));
-    for (const std::string& m : t.members) {
-      if (m == host) continue;
-      d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+    if (t.members.size() > 1) {
+      d.notices.push_back(
+          {tvd, host, MessageType::kMembershipUpdate, payload, false, true});
     }
   }
   return out;
@@ -310,6 +375,7 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
   t.members.erase(host);
+  RosterErase(t, host);
   quotas_.DropHost(tvd, host);
   // The member goes and the key changes in one transition: no master can
   // hand out the old key after the member is gone.
@@ -332,8 +398,10 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   update.member_count = static_cast<std::uint32_t>(t.members.size());
   update.key = t.key.Clone();
   auto payload = Seal(protocol::Encode(update));
-  for (const std::string& m : t.members) {
-    d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+  // Never to `host`: the new key is for the members that remain.
+  if (!t.members.empty()) {
+    d.notices.push_back(
+        {tvd, host, MessageType::kMembershipUpdate, payload, false, true});
   }
   d.notices.push_back({tvd, host, MessageType::kLeaveNotice,
                        LeavePayload(tvd, host, reason), true});
@@ -416,8 +484,10 @@ StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
   }
   TvdState t;
   t.digest = policy::CanonicalDigest(p);
+  t.authorized = AuthorizedHostNames(p);
   t.policy = std::move(p);
   t.xml = std::move(xml);
+  TVD_RETURN_IF_ERROR(SetMemberView(t, "TVD " + t.policy.name));
   t.requirements = std::move(req);
   t.epoch = 1;
   t.key = SecureBytes::Random(protocol::kTvdKeySize);
@@ -429,10 +499,15 @@ StatusOr<AdminOutcome> TvdRegistry::AddTvd(policy::TvdPolicy p, std::string xml,
   tr.row = NextRow(t);
   out.decision.writes.push_back(TransitionWrite(std::move(tr)));
   std::string digest = ToHex(t.digest);
+  std::string member_digest = ToHex(t.member_digest);
   tvds_[name] = std::move(t);
   out.decision.writes.push_back(
       AuditWrite(actor, "tvd-add", name, true, "", false));
-  out.reply_json = nlohmann::json{{"added", name}, {"digest", digest}}.dump();
+  out.reply_json = nlohmann::json{
+      {"added", name},
+      {"digest", digest},
+      {"member_digest",
+       member_digest}}.dump();
   return out;
 }
 
@@ -453,11 +528,20 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
                            " is already used by TVD " + name);
     }
   }
+  // The member view first: an error leaves the TVD as it was.
+  TVD_ASSIGN_OR_RETURN(std::string member_xml,
+                       policy::MemberViewXml(xml, "TVD " + p.name));
+  const Sha256Digest member_digest = policy::MemberViewDigest(p);
   TvdState& current = it->second;
+  // A change of the authorized hosts alone changes nothing members enforce.
+  const bool members_see_change = member_digest != current.member_digest;
   TvdTransition tr;
   tr.tvd = p.name;
   tr.expect_token = current.token;
+  current.member_xml = std::move(member_xml);
+  current.member_digest = member_digest;
   current.digest = policy::CanonicalDigest(p);
+  current.authorized = AuthorizedHostNames(p);
   current.policy = std::move(p);
   current.xml = std::move(xml);
   current.requirements = std::move(req);
@@ -467,15 +551,16 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
   tr.row = NextRow(current);
   d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite(actor, "tvd-update", name, true, "", false));
-  auto payload = Seal(protocol::Encode(
-      protocol::PolicyUpdate{name, current.xml, current.digest}));
-  for (const std::string& m : current.members) {
-    d.notices.push_back({name, m, MessageType::kPolicyUpdate, payload});
+  if (members_see_change && !current.members.empty()) {
+    auto payload = Seal(protocol::Encode(protocol::PolicyUpdate{
+        name, current.member_xml, current.member_digest}));
+    d.notices.push_back(
+        {name, "", MessageType::kPolicyUpdate, payload, false, true});
   }
   // Members the new policy no longer authorizes are evicted.
   // (One pass over the subjects, not one per member: a TVD of N members
   // authorizes about N subjects.)
-  const std::set<std::string> authorized = AuthorizedHostNames(current.policy);
+  const std::set<std::string>& authorized = current.authorized;
   std::vector<std::string> unauthorized;
   for (const std::string& m : current.members) {
     if (!authorized.count(m)) unauthorized.push_back(m);
@@ -488,7 +573,9 @@ StatusOr<AdminOutcome> TvdRegistry::UpdateTvd(policy::TvdPolicy p,
     d.Append(std::move(removal));
   }
   out.reply_json =
-      nlohmann::json{{"updated", name}, {"digest", ToHex(current.digest)}}
+      nlohmann::json{{"updated", name},
+                     {"digest", ToHex(current.digest)},
+                     {"member_digest", ToHex(current.member_digest)}}
           .dump();
   return out;
 }
@@ -550,9 +637,11 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
       policy::ParseTvdPolicy(row->policy_xml, "stored TVD " + tvd));
   TvdState n;
   TVD_ASSIGN_OR_RETURN(n.requirements, RequirementsFor(p));
+  n.authorized = AuthorizedHostNames(p);
   n.policy = std::move(p);
   n.xml = row->policy_xml;
   n.digest = policy::CanonicalDigest(n.policy);
+  TVD_RETURN_IF_ERROR(SetMemberView(n, "stored TVD " + tvd));
   n.epoch = row->epoch;
   n.token = row->token;
   n.members.insert(members.begin(), members.end());
@@ -588,11 +677,13 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
     changes.push_back({MembershipChange::kJoined,
                        {m, u == underlay_.end() ? "" : u->second}});
   }
-  if (n.digest != old.digest) {
-    auto payload =
-        Seal(protocol::Encode(protocol::PolicyUpdate{tvd, n.xml, n.digest}));
-    for (const std::string& m : stayed) {
-      d.notices.push_back({tvd, m, MessageType::kPolicyUpdate, payload});
+  if (n.member_digest != old.member_digest) {
+    auto payload = Seal(protocol::Encode(
+        protocol::PolicyUpdate{tvd, n.member_xml, n.member_digest}));
+    // The members that left heard their LeaveNotice above.
+    if (!stayed.empty()) {
+      d.notices.push_back(
+          {tvd, "", MessageType::kPolicyUpdate, payload, false, true});
     }
   }
   if (n.epoch != old.epoch || !changes.empty()) {
@@ -603,8 +694,9 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
     update.member_count = static_cast<std::uint32_t>(n.members.size());
     if (n.epoch != old.epoch) update.key = n.key.Clone();
     auto payload = Seal(protocol::Encode(update));
-    for (const std::string& m : stayed) {
-      d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+    if (!stayed.empty()) {
+      d.notices.push_back(
+          {tvd, "", MessageType::kMembershipUpdate, payload, false, true});
     }
   }
   old = std::move(n);
@@ -619,9 +711,10 @@ Decision TvdRegistry::ApplyStoredJoins(const std::string& tvd,
   if (it == tvds_.end() || it->second.token != token) return d;
   TvdState& t = it->second;
   std::vector<protocol::MemberChange> changes;
-  std::vector<std::string> told(t.members.begin(), t.members.end());
+  const bool anyone_told = !t.members.empty();
   for (const std::string& h : hosts) {
     if (!t.members.insert(h).second) continue;
+    RosterPut(t, h);
     auto u = underlay_.find(h);
     changes.push_back({MembershipChange::kJoined,
                        {h, u == underlay_.end() ? "" : u->second}});
@@ -633,8 +726,11 @@ Decision TvdRegistry::ApplyStoredJoins(const std::string& tvd,
   update.changes = std::move(changes);
   update.member_count = static_cast<std::uint32_t>(t.members.size());
   auto payload = Seal(protocol::Encode(update));
-  for (const std::string& m : told) {
-    d.notices.push_back({tvd, m, MessageType::kMembershipUpdate, payload});
+  // To the members before these joins (the new ones have no channel here;
+  // one that joins here later gets them in its grant).
+  if (anyone_told) {
+    d.notices.push_back(
+        {tvd, "", MessageType::kMembershipUpdate, payload, false, true});
   }
   return d;
 }

@@ -18,12 +18,12 @@
 #include "tvd/pki/identity.h"
 #include "tvd/policy/tvd_policy_parser.h"
 #include "tvd/protocol/admin_client.h"
+#include "tvd/protocol/failover_admin_client.h"
 #include "tvd/protocol/messages.h"
 #include "tvd/text.h"
 #include "tvd/text_table.h"
 #include "tvd/tvdctl/dispatcher.h"
 #include "tvd/tvdctl/host_command.h"
-#include "tvd/tvdctl/master_failover.h"
 
 namespace tvd::tvdctl {
 
@@ -501,7 +501,7 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
     return kExitFailure;
   }
   // ResolveConnection checked the list.
-  FailoverAdminClient admin(*MasterList(c), c.master_name, **tls);
+  protocol::FailoverAdminClient admin(*MasterList(c), c.master_name, **tls);
 
   StatusOr<std::string> reply = InvalidArgument("unreachable");
   switch (inv.verb) {
@@ -554,8 +554,11 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
           << Cell(j, "digest") << ")\n";
       break;
     case TvdVerb::kUpdate:
+      // Members get the policy without its authorized hosts: they hear of
+      // an update only when that copy changed (docs/master.md, section 3).
       out << "updated TVD '" << Cell(j, "updated") << "' (policy digest "
-          << Cell(j, "digest") << "); members receive the new policy\n";
+          << Cell(j, "digest") << ", members' copy "
+          << Cell(j, "member_digest") << ")\n";
       break;
     case TvdVerb::kRemove:
       out << "removed TVD '" << Cell(j, "removed")

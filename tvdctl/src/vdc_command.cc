@@ -5,10 +5,10 @@
 
 #include "tvd/overview/render.h"
 #include "tvd/overview/sources.h"
+#include "tvd/protocol/failover_admin_client.h"
 #include "tvd/rm/curve_keys.h"
 #include "tvd/tvdctl/dispatcher.h"
 #include "tvd/tvdctl/host_command.h"
-#include "tvd/tvdctl/master_failover.h"
 #include "tvd/tvdctl/tvd_command.h"
 
 namespace tvd::tvdctl {
@@ -49,7 +49,7 @@ std::string Env(const char* name) {
 }
 
 // The master's admin queries at the first replica that accepts the
-// connection (master_failover.h).
+// connection (protocol/failover_admin_client.h).
 class FailoverMasterSource : public overview::MasterSource {
  public:
   FailoverMasterSource(std::vector<daemon::Endpoint> masters,
@@ -77,7 +77,7 @@ class FailoverMasterSource : public overview::MasterSource {
   }
 
   std::unique_ptr<channel::TlsContext> tls_;
-  FailoverAdminClient client_;
+  protocol::FailoverAdminClient client_;
 };
 
 bool Unreachable(const overview::SourceState& s) {

@@ -45,6 +45,13 @@ FlagSet::Flag* FlagSet::Find(std::string_view name) {
   return nullptr;
 }
 
+bool FlagSet::Has(std::string_view name) const {
+  for (const auto& f : flags_) {
+    if (f->name == name) return true;
+  }
+  return false;
+}
+
 FlagSet::Flag& FlagSet::String(std::string name, std::string* out,
                                std::string help) {
   return Add(

@@ -5,6 +5,8 @@
 
 #include "tvd/atomic_file.h"
 #include "tvd/daemon/logging.h"
+#include "tvd/daemon/sd_notify.h"
+#include "tvd/daemon/startup_checks.h"
 #include "tvd/log.h"
 
 namespace tvd::daemon {
@@ -36,10 +38,21 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
   if (hooks.listens) {
     flags.Path(hooks.address_file_flag, &address_file, hooks.address_file_help);
   }
+  if (!flags.Has("config")) {
+    // One file per daemon (/etc/tvd/NAME.conf) in the form every daemon
+    // already reads: the flags' names as keys.
+    flags.ConfigFile("config",
+                     "a file of these options as 'key = value' lines (the "
+                     "names without dashes); the command line wins");
+  }
   StatusOr<ParseOutcome> outcome = flags.Parse(args);
   if (!outcome.ok()) {
-    std::cerr << hooks.name << ": " << outcome.status().message() << "\n"
-              << "run '" << hooks.name << " --help' for the options\n";
+    const Status explained =
+        WithConfigFix(outcome.status(), hooks.name + " --help");
+    std::cerr << hooks.name << ": " << explained.message() << "\n";
+    if (explained == outcome.status()) {
+      std::cerr << "run '" << hooks.name << " --help' for the options\n";
+    }
     return 2;
   }
   if (*outcome == ParseOutcome::kHelp) {
@@ -47,6 +60,19 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
     return 0;
   }
   SetUpLogging(hooks.name, level);
+
+  // Before any thread: FromEnvironment unsets NOTIFY_SOCKET.
+  StatusOr<Notifier> notifier = Notifier::FromEnvironment();
+  if (!notifier.ok()) {
+    log::Error(notifier.status().ToString());
+    return 1;
+  }
+  if (hooks.check) {
+    if (Status s = hooks.check(); !s.ok()) {
+      log::Error(WithConfigFix(s, hooks.name + " --help").ToString());
+      return 1;
+    }
+  }
 
   // Before Start: no thread exists yet, so all inherit the blocked mask.
   StatusOr<std::unique_ptr<StopSignals>> signals = StopSignals::Install();
@@ -69,7 +95,17 @@ int RunDaemonWithHooks(const DaemonHooks& hooks,
       return 1;
     }
   }
+  // Listening (and the address file written): the unit is up.
+  if (Status s = notifier->Notify("READY=1"); !s.ok()) {
+    log::Error(s.ToString());
+    (*daemon)->Stop();
+    return 1;
+  }
   Status run = (*daemon)->Run(**signals);
+  // Told before Stop, which may take a while (children, connections).
+  if (Status s = notifier->Notify("STOPPING=1"); !s.ok()) {
+    log::Warning(s.ToString());
+  }
   (*daemon)->Stop();
   if (!run.ok()) {
     log::Error(run.ToString());

@@ -64,7 +64,8 @@ StatusOr<JoinGrant> MasterClient::Join(const JoinRequest& request) {
     return s;
   }
   member_ = std::move(conn);
-  members_ = MemberList(grant->members);
+  members_ =
+      options_.keep_member_list ? MemberList(grant->members) : MemberList();
   return std::move(grant).value();
 }
 
@@ -72,7 +73,7 @@ Status MasterClient::Serve(const MasterEvents& events,
                            const std::atomic<bool>& stop) {
   if (!member_) return FailedPrecondition("not joined: call Join() first");
   channel::Connection& conn = *member_;
-  const auto slice = std::chrono::milliseconds(200);
+  const auto slice = options_.stop_check;
   while (!stop) {
     if (!conn.WaitReadable(slice)) continue;
     TVD_ASSIGN_OR_RETURN(Frame frame, conn.ReadFrame(options_.io_timeout));
@@ -101,7 +102,9 @@ Status MasterClient::Serve(const MasterEvents& events,
       case MessageType::kMembershipUpdate: {
         auto m = DecodeMembershipUpdate(frame.payload);
         OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
-        Status applied = m.ok() ? members_.Apply(*m) : m.status();
+        Status applied = !m.ok()                     ? m.status()
+                         : options_.keep_member_list ? members_.Apply(*m)
+                                                     : Status::Ok();
         if (!applied.ok()) {
           conn.SendErrorAndClose(applied);
           return applied;

@@ -636,6 +636,10 @@ TEST_F(RelayVirshTest, DaemonBinaryWithConfigFile) {
   env_->WriteFile("daemon/ca.crt", env_->ca.cert_pem);
   env_->WriteFile("daemon/relay.crt", server->cert_pem);
   env_->WriteFile("daemon/relay.key", key);
+  // The binary refuses a private key open to group or others.
+  std::filesystem::permissions(
+      dir + "/relay.key",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   // A free port: bind to 0, read it, release it.
   int probe = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -17,6 +17,7 @@
 #include "tvd/testing/master_config.h"
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/port_file.h"
+#include "tvd/testing/test_pki.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
@@ -31,27 +32,17 @@ class MasterDaemonTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     std::filesystem::create_directory(dir_ + "/policies");
-    auto day = pki::Validity::ForDays(1);
-    auto ca = pki::CreateCa("vdc-test", day);
-    ASSERT_TRUE(ca.ok());
-    auto master =
-        pki::IssueCertificate(*ca, pki::Role::kHost, "tvd-master", day);
-    auto admin = pki::IssueCertificate(*ca, pki::Role::kAdmin, "alice", day);
-    ASSERT_TRUE(master.ok() && admin.ok());
-    Write("ca.pem", ca->cert_pem, 0644);
-    Write("master.pem", master->cert_pem, 0644);
-    Write("master.key",
-          std::string(master->key_pem.view().begin(),
-                      master->key_pem.view().end()),
-          0600);
+    auto pki = testing::TestPki::Create(dir_);
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    ASSERT_TRUE(pki->Issue(pki::Role::kHost, "tvd-master", "master").ok());
+    auto admin = pki->Issue(pki::Role::kAdmin, "alice", "alice");
+    ASSERT_TRUE(admin.ok()) << admin.status();
     Write("master.kek", std::string(32, 'k'), 0600);
     Write("eks.txt", "# none\n", 0644);
     Write("policies/blue.xml",
           Policy("blue", 1, {"node1"}, {Sha256Digest{}}, 60), 0644);
-    auto ctx = channel::TlsContext::Create(
-        channel::TlsSide::kClient,
-        {ca->cert_pem, admin->cert_pem, admin->key_pem.Clone()});
-    ASSERT_TRUE(ctx.ok());
+    auto ctx = pki->ClientTls(*admin);
+    ASSERT_TRUE(ctx.ok()) << ctx.status();
     admin_tls_ = std::move(*ctx);
     // Port 0: the daemon reports the port it bound in its --port-file.
     Write("master.conf", testing::MasterConfigFile::InDir(dir_, 0).Text(),

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/protocol/tunnel_key.h"
+#include "tvd/testing/files.h"
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/testing/swtpm.h"
 #include "tvd/testing/test_policy.h"
@@ -968,8 +970,12 @@ TEST_F(MasterTest, AdminRequestsNeedAnAdminCertificate) {
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
   ASSERT_TRUE(a.WaitFor([&] { return !a.policies.empty(); }));
   EXPECT_EQ(a.policies[0].tvd, "green");
+  // Members get the policy without its authorized hosts (member_view.h),
+  // whose digest the admin's answer gives beside the policy's.
   EXPECT_EQ(ToHex(a.policies[0].policy_digest),
-            nlohmann::json::parse(*updated)["digest"]);
+            nlohmann::json::parse(*updated)["member_digest"]);
+  EXPECT_NE(nlohmann::json::parse(*updated)["digest"],
+            nlohmann::json::parse(*updated)["member_digest"]);
   // File-backed TVDs are changed through their files.
   EXPECT_EQ(admin.RemoveTvd("blue").status().code(),
             ErrorCode::kFailedPrecondition);
@@ -1236,6 +1242,81 @@ TEST_F(MasterReplicasTest, HostsOnTwoMastersShareTheKeyAndHearEachOther) {
   {
     std::lock_guard l(a.m);
     EXPECT_TRUE(again->key.Equals(a.updates[1].key.view()));
+  }
+}
+
+// Adding a replica as docs/master.md 6b says: a new store server joins the
+// running cluster and a new master starts with its store list naming that
+// server first; it serves at once, with the epoch and key the store holds.
+// Removing one: its master stops (its host rejoins another at the same
+// epoch and key), its store server leaves the cluster and stops, and the
+// remaining replica and servers carry on.
+TEST_F(MasterReplicasTest, AReplicaIsAddedOnANewStoreServerAndOneRemoved) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ga = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(ga.ok()) << ga.status().ToString();
+  a.StartServing();
+
+  auto added = cluster_->AddServer();
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(*added, 3);
+  ovsdb_remotes_ = cluster_->remotes();
+  std::rotate(ovsdb_remotes_.begin(), ovsdb_remotes_.end() - 1,
+              ovsdb_remotes_.end());
+  StartSecond();
+  UseSecond(b);
+  auto gb = Join(b, "blue", "198.18.0.2");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  b.StartServing();
+  EXPECT_EQ(gb->epoch, ga->epoch);
+  EXPECT_TRUE(gb->key.Equals(ga->key.view()));
+  EXPECT_EQ(gb->members,
+            (std::vector<protocol::Member>{{"node1", "198.18.0.1"},
+                                           {"node2", "198.18.0.2"}}));
+
+  // The first replica goes: its master stops, then its store server (0)
+  // leaves the cluster and stops.
+  master_->Stop();
+  ASSERT_TRUE(a.WaitFor([&] { return a.served.has_value(); }));
+  a.StopServing();
+  auto left = cluster_->Appctl(0, {"cluster/leave", "TVD_Master"});
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  // Server 0 is out once the others' membership no longer lists it (it
+  // closes the database when it has left).
+  // The membership part of server 3's cluster/status; empty when it
+  // cannot be read.
+  auto servers = [&]() -> std::string {
+    auto st = cluster_->Appctl(3, {"cluster/status", "TVD_Master"});
+    if (!st.ok()) return "";
+    std::size_t at = st->find("Servers:");
+    return at == std::string::npos ? "" : st->substr(at);
+  };
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        std::string now = servers();
+        return !now.empty() &&
+               now.find("198.18.77.1:6641") == std::string::npos;
+      },
+      milliseconds(10000)))
+      << servers();
+  ASSERT_TRUE(cluster_->Stop(0).ok());
+
+  // node1 rejoins the new replica, at the same epoch with the same key.
+  UseSecond(a);
+  auto again = Join(a, "blue", "198.18.0.1");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->epoch, ga->epoch);
+  EXPECT_TRUE(again->key.Equals(ga->key.view()));
+  {
+    std::lock_guard l(a.m);
+    EXPECT_TRUE(a.leaves.empty());
+  }
+  // The cluster is the three servers left: 1, 2 and the new one.
+  const std::string now = servers();
+  for (const char* server :
+       {"198.18.77.2:6641", "198.18.77.3:6641", "198.18.77.4:6641"}) {
+    EXPECT_NE(now.find(server), std::string::npos) << now;
   }
 }
 

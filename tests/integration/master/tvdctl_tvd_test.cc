@@ -24,6 +24,7 @@
 #include "tvd/testing/free_port.h"
 #include "tvd/testing/master_config.h"
 #include "tvd/testing/port_file.h"
+#include "tvd/testing/test_pki.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::master {
@@ -39,21 +40,11 @@ class TvdctlTvdTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     std::filesystem::create_directory(dir_ + "/policies");
-    auto day = pki::Validity::ForDays(1);
-    auto ca = pki::CreateCa("vdc-test", day);
-    ASSERT_TRUE(ca.ok());
-    Write("ca.pem", ca->cert_pem, 0644);
-    auto issue = [&](pki::Role role, const std::string& name) {
-      auto c = pki::IssueCertificate(*ca, role, name, day);
-      ASSERT_TRUE(c.ok());
-      Write(name + ".pem", c->cert_pem, 0644);
-      Write(name + ".key",
-            std::string(c->key_pem.view().begin(), c->key_pem.view().end()),
-            0600);
-    };
-    issue(pki::Role::kHost, "tvd-master");
-    issue(pki::Role::kAdmin, "alice");
-    issue(pki::Role::kHost, "node1");
+    auto pki = testing::TestPki::Create(dir_);
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    ASSERT_TRUE(pki->Issue(pki::Role::kHost, "tvd-master", "tvd-master").ok());
+    ASSERT_TRUE(pki->Issue(pki::Role::kAdmin, "alice", "alice").ok());
+    ASSERT_TRUE(pki->Issue(pki::Role::kHost, "node1", "node1").ok());
     Write("master.kek", std::string(32, 'k'), 0600);
     Write("eks.txt", "# none\n", 0644);
     Write("policies/blue.xml",

@@ -504,6 +504,42 @@ TEST_F(OverviewIntegrationTest, UnwritablePortFileFailsTheStart) {
   EXPECT_FALSE(std::filesystem::exists(s_->dir + "/missing"));
 }
 
+// With the master's replicas listed, the overview asks the first that
+// accepts the connection: a replica that is down (here a bound port nobody
+// listens on: the connection is refused, every time) is passed over.
+TEST_F(OverviewIntegrationTest, DaemonPassesOverAMasterReplicaThatIsDown) {
+  int dead = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(dead, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(dead, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::getsockname(dead, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string dead_master =
+      "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::vector<std::string> masters = s_->MasterArgs();
+  masters[1] = dead_master + "," + masters[1];
+  ProcessOptions o;
+  o.argv = {kOverviewBin, "--listen", "127.0.0.1:0", "--port-file",
+            s_->dir + "/overview2.port"};
+  for (const auto& arg : masters) o.argv.push_back(arg);
+  for (const auto& arg : s_->RmArgs()) o.argv.push_back(arg);
+  o.stderr_path = s_->dir + "/overview2.log";
+  auto child = ChildProcess::Start(o);
+  ASSERT_TRUE(child.ok()) << child.status();
+  StatusOr<std::uint16_t> port = testing::WaitForPortFile(
+      s_->dir + "/overview2.port", milliseconds(10000), child->pid());
+  ASSERT_TRUE(port.ok()) << port.status();
+  json j = json::parse(Body(HttpGet(*port, "/overview.json")));
+  EXPECT_EQ(j["sources"]["master"]["ok"], true) << j.dump();
+  EXPECT_EQ(j["tvds"][0]["name"], "blue");
+  EXPECT_EQ(j["hosts"][0]["name"], "node1");
+  auto code = child->Stop();
+  EXPECT_TRUE(code.ok() && *code == 0);
+  ::close(dead);
+}
+
 // Runs chromium headless with `extra` arguments on the overview page;
 // kills its whole process group if it is not done in 60 s. Returns its
 // stdout.

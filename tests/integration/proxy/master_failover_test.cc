@@ -40,6 +40,7 @@
 #include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_test_util.h"
 #include "tvd/testing/swtpm.h"
+#include "tvd/testing/test_pki.h"
 #include "tvd/testing/test_policy.h"
 
 namespace tvd::proxy {
@@ -83,27 +84,15 @@ class MasterFailoverTest : public ::testing::Test {
     dir_ = tmpl;
     std::filesystem::create_directory(dir_ + "/policies");
     std::filesystem::create_directory(dir_ + "/vm");
-    auto day = pki::Validity::ForDays(1);
-    auto ca = pki::CreateCa("vdc-test", day);
-    ASSERT_TRUE(ca.ok());
-    auto master =
-        pki::IssueCertificate(*ca, pki::Role::kHost, "tvd-master", day);
-    auto host = pki::IssueCertificate(*ca, pki::Role::kHost, "node1", day);
-    auto admin = pki::IssueCertificate(*ca, pki::Role::kAdmin, "alice", day);
-    ASSERT_TRUE(master.ok() && host.ok() && admin.ok());
-    Write("ca.pem", ca->cert_pem, 0644);
-    Write("master.pem", master->cert_pem, 0644);
-    Write("master.key",
-          std::string(master->key_pem.view().begin(),
-                      master->key_pem.view().end()),
-          0600);
+    auto pki = tvd::testing::TestPki::Create(dir_);
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    ASSERT_TRUE(pki->Issue(pki::Role::kHost, "tvd-master", "master").ok());
+    auto host = pki->Issue(pki::Role::kHost, "node1", "node1");
+    auto admin = pki->Issue(pki::Role::kAdmin, "alice", "alice");
+    ASSERT_TRUE(host.ok() && admin.ok());
     Write("master.kek", std::string(32, 'k'), 0600);
-    auto host_tls = channel::TlsContext::Create(
-        channel::TlsSide::kClient,
-        {ca->cert_pem, host->cert_pem, host->key_pem.Clone()});
-    auto admin_tls = channel::TlsContext::Create(
-        channel::TlsSide::kClient,
-        {ca->cert_pem, admin->cert_pem, admin->key_pem.Clone()});
+    auto host_tls = pki->ClientTls(*host);
+    auto admin_tls = pki->ClientTls(*admin);
     ASSERT_TRUE(host_tls.ok() && admin_tls.ok());
     host_tls_ = std::move(*host_tls);
     admin_tls_ = std::move(*admin_tls);

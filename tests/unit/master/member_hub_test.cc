@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <tuple>
+
 #include "tvd/protocol/member_list.h"
 
 namespace tvd::master {
@@ -262,6 +264,122 @@ TEST(MasterFrameOnceTest, AMembershipUpdateIsDecodedOncePerPayload) {
   auto junk =
       std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{1, 2});
   EXPECT_EQ(frames.Decoded(junk), nullptr);
+}
+
+// The payload byte of each frame taken, in order.
+std::vector<int> Bytes(const MemberSession::Batch& b) {
+  std::vector<int> out;
+  for (const auto& [type, frame] : b.frames) out.push_back(frame->view()[0]);
+  return out;
+}
+
+std::shared_ptr<const SecureBytes> Byte(std::uint8_t b) {
+  return std::make_shared<const SecureBytes>(std::vector<std::uint8_t>{b});
+}
+
+TEST(MasterFeedTest, ABroadcastReachesTheSessionsAttachedBeforeItWasDecided) {
+  MemberHub hub;
+  MemberSessionPtr a = Make("blue", "node1");
+  MemberSessionPtr b = Make("blue", "node2");
+  MemberSessionPtr red = Make("red", "node1");
+  hub.Attach(a);
+  hub.Attach(red);
+  std::uint64_t first = hub.Reserve("blue");
+  // node2 attaches after the first was decided, before it is published:
+  // it hears the second only (the first is in its grant).
+  hub.Attach(b);
+  std::uint64_t second = hub.Reserve("blue");
+  hub.Publish("blue", first, MessageType::kMembershipUpdate, Byte(1), nullptr,
+              "");
+  hub.Publish("blue", second, MessageType::kMembershipUpdate, Byte(2), nullptr,
+              "");
+  EXPECT_TRUE(Woken(*a));  // no notifier: each session is told
+  EXPECT_TRUE(Woken(*b));
+  EXPECT_EQ(Bytes(a->Take()), (std::vector<int>{1, 2}));
+  EXPECT_EQ(Bytes(b->Take()), (std::vector<int>{2}));
+  EXPECT_TRUE(red->Take().frames.empty());  // another TVD's feed
+  EXPECT_FALSE(Woken(*red));
+  EXPECT_TRUE(a->Take().frames.empty());  // read once
+}
+
+TEST(MasterFeedTest, TheHostABroadcastLeavesOutNeverReadsIt) {
+  MemberHub hub;
+  MemberSessionPtr a = Make("blue", "node1");
+  MemberSessionPtr b = Make("blue", "node2");
+  hub.Attach(a);
+  hub.Attach(b);
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(7), nullptr, "node1");
+  EXPECT_TRUE(a->Take().frames.empty());
+  EXPECT_EQ(Bytes(b->Take()), (std::vector<int>{7}));
+}
+
+TEST(MasterFeedTest, OwnMessagesAndBroadcastsKeepTheirOrderAndAnEndStops) {
+  MemberHub hub;
+  MemberSessionPtr a = Make("blue", "node1");
+  hub.Attach(a);
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(1), nullptr, "");
+  a->Push(MessageType::kPolicyUpdate, Byte(2));
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kPolicyUpdate, Byte(3),
+              nullptr, "");
+  a->Push(MessageType::kLeaveNotice, Byte(4));
+  a->End();
+  // Published after the end: never read (it is no longer a member).
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(5), nullptr, "");
+  MemberSession::Batch b = a->Take();
+  EXPECT_EQ(Bytes(b), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_TRUE(b.end);
+  EXPECT_TRUE(a->Take().frames.empty());
+}
+
+TEST(MasterFeedTest, AFeedNotifierIsToldOncePerPublishWithTheUrgency) {
+  MemberHub hub;
+  MemberSessionPtr a = Make("blue", "node1");
+  hub.Attach(a);
+  using Told = std::tuple<std::string, MemberSession::Urgency, std::size_t>;
+  std::vector<Told> told;
+  hub.SetFeedNotifier(
+      [&](const std::string& tvd, MemberSession::Urgency u,
+          std::size_t members) { told.emplace_back(tvd, u, members); });
+  protocol::MembershipUpdate update;
+  update.tvd = "blue";
+  update.member_count = 7;
+  hub.Publish(
+      "blue", hub.Reserve("blue"), MessageType::kMembershipUpdate, Byte(1),
+      std::make_shared<const protocol::MembershipUpdate>(std::move(update)),
+      "");
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kPolicyUpdate, Byte(2),
+              nullptr, "");
+  // The member count the MembershipUpdate carries paces the loop.
+  EXPECT_EQ(told,
+            (std::vector<Told>{{"blue", MemberSession::Urgency::kMembership, 7},
+                               {"blue", MemberSession::Urgency::kNow, 0}}));
+  EXPECT_FALSE(Woken(*a));  // the notifier tells the loop, not the session
+  EXPECT_EQ(Bytes(a->Take()), (std::vector<int>{1, 2}));
+}
+
+TEST(MasterFeedTest, ALongUnreadFeedIsFreedWithoutDeepRecursion) {
+  MemberHub hub;
+  MemberSessionPtr a = Make("blue", "node1");
+  hub.Attach(a);
+  hub.SetFeedNotifier(
+      [](const std::string&, MemberSession::Urgency, std::size_t) {});
+  auto frame = Byte(1);
+  for (int i = 0; i < 500000; ++i) {
+    hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+                frame, nullptr, "");
+  }
+  // The only reader of all 500,000 goes: its nodes are freed one after
+  // another, not one stack frame each.
+  hub.Detach(a);
+  a.reset();
+  MemberSessionPtr b = Make("blue", "node2");
+  hub.Attach(b);
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(9), nullptr, "");
+  EXPECT_EQ(Bytes(b->Take()), (std::vector<int>{9}));
 }
 
 }  // namespace

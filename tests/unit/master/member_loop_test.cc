@@ -55,11 +55,17 @@ class MemberLoopTest : public ::testing::Test {
     auto loop = MemberLoop::Start(clock_, std::move(hooks));
     ASSERT_TRUE(loop.ok()) << loop.status().ToString();
     loop_ = std::move(*loop);
+    hub_.SetFeedNotifier([l = loop_.get()](const std::string& tvd,
+                                           MemberSession::Urgency u,
+                                           std::size_t members) {
+      l->TellTvd(tvd, u, members);
+    });
     auto server = channel::ChannelServer::Start(
         {}, std::move(*server_tls),
         [this](channel::Connection& c) -> Status {
           TVD_ASSIGN_OR_RETURN(MemberSessionPtr s,
                                MemberSession::Create("blue", c.peer().name));
+          hub_.Attach(s);  // reads the TVD's broadcasts from now on
           TVD_RETURN_IF_ERROR(loop_->Adopt(c.TakeOver(), s));
           std::lock_guard l(mutex_);
           sessions_[s->host()] = s;
@@ -73,6 +79,7 @@ class MemberLoopTest : public ::testing::Test {
 
   void TearDown() override {
     if (server_) server_->Stop();
+    hub_.SetFeedNotifier(nullptr);
     if (loop_) loop_->Stop();
   }
 
@@ -126,6 +133,7 @@ class MemberLoopTest : public ::testing::Test {
 
   pki::KeyAndCertificate ca_;
   testing::FakeClock clock_;
+  MemberHub hub_;
   std::unique_ptr<MemberLoop> loop_;
   channel::ChannelServerPtr server_;
   std::vector<std::unique_ptr<channel::TlsContext>> clients_tls_;
@@ -208,10 +216,50 @@ TEST_F(MemberLoopTest, APeerThatReadsNothingHoldsUpNoOther) {
 
 TEST(MemberLoopWindowTest, GrowsWithTheTvdWithinItsBounds) {
   EXPECT_EQ(MemberLoop::Window(1), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(200));
-  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(500));
+  EXPECT_EQ(MemberLoop::Window(500), milliseconds(50));
+  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(100));
+  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(400));
+  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(1000));
   EXPECT_EQ(MemberLoop::Window(100000), milliseconds(1000));
+}
+
+// A TVD's broadcast tells the loop once; every channel of the TVD takes
+// it (more than kParallelWrites of them: written on two threads), but the
+// host it leaves out.
+TEST_F(MemberLoopTest, ABroadcastReachesEveryChannelOfTheTvdButTheOneLeftOut) {
+  std::vector<std::pair<channel::ConnectionPtr, MemberSessionPtr>> peers;
+  for (int i = 0; i < 24; ++i)
+    peers.push_back(Connect("node" + std::to_string(i)));
+  FrameOnce frames;
+  auto policy =
+      std::make_shared<const SecureBytes>(std::vector<std::uint8_t>(65536, 7));
+  hub_.Publish("blue", hub_.Reserve("blue"), MessageType::kPolicyUpdate,
+               frames.Frame(MessageType::kPolicyUpdate, policy), nullptr, "");
+  for (auto& [conn, session] : peers) {
+    auto f = conn->ReadFrame(milliseconds(5000));
+    ASSERT_TRUE(f.ok()) << session->host() << ": " << f.status().ToString();
+    EXPECT_EQ(f->type, MessageType::kPolicyUpdate);
+    EXPECT_EQ(f->payload.size(), 65536u);
+  }
+  protocol::MembershipUpdate u;
+  u.tvd = "blue";
+  u.epoch = 1;
+  u.member_count = 25;
+  u.changes = {{MembershipChange::kJoined, {"node99", "10.0.0.99"}}};
+  std::vector<std::uint8_t> encoded = protocol::Encode(u);
+  auto payload = std::make_shared<const SecureBytes>(
+      std::span<const std::uint8_t>(encoded));
+  hub_.Publish("blue", hub_.Reserve("blue"), MessageType::kMembershipUpdate,
+               frames.Frame(MessageType::kMembershipUpdate, payload),
+               frames.Decoded(payload), "node0");
+  for (std::size_t i = 1; i < peers.size(); ++i) {
+    auto got = ReadUpdate(*peers[i].first);
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    ASSERT_EQ(got->changes.size(), 1u);
+    EXPECT_EQ(got->changes[0].member.host, "node99");
+    EXPECT_EQ(got->member_count, 25u);
+  }
+  EXPECT_FALSE(peers[0].first->WaitReadable(milliseconds(300)));
 }
 
 }  // namespace

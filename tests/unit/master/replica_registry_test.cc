@@ -46,11 +46,13 @@ Status ApplyAll(const Decision& d, Store& store) {
   return Status::Ok();
 }
 
-// "host:type[:end]" per notice.
+// "host:type[:end]" per notice; a broadcast to every member is "*:type".
 std::vector<std::string> Targets(const Decision& d) {
   std::vector<std::string> out;
   for (const Notice& n : d.notices) {
-    out.push_back(n.host + ":" + std::to_string(static_cast<int>(n.type)) +
+    std::string to =
+        n.broadcast ? "*" + (n.host.empty() ? "" : "-" + n.host) : n.host;
+    out.push_back(to + ":" + std::to_string(static_cast<int>(n.type)) +
                   (n.end ? ":end" : ""));
   }
   return out;
@@ -109,9 +111,8 @@ TEST_F(ReplicaRegistryTest, AJoinOnOneMasterReachesTheMembersOfTheOther) {
   // update): node1 (its member) is told.
   a_.ApplyStoredHost("node2", "10.0.0.2");
   Decision d = a_.ApplyStoredJoins("blue", Stored().token, {"node2"});
-  EXPECT_EQ(
-      Targets(d),
-      (std::vector<std::string>{T("node1", MessageType::kMembershipUpdate)}));
+  EXPECT_EQ(Targets(d),
+            (std::vector<std::string>{T("*", MessageType::kMembershipUpdate)}));
   auto update = protocol::DecodeMembershipUpdate(d.notices[0].payload->view());
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->changes.size(), 1u);
@@ -154,7 +155,7 @@ TEST_F(ReplicaRegistryTest, AnEvictionOnOneMasterRekeysTheMembersOfTheOther) {
   ASSERT_TRUE(heard.ok()) << heard.status().ToString();
   EXPECT_EQ(Targets(*heard), (std::vector<std::string>{
                                  T("node1", MessageType::kLeaveNotice, true),
-                                 T("node2", MessageType::kMembershipUpdate)}));
+                                 T("*", MessageType::kMembershipUpdate)}));
   auto update =
       protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
   ASSERT_TRUE(update.ok());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes.h"
+#include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
 
 namespace tvd::master {
@@ -45,15 +46,25 @@ std::vector<std::string> Whats(const Decision& d) {
   return out;
 }
 
-// "host:type[:end]" per notice, in order.
+// "tvd/host:type[:end]" per notice, in order; a broadcast is
+// "tvd/*[-except]:type".
 std::vector<std::string> Targets(const Decision& d) {
   std::vector<std::string> out;
   for (const Notice& n : d.notices) {
-    out.push_back(n.tvd + "/" + n.host + ":" +
+    std::string to =
+        n.broadcast ? "*" + (n.host.empty() ? "" : "-" + n.host) : n.host;
+    out.push_back(n.tvd + "/" + to + ":" +
                   std::to_string(static_cast<int>(n.type)) +
                   (n.end ? ":end" : ""));
   }
   return out;
+}
+
+// A broadcast to every member of `tvd` but `except` (empty: none).
+std::string All(const std::string& tvd, const std::string& except,
+                MessageType type) {
+  return tvd + "/*" + (except.empty() ? "" : "-" + except) + ":" +
+         std::to_string(static_cast<int>(type));
 }
 
 std::string T(const std::string& tvd, const std::string& host, MessageType type,
@@ -107,6 +118,52 @@ TEST_F(MasterRegistryTest, CheckJoinExactErrors) {
   EXPECT_EQ(req->interval, std::chrono::seconds(7));
 }
 
+TEST_F(MasterRegistryTest, AnAuthorizedHostWithAnotherRoleIsStillRefused) {
+  EXPECT_EQ(registry_.CheckJoin("blue", {pki::Role::kAdmin, "node1"}).status(),
+            PermissionDenied("admin:node1 is not a host"));
+  // The policy changes what is authorized at once.
+  AddAdminTvd("red", 2, {"node1"});
+  EXPECT_TRUE(registry_.CheckJoin("red", Host("node1")).ok());
+  std::string xml = Policy("red", 2, {"node2"});
+  ASSERT_TRUE(
+      registry_.UpdateTvd(*policy::ParseTvdPolicy(xml, "t"), xml, "admin:a")
+          .ok());
+  EXPECT_EQ(registry_.CheckJoin("red", Host("node1")).status(),
+            PermissionDenied("host node1 is not authorized for TVD red"));
+  EXPECT_TRUE(registry_.CheckJoin("red", Host("node2")).ok());
+}
+
+// The grant's list is kept in step with each change, not rebuilt: it must
+// stay what the members and their addresses say.
+TEST_F(MasterRegistryTest, TheGrantsMemberListFollowsJoinsMovesAndRemovals) {
+  AddAdminTvd("red", 2, {"node1", "node2", "node3"});
+  MustJoin("blue", "node3");
+  MustJoin("blue", "node1");
+  MustJoin("red", "node2");
+  MustJoin("red", "node1");
+  // node1 moves (by its join to red): blue's list has the new address.
+  auto moved = registry_.Join("red", "node1", "10.7.7.7", "h");
+  ASSERT_TRUE(moved.ok());
+  auto j = registry_.Join("blue", "node2", "10.0.0.2", "h");
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->grant.members,
+            (std::vector<protocol::Member>{{"node1", "10.7.7.7"},
+                                           {"node2", "10.0.0.2"},
+                                           {"node3", "10.0.0.3"}}));
+  EXPECT_EQ(j->grant.members, registry_.MembersOf(*registry_.Find("blue")));
+  ASSERT_TRUE(
+      registry_.RemoveMember("blue", "node1", MembershipChange::kEvicted, "x")
+          .ok());
+  // Another master recorded a new address for node3.
+  registry_.ApplyStoredHost("node3", "10.3.3.3");
+  j = registry_.Join("blue", "node2", "10.0.0.2", "h");
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->grant.members,
+            (std::vector<protocol::Member>{{"node2", "10.0.0.2"},
+                                           {"node3", "10.3.3.3"}}));
+  EXPECT_EQ(j->grant.members, registry_.MembersOf(*registry_.Find("blue")));
+}
+
 // A JoinGrant carries every member, and a host refuses one above
 // protocol::kMaxMembers: a full TVD refuses a new member, not a rejoin.
 TEST(MasterRegistryLimitTest, AFullTvdRefusesANewMemberButNotARejoin) {
@@ -153,7 +210,7 @@ TEST_F(MasterRegistryTest, SecondJoinTellsTheOthersWithoutAKey) {
   ASSERT_TRUE(j.ok());
   ASSERT_EQ(Targets(j->decision),
             (std::vector<std::string>{
-                T("blue", "node1", MessageType::kMembershipUpdate)}));
+                All("blue", "node2", MessageType::kMembershipUpdate)}));
   auto update =
       protocol::DecodeMembershipUpdate(j->decision.notices[0].payload->view());
   ASSERT_TRUE(update.ok());
@@ -207,7 +264,7 @@ TEST_F(MasterRegistryTest, LeaveRekeysAndTellsEveryone) {
   EXPECT_FALSE(d->writes[1].required);  // the old best-effort audit row
   EXPECT_EQ(Targets(*d),
             (std::vector<std::string>{
-                T("blue", "node2", MessageType::kMembershipUpdate),
+                All("blue", "node1", MessageType::kMembershipUpdate),
                 T("blue", "node1", MessageType::kLeaveNotice, true)}));
   auto update = protocol::DecodeMembershipUpdate(d->notices[0].payload->view());
   ASSERT_TRUE(update.ok());
@@ -232,7 +289,7 @@ TEST_F(MasterRegistryTest, EvictRemovesTheHostFromEveryTvd) {
   Decision d = registry_.Evict("node1", "quote refused");
   EXPECT_EQ(Targets(d),
             (std::vector<std::string>{
-                T("blue", "node2", MessageType::kMembershipUpdate),
+                All("blue", "node1", MessageType::kMembershipUpdate),
                 T("blue", "node1", MessageType::kLeaveNotice, true),
                 T("green", "node1", MessageType::kLeaveNotice, true)}));
   EXPECT_FALSE(registry_.IsMember("blue", "node1"));
@@ -322,7 +379,9 @@ TEST_F(MasterRegistryTest, UpdateTvdExactErrors) {
       AlreadyExists("TVD id 1 is already used by TVD blue"));
 }
 
-TEST_F(MasterRegistryTest, PolicyUpdateReachesEveryMemberAndEvictsTheDropped) {
+// Members get the policy without its authorized hosts (member_view.h): a
+// change of the hosts alone is no PolicyUpdate; a dropped member is evicted.
+TEST_F(MasterRegistryTest, DroppingAHostEvictsItAndSendsNoPolicyUpdate) {
   AddAdminTvd("red", 2, {"node1", "node2"});
   MustJoin("red", "node1");
   MustJoin("red", "node2");
@@ -336,18 +395,46 @@ TEST_F(MasterRegistryTest, PolicyUpdateReachesEveryMemberAndEvictsTheDropped) {
                 "Transition red epoch 2 -node2", "Audit evicted red/node2"}));
   EXPECT_EQ(Targets(out->decision),
             (std::vector<std::string>{
-                T("red", "node1", MessageType::kPolicyUpdate),
-                T("red", "node2", MessageType::kPolicyUpdate),
-                T("red", "node1", MessageType::kMembershipUpdate),
+                All("red", "node2", MessageType::kMembershipUpdate),
                 T("red", "node2", MessageType::kLeaveNotice, true)}));
+  auto notice =
+      protocol::DecodeLeaveNotice(out->decision.notices[1].payload->view());
+  ASSERT_TRUE(notice.ok());
+  EXPECT_EQ(notice->reason, "no longer authorized by the policy of TVD red");
+}
+
+TEST_F(MasterRegistryTest, ARuleChangeReachesEveryMemberAsTheMemberView) {
+  AddAdminTvd("red", 2, {"node1", "node2"});
+  MustJoin("red", "node1");
+  auto joined = registry_.Join("red", "node2", "10.0.0.2", "h");
+  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
+  const std::string view_before = joined->grant.policy_xml;
+  EXPECT_EQ(view_before.find("CN=node1"), std::string::npos) << view_before;
+  auto parsed_before = policy::ParseTvdPolicy(view_before, "grant");
+  ASSERT_TRUE(parsed_before.ok()) << parsed_before.status();
+  EXPECT_EQ(joined->grant.policy_digest,
+            policy::CanonicalDigest(*parsed_before));
+  ASSERT_TRUE(ApplyAll(joined->decision, store_).ok());
+
+  std::string xml = Policy("red", 2, {"node1", "node2"});
+  const std::string from = "attestation-interval=\"7\"";
+  xml.replace(xml.find(from), from.size(), "attestation-interval=\"9\"");
+  auto out =
+      registry_.UpdateTvd(*policy::ParseTvdPolicy(xml, "t"), xml, "admin:a");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(
+      Targets(out->decision),
+      (std::vector<std::string>{All("red", "", MessageType::kPolicyUpdate)}));
   auto update =
       protocol::DecodePolicyUpdate(out->decision.notices[0].payload->view());
   ASSERT_TRUE(update.ok());
-  EXPECT_EQ(update->policy_xml, xml);
-  auto notice =
-      protocol::DecodeLeaveNotice(out->decision.notices[3].payload->view());
-  ASSERT_TRUE(notice.ok());
-  EXPECT_EQ(notice->reason, "no longer authorized by the policy of TVD red");
+  EXPECT_EQ(update->policy_xml.find("CN=node"), std::string::npos)
+      << update->policy_xml;
+  auto parsed = policy::ParseTvdPolicy(update->policy_xml, "update");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->authorized_hosts.empty());
+  EXPECT_EQ(parsed->host_requirements.attestation_interval_seconds, 9u);
+  EXPECT_EQ(update->policy_digest, policy::CanonicalDigest(*parsed));
 }
 
 TEST_F(MasterRegistryTest, RemoveTvdExactErrorsAndLeaveNotices) {

@@ -30,7 +30,7 @@ TEST(OverviewDaemonTest, FlagsAndDefaults) {
   auto f = daemon::ParseDaemonFlags(OverviewDaemonSpec(), kRequired);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->listen, (daemon::Endpoint{"127.0.0.1", 8480}));
-  EXPECT_EQ(f->master, (daemon::Endpoint{"127.0.0.1", 7400}));
+  EXPECT_EQ(f->masters, (std::vector<daemon::Endpoint>{{"127.0.0.1", 7400}}));
   EXPECT_EQ(f->master_name, "tvd-master");
   EXPECT_EQ(f->refresh_seconds, 5);
   EXPECT_EQ(f->cache, milliseconds(1000));
@@ -52,6 +52,12 @@ TEST(OverviewDaemonTest, FlagsAndDefaults) {
   EXPECT_EQ(f->refresh_seconds, 0);
   EXPECT_EQ(f->cache, milliseconds(250));
   EXPECT_EQ(f->timeout, milliseconds(2000));
+  args = kRequired;
+  args[1] = "127.0.0.1:7400,[::1]:7401";
+  f = daemon::ParseDaemonFlags(OverviewDaemonSpec(), args);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->masters, (std::vector<daemon::Endpoint>{{"127.0.0.1", 7400},
+                                                       {"::1", 7401}}));
 }
 
 TEST(OverviewDaemonTest, FlagErrors) {

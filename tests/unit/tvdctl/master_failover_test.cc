@@ -1,19 +1,21 @@
-// tvdctl's requests to a list of master replicas (master_failover.h): the
-// order tried, what moves on (no connection) and what is final (any answer),
-// the errors when no master accepts the connection, and the master list in
-// tvdctl's settings.
-#include "tvd/tvdctl/master_failover.h"
-
+// tvdctl's requests to a list of master replicas
+// (protocol/failover_admin_client.h): the order tried, what moves on (no
+// connection) and what is final (any answer), the errors when no master accepts
+// the connection, and the master list in tvdctl's settings.
 #include <gtest/gtest.h>
 
 #include <map>
 
+#include "tvd/protocol/failover_admin_client.h"
 #include "tvd/tvdctl/tvd_command.h"
 
 namespace tvd::tvdctl {
 namespace {
 
 using daemon::Endpoint;
+using protocol::AskFirstReachable;
+using protocol::MasterAttempt;
+using protocol::TryMaster;
 
 const std::vector<Endpoint> kThree = {
     {"127.0.0.1", 7401}, {"127.0.0.2", 7402}, {"::1", 7403}};

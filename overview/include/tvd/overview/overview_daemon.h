@@ -3,7 +3,7 @@
 // by HttpServer), in the library so tests start it the way main does
 // (daemon/run_daemon.h).
 //
-//   tvd-overview --master ADDRESS:PORT [--master-name NAME] --ca PEM
+//   tvd-overview --master ADDRESS:PORT[,...] [--master-name NAME] --ca PEM
 //                --cert PEM --key PEM
 //                --rm-server ENDPOINT --rm-server-key FILE --rm-key PREFIX
 //                [--listen ADDRESS:PORT]      default 127.0.0.1:8480
@@ -30,7 +30,9 @@ struct OverviewFlags {
   daemon::Endpoint listen{"127.0.0.1", 8480};
   bool allow_non_loopback = false;
   std::vector<std::string> allowed_hosts;
-  daemon::Endpoint master;
+  // The master, or its replicas in the order to try them: a query goes to
+  // the first that accepts the connection.
+  std::vector<daemon::Endpoint> masters;
   std::string master_name = "tvd-master";
   std::string ca;
   std::string cert;

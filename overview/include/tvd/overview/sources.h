@@ -10,8 +10,10 @@
 #include <string>
 
 #include "tvd/channel/tls_context.h"
+#include "tvd/daemon/endpoint.h"
 #include "tvd/mutex.h"
 #include "tvd/overview/model.h"
+#include "tvd/protocol/failover_admin_client.h"
 #include "tvd/protocol/master_client.h"
 #include "tvd/rm/curve_keys.h"
 #include "tvd/status.h"
@@ -40,11 +42,14 @@ class RmSource {
   virtual std::string Describe() const = 0;
 };
 
-// The real master source: one AdminClient connection per query.
+// The real master source: one admin connection per query, to the first of
+// the master's replicas that accepts it (protocol/failover_admin_client.h).
 class AdminMasterSource : public MasterSource {
  public:
+  // `masters`: never empty; every replica presents host:`master_name`.
   // `tls`: kClient context with an admin certificate; owned here.
-  AdminMasterSource(protocol::MasterEndpoint endpoint,
+  AdminMasterSource(std::vector<daemon::Endpoint> masters,
+                    std::string master_name,
                     std::unique_ptr<channel::TlsContext> tls,
                     std::chrono::milliseconds timeout);
   StatusOr<nlohmann::json> QueryTvds() override;
@@ -53,9 +58,8 @@ class AdminMasterSource : public MasterSource {
 
  private:
   StatusOr<nlohmann::json> Query(int kind);
-  protocol::MasterEndpoint endpoint_;
   std::unique_ptr<channel::TlsContext> tls_;
-  std::chrono::milliseconds timeout_;
+  protocol::FailoverAdminClient client_;
 };
 
 // The real rm-server source. A fresh CURVE connection per snapshot, so a

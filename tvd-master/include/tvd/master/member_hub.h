@@ -13,10 +13,28 @@
 // also queued decoded (once for all members), so the server can merge
 // several without decoding them per member.
 //
-// Locks: MemberHub::mutex_ guards the map of current sessions; each
-// MemberSession::mutex_ guards its outbox. The hub's lock is never held
-// while a session's lock is taken, and neither is held during I/O or while
-// a notifier runs.
+// Broadcasts: a message for every member of a TVD (Notice::broadcast) is
+// not pushed N times. It is published once to the TVD's feed, a list of
+// the TVD's broadcasts in decision order; each session attached to the
+// TVD reads the feed from where it last stopped when it is taken (Take),
+// interleaved with what was pushed to it alone in the order both
+// happened. A publish tells the member loop once per TVD (SetFeedNotifier)
+// instead of waking N sessions: the cost of a join on the master no
+// longer grows with the TVD's size. Feed entries are freed once every
+// session has read past them.
+//
+// Which broadcasts a session reads: those decided after it was attached
+// (each broadcast has a sequence number reserved when it is decided,
+// under the decision lock), not leaving out its own host, and, once the
+// session ended (End, or a pushed message with `end`), none published
+// after that.
+//
+// Locks: MemberHub::mutex_ guards the map of current sessions and the
+// feeds' sequence numbers; each MemberSession::mutex_ guards its outbox;
+// a feed's own lock guards its list. Order: a session's lock, then a
+// feed's; the hub's lock, then a feed's. The hub's lock is never held while
+// a session's lock is taken, and none is held during I/O or while a
+// notifier runs.
 #pragma once
 
 #include <atomic>
@@ -35,6 +53,10 @@
 #include "tvd/status.h"
 
 namespace tvd::master {
+
+// One published broadcast of a TVD's feed (internal to member_hub.cc).
+struct FeedNode;
+struct Feed;
 
 class MemberSession {
  public:
@@ -90,6 +112,14 @@ class MemberSession {
   std::atomic<bool> attested{false};
 
  private:
+  friend class MemberHub;
+  // Tells the server (as a push of that urgency would) without queuing.
+  void Poke(Urgency u);
+  // The feed's newest position (null without a feed).
+  std::shared_ptr<FeedNode> FeedTailLocked() TVD_REQUIRES(mutex_);
+  // Moves the feed's broadcasts this session reads, up to `stop` (null:
+  // every published one), into `out`. With the feed's lock held.
+  void ReadFeedLocked(const FeedNode* stop, Batch& out) TVD_REQUIRES(mutex_);
   MemberSession(std::string tvd, std::string host, int fd)
       : tvd_(std::move(tvd)), host_(std::move(host)), wake_fd_(fd) {}
   // Raises the pending urgency to `u`; returns the notifier to call
@@ -105,6 +135,15 @@ class MemberSession {
   Batch outbox_ TVD_GUARDED_BY(mutex_);
   Urgency told_ TVD_GUARDED_BY(mutex_) = Urgency::kNone;
   std::function<void(Urgency)> notify_ TVD_GUARDED_BY(mutex_);
+  // The TVD's feed (set by MemberHub::Attach; null: broadcasts never
+  // reach this session), the next entry to read, the first sequence
+  // number read, and where an ended session stops.
+  std::shared_ptr<Feed> feed_ TVD_GUARDED_BY(mutex_);
+  std::shared_ptr<FeedNode> cursor_ TVD_GUARDED_BY(mutex_);
+  std::uint64_t min_seq_ TVD_GUARDED_BY(mutex_) = 0;
+  std::shared_ptr<FeedNode> end_at_ TVD_GUARDED_BY(mutex_);
+  // Aligned with outbox_.frames: the feed's position when each was pushed.
+  std::vector<std::shared_ptr<FeedNode>> positions_ TVD_GUARDED_BY(mutex_);
 };
 using MemberSessionPtr = std::shared_ptr<MemberSession>;
 
@@ -150,9 +189,38 @@ std::vector<protocol::MembershipUpdate> MergeMembershipUpdates(
 
 class MemberHub {
  public:
+  MemberHub() = default;
+  ~MemberHub();
+  MemberHub(const MemberHub&) = delete;
+  MemberHub& operator=(const MemberHub&) = delete;
+
   // Makes `session` the current channel of (tvd, host); returns the one it
-  // replaces (or null), which the caller ends.
+  // replaces (or null), which the caller ends. A session attached for the
+  // first time reads the TVD's broadcasts reserved from now on.
   MemberSessionPtr Attach(const MemberSessionPtr& session);
+
+  // The sequence number of a broadcast to `tvd` decided now. Called under
+  // the lock that orders decisions, as Attach is; Publish follows in the
+  // same order (the journal's), or not at all for a decision that failed.
+  std::uint64_t Reserve(const std::string& tvd);
+  // Publishes broadcast `seq` of `tvd` (`frame`: as for Push; `update`: its
+  // decoded MembershipUpdate or null; `except`: the host it leaves out, or
+  // empty) and tells the feed notifier, or without one every session of
+  // the TVD.
+  void Publish(const std::string& tvd, std::uint64_t seq,
+               channel::MessageType type,
+               std::shared_ptr<const SecureBytes> frame,
+               std::shared_ptr<const protocol::MembershipUpdate> update,
+               const std::string& except);
+  // From now on a publish calls `notify(tvd, urgency, members)` (outside
+  // every lock, on the publishing thread, possibly once more after it was
+  // replaced) instead of telling each session; the urgency is as a push
+  // of the message's type would raise, `members` the TVD's member count
+  // after a MembershipUpdate (all masters' members: what paces the
+  // writes), else 0. Null: each session again.
+  using FeedNotifier = std::function<void(
+      const std::string& tvd, MemberSession::Urgency u, std::size_t members)>;
+  void SetFeedNotifier(FeedNotifier notify);
   // Forgets `session` if it is still the current one of its (tvd, host).
   void Detach(const MemberSessionPtr& session);
   // The current session of (tvd, host), or null; Remove also forgets it.
@@ -180,6 +248,13 @@ class MemberHub {
   std::map<std::string, std::map<std::string, MemberSessionPtr>, std::less<>>
       sessions_ TVD_GUARDED_BY(mutex_);
   std::size_t size_ TVD_GUARDED_BY(mutex_) = 0;
+  struct FeedState {
+    std::shared_ptr<Feed> feed;
+    std::uint64_t next_seq = 1;
+  };
+  FeedState& FeedOfLocked(const std::string& tvd) TVD_REQUIRES(mutex_);
+  std::map<std::string, FeedState, std::less<>> feeds_ TVD_GUARDED_BY(mutex_);
+  FeedNotifier feed_notify_ TVD_GUARDED_BY(mutex_);
 };
 
 }  // namespace tvd::master

@@ -48,23 +48,42 @@ struct TvdState {
   policy::TvdPolicy policy;
   std::string xml;
   Sha256Digest digest{};
+  // What members get of the policy, and its digest (policy/member_view.h):
+  // the policy without its authorized hosts.
+  std::string member_xml;
+  Sha256Digest member_digest{};
   attest::TcbRequirements requirements;
   std::uint64_t epoch = 0;
   SecureBytes key;  // of `epoch`; stored only wrapped under the KEK
   bool from_file = false;
+  // The host names `policy` authorizes (AuthorizedHostNames): a join is
+  // checked in O(log N), not against every subject of a policy that lists
+  // N hosts.
+  std::set<std::string> authorized;
   std::set<std::string> members;  // host names
+  // `members` with their underlay addresses, sorted by host: what a grant
+  // carries, kept in step with each join and removal instead of being
+  // rebuilt from the two maps for every grant. Rebuilt when not valid.
+  std::vector<protocol::Member> roster;
+  bool roster_valid = false;
   // The stored row's token this state was decided on or produced: the
   // precondition of the next decision on the TVD (TvdTransition).
   std::string token;
 };
 
-// One message for the member channel of (tvd, host).
+// One message for the member channel of (tvd, host), or, `broadcast`, one
+// message for the channel of every member of `tvd` but `host` (empty:
+// none left out): a change of a TVD of N members is one notice, not N.
+// A broadcast reaches the members of the TVD as of the decision: a member
+// the same decision removes is told to leave by a notice of its own before
+// it (or is `host`), and a member that joins later hears none of it.
 struct Notice {
   std::string tvd;
   std::string host;
   channel::MessageType type;
   std::shared_ptr<const SecureBytes> payload;
   bool end = false;  // close the channel after this message
+  bool broadcast = false;
 };
 
 // One durable write. `required`: its failure fails the decision (and stops
@@ -154,7 +173,7 @@ class TvdRegistry {
   // replaces a known address: a grant with an empty member address is
   // refused by every host.
   void ApplyStoredHost(const std::string& host, const std::string& underlay) {
-    if (!underlay.empty()) underlay_[host] = underlay;
+    if (!underlay.empty()) SetUnderlay(host, underlay);
   }
   // A policy file from the policy directory: added when new, replacing the
   // stored one when changed (keeping its epoch and members), only marked as
@@ -253,6 +272,14 @@ class TvdRegistry {
   std::vector<protocol::Member> MembersOf(const TvdState& t) const;
 
  private:
+  // Records the address of `host` and brings the rosters of its TVDs up to
+  // date.
+  void SetUnderlay(const std::string& host, const std::string& underlay);
+  // `t.roster`, rebuilt first when not valid.
+  const std::vector<protocol::Member>& Roster(TvdState& t) const;
+  // Keeps a valid roster in step with `host` joining (or moving) / going.
+  void RosterPut(TvdState& t, const std::string& host) const;
+  void RosterErase(TvdState& t, const std::string& host) const;
   Status CheckRoom(const std::string& tvd, const TvdState& t,
                    const std::string& host) const;
   // Gives `t` a new token (remembered as this registry's own) and returns

@@ -11,7 +11,7 @@
 //
 // Connection: --master ADDRESS:PORT[,ADDRESS:PORT...] (the master, or up
 // to 16 replicas of it: a request goes to the first that accepts the
-// connection, master_failover.h), --master-name NAME (the CN of the
+// connection, protocol/failover_admin_client.h), --master-name NAME (the CN of the
 // master's certificate, default "tvd-master"), --ca PEM, --cert PEM,
 // --key PEM. Each falls back to an environment variable (TVD_MASTER,
 // TVD_MASTER_NAME, TVD_ADMIN_CA, TVD_ADMIN_CERT, TVD_ADMIN_KEY), then to the

@@ -144,6 +144,9 @@ class FlagSet {
 
   const std::string& program() const { return program_; }
 
+  // True when a flag `name` (without dashes) is declared.
+  bool Has(std::string_view name) const;
+
  private:
   Flag& Add(std::string name, std::string value_name,
             std::function<Status(std::string_view)> apply, std::string help);

@@ -10,15 +10,21 @@
 //   }
 //
 // RunDaemon: names the log component → parses the flags (plus --log-level,
-// and --port-file for a daemon that listens) → blocks the stop signals
-// (stop_signals.h) before any thread starts → Start(options) → writes the
-// bound port to --port-file (rm-server: its endpoints to --endpoints-file)
-// → Daemon::Run (waits for SIGTERM/SIGINT, or the
-// daemon's own loop) → Daemon::Stop.
+// --port-file for a daemon that listens, and --config FILE of the same keys
+// for a daemon that declares no "config" flag itself) → takes NOTIFY_SOCKET
+// (sd_notify.h) → the spec's check (startup_checks.h) → blocks the stop
+// signals (stop_signals.h) before any thread starts → Start(options) →
+// writes the bound port to --port-file (rm-server: its endpoints to
+// --endpoints-file) → READY=1 to the service manager → Daemon::Run (waits
+// for SIGTERM/SIGINT, or the daemon's own loop) → STOPPING=1 →
+// Daemon::Stop.
 //
 // Exit codes: 0 after a clean stop (and after --help), 2 for a usage error
-// (printed as "NAME: WHY" on stderr), 1 when the start failed, the port file
-// could not be written or Run returned an error (logged).
+// (printed as "NAME: WHY" on stderr, then a line pointing at --help; an
+// unknown or missing key of a config file is one line "NAME: WHY; fix:
+// ..."), 1 when the check or the start failed, the port file could not be
+// written, the service manager could not be told, or Run returned an error
+// (logged, one line).
 #pragma once
 
 #include <cstdint>
@@ -72,6 +78,10 @@ struct DaemonSpec {
   std::function<void(FlagSet& flags, Options& options)> declare;
   // Starts the daemon from parsed options (the wiring). Errors exit 1.
   std::function<StatusOr<DaemonPtr>(Options& options)> start;
+  // Optional: checks the files and directories the options name before
+  // anything starts (startup_checks.h), so bad configuration fails with one
+  // line naming the file and the fix. Errors exit 1; Start is not called.
+  std::function<Status(const Options& options)> check;
 };
 
 // Parses `args` with the spec's flags (only those: not --port-file or
@@ -99,6 +109,7 @@ struct DaemonHooks {
   std::string address_file_help;
   std::function<void(FlagSet&)> declare;
   std::function<StatusOr<DaemonPtr>()> start;
+  std::function<Status()> check;  // empty: nothing to check
 };
 int RunDaemonWithHooks(const DaemonHooks& hooks,
                        const std::vector<std::string>& args);
@@ -111,7 +122,10 @@ int RunDaemon(const DaemonSpec<Options>& spec,
       {spec.name, spec.summary, spec.listens, spec.address_file_flag,
        spec.address_file_help,
        [&](FlagSet& flags) { spec.declare(flags, options); },
-       [&]() { return spec.start(options); }},
+       [&]() { return spec.start(options); },
+       spec.check
+           ? std::function<Status()>([&]() { return spec.check(options); })
+           : std::function<Status()>()},
       args);
 }
 

@@ -50,6 +50,16 @@ struct MasterClientOptions {
   // The master keeps enrolled AKs in its state, so this is needed on the
   // first join of a host; doing it on every join is harmless.
   bool enrol_ak = true;
+  // Keep the member list (JoinGrant plus every MembershipUpdate, checked
+  // against the master's count). Off, the client keeps no list and checks
+  // nothing: on_membership gets each update with an empty list, and the
+  // caller keeps what it needs (the master benchmark's count-only hosts,
+  // thousands of which would otherwise hold thousands of entries each).
+  bool keep_member_list = true;
+  // How often Serve() looks at its stop flag while the channel is quiet.
+  // A benchmark serving thousands of simulated hosts in one process sets
+  // it longer: each check wakes each host's thread.
+  std::chrono::milliseconds stop_check{200};
 };
 
 // Called on Serve()'s thread. Keys inside the messages are SecureBytes; the
@@ -89,9 +99,10 @@ class MasterClient {
   StatusOr<JoinGrant> Join(const JoinRequest& request);
 
   // Serves the member channel until it ends or `stop` becomes true (checked
-  // every 200 ms). OK when the master sent LeaveNotice or `stop` was set;
-  // Unavailable when the channel dropped (reconnect with Join()); the peer's
-  // error otherwise (e.g. re-attestation refused).
+  // every options.stop_check, 200 ms by default). OK when the master sent
+  // LeaveNotice or `stop` was set; Unavailable when the channel dropped
+  // (reconnect with Join()); the peer's error otherwise (e.g. re-attestation
+  // refused).
   Status Serve(const MasterEvents& events, const std::atomic<bool>& stop);
 
   // Closes the member channel (no notice to the master).

@@ -1,6 +1,6 @@
-// tvdctl's requests to a list of master replicas (docs/host.md, "Fail-over
-// across master replicas"): a request goes to the first master that
-// accepts the connection.
+// Admin requests to a list of master replicas (tvdctl, tvd-overview)
+// (docs/host.md, "Fail-over across master replicas"): a request goes to the
+// first master that accepts the connection.
 //
 // A master that cannot be connected to (TCP refused or timed out, a TLS
 // handshake cut or timed out, a certificate that is not --master-name's)
@@ -27,7 +27,7 @@
 #include "tvd/protocol/messages.h"
 #include "tvd/status.h"
 
-namespace tvd::tvdctl {
+namespace tvd::protocol {
 
 // One try at one master.
 struct MasterAttempt {
@@ -59,7 +59,7 @@ class FailoverAdminClient {
   StatusOr<std::string> AddTvd(const std::string& policy_xml) const;
   StatusOr<std::string> UpdateTvd(const std::string& policy_xml) const;
   StatusOr<std::string> RemoveTvd(const std::string& tvd) const;
-  StatusOr<std::string> Query(const protocol::AdminQuery& query) const;
+  StatusOr<std::string> Query(const AdminQuery& query) const;
 
   // "tvd-master ADDR:PORT" or "tvd-master ADDR:PORT,ADDR:PORT".
   std::string Describe() const;
@@ -74,4 +74,4 @@ class FailoverAdminClient {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace tvd::tvdctl
+}  // namespace tvd::protocol

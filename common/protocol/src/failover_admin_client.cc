@@ -1,10 +1,10 @@
-#include "tvd/tvdctl/master_failover.h"
+#include "tvd/protocol/failover_admin_client.h"
 
 #include "tvd/channel/channel_client.h"
 #include "tvd/daemon/endpoint_list.h"
 #include "tvd/pki/identity.h"
 
-namespace tvd::tvdctl {
+namespace tvd::protocol {
 
 using channel::MessageType;
 
@@ -55,8 +55,8 @@ StatusOr<std::string> FailoverAdminClient::Call(
               channel::Frame frame,
               (*conn)->ReadExpected(MessageType::kAdminReply, timeout_));
           (*conn)->Close();
-          TVD_ASSIGN_OR_RETURN(protocol::AdminReply reply,
-                               protocol::DecodeAdminReply(frame.payload));
+          TVD_ASSIGN_OR_RETURN(AdminReply reply,
+                               DecodeAdminReply(frame.payload));
           return std::move(reply.json);
         }();
         return a;
@@ -65,25 +65,23 @@ StatusOr<std::string> FailoverAdminClient::Call(
 
 StatusOr<std::string> FailoverAdminClient::AddTvd(
     const std::string& xml) const {
-  return Call(MessageType::kTvdAdd, protocol::Encode(protocol::TvdAdd{xml}));
+  return Call(MessageType::kTvdAdd, Encode(TvdAdd{xml}));
 }
 StatusOr<std::string> FailoverAdminClient::UpdateTvd(
     const std::string& xml) const {
-  return Call(MessageType::kTvdUpdate,
-              protocol::Encode(protocol::TvdUpdate{xml}));
+  return Call(MessageType::kTvdUpdate, Encode(TvdUpdate{xml}));
 }
 StatusOr<std::string> FailoverAdminClient::RemoveTvd(
     const std::string& tvd) const {
-  return Call(MessageType::kTvdRemove,
-              protocol::Encode(protocol::TvdRemove{tvd}));
+  return Call(MessageType::kTvdRemove, Encode(TvdRemove{tvd}));
 }
 StatusOr<std::string> FailoverAdminClient::Query(
-    const protocol::AdminQuery& query) const {
-  return Call(MessageType::kAdminQuery, protocol::Encode(query));
+    const AdminQuery& query) const {
+  return Call(MessageType::kAdminQuery, Encode(query));
 }
 
 std::string FailoverAdminClient::Describe() const {
   return "tvd-master " + daemon::EndpointListToString(masters_);
 }
 
-}  // namespace tvd::tvdctl
+}  // namespace tvd::protocol
