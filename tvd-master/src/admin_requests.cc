@@ -41,12 +41,15 @@ Status AdminRequests::Handle(Connection& conn, Frame frame) {
 StatusOr<std::string> AdminRequests::Request(const pki::Identity& admin,
                                              const Frame& frame) {
   if (frame.type != MessageType::kAdminQuery) {
+    TVD_RETURN_IF_ERROR(core_.Serving());
     return Change(admin.ToString(), frame);
   }
   TVD_ASSIGN_OR_RETURN(auto q, protocol::DecodeAdminQuery(frame.payload));
   if (q.kind == protocol::AdminQueryKind::kMaster) {
     return core_.replica_status();
   }
+  // The registry of a master cut off from its store may be stale.
+  TVD_RETURN_IF_ERROR(core_.Serving());
   std::vector<TvdView> snapshot;
   {
     MutexLock lock(core_.mutex);

@@ -58,6 +58,8 @@ StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,
                              60000, "");
   keys.Integer<std::int64_t>("eviction_grace_ms", &c.eviction_grace_ms, 1000,
                              3600000, "");
+  keys.Integer<std::int64_t>("store_failover_ms", &c.store_failover_ms, 1000,
+                             15000, "");
   TVD_RETURN_IF_ERROR(keys.ParseConfigText(text, source));
   TVD_RETURN_IF_ERROR(keys.CheckRequiredKeys(source));
   if (c.ovsdb_remotes.empty() && c.state_db.empty()) {

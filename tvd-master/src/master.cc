@@ -12,9 +12,11 @@
 #include "master_duties.h"
 #include "member_channels.h"
 #include "tvd/channel/channel_client.h"
+#include "tvd/log.h"
 #include "tvd/master/key_wrap.h"
 #include "tvd/master/ovsdb_store.h"
 #include "tvd/master/ovsdb_store_watch.h"
+#include "tvd/master/store_fence.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {
@@ -131,6 +133,19 @@ Status LoadShared(MasterCore& core) {
   return loaded;
 }
 
+// One leader probe of the store fence: a read that the link sends only to
+// a server it has just confirmed as the leader (or standalone).
+Status ProbeLeader(OvsdbLeaderLink& link) {
+  nlohmann::json ops = nlohmann::json::array(
+      {nlohmann::json{{"op", "select"},
+                      {"table", "Store_Identity"},
+                      {"where", nlohmann::json::array()},
+                      {"columns", nlohmann::json::array({"_uuid"})}}});
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out, link.Read(ops));
+  if (!out.ok) return Unavailable("store probe failed: " + out.error);
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Master>> Master::Start(MasterOptions options) {
@@ -138,8 +153,17 @@ StatusOr<std::unique_ptr<Master>> Master::Start(MasterOptions options) {
   if (options.ovsdb_remotes.empty()) {
     TVD_ASSIGN_OR_RETURN(store, OpenSqliteStore(options.state_db));
   } else {
+    if (!options.store_gate) {
+      options.store_gate = std::make_shared<StoreGate>();
+    }
     OvsdbStoreOptions o;
     o.remotes = options.ovsdb_remotes;
+    o.gate = options.store_gate;
+    // A call in flight when the master is cut off ends within one call
+    // timeout after the gate closes: at most half the fail-over bound, so
+    // a re-attestation round waiting on the store (its AK clock) does not
+    // hold the host past its eviction deadline.
+    o.call_timeout = std::min(o.call_timeout, options.store_failover / 2);
     TVD_ASSIGN_OR_RETURN(store, OpenOvsdbStore(std::move(o), options.kek));
   }
   ListenerFactory listen =
@@ -173,6 +197,9 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
                                           }));
   }
   TVD_ASSIGN_OR_RETURN(m->members_, MemberChannels::Start(*m->core_));
+  if (!m->core_->options.ovsdb_remotes.empty()) {
+    TVD_RETURN_IF_ERROR(m->StartFence());
+  }
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
   if (m->core_->options.run_duties) {
@@ -209,9 +236,52 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
 
 Master::~Master() { Stop(); }
 
+Status Master::StartFence() {
+  MasterCore* core = core_.get();
+  const auto bound = core->options.store_failover;
+  // The probe's own connection: each attempt bounded by a quarter of the
+  // bound, so a probe of a cut-off store returns within about the bound
+  // even after trying every remote.
+  OvsdbLinkOptions lo;
+  lo.remotes = core->options.ovsdb_remotes;
+  lo.schema_version = kTvdMasterSchemaVersion;
+  lo.call_timeout = std::max(bound / 4, std::chrono::milliseconds(100));
+  lo.failover_timeout = lo.call_timeout;
+  auto link = std::make_shared<OvsdbLeaderLink>(std::move(lo));
+  StoreFenceHooks hooks;
+  hooks.probe = [link] { return ProbeLeader(*link); };
+  hooks.lost = [core](const std::string& why) {
+    core->serving.Close(why);
+    // Without a LeaveNotice: the hosts keep their membership, VMs and
+    // tunnels, and rejoin another master in their list.
+    core->hub.EndAll();
+  };
+  Master* self = this;
+  hooks.regained = [self, core, bound]() -> Status {
+    // A watch that followed a server through the cut may have missed
+    // updates without noticing: a new one, from the store as it is now.
+    self->watch_.reset();
+    TVD_ASSIGN_OR_RETURN(self->watch_, OvsdbStoreWatch::Start(
+                                           core->options.ovsdb_remotes,
+                                           [core](const StoreChange& change) {
+                                             core->ApplyStoreChange(change);
+                                           },
+                                           bound));
+    TVD_RETURN_IF_ERROR(core->ReloadFromStore());
+    core->serving.Open();
+    return Status::Ok();
+  };
+  StoreFenceOptions fo;
+  fo.bound = bound;
+  fence_ = StoreFence::Start(std::move(hooks), fo, core->store_gate);
+  return Status::Ok();
+}
+
 void Master::Stop() {
   if (!core_) return;
   core_->stop = true;
+  // First: its reload may start a new watch.
+  if (fence_) fence_->Stop();
   if (duties_) duties_->Stop();
   if (listener_) listener_->Stop();
   watch_.reset();
@@ -236,6 +306,15 @@ Status Master::Handle(Connection& conn) {
   if (route == routes_.end()) {
     return ProtocolError("unexpected first message type " +
                          std::to_string(static_cast<int>(first.type)));
+  }
+  // Cut off from the store, a master neither admits nor releases anything;
+  // admin channels are refused request by request (AdminRequests), so
+  // that `tvdctl master status` still answers.
+  if (first.type != MessageType::kTvdAdd &&
+      first.type != MessageType::kTvdUpdate &&
+      first.type != MessageType::kTvdRemove &&
+      first.type != MessageType::kAdminQuery) {
+    TVD_RETURN_IF_ERROR(core_->Serving());
   }
   return route->second(conn, std::move(first));
 }

@@ -16,6 +16,7 @@
 #include "tvd/master/master.h"
 #include "tvd/master/member_hub.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_gate.h"
 #include "tvd/master/store_mirror.h"
 #include "tvd/master/tvd_registry.h"
 #include "tvd/master/write_journal.h"
@@ -28,7 +29,17 @@ struct MasterCore {
       : options(std::move(o)),
         store(std::move(s)),
         clock(std::move(c)),
-        journal(*store, [this](const Status&) { hub.EndAll(); }) {}
+        store_gate(options.store_gate ? options.store_gate
+                                      : std::make_shared<StoreGate>()),
+        journal(
+            *store, [this](const Status&) { hub.EndAll(); },
+            [gate = store_gate] { return gate->Check(); }) {}
+
+  // OK while this master serves; Unavailable "master cut off from its
+  // store: ..." while it is cut off from its store (store_fence.h). Every
+  // join, host request, admin change and admin query other than "master"
+  // asks first.
+  Status Serving() const { return serving.Check(); }
 
   // Under `mutex`: turns the decision's notices into pushes to the channels
   // current now (a notice that ends a channel detaches it at once, so no
@@ -46,7 +57,11 @@ struct MasterCore {
              const std::string& reason);
   // Evicts `host` from every TVD it is in, as a failed re-attestation does
   // (the registry's Evict under `mutex`, through the journal), and waits
-  // until that is durable. For the singleton duties (master_duties.h).
+  // until that is durable. For the singleton duties (master_duties.h):
+  // the transitions are fenced (TvdTransition::fenced), so a master that
+  // does not hold the duty lock evicts nobody; the store's refusal
+  // (PermissionDenied) is returned after the registry is reloaded from
+  // the store (the eviction was made in memory only).
   Status EvictNow(const std::string& host, const std::string& reason)
       TVD_EXCLUDES(mutex);
   // The answer to AdminQuery "master" (JSON; master_duties.h); set by
@@ -66,10 +81,23 @@ struct MasterCore {
   Status DecideAndWait(
       const std::function<StatusOr<WriteJournal::Ticket>()>& decide);
   static constexpr int kDecideAttempts = 6;
+  // The registry's TVDs, members and host addresses as the store holds
+  // them now: every stored TVD taken as stored (even a row with a token
+  // this master produced: a decision of its own may have been made in
+  // memory and never written), TVDs no longer stored dropped. After a cut
+  // from the store (no member channel is open then) and after a fenced
+  // eviction the store refused. The store's read errors, ApplyStored's.
+  Status ReloadFromStore() TVD_EXCLUDES(mutex);
 
   const MasterOptions options;
   const StorePtr store;
   const ClockPtr clock;
+  // Closed by the store fence while the store's leader cannot be reached:
+  // store calls give up at once (store_gate.h).
+  const StoreGatePtr store_gate;
+  // Closed from the moment the master is cut off until its view is
+  // reloaded from the store again.
+  StoreGate serving;
   attest::AkRegistry aks;
   attest::NonceRegistry nonces;
   attest::AkEnroller enroller{aks};

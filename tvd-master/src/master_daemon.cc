@@ -56,6 +56,7 @@ StatusOr<MasterOptions> OptionsFromConfig(const MasterConfig& config) {
   o.run_duties = true;
   o.lock_takeover = std::chrono::milliseconds(config.lock_takeover_ms);
   o.eviction_grace = std::chrono::milliseconds(config.eviction_grace_ms);
+  o.store_failover = std::chrono::milliseconds(config.store_failover_ms);
   TVD_ASSIGN_OR_RETURN(o.kek, LoadKek(config.kek_file));
   TVD_ASSIGN_OR_RETURN(o.trusted_eks, LoadEkAllowlist(config.ek_allowlist));
   return o;

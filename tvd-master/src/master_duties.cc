@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tvd/log.h"
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/mutex.h"
 
 namespace tvd::master {
@@ -10,10 +12,22 @@ Status MasterCore::EvictNow(const std::string& host,
                             const std::string& reason) {
   // Another master may change one of the host's TVDs meanwhile: decided
   // again on the stored row then (DecideAndWait).
-  return DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
+  Status s = DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
     MutexLock lock(mutex);
-    return SubmitLocked(registry.Evict(host, reason));
+    Decision d = registry.Evict(host, reason);
+    for (StoreWrite& w : d.writes) {
+      if (w.transition) w.transition->fenced = true;
+    }
+    return SubmitLocked(std::move(d));
   });
+  if (s.code() == ErrorCode::kPermissionDenied) {
+    Status reloaded = ReloadFromStore();
+    if (!reloaded.ok()) {
+      log::Error("reloading from the store after a refused eviction: ",
+                 reloaded.ToString());
+    }
+  }
+  return s;
 }
 
 StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
@@ -24,10 +38,22 @@ StatusOr<std::unique_ptr<MasterDuties>> MasterDuties::Start(MasterCore& core) {
     lo.remotes = o.ovsdb_remotes;
     lo.lock_name = kDutyLockName;
     TVD_ASSIGN_OR_RETURN(d->lock_, OvsdbLock::Start(std::move(lo)));
+    // The duty's evictions commit only behind the lock's assert.
+    if (auto* ovsdb = dynamic_cast<OvsdbStore*>(core.store.get())) {
+      OvsdbLock* lock = d->lock_.get();
+      ovsdb->SetTransitionFence([lock](const nlohmann::json& ops) {
+        return lock->TransactFenced(ops, OvsdbLock::Check::kHeld);
+      });
+      d->fenced_store_ = ovsdb;
+    }
   }
   DutyHooks h;
   OvsdbLock* lock = d->lock_.get();
-  h.held = [lock] { return lock == nullptr || lock->held(); };
+  // Cut off from the store, a master evicts nobody (its lock connection is
+  // gone as well; this also covers the time until its hold bound ends).
+  h.held = [lock, &core] {
+    return (lock == nullptr || lock->held()) && core.serving.open();
+  };
   h.members = [&core] {
     std::vector<MemberInterval> out;
     MutexLock l(core.mutex);
@@ -59,6 +85,7 @@ MasterDuties::~MasterDuties() { Stop(); }
 
 void MasterDuties::Stop() {
   if (runner_) runner_->Stop();
+  if (fenced_store_) fenced_store_->SetTransitionFence({});
   if (lock_) lock_->Stop();
 }
 
@@ -84,6 +111,9 @@ std::string ReplicaStatusJson(MasterCore& core, const MasterDuties* duties) {
               {"duties", nullptr},
               {"lock", nullptr},
               {"store_server", nullptr}};
+  // False while cut off from the store (store_fence.h), with the reason.
+  out["serving"] = core.serving.open();
+  if (!core.serving.open()) out["serving_error"] = core.Serving().message();
   if (duties == nullptr) return out.dump();
   out["duties"] = {{"running", true},
                    {"held", duties->held()},

@@ -14,6 +14,8 @@
 
 namespace tvd::master {
 
+class OvsdbStore;
+
 inline constexpr char kDutyLockName[] = "tvd_master_duties";
 
 class MasterDuties {
@@ -32,6 +34,8 @@ class MasterDuties {
  private:
   MasterDuties() = default;
   std::unique_ptr<OvsdbLock> lock_;  // null with SQLite
+  // The store whose fenced transitions go through lock_ (null: none).
+  OvsdbStore* fenced_store_ = nullptr;
   std::unique_ptr<SingletonDuties> runner_;
 };
 
@@ -43,7 +47,8 @@ class MasterDuties {
 //                    "losses": n},
 //    "store_server": null | {"model": s, "leader": b, "connected": b,
 //                            "index": n|null},
-//    "members": n, "connected_members": n}
+//    "members": n, "connected_members": n, "serving": b,
+//    "serving_error": s (only while not serving: cut off from the store)}
 // `duties` may be null (not running).
 std::string ReplicaStatusJson(MasterCore& core, const MasterDuties* duties);
 

@@ -183,6 +183,7 @@ Status OvsdbLeaderLink::ConnectBy(Clock::time_point deadline) {
   std::vector<std::string> why(options_.remotes.size());
   while (true) {
     for (std::size_t k = 0; k < options_.remotes.size(); ++k) {
+      if (options_.gate) TVD_RETURN_IF_ERROR(options_.gate());
       std::size_t i = (next_ + k) % options_.remotes.size();
       bool retry = true;
       Status s = TryRemote(options_.remotes[i], &retry);
@@ -220,6 +221,7 @@ StatusOr<TxnOutcome> OvsdbLeaderLink::Run(const Json& ops, bool check_leader) {
   auto deadline = Clock::now() + options_.failover_timeout;
   std::string last;
   while (true) {
+    if (options_.gate) TVD_RETURN_IF_ERROR(options_.gate());
     // One deadline for the whole call, finding a leader included.
     Status connected = ConnectBy(deadline);
     if (!connected.ok()) {

@@ -84,6 +84,9 @@ StatusOr<std::unique_ptr<OvsdbStore>> OvsdbStore::Open(
   link.schema_version = kTvdMasterSchemaVersion;
   link.call_timeout = options.call_timeout;
   link.failover_timeout = options.failover_timeout;
+  if (options.gate) {
+    link.gate = [gate = options.gate] { return gate->Check(); };
+  }
   std::unique_ptr<OvsdbStore> store(new OvsdbStore(std::move(link)));
   MutexLock lock(store->mutex_);
   TVD_RETURN_IF_ERROR(store->link_.Connect());
@@ -282,7 +285,8 @@ Status OvsdbStore::Transition(const TvdTransition& t) {
     }
   }
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(TxnOutcome out, Txn(ops));
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out,
+                       t.fenced ? FencedTxn(t, what, ops) : Txn(ops));
   if (out.ok) return Status::Ok();
   if (!out.failed_op || *out.failed_op != 0 || out.error != "timed out") {
     return Failed(what, out);
@@ -300,6 +304,57 @@ Status OvsdbStore::Transition(const TvdTransition& t) {
   }
   races_.fetch_add(1);
   return refused;
+}
+
+void OvsdbStore::SetTransitionFence(FencedTransact transact) {
+  MutexLock lock(mutex_);
+  fence_ = std::move(transact);
+}
+
+StatusOr<TxnOutcome> OvsdbStore::FencedTxn(const TvdTransition& t,
+                                           const std::string& what,
+                                           const Json& ops) {
+  if (!fence_) {
+    return PermissionDenied(where_ + ": " + what +
+                            ": no duty lock to fence it with; nothing written");
+  }
+  TVD_RETURN_IF_ERROR(CheckUtf8(ops));
+  StatusOr<Json> results = fence_(ops);
+  TxnOutcome out;
+  if (results.ok()) {
+    out.ok = true;
+    out.results = std::move(results).value();
+    return out;
+  }
+  const Status& s = results.status();
+  // The wait on the token (operation 0) failed: as for any transition,
+  // the stored row tells a lost race from this transition sent before.
+  static constexpr std::string_view kWaitFailed =
+      "OVSDB transaction failed at operation 0 (wait TVD): timed out";
+  if (s.code() == ErrorCode::kFailedPrecondition &&
+      s.message().starts_with(kWaitFailed)) {
+    out.failed_op = 0;
+    out.error = "timed out";
+    return out;
+  }
+  if (s.code() == ErrorCode::kFailedPrecondition &&
+      s.message().starts_with("OVSDB lock '")) {
+    return PermissionDenied(where_ + ": " + what + ": " + s.message() +
+                            "; nothing written");
+  }
+  if (s.code() == ErrorCode::kUnavailable) {
+    // The lock's connection dropped before the answer: the transition may
+    // have committed. Stored: done; not stored: this master no longer
+    // holds the lock (its connection is gone), so it is not made again.
+    TVD_ASSIGN_OR_RETURN(std::optional<TvdRow> stored, LoadTvdLocked(t.tvd));
+    if (AlreadyApplied(t, stored)) {
+      out.ok = true;
+      return out;
+    }
+    return PermissionDenied(where_ + ": " + what + ": " + s.message() +
+                            "; not stored");
+  }
+  return IoError(where_ + ": " + what + ": " + s.message());
 }
 
 Status OvsdbStore::RemoveTvd(const std::string& name) {

@@ -1,9 +1,46 @@
 #include "tvd/master/ovsdb_store_watch.h"
 
 #include "tvd/log.h"
+#include "tvd/master/ovsdb_store_rows.h"
 #include "tvd/vswitch/ovsdb/ovsdb_client.h"
+#include "tvd/vswitch/ovsdb/ovsdb_datum.h"
 
 namespace tvd::master {
+namespace {
+
+// How often the watch asks its server whether it is still worth watching.
+constexpr std::chrono::milliseconds kLivenessEvery{1000};
+
+// A monitor on a server that is gone without a word (its packets dropped)
+// or on a follower that lost its cluster (it serves a copy that no longer
+// changes) would go quiet, not fail: every kLivenessEvery the watch reads
+// its server's _Server row (a call with the client's deadline) and moves
+// on when there is no answer in time or the server is a cluster member
+// that is not connected to its cluster.
+Status CheckServer(vswitch::OvsdbClient& client) {
+  namespace ov = vswitch::ovsdb;
+  TVD_ASSIGN_OR_RETURN(
+      nlohmann::json server,
+      client.Call(
+          "transact",
+          nlohmann::json::array(
+              {"_Server",
+               ov::Select("Database", ov::Where("name", "==", "TVD_Master"),
+                          {"name", "model", "connected", "leader"})})));
+  TVD_ASSIGN_OR_RETURN(auto rows,
+                       ovsdb_rows::SelectedRows(server, 0, "_Server Database"));
+  if (rows.size() != 1) {
+    return ProtocolError("_Server lists " + std::to_string(rows.size()) +
+                         " rows for TVD_Master");
+  }
+  TVD_ASSIGN_OR_RETURN(auto info, ovsdb_rows::DecodeServerDatabase(rows[0]));
+  if (info.model == "clustered" && !info.connected) {
+    return Unavailable("server not connected to its cluster");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 OvsdbStoreWatch::OvsdbStoreWatch(std::vector<std::string> remotes,
                                  Handler on_change)
@@ -70,11 +107,16 @@ void OvsdbStoreWatch::Run() {
     }
     monitors_.fetch_add(1);
     first_done_ = true;
+    auto next_check = std::chrono::steady_clock::now() + kLivenessEvery;
     while (!stop_ && bad.ok()) {
       Status polled = (*client)->Poll(std::chrono::milliseconds(200));
       if (!polled.ok()) {
         bad = polled;
         break;
+      }
+      if (std::chrono::steady_clock::now() >= next_check) {
+        bad = CheckServer(**client);
+        next_check = std::chrono::steady_clock::now() + kLivenessEvery;
       }
     }
     if (!stop_) {

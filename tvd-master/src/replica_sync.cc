@@ -2,6 +2,7 @@
 // store: each change the store watch reports goes through the registry
 // (TvdRegistry::ApplyStored / ApplyStoredJoins), and a decision that lost
 // its race is made again on the stored state.
+#include <map>
 #include <thread>
 
 #include "master_core.h"
@@ -31,6 +32,40 @@ void MasterCore::ApplyStoreChange(const StoreChange& change) {
     d.Append(registry.ApplyStoredJoins(tvd, joins.token, joins.hosts));
   }
   if (!d.notices.empty()) SubmitLocked(std::move(d));
+}
+
+Status MasterCore::ReloadFromStore() {
+  Store& st = *store;
+  TVD_ASSIGN_OR_RETURN(std::vector<TvdRow> rows, st.ListTvds());
+  std::map<std::string, std::vector<std::string>> members;
+  for (const TvdRow& row : rows) {
+    TVD_ASSIGN_OR_RETURN(members[row.name], st.Members(row.name));
+  }
+  TVD_ASSIGN_OR_RETURN(std::vector<HostRow> hosts, st.ListHosts());
+  MutexLock lock(mutex);
+  for (const HostRow& h : hosts) {
+    registry.ApplyStoredHost(h.name, h.underlay);
+  }
+  Decision d;
+  for (const TvdRow& row : rows) {
+    TVD_ASSIGN_OR_RETURN(
+        Decision applied,
+        registry.ApplyStored(row.name, row, members[row.name], true));
+    d.Append(std::move(applied));
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, t] : registry.tvds()) {
+    if (!members.count(name)) gone.push_back(name);
+  }
+  for (const std::string& name : gone) {
+    TVD_ASSIGN_OR_RETURN(Decision applied,
+                         registry.ApplyStored(name, std::nullopt, {}, true));
+    d.Append(std::move(applied));
+  }
+  if (!d.notices.empty() || !d.writes.empty()) {
+    SubmitLocked(std::move(d));
+  }
+  return Status::Ok();
 }
 
 Status MasterCore::DecideAndWait(

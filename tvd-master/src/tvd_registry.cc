@@ -47,10 +47,11 @@ StoreWrite AuditWrite(const std::string& actor, const std::string& action,
 StoreWrite TransitionWrite(TvdTransition t) {
   std::string what = Describe(t);
   std::string tvd = t.tvd;
-  StoreWrite w = Required(std::move(what), [t = std::move(t)](Store& s) {
-    return s.Transition(t);
-  });
+  auto shared = std::make_shared<TvdTransition>(std::move(t));
+  StoreWrite w = Required(std::move(what),
+                          [shared](Store& s) { return s.Transition(*shared); });
   w.transition_of = std::move(tvd);
+  w.transition = std::move(shared);
   return w;
 }
 

@@ -18,8 +18,11 @@ struct WriteJournal::Entry {
 };
 
 WriteJournal::WriteJournal(Store& store,
-                           std::function<void(const Status&)> on_failure)
-    : store_(store), on_failure_(std::move(on_failure)) {
+                           std::function<void(const Status&)> on_failure,
+                           std::function<Status()> gate)
+    : store_(store),
+      on_failure_(std::move(on_failure)),
+      gate_(std::move(gate)) {
   writer_ = std::thread([this] { Run(); });
 }
 
@@ -80,9 +83,14 @@ void WriteJournal::Run() {
     // The store's own lock serializes SQLite; no master lock is held here.
     Status status;
     bool isolated_failure = false;
+    Status refused = gate_ ? gate_() : Status::Ok();
     if (failed) {
       status = Status(failed->code(),
                       "state store failed earlier: " + failed->message());
+    } else if (!refused.ok()) {
+      // Cut off from the store: this entry fails, the journal goes on.
+      status = refused;
+      isolated_failure = true;
     } else {
       // Required writes first, in order; then the delivery; then the
       // best-effort audit rows, so an fsync that no message depends on
@@ -92,11 +100,14 @@ void WriteJournal::Run() {
         Status s = w.apply(store_);
         if (s.ok()) continue;
         status = s;
-        // A transition that lost its race to another master changed
-        // nothing: only this entry fails (the caller decides again).
-        isolated_failure =
-            w.isolated || (!w.transition_of.empty() &&
-                           s.code() == ErrorCode::kFailedPrecondition);
+        // A transition that lost its race to another master, or a fenced
+        // one refused for want of the duty lock, changed nothing: only
+        // this entry fails (the caller decides again, or reloads).
+        isolated_failure = w.isolated ||
+                           (!w.transition_of.empty() &&
+                            (s.code() == ErrorCode::kFailedPrecondition ||
+                             s.code() == ErrorCode::kPermissionDenied)) ||
+                           (gate_ && !gate_().ok());
         break;
       }
       if (status.ok() && entry->after) entry->after();

@@ -10,7 +10,11 @@
 //    time, and at no sample do two clients hold at once;
 //  - a holder whose lock is stolen by another session (a raw client that
 //    sends "steal") stops holding at once, and its fenced write is refused
-//    by the server.
+//    by the server;
+//  - the store's fenced TVD transitions (the deadline duty's evictions):
+//    a replica that does not hold the lock (refused by itself, or by the
+//    server's assert) evicts nobody and writes nothing; the holder's
+//    eviction commits.
 #include "tvd/master/ovsdb_lock.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tvd/master/ovsdb_store.h"
 #include "tvd/testing/ovsdb_cluster.h"
 #include "tvd/vswitch/ovsdb/jsonrpc.h"
 #include "tvd/vswitch/ovsdb/unix_stream.h"
@@ -294,6 +299,101 @@ TEST(OvsdbLockTest, StolenLockStopsHoldingAndIsFenced) {
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->find("stale"), std::string::npos) << *rows;
   EXPECT_NE(rows->find("thief"), std::string::npos) << *rows;
+}
+
+// An eviction by the deadline duty is a fenced transition: it commits only
+// behind the duty lock's assert, on the lock's connection. A stale holder
+// (its lock gone to another replica) cannot evict, whether it knows it has
+// lost the lock (refused by itself) or not (refused by the server).
+TEST(OvsdbLockTest, AStaleHoldersFencedEvictionIsRefused) {
+  auto cluster = OvsdbCluster::StartStandalone(kSchema);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto a = StartLock((*cluster)->remotes());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->WaitHeld(milliseconds(5000)).ok());
+  auto b = StartLock((*cluster)->remotes());
+  ASSERT_TRUE(b);
+  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_FALSE(b->held());
+
+  master::OvsdbStoreOptions so;
+  so.remotes = (*cluster)->remotes();
+  auto store = master::OvsdbStore::Open(so, SecureBytes::Random(32));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  master::OvsdbStore& s = **store;
+  std::string where = "state store TVD_Master at ";
+  for (std::size_t i = 0; i < so.remotes.size(); ++i) {
+    where += (i ? ", " : "") + so.remotes[i];
+  }
+  auto row = [](std::uint64_t epoch, std::string token) {
+    return master::TvdRow{"blue", "<p/>",           "ab",
+                          epoch,  std::move(token), {0x0a}};
+  };
+  master::TvdTransition create{"blue", true,         "", row(1, "t1"),
+                               false,  {"h1", "h2"}, {}};
+  ASSERT_TRUE(s.Transition(create).ok());
+  master::TvdTransition evict{"blue", false, "t1",  row(2, "t2"),
+                              false,  {},    {"h1"}};
+  evict.fenced = true;
+  auto unchanged = [&] {
+    auto stored = s.LoadTvd("blue");
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    EXPECT_EQ((*stored)->token, "t1");
+    EXPECT_EQ((*stored)->epoch, 1u);
+    auto members = s.Members("blue");
+    ASSERT_TRUE(members.ok());
+    EXPECT_EQ(*members, (std::vector<std::string>{"h1", "h2"}));
+  };
+
+  // No lock to fence it with.
+  EXPECT_EQ(
+      s.Transition(evict),
+      PermissionDenied(where + ": Transition blue epoch 2 -h1: no duty lock to "
+                               "fence it with; nothing written"));
+  unchanged();
+  // B, which does not hold the lock, knows it.
+  s.SetTransitionFence([&](const Json& ops) {
+    return b->TransactFenced(ops, OvsdbLock::Check::kHeld);
+  });
+  EXPECT_EQ(
+      s.Transition(evict),
+      PermissionDenied(where + ": Transition blue epoch 2 -h1: OVSDB lock "
+                               "'tvd_master_duties' is not held by this "
+                               "replica; nothing written"));
+  unchanged();
+  // B believes it holds (its own check skipped): the server's assert
+  // refuses the whole transaction.
+  s.SetTransitionFence([&](const Json& ops) {
+    return b->TransactFenced(ops, OvsdbLock::Check::kServerOnly);
+  });
+  Status refused = s.Transition(evict);
+  EXPECT_EQ(refused.code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(refused.message().starts_with(
+      where +
+      ": Transition blue epoch 2 -h1: OVSDB lock 'tvd_master_duties' is not "
+      "held by this replica: the server refused the assert: not owner"))
+      << refused.ToString();
+  EXPECT_TRUE(refused.message().ends_with("; nothing written"))
+      << refused.ToString();
+  unchanged();
+  // The holder's eviction commits, once.
+  s.SetTransitionFence([&](const Json& ops) {
+    return a->TransactFenced(ops, OvsdbLock::Check::kHeld);
+  });
+  ASSERT_TRUE(s.Transition(evict).ok());
+  EXPECT_TRUE(s.Transition(evict).ok());  // sent again: recognised
+  auto stored = s.LoadTvd("blue");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->token, "t2");
+  EXPECT_EQ((*stored)->epoch, 2u);
+  EXPECT_EQ(*s.Members("blue"), (std::vector<std::string>{"h2"}));
+  // A fenced transition that lost its race is refused as any other.
+  master::TvdTransition late{"blue", false, "t1",  row(2, "t3"),
+                             false,  {},    {"h2"}};
+  late.fenced = true;
+  EXPECT_EQ(s.Transition(late),
+            FailedPrecondition("TVD blue changed on another master"));
+  s.SetTransitionFence({});
 }
 
 }  // namespace

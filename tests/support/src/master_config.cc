@@ -43,6 +43,9 @@ std::string MasterConfigFile::Text() const {
   if (eviction_grace_ms != 0) {
     t += "eviction_grace_ms = " + std::to_string(eviction_grace_ms) + "\n";
   }
+  if (store_failover_ms != 0) {
+    t += "store_failover_ms = " + std::to_string(store_failover_ms) + "\n";
+  }
   return t;
 }
 

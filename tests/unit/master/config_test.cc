@@ -82,6 +82,23 @@ TEST(MasterConfigTest, LockTakeoverAndEvictionGrace) {
                             "a number in 1000..3600000"));
 }
 
+TEST(MasterConfigTest, StoreFailover) {
+  std::string good = kGood;
+  auto c = ParseMasterConfig(good, "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->store_failover_ms, 4000);
+  c = ParseMasterConfig(good + "store_failover_ms = 1000\n", "m.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->store_failover_ms, 1000);
+  EXPECT_EQ(ParseMasterConfig("store_failover_ms = 999\n", "m.conf").status(),
+            InvalidArgument("m.conf:1: key 'store_failover_ms': '999' is not "
+                            "a number in 1000..15000"));
+  EXPECT_EQ(
+      ParseMasterConfig("store_failover_ms = 15001\n", "m.conf").status(),
+      InvalidArgument("m.conf:1: key 'store_failover_ms': '15001' is not a "
+                      "number in 1000..15000"));
+}
+
 TEST(MasterConfigTest, StoreOnOvsdbReplacesStateDb) {
   std::string base = kGood;
   std::string no_db = base.substr(0, base.find("state_db")) +

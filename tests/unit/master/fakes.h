@@ -41,6 +41,12 @@ class FakeStore final : public Store {
     std::lock_guard lock(mu_);
     return writes_;
   }
+  // Transitions sent with TvdTransition::fenced (tried, whatever came of
+  // them).
+  int fenced_transitions() const {
+    std::lock_guard lock(mu_);
+    return fenced_;
+  }
   std::vector<AuditRow> audit() const {
     std::lock_guard lock(mu_);
     return audit_;
@@ -65,6 +71,7 @@ class FakeStore final : public Store {
   Status Transition(const TvdTransition& t) override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return gate_open_; });
+    if (t.fenced) ++fenced_;
     TVD_RETURN_IF_ERROR(Failure("Transition"));
     auto it = tvds_.find(t.tvd);
     auto stored =
@@ -226,6 +233,7 @@ class FakeStore final : public Store {
   }
 
   mutable std::mutex mu_;
+  int fenced_ = 0;
   std::condition_variable cv_;
   bool gate_open_ = true;
   std::map<std::string, Status> fail_;

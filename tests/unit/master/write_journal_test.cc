@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "fakes.h"
+#include "tvd/master/store_gate.h"
 
 namespace tvd::master {
 namespace {
@@ -87,6 +88,63 @@ TEST(MasterJournalTest, AnIsolatedFailureFailsOnlyItsEntry) {
   EXPECT_EQ(journal.Apply({w}, {}), IoError("state db x: busy"));
   EXPECT_TRUE(journal.Apply({Epoch("blue", 2)}, {}).ok());
   EXPECT_EQ(failures, 0);
+}
+
+// Cut off from the store (the gate closed): entries fail with the gate's
+// error without touching the store, and the journal does not stop; once
+// the gate opens again, entries are written as before.
+TEST(MasterJournalTest, AClosedGateFailsEntriesWithoutStoppingTheJournal) {
+  FakeStore store;
+  int failures = 0;
+  StoreGate gate;
+  WriteJournal journal(
+      store, [&](const Status&) { ++failures; }, [&] { return gate.Check(); });
+  gate.Close(
+      "master cut off from its store: no leader confirmed for 2600 "
+      "ms (store_failover_ms 2500)");
+  bool delivered = false;
+  EXPECT_EQ(journal.Apply({Epoch("blue", 2)}, [&] { delivered = true; }),
+            Unavailable("master cut off from its store: no leader confirmed "
+                        "for 2600 ms (store_failover_ms 2500)"));
+  EXPECT_FALSE(delivered);
+  EXPECT_TRUE(store.writes().empty());
+  gate.Open();
+  EXPECT_TRUE(
+      journal.Apply({Epoch("blue", 3)}, [&] { delivered = true; }).ok());
+  EXPECT_TRUE(delivered);
+  EXPECT_EQ(store.writes(), (std::vector<std::string>{"SetEpoch blue 3"}));
+  EXPECT_EQ(failures, 0);
+}
+
+// A required write that fails while the gate is closed (a store call cut
+// short by it) fails its entry only: the master reloads from the store
+// when it is back.
+TEST(MasterJournalTest, AWriteFailingWhileTheGateIsClosedDoesNotStopIt) {
+  FakeStore store;
+  int failures = 0;
+  StoreGate gate;
+  WriteJournal journal(
+      store, [&](const Status&) { ++failures; }, [&] { return gate.Check(); });
+  StoreWrite cut{[&](Store&) {
+                   gate.Close("master cut off from its store: x");
+                   return Unavailable("master cut off from its store: x");
+                 },
+                 true, "cut"};
+  EXPECT_EQ(journal.Apply({cut}, {}),
+            Unavailable("master cut off from its store: x"));
+  gate.Open();
+  EXPECT_TRUE(journal.Apply({Epoch("blue", 2)}, {}).ok());
+  EXPECT_EQ(failures, 0);
+  // Without the gate closed, the same failure stops the journal.
+  StoreWrite lost{
+      [](Store&) { return IoError("state store: no transaction completed"); },
+      true, "lost"};
+  EXPECT_EQ(journal.Apply({lost}, {}),
+            IoError("state store: no transaction completed"));
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(journal.Apply({Epoch("blue", 3)}, {}),
+            IoError("state store failed earlier: state store: no transaction "
+                    "completed"));
 }
 
 TEST(MasterJournalTest, SubmittingNeverWaitsForASlowWrite) {

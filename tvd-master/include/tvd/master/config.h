@@ -30,6 +30,19 @@
 //                            with no good attestation for its TVD's
 //                            interval plus this is evicted;
 //                            eviction_deadlines.h)
+//   store_failover_ms = 4000 (default 4000, 1000..15000: with an OVSDB
+//                            store, a master that has not reached the
+//                            store's leader for this long stops acting as
+//                            a master until it does again: it ends its
+//                            member channels (no LeaveNotice; the hosts
+//                            rejoin another master) and refuses requests.
+//                            Four election timeouts of ovsdb-tool's
+//                            default 1000 ms election timer: a leader's
+//                            election does not stop the masters. Keep it
+//                            below eviction_grace_ms minus a host's
+//                            fail-over, so hosts fail over before their
+//                            eviction deadline; store_fence.h,
+//                            docs/master.md section 6b)
 #pragma once
 
 #include <cstddef>
@@ -57,6 +70,7 @@ struct MasterConfig {
   std::size_t max_connections = 4096;
   std::int64_t lock_takeover_ms = 3000;
   std::int64_t eviction_grace_ms = 10000;
+  std::int64_t store_failover_ms = 4000;
 };
 
 StatusOr<MasterConfig> ParseMasterConfig(std::string_view text,

@@ -55,6 +55,7 @@
 #include "tvd/master/ek_allowlist.h"
 #include "tvd/master/listener.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_gate.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/sha256.h"
 #include "tvd/status.h"
@@ -62,6 +63,7 @@
 namespace tvd::master {
 
 class OvsdbStoreWatch;
+class StoreFence;
 
 struct MasterOptions {
   channel::ServerOptions server;
@@ -82,6 +84,13 @@ struct MasterOptions {
   bool run_duties = false;
   std::chrono::milliseconds lock_takeover{3000};
   std::chrono::milliseconds eviction_grace{10000};
+  // With ovsdb_remotes: a master that has not reached its store's leader
+  // for this long stops acting as a master until it does again
+  // (store_fence.h, docs/master.md section 6b).
+  std::chrono::milliseconds store_failover{4000};
+  // Shared with the store's calls (OvsdbStoreOptions::gate); Start sets
+  // it, Create makes one when null.
+  StoreGatePtr store_gate{};
 };
 
 struct MasterCore;
@@ -119,6 +128,9 @@ class Master {
 
   Master() = default;
   Status Handle(channel::Connection& conn);
+  // With a shared store: the store fence (store_fence.h) and what it does
+  // when the master is cut off and when the store is back.
+  Status StartFence();
 
   std::unique_ptr<MasterCore> core_;
   std::unique_ptr<MemberChannels> members_;
@@ -131,6 +143,9 @@ class Master {
   ListenerPtr listener_;
   // With a shared store: what the other masters decide (replica_sync.cc).
   std::unique_ptr<OvsdbStoreWatch> watch_;
+  // With a shared store: stops this master while it cannot reach the
+  // store's leader, resumes it when it can (store_fence.h).
+  std::unique_ptr<StoreFence> fence_;
 };
 
 }  // namespace tvd::master

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -38,6 +39,11 @@ struct OvsdbLinkOptions {
   std::chrono::milliseconds call_timeout{5000};
   // How long to look for a leader among the remotes before giving up.
   std::chrono::milliseconds failover_timeout{20000};
+  // Consulted before every attempt (each connect, each request): an error
+  // ends the call with it at once instead of trying on until
+  // failover_timeout (the master is cut off from its store: store_gate.h).
+  // Unset: always try.
+  std::function<Status()> gate{};
 };
 
 // Splits "REMOTE[,REMOTE...]". InvalidArgument "OVSDB remote 'X' is not
@@ -73,7 +79,7 @@ class OvsdbLeaderLink {
   // violation moves to another leader and sends `ops` again, until
   // failover_timeout (one deadline for the whole call). IoError "state
   // store TVD_Master at R1, R2: no transaction completed within N ms:
-  // <last reason>" then.
+  // <last reason>" then; the gate's error as soon as the gate refuses.
   StatusOr<TxnOutcome> Transact(const nlohmann::json& ops);
   // As Transact for a transaction that only reads: on a cluster it first
   // checks that the server is still the leader (a deposed leader may answer

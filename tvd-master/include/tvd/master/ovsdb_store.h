@@ -43,12 +43,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tvd/master/ovsdb_leader_link.h"
 #include "tvd/master/store.h"
+#include "tvd/master/store_gate.h"
 #include "tvd/mutex.h"
 #include "tvd/secure_bytes.h"
 
@@ -61,6 +63,9 @@ struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds failover_timeout{20000};
+  // Null: none. Else every call gives up with the gate's error while it
+  // is closed (OvsdbLinkOptions::gate; the master's StoreFence closes it).
+  StoreGatePtr gate{};
 };
 
 class OvsdbStore final : public Store {
@@ -110,6 +115,24 @@ class OvsdbStore final : public Store {
                const std::string& reason) override;
   StatusOr<std::vector<AuditRow>> RecentAudit(int limit) override;
 
+  // Where fenced transitions (TvdTransition::fenced: the evictions of the
+  // singleton duties) go: `transact` runs the transition's operations as
+  // one transaction behind the duty lock's `assert`, on the lock's own
+  // connection (OvsdbLock::TransactFenced with Check::kHeld; its errors).
+  // A fenced transition is then refused with PermissionDenied "<where>:
+  // <transition>: OVSDB lock 'X' is not held by this replica[: the server
+  // refused the assert: ...]; nothing written" when this master does not
+  // hold the lock, "...: OVSDB lock connection lost during a fenced
+  // transaction; outcome unknown: ...; not stored" when its lock
+  // connection dropped before the answer and the transition is not stored
+  // (a master that lost that connection holds the lock no more); without a
+  // fence (none set, or unset by passing {}), with PermissionDenied "<where>:
+  // <transition>: no duty lock to fence it with; nothing written". Its other
+  // outcomes are those of any transition.
+  using FencedTransact =
+      std::function<StatusOr<nlohmann::json>(const nlohmann::json& ops)>;
+  void SetTransitionFence(FencedTransact transact);
+
   // Conditional writes that lost a race to another writer and were retried
   // (a failed wait, an insert beaten by another), and leader fail-overs.
   std::uint64_t races() const { return races_.load(); }
@@ -138,8 +161,15 @@ class OvsdbStore final : public Store {
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);
 
+  // A transition's operations through the fence (SetTransitionFence):
+  // the outcome as a TxnOutcome of `ops`, or the refusal.
+  StatusOr<TxnOutcome> FencedTxn(const TvdTransition& t,
+                                 const std::string& what, const Json& ops)
+      TVD_REQUIRES(mutex_);
+
   Mutex mutex_;
   OvsdbLeaderLink link_ TVD_GUARDED_BY(mutex_);
+  FencedTransact fence_ TVD_GUARDED_BY(mutex_);
   std::string where_;  // "state store TVD_Master at REMOTES"
   std::atomic<std::uint64_t> races_{0};
 };

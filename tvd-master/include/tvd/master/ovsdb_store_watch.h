@@ -7,6 +7,11 @@
 // the masters made them. When the server goes, the watch moves to the next
 // remote and starts a new monitor, whose initial contents are handed on as
 // one change naming every TVD (the registry ignores rows it made itself).
+// A server that goes quiet instead (its packets dropped, or a follower
+// that lost its cluster) is noticed within a second plus one call
+// timeout: the watch reads the server's _Server row every second, with a
+// deadline, and moves on when it gets no answer or the server is not
+// connected to its cluster.
 #pragma once
 
 #include <atomic>

@@ -60,13 +60,23 @@ struct TvdTransition {
   bool remove_tvd = false;    // the TVD and all its rows go
   std::vector<std::string> add_members;
   std::vector<std::string> remove_members;
+  // A decision only the holder of the singleton duties may make (an
+  // eviction at its deadline, singleton_duties.h): it commits only while
+  // this master holds the duty lock. The OVSDB store sends it on the
+  // lock's own connection behind the lock's `assert` (OvsdbStore::
+  // SetTransitionFence) and refuses it with PermissionDenied when the lock
+  // is not held; the SQLite store (one master, which always holds the
+  // duties) applies it as any other.
+  bool fenced = false;
 };
 
 // Whether `t` may be applied to the `stored` row: OK, or FailedPrecondition
 // "TVD X exists already" (create), "TVD X is gone", "TVD X changed on another
 // master" (the token differs). A store's Transition returns these and only
 // these as FailedPrecondition, so a caller can tell a lost race (decide
-// again on the stored state) from a store failure.
+// again on the stored state) from a store failure. A fenced transition
+// refused because this master does not hold the duty lock is
+// PermissionDenied (nothing written; deciding again would not help).
 Status CheckTransition(const TvdTransition& t,
                        const std::optional<TvdRow>& stored);
 

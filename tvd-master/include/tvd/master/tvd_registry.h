@@ -101,6 +101,9 @@ struct StoreWrite {
   // journal's conflict handler, which brings the registry to the stored
   // state; the caller decides again.
   std::string transition_of{};
+  // The transition itself (set with transition_of), so that a caller may
+  // mark it before it is submitted (TvdTransition::fenced).
+  std::shared_ptr<TvdTransition> transition{};
 };
 
 struct Decision {

@@ -12,9 +12,18 @@
 // undurable state leaves), `on_failure` runs once, and the journal accepts
 // nothing more. An `isolated` write fails only its own entry, and so does a
 // TVD transition refused by its precondition (another master changed the
-// TVD first: FailedPrecondition, nothing was written). Writes
+// TVD first: FailedPrecondition, nothing was written) or for want of the
+// duty lock (a fenced transition: PermissionDenied, nothing written).
+// Writes
 // marked not required (best-effort audit rows) are
 // logged when lost and do not stop the journal.
+//
+// Cut off from the store: while `gate` (optional) refuses, an entry fails
+// with the gate's error without touching the store, and so does an entry
+// whose write failed while the gate refused; neither stops the journal.
+// The master then serves nothing (store_fence.h) and, once the store is
+// back, reloads its state from it, so a write whose outcome is unknown
+// (sent, answer lost) is read back as whatever the store holds.
 #pragma once
 
 #include <condition_variable>
@@ -39,7 +48,8 @@ class WriteJournal {
   using Ticket = std::shared_ptr<Entry>;
 
   // Starts the writer thread. `store` outlives the journal.
-  WriteJournal(Store& store, std::function<void(const Status&)> on_failure);
+  WriteJournal(Store& store, std::function<void(const Status&)> on_failure,
+               std::function<Status()> gate = {});
   ~WriteJournal();
   WriteJournal(const WriteJournal&) = delete;
   WriteJournal& operator=(const WriteJournal&) = delete;
@@ -61,6 +71,7 @@ class WriteJournal {
 
   Store& store_;
   std::function<void(const Status&)> on_failure_;
+  std::function<Status()> gate_;
   Mutex mutex_;
   CondVar cv_;  // with mutex_: queue_ or stopping_ changed
   std::deque<Ticket> queue_ TVD_GUARDED_BY(mutex_);

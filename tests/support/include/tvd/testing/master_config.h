@@ -26,6 +26,7 @@ struct MasterConfigFile {
   std::size_t max_connections = 0;  // 0: the daemon's default
   int lock_takeover_ms = 0;         // 0: the daemon's default
   int eviction_grace_ms = 0;        // 0: the daemon's default
+  int store_failover_ms = 0;        // 0: the daemon's default
 
   // Every file in `dir` by the usual names: ca.pem, master.pem, master.key,
   // policies/, master.db, master.kek, eks.txt.
