@@ -259,4 +259,65 @@ Status CheckMeasuredBoot(const EventLog& log,
   return Status::Ok();
 }
 
+StatusOr<MeasuredBootPolicy> DraftMeasuredBootPolicy(const EventLog& log) {
+  MeasuredBootPolicy policy;
+  auto add = [](std::vector<Sha256Digest>& list, const Sha256Digest& d) {
+    if (!Contains(list, d)) list.push_back(d);
+  };
+  std::vector<Sha256Digest> apps;
+  for (const TcgEvent& e : log.events) {
+    if (e.pcr >= kEventLogPcrs || e.type == ev::kNoAction) continue;
+    if (e.pcr == 0 && IsFirmwareCode(e.type)) {
+      add(policy.firmware, e.sha256);
+    } else if (e.pcr == 4 && e.type == ev::kEfiBootServicesApplication) {
+      apps.push_back(e.sha256);
+    } else if (IsDataBound(e.type)) {
+      if (e.pcr != 7 || e.type != ev::kEfiVariableDriverConfig) continue;
+      StatusOr<UefiVariable> var = ParseUefiVariable(e.data);
+      if (!var.ok()) continue;  // CheckMeasuredBoot below names it
+      std::optional<SecureBootVar> which = SecureBootVarOf(*var);
+      if (!which) continue;
+      Sha256Digest value = Hash(var->value);
+      switch (*which) {
+        case kSecureBoot:
+          policy.require_secure_boot =
+              var->value.size() == 1 && var->value[0] == 1;
+          break;
+        case kPk:
+          add(policy.pk, value);
+          break;
+        case kKek:
+          add(policy.kek, value);
+          break;
+        case kDb:
+          add(policy.db, value);
+          break;
+        default:
+          add(policy.dbx, value);
+          break;
+      }
+    } else {
+      MeasuredBootPolicy::Event listed{e.pcr, e.type, e.sha256};
+      if (std::find(policy.events.begin(), policy.events.end(), listed) ==
+          policy.events.end()) {
+        policy.events.push_back(listed);
+      }
+    }
+  }
+  if (apps.size() > 3) {
+    return PermissionDenied("event log: PCR 4 has " +
+                            std::to_string(apps.size()) +
+                            " boot applications; a measured-boot policy "
+                            "allows at most 3 (shim, bootloader, kernel)");
+  }
+  std::vector<Sha256Digest>* stages[3] = {&policy.shim, &policy.bootloader,
+                                          &policy.kernel};
+  std::size_t first = apps.size() == 3 ? 0 : 1;
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    stages[first + i]->push_back(apps[i]);
+  }
+  TVD_RETURN_IF_ERROR(CheckMeasuredBoot(log, policy));
+  return policy;
+}
+
 }  // namespace tvd::attest

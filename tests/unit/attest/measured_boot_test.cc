@@ -291,5 +291,53 @@ TEST(MeasuredBootTest, VariableBootMayHashTheValueOnly) {
   EXPECT_EQ(Check(b, p).code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(MeasuredBootTest, DraftFromAKnownGoodLog) {
+  Bytes b = ReadLog();
+  auto log = ParseEventLog(b);
+  ASSERT_TRUE(log.ok());
+  auto draft = DraftMeasuredBootPolicy(*log);
+  ASSERT_TRUE(draft.ok()) << draft.status().message();
+  MeasuredBootPolicy good = GoodPolicy();
+  EXPECT_EQ(draft->firmware, good.firmware);
+  EXPECT_EQ(draft->shim, good.shim);
+  EXPECT_EQ(draft->bootloader, good.bootloader);
+  EXPECT_EQ(draft->kernel, good.kernel);
+  EXPECT_TRUE(draft->require_secure_boot);
+  EXPECT_EQ(draft->pk, good.pk);
+  EXPECT_EQ(draft->kek, good.kek);
+  EXPECT_EQ(draft->db, good.db);
+  EXPECT_EQ(draft->dbx, good.dbx);
+  EXPECT_TRUE(draft->events.empty());
+
+  // Two applications: a boot loader and a kernel, no shim.
+  Bytes no_shim = ReadLog();
+  no_shim.erase(no_shim.begin() + 1637, no_shim.begin() + kGrubEvent);
+  log = ParseEventLog(no_shim);
+  ASSERT_TRUE(log.ok());
+  draft = DraftMeasuredBootPolicy(*log);
+  ASSERT_TRUE(draft.ok()) << draft.status().message();
+  EXPECT_TRUE(draft->shim.empty());
+  EXPECT_EQ(draft->bootloader, good.bootloader);
+  EXPECT_EQ(draft->kernel, good.kernel);
+
+  // A tampered log drafts nothing.
+  Bytes tampered = ReadLog();
+  DataOf(tampered, kSecureBootEvent).back() = 0;
+  log = ParseEventLog(tampered);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(DraftMeasuredBootPolicy(*log).status().code(),
+            ErrorCode::kInvalidArgument);
+
+  // Four applications.
+  Bytes four = ReadLog();
+  Bytes kernel(four.begin() + kKernelEvent, four.begin() + kIplEvent);
+  four.insert(four.end(), kernel.begin(), kernel.end());
+  log = ParseEventLog(four);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(DraftMeasuredBootPolicy(*log).status().message(),
+            "event log: PCR 4 has 4 boot applications; a measured-boot policy "
+            "allows at most 3 (shim, bootloader, kernel)");
+}
+
 }  // namespace
 }  // namespace tvd::attest

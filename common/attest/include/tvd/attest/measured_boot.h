@@ -106,6 +106,18 @@ struct MeasuredBootPolicy {
 // first: without it nothing in the log is evidence.
 Status CheckMeasuredBoot(const EventLog& log, const MeasuredBootPolicy& policy);
 
+// A policy drafted from a known-good host's log, for an administrator to
+// review: PCR 0 firmware digests; the PCR 4 applications as bootloader (one),
+// bootloader and kernel (two) or shim, bootloader and kernel (three); Secure
+// Boot required when SecureBoot is measured as 01; the PK, KEK, db and dbx
+// values measured; every other event of rule 3 listed. The draft is what the
+// log shows, not a judgement of it: it trusts the log, so the log must come
+// from a host known to be good, and its replay must match that host's quote.
+// Fails (the CheckMeasuredBoot error, or PermissionDenied "event log: PCR 4
+// has N boot applications; a measured-boot policy allows at most 3 (shim,
+// bootloader, kernel)") when no policy could accept the log.
+StatusOr<MeasuredBootPolicy> DraftMeasuredBootPolicy(const EventLog& log);
+
 // A UEFI_VARIABLE_DATA structure: vendor GUID (16 bytes as logged), u64
 // name length in characters, u64 value length, the UCS-2 name, the value;
 // nothing may follow. `name` is the name in ASCII when every character is
