@@ -422,6 +422,26 @@ TEST_F(TvdctlTest, DraftsAMeasuredBootPolicy) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(attest::CheckMeasuredBoot(*parsed, p), Status::Ok());
 
+  // 'policy show' lists it.
+  const std::string hr_file = Write(
+      "host.xml",
+      R"(<host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false" attestation-interval="60">)" +
+          r.out + "</host-requirements>");
+  Result show = Tvdctl({"policy", "show", hr_file});
+  ASSERT_EQ(show.rc, 0) << show.err;
+  EXPECT_NE(show.out.find("measured boot (PCRs 0-7 by event log), Secure Boot "
+                          "required:\n"),
+            std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("  bootloader " +
+                          ToHex(Sha256("grubx64.efi known-good")) + "\n"),
+            std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("  event PCR 2 type 0x80000004 " +
+                          ToHex(Sha256("nvme option ROM known-good")) + "\n"),
+            std::string::npos)
+      << show.out;
+
   // --out writes the same to a file.
   const std::string out = (dir_ / "draft.xml").string();
   Result w = Tvdctl({"policy", "measured-boot", log, "--out", out});
