@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tvd/policy/host_requirements_parser.h"
+
 namespace tvd::attest {
 namespace {
 
@@ -307,6 +309,54 @@ TEST(EventLogTest, StartupLocalityRules) {
   b.insert(b.end(), locality.begin(), locality.end());
   EXPECT_EQ(ErrorOf(b),
             "event log event 2 at byte 158: a second StartupLocality event");
+}
+
+// The policy parser keeps its own table of the names (it does not link the
+// attestation library): every name here must parse there to the same type.
+TEST(EventLogTest, PolicyKnowsEveryEventTypeName) {
+  const std::uint32_t kTypes[] = {ev::kPrebootCert,
+                                  ev::kPostCode,
+                                  ev::kNoAction,
+                                  ev::kSeparator,
+                                  ev::kAction,
+                                  ev::kEventTag,
+                                  ev::kSCrtmContents,
+                                  ev::kSCrtmVersion,
+                                  ev::kCpuMicrocode,
+                                  ev::kPlatformConfigFlags,
+                                  ev::kTableOfDevices,
+                                  ev::kCompactHash,
+                                  ev::kIpl,
+                                  ev::kIplPartitionData,
+                                  ev::kNonhostCode,
+                                  ev::kNonhostConfig,
+                                  ev::kNonhostInfo,
+                                  ev::kOmitBootDeviceEvents,
+                                  ev::kEfiVariableDriverConfig,
+                                  ev::kEfiVariableBoot,
+                                  ev::kEfiBootServicesApplication,
+                                  ev::kEfiBootServicesDriver,
+                                  ev::kEfiRuntimeServicesDriver,
+                                  ev::kEfiGptEvent,
+                                  ev::kEfiAction,
+                                  ev::kEfiPlatformFirmwareBlob,
+                                  ev::kEfiHandoffTables,
+                                  ev::kEfiPlatformFirmwareBlob2,
+                                  ev::kEfiHandoffTables2,
+                                  ev::kEfiVariableBoot2,
+                                  ev::kEfiHcrtmEvent,
+                                  ev::kEfiVariableAuthority};
+  for (std::uint32_t type : kTypes) {
+    std::string name = EventTypeName(type);
+    ASSERT_EQ(name.rfind("EV_", 0), 0u) << type;
+    auto hr = policy::ParseHostRequirements(
+        R"(<host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false" attestation-interval="60"><measured-boot secure-boot="not-required"><event pcr="1" type=")" +
+            name + R"(" sha256=")" + std::string(64, '0') +
+            R"("/></measured-boot></host-requirements>)",
+        "h.xml");
+    ASSERT_TRUE(hr.ok()) << name << ": " << hr.status().message();
+    EXPECT_EQ(hr->measured_boot->events.at(0).type, type) << name;
+  }
 }
 
 TEST(EventLogTest, EventTypeNames) {
