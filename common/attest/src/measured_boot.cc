@@ -134,6 +134,7 @@ Status CheckMeasuredBoot(const EventLog& log,
   std::size_t next_stage = 0;  // the first stage not yet seen
   const TcgEvent* vars[kVarCount] = {};
   std::span<const std::uint8_t> values[kVarCount];
+  const TcgEvent* pcr7_separator = nullptr;
 
   for (const TcgEvent& e : log.events) {
     if (e.pcr >= kEventLogPcrs || e.type == ev::kNoAction) continue;
@@ -193,8 +194,20 @@ Status CheckMeasuredBoot(const EventLog& log,
             ToHex(e.data.subspan(0, std::min<std::size_t>(e.data.size(), 8))) +
             " reports a firmware error");
       }
+      if (e.pcr == 7 && e.type == ev::kSeparator && pcr7_separator == nullptr) {
+        pcr7_separator = &e;
+      }
       if (e.pcr == 7 && e.type == ev::kEfiVariableDriverConfig) {
         std::optional<SecureBootVar> which = SecureBootVarOf(*var);
+        if (which && pcr7_separator != nullptr) {
+          // The firmware measures its Secure Boot configuration before the
+          // separator; after it, anyone with the TPM can extend PCR 7.
+          return PermissionDenied(
+              Where(e) + kVarNames[*which] +
+              " is measured after the PCR 7 separator (event " +
+              std::to_string(pcr7_separator->number) +
+              "), not by the firmware");
+        }
         if (which) {
           if (vars[*which] != nullptr) {
             return PermissionDenied(Where(e) + "a second " + kVarNames[*which] +
@@ -226,6 +239,14 @@ Status CheckMeasuredBoot(const EventLog& log,
                             kStageNames[next_stage] +
                             " in PCR 4 (the measured-boot policy requires "
                             "one)");
+  }
+  bool judges_pcr7 = policy.require_secure_boot || !policy.pk.empty() ||
+                     !policy.kek.empty() || !policy.db.empty() ||
+                     !policy.dbx.empty();
+  if (judges_pcr7 && pcr7_separator == nullptr) {
+    return PermissionDenied(
+        "event log: no separator in PCR 7, so the firmware's Secure Boot "
+        "configuration cannot be told from later measurements");
   }
   if (policy.require_secure_boot) {
     if (vars[kSecureBoot] == nullptr) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tvd/attest/event_log_builder.h"
+
 namespace tvd::attest {
 namespace {
 
@@ -231,16 +233,23 @@ TEST(MeasuredBootTest, SecureBootKeys) {
   p = GoodPolicy();
   p.dbx.clear();
   EXPECT_TRUE(Check(b, p).ok());
-  // A second SecureBoot measurement (extended after the firmware's).
+  // A second SecureBoot measurement, still before the separator.
   b = ReadLog();
   Bytes twice(b.begin() + kSecureBootEvent, b.begin() + 451);
-  b.insert(b.end(), twice.begin(), twice.end());
+  b.insert(b.begin() + 451, twice.begin(), twice.end());
   Status s = Check(b, GoodPolicy());
   EXPECT_EQ(s.code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(s.message(),
-            "event log event 23 (PCR 7, "
+            "event log event 5 (PCR 7, "
             "EV_EFI_VARIABLE_DRIVER_CONFIG): a second SecureBoot "
             "variable (the first is event 4)");
+  // The same extended after boot, behind the separator.
+  b = ReadLog();
+  b.insert(b.end(), twice.begin(), twice.end());
+  EXPECT_EQ(Check(b, GoodPolicy()).message(),
+            "event log event 23 (PCR 7, EV_EFI_VARIABLE_DRIVER_CONFIG): "
+            "SecureBoot is measured after the PCR 7 separator (event 17), "
+            "not by the firmware");
 }
 
 TEST(MeasuredBootTest, MalformedVariable) {
@@ -337,6 +346,54 @@ TEST(MeasuredBootTest, DraftFromAKnownGoodLog) {
   EXPECT_EQ(DraftMeasuredBootPolicy(*log).status().message(),
             "event log: PCR 4 has 4 boot applications; a measured-boot policy "
             "allows at most 3 (shim, bootloader, kernel)");
+}
+
+TEST(MeasuredBootTest, SecureBootConfigurationComesBeforeTheSeparator) {
+  // Firmware that measured no SecureBoot variable, and an OS that extended
+  // "SecureBoot = 01" into PCR 7 after boot: the log replays, but the value
+  // is not the firmware's.
+  const std::uint8_t on[] = {1};
+  EventLogBuilder b;
+  b.FirmwareBlob("fw")
+      .SecureBootVariable("PK", "pk")
+      .SecureBootVariable("KEK", "kek");
+  b.SecureBootVariable("db", "db");
+  for (std::uint32_t pcr = 0; pcr < 8; ++pcr) b.Separator(pcr);
+  b.BootApplication("grub");
+  b.SecureBootVariable("SecureBoot", on);
+  MeasuredBootPolicy p;
+  p.firmware = {Sha256("fw")};
+  p.bootloader = {Sha256("grub")};
+  p.require_secure_boot = true;
+  p.pk = {Sha256("pk")};
+  p.kek = {Sha256("kek")};
+  p.db = {Sha256("db")};
+  auto log = ParseEventLog(b.bytes());
+  ASSERT_TRUE(log.ok());
+  Status s = CheckMeasuredBoot(*log, p);
+  EXPECT_EQ(s.code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(s.message(),
+            "event log event 14 (PCR 7, EV_EFI_VARIABLE_DRIVER_CONFIG): "
+            "SecureBoot is measured after the PCR 7 separator (event 12), "
+            "not by the firmware");
+  // Without any PCR 7 separator, nothing in PCR 7 can be placed.
+  EventLogBuilder no_separator;
+  no_separator.FirmwareBlob("fw")
+      .SecureBootVariable("SecureBoot", on)
+      .SecureBootVariable("PK", "pk")
+      .SecureBootVariable("KEK", "kek")
+      .SecureBootVariable("db", "db")
+      .BootApplication("grub");
+  log = ParseEventLog(no_separator.bytes());
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(CheckMeasuredBoot(*log, p).message(),
+            "event log: no separator in PCR 7, so the firmware's Secure Boot "
+            "configuration cannot be told from later measurements");
+  // A policy that does not judge PCR 7 does not need it.
+  MeasuredBootPolicy code_only;
+  code_only.firmware = p.firmware;
+  code_only.bootloader = p.bootloader;
+  EXPECT_TRUE(CheckMeasuredBoot(*log, code_only).ok());
 }
 
 }  // namespace

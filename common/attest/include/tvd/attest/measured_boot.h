@@ -47,7 +47,12 @@
 //   (8be4df61-93ca-11d2-aa0d-00e098032b8c), db and dbx under
 //   EFI_IMAGE_SECURITY_DATABASE (d719b2cb-3d3a-4596-a3bc-dad00e67656f).
 //   Each may appear at most once (a second one is an extension after the
-//   firmware's, and refused). With `require_secure_boot`, SecureBoot must
+//   firmware's, and refused), and only before PCR 7's first EV_SEPARATOR:
+//   the firmware measures its configuration before it, and after it anyone
+//   with access to the TPM can extend PCR 7 (so without the firmware's own
+//   SecureBoot event, a "SecureBoot = 01" extended by the OS would pass).
+//   When the policy judges PCR 7 at all, that separator must be in the
+//   log. With `require_secure_boot`, SecureBoot must
 //   be measured with the value 01. For each of PK, KEK, db, dbx whose list
 //   is non-empty, the variable must be measured and the SHA-256 of its value
 //   (the EFI_SIGNATURE_LIST bytes, as efivarfs shows them after the 4
@@ -66,6 +71,8 @@
 // and for what is missing, "event log: <why>", e.g.
 //   "event log: no kernel in PCR 4 (the measured-boot policy requires one)"
 //   "event log: Secure Boot is not enabled (SecureBoot is 00)"
+//   "event log: no separator in PCR 7, so the firmware's Secure Boot
+//    configuration cannot be told from later measurements"
 #pragma once
 
 #include <array>
