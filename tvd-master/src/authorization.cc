@@ -78,6 +78,23 @@ StatusOr<attest::TcbRequirements> RequirementsFor(
   for (const policy::PcrRequirement& p : hr.pcrs) {
     req.pcrs.push_back({static_cast<std::uint32_t>(p.index), p.known_good});
   }
+  if (hr.measured_boot) {
+    const policy::MeasuredBootRequirement& mb = *hr.measured_boot;
+    attest::MeasuredBootPolicy& out = req.measured_boot.emplace();
+    out.require_secure_boot = mb.require_secure_boot;
+    out.firmware = mb.firmware;
+    out.shim = mb.shim;
+    out.bootloader = mb.bootloader;
+    out.kernel = mb.kernel;
+    out.pk = mb.pk;
+    out.kek = mb.kek;
+    out.db = mb.db;
+    out.dbx = mb.dbx;
+    for (const policy::MeasuredBootRequirement::Event& e : mb.events) {
+      out.events.push_back(
+          {static_cast<std::uint32_t>(e.pcr), e.type, e.sha256});
+    }
+  }
   if (hr.ima_allowlist) {
     const std::string& path = hr.ima_allowlist->path;
     std::ifstream in(path, std::ios::binary);

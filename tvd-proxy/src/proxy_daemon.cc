@@ -158,6 +158,9 @@ class ProxyDaemon : public daemon::Daemon {
     }
     attest::AttesterOptions attester_options;
     if (!f_.ima_log.empty()) attester_options.ima_log_path = f_.ima_log;
+    if (!f_.event_log.empty()) {
+      attester_options.event_log_path = f_.event_log;
+    }
     attester_ = std::make_unique<attest::Attester>(tpm, attester_options);
     // One client per replica: each holds its own member channel.
     std::vector<MasterChannelPtr> masters;
@@ -260,6 +263,8 @@ daemon::DaemonSpec<ProxyFlags> ProxyDaemonSpec() {
             "the bridge's datapath type")
         .Default(f.datapath);
     flags.Path("ima-log", &f.ima_log, "the IMA measurement list to send");
+    flags.Path("event-log", &f.event_log,
+               "the UEFI event log to send (measured boot)");
     flags
         .Path("state-dir", &f.state_dir,
               "root-owned directory of the admission records "

@@ -3,6 +3,9 @@
 #include <optional>
 
 #include "tvd/atomic_file.h"
+#include "tvd/attest/event_log.h"
+#include "tvd/attest/measured_boot.h"
+#include "tvd/file_util.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/fig15_import.h"
 #include "tvd/policy/policy_file.h"
@@ -282,6 +285,111 @@ int CheckVm(const std::vector<std::string>& args, std::ostream& out,
   return kExitOk;
 }
 
+// `text` inside an XML comment: "--" is not allowed there, nor are control
+// characters wanted.
+std::string CommentSafe(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    if (c == '-' && !out.empty() && out.back() == '-') out += ' ';
+    out += c;
+  }
+  if (!out.empty() && out.back() == '-') out += ' ';
+  return out;
+}
+
+// One line per digest, with what the log says it is, so the reviewer can
+// tell a firmware volume from a boot loader.
+std::string DraftXml(const tvd::attest::MeasuredBootPolicy& p,
+                     const tvd::attest::EventLog& log,
+                     const std::string& source) {
+  using tvd::attest::TcgEvent;
+  auto where = [&log](std::uint32_t pcr, const tvd::Sha256Digest& d) {
+    for (const TcgEvent& e : log.events) {
+      if (e.pcr == pcr && e.sha256 == d) {
+        return "event " + std::to_string(e.number) + ", " +
+               tvd::attest::EventTypeName(e.type);
+      }
+    }
+    return std::string("value of a PCR 7 variable");
+  };
+  std::string x =
+      "<!-- Drafted by 'tvdctl policy measured-boot' from " +
+      CommentSafe(source) +
+      ".\n"
+      "     The draft allows exactly what this log shows. Use a log of a host\n"
+      "     known to be good, whose replay matched its quote; review every\n"
+      "     digest, and add those of updates you expect. -->\n";
+  x += std::string("<measured-boot secure-boot=\"") +
+       (p.require_secure_boot ? "required" : "not-required") + "\">\n";
+  auto list = [&](std::string_view element,
+                  const std::vector<tvd::Sha256Digest>& digests,
+                  std::uint32_t pcr) {
+    for (const tvd::Sha256Digest& d : digests) {
+      x += "  <" + std::string(element) + " sha256=\"" + tvd::ToHex(d) +
+           "\"/>  <!-- PCR " + std::to_string(pcr) + ", " + where(pcr, d) +
+           " -->\n";
+    }
+  };
+  list("firmware", p.firmware, 0);
+  list("shim", p.shim, 4);
+  list("bootloader", p.bootloader, 4);
+  list("kernel", p.kernel, 4);
+  for (auto [element, digests] :
+       {std::pair{"pk", &p.pk}, std::pair{"kek", &p.kek},
+        std::pair{"db", &p.db}, std::pair{"dbx", &p.dbx}}) {
+    for (const tvd::Sha256Digest& d : *digests) {
+      x += "  <" + std::string(element) + " sha256=\"" + tvd::ToHex(d) +
+           "\"/>  <!-- SHA-256 of the variable's value -->\n";
+    }
+  }
+  for (const auto& e : p.events) {
+    x += "  <event pcr=\"" + std::to_string(e.pcr) + "\" type=\"" +
+         tvd::attest::EventTypeName(e.type) + "\" sha256=\"" +
+         tvd::ToHex(e.sha256) + "\"/>  <!-- " + where(e.pcr, e.sha256) +
+         " -->\n";
+  }
+  x += "</measured-boot>\n";
+  return x;
+}
+
+int MeasuredBoot(const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err) {
+  constexpr std::string_view kUsage = "measured-boot LOG [--out F]";
+  std::optional<std::string> file, out_file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--out") {
+      if (++i == args.size()) return Usage(err, kUsage, "--out needs a value");
+      out_file = args[i];
+    } else if (args[i].starts_with("-")) {
+      return Usage(err, kUsage, "unknown option '" + args[i] + "'");
+    } else if (file) {
+      return Usage(err, kUsage, "more than one LOG");
+    } else {
+      file = args[i];
+    }
+  }
+  if (!file) return Usage(err, kUsage, "no LOG given");
+  auto bytes = tvd::ReadFileCapped(*file, tvd::attest::kMaxEventLogBytes);
+  if (!bytes.ok()) {
+    err << "tvdctl policy: " << bytes.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::span<const std::uint8_t> data(
+      reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size());
+  auto log = tvd::attest::ParseEventLog(data);
+  if (!log.ok()) {
+    err << *file << ": " << log.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto draft = tvd::attest::DraftMeasuredBootPolicy(*log);
+  if (!draft.ok()) {
+    err << *file << ": " << draft.status().message() << "\n";
+    return kExitFailure;
+  }
+  return Emit(out_file, DraftXml(*draft, *log, *file), out, err);
+}
+
 constexpr Subcommand kSubcommands[] = {
     {"validate", "validate [--final] FILE...",
      "Checks TVD policies, host requirement templates and VM configurations\n"
@@ -317,6 +425,12 @@ constexpr Subcommand kSubcommands[] = {
      "Prints the SHA-256 of the file's canonical form (lower-case hex); it\n"
      "changes only when a semantic value changes.\n",
      &Digest},
+    {"measured-boot", "measured-boot LOG [--out F]",
+     "Drafts a <measured-boot> element for host requirements from a known-\n"
+     "good host's UEFI event log (binary_bios_measurements): its firmware,\n"
+     "shim, boot loader and kernel digests, Secure Boot state and keys, and\n"
+     "other events of PCRs 0-7. For an administrator to review before use.\n",
+     &MeasuredBoot},
 };
 
 void PrintPolicyHelp(std::ostream& out) {

@@ -1,5 +1,6 @@
 #include "tvd/tvdctl/policy_summary.h"
 
+#include <iomanip>
 #include <sstream>
 
 #include "tvd/policy/canonical.h"
@@ -41,6 +42,30 @@ void HostRequirementsSummary(std::ostream& o, const HostRequirements& hr,
   if (hr.ima_allowlist) {
     o << indent << "IMA allowlist " << hr.ima_allowlist->path << " sha256 "
       << tvd::ToHex(hr.ima_allowlist->sha256) << "\n";
+  }
+  if (hr.measured_boot) {
+    const MeasuredBootRequirement& mb = *hr.measured_boot;
+    o << indent << "measured boot (PCRs 0-7 by event log), Secure Boot "
+      << (mb.require_secure_boot ? "required" : "not required") << ":\n";
+    auto list = [&](std::string_view what,
+                    const std::vector<tvd::Sha256Digest>& digests) {
+      for (const tvd::Sha256Digest& d : digests) {
+        o << indent << "  " << what << " " << tvd::ToHex(d) << "\n";
+      }
+    };
+    list("firmware", mb.firmware);
+    list("shim", mb.shim);
+    list("bootloader", mb.bootloader);
+    list("kernel", mb.kernel);
+    list("PK", mb.pk);
+    list("KEK", mb.kek);
+    list("db", mb.db);
+    list("dbx", mb.dbx);
+    for (const MeasuredBootRequirement::Event& e : mb.events) {
+      o << indent << "  event PCR " << e.pcr << " type 0x" << std::hex
+        << std::setw(8) << std::setfill('0') << e.type << std::dec
+        << std::setfill(' ') << " " << tvd::ToHex(e.sha256) << "\n";
+    }
   }
 }
 

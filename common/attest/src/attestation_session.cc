@@ -83,6 +83,7 @@ Status MasterAttestation::AttestOnce(Connection& conn,
   AttestChallenge challenge;
   challenge.pcrs = PcrSelectionFor(req);
   challenge.want_ima_log = req.ima.has_value();
+  challenge.want_event_log = req.measured_boot.has_value();
   if (challenge.want_ima_log) {
     ImaStart start = verifier_.ImaStartFor(conn.peer(), req);
     challenge.ima_from = start.from;

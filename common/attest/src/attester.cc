@@ -123,6 +123,13 @@ StatusOr<Evidence> Attester::Answer(
     if (!log.ok()) return log.status().WithContext("IMA log");
     SelectImaEntries(challenge, std::move(log).value(), e);
   }
+  if (challenge.want_event_log) {
+    // Read to EOF: securityfs reports the log's size as 0, like IMA's.
+    StatusOr<std::string> log =
+        ReadFileCapped(options_.event_log_path, kMaxEventLogWire);
+    if (!log.ok()) return log.status().WithContext("event log");
+    e.event_log.assign(log->begin(), log->end());
+  }
   return e;
 }
 

@@ -38,6 +38,7 @@ std::vector<std::uint8_t> Encode(const AttestChallenge& m) {
   w.U64(m.ima_from);
   if (m.ima_from != 0) w.Bytes(m.ima_pcr10);
   w.String(m.full_log_reason);
+  if (m.want_event_log) w.U8(1);
   return w.Take();
 }
 
@@ -60,7 +61,14 @@ std::vector<std::uint8_t> EncodeEvidenceHead(const Evidence& m,
   w.U64(m.ima_entries);
   w.U64(m.ima_log.size());
   w.String(std::string_view(m.ima_log).substr(0, inline_bytes));
+  if (!m.event_log.empty()) w.Bytes(m.event_log);
   return w.Take();
+}
+
+Status EventLogTooLarge(std::uint64_t bytes) {
+  return InvalidArgument("event log of " + std::to_string(bytes) +
+                         " bytes exceeds the maximum of " +
+                         std::to_string(kMaxEventLogWire) + " bytes");
 }
 
 Status TooLarge(std::uint64_t bytes) {
@@ -70,6 +78,10 @@ Status TooLarge(std::uint64_t bytes) {
 }
 }  // namespace
 
+std::size_t ImaInlineBytes(std::size_t event_log_size) {
+  return kImaChunk - std::min(event_log_size, kMaxEventLogWire);
+}
+
 std::vector<std::uint8_t> Encode(const Evidence& m) {
   return EncodeEvidenceHead(m, m.ima_log.size());
 }
@@ -77,10 +89,14 @@ std::vector<std::uint8_t> Encode(const Evidence& m) {
 StatusOr<std::vector<std::vector<std::uint8_t>>> EncodeEvidenceFrames(
     const Evidence& m) {
   if (m.ima_log.size() > kMaxImaLog) return TooLarge(m.ima_log.size());
+  if (m.event_log.size() > kMaxEventLogWire) {
+    return EventLogTooLarge(m.event_log.size());
+  }
+  std::size_t inline_bytes = ImaInlineBytes(m.event_log.size());
   std::vector<std::vector<std::uint8_t>> out;
-  out.push_back(EncodeEvidenceHead(m, kImaChunk));
+  out.push_back(EncodeEvidenceHead(m, inline_bytes));
   const auto* text = reinterpret_cast<const std::uint8_t*>(m.ima_log.data());
-  for (std::size_t at = kImaChunk; at < m.ima_log.size(); at += kImaChunk) {
+  for (std::size_t at = inline_bytes; at < m.ima_log.size(); at += kImaChunk) {
     std::size_t n = std::min(kImaChunk, m.ima_log.size() - at);
     out.emplace_back(text + at, text + at + n);
   }
@@ -164,6 +180,13 @@ StatusOr<AttestChallenge> DecodeAttestChallenge(
         "a challenge asking for the whole IMA log must ask for the log from "
         "entry 0");
   }
+  // want_event_log: a trailing byte, present only when set.
+  if (!r.ExpectEnd("attestation challenge").ok()) {
+    TVD_ASSIGN_OR_RETURN(m.want_event_log, ReadBool(r, "want_event_log"));
+    if (!m.want_event_log) {
+      return ProtocolError("field 'want_event_log' is on the wire but 0");
+    }
+  }
   TVD_RETURN_IF_ERROR(r.ExpectEnd("attestation challenge"));
   return m;
 }
@@ -204,13 +227,22 @@ StatusOr<Evidence> DecodeEvidence(std::span<const std::uint8_t> in) {
         "evidence carries " + std::to_string(m.ima_log.size()) +
         " bytes of IMA log but announces " + std::to_string(size));
   }
+  // The event log: a trailing field, present only when non-empty. Fewer
+  // bytes than its length prefix are plain trailing garbage.
+  if (WireReader probe = r; probe.U32("event_log").ok()) {
+    TVD_ASSIGN_OR_RETURN(m.event_log, r.Bytes("event_log", kMaxEventLogWire));
+    if (m.event_log.empty()) {
+      return ProtocolError("evidence's event log is on the wire but empty");
+    }
+  }
   // Canonical: a log continues in chunk frames only after a full first
   // chunk.
-  if (m.ima_log.size() < size && m.ima_log.size() != kImaChunk) {
+  std::size_t first_part = ImaInlineBytes(m.event_log.size());
+  if (m.ima_log.size() < size && m.ima_log.size() != first_part) {
     return ProtocolError("evidence's IMA log continues in chunk frames after " +
                          std::to_string(m.ima_log.size()) +
                          " bytes; the first part must be " +
-                         std::to_string(kImaChunk) + " bytes");
+                         std::to_string(first_part) + " bytes");
   }
   m.ima_log_pending = size - m.ima_log.size();
   TVD_RETURN_IF_ERROR(r.ExpectEnd("evidence"));

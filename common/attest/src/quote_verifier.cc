@@ -239,6 +239,19 @@ Status QuoteVerifier::CheckQuote(const ChannelContext& channel,
     }
   }
 
+  if (requirements.measured_boot) {
+    // Before IMA: IMA keeps replay state for a quote that passed every
+    // other check.
+    if (evidence.event_log.empty()) {
+      return PermissionDenied(
+          "the requirements need the host's event log (measured boot) but "
+          "the evidence carries none");
+    }
+    TVD_ASSIGN_OR_RETURN(EventLog log, ParseEventLog(evidence.event_log));
+    TVD_RETURN_IF_ERROR(CheckEventLogReplay(ReplayEventLog(log), values));
+    TVD_RETURN_IF_ERROR(CheckMeasuredBoot(log, *requirements.measured_boot));
+  }
+
   if (requirements.ima) {
     const Sha256Digest* pcr10 = value_of(kImaPcr);
     if (pcr10 == nullptr) {

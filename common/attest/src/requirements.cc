@@ -13,6 +13,9 @@ std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req) {
     }
     out.push_back(kImaPcr);
   }
+  if (req.measured_boot) {
+    for (std::uint32_t i = 0; i < kEventLogPcrs; ++i) out.push_back(i);
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <tuple>
 
 #include "tvd/text.h"
 #include "tvd/xml_escape.h"
@@ -58,6 +59,35 @@ Json HostRequirementsJson(const HostRequirements& hr) {
   if (hr.ima_allowlist) {
     j["ima-allowlist"] = {{"path", hr.ima_allowlist->path},
                           {"sha256", ToHex(hr.ima_allowlist->sha256)}};
+  }
+  // Only when present, so requirements without it keep their digest.
+  if (hr.measured_boot) {
+    const MeasuredBootRequirement& mb = *hr.measured_boot;
+    auto digests = [](const std::vector<Sha256Digest>& list) {
+      std::vector<std::string> hex;
+      for (const Sha256Digest& d : list) hex.push_back(ToHex(d));
+      std::sort(hex.begin(), hex.end());
+      return hex;
+    };
+    Json events = Json::array();
+    for (const MeasuredBootRequirement::Event& e :
+         Sorted(mb.events, [](const MeasuredBootRequirement::Event& e) {
+           return std::make_tuple(e.pcr, e.type, e.sha256);
+         })) {
+      events.push_back(
+          {{"pcr", e.pcr}, {"sha256", ToHex(e.sha256)}, {"type", e.type}});
+    }
+    j["measured-boot"] = {
+        {"bootloader", digests(mb.bootloader)},
+        {"db", digests(mb.db)},
+        {"dbx", digests(mb.dbx)},
+        {"events", std::move(events)},
+        {"firmware", digests(mb.firmware)},
+        {"kek", digests(mb.kek)},
+        {"kernel", digests(mb.kernel)},
+        {"pk", digests(mb.pk)},
+        {"secure-boot", mb.require_secure_boot ? "required" : "not-required"},
+        {"shim", digests(mb.shim)}};
   }
   return j;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tvd/attest/attester.h"
+#include "tvd/attest/event_log_builder.h"
 #include "tvd/attest/tpm_public.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/channel/wire.h"
@@ -77,6 +78,7 @@ class AttestationTest : public ::testing::Test {
     node1_ = issue(*ca_, pki::Role::kHost, "node1", day);
     notpm_ = issue(*ca_, pki::Role::kHost, "notpm-ok", day);
     ecc_host_ = issue(*ca_, pki::Role::kHost, "node-ecc", day);
+    mb_host_ = issue(*ca_, pki::Role::kHost, "node-mb", day);
     long_log_host_ = issue(*ca_, pki::Role::kHost, "node-long", day);
     auto other_ca = pki::CreateCa("vdc-other", day);
     ASSERT_TRUE(other_ca.ok());
@@ -147,6 +149,11 @@ class AttestationTest : public ::testing::Test {
     }
     long_log.ima = std::move(long_list);
     options.requirements_by_name["node-long"] = std::move(long_log);
+    // node-mb: PCRs 0-7 judged by its UEFI event log (MeasuredBoot tests).
+    TcbRequirements measured_boot;
+    measured_boot.measured_boot = MakeTypicalBoot("node-mb").policy;
+    measured_boot.interval = std::chrono::seconds(60);
+    options.requirements_by_name["node-mb"] = std::move(measured_boot);
     auto master_creds =
         pki::IssueCertificate(*ca_, pki::Role::kHost, "tvd-master", day);
     ASSERT_TRUE(master_creds.ok());
@@ -176,8 +183,8 @@ class AttestationTest : public ::testing::Test {
     // Also reached after a failed set-up: everything may be null.
     if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
     delete dir_;
-    for (auto* p :
-         {node1_, notpm_, ecc_host_, long_log_host_, foreign_, expired_}) {
+    for (auto* p : {node1_, notpm_, ecc_host_, mb_host_, long_log_host_,
+                    foreign_, expired_}) {
       delete p;
     }
     delete ca_;
@@ -275,6 +282,7 @@ class AttestationTest : public ::testing::Test {
   static inline TlsContextPtrHolder* node1_ = nullptr;
   static inline TlsContextPtrHolder* notpm_ = nullptr;
   static inline TlsContextPtrHolder* ecc_host_ = nullptr;
+  static inline TlsContextPtrHolder* mb_host_ = nullptr;
   static inline TlsContextPtrHolder* long_log_host_ = nullptr;
   static inline Sha256Digest node1_allowlist_{};  // its fingerprint
   static inline TlsContextPtrHolder* foreign_ = nullptr;
@@ -773,6 +781,69 @@ TEST_F(AttestationTest, SilentClientsAreDroppedWithoutBlockingOthers) {
   EXPECT_EQ(channel::DecodeErrorPayload(answer->payload),
             Timeout("no complete frame within 1500 ms"));
   ::close(fd);
+}
+
+// Measured boot end to end: a host whose swtpm was extended with a
+// synthetic UEFI boot sends that boot's event log with its quote; the master
+// replays it against the quoted PCRs 0-7 and checks its policy.
+class MeasuredBootAttestationTest : public AttestationTest {
+ protected:
+  // A fresh swtpm for node-mb with `boot` extended into PCRs 0-23, its log
+  // written, enrolled; then one attestation.
+  Status AttestBoot(const SyntheticBoot& boot, const Sha256Digest* extra_pcr4,
+                    Sha256Digest* quoted_pcr4 = nullptr) {
+    auto swtpm = testing::SwtpmInstance::Start();
+    if (!swtpm.ok()) return swtpm.status();
+    for (const EventLogBuilder::Extend& x : boot.log.extends()) {
+      TVD_RETURN_IF_ERROR((*swtpm)->ExtendPcr(x.pcr, x.sha256));
+    }
+    if (extra_pcr4 != nullptr) {
+      TVD_RETURN_IF_ERROR((*swtpm)->ExtendPcr(4, *extra_pcr4));
+    }
+    std::vector<std::uint8_t> bytes = boot.log.bytes();
+    WriteFile(*dir_ + "/binary_bios_measurements",
+              std::string(bytes.begin(), bytes.end()));
+    auto tpm = (*swtpm)->Open();
+    if (!tpm.ok()) return tpm.status();
+    if (quoted_pcr4 != nullptr) {
+      std::vector<std::uint32_t> pcr4{4};
+      auto v = (*tpm)->ReadPcrs(pcr4);
+      if (!v.ok()) return v.status();
+      *quoted_pcr4 = (*v)[0].value;
+    }
+    auto ek = (*tpm)->EkPublic();
+    if (!ek.ok()) return ek.status();
+    master_->enroller().TrustEk({pki::Role::kHost, "node-mb"}, Sha256(*ek));
+    Attester attester(
+        tpm->get(), {*dir_ + "/ima.log", *dir_ + "/binary_bios_measurements"});
+    auto conn = Connect(*mb_host_);
+    if (!conn.ok()) return conn.status();
+    TVD_RETURN_IF_ERROR(EnrolWithMaster(**conn, attester));
+    return AttestToMaster(**conn, attester);
+  }
+};
+
+TEST_F(MeasuredBootAttestationTest, AGoodBootIsAccepted) {
+  EXPECT_EQ(AttestBoot(MakeTypicalBoot("node-mb"), nullptr), Status::Ok());
+}
+
+TEST_F(MeasuredBootAttestationTest, ALogThatDoesNotReplayIsRefused) {
+  SyntheticBoot boot = MakeTypicalBoot("node-mb");
+  Sha256Digest rogue = Sha256("a boot loader the log does not show");
+  Sha256Digest quoted{};
+  Status s = AttestBoot(boot, &rogue, &quoted);
+  EXPECT_EQ(s, PermissionDenied("peer: event log replay gives PCR 4 " +
+                                ToHex(boot.log.pcrs()[4]) +
+                                " but the quoted PCR 4 is " + ToHex(quoted)));
+}
+
+TEST_F(MeasuredBootAttestationTest, ADisallowedBootloaderIsRefused) {
+  // Another host's boot: it replays, but its firmware is not node-mb's.
+  EXPECT_EQ(AttestBoot(MakeTypicalBoot("node-other"), nullptr),
+            PermissionDenied("peer: event log event 2 (PCR 0, "
+                             "EV_EFI_PLATFORM_FIRMWARE_BLOB): firmware " +
+                             ToHex(Sha256("firmware volume 0 node-other")) +
+                             " is not allowed by the measured-boot policy"));
 }
 
 }  // namespace

@@ -141,5 +141,77 @@ TEST(MessagesTest, OversizedImaLogIsRefusedOnBothEnds) {
                           "only 3 entries"));
 }
 
+TEST(MessagesTest, EventLogIsOnTheWireOnlyWhenUsed) {
+  // Without it, challenge and evidence encode as before: no trailing field.
+  AttestChallenge c;
+  c.nonce.fill(3);
+  c.pcrs = {0, 7};
+  std::vector<std::uint8_t> plain = Encode(c);
+  c.want_event_log = true;
+  std::vector<std::uint8_t> with = Encode(c);
+  ASSERT_EQ(with.size(), plain.size() + 1);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), with.begin()));
+  auto back = DecodeAttestChallenge(with);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->want_event_log);
+  back = DecodeAttestChallenge(plain);
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->want_event_log);
+  with.back() = 0;
+  EXPECT_EQ(DecodeAttestChallenge(with).status(),
+            ProtocolError("field 'want_event_log' is on the wire but 0"));
+  with.back() = 2;
+  EXPECT_EQ(DecodeAttestChallenge(with).status(),
+            ProtocolError("field 'want_event_log' is not 0 or 1"));
+
+  Evidence e;
+  e.nonce.fill(4);
+  e.ima_log = "10 x\n";
+  plain = Encode(e);
+  e.event_log = {1, 2, 3};
+  with = Encode(e);
+  ASSERT_EQ(with.size(), plain.size() + 4 + 3);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), with.begin()));
+  auto ev = DecodeEvidence(with);
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  EXPECT_EQ(ev->event_log, e.event_log);
+  EXPECT_EQ(ev->ima_log, e.ima_log);
+  ev = DecodeEvidence(plain);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_TRUE(ev->event_log.empty());
+  // An empty event log written out anyway.
+  plain.insert(plain.end(), 4, 0);
+  EXPECT_EQ(DecodeEvidence(plain).status(),
+            ProtocolError("evidence's event log is on the wire but empty"));
+}
+
+TEST(MessagesTest, EventLogShrinksTheFirstImaPart) {
+  Evidence e;
+  e.ima_log.assign(kImaChunk + 100, 'x');
+  e.event_log.assign(kMaxEventLogWire, 0xee);
+  auto frames = EncodeEvidenceFrames(e);
+  ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+  // Both logs fit the first frame's former budget.
+  EXPECT_LT((*frames)[0].size(), kImaChunk + 4096);
+  auto back = DecodeEvidence((*frames)[0]);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->event_log, e.event_log);
+  EXPECT_EQ(back->ima_log.size(), kImaChunk - kMaxEventLogWire);
+  for (std::size_t i = 1; i < frames->size(); ++i) {
+    ASSERT_EQ(AppendImaChunk(*back, (*frames)[i]), Status::Ok());
+  }
+  EXPECT_EQ(back->ima_log, e.ima_log);
+
+  e.event_log.push_back(0);
+  EXPECT_EQ(EncodeEvidenceFrames(e).status(),
+            InvalidArgument("event log of 524289 bytes exceeds the maximum of "
+                            "524288 bytes"));
+  // Encode() writes what it is given; the decoder refuses it.
+  e.ima_log = "";
+  EXPECT_EQ(DecodeEvidence(Encode(e)).status(),
+            ProtocolError("field 'event_log' has 524289 bytes, more than the "
+                          "maximum 524288"));
+}
+
 }  // namespace
 }  // namespace tvd::attest

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "tvd/attest/attester.h"
+#include "tvd/attest/event_log_builder.h"
 #include "tvd/testing/software_tpm.h"
 
 namespace tvd::attest {
@@ -29,7 +30,8 @@ class QuoteVerifierTest : public ::testing::Test {
     challenge.nonce = nonces_.Issue(1);
     challenge.pcrs = PcrSelectionFor(req_);
     challenge.want_ima_log = req_.ima.has_value();
-    Attester attester(&tpm_, {ima_path_});
+    challenge.want_event_log = req_.measured_boot.has_value();
+    Attester attester(&tpm_, {ima_path_, event_log_path_});
     auto e = attester.Answer(challenge, binding_);
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return *e;
@@ -60,6 +62,7 @@ class QuoteVerifierTest : public ::testing::Test {
   std::array<std::uint8_t, 32> binding_{};
   TcbRequirements req_;
   std::string ima_path_ = "/nonexistent";
+  std::string event_log_path_ = "/nonexistent";
 };
 
 TEST_F(QuoteVerifierTest, AcceptsGoodEvidence) {
@@ -485,6 +488,116 @@ TEST_F(IncrementalQuoteTest, NewAllowlistStartsOverWithTheWholeLog) {
   EXPECT_EQ(e.ima_offset, 0u);
   EXPECT_EQ(Check(c, e).status, Status::Ok());
   EXPECT_EQ(cache_.counters(), (ImaReplayCache::Counters{2, 0, 0}));
+}
+
+// The host's UEFI event log (a synthetic boot) extended into the TPM's
+// PCRs as firmware would, and checked against a measured-boot policy.
+class MeasuredBootVerifierTest : public QuoteVerifierTest {
+ protected:
+  void SetUp() override {
+    QuoteVerifierTest::SetUp();
+    for (const EventLogBuilder::Extend& x : boot_.log.extends()) {
+      tpm_.Extend(x.pcr, x.sha256);
+    }
+    event_log_path_ = ::testing::TempDir() + "event_log_" +
+                      std::to_string(::getpid()) + ".bin";
+    WriteLog(boot_.log.bytes());
+    req_.pcrs.clear();
+    req_.measured_boot = boot_.policy;
+  }
+  void TearDown() override { std::filesystem::remove(event_log_path_); }
+  void WriteLog(const std::vector<std::uint8_t>& bytes) {
+    std::ofstream(event_log_path_, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  }
+
+  SyntheticBoot boot_ = MakeTypicalBoot("node1");
+};
+
+TEST_F(MeasuredBootVerifierTest, AcceptsAGoodBoot) {
+  AttestChallenge c;
+  Evidence e = Answer(c);
+  EXPECT_EQ(c.pcrs, (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(e.event_log, boot_.log.bytes());
+  EXPECT_EQ(Verify(c, e), Status::Ok());
+}
+
+TEST_F(MeasuredBootVerifierTest, RefusesALogThatDoesNotReplayToTheQuote) {
+  Sha256Digest rogue = Sha256("rogue boot loader");
+  tpm_.Extend(4, rogue);  // measured, but not in the log
+  AttestChallenge c;
+  Evidence e = Answer(c);
+  Sha256Digest quoted = e.pcrs[4].value;
+  ASSERT_EQ(e.pcrs[4].index, 4u);
+  EXPECT_EQ(Verify(c, e),
+            PermissionDenied("event log replay gives PCR 4 " +
+                             ToHex(boot_.log.pcrs()[4]) +
+                             " but the quoted PCR 4 is " + ToHex(quoted)));
+}
+
+TEST_F(MeasuredBootVerifierTest, RefusesADisallowedBootloader) {
+  req_.measured_boot->bootloader = {Sha256("grubx64.efi 2.12")};
+  AttestChallenge c;
+  Evidence e = Answer(c);
+  EXPECT_EQ(Verify(c, e),
+            PermissionDenied(
+                "event log event 30 (PCR 4, EV_EFI_BOOT_SERVICES_APPLICATION): "
+                "bootloader " +
+                ToHex(Sha256("grubx64.efi node1")) +
+                " is not allowed by the measured-boot policy"));
+}
+
+TEST_F(MeasuredBootVerifierTest, RefusesATamperedLog) {
+  // SecureBoot (event 13, PCR 7) claims 01 whatever was measured: the last
+  // byte of its data is the value.
+  std::vector<std::uint8_t> bytes = boot_.log.bytes();
+  auto log = ParseEventLog(bytes);
+  ASSERT_TRUE(log.ok());
+  const TcgEvent& sb = log->events[12];
+  ASSERT_EQ(sb.type, ev::kEfiVariableDriverConfig);
+  std::size_t value_at =
+      static_cast<std::size_t>(sb.data.data() - bytes.data()) + sb.data.size() -
+      1;
+  Sha256Digest measured = Sha256(sb.data);
+  bytes[value_at] = 0;
+  Sha256Digest edited = Sha256(std::span<const std::uint8_t>(bytes).subspan(
+      static_cast<std::size_t>(sb.data.data() - bytes.data()), sb.data.size()));
+  WriteLog(bytes);
+  AttestChallenge c;
+  Evidence e = Answer(c);
+  EXPECT_EQ(Verify(c, e),
+            InvalidArgument("event log event 13 (PCR 7, "
+                            "EV_EFI_VARIABLE_DRIVER_CONFIG): digest " +
+                            ToHex(measured) +
+                            " is not the SHA-256 of the event data (" +
+                            ToHex(edited) + "): the log was altered"));
+}
+
+TEST_F(MeasuredBootVerifierTest, RefusesEvidenceWithoutALog) {
+  AttestChallenge c;
+  Evidence e = Answer(c);
+  e.event_log.clear();
+  EXPECT_EQ(Verify(c, e),
+            PermissionDenied("the requirements need the host's event log "
+                             "(measured boot) but the evidence carries none"));
+  AttestChallenge c2;
+  Evidence e2 = Answer(c2);
+  e2.event_log.resize(100);  // cut inside the Spec ID header's event
+  EXPECT_EQ(Verify(c2, e2).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(MeasuredBootVerifierTest, AttesterNamesAnUnreadableLog) {
+  event_log_path_ = "/nonexistent/binary_bios_measurements";
+  AttestChallenge c;
+  c.nonce = nonces_.Issue(1);
+  c.pcrs = PcrSelectionFor(req_);
+  c.want_event_log = true;
+  Attester attester(&tpm_, {ima_path_, event_log_path_});
+  auto e = attester.Answer(c, binding_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("event log"), std::string::npos)
+      << e.status().message();
 }
 
 }  // namespace

@@ -72,5 +72,40 @@ TEST(AuthorizationTest, RequirementsMapping) {
             IoError("IMA allowlist /nonexistent/ima.txt cannot be read"));
 }
 
+TEST(AuthorizationTest, RequirementsCarryTheMeasuredBootPolicy) {
+  policy::TvdPolicy p;
+  p.host_requirements.attestation_interval_seconds = 60;
+  policy::MeasuredBootRequirement mb;
+  mb.require_secure_boot = true;
+  mb.firmware = {Sha256("fw")};
+  mb.shim = {Sha256("shim")};
+  mb.bootloader = {Sha256("grub")};
+  mb.kernel = {Sha256("vmlinuz")};
+  mb.pk = {Sha256("pk")};
+  mb.kek = {Sha256("kek")};
+  mb.db = {Sha256("db")};
+  mb.dbx = {Sha256("dbx")};
+  mb.events = {{1, 0x8000000B, Sha256("smbios")}};
+  p.host_requirements.measured_boot = mb;
+  auto req = RequirementsFor(p);
+  ASSERT_TRUE(req.ok());
+  ASSERT_TRUE(req->measured_boot);
+  const attest::MeasuredBootPolicy& out = *req->measured_boot;
+  EXPECT_TRUE(out.require_secure_boot);
+  EXPECT_EQ(out.firmware, mb.firmware);
+  EXPECT_EQ(out.shim, mb.shim);
+  EXPECT_EQ(out.bootloader, mb.bootloader);
+  EXPECT_EQ(out.kernel, mb.kernel);
+  EXPECT_EQ(out.pk, mb.pk);
+  EXPECT_EQ(out.kek, mb.kek);
+  EXPECT_EQ(out.db, mb.db);
+  EXPECT_EQ(out.dbx, mb.dbx);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0], (attest::MeasuredBootPolicy::Event{
+                               1, 0x8000000B, Sha256("smbios")}));
+  EXPECT_EQ(attest::PcrSelectionFor(*req),
+            (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
 }  // namespace
 }  // namespace tvd::master

@@ -433,8 +433,8 @@ INSTANTIATE_TEST_SUITE_P(
             R"(<host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false" attestation-interval="300">)",
             "p.xml:10: <host-requirements>: unknown attribute 'xmlns'"},
         ErrorCase{"NothingToAttest", kPcr + "\n    " + kIma, "",
-                  "p.xml:10: <host-requirements>: needs at least one <pcr> or "
-                  "<ima-allowlist>"},
+                  "p.xml:10: <host-requirements>: needs at least one <pcr>, "
+                  "<ima-allowlist> or <measured-boot>"},
         ErrorCase{"HostRequirementsUnknownChild", kIma, "<tpm/>",
                   "p.xml:12: <host-requirements>: unknown element <tpm>"},
         ErrorCase{"PcrBadBank", R"(bank="sha256")", R"(bank="sha1")",

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "tvd/attest/event_log_builder.h"
+#include "tvd/attest/measured_boot.h"
+#include "tvd/policy/host_requirements_parser.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/sha256.h"
 #include "tvd/tvdctl/dispatcher.h"
@@ -367,6 +370,115 @@ TEST_F(TvdctlTest, ImportFig15) {
   EXPECT_EQ(r.err, kTemplates +
                        "/blue.xml:7: root element is <tvd-policy>, expected "
                        "<domain>\n");
+}
+
+// The draft of a measured-boot policy from a host's event log parses as
+// host requirements and, mapped back, accepts that log.
+TEST_F(TvdctlTest, DraftsAMeasuredBootPolicy) {
+  attest::SyntheticBoot boot = attest::MakeTypicalBoot("known-good");
+  std::vector<std::uint8_t> bytes = boot.log.bytes();
+  const std::string log = Write("binary_bios_measurements",
+                                std::string(bytes.begin(), bytes.end()));
+  Result r = Tvdctl({"policy", "measured-boot", log});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("<measured-boot secure-boot=\"required\">"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  <bootloader sha256=\"" +
+                       ToHex(Sha256("grubx64.efi known-good")) +
+                       "\"/>  <!-- PCR 4, event 30, "
+                       "EV_EFI_BOOT_SERVICES_APPLICATION -->\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find("  <event pcr=\"2\" type=\"EV_EFI_BOOT_SERVICES_DRIVER\" "
+                 "sha256=\"" +
+                 ToHex(Sha256("nvme option ROM known-good")) + "\"/>"),
+      std::string::npos)
+      << r.out;
+
+  auto hr = policy::ParseHostRequirements(
+      R"(<host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false" attestation-interval="60">)" +
+          r.out + "</host-requirements>",
+      "draft.xml");
+  ASSERT_TRUE(hr.ok()) << hr.status().message();
+  const policy::MeasuredBootRequirement& mb = *hr->measured_boot;
+  attest::MeasuredBootPolicy p;
+  p.require_secure_boot = mb.require_secure_boot;
+  p.firmware = mb.firmware;
+  p.shim = mb.shim;
+  p.bootloader = mb.bootloader;
+  p.kernel = mb.kernel;
+  p.pk = mb.pk;
+  p.kek = mb.kek;
+  p.db = mb.db;
+  p.dbx = mb.dbx;
+  for (const auto& e : mb.events) {
+    p.events.push_back({static_cast<std::uint32_t>(e.pcr), e.type, e.sha256});
+  }
+  EXPECT_EQ(p.firmware, boot.policy.firmware);
+  EXPECT_EQ(p.events, boot.policy.events);
+  auto parsed = attest::ParseEventLog(bytes);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(attest::CheckMeasuredBoot(*parsed, p), Status::Ok());
+
+  // 'policy show' lists it.
+  const std::string hr_file = Write(
+      "host.xml",
+      R"(<host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false" attestation-interval="60">)" +
+          r.out + "</host-requirements>");
+  Result show = Tvdctl({"policy", "show", hr_file});
+  ASSERT_EQ(show.rc, 0) << show.err;
+  EXPECT_NE(show.out.find("measured boot (PCRs 0-7 by event log), Secure Boot "
+                          "required:\n"),
+            std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("  bootloader " +
+                          ToHex(Sha256("grubx64.efi known-good")) + "\n"),
+            std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("  event PCR 2 type 0x80000004 " +
+                          ToHex(Sha256("nvme option ROM known-good")) + "\n"),
+            std::string::npos)
+      << show.out;
+
+  // --out writes the same to a file.
+  const std::string out = (dir_ / "draft.xml").string();
+  Result w = Tvdctl({"policy", "measured-boot", log, "--out", out});
+  ASSERT_EQ(w.rc, 0) << w.err;
+  std::ifstream in(out);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), r.out);
+}
+
+TEST_F(TvdctlTest, MeasuredBootDraftErrors) {
+  const std::string garbage = Write("garbage.bin", "not an event log");
+  Result r = Tvdctl({"policy", "measured-boot", garbage});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, garbage +
+                       ": event log event 0 at byte 0: truncated in the "
+                       "header\n");
+  r = Tvdctl({"policy", "measured-boot"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err,
+            "tvdctl policy: no LOG given\nusage: tvdctl policy measured-boot "
+            "LOG [--out F]\n");
+  // A log no policy could accept (an edited Secure Boot variable).
+  attest::EventLogBuilder b;
+  const std::uint8_t on[] = {1};
+  std::vector<std::uint8_t> var = attest::UefiVariableData(
+      attest::kEfiGlobalVariableGuid, "SecureBoot", on);
+  b.Event(7, attest::ev::kEfiVariableDriverConfig, Sha256("measured"), {}, var);
+  std::vector<std::uint8_t> bytes = b.bytes();
+  const std::string edited =
+      Write("edited.bin", std::string(bytes.begin(), bytes.end()));
+  r = Tvdctl({"policy", "measured-boot", edited});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, edited +
+                       ": event log event 1 (PCR 7, "
+                       "EV_EFI_VARIABLE_DRIVER_CONFIG): digest " +
+                       ToHex(Sha256("measured")) +
+                       " is not the SHA-256 of the event data (" +
+                       ToHex(Sha256(var)) + "): the log was altered\n");
 }
 
 TEST(TvdctlBinaryTest, SmokeTestOfTheRealBinary) {

@@ -9,7 +9,8 @@
 //             [--libvirt-uri URI] [--secrets-uri URI]
 //             [--ovsdb PATH] [--bridge NAME] [--openflow PATH] [--vici PATH]
 //             [--netns NAME] [--datapath netdev|system]
-//             [--ima-log PATH] [--state-dir DIR] [--usage-socket PATH]
+//             [--ima-log PATH] [--event-log PATH] [--state-dir DIR]
+//             [--usage-socket PATH]
 //
 // It joins, then serves its control socket until it has left the TVD or
 // gets SIGTERM/SIGINT.
@@ -49,6 +50,7 @@ struct ProxyFlags {
   std::string netns;
   std::string datapath = "netdev";
   std::string ima_log;
+  std::string event_log;  // default: securityfs binary_bios_measurements
   std::string state_dir = "/var/lib/tvd/proxy";
   std::string usage_socket;
 };

@@ -1,4 +1,5 @@
-// `tvdctl policy ...`: validate, show, derive, import-fig15, digest.
+// `tvdctl policy ...`: validate, show, derive, import-fig15, digest,
+// measured-boot.
 //
 //   validate [--final] FILE...   exit 0 if every file is valid, 1 if any is
 //                                not (each error "FILE:LINE: message" on err)
@@ -12,6 +13,8 @@
 //                                whether the policies allow the VM
 //                                (vm_policy_check.h); exit 0 or 1
 //   digest FILE                  SHA-256 of the canonical form, lower-case hex
+//   measured-boot LOG [--out F]  a <measured-boot> element drafted from a
+//                                known-good host's UEFI event log, to review
 // Every command takes --help. Exit codes as in dispatcher.h.
 #pragma once
 

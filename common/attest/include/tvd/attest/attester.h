@@ -15,6 +15,10 @@ struct AttesterOptions {
   // Where the IMA log is read from when the master asks for it.
   std::string ima_log_path =
       "/sys/kernel/security/ima/ascii_runtime_measurements";
+  // Where the UEFI event log is read from when the master asks for it
+  // (measured boot).
+  std::string event_log_path =
+      "/sys/kernel/security/tpm0/binary_bios_measurements";
 };
 
 class Attester {
@@ -37,6 +41,10 @@ class Attester {
   // not parse or replay to the quoted PCR 10 goes whole, as read: the
   // master names what is wrong. A log larger than kMaxImaLog is an error
   // (FailedPrecondition "IMA log: <path> is larger than 33554432 bytes").
+  // The UEFI event log, if asked for, is sent as read (the master replays
+  // and judges it); one that cannot be read or is larger than
+  // kMaxEventLogWire is an error ("event log: <path> is larger than
+  // 524288 bytes").
   StatusOr<Evidence> Answer(const AttestChallenge& challenge,
                             std::span<const std::uint8_t> channel_binding);
 

@@ -31,6 +31,13 @@ inline constexpr std::size_t kMaxImaLog = 32u << 20;
 // at most kImaChunk bytes each: every frame stays under the channel's 1 MiB
 // default (channel/frame.h), with room for the quote and PCR values.
 inline constexpr std::size_t kImaChunk = 960 * 1024;
+// The UEFI event log a host may send with its evidence. Real logs are
+// 10-100 KB; 512 KiB leaves room for a large dbx. With an event log, the
+// first evidence frame carries that many fewer bytes of IMA log
+// (ImaInlineBytes), so it stays under the frame limit. A larger log is
+// refused on both ends ("event log of N bytes exceeds the maximum of
+// 524288 bytes").
+inline constexpr std::size_t kMaxEventLogWire = 512 * 1024;
 // The longest reason a challenge may carry.
 inline constexpr std::size_t kMaxChallengeReason = 1024;
 
@@ -60,6 +67,10 @@ struct AttestChallenge {
   // the incremental evidence just sent did not apply (why), answer again
   // with the whole log (ima_from is then 0).
   std::string full_log_reason;
+  // Send the UEFI event log (measured boot, measured_boot.h). On the wire
+  // only when set (a trailing byte), so challenges without it encode as
+  // before.
+  bool want_event_log = false;
 };
 
 struct Evidence {
@@ -78,7 +89,15 @@ struct Evidence {
   // Decoding only: bytes of ima_log still to come in kAttestImaChunk frames
   // (AppendImaChunk). Encoders ignore it.
   std::uint64_t ima_log_pending = 0;
+  // The binary UEFI event log, when asked for (at most kMaxEventLogWire
+  // bytes). On the wire only when non-empty (a trailing field after the
+  // IMA log's first part), so evidence without it encodes as before.
+  std::vector<std::uint8_t> event_log;
 };
+
+// The IMA log bytes the kAttestEvidence frame carries inline when the
+// evidence also carries `event_log_size` bytes of event log.
+std::size_t ImaInlineBytes(std::size_t event_log_size);
 
 std::vector<std::uint8_t> Encode(const EnrolRequest& m);
 std::vector<std::uint8_t> Encode(const CredentialChallenge& m);
@@ -90,7 +109,8 @@ std::vector<std::uint8_t> Encode(const Evidence& m);
 // The payloads evidence travels in: the kAttestEvidence payload with the
 // log's first kImaChunk bytes, then one kAttestImaChunk payload per further
 // kImaChunk bytes. InvalidArgument "IMA log of N bytes exceeds the maximum
-// of 33554432 bytes" when the log is larger than kMaxImaLog.
+// of 33554432 bytes" when the log is larger than kMaxImaLog, "event log of
+// N bytes exceeds the maximum of 524288 bytes" likewise.
 StatusOr<std::vector<std::vector<std::uint8_t>>> EncodeEvidenceFrames(
     const Evidence& m);
 
@@ -105,6 +125,9 @@ StatusOr<AttestChallenge> DecodeAttestChallenge(
 // ProtocolError "IMA log of N bytes exceeds the maximum of 33554432 bytes"
 // for a log announced larger than kMaxImaLog, and "evidence starts its IMA
 // log at entry O but counts only E entries" when ima_offset > ima_entries.
+// An event log larger than kMaxEventLogWire is a ProtocolError "field
+// 'event_log' has N bytes, more than the maximum 524288", one present but
+// empty "evidence's event log is on the wire but empty".
 StatusOr<Evidence> DecodeEvidence(std::span<const std::uint8_t> in);
 // Appends one kAttestImaChunk payload to `m.ima_log`. ProtocolError "empty
 // IMA log chunk" or "IMA log chunk of N bytes but only P bytes were

@@ -16,6 +16,11 @@
 //   selection: "quote covers PCRs {..} but {..} were requested"
 //   values:    "reported PCR values do not match the quoted PCR digest"
 //   known-good "PCR N value <hex> is not a known-good value"
+//   measured boot (requirements.measured_boot): "the requirements need the
+//              host's event log (measured boot) but the evidence carries
+//              none", then ParseEventLog's reasons (InvalidArgument),
+//              CheckEventLogReplay's against the quoted PCRs 0-7, and
+//              CheckMeasuredBoot's (event_log.h, measured_boot.h)
 //   IMA:       "evidence sends the IMA log from entry O but the challenge
 //              asked for entry 0 or F" (InvalidArgument), then
 //              VerifyImaEvidence's reasons (ima_incremental.h): ReplayImaLog

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tvd/attest/ima_log.h"
+#include "tvd/attest/measured_boot.h"
 #include "tvd/sha256.h"
 
 namespace tvd::attest {
@@ -25,6 +26,10 @@ struct TcbRequirements {
   // quoted: 10 for the replay, 0-9 for the log's boot_aggregate
   // (ima_log.h).
   std::optional<ImaAllowlist> ima;
+  // When set, the host must send its UEFI event log; it is replayed against
+  // the quoted PCRs 0-7 (always quoted then) and checked against the policy
+  // (measured_boot.h).
+  std::optional<MeasuredBootPolicy> measured_boot;
   // A host that reports it has no TPM is accepted only when this is true.
   bool allow_no_tpm = false;
   // Re-attestation period on an established channel.
@@ -32,8 +37,8 @@ struct TcbRequirements {
 };
 
 // The PCRs to quote for `req`: the expectations' indices, plus 0-10 when
-// IMA is required (boot_aggregate and replay); ascending, without
-// duplicates.
+// IMA is required (boot_aggregate and replay), plus 0-7 with a measured-boot
+// policy (the event log's replay); ascending, without duplicates.
 std::vector<std::uint32_t> PcrSelectionFor(const TcbRequirements& req);
 
 }  // namespace tvd::attest

@@ -63,6 +63,32 @@ struct ImaAllowlistRef {
                          const ImaAllowlistRef&) = default;
 };
 
+// PCRs 0-7 judged by the host's UEFI event log instead of pinned values
+// (<measured-boot>, docs/policy.md; the check is tvd/attest/measured_boot.h):
+// allowed firmware, shim, boot loader and kernel digests, the Secure Boot
+// state and the SHA-256 of the PK, KEK, db and dbx values, and other
+// events listed by (PCR, type, digest). Lists hold no duplicates.
+struct MeasuredBootRequirement {
+  bool require_secure_boot = false;
+  std::vector<Sha256Digest> firmware;
+  std::vector<Sha256Digest> shim;
+  std::vector<Sha256Digest> bootloader;
+  std::vector<Sha256Digest> kernel;
+  std::vector<Sha256Digest> pk;
+  std::vector<Sha256Digest> kek;
+  std::vector<Sha256Digest> db;
+  std::vector<Sha256Digest> dbx;
+  struct Event {
+    int pcr = 0;             // 0..7
+    std::uint32_t type = 0;  // TCG event type (EventTypeFromName)
+    Sha256Digest sha256{};
+    friend bool operator==(const Event&, const Event&) = default;
+  };
+  std::vector<Event> events;
+  friend bool operator==(const MeasuredBootRequirement&,
+                         const MeasuredBootRequirement&) = default;
+};
+
 // The known-good TCB of a host allowed into the TVD.
 struct HostRequirements {
   // Whether a host without a TPM may join. Always stated explicitly.
@@ -70,6 +96,7 @@ struct HostRequirements {
   std::uint32_t attestation_interval_seconds = 0;  // 1..86400
   std::vector<PcrRequirement> pcrs;                // unique indices
   std::optional<ImaAllowlistRef> ima_allowlist;
+  std::optional<MeasuredBootRequirement> measured_boot;
   friend bool operator==(const HostRequirements&,
                          const HostRequirements&) = default;
 };
