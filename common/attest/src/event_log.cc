@@ -278,7 +278,9 @@ Status ParseEvent(Reader& r, std::size_t number, bool& pcr0_extended,
     return error("data size " + std::to_string(size) + " exceeds the " +
                  std::to_string(kMaxEventDataBytes) + "-byte maximum");
   }
-  if (!r.Bytes(size, e.data)) return error.Truncated("the event data");
+  std::span<const std::uint8_t> data;
+  if (!r.Bytes(size, data)) return error.Truncated("the event data");
+  e.data.assign(data.begin(), data.end());
 
   if (e.type == ev::kNoAction) {
     if (e.data.size() >= 16 && std::equal(e.data.begin(), e.data.begin() + 16,

@@ -191,7 +191,8 @@ Status CheckMeasuredBoot(const EventLog& log,
                         [](std::uint8_t b) { return b == 0; }))) {
         return PermissionDenied(
             Where(e) + "separator " +
-            ToHex(e.data.subspan(0, std::min<std::size_t>(e.data.size(), 8))) +
+            ToHex(std::span<const std::uint8_t>(e.data).subspan(
+                0, std::min<std::size_t>(e.data.size(), 8))) +
             " reports a firmware error");
       }
       if (e.pcr == 7 && e.type == ev::kSeparator && pcr7_separator == nullptr) {

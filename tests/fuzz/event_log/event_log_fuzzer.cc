@@ -5,6 +5,7 @@
 // event shorter; a policy drafted from a log accepts that log, and the
 // check with an empty policy refuses any log with firmware, applications
 // or other events that a policy must list.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,9 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
   if (log->events.size() > kMaxEventLogEvents) std::abort();
   std::size_t previous = 0;
-  for (const TcgEvent& e : log->events) {
+  for (std::size_t i = 0; i < log->events.size(); ++i) {
+    const TcgEvent& e = log->events[i];
     if (e.offset <= previous || e.pcr > kMaxEventLogPcr) std::abort();
-    if (e.data.data() < data || e.data.data() + e.data.size() > data + size) {
+    // The event's own copy of its data is the last bytes of the event.
+    const std::size_t end =
+        i + 1 < log->events.size() ? log->events[i + 1].offset : size;
+    if (e.data.size() > end - e.offset ||
+        !std::equal(e.data.begin(), e.data.end(), data + end - e.data.size())) {
       std::abort();
     }
     previous = e.offset;

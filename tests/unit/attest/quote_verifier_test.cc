@@ -556,13 +556,12 @@ TEST_F(MeasuredBootVerifierTest, RefusesATamperedLog) {
   ASSERT_TRUE(log.ok());
   const TcgEvent& sb = log->events[12];
   ASSERT_EQ(sb.type, ev::kEfiVariableDriverConfig);
-  std::size_t value_at =
-      static_cast<std::size_t>(sb.data.data() - bytes.data()) + sb.data.size() -
-      1;
+  // An event's data ends it: the next event starts right after.
+  const std::size_t data_at = log->events[13].offset - sb.data.size();
   Sha256Digest measured = Sha256(sb.data);
-  bytes[value_at] = 0;
-  Sha256Digest edited = Sha256(std::span<const std::uint8_t>(bytes).subspan(
-      static_cast<std::size_t>(sb.data.data() - bytes.data()), sb.data.size()));
+  bytes[data_at + sb.data.size() - 1] = 0;
+  Sha256Digest edited = Sha256(
+      std::span<const std::uint8_t>(bytes).subspan(data_at, sb.data.size()));
   WriteLog(bytes);
   AttestChallenge c;
   Evidence e = Answer(c);

@@ -120,15 +120,16 @@ struct EventLogAlgorithm {
   std::uint16_t digest_size = 0;
 };
 
-// One TCG_PCR_EVENT2. `data` points into the bytes given to ParseEventLog,
-// which must outlive it.
+// One TCG_PCR_EVENT2. It owns a copy of its data: a parsed log stays valid
+// after the bytes it was parsed from are gone (at most kMaxEventLogBytes in
+// all, so the copy is bounded).
 struct TcgEvent {
   std::size_t number = 0;  // 1-based; 0 is the Spec ID header
   std::size_t offset = 0;  // byte offset of the event in the log
   std::uint32_t pcr = 0;
   std::uint32_t type = 0;
   Sha256Digest sha256{};  // always present (the parser requires it)
-  std::span<const std::uint8_t> data;
+  std::vector<std::uint8_t> data;
 };
 
 struct EventLog {
