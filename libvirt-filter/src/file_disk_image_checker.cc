@@ -12,33 +12,10 @@
 
 #include "tvd/libvirt_filter/domain_xml.h"
 #include "tvd/libvirt_filter/qcow2_header.h"
+#include "tvd/unique_fd.h"
 
 namespace tvd::libvirt_filter {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_;
-};
 
 Status Denied(const std::string& path, const std::string& why) {
   return PermissionDenied(path + ": " + why);
@@ -59,10 +36,10 @@ std::vector<std::string> Components(std::string_view path) {
 
 // Opens the image at `path` (absolute, normalized) one component at a time,
 // never following a symbolic link. nullopt when it does not exist.
-StatusOr<std::optional<Fd>> OpenWithoutLinks(const std::string& path) {
+StatusOr<std::optional<UniqueFd>> OpenWithoutLinks(const std::string& path) {
   std::vector<std::string> parts = Components(path);
   if (parts.empty()) return Denied(path, "not a regular file");
-  Fd dir(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return ErrnoError("cannot open /", errno);
   std::string walked;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -71,7 +48,7 @@ StatusOr<std::optional<Fd>> OpenWithoutLinks(const std::string& path) {
                       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      if (err == ENOENT) return std::optional<Fd>();
+      if (err == ENOENT) return std::optional<UniqueFd>();
       if (err == ELOOP || err == ENOTDIR) {
         struct stat st;
         if (::fstatat(dir.get(), parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) ==
@@ -85,13 +62,13 @@ StatusOr<std::optional<Fd>> OpenWithoutLinks(const std::string& path) {
       }
       return ErrnoError(path + ": cannot open " + walked, err);
     }
-    dir = Fd(fd);
+    dir = UniqueFd(fd);
   }
   int fd = ::openat(dir.get(), parts.back().c_str(),
                     O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    if (err == ENOENT) return std::optional<Fd>();
+    if (err == ENOENT) return std::optional<UniqueFd>();
     if (err == ELOOP) {
       return Denied(path,
                     "is a symbolic link (a disk image must be the file "
@@ -99,7 +76,7 @@ StatusOr<std::optional<Fd>> OpenWithoutLinks(const std::string& path) {
     }
     return ErrnoError(path + ": cannot open", err);
   }
-  return std::optional<Fd>(Fd(fd));
+  return std::optional<UniqueFd>(UniqueFd(fd));
 }
 
 StatusOr<std::string> ReadHead(int fd, const std::string& path) {
@@ -160,7 +137,7 @@ Status FileDiskImageChecker::Check(const std::string& path,
   std::string current_format(format);
   std::set<std::pair<dev_t, ino_t>> seen;
   for (int depth = 0;; ++depth) {
-    TVD_ASSIGN_OR_RETURN(std::optional<Fd> fd, OpenWithoutLinks(current));
+    TVD_ASSIGN_OR_RETURN(std::optional<UniqueFd> fd, OpenWithoutLinks(current));
     if (!fd.has_value()) {
       if (depth == 0) return Status::Ok();  // the contract: libvirt reports it
       return Denied(current,

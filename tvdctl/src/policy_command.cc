@@ -128,23 +128,37 @@ int Emit(const std::optional<std::string>& out_file, const std::string& data,
   return kExitOk;
 }
 
+// The arguments of a command with one input (`what` in errors: FILE, LOG)
+// and its output on stdout or in --out F. Returns the exit code of a usage
+// error, or nullopt with `input` and `out_file` set.
+std::optional<int> InputAndOut(const std::vector<std::string>& args,
+                               std::string_view usage, std::string_view what,
+                               std::ostream& err,
+                               std::optional<std::string>& input,
+                               std::optional<std::string>& out_file) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--out") {
+      if (++i == args.size()) return Usage(err, usage, "--out needs a value");
+      out_file = args[i];
+    } else if (args[i].starts_with("-")) {
+      return Usage(err, usage, "unknown option '" + args[i] + "'");
+    } else if (input) {
+      return Usage(err, usage, "more than one " + std::string(what));
+    } else {
+      input = args[i];
+    }
+  }
+  if (!input) return Usage(err, usage, "no " + std::string(what) + " given");
+  return std::nullopt;
+}
+
 int ImportFig15(const std::vector<std::string>& args, std::ostream& out,
                 std::ostream& err) {
   constexpr std::string_view kUsage = "import-fig15 FILE [--out F]";
   std::optional<std::string> file, out_file;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out") {
-      if (++i == args.size()) return Usage(err, kUsage, "--out needs a value");
-      out_file = args[i];
-    } else if (args[i].starts_with("-")) {
-      return Usage(err, kUsage, "unknown option '" + args[i] + "'");
-    } else if (file) {
-      return Usage(err, kUsage, "more than one FILE");
-    } else {
-      file = args[i];
-    }
+  if (auto code = InputAndOut(args, kUsage, "FILE", err, file, out_file)) {
+    return *code;
   }
-  if (!file) return Usage(err, kUsage, "no FILE given");
   auto text = tvd::policy::ReadPolicyFile(*file);
   if (!text.ok()) {
     err << text.status().message() << "\n";
@@ -357,19 +371,9 @@ int MeasuredBoot(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
   constexpr std::string_view kUsage = "measured-boot LOG [--out F]";
   std::optional<std::string> file, out_file;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out") {
-      if (++i == args.size()) return Usage(err, kUsage, "--out needs a value");
-      out_file = args[i];
-    } else if (args[i].starts_with("-")) {
-      return Usage(err, kUsage, "unknown option '" + args[i] + "'");
-    } else if (file) {
-      return Usage(err, kUsage, "more than one LOG");
-    } else {
-      file = args[i];
-    }
+  if (auto code = InputAndOut(args, kUsage, "LOG", err, file, out_file)) {
+    return *code;
   }
-  if (!file) return Usage(err, kUsage, "no LOG given");
   auto bytes = tvd::ReadFileCapped(*file, tvd::attest::kMaxEventLogBytes);
   if (!bytes.ok()) {
     err << "tvdctl policy: " << bytes.status().message() << "\n";

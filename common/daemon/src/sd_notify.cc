@@ -8,25 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tvd/unique_fd.h"
+
 namespace tvd::daemon {
-namespace {
-
-// Closes the socket on every path out of Notify.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 StatusOr<Notifier> Notifier::FromEnvironment() {
   const char* value = std::getenv("NOTIFY_SOCKET");
@@ -68,7 +52,7 @@ Status Notifier::Notify(std::string_view state) const {
   const socklen_t length =
       static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
                              (address_[0] == '@' ? 0 : 1));
-  Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return ErrnoError(what, errno);
   const ssize_t sent =
       ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,

@@ -13,26 +13,13 @@
 #include <vector>
 
 #include "tvd/log.h"
+#include "tvd/unique_fd.h"
 
 namespace tvd::host {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -158,7 +145,7 @@ StatusOr<ControlResponse> CallControl(const std::string& socket_path,
                                       const ControlRequest& request,
                                       std::chrono::milliseconds timeout) {
   TVD_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(socket_path));
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return ErrnoError("control socket: socket", errno);
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
                 sizeof(addr)) != 0) {

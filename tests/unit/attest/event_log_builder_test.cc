@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "tvd/testing/files.h"
 
 namespace tvd::attest {
 namespace {
@@ -13,10 +13,9 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 
 Bytes ReadData(const std::string& name) {
-  std::ifstream in(
-      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name,
-      std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), {});
+  std::string text = testing::ReadFileOrEmpty(
+      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name);
+  return Bytes(text.begin(), text.end());
 }
 
 // The events of eventlog_locality3.bin, which an independent generator

@@ -2,12 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "tvd/policy/host_requirements_parser.h"
+#include "tvd/testing/files.h"
 
 namespace tvd::attest {
 namespace {
@@ -21,10 +20,9 @@ using Bytes = std::vector<std::uint8_t>;
 // EV_IPL in PCR 9, an EV_EFI_ACTION in PCR 5). The first also starts with a
 // StartupLocality 3 event, the second does not.
 Bytes ReadData(const std::string& name) {
-  std::ifstream in(
-      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name,
-      std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), {});
+  std::string text = testing::ReadFileOrEmpty(
+      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name);
+  return Bytes(text.begin(), text.end());
 }
 
 Sha256Digest Hex(std::string_view hex) { return *Sha256FromHex(hex); }
