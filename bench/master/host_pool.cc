@@ -8,17 +8,6 @@
 
 namespace tvd::bench {
 
-Status EnterNetns(const std::string& ns) {
-  std::string path = "/run/netns/" + ns;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open " + path, errno);
-  int rc = ::setns(fd, CLONE_NEWNET);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("setns " + path, err);
-  return Status::Ok();
-}
-
 Status HostPool::Create(const std::vector<std::string>& names,
                         const std::vector<std::string>& netns, int threads,
                         const pki::KeyAndCertificate& ca, TpmUse use) {

@@ -18,12 +18,11 @@
 #include "sim_host.h"
 #include "tvd/pki/certificate_authority.h"
 #include "tvd/status.h"
+#include "tvd/testing/netns.h"
 
 namespace tvd::bench {
 
-// Moves the calling thread (only it) into network namespace `ns`
-// (/run/netns/<ns>). Sockets it creates afterwards belong to that namespace.
-Status EnterNetns(const std::string& ns);
+using testing::EnterNetns;
 
 class HostPool {
  public:

@@ -119,17 +119,7 @@ std::string MasterAddress(int i) {
 }
 constexpr const char* kHostsAddress = "198.18.77.100";
 
-// Sockets belong to the network namespace of the thread that creates them.
-Status EnterNetns(const std::string& ns) {
-  std::string path = "/run/netns/" + ns;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open " + path, errno);
-  int rc = ::setns(fd, CLONE_NEWNET);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("setns " + path, err);
-  return Status::Ok();
-}
+using testing::EnterNetns;
 
 // The attester quotes on the serving thread while the test extends a PCR
 // from its own: serialise the software TPM.
