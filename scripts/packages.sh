@@ -69,9 +69,11 @@ lintian --fail-on error --tag-display-limit 0 "${debs[@]}"
 unit_key() {
   sed -n "s/^$2=//p" "/lib/systemd/system/$1" | tail -n 1
 }
-# as_unit UNIT CMD...: CMD as UNIT's service would run it: its User=,
-# Group=, SupplementaryGroups= and UMask= (CI's PID 1 is not systemd, so
-# systemctl cannot start it; the sandboxing options are left out).
+# as_unit UNIT CMD...: execs CMD as UNIT's service would run it: its
+# User=, Group=, SupplementaryGroups= and UMask= (CI's PID 1 is not
+# systemd, so systemctl cannot start it; the sandboxing options are left
+# out). Call it in a subshell, ( as_unit ... ): the process it leaves is
+# CMD itself, with the subshell's PID.
 as_unit() {
   local unit=$1 user group groups mask
   shift
@@ -81,7 +83,8 @@ as_unit() {
   mask=$(unit_key "$unit" UMask)
   local g=(--clear-groups)
   [[ -z $groups ]] || g=(--groups "${groups// /,}")
-  (umask "${mask:-0022}" && exec setpriv --reuid="$user" --regid="$group" "${g[@]}" -- "$@")
+  umask "${mask:-0022}"
+  exec setpriv --reuid="$user" --regid="$group" "${g[@]}" -- "$@"
 }
 # unit_exec UNIT: the words of UNIT's ExecStart (refused when it has
 # specifiers or variables that only systemd would expand).
@@ -112,7 +115,7 @@ store_phase() {
 
   # Before the set-up the unit refuses to start, naming the set-up command.
   status=0
-  out=$(as_unit tvd-master-store.service "${store_cmd[@]}" 2>&1) || status=$?
+  out=$( (as_unit tvd-master-store.service "${store_cmd[@]}") 2>&1) || status=$?
   [[ $status == 1 && $out == "error tvd-master-store: failed-precondition: store database /var/lib/tvd/store/store.db does not exist; $fix" ]] ||
     { echo "packages: the store's unit without a database: exit $status, '$out'" >&2; return 1; }
 
@@ -129,7 +132,7 @@ store_phase() {
     { echo "packages: store.db is $(stat -c '%U %a' /var/lib/tvd/store/store.db), not tvd-store 600" >&2; return 1; }
 
   # Type=forking: the command returns once the server listens.
-  as_unit tvd-master-store.service "${store_cmd[@]}" 2>"$build/store-server.log" ||
+  (as_unit tvd-master-store.service "${store_cmd[@]}") 2>"$build/store-server.log" ||
     { cat "$build/store-server.log" >&2; echo "packages: the store's unit did not start" >&2; return 1; }
   store_pid=$(cat "$(unit_key tvd-master-store.service PIDFile)")
   ovsdb-client list-dbs unix:/run/tvd/store/store.sock | grep -qx TVD_Master ||
@@ -155,7 +158,7 @@ store_phase() {
   sed -i -e 's/^listen_port = .*/listen_port = 0/' -e '/^state_db = /d' /etc/tvd/tvd-master.conf
   echo "store = ovsdb:unix:/run/tvd/store/store.sock" >>/etc/tvd/tvd-master.conf
   local port_file=/var/lib/tvd/master/port
-  as_unit tvd-master.service "${master_cmd[@]}" --port-file "$port_file" \
+  (as_unit tvd-master.service "${master_cmd[@]}" --port-file "$port_file") \
     >"$build/store-master.log" 2>&1 &
   master_pid=$!
   local i
