@@ -154,7 +154,9 @@ store_phase() {
   (umask 077 && head -c 32 /dev/urandom >/etc/tvd/master.kek)
   chown tvd-master /etc/tvd/master.kek
   : >/etc/tvd/eks.txt
-  install -m 0644 "$root/policy-templates/blue.xml" /etc/tvd/policies/
+  # Without its IMA allow-list pin: the file it names is a placeholder
+  # (the demo derives the real one), and the master reads it at load.
+  sed '/<ima-allowlist /d' "$root/policy-templates/blue.xml" >/etc/tvd/policies/blue.xml
   sed -i -e 's/^listen_port = .*/listen_port = 0/' -e '/^state_db = /d' /etc/tvd/tvd-master.conf
   echo "store = ovsdb:unix:/run/tvd/store/store.sock" >>/etc/tvd/tvd-master.conf
   local port_file=/var/lib/tvd/master/port
