@@ -27,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 escape() {
   sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"
 }
-# section_text TEXT: the help text after its usage lines, as a no-fill block.
+# nofill: stdin, escaped, as a no-fill block (kept as --help lays it out).
 nofill() {
   echo ".nf"
   escape
