@@ -460,6 +460,16 @@ StatusOr<DeepQuoteEvidence> ParseDeepQuoteEvidence(std::string_view text) {
                        r.Hex("statement_signature", kMaxStatementSignature));
   TVD_ASSIGN_OR_RETURN(e.statement.master_certificate,
                        r.String("master_certificate", kMaxMasterCertificate));
+  const std::string& pem = e.statement.master_certificate;
+  if (pem.empty()) return r.Fail("master_certificate", "empty");
+  for (std::size_t i = 0; i < pem.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(pem[i]);
+    if ((c < 0x20 && c != '\n') || c > 0x7e) {
+      return r.Fail("master_certificate",
+                    "not PEM text (control or non-ASCII byte at position " +
+                        std::to_string(i) + ")");
+    }
+  }
   TVD_ASSIGN_OR_RETURN(const Json* quote, r.Object("quote"));
   TVD_ASSIGN_OR_RETURN(e.quote, ParseQuote(*quote));
   TVD_RETURN_IF_ERROR(r.Done());

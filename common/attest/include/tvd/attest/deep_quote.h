@@ -134,7 +134,8 @@ StatusOr<std::string> EncodeDeepQuoteEvidence(const DeepQuoteEvidence& e);
 // more than kMaxDeepQuoteEvidence bytes, nesting deeper than the format's,
 // text that is not JSON, a missing, unknown or mistyped field, a name that
 // is not IsValidName, hex that is not lower case or of the wrong length, a
-// structure over its limit, a time that is negative or past year 10000, a
+// structure over its limit, a master certificate that is empty or not
+// printable ASCII and newlines, a time that is negative or past year 10000, a
 // PCR list that is empty, over 24, out of range, or not ascending.
 StatusOr<DeepQuoteEvidence> ParseDeepQuoteEvidence(std::string_view json);
 
