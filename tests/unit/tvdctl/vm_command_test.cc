@@ -2,6 +2,7 @@
 // printed chain, the JSON, and each failure's exit code and message.
 #include "tvd/tvdctl/vm_command.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
