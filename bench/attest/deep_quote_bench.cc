@@ -79,8 +79,8 @@ int Main(int argc, char** argv) {
                                            pki::Validity::ForDays(1)),
                      "master certificate");
   auto wall = std::chrono::system_clock::now();
-  VtpmBinding binding{"blue", "web1", "node1", ek, ak,
-                      ToUnixSeconds(wall) - 60};
+  VtpmBinding binding{"blue", "web1", "node1",
+                      ek,     ak,     ToUnixSeconds(wall) - 60};
   HostAttestationSummary host;
   host.host = "node1";
   host.last_good = ToUnixSeconds(wall) - 10;
@@ -104,8 +104,8 @@ int Main(int argc, char** argv) {
     SignedVtpmStatement statement =
         Must(IssueVtpmStatement(binding, host, nonce, now, master), "issue");
     auto t2 = Clock::now();
-    std::string json = Must(EncodeDeepQuoteEvidence({statement, answer}),
-                            "encode");
+    std::string json =
+        Must(EncodeDeepQuoteEvidence({statement, answer}), "encode");
     auto evidence = Must(ParseDeepQuoteEvidence(json), "parse");
     auto verified =
         Must(VerifyDeepQuote(evidence, ca.cert_pem, want, now), "verify");

@@ -30,10 +30,10 @@ StatusOr<std::vector<std::uint8_t>> LowerHexToBytes(std::string_view hex) {
   for (std::size_t i = 0; i < hex.size(); ++i) {
     char c = hex[i];
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return InvalidArgument(std::string("not a lower-case hex digit '") +
-                             (c >= 0x20 && c < 0x7f ? std::string(1, c)
-                                                    : std::string("?")) +
-                             "' at position " + std::to_string(i));
+      return InvalidArgument(
+          std::string("not a lower-case hex digit '") +
+          (c >= 0x20 && c < 0x7f ? std::string(1, c) : std::string("?")) +
+          "' at position " + std::to_string(i));
     }
     if (i % 2 == 1) {
       out.push_back(static_cast<std::uint8_t>(HexDigitValue(hex[i - 1]) << 4 |

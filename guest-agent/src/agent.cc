@@ -68,7 +68,8 @@ Status ServeQuotes(const std::string& port, const std::string& tpm_spec,
       std::string answer = AnswerQuoteRequest(line, tpm_spec);
       std::size_t done = 0;
       while (done < answer.size()) {
-        ssize_t w = ::write(fd.get(), answer.data() + done, answer.size() - done);
+        ssize_t w =
+            ::write(fd.get(), answer.data() + done, answer.size() - done);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) break;  // the host went away; its next request retries
         done += static_cast<std::size_t>(w);

@@ -103,8 +103,8 @@ StatusOr<std::unique_ptr<TpmTransport>> OpenTcp(const std::string& spec) {
   }
   std::string host(rest.substr(0, colon));
   std::string_view port_text = rest.substr(colon + 1);
-  auto [end, ec] = std::from_chars(
-      port_text.data(), port_text.data() + port_text.size(), port);
+  auto [end, ec] = std::from_chars(port_text.data(),
+                                   port_text.data() + port_text.size(), port);
   if (::inet_pton(AF_INET, host.c_str(), &addr) != 1 || ec != std::errc() ||
       end != port_text.data() + port_text.size() || port == 0) {
     return InvalidArgument("TPM '" + spec +
@@ -142,19 +142,20 @@ StatusOr<std::unique_ptr<TpmTransport>> OpenTpm(const std::string& spec) {
 
 StatusOr<std::vector<std::uint8_t>> VtpmClient::AkPublic() {
   auto cmd = attest::tpmwire::CreatePrimaryCommand(
-      attest::kVtpmAkHierarchy,
-                                           attest::kVtpmAkTemplatePublic);
+      attest::kVtpmAkHierarchy, attest::kVtpmAkTemplatePublic);
   TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(cmd));
   TVD_ASSIGN_OR_RETURN(attest::tpmwire::CreatedPrimary ak,
                        attest::tpmwire::ParseCreatePrimaryResponse(rsp));
-  TVD_ASSIGN_OR_RETURN(rsp,
-                       tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle)));
+  TVD_ASSIGN_OR_RETURN(
+      rsp, tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle)));
   TVD_RETURN_IF_ERROR(attest::tpmwire::ParseFlushContextResponse(rsp));
   return std::move(ak.public_area);
 }
 
-Status VtpmClient::Extend(std::uint32_t pcr, const attest::tpmwire::PcrDigest& digest) {
-  TVD_ASSIGN_OR_RETURN(auto cmd, attest::tpmwire::PcrExtendCommand(pcr, digest));
+Status VtpmClient::Extend(std::uint32_t pcr,
+                          const attest::tpmwire::PcrDigest& digest) {
+  TVD_ASSIGN_OR_RETURN(auto cmd,
+                       attest::tpmwire::PcrExtendCommand(pcr, digest));
   TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(cmd));
   return attest::tpmwire::ParsePcrExtendResponse(rsp);
 }
@@ -202,11 +203,10 @@ StatusOr<std::vector<attest::GuestPcr>> VtpmClient::ReadPcrs(
 
 StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
     std::span<const std::uint8_t> nonce, std::span<const std::uint32_t> pcrs) {
-  TVD_ASSIGN_OR_RETURN(auto cmd,
-                       attest::tpmwire::QuoteCommand(0, nonce, pcrs));  // validates
+  TVD_ASSIGN_OR_RETURN(
+      auto cmd, attest::tpmwire::QuoteCommand(0, nonce, pcrs));  // validates
   auto create = attest::tpmwire::CreatePrimaryCommand(
-      attest::kVtpmAkHierarchy,
-                                              attest::kVtpmAkTemplatePublic);
+      attest::kVtpmAkHierarchy, attest::kVtpmAkTemplatePublic);
   TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(create));
   TVD_ASSIGN_OR_RETURN(attest::tpmwire::CreatedPrimary ak,
                        attest::tpmwire::ParseCreatePrimaryResponse(rsp));
@@ -247,9 +247,11 @@ StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
   }
   // The AK is transient: flush it whatever happened, so a resource-managed
   // TPM does not fill up with keys.
-  auto flushed = tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle));
+  auto flushed =
+      tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle));
   if (result.ok() && !flushed.ok()) result = flushed.status();
-  if (result.ok()) result = attest::tpmwire::ParseFlushContextResponse(*flushed);
+  if (result.ok())
+    result = attest::tpmwire::ParseFlushContextResponse(*flushed);
   if (!result.ok()) return result;
   (void)cmd;
   return answer;

@@ -51,11 +51,11 @@ int Attest(const std::vector<std::string>& args, std::ostream& out,
     std::int64_t n = 0;
     if (a == "--json") {
       json = true;
-    } else if (a == "--evidence" ? value(evidence_path)
-               : a == "--ca"     ? value(ca_path)
-               : a == "--tvd"    ? value(want.tvd)
-               : a == "--vm"     ? value(want.vm)
-               : a == "--nonce"  ? value(nonce_hex)
+    } else if (a == "--evidence"      ? value(evidence_path)
+               : a == "--ca"          ? value(ca_path)
+               : a == "--tvd"         ? value(want.tvd)
+               : a == "--vm"          ? value(want.vm)
+               : a == "--nonce"       ? value(nonce_hex)
                : a == "--master-name" ? value(want.master_name)
                                       : false) {
     } else if ((a == "--max-age" || a == "--max-host-age") && value(seconds)) {
@@ -130,18 +130,18 @@ std::string FormatDeepQuoteChain(const attest::VerifiedDeepQuote& v,
   const attest::VtpmStatement& s = v.statement;
   std::string out;
   auto line = [&out](const std::string& key, const std::string& value) {
-    out += "  " + key + std::string(key.size() < 14 ? 14 - key.size() : 1, ' ') +
-           value + "\n";
+    out += "  " + key +
+           std::string(key.size() < 14 ? 14 - key.size() : 1, ' ') + value +
+           "\n";
   };
   out += "deep quote verified: VM " + s.vm + " of TVD " + s.tvd + "\n";
   line("master", v.master.ToString() + ", certificate of the VDC CA");
-  line("statement", "issued " + Utc(s.issued_at) + " (" +
-                        std::to_string(attest::ToUnixSeconds(now) -
-                                       s.issued_at) +
-                        " s ago)");
+  line("statement",
+       "issued " + Utc(s.issued_at) + " (" +
+           std::to_string(attest::ToUnixSeconds(now) - s.issued_at) +
+           " s ago)");
   line("host", s.host + " (" +
-                   std::string(attest::HostMembershipName(s.host_state)) +
-                   ")");
+                   std::string(attest::HostMembershipName(s.host_state)) + ")");
   line("attested", Utc(s.host_attested_at) + " (" +
                        std::to_string(s.issued_at - s.host_attested_at) +
                        " s before the statement)");
@@ -151,10 +151,10 @@ std::string FormatDeepQuoteChain(const attest::VerifiedDeepQuote& v,
                       Utc(s.binding_created));
   auto name = attest::TpmObjectName(s.vtpm_ak);
   line("vTPM AK", "name " + (name.ok() ? ToHex(*name) : std::string("?")));
-  line("nonce", ToHex(s.nonce) +
-                    (nonce_checked ? " (the one asked for)"
-                                   : " (not checked: no --nonce; freshness "
-                                     "rests on the issue time)"));
+  line("nonce",
+       ToHex(s.nonce) + (nonce_checked ? " (the one asked for)"
+                                       : " (not checked: no --nonce; freshness "
+                                         "rests on the issue time)"));
   line("vTPM clock", "reset " + std::to_string(v.reset_count) + ", restart " +
                          std::to_string(v.restart_count));
   for (const attest::PcrValue& p : v.pcrs) {

@@ -62,10 +62,9 @@ Status CheckTime(UnixSeconds t, const char* field) {
 
 Status CheckNonceSize(std::span<const std::uint8_t> nonce) {
   if (nonce.size() < kMinGuestNonce || nonce.size() > kMaxGuestNonce) {
-    return InvalidArgument("nonce of " + std::to_string(nonce.size()) +
-                           " bytes; it must be " +
-                           std::to_string(kMinGuestNonce) + "-" +
-                           std::to_string(kMaxGuestNonce));
+    return InvalidArgument(
+        "nonce of " + std::to_string(nonce.size()) + " bytes; it must be " +
+        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
   }
   return Status::Ok();
 }
@@ -164,15 +163,14 @@ class ObjectReader {
     if (v->is_number_unsigned()) {
       auto u = v->get<std::uint64_t>();
       if (u > static_cast<std::uint64_t>(max)) {
-        return Fail(name, std::to_string(u) + " exceeds " +
-                              std::to_string(max));
+        return Fail(name,
+                    std::to_string(u) + " exceeds " + std::to_string(max));
       }
       return static_cast<std::int64_t>(u);
     }
     auto i = v->get<std::int64_t>();
     if (i < 0 || i > max) {
-      return Fail(name, std::to_string(i) + " is not 0-" +
-                            std::to_string(max));
+      return Fail(name, std::to_string(i) + " is not 0-" + std::to_string(max));
     }
     return i;
   }
@@ -232,7 +230,8 @@ StatusOr<VtpmStatement> ParseStatement(const Json& j) {
   } else if (state == "evicted") {
     s.host_state = HostMembership::kEvicted;
   } else {
-    return r.Fail("host_state", "'" + state + "' is neither member nor evicted");
+    return r.Fail("host_state",
+                  "'" + state + "' is neither member nor evicted");
   }
   TVD_ASSIGN_OR_RETURN(s.nonce, r.Hex("nonce", kMaxGuestNonce));
   if (s.nonce.size() < kMinGuestNonce) {
@@ -252,8 +251,8 @@ StatusOr<GuestQuoteAnswer> ParseQuote(const Json& j) {
   TVD_ASSIGN_OR_RETURN(const Json* pcrs, r.Field("pcrs"));
   if (!pcrs->is_array()) return r.Fail("pcrs", "not an array");
   if (pcrs->empty() || pcrs->size() > tpmwire::kPcrCount) {
-    return r.Fail("pcrs", std::to_string(pcrs->size()) +
-                              " entries; there must be 1-24");
+    return r.Fail(
+        "pcrs", std::to_string(pcrs->size()) + " entries; there must be 1-24");
   }
   for (std::size_t i = 0; i < pcrs->size(); ++i) {
     const Json& item = (*pcrs)[i];
@@ -296,10 +295,9 @@ StatusOr<std::string> CanonicalStatement(const VtpmStatement& s) {
   TVD_RETURN_IF_ERROR(CheckName(s.vm, "vm"));
   TVD_RETURN_IF_ERROR(CheckName(s.host, "host"));
   if (s.vtpm_ak.empty() || s.vtpm_ak.size() > kMaxGuestStructure) {
-    return InvalidArgument("statement field vtpm_ak of " +
-                           std::to_string(s.vtpm_ak.size()) +
-                           " bytes; it must be 1-" +
-                           std::to_string(kMaxGuestStructure));
+    return InvalidArgument(
+        "statement field vtpm_ak of " + std::to_string(s.vtpm_ak.size()) +
+        " bytes; it must be 1-" + std::to_string(kMaxGuestStructure));
   }
   TVD_RETURN_IF_ERROR(CheckTime(s.binding_created, "binding_created"));
   TVD_RETURN_IF_ERROR(CheckTime(s.host_attested_at, "host_attested_at"));
@@ -334,8 +332,9 @@ StatusOr<SignedVtpmStatement> IssueVtpmStatement(
     std::chrono::system_clock::time_point now,
     const pki::KeyAndCertificate& master) {
   if (binding.host != host.host) {
-    return FailedPrecondition("vTPM of VM " + binding.vm + " is bound to host " +
-                              binding.host + ", not " + host.host);
+    return FailedPrecondition("vTPM of VM " + binding.vm +
+                              " is bound to host " + binding.host + ", not " +
+                              host.host);
   }
   if (host.last_good == 0) {
     return FailedPrecondition("host " + host.host +
@@ -402,10 +401,10 @@ StatusOr<std::string> EncodeDeepQuoteEvidence(const DeepQuoteEvidence& e) {
   }
   if (e.statement.master_certificate.empty() ||
       e.statement.master_certificate.size() > kMaxMasterCertificate) {
-    return InvalidArgument("master certificate of " +
-                           std::to_string(e.statement.master_certificate.size()) +
-                           " bytes; it must be 1-" +
-                           std::to_string(kMaxMasterCertificate));
+    return InvalidArgument(
+        "master certificate of " +
+        std::to_string(e.statement.master_certificate.size()) +
+        " bytes; it must be 1-" + std::to_string(kMaxMasterCertificate));
   }
   Json pcrs = Json::array();
   for (const GuestPcr& p : e.quote.pcrs) {
@@ -431,10 +430,10 @@ StatusOr<std::string> EncodeDeepQuoteEvidence(const DeepQuoteEvidence& e) {
 
 StatusOr<DeepQuoteEvidence> ParseDeepQuoteEvidence(std::string_view text) {
   if (text.size() > kMaxDeepQuoteEvidence) {
-    return InvalidArgument("deep-quote evidence: " +
-                           std::to_string(text.size()) +
-                           " bytes exceed the maximum of " +
-                           std::to_string(kMaxDeepQuoteEvidence));
+    return InvalidArgument(
+        "deep-quote evidence: " + std::to_string(text.size()) +
+        " bytes exceed the maximum of " +
+        std::to_string(kMaxDeepQuoteEvidence));
   }
   if (NestingDepth(text, kMaxDepth) > kMaxDepth) {
     return InvalidArgument("deep-quote evidence: nested deeper than " +
@@ -450,8 +449,8 @@ StatusOr<DeepQuoteEvidence> ParseDeepQuoteEvidence(std::string_view text) {
   ObjectReader r(j, "");
   TVD_ASSIGN_OR_RETURN(std::string format, r.String("format", 64));
   if (format != kEvidenceFormat) {
-    return r.Fail("format", "'" + format + "' is not " +
-                                std::string(kEvidenceFormat));
+    return r.Fail("format",
+                  "'" + format + "' is not " + std::string(kEvidenceFormat));
   }
   DeepQuoteEvidence e;
   TVD_ASSIGN_OR_RETURN(const Json* statement, r.Object("statement"));
@@ -496,8 +495,7 @@ StatusOr<VerifiedDeepQuote> VerifyDeepQuote(
     std::unique_ptr<X509_STORE, Free> store(X509_STORE_new());
     std::unique_ptr<X509_STORE_CTX, Free> ctx(X509_STORE_CTX_new());
     if (!store || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
-        X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) !=
-            1) {
+        X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
       return Internal("cannot set up certificate verification");
     }
     X509_STORE_CTX_set_time(ctx.get(), 0,
@@ -523,15 +521,14 @@ StatusOr<VerifiedDeepQuote> VerifyDeepQuote(
   {
     EVP_PKEY* key = X509_get0_pubkey(cert.get());
     std::unique_ptr<EVP_MD_CTX, Free> ctx(EVP_MD_CTX_new());
-    bool ok =
-        canonical.ok() && key != nullptr && ctx &&
-        EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) ==
-            1 &&
-        EVP_DigestVerify(
-            ctx.get(), signed_statement.signature.data(),
-            signed_statement.signature.size(),
-            reinterpret_cast<const unsigned char*>(canonical->data()),
-            canonical->size()) == 1;
+    bool ok = canonical.ok() && key != nullptr && ctx &&
+              EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                                   key) == 1 &&
+              EVP_DigestVerify(
+                  ctx.get(), signed_statement.signature.data(),
+                  signed_statement.signature.size(),
+                  reinterpret_cast<const unsigned char*>(canonical->data()),
+                  canonical->size()) == 1;
     if (!ok) {
       return Unauthenticated(
           "statement signature does not verify with the master certificate");
@@ -553,8 +550,7 @@ StatusOr<VerifiedDeepQuote> VerifyDeepQuote(
   }
   const UnixSeconds at = ToUnixSeconds(now);
   if (s.issued_at - at > expected.max_clock_skew.count()) {
-    return Unauthenticated("statement is dated " +
-                           Seconds(s.issued_at - at) +
+    return Unauthenticated("statement is dated " + Seconds(s.issued_at - at) +
                            " in the future (clock skew allowed: " +
                            Seconds(expected.max_clock_skew.count()) + ")");
   }

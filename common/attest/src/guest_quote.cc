@@ -41,8 +41,7 @@ StatusOr<std::string_view> Body(std::string_view line, const char* what) {
   for (std::size_t i = 0; i < line.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(line[i]);
     if (c < 0x20 || c > 0x7e) {
-      return fail("control or non-ASCII byte at position " +
-                  std::to_string(i));
+      return fail("control or non-ASCII byte at position " + std::to_string(i));
     }
   }
   return line;
@@ -73,8 +72,8 @@ Status CheckPcrOrder(std::span<const std::uint32_t> pcrs) {
                              " out of range 0-23");
     }
     if (i > 0 && pcrs[i] <= pcrs[i - 1]) {
-      return InvalidArgument("PCR " + std::to_string(pcrs[i]) +
-                             " after " + std::to_string(pcrs[i - 1]) +
+      return InvalidArgument("PCR " + std::to_string(pcrs[i]) + " after " +
+                             std::to_string(pcrs[i - 1]) +
                              " (ascending, each once)");
     }
   }
@@ -84,10 +83,9 @@ Status CheckPcrOrder(std::span<const std::uint32_t> pcrs) {
 StatusOr<std::vector<std::uint8_t>> Structure(std::string_view hex,
                                               const char* field) {
   if (hex.size() > 2 * kMaxGuestStructure) {
-    return InvalidArgument(std::string(field) + " of " +
-                           std::to_string(hex.size() / 2) +
-                           " bytes exceeds the maximum of " +
-                           std::to_string(kMaxGuestStructure));
+    return InvalidArgument(
+        std::string(field) + " of " + std::to_string(hex.size() / 2) +
+        " bytes exceeds the maximum of " + std::to_string(kMaxGuestStructure));
   }
   auto bytes = LowerHexToBytes(hex);
   if (!bytes.ok()) {
@@ -100,10 +98,9 @@ StatusOr<std::vector<std::uint8_t>> Structure(std::string_view hex,
 
 Status CheckNonce(std::span<const std::uint8_t> nonce) {
   if (nonce.size() < kMinGuestNonce || nonce.size() > kMaxGuestNonce) {
-    return InvalidArgument("nonce of " + std::to_string(nonce.size()) +
-                           " bytes; it must be " +
-                           std::to_string(kMinGuestNonce) + "-" +
-                           std::to_string(kMaxGuestNonce));
+    return InvalidArgument(
+        "nonce of " + std::to_string(nonce.size()) + " bytes; it must be " +
+        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
   }
   return Status::Ok();
 }
@@ -119,8 +116,7 @@ Status Prefixed(const Status& s, const char* what) {
 StatusOr<std::vector<std::uint32_t>> ParsePcrList(std::string_view text) {
   std::vector<std::uint32_t> out;
   auto fail = [&](const Status& s) {
-    return InvalidArgument("PCR list '" +
-                           std::string(text.substr(0, 100)) +
+    return InvalidArgument("PCR list '" + std::string(text.substr(0, 100)) +
                            "': " + s.message());
   };
   std::size_t start = 0;
@@ -220,10 +216,9 @@ StatusOr<GuestQuoteAnswer> ParseGuestQuoteAnswer(std::string_view line) {
   if (body.starts_with("error ")) {
     body.remove_prefix(6);
     if (body.size() > kMaxGuestError) {
-      return InvalidArgument("guest quote answer: error text of " +
-                             std::to_string(body.size()) +
-                             " bytes exceeds the maximum of " +
-                             std::to_string(kMaxGuestError));
+      return InvalidArgument(
+          "guest quote answer: error text of " + std::to_string(body.size()) +
+          " bytes exceeds the maximum of " + std::to_string(kMaxGuestError));
     }
     return FailedPrecondition("guest agent: " + std::string(body));
   }

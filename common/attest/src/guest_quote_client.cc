@@ -12,9 +12,9 @@
 
 namespace tvd::attest {
 
-StatusOr<GuestQuoteAnswer> AskGuestForQuote(
-    const std::string& socket, const GuestQuoteRequest& request,
-    std::chrono::milliseconds timeout) {
+StatusOr<GuestQuoteAnswer> AskGuestForQuote(const std::string& socket,
+                                            const GuestQuoteRequest& request,
+                                            std::chrono::milliseconds timeout) {
   TVD_ASSIGN_OR_RETURN(std::string line, FormatGuestQuoteRequest(request));
   sockaddr_un addr{};
   if (socket.size() >= sizeof addr.sun_path) {
@@ -31,8 +31,8 @@ StatusOr<GuestQuoteAnswer> AskGuestForQuote(
   }
   std::size_t done = 0;
   while (done < line.size()) {
-    ssize_t n = ::send(fd.get(), line.data() + done, line.size() - done,
-                       MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(fd.get(), line.data() + done, line.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return ErrnoError("cannot send to " + socket, errno);
     done += static_cast<std::size_t>(n);
@@ -61,8 +61,8 @@ StatusOr<GuestQuoteAnswer> AskGuestForQuote(
     std::string_view got(buf, static_cast<std::size_t>(n));
     std::size_t nl = got.find('\n');
     // Bytes after the newline would belong to no request: dropped.
-    answer.append(got.substr(0, nl == std::string_view::npos ? got.size()
-                                                             : nl + 1));
+    answer.append(
+        got.substr(0, nl == std::string_view::npos ? got.size() : nl + 1));
     if (answer.size() > kMaxGuestLine) break;
   }
   return ParseGuestQuoteAnswer(answer);

@@ -7,9 +7,7 @@
 #include <cstring>
 
 namespace tvd::attest {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string PcrListText(const std::vector<std::uint32_t>& pcrs) {
   std::string out = "{";

@@ -73,8 +73,8 @@ class Reader {
       : command_(command), in_(in) {}
 
   Status Fail(const std::string& what) const {
-    return InvalidArgument(std::string("TPM2_") + command_ + " response: " +
-                           what);
+    return InvalidArgument(std::string("TPM2_") + command_ +
+                           " response: " + what);
   }
   bool Has(std::size_t n) const { return in_.size() - pos_ >= n; }
   std::size_t pos() const { return pos_; }
@@ -82,7 +82,8 @@ class Reader {
 
   StatusOr<std::uint16_t> U16(const char* field) {
     if (!Has(2)) return Fail(std::string("truncated at ") + field);
-    std::uint16_t v = static_cast<std::uint16_t>(in_[pos_] << 8 | in_[pos_ + 1]);
+    std::uint16_t v =
+        static_cast<std::uint16_t>(in_[pos_] << 8 | in_[pos_ + 1]);
     pos_ += 2;
     return v;
   }
@@ -115,8 +116,7 @@ class Reader {
                   " bytes)");
     }
     if (in_.size() > kMaxTpmResponse) {
-      return Fail(std::to_string(in_.size()) +
-                  " bytes exceed the maximum of " +
+      return Fail(std::to_string(in_.size()) + " bytes exceed the maximum of " +
                   std::to_string(kMaxTpmResponse));
     }
     TVD_ASSIGN_OR_RETURN(std::uint16_t tag, U16("tag"));
@@ -181,8 +181,7 @@ StatusOr<std::array<std::uint8_t, 3>> SelectBits(
   std::array<std::uint8_t, 3> bits{};
   for (std::uint32_t i : pcrs) {
     if (i >= kPcrCount) {
-      return InvalidArgument("PCR " + std::to_string(i) +
-                             " out of range 0-23");
+      return InvalidArgument("PCR " + std::to_string(i) + " out of range 0-23");
     }
     bits[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
   }
@@ -321,10 +320,9 @@ StatusOr<std::vector<std::uint8_t>> QuoteCommand(
     std::uint32_t key, std::span<const std::uint8_t> qualifying_data,
     std::span<const std::uint32_t> pcrs) {
   if (qualifying_data.size() > kMaxQualifyingData) {
-    return InvalidArgument("qualifying data of " +
-                           std::to_string(qualifying_data.size()) +
-                           " bytes exceeds the maximum of " +
-                           std::to_string(kMaxQualifyingData));
+    return InvalidArgument(
+        "qualifying data of " + std::to_string(qualifying_data.size()) +
+        " bytes exceeds the maximum of " + std::to_string(kMaxQualifyingData));
   }
   TVD_ASSIGN_OR_RETURN(auto bits, SelectBits(pcrs));
   Writer w;
@@ -359,8 +357,7 @@ StatusOr<QuoteResult> ParseQuoteResponse(
       TVD_ASSIGN_OR_RETURN(auto sig, r.Sized("signature.sig"));
       (void)sig;
     } else {
-      return r.Fail("signature algorithm " + Hex32(alg) +
-                    " is not supported");
+      return r.Fail("signature algorithm " + Hex32(alg) + " is not supported");
     }
     out.signature.assign(response.begin() + static_cast<long>(start),
                          response.begin() + static_cast<long>(r.pos()));

@@ -28,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   std::span<const std::uint8_t> in(data, size);
   auto created = ParseCreatePrimaryResponse(in);
   CheckError(created.status());
-  if (created.ok() && (created->public_area.size() > size ||
-                       created->public_area.size() < 3)) {
+  if (created.ok() &&
+      (created->public_area.size() > size || created->public_area.size() < 3)) {
     std::abort();
   }
   auto pcrs = ParsePcrReadResponse(in);

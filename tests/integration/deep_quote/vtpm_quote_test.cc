@@ -161,8 +161,8 @@ TEST_F(VtpmQuoteTest, ToolBinaryExtendsAndQuotes) {
 
 TEST_F(VtpmQuoteTest, AgentAnswersRequestLines) {
   std::string line = "quote " + ToHex(nonce_) + " 16,23\n";
-  auto answer =
-      attest::ParseGuestQuoteAnswer(guest_agent::AnswerQuoteRequest(line, spec_));
+  auto answer = attest::ParseGuestQuoteAnswer(
+      guest_agent::AnswerQuoteRequest(line, spec_));
   ASSERT_THAT(answer, IsOk());
   EXPECT_THAT(CheckAnswer(*answer, nonce_), IsOk());
   EXPECT_EQ(guest_agent::AnswerQuoteRequest("quote 00 16\n", spec_),
@@ -196,8 +196,8 @@ TEST_F(VtpmQuoteTest, DeepQuoteChainVerifies) {
                                       pki::Validity::ForDays(1));
   ASSERT_THAT(master, IsOk());
   auto now = std::chrono::system_clock::now();
-  attest::VtpmBinding binding{"blue", "web1", "node1", *ek, *ak,
-                              attest::ToUnixSeconds(now) - 60};
+  attest::VtpmBinding binding{"blue", "web1", "node1",
+                              *ek,    *ak,    attest::ToUnixSeconds(now) - 60};
   attest::HostAttestationSummary host;
   host.host = "node1";
   host.last_good = attest::ToUnixSeconds(now) - 10;

@@ -37,8 +37,12 @@ class GuestVtpmTest : public ::testing::Test {
     std::filesystem::create_directory(dir_ + "/tpm");
 
     ProcessOptions tpm;
-    tpm.argv = {"swtpm",   "socket", "--tpm2", "--tpmstate",
-                "dir=" + dir_ + "/tpm", "--ctrl",
+    tpm.argv = {"swtpm",
+                "socket",
+                "--tpm2",
+                "--tpmstate",
+                "dir=" + dir_ + "/tpm",
+                "--ctrl",
                 "type=unixio,path=" + dir_ + "/swtpm.sock"};
     tpm.stdout_path = dir_ + "/swtpm.out";
     tpm.stderr_path = dir_ + "/swtpm.out";
@@ -54,19 +58,35 @@ class GuestVtpmTest : public ::testing::Test {
     serial_ = dir_ + "/ttyS0.sock";
     attest_ = dir_ + "/attest.sock";
     ProcessOptions vm;
-    vm.argv = {"qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "128",
-               "-display", "none", "-no-user-config", "-nodefaults",
-               "-kernel", image->kernel(), "-initrd", image->initrd(),
-               "-append", "console=ttyS0 tvd.name=vtpm-guest",
-               "-chardev", "socket,id=chrtpm,path=" + dir_ + "/swtpm.sock",
-               "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
-               "-device", "tpm-crb,tpmdev=tpm0",
-               "-device", "virtio-serial-pci",
-               "-chardev", "socket,id=attest,path=" + attest_ +
-                               ",server=on,wait=off",
+    vm.argv = {"qemu-system-x86_64",
+               "-machine",
+               "pc,accel=tcg",
+               "-m",
+               "128",
+               "-display",
+               "none",
+               "-no-user-config",
+               "-nodefaults",
+               "-kernel",
+               image->kernel(),
+               "-initrd",
+               image->initrd(),
+               "-append",
+               "console=ttyS0 tvd.name=vtpm-guest",
+               "-chardev",
+               "socket,id=chrtpm,path=" + dir_ + "/swtpm.sock",
+               "-tpmdev",
+               "emulator,id=tpm0,chardev=chrtpm",
+               "-device",
+               "tpm-crb,tpmdev=tpm0",
+               "-device",
+               "virtio-serial-pci",
+               "-chardev",
+               "socket,id=attest,path=" + attest_ + ",server=on,wait=off",
                "-device",
                "virtserialport,chardev=attest,name=org.tvd.attest.0",
-               "-serial", "unix:" + serial_ + ",server=on,wait=off"};
+               "-serial",
+               "unix:" + serial_ + ",server=on,wait=off"};
     vm.stdout_path = dir_ + "/qemu.out";
     vm.stderr_path = dir_ + "/qemu.out";
     auto qemu = ChildProcess::Start(vm);
@@ -116,9 +136,8 @@ TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
   request.pcrs = {0, 16};
   auto answer =
       attest::AskGuestForQuote(attest_, request, std::chrono::seconds(60));
-  ASSERT_THAT(answer, IsOk()) << GuestExec(serial_,
-                                           "cat /tmp/tvd-guest-attest.log")
-                                     ->out;
+  ASSERT_THAT(answer, IsOk())
+      << GuestExec(serial_, "cat /tmp/tvd-guest-attest.log")->out;
   std::vector<std::uint8_t> chain(32, 0);
   chain.insert(chain.end(), d.begin(), d.end());
   ASSERT_EQ(answer->pcrs.size(), 2u);
@@ -127,8 +146,7 @@ TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
   request.pcrs = {};
   EXPECT_THAT(
       attest::AskGuestForQuote(attest_, request, std::chrono::seconds(60)),
-      StatusIs(ErrorCode::kInvalidArgument,
-               "guest quote request: no PCR"));
+      StatusIs(ErrorCode::kInvalidArgument, "guest quote request: no PCR"));
 
   // The vTPM as the proxy sees it at creation: its EK and AK from the
   // state, with the VM stopped.
@@ -161,8 +179,8 @@ TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
                                       pki::Validity::ForDays(1));
   ASSERT_THAT(master, IsOk());
   auto now = std::chrono::system_clock::now();
-  attest::VtpmBinding binding{"blue", "web1", "node1", ek, ak,
-                              attest::ToUnixSeconds(now) - 120};
+  attest::VtpmBinding binding{"blue", "web1", "node1",
+                              ek,     ak,     attest::ToUnixSeconds(now) - 120};
   attest::HostAttestationSummary host;
   host.host = "node1";
   host.last_good = attest::ToUnixSeconds(now) - 5;
@@ -188,9 +206,9 @@ TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
   host.state = attest::HostMembership::kEvicted;
   auto evicted = attest::IssueVtpmStatement(binding, host, nonce, now, *master);
   ASSERT_THAT(evicted, IsOk());
-  EXPECT_THAT(attest::VerifyDeepQuote({*evicted, *answer}, ca->cert_pem, want,
-                                      now),
-              StatusIs(ErrorCode::kPermissionDenied, "host node1 is evicted"));
+  EXPECT_THAT(
+      attest::VerifyDeepQuote({*evicted, *answer}, ca->cert_pem, want, now),
+      StatusIs(ErrorCode::kPermissionDenied, "host node1 is evicted"));
 }
 
 }  // namespace

@@ -13,9 +13,9 @@ namespace tvd::attest {
 namespace {
 
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 using tvd::testing::IsOk;
 using tvd::testing::StatusIs;
-using ::testing::HasSubstr;
 using Clock = std::chrono::system_clock;
 
 class DeepQuoteTest : public ::testing::Test {
@@ -85,8 +85,8 @@ class DeepQuoteTest : public ::testing::Test {
   }
   DeepQuoteEvidence Evidence() { return Evidence(master_); }
 
-  StatusOr<VerifiedDeepQuote> Verify(
-      const DeepQuoteEvidence& e, Clock::time_point now = Clock::now()) {
+  StatusOr<VerifiedDeepQuote> Verify(const DeepQuoteEvidence& e,
+                                     Clock::time_point now = Clock::now()) {
     return VerifyDeepQuote(e, ca_.cert_pem, expected_, now);
   }
 
@@ -135,8 +135,8 @@ TEST_F(DeepQuoteTest, VtpmOfAnotherVmFails) {
 
 TEST_F(DeepQuoteTest, EvictedHostFails) {
   host_.state = HostMembership::kEvicted;
-  EXPECT_THAT(Verify(Evidence()), StatusIs(ErrorCode::kPermissionDenied,
-                                           "host node1 is evicted"));
+  EXPECT_THAT(Verify(Evidence()),
+              StatusIs(ErrorCode::kPermissionDenied, "host node1 is evicted"));
 }
 
 TEST_F(DeepQuoteTest, StaleStatementFails) {
@@ -145,8 +145,7 @@ TEST_F(DeepQuoteTest, StaleStatementFails) {
               StatusIs(ErrorCode::kUnauthenticated,
                        "statement is stale: issued 301 s ago, the maximum is "
                        "300 s"));
-  EXPECT_THAT(Verify(Evidence(master_, issued), issued + seconds(300)),
-              IsOk());
+  EXPECT_THAT(Verify(Evidence(master_, issued), issued + seconds(300)), IsOk());
 }
 
 TEST_F(DeepQuoteTest, StatementFromTheFutureFails) {
@@ -173,10 +172,9 @@ TEST_F(DeepQuoteTest, OtherNonceFails) {
     given += "5a";
     wanted += "01";
   }
-  EXPECT_THAT(Verify(Evidence()),
-              StatusIs(ErrorCode::kUnauthenticated,
-                       "statement answers nonce " + given +
-                           ", not the expected " + wanted));
+  EXPECT_THAT(Verify(Evidence()), StatusIs(ErrorCode::kUnauthenticated,
+                                           "statement answers nonce " + given +
+                                               ", not the expected " + wanted));
 }
 
 TEST_F(DeepQuoteTest, EditedStatementFails) {
@@ -191,8 +189,8 @@ TEST_F(DeepQuoteTest, EditedStatementFails) {
 TEST_F(DeepQuoteTest, MasterOfAnotherCaFails) {
   auto other_ca = pki::CreateCa("other", pki::Validity::ForDays(1));
   ASSERT_THAT(other_ca, IsOk());
-  auto impostor = pki::IssueCertificate(*other_ca, pki::Role::kHost,
-                                        "tvd-master", pki::Validity::ForDays(1));
+  auto impostor = pki::IssueCertificate(
+      *other_ca, pki::Role::kHost, "tvd-master", pki::Validity::ForDays(1));
   ASSERT_THAT(impostor, IsOk());
   EXPECT_THAT(Verify(Evidence(*impostor)),
               StatusIs(ErrorCode::kUnauthenticated,
@@ -262,22 +260,22 @@ TEST_F(DeepQuoteTest, NeedsTheExpectedTvdAndVm) {
 
 TEST_F(DeepQuoteTest, IssueRefusesWhatItCannotVouchFor) {
   host_.host = "node2";
-  EXPECT_THAT(IssueVtpmStatement(binding_, host_, nonce_, Clock::now(),
-                                 master_),
-              StatusIs(ErrorCode::kFailedPrecondition,
-                       "vTPM of VM web1 is bound to host node1, not node2"));
+  EXPECT_THAT(
+      IssueVtpmStatement(binding_, host_, nonce_, Clock::now(), master_),
+      StatusIs(ErrorCode::kFailedPrecondition,
+               "vTPM of VM web1 is bound to host node1, not node2"));
   host_.host = "node1";
   host_.last_good = 0;
-  EXPECT_THAT(IssueVtpmStatement(binding_, host_, nonce_, Clock::now(),
-                                 master_),
-              StatusIs(ErrorCode::kFailedPrecondition,
-                       "host node1 has never passed attestation"));
+  EXPECT_THAT(
+      IssueVtpmStatement(binding_, host_, nonce_, Clock::now(), master_),
+      StatusIs(ErrorCode::kFailedPrecondition,
+               "host node1 has never passed attestation"));
   host_.last_good = Now();
   binding_.ak_public = binding_.ek_public;
-  EXPECT_THAT(IssueVtpmStatement(binding_, host_, nonce_, Clock::now(),
-                                 master_),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "bound AK: TPM public area does not unmarshal"));
+  EXPECT_THAT(
+      IssueVtpmStatement(binding_, host_, nonce_, Clock::now(), master_),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "bound AK: TPM public area does not unmarshal"));
   auto ak = tpm_.AkPublic();
   binding_.ak_public = *ak;
   auto other = pki::IssueCertificate(ca_, pki::Role::kHost, "tvd-master",
@@ -288,11 +286,11 @@ TEST_F(DeepQuoteTest, IssueRefusesWhatItCannotVouchFor) {
               StatusIs(ErrorCode::kInvalidArgument,
                        "master private key does not match its certificate"));
   binding_.vm = "bad/name";
-  EXPECT_THAT(IssueVtpmStatement(binding_, host_, nonce_, Clock::now(),
-                                 master_),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "statement field vm 'bad/name' is not a valid name "
-                       "(1-64 of [A-Za-z0-9._-])"));
+  EXPECT_THAT(
+      IssueVtpmStatement(binding_, host_, nonce_, Clock::now(), master_),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "statement field vm 'bad/name' is not a valid name "
+               "(1-64 of [A-Za-z0-9._-])"));
 }
 
 TEST_F(DeepQuoteTest, CanonicalStatementIsFixed) {
@@ -309,11 +307,15 @@ TEST_F(DeepQuoteTest, CanonicalStatementIsFixed) {
   auto c = CanonicalStatement(s);
   ASSERT_THAT(c, IsOk());
   const std::string z(64, '0');
-  EXPECT_EQ(*c, "tvd-vtpm-statement/1\ntvd=blue\nvm=web1\nhost=node1\n"
-                "vtpm_ek_sha256=" + z + "\nvtpm_ak=01\nbinding_created=1\n"
-                "host_attested_at=2\nhost_pcr_digest=" + z +
-                "\nhost_policy_digest=" + z + "\nhost_state=evicted\nnonce=" +
-                std::string(32, 'f') + "\nissued_at=3\n");
+  EXPECT_EQ(*c,
+            "tvd-vtpm-statement/1\ntvd=blue\nvm=web1\nhost=node1\n"
+            "vtpm_ek_sha256=" +
+                z +
+                "\nvtpm_ak=01\nbinding_created=1\n"
+                "host_attested_at=2\nhost_pcr_digest=" +
+                z + "\nhost_policy_digest=" + z +
+                "\nhost_state=evicted\nnonce=" + std::string(32, 'f') +
+                "\nissued_at=3\n");
 }
 
 // The encoding: a round trip, then the parser's refusals.
@@ -325,8 +327,7 @@ TEST_F(DeepQuoteTest, EvidenceRoundTrip) {
   ASSERT_THAT(back, IsOk());
   EXPECT_EQ(back->statement.statement, e.statement.statement);
   EXPECT_EQ(back->statement.signature, e.statement.signature);
-  EXPECT_EQ(back->statement.master_certificate,
-            e.statement.master_certificate);
+  EXPECT_EQ(back->statement.master_certificate, e.statement.master_certificate);
   EXPECT_EQ(back->quote.attest, e.quote.attest);
   EXPECT_EQ(back->quote.pcrs, e.quote.pcrs);
   EXPECT_THAT(Verify(*back), IsOk());
@@ -361,24 +362,24 @@ TEST_F(EvidenceParseTest, TruncatedEvidence) {
 }
 
 TEST_F(EvidenceParseTest, OversizedEvidence) {
-  EXPECT_THAT(ParseDeepQuoteEvidence(json_ + std::string(kMaxDeepQuoteEvidence,
-                                                         ' ')),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       HasSubstr("bytes exceed the maximum of 65536")));
+  EXPECT_THAT(
+      ParseDeepQuoteEvidence(json_ + std::string(kMaxDeepQuoteEvidence, ' ')),
+      StatusIs(ErrorCode::kInvalidArgument,
+               HasSubstr("bytes exceed the maximum of 65536")));
   EXPECT_THAT(ParseDeepQuoteEvidence(std::string(5, '[')),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: nested deeper than 4 levels"));
   EXPECT_THAT(
-      ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\"",
-                                  "\"vm\": \"" + std::string(65, 'w') + "\"")),
+      ParseDeepQuoteEvidence(
+          Edit("\"vm\": \"web1\"", "\"vm\": \"" + std::string(65, 'w') + "\"")),
       StatusIs(ErrorCode::kInvalidArgument,
                "deep-quote evidence: statement.vm: 65 characters exceed the "
                "maximum of 64"));
 }
 
 TEST_F(EvidenceParseTest, InconsistentEvidence) {
-  EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\"",
-                                          "\"vm\": \"web1\", \"x\": 1")),
+  EXPECT_THAT(ParseDeepQuoteEvidence(
+                  Edit("\"vm\": \"web1\"", "\"vm\": \"web1\", \"x\": 1")),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: statement.x: unknown field"));
   EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\",", "")),
@@ -387,11 +388,11 @@ TEST_F(EvidenceParseTest, InconsistentEvidence) {
   EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\"", "\"vm\": 1")),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: statement.vm: not a string"));
-  EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\"",
-                                          "\"vm\": \"../web1\"")),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "deep-quote evidence: statement.vm: not a valid name "
-                       "(1-64 of [A-Za-z0-9._-])"));
+  EXPECT_THAT(
+      ParseDeepQuoteEvidence(Edit("\"vm\": \"web1\"", "\"vm\": \"../web1\"")),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "deep-quote evidence: statement.vm: not a valid name "
+               "(1-64 of [A-Za-z0-9._-])"));
   EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"host_state\": \"member\"",
                                           "\"host_state\": \"gone\"")),
               StatusIs(ErrorCode::kInvalidArgument,
@@ -410,11 +411,11 @@ TEST_F(EvidenceParseTest, InconsistentEvidence) {
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: quote.pcrs[1].index: 24 exceeds "
                        "23"));
-  EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"issued_at\": ",
-                                          "\"issued_at\": -")),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       HasSubstr("deep-quote evidence: statement.issued_at: "
-                                 "-")));
+  EXPECT_THAT(
+      ParseDeepQuoteEvidence(Edit("\"issued_at\": ", "\"issued_at\": -")),
+      StatusIs(ErrorCode::kInvalidArgument,
+               HasSubstr("deep-quote evidence: statement.issued_at: "
+                         "-")));
   EXPECT_THAT(ParseDeepQuoteEvidence("[]"),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: not a JSON object"));
@@ -424,19 +425,17 @@ TEST_F(EvidenceParseTest, BadHex) {
   std::string nonce;
   for (int i = 0; i < 32; ++i) nonce += "5a";
   EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"nonce\": \"" + nonce,
-                                          "\"nonce\": \"5A" +
-                                              nonce.substr(2))),
+                                          "\"nonce\": \"5A" + nonce.substr(2))),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: statement.nonce: not a lower-case "
                        "hex digit 'A' at position 1"));
   EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"nonce\": \"" + nonce,
-                                          "\"nonce\": \"" +
-                                              nonce.substr(34))),
+                                          "\"nonce\": \"" + nonce.substr(34))),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: statement.nonce: nonce of 15 "
                        "bytes; it must be 16-64"));
-  EXPECT_THAT(ParseDeepQuoteEvidence(Edit("\"host_pcr_digest\": \"11",
-                                          "\"host_pcr_digest\": \"")),
+  EXPECT_THAT(ParseDeepQuoteEvidence(
+                  Edit("\"host_pcr_digest\": \"11", "\"host_pcr_digest\": \"")),
               StatusIs(ErrorCode::kInvalidArgument,
                        "deep-quote evidence: statement.host_pcr_digest: 31 "
                        "bytes, not 32"));

@@ -56,11 +56,11 @@ TEST(GuestQuoteTest, RequestRefusals) {
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote request: nonce of 2 bytes; it must be "
                        "16-64"));
-  EXPECT_THAT(ParseGuestQuoteRequest("quote " + std::string(130, 'a') +
-                                     " 16\n"),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "guest quote request: nonce of 65 bytes; it must be "
-                       "16-64"));
+  EXPECT_THAT(
+      ParseGuestQuoteRequest("quote " + std::string(130, 'a') + " 16\n"),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "guest quote request: nonce of 65 bytes; it must be "
+               "16-64"));
   EXPECT_THAT(ParseGuestQuoteRequest("quote " + nonce + " 16,7\n"),
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote request: PCR list '16,7': PCR 7 after 16 "
@@ -100,21 +100,21 @@ TEST(GuestQuoteTest, AnswerRefusals) {
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote answer: expected 'ok <AK public> <attest> "
                        "<signature> <pcr>=<value>,...' or 'error <text>'"));
-  EXPECT_THAT(ParseGuestQuoteAnswer("ok 0A 11 22 0=" + std::string(64, '0') +
-                                    "\n"),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "guest quote answer: AK public: not a lower-case hex "
-                       "digit 'A' at position 1"));
+  EXPECT_THAT(
+      ParseGuestQuoteAnswer("ok 0A 11 22 0=" + std::string(64, '0') + "\n"),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "guest quote answer: AK public: not a lower-case hex "
+               "digit 'A' at position 1"));
   EXPECT_THAT(ParseGuestQuoteAnswer("ok 00 " + std::string(8194, '1') +
                                     " 22 0=" + std::string(64, '0') + "\n"),
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote answer: attest of 4097 bytes exceeds the "
                        "maximum of 4096"));
-  EXPECT_THAT(ParseGuestQuoteAnswer("ok 00 11 22 0=" + std::string(62, '0') +
-                                    "\n"),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "guest quote answer: value of PCR 0 is not 64 "
-                       "lower-case hex digits"));
+  EXPECT_THAT(
+      ParseGuestQuoteAnswer("ok 00 11 22 0=" + std::string(62, '0') + "\n"),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "guest quote answer: value of PCR 0 is not 64 "
+               "lower-case hex digits"));
   EXPECT_THAT(ParseGuestQuoteAnswer("ok 00 11 22 5=" + std::string(64, '0') +
                                     ",5=" + std::string(64, '0') + "\n"),
               StatusIs(ErrorCode::kInvalidArgument,
@@ -124,10 +124,10 @@ TEST(GuestQuoteTest, AnswerRefusals) {
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote answer: PCR value '5' is not <pcr>=<sha256 "
                        "hex>"));
-  EXPECT_THAT(ParseGuestQuoteAnswer("ok  11 22 5=" + std::string(64, '0') +
-                                    "\n"),
-              StatusIs(ErrorCode::kInvalidArgument,
-                       "guest quote answer: AK public is empty"));
+  EXPECT_THAT(
+      ParseGuestQuoteAnswer("ok  11 22 5=" + std::string(64, '0') + "\n"),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "guest quote answer: AK public is empty"));
 }
 
 TEST(GuestQuoteTest, ErrorLinesAreCleanedAndCut) {

@@ -34,8 +34,9 @@ class VmAttestTest : public ::testing::Test {
     auto ak = tpm_.AkPublic();
     ASSERT_TRUE(ak.ok());
     auto now = std::chrono::system_clock::now();
-    attest::VtpmBinding binding{"blue", "web1", "node1", {0x00, 0x01, 0x07},
-                                *ak, attest::ToUnixSeconds(now) - 100};
+    attest::VtpmBinding binding{"blue",  "web1",
+                                "node1", {0x00, 0x01, 0x07},
+                                *ak,     attest::ToUnixSeconds(now) - 100};
     attest::HostAttestationSummary host;
     host.host = "node1";
     host.last_good = attest::ToUnixSeconds(now) - 20;
@@ -64,9 +65,9 @@ class VmAttestTest : public ::testing::Test {
   }
 
   int Run(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"vm",     "attest",
+    std::vector<std::string> args = {"vm",         "attest",
                                      "--evidence", dir_.File("evidence.json"),
-                                     "--ca",   dir_.File("ca.pem")};
+                                     "--ca",       dir_.File("ca.pem")};
     args.insert(args.end(), extra.begin(), extra.end());
     out_.str("");
     err_.str("");
@@ -104,7 +105,8 @@ TEST_F(VmAttestTest, JsonIsTheEvidence) {
 
 TEST_F(VmAttestTest, WrongTvdFailsWithTheReason) {
   EXPECT_EQ(Run({"--tvd", "red", "--vm", "web1"}), kExitFailure);
-  EXPECT_EQ(err_.str(), "tvdctl vm attest: vTPM belongs to TVD blue, not red\n");
+  EXPECT_EQ(err_.str(),
+            "tvdctl vm attest: vTPM belongs to TVD blue, not red\n");
   EXPECT_EQ(out_.str(), "");
 }
 

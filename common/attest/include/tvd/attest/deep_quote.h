@@ -49,14 +49,14 @@ struct VtpmStatement {
   std::string tvd;
   std::string vm;
   std::string host;
-  Sha256Digest vtpm_ek_digest{};        // SHA-256 of the EK's TPM2B_PUBLIC
-  std::vector<std::uint8_t> vtpm_ak;    // the AK's TPM2B_PUBLIC
-  UnixSeconds binding_created = 0;      // when the proxy created the vTPM
-  UnixSeconds host_attested_at = 0;     // the host's latest good quote
-  Sha256Digest host_pcr_digest{};       // that quote's PCR digest
-  Sha256Digest host_policy_digest{};    // the TVD policy it was judged by
+  Sha256Digest vtpm_ek_digest{};      // SHA-256 of the EK's TPM2B_PUBLIC
+  std::vector<std::uint8_t> vtpm_ak;  // the AK's TPM2B_PUBLIC
+  UnixSeconds binding_created = 0;    // when the proxy created the vTPM
+  UnixSeconds host_attested_at = 0;   // the host's latest good quote
+  Sha256Digest host_pcr_digest{};     // that quote's PCR digest
+  Sha256Digest host_policy_digest{};  // the TVD policy it was judged by
   HostMembership host_state = HostMembership::kMember;
-  std::vector<std::uint8_t> nonce;      // the tenant's, 16-64 bytes
+  std::vector<std::uint8_t> nonce;  // the tenant's, 16-64 bytes
   UnixSeconds issued_at = 0;
   friend bool operator==(const VtpmStatement&, const VtpmStatement&) = default;
 };

@@ -20,8 +20,8 @@ namespace tvd::attest {
 // ParseGuestQuoteAnswer's errors for a bad answer (FailedPrecondition for
 // the agent's own "error" line); InvalidArgument for a request the format
 // refuses.
-StatusOr<GuestQuoteAnswer> AskGuestForQuote(
-    const std::string& socket, const GuestQuoteRequest& request,
-    std::chrono::milliseconds timeout);
+StatusOr<GuestQuoteAnswer> AskGuestForQuote(const std::string& socket,
+                                            const GuestQuoteRequest& request,
+                                            std::chrono::milliseconds timeout);
 
 }  // namespace tvd::attest
