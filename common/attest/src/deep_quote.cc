@@ -60,15 +60,6 @@ Status CheckTime(UnixSeconds t, const char* field) {
   return Status::Ok();
 }
 
-Status CheckNonceSize(std::span<const std::uint8_t> nonce) {
-  if (nonce.size() < kMinGuestNonce || nonce.size() > kMaxGuestNonce) {
-    return InvalidArgument(
-        "nonce of " + std::to_string(nonce.size()) + " bytes; it must be " +
-        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
-  }
-  return Status::Ok();
-}
-
 std::string Seconds(std::int64_t s) { return std::to_string(s) + " s"; }
 
 // The deepest nesting of `text`'s arrays and objects, counted outside
@@ -235,7 +226,7 @@ StatusOr<VtpmStatement> ParseStatement(const Json& j) {
   }
   TVD_ASSIGN_OR_RETURN(s.nonce, r.Hex("nonce", kMaxGuestNonce));
   if (s.nonce.size() < kMinGuestNonce) {
-    return r.Fail("nonce", CheckNonceSize(s.nonce).message());
+    return r.Fail("nonce", CheckGuestNonce(s.nonce).message());
   }
   TVD_ASSIGN_OR_RETURN(s.issued_at, r.Integer("issued_at", kMaxTime - 1));
   TVD_RETURN_IF_ERROR(r.Done());
@@ -302,7 +293,7 @@ StatusOr<std::string> CanonicalStatement(const VtpmStatement& s) {
   TVD_RETURN_IF_ERROR(CheckTime(s.binding_created, "binding_created"));
   TVD_RETURN_IF_ERROR(CheckTime(s.host_attested_at, "host_attested_at"));
   TVD_RETURN_IF_ERROR(CheckTime(s.issued_at, "issued_at"));
-  Status nonce = CheckNonceSize(s.nonce);
+  Status nonce = CheckGuestNonce(s.nonce);
   if (!nonce.ok()) {
     return InvalidArgument("statement field nonce: " + nonce.message());
   }

@@ -96,15 +96,6 @@ StatusOr<std::vector<std::uint8_t>> Structure(std::string_view hex,
   return bytes;
 }
 
-Status CheckNonce(std::span<const std::uint8_t> nonce) {
-  if (nonce.size() < kMinGuestNonce || nonce.size() > kMaxGuestNonce) {
-    return InvalidArgument(
-        "nonce of " + std::to_string(nonce.size()) + " bytes; it must be " +
-        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
-  }
-  return Status::Ok();
-}
-
 Status Prefixed(const Status& s, const char* what) {
   if (s.ok()) return s;
   return InvalidArgument(std::string("guest quote ") + what + ": " +
@@ -112,6 +103,15 @@ Status Prefixed(const Status& s, const char* what) {
 }
 
 }  // namespace
+
+Status CheckGuestNonce(std::span<const std::uint8_t> nonce) {
+  if (nonce.size() < kMinGuestNonce || nonce.size() > kMaxGuestNonce) {
+    return InvalidArgument(
+        "nonce of " + std::to_string(nonce.size()) + " bytes; it must be " +
+        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
+  }
+  return Status::Ok();
+}
 
 StatusOr<std::vector<std::uint32_t>> ParsePcrList(std::string_view text) {
   std::vector<std::uint32_t> out;
@@ -147,7 +147,7 @@ std::string FormatPcrList(std::span<const std::uint32_t> pcrs) {
 }
 
 StatusOr<std::string> FormatGuestQuoteRequest(const GuestQuoteRequest& r) {
-  TVD_RETURN_IF_ERROR(Prefixed(CheckNonce(r.nonce), "request"));
+  TVD_RETURN_IF_ERROR(Prefixed(CheckGuestNonce(r.nonce), "request"));
   TVD_RETURN_IF_ERROR(Prefixed(CheckPcrOrder(r.pcrs), "request"));
   return "quote " + ToHex(r.nonce) + " " + FormatPcrList(r.pcrs) + "\n";
 }
@@ -161,7 +161,7 @@ StatusOr<GuestQuoteRequest> ParseGuestQuoteRequest(std::string_view line) {
   }
   GuestQuoteRequest r;
   if (f[1].size() > 2 * kMaxGuestNonce) {
-    return Prefixed(CheckNonce(std::vector<std::uint8_t>(f[1].size() / 2)),
+    return Prefixed(CheckGuestNonce(std::vector<std::uint8_t>(f[1].size() / 2)),
                     "request");
   }
   auto nonce = LowerHexToBytes(f[1]);
@@ -170,7 +170,7 @@ StatusOr<GuestQuoteRequest> ParseGuestQuoteRequest(std::string_view line) {
                            nonce.status().message());
   }
   r.nonce = std::move(*nonce);
-  TVD_RETURN_IF_ERROR(Prefixed(CheckNonce(r.nonce), "request"));
+  TVD_RETURN_IF_ERROR(Prefixed(CheckGuestNonce(r.nonce), "request"));
   auto pcrs = ParsePcrList(f[2]);
   if (!pcrs.ok()) return Prefixed(pcrs.status(), "request");
   r.pcrs = std::move(*pcrs);

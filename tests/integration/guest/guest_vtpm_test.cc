@@ -58,35 +58,15 @@ class GuestVtpmTest : public ::testing::Test {
     serial_ = dir_ + "/ttyS0.sock";
     attest_ = dir_ + "/attest.sock";
     ProcessOptions vm;
-    vm.argv = {"qemu-system-x86_64",
-               "-machine",
-               "pc,accel=tcg",
-               "-m",
-               "128",
-               "-display",
-               "none",
-               "-no-user-config",
-               "-nodefaults",
-               "-kernel",
-               image->kernel(),
-               "-initrd",
-               image->initrd(),
-               "-append",
-               "console=ttyS0 tvd.name=vtpm-guest",
-               "-chardev",
-               "socket,id=chrtpm,path=" + dir_ + "/swtpm.sock",
-               "-tpmdev",
-               "emulator,id=tpm0,chardev=chrtpm",
-               "-device",
-               "tpm-crb,tpmdev=tpm0",
-               "-device",
-               "virtio-serial-pci",
-               "-chardev",
-               "socket,id=attest,path=" + attest_ + ",server=on,wait=off",
-               "-device",
-               "virtserialport,chardev=attest,name=org.tvd.attest.0",
-               "-serial",
-               "unix:" + serial_ + ",server=on,wait=off"};
+    vm.argv = GuestQemuArgv(*image, "console=ttyS0 tvd.name=vtpm-guest");
+    vm.argv.insert(
+        vm.argv.end(),
+        {"-chardev", "socket,id=chrtpm,path=" + dir_ + "/swtpm.sock", "-tpmdev",
+         "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
+         "-device", "virtio-serial-pci", "-chardev",
+         "socket,id=attest,path=" + attest_ + ",server=on,wait=off", "-device",
+         "virtserialport,chardev=attest,name=org.tvd.attest.0", "-serial",
+         "unix:" + serial_ + ",server=on,wait=off"});
     vm.stdout_path = dir_ + "/qemu.out";
     vm.stderr_path = dir_ + "/qemu.out";
     auto qemu = ChildProcess::Start(vm);

@@ -57,6 +57,11 @@ struct GuestQuoteAnswer {
   std::vector<GuestPcr> pcrs;
 };
 
+// InvalidArgument "nonce of N bytes; it must be 16-64" unless the nonce
+// has kMinGuestNonce to kMaxGuestNonce bytes (the deep-quote statement's
+// nonce is the same).
+Status CheckGuestNonce(std::span<const std::uint8_t> nonce);
+
 // InvalidArgument for a nonce or PCR list the parser would refuse.
 StatusOr<std::string> FormatGuestQuoteRequest(const GuestQuoteRequest& r);
 StatusOr<GuestQuoteRequest> ParseGuestQuoteRequest(std::string_view line);
