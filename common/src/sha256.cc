@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "tvd/hex.h"
+
 namespace tvd {
 
 struct Sha256Hasher::Impl {

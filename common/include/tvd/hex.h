@@ -12,7 +12,8 @@
 
 namespace tvd {
 
-// Lower-case hex, two characters a byte.
+// Lower-case hex, two characters a byte. (Also declared in tvd/sha256.h,
+// where most callers find it; defined once, in hex.cc.)
 std::string ToHex(std::span<const std::uint8_t> bytes);
 
 // 0-15 for a hex digit of either case, -1 otherwise.

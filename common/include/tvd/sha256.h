@@ -7,7 +7,6 @@
 #include <string>
 #include <string_view>
 
-#include "tvd/hex.h"
 #include "tvd/status.h"
 
 namespace tvd {
@@ -22,7 +21,8 @@ Sha256Digest Sha256(std::string_view data);
 // use does not grow with the file. Fails with an IoError naming the path.
 StatusOr<Sha256Digest> Sha256File(const std::string& path);
 
-// ToHex is in tvd/hex.h.
+// Lower-case hex, 64 characters.
+std::string ToHex(std::span<const std::uint8_t> bytes);
 
 // Parses exactly 64 hex digits (either case). Returns nullopt-like error
 // (InvalidArgument) for any other length or character.
