@@ -101,9 +101,10 @@ TEST_F(VtpmQuoteTest, ExtendReadAndQuote) {
   ASSERT_THAT(client->Extend(16, d), IsOk());
   auto after = client->ReadPcrs(pcr16, nullptr);
   ASSERT_THAT(after, IsOk());
-  std::vector<std::uint8_t> chain((*before)[0].value.begin(),
-                                  (*before)[0].value.end());
-  chain.insert(chain.end(), d.begin(), d.end());
+  std::vector<std::uint8_t> chain(64, 0);
+  std::copy((*before)[0].value.begin(), (*before)[0].value.end(),
+            chain.begin());
+  std::copy(d.begin(), d.end(), chain.begin() + 32);
   EXPECT_EQ(Sha256(chain), (*after)[0].value);
 
   // More than the 8 digests a TPM returns per PCR_Read.
@@ -217,8 +218,9 @@ TEST_F(VtpmQuoteTest, DeepQuoteChainVerifies) {
   ASSERT_THAT(verified, IsOk());
   EXPECT_EQ(verified->statement.vtpm_ek_digest, Sha256(*ek));
   ASSERT_EQ(verified->pcrs.size(), 1u);
-  std::vector<std::uint8_t> chain(32, 0);
-  chain.insert(chain.end(), d.begin(), d.end());
+  // zeros || d, the extend's input.
+  std::vector<std::uint8_t> chain(64, 0);
+  std::copy(d.begin(), d.end(), chain.begin() + 32);
   EXPECT_EQ(verified->pcrs[0].value, Sha256(chain));
   // The same evidence for another TVD's tenant.
   want.tvd = "red";

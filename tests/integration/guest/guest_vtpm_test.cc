@@ -118,8 +118,9 @@ TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
       attest::AskGuestForQuote(attest_, request, std::chrono::seconds(60));
   ASSERT_THAT(answer, IsOk())
       << GuestExec(serial_, "cat /tmp/tvd-guest-attest.log")->out;
-  std::vector<std::uint8_t> chain(32, 0);
-  chain.insert(chain.end(), d.begin(), d.end());
+  // zeros || d, the extend's input.
+  std::vector<std::uint8_t> chain(64, 0);
+  std::copy(d.begin(), d.end(), chain.begin() + 32);
   ASSERT_EQ(answer->pcrs.size(), 2u);
   EXPECT_EQ(answer->pcrs[1].value, Sha256(chain));
   // A request the format refuses never leaves the host.

@@ -109,8 +109,8 @@ TEST_F(DeepQuoteTest, VerifiesTheWholeChain) {
   ASSERT_EQ(v->pcrs.size(), 2u);
   EXPECT_EQ(v->pcrs[1].index, 16u);
   // PCR 16 after one extend of 0x77..: SHA-256(zeros || 0x77..).
-  std::vector<std::uint8_t> chain(32, 0);
-  chain.insert(chain.end(), 32, 0x77);
+  std::vector<std::uint8_t> chain(64, 0x77);
+  std::fill(chain.begin(), chain.begin() + 32, 0);
   EXPECT_EQ(v->pcrs[1].value, Sha256(chain));
 }
 
