@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 
 #include "tvd/attest/vtpm_ak_template.h"
 
@@ -140,14 +141,23 @@ StatusOr<std::unique_ptr<TpmTransport>> OpenTpm(const std::string& spec) {
       std::make_unique<DeviceTransport>(std::move(fd), spec));
 }
 
+StatusOr<std::vector<std::uint8_t>> VtpmClient::Call(
+    std::span<const std::uint8_t> command) {
+  for (int attempt = 0;; ++attempt) {
+    TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(command));
+    if (attempt >= 20 || !attest::tpmwire::IsRetryResponse(rsp)) return rsp;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 StatusOr<std::vector<std::uint8_t>> VtpmClient::AkPublic() {
   auto cmd = attest::tpmwire::CreatePrimaryCommand(
       attest::kVtpmAkHierarchy, attest::kVtpmAkTemplatePublic);
-  TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(cmd));
+  TVD_ASSIGN_OR_RETURN(auto rsp, Call(cmd));
   TVD_ASSIGN_OR_RETURN(attest::tpmwire::CreatedPrimary ak,
                        attest::tpmwire::ParseCreatePrimaryResponse(rsp));
   TVD_ASSIGN_OR_RETURN(
-      rsp, tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle)));
+      rsp, Call(attest::tpmwire::FlushContextCommand(ak.handle)));
   TVD_RETURN_IF_ERROR(attest::tpmwire::ParseFlushContextResponse(rsp));
   return std::move(ak.public_area);
 }
@@ -156,7 +166,7 @@ Status VtpmClient::Extend(std::uint32_t pcr,
                           const attest::tpmwire::PcrDigest& digest) {
   TVD_ASSIGN_OR_RETURN(auto cmd,
                        attest::tpmwire::PcrExtendCommand(pcr, digest));
-  TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(cmd));
+  TVD_ASSIGN_OR_RETURN(auto rsp, Call(cmd));
   return attest::tpmwire::ParsePcrExtendResponse(rsp);
 }
 
@@ -171,7 +181,7 @@ StatusOr<std::vector<attest::GuestPcr>> VtpmClient::ReadPcrs(
   for (int round = 0; !left.empty(); ++round) {
     if (round > 8) return Internal("TPM2_PCR_Read returns no progress");
     TVD_ASSIGN_OR_RETURN(auto cmd, attest::tpmwire::PcrReadCommand(left));
-    TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(cmd));
+    TVD_ASSIGN_OR_RETURN(auto rsp, Call(cmd));
     TVD_ASSIGN_OR_RETURN(attest::tpmwire::PcrReadResult r,
                          attest::tpmwire::ParsePcrReadResponse(rsp));
     if (!first && r.update_counter != counter) {
@@ -207,7 +217,7 @@ StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
       auto cmd, attest::tpmwire::QuoteCommand(0, nonce, pcrs));  // validates
   auto create = attest::tpmwire::CreatePrimaryCommand(
       attest::kVtpmAkHierarchy, attest::kVtpmAkTemplatePublic);
-  TVD_ASSIGN_OR_RETURN(auto rsp, tpm_->Transmit(create));
+  TVD_ASSIGN_OR_RETURN(auto rsp, Call(create));
   TVD_ASSIGN_OR_RETURN(attest::tpmwire::CreatedPrimary ak,
                        attest::tpmwire::ParseCreatePrimaryResponse(rsp));
   attest::GuestQuoteAnswer answer;
@@ -222,7 +232,7 @@ StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
       break;
     }
     auto quote_cmd = attest::tpmwire::QuoteCommand(ak.handle, nonce, pcrs);
-    auto quote_rsp = tpm_->Transmit(*quote_cmd);
+    auto quote_rsp = Call(*quote_cmd);
     if (!quote_rsp.ok()) {
       result = quote_rsp.status();
       break;
@@ -248,7 +258,7 @@ StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
   // The AK is transient: flush it whatever happened, so a resource-managed
   // TPM does not fill up with keys.
   auto flushed =
-      tpm_->Transmit(attest::tpmwire::FlushContextCommand(ak.handle));
+      Call(attest::tpmwire::FlushContextCommand(ak.handle));
   if (result.ok() && !flushed.ok()) result = flushed.status();
   if (result.ok())
     result = attest::tpmwire::ParseFlushContextResponse(*flushed);

@@ -378,6 +378,15 @@ Status ParseFlushContextResponse(std::span<const std::uint8_t> response) {
   return r.End();
 }
 
+bool IsRetryResponse(std::span<const std::uint8_t> response) {
+  if (response.size() < kHeader) return false;
+  std::uint32_t rc = static_cast<std::uint32_t>(response[6]) << 24 |
+                     static_cast<std::uint32_t>(response[7]) << 16 |
+                     static_cast<std::uint32_t>(response[8]) << 8 |
+                     response[9];
+  return rc == 0x922 || rc == 0x908 || rc == 0x90a;
+}
+
 StatusOr<std::size_t> ResponseSize(std::span<const std::uint8_t> header) {
   if (header.size() < kHeader) {
     return InvalidArgument("TPM response header truncated (" +

@@ -13,6 +13,7 @@
 #include "tvd/guest_agent/vtpm_client.h"
 #include "tvd/hex.h"
 #include "tvd/process.h"
+#include "tvd/testing/files.h"
 #include "tvd/testing/status_matchers.h"
 #include "tvd/testing/swtpm.h"
 
@@ -208,6 +209,10 @@ TEST_F(VtpmQuoteTest, DeepQuoteChainVerifies) {
   attest::DeepQuoteEvidence evidence{*statement, *answer};
   auto json = attest::EncodeDeepQuoteEvidence(evidence);
   ASSERT_THAT(json, IsOk());
+  // How tests/fuzz/deep_quote/evidence_corpus got its real evidence.
+  if (const char* out = std::getenv("TVD_DEEP_QUOTE_EVIDENCE_OUT")) {
+    WriteTestFile(out, *json);
+  }
   auto parsed = attest::ParseDeepQuoteEvidence(*json);
   ASSERT_THAT(parsed, IsOk());
   attest::DeepQuoteExpectation want;

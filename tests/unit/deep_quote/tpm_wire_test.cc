@@ -274,6 +274,15 @@ TEST(TpmWireTest, QuoteRefusesTruncatedSignature) {
                        "signature.signatureR"));
 }
 
+TEST(TpmWireTest, RetryWarnings) {
+  EXPECT_TRUE(IsRetryResponse(Rsp().Build(0x8001, 0x922)));
+  EXPECT_TRUE(IsRetryResponse(Rsp().Build(0x8001, 0x908)));
+  EXPECT_TRUE(IsRetryResponse(Rsp().Build(0x8001, 0x90a)));
+  EXPECT_FALSE(IsRetryResponse(Rsp().Build(0x8001, 0x907)));
+  EXPECT_FALSE(IsRetryResponse(Rsp().Build(0x8001)));
+  EXPECT_FALSE(IsRetryResponse(Bytes{0x80, 0x01}));
+}
+
 TEST(TpmWireTest, FlushContextAndResponseSize) {
   EXPECT_EQ(FlushContextCommand(0x80000002),
             (Bytes{0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x65, 0x80, 0, 0, 2}));

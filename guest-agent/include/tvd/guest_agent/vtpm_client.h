@@ -57,6 +57,11 @@ class VtpmClient {
                                            std::span<const std::uint32_t> pcrs);
 
  private:
+  // Transmit, resending (up to 20 times, 10 ms apart) while the TPM asks
+  // for a retry (tpmwire::IsRetryResponse).
+  StatusOr<std::vector<std::uint8_t>> Call(
+      std::span<const std::uint8_t> command);
+
   std::unique_ptr<TpmTransport> tpm_;
 };
 

@@ -94,6 +94,12 @@ StatusOr<QuoteResult> ParseQuoteResponse(
 std::vector<std::uint8_t> FlushContextCommand(std::uint32_t handle);
 Status ParseFlushContextResponse(std::span<const std::uint8_t> response);
 
+// True when `response` is a TPM warning that asks for the same command
+// again: TPM_RC_RETRY (0x922), TPM_RC_YIELDED (0x908), TPM_RC_TESTING
+// (0x90a). A TPM may answer so at any time (swtpm does for a quote now and
+// then); tpm2-tss resends in that case, and so does the guest tool.
+bool IsRetryResponse(std::span<const std::uint8_t> response);
+
 // The response size a response header announces, for readers of a stream
 // (swtpm's socket): InvalidArgument when `header` is shorter than 10 bytes
 // or the size is below 10 or above kMaxTpmResponse.
