@@ -160,9 +160,13 @@ StatusOr<GuestQuoteRequest> ParseGuestQuoteRequest(std::string_view line) {
         "guest quote request: expected 'quote <nonce hex> <pcr list>'");
   }
   GuestQuoteRequest r;
+  // Too long to be a nonce whatever its digits: refused before decoding.
+  // (An odd length of 129 digits would otherwise count as 64 bytes here.)
   if (f[1].size() > 2 * kMaxGuestNonce) {
-    return Prefixed(CheckGuestNonce(std::vector<std::uint8_t>(f[1].size() / 2)),
-                    "request");
+    return InvalidArgument(
+        "guest quote request: nonce of " +
+        std::to_string((f[1].size() + 1) / 2) + " bytes; it must be " +
+        std::to_string(kMinGuestNonce) + "-" + std::to_string(kMaxGuestNonce));
   }
   auto nonce = LowerHexToBytes(f[1]);
   if (!nonce.ok()) {

@@ -61,6 +61,13 @@ TEST(GuestQuoteTest, RequestRefusals) {
       StatusIs(ErrorCode::kInvalidArgument,
                "guest quote request: nonce of 65 bytes; it must be "
                "16-64"));
+  // Regression (guest_quote_fuzzer): 129 digits were counted as 64 bytes
+  // and the parser returned an OK status as an error.
+  EXPECT_THAT(
+      ParseGuestQuoteRequest("quote " + std::string(129, 'a') + " 16\n"),
+      StatusIs(ErrorCode::kInvalidArgument,
+               "guest quote request: nonce of 65 bytes; it must be "
+               "16-64"));
   EXPECT_THAT(ParseGuestQuoteRequest("quote " + nonce + " 16,7\n"),
               StatusIs(ErrorCode::kInvalidArgument,
                        "guest quote request: PCR list '16,7': PCR 7 after 16 "
