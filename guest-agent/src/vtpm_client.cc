@@ -156,8 +156,8 @@ StatusOr<std::vector<std::uint8_t>> VtpmClient::AkPublic() {
   TVD_ASSIGN_OR_RETURN(auto rsp, Call(cmd));
   TVD_ASSIGN_OR_RETURN(attest::tpmwire::CreatedPrimary ak,
                        attest::tpmwire::ParseCreatePrimaryResponse(rsp));
-  TVD_ASSIGN_OR_RETURN(
-      rsp, Call(attest::tpmwire::FlushContextCommand(ak.handle)));
+  TVD_ASSIGN_OR_RETURN(rsp,
+                       Call(attest::tpmwire::FlushContextCommand(ak.handle)));
   TVD_RETURN_IF_ERROR(attest::tpmwire::ParseFlushContextResponse(rsp));
   return std::move(ak.public_area);
 }
@@ -257,8 +257,7 @@ StatusOr<attest::GuestQuoteAnswer> VtpmClient::Quote(
   }
   // The AK is transient: flush it whatever happened, so a resource-managed
   // TPM does not fill up with keys.
-  auto flushed =
-      Call(attest::tpmwire::FlushContextCommand(ak.handle));
+  auto flushed = Call(attest::tpmwire::FlushContextCommand(ak.handle));
   if (result.ok() && !flushed.ok()) result = flushed.status();
   if (result.ok())
     result = attest::tpmwire::ParseFlushContextResponse(*flushed);

@@ -382,8 +382,7 @@ bool IsRetryResponse(std::span<const std::uint8_t> response) {
   if (response.size() < kHeader) return false;
   std::uint32_t rc = static_cast<std::uint32_t>(response[6]) << 24 |
                      static_cast<std::uint32_t>(response[7]) << 16 |
-                     static_cast<std::uint32_t>(response[8]) << 8 |
-                     response[9];
+                     static_cast<std::uint32_t>(response[8]) << 8 | response[9];
   return rc == 0x922 || rc == 0x908 || rc == 0x90a;
 }
 
