@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "tvd/hex.h"
+
 namespace tvd {
 
 struct Sha256Hasher::Impl {
@@ -88,26 +90,6 @@ StatusOr<Sha256Digest> Sha256File(const std::string& path) {
   return h.Finish();
 }
 
-std::string ToHex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
-}
-
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 StatusOr<Sha256Digest> Sha256FromHex(std::string_view hex) {
   if (hex.size() != 64) {
     return InvalidArgument("a sha256 digest is 64 hex digits, got " +
@@ -115,8 +97,8 @@ StatusOr<Sha256Digest> Sha256FromHex(std::string_view hex) {
   }
   Sha256Digest out{};
   for (size_t i = 0; i < 32; ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
+    int hi = HexDigitValue(hex[2 * i]);
+    int lo = HexDigitValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return InvalidArgument(
           "a sha256 digest has only hex digits, found '" +

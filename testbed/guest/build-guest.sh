@@ -6,7 +6,10 @@
 # Writes
 #   OUTDIR/vmlinuz     the kernel of the Debian cloud kernel package, as shipped
 #   OUTDIR/initrd.img  gzip'd newc cpio: busybox (busybox-static), the virtio
-#                      modules of that same kernel and /init (testbed/guest/init)
+#                      modules of that same kernel, /init (testbed/guest/init)
+#                      and /bin/tvd-guest-attest (guest-agent/, compiled here
+#                      with g++ -static: the vTPM quote tool and agent,
+#                      docs/vtpm.md)
 #   OUTDIR/disk.img    a 4 MiB raw disk with a fixed label, so a VM's disk
 #                      measure covers a real file
 #   OUTDIR/SHA256SUMS  sha256 of the three, the values a TVD policy lists
@@ -22,7 +25,8 @@
 # with TVD_GUEST_KERNEL_PKG=NAME) and busybox-static, the candidate versions
 # apt knows, fetched with `apt-get download` into OUTDIR/debs (kept as a
 # cache; a .deb already there is not fetched again). Nothing is installed on
-# the machine. Needs dpkg-deb, apt-get, cpio, gzip, sha256sum, modinfo.
+# the machine. Needs dpkg-deb, apt-get, cpio, gzip, sha256sum, modinfo, g++
+# (with static libstdc++ and glibc, as Debian's g++ and libc6-dev ship).
 #
 # Exit status 0 on success; 1 with a message on stderr otherwise (the
 # previous outputs, if any, are left as they were).
@@ -34,7 +38,7 @@ die() { echo "build-guest: $*" >&2; exit 1; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$1" || die "cannot create $1"
 out=$(cd "$1" && pwd)
-for tool in dpkg-deb apt-get apt-cache cpio gzip sha256sum modinfo flock; do
+for tool in dpkg-deb apt-get apt-cache cpio gzip sha256sum modinfo flock g++; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
 done
 
@@ -43,8 +47,31 @@ flock 9
 
 # The modules init loads, in this order; their dependencies are added before
 # them. virtio_pci finds the devices, virtio_net is eth0 (it needs
-# net_failover and failover), virtio_blk makes the disk visible as /dev/vda.
-wanted_modules=(virtio_pci virtio_net virtio_blk)
+# net_failover and failover), virtio_blk makes the disk visible as /dev/vda,
+# virtio_console gives the virtio-serial ports (the attestation agent's
+# org.tvd.attest.0), tpm_crb the vTPM as /dev/tpm0 and /dev/tpmrm0 (built
+# into the Debian cloud kernel, so nothing is added for it there).
+wanted_modules=(virtio_pci virtio_net virtio_blk virtio_console tpm_crb)
+
+# The guest attestation tool: these sources (tvd_tpm_wire, tvd_guest_agent
+# and what they use of tvd_common; the same list as their CMake targets)
+# compiled statically, with the source path mapped away so the binary does
+# not depend on where the checkout is.
+src_root=$(cd "$here/../.." && pwd)
+attest_sources=(
+  common/src/status.cc
+  common/src/hex.cc
+  common/attest/src/tpm_wire.cc
+  common/attest/src/guest_quote.cc
+  guest-agent/src/vtpm_client.cc
+  guest-agent/src/agent.cc
+  guest-agent/main.cc
+)
+attest_headers=$(cd "$src_root" && find common/include common/attest/include \
+  guest-agent/include -name '*.h' | LC_ALL=C sort)
+attest_digest=$(cd "$src_root" &&
+  cat "${attest_sources[@]}" $attest_headers | sha256sum | cut -d' ' -f1)
+gxx_version=$(g++ --version | head -n1)
 
 # Resolves a package name to "NAME VERSION" (apt's candidate).
 candidate() {
@@ -85,6 +112,7 @@ inputs=$(
   echo "kernel-package $kernel_pkg $kernel_ver $(sha256sum <"$kernel_deb" | cut -d' ' -f1)"
   echo "busybox-package busybox-static $busybox_ver $(sha256sum <"$busybox_deb" | cut -d' ' -f1)"
   echo "init $(sha256sum <"$here/init" | cut -d' ' -f1)"
+  echo "guest-attest $attest_digest $gxx_version"
   echo "builder $(sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1)"
   echo "modules ${wanted_modules[*]}"
 )
@@ -136,6 +164,12 @@ root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,etc,proc,sys,tmp,root,lib/modules}
 install -m 0755 "$work/busybox/bin/busybox" "$root/bin/busybox"
 install -m 0755 "$here/init" "$root/init"
+(cd "$src_root" &&
+  g++ -std=c++20 -O2 -DNDEBUG -static -s -ffile-prefix-map="$src_root"=. \
+    -Icommon/include -Icommon/attest/include -Iguest-agent/include \
+    "${attest_sources[@]}" -o "$work/tvd-guest-attest") ||
+  die "cannot compile tvd-guest-attest"
+install -m 0755 "$work/tvd-guest-attest" "$root/bin/tvd-guest-attest"
 : >"$root/etc/modules"
 for m in "${load_order[@]}"; do
   f=${modfile[$m]}

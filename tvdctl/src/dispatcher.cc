@@ -9,6 +9,7 @@
 #include "tvd/tvdctl/rm_command.h"
 #include "tvd/tvdctl/tvd_command.h"
 #include "tvd/tvdctl/vdc_command.h"
+#include "tvd/tvdctl/vm_command.h"
 
 namespace tvd::tvdctl {
 
@@ -37,6 +38,9 @@ constexpr std::array kGroups = {
                  "datacenter overview: TVDs across hosts, VMs, free "
                  "resources",
                  &RunVdcCommand},
+    CommandGroup{"vm",
+                 "a tenant's check of a VM's vTPM: the deep quote, offline",
+                 &RunVmCommand},
     CommandGroup{"pki", "manage the VDC certificate authority and certificates",
                  &RunPkiCommand},
     CommandGroup{"rm",

@@ -31,30 +31,14 @@ class GuestExecTest : public ::testing::Test {
     ProcessOptions opts;
     // The NIC sits on a hub with no other port: eth0 exists, nothing
     // leaves the guest.
-    opts.argv = {
-        "qemu-system-x86_64",
-        "-machine",
-        "pc,accel=tcg",
-        "-m",
-        "128",
-        "-display",
-        "none",
-        "-no-user-config",
-        "-nodefaults",
-        "-kernel",
-        image->kernel(),
-        "-initrd",
-        image->initrd(),
-        "-append",
-        std::string("console=ttyS0 tvd.ip=") + kAddress + " tvd.name=" + kName,
-        "-netdev",
-        "hubport,id=n0,hubid=0",
-        "-device",
-        "virtio-net-pci,netdev=n0",
-        "-drive",
-        "file=" + image->disk() + ",format=raw,if=virtio,readonly=on",
-        "-serial",
-        "unix:" + *socket_ + ",server=on,wait=off"};
+    opts.argv = GuestQemuArgv(*image, std::string("console=ttyS0 tvd.ip=") +
+                                          kAddress + " tvd.name=" + kName);
+    opts.argv.insert(
+        opts.argv.end(),
+        {"-netdev", "hubport,id=n0,hubid=0", "-device",
+         "virtio-net-pci,netdev=n0", "-drive",
+         "file=" + image->disk() + ",format=raw,if=virtio,readonly=on",
+         "-serial", "unix:" + *socket_ + ",server=on,wait=off"});
     opts.stdout_path = *dir_ + "/qemu.out";
     opts.stderr_path = *dir_ + "/qemu.out";
     auto qemu = ChildProcess::Start(opts);

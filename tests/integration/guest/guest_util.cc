@@ -17,6 +17,25 @@ StatusOr<GuestImage> BuildGuestImage() {
   return GuestImage{TVD_GUEST_CACHE_DIR};
 }
 
+std::vector<std::string> GuestQemuArgv(const GuestImage& image,
+                                       const std::string& append) {
+  return {"qemu-system-x86_64",
+          "-machine",
+          "pc,accel=tcg",
+          "-m",
+          "128",
+          "-display",
+          "none",
+          "-no-user-config",
+          "-nodefaults",
+          "-kernel",
+          image.kernel(),
+          "-initrd",
+          image.initrd(),
+          "-append",
+          append};
+}
+
 StatusOr<CommandResult> GuestExecArgs(const std::vector<std::string>& args) {
   ProcessOptions opts;
   opts.argv = {std::string(TVD_SOURCE_DIR) + "/testbed/guest/guest-exec"};

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "tvd/process.h"
 #include "tvd/status.h"
@@ -20,6 +21,12 @@ struct GuestImage {
 };
 // Unavailable with build-guest.sh's message when the build fails.
 StatusOr<GuestImage> BuildGuestImage();
+
+// The QEMU command line the tests boot `image` with (TCG, 128 MiB, no
+// display, no default devices, the kernel command line `append`); callers
+// add their devices and the serial port.
+std::vector<std::string> GuestQemuArgv(const GuestImage& image,
+                                       const std::string& append);
 
 // Runs testbed/guest/guest-exec --socket SOCKET --timeout TIMEOUT_S --
 // COMMAND and returns its exit status and output (the guest command's
