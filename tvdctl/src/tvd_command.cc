@@ -436,6 +436,20 @@ void RenderTvdShow(const json& t, std::ostream& out) {
   } else {
     PrintTable(out, {"VM", "HOST", "UUID"}, vms);
   }
+  // vTPM bindings (only in the answer about one TVD).
+  if (t.contains("vtpms")) {
+    std::vector<std::vector<std::string>> vtpms;
+    for (const json& v : Array(t, "vtpms")) {
+      vtpms.push_back({Cell(v, "vm"), Cell(v, "host"), Cell(v, "ek_sha256"),
+                       Cell(v, "created_at")});
+    }
+    out << "\n";
+    if (vtpms.empty()) {
+      out << "no vTPMs\n";
+    } else {
+      PrintTable(out, {"VTPM OF VM", "HOST", "EK SHA-256", "CREATED"}, vtpms);
+    }
+  }
 }
 
 int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,

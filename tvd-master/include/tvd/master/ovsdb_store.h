@@ -20,7 +20,8 @@
 //    ids are unique and dense (RecentAudit reads the newest by id); each row
 //    carries a random token so a transaction sent twice (after a lost
 //    answer) is recognised and not counted twice;
-//  - PutWrappedDiskKey never overwrites (an index on tvd, vm);
+//  - PutWrappedDiskKey and PutWrappedVtpmKey never overwrite (an index on
+//    tvd, vm);
 //  - Transition runs under a `wait` on the TVD row's token (or its absence
 //    for a new TVD); when the wait fails, the stored token tells a
 //    transition that already went through (sent again after a lost answer:
@@ -57,7 +58,7 @@
 namespace tvd::master {
 
 // The schema version this code reads and writes (tvd_master.ovsschema).
-inline constexpr char kTvdMasterSchemaVersion[] = "1.1.0";
+inline constexpr char kTvdMasterSchemaVersion[] = "1.2.0";
 
 struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
@@ -108,6 +109,15 @@ class OvsdbStore final : public Store {
                            const std::vector<std::uint8_t>& wrapped) override;
   StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm) override;
+  Status PutWrappedVtpmKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override;
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm) override;
+  Status RecordVtpmBinding(const VtpmBindingRow& row) override;
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
+      const std::string& tvd, const std::string& vm) override;
+  StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd) override;
   Status PutQuotaUsage(const QuotaUsageRow& row) override;
   StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override;
   Status Audit(const std::string& actor, const std::string& action,
