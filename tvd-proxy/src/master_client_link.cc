@@ -311,6 +311,30 @@ StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
   return std::move(g.key);
 }
 
+StatusOr<SecureBytes> MasterClientLink::RequestVtpmKey(const std::string& tvd,
+                                                       const std::string& vm) {
+  TVD_ASSIGN_OR_RETURN(protocol::VtpmKeyGrant g,
+                       AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {
+                         return m.RequestVtpmKey(tvd, vm);
+                       }));
+  if (g.tvd != tvd || g.vm != vm) {
+    return ProtocolError("master sent the vTPM key of '" + g.tvd + "/" + g.vm +
+                         "' for '" + tvd + "/" + vm + "'");
+  }
+  return std::move(g.key);
+}
+
+Status MasterClientLink::RecordVtpm(const std::string& tvd,
+                                    const std::string& vm,
+                                    const std::vector<std::uint8_t>& ek_public,
+                                    const std::vector<std::uint8_t>& ak_public) {
+  // Recording twice is harmless (the master replaces the binding), so a
+  // master that went away after storing it may be asked again elsewhere.
+  return AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {
+    return m.RecordVtpm(protocol::VtpmRecord{tvd, vm, ek_public, ak_public});
+  });
+}
+
 Status MasterClientLink::ClaimUsage(const std::string& tvd,
                                     const policy::QuotaAmounts& held,
                                     const policy::QuotaAmounts& adds) {

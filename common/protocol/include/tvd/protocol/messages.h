@@ -69,6 +69,10 @@ inline constexpr std::size_t kVtpmKeySize = 32;
 // A marshalled TPM2B_PUBLIC (an RSA-2048 EK is about 320 bytes; the largest
 // RSA-4096 key with a policy digest stays under 700).
 inline constexpr std::size_t kMaxTpmPublic = 1024;
+// The AK label of a VM's vTPM (attest::EsysTpmOptions::ak_label): the
+// signing key in a VtpmRecord is the EsysTpm AK with this label, which the
+// guest can recreate from its endorsement seed.
+inline constexpr char kVtpmAkLabel[] = "tvd-vtpm-ak";
 
 // A member host of a TVD: its identity name (the CN of its certificate,
 // e.g. "node1") and the underlay address its tunnels terminate on.

@@ -44,6 +44,22 @@ class FakeMaster : public MasterLink {
     }
     return SecureBytes(std::span<const std::uint8_t>(disk_key));
   }
+  StatusOr<SecureBytes> RequestVtpmKey(const std::string& tvd,
+                                       const std::string& vm) override {
+    vtpm_key_requests.push_back(tvd + "/" + vm);
+    if (!vtpm_key_error.ok()) return vtpm_key_error;
+    if (!policy_.GrantsVtpmTo(vm)) {
+      return PermissionDenied("no vTPM for VM '" + vm + "'");
+    }
+    return SecureBytes(std::span<const std::uint8_t>(vtpm_key));
+  }
+  Status RecordVtpm(const std::string& tvd, const std::string& vm,
+                    const std::vector<std::uint8_t>& ek_public,
+                    const std::vector<std::uint8_t>& ak_public) override {
+    if (!record_vtpm_error.ok()) return record_vtpm_error;
+    vtpm_records.push_back({tvd, vm, ek_public, ak_public});
+    return Status::Ok();
+  }
   Status ReportVm(const std::string& tvd, const std::string& vm,
                   const std::string& uuid, bool attached) override {
     reports.push_back({tvd, vm, uuid, attached, report_error.ok()});
@@ -74,6 +90,12 @@ class FakeMaster : public MasterLink {
   int joins = 0;
   std::vector<std::string> leaves;
   std::vector<std::string> disk_key_requests;
+  std::vector<std::uint8_t> vtpm_key = std::vector<std::uint8_t>(32, 0x33);
+  std::vector<std::string> vtpm_key_requests;
+  Status vtpm_key_error;  // returned by RequestVtpmKey when not OK
+  // Every recorded vTPM (RecordVtpm calls that were not refused).
+  std::vector<protocol::VtpmRecord> vtpm_records;
+  Status record_vtpm_error;  // returned by RecordVtpm when not OK
   std::vector<Report> reports;
   Status report_error;  // returned by ReportVm when not OK
   // Every ClaimUsage call, in order, as the protocol message it would be.
