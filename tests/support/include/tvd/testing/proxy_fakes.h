@@ -14,6 +14,7 @@
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/tvd_network.h"
+#include "tvd/proxy/vtpm_state.h"
 #include "tvd/testing/fake_hypervisor.h"
 
 namespace tvd::proxy::testing {
@@ -102,6 +103,38 @@ class FakeMaster : public MasterLink {
   std::vector<protocol::UsageClaim> usage_claims;
   Status usage_error;  // returned by ClaimUsage when not OK
   UpdateHandler handler;
+};
+
+// vTPM states in memory: by domain UUID, the passphrase each was made
+// with.
+class FakeVtpmStates : public VtpmStates {
+ public:
+  StatusOr<VtpmPublics> Create(const std::string& uuid,
+                               const SecureBytes& passphrase) override {
+    if (!create_error.ok()) return create_error;
+    if (states.contains(uuid)) {
+      return AlreadyExists("vTPM state of domain " + uuid +
+                           " already exists (fake)");
+    }
+    states[uuid] = std::vector<std::uint8_t>(
+        passphrase.data(), passphrase.data() + passphrase.size());
+    return publics;
+  }
+  Status Remove(const std::string& uuid) override {
+    removed.push_back(uuid);
+    if (!remove_error.ok()) return remove_error;
+    states.erase(uuid);
+    return Status::Ok();
+  }
+  bool Exists(const std::string& uuid) override {
+    return states.contains(uuid);
+  }
+
+  std::map<std::string, std::vector<std::uint8_t>> states;
+  VtpmPublics publics{{0x01, 0x3a, 0xee}, {0x01, 0x18, 0xaa}};
+  Status create_error;
+  Status remove_error;
+  std::vector<std::string> removed;  // every Remove call, in order
 };
 
 class FakeNetwork : public TvdNetwork {
