@@ -94,11 +94,17 @@ TEST_F(VtpmAttachTest, TheVtpmIsMadeRecordedAndGivenToLibvirtBeforeTheStart) {
   EXPECT_EQ(hypervisor_.domains["web"].uuid, uuid);
   const std::string& xml = hypervisor_.domains["web"].xml;
   EXPECT_NE(xml.find("<uuid>" + uuid + "</uuid>"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<tpm model=\"tpm-crb\"><backend type=\"emulator\" "
-                     "version=\"2.0\"><encryption secret=\"" +
-                     secret_uuid + "\"/></backend></tpm>"),
-            std::string::npos)
+  const std::size_t tpm = xml.find("<tpm model=\"tpm-crb\">");
+  const std::size_t backend =
+      xml.find("<backend type=\"emulator\" version=\"2.0\">");
+  const std::size_t encryption =
+      xml.find("<encryption secret=\"" + secret_uuid + "\"/>");
+  ASSERT_NE(tpm, std::string::npos) << xml;
+  EXPECT_TRUE(tpm < backend && backend < encryption &&
+              encryption < xml.find("</tpm>") && backend != std::string::npos &&
+              encryption != std::string::npos)
       << xml;
+  EXPECT_EQ(xml.find("<tpm"), xml.rfind("<tpm")) << xml;  // only that one
   EXPECT_EQ((*r)["vtpm"]["uuid"], uuid);
   EXPECT_EQ((*r)["vtpm"]["ek_sha256"], ToHex(Sha256(vtpms_.publics.ek_public)));
 
