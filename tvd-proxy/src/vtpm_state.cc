@@ -63,13 +63,14 @@ StatusOr<VtpmPublics> SwtpmVtpmStates::Create(const std::string& uuid,
   TVD_RETURN_IF_ERROR(CheckUuid(uuid));
   const std::string domain_dir = storage_dir_ + "/" + uuid;
   const std::string dir = StateDir(uuid);
-  // libvirt makes the storage directory 0711 (others may only traverse);
-  // each domain's directory is private.
+  // As libvirt makes them: the storage and each domain's directory 0711
+  // (libvirt's swtpm user only passes through them), the state directory
+  // 0700 (libvirt hands it and its files to that user on start).
   if (::mkdir(storage_dir_.c_str(), 0711) != 0 && errno != EEXIST) {
     return ErrnoError("creating vTPM storage directory " + storage_dir_,
                       errno);
   }
-  if (::mkdir(domain_dir.c_str(), 0700) != 0) {
+  if (::mkdir(domain_dir.c_str(), 0711) != 0) {
     if (errno == EEXIST) {
       return AlreadyExists("vTPM state of domain " + uuid +
                            " already exists (" + domain_dir + ")");
@@ -77,6 +78,9 @@ StatusOr<VtpmPublics> SwtpmVtpmStates::Create(const std::string& uuid,
     return ErrnoError("creating vTPM state directory " + domain_dir, errno);
   }
   auto publics = [&]() -> StatusOr<VtpmPublics> {
+    if (::chmod(domain_dir.c_str(), 0711) != 0) {  // whatever the umask
+      return ErrnoError("chmod 0711 " + domain_dir, errno);
+    }
     if (::mkdir(dir.c_str(), 0700) != 0) {
       return ErrnoError("creating vTPM state directory " + dir, errno);
     }

@@ -74,9 +74,12 @@ TEST(VtpmStateTest, TheStateIsEncryptedOpensOnlyWithItsPassphraseAndGoes) {
   EXPECT_TRUE(attest::CheckAttestationKey(publics->ak_public).ok());
   EXPECT_TRUE(states.Exists(kUuid));
   EXPECT_EQ(states.StateDir(kUuid), storage + "/" + kUuid + "/tpm2");
-  EXPECT_EQ(std::filesystem::status(storage + "/" + kUuid).permissions() &
-                std::filesystem::perms::all,
-            std::filesystem::perms::owner_all);
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(storage + "/" + kUuid).permissions() & fs::perms::all,
+            fs::perms::owner_all | fs::perms::group_exec |
+                fs::perms::others_exec);
+  EXPECT_EQ(fs::status(states.StateDir(kUuid)).permissions() & fs::perms::all,
+            fs::perms::owner_all);
 
   // What libvirt will find: swtpm's permanent state, encrypted.
   const std::string permall = states.StateDir(kUuid) + "/tpm2-00.permall";

@@ -9,8 +9,9 @@
 // the AK (attest/esys_tpm.h, label protocol::kVtpmAkLabel) from it on a
 // private swtpm. So the proxy learns the vTPM's keys before the guest ever
 // runs, and records them at the master before starting the VM. libvirt
-// makes the directory its swtpm user's on start, and removes it when the
-// domain is undefined.
+// makes the state directory (0700) and its files its swtpm user's on
+// start, and removes the domain's directory (0711, like the storage
+// directory) when the domain is undefined.
 #pragma once
 
 #include <cstdint>
