@@ -573,21 +573,28 @@ StatusOr<std::vector<VmRow>> OvsdbStore::Vms(const std::string& tvd) {
 Status OvsdbStore::PutWrappedDiskKey(const std::string& tvd,
                                      const std::string& vm,
                                      const std::vector<std::uint8_t>& wrapped) {
-  const std::string what = "storing disk key of " + tvd + "/" + vm;
+  return PutWrappedOnce(
+      "storing disk key of " + tvd + "/" + vm, "Disk_Key", tvd, vm,
+      {{"tvd", tvd}, {"vm", vm}, {"wrapped_hex", rows::Hex(wrapped)}}, wrapped,
+      rows::DecodeDiskKey);
+}
+
+Status OvsdbStore::PutWrappedOnce(
+    const std::string& what, const std::string& table, const std::string& tvd,
+    const std::string& vm, const Json& row,
+    const std::vector<std::uint8_t>& wrapped,
+    StatusOr<std::vector<std::uint8_t>> (*decode)(const Json&)) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(
-      TxnOutcome out,
-      Txn(Json::array({ov::Insert(
-          "Disk_Key",
-          {{"tvd", tvd}, {"vm", vm}, {"wrapped_hex", rows::Hex(wrapped)}})})));
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out,
+                       Txn(Json::array({ov::Insert(table, row)})));
   if (out.ok) return Status::Ok();
   if (!Lost(out)) return Failed(what, out);
   // A key is there. When it is this one, the transaction was sent twice
   // (its first answer lost); otherwise another key exists and is kept.
-  TVD_ASSIGN_OR_RETURN(
-      auto found, Select(what, "Disk_Key", And({{"tvd", tvd}, {"vm", vm}})));
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select(what, table, And({{"tvd", tvd}, {"vm", vm}})));
   if (found.size() == 1) {
-    auto stored = rows::DecodeDiskKey(found[0]);
+    auto stored = decode(found[0]);
     if (!stored.ok()) return stored.status().WithContext(where_);
     if (*stored == wrapped) return Status::Ok();
   }
@@ -610,30 +617,17 @@ StatusOr<std::optional<std::vector<std::uint8_t>>> OvsdbStore::WrappedDiskKey(
 Status OvsdbStore::PutWrappedVtpmKey(const std::string& tvd,
                                      const std::string& vm,
                                      const std::vector<std::uint8_t>& wrapped) {
-  const std::string what = "storing vTPM key of " + tvd + "/" + vm;
-  MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(TxnOutcome out,
-                       Txn(Json::array({ov::Insert(
-                           "Vtpm", {{"tvd", tvd},
-                                    {"vm", vm},
-                                    {"key_wrapped_hex", rows::Hex(wrapped)},
-                                    {"host", ""},
-                                    {"ek_hex", ""},
-                                    {"ak_hex", ""},
-                                    {"created_at", 0}})})));
-  if (out.ok) return Status::Ok();
-  if (!Lost(out)) return Failed(what, out);
-  // As PutWrappedDiskKey: the same key means this transaction was sent
-  // twice; another one is kept.
-  TVD_ASSIGN_OR_RETURN(auto found,
-                       Select(what, "Vtpm", And({{"tvd", tvd}, {"vm", vm}})));
-  if (found.size() == 1) {
-    auto stored = rows::DecodeVtpmKey(found[0]);
-    if (!stored.ok()) return stored.status().WithContext(where_);
-    if (*stored == wrapped) return Status::Ok();
-  }
-  return AlreadyExists(where_ + ": " + what +
-                       ": a wrapped key is already stored (never overwritten)");
+  // The binding's columns start empty (section 5a of docs/master.md).
+  return PutWrappedOnce("storing vTPM key of " + tvd + "/" + vm, "Vtpm", tvd,
+                        vm,
+                        {{"tvd", tvd},
+                         {"vm", vm},
+                         {"key_wrapped_hex", rows::Hex(wrapped)},
+                         {"host", ""},
+                         {"ek_hex", ""},
+                         {"ak_hex", ""},
+                         {"created_at", 0}},
+                        wrapped, rows::DecodeVtpmKey);
 }
 
 StatusOr<std::optional<std::vector<std::uint8_t>>> OvsdbStore::WrappedVtpmKey(

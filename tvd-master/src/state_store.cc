@@ -550,14 +550,22 @@ Status StateStore::PutWrappedDiskKey(const std::string& tvd,
 
 StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedDiskKey(
     const std::string& tvd, const std::string& vm) {
+  return WrappedKey("SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?",
+                    "disk key", tvd, vm);
+}
+
+StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedKey(
+    const char* sql, const std::string& what, const std::string& tvd,
+    const std::string& vm) {
   MutexLock lock(mutex_);
-  Stmt st(db_, "SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?");
-  if (!st.Bind({tvd, vm})) return Error("reading disk key");
+  Stmt st(db_, sql);
+  const std::string where = "reading " + what + " of " + tvd + "/" + vm;
+  if (!st.Bind({tvd, vm})) return Error(where);
   int rc = st.Step();
   if (rc == SQLITE_ROW) {
     return std::optional<std::vector<std::uint8_t>>(st.Blob(0));
   }
-  if (rc != SQLITE_DONE) return Error("reading disk key of " + tvd + "/" + vm);
+  if (rc != SQLITE_DONE) return Error(where);
   return std::optional<std::vector<std::uint8_t>>();
 }
 
@@ -570,15 +578,8 @@ Status StateStore::PutWrappedVtpmKey(const std::string& tvd,
 
 StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedVtpmKey(
     const std::string& tvd, const std::string& vm) {
-  MutexLock lock(mutex_);
-  Stmt st(db_, "SELECT wrapped FROM vtpms WHERE tvd=? AND vm=?");
-  if (!st.Bind({tvd, vm})) return Error("reading vTPM key");
-  int rc = st.Step();
-  if (rc == SQLITE_ROW) {
-    return std::optional<std::vector<std::uint8_t>>(st.Blob(0));
-  }
-  if (rc != SQLITE_DONE) return Error("reading vTPM key of " + tvd + "/" + vm);
-  return std::optional<std::vector<std::uint8_t>>();
+  return WrappedKey("SELECT wrapped FROM vtpms WHERE tvd=? AND vm=?",
+                    "vTPM key", tvd, vm);
 }
 
 Status StateStore::RecordVtpmBinding(const VtpmBindingRow& r) {

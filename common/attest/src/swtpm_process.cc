@@ -1,7 +1,6 @@
 #include "tvd/attest/swtpm_process.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,22 +51,6 @@ std::uint16_t PickPorts(std::mt19937& rng) {
   return 0;
 }
 
-// A pipe holding `passphrase`, closed for writing; the read end for the
-// child's stdin. A passphrase fits a pipe's buffer (64 KiB).
-StatusOr<int> PassphrasePipe(const SecureBytes& passphrase) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe2", errno);
-  ssize_t n = ::write(fds[1], passphrase.data(), passphrase.size());
-  int err = errno;
-  ::close(fds[1]);
-  if (n != static_cast<ssize_t>(passphrase.size())) {
-    ::close(fds[0]);
-    return ErrnoError("writing the vTPM passphrase to swtpm's pipe",
-                      n < 0 ? err : EPIPE);
-  }
-  return fds[0];
-}
-
 std::string Tail(const std::string& path) {
   if (path.empty()) return "";
   std::ifstream in(path);
@@ -106,7 +89,8 @@ StatusOr<SwtpmProcess> SwtpmProcess::Start(const SwtpmProcessOptions& o) {
               "dir=" + o.state_dir};
     int stdin_fd = -1;
     if (o.passphrase != nullptr) {
-      TVD_ASSIGN_OR_RETURN(stdin_fd, PassphrasePipe(*o.passphrase));
+      TVD_ASSIGN_OR_RETURN(
+          stdin_fd, PipeHolding(o.passphrase->view(), "the vTPM passphrase"));
       p.argv.push_back("--key");
       p.argv.push_back("pwdfd=0,mode=aes-256-cbc");
     }

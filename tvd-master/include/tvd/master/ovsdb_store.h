@@ -167,6 +167,14 @@ class OvsdbStore final : public Store {
   Status Upsert(const std::string& what, const std::string& table,
                 const Json& where, const Json& update_row,
                 const Json& insert_row) TVD_REQUIRES(mutex_);
+  // Inserts `row` (a wrapped key of tvd/vm in `table`) unless a row of that
+  // (tvd, vm) is there: OK when it holds `wrapped` already (the insert was
+  // sent twice), else AlreadyExists (a key is never overwritten).
+  Status PutWrappedOnce(
+      const std::string& what, const std::string& table,
+      const std::string& tvd, const std::string& vm, const Json& row,
+      const std::vector<std::uint8_t>& wrapped,
+      StatusOr<std::vector<std::uint8_t>> (*decode)(const Json&));
   Status CheckIdentity(const std::string& kek_check) TVD_REQUIRES(mutex_);
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);

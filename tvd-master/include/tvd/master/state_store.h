@@ -243,6 +243,10 @@ class StateStore {
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);
   Status TransitionLocked(const TvdTransition& t) TVD_REQUIRES(mutex_);
+  // The one blob `sql` selects for (tvd, vm), nullopt for no row.
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedKey(
+      const char* sql, const std::string& what, const std::string& tvd,
+      const std::string& vm);
   // Recorded vTPM rows of `sql` bound to tvd (and vm unless empty).
   StatusOr<std::vector<VtpmBindingRow>> VtpmRowsLocked(const char* sql,
                                                        const std::string& tvd,
