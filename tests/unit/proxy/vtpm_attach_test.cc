@@ -6,10 +6,12 @@
 // nothing. Fakes for the master, libvirt and the vTPM states.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
 #include "tvd/policy/values.h"
+#include "tvd/sha256.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
@@ -73,14 +75,16 @@ TEST_F(VtpmAttachTest, TheVtpmIsMadeRecordedAndGivenToLibvirtBeforeTheStart) {
   // The state is named by the domain's UUID (a new one: the configuration
   // has none), encrypted with the released key as a hex passphrase.
   ASSERT_EQ(vtpms_.states.size(), 1u);
-  const auto& [uuid, passphrase] = *vtpms_.states.begin();
+  const std::string uuid = vtpms_.states.begin()->first;
+  const std::vector<std::uint8_t> passphrase = vtpms_.states.begin()->second;
   EXPECT_TRUE(policy::IsUuid(uuid)) << uuid;
   EXPECT_EQ(passphrase,
             std::vector<std::uint8_t>(64, static_cast<std::uint8_t>('3')));
   EXPECT_EQ(master_.vtpm_key_requests, std::vector<std::string>{"blue/web"});
   // libvirt holds the same passphrase as an ephemeral vtpm secret.
   ASSERT_EQ(hypervisor_.secrets.size(), 1u);
-  const auto& [secret_uuid, secret] = *hypervisor_.secrets.begin();
+  const std::string secret_uuid = hypervisor_.secrets.begin()->first;
+  const FakeHypervisor::Secret secret = hypervisor_.secrets.begin()->second;
   EXPECT_EQ(secret.usage, "tvd/blue/web/#vtpm");
   EXPECT_TRUE(secret.vtpm);
   EXPECT_EQ(secret.value, passphrase);
