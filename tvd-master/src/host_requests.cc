@@ -158,12 +158,18 @@ static_assert(protocol::kVtpmKeySize == protocol::kDiskKeySize);
 
 namespace {
 
-const KeyKind kDiskKey{"disk-key",           MessageType::kDiskKeyGrant,
-                       &Store::WrappedDiskKey, &Store::PutWrappedDiskKey,
-                       &WrapDiskKey,           &UnwrapDiskKey};
-const KeyKind kVtpmKey{"vtpm-key",           MessageType::kVtpmKeyGrant,
-                       &Store::WrappedVtpmKey, &Store::PutWrappedVtpmKey,
-                       &WrapVtpmKey,           &UnwrapVtpmKey};
+const KeyKind kDiskKey{"disk-key",
+                       MessageType::kDiskKeyGrant,
+                       &Store::WrappedDiskKey,
+                       &Store::PutWrappedDiskKey,
+                       &WrapDiskKey,
+                       &UnwrapDiskKey};
+const KeyKind kVtpmKey{"vtpm-key",
+                       MessageType::kVtpmKeyGrant,
+                       &Store::WrappedVtpmKey,
+                       &Store::PutWrappedVtpmKey,
+                       &WrapVtpmKey,
+                       &UnwrapVtpmKey};
 
 // PermissionDenied when the store has `vm` of `tvd` attached on a host
 // other than `host`: a vTPM belongs to where its VM runs.
@@ -172,9 +178,8 @@ Status CheckVmHost(Store& s, const std::string& tvd, const std::string& vm,
   TVD_ASSIGN_OR_RETURN(std::vector<VmRow> vms, s.Vms(tvd));
   for (const VmRow& row : vms) {
     if (row.vm == vm && row.host != host) {
-      return PermissionDenied("VM " + vm + " of TVD " + tvd +
-                              " runs on host " + row.host + ", not on " +
-                              host);
+      return PermissionDenied("VM " + vm + " of TVD " + tvd + " runs on host " +
+                              row.host + ", not on " + host);
     }
   }
   return Status::Ok();
@@ -282,8 +287,9 @@ Status HostRequests::ReleaseKey(Connection& conn, const KeyKind& kind,
     return refused;
   }
   std::vector<std::uint8_t> encoded =
-      vtpm ? protocol::Encode(protocol::VtpmKeyGrant{tvd, vm, std::move(**key)})
-           : protocol::Encode(protocol::DiskKeyGrant{tvd, vm, std::move(**key)});
+      vtpm
+          ? protocol::Encode(protocol::VtpmKeyGrant{tvd, vm, std::move(**key)})
+          : protocol::Encode(protocol::DiskKeyGrant{tvd, vm, std::move(**key)});
   key->reset();
   SecureBytes payload{std::span<const std::uint8_t>(encoded)};
   OPENSSL_cleanse(encoded.data(), encoded.size());
@@ -306,12 +312,12 @@ Status HostRequests::RecordVtpm(Connection& conn, const Frame& frame) {
   // restricted decryption key) and a restricted signing key; the one
   // cannot pass for the other.
   if (Status ek = attest::CheckEndorsementKey(record.ek_public); !ek.ok()) {
-    return refuse(InvalidArgument("vTPM of " + subject +
-                                  ": ek_public: " + ek.message()));
+    return refuse(
+        InvalidArgument("vTPM of " + subject + ": ek_public: " + ek.message()));
   }
   if (Status ak = attest::CheckAttestationKey(record.ak_public); !ak.ok()) {
-    return refuse(InvalidArgument("vTPM of " + subject +
-                                  ": ak_public: " + ak.message()));
+    return refuse(
+        InvalidArgument("vTPM of " + subject + ": ak_public: " + ak.message()));
   }
   VtpmBindingRow row{record.tvd,
                      record.vm,
@@ -327,21 +333,20 @@ Status HostRequests::RecordVtpm(Connection& conn, const Frame& frame) {
         peer.name, row.tvd, row.vm, core_.hub.Attested(row.tvd, peer.name));
     if (refused.ok()) {
       Decision d;
-      StoreWrite w{[row, actor, action, subject](Store& s) -> Status {
-                     TVD_RETURN_IF_ERROR(
-                         CheckVmHost(s, row.tvd, row.vm, row.host));
-                     Status recorded = s.RecordVtpmBinding(row);
-                     if (recorded.code() == ErrorCode::kNotFound) {
-                       return FailedPrecondition(
-                           "the master released no vTPM key for VM " +
-                           row.vm + " of TVD " + row.tvd +
-                           " (ask for it first)");
-                     }
-                     TVD_RETURN_IF_ERROR(recorded);
-                     return s.Audit(actor, action, subject, true,
-                                    "ek sha256 " + ToHex(Sha256(row.ek_public)));
-                   },
-                   true, "RecordVtpm " + subject};
+      StoreWrite w{
+          [row, actor, action, subject](Store& s) -> Status {
+            TVD_RETURN_IF_ERROR(CheckVmHost(s, row.tvd, row.vm, row.host));
+            Status recorded = s.RecordVtpmBinding(row);
+            if (recorded.code() == ErrorCode::kNotFound) {
+              return FailedPrecondition(
+                  "the master released no vTPM key for VM " + row.vm +
+                  " of TVD " + row.tvd + " (ask for it first)");
+            }
+            TVD_RETURN_IF_ERROR(recorded);
+            return s.Audit(actor, action, subject, true,
+                           "ek sha256 " + ToHex(Sha256(row.ek_public)));
+          },
+          true, "RecordVtpm " + subject};
       w.isolated = true;
       d.writes.push_back(std::move(w));
       ticket = core_.SubmitLocked(std::move(d));

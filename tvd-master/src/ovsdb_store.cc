@@ -527,8 +527,7 @@ Status OvsdbStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
   MutexLock lock(mutex_);
   Json w = And({{"tvd", tvd}, {"host", host}});
-  return Write("removing membership " + tvd + "/" + host,
-               RemoveMemberOps(w));
+  return Write("removing membership " + tvd + "/" + host, RemoveMemberOps(w));
 }
 
 StatusOr<std::vector<std::string>> OvsdbStore::Members(const std::string& tvd) {

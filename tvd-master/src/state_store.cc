@@ -207,7 +207,8 @@ Status StateStore::RemoveTvd(const std::string& name) {
   for (const char* sql :
        {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
         "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?",
-        "DELETE FROM vtpms WHERE tvd=?", "DELETE FROM quota_usage WHERE tvd=?"}) {
+        "DELETE FROM vtpms WHERE tvd=?",
+        "DELETE FROM quota_usage WHERE tvd=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({name}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing TVD " + name);
@@ -516,8 +517,9 @@ Status StateStore::SetVm(const std::string& tvd, const std::string& host,
   // The VM's vTPM on that host goes with it (the host wiped its state).
   MutexLock lock(mutex_);
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
-  for (const char* sql : {"DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
-                          "DELETE FROM vtpms WHERE tvd=? AND host=? AND vm=?"}) {
+  for (const char* sql :
+       {"DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
+        "DELETE FROM vtpms WHERE tvd=? AND host=? AND vm=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({tvd, host, vm}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing VM " + tvd + "/" + vm);

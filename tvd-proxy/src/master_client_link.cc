@@ -316,26 +316,24 @@ StatusOr<SecureBytes> KeyOf(StatusOr<Grant> grant, const char* what,
 
 StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
                                                        const std::string& vm) {
-  return KeyOf(AtMaster(/*fail_over=*/true,
-                        [&](MasterChannel& m) {
-                          return m.RequestDiskKey(tvd, vm);
-                        }),
-               "disk key", tvd, vm);
+  return KeyOf(
+      AtMaster(/*fail_over=*/true,
+               [&](MasterChannel& m) { return m.RequestDiskKey(tvd, vm); }),
+      "disk key", tvd, vm);
 }
 
 StatusOr<SecureBytes> MasterClientLink::RequestVtpmKey(const std::string& tvd,
                                                        const std::string& vm) {
-  return KeyOf(AtMaster(/*fail_over=*/true,
-                        [&](MasterChannel& m) {
-                          return m.RequestVtpmKey(tvd, vm);
-                        }),
-               "vTPM key", tvd, vm);
+  return KeyOf(
+      AtMaster(/*fail_over=*/true,
+               [&](MasterChannel& m) { return m.RequestVtpmKey(tvd, vm); }),
+      "vTPM key", tvd, vm);
 }
 
-Status MasterClientLink::RecordVtpm(const std::string& tvd,
-                                    const std::string& vm,
-                                    const std::vector<std::uint8_t>& ek_public,
-                                    const std::vector<std::uint8_t>& ak_public) {
+Status MasterClientLink::RecordVtpm(
+    const std::string& tvd, const std::string& vm,
+    const std::vector<std::uint8_t>& ek_public,
+    const std::vector<std::uint8_t>& ak_public) {
   // Recording twice is harmless (the master replaces the binding), so a
   // master that went away after storing it may be asked again elsewhere.
   return AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {

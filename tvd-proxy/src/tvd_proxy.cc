@@ -8,13 +8,13 @@
 #include <tuple>
 
 #include "tvd/log.h"
-#include "tvd/sha256.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/proxy/disk_passphrase.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/vm_admission.h"
+#include "tvd/sha256.h"
 
 namespace tvd::proxy {
 
@@ -384,7 +384,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   std::map<std::string, std::string> secret_by_disk;
   std::vector<std::string> created_disks;
   std::string vtpm_uuid;  // the domain UUID whose vTPM state this made
-  auto undo = [&] {  // secrets, created disks and vTPM state of this VM
+  auto undo = [&] {       // secrets, created disks and vTPM state of this VM
     Status s = RemoveSecrets(SecretPrefix(vm.name));
     if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
     if (!vtpm_uuid.empty()) {

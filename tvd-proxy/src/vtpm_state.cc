@@ -67,8 +67,7 @@ StatusOr<VtpmPublics> SwtpmVtpmStates::Create(const std::string& uuid,
   // (libvirt's swtpm user only passes through them), the state directory
   // 0700 (libvirt hands it and its files to that user on start).
   if (::mkdir(storage_dir_.c_str(), 0711) != 0 && errno != EEXIST) {
-    return ErrnoError("creating vTPM storage directory " + storage_dir_,
-                      errno);
+    return ErrnoError("creating vTPM storage directory " + storage_dir_, errno);
   }
   if (::mkdir(domain_dir.c_str(), 0711) != 0) {
     if (errno == EEXIST) {
@@ -88,8 +87,8 @@ StatusOr<VtpmPublics> SwtpmVtpmStates::Create(const std::string& uuid,
   }();
   if (!publics.ok()) {
     Status removed = Remove(uuid);
-    Status failed = publics.status().WithContext("creating the vTPM of domain " +
-                                                 uuid);
+    Status failed =
+        publics.status().WithContext("creating the vTPM of domain " + uuid);
     if (!removed.ok()) {
       return Status(failed.code(),
                     failed.message() + " (and: " + removed.message() + ")");
@@ -107,8 +106,10 @@ Status SwtpmVtpmStates::Remove(const std::string& uuid) {
   if (ec) {
     return IoError("removing vTPM state " + domain_dir + ": " + ec.message());
   }
-  if (std::filesystem::exists(std::filesystem::symlink_status(domain_dir, ec))) {
-    return IoError("vTPM state " + domain_dir + " is still there after removal");
+  if (std::filesystem::exists(
+          std::filesystem::symlink_status(domain_dir, ec))) {
+    return IoError("vTPM state " + domain_dir +
+                   " is still there after removal");
   }
   return Status::Ok();
 }

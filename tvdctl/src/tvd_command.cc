@@ -571,8 +571,8 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
       // Members get the policy without its authorized hosts: they hear of
       // an update only when that copy changed (docs/master.md, section 3).
       out << "updated TVD '" << Cell(j, "updated") << "' (policy digest "
-          << Cell(j, "digest") << ", members' copy "
-          << Cell(j, "member_digest") << ")\n";
+          << Cell(j, "digest") << ", members' copy " << Cell(j, "member_digest")
+          << ")\n";
       break;
     case TvdVerb::kRemove:
       out << "removed TVD '" << Cell(j, "removed")

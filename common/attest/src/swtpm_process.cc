@@ -75,18 +75,18 @@ StatusOr<SwtpmProcess> SwtpmProcess::Start(const SwtpmProcessOptions& o) {
     std::uint16_t port = PickPorts(rng);
     if (port == 0) break;
     ProcessOptions p;
-    p.argv = {"swtpm",
-              "socket",
-              "--tpm2",
-              "--server",
-              "type=tcp,port=" + std::to_string(port) + ",bindaddr=127.0.0.1",
-              "--ctrl",
-              "type=tcp,port=" + std::to_string(port + 1) +
-                  ",bindaddr=127.0.0.1",
-              "--flags",
-              "not-need-init,startup-clear",
-              "--tpmstate",
-              "dir=" + o.state_dir};
+    p.argv = {
+        "swtpm",
+        "socket",
+        "--tpm2",
+        "--server",
+        "type=tcp,port=" + std::to_string(port) + ",bindaddr=127.0.0.1",
+        "--ctrl",
+        "type=tcp,port=" + std::to_string(port + 1) + ",bindaddr=127.0.0.1",
+        "--flags",
+        "not-need-init,startup-clear",
+        "--tpmstate",
+        "dir=" + o.state_dir};
     int stdin_fd = -1;
     if (o.passphrase != nullptr) {
       TVD_ASSIGN_OR_RETURN(

@@ -197,20 +197,20 @@ StatusOr<Grant> DecodeGrant(Frame frame, DecodeFn decode, std::string_view name,
 
 StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
                                                     const std::string& vm) {
-  TVD_ASSIGN_OR_RETURN(Frame frame, AttestedRequest(
-                                        MessageType::kDiskKeyRequest,
-                                        Encode(DiskKeyRequest{tvd, vm}),
-                                        MessageType::kDiskKeyGrant));
+  TVD_ASSIGN_OR_RETURN(Frame frame,
+                       AttestedRequest(MessageType::kDiskKeyRequest,
+                                       Encode(DiskKeyRequest{tvd, vm}),
+                                       MessageType::kDiskKeyGrant));
   return DecodeGrant<DiskKeyGrant>(std::move(frame), DecodeDiskKeyGrant,
                                    "DiskKeyGrant", tvd, vm);
 }
 
 StatusOr<VtpmKeyGrant> MasterClient::RequestVtpmKey(const std::string& tvd,
                                                     const std::string& vm) {
-  TVD_ASSIGN_OR_RETURN(Frame frame, AttestedRequest(
-                                        MessageType::kVtpmKeyRequest,
-                                        Encode(VtpmKeyRequest{tvd, vm}),
-                                        MessageType::kVtpmKeyGrant));
+  TVD_ASSIGN_OR_RETURN(Frame frame,
+                       AttestedRequest(MessageType::kVtpmKeyRequest,
+                                       Encode(VtpmKeyRequest{tvd, vm}),
+                                       MessageType::kVtpmKeyGrant));
   return DecodeGrant<VtpmKeyGrant>(std::move(frame), DecodeVtpmKeyGrant,
                                    "VtpmKeyGrant", tvd, vm);
 }

@@ -453,8 +453,7 @@ StatusOr<VtpmRecord> DecodeVtpmRecord(std::span<const std::uint8_t> in) {
                                   std::pair{"ak_public", &m.ak_public}}) {
           TVD_ASSIGN_OR_RETURN(*out, r.Bytes(field, kMaxTpmPublic));
           if (out->empty()) {
-            return ProtocolError("field '" + std::string(field) +
-                                 "' is empty");
+            return ProtocolError("field '" + std::string(field) + "' is empty");
           }
         }
         return Status::Ok();

@@ -73,8 +73,8 @@ std::string GuestXml(const Guest& g, const GuestImage& image,
                          : " create-mib='" + std::to_string(g.create_mib) +
                                "'") +
                     "/>\n") +
-         (g.vtpm ? "      <tvd:vtpm/>\n" : "") +
-         "      <tvd:vnet target='" + g.vm.port + "' network='" + g.vm.network +
+         (g.vtpm ? "      <tvd:vtpm/>\n" : "") + "      <tvd:vnet target='" +
+         g.vm.port + "' network='" + g.vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
          "  </metadata>\n"

@@ -73,8 +73,7 @@ class GuestHostTest : public ::testing::Test {
   // A proxy of `tvd` on the test host, talking to `master`; its admission
   // record is in the test's directory. With `vtpms` (on VtpmStorageDir()),
   // it gives VMs with <tvd:vtpm/> their vTPM.
-  std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd,
-                                     FakeMaster& master,
+  std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd, FakeMaster& master,
                                      VtpmStates* vtpms = nullptr);
   // libvirtd's swtpm storage directory as the test sees it.
   static std::string VtpmStorageDir();

@@ -629,8 +629,7 @@ TEST_F(MasterTest, VtpmKeysAndBindingsOnlyForAttestedMembersOfTheirVms) {
   EXPECT_EQ(view["vtpms"][0]["ek_sha256"], ToHex(Sha256(*ek)));
   std::ostringstream table;
   tvdctl::RenderTvdShow(view, table);
-  EXPECT_NE(table.str().find("VTPM OF VM"), std::string::npos)
-      << table.str();
+  EXPECT_NE(table.str().find("VTPM OF VM"), std::string::npos) << table.str();
   EXPECT_NE(table.str().find(ToHex(Sha256(*ek))), std::string::npos);
   // The wrapped key in the store is not the key.
   auto wrapped = master_->store().WrappedVtpmKey("blue", "web1");

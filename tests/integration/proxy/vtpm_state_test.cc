@@ -75,9 +75,9 @@ TEST(VtpmStateTest, TheStateIsEncryptedOpensOnlyWithItsPassphraseAndGoes) {
   EXPECT_TRUE(states.Exists(kUuid));
   EXPECT_EQ(states.StateDir(kUuid), storage + "/" + kUuid + "/tpm2");
   namespace fs = std::filesystem;
-  EXPECT_EQ(fs::status(storage + "/" + kUuid).permissions() & fs::perms::all,
-            fs::perms::owner_all | fs::perms::group_exec |
-                fs::perms::others_exec);
+  EXPECT_EQ(
+      fs::status(storage + "/" + kUuid).permissions() & fs::perms::all,
+      fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   EXPECT_EQ(fs::status(states.StateDir(kUuid)).permissions() & fs::perms::all,
             fs::perms::owner_all);
 
@@ -109,9 +109,9 @@ TEST(VtpmStateTest, TheStateIsEncryptedOpensOnlyWithItsPassphraseAndGoes) {
                           " already exists (" + storage + "/" + kUuid + ")"));
   EXPECT_EQ(states.Create("../etc", pass).status(),
             InvalidArgument("not a domain UUID: '../etc'"));
-  EXPECT_EQ(states.Remove("../" + std::string(kUuid)),
-            InvalidArgument("not a domain UUID: '../" + std::string(kUuid) +
-                            "'"));
+  EXPECT_EQ(
+      states.Remove("../" + std::string(kUuid)),
+      InvalidArgument("not a domain UUID: '../" + std::string(kUuid) + "'"));
 
   ASSERT_TRUE(states.Remove(kUuid).ok());
   EXPECT_FALSE(states.Exists(kUuid));

@@ -207,9 +207,8 @@ class FakeStore final : public Store {
         return NotFound("no vTPM key of " + row.tvd + "/" + row.vm);
       }
     }
-    return Write("RecordVtpmBinding", row.tvd + " " + row.vm, [&] {
-      vtpms_[row.tvd + "/" + row.vm].second = row;
-    });
+    return Write("RecordVtpmBinding", row.tvd + " " + row.vm,
+                 [&] { vtpms_[row.tvd + "/" + row.vm].second = row; });
   }
   StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
       const std::string& tvd, const std::string& vm) override {

@@ -180,13 +180,15 @@ TEST(VmPolicyCheckTest, AVtpmNeedsThePolicyToGiveOne) {
                                 "<tvd:vnet ", "<tvd:vtpm/><tvd:vnet ");
   EXPECT_EQ(Check(Vm(vm), Policy(PolicyText("blue", "1", "cms", "red", ""))),
             "VM 'cms': asks for a vTPM but TVD 'blue' gives this VM none");
-  EXPECT_EQ(Check(Vm(vm), Policy(PolicyText(
-                              "blue", "1", "cms", "red",
-                              R"(<key-release><vtpm vm="cms"/></key-release>)"))),
-            "OK");
-  EXPECT_EQ(Check(Vm(vm), Policy(PolicyText("blue", "1", "cms", "red",
-                                            "<key-release><vtpm/></key-release>"))),
-            "OK");
+  EXPECT_EQ(
+      Check(Vm(vm), Policy(PolicyText(
+                        "blue", "1", "cms", "red",
+                        R"(<key-release><vtpm vm="cms"/></key-release>)"))),
+      "OK");
+  EXPECT_EQ(
+      Check(Vm(vm), Policy(PolicyText("blue", "1", "cms", "red",
+                                      "<key-release><vtpm/></key-release>"))),
+      "OK");
 }
 
 }  // namespace

@@ -238,17 +238,17 @@ TEST(ProtocolMessagesTest, VtpmRecordErrors) {
                           "'ak_public'"));
   EXPECT_EQ(
       DecodeVtpmRecord(
-          Encode(VtpmRecord{"blue", "web1", std::vector<std::uint8_t>(1025, 1),
-                            {4}}))
+          Encode(VtpmRecord{
+              "blue", "web1", std::vector<std::uint8_t>(1025, 1), {4}}))
           .status(),
       ProtocolError("VtpmRecord: field 'ek_public' has 1025 bytes, more than "
                     "the maximum 1024"));
-  EXPECT_EQ(DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web1", {1}, {}}))
-                .status(),
-            ProtocolError("VtpmRecord: field 'ak_public' is empty"));
-  EXPECT_EQ(DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web/1", {1}, {2}}))
-                .status(),
-            ProtocolError("VtpmRecord: field 'vm' is not a valid VM name"));
+  EXPECT_EQ(
+      DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web1", {1}, {}})).status(),
+      ProtocolError("VtpmRecord: field 'ak_public' is empty"));
+  EXPECT_EQ(
+      DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web/1", {1}, {2}})).status(),
+      ProtocolError("VtpmRecord: field 'vm' is not a valid VM name"));
   VtpmKeyGrant short_key{"blue", "web1", SecureBytes(16)};
   EXPECT_EQ(DecodeVtpmKeyGrant(Encode(short_key)).status(),
             ProtocolError("VtpmKeyGrant: field 'key' must be 32 bytes, got "

@@ -556,8 +556,9 @@ TEST_F(MasterClientLinkTest, VtpmRequestsFailOverAndAreChecked) {
   EXPECT_EQ(link_->RequestVtpmKey("blue", "web").status(),
             ProtocolError("master sent the vTPM key of 'blue/db' for "
                           "'blue/web'"));
-  M(1).record_result = PermissionDenied("peer: VM web of TVD blue runs on "
-                                        "host node2, not on node1");
+  M(1).record_result = PermissionDenied(
+      "peer: VM web of TVD blue runs on "
+      "host node2, not on node1");
   EXPECT_EQ(link_->RecordVtpm("blue", "web", {1}, {2}),
             PermissionDenied("peer: VM web of TVD blue runs on host node2, "
                              "not on node1"));

@@ -11,8 +11,8 @@
 #include <iterator>
 
 #include "tvd/policy/values.h"
-#include "tvd/sha256.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/sha256.h"
 #include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
 #include "tvd/testing/proxy_test_util.h"
@@ -157,9 +157,9 @@ TEST_F(VtpmAttachTest, APolicyWithoutAVtpmForTheVmRefusesIt) {
 }
 
 TEST_F(VtpmAttachTest, ARefusedKeyLeavesNothing) {
-  master_.vtpm_key_error =
-      PermissionDenied("peer: host host-a has no attested member channel for "
-                       "TVD blue");
+  master_.vtpm_key_error = PermissionDenied(
+      "peer: host host-a has no attested member channel for "
+      "TVD blue");
   auto proxy = NewProxy(&vtpms_);
   ASSERT_TRUE(proxy->Join().ok());
   EXPECT_EQ(proxy->Attach(web_.config_path).status(),
@@ -214,10 +214,10 @@ TEST_F(VtpmAttachTest, AnotherDomainsUuidIsRefusedAndItsStateKept) {
   vtpms_.states[kOtherUuid] = {1, 2, 3};
   auto proxy = NewProxy(&vtpms_);
   ASSERT_TRUE(proxy->Join().ok());
-  EXPECT_EQ(proxy->Attach(thief.config_path).status(),
-            AlreadyExists("VM 'thief': vTPM: domain with UUID '" +
-                          std::string(kOtherUuid) +
-                          "' already exists as 'other'"));
+  EXPECT_EQ(
+      proxy->Attach(thief.config_path).status(),
+      AlreadyExists("VM 'thief': vTPM: domain with UUID '" +
+                    std::string(kOtherUuid) + "' already exists as 'other'"));
   EXPECT_EQ(vtpms_.states[kOtherUuid], (std::vector<std::uint8_t>{1, 2, 3}));
   EXPECT_TRUE(vtpms_.removed.empty());
   EXPECT_TRUE(master_.vtpm_key_requests.empty());

@@ -171,8 +171,8 @@ class OvsdbStore final : public Store {
   // (tvd, vm) is there: OK when it holds `wrapped` already (the insert was
   // sent twice), else AlreadyExists (a key is never overwritten).
   Status PutWrappedOnce(
-      const std::string& what, const std::string& table,
-      const std::string& tvd, const std::string& vm, const Json& row,
+      const std::string& what, const std::string& table, const std::string& tvd,
+      const std::string& vm, const Json& row,
       const std::vector<std::uint8_t>& wrapped,
       StatusOr<std::vector<std::uint8_t>> (*decode)(const Json&));
   Status CheckIdentity(const std::string& kek_check) TVD_REQUIRES(mutex_);

@@ -218,8 +218,8 @@ class StateStore {
   // NotFound "no vTPM key of TVD/VM" when none is.
   Status RecordVtpmBinding(const VtpmBindingRow& row);
   // nullopt when the VM has no recorded vTPM.
-  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
-      const std::string& tvd, const std::string& vm);
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(const std::string& tvd,
+                                                         const std::string& vm);
   // The TVD's recorded vTPMs, by VM name.
   StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
       const std::string& tvd);

@@ -76,8 +76,8 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
          (vm.new_disk.empty() ? ""
                               : "      <tvd:encryption type='disk' "
                                 "target='vdb' create-mib='8'/>\n") +
-         (vm.vtpm ? "      <tvd:vtpm/>\n" : "") +
-         "      <tvd:vnet target='" + vm.port + "' network='" + vm.network +
+         (vm.vtpm ? "      <tvd:vtpm/>\n" : "") + "      <tvd:vnet target='" +
+         vm.port + "' network='" + vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
          "  </metadata>\n"
