@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "tvd/policy/values.h"
+#include "tvd/policy/vm_config_parser.h"
 #include "tvd/proxy/tvd_proxy.h"
 #include "tvd/sha256.h"
 #include "tvd/testing/fake_clock.h"
@@ -251,6 +252,18 @@ TEST_F(VtpmAttachTest, ADomainWithItsOwnTpmIsRefused) {
   xml.replace(xml.find("  </devices>"), 0,
               "    <tpm model='tpm-tis'><backend type='passthrough'><device "
               "path='/dev/tpm0'/></backend></tpm>\n");
+  // A final configuration again: its config measure covers the <tpm>.
+  const std::size_t config = xml.find("<tvd:measure type='config'");
+  ASSERT_NE(config, std::string::npos);
+  const std::size_t end = xml.find('\n', config);
+  std::string without = xml;
+  without.erase(config, end - config);
+  auto parsed =
+      policy::ParseVmConfig(without, "web.xml", policy::VmConfigMode::kFinal);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  xml.replace(config, end - config,
+              "<tvd:measure type='config' sha256='" +
+                  ToHex(parsed->ConfigDigest()) + "'/>");
   testing::WriteFile(web_.config_path, xml);
   auto proxy = NewProxy(&vtpms_);
   ASSERT_TRUE(proxy->Join().ok());
