@@ -11,6 +11,12 @@ function(tvd_add_test name)
     set(T_LABELS unit)
   endif()
   add_executable(${name} ${T_SOURCES})
+  # Test files compile in batches (CMake unity build): each repeats the same
+  # heavy headers (GoogleTest, GoogleMock, the module's), which were most of
+  # a test file's compile time. Names at file scope must therefore be unique
+  # within a test binary.
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ${TVD_UNITY_TESTS}
+                                           UNITY_BUILD_BATCH_SIZE 8)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock
                                         GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE

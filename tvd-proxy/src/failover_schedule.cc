@@ -5,9 +5,12 @@
 namespace tvd::proxy {
 
 FailoverSchedule::FailoverSchedule(std::size_t masters, std::size_t lost,
-                                   FailoverBackoff backoff)
+                                   FailoverBackoff backoff,
+                                   std::uint64_t spread)
     : masters_(std::max<std::size_t>(masters, 1)),
       lost_(lost < masters ? lost : 0),
+      start_(masters_ > 1 ? static_cast<std::size_t>(spread % (masters_ - 1))
+                          : 0),
       backoff_(backoff) {
   if (backoff_.max.count() < 1) backoff_.max = std::chrono::milliseconds(1);
   backoff_.first =
@@ -17,7 +20,13 @@ FailoverSchedule::FailoverSchedule(std::size_t masters, std::size_t lost,
 FailoverSchedule::Step FailoverSchedule::Next() {
   const std::uint64_t k = attempt_++;
   Step step;
-  step.master = static_cast<std::size_t>((lost_ + 1 + k) % masters_);
+  const std::size_t in_round = static_cast<std::size_t>(k % masters_);
+  if (masters_ == 1 || in_round == masters_ - 1) {
+    step.master = lost_;
+  } else {
+    const std::size_t survivor = (start_ + in_round) % (masters_ - 1);
+    step.master = (lost_ + 1 + survivor) % masters_;
+  }
   // Doubling stops at max; the shift never exceeds 62 bits of headroom.
   std::chrono::milliseconds bound = backoff_.first;
   for (std::uint64_t round = k / masters_; round > 0; --round) {

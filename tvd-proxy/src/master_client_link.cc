@@ -220,7 +220,8 @@ bool MasterClientLink::Rejoin(const std::string& tvd, std::size_t lost) {
     MutexLock lock(mu_);
     before = known_digest_;
   }
-  FailoverSchedule schedule(masters_.size(), lost, options_.backoff);
+  FailoverSchedule schedule(masters_.size(), lost, options_.backoff,
+                            options_.random());
   while (!stop_ && !leaving_) {
     const FailoverSchedule::Step step = schedule.Next();
     options_.sleep(FailoverSchedule::Jitter(step.bound, options_.random()),

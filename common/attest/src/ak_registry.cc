@@ -1,5 +1,8 @@
 #include "tvd/attest/ak_registry.h"
 
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 #include "tvd/attest/attestation_sequence.h"
 #include "tvd/mutex.h"
 #include "tvd/sha256.h"
@@ -12,9 +15,19 @@ Status AkRegistry::Add(const pki::Identity& host,
   TVD_ASSIGN_OR_RETURN(std::vector<std::uint8_t> name,
                        TpmObjectName(ak_public));
   TVD_ASSIGN_OR_RETURN(EvpPkeyPtr key, PublicKeyFromTpm(ak_public));
+  std::shared_ptr<EVP_PKEY_CTX> verify(EVP_PKEY_CTX_new(key.get(), nullptr),
+                                       EVP_PKEY_CTX_free);
+  bool rsa = EVP_PKEY_is_a(key.get(), "RSA");
+  if (verify == nullptr || EVP_PKEY_verify_init(verify.get()) != 1 ||
+      (rsa && EVP_PKEY_CTX_set_rsa_padding(verify.get(), RSA_PKCS1_PADDING) !=
+                  1) ||
+      EVP_PKEY_CTX_set_signature_md(verify.get(), EVP_sha256()) != 1) {
+    return Internal("cannot set up signature checks with the AK");
+  }
   EnrolledAk ak{name,
                 {ak_public.begin(), ak_public.end()},
-                std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free)};
+                std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free),
+                std::move(verify)};
   MutexLock lock(mutex_);
   by_host_[host.ToString()][name] = std::move(ak);
   return Status::Ok();

@@ -58,15 +58,18 @@ StatusOr<std::vector<std::uint8_t>> SignatureBytes(const TPMT_SIGNATURE& sig,
   return Unauthenticated("quote signature scheme does not match the AK");
 }
 
-bool VerifySignature(EVP_PKEY* key, std::span<const std::uint8_t> message,
+// `signature` over SHA-256(`message`), checked on a copy of the AK's
+// prepared context (EnrolledAk::verify_digest).
+bool VerifySignature(const EnrolledAk& ak,
+                     std::span<const std::uint8_t> message,
                      std::span<const std::uint8_t> signature) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok =
-      ctx != nullptr &&
-      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestVerify(ctx, signature.data(), signature.size(), message.data(),
-                       message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
+  if (ak.verify_digest == nullptr) return false;
+  Sha256Digest digest = Sha256(message);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_dup(ak.verify_digest.get());
+  bool ok = ctx != nullptr &&
+            EVP_PKEY_verify(ctx, signature.data(), signature.size(),
+                            digest.data(), digest.size()) == 1;
+  EVP_PKEY_CTX_free(ctx);
   return ok;
 }
 
@@ -160,7 +163,7 @@ Status QuoteVerifier::CheckQuote(const ChannelContext& channel,
   }
   TVD_ASSIGN_OR_RETURN(std::vector<std::uint8_t> der,
                        SignatureBytes(sig, ak.key.get()));
-  if (!VerifySignature(ak.key.get(), evidence.quote.attest, der)) {
+  if (!VerifySignature(ak, evidence.quote.attest, der)) {
     return Unauthenticated(
         "quote signature does not verify with the enrolled AK");
   }

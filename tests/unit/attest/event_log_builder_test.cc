@@ -5,18 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "event_log_test_data.h"
 #include "tvd/testing/files.h"
 
 namespace tvd::attest {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-Bytes ReadData(const std::string& name) {
-  std::string text = testing::ReadFileOrEmpty(
-      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name);
-  return Bytes(text.begin(), text.end());
-}
+using event_log_test::Bytes;
+using event_log_test::ReadData;
 
 // The events of eventlog_locality3.bin, which an independent generator
 // wrote (event_log_test.cc).

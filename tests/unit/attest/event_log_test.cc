@@ -5,13 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "event_log_test_data.h"
 #include "tvd/policy/host_requirements_parser.h"
 #include "tvd/testing/files.h"
 
 namespace tvd::attest {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using event_log_test::Bytes;
+using event_log_test::PutU32;
+using event_log_test::ReadData;
 
 // Two logs written by an independent generator (a Python script following
 // the PC Client PFP layout): a Spec ID header with SHA-1 and SHA-256, then
@@ -19,11 +22,6 @@ using Bytes = std::vector<std::uint8_t>;
 // variables, separators for PCRs 0-7, three boot applications in PCR 4, an
 // EV_IPL in PCR 9, an EV_EFI_ACTION in PCR 5). The first also starts with a
 // StartupLocality 3 event, the second does not.
-Bytes ReadData(const std::string& name) {
-  std::string text = testing::ReadFileOrEmpty(
-      std::string(TVD_SOURCE_DIR) + "/tests/unit/attest/data/" + name);
-  return Bytes(text.begin(), text.end());
-}
 
 Sha256Digest Hex(std::string_view hex) { return *Sha256FromHex(hex); }
 
@@ -44,11 +42,6 @@ const EventLogPcrs kNoLocalityPcrs = {
 // extends the event's zero digest instead, and prints 0067a4ee...).
 constexpr char kLocality3Pcr0[] =
     "de06013356aa82d3f22425062d32407f85a5a080b77905e4c86d031fe92e17fa";
-
-void PutU32(Bytes& b, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
 // Offsets in eventlog_locality3.bin.
 constexpr std::size_t kSpecIdData = 32;

@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "event_log_test_data.h"
 #include "tvd/attest/event_log_builder.h"
 
 namespace tvd::attest {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using event_log_test::Bytes;
+using event_log_test::PutU32;
 
 // eventlog_locality3.bin (see event_log_test.cc): written by an independent
 // generator. Its events, with their byte offsets:
@@ -46,10 +48,6 @@ constexpr std::size_t kIplEvent = 1949;
 std::uint32_t GetU32(const Bytes& b, std::size_t at) {
   return static_cast<std::uint32_t>(b[at]) | (b[at + 1] << 8) |
          (b[at + 2] << 16) | (static_cast<std::uint32_t>(b[at + 3]) << 24);
-}
-void PutU32(Bytes& b, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 std::span<std::uint8_t> DataOf(Bytes& b, std::size_t event) {
   return std::span<std::uint8_t>(b).subspan(event + 72, GetU32(b, event + 68));

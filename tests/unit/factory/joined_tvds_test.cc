@@ -18,7 +18,7 @@
 namespace tvd::host {
 namespace {
 
-const std::string kFakeProxy =
+const std::string kFakeProxyBinary =
     std::string(TVD_BINARY_DIR) + "/tests/unit/factory/fake_tvd_proxy";
 
 std::string ReadAll(const std::string& path) {
@@ -54,7 +54,7 @@ class JoinedTvdsTest : public ::testing::Test {
   }
 
   std::string dir_, path_;
-  ProcessProxyLauncher launcher_{{kFakeProxy}};
+  ProcessProxyLauncher launcher_{{kFakeProxyBinary}};
   std::unique_ptr<ProxyFactory> factory_;
 };
 
@@ -127,7 +127,7 @@ TEST_F(JoinedTvdsTest, RestartedFactoryStartsTheProxiesOfJoinedTvds) {
 TEST_F(JoinedTvdsTest, ProxyThatCannotStartIsRetriedNotForgotten) {
   ASSERT_TRUE(SaveJoinedTvds(path_, {"blue"}).ok());
   {
-    ProcessProxyLauncher failing({kFakeProxy, "--fail-join"});
+    ProcessProxyLauncher failing({kFakeProxyBinary, "--fail-join"});
     ProxyFactory f(FactoryConfig{.run_dir = dir_,
                                  .start_timeout = std::chrono::seconds(10),
                                  .call_timeout = std::chrono::seconds(10),

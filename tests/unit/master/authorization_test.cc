@@ -5,16 +5,20 @@
 namespace tvd::master {
 namespace {
 
-pki::Identity Host(const std::string& n) { return {pki::Role::kHost, n}; }
+pki::Identity HostIdentity(const std::string& n) {
+  return {pki::Role::kHost, n};
+}
 
 TEST(AuthorizationTest, SubjectMatching) {
-  EXPECT_TRUE(SubjectNamesHost("CN=node1,O=Example VDC", Host("node1")));
   EXPECT_TRUE(
-      SubjectNamesHost("O=Example VDC, OU=host, CN=node1", Host("node1")));
-  EXPECT_FALSE(SubjectNamesHost("CN=node10,O=Example VDC", Host("node1")));
-  EXPECT_FALSE(SubjectNamesHost("CN=node1,OU=admin", Host("node1")));
-  EXPECT_FALSE(SubjectNamesHost("CN=node1,CN=node2", Host("node1")));
-  EXPECT_FALSE(SubjectNamesHost("O=Example VDC", Host("node1")));
+      SubjectNamesHost("CN=node1,O=Example VDC", HostIdentity("node1")));
+  EXPECT_TRUE(SubjectNamesHost("O=Example VDC, OU=host, CN=node1",
+                               HostIdentity("node1")));
+  EXPECT_FALSE(
+      SubjectNamesHost("CN=node10,O=Example VDC", HostIdentity("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node1,OU=admin", HostIdentity("node1")));
+  EXPECT_FALSE(SubjectNamesHost("CN=node1,CN=node2", HostIdentity("node1")));
+  EXPECT_FALSE(SubjectNamesHost("O=Example VDC", HostIdentity("node1")));
   EXPECT_FALSE(SubjectNamesHost("CN=node1", {pki::Role::kAdmin, "node1"}));
 }
 
@@ -22,13 +26,13 @@ TEST(AuthorizationTest, Decisions) {
   policy::TvdPolicy p;
   p.name = "blue";
   p.authorized_hosts = {"CN=node1,O=VDC", "CN=node2,O=VDC"};
-  EXPECT_TRUE(AuthorizeHost(p, Host("node2")).ok());
-  EXPECT_EQ(AuthorizeHost(p, Host("node3")),
+  EXPECT_TRUE(AuthorizeHost(p, HostIdentity("node2")).ok());
+  EXPECT_EQ(AuthorizeHost(p, HostIdentity("node3")),
             PermissionDenied("host node3 is not authorized for TVD blue"));
   EXPECT_EQ(AuthorizeHost(p, {pki::Role::kTenant, "node1"}),
             PermissionDenied("tenant:node1 is not a host"));
   p.authorized_hosts.clear();  // default deny
-  EXPECT_FALSE(AuthorizeHost(p, Host("node1")).ok());
+  EXPECT_FALSE(AuthorizeHost(p, HostIdentity("node1")).ok());
 }
 
 TEST(AuthorizationTest, AuthorizedHostNamesAgreesWithAuthorizeHost) {
@@ -47,7 +51,7 @@ TEST(AuthorizationTest, AuthorizedHostNamesAgreesWithAuthorizeHost) {
   EXPECT_EQ(names, (std::set<std::string>{"", "node1", "node2", "node8"}));
   for (const char* h : {"node1", "node2", "node3", "node4", "node5", "node6",
                         "node7", "node8", ""}) {
-    EXPECT_EQ(names.count(h) > 0, AuthorizeHost(p, Host(h)).ok()) << h;
+    EXPECT_EQ(names.count(h) > 0, AuthorizeHost(p, HostIdentity(h)).ok()) << h;
   }
 }
 

@@ -24,19 +24,19 @@ TEST(MasterDaemonTest, Flags) {
 }
 
 TEST(MasterDaemonTest, StartNamesTheFileThatIsMissing) {
-  testing::TempDir dir;
+  tvd::testing::TempDir dir;
   EXPECT_EQ(StartMasterDaemon({dir.File("none.conf")}).status(),
             IoError("config " + dir.File("none.conf") + " cannot be read"));
   // Every file but the CA certificate: the first one read.
-  testing::MasterConfigFile config =
-      testing::MasterConfigFile::InDir(dir.path(), 0);
-  ASSERT_EQ(testing::WriteMasterConfig(dir.File("m.conf"), config),
+  tvd::testing::MasterConfigFile config =
+      tvd::testing::MasterConfigFile::InDir(dir.path(), 0);
+  ASSERT_EQ(tvd::testing::WriteMasterConfig(dir.File("m.conf"), config),
             Status::Ok());
   EXPECT_EQ(
       StartMasterDaemon({dir.File("m.conf")}).status(),
       IoError("CA certificate " + dir.File("ca.pem") + " cannot be read"));
-  testing::WriteTestFile(dir.File("ca.pem"), "ca");
-  testing::WriteTestFile(dir.File("master.pem"), "cert");
+  tvd::testing::WriteTestFile(dir.File("ca.pem"), "ca");
+  tvd::testing::WriteTestFile(dir.File("master.pem"), "cert");
   EXPECT_EQ(
       StartMasterDaemon({dir.File("m.conf")}).status(),
       IoError("private key " + dir.File("master.key") + " cannot be read"));

@@ -14,12 +14,12 @@
 namespace tvd::policy {
 namespace {
 
+using testing::kA;
+using testing::kB;
+using testing::kC;
 using testing::Mutate;
 
-const std::string kA(64, 'a');
-const std::string kB(64, 'b');
-
-const std::string kPolicy =
+const std::string kCanonicalPolicy =
     R"(<tvd-policy xmlns="urn:tvd:policy:1" name="blue" id="1">
   <owner subject="CN=blue-tenant,O=Blue"/>
   <networks>
@@ -71,7 +71,7 @@ std::string PolicyDigest(const std::string& text) {
 }
 
 TEST(CanonicalTest, PolicyFormIsCompactSortedJson) {
-  auto p = ParseTvdPolicy(kPolicy, "p.xml");
+  auto p = ParseTvdPolicy(kCanonicalPolicy, "p.xml");
   ASSERT_TRUE(p.ok());
   const std::string json = ToJson(*p);
   EXPECT_EQ(json.find('\n'), std::string::npos);
@@ -94,16 +94,16 @@ TEST(CanonicalTest, PolicyFormIsCompactSortedJson) {
 // Quotas came after the first policies were signed: a policy without
 // <quotas> keeps the digest it had before quotas existed.
 TEST(CanonicalTest, PolicyWithoutQuotasKeepsItsDigest) {
-  EXPECT_EQ(PolicyDigest(kPolicy),
+  EXPECT_EQ(PolicyDigest(kCanonicalPolicy),
             "223417a47cec896b18af754479c9b98e78d53e9ead229e533dae70deb148dd8f");
-  auto p = ParseTvdPolicy(kPolicy, "p.xml");
+  auto p = ParseTvdPolicy(kCanonicalPolicy, "p.xml");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(ToJson(*p).find("quotas"), std::string::npos);
 }
 
 TEST(CanonicalTest, PolicyQuotasAreInTheCanonicalForm) {
   auto p =
-      ParseTvdPolicy(Mutate(kPolicy, "</key-release>\n",
+      ParseTvdPolicy(Mutate(kCanonicalPolicy, "</key-release>\n",
                             "</key-release>\n  <quotas><per-host vcpus=\"16\" "
                             "domains=\"8\"/></quotas>\n"),
                      "p.xml");
@@ -116,7 +116,7 @@ TEST(CanonicalTest, PolicyQuotasAreInTheCanonicalForm) {
 
 TEST(CanonicalTest, TotalQuotaIsInTheCanonicalForm) {
   auto p = ParseTvdPolicy(
-      Mutate(kPolicy, "</key-release>\n",
+      Mutate(kCanonicalPolicy, "</key-release>\n",
              "</key-release>\n  <quotas><total vcpus=\"32\"/><per-host "
              "vcpus=\"16\"/></quotas>\n"),
       "p.xml");
@@ -129,22 +129,23 @@ TEST(CanonicalTest, TotalQuotaIsInTheCanonicalForm) {
 }
 
 TEST(CanonicalTest, PolicyDigestIgnoresPresentation) {
-  const std::string base = PolicyDigest(kPolicy);
+  const std::string base = PolicyDigest(kCanonicalPolicy);
   // Whitespace and line breaks.
   std::string squeezed;
-  for (char c : kPolicy) {
+  for (char c : kCanonicalPolicy) {
     if (c != '\n') squeezed += c;
   }
   EXPECT_EQ(PolicyDigest(squeezed), base);
   // Comments, an XML declaration, attribute order, quote style.
-  EXPECT_EQ(PolicyDigest("<?xml version='1.0'?>\n<!-- hello -->\n" +
-                         Mutate(Mutate(kPolicy, R"(name="blue" id="1")",
-                                       R"(id='1'  name='blue')"),
-                                "  <networks>", "  <!-- nets --><networks>")),
-            base);
+  EXPECT_EQ(
+      PolicyDigest("<?xml version='1.0'?>\n<!-- hello -->\n" +
+                   Mutate(Mutate(kCanonicalPolicy, R"(name="blue" id="1")",
+                                 R"(id='1'  name='blue')"),
+                          "  <networks>", "  <!-- nets --><networks>")),
+      base);
   // Order of set elements.
   std::string reordered = Mutate(
-      kPolicy,
+      kCanonicalPolicy,
       "<network name=\"blue-data\" kind=\"data\" vni=\"1001\" "
       "subnet=\"10.1.0.0/24\"/>\n    <network name=\"blue-mgmt\" "
       "kind=\"management\" vni=\"1002\"/>",
@@ -168,7 +169,7 @@ TEST(CanonicalTest, PolicyDigestIgnoresPresentation) {
   EXPECT_EQ(PolicyDigest(reordered), base);
   // Digest case and CIDR spelling are normalized.
   EXPECT_EQ(PolicyDigest(
-                Mutate(kPolicy, "sha256=\"" + kB + "\"/>\n  </host",
+                Mutate(kCanonicalPolicy, "sha256=\"" + kB + "\"/>\n  </host",
                        "sha256=\"" + std::string(64, 'B') + "\"/>\n  </host")),
             base);
 }
@@ -185,9 +186,10 @@ class CanonicalFieldTest : public ::testing::TestWithParam<FieldChange> {};
 
 TEST_P(CanonicalFieldTest, EverySemanticValueChangesTheDigest) {
   const FieldChange& c = GetParam();
-  const std::string changed = PolicyDigest(Mutate(kPolicy, c.from, c.to));
+  const std::string changed =
+      PolicyDigest(Mutate(kCanonicalPolicy, c.from, c.to));
   EXPECT_NE(changed, "error");
-  EXPECT_NE(changed, PolicyDigest(kPolicy));
+  EXPECT_NE(changed, PolicyDigest(kCanonicalPolicy));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -12,7 +12,7 @@ namespace {
 
 using testing::Mutate;
 
-const std::string kTemplate =
+const std::string kRequirementsTemplate =
     R"(<?xml version="1.0"?>
 <host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="true"
                    attestation-interval="60">
@@ -26,7 +26,7 @@ const std::string kTemplate =
 )";
 
 TEST(HostRequirementsParserTest, ParsesTemplate) {
-  auto hr = ParseHostRequirements(kTemplate, "h.xml");
+  auto hr = ParseHostRequirements(kRequirementsTemplate, "h.xml");
   ASSERT_TRUE(hr.ok()) << hr.status().message();
   EXPECT_TRUE(hr->allow_no_tpm);
   EXPECT_EQ(hr->attestation_interval_seconds, 60u);
@@ -51,23 +51,25 @@ TEST(HostRequirementsParserTest, DocumentErrors) {
     auto hr = ParseHostRequirements(text, "h.xml");
     return hr.ok() ? std::string("OK") : hr.status().message();
   };
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(xmlns="urn:tvd:policy:1" )", "")),
-            "h.xml:2: <host-requirements>: missing required attribute "
-            "'xmlns'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "urn:tvd:policy:1", "urn:tvd:vm:1")),
-            "h.xml:2: <host-requirements>: attribute 'xmlns' must be "
-            "'urn:tvd:policy:1', got 'urn:tvd:vm:1'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(allow-no-tpm="true")", "")),
+  EXPECT_EQ(
+      Error(Mutate(kRequirementsTemplate, R"(xmlns="urn:tvd:policy:1" )", "")),
+      "h.xml:2: <host-requirements>: missing required attribute "
+      "'xmlns'");
+  EXPECT_EQ(
+      Error(Mutate(kRequirementsTemplate, "urn:tvd:policy:1", "urn:tvd:vm:1")),
+      "h.xml:2: <host-requirements>: attribute 'xmlns' must be "
+      "'urn:tvd:policy:1', got 'urn:tvd:vm:1'");
+  EXPECT_EQ(Error(Mutate(kRequirementsTemplate, R"(allow-no-tpm="true")", "")),
             "h.xml:2: <host-requirements>: missing required attribute "
             "'allow-no-tpm'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(attestation-interval="60")",
+  EXPECT_EQ(Error(Mutate(kRequirementsTemplate, R"(attestation-interval="60")",
                          R"(attestation-interval="60" name="x")")),
             "h.xml:3: <host-requirements>: unknown attribute 'name'");
-  EXPECT_EQ(
-      Error(Mutate(kTemplate, R"(<known-good value=")" + std::string(64, '2'),
-                   R"(<known-good value=")" + std::string(64, '1'))),
-      "h.xml:6: <known-good>: duplicate value for PCR 0 (first at line "
-      "5)");
+  EXPECT_EQ(Error(Mutate(kRequirementsTemplate,
+                         R"(<known-good value=")" + std::string(64, '2'),
+                         R"(<known-good value=")" + std::string(64, '1'))),
+            "h.xml:6: <known-good>: duplicate value for PCR 0 (first at line "
+            "5)");
   EXPECT_EQ(Error("<tvd-policy xmlns='urn:tvd:policy:1'/>"),
             "h.xml:1: root element is <tvd-policy>, expected "
             "<host-requirements>");

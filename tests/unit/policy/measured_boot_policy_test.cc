@@ -13,7 +13,7 @@ using testing::Mutate;
 
 std::string D(char c) { return std::string(64, c); }
 
-const std::string kTemplate =
+const std::string kMeasuredBootTemplate =
     R"(<?xml version="1.0"?>
 <host-requirements xmlns="urn:tvd:policy:1" allow-no-tpm="false"
                    attestation-interval="60">
@@ -53,7 +53,7 @@ std::string Error(const std::string& text) {
 Sha256Digest Digest(char c) { return *Sha256FromHex(D(c)); }
 
 TEST(MeasuredBootPolicyTest, ParsesTheElement) {
-  auto hr = ParseHostRequirements(kTemplate, "h.xml");
+  auto hr = ParseHostRequirements(kMeasuredBootTemplate, "h.xml");
   ASSERT_TRUE(hr.ok()) << hr.status().message();
   EXPECT_TRUE(hr->pcrs.empty());
   ASSERT_TRUE(hr->measured_boot);
@@ -83,53 +83,56 @@ TEST(MeasuredBootPolicyTest, ParsesTheElement) {
 }
 
 TEST(MeasuredBootPolicyTest, Errors) {
-  EXPECT_EQ(Error(Mutate(kTemplate, R"( secure-boot="required")", "")),
-            "h.xml:4: <measured-boot>: missing required attribute "
-            "'secure-boot'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(secure-boot="required")",
+  EXPECT_EQ(
+      Error(Mutate(kMeasuredBootTemplate, R"( secure-boot="required")", "")),
+      "h.xml:4: <measured-boot>: missing required attribute "
+      "'secure-boot'");
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, R"(secure-boot="required")",
                          R"(secure-boot="yes")")),
             "h.xml:4: <measured-boot>: attribute 'secure-boot' must be "
             "'required' or 'not-required', got 'yes'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(secure-boot="required")",
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, R"(secure-boot="required")",
                          R"(secure-boot="required" pcrs="0-7")")),
             "h.xml:4: <measured-boot>: unknown attribute 'pcrs'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "<pk sha256", "<pk2 sha256")),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, "<pk sha256", "<pk2 sha256")),
             "h.xml:10: <measured-boot>: unknown element <pk2>");
-  EXPECT_EQ(Error(Mutate(kTemplate, "<kek sha256=\"" + D('7') + "\"/>", "")),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate,
+                         "<kek sha256=\"" + D('7') + "\"/>", "")),
             "h.xml:4: <measured-boot>: secure-boot='required' needs at least "
             "one <pk>, <kek> and <db>");
-  EXPECT_EQ(Error(Mutate(kTemplate, D('2'), D('1'))),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, D('2'), D('1'))),
             "h.xml:6: <firmware>: duplicate value (first at line 5)");
   // The same digest under two elements is not a duplicate.
-  EXPECT_EQ(Error(Mutate(kTemplate, D('4'), D('3'))), "OK");
-  EXPECT_EQ(Error(Mutate(kTemplate, D('3'), "33")),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, D('4'), D('3'))), "OK");
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, D('3'), "33")),
             "h.xml:7: <shim>: attribute 'sha256' must be 64 hex digits, got "
             "'33'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "<bootloader sha256",
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, "<bootloader sha256",
                          "<bootloader path=\"/boot/grub\" sha256")),
             "h.xml:8: <bootloader>: unknown attribute 'path'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "\"/>\n    <kernel",
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, "\"/>\n    <kernel",
                          "\">x</bootloader>\n    <kernel")),
             "h.xml:8: <bootloader>: unexpected text 'x'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(pcr="1")", R"(pcr="8")")),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, R"(pcr="1")", R"(pcr="8")")),
             "h.xml:15: <event>: attribute 'pcr' must be an integer in 0..7, "
             "got '8'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "EV_EFI_HANDOFF_TABLES2",
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, "EV_EFI_HANDOFF_TABLES2",
                          "EV_EFI_HANDOFF_TABLES3")),
             "h.xml:15: <event>: attribute 'type' must be a TCG event type "
             "name (EV_...) or 0x and 8 hex digits, got "
             "'EV_EFI_HANDOFF_TABLES3'");
-  EXPECT_EQ(Error(Mutate(kTemplate, "0x800000FF", "0x8000FF")),
+  EXPECT_EQ(Error(Mutate(kMeasuredBootTemplate, "0x800000FF", "0x8000FF")),
             "h.xml:16: <event>: attribute 'type' must be a TCG event type "
             "name (EV_...) or 0x and 8 hex digits, got '0x8000FF'");
-  EXPECT_EQ(Error(Mutate(kTemplate, R"(<event pcr="1")", R"(<event)")),
-            "h.xml:15: <event>: missing required attribute 'pcr'");
+  EXPECT_EQ(
+      Error(Mutate(kMeasuredBootTemplate, R"(<event pcr="1")", R"(<event)")),
+      "h.xml:15: <event>: missing required attribute 'pcr'");
   // The same (PCR, type, digest) twice; 0x8000000b is EV_EFI_HANDOFF_TABLES2.
-  EXPECT_EQ(Error(Mutate(Mutate(kTemplate, D('b'), D('a')),
+  EXPECT_EQ(Error(Mutate(Mutate(kMeasuredBootTemplate, D('b'), D('a')),
                          R"(pcr="2" type="0x800000FF")",
                          R"(pcr="1" type="0x8000000b")")),
             "h.xml:16: <event>: duplicate event (first at line 15)");
-  std::string twice = Mutate(kTemplate, "</host-requirements>",
+  std::string twice = Mutate(kMeasuredBootTemplate, "</host-requirements>",
                              "<measured-boot secure-boot=\"not-required\"/>"
                              "</host-requirements>");
   EXPECT_EQ(Error(twice),
@@ -143,21 +146,22 @@ TEST(MeasuredBootPolicyTest, Errors) {
 }
 
 TEST(MeasuredBootPolicyTest, CanonicalForm) {
-  auto a = ParseHostRequirements(kTemplate, "h.xml");
+  auto a = ParseHostRequirements(kMeasuredBootTemplate, "h.xml");
   ASSERT_TRUE(a.ok());
   // Order within each list does not matter; any value does.
   auto b = ParseHostRequirements(
-      Mutate(Mutate(Mutate(kTemplate, D('1'), "@"), D('2'), D('1')), "@",
-             D('2')),
+      Mutate(Mutate(Mutate(kMeasuredBootTemplate, D('1'), "@"), D('2'), D('1')),
+             "@", D('2')),
       "h.xml");
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_NE(a->measured_boot->firmware, b->measured_boot->firmware);
   EXPECT_EQ(CanonicalDigest(*a), CanonicalDigest(*b));
-  auto c = ParseHostRequirements(Mutate(kTemplate, R"(secure-boot="required")",
-                                        R"(secure-boot="not-required")"),
-                                 "h.xml");
-  auto d = ParseHostRequirements(Mutate(kTemplate, R"(pcr="2")", R"(pcr="3")"),
-                                 "h.xml");
+  auto c = ParseHostRequirements(
+      Mutate(kMeasuredBootTemplate, R"(secure-boot="required")",
+             R"(secure-boot="not-required")"),
+      "h.xml");
+  auto d = ParseHostRequirements(
+      Mutate(kMeasuredBootTemplate, R"(pcr="2")", R"(pcr="3")"), "h.xml");
   ASSERT_TRUE(c.ok() && d.ok());
   EXPECT_NE(CanonicalDigest(*a), CanonicalDigest(*c));
   EXPECT_NE(CanonicalDigest(*a), CanonicalDigest(*d));

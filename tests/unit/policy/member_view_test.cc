@@ -14,14 +14,14 @@ namespace {
 
 using testing::Mutate;
 
-const std::string kPolicy = master::Policy(
+const std::string kMemberPolicy = master::Policy(
     "blue", 1, {"host-a", "host-b", "host-c"}, {Sha256Digest{}}, 60);
 
 TEST(MemberViewTest, TheViewIsThePolicyWithoutItsHosts) {
-  auto full = ParseTvdPolicy(kPolicy, "blue.xml");
+  auto full = ParseTvdPolicy(kMemberPolicy, "blue.xml");
   ASSERT_TRUE(full.ok()) << full.status();
   ASSERT_EQ(full->authorized_hosts.size(), 3u);
-  auto xml = MemberViewXml(kPolicy, "blue.xml");
+  auto xml = MemberViewXml(kMemberPolicy, "blue.xml");
   ASSERT_TRUE(xml.ok()) << xml.status();
   EXPECT_EQ(xml->find("host-a"), std::string::npos) << *xml;
   auto view = ParseTvdPolicy(*xml, "view");
@@ -37,11 +37,11 @@ TEST(MemberViewTest, TheViewIsThePolicyWithoutItsHosts) {
 }
 
 TEST(MemberViewTest, OtherHostsGiveTheSameViewAndOtherRulesAnother) {
-  auto full = ParseTvdPolicy(kPolicy, "a");
+  auto full = ParseTvdPolicy(kMemberPolicy, "a");
   auto other_hosts = ParseTvdPolicy(
-      Mutate(kPolicy, "CN=host-b,O=VDC", "CN=host-z,O=VDC"), "b");
+      Mutate(kMemberPolicy, "CN=host-b,O=VDC", "CN=host-z,O=VDC"), "b");
   auto other_interval =
-      ParseTvdPolicy(Mutate(kPolicy, "attestation-interval=\"60\"",
+      ParseTvdPolicy(Mutate(kMemberPolicy, "attestation-interval=\"60\"",
                             "attestation-interval=\"61\""),
                      "c");
   ASSERT_TRUE(full.ok() && other_hosts.ok() && other_interval.ok());

@@ -24,4 +24,10 @@ inline std::string Mutate(std::string text, std::string_view from,
   return text;
 }
 
+// Three distinct well-formed SHA-256 values (64 hex digits) for policies
+// that list measurements.
+inline const std::string kA(64, 'a');
+inline const std::string kB(64, 'b');
+inline const std::string kC(64, 'c');
+
 }  // namespace tvd::policy::testing

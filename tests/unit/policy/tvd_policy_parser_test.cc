@@ -9,11 +9,11 @@
 namespace tvd::policy {
 namespace {
 
+using testing::kA;
+using testing::kB;
+using testing::kC;
 using testing::Mutate;
 
-const std::string kA(64, 'a');
-const std::string kB(64, 'b');
-const std::string kC(64, 'c');
 const std::string kD(64, 'd');
 
 // Line numbers are referred to by the cases below; keep one element a line.

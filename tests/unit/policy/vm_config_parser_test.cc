@@ -10,11 +10,10 @@
 namespace tvd::policy {
 namespace {
 
+using testing::kA;
+using testing::kB;
+using testing::kC;
 using testing::Mutate;
-
-const std::string kA(64, 'a');
-const std::string kB(64, 'b');
-const std::string kC(64, 'c');
 
 // Line numbers are referred to by the cases below.
 const std::string kVm = R"(<domain type="qemu">
@@ -133,20 +132,20 @@ TEST(VmConfigParserTest, KeepsOtherMetadataAndAcceptsOtherPrefixes) {
   EXPECT_EQ(vm->tvd.measures.size(), 3u);
 }
 
-struct ErrorCase {
+struct VmErrorCase {
   const char* name;
   std::string from;
   std::string to;
   std::string error;
   VmConfigMode mode = VmConfigMode::kTemplateAllowed;
   // Names the case in test listings instead of dumping its bytes.
-  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+  friend void PrintTo(const VmErrorCase& c, std::ostream* os) { *os << c.name; }
 };
 
-class VmConfigErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+class VmConfigErrorTest : public ::testing::TestWithParam<VmErrorCase> {};
 
 TEST_P(VmConfigErrorTest, ExactError) {
-  const ErrorCase& c = GetParam();
+  const VmErrorCase& c = GetParam();
   auto vm = ParseVmConfig(Mutate(kVm, c.from, c.to), "vm.xml", c.mode);
   ASSERT_FALSE(vm.ok());
   EXPECT_EQ(vm.status().code(), ErrorCode::kInvalidArgument);
@@ -159,192 +158,199 @@ INSTANTIATE_TEST_SUITE_P(
     Rules, VmConfigErrorTest,
     ::testing::Values(
         // The libvirt body.
-        ErrorCase{"DomainMissingType", R"(<domain type="qemu">)", "<domain>",
-                  "vm.xml:1: <domain>: missing required attribute 'type'"},
-        ErrorCase{"MissingName", "  <name>cms-server</name>\n", "",
-                  "vm.xml:1: <domain>: missing required element <name>"},
-        ErrorCase{"DuplicateName", "  <name>cms-server</name>\n",
-                  "  <name>cms-server</name>\n  <name>x</name>\n",
-                  "vm.xml:3: <domain>: duplicate element <name> (first at line "
-                  "2)"},
-        ErrorCase{"BadName", "<name>cms-server</name>",
-                  "<name>cms server</name>",
-                  "vm.xml:2: <name>: must be a VM name "
-                  "([A-Za-z0-9][A-Za-z0-9_.-]{0,63}), got 'cms server'"},
-        ErrorCase{"NameWithChild", "<name>cms-server</name>",
-                  "<name><b>x</b></name>",
-                  "vm.xml:2: <name>: unknown element <b>"},
-        ErrorCase{"BadUuid",
-                  "<uuid>12345678-1234-4234-8234-123456789abc</uuid>",
-                  "<uuid>1234</uuid>",
-                  "vm.xml:3: <uuid>: must be a UUID (8-4-4-4-12 hex digits), "
-                  "got '1234'"},
-        ErrorCase{"RelativeKernel", "<kernel>/images/vmlinuz</kernel>",
-                  "<kernel>vmlinuz</kernel>",
-                  "vm.xml:6: <kernel>: must be an absolute path, got "
-                  "'vmlinuz'"},
-        ErrorCase{"DuplicateKernel", "<kernel>/images/vmlinuz</kernel>",
-                  "<kernel>/images/vmlinuz</kernel><kernel>/x</kernel>",
-                  "vm.xml:6: <os>: duplicate element <kernel> (first at line "
-                  "6)"},
-        ErrorCase{"DiskWithoutTarget",
-                  R"(      <target dev="vda" bus="virtio"/>)", "",
-                  "vm.xml:10: <disk>: missing required element <target>"},
-        ErrorCase{"DiskTargetWithoutDev", R"(<target dev="vda" bus="virtio"/>)",
-                  R"(<target bus="virtio"/>)",
-                  "vm.xml:12: <target>: missing required attribute 'dev'"},
-        ErrorCase{"DiskBadTarget", R"(<target dev="vda" bus="virtio"/>)",
-                  R"(<target dev="../vda" bus="virtio"/>)",
-                  "vm.xml:12: <target>: attribute 'dev' must be a disk target "
-                  "like 'vda', got '../vda'"},
-        ErrorCase{"DuplicateDiskTarget", "    </disk>\n",
-                  "    </disk>\n    <disk><target dev=\"vda\"/></disk>\n",
-                  "vm.xml:14: <target>: duplicate disk target 'vda' (first at "
-                  "line 12)"},
-        ErrorCase{"DiskRelativeSource", R"(<source file="/images/disk.img"/>)",
-                  R"(<source file="disk.img"/>)",
-                  "vm.xml:11: <source>: attribute 'file' must be an absolute "
-                  "path, got 'disk.img'"},
-        ErrorCase{"InterfaceBadTarget", R"(<target dev="cms0"/>)",
-                  R"(<target dev="a-very-long-interface-name"/>)",
-                  "vm.xml:15: <target>: attribute 'dev' must be an interface "
-                  "name (at most 15 of [A-Za-z0-9_.-]), got "
-                  "'a-very-long-interface-name'"},
-        ErrorCase{"DuplicateInterfaceTarget", "    </interface>\n",
-                  "    </interface>\n    <interface><target "
-                  "dev=\"cms0\"/></interface>\n",
-                  "vm.xml:17: <target>: duplicate interface target 'cms0' "
-                  "(first at line 15)"},
-        ErrorCase{"Figure15Owner", "  <metadata>\n",
-                  "  <owner type='tvd'>blue</owner>\n  <metadata>\n",
-                  "vm.xml:18: <owner>: figure-15 element; convert the file "
-                  "with 'tvdctl policy import-fig15'"},
+        VmErrorCase{"DomainMissingType", R"(<domain type="qemu">)", "<domain>",
+                    "vm.xml:1: <domain>: missing required attribute 'type'"},
+        VmErrorCase{"MissingName", "  <name>cms-server</name>\n", "",
+                    "vm.xml:1: <domain>: missing required element <name>"},
+        VmErrorCase{
+            "DuplicateName", "  <name>cms-server</name>\n",
+            "  <name>cms-server</name>\n  <name>x</name>\n",
+            "vm.xml:3: <domain>: duplicate element <name> (first at line "
+            "2)"},
+        VmErrorCase{"BadName", "<name>cms-server</name>",
+                    "<name>cms server</name>",
+                    "vm.xml:2: <name>: must be a VM name "
+                    "([A-Za-z0-9][A-Za-z0-9_.-]{0,63}), got 'cms server'"},
+        VmErrorCase{"NameWithChild", "<name>cms-server</name>",
+                    "<name><b>x</b></name>",
+                    "vm.xml:2: <name>: unknown element <b>"},
+        VmErrorCase{"BadUuid",
+                    "<uuid>12345678-1234-4234-8234-123456789abc</uuid>",
+                    "<uuid>1234</uuid>",
+                    "vm.xml:3: <uuid>: must be a UUID (8-4-4-4-12 hex digits), "
+                    "got '1234'"},
+        VmErrorCase{"RelativeKernel", "<kernel>/images/vmlinuz</kernel>",
+                    "<kernel>vmlinuz</kernel>",
+                    "vm.xml:6: <kernel>: must be an absolute path, got "
+                    "'vmlinuz'"},
+        VmErrorCase{"DuplicateKernel", "<kernel>/images/vmlinuz</kernel>",
+                    "<kernel>/images/vmlinuz</kernel><kernel>/x</kernel>",
+                    "vm.xml:6: <os>: duplicate element <kernel> (first at line "
+                    "6)"},
+        VmErrorCase{"DiskWithoutTarget",
+                    R"(      <target dev="vda" bus="virtio"/>)", "",
+                    "vm.xml:10: <disk>: missing required element <target>"},
+        VmErrorCase{"DiskTargetWithoutDev",
+                    R"(<target dev="vda" bus="virtio"/>)",
+                    R"(<target bus="virtio"/>)",
+                    "vm.xml:12: <target>: missing required attribute 'dev'"},
+        VmErrorCase{
+            "DiskBadTarget", R"(<target dev="vda" bus="virtio"/>)",
+            R"(<target dev="../vda" bus="virtio"/>)",
+            "vm.xml:12: <target>: attribute 'dev' must be a disk target "
+            "like 'vda', got '../vda'"},
+        VmErrorCase{
+            "DuplicateDiskTarget", "    </disk>\n",
+            "    </disk>\n    <disk><target dev=\"vda\"/></disk>\n",
+            "vm.xml:14: <target>: duplicate disk target 'vda' (first at "
+            "line 12)"},
+        VmErrorCase{"DiskRelativeSource",
+                    R"(<source file="/images/disk.img"/>)",
+                    R"(<source file="disk.img"/>)",
+                    "vm.xml:11: <source>: attribute 'file' must be an absolute "
+                    "path, got 'disk.img'"},
+        VmErrorCase{"InterfaceBadTarget", R"(<target dev="cms0"/>)",
+                    R"(<target dev="a-very-long-interface-name"/>)",
+                    "vm.xml:15: <target>: attribute 'dev' must be an interface "
+                    "name (at most 15 of [A-Za-z0-9_.-]), got "
+                    "'a-very-long-interface-name'"},
+        VmErrorCase{"DuplicateInterfaceTarget", "    </interface>\n",
+                    "    </interface>\n    <interface><target "
+                    "dev=\"cms0\"/></interface>\n",
+                    "vm.xml:17: <target>: duplicate interface target 'cms0' "
+                    "(first at line 15)"},
+        VmErrorCase{"Figure15Owner", "  <metadata>\n",
+                    "  <owner type='tvd'>blue</owner>\n  <metadata>\n",
+                    "vm.xml:18: <owner>: figure-15 element; convert the file "
+                    "with 'tvdctl policy import-fig15'"},
         // The TVD metadata.
-        ErrorCase{"MetadataWithoutTvd", R"(xmlns:tvd="urn:tvd:vm:1")",
-                  R"(xmlns:tvd="urn:tvd:vm:2")",
-                  "vm.xml:18: <metadata>: missing required element <tvd:tvd "
-                  "xmlns:tvd=\"urn:tvd:vm:1\">"},
-        ErrorCase{"DuplicateTvd", "    </tvd:tvd>\n",
-                  "    </tvd:tvd>\n    <tvd:tvd xmlns:tvd=\"urn:tvd:vm:1\" "
-                  "owner=\"red\"/>\n",
-                  "vm.xml:26: <metadata>: duplicate element <tvd:tvd> (first "
-                  "at line 19)"},
-        ErrorCase{"TvdUnknownAttribute", R"(owner="blue">)",
-                  R"(owner="blue" trusted="yes">)",
-                  "vm.xml:19: <tvd:tvd>: unknown attribute 'trusted'"},
-        ErrorCase{"TvdMissingOwner", R"( owner="blue")", "",
-                  "vm.xml:19: <tvd:tvd>: missing required attribute 'owner'"},
-        ErrorCase{"TvdBadOwner", R"(owner="blue")",
-                  R"(owner="blue.tvd.opentc.net")",
-                  "vm.xml:19: <tvd:tvd>: attribute 'owner' must be a TVD name "
-                  "([a-z][a-z0-9-]{0,30}), got 'blue.tvd.opentc.net'"},
-        ErrorCase{"TvdUnknownElement", "      <tvd:encryption",
-                  "      <tvd:firewall/>\n      <tvd:encryption",
-                  "vm.xml:23: <tvd:tvd>: unknown element <tvd:firewall>"},
-        ErrorCase{"TvdUnprefixedElement", "      <tvd:encryption",
-                  "      <measure type=\"config\"/>\n      <tvd:encryption",
-                  "vm.xml:23: <tvd:tvd>: unknown element <measure>"},
-        ErrorCase{"DuplicateVtpm", "      <tvd:encryption",
-                  "      <tvd:vtpm/>\n      <tvd:vtpm/>\n      <tvd:encryption",
-                  "vm.xml:24: <tvd:vtpm>: duplicate vtpm (first at line 23)"},
-        ErrorCase{"VtpmAttribute", "      <tvd:encryption",
-                  "      <tvd:vtpm model=\"tpm-tis\"/>\n      <tvd:encryption",
-                  "vm.xml:23: <tvd:vtpm>: unknown attribute 'model'"},
-        ErrorCase{"TvdText", "      <tvd:encryption",
-                  "      secret\n      <tvd:encryption",
-                  "vm.xml:23: <tvd:tvd>: unexpected text 'secret'"},
-        ErrorCase{"MeasureBadType", R"(type="initrd")", R"(type="ramdisk")",
-                  "vm.xml:21: <tvd:measure>: attribute 'type' must be one of "
-                  "config, kernel, initrd, disk, got 'ramdisk'"},
-        ErrorCase{"MeasureBadDigest", R"(sha256=")" + kB + "\"", R"(sha256="")",
-                  "vm.xml:21: <tvd:measure>: attribute 'sha256' must be 64 "
-                  "hex digits, got ''"},
-        ErrorCase{"MeasureDuplicate", R"(<tvd:measure type="initrd")",
-                  R"(<tvd:measure type="kernel")",
-                  "vm.xml:21: <tvd:measure>: duplicate measure 'kernel' "
-                  "(first at line 20)"},
-        ErrorCase{"MeasureDiskNoTarget",
-                  R"(<tvd:measure type="disk" target="vda")",
-                  R"(<tvd:measure type="disk")",
-                  "vm.xml:22: <tvd:measure>: missing required attribute "
-                  "'target' (required for type 'disk')"},
-        ErrorCase{"EncryptionBadType", R"(<tvd:encryption type="disk")",
-                  R"(<tvd:encryption type="memory")",
-                  "vm.xml:23: <tvd:encryption>: attribute 'type' must be "
-                  "'disk', got 'memory'"},
-        ErrorCase{"EncryptionMissingTarget",
-                  R"(<tvd:encryption type="disk" target="vda"/>)",
-                  R"(<tvd:encryption type="disk"/>)",
-                  "vm.xml:23: <tvd:encryption>: missing required attribute "
-                  "'target'"},
-        ErrorCase{
+        VmErrorCase{"MetadataWithoutTvd", R"(xmlns:tvd="urn:tvd:vm:1")",
+                    R"(xmlns:tvd="urn:tvd:vm:2")",
+                    "vm.xml:18: <metadata>: missing required element <tvd:tvd "
+                    "xmlns:tvd=\"urn:tvd:vm:1\">"},
+        VmErrorCase{"DuplicateTvd", "    </tvd:tvd>\n",
+                    "    </tvd:tvd>\n    <tvd:tvd xmlns:tvd=\"urn:tvd:vm:1\" "
+                    "owner=\"red\"/>\n",
+                    "vm.xml:26: <metadata>: duplicate element <tvd:tvd> (first "
+                    "at line 19)"},
+        VmErrorCase{"TvdUnknownAttribute", R"(owner="blue">)",
+                    R"(owner="blue" trusted="yes">)",
+                    "vm.xml:19: <tvd:tvd>: unknown attribute 'trusted'"},
+        VmErrorCase{"TvdMissingOwner", R"( owner="blue")", "",
+                    "vm.xml:19: <tvd:tvd>: missing required attribute 'owner'"},
+        VmErrorCase{
+            "TvdBadOwner", R"(owner="blue")", R"(owner="blue.tvd.opentc.net")",
+            "vm.xml:19: <tvd:tvd>: attribute 'owner' must be a TVD name "
+            "([a-z][a-z0-9-]{0,30}), got 'blue.tvd.opentc.net'"},
+        VmErrorCase{"TvdUnknownElement", "      <tvd:encryption",
+                    "      <tvd:firewall/>\n      <tvd:encryption",
+                    "vm.xml:23: <tvd:tvd>: unknown element <tvd:firewall>"},
+        VmErrorCase{"TvdUnprefixedElement", "      <tvd:encryption",
+                    "      <measure type=\"config\"/>\n      <tvd:encryption",
+                    "vm.xml:23: <tvd:tvd>: unknown element <measure>"},
+        VmErrorCase{"DuplicateVtpm", "      <tvd:encryption",
+                    "      <tvd:vtpm/>\n      <tvd:vtpm/>\n      <tvd:encryption",
+                    "vm.xml:24: <tvd:vtpm>: duplicate vtpm (first at line 23)"},
+        VmErrorCase{"VtpmAttribute", "      <tvd:encryption",
+                    "      <tvd:vtpm model=\"tpm-tis\"/>\n      <tvd:encryption",
+                    "vm.xml:23: <tvd:vtpm>: unknown attribute 'model'"},
+        VmErrorCase{"TvdText", "      <tvd:encryption",
+                    "      secret\n      <tvd:encryption",
+                    "vm.xml:23: <tvd:tvd>: unexpected text 'secret'"},
+        VmErrorCase{"MeasureBadType", R"(type="initrd")", R"(type="ramdisk")",
+                    "vm.xml:21: <tvd:measure>: attribute 'type' must be one of "
+                    "config, kernel, initrd, disk, got 'ramdisk'"},
+        VmErrorCase{"MeasureBadDigest", R"(sha256=")" + kB + "\"",
+                    R"(sha256="")",
+                    "vm.xml:21: <tvd:measure>: attribute 'sha256' must be 64 "
+                    "hex digits, got ''"},
+        VmErrorCase{"MeasureDuplicate", R"(<tvd:measure type="initrd")",
+                    R"(<tvd:measure type="kernel")",
+                    "vm.xml:21: <tvd:measure>: duplicate measure 'kernel' "
+                    "(first at line 20)"},
+        VmErrorCase{"MeasureDiskNoTarget",
+                    R"(<tvd:measure type="disk" target="vda")",
+                    R"(<tvd:measure type="disk")",
+                    "vm.xml:22: <tvd:measure>: missing required attribute "
+                    "'target' (required for type 'disk')"},
+        VmErrorCase{"EncryptionBadType", R"(<tvd:encryption type="disk")",
+                    R"(<tvd:encryption type="memory")",
+                    "vm.xml:23: <tvd:encryption>: attribute 'type' must be "
+                    "'disk', got 'memory'"},
+        VmErrorCase{"EncryptionMissingTarget",
+                    R"(<tvd:encryption type="disk" target="vda"/>)",
+                    R"(<tvd:encryption type="disk"/>)",
+                    "vm.xml:23: <tvd:encryption>: missing required attribute "
+                    "'target'"},
+        VmErrorCase{
             "EncryptionDuplicate",
             R"(<tvd:encryption type="disk" target="vda"/>)",
             R"(<tvd:encryption type="disk" target="vda"/><tvd:encryption target="vda" type="disk"/>)",
             "vm.xml:23: <tvd:encryption>: duplicate encryption of disk "
             "'vda' (first at line 23)"},
-        ErrorCase{"EncryptionUnknownAttribute",
-                  R"(<tvd:encryption type="disk" target="vda"/>)",
-                  R"(<tvd:encryption type="disk" target="vda" cipher="aes"/>)",
-                  "vm.xml:23: <tvd:encryption>: unknown attribute 'cipher'"},
-        ErrorCase{
+        VmErrorCase{
+            "EncryptionUnknownAttribute",
+            R"(<tvd:encryption type="disk" target="vda"/>)",
+            R"(<tvd:encryption type="disk" target="vda" cipher="aes"/>)",
+            "vm.xml:23: <tvd:encryption>: unknown attribute 'cipher'"},
+        VmErrorCase{
             "EncryptionCreateSizeZero",
             R"(<tvd:encryption type="disk" target="vda"/>)",
             R"(<tvd:encryption type="disk" target="vda" create-mib="0"/>)",
             "vm.xml:23: <tvd:encryption>: attribute 'create-mib' must be "
             "a whole number of MiB from 1 to 16777216, got '0'"},
-        ErrorCase{
+        VmErrorCase{
             "EncryptionCreateSizeUnit",
             R"(<tvd:encryption type="disk" target="vda"/>)",
             R"(<tvd:encryption type="disk" target="vda" create-mib="1G"/>)",
             "vm.xml:23: <tvd:encryption>: attribute 'create-mib' must be "
             "a whole number of MiB from 1 to 16777216, got '1G'"},
-        ErrorCase{"VnetBadNetwork", R"(network="blue-data")",
-                  R"(network="Blue Data")",
-                  "vm.xml:24: <tvd:vnet>: attribute 'network' must be a "
-                  "network name ([a-z][a-z0-9-]{0,30}), got 'Blue Data'"},
-        ErrorCase{"VnetMissingTarget", R"(<tvd:vnet target="cms0")",
-                  "<tvd:vnet",
-                  "vm.xml:24: <tvd:vnet>: missing required attribute 'target'"},
-        ErrorCase{"VnetDuplicate",
-                  R"(<tvd:vnet target="cms0" network="blue-data"/>)",
-                  R"(<tvd:vnet target="cms0" network="blue-data"/>
+        VmErrorCase{"VnetBadNetwork", R"(network="blue-data")",
+                    R"(network="Blue Data")",
+                    "vm.xml:24: <tvd:vnet>: attribute 'network' must be a "
+                    "network name ([a-z][a-z0-9-]{0,30}), got 'Blue Data'"},
+        VmErrorCase{
+            "VnetMissingTarget", R"(<tvd:vnet target="cms0")", "<tvd:vnet",
+            "vm.xml:24: <tvd:vnet>: missing required attribute 'target'"},
+        VmErrorCase{"VnetDuplicate",
+                    R"(<tvd:vnet target="cms0" network="blue-data"/>)",
+                    R"(<tvd:vnet target="cms0" network="blue-data"/>
       <tvd:vnet target="cms0" network="blue-mgmt"/>)",
-                  "vm.xml:25: <tvd:vnet>: duplicate vnet 'cms0' (first at "
-                  "line 24)"},
-        ErrorCase{
+                    "vm.xml:25: <tvd:vnet>: duplicate vnet 'cms0' (first at "
+                    "line 24)"},
+        VmErrorCase{
             "VnetChild", R"(<tvd:vnet target="cms0" network="blue-data"/>)",
             R"(<tvd:vnet target="cms0" network="blue-data"><x/></tvd:vnet>)",
             "vm.xml:24: <tvd:vnet>: unknown element <x>"},
         // Final-mode cross references.
-        ErrorCase{"KernelMeasuredButAbsent",
-                  "    <kernel>/images/vmlinuz</kernel>\n", "",
-                  "vm.xml:19: <tvd:measure>: type 'kernel' is measured but "
-                  "the domain has no <os><kernel>",
-                  kFinal},
-        ErrorCase{"InitrdMeasuredButAbsent",
-                  "    <initrd>/images/initrd.img</initrd>\n", "",
-                  "vm.xml:20: <tvd:measure>: type 'initrd' is measured but "
-                  "the domain has no <os><initrd>",
-                  kFinal},
-        ErrorCase{"MeasuredDiskAbsent",
-                  R"(<tvd:measure type="disk" target="vda")",
-                  R"(<tvd:measure type="disk" target="vdb")",
-                  "vm.xml:22: <tvd:measure>: disk target 'vdb' is not a disk "
-                  "of the domain",
-                  kFinal},
-        ErrorCase{"EncryptedDiskAbsent",
-                  R"(<tvd:encryption type="disk" target="vda"/>)",
-                  R"(<tvd:encryption type="disk" target="vdc"/>)",
-                  "vm.xml:23: <tvd:encryption>: disk target 'vdc' is not a "
-                  "disk of the domain",
-                  kFinal},
-        ErrorCase{"VnetInterfaceAbsent", R"(<tvd:vnet target="cms0")",
-                  R"(<tvd:vnet target="cms9")",
-                  "vm.xml:24: <tvd:vnet>: target 'cms9' is not an interface "
-                  "target of the domain",
-                  kFinal}),
-    [](const ::testing::TestParamInfo<ErrorCase>& info) {
+        VmErrorCase{"KernelMeasuredButAbsent",
+                    "    <kernel>/images/vmlinuz</kernel>\n", "",
+                    "vm.xml:19: <tvd:measure>: type 'kernel' is measured but "
+                    "the domain has no <os><kernel>",
+                    kFinal},
+        VmErrorCase{"InitrdMeasuredButAbsent",
+                    "    <initrd>/images/initrd.img</initrd>\n", "",
+                    "vm.xml:20: <tvd:measure>: type 'initrd' is measured but "
+                    "the domain has no <os><initrd>",
+                    kFinal},
+        VmErrorCase{"MeasuredDiskAbsent",
+                    R"(<tvd:measure type="disk" target="vda")",
+                    R"(<tvd:measure type="disk" target="vdb")",
+                    "vm.xml:22: <tvd:measure>: disk target 'vdb' is not a disk "
+                    "of the domain",
+                    kFinal},
+        VmErrorCase{"EncryptedDiskAbsent",
+                    R"(<tvd:encryption type="disk" target="vda"/>)",
+                    R"(<tvd:encryption type="disk" target="vdc"/>)",
+                    "vm.xml:23: <tvd:encryption>: disk target 'vdc' is not a "
+                    "disk of the domain",
+                    kFinal},
+        VmErrorCase{"VnetInterfaceAbsent", R"(<tvd:vnet target="cms0")",
+                    R"(<tvd:vnet target="cms9")",
+                    "vm.xml:24: <tvd:vnet>: target 'cms9' is not an interface "
+                    "target of the domain",
+                    kFinal}),
+    [](const ::testing::TestParamInfo<VmErrorCase>& info) {
       return std::string(info.param.name);
     });
 

@@ -11,10 +11,10 @@
 namespace tvd::policy {
 namespace {
 
+using testing::kA;
+using testing::kB;
+using testing::kC;
 using testing::Mutate;
-
-const std::string kA(64, 'a');
-const std::string kB(64, 'b');
 
 std::string PolicyText(const std::string& name, const std::string& id,
                        const std::string& vm, const std::string& peer,

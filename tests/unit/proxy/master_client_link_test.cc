@@ -243,6 +243,39 @@ TEST(FailoverScheduleTest, NextMasterFirstThenAroundDoublingPerRound) {
   EXPECT_EQ(bounds, expected);
 }
 
+TEST(FailoverScheduleTest, TheFirstSurvivorIsDrawnAndTheLostOneStaysLast) {
+  // Five masters, master 3 lost: survivors 4, 0, 1, 2 in list order.
+  auto first_round = [](std::uint64_t spread) {
+    FailoverSchedule s(5, 3, {milliseconds(1000), milliseconds(15000)},
+                       spread);
+    std::vector<std::size_t> order;
+    for (int k = 0; k < 10; ++k) order.push_back(s.Next().master);
+    return order;
+  };
+  EXPECT_EQ(first_round(0),
+            (std::vector<std::size_t>{4, 0, 1, 2, 3, 4, 0, 1, 2, 3}));
+  EXPECT_EQ(first_round(2),
+            (std::vector<std::size_t>{1, 2, 4, 0, 3, 1, 2, 4, 0, 3}));
+  EXPECT_EQ(first_round(7),
+            (std::vector<std::size_t>{2, 4, 0, 1, 3, 2, 4, 0, 1, 3}));
+  // Stranded hosts with random draws land on every survivor, about
+  // equally: 4,000 schedules over 4 survivors.
+  std::map<std::size_t, int> first;
+  std::uint64_t x = 88172645463325252ull;  // xorshift64
+  for (int h = 0; h < 4000; ++h) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    FailoverSchedule s(5, 3, {}, x);
+    ++first[s.Next().master];
+  }
+  EXPECT_EQ(first.count(3), 0u);
+  for (std::size_t m : {0u, 1u, 2u, 4u}) {
+    EXPECT_GT(first[m], 800) << "master " << m;
+    EXPECT_LT(first[m], 1200) << "master " << m;
+  }
+}
+
 TEST(FailoverScheduleTest, OneMasterIsRetriedItself) {
   FailoverSchedule s(1, 0, {});
   EXPECT_EQ(s.Next().master, 0u);

@@ -105,7 +105,7 @@ TEST(ProxyDaemonTest, MasterListFlag) {
 }
 
 TEST(ProxyDaemonTest, StartReadsTheCredentialsFirst) {
-  testing::TempDir dir;
+  tvd::testing::TempDir dir;
   auto f = daemon::ParseDaemonFlags(ProxyDaemonSpec(), kRequired);
   ASSERT_TRUE(f.ok()) << f.status();
   f->ca = dir.File("ca.pem");
@@ -114,8 +114,8 @@ TEST(ProxyDaemonTest, StartReadsTheCredentialsFirst) {
   // No libvirt, OVS or charon is reached: the missing file is the error.
   EXPECT_EQ(StartProxyDaemon(*f).status(),
             IoError("cannot read " + dir.File("ca.pem")));
-  testing::WriteTestFile(f->ca, "ca");
-  testing::WriteTestFile(f->cert, "cert");
+  tvd::testing::WriteTestFile(f->ca, "ca");
+  tvd::testing::WriteTestFile(f->cert, "cert");
   EXPECT_EQ(StartProxyDaemon(*f).status(),
             IoError("cannot read " + dir.File("node1.key")));
 }

@@ -3,9 +3,14 @@
 // master replicas"). Pure: no clock, no I/O; the random numbers are passed
 // in.
 //
-// With masters 0..n-1 and master `lost` gone, attempt k (k = 0, 1, ...)
-// goes to master (lost + 1 + k) mod n: the next one in the list first, then
-// around, the lost one last in each round (it may have restarted). Before
+// With masters 0..n-1 and master `lost` gone, each round of n attempts
+// tries every other master once, then the lost one (it may have
+// restarted). Which survivor comes first is drawn once per schedule
+// (`spread`): round order is survivor (start + i) mod (n - 1) in the list
+// of survivors taken from `lost` + 1 on, for i = 0..n-2, then `lost`, so
+// the hosts of a dead master are shared among the survivors instead of all
+// falling on the next one in the list. `spread` 0: the next one in the
+// list first, then around. Before
 // attempt k the host waits a delay drawn uniformly from [bound/2, bound],
 // bound = min(max, first x 2^(k / n)): every master is tried once per round,
 // and each full round without success doubles the wait, up to `max`. The
@@ -36,7 +41,7 @@ class FailoverSchedule {
   // `masters` >= 1 and `lost` < `masters` (otherwise clamped: one master,
   // index 0). `first` <= `max` (otherwise `first` is taken as `max`).
   FailoverSchedule(std::size_t masters, std::size_t lost,
-                   FailoverBackoff backoff);
+                   FailoverBackoff backoff, std::uint64_t spread = 0);
 
   // The next attempt: where, and the bound of its delay.
   Step Next();
@@ -49,6 +54,7 @@ class FailoverSchedule {
  private:
   std::size_t masters_;
   std::size_t lost_;
+  std::size_t start_ = 0;  // the first survivor tried, in [0, n - 2]
   FailoverBackoff backoff_;
   std::uint64_t attempt_ = 0;
 };
