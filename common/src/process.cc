@@ -342,6 +342,22 @@ StatusOr<CommandResult> RunCommand(const ProcessOptions& options,
   return result;
 }
 
+StatusOr<int> PipeHolding(std::span<const std::uint8_t> secret,
+                          std::string_view what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe2", errno);
+  // It fits the pipe's buffer: no reader is needed yet.
+  ssize_t n = ::write(fds[1], secret.data(), secret.size());
+  int write_errno = errno;
+  ::close(fds[1]);
+  if (n != static_cast<ssize_t>(secret.size())) {
+    ::close(fds[0]);
+    return ErrnoError("writing " + std::string(what) + " to a pipe",
+                      n < 0 ? write_errno : EPIPE);
+  }
+  return fds[0];
+}
+
 Status RunChecked(const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout) {
   ProcessOptions o;

@@ -7,8 +7,9 @@
 // memoryBacking, numatune/cputune/blkiotune, resource, seclabel (at every
 // level), keywrap, launchSecurity, idmap, maxMemory, cpu/numa, os/acpi,
 // bootloader, and the devices hostdev, filesystem, smartcard, hub,
-// parallel, lease, shmem, memory (nvdimm/virtio-mem), tpm, vsock, iommu,
-// crypto, audio, redirfilter, nvram; disk snapshots, transient disks,
+// parallel, lease, shmem, memory (nvdimm/virtio-mem), tpm (vTPMs come from
+// the proxy only: a tenant's <tpm> could name another VM's secret), vsock,
+// iommu, crypto, audio, redirfilter, nvram; disk snapshots, transient disks,
 // shareable disks, backing stores with content, <auth> and <encryption>
 // (the proxy sets secrets); NIC targets, scripts, virtualport, vlan,
 // bandwidth, filterref, tune, backend and rom; graphics websockets, GL and

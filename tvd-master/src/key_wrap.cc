@@ -133,6 +133,21 @@ StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
                     " does not unwrap (wrong KEK or tampered row)"));
 }
 
+std::vector<std::uint8_t> WrapVtpmKey(const SecureBytes& kek,
+                                      std::string_view tvd, std::string_view vm,
+                                      const SecureBytes& key) {
+  return Wrap(kek, Aad("tvd-vtpm-key", tvd, vm), key);
+}
+
+StatusOr<SecureBytes> UnwrapVtpmKey(const SecureBytes& kek,
+                                    std::string_view tvd, std::string_view vm,
+                                    std::span<const std::uint8_t> wrapped) {
+  return Unwrap(kek, Aad("tvd-vtpm-key", tvd, vm), wrapped,
+                Unauthenticated(
+                    "vTPM key of " + std::string(tvd) + "/" + std::string(vm) +
+                    " does not unwrap (wrong KEK or tampered row)"));
+}
+
 std::vector<std::uint8_t> WrapTvdKey(const SecureBytes& kek,
                                      std::string_view tvd, std::uint64_t epoch,
                                      const SecureBytes& key) {

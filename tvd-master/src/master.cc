@@ -226,7 +226,8 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
       {MessageType::kVmReport, host},    {MessageType::kLeaveNotice, host},
       {MessageType::kUsageClaim, claim}, {MessageType::kTvdAdd, admin},
       {MessageType::kTvdUpdate, admin},  {MessageType::kTvdRemove, admin},
-      {MessageType::kAdminQuery, admin},
+      {MessageType::kAdminQuery, admin}, {MessageType::kVtpmKeyRequest, host},
+      {MessageType::kVtpmRecord, host},
   };
   TVD_ASSIGN_OR_RETURN(m->listener_, listen([self](Connection& conn) {
                          return self->Handle(conn);

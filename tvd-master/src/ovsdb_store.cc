@@ -48,6 +48,12 @@ Json Wait(const std::string& table, Json where, std::vector<std::string> cols,
               {"rows", std::move(rows_expected)}};
 }
 
+// What goes with a host's membership of a TVD (`w`: tvd and host).
+Json RemoveMemberOps(const Json& w) {
+  return Json::array({ov::Delete("Membership", w), ov::Delete("VM", w),
+                      ov::Delete("Vtpm", w), ov::Delete("Quota_Usage", w)});
+}
+
 bool Lost(const TxnOutcome& out) {
   return !out.ok && ((out.failed_op && out.error == "timed out") ||
                      (!out.failed_op && out.error == "constraint violation"));
@@ -260,7 +266,8 @@ Status OvsdbStore::Transition(const TvdTransition& t) {
                        Json::array({Json{{"token", t.expect_token}}})));
   }
   if (t.remove_tvd) {
-    for (const char* table : {"Membership", "VM", "Disk_Key", "Quota_Usage"}) {
+    for (const char* table :
+         {"Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage"}) {
       ops.push_back(ov::Delete(table, And({{"tvd", t.tvd}})));
     }
     ops.push_back(ov::Delete("TVD", tvd_row));
@@ -271,9 +278,7 @@ Status OvsdbStore::Transition(const TvdTransition& t) {
     }
     for (const std::string& host : t.remove_members) {
       Json w = And({{"tvd", t.tvd}, {"host", host}});
-      ops.push_back(ov::Delete("Membership", w));
-      ops.push_back(ov::Delete("VM", w));
-      ops.push_back(ov::Delete("Quota_Usage", w));
+      for (Json& op : RemoveMemberOps(w)) ops.push_back(std::move(op));
     }
     // Kept when present: delete and insert again in one transaction (an
     // insert alone would fail the whole transaction on the index).
@@ -364,6 +369,7 @@ Status OvsdbStore::RemoveTvd(const std::string& name) {
                             ov::Delete("Membership", And({{"tvd", name}})),
                             ov::Delete("VM", And({{"tvd", name}})),
                             ov::Delete("Disk_Key", And({{"tvd", name}})),
+                            ov::Delete("Vtpm", And({{"tvd", name}})),
                             ov::Delete("Quota_Usage", And({{"tvd", name}}))}));
 }
 
@@ -521,9 +527,7 @@ Status OvsdbStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
   MutexLock lock(mutex_);
   Json w = And({{"tvd", tvd}, {"host", host}});
-  return Write("removing membership " + tvd + "/" + host,
-               Json::array({ov::Delete("Membership", w), ov::Delete("VM", w),
-                            ov::Delete("Quota_Usage", w)}));
+  return Write("removing membership " + tvd + "/" + host, RemoveMemberOps(w));
 }
 
 StatusOr<std::vector<std::string>> OvsdbStore::Members(const std::string& tvd) {
@@ -548,9 +552,10 @@ Status OvsdbStore::SetVm(const std::string& tvd, const std::string& host,
                                                 {"vm", vm},
                                                 {"uuid", uuid}})}));
   }
+  // The VM's vTPM on that host goes with it (the host wiped its state).
+  Json w = And({{"tvd", tvd}, {"host", host}, {"vm", vm}});
   return Write("removing VM " + tvd + "/" + vm,
-               Json::array({ov::Delete(
-                   "VM", And({{"tvd", tvd}, {"host", host}, {"vm", vm}}))}));
+               Json::array({ov::Delete("VM", w), ov::Delete("Vtpm", w)}));
 }
 
 StatusOr<std::vector<VmRow>> OvsdbStore::Vms(const std::string& tvd) {
@@ -567,21 +572,28 @@ StatusOr<std::vector<VmRow>> OvsdbStore::Vms(const std::string& tvd) {
 Status OvsdbStore::PutWrappedDiskKey(const std::string& tvd,
                                      const std::string& vm,
                                      const std::vector<std::uint8_t>& wrapped) {
-  const std::string what = "storing disk key of " + tvd + "/" + vm;
+  return PutWrappedOnce(
+      "storing disk key of " + tvd + "/" + vm, "Disk_Key", tvd, vm,
+      {{"tvd", tvd}, {"vm", vm}, {"wrapped_hex", rows::Hex(wrapped)}}, wrapped,
+      rows::DecodeDiskKey);
+}
+
+Status OvsdbStore::PutWrappedOnce(
+    const std::string& what, const std::string& table, const std::string& tvd,
+    const std::string& vm, const Json& row,
+    const std::vector<std::uint8_t>& wrapped,
+    StatusOr<std::vector<std::uint8_t>> (*decode)(const Json&)) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(
-      TxnOutcome out,
-      Txn(Json::array({ov::Insert(
-          "Disk_Key",
-          {{"tvd", tvd}, {"vm", vm}, {"wrapped_hex", rows::Hex(wrapped)}})})));
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out,
+                       Txn(Json::array({ov::Insert(table, row)})));
   if (out.ok) return Status::Ok();
   if (!Lost(out)) return Failed(what, out);
   // A key is there. When it is this one, the transaction was sent twice
   // (its first answer lost); otherwise another key exists and is kept.
-  TVD_ASSIGN_OR_RETURN(
-      auto found, Select(what, "Disk_Key", And({{"tvd", tvd}, {"vm", vm}})));
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select(what, table, And({{"tvd", tvd}, {"vm", vm}})));
   if (found.size() == 1) {
-    auto stored = rows::DecodeDiskKey(found[0]);
+    auto stored = decode(found[0]);
     if (!stored.ok()) return stored.status().WithContext(where_);
     if (*stored == wrapped) return Status::Ok();
   }
@@ -599,6 +611,88 @@ StatusOr<std::optional<std::vector<std::uint8_t>>> OvsdbStore::WrappedDiskKey(
   auto key = rows::DecodeDiskKey(found[0]);
   if (!key.ok()) return key.status().WithContext(where_);
   return std::optional<std::vector<std::uint8_t>>(std::move(*key));
+}
+
+Status OvsdbStore::PutWrappedVtpmKey(const std::string& tvd,
+                                     const std::string& vm,
+                                     const std::vector<std::uint8_t>& wrapped) {
+  // The binding's columns start empty (section 5a of docs/master.md).
+  return PutWrappedOnce("storing vTPM key of " + tvd + "/" + vm, "Vtpm", tvd,
+                        vm,
+                        {{"tvd", tvd},
+                         {"vm", vm},
+                         {"key_wrapped_hex", rows::Hex(wrapped)},
+                         {"host", ""},
+                         {"ek_hex", ""},
+                         {"ak_hex", ""},
+                         {"created_at", 0}},
+                        wrapped, rows::DecodeVtpmKey);
+}
+
+StatusOr<std::optional<std::vector<std::uint8_t>>> OvsdbStore::WrappedVtpmKey(
+    const std::string& tvd, const std::string& vm) {
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select("reading vTPM key of " + tvd + "/" + vm, "Vtpm",
+                              And({{"tvd", tvd}, {"vm", vm}})));
+  if (found.empty()) return std::optional<std::vector<std::uint8_t>>();
+  auto key = rows::DecodeVtpmKey(found[0]);
+  if (!key.ok()) return key.status().WithContext(where_);
+  return std::optional<std::vector<std::uint8_t>>(std::move(*key));
+}
+
+Status OvsdbStore::RecordVtpmBinding(const VtpmBindingRow& r) {
+  if (r.created_at < 0) {
+    return InvalidArgument("vTPM creation time " +
+                           std::to_string(r.created_at) +
+                           " is out of range for the state store");
+  }
+  const std::string what = "recording vTPM of " + r.tvd + "/" + r.vm;
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(
+      TxnOutcome out,
+      Txn(Json::array({ov::Update("Vtpm", And({{"tvd", r.tvd}, {"vm", r.vm}}),
+                                  {{"host", r.host},
+                                   {"ek_hex", rows::Hex(r.ek_public)},
+                                   {"ak_hex", rows::Hex(r.ak_public)},
+                                   {"created_at", r.created_at}})})));
+  if (!out.ok) return Failed(what, out);
+  if (Count(out, 0) == 0) {
+    return NotFound("no vTPM key of " + r.tvd + "/" + r.vm);
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::optional<VtpmBindingRow>> OvsdbStore::GetVtpmBinding(
+    const std::string& tvd, const std::string& vm) {
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(auto found,
+                       Select("reading vTPM of " + tvd + "/" + vm, "Vtpm",
+                              And({{"tvd", tvd}, {"vm", vm}})));
+  for (const Json& row : found) {
+    auto b = rows::DecodeVtpmBinding(row);
+    if (!b.ok()) return b.status().WithContext(where_);
+    if (!b->host.empty()) return std::optional<VtpmBindingRow>(std::move(*b));
+  }
+  return std::optional<VtpmBindingRow>();
+}
+
+StatusOr<std::vector<VtpmBindingRow>> OvsdbStore::ListVtpmBindings(
+    const std::string& tvd) {
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(auto found, Select("listing vTPMs of " + tvd, "Vtpm",
+                                          And({{"tvd", tvd}})));
+  std::vector<VtpmBindingRow> all;
+  TVD_DECODE_ALL(found, rows::DecodeVtpmBinding, all);
+  std::vector<VtpmBindingRow> out;
+  for (VtpmBindingRow& b : all) {
+    if (!b.host.empty()) out.push_back(std::move(b));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const VtpmBindingRow& a, const VtpmBindingRow& b) {
+              return a.vm < b.vm;
+            });
+  return out;
 }
 
 Status OvsdbStore::PutQuotaUsage(const QuotaUsageRow& r) {

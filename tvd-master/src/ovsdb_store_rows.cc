@@ -188,6 +188,21 @@ StatusOr<std::vector<std::uint8_t>> DecodeDiskKey(const Json& row) {
   return HexColumn(row, "Disk_Key", "wrapped_hex");
 }
 
+StatusOr<std::vector<std::uint8_t>> DecodeVtpmKey(const Json& row) {
+  return HexColumn(row, "Vtpm", "key_wrapped_hex");
+}
+
+StatusOr<VtpmBindingRow> DecodeVtpmBinding(const Json& row) {
+  VtpmBindingRow r;
+  TVD_ASSIGN_OR_RETURN(r.tvd, Str(row, "Vtpm", "tvd"));
+  TVD_ASSIGN_OR_RETURN(r.vm, Str(row, "Vtpm", "vm"));
+  TVD_ASSIGN_OR_RETURN(r.host, Str(row, "Vtpm", "host"));
+  TVD_ASSIGN_OR_RETURN(r.ek_public, HexColumn(row, "Vtpm", "ek_hex"));
+  TVD_ASSIGN_OR_RETURN(r.ak_public, HexColumn(row, "Vtpm", "ak_hex"));
+  TVD_ASSIGN_OR_RETURN(r.created_at, Int(row, "Vtpm", "created_at", 0, kMax));
+  return r;
+}
+
 StatusOr<QuotaUsageRow> DecodeQuotaUsage(const Json& row) {
   QuotaUsageRow r;
   TVD_ASSIGN_OR_RETURN(r.tvd, Str(row, "Quota_Usage", "tvd"));

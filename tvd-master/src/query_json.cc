@@ -4,6 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tvd/sha256.h"
+
 namespace tvd::master {
 
 StatusOr<std::string> RenderQuery(const protocol::AdminQuery& q,
@@ -58,6 +60,18 @@ StatusOr<std::string> RenderQuery(const protocol::AdminQuery& q,
       });
       if (it == tvds.end()) return NotFound("no TVD named " + q.name);
       TVD_ASSIGN_OR_RETURN(auto j, describe(*it));
+      // Only for one TVD: the list of all TVDs stays one read per TVD.
+      TVD_ASSIGN_OR_RETURN(auto vtpms, store.ListVtpmBindings(it->name));
+      j["vtpms"] = nlohmann::json::array();
+      for (const VtpmBindingRow& b : vtpms) {
+        j["vtpms"].push_back({{"vm", b.vm},
+                              {"host", b.host},
+                              {"ek_sha256", ToHex(Sha256(b.ek_public))},
+                              {"ak_sha256", ToHex(Sha256(b.ak_public))},
+                              {"ek_public", ToHex(b.ek_public)},
+                              {"ak_public", ToHex(b.ak_public)},
+                              {"created_at", b.created_at}});
+      }
       return j.dump();
     }
     case protocol::AdminQueryKind::kTvds: {

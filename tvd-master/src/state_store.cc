@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS vms(
 CREATE TABLE IF NOT EXISTS disk_keys(
   tvd TEXT NOT NULL, vm TEXT NOT NULL, wrapped BLOB NOT NULL,
   PRIMARY KEY(tvd, vm));
+CREATE TABLE IF NOT EXISTS vtpms(
+  tvd TEXT NOT NULL, vm TEXT NOT NULL, wrapped BLOB NOT NULL,
+  host TEXT NOT NULL DEFAULT '', ek BLOB NOT NULL DEFAULT x'',
+  ak BLOB NOT NULL DEFAULT x'', created_at INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(tvd, vm));
 CREATE TABLE IF NOT EXISTS ak_clocks(
   ak_name BLOB PRIMARY KEY, reset_count INTEGER NOT NULL,
   restart_count INTEGER NOT NULL, clock INTEGER NOT NULL,
@@ -100,6 +105,13 @@ class Stmt {
 };
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// What goes with a host's membership of a TVD (bound to tvd, host).
+constexpr const char* kRemoveMemberSql[] = {
+    "DELETE FROM memberships WHERE tvd=? AND host=?",
+    "DELETE FROM vms WHERE tvd=? AND host=?",
+    "DELETE FROM vtpms WHERE tvd=? AND host=?",
+    "DELETE FROM quota_usage WHERE tvd=? AND host=?"};
 
 }  // namespace
 
@@ -195,6 +207,7 @@ Status StateStore::RemoveTvd(const std::string& name) {
   for (const char* sql :
        {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
         "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?",
+        "DELETE FROM vtpms WHERE tvd=?",
         "DELETE FROM quota_usage WHERE tvd=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({name}) || st.Step() != SQLITE_DONE) {
@@ -333,9 +346,7 @@ Status StateStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
   MutexLock lock(mutex_);
   TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
-  for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
-                          "DELETE FROM vms WHERE tvd=? AND host=?",
-                          "DELETE FROM quota_usage WHERE tvd=? AND host=?"}) {
+  for (const char* sql : kRemoveMemberSql) {
     Stmt st(db_, sql);
     if (!st.Bind({tvd, host}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing membership " + tvd + "/" + host);
@@ -420,7 +431,7 @@ Status StateStore::TransitionLocked(const TvdTransition& t) {
     for (const char* sql :
          {"DELETE FROM tvds WHERE name=?",
           "DELETE FROM memberships WHERE tvd=?", "DELETE FROM vms WHERE tvd=?",
-          "DELETE FROM disk_keys WHERE tvd=?",
+          "DELETE FROM disk_keys WHERE tvd=?", "DELETE FROM vtpms WHERE tvd=?",
           "DELETE FROM quota_usage WHERE tvd=?"}) {
       if (!run(sql, {t.tvd})) return Error("removing TVD " + t.tvd);
     }
@@ -428,9 +439,7 @@ Status StateStore::TransitionLocked(const TvdTransition& t) {
   }
   if (t.row) TVD_RETURN_IF_ERROR(PutTvdLocked(*t.row));
   for (const std::string& host : t.remove_members) {
-    for (const char* sql : {"DELETE FROM memberships WHERE tvd=? AND host=?",
-                            "DELETE FROM vms WHERE tvd=? AND host=?",
-                            "DELETE FROM quota_usage WHERE tvd=? AND host=?"}) {
+    for (const char* sql : kRemoveMemberSql) {
       if (!run(sql, {t.tvd, host})) {
         return Error("removing membership " + t.tvd + "/" + host);
       }
@@ -505,8 +514,20 @@ Status StateStore::SetVm(const std::string& tvd, const std::string& host,
         "INSERT OR REPLACE INTO vms(tvd, host, vm, uuid) VALUES(?,?,?,?)",
         "storing VM " + tvd + "/" + vm, tvd, host, vm, uuid);
   }
-  TVD_STORE_WRITE("DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
-                  "removing VM " + tvd + "/" + vm, tvd, host, vm);
+  // The VM's vTPM on that host goes with it (the host wiped its state).
+  MutexLock lock(mutex_);
+  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  for (const char* sql :
+       {"DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
+        "DELETE FROM vtpms WHERE tvd=? AND host=? AND vm=?"}) {
+    Stmt st(db_, sql);
+    if (!st.Bind({tvd, host, vm}) || st.Step() != SQLITE_DONE) {
+      Status s = Error("removing VM " + tvd + "/" + vm);
+      (void)Exec("ROLLBACK;");
+      return s;
+    }
+  }
+  return Exec("COMMIT;");
 }
 
 StatusOr<std::vector<VmRow>> StateStore::Vms(const std::string& tvd) {
@@ -531,15 +552,89 @@ Status StateStore::PutWrappedDiskKey(const std::string& tvd,
 
 StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedDiskKey(
     const std::string& tvd, const std::string& vm) {
+  return WrappedKey("SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?",
+                    "disk key", tvd, vm);
+}
+
+StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedKey(
+    const char* sql, const std::string& what, const std::string& tvd,
+    const std::string& vm) {
   MutexLock lock(mutex_);
-  Stmt st(db_, "SELECT wrapped FROM disk_keys WHERE tvd=? AND vm=?");
-  if (!st.Bind({tvd, vm})) return Error("reading disk key");
+  Stmt st(db_, sql);
+  const std::string where = "reading " + what + " of " + tvd + "/" + vm;
+  if (!st.Bind({tvd, vm})) return Error(where);
   int rc = st.Step();
   if (rc == SQLITE_ROW) {
     return std::optional<std::vector<std::uint8_t>>(st.Blob(0));
   }
-  if (rc != SQLITE_DONE) return Error("reading disk key of " + tvd + "/" + vm);
+  if (rc != SQLITE_DONE) return Error(where);
   return std::optional<std::vector<std::uint8_t>>();
+}
+
+Status StateStore::PutWrappedVtpmKey(const std::string& tvd,
+                                     const std::string& vm,
+                                     const std::vector<std::uint8_t>& wrapped) {
+  TVD_STORE_WRITE("INSERT INTO vtpms(tvd, vm, wrapped) VALUES(?,?,?)",
+                  "storing vTPM key of " + tvd + "/" + vm, tvd, vm, wrapped);
+}
+
+StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedVtpmKey(
+    const std::string& tvd, const std::string& vm) {
+  return WrappedKey("SELECT wrapped FROM vtpms WHERE tvd=? AND vm=?",
+                    "vTPM key", tvd, vm);
+}
+
+Status StateStore::RecordVtpmBinding(const VtpmBindingRow& r) {
+  MutexLock lock(mutex_);
+  Stmt st(db_,
+          "UPDATE vtpms SET host=?, ek=?, ak=?, created_at=? WHERE tvd=? AND "
+          "vm=?");
+  if (!st.Bind({r.host, r.ek_public, r.ak_public, r.created_at, r.tvd, r.vm}) ||
+      st.Step() != SQLITE_DONE) {
+    return Error("recording vTPM of " + r.tvd + "/" + r.vm);
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return NotFound("no vTPM key of " + r.tvd + "/" + r.vm);
+  }
+  return Status::Ok();
+}
+
+namespace {
+constexpr char kSelectVtpms[] =
+    "SELECT tvd, vm, host, ek, ak, created_at FROM vtpms WHERE host != '' "
+    "AND tvd=? ORDER BY vm";
+constexpr char kSelectVtpm[] =
+    "SELECT tvd, vm, host, ek, ak, created_at FROM vtpms WHERE host != '' "
+    "AND tvd=? AND vm=?";
+}  // namespace
+
+StatusOr<std::vector<VtpmBindingRow>> StateStore::VtpmRowsLocked(
+    const char* sql, const std::string& tvd, const std::string& vm) {
+  Stmt st(db_, sql);
+  bool bound = vm.empty() ? st.Bind({tvd}) : st.Bind({tvd, vm});
+  if (!bound) return Error("reading vTPMs of " + tvd);
+  std::vector<VtpmBindingRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back({st.Text(0), st.Text(1), st.Text(2), st.Blob(3), st.Blob(4),
+                   st.Int(5)});
+  }
+  if (rc != SQLITE_DONE) return Error("reading vTPMs of " + tvd);
+  return out;
+}
+
+StatusOr<std::optional<VtpmBindingRow>> StateStore::GetVtpmBinding(
+    const std::string& tvd, const std::string& vm) {
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(auto rows, VtpmRowsLocked(kSelectVtpm, tvd, vm));
+  if (rows.empty()) return std::optional<VtpmBindingRow>();
+  return std::optional<VtpmBindingRow>(std::move(rows.front()));
+}
+
+StatusOr<std::vector<VtpmBindingRow>> StateStore::ListVtpmBindings(
+    const std::string& tvd) {
+  MutexLock lock(mutex_);
+  return VtpmRowsLocked(kSelectVtpms, tvd, "");
 }
 
 Status StateStore::Audit(const std::string& actor, const std::string& action,

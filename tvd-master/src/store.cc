@@ -74,6 +74,25 @@ class SqliteStore final : public Store {
       const std::string& tvd, const std::string& vm) override {
     return s_->WrappedDiskKey(tvd, vm);
   }
+  Status PutWrappedVtpmKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override {
+    return s_->PutWrappedVtpmKey(tvd, vm, wrapped);
+  }
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm) override {
+    return s_->WrappedVtpmKey(tvd, vm);
+  }
+  Status RecordVtpmBinding(const VtpmBindingRow& row) override {
+    return s_->RecordVtpmBinding(row);
+  }
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
+      const std::string& tvd, const std::string& vm) override {
+    return s_->GetVtpmBinding(tvd, vm);
+  }
+  StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd) override {
+    return s_->ListVtpmBindings(tvd);
+  }
   Status PutQuotaUsage(const QuotaUsageRow& row) override {
     return s_->PutQuotaUsage(row);
   }

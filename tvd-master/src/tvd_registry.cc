@@ -441,6 +441,19 @@ Status TvdRegistry::CheckMemberRequest(const std::string& host,
   return Status::Ok();
 }
 
+Status TvdRegistry::CheckVtpmRequest(const std::string& host,
+                                     const std::string& tvd,
+                                     const std::string& vm,
+                                     bool attested_channel) const {
+  TVD_RETURN_IF_ERROR(
+      CheckMemberRequest(host, tvd, vm, false, attested_channel));
+  if (!tvds_.at(tvd).policy.GrantsVtpmTo(vm)) {
+    return PermissionDenied("the policy of TVD " + tvd + " gives VM " + vm +
+                            " no vTPM");
+  }
+  return Status::Ok();
+}
+
 void TvdRegistry::RestoreUsage(const QuotaUsageRow& row) {
   quotas_.Set(row.tvd, row.host, row.amounts);
 }

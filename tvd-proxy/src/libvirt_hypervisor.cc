@@ -215,19 +215,36 @@ StatusOr<std::vector<DomainSummary>> LibvirtHypervisor::ListDomains() {
 
 StatusOr<std::string> LibvirtHypervisor::DefineSecret(
     const std::string& usage, const SecureBytes& value) {
+  return DefineSecretOf(false, usage, value);
+}
+
+StatusOr<std::string> LibvirtHypervisor::DefineVtpmSecret(
+    const std::string& usage, const SecureBytes& value) {
+  return DefineSecretOf(true, usage, value);
+}
+
+StatusOr<std::string> LibvirtHypervisor::DefineSecretOf(
+    bool vtpm, const std::string& usage, const SecureBytes& value) {
   // libvirt refuses a second secret for a usage too, but as an internal
-  // error; the caller needs to tell "already there" from "refused".
-  virSecretPtr existing = virSecretLookupByUsage(
-      Conn(secrets_), VIR_SECRET_USAGE_TYPE_VOLUME, usage.c_str());
-  if (existing != nullptr) {
-    virSecretFree(existing);
-    return AlreadyExists("a secret for '" + usage + "' already exists");
+  // error; the caller needs to tell "already there" from "refused". It
+  // keeps usages unique per type only; the proxy's names are unique across
+  // both.
+  for (int type : {VIR_SECRET_USAGE_TYPE_VOLUME, VIR_SECRET_USAGE_TYPE_VTPM}) {
+    virSecretPtr existing =
+        virSecretLookupByUsage(Conn(secrets_), type, usage.c_str());
+    if (existing != nullptr) {
+      virSecretFree(existing);
+      return AlreadyExists("a secret for '" + usage + "' already exists");
+    }
+    virResetLastError();
   }
-  virResetLastError();
   const std::string xml =
-      "<secret ephemeral='yes' private='yes'><description>TVD disk "
-      "key</description><usage type='volume'><volume>" +
-      EscapeXml(usage) + "</volume></usage></secret>";
+      vtpm ? "<secret ephemeral='yes' private='yes'><description>TVD vTPM "
+             "state key</description><usage type='vtpm'><name>" +
+                 EscapeXml(usage) + "</name></usage></secret>"
+           : "<secret ephemeral='yes' private='yes'><description>TVD disk "
+             "key</description><usage type='volume'><volume>" +
+                 EscapeXml(usage) + "</volume></usage></secret>";
   virSecretPtr sec = virSecretDefineXML(Conn(secrets_), xml.c_str(), 0);
   if (sec == nullptr) {
     return FailedPrecondition("libvirt refused secret '" + usage +

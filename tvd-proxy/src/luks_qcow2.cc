@@ -26,17 +26,8 @@ constexpr int kAttempts = 30;
 StatusOr<CommandResult> RunQemuImg(const std::string& path,
                                    std::uint64_t size_mib,
                                    const SecureBytes& passphrase) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe2", errno);
-  // The passphrase (64 bytes) fits the pipe's buffer: no reader needed yet.
-  ssize_t n = ::write(fds[1], passphrase.data(), passphrase.size());
-  int write_errno = errno;
-  ::close(fds[1]);
-  if (n != static_cast<ssize_t>(passphrase.size())) {
-    ::close(fds[0]);
-    return ErrnoError("writing the passphrase to qemu-img's pipe",
-                      n < 0 ? write_errno : EPIPE);
-  }
+  TVD_ASSIGN_OR_RETURN(int stdin_fd,
+                       PipeHolding(passphrase.view(), "the disk passphrase"));
   ProcessOptions o;
   o.argv = {"qemu-img",
             "create",
@@ -49,9 +40,9 @@ StatusOr<CommandResult> RunQemuImg(const std::string& path,
             "encrypt.format=luks,encrypt.key-secret=disk-key",
             path,
             std::to_string(size_mib) + "M"};
-  o.stdin_fd = fds[0];
+  o.stdin_fd = stdin_fd;
   auto r = RunCommand(o, std::chrono::minutes(2));
-  ::close(fds[0]);
+  ::close(stdin_fd);
   return r;
 }
 

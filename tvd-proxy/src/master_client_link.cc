@@ -299,17 +299,47 @@ Status MasterClientLink::Leave(const std::string& tvd) {
   return s;
 }
 
-StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
-                                                       const std::string& vm) {
-  TVD_ASSIGN_OR_RETURN(protocol::DiskKeyGrant g,
-                       AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {
-                         return m.RequestDiskKey(tvd, vm);
-                       }));
+namespace {
+
+// The key of a grant that answers tvd/vm (`what`: "disk key", "vTPM key").
+template <typename Grant>
+StatusOr<SecureBytes> KeyOf(StatusOr<Grant> grant, const char* what,
+                            const std::string& tvd, const std::string& vm) {
+  TVD_ASSIGN_OR_RETURN(Grant g, std::move(grant));
   if (g.tvd != tvd || g.vm != vm) {
-    return ProtocolError("master sent the disk key of '" + g.tvd + "/" + g.vm +
-                         "' for '" + tvd + "/" + vm + "'");
+    return ProtocolError(std::string("master sent the ") + what + " of '" +
+                         g.tvd + "/" + g.vm + "' for '" + tvd + "/" + vm + "'");
   }
   return std::move(g.key);
+}
+
+}  // namespace
+
+StatusOr<SecureBytes> MasterClientLink::RequestDiskKey(const std::string& tvd,
+                                                       const std::string& vm) {
+  return KeyOf(
+      AtMaster(/*fail_over=*/true,
+               [&](MasterChannel& m) { return m.RequestDiskKey(tvd, vm); }),
+      "disk key", tvd, vm);
+}
+
+StatusOr<SecureBytes> MasterClientLink::RequestVtpmKey(const std::string& tvd,
+                                                       const std::string& vm) {
+  return KeyOf(
+      AtMaster(/*fail_over=*/true,
+               [&](MasterChannel& m) { return m.RequestVtpmKey(tvd, vm); }),
+      "vTPM key", tvd, vm);
+}
+
+Status MasterClientLink::RecordVtpm(
+    const std::string& tvd, const std::string& vm,
+    const std::vector<std::uint8_t>& ek_public,
+    const std::vector<std::uint8_t>& ak_public) {
+  // Recording twice is harmless (the master replaces the binding), so a
+  // master that went away after storing it may be asked again elsewhere.
+  return AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {
+    return m.RecordVtpm(protocol::VtpmRecord{tvd, vm, ek_public, ak_public});
+  });
 }
 
 Status MasterClientLink::ClaimUsage(const std::string& tvd,

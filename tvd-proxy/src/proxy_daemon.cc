@@ -75,11 +75,12 @@ class ProxyDaemon : public daemon::Daemon {
     // Which VMs this proxy admitted: read again after a restart, the only
     // source of the ports it re-plugs.
     admissions_ = std::make_unique<FileAdmissionStore>(f_.state_dir, f_.tvd);
+    vtpms_ = std::make_unique<SwtpmVtpmStates>(f_.vtpm_storage_dir);
     proxy_ = std::make_unique<TvdProxy>(
         ProxyConfig{
             .tvd = f_.tvd, .local_host = f_.host, .local_address = f_.address},
         *link_, *hypervisor_, network_->network(), cache_, *admissions_,
-        std::make_shared<SteadyClock>());
+        std::make_shared<SteadyClock>(), vtpms_.get());
     // The link's thread only queues; Run applies (update_inbox.h).
     link_->SetUpdateHandler([this](const MasterUpdate& u) { inbox_.Push(u); });
     // Joining again after a restart reconciles: JoinTvd is idempotent and
@@ -186,6 +187,7 @@ class ProxyDaemon : public daemon::Daemon {
   std::unique_ptr<MasterClientLink> link_;
   MeasurementCache cache_;
   std::unique_ptr<FileAdmissionStore> admissions_;
+  std::unique_ptr<SwtpmVtpmStates> vtpms_;
   std::unique_ptr<TvdProxy> proxy_;
   std::unique_ptr<host::ControlServer> server_;
   std::unique_ptr<host::ControlServer> usage_server_;
@@ -270,6 +272,11 @@ daemon::DaemonSpec<ProxyFlags> ProxyDaemonSpec() {
               "root-owned directory of the admission records "
               "(DIR/<tvd>/admitted.json)")
         .Default(f.state_dir);
+    flags
+        .Path("vtpm-storage-dir", &f.vtpm_storage_dir,
+              "libvirt's swtpm storage directory, where the proxy makes the "
+              "vTPM state of VMs with <tvd:vtpm/> (DIR/<uuid>/tpm2)")
+        .Default(f.vtpm_storage_dir);
     flags.Path("usage-socket", &f.usage_socket,
                "where the host's libvirt relay claims quota usage "
                "(usage_claims.h); none when absent");

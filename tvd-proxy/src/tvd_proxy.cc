@@ -14,6 +14,7 @@
 #include "tvd/proxy/disk_passphrase.h"
 #include "tvd/proxy/tap_name.h"
 #include "tvd/proxy/vm_admission.h"
+#include "tvd/sha256.h"
 
 namespace tvd::proxy {
 
@@ -56,19 +57,40 @@ void KeepFirst(Status& first, const Status& s) {
   if (first.ok() && !s.ok()) first = s;
 }
 
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+// A random (version 4) UUID for a domain whose configuration has none: its
+// vTPM state is named by it before libvirt would pick one.
+std::string NewUuid() {
+  SecureBytes r = SecureBytes::Random(16);
+  std::uint8_t b[16];
+  std::copy(r.data(), r.data() + 16, b);
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);
+  std::string hex = ToHex(std::span<const std::uint8_t>(b, 16));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) +
+         "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
 }  // namespace
 
 TvdProxy::TvdProxy(ProxyConfig config, MasterLink& master,
                    Hypervisor& hypervisor, TvdNetwork& network,
                    MeasurementCache& cache, AdmissionStore& admissions,
-                   ClockPtr clock)
+                   ClockPtr clock, VtpmStates* vtpms)
     : config_(std::move(config)),
       master_(master),
       hypervisor_(hypervisor),
       network_(network),
       cache_(cache),
       admissions_(admissions),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      vtpms_(vtpms) {}
 
 TvdProxy::~TvdProxy() {
   if (grant_) grant_->tvd_key.Clear();
@@ -274,6 +296,13 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
                          config_.tvd + "'");
   }
   TVD_RETURN_IF_ERROR(CheckVnetsInOwnTvd(vm, pol));
+  TVD_ASSIGN_OR_RETURN(bool own_tpm, HasTpmDevice(xml));
+  if (own_tpm) {
+    return PermissionDenied(
+        "VM '" + vm.name +
+        "': the domain has a <tpm> device of its own; a TVD VM gets a vTPM "
+        "only from <tvd:vtpm/>, which the proxy turns into one");
+  }
   TVD_RETURN_IF_ERROR(AdmitVm(vm, pol, cache_));
 
   // Ports: every vnet of this TVD needs a MAC for the anti-spoofing flows,
@@ -345,7 +374,7 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   // Secrets under this VM's usage now are left by an attach that died
   // before recording it (the VM is not attached, so no admitted domain
   // uses them); libvirt keeps one secret per usage, so they go first.
-  if (!vm.tvd.encrypted_disks.empty()) {
+  if (!vm.tvd.encrypted_disks.empty() || vm.tvd.vtpm) {
     Status stale = RemoveSecrets(SecretPrefix(vm.name));
     if (!stale.ok()) {
       return stale.WithContext("VM '" + vm.name +
@@ -354,9 +383,14 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
   }
   std::map<std::string, std::string> secret_by_disk;
   std::vector<std::string> created_disks;
-  auto undo = [&] {  // secrets and created disks of this VM
+  std::string vtpm_uuid;  // the domain UUID whose vTPM state this made
+  auto undo = [&] {       // secrets, created disks and vTPM state of this VM
     Status s = RemoveSecrets(SecretPrefix(vm.name));
     if (!s.ok()) log::Warning("removing secrets: ", s.ToString());
+    if (!vtpm_uuid.empty()) {
+      Status v = vtpms_->Remove(vtpm_uuid);
+      if (!v.ok()) log::Warning("removing vTPM state: ", v.ToString());
+    }
     for (const std::string& path : created_disks) {
       std::error_code ec;
       std::filesystem::remove(path, ec);
@@ -413,10 +447,26 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
     }
     secret_by_disk[disk] = *uuid;
   }
+  // The vTPM (<tvd:vtpm/>): its state made here, encrypted with the key the
+  // master releases, its EK and AK recorded at the master, all before the
+  // VM first runs (docs/host.md "vTPMs").
+  nlohmann::json vtpm_json = nullptr;
+  std::string vtpm_secret;
+  if (vm.tvd.vtpm) {
+    auto made = MakeVtpm(vm, vtpm_uuid, vtpm_secret);
+    if (!made.ok()) {
+      undo();
+      return made.status().WithContext("VM '" + vm.name + "': vTPM");
+    }
+    vtpm_json = std::move(*made);
+  }
   // The measured bytes stay as written; libvirt gets them with the disk
-  // secrets and the proxy's tap names.
+  // secrets, the proxy's tap names and the vTPM.
   auto final_xml = WithDiskSecrets(xml, secret_by_disk);
   if (final_xml.ok()) final_xml = WithTapNames(*final_xml, tap_by_target);
+  if (final_xml.ok() && vm.tvd.vtpm) {
+    final_xml = WithVtpm(*final_xml, vtpm_uuid, vtpm_secret);
+  }
   if (!final_xml.ok()) {
     undo();
     return final_xml.status();
@@ -480,11 +530,58 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
                            {"uuid", record.uuid},
                            {"ports", record.ports},
                            {"nics", nics},
-                           {"encrypted_disks", vm.tvd.encrypted_disks}};
+                           {"encrypted_disks", vm.tvd.encrypted_disks},
+                           {"vtpm", vtpm_json}};
   Report(vm.name, record.uuid, true);
   vms_[vm.name] = std::move(record);
   log::Info("TVD '", config_.tvd, "': attached VM '", vm.name, "'");
   return result;
+}
+
+StatusOr<nlohmann::json> TvdProxy::MakeVtpm(const policy::VmConfig& vm,
+                                            std::string& uuid,
+                                            std::string& secret) {
+  if (vtpms_ == nullptr) {
+    return FailedPrecondition(
+        "this host's proxy has no vTPM storage configured (tvd-proxy "
+        "--vtpm-storage-dir)");
+  }
+  std::string domain_uuid = vm.uuid ? Lower(*vm.uuid) : NewUuid();
+  // The state directory is named by the domain's UUID: one that another
+  // domain has is never touched (a configuration naming another domain's
+  // UUID would otherwise replace that domain's vTPM).
+  TVD_ASSIGN_OR_RETURN(auto domains, hypervisor_.ListDomains());
+  for (const DomainSummary& d : domains) {
+    if (Lower(d.uuid) == domain_uuid) {
+      return AlreadyExists("domain with UUID '" + domain_uuid +
+                           "' already exists as '" + d.name + "'");
+    }
+  }
+  // No domain has it: a state there is left by an attach that died.
+  TVD_RETURN_IF_ERROR(vtpms_->Remove(domain_uuid));
+  TVD_ASSIGN_OR_RETURN(SecureBytes key,
+                       master_.RequestVtpmKey(config_.tvd, vm.name));
+  SecureBytes passphrase = DiskPassphrase(key);
+  key.Clear();
+  auto publics = vtpms_->Create(domain_uuid, passphrase);
+  if (!publics.ok()) {
+    passphrase.Clear();
+    return publics.status();
+  }
+  uuid = domain_uuid;  // from here on, the caller's undo removes the state
+  auto secret_uuid =
+      hypervisor_.DefineVtpmSecret(SecretPrefix(vm.name) + "#vtpm", passphrase);
+  passphrase.Clear();
+  if (!secret_uuid.ok()) return secret_uuid.status();
+  secret = *secret_uuid;
+  Status recorded = master_.RecordVtpm(config_.tvd, vm.name, publics->ek_public,
+                                       publics->ak_public);
+  if (!recorded.ok()) return recorded.WithContext("recording it at the master");
+  log::Info("TVD '", config_.tvd, "': made the vTPM of VM '", vm.name,
+            "' (EK sha256 ", ToHex(Sha256(publics->ek_public)), ")");
+  return nlohmann::json{{"uuid", domain_uuid},
+                        {"ek_sha256", ToHex(Sha256(publics->ek_public))},
+                        {"ak_sha256", ToHex(Sha256(publics->ak_public))}};
 }
 
 Status TvdProxy::RemoveSecrets(const std::string& usage_prefix) {
@@ -518,6 +615,11 @@ Status TvdProxy::DetachVm(const std::string& vm, bool report) {
   Status d = hypervisor_.DestroyAndUndefine(vm);
   if (d.code() != ErrorCode::kNotFound) KeepFirst(first, d);
   KeepFirst(first, RemoveSecrets(SecretPrefix(vm)));
+  // libvirt removes a vTPM's state with its domain; it is checked gone here
+  // (and removed if libvirt left it).
+  if (vtpms_ != nullptr && !it->second.uuid.empty()) {
+    KeepFirst(first, vtpms_->Remove(Lower(it->second.uuid)));
+  }
   vms_.erase(it);
   if (admitted_.vms.contains(vm)) {
     AdmissionRecord next = admitted_;
@@ -571,6 +673,9 @@ Status TvdProxy::Leave() {
       if (d.owner_tvd == config_.tvd) {
         Status s = hypervisor_.DestroyAndUndefine(d.name);
         if (s.code() != ErrorCode::kNotFound) KeepFirst(first, s);
+        if (vtpms_ != nullptr && !d.uuid.empty()) {
+          KeepFirst(first, vtpms_->Remove(Lower(d.uuid)));
+        }
       }
     }
   } else {

@@ -2,6 +2,9 @@
 
 #include <tinyxml2.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "tvd/policy/vm_policy_check.h"
 
 namespace tvd::proxy {
@@ -53,6 +56,13 @@ StatusOr<tinyxml2::XMLElement*> ParseDomain(tinyxml2::XMLDocument& doc,
     return InvalidArgument("domain XML: root element is not <domain>");
   }
   return root;
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
 }
 
 }  // namespace
@@ -174,6 +184,53 @@ StatusOr<std::string> WithDiskSecrets(
     enc->InsertEndChild(secret);
     source->InsertEndChild(enc);
   }
+  tinyxml2::XMLPrinter printer;
+  doc.Print(&printer);
+  return std::string(printer.CStr());
+}
+
+StatusOr<bool> HasTpmDevice(const std::string& domain_xml) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  for (auto* devices = root->FirstChildElement("devices"); devices != nullptr;
+       devices = devices->NextSiblingElement("devices")) {
+    if (devices->FirstChildElement("tpm") != nullptr) return true;
+  }
+  return false;
+}
+
+StatusOr<std::string> WithVtpm(const std::string& domain_xml,
+                               const std::string& uuid,
+                               const std::string& secret_uuid) {
+  TVD_ASSIGN_OR_RETURN(bool has_tpm, HasTpmDevice(domain_xml));
+  if (has_tpm) return InvalidArgument("domain XML: it has a <tpm> already");
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  tinyxml2::XMLElement* id = root->FirstChildElement("uuid");
+  if (id == nullptr) {
+    id = doc.NewElement("uuid");
+    id->SetText(uuid.c_str());
+    tinyxml2::XMLElement* name = root->FirstChildElement("name");
+    if (name != nullptr) {
+      root->InsertAfterChild(name, id);
+    } else {
+      root->InsertFirstChild(id);
+    }
+  } else if (id->GetText() == nullptr ||
+             !EqualsIgnoringCase(uuid, id->GetText())) {
+    return InvalidArgument("domain XML: its <uuid> is not " + uuid);
+  }
+  tinyxml2::XMLElement* devices = root->FirstChildElement("devices");
+  if (devices == nullptr) devices = root->InsertNewChildElement("devices");
+  auto* tpm = devices->InsertNewChildElement("tpm");
+  tpm->SetAttribute("model", "tpm-crb");
+  auto* backend = tpm->InsertNewChildElement("backend");
+  backend->SetAttribute("type", "emulator");
+  backend->SetAttribute("version", "2.0");
+  auto* encryption = backend->InsertNewChildElement("encryption");
+  encryption->SetAttribute("secret", secret_uuid.c_str());
   tinyxml2::XMLPrinter printer;
   doc.Print(&printer);
   return std::string(printer.CStr());

@@ -90,7 +90,8 @@ void TvdSummary(std::ostream& o, const TvdPolicy& p) {
   o << "  VMs:" << (p.vms.empty() ? " none" : "") << "\n";
   for (const VmKnownGood& v : p.vms) {
     o << "    " << v.vm
-      << (p.ReleasesDiskKeyTo(v.vm) ? "  (gets a disk key)" : "") << "\n";
+      << (p.ReleasesDiskKeyTo(v.vm) ? "  (gets a disk key)" : "")
+      << (p.GrantsVtpmTo(v.vm) ? "  (gets a vTPM)" : "") << "\n";
     Measures(o, v.measures, "      ");
   }
   for (const auto& [label, q] :
@@ -129,6 +130,7 @@ void VmSummary(std::ostream& o, const VmConfig& vm) {
   for (const std::string& d : vm.tvd.encrypted_disks) {
     o << "  encrypted disk " << d << "\n";
   }
+  if (vm.tvd.vtpm) o << "  vtpm     yes\n";
   for (const VnetBinding& v : vm.tvd.vnets) {
     o << "  vnet     " << v.target << " -> "
       << (v.network ? *v.network : "(unbound: template)") << "\n";

@@ -436,6 +436,20 @@ void RenderTvdShow(const json& t, std::ostream& out) {
   } else {
     PrintTable(out, {"VM", "HOST", "UUID"}, vms);
   }
+  // vTPM bindings (only in the answer about one TVD).
+  if (t.contains("vtpms")) {
+    std::vector<std::vector<std::string>> vtpms;
+    for (const json& v : Array(t, "vtpms")) {
+      vtpms.push_back({Cell(v, "vm"), Cell(v, "host"), Cell(v, "ek_sha256"),
+                       Cell(v, "created_at")});
+    }
+    out << "\n";
+    if (vtpms.empty()) {
+      out << "no vTPMs\n";
+    } else {
+      PrintTable(out, {"VTPM OF VM", "HOST", "EK SHA-256", "CREATED"}, vtpms);
+    }
+  }
 }
 
 int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
@@ -557,8 +571,8 @@ int RunTvdCommand(const std::vector<std::string>& args, std::ostream& out,
       // Members get the policy without its authorized hosts: they hear of
       // an update only when that copy changed (docs/master.md, section 3).
       out << "updated TVD '" << Cell(j, "updated") << "' (policy digest "
-          << Cell(j, "digest") << ", members' copy "
-          << Cell(j, "member_digest") << ")\n";
+          << Cell(j, "digest") << ", members' copy " << Cell(j, "member_digest")
+          << ")\n";
       break;
     case TvdVerb::kRemove:
       out << "removed TVD '" << Cell(j, "removed")

@@ -10,8 +10,11 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -110,6 +113,14 @@ struct CommandResult {
 StatusOr<CommandResult> RunCommand(
     const ProcessOptions& options,
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The read end of a pipe (close-on-exec) that holds `secret` and is closed
+// for writing: a child's stdin_fd for a key that must not appear in argv or
+// a file. The caller closes it. `secret` must fit the pipe's buffer (64
+// KiB; keys and passphrases do). Errors: the errno of pipe2, or of the
+// write as "writing WHAT to a pipe".
+StatusOr<int> PipeHolding(std::span<const std::uint8_t> secret,
+                          std::string_view what);
 
 // Shorthand: run argv, return OK only when it exits 0; the error names the
 // command and carries its stderr.

@@ -189,6 +189,11 @@ std::string ToJson(const TvdPolicy& p, int indent) {
       {"gateways", std::move(gateways)},
       {"key-release", {{"disk-key", SortedStrings(p.disk_key_vms)}}},
   };
+  // Only when present, so policies without vTPMs keep their digest.
+  if (p.vtpm_all_vms) j["key-release"]["vtpm-all-vms"] = true;
+  if (!p.vtpm_vms.empty()) {
+    j["key-release"]["vtpm"] = SortedStrings(p.vtpm_vms);
+  }
   // Only when present, so policies without quotas keep their digest.
   auto limits_json = [](const QuotaLimits& q) {
     Json out = Json::object();
@@ -233,7 +238,8 @@ std::string ToJson(const VmConfig& vm, int indent) {
         {"encrypted-disks", SortedStrings(vm.tvd.encrypted_disks)},
         {"vnets", std::move(vnets)}}},
   };
-  // Only when present, so configurations without it keep their form.
+  // Only when present, so configurations without them keep their form.
+  if (vm.tvd.vtpm) j["tvd"]["vtpm"] = true;
   if (!vm.tvd.encrypted_disk_create_mib.empty()) {
     Json sizes = Json::object();
     for (const auto& [target, mib] : vm.tvd.encrypted_disk_create_mib) {

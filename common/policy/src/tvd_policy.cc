@@ -28,6 +28,12 @@ bool TvdPolicy::ReleasesDiskKeyTo(std::string_view vm_name) const {
          disk_key_vms.end();
 }
 
+bool TvdPolicy::GrantsVtpmTo(std::string_view vm_name) const {
+  if (FindVm(vm_name) == nullptr) return false;
+  return vtpm_all_vms ||
+         std::find(vtpm_vms.begin(), vtpm_vms.end(), vm_name) != vtpm_vms.end();
+}
+
 namespace {
 bool AllowsOneWay(const TvdPolicy& from, const TvdPolicy& to,
                   std::string_view vm) {

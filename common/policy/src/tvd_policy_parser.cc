@@ -90,6 +90,13 @@ class PolicyReader {
                                " has no known-good measurements in <vms>");
       }
     }
+    for (const auto& [vm, line] : vtpm_lines_) {
+      if (policy_.FindVm(vm) == nullptr) {
+        return PolicyError(file_, line,
+                           "<vtpm>: VM " + Quote(vm) +
+                               " has no known-good measurements in <vms>");
+      }
+    }
     return std::move(policy_);
   }
 
@@ -314,6 +321,7 @@ class PolicyReader {
     TVD_RETURN_IF_ERROR(r.AllowOnly({}));
     return r.ForEachChild([&](const tinyxml2::XMLElement& e) -> Status {
       ElementReader c(e, file_);
+      if (c.name() == "vtpm") return Vtpm(c);
       if (c.name() != "disk-key") return r.UnknownChild(e);
       TVD_RETURN_IF_ERROR(c.AllowOnly({"vm"}));
       TVD_RETURN_IF_ERROR(c.Empty());
@@ -325,6 +333,29 @@ class PolicyReader {
       policy_.disk_key_vms.push_back(std::move(vm));
       return Status::Ok();
     });
+  }
+
+  // <vtpm/> (every VM of the TVD) at most once; <vtpm vm="..."/> once per
+  // VM, which must have known-good measurements (checked at the end).
+  Status Vtpm(const ElementReader& c) {
+    TVD_RETURN_IF_ERROR(c.AllowOnly({"vm"}));
+    TVD_RETURN_IF_ERROR(c.Empty());
+    if (!c.Optional("vm")) {
+      if (vtpm_all_line_ != 0) {
+        return c.Error("duplicate <vtpm/> for every VM (first at line " +
+                       std::to_string(vtpm_all_line_) + ")");
+      }
+      vtpm_all_line_ = c.line();
+      policy_.vtpm_all_vms = true;
+      return Status::Ok();
+    }
+    TVD_ASSIGN_OR_RETURN(std::string vm, VmName(c, "vm"));
+    if (auto [it, fresh] = vtpm_lines_.emplace(vm, c.line()); !fresh) {
+      return c.Error("duplicate vTPM rule for VM " + Quote(vm) +
+                     " (first at line " + std::to_string(it->second) + ")");
+    }
+    policy_.vtpm_vms.push_back(std::move(vm));
+    return Status::Ok();
   }
 
   // <quotas> holds at most one <per-host> and one <total> (at least one of
@@ -399,6 +430,8 @@ class PolicyReader {
   std::string_view file_;
   TvdPolicy policy_;
   std::map<std::string, int> disk_key_lines_;
+  std::map<std::string, int> vtpm_lines_;
+  int vtpm_all_line_ = 0;
 };
 
 }  // namespace

@@ -282,6 +282,7 @@ class VmConfigReader {
     std::map<std::string, int> measure_lines;
     std::map<std::string, int> encryption_lines;
     std::map<std::string, int> vnet_lines;
+    int vtpm_line = 0;
     return r.ForEachChild([&](const tinyxml2::XMLElement& e) -> Status {
       ElementReader c(e, file_);
       if (c.name() == Prefixed("measure")) {
@@ -325,6 +326,17 @@ class VmConfigReader {
         }
         vm_.tvd.encrypted_disks.push_back(std::move(target));
         lines_.encryptions.push_back(c.line());
+        return Status::Ok();
+      }
+      if (c.name() == Prefixed("vtpm")) {
+        TVD_RETURN_IF_ERROR(c.AllowOnly({}));
+        TVD_RETURN_IF_ERROR(c.Empty());
+        if (vtpm_line != 0) {
+          return c.Error("duplicate vtpm (first at line " +
+                         std::to_string(vtpm_line) + ")");
+        }
+        vtpm_line = c.line();
+        vm_.tvd.vtpm = true;
         return Status::Ok();
       }
       if (c.name() == Prefixed("vnet")) {

@@ -74,6 +74,10 @@ Status CheckVmAgainstPolicies(const VmConfig& vm, const TvdPolicy& owner,
                             "' is encrypted but " + tvd +
                             " releases no disk key to this VM");
   }
+  if (vm.tvd.vtpm && !owner.GrantsVtpmTo(vm.name)) {
+    return PermissionDenied(who + ": asks for a vTPM but " + tvd +
+                            " gives this VM none");
+  }
   return Status::Ok();
 }
 

@@ -162,26 +162,62 @@ Status MasterClient::Leave(const std::string& tvd, const std::string& reason) {
       .status();
 }
 
-StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
-                                                    const std::string& vm) {
-  // The master attests this very connection before it sends the key: the
-  // quote is bound to this connection's TLS exporter.
+StatusOr<Frame> MasterClient::AttestedRequest(
+    MessageType type, std::span<const std::uint8_t> payload,
+    MessageType expected) const {
+  // The master attests this very connection before it answers: the quote
+  // is bound to this connection's TLS exporter.
   TVD_ASSIGN_OR_RETURN(channel::ConnectionPtr conn, Connect());
   attest::SessionTimeouts t{options_.io_timeout, options_.io_timeout};
-  TVD_RETURN_IF_ERROR(conn->WriteFrame(
-      MessageType::kDiskKeyRequest, Encode(DiskKeyRequest{tvd, vm}), t.write));
+  TVD_RETURN_IF_ERROR(conn->WriteFrame(type, payload, t.write));
   TVD_RETURN_IF_ERROR(attest::AnswerChallenge(*conn, attester_, t));
-  auto answer = conn->ReadExpected(MessageType::kDiskKeyGrant, t.read);
+  auto answer = conn->ReadExpected(expected, t.read);
   conn->Close();
-  TVD_ASSIGN_OR_RETURN(Frame frame, std::move(answer));
-  auto decoded = DecodeDiskKeyGrant(frame.payload);
+  return answer;
+}
+
+namespace {
+
+// Decodes a key grant from `frame` (whose payload is wiped) and checks it
+// answers tvd/vm.
+template <typename Grant, typename DecodeFn>
+StatusOr<Grant> DecodeGrant(Frame frame, DecodeFn decode, std::string_view name,
+                            const std::string& tvd, const std::string& vm) {
+  auto decoded = decode(frame.payload);
   OPENSSL_cleanse(frame.payload.data(), frame.payload.size());
-  TVD_ASSIGN_OR_RETURN(DiskKeyGrant grant, std::move(decoded));
+  TVD_ASSIGN_OR_RETURN(Grant grant, std::move(decoded));
   if (grant.tvd != tvd || grant.vm != vm) {
-    return ProtocolError("DiskKeyGrant is for " + grant.tvd + "/" + grant.vm +
-                         ", asked for " + tvd + "/" + vm);
+    return ProtocolError(std::string(name) + " is for " + grant.tvd + "/" +
+                         grant.vm + ", asked for " + tvd + "/" + vm);
   }
   return grant;
+}
+
+}  // namespace
+
+StatusOr<DiskKeyGrant> MasterClient::RequestDiskKey(const std::string& tvd,
+                                                    const std::string& vm) {
+  TVD_ASSIGN_OR_RETURN(Frame frame,
+                       AttestedRequest(MessageType::kDiskKeyRequest,
+                                       Encode(DiskKeyRequest{tvd, vm}),
+                                       MessageType::kDiskKeyGrant));
+  return DecodeGrant<DiskKeyGrant>(std::move(frame), DecodeDiskKeyGrant,
+                                   "DiskKeyGrant", tvd, vm);
+}
+
+StatusOr<VtpmKeyGrant> MasterClient::RequestVtpmKey(const std::string& tvd,
+                                                    const std::string& vm) {
+  TVD_ASSIGN_OR_RETURN(Frame frame,
+                       AttestedRequest(MessageType::kVtpmKeyRequest,
+                                       Encode(VtpmKeyRequest{tvd, vm}),
+                                       MessageType::kVtpmKeyGrant));
+  return DecodeGrant<VtpmKeyGrant>(std::move(frame), DecodeVtpmKeyGrant,
+                                   "VtpmKeyGrant", tvd, vm);
+}
+
+Status MasterClient::RecordVtpm(const VtpmRecord& record) {
+  return Request(MessageType::kVtpmRecord, Encode(record), MessageType::kAck)
+      .status();
 }
 
 Status MasterClient::ClaimUsage(const UsageClaim& claim) {

@@ -218,6 +218,27 @@ std::vector<std::uint8_t> Encode(const DiskKeyGrant& m) {
   return w.Take();
 }
 
+std::vector<std::uint8_t> Encode(const VtpmKeyRequest& m) {
+  return Encode(DiskKeyRequest{m.tvd, m.vm});
+}
+
+std::vector<std::uint8_t> Encode(const VtpmKeyGrant& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.Bytes(m.key.view());
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const VtpmRecord& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.Bytes(m.ek_public);
+  w.Bytes(m.ak_public);
+  return w.Take();
+}
+
 std::vector<std::uint8_t> Encode(const VmReport& m) {
   WireWriter w;
   w.String(m.tvd);
@@ -399,6 +420,42 @@ StatusOr<DiskKeyGrant> DecodeDiskKeyGrant(std::span<const std::uint8_t> in) {
         TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
         TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
         TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kDiskKeySize, false));
+        return Status::Ok();
+      });
+}
+
+StatusOr<VtpmKeyRequest> DecodeVtpmKeyRequest(
+    std::span<const std::uint8_t> in) {
+  return Decode<VtpmKeyRequest>("VtpmKeyRequest", in,
+                                [](WireReader& r, VtpmKeyRequest& m) -> Status {
+                                  TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+                                  TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+                                  return Status::Ok();
+                                });
+}
+
+StatusOr<VtpmKeyGrant> DecodeVtpmKeyGrant(std::span<const std::uint8_t> in) {
+  return Decode<VtpmKeyGrant>(
+      "VtpmKeyGrant", in, [](WireReader& r, VtpmKeyGrant& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(m.key, GetKey(r, "key", kVtpmKeySize, false));
+        return Status::Ok();
+      });
+}
+
+StatusOr<VtpmRecord> DecodeVtpmRecord(std::span<const std::uint8_t> in) {
+  return Decode<VtpmRecord>(
+      "VtpmRecord", in, [](WireReader& r, VtpmRecord& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        for (auto [field, out] : {std::pair{"ek_public", &m.ek_public},
+                                  std::pair{"ak_public", &m.ak_public}}) {
+          TVD_ASSIGN_OR_RETURN(*out, r.Bytes(field, kMaxTpmPublic));
+          if (out->empty()) {
+            return ProtocolError("field '" + std::string(field) + "' is empty");
+          }
+        }
         return Status::Ok();
       });
 }

@@ -30,6 +30,17 @@ void DecodeAll(const Json& row) {
       __builtin_trap();
     }
   }
+  if (auto key = rows::DecodeVtpmKey(row); key.ok()) {
+    if (rows::Hex(*key) != row["key_wrapped_hex"].get<std::string>()) {
+      __builtin_trap();
+    }
+  }
+  if (auto b = rows::DecodeVtpmBinding(row); b.ok()) {
+    if (rows::Hex(b->ek_public) != row["ek_hex"].get<std::string>() ||
+        rows::Hex(b->ak_public) != row["ak_hex"].get<std::string>()) {
+      __builtin_trap();
+    }
+  }
   (void)rows::DecodeQuotaUsage(row);
   (void)rows::DecodeAudit(row);
   (void)rows::DecodeIdentity(row);

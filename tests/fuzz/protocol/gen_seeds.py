@@ -43,6 +43,12 @@ seeds = {
         struct.pack('>4Q', 0, 2, 2 << 20, 0),
     'usage_report': bytes([13]) + s('blue') + struct.pack('>4Q', 1, 0, 0, 1 << 30) +
         struct.pack('>4Q', 0, 0, 0, 0),
+    'vtpm_key_request': bytes([14]) + s('blue') + s('web1'),
+    'vtpm_key_grant': bytes([15]) + s('blue') + s('web1') + s(K),
+    'vtpm_record': bytes([16]) + s('blue') + s('web1') + s(bytes(range(64))) +
+        s(bytes(range(100, 164))),
+    'bad_vtpm_record_empty_ak': bytes([16]) + s('blue') + s('web1') +
+        s(bytes(range(64))) + s(b''),
     'bad_truncated': bytes([1]) + s('blue')[:6],
     'bad_members_unsorted': bytes([1]) + s('blue') + s('<tvd-policy/>') + s(D) +
         struct.pack('>Q', 2) + s(K) + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) +

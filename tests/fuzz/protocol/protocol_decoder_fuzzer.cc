@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   using namespace tvd::protocol;
   if (size == 0) return 0;
   std::span<const std::uint8_t> p(data + 1, size - 1);
-  switch (data[0] % 14) {
+  switch (data[0] % 17) {
     case 0:
       Check(DecodeJoinRequest(p), p);
       break;
@@ -88,6 +88,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       break;
     case 13:
       Check(DecodeUsageClaim(p), p);
+      break;
+    case 14:
+      Check(DecodeVtpmKeyRequest(p), p);
+      break;
+    case 15:
+      Check(DecodeVtpmKeyGrant(p), p);
+      break;
+    case 16:
+      Check(DecodeVtpmRecord(p), p);
       break;
   }
   return 0;

@@ -73,7 +73,8 @@ std::string GuestXml(const Guest& g, const GuestImage& image,
                          : " create-mib='" + std::to_string(g.create_mib) +
                                "'") +
                     "/>\n") +
-         "      <tvd:vnet target='" + g.vm.port + "' network='" + g.vm.network +
+         (g.vtpm ? "      <tvd:vtpm/>\n" : "") + "      <tvd:vnet target='" +
+         g.vm.port + "' network='" + g.vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
          "  </metadata>\n"
@@ -84,8 +85,10 @@ Guest MakeGuest(const std::string& dir, const GuestImage& image,
                 const std::string& name, const std::string& tvd,
                 const std::string& port, const std::string& mac,
                 const std::string& ip, const std::string& encrypted_disk,
-                std::uint64_t create_mib) {
+                std::uint64_t create_mib, bool vtpm) {
   Guest g;
+  g.vtpm = vtpm;
+  g.vm.vtpm = vtpm;
   g.encrypted_disk = encrypted_disk;
   g.create_mib = create_mib;
   g.vm.encrypted = !encrypted_disk.empty();
@@ -167,8 +170,13 @@ void GuestHostTest::TearDown() {
   }
 }
 
+std::string GuestHostTest::VtpmStorageDir() {
+  return libvirtd_->dir() + "/lib/swtpm";
+}
+
 std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
-                                                  FakeMaster& master) {
+                                                  FakeMaster& master,
+                                                  VtpmStates* vtpms) {
   auto& store = stores_[tvd];
   if (!store) {
     store = std::make_unique<FileAdmissionStore>(dir_.path() + "/state", tvd,
@@ -179,7 +187,7 @@ std::unique_ptr<TvdProxy> GuestHostTest::NewProxy(const std::string& tvd,
                   .local_host = "host-a",
                   .local_address = host_->address()},
       master, *hypervisor_, network_->network(), cache_, *store,
-      std::make_shared<SteadyClock>());
+      std::make_shared<SteadyClock>(), vtpms);
 }
 
 std::vector<std::string> GuestHostTest::Domains() {

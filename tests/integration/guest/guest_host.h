@@ -46,6 +46,9 @@ struct Guest {
   // When non-zero, its <tvd:encryption create-mib>: the proxy creates the
   // disk with this size when it is missing.
   std::uint64_t create_mib = 0;
+  // <tvd:vtpm/>: the proxy gives the guest a vTPM (vm.vtpm: the policy
+  // MakePolicy writes gives it one).
+  bool vtpm = false;
 };
 
 // The domain XML of a guest; `measures` are <tvd:measure> lines.
@@ -58,7 +61,7 @@ Guest MakeGuest(const std::string& dir, const tvd::testing::GuestImage& image,
                 const std::string& name, const std::string& tvd,
                 const std::string& port, const std::string& mac,
                 const std::string& ip, const std::string& encrypted_disk = "",
-                std::uint64_t create_mib = 0);
+                std::uint64_t create_mib = 0, bool vtpm = false);
 
 class GuestHostTest : public ::testing::Test {
  protected:
@@ -68,9 +71,12 @@ class GuestHostTest : public ::testing::Test {
   void TearDown() override;
 
   // A proxy of `tvd` on the test host, talking to `master`; its admission
-  // record is in the test's directory.
-  std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd,
-                                     FakeMaster& master);
+  // record is in the test's directory. With `vtpms` (on VtpmStorageDir()),
+  // it gives VMs with <tvd:vtpm/> their vTPM.
+  std::unique_ptr<TvdProxy> NewProxy(const std::string& tvd, FakeMaster& master,
+                                     VtpmStates* vtpms = nullptr);
+  // libvirtd's swtpm storage directory as the test sees it.
+  static std::string VtpmStorageDir();
   // Names of every domain libvirtd has, sorted.
   std::vector<std::string> Domains();
   bool TapExists(const std::string& name);

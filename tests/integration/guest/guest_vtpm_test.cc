@@ -1,196 +1,155 @@
-// The deep quote in a real guest: QEMU (TCG) with a vTPM (swtpm, tpm-crb)
-// and the attestation agent on the virtio-serial port org.tvd.attest.0,
-// started directly (no libvirt), the image of testbed/guest/build-guest.sh.
-// The guest extends PCR 16 with its own tool; a quote over a nonce arrives
-// on the host socket; the AK is then read from the same swtpm state (as the
-// proxy does when it creates the vTPM) and the whole chain verifies, shows
-// the extended PCR, and fails for an evicted host.
+// A vTPM per TVD VM with a real guest (issue 16; GuestHostTest: real
+// libvirtd with QEMU and swtpm, the real TvdProxy, the FakeMaster releasing
+// the VM's vTPM state key): the proxy makes the vTPM's state before the
+// first start, libvirt's swtpm runs on it with the released key (an
+// ephemeral, private secret of usage type vtpm) and the guest boots with a
+// tpm-crb device; the state file on the host is encrypted; the EK recorded
+// at the master is the EK of that very state; after the host leaves the
+// TVD, the state directory and the secret are gone. One boot for the whole
+// scenario.
 #include <gtest/gtest.h>
-#include <unistd.h>
+#include <libvirt/libvirt.h>
+#include <sys/stat.h>
 
 #include <filesystem>
-#include <thread>
+#include <fstream>
+#include <iterator>
 
-#include "guest_util.h"
-#include "tvd/attest/deep_quote.h"
-#include "tvd/attest/guest_quote_client.h"
-#include "tvd/guest_agent/vtpm_client.h"
-#include "tvd/hex.h"
-#include "tvd/log.h"
-#include "tvd/process.h"
-#include "tvd/testing/files.h"
-#include "tvd/testing/status_matchers.h"
-#include "tvd/testing/swtpm.h"
+#include "guest_host.h"
+#include "tvd/attest/esys_tpm.h"
+#include "tvd/attest/swtpm_process.h"
+#include "tvd/proxy/disk_passphrase.h"
+#include "tvd/proxy/vtpm_state.h"
 
-namespace tvd::testing {
+namespace tvd::proxy::testing {
 namespace {
 
-class GuestVtpmTest : public ::testing::Test {
+class GuestVtpmTest : public GuestHostTest {
  protected:
-  void SetUp() override {
-    auto image = BuildGuestImage();
-    ASSERT_THAT(image, IsOk());
-    std::string tmpl =
-        "/tmp/tvd-guest-vtpm-" + std::to_string(::getpid()) + "-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directory(dir_ + "/tpm");
-
-    ProcessOptions tpm;
-    tpm.argv = {"swtpm",
-                "socket",
-                "--tpm2",
-                "--tpmstate",
-                "dir=" + dir_ + "/tpm",
-                "--ctrl",
-                "type=unixio,path=" + dir_ + "/swtpm.sock"};
-    tpm.stdout_path = dir_ + "/swtpm.out";
-    tpm.stderr_path = dir_ + "/swtpm.out";
-    auto sw = ChildProcess::Start(tpm);
-    ASSERT_THAT(sw, IsOk());
-    swtpm_ = std::move(*sw);
-    for (int i = 0; i < 500 && !std::filesystem::exists(dir_ + "/swtpm.sock");
-         ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_TRUE(std::filesystem::exists(dir_ + "/swtpm.sock"));
-
-    serial_ = dir_ + "/ttyS0.sock";
-    attest_ = dir_ + "/attest.sock";
-    ProcessOptions vm;
-    vm.argv = GuestQemuArgv(*image, "console=ttyS0 tvd.name=vtpm-guest");
-    vm.argv.insert(
-        vm.argv.end(),
-        {"-chardev", "socket,id=chrtpm,path=" + dir_ + "/swtpm.sock", "-tpmdev",
-         "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
-         "-device", "virtio-serial-pci", "-chardev",
-         "socket,id=attest,path=" + attest_ + ",server=on,wait=off", "-device",
-         "virtserialport,chardev=attest,name=org.tvd.attest.0", "-serial",
-         "unix:" + serial_ + ",server=on,wait=off"});
-    vm.stdout_path = dir_ + "/qemu.out";
-    vm.stderr_path = dir_ + "/qemu.out";
-    auto qemu = ChildProcess::Start(vm);
-    ASSERT_THAT(qemu, IsOk());
-    qemu_ = std::move(*qemu);
-    auto boot = WaitForGuestShell(serial_, std::chrono::seconds(90));
-    ASSERT_THAT(boot, IsOk()) << ReadLog("qemu.out");
-    log::Info("vTPM guest boot to shell prompt (QEMU TCG): ", boot->count(),
-              " ms");
-  }
-
-  void TearDown() override {
-    (void)qemu_.Stop(std::chrono::seconds(5));
-    (void)swtpm_.Stop(std::chrono::seconds(2));
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::string ReadLog(const std::string& name) const {
-    return ReadFileOrEmpty(dir_ + "/" + name);
-  }
-
-  std::string dir_;
-  std::string serial_;
-  std::string attest_;
-  ChildProcess swtpm_;
-  ChildProcess qemu_;
+  // A member, so that it outlives TearDown's Leave of the proxy.
+  FakeMaster master_{MakePolicy("blue", 32, {})};
+  std::unique_ptr<SwtpmVtpmStates> vtpms_ =
+      std::make_unique<SwtpmVtpmStates>(VtpmStorageDir());
 };
 
-TEST_F(GuestVtpmTest, GuestExtendsAPcrAndTheTenantsVerificationShowsIt) {
-  auto agent = GuestExec(serial_, "ls /dev/virtio-ports/ /dev/tpmrm0");
-  ASSERT_THAT(agent, IsOk());
-  ASSERT_EQ(agent->exit_status, 0) << agent->out << agent->err;
+std::vector<std::uint8_t> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
-  attest::tpmwire::PcrDigest d{};
-  d.fill(0x3c);
-  auto extend = GuestExec(
-      serial_, "tvd-guest-attest --tpm /dev/tpmrm0 extend 16 " + ToHex(d));
-  ASSERT_THAT(extend, IsOk());
-  ASSERT_EQ(extend->exit_status, 0) << extend->out << extend->err;
-
-  attest::GuestQuoteRequest request;
-  request.nonce.assign(32, 0);
-  for (std::size_t i = 0; i < 32; ++i) {
-    request.nonce[i] = static_cast<std::uint8_t>(0x80 + i);
+// The live domain XML as libvirt reports it.
+std::string LiveXml(const std::string& uri, const std::string& name) {
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (conn == nullptr) return "";
+  std::string out;
+  if (virDomainPtr dom = virDomainLookupByName(conn, name.c_str())) {
+    if (char* xml = virDomainGetXMLDesc(dom, 0)) {
+      out = xml;
+      ::free(xml);
+    }
+    virDomainFree(dom);
   }
-  request.pcrs = {0, 16};
-  auto answer =
-      attest::AskGuestForQuote(attest_, request, std::chrono::seconds(60));
-  ASSERT_THAT(answer, IsOk())
-      << GuestExec(serial_, "cat /tmp/tvd-guest-attest.log")->out;
-  // zeros || d, the extend's input.
-  std::vector<std::uint8_t> chain(64, 0);
-  std::copy(d.begin(), d.end(), chain.begin() + 32);
-  ASSERT_EQ(answer->pcrs.size(), 2u);
-  EXPECT_EQ(answer->pcrs[1].value, Sha256(chain));
-  // A request the format refuses never leaves the host.
-  request.pcrs = {};
-  EXPECT_THAT(
-      attest::AskGuestForQuote(attest_, request, std::chrono::seconds(60)),
-      StatusIs(ErrorCode::kInvalidArgument, "guest quote request: no PCR"));
+  virConnectClose(conn);
+  return out;
+}
 
-  // The vTPM as the proxy sees it at creation: its EK and AK from the
-  // state, with the VM stopped.
-  (void)qemu_.Stop(std::chrono::seconds(5));
-  (void)swtpm_.Stop(std::chrono::seconds(2));
-  auto state = SwtpmInstance::StartOn(dir_ + "/tpm");
-  ASSERT_THAT(state, IsOk());
-  std::vector<std::uint8_t> ek, ak;
+// The usage type of the secret `uuid` (VIR_SECRET_USAGE_TYPE_*), -1 when
+// there is none.
+int SecretUsageType(const std::string& uri, const std::string& uuid) {
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (conn == nullptr) return -1;
+  int type = -1;
+  if (virSecretPtr s = virSecretLookupByUUIDString(conn, uuid.c_str())) {
+    type = virSecretGetUsageType(s);
+    virSecretFree(s);
+  }
+  virConnectClose(conn);
+  return type;
+}
+
+TEST_F(GuestVtpmTest, TheGuestRunsWithAnEncryptedVtpmWhoseEkTheMasterHolds) {
+  Guest g = MakeGuest(dir_.path(), *image_, "blue-t", "blue", "bluet0",
+                      "52:54:00:00:0e:1a", "198.18.9.30", "", 0,
+                      /*vtpm=*/true);
+  master_.policy_ = MakePolicy("blue", 32, {g.vm});
+  ASSERT_TRUE(master_.policy_.GrantsVtpmTo("blue-t"));
+  blue_proxy_ = NewProxy("blue", master_, vtpms_.get());
+  ASSERT_TRUE(blue_proxy_->Join().ok());
+  auto attached = blue_proxy_->Attach(g.vm.config_path);
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  const std::string uuid = (*attached)["vtpm"]["uuid"];
+  ASSERT_EQ(master_.vtpm_records.size(), 1u);
+  const protocol::VtpmRecord& record = master_.vtpm_records[0];
+
+  // libvirt runs the guest with the proxy's vTPM: tpm-crb, swtpm emulator,
+  // the state encrypted with a secret of usage type vtpm.
+  auto boot =
+      tvd::testing::WaitForGuestShell(g.socket, std::chrono::seconds(60));
+  ASSERT_TRUE(boot.ok()) << boot.status();
+  const std::string live =
+      LiveXml(libvirtd_->ClientUri("qemu:///system"), "blue-t");
+  EXPECT_NE(live.find("<tpm model='tpm-crb'>"), std::string::npos) << live;
+  EXPECT_NE(live.find("<backend type='emulator' version='2.0'>"),
+            std::string::npos)
+      << live;
+  auto secrets = hypervisor_->ListSecrets("tvd/blue/blue-t/#vtpm");
+  ASSERT_TRUE(secrets.ok()) << secrets.status();
+  ASSERT_EQ(secrets->size(), 1u);
+  EXPECT_NE(live.find("<encryption secret='" + secrets->front() + "'/>"),
+            std::string::npos)
+      << live;
+  EXPECT_EQ(SecretUsageType(libvirtd_->ClientUri("secret:///system"),
+                            secrets->front()),
+            VIR_SECRET_USAGE_TYPE_VTPM);
+
+  // The state on the host: swtpm's, made over to libvirt's swtpm user,
+  // encrypted (header flag; none of the long zero runs of a plain state).
+  const std::string state_dir = vtpms_->StateDir(uuid);
+  const std::string permall = state_dir + "/tpm2-00.permall";
+  std::vector<std::uint8_t> blob = ReadAll(permall);
+  ASSERT_GT(blob.size(), 1000u) << permall;
+  EXPECT_EQ(blob[5] & 0x1, 0x1) << "swtpm state header flags say plaintext";
+  std::size_t run = 0, longest = 0;
+  for (std::size_t i = 10; i < blob.size(); ++i) {
+    run = blob[i] == 0 ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  EXPECT_LT(longest, 16u);
+  struct stat st {};
+  ASSERT_EQ(::stat(state_dir.c_str(), &st), 0);
+  EXPECT_NE(st.st_uid, 0u) << "libvirt left the state root's";
+
+  // The EK the master holds is the EK of this state: a private swtpm on a
+  // copy of it, with the released key, shows the same one.
+  const std::string copy = dir_.path() + "/vtpm-copy";
+  std::filesystem::create_directory(copy);
+  std::filesystem::copy_file(permall, copy + "/tpm2-00.permall");
+  SecureBytes passphrase = DiskPassphrase(
+      SecureBytes(std::span<const std::uint8_t>(master_.vtpm_key)));
   {
-    auto esys = (*state)->Open();
-    ASSERT_THAT(esys, IsOk());
-    auto e = (*esys)->EkPublic();
-    ASSERT_THAT(e, IsOk());
-    ek = *e;
+    attest::SwtpmProcessOptions o;
+    o.state_dir = copy;
+    o.passphrase = &passphrase;
+    auto swtpm = attest::SwtpmProcess::Start(o);
+    ASSERT_TRUE(swtpm.ok()) << swtpm.status();
+    attest::EsysTpmOptions t;
+    t.tcti = swtpm->tcti();
+    t.ak_label = protocol::kVtpmAkLabel;
+    auto tpm = attest::EsysTpm::Open(t);
+    ASSERT_TRUE(tpm.ok()) << tpm.status();
+    EXPECT_EQ(*(*tpm)->EkPublic(), record.ek_public);
+    EXPECT_EQ(*(*tpm)->AkPublic(), record.ak_public);
   }
-  {
-    auto tpm = guest_agent::OpenTpm("tcp:127.0.0.1:" +
-                                    std::to_string((*state)->port()));
-    ASSERT_THAT(tpm, IsOk());
-    guest_agent::VtpmClient client(std::move(*tpm));
-    auto a = client.AkPublic();
-    ASSERT_THAT(a, IsOk());
-    ak = *a;
-  }
-  EXPECT_EQ(answer->ak_public, ak);
+  std::filesystem::remove_all(copy);
 
-  auto ca = pki::CreateCa("vdc-test", pki::Validity::ForDays(1));
-  ASSERT_THAT(ca, IsOk());
-  auto master = pki::IssueCertificate(*ca, pki::Role::kHost, "tvd-master",
-                                      pki::Validity::ForDays(1));
-  ASSERT_THAT(master, IsOk());
-  auto now = std::chrono::system_clock::now();
-  attest::VtpmBinding binding{"blue", "web1", "node1",
-                              ek,     ak,     attest::ToUnixSeconds(now) - 120};
-  attest::HostAttestationSummary host;
-  host.host = "node1";
-  host.last_good = attest::ToUnixSeconds(now) - 5;
-  std::vector<std::uint8_t> nonce(32);
-  for (std::size_t i = 0; i < 32; ++i) {
-    nonce[i] = static_cast<std::uint8_t>(0x80 + i);
-  }
-  attest::DeepQuoteExpectation want;
-  want.tvd = "blue";
-  want.vm = "web1";
-  want.nonce = nonce;
-  auto statement =
-      attest::IssueVtpmStatement(binding, host, nonce, now, *master);
-  ASSERT_THAT(statement, IsOk());
-  attest::DeepQuoteEvidence evidence{*statement, *answer};
-  auto verified = attest::VerifyDeepQuote(evidence, ca->cert_pem, want, now);
-  ASSERT_THAT(verified, IsOk());
-  ASSERT_EQ(verified->pcrs.size(), 2u);
-  EXPECT_EQ(verified->pcrs[1].index, 16u);
-  EXPECT_EQ(verified->pcrs[1].value, Sha256(chain));
-
-  // The same guest on a host the master has evicted.
-  host.state = attest::HostMembership::kEvicted;
-  auto evicted = attest::IssueVtpmStatement(binding, host, nonce, now, *master);
-  ASSERT_THAT(evicted, IsOk());
-  EXPECT_THAT(
-      attest::VerifyDeepQuote({*evicted, *answer}, ca->cert_pem, want, now),
-      StatusIs(ErrorCode::kPermissionDenied, "host node1 is evicted"));
+  // The host leaves: the VM, its vTPM state and its secret are gone.
+  ASSERT_TRUE(blue_proxy_->Leave().ok());
+  EXPECT_TRUE(Domains().empty());
+  EXPECT_FALSE(std::filesystem::exists(VtpmStorageDir() + "/" + uuid));
+  secrets = hypervisor_->ListSecrets("");
+  ASSERT_TRUE(secrets.ok()) << secrets.status();
+  EXPECT_TRUE(secrets->empty());
 }
 
 }  // namespace
-}  // namespace tvd::testing
+}  // namespace tvd::proxy::testing

@@ -547,6 +547,104 @@ TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
   EXPECT_EQ(blob.find(key), std::string::npos);
 }
 
+// Issue 16: a vTPM's state key and its EK binding, only for an attested
+// member, for a VM the policy gives a vTPM, that does not run elsewhere;
+// bad evidence is refused with nothing stored; the binding leaves with its
+// host.
+TEST_F(MasterTest, VtpmKeysAndBindingsOnlyForAttestedMembersOfTheirVms) {
+  SimHost& a = *hosts_[0];
+  SimHost& b = *hosts_[1];
+  auto ek = a.tpm->EkPublic();
+  auto ak = a.tpm->AkPublic();
+  ASSERT_TRUE(ek.ok() && ak.ok());
+  const protocol::VtpmRecord record{"blue", "web1", *ek, *ak};
+  const Status not_member = PermissionDenied(
+      "peer: host node1 has no attested member channel for TVD blue");
+  EXPECT_EQ(a.client->RequestVtpmKey("blue", "web1").status(), not_member);
+  EXPECT_EQ(a.client->RecordVtpm(record), not_member);
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(Join(b, "blue", "198.18.0.2").ok());
+  b.StartServing();
+  EXPECT_EQ(a.client->RequestVtpmKey("blue", "web2").status(),
+            PermissionDenied("peer: the policy of TVD blue gives VM web2 no "
+                             "vTPM"));
+  EXPECT_EQ(a.client->RequestVtpmKey("blue", "ghost").status(),
+            PermissionDenied("peer: VM ghost is not in the policy of TVD "
+                             "blue"));
+  EXPECT_EQ(a.client->RecordVtpm({"blue", "web2", *ek, *ak}),
+            PermissionDenied("peer: the policy of TVD blue gives VM web2 no "
+                             "vTPM"));
+  EXPECT_EQ(a.client->RecordVtpm(record),
+            FailedPrecondition("peer: the master released no vTPM key for VM "
+                               "web1 of TVD blue (ask for it first)"));
+  auto k1 = a.client->RequestVtpmKey("blue", "web1");
+  ASSERT_TRUE(k1.ok()) << k1.status().ToString();
+  EXPECT_EQ(k1->key.size(), 32u);
+  auto k2 = a.client->RequestVtpmKey("blue", "web1");
+  ASSERT_TRUE(k2.ok());
+  EXPECT_TRUE(k1->key.Equals(k2->key.view()));
+  auto disk = a.client->RequestDiskKey("blue", "web1");
+  ASSERT_TRUE(disk.ok());
+  EXPECT_FALSE(disk->key.Equals(k1->key.view()));
+  // Evidence that is not an EK and an AK: truncated, swapped, oversized.
+  std::vector<std::uint8_t> truncated(ek->begin(), ek->end() - 1);
+  EXPECT_EQ(a.client->RecordVtpm({"blue", "web1", truncated, *ak}),
+            InvalidArgument("peer: vTPM of blue/web1: ek_public: TPM public "
+                            "area does not unmarshal"));
+  EXPECT_EQ(a.client->RecordVtpm({"blue", "web1", *ak, *ek}),
+            InvalidArgument("peer: vTPM of blue/web1: ek_public: EK is not a "
+                            "restricted decryption key"));
+  EXPECT_EQ(a.client->RecordVtpm({"blue", "web1", *ek, *ek}),
+            InvalidArgument("peer: vTPM of blue/web1: ak_public: AK is not a "
+                            "restricted, TPM-generated, non-duplicable "
+                            "signing key"));
+  EXPECT_EQ(a.client->RecordVtpm(
+                {"blue", "web1", std::vector<std::uint8_t>(2000, 1), *ak}),
+            ProtocolError("peer: VtpmRecord: field 'ek_public' has 2000 "
+                          "bytes, more than the maximum 1024"));
+  EXPECT_FALSE(
+      master_->store().GetVtpmBinding("blue", "web1").value().has_value());
+  // While web1 runs on node2, node1 gets neither its key nor its binding.
+  ASSERT_TRUE(b.client->ReportVm({"blue", "web1", true, ""}).ok());
+  const Status elsewhere = PermissionDenied(
+      "peer: VM web1 of TVD blue runs on host node2, not on node1");
+  EXPECT_EQ(a.client->RequestVtpmKey("blue", "web1").status(), elsewhere);
+  EXPECT_EQ(a.client->RecordVtpm(record), elsewhere);
+  EXPECT_FALSE(
+      master_->store().GetVtpmBinding("blue", "web1").value().has_value());
+  ASSERT_TRUE(b.client->ReportVm({"blue", "web1", false, ""}).ok());
+  ASSERT_TRUE(a.client->RecordVtpm(record).ok());
+  auto binding = master_->store().GetVtpmBinding("blue", "web1");
+  ASSERT_TRUE(binding.ok() && binding->has_value());
+  EXPECT_EQ((*binding)->host, "node1");
+  EXPECT_EQ((*binding)->ek_public, *ek);
+  EXPECT_EQ((*binding)->ak_public, *ak);
+  EXPECT_GT((*binding)->created_at, 0);
+  // The admin sees it.
+  auto view = Query(protocol::AdminQueryKind::kTvd, "blue");
+  ASSERT_EQ(view["vtpms"].size(), 1u) << view.dump();
+  EXPECT_EQ(view["vtpms"][0]["vm"], "web1");
+  EXPECT_EQ(view["vtpms"][0]["host"], "node1");
+  EXPECT_EQ(view["vtpms"][0]["ek_sha256"], ToHex(Sha256(*ek)));
+  std::ostringstream table;
+  tvdctl::RenderTvdShow(view, table);
+  EXPECT_NE(table.str().find("VTPM OF VM"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find(ToHex(Sha256(*ek))), std::string::npos);
+  // The wrapped key in the store is not the key.
+  auto wrapped = master_->store().WrappedVtpmKey("blue", "web1");
+  ASSERT_TRUE(wrapped.ok() && wrapped->has_value());
+  std::string blob((*wrapped)->begin(), (*wrapped)->end());
+  std::string key(k1->key.view().begin(), k1->key.view().end());
+  EXPECT_EQ(blob.find(key), std::string::npos);
+  // node1 leaves: its vTPM's binding and key go (it wiped the state).
+  ASSERT_TRUE(a.client->Leave("blue", "done").ok());
+  EXPECT_FALSE(
+      master_->store().GetVtpmBinding("blue", "web1").value().has_value());
+  EXPECT_FALSE(
+      master_->store().WrappedVtpmKey("blue", "web1").value().has_value());
+}
+
 // A raw request connection with a member's certificate: it sends
 // DiskKeyRequest and then does whatever the test says with the challenge.
 struct RawKeyRequest {

@@ -186,6 +186,13 @@ StatusOr<std::string> FakeHypervisor::DefineSecret(const std::string& usage,
   return uuid;
 }
 
+StatusOr<std::string> FakeHypervisor::DefineVtpmSecret(
+    const std::string& usage, const SecureBytes& value) {
+  TVD_ASSIGN_OR_RETURN(std::string uuid, DefineSecret(usage, value));
+  secrets[uuid].vtpm = true;
+  return uuid;
+}
+
 Status FakeHypervisor::UndefineSecret(const std::string& uuid) {
   if (secrets.erase(uuid) == 0) return NotFound("no secret " + uuid);
   return Status::Ok();

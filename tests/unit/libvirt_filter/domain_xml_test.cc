@@ -301,6 +301,36 @@ TEST(ConfineDomainXmlTest, HostMemoryAndPlacementAreRefused) {
             Denied("/domain/vcpu/@cpuset: not allowed through the TVD relay"));
 }
 
+// Issue 16: a TVD VM's vTPM comes only from the proxy (<tvd:vtpm/>, state
+// made and key released by the master). Every <tpm> a tenant sends is
+// refused, the proxy's own shape included: with it, a tenant could point
+// its domain at another VM's vTPM secret (and so at that VM's state).
+TEST(ConfineDomainXmlTest, NoTpmOfAnyShapeComesThroughTheRelay) {
+  const Status denied =
+      Denied("/domain/devices/tpm: not allowed through the TVD relay");
+  for (const char* tpm : {
+           // The proxy's shape, naming some VM's vTPM secret.
+           "<tpm model='tpm-crb'><backend type='emulator' version='2.0'>"
+           "<encryption secret='6f1c2a9e-0d3b-4c8e-9a57-1b2c3d4e5f60'/>"
+           "</backend></tpm>",
+           // Without a secret (libvirt would make a plaintext state).
+           "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/>"
+           "</tpm>",
+           // The host's TPM passed through.
+           "<tpm model='tpm-tis'><backend type='passthrough'><device "
+           "path='/dev/tpm0'/></backend></tpm>",
+           // State kept past undefine, at a path of the tenant's choosing.
+           "<tpm model='tpm-crb'><backend type='emulator' version='2.0' "
+           "persistent_state='yes'><source type='dir' "
+           "path='/var/lib/libvirt/swtpm/other'/></backend></tpm>",
+           "<tpm model='tpm-spapr'><backend type='external'><source "
+           "type='unix' mode='connect' path='/run/swtpm.sock'/></backend>"
+           "</tpm>",
+       }) {
+    EXPECT_EQ(Confine(Domain(tpm)), denied) << tpm;
+  }
+}
+
 TEST(ConfineDomainXmlTest, HostDevicesAndInputsAreRefused) {
   EXPECT_EQ(Confine(Domain("<hostdev mode='subsystem'/>")),
             Denied("/domain/devices/hostdev: not allowed through the TVD "

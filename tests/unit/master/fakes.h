@@ -187,6 +187,49 @@ class FakeStore final : public Store {
     }
     return std::optional<std::vector<std::uint8_t>>(it->second);
   }
+  Status PutWrappedVtpmKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override {
+    return Write("PutWrappedVtpmKey", tvd + " " + vm, [&] {
+      vtpms_[tvd + "/" + vm] = {wrapped, VtpmBindingRow{}};
+    });
+  }
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm) override {
+    std::lock_guard lock(mu_);
+    auto it = vtpms_.find(tvd + "/" + vm);
+    if (it == vtpms_.end()) return std::optional<std::vector<std::uint8_t>>();
+    return std::optional<std::vector<std::uint8_t>>(it->second.first);
+  }
+  Status RecordVtpmBinding(const VtpmBindingRow& row) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!vtpms_.count(row.tvd + "/" + row.vm)) {
+        return NotFound("no vTPM key of " + row.tvd + "/" + row.vm);
+      }
+    }
+    return Write("RecordVtpmBinding", row.tvd + " " + row.vm,
+                 [&] { vtpms_[row.tvd + "/" + row.vm].second = row; });
+  }
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
+      const std::string& tvd, const std::string& vm) override {
+    std::lock_guard lock(mu_);
+    auto it = vtpms_.find(tvd + "/" + vm);
+    if (it == vtpms_.end() || it->second.second.host.empty()) {
+      return std::optional<VtpmBindingRow>();
+    }
+    return std::optional<VtpmBindingRow>(it->second.second);
+  }
+  StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd) override {
+    std::lock_guard lock(mu_);
+    std::vector<VtpmBindingRow> out;
+    for (const auto& [k, v] : vtpms_) {
+      if (v.second.tvd == tvd && !v.second.host.empty()) {
+        out.push_back(v.second);
+      }
+    }
+    return out;
+  }
   Status PutQuotaUsage(const QuotaUsageRow& row) override {
     return Write("PutQuotaUsage", row.tvd + " " + row.host, [&] {
       usage_[{row.tvd, row.host}] = row;
@@ -243,6 +286,9 @@ class FakeStore final : public Store {
   std::map<std::string, HostRow> hosts_;
   std::map<std::string, std::vector<std::uint8_t>> aks_;
   std::map<std::string, std::vector<std::uint8_t>> disk_keys_;
+  // By "tvd/vm": the wrapped key and the binding (host empty: none yet).
+  std::map<std::string, std::pair<std::vector<std::uint8_t>, VtpmBindingRow>>
+      vtpms_;
   std::vector<AuditRow> audit_;
   std::map<std::pair<std::string, std::string>, QuotaUsageRow> usage_;
 

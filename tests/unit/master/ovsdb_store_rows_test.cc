@@ -84,6 +84,29 @@ TEST(OvsdbStoreRowsTest, ExactErrors) {
       DecodeDiskKey(Parse(R"({"wrapped_hex":"abc"})")).status(),
       ProtocolError("OVSDB Disk_Key row: column 'wrapped_hex' is not hex"));
   EXPECT_EQ(
+      DecodeVtpmKey(Parse(R"({"key_wrapped_hex":"xy"})")).status(),
+      ProtocolError("OVSDB Vtpm row: column 'key_wrapped_hex' is not hex"));
+  EXPECT_EQ(
+      DecodeVtpmBinding(
+          Parse(
+              R"({"tvd":"b","vm":"w","host":"n","ek_hex":"0","ak_hex":"","created_at":0})"))
+          .status(),
+      ProtocolError("OVSDB Vtpm row: column 'ek_hex' is not hex"));
+  EXPECT_EQ(
+      DecodeVtpmBinding(
+          Parse(
+              R"({"tvd":"b","vm":"w","host":"n","ek_hex":"00","ak_hex":"01","created_at":-1})"))
+          .status(),
+      ProtocolError("OVSDB Vtpm row: column 'created_at' is not an integer "
+                    "in 0..9223372036854775807"));
+  EXPECT_EQ(DecodeVtpmBinding(Parse(R"({"tvd":"b","vm":"w"})")).status(),
+            ProtocolError("OVSDB Vtpm row: column 'host' is missing"));
+  auto binding = DecodeVtpmBinding(Parse(
+      R"({"tvd":"b","vm":"w","host":"n","ek_hex":"00ff","ak_hex":"01","created_at":5})"));
+  ASSERT_TRUE(binding.ok()) << binding.status().ToString();
+  EXPECT_EQ(binding->ek_public, (std::vector<std::uint8_t>{0x00, 0xff}));
+  EXPECT_EQ(binding->created_at, 5);
+  EXPECT_EQ(
       DecodeAkClock(
           Parse(
               R"({"ak_name_hex":"","reset_count":4294967296,"restart_count":0,"clock":0})"))

@@ -93,6 +93,32 @@ TEST(TvdPolicyParserTest, ParsesEveryPart) {
   EXPECT_FALSE(p->ReleasesDiskKeyTo("red-gateway"));
 }
 
+TEST(TvdPolicyParserTest, ParsesVtpmPerVmAndForEveryVm) {
+  auto none = ParseTvdPolicy(kPolicy, "p.xml");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->vtpm_all_vms);
+  EXPECT_FALSE(none->GrantsVtpmTo("cms-server"));
+
+  auto one = ParseTvdPolicy(Mutate(kPolicy, R"(<disk-key vm="cms-server"/>)",
+                                   R"(<vtpm vm="cms-server"/>)"),
+                            "p.xml");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->vtpm_vms, std::vector<std::string>{"cms-server"});
+  EXPECT_FALSE(one->vtpm_all_vms);
+  EXPECT_TRUE(one->GrantsVtpmTo("cms-server"));
+  EXPECT_FALSE(one->GrantsVtpmTo("red-gateway"));
+
+  auto all = ParseTvdPolicy(
+      Mutate(kPolicy, R"(<disk-key vm="cms-server"/>)", "<vtpm/>"), "p.xml");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(all->vtpm_all_vms);
+  EXPECT_TRUE(all->vtpm_vms.empty());
+  EXPECT_TRUE(all->GrantsVtpmTo("cms-server"));
+  // Only VMs with known-good measurements: a name the policy does not list
+  // gets nothing, whatever <vtpm/> says.
+  EXPECT_FALSE(all->GrantsVtpmTo("red-gateway"));
+}
+
 TEST(TvdPolicyParserTest, OptionalPartsMayBeAbsent) {
   std::string text = kPolicy;
   for (const char* block :
@@ -578,6 +604,24 @@ INSTANTIATE_TEST_SUITE_P(
                   "vm=\"cms-server\"/>",
                   "p.xml:28: <disk-key>: duplicate disk key rule for VM "
                   "'cms-server' (first at line 27)"},
+        ErrorCase{"VtpmForUnknownVm", R"(<disk-key vm="cms-server"/>)",
+                  R"(<vtpm vm="other"/>)",
+                  "p.xml:27: <vtpm>: VM 'other' has no known-good "
+                  "measurements in <vms>"},
+        ErrorCase{"DuplicateVtpm", R"(<disk-key vm="cms-server"/>)",
+                  "<vtpm vm=\"cms-server\"/>\n    <vtpm vm=\"cms-server\"/>",
+                  "p.xml:28: <vtpm>: duplicate vTPM rule for VM "
+                  "'cms-server' (first at line 27)"},
+        ErrorCase{"DuplicateVtpmForEveryVm", R"(<disk-key vm="cms-server"/>)",
+                  "<vtpm/>\n    <vtpm/>",
+                  "p.xml:28: <vtpm>: duplicate <vtpm/> for every VM (first "
+                  "at line 27)"},
+        ErrorCase{"VtpmUnknownAttribute", R"(<disk-key vm="cms-server"/>)",
+                  R"(<vtpm vm="cms-server" model="tpm-tis"/>)",
+                  "p.xml:27: <vtpm>: unknown attribute 'model'"},
+        ErrorCase{"VtpmNotEmpty", R"(<disk-key vm="cms-server"/>)",
+                  R"(<vtpm vm="cms-server"><ek/></vtpm>)",
+                  "p.xml:27: <vtpm>: unknown element <ek>"},
         ErrorCase{"KeyReleaseUnknownChild", R"(<disk-key vm="cms-server"/>)",
                   R"(<tpm-key vm="cms-server"/>)",
                   "p.xml:27: <key-release>: unknown element <tpm-key>"},

@@ -69,6 +69,19 @@ TEST(VmConfigParserTest, ParsesFinalConfig) {
   EXPECT_FALSE(vm->IsTemplate());
 }
 
+TEST(VmConfigParserTest, AsksForAVtpm) {
+  auto none = ParseVmConfig(kVm, "vm.xml", VmConfigMode::kFinal);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->tvd.vtpm);
+  EXPECT_EQ(ToJson(*none).find("vtpm"), std::string::npos);
+  auto vm = ParseVmConfig(Mutate(kVm, "      <tvd:encryption",
+                                 "      <tvd:vtpm/>\n      <tvd:encryption"),
+                          "vm.xml", VmConfigMode::kFinal);
+  ASSERT_TRUE(vm.ok()) << vm.status().message();
+  EXPECT_TRUE(vm->tvd.vtpm);
+  EXPECT_NE(ToJson(*vm).find("\"vtpm\":true"), std::string::npos);
+}
+
 TEST(VmConfigParserTest, EncryptedDiskMayGiveTheSizeToCreateItWith) {
   auto vm = ParseVmConfig(
       Mutate(kVm, R"(<tvd:encryption type="disk" target="vda"/>)",
@@ -235,6 +248,12 @@ INSTANTIATE_TEST_SUITE_P(
         VmErrorCase{"TvdUnprefixedElement", "      <tvd:encryption",
                     "      <measure type=\"config\"/>\n      <tvd:encryption",
                     "vm.xml:23: <tvd:tvd>: unknown element <measure>"},
+        VmErrorCase{"DuplicateVtpm", "      <tvd:encryption",
+                    "      <tvd:vtpm/>\n      <tvd:vtpm/>\n      <tvd:encryption",
+                    "vm.xml:24: <tvd:vtpm>: duplicate vtpm (first at line 23)"},
+        VmErrorCase{"VtpmAttribute", "      <tvd:encryption",
+                    "      <tvd:vtpm model=\"tpm-tis\"/>\n      <tvd:encryption",
+                    "vm.xml:23: <tvd:vtpm>: unknown attribute 'model'"},
         VmErrorCase{"TvdText", "      <tvd:encryption",
                     "      secret\n      <tvd:encryption",
                     "vm.xml:23: <tvd:tvd>: unexpected text 'secret'"},

@@ -175,5 +175,21 @@ TEST(VmPolicyCheckTest, EncryptedDisksNeedAKeyReleaseRule) {
       "OK");
 }
 
+TEST(VmPolicyCheckTest, AVtpmNeedsThePolicyToGiveOne) {
+  const std::string vm = Mutate(VmText("cms", "blue", "blue-data"),
+                                "<tvd:vnet ", "<tvd:vtpm/><tvd:vnet ");
+  EXPECT_EQ(Check(Vm(vm), Policy(PolicyText("blue", "1", "cms", "red", ""))),
+            "VM 'cms': asks for a vTPM but TVD 'blue' gives this VM none");
+  EXPECT_EQ(
+      Check(Vm(vm), Policy(PolicyText(
+                        "blue", "1", "cms", "red",
+                        R"(<key-release><vtpm vm="cms"/></key-release>)"))),
+      "OK");
+  EXPECT_EQ(
+      Check(Vm(vm), Policy(PolicyText("blue", "1", "cms", "red",
+                                      "<key-release><vtpm/></key-release>"))),
+      "OK");
+}
+
 }  // namespace
 }  // namespace tvd::policy

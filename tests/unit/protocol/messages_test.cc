@@ -108,6 +108,16 @@ TEST(ProtocolMessagesTest, OtherMessagesRoundTrip) {
   auto dkg = DecodeDiskKeyGrant(Encode(DiskKeyGrant{"red", "web1", Key(1)}));
   ASSERT_TRUE(dkg.ok());
   EXPECT_TRUE(dkg->key.Equals(Key(1).view()));
+  auto vkr = DecodeVtpmKeyRequest(Encode(VtpmKeyRequest{"red", "web1"}));
+  ASSERT_TRUE(vkr.ok());
+  EXPECT_EQ(vkr->vm, "web1");
+  auto vkg = DecodeVtpmKeyGrant(Encode(VtpmKeyGrant{"red", "web1", Key(2)}));
+  ASSERT_TRUE(vkg.ok());
+  EXPECT_TRUE(vkg->key.Equals(Key(2).view()));
+  const VtpmRecord record{"red", "web1", {1, 2, 3}, {4, 5}};
+  auto vrec = DecodeVtpmRecord(Encode(record));
+  ASSERT_TRUE(vrec.ok());
+  EXPECT_EQ(*vrec, record);
   auto vr = DecodeVmReport(Encode(VmReport{"red", "web1", false, ""}));
   ASSERT_TRUE(vr.ok());
   EXPECT_FALSE(vr->attached);
@@ -212,6 +222,37 @@ TEST(ProtocolMessagesTest, ExactDecodeErrors) {
   // Empty policy.
   EXPECT_EQ(DecodeTvdAdd(Encode(TvdAdd{""})).status(),
             ProtocolError("TvdAdd: field 'policy_xml' is empty"));
+}
+
+// vTPM evidence: truncated, oversized or empty public areas.
+TEST(ProtocolMessagesTest, VtpmRecordErrors) {
+  auto bytes = Encode(VtpmRecord{"blue", "web1", {1, 2, 3}, {4, 5}});
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(
+        DecodeVtpmRecord(std::span<const std::uint8_t>(bytes.data(), n)).ok())
+        << n;
+  }
+  bytes.resize(bytes.size() - 1);
+  EXPECT_EQ(DecodeVtpmRecord(bytes).status(),
+            ProtocolError("VtpmRecord: message truncated in field "
+                          "'ak_public'"));
+  EXPECT_EQ(
+      DecodeVtpmRecord(
+          Encode(VtpmRecord{
+              "blue", "web1", std::vector<std::uint8_t>(1025, 1), {4}}))
+          .status(),
+      ProtocolError("VtpmRecord: field 'ek_public' has 1025 bytes, more than "
+                    "the maximum 1024"));
+  EXPECT_EQ(
+      DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web1", {1}, {}})).status(),
+      ProtocolError("VtpmRecord: field 'ak_public' is empty"));
+  EXPECT_EQ(
+      DecodeVtpmRecord(Encode(VtpmRecord{"blue", "web/1", {1}, {2}})).status(),
+      ProtocolError("VtpmRecord: field 'vm' is not a valid VM name"));
+  VtpmKeyGrant short_key{"blue", "web1", SecureBytes(16)};
+  EXPECT_EQ(DecodeVtpmKeyGrant(Encode(short_key)).status(),
+            ProtocolError("VtpmKeyGrant: field 'key' must be 32 bytes, got "
+                          "16"));
 }
 
 TEST(ProtocolMessagesTest, EveryPrefixOfAValidMessageIsAnError) {

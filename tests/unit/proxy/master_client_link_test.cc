@@ -142,6 +142,19 @@ class FakeReplica : public MasterChannel {
     journal_.Add(id_ + " claim " + claim.tvd);
     return claim_result;
   }
+  StatusOr<protocol::VtpmKeyGrant> RequestVtpmKey(
+      const std::string& tvd, const std::string& vm) override {
+    journal_.Add(id_ + " vtpm-key " + tvd + "/" + vm);
+    if (!vtpm_key_result.ok()) return vtpm_key_result;
+    std::vector<std::uint8_t> key(32, 0x22);
+    return protocol::VtpmKeyGrant{
+        tvd, vtpm_grant_vm.empty() ? vm : vtpm_grant_vm,
+        SecureBytes(std::span<const std::uint8_t>(key))};
+  }
+  Status RecordVtpm(const protocol::VtpmRecord& record) override {
+    journal_.Add(id_ + " vtpm-record " + record.tvd + "/" + record.vm);
+    return record_result;
+  }
 
   std::deque<StatusOr<protocol::JoinGrant>> joins;
   std::deque<ServeScript> serves;
@@ -149,6 +162,9 @@ class FakeReplica : public MasterChannel {
   Status disk_key_result;
   Status report_result;
   Status claim_result;
+  Status vtpm_key_result;
+  std::string vtpm_grant_vm;  // non-empty: the grant names this VM instead
+  Status record_result;
 
  private:
   std::string id_;
@@ -554,6 +570,40 @@ TEST_F(MasterClientLinkTest, WhichRequestsFailOver) {
                 "m1 report web", "m1 leave blue (operator request)",
                 "m2 leave blue (operator request)",
                 "m3 leave blue (operator request)"}));
+}
+
+// vTPM requests fail over like the disk key (a master that did not answer
+// has given nothing); a grant for another VM is refused.
+TEST_F(MasterClientLinkTest, VtpmRequestsFailOverAndAreChecked) {
+  MakeLink(2);
+  M(1).joins.push_back(Grant(7, 0x5a));
+  ASSERT_TRUE(link_->Join("blue").ok());
+  M(1).vtpm_key_result = Unavailable("cannot connect to 127.0.0.1:7401");
+  M(1).record_result = Unavailable("cannot connect to 127.0.0.1:7401");
+  auto key = link_->RequestVtpmKey("blue", "web");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->size(), 32u);
+  EXPECT_TRUE(link_->RecordVtpm("blue", "web", {1}, {2}).ok());
+  M(1).vtpm_key_result = Status::Ok();
+  M(1).vtpm_grant_vm = "db";
+  EXPECT_EQ(link_->RequestVtpmKey("blue", "web").status(),
+            ProtocolError("master sent the vTPM key of 'blue/db' for "
+                          "'blue/web'"));
+  M(1).record_result = PermissionDenied(
+      "peer: VM web of TVD blue runs on "
+      "host node2, not on node1");
+  EXPECT_EQ(link_->RecordVtpm("blue", "web", {1}, {2}),
+            PermissionDenied("peer: VM web of TVD blue runs on host node2, "
+                             "not on node1"));
+  StopLink();
+  std::vector<std::string> requests;
+  for (const std::string& c : journal_.calls) {
+    if (c.find("vtpm") != std::string::npos) requests.push_back(c);
+  }
+  EXPECT_EQ(requests, (std::vector<std::string>{
+                          "m1 vtpm-key blue/web", "m2 vtpm-key blue/web",
+                          "m1 vtpm-record blue/web", "m2 vtpm-record blue/web",
+                          "m1 vtpm-key blue/web", "m1 vtpm-record blue/web"}));
 }
 
 }  // namespace

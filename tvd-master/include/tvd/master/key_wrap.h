@@ -1,4 +1,5 @@
-// Keys at rest (disk keys, and each TVD's key of its current epoch, which
+// Keys at rest (disk keys, vTPM state keys, and each TVD's key of its
+// current epoch, which
 // replicas share through the store): AES-256-GCM under the master's
 // key-encryption key (KEK).
 //
@@ -35,6 +36,18 @@ std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
 // Unauthenticated "disk key of TVD/VM does not unwrap (wrong KEK or
 // tampered row)" on any mismatch.
 StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
+                                    std::string_view tvd, std::string_view vm,
+                                    std::span<const std::uint8_t> wrapped);
+
+// A VM's vTPM state key: AAD "tvd-vtpm-key" || 0x00 || tvd || 0x00 || vm
+// || 0x00, so neither a disk key nor another VM's vTPM key unwraps as it.
+std::vector<std::uint8_t> WrapVtpmKey(const SecureBytes& kek,
+                                      std::string_view tvd, std::string_view vm,
+                                      const SecureBytes& key);
+
+// Unauthenticated "vTPM key of TVD/VM does not unwrap (wrong KEK or
+// tampered row)" on any mismatch.
+StatusOr<SecureBytes> UnwrapVtpmKey(const SecureBytes& kek,
                                     std::string_view tvd, std::string_view vm,
                                     std::span<const std::uint8_t> wrapped);
 

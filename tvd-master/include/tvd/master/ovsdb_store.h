@@ -20,7 +20,8 @@
 //    ids are unique and dense (RecentAudit reads the newest by id); each row
 //    carries a random token so a transaction sent twice (after a lost
 //    answer) is recognised and not counted twice;
-//  - PutWrappedDiskKey never overwrites (an index on tvd, vm);
+//  - PutWrappedDiskKey and PutWrappedVtpmKey never overwrite (an index on
+//    tvd, vm);
 //  - Transition runs under a `wait` on the TVD row's token (or its absence
 //    for a new TVD); when the wait fails, the stored token tells a
 //    transition that already went through (sent again after a lost answer:
@@ -57,7 +58,7 @@
 namespace tvd::master {
 
 // The schema version this code reads and writes (tvd_master.ovsschema).
-inline constexpr char kTvdMasterSchemaVersion[] = "1.1.0";
+inline constexpr char kTvdMasterSchemaVersion[] = "1.2.0";
 
 struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
@@ -108,6 +109,15 @@ class OvsdbStore final : public Store {
                            const std::vector<std::uint8_t>& wrapped) override;
   StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm) override;
+  Status PutWrappedVtpmKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped) override;
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm) override;
+  Status RecordVtpmBinding(const VtpmBindingRow& row) override;
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
+      const std::string& tvd, const std::string& vm) override;
+  StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd) override;
   Status PutQuotaUsage(const QuotaUsageRow& row) override;
   StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() override;
   Status Audit(const std::string& actor, const std::string& action,
@@ -157,6 +167,14 @@ class OvsdbStore final : public Store {
   Status Upsert(const std::string& what, const std::string& table,
                 const Json& where, const Json& update_row,
                 const Json& insert_row) TVD_REQUIRES(mutex_);
+  // Inserts `row` (a wrapped key of tvd/vm in `table`) unless a row of that
+  // (tvd, vm) is there: OK when it holds `wrapped` already (the insert was
+  // sent twice), else AlreadyExists (a key is never overwritten).
+  Status PutWrappedOnce(
+      const std::string& what, const std::string& table, const std::string& tvd,
+      const std::string& vm, const Json& row,
+      const std::vector<std::uint8_t>& wrapped,
+      StatusOr<std::vector<std::uint8_t>> (*decode)(const Json&));
   Status CheckIdentity(const std::string& kek_check) TVD_REQUIRES(mutex_);
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);

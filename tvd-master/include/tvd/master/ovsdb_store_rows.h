@@ -47,6 +47,10 @@ StatusOr<std::pair<std::string, std::string>> DecodeHostUnderlay(
 StatusOr<VmRow> DecodeVm(const Json& row);
 // The wrapped key of a Disk_Key row.
 StatusOr<std::vector<std::uint8_t>> DecodeDiskKey(const Json& row);
+// The wrapped state key of a Vtpm row, and its binding (host empty while
+// the host has not recorded the vTPM yet).
+StatusOr<std::vector<std::uint8_t>> DecodeVtpmKey(const Json& row);
+StatusOr<VtpmBindingRow> DecodeVtpmBinding(const Json& row);
 StatusOr<QuotaUsageRow> DecodeQuotaUsage(const Json& row);
 StatusOr<AuditRow> DecodeAudit(const Json& row);
 

@@ -105,6 +105,20 @@ struct VmRow {
   std::string uuid;  // as reported; empty when unknown
 };
 
+// A VM's vTPM as its host recorded it (RecordVtpm): which host made it,
+// its endorsement key and the signing key under its endorsement hierarchy
+// (marshalled TPM2B_PUBLIC each), and when the master recorded it.
+struct VtpmBindingRow {
+  std::string tvd;
+  std::string vm;
+  std::string host;
+  std::vector<std::uint8_t> ek_public;
+  std::vector<std::uint8_t> ak_public;
+  std::int64_t created_at = 0;  // unix seconds
+  friend bool operator==(const VtpmBindingRow&,
+                         const VtpmBindingRow&) = default;
+};
+
 // What one host holds against a TVD's total quota (TotalQuotaLedger).
 struct QuotaUsageRow {
   std::string tvd;
@@ -140,7 +154,8 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   Status PutTvd(const TvdRow& row);  // insert or replace
-  // Removes the TVD with its memberships, VMs, disk keys and quota usage.
+  // Removes the TVD with its memberships, VMs, disk keys, vTPMs and quota
+  // usage.
   Status RemoveTvd(const std::string& name);
   Status SetEpoch(const std::string& tvd, std::uint64_t epoch);
   StatusOr<std::vector<TvdRow>> ListTvds();
@@ -162,8 +177,8 @@ class StateStore {
   StatusOr<std::vector<AkClockRow>> ListAkClocks();
 
   Status AddMember(const std::string& tvd, const std::string& host);
-  // Removes the membership, the VMs the host reported in that TVD and its
-  // quota usage there (one transaction).
+  // Removes the membership, the VMs the host reported in that TVD, the
+  // vTPMs it recorded there and its quota usage there (one transaction).
   Status RemoveMember(const std::string& tvd, const std::string& host);
   // CheckTransition's FailedPrecondition when the precondition does not
   // hold; nothing is written then.
@@ -173,7 +188,8 @@ class StateStore {
   StatusOr<std::vector<std::string>> Members(const std::string& tvd);
 
   // attached: insert or replace (tvd, vm) -> host, uuid; detached: remove
-  // the row of that host (a stale detach from another host changes nothing).
+  // the row of that host and the vTPM that host recorded for the VM (a
+  // stale detach from another host changes nothing).
   Status SetVm(const std::string& tvd, const std::string& host,
                const std::string& vm, bool attached,
                const std::string& uuid = "");
@@ -184,6 +200,29 @@ class StateStore {
   // nullopt when no key exists yet.
   StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm);
+
+  // A VM's vTPM: one row per (tvd, vm) holding the wrapped state key and,
+  // once the host recorded the vTPM, its binding. The row goes with the
+  // vTPM's host (RemoveMember, and SetVm detaching that VM from that host)
+  // and with its TVD: the host wipes the state then, so the next vTPM of
+  // that VM gets a new key.
+  //
+  // Never overwrites: AlreadyExists when a key is stored (the SQLite store
+  // says IoError "... UNIQUE constraint failed ...").
+  Status PutWrappedVtpmKey(const std::string& tvd, const std::string& vm,
+                           const std::vector<std::uint8_t>& wrapped);
+  // nullopt when no key exists.
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm);
+  // Records (or replaces) the binding of the vTPM whose key is stored.
+  // NotFound "no vTPM key of TVD/VM" when none is.
+  Status RecordVtpmBinding(const VtpmBindingRow& row);
+  // nullopt when the VM has no recorded vTPM.
+  StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(const std::string& tvd,
+                                                         const std::string& vm);
+  // The TVD's recorded vTPMs, by VM name.
+  StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd);
 
   // Insert or replace the host's figure (amounts above 2^63-1 are stored
   // as 2^63-1).
@@ -204,6 +243,15 @@ class StateStore {
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);
   Status TransitionLocked(const TvdTransition& t) TVD_REQUIRES(mutex_);
+  // The one blob `sql` selects for (tvd, vm), nullopt for no row.
+  StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedKey(
+      const char* sql, const std::string& what, const std::string& tvd,
+      const std::string& vm);
+  // Recorded vTPM rows of `sql` bound to tvd (and vm unless empty).
+  StatusOr<std::vector<VtpmBindingRow>> VtpmRowsLocked(const char* sql,
+                                                       const std::string& tvd,
+                                                       const std::string& vm)
+      TVD_REQUIRES(mutex_);
 
   mutable Mutex mutex_;
   sqlite3* db_ TVD_PT_GUARDED_BY(mutex_);

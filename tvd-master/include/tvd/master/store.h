@@ -66,6 +66,19 @@ class Store {
   virtual StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedDiskKey(
       const std::string& tvd, const std::string& vm) = 0;
 
+  virtual Status PutWrappedVtpmKey(
+      const std::string& tvd, const std::string& vm,
+      const std::vector<std::uint8_t>& wrapped) = 0;
+  virtual StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedVtpmKey(
+      const std::string& tvd, const std::string& vm) = 0;
+  virtual Status RecordVtpmBinding(const VtpmBindingRow& row) = 0;
+  // The vTPM bindings (VM, TVD, host, EK, AK, creation time) the master
+  // recorded; read by whatever vouches for a vTPM (docs/master.md).
+  virtual StatusOr<std::optional<VtpmBindingRow>> GetVtpmBinding(
+      const std::string& tvd, const std::string& vm) = 0;
+  virtual StatusOr<std::vector<VtpmBindingRow>> ListVtpmBindings(
+      const std::string& tvd) = 0;
+
   virtual Status PutQuotaUsage(const QuotaUsageRow& row) = 0;
   virtual StatusOr<std::vector<QuotaUsageRow>> ListQuotaUsage() = 0;
 

@@ -228,6 +228,11 @@ class TvdRegistry {
   Status CheckMemberRequest(const std::string& host, const std::string& tvd,
                             const std::string& vm, bool disk_key,
                             bool attested_channel) const;
+  // CheckMemberRequest without a disk key, then PermissionDenied "the
+  // policy of TVD X gives VM V no vTPM" unless the policy grants one
+  // (TvdPolicy::GrantsVtpmTo): the vTPM key and record requests.
+  Status CheckVtpmRequest(const std::string& host, const std::string& tvd,
+                          const std::string& vm, bool attested_channel) const;
 
   // --- Quotas in total -----------------------------------------------------
   // A figure stored by an earlier run (loaded without a check).

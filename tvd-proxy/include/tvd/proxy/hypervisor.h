@@ -61,6 +61,12 @@ class Hypervisor {
   // 'USAGE': ..." / "setting secret 'USAGE': ..." (then nothing stays).
   virtual StatusOr<std::string> DefineSecret(const std::string& usage,
                                              const SecureBytes& value) = 0;
+  // As DefineSecret, for a vTPM: usage type vtpm, `usage` its name (what
+  // libvirt's <tpm><backend type='emulator'><encryption secret=UUID/>
+  // takes). Usages are unique across both kinds; ListSecrets and
+  // UndefineSecret see both.
+  virtual StatusOr<std::string> DefineVtpmSecret(const std::string& usage,
+                                                 const SecureBytes& value) = 0;
   // NotFound "no secret UUID" when absent (or not a UUID).
   virtual Status UndefineSecret(const std::string& uuid) = 0;
   // Creates a LUKS-encrypted qcow2 image of `size_mib` MiB at `path`

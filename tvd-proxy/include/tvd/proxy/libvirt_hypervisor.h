@@ -32,6 +32,8 @@ class LibvirtHypervisor : public Hypervisor {
   StatusOr<std::vector<DomainSummary>> ListDomains() override;
   StatusOr<std::string> DefineSecret(const std::string& usage,
                                      const SecureBytes& value) override;
+  StatusOr<std::string> DefineVtpmSecret(const std::string& usage,
+                                         const SecureBytes& value) override;
   Status UndefineSecret(const std::string& uuid) override;
   // With qemu-img (CreateLuksQcow2), QEMU being libvirt's driver here.
   Status CreateEncryptedDisk(const std::string& path, std::uint64_t size_mib,
@@ -42,6 +44,9 @@ class LibvirtHypervisor : public Hypervisor {
  private:
   LibvirtHypervisor(void* conn, void* secrets)
       : conn_(conn), secrets_(secrets) {}
+  // DefineSecret (vtpm false: usage type volume) and DefineVtpmSecret.
+  StatusOr<std::string> DefineSecretOf(bool vtpm, const std::string& usage,
+                                       const SecureBytes& value);
   void* conn_;     // virConnectPtr
   void* secrets_;  // virConnectPtr; == conn_ when shared
 };

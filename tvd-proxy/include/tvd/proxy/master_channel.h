@@ -5,8 +5,9 @@
 // runs against real masters through MasterClientChannel.
 //
 // Threading is MasterClient's: Join/Serve/Close own the member channel and
-// are called from one thread at a time; Leave, RequestDiskKey, ReportVm and
-// ClaimUsage open their own request connections and may be called from any
+// are called from one thread at a time; Leave, RequestDiskKey, ReportVm,
+// ClaimUsage, RequestVtpmKey and RecordVtpm open their own request
+// connections and may be called from any
 // thread meanwhile.
 #pragma once
 
@@ -40,6 +41,9 @@ class MasterChannel {
       const std::string& tvd, const std::string& vm) = 0;
   virtual Status ReportVm(const protocol::VmReport& report) = 0;
   virtual Status ClaimUsage(const protocol::UsageClaim& claim) = 0;
+  virtual StatusOr<protocol::VtpmKeyGrant> RequestVtpmKey(
+      const std::string& tvd, const std::string& vm) = 0;
+  virtual Status RecordVtpm(const protocol::VtpmRecord& record) = 0;
 };
 using MasterChannelPtr = std::unique_ptr<MasterChannel>;
 
@@ -75,6 +79,13 @@ class MasterClientChannel : public MasterChannel {
   }
   Status ClaimUsage(const protocol::UsageClaim& claim) override {
     return client_.ClaimUsage(claim);
+  }
+  StatusOr<protocol::VtpmKeyGrant> RequestVtpmKey(
+      const std::string& tvd, const std::string& vm) override {
+    return client_.RequestVtpmKey(tvd, vm);
+  }
+  Status RecordVtpm(const protocol::VtpmRecord& record) override {
+    return client_.RecordVtpm(record);
   }
 
  private:

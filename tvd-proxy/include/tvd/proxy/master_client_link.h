@@ -83,6 +83,12 @@ class MasterClientLink : public MasterLink {
   Status Leave(const std::string& tvd) override;
   StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
                                        const std::string& vm) override;
+  // Both at the current master, then the others while Unavailable.
+  StatusOr<SecureBytes> RequestVtpmKey(const std::string& tvd,
+                                       const std::string& vm) override;
+  Status RecordVtpm(const std::string& tvd, const std::string& vm,
+                    const std::vector<std::uint8_t>& ek_public,
+                    const std::vector<std::uint8_t>& ak_public) override;
   // A VmReport on its own request connection; a `uuid` that is not a UUID
   // is sent as empty (the master's decoder would refuse the whole report).
   Status ReportVm(const std::string& tvd, const std::string& vm,

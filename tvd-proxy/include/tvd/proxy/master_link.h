@@ -54,6 +54,18 @@ class MasterLink {
   // for VMs the policy lists). PermissionDenied when refused.
   virtual StatusOr<SecureBytes> RequestDiskKey(const std::string& tvd,
                                                const std::string& vm) = 0;
+  // The state key of VM `vm`'s vTPM (released only to an attested member,
+  // for a VM the policy gives a vTPM and that runs on no other host).
+  // PermissionDenied when refused.
+  virtual StatusOr<SecureBytes> RequestVtpmKey(const std::string& tvd,
+                                               const std::string& vm) = 0;
+  // Records the EK and AK of the vTPM this host made for VM `vm` (marshalled
+  // TPM2B_PUBLIC each). The master's refusal (bad evidence, not a member,
+  // the VM runs elsewhere, no key released) as its error; the proxy does not
+  // start a VM whose vTPM is not recorded.
+  virtual Status RecordVtpm(const std::string& tvd, const std::string& vm,
+                            const std::vector<std::uint8_t>& ek_public,
+                            const std::vector<std::uint8_t>& ak_public) = 0;
   // Records at the master that VM `vm` (domain UUID `uuid`, may be empty)
   // now runs on this host in `tvd` (attached) or no longer does. The master
   // lists it in its admin view; nothing depends on it for security, so a

@@ -10,7 +10,7 @@
 //             [--ovsdb PATH] [--bridge NAME] [--openflow PATH] [--vici PATH]
 //             [--netns NAME] [--datapath netdev|system]
 //             [--ima-log PATH] [--event-log PATH] [--state-dir DIR]
-//             [--usage-socket PATH]
+//             [--usage-socket PATH] [--vtpm-storage-dir DIR]
 //
 // It joins, then serves its control socket until it has left the TVD or
 // gets SIGTERM/SIGINT.
@@ -53,6 +53,9 @@ struct ProxyFlags {
   std::string event_log;  // default: securityfs binary_bios_measurements
   std::string state_dir = "/var/lib/tvd/proxy";
   std::string usage_socket;
+  // libvirt's swtpm storage directory as this process sees it (libvirt's
+  // compiled-in default; a private libvirtd in tests binds another).
+  std::string vtpm_storage_dir = "/var/lib/libvirt/swtpm";
 };
 
 // Connects libvirt, OVSDB, OpenFlow and charon, reads the credentials,

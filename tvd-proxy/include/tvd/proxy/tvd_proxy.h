@@ -11,7 +11,8 @@
 // link's thread never waits for the proxy.
 //
 // Disk secrets are named by their libvirt usage "tvd/<tvd>/<vm>/<disk>",
-// so a restarted proxy finds them again without any state on disk.
+// a vTPM's "tvd/<tvd>/<vm>/#vtpm" (no disk target has a '#'), so a
+// restarted proxy finds them again without any state on disk.
 //
 // Ports only for admitted VMs: each NIC's host tap gets a name of the
 // proxy's (TapName), written into the domain XML given to libvirt; the VMs
@@ -33,11 +34,13 @@
 
 #include "tvd/clock.h"
 #include "tvd/host/control_protocol.h"
+#include "tvd/policy/vm_config.h"
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/hypervisor.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/measurement_cache.h"
 #include "tvd/proxy/tvd_network.h"
+#include "tvd/proxy/vtpm_state.h"
 #include "tvd/status.h"
 
 namespace tvd::proxy {
@@ -52,10 +55,12 @@ struct ProxyConfig {
 class TvdProxy {
  public:
   // Every seam must outlive the proxy. `clock` times the network retries
-  // (RetryPendingNetwork); the daemon passes a SteadyClock.
+  // (RetryPendingNetwork); the daemon passes a SteadyClock. `vtpms` makes
+  // the vTPMs of VMs with <tvd:vtpm/>; null: such VMs are refused.
   TvdProxy(ProxyConfig config, MasterLink& master, Hypervisor& hypervisor,
            TvdNetwork& network, MeasurementCache& cache,
-           AdmissionStore& admissions, ClockPtr clock);
+           AdmissionStore& admissions, ClockPtr clock,
+           VtpmStates* vtpms = nullptr);
   ~TvdProxy();
 
   // Reads the admission record, joins through the master, programs the
@@ -80,7 +85,11 @@ class TvdProxy {
   // admission store, starts it and plugs its ports. Returns
   // {"vm":..., "uuid":..., "ports":[tap, ...],
   //  "nics":[{"target":..., "port": tap, "network":...}, ...],
-  //  "encrypted_disks":[...]}.
+  //  "encrypted_disks":[...],
+  //  "vtpm": null | {"uuid":..., "ek_sha256":..., "ak_sha256":...}}.
+  // A VM with <tvd:vtpm/> gets a vTPM (MakeVtpm) before it starts; a VM
+  // whose domain has a <tpm> of its own is refused (PermissionDenied "VM
+  // 'X': the domain has a <tpm> device of its own; ...").
   // PermissionDenied "VM 'X': interface target 'T' names an existing host
   // link; ..." when an interface target of the configuration is a device
   // of the host that is not one of this VM's taps.
@@ -141,6 +150,17 @@ class TvdProxy {
   void Report(const std::string& vm, const std::string& uuid, bool attached);
   void FlushReports();
   Status RemoveSecrets(const std::string& usage_prefix);
+  // The vTPM of `vm`: its domain UUID (the configuration's, or a new one),
+  // refused when a domain has that UUID (AlreadyExists "domain with UUID
+  // 'U' already exists as 'OTHER'"); a stale state of that UUID removed;
+  // the state key from the master; the state made (VtpmStates::Create);
+  // an ephemeral private libvirt secret "tvd/<tvd>/<vm>/#vtpm" of usage
+  // type vtpm holding it; the EK and AK recorded at the master. Sets `uuid`
+  // once the state exists (the caller removes it on failure, with the
+  // VM's secrets) and `secret` to the secret's UUID. FailedPrecondition
+  // when no VtpmStates was given.
+  StatusOr<nlohmann::json> MakeVtpm(const policy::VmConfig& vm,
+                                    std::string& uuid, std::string& secret);
   std::string SecretPrefix(const std::string& vm) const;
 
   ProxyConfig config_;
@@ -150,6 +170,7 @@ class TvdProxy {
   MeasurementCache& cache_;
   AdmissionStore& admissions_;
   ClockPtr clock_;
+  VtpmStates* vtpms_;
 
   std::optional<JoinGrant> grant_;
   std::map<std::string, AttachedVm> vms_;

@@ -55,4 +55,20 @@ StatusOr<std::string> WithTapNames(
     const std::string& domain_xml,
     const std::map<std::string, std::string>& tap_by_target);
 
+// True when the domain has a <tpm> device of its own (in any <devices>).
+// A TVD VM gets a vTPM only through <tvd:vtpm/>, which the proxy turns into
+// the one device WithVtpm writes. InvalidArgument when the XML does not
+// parse.
+StatusOr<bool> HasTpmDevice(const std::string& domain_xml);
+
+// The domain XML with <uuid>`uuid`</uuid> (added when it has none) and, in
+// its first <devices> (added when it has none),
+//   <tpm model='tpm-crb'><backend type='emulator' version='2.0'>
+//     <encryption secret='SECRET_UUID'/></backend></tpm>
+// InvalidArgument when the XML does not parse or already has a <tpm>, or
+// its <uuid> is not `uuid` (compared ignoring case).
+StatusOr<std::string> WithVtpm(const std::string& domain_xml,
+                               const std::string& uuid,
+                               const std::string& secret_uuid);
+
 }  // namespace tvd::proxy

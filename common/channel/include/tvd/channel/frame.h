@@ -55,6 +55,9 @@ enum class MessageType : std::uint16_t {
   kAdminReply = 112,        // master -> admin
   kAck = 113,               // either way: request done
   kUsageClaim = 114,        // host -> master: TVD usage on the host (quota)
+  kVtpmKeyRequest = 115,    // host -> master: a VM's vTPM state key
+  kVtpmKeyGrant = 116,      // master -> host
+  kVtpmRecord = 117,        // host -> master: a new vTPM's EK and AK
 };
 
 // True for the values listed in MessageType.

@@ -138,6 +138,10 @@ struct TvdPolicy {
   std::vector<VmKnownGood> vms;               // unique VM names
   std::vector<GatewayRule> gateways;          // unique (vm, peer)
   std::vector<std::string> disk_key_vms;      // each listed in `vms`
+  // <vtpm/> in <key-release>: every VM of the TVD gets a vTPM whose state
+  // key the master releases; <vtpm vm="..."/>: those VMs (each in `vms`).
+  bool vtpm_all_vms = false;
+  std::vector<std::string> vtpm_vms;
   // <quotas>: what the TVD may hold on any one host (enforced by that
   // host's libvirt relay) and in total across its hosts (the relay claims
   // each increase from the master). Empty: no such quota (quota.h).
@@ -148,6 +152,9 @@ struct TvdPolicy {
   const VmKnownGood* FindVm(std::string_view vm_name) const;
   bool IsHostAuthorized(std::string_view subject) const;
   bool ReleasesDiskKeyTo(std::string_view vm_name) const;
+  // True when the policy gives `vm_name` a vTPM (and releases its state
+  // key): <vtpm/> for all VMs in `vms`, or <vtpm vm="vm_name"/>.
+  bool GrantsVtpmTo(std::string_view vm_name) const;
 
   friend bool operator==(const TvdPolicy&, const TvdPolicy&) = default;
 };

@@ -44,6 +44,9 @@ struct VmMetadata {
   // their source file does not exist yet; by disk target.
   std::map<std::string, std::uint64_t> encrypted_disk_create_mib;
   std::vector<VnetBinding> vnets;  // unique targets
+  // <tvd:vtpm/>: the proxy gives the VM a vTPM (tpm-crb, swtpm through
+  // libvirt) whose state is encrypted with the key the TVD releases.
+  bool vtpm = false;
   friend bool operator==(const VmMetadata&, const VmMetadata&) = default;
 };
 

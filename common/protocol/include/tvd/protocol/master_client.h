@@ -123,6 +123,17 @@ class MasterClient {
   StatusOr<DiskKeyGrant> RequestDiskKey(const std::string& tvd,
                                         const std::string& vm);
 
+  // The state key of the VM's vTPM, on an attested request connection as
+  // RequestDiskKey. PermissionDenied "peer: ..." when this host is not an
+  // attested member, the policy gives that VM no vTPM, or the quote does
+  // not meet the TVD's requirements.
+  StatusOr<VtpmKeyGrant> RequestVtpmKey(const std::string& tvd,
+                                        const std::string& vm);
+
+  // Records the EK and AK of a vTPM this host created for a VM. The
+  // master's refusals (docs/master.md, "vTPM bindings") as "peer: ...".
+  Status RecordVtpm(const VtpmRecord& record);
+
   // Records an attached / detached VM at the master.
   Status ReportVm(const VmReport& report);
 
@@ -134,6 +145,12 @@ class MasterClient {
  private:
   StatusOr<channel::ConnectionPtr> Connect(
       std::size_t max_payload = channel::kDefaultMaxPayload) const;
+  // One request frame on a fresh connection that the master attests
+  // before it answers (this client's attester answers one challenge bound
+  // to the connection's TLS exporter); returns the answer frame.
+  StatusOr<channel::Frame> AttestedRequest(
+      channel::MessageType type, std::span<const std::uint8_t> payload,
+      channel::MessageType expected) const;
   // One request frame on a fresh connection; returns the answer frame
   // (kError turned into its Status).
   StatusOr<channel::Frame> Request(channel::MessageType type,

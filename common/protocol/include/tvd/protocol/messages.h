@@ -28,6 +28,9 @@
 //      LeaveNotice    -> kAck | kError
 //      UsageClaim     -> kAck | kError (ResourceExhausted: over the TVD's
 //                        total quota)
+//      VtpmKeyRequest -> [attestation as for DiskKeyRequest] -> VtpmKeyGrant
+//                        | kError
+//      VtpmRecord     -> kAck | kError
 //  * Admin channel (admin certificate, any number of requests):
 //      TvdAdd / TvdUpdate / TvdRemove / AdminQuery -> AdminReply | kError
 #pragma once
@@ -62,6 +65,14 @@ inline constexpr std::size_t kMaxReason = 1024;
 inline constexpr std::size_t kMaxReplyText = std::size_t{63} << 20;
 inline constexpr std::size_t kTvdKeySize = 32;
 inline constexpr std::size_t kDiskKeySize = 32;
+inline constexpr std::size_t kVtpmKeySize = 32;
+// A marshalled TPM2B_PUBLIC (an RSA-2048 EK is about 320 bytes; the largest
+// RSA-4096 key with a policy digest stays under 700).
+inline constexpr std::size_t kMaxTpmPublic = 1024;
+// The AK label of a VM's vTPM (attest::EsysTpmOptions::ak_label): the
+// signing key in a VtpmRecord is the EsysTpm AK with this label, which the
+// guest can recreate from its endorsement seed.
+inline constexpr char kVtpmAkLabel[] = "tvd-vtpm-ak";
 
 // A member host of a TVD: its identity name (the CN of its certificate,
 // e.g. "node1") and the underlay address its tunnels terminate on.
@@ -155,6 +166,34 @@ struct DiskKeyGrant {
   SecureBytes key;  // kDiskKeySize bytes
 };
 
+// host -> master (request channel): the state key of VM `vm`'s vTPM, and
+// master -> host. The same fields (and wire layout) as the disk key
+// messages, with their own message types and names in errors; the key is
+// kVtpmKeySize bytes.
+struct VtpmKeyRequest {
+  std::string tvd;
+  std::string vm;
+};
+struct VtpmKeyGrant {
+  std::string tvd;
+  std::string vm;
+  SecureBytes key;
+};
+
+// host -> master (request channel): the proxy created VM `vm`'s vTPM and
+// read these public areas from it (marshalled TPM2B_PUBLIC each, 1 to
+// kMaxTpmPublic bytes): the endorsement key (TCG default RSA-2048 template)
+// and a restricted signing key under the endorsement hierarchy made from a
+// fixed template (attest/esys_tpm.h, label kVtpmAkLabel), which the guest
+// can recreate. The master checks what they are (docs/master.md).
+struct VtpmRecord {
+  std::string tvd;
+  std::string vm;
+  std::vector<std::uint8_t> ek_public;
+  std::vector<std::uint8_t> ak_public;
+  friend bool operator==(const VtpmRecord&, const VtpmRecord&) = default;
+};
+
 // host -> master (request channel).
 struct VmReport {
   std::string tvd;
@@ -219,6 +258,9 @@ std::vector<std::uint8_t> Encode(const PolicyUpdate& m);
 std::vector<std::uint8_t> Encode(const DiskKeyRequest& m);
 std::vector<std::uint8_t> Encode(const DiskKeyGrant& m);
 std::vector<std::uint8_t> Encode(const VmReport& m);
+std::vector<std::uint8_t> Encode(const VtpmKeyRequest& m);
+std::vector<std::uint8_t> Encode(const VtpmKeyGrant& m);
+std::vector<std::uint8_t> Encode(const VtpmRecord& m);
 std::vector<std::uint8_t> Encode(const UsageClaim& m);
 std::vector<std::uint8_t> Encode(const TvdAdd& m);
 std::vector<std::uint8_t> Encode(const TvdUpdate& m);
@@ -235,6 +277,9 @@ StatusOr<PolicyUpdate> DecodePolicyUpdate(std::span<const std::uint8_t> in);
 StatusOr<DiskKeyRequest> DecodeDiskKeyRequest(std::span<const std::uint8_t> in);
 StatusOr<DiskKeyGrant> DecodeDiskKeyGrant(std::span<const std::uint8_t> in);
 StatusOr<VmReport> DecodeVmReport(std::span<const std::uint8_t> in);
+StatusOr<VtpmKeyRequest> DecodeVtpmKeyRequest(std::span<const std::uint8_t> in);
+StatusOr<VtpmKeyGrant> DecodeVtpmKeyGrant(std::span<const std::uint8_t> in);
+StatusOr<VtpmRecord> DecodeVtpmRecord(std::span<const std::uint8_t> in);
 StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in);
 StatusOr<TvdAdd> DecodeTvdAdd(std::span<const std::uint8_t> in);
 StatusOr<TvdUpdate> DecodeTvdUpdate(std::span<const std::uint8_t> in);

@@ -33,6 +33,7 @@ class FakeHypervisor : public Hypervisor {
   struct Secret {
     std::string usage;
     std::vector<std::uint8_t> value;
+    bool vtpm = false;  // usage type vtpm (DefineVtpmSecret)
   };
 
   // start_error when set; else as libvirt (see hypervisor.h).
@@ -45,6 +46,8 @@ class FakeHypervisor : public Hypervisor {
   StatusOr<std::vector<DomainSummary>> ListDomains() override;
   StatusOr<std::string> DefineSecret(const std::string& usage,
                                      const SecureBytes& value) override;
+  StatusOr<std::string> DefineVtpmSecret(const std::string& usage,
+                                         const SecureBytes& value) override;
   Status UndefineSecret(const std::string& uuid) override;
   // create_disk_error when set; else checks the path and passphrase as
   // CreateLuksQcow2 does, records the request and creates a one-byte file

@@ -14,6 +14,7 @@
 #include "tvd/proxy/admission_store.h"
 #include "tvd/proxy/master_link.h"
 #include "tvd/proxy/tvd_network.h"
+#include "tvd/proxy/vtpm_state.h"
 #include "tvd/testing/fake_hypervisor.h"
 
 namespace tvd::proxy::testing {
@@ -43,6 +44,22 @@ class FakeMaster : public MasterLink {
       return PermissionDenied("no disk key for VM '" + vm + "'");
     }
     return SecureBytes(std::span<const std::uint8_t>(disk_key));
+  }
+  StatusOr<SecureBytes> RequestVtpmKey(const std::string& tvd,
+                                       const std::string& vm) override {
+    vtpm_key_requests.push_back(tvd + "/" + vm);
+    if (!vtpm_key_error.ok()) return vtpm_key_error;
+    if (!policy_.GrantsVtpmTo(vm)) {
+      return PermissionDenied("no vTPM for VM '" + vm + "'");
+    }
+    return SecureBytes(std::span<const std::uint8_t>(vtpm_key));
+  }
+  Status RecordVtpm(const std::string& tvd, const std::string& vm,
+                    const std::vector<std::uint8_t>& ek_public,
+                    const std::vector<std::uint8_t>& ak_public) override {
+    if (!record_vtpm_error.ok()) return record_vtpm_error;
+    vtpm_records.push_back({tvd, vm, ek_public, ak_public});
+    return Status::Ok();
   }
   Status ReportVm(const std::string& tvd, const std::string& vm,
                   const std::string& uuid, bool attached) override {
@@ -74,12 +91,50 @@ class FakeMaster : public MasterLink {
   int joins = 0;
   std::vector<std::string> leaves;
   std::vector<std::string> disk_key_requests;
+  std::vector<std::uint8_t> vtpm_key = std::vector<std::uint8_t>(32, 0x33);
+  std::vector<std::string> vtpm_key_requests;
+  Status vtpm_key_error;  // returned by RequestVtpmKey when not OK
+  // Every recorded vTPM (RecordVtpm calls that were not refused).
+  std::vector<protocol::VtpmRecord> vtpm_records;
+  Status record_vtpm_error;  // returned by RecordVtpm when not OK
   std::vector<Report> reports;
   Status report_error;  // returned by ReportVm when not OK
   // Every ClaimUsage call, in order, as the protocol message it would be.
   std::vector<protocol::UsageClaim> usage_claims;
   Status usage_error;  // returned by ClaimUsage when not OK
   UpdateHandler handler;
+};
+
+// vTPM states in memory: by domain UUID, the passphrase each was made
+// with.
+class FakeVtpmStates : public VtpmStates {
+ public:
+  StatusOr<VtpmPublics> Create(const std::string& uuid,
+                               const SecureBytes& passphrase) override {
+    if (!create_error.ok()) return create_error;
+    if (states.contains(uuid)) {
+      return AlreadyExists("vTPM state of domain " + uuid +
+                           " already exists (fake)");
+    }
+    states[uuid] = std::vector<std::uint8_t>(
+        passphrase.data(), passphrase.data() + passphrase.size());
+    return publics;
+  }
+  Status Remove(const std::string& uuid) override {
+    removed.push_back(uuid);
+    if (!remove_error.ok()) return remove_error;
+    states.erase(uuid);
+    return Status::Ok();
+  }
+  bool Exists(const std::string& uuid) override {
+    return states.contains(uuid);
+  }
+
+  std::map<std::string, std::vector<std::uint8_t>> states;
+  VtpmPublics publics{{0x01, 0x3a, 0xee}, {0x01, 0x18, 0xaa}};
+  Status create_error;
+  Status remove_error;
+  std::vector<std::string> removed;  // every Remove call, in order
 };
 
 class FakeNetwork : public TvdNetwork {

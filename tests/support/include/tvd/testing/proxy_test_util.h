@@ -40,6 +40,8 @@ struct TestVm {
   // When set: an encrypted vdb at this path, which the proxy creates
   // (create-mib 8) when missing.
   std::string new_disk;
+  bool vtpm = false;  // <tvd:vtpm/>, and the policy gives it one
+  std::string uuid;   // the domain's <uuid>; empty: none
   std::string config_path;
   policy::VmKnownGood known_good;
 };
@@ -47,8 +49,8 @@ struct TestVm {
 inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
   return "<domain type='test'>\n"
          "  <name>" +
-         vm.name +
-         "</name>\n"
+         vm.name + "</name>\n" +
+         (vm.uuid.empty() ? "" : "  <uuid>" + vm.uuid + "</uuid>\n") +
          "  <memory unit='MiB'>64</memory>\n"
          "  <os><type>hvm</type><kernel>" +
          vm.kernel + "</kernel><initrd>" + vm.initrd +
@@ -74,7 +76,8 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
          (vm.new_disk.empty() ? ""
                               : "      <tvd:encryption type='disk' "
                                 "target='vdb' create-mib='8'/>\n") +
-         "      <tvd:vnet target='" + vm.port + "' network='" + vm.network +
+         (vm.vtpm ? "      <tvd:vtpm/>\n" : "") + "      <tvd:vnet target='" +
+         vm.port + "' network='" + vm.network +
          "'/>\n"
          "    </tvd:tvd>\n"
          "  </metadata>\n"
@@ -86,9 +89,12 @@ inline std::string DomainXml(const TestVm& vm, const std::string& measures) {
 inline TestVm MakeVm(const std::string& dir, const std::string& name,
                      const std::string& tvd, const std::string& network,
                      const std::string& port, bool encrypted = false,
-                     const std::string& new_disk = "") {
+                     const std::string& new_disk = "", bool vtpm = false,
+                     const std::string& uuid = "") {
   TestVm vm;
   vm.new_disk = new_disk;
+  vm.vtpm = vtpm;
+  vm.uuid = uuid;
   vm.name = name;
   vm.tvd = tvd;
   vm.network = network;
@@ -140,6 +146,7 @@ inline policy::TvdPolicy MakePolicy(const std::string& name, std::uint32_t id,
   for (const TestVm& vm : vms) {
     p.vms.push_back(vm.known_good);
     if (vm.encrypted || !vm.new_disk.empty()) p.disk_key_vms.push_back(vm.name);
+    if (vm.vtpm) p.vtpm_vms.push_back(vm.name);
   }
   return p;
 }

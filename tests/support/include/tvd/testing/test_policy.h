@@ -34,7 +34,8 @@ inline std::string Policy(const std::string& name, int id,
        "\"/></vm><vm name=\"web2\"><measure "
        "type=\"config\" sha256=\"" +
        ToHex(Sha256("cfg2")) + "\"/></vm></vms>\n";
-  x += "  <key-release><disk-key vm=\"web1\"/></key-release>\n";
+  x += "  <key-release><disk-key vm=\"web1\"/><vtpm vm=\"web1\"/>"
+       "</key-release>\n";
   x += "</tvd-policy>\n";
   return x;
 }
