@@ -118,34 +118,52 @@ StatusOr<SecureBytes> Unwrap(const SecureBytes& kek,
 
 }  // namespace
 
+namespace {
+
+// A key that belongs to one VM of one TVD (its disk key, its vTPM state
+// key), wrapped with `label` in the AAD so that one kind never unwraps as
+// the other. `what` names the kind in the error.
+std::vector<std::uint8_t> WrapVmKey(const char* label, const SecureBytes& kek,
+                                    std::string_view tvd, std::string_view vm,
+                                    const SecureBytes& key) {
+  return Wrap(kek, Aad(label, tvd, vm), key);
+}
+
+StatusOr<SecureBytes> UnwrapVmKey(const char* label, const char* what,
+                                  const SecureBytes& kek, std::string_view tvd,
+                                  std::string_view vm,
+                                  std::span<const std::uint8_t> wrapped) {
+  return Unwrap(
+      kek, Aad(label, tvd, vm), wrapped,
+      Unauthenticated(std::string(what) + " of " + std::string(tvd) + "/" +
+                      std::string(vm) +
+                      " does not unwrap (wrong KEK or tampered row)"));
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> WrapDiskKey(const SecureBytes& kek,
                                       std::string_view tvd, std::string_view vm,
                                       const SecureBytes& key) {
-  return Wrap(kek, Aad("tvd-disk-key", tvd, vm), key);
+  return WrapVmKey("tvd-disk-key", kek, tvd, vm, key);
 }
 
 StatusOr<SecureBytes> UnwrapDiskKey(const SecureBytes& kek,
                                     std::string_view tvd, std::string_view vm,
                                     std::span<const std::uint8_t> wrapped) {
-  return Unwrap(kek, Aad("tvd-disk-key", tvd, vm), wrapped,
-                Unauthenticated(
-                    "disk key of " + std::string(tvd) + "/" + std::string(vm) +
-                    " does not unwrap (wrong KEK or tampered row)"));
+  return UnwrapVmKey("tvd-disk-key", "disk key", kek, tvd, vm, wrapped);
 }
 
 std::vector<std::uint8_t> WrapVtpmKey(const SecureBytes& kek,
                                       std::string_view tvd, std::string_view vm,
                                       const SecureBytes& key) {
-  return Wrap(kek, Aad("tvd-vtpm-key", tvd, vm), key);
+  return WrapVmKey("tvd-vtpm-key", kek, tvd, vm, key);
 }
 
 StatusOr<SecureBytes> UnwrapVtpmKey(const SecureBytes& kek,
                                     std::string_view tvd, std::string_view vm,
                                     std::span<const std::uint8_t> wrapped) {
-  return Unwrap(kek, Aad("tvd-vtpm-key", tvd, vm), wrapped,
-                Unauthenticated(
-                    "vTPM key of " + std::string(tvd) + "/" + std::string(vm) +
-                    " does not unwrap (wrong KEK or tampered row)"));
+  return UnwrapVmKey("tvd-vtpm-key", "vTPM key", kek, tvd, vm, wrapped);
 }
 
 std::vector<std::uint8_t> WrapTvdKey(const SecureBytes& kek,
