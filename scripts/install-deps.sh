@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev lld
   clang-format clang-tidy git python3
   # libraries
   libtinyxml2-dev libssl-dev libzmq3-dev cppzmq-dev libvirt-dev
