@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace tvd::master {
 namespace {
 
@@ -102,6 +104,9 @@ struct Fake {
   Status evict_error;
   // Drops the lock after the first eviction.
   bool lose_after_first = false;
+  // Runs at each read of the hosts, after it (the world moving on).
+  std::function<void(int reads)> after_read;
+  int reads = 0;
 
   DutyHooks Hooks() {
     DutyHooks h;
@@ -109,7 +114,9 @@ struct Fake {
     h.members = [this] { return members; };
     h.hosts = [this]() -> StatusOr<std::vector<HostRow>> {
       if (!hosts_error.ok()) return hosts_error;
-      return hosts;
+      std::vector<HostRow> read = hosts;
+      if (after_read) after_read(++reads);
+      return read;
     };
     h.evict = [this](const OverdueHost& o) {
       if (!evict_error.ok()) return evict_error;
@@ -186,6 +193,33 @@ TEST(SingletonDutiesTest, StopsEvictingWhenTheLockGoesMidSweep) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->size(), 1u);
   EXPECT_EQ(f.evicted, std::vector<std::string>{"h1"});
+}
+
+// The hosts rejoin while the sweep evicts others (after every master
+// restarted): h2 re-attests after the sweep's first read, before its turn,
+// and stays; h3 leaves meanwhile and is not evicted either.
+TEST(SingletonDutiesTest, AHostThatReattestedDuringTheSweepIsNotEvicted) {
+  Fake f;
+  f.members = {{"blue", "h1", seconds(1)},
+               {"blue", "h2", seconds(1)},
+               {"blue", "h3", seconds(1)}};
+  f.hosts = {Host("h1", true, kT), Host("h2", true, kT),
+             Host("h3", true, kT)};
+  SingletonDuties d(f.Hooks(), {milliseconds(1000), kGrace});
+  f.now = kTms - 100'000;
+  ASSERT_TRUE(d.SweepOnce().ok());
+  f.now = kTms + 100'000;
+  f.after_read = [&f](int reads) {
+    if (reads != 1) return;  // the sweep's first read
+    f.hosts[1] = Host("h2", true, kT + 99);
+    std::erase_if(f.members,
+                  [](const MemberInterval& m) { return m.host == "h3"; });
+  };
+  auto out = d.SweepOnce();
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(f.evicted, std::vector<std::string>{"h1"});
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].host, "h1");
 }
 
 TEST(SingletonDutiesTest, ErrorsAreReturnedOrRetried) {

@@ -124,6 +124,12 @@ TEST(StoreFenceTest, StopsWhenProbesFailAndResumesAfterTheReload) {
   }
   const auto stopped_at = LeaseClock::now();
   EXPECT_FALSE(fence->serving());
+  // serving() turns false under the fence's lock; the watcher closes the
+  // gate and calls the hook right after, on its own thread: wait for that
+  // (a loaded machine may run this thread first).
+  while (lost == 0 && LeaseClock::now() - cut < milliseconds(4000)) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   // The fence stops serving the bound after the last answered probe was
   // sent, never before (StoreLeaseTest checks the rule itself with time
   // passed in). Seen from here, the watcher's wake-up comes on top: its

@@ -63,9 +63,12 @@ class SingletonDuties {
   void Stop();
 
   // One pass: not held -> nothing (and the duty's start is forgotten);
-  // held -> evicts the overdue hosts and returns those evicted. A store
-  // read error is returned as it is; an eviction that fails is logged and
-  // left out (the next sweep tries it again).
+  // held -> evicts the overdue hosts and returns those evicted. Each is
+  // checked again against the store and the members just before its
+  // eviction (Recheck): one that re-attested or left since the sweep read
+  // them is left alone. A store read error is returned as it is; an
+  // eviction that fails is logged and left out (the next sweep tries it
+  // again).
   StatusOr<std::vector<OverdueHost>> SweepOnce();
 
   // Whether the last sweep found the duty held; evictions made so far.
@@ -74,6 +77,9 @@ class SingletonDuties {
 
  private:
   void Run();
+  // `host` if it is overdue by a fresh read of the hosts and members; the
+  // reason and lateness as of now.
+  std::optional<OverdueHost> Recheck(const std::string& host);
 
   const DutyHooks hooks_;
   const DutyOptions options_;
