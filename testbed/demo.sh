@@ -4,6 +4,7 @@
 # the figure-8 scenario with real guests: TVDs blue and red, one VM of each
 # on both hosts; the isolation matrix measured from inside the guests; each
 # tenant's view through the relay next to the admin's; attestation state;
+# a tenant's own check of its VM's vTPM (tvdctl vm attest, the deep quote);
 # the resource manager's view; then host h2 leaves red, and a VM whose image
 # was altered after it was measured is refused, and a hostile tenant's
 # request for a host file is refused by the relay. docs/testbed.md explains
@@ -126,6 +127,21 @@ rule "attestation state (tvdctl tvd list / show, as the admin on the master)"
 sc_admin tvd list || fail "tvd list"
 sc_admin tvd show blue || fail "tvd show blue"
 sc_admin tvd show red || fail "tvd show red"
+
+rule "a tenant checks its VM's vTPM itself (the deep quote)"
+for vm in $(sc_vtpm_vms); do
+  tvd=$(sc_vm tvd "$vm")
+  sc_deep_quote "$tvd-tenant" "$tvd" "$vm" || fail "deep quote of $vm"
+  other=red-tenant
+  [[ $tvd == red ]] && other=blue-tenant
+  if out=$(sc_deep_quote "$other" "$tvd" "$vm" 2>&1); then
+    echo "$out"
+    fail "$other got the deep quote of $vm"
+  else
+    echo "$out"
+    grep -q "is not tenant:$other's" <<<"$out" || fail "refusal of $other does not say why"
+  fi
+done
 
 rule "resource manager (tvdctl rm)"
 sc_rm agents || fail "rm agents"

@@ -20,7 +20,9 @@ sc_vm() {
     else if (f == "ip") { split($4, a, "/"); print a[1] } else if (f == "mac") print $5 }' "$TB_VMS"
 }
 # VMs of the list that are started (blue-bad is the tampered one).
-sc_vms() { awk '$1 !~ /^#/ && NF == 5 && $1 != "blue-bad" {print $1}' "$TB_VMS"; }
+sc_vms() { awk '$1 !~ /^#/ && NF >= 5 && $1 != "blue-bad" {print $1}' "$TB_VMS"; }
+# VMs of the list with a vTPM (sixth field "vtpm").
+sc_vtpm_vms() { awk '$1 !~ /^#/ && $6 == "vtpm" {print $1}' "$TB_VMS"; }
 
 sc_hostcmd() { # HOST CMD...: tvdctl host command against HOST's factory
   local h=$1
@@ -157,6 +159,19 @@ sc_check_matrix() {
   done
   ((bad == 0)) && echo "matrix as expected: same TVD answers, different TVDs never"
   return $bad
+}
+
+# sc_deep_quote TENANT TVD VM [ARGS...]: TENANT checks the vTPM of VM of
+# TVD itself (tvdctl vm attest, the online form, with its own certificate,
+# from the management node): the master asks the VM's host for a quote
+# of the guest's vTPM, and tvdctl verifies the chain against the VDC CA.
+sc_deep_quote() {
+  local who=$1 tvd=$2 vm=$3
+  shift 3
+  echo "\$ tvdctl vm attest $tvd $vm --cert tenant-$who.crt ...   ($who, on mgmt)"
+  ip netns exec "$TB_PREFIX-mgmt" "$sc_tvdctl" vm attest "$tvd" "$vm" \
+    --master "$TB_MASTERS" --ca "$TB_SITE/pki/ca.crt" \
+    --cert "$TB_SITE/pki/tenant-$who.crt" --key "$TB_SITE/pki/tenant-$who.key" "$@"
 }
 
 # sc_tenant_names TENANT HOST: domain names TENANT sees through HOST's relay.

@@ -44,6 +44,7 @@ tb_bin() {
     rm-server) rel=rm-agent/rm-server ;;
     tvdctl) rel=tvdctl/tvdctl ;;
     tvd-overview) rel=overview/tvd-overview ;;
+    tvd-synthetic-boot) rel=tests/fixture/synthetic_boot/tvd-synthetic-boot ;;
     *) tb_die "unknown binary $1" ;;
   esac
   if [[ -n $TB_BUILD ]]; then

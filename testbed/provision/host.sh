@@ -7,10 +7,11 @@
 #
 # Usage:
 #   host.sh tpm NAME           starts swtpm (TCP 127.0.0.1:2321 in the host's
-#                              network) and writes the TPM's facts for the
-#                              management node: $TB_SITE/hosts/NAME.ek (sha256
-#                              of the EK public area) and NAME.pcrs (PCRs 0, 2,
-#                              4, 7 of the SHA-256 bank)
+#                              network), boots it (below) and writes the TPM's
+#                              facts for the management node:
+#                              $TB_SITE/hosts/NAME.ek (sha256 of the EK public
+#                              area), NAME.pcrs (PCRs 0, 2, 4, 7 of the SHA-256
+#                              bank) and NAME.eventlog (the boot's event log)
 #   host.sh start NAME ADDR    starts the other daemons; ADDR is the host's
 #                              underlay address (needs $TB_SITE/pki from
 #                              `mgmt.sh pki`, policies from `mgmt.sh start`)
@@ -55,6 +56,20 @@ cmd_tpm() {
     -u "$d/ek.pub" >/dev/null
   sha256sum "$d/ek.pub" | cut -d' ' -f1 >"$TB_SITE/hosts/$name.ek"
   rm -f "$d/ek.ctx"
+  # The measured boot: a fresh swtpm booted nothing, so a synthetic UEFI
+  # boot (the same firmware and loaders on every host: one hardware model)
+  # is written as the host's event log and extended into PCRs 0-9, and the
+  # proxies send that log with their quotes (--event-log). The policies then
+  # check it against a measured-boot policy drafted from it (mgmt.sh).
+  # Installed binaries have no tvd-synthetic-boot (a test tool): PCR values
+  # are pinned instead, as with a TPM of TB_TCTI.
+  local boot
+  rm -f "$d/binary_bios_measurements" "$TB_SITE/hosts/$name.eventlog"
+  if [[ -z ${TB_TCTI:-} ]] && boot=$(tb_bin tvd-synthetic-boot 2>/dev/null); then
+    tb_in "$TB_NETNS" "$boot" --seed testbed-host --tcti "$tcti" \
+      --log "$d/binary_bios_measurements" >/dev/null
+    cp "$d/binary_bios_measurements" "$TB_SITE/hosts/$name.eventlog"
+  fi
   tb_in "$TB_NETNS" tpm2_pcrread -T "$tcti" sha256:0,2,4,7 |
     awk '/^ +[0-9]+ *:/ {gsub(/ /, ""); split($0, a, ":"); v = tolower(a[2]); sub(/^0x/, "", v); print a[1], v}' \
       >"$TB_SITE/hosts/$name.pcrs"
@@ -137,14 +152,19 @@ EOF
 # so no domain definition makes it create or chown a file elsewhere
 # (docs/host.md "libvirt's own confinement"). No per-VM namespaces or cgroups
 # (a namespace host has none of these to itself); QEMU writes its output to
-# files (no virtlogd).
+# files (no virtlogd). A vTPM's state is in $d/lib/swtpm (libvirt's
+# /var/lib/libvirt/swtpm, where the proxies make it: --vtpm-storage-dir),
+# the swtpm libvirt starts logs to $d/varlog (/var/log).
 start_libvirtd() {
   local d=$TB_STATE/libvirt
-  mkdir -p "$d"/{sock,run,lib,cache,log,etc}
+  mkdir -p "$d"/{sock,run,lib,cache,log,etc} "$d/varlog/libvirt"
   chmod 700 "$d" "$d"/{sock,log,etc}
   # Seen by QEMU as /run/libvirt, /var/lib/libvirt and /var/cache/libvirt:
   # libvirt makes its per-domain directories below them for libvirt-qemu.
   chmod 755 "$d/run" "$d/lib"
+  # /var/log for libvirtd: the swtpm it starts for a vTPM runs as its own
+  # user (tss) and writes its log below it.
+  chmod 755 "$d/varlog"
   chmod 711 "$d/cache"
   getent passwd libvirt-qemu >/dev/null ||
     tb_die "no user libvirt-qemu for QEMU (install libvirt-daemon-system)"
@@ -198,9 +218,16 @@ EOF
     [[ -d $w ]] || tb_die "$w is missing (mgmt.sh start makes the site's)"
     binds+=" $w:$w"
   done
+  # libvirtd's own umask, as its systemd unit gives it (022): the
+  # directories it makes for the users it runs (QEMU's libvirt-qemu,
+  # swtpm's tss) must let them pass, whatever this script's umask.
+  local umask_before
+  umask_before=$(umask)
+  umask 022
   TB_RO_ROOT=1 TB_SECURITYFS=$securityfs tb_spawn libvirtd "$d/libvirtd.out" \
-    "$d:$d $binds $d/run:/run/libvirt $d/lib:/var/lib/libvirt $d/cache:/var/cache/libvirt $d/log:/var/log/libvirt $d/etc:/etc/libvirt" \
+    "$d:$d $binds $d/run:/run/libvirt $d/lib:/var/lib/libvirt $d/cache:/var/cache/libvirt $d/varlog:/var/log $d/log:/var/log/libvirt $d/etc:/etc/libvirt" \
     libvirtd -f "$d/libvirtd.conf" -p "$d/libvirtd.pid"
+  umask "$umask_before"
   tb_wait libvirtd 30 "$TB_PID" "$d/libvirtd.out" tb_unix_up "$d/sock/libvirt-sock"
 }
 
@@ -234,9 +261,13 @@ start_factory() {
     --vici="$TB_STATE/charon/charon.vici" --datapath=netdev \
     --master-name=tvd-master \
     --ca="$pki/ca.crt" --cert="$pki/host-$name.crt" --key="$pki/host-$name.key" \
-    --tcti="$tcti"; do
+    --tcti="$tcti" --vtpm-storage-dir="$TB_STATE/libvirt/lib/swtpm" \
+    --libvirt-channel-dir="$TB_STATE/libvirt/lib/qemu/channel/target"; do
     a+=("--proxy-arg=$arg")
   done
+  if [[ -f $TB_STATE/tpm/binary_bios_measurements ]]; then
+    a+=("--proxy-arg=--event-log=$TB_STATE/tpm/binary_bios_measurements")
+  fi
   tb_spawn proxy-factory "$TB_STATE/factory.log" "" "$bin" \
     --socket "$TB_STATE/factory.sock" --run-dir "$TB_STATE/proxies" \
     --state-dir "$TB_STATE/proxy-state" --proxy "$proxy" \

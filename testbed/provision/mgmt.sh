@@ -20,9 +20,11 @@
 #   TB_GUEST   directory with the guest image (vmlinuz, initrd.img, disk.img;
 #              testbed/guest/build-guest.sh)
 #   TB_VMS     file of the scenario's VMs, one per line:
-#              NAME TVD HOST IPV4/PREFIX MAC
+#              NAME TVD HOST IPV4/PREFIX MAC [vtpm]
 #              (every VM gets a measured configuration and its own copy of
-#              the disk image in $TB_SITE/images; the policies list them)
+#              the disk image in $TB_SITE/images; the policies list them;
+#              with "vtpm" the configuration asks for a vTPM, <tvd:vtpm/>,
+#              and its TVD's policy gives it one)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -91,13 +93,19 @@ cmd_pki() {
   printf '%s\n' "$@" >"$TB_SITE/hosts.list"
 }
 
-# The host requirements every TVD of the testbed demands: the hosts' TPM PCR
-# values as read at provisioning (docs/policy.md section 2). The policy
-# templates also pin an IMA allowlist; namespace hosts have no IMA log of
-# their own, so the derived policies leave it out.
+# The host requirements every TVD of the testbed demands (DIR: a scratch
+# directory): the measured boot the hosts' event logs show
+# (measured_boot_draft), or, without logs, the hosts' TPM PCR values as read
+# at provisioning (docs/policy.md section 2). The policy templates also pin
+# an IMA allowlist; namespace hosts have no IMA log of their own, so the
+# derived policies leave it out.
 host_requirements() {
   local idx values v
   echo '  <host-requirements allow-no-tpm="false" attestation-interval="300">'
+  if measured_boot_draft "$1"; then
+    echo '  </host-requirements>'
+    return
+  fi
   for idx in 0 2 4 7; do
     values=$(awk -v i="$idx" '$1 == i {print $2}' "$TB_SITE"/hosts/*.pcrs | sort -u)
     [[ -n $values ]] || tb_die "no PCR $idx value in $TB_SITE/hosts/*.pcrs"
@@ -108,12 +116,31 @@ host_requirements() {
   echo '  </host-requirements>'
 }
 
+# measured_boot_draft DIR: when every host sent its boot's event log
+# (host.sh tpm), the measured-boot policy `tvdctl policy measured-boot`
+# drafts from the first host's log (the hosts boot the same firmware and
+# loaders), indented for <host-requirements>, in place of pinned PCR
+# values; every host's log must replay to the same PCRs (same bytes).
+# Returns 1 (nothing printed) when a host has no log.
+measured_boot_draft() {
+  local tmp=$1 logs first
+  logs=$(ls "$TB_SITE"/hosts/*.eventlog 2>/dev/null | wc -l)
+  [[ $logs -gt 0 && $logs == $(wc -l <"$TB_SITE/hosts.list") ]] || return 1
+  first=$(ls "$TB_SITE"/hosts/*.eventlog | head -n 1)
+  for log in "$TB_SITE"/hosts/*.eventlog; do
+    cmp -s "$first" "$log" || tb_die "host logs differ: $first, $log"
+  done
+  "$tvdctl" policy measured-boot "$first" --out "$tmp/measured-boot.xml" ||
+    tb_die "tvdctl policy measured-boot $first failed"
+  sed 's/^/    /' "$tmp/measured-boot.xml"
+}
+
 # derive_policy TVD: policy-templates/TVD.xml with the tenant's real subject,
 # the hosts' PCRs, the testbed's hosts and the scenario's VMs (measured).
 derive_policy() {
   local tvd=$1 tmp
   tmp=$(mktemp -d)
-  host_requirements >"$tmp/req"
+  host_requirements "$tmp" >"$tmp/req"
   {
     echo '  <authorized-hosts>'
     local h
@@ -135,6 +162,14 @@ derive_policy() {
     done <"$TB_VMS"
     echo '  </vms>'
   } >"$tmp/vms"
+  {
+    local name owner rest
+    while read -r name owner _ _ _ rest; do
+      [[ -n $name && $name != \#* && $owner == "$tvd" && $rest == vtpm ]] ||
+        continue
+      echo "    <vtpm vm=\"$name\"/>"
+    done <"$TB_VMS"
+  } >"$tmp/vtpms"
   python3 - "$repo/policy-templates/$tvd.xml" "$tmp" "CN=$tvd-tenant,OU=tenant,O=$TB_CA_NAME" \
     >"$TB_SITE/policies/$tvd.xml" <<'EOF'
 import re, sys
@@ -150,9 +185,14 @@ def block(tag, repl):
 block('host-requirements', open(tmp + '/req').read())
 block('authorized-hosts', open(tmp + '/hosts').read())
 block('vms', open(tmp + '/vms').read())
-# The testbed's scenario has no gateway VM and no encrypted disk.
+# The testbed's scenario has no gateway VM and no encrypted disk; the keys
+# it releases are the vTPMs of the VMs marked "vtpm".
 text = re.sub(r'\s*<!--[^>]*-->\s*<gateways>.*?</gateways>', '', text, flags=re.S)
-text = re.sub(r'\s*<!--[^>]*-->\s*<key-release>.*?</key-release>', '', text, flags=re.S)
+vtpms = open(tmp + '/vtpms').read()
+release = ('\n\n  <!-- The vTPMs of testbed/scenario.vms. -->\n  <key-release>\n' +
+           vtpms + '  </key-release>') if vtpms else ''
+text = re.sub(r'\s*<!--[^>]*-->\s*<key-release>.*?</key-release>',
+              lambda m: release, text, flags=re.S)
 text = re.sub(r'<owner subject="[^"]*"/>', '<owner subject="%s"/>' % owner, text)
 text = re.sub(r'<!--.*?-->\n', '<!-- Derived by testbed/provision/mgmt.sh from %s. -->\n'
               % src.split('/')[-1], text, count=1, flags=re.S)
@@ -162,15 +202,16 @@ EOF
   "$tvdctl" policy validate "$TB_SITE/policies/$tvd.xml" >/dev/null
 }
 
-# derive_vm NAME TVD IP MAC: a final VM configuration from the testbed's VM
-# template, measured by tvdctl policy derive.
+# derive_vm NAME TVD IP MAC [vtpm]: a final VM configuration from the
+# testbed's VM template, measured by tvdctl policy derive.
 derive_vm() {
-  local name=$1 tvd=$2 ip=$3 mac=$4
+  local name=$1 tvd=$2 ip=$3 mac=$4 vtpm=""
+  [[ ${5:-} == vtpm ]] && vtpm='<tvd:vtpm/>'
   local img=$TB_SITE/images
   cp --reflink=auto "$TB_GUEST/disk.img" "$img/$name.img"
   sed -e "s|@NAME@|$name|g" -e "s|@TVD@|$tvd|g" -e "s|@IP@|$ip|g" \
     -e "s|@MAC@|$mac|g" -e "s|@NIC@|tb-$name|g" \
-    -e "s|@SERIAL@|$TB_SITE/serial/$name.sock|g" \
+    -e "s|@SERIAL@|$TB_SITE/serial/$name.sock|g" -e "s|@VTPM@|$vtpm|g" \
     "$here/vm-template.xml" >"$TB_SITE/vms/$name.template.xml"
   "$tvdctl" policy derive --template "$TB_SITE/vms/$name.template.xml" \
     --name "$name" --kernel "$img/vmlinuz" --initrd "$img/initrd.img" \
@@ -275,10 +316,10 @@ cmd_start() {
   # makes its serial socket; the directories only let it pass.
   tb_qemu_dir "$TB_SITE/images" "$TB_SITE/serial"
   cp "$TB_GUEST/vmlinuz" "$TB_GUEST/initrd.img" "$TB_SITE/images/"
-  local name tvd ip mac
-  while read -r name tvd _ ip mac; do
+  local name tvd ip mac extra
+  while read -r name tvd _ ip mac extra; do
     [[ -n $name && $name != \#* ]] || continue
-    derive_vm "$name" "$tvd" "$ip" "$mac"
+    derive_vm "$name" "$tvd" "$ip" "$mac" "$extra"
   done <"$TB_VMS"
   derive_policy blue
   derive_policy red

@@ -7,8 +7,12 @@
 #include "tvd/text.h"
 
 namespace tvd::master {
-bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
-  if (host.role != pki::Role::kHost) return false;
+namespace {
+
+// `subject` names `who`: exactly one CN, equal to who's name, and every
+// OU equal to `ou` (who's role).
+bool SubjectNames(std::string_view subject, const pki::Identity& who,
+                  std::string_view ou) {
   bool cn_matches = false;
   int cn_count = 0;
   while (!subject.empty()) {
@@ -22,12 +26,24 @@ bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
     std::string_view value = TrimWhitespace(rdn.substr(eq + 1));
     if (key == "CN") {
       ++cn_count;
-      cn_matches = value == host.name;
-    } else if (key == "OU" && value != "host") {
+      cn_matches = value == who.name;
+    } else if (key == "OU" && value != ou) {
       return false;
     }
   }
   return cn_count == 1 && cn_matches;
+}
+
+}  // namespace
+
+bool SubjectNamesHost(std::string_view subject, const pki::Identity& host) {
+  return host.role == pki::Role::kHost && SubjectNames(subject, host, "host");
+}
+
+bool SubjectNamesTenant(std::string_view subject,
+                        const pki::Identity& tenant) {
+  return tenant.role == pki::Role::kTenant &&
+         SubjectNames(subject, tenant, "tenant");
 }
 
 std::set<std::string> AuthorizedHostNames(const policy::TvdPolicy& policy) {

@@ -39,10 +39,20 @@ Status HostRequests::Handle(Connection& conn, const Frame& frame) {
       return VtpmKey(conn, frame);
     case MessageType::kVtpmRecord:
       return RecordVtpm(conn, frame);
+    case MessageType::kGuestQuoteReport:
+      return GuestQuote(conn, frame);
     default:
       return ProtocolError("not a host request: message type " +
                            std::to_string(static_cast<int>(frame.type)));
   }
+}
+
+Status HostRequests::GuestQuote(Connection& conn, const Frame& frame) {
+  TVD_ASSIGN_OR_RETURN(protocol::GuestQuoteReport report,
+                       protocol::DecodeGuestQuoteReport(frame.payload));
+  // No audit row: the tenant request it answers writes one.
+  TVD_RETURN_IF_ERROR(core_.guest_quotes.Fulfil(conn.peer().name, report));
+  return conn.WriteFrame(MessageType::kAck, {}, core_.options.timeouts.write);
 }
 
 Status HostRequests::UsageClaim(Connection& conn, const Frame& frame) {

@@ -1,5 +1,6 @@
 // Requests a host sends on their own connection: LeaveNotice, VmReport,
-// DiskKeyRequest, VtpmKeyRequest, VtpmRecord, UsageClaim, each answered
+// DiskKeyRequest, VtpmKeyRequest, VtpmRecord, GuestQuoteReport, UsageClaim,
+// each answered
 // kAck / DiskKeyGrant / VtpmKeyGrant or kError. Key
 // release and VM reports need the host's attested member channel of that TVD; a
 // key is sent only after this very connection passed an attestation round
@@ -44,6 +45,9 @@ class HostRequests {
   // FailedPrecondition "the master released no vTPM key for VM V of TVD X
   // (ask for it first)". Recorded: (tvd, vm, host, ek, ak, now), kAck.
   Status RecordVtpm(channel::Connection& conn, const channel::Frame& frame);
+  // GuestQuoteReport: handed to the tenant request waiting for it
+  // (GuestQuoteBroker::Fulfil's refusals), kAck.
+  Status GuestQuote(channel::Connection& conn, const channel::Frame& frame);
 
   MasterCore& core_;
 };

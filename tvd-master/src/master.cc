@@ -11,6 +11,7 @@
 #include "master_core.h"
 #include "master_duties.h"
 #include "member_channels.h"
+#include "tenant_requests.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/log.h"
 #include "tvd/master/key_wrap.h"
@@ -166,8 +167,10 @@ StatusOr<std::unique_ptr<Master>> Master::Start(MasterOptions options) {
     o.call_timeout = std::min(o.call_timeout, options.store_failover / 2);
     TVD_ASSIGN_OR_RETURN(store, OpenOvsdbStore(std::move(o), options.kek));
   }
+  // A copy stays in the options: the master signs deep-quote statements
+  // with its certificate's key (tenant_requests.h).
   ListenerFactory listen =
-      TlsListenerFactory(options.server, std::move(options.credentials));
+      TlsListenerFactory(options.server, options.credentials.Clone());
   return Create(std::move(options), std::move(store),
                 std::make_shared<SteadyClock>(), listen);
 }
@@ -202,6 +205,7 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   }
   m->host_requests_ = std::make_unique<HostRequests>(*m->core_);
   m->admin_ = std::make_unique<AdminRequests>(*m->core_);
+  m->tenant_ = std::make_unique<TenantRequests>(*m->core_);
   if (m->core_->options.run_duties) {
     TVD_ASSIGN_OR_RETURN(m->duties_, MasterDuties::Start(*m->core_));
   }
@@ -221,13 +225,17 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
   auto admin = [self](Connection& c, Frame f) {
     return self->admin_->Handle(c, std::move(f));
   };
+  auto tenant = [self](Connection& c, Frame f) {
+    return self->tenant_->Handle(c, f);
+  };
   m->routes_ = {
       {MessageType::kJoinRequest, join}, {MessageType::kDiskKeyRequest, host},
       {MessageType::kVmReport, host},    {MessageType::kLeaveNotice, host},
       {MessageType::kUsageClaim, claim}, {MessageType::kTvdAdd, admin},
       {MessageType::kTvdUpdate, admin},  {MessageType::kTvdRemove, admin},
       {MessageType::kAdminQuery, admin}, {MessageType::kVtpmKeyRequest, host},
-      {MessageType::kVtpmRecord, host},
+      {MessageType::kVtpmRecord, host},  {MessageType::kGuestQuoteReport, host},
+      {MessageType::kVmAttestRequest, tenant},
   };
   TVD_ASSIGN_OR_RETURN(m->listener_, listen([self](Connection& conn) {
                          return self->Handle(conn);

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "tvd/attest/ak_registry.h"
@@ -13,6 +16,7 @@
 #include "tvd/attest/nonce_registry.h"
 #include "tvd/attest/quote_verifier.h"
 #include "tvd/clock.h"
+#include "tvd/master/guest_quote_broker.h"
 #include "tvd/master/master.h"
 #include "tvd/master/member_hub.h"
 #include "tvd/master/store.h"
@@ -23,6 +27,35 @@
 #include "tvd/mutex.h"
 
 namespace tvd::master {
+
+// Each host's latest good attestation on this master's channels: what a
+// deep quote's statement says about the host (docs/vtpm.md). In memory: a
+// host that connects to this master passes an attestation first.
+class GoodAttestations {
+ public:
+  struct Entry {
+    std::int64_t at = 0;  // unix seconds
+    Sha256Digest pcr_digest{};
+  };
+  void Record(const std::string& host, const Sha256Digest& pcr_digest) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now()
+                                     .time_since_epoch())
+                                 .count();
+    MutexLock lock(mutex_);
+    entries_[host] = {now, pcr_digest};
+  }
+  std::optional<Entry> Get(const std::string& host) const {
+    MutexLock lock(mutex_);
+    auto it = entries_.find(host);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  mutable Mutex mutex_;
+  std::map<std::string, Entry> entries_ TVD_GUARDED_BY(mutex_);
+};
 
 struct MasterCore {
   MasterCore(MasterOptions o, StorePtr s, ClockPtr c)
@@ -107,6 +140,10 @@ struct MasterCore {
   attest::ImaReplayCache ima_cache;
   attest::QuoteVerifier verifier{aks, nonces, &ima_cache};
   std::atomic<bool> stop{false};
+  // Deep quotes (tenant_requests.h): the guest quotes asked of hosts, and
+  // what the hosts last proved.
+  GuestQuoteBroker guest_quotes;
+  GoodAttestations good_attestations;
 
   // Guards `registry` and orders decisions: every change is decided and
   // submitted to the journal while holding it.

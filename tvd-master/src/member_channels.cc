@@ -191,7 +191,10 @@ Status MemberChannels::Admit(Connection& conn,
   }
   attest::MasterAttestation attestation(core_.enroller, core_.verifier,
                                         core_.nonces, t);
-  return attestation.AttestOnce(conn, req);
+  Sha256Digest pcr_digest{};
+  TVD_RETURN_IF_ERROR(attestation.AttestOnce(conn, req, &pcr_digest));
+  core_.good_attestations.Record(conn.peer().name, pcr_digest);
+  return Status::Ok();
 }
 
 Status MemberChannels::Join(Connection& conn, const Frame& first) {
@@ -263,8 +266,10 @@ StatusOr<std::chrono::milliseconds> MemberChannels::Round(
   if (!req) return kRemovedWait;
   attest::MasterAttestation attestation(core_.enroller, core_.verifier,
                                         core_.nonces, core_.options.timeouts);
-  Status s = attestation.AttestOnce(conn, *req);
+  Sha256Digest pcr_digest{};
+  Status s = attestation.AttestOnce(conn, *req, &pcr_digest);
   if (s.code() == ErrorCode::kUnavailable) return s;  // channel dropped
+  if (s.ok()) core_.good_attestations.Record(session->host(), pcr_digest);
   if (!s.ok()) {
     // No key or report is served for this host from here on, even before
     // the eviction below is durable.

@@ -8,7 +8,9 @@
 #include <cstdlib>
 
 #include "tvd/policy/tvd_policy.h"
+#include "tvd/attest/guest_quote_client.h"
 #include "tvd/proxy/luks_qcow2.h"
+#include "tvd/proxy/vm_admission.h"
 #include "tvd/xml_escape.h"
 
 namespace tvd::proxy {
@@ -192,6 +194,32 @@ StatusOr<std::string> LibvirtHypervisor::DomainXml(const std::string& name) {
   std::string out(xml);
   std::free(xml);
   return out;
+}
+
+StatusOr<attest::GuestQuoteAnswer> LibvirtHypervisor::AskGuestForQuote(
+    const std::string& name, const attest::GuestQuoteRequest& request,
+    std::chrono::milliseconds timeout) {
+  virDomainPtr dom = virDomainLookupByName(Conn(conn_), name.c_str());
+  if (dom == nullptr) return NotFound("no domain '" + name + "'");
+  const bool running = virDomainIsActive(dom) == 1;
+  // The live XML: the socket path libvirt chose is only there.
+  char* xml = running ? virDomainGetXMLDesc(dom, 0) : nullptr;
+  virDomainFree(dom);
+  if (!running) {
+    return FailedPrecondition("domain '" + name + "' is not running");
+  }
+  if (xml == nullptr)
+    return Unavailable("domain XML of '" + name + "': " + LastError());
+  std::string live(xml);
+  std::free(xml);
+  auto socket = AttestChannelSocket(live);
+  if (socket.status().code() == ErrorCode::kNotFound) {
+    return NotFound("domain '" + name + "' has no attestation channel");
+  }
+  TVD_RETURN_IF_ERROR(socket.status().WithContext("domain '" + name + "'"));
+  auto here = ChannelSocketSeenAt(*socket, channel_dir_);
+  TVD_RETURN_IF_ERROR(here.status().WithContext("domain '" + name + "'"));
+  return attest::AskGuestForQuote(*here, request, timeout);
 }
 
 StatusOr<std::vector<DomainSummary>> LibvirtHypervisor::ListDomains() {

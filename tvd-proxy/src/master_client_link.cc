@@ -192,6 +192,12 @@ void MasterClientLink::ServeLoop(std::string tvd) {
     update.policy = std::move(pol).value();
     Deliver(update);
   };
+  events.on_guest_quote = [this](protocol::GuestQuoteOrder order) {
+    MasterUpdate update;
+    update.kind = MasterUpdate::Kind::kGuestQuote;
+    update.guest_quote = std::move(order);
+    Deliver(update);
+  };
   events.on_leave = [this](protocol::LeaveNotice n) {
     if (leaving_) return;  // confirmation of our own Leave()
     MasterUpdate update;
@@ -339,6 +345,13 @@ Status MasterClientLink::RecordVtpm(
   // master that went away after storing it may be asked again elsewhere.
   return AtMaster(/*fail_over=*/true, [&](MasterChannel& m) {
     return m.RecordVtpm(protocol::VtpmRecord{tvd, vm, ek_public, ak_public});
+  });
+}
+
+Status MasterClientLink::ReportGuestQuote(
+    const protocol::GuestQuoteReport& report) {
+  return AtMaster(/*fail_over=*/false, [&](MasterChannel& m) {
+    return m.ReportGuestQuote(report);
   });
 }
 

@@ -61,6 +61,7 @@ class ProxyDaemon : public daemon::Daemon {
   Status Start(const channel::TlsCredentials& creds) {
     TVD_ASSIGN_OR_RETURN(
         hypervisor_, LibvirtHypervisor::Open(f_.libvirt_uri, f_.secrets_uri));
+    hypervisor_->set_channel_dir(f_.libvirt_channel_dir);
     ProxyNetworkEndpoints endpoints;
     endpoints.ovsdb_socket = f_.ovsdb;
     endpoints.openflow_socket = f_.openflow;
@@ -277,6 +278,11 @@ daemon::DaemonSpec<ProxyFlags> ProxyDaemonSpec() {
               "libvirt's swtpm storage directory, where the proxy makes the "
               "vTPM state of VMs with <tvd:vtpm/> (DIR/<uuid>/tpm2)")
         .Default(f.vtpm_storage_dir);
+    flags
+        .Path("libvirt-channel-dir", &f.libvirt_channel_dir,
+              "libvirt's channel directory (its qemu channel_target_dir): "
+              "where the proxy reaches a VM's attestation socket")
+        .Default(f.libvirt_channel_dir);
     flags.Path("usage-socket", &f.usage_socket,
                "where the host's libvirt relay claims quota usage "
                "(usage_claims.h); none when absent");

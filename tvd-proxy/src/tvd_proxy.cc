@@ -7,6 +7,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "tvd/attest/guest_quote.h"
 #include "tvd/log.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/vm_config_parser.h"
@@ -302,6 +303,13 @@ StatusOr<nlohmann::json> TvdProxy::Attach(const std::string& vm_config_path) {
         "VM '" + vm.name +
         "': the domain has a <tpm> device of its own; a TVD VM gets a vTPM "
         "only from <tvd:vtpm/>, which the proxy turns into one");
+  }
+  TVD_ASSIGN_OR_RETURN(bool own_channel, HasAttestChannel(xml));
+  if (own_channel) {
+    return PermissionDenied(
+        "VM '" + vm.name + "': the domain has a channel to port " +
+        attest::kGuestAttestPort +
+        " of its own; the proxy adds that channel with the vTPM");
   }
   TVD_RETURN_IF_ERROR(AdmitVm(vm, pol, cache_));
 
@@ -703,6 +711,10 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
     if (!s.ok()) log::Error("leaving after eviction: ", s.ToString());
     return;
   }
+  if (update.kind == MasterUpdate::Kind::kGuestQuote) {
+    AnswerGuestQuote(update.guest_quote);
+    return;
+  }
   if (update.kind == MasterUpdate::Kind::kPolicy) {
     if (!update.policy || update.policy->name != config_.tvd) return;
     grant_->policy = *update.policy;
@@ -745,6 +757,40 @@ void TvdProxy::OnMasterUpdate(const MasterUpdate& update) {
   }
   // A member update also follows every reconnect to the master.
   FlushReports();
+}
+
+void TvdProxy::AnswerGuestQuote(const protocol::GuestQuoteOrder& order) {
+  protocol::GuestQuoteReport report{order.id, order.tvd, order.vm, "", ""};
+  StatusOr<attest::GuestQuoteAnswer> answer = [&] {
+    if (order.tvd != config_.tvd) {
+      return StatusOr<attest::GuestQuoteAnswer>(
+          PermissionDenied("the proxy of TVD '" + config_.tvd +
+                           "' got an order for TVD '" + order.tvd + "'"));
+    }
+    if (!vms_.contains(order.vm)) {
+      return StatusOr<attest::GuestQuoteAnswer>(
+          NotFound("VM '" + order.vm + "' of TVD '" + config_.tvd +
+                   "' is not attached on host " + config_.local_host));
+    }
+    return hypervisor_.AskGuestForQuote(
+        order.vm, attest::GuestQuoteRequest{order.nonce, order.pcrs},
+        config_.guest_quote_timeout);
+  }();
+  StatusOr<std::string> line =
+      answer.ok() ? attest::FormatGuestQuoteAnswer(*answer)
+                  : StatusOr<std::string>(answer.status());
+  if (line.ok()) {
+    report.answer = std::move(line).value();
+  } else {
+    report.error = line.status().message().substr(0, protocol::kMaxReason);
+    log::Warning("TVD '", config_.tvd, "': guest quote of VM '", order.vm,
+                 "': ", line.status().ToString());
+  }
+  Status s = master_.ReportGuestQuote(report);
+  if (!s.ok()) {
+    log::Warning("TVD '", config_.tvd, "': reporting the guest quote of VM '",
+                 order.vm, "': ", s.ToString());
+  }
 }
 
 bool TvdProxy::RetryPendingNetwork(std::chrono::milliseconds retry_interval) {

@@ -18,13 +18,7 @@ MasterUpdateInbox::MasterUpdateInbox()
 MasterUpdateInbox::~MasterUpdateInbox() { ::close(fd_); }
 
 void MasterUpdateInbox::Push(const MasterUpdate& update) {
-  MasterUpdate copy;
-  copy.kind = update.kind;
-  copy.members = update.members;
-  copy.key_epoch = update.key_epoch;
-  copy.key = update.key.Clone();
-  copy.policy = update.policy;
-  copy.reason = update.reason;
+  MasterUpdate copy = update.Clone();
   {
     MutexLock lock(mu_);
     queue_.push_back(std::move(copy));

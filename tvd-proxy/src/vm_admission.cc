@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
+#include <vector>
 
+#include "tvd/attest/guest_quote.h"
 #include "tvd/policy/vm_policy_check.h"
 
 namespace tvd::proxy {
@@ -200,11 +203,91 @@ StatusOr<bool> HasTpmDevice(const std::string& domain_xml) {
   return false;
 }
 
+namespace {
+
+// Every <channel> of the domain whose <target> names the attestation port.
+std::vector<const tinyxml2::XMLElement*> AttestChannels(
+    const tinyxml2::XMLElement& root) {
+  std::vector<const tinyxml2::XMLElement*> out;
+  for (auto* devices = root.FirstChildElement("devices"); devices != nullptr;
+       devices = devices->NextSiblingElement("devices")) {
+    for (auto* c = devices->FirstChildElement("channel"); c != nullptr;
+         c = c->NextSiblingElement("channel")) {
+      for (auto* t = c->FirstChildElement("target"); t != nullptr;
+           t = t->NextSiblingElement("target")) {
+        const char* name = t->Attribute("name");
+        if (name != nullptr && std::string_view(name) ==
+                                   attest::kGuestAttestPort) {
+          out.push_back(c);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<bool> HasAttestChannel(const std::string& domain_xml) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, domain_xml));
+  return !AttestChannels(*root).empty();
+}
+
+StatusOr<std::string> AttestChannelSocket(const std::string& live_xml) {
+  tinyxml2::XMLDocument doc;
+  TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
+                       ParseDomain(doc, live_xml));
+  auto channels = AttestChannels(*root);
+  if (channels.empty()) return NotFound("domain has no attestation channel");
+  if (channels.size() > 1) {
+    return InvalidArgument("domain has " + std::to_string(channels.size()) +
+                           " attestation channels; the proxy writes one");
+  }
+  const tinyxml2::XMLElement& c = *channels.front();
+  const char* type = c.Attribute("type");
+  const tinyxml2::XMLElement* source = c.FirstChildElement("source");
+  const char* mode = source ? source->Attribute("mode") : nullptr;
+  const char* path = source ? source->Attribute("path") : nullptr;
+  if (type == nullptr || std::string_view(type) != "unix" || mode == nullptr ||
+      std::string_view(mode) != "bind" || path == nullptr || path[0] != '/') {
+    return InvalidArgument(
+        "the attestation channel is not a unix socket libvirt bound to an "
+        "absolute path");
+  }
+  return std::string(path);
+}
+
+StatusOr<std::string> ChannelSocketSeenAt(const std::string& socket,
+                                          const std::string& seen_at) {
+  const std::string dir = std::string(kLibvirtChannelDir) + "/";
+  bool inside = socket.size() > dir.size() && socket.starts_with(dir);
+  for (std::size_t at = 0; inside && at != std::string::npos;) {
+    std::size_t next = socket.find('/', at + 1);
+    std::string_view part = std::string_view(socket).substr(
+        at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (part.empty() || part == "." || part == "..") inside = false;
+    at = next;
+  }
+  if (!inside) {
+    return InvalidArgument("the attestation socket " + socket +
+                           " is not in libvirt's channel directory " +
+                           kLibvirtChannelDir);
+  }
+  return seen_at + "/" + socket.substr(dir.size());
+}
+
 StatusOr<std::string> WithVtpm(const std::string& domain_xml,
                                const std::string& uuid,
                                const std::string& secret_uuid) {
   TVD_ASSIGN_OR_RETURN(bool has_tpm, HasTpmDevice(domain_xml));
   if (has_tpm) return InvalidArgument("domain XML: it has a <tpm> already");
+  TVD_ASSIGN_OR_RETURN(bool has_channel, HasAttestChannel(domain_xml));
+  if (has_channel) {
+    return InvalidArgument("domain XML: it has an attestation channel already");
+  }
   tinyxml2::XMLDocument doc;
   TVD_ASSIGN_OR_RETURN(tinyxml2::XMLElement * root,
                        ParseDomain(doc, domain_xml));
@@ -231,6 +314,24 @@ StatusOr<std::string> WithVtpm(const std::string& domain_xml,
   backend->SetAttribute("version", "2.0");
   auto* encryption = backend->InsertNewChildElement("encryption");
   encryption->SetAttribute("secret", secret_uuid.c_str());
+  // The guest finds a CRB TPM only through ACPI (its TPM2 table): without
+  // <acpi/> libvirt starts QEMU with -no-acpi and the vTPM is invisible.
+  tinyxml2::XMLElement* features = root->FirstChildElement("features");
+  if (features == nullptr) {
+    features = doc.NewElement("features");
+    root->InsertAfterChild(root->FirstChildElement("os") != nullptr
+                               ? root->FirstChildElement("os")
+                               : root->LastChildElement(),
+                           features);
+  }
+  if (features->FirstChildElement("acpi") == nullptr) {
+    features->InsertNewChildElement("acpi");
+  }
+  auto* channel = devices->InsertNewChildElement("channel");
+  channel->SetAttribute("type", "unix");
+  auto* target = channel->InsertNewChildElement("target");
+  target->SetAttribute("type", "virtio");
+  target->SetAttribute("name", attest::kGuestAttestPort);
   tinyxml2::XMLPrinter printer;
   doc.Print(&printer);
   return std::string(printer.CStr());

@@ -9,7 +9,6 @@
 #include "tvd/attest/esys_tpm.h"
 #include "tvd/attest/swtpm_process.h"
 #include "tvd/policy/values.h"
-#include "tvd/protocol/messages.h"
 
 namespace tvd::proxy {
 namespace {
@@ -36,7 +35,7 @@ StatusOr<VtpmPublics> ReadPublics(const std::string& dir,
   {
     attest::EsysTpmOptions tpm_options;
     tpm_options.tcti = swtpm.tcti();
-    tpm_options.ak_label = protocol::kVtpmAkLabel;
+    tpm_options.ak_algorithm = attest::AkAlgorithm::kVtpm;
     TVD_ASSIGN_OR_RETURN(auto tpm, attest::EsysTpm::Open(tpm_options));
     TVD_ASSIGN_OR_RETURN(out.ek_public, tpm->EkPublic());
     TVD_ASSIGN_OR_RETURN(out.ak_public, tpm->AkPublic());
@@ -66,7 +65,13 @@ StatusOr<VtpmPublics> SwtpmVtpmStates::Create(const std::string& uuid,
   // As libvirt makes them: the storage and each domain's directory 0711
   // (libvirt's swtpm user only passes through them), the state directory
   // 0700 (libvirt hands it and its files to that user on start).
-  if (::mkdir(storage_dir_.c_str(), 0711) != 0 && errno != EEXIST) {
+  if (::mkdir(storage_dir_.c_str(), 0711) == 0) {
+    // Made here: 0711 whatever the umask (a daemon's is often 027), or
+    // libvirt's swtpm user cannot reach any state below it.
+    if (::chmod(storage_dir_.c_str(), 0711) != 0) {
+      return ErrnoError("chmod 0711 " + storage_dir_, errno);
+    }
+  } else if (errno != EEXIST) {
     return ErrnoError("creating vTPM storage directory " + storage_dir_, errno);
   }
   if (::mkdir(domain_dir.c_str(), 0711) != 0) {

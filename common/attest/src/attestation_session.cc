@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tvd/attest/quote_check.h"
 #include "tvd/log.h"
 
 namespace tvd::attest {
@@ -79,7 +80,8 @@ Status MasterAttestation::Admit(Connection& conn, const TcbRequirements& req) {
 }
 
 Status MasterAttestation::AttestOnce(Connection& conn,
-                                     const TcbRequirements& req) {
+                                     const TcbRequirements& req,
+                                     Sha256Digest* pcr_digest) {
   AttestChallenge challenge;
   challenge.pcrs = PcrSelectionFor(req);
   challenge.want_ima_log = req.ima.has_value();
@@ -113,6 +115,17 @@ Status MasterAttestation::AttestOnce(Connection& conn,
                       verdict.need_full_log);
     }
     TVD_RETURN_IF_ERROR(verdict.status);
+    if (pcr_digest != nullptr) {
+      *pcr_digest = {};
+      if (evidence.has_tpm) {
+        // Verified above, so it parses; a digest of another size stays 0.
+        auto quote = ParseQuoteAttest(evidence.quote.attest);
+        if (quote.ok() && quote->attested.quote.pcrDigest.size == 32) {
+          std::copy_n(quote->attested.quote.pcrDigest.buffer, 32,
+                      pcr_digest->begin());
+        }
+      }
+    }
     return conn.WriteFrame(MessageType::kAttestVerdict, {}, timeouts_.write);
   }
 }

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "tvd/attest/credential_structures.h"
+#include "tvd/attest/vtpm_ak_template.h"
 
 namespace tvd::attest {
 namespace {
@@ -62,6 +63,15 @@ TPM2B_PUBLIC EkTemplate() {
 
 TPM2B_PUBLIC AkTemplate(AkAlgorithm alg, const std::string& label) {
   TPM2B_PUBLIC t{};
+  if (alg == AkAlgorithm::kVtpm) {
+    // The bytes the guest tool sends as they are; a constant that
+    // unmarshals (vtpm_ak_template_test), so a failure cannot happen.
+    std::size_t offset = 0;
+    (void)Tss2_MU_TPM2B_PUBLIC_Unmarshal(kVtpmAkTemplatePublic.data(),
+                                         kVtpmAkTemplatePublic.size(),
+                                         &offset, &t);
+    return t;
+  }
   TPMT_PUBLIC& p = t.publicArea;
   p.nameAlg = TPM2_ALG_SHA256;
   p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |

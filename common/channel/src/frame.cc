@@ -24,7 +24,7 @@ bool IsKnownMessageType(std::uint16_t type) {
   return (type >= static_cast<std::uint16_t>(MessageType::kError) &&
           type <= static_cast<std::uint16_t>(MessageType::kAttestImaChunk)) ||
          (type >= static_cast<std::uint16_t>(MessageType::kJoinRequest) &&
-          type <= static_cast<std::uint16_t>(MessageType::kVtpmRecord));
+          type <= static_cast<std::uint16_t>(MessageType::kGuestQuoteReport));
 }
 
 std::vector<std::uint8_t> EncodeFrame(MessageType type,

@@ -5,6 +5,7 @@
 #include "tvd/attest/attestation_session.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
+#include "tvd/log.h"
 
 namespace tvd::protocol {
 
@@ -123,6 +124,24 @@ Status MasterClient::Serve(const MasterEvents& events,
         if (events.on_policy) events.on_policy(std::move(m).value());
         break;
       }
+      case MessageType::kGuestQuoteOrder: {
+        auto m = DecodeGuestQuoteOrder(frame.payload);
+        if (!m.ok()) {
+          conn.SendErrorAndClose(m.status());
+          return m.status();
+        }
+        if (events.on_guest_quote) {
+          events.on_guest_quote(std::move(m).value());
+        } else {
+          GuestQuoteReport report{m->id, m->tvd, m->vm, "",
+                                  "this host does not relay guest quotes"};
+          Status s = ReportGuestQuote(report);
+          if (!s.ok()) {
+            log::Warning("guest quote ", m->id, ": ", s.ToString());
+          }
+        }
+        break;
+      }
       case MessageType::kLeaveNotice: {
         auto m = DecodeLeaveNotice(frame.payload);
         if (!m.ok()) {
@@ -153,6 +172,12 @@ StatusOr<Frame> MasterClient::Request(MessageType type,
   auto frame = conn->ReadExpected(expected, options_.io_timeout);
   conn->Close();
   return frame;
+}
+
+Status MasterClient::ReportGuestQuote(const GuestQuoteReport& report) {
+  return Request(MessageType::kGuestQuoteReport, Encode(report),
+                 MessageType::kAck)
+      .status();
 }
 
 Status MasterClient::Leave(const std::string& tvd, const std::string& reason) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "tvd/attest/deep_quote.h"
+#include "tvd/attest/guest_quote.h"
 #include "tvd/channel/wire.h"
 #include "tvd/pki/identity.h"
 #include "tvd/policy/values.h"
@@ -120,6 +122,43 @@ StatusOr<std::vector<Member>> GetMembers(WireReader& r) {
 
 StatusOr<std::string> Reason(WireReader& r) {
   return r.String("reason", kMaxReason);
+}
+
+void PutPcrs(WireWriter& w, const std::vector<std::uint32_t>& pcrs) {
+  w.U32(static_cast<std::uint32_t>(pcrs.size()));
+  for (std::uint32_t p : pcrs) w.U32(p);
+}
+
+// A quote's PCR selection: 1 to 24 indices 0-23, ascending, each once.
+StatusOr<std::vector<std::uint32_t>> GetPcrs(WireReader& r) {
+  TVD_ASSIGN_OR_RETURN(std::uint32_t n, r.U32("pcrs"));
+  if (n == 0 || n > 24) {
+    return ProtocolError("field 'pcrs' lists " + std::to_string(n) +
+                         " PCRs; 1 to 24 are allowed");
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    TVD_ASSIGN_OR_RETURN(std::uint32_t p, r.U32("pcrs"));
+    if (p > 23) {
+      return ProtocolError("field 'pcrs': PCR " + std::to_string(p) +
+                           " is not 0-23");
+    }
+    if (!out.empty() && p <= out.back()) {
+      return ProtocolError("field 'pcrs' is not ascending without repeats");
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+StatusOr<std::vector<std::uint8_t>> GetNonce(WireReader& r) {
+  TVD_ASSIGN_OR_RETURN(std::vector<std::uint8_t> n,
+                       r.Bytes("nonce", attest::kMaxGuestNonce));
+  if (n.size() < attest::kMinGuestNonce) {
+    return ProtocolError("field 'nonce' has " + std::to_string(n.size()) +
+                         " bytes; 16 to 64 are allowed");
+  }
+  return n;
 }
 
 template <typename T, typename F>
@@ -272,6 +311,41 @@ std::vector<std::uint8_t> Encode(const UsageClaim& m) {
   w.String(m.tvd);
   PutAmounts(w, m.held);
   PutAmounts(w, m.adds);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const VmAttestRequest& m) {
+  WireWriter w;
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.Bytes(m.nonce);
+  PutPcrs(w, m.pcrs);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const VmAttestEvidence& m) {
+  WireWriter w;
+  w.String(m.json);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const GuestQuoteOrder& m) {
+  WireWriter w;
+  w.U64(m.id);
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.Bytes(m.nonce);
+  PutPcrs(w, m.pcrs);
+  return w.Take();
+}
+
+std::vector<std::uint8_t> Encode(const GuestQuoteReport& m) {
+  WireWriter w;
+  w.U64(m.id);
+  w.String(m.tvd);
+  w.String(m.vm);
+  w.String(m.answer);
+  w.String(m.error);
   return w.Take();
 }
 
@@ -482,6 +556,61 @@ StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in) {
         TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
         TVD_ASSIGN_OR_RETURN(m.held, GetAmounts(r, "held"));
         TVD_ASSIGN_OR_RETURN(m.adds, GetAmounts(r, "adds"));
+        return Status::Ok();
+      });
+}
+
+StatusOr<VmAttestRequest> DecodeVmAttestRequest(
+    std::span<const std::uint8_t> in) {
+  return Decode<VmAttestRequest>(
+      "VmAttestRequest", in, [](WireReader& r, VmAttestRequest& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(m.nonce, GetNonce(r));
+        TVD_ASSIGN_OR_RETURN(m.pcrs, GetPcrs(r));
+        return Status::Ok();
+      });
+}
+
+StatusOr<VmAttestEvidence> DecodeVmAttestEvidence(
+    std::span<const std::uint8_t> in) {
+  return Decode<VmAttestEvidence>(
+      "VmAttestEvidence", in,
+      [](WireReader& r, VmAttestEvidence& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(
+            m.json, r.String("json", attest::kMaxDeepQuoteEvidence));
+        return Status::Ok();
+      });
+}
+
+StatusOr<GuestQuoteOrder> DecodeGuestQuoteOrder(
+    std::span<const std::uint8_t> in) {
+  return Decode<GuestQuoteOrder>(
+      "GuestQuoteOrder", in, [](WireReader& r, GuestQuoteOrder& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.id, r.U64("id"));
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(m.nonce, GetNonce(r));
+        TVD_ASSIGN_OR_RETURN(m.pcrs, GetPcrs(r));
+        return Status::Ok();
+      });
+}
+
+StatusOr<GuestQuoteReport> DecodeGuestQuoteReport(
+    std::span<const std::uint8_t> in) {
+  return Decode<GuestQuoteReport>(
+      "GuestQuoteReport", in,
+      [](WireReader& r, GuestQuoteReport& m) -> Status {
+        TVD_ASSIGN_OR_RETURN(m.id, r.U64("id"));
+        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
+        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
+        TVD_ASSIGN_OR_RETURN(m.answer,
+                             r.String("answer", attest::kMaxGuestLine));
+        TVD_ASSIGN_OR_RETURN(m.error, r.String("error", kMaxReason));
+        if (m.answer.empty() == m.error.empty()) {
+          return ProtocolError(
+              "exactly one of the fields 'answer' and 'error' must be set");
+        }
         return Status::Ok();
       });
 }

@@ -49,6 +49,21 @@ seeds = {
         s(bytes(range(100, 164))),
     'bad_vtpm_record_empty_ak': bytes([16]) + s('blue') + s('web1') +
         s(bytes(range(64))) + s(b''),
+    'vm_attest_request': bytes([17]) + s('blue') + s('web1') + s(bytes(range(32))) +
+        struct.pack('>I', 3) + struct.pack('>3I', 0, 7, 16),
+    'vm_attest_evidence': bytes([18]) + s('{"format":"tvd-deep-quote/1"}'),
+    'guest_quote_order': bytes([19]) + struct.pack('>Q', 9) + s('blue') + s('web1') +
+        s(bytes(range(32))) + struct.pack('>I', 1) + struct.pack('>I', 16),
+    'guest_quote_report': bytes([20]) + struct.pack('>Q', 9) + s('blue') + s('web1') +
+        s('ok 00 00 00 16=' + '0' * 64 + '\n') + s(''),
+    'guest_quote_report_error': bytes([20]) + struct.pack('>Q', 9) + s('blue') +
+        s('web1') + s('') + s('VM web1 is not running on node1'),
+    'bad_guest_quote_report_both': bytes([20]) + struct.pack('>Q', 9) + s('blue') +
+        s('web1') + s('ok\n') + s('and an error'),
+    'bad_vm_attest_pcrs_unsorted': bytes([17]) + s('blue') + s('web1') +
+        s(bytes(range(32))) + struct.pack('>I', 2) + struct.pack('>2I', 7, 3),
+    'bad_vm_attest_short_nonce': bytes([17]) + s('blue') + s('web1') + s(b'1234') +
+        struct.pack('>I', 1) + struct.pack('>I', 0),
     'bad_truncated': bytes([1]) + s('blue')[:6],
     'bad_members_unsorted': bytes([1]) + s('blue') + s('<tvd-policy/>') + s(D) +
         struct.pack('>Q', 2) + s(K) + members([('n2', '1.1.1.1'), ('n1', '1.1.1.2')]) +

@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   using namespace tvd::protocol;
   if (size == 0) return 0;
   std::span<const std::uint8_t> p(data + 1, size - 1);
-  switch (data[0] % 17) {
+  switch (data[0] % 21) {
     case 0:
       Check(DecodeJoinRequest(p), p);
       break;
@@ -97,6 +97,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       break;
     case 16:
       Check(DecodeVtpmRecord(p), p);
+      break;
+    case 17:
+      Check(DecodeVmAttestRequest(p), p);
+      break;
+    case 18:
+      Check(DecodeVmAttestEvidence(p), p);
+      break;
+    case 19:
+      Check(DecodeGuestQuoteOrder(p), p);
+      break;
+    case 20:
+      Check(DecodeGuestQuoteReport(p), p);
       break;
   }
   return 0;

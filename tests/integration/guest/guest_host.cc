@@ -157,6 +157,8 @@ void GuestHostTest::SetUp() {
   auto hv = LibvirtHypervisor::Open(libvirtd_->ClientUri("qemu:///system"),
                                     libvirtd_->ClientUri("secret:///system"));
   ASSERT_TRUE(hv.ok()) << hv.status();
+  // libvirtd's /var/lib/libvirt is the instance's lib/ (libvirtd.h).
+  (*hv)->set_channel_dir(libvirtd_->dir() + "/lib/qemu/channel/target");
   hypervisor_ = std::move(hv).value();
   auto network = tvd::testing::OpenProxyHostNetwork(*host_, *charon_,
                                                     kGuestBridge, "host-a");

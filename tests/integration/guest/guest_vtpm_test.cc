@@ -134,7 +134,7 @@ TEST_F(GuestVtpmTest, TheGuestRunsWithAnEncryptedVtpmWhoseEkTheMasterHolds) {
     ASSERT_TRUE(swtpm.ok()) << swtpm.status();
     attest::EsysTpmOptions t;
     t.tcti = swtpm->tcti();
-    t.ak_label = protocol::kVtpmAkLabel;
+    t.ak_algorithm = attest::AkAlgorithm::kVtpm;
     auto tpm = attest::EsysTpm::Open(t);
     ASSERT_TRUE(tpm.ok()) << tpm.status();
     EXPECT_EQ(*(*tpm)->EkPublic(), record.ek_public);

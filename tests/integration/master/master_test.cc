@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "tvd/attest/attester.h"
+#include "tvd/attest/deep_quote.h"
+#include "tvd/attest/guest_quote.h"
 #include "tvd/attest/ima_log.h"
 #include "tvd/attest/messages.h"
 #include "tvd/channel/channel_client.h"
@@ -26,6 +28,7 @@
 #include "tvd/protocol/admin_channel.h"
 #include "tvd/protocol/admin_client.h"
 #include "tvd/protocol/master_client.h"
+#include "tvd/protocol/tenant_client.h"
 #include "tvd/protocol/tunnel_key.h"
 #include "tvd/testing/files.h"
 #include "tvd/testing/ovsdb_cluster.h"
@@ -103,6 +106,9 @@ struct SimHost {
   std::vector<protocol::PolicyUpdate> policies;      // m
   std::vector<protocol::LeaveNotice> leaves;         // m
   std::optional<Status> served;                      // m
+  // Set before StartServing: answers the master's guest quote orders
+  // (on Serve's thread).
+  std::function<void(protocol::GuestQuoteOrder)> on_guest_quote;
 
   void StartServing() {
     stop = false;
@@ -129,6 +135,7 @@ struct SimHost {
         leaves.push_back(std::move(n));
         cv.notify_all();
       };
+      ev.on_guest_quote = on_guest_quote;
       Status s = client->Serve(ev, stop);
       std::lock_guard l(m);
       served = s;
@@ -545,6 +552,125 @@ TEST_F(MasterTest, DiskKeysOnlyForAttestedMembersAndListedVms) {
   std::string blob((*wrapped)->begin(), (*wrapped)->end());
   std::string key(k1->key.view().begin(), k1->key.view().end());
   EXPECT_EQ(blob.find(key), std::string::npos);
+}
+
+// Issue 16, the deep quote through the master: a tenant asks for the
+// evidence of its VM's vTPM; the master checks the TVD is the tenant's,
+// pushes the order to the member channel of the VM's host, signs the
+// statement for the host's answer, and the tenant verifies the whole
+// chain with the VDC CA alone. Another tenant, an admin, a VM without a
+// vTPM and a host that does not relay are each refused with the reason.
+TEST_F(MasterTest, ATenantVerifiesTheDeepQuoteOfItsVm) {
+  SimHost& a = *hosts_[0];
+  // web1's vTPM: a software TPM of its own with the vTPM AK template.
+  auto vswtpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(vswtpm.ok()) << vswtpm.status();
+  auto vtpm = (*vswtpm)->Open(attest::AkAlgorithm::kVtpm);
+  ASSERT_TRUE(vtpm.ok()) << vtpm.status();
+  auto ek = (*vtpm)->EkPublic();
+  auto ak = (*vtpm)->AkPublic();
+  ASSERT_TRUE(ek.ok() && ak.ok());
+  Sha256Digest measured = Sha256("the guest's own measurement");
+  ASSERT_TRUE((*vtpm)->ExtendPcr(16, measured).ok());
+  std::mutex guest_mutex;
+  std::vector<protocol::GuestQuoteOrder> orders;
+  // The host's part: the guest's answer to exactly what was ordered.
+  a.on_guest_quote = [&](protocol::GuestQuoteOrder order) {
+    std::lock_guard l(guest_mutex);
+    orders.push_back(order);
+    protocol::GuestQuoteReport report{order.id, order.tvd, order.vm, "", ""};
+    Sha256Digest qualifying{};
+    std::copy(order.nonce.begin(), order.nonce.end(), qualifying.begin());
+    auto quote = (*vtpm)->Quote(order.pcrs, qualifying);
+    auto values = (*vtpm)->ReadPcrs(order.pcrs);
+    if (!quote.ok() || !values.ok()) {
+      report.error = "the vTPM did not quote";
+    } else {
+      attest::GuestQuoteAnswer answer{*ak, quote->attest, quote->signature,
+                                      {}};
+      for (const attest::PcrValue& v : *values) {
+        attest::GuestPcr p;
+        p.index = v.index;
+        std::copy(v.value.begin(), v.value.end(), p.value.begin());
+        answer.pcrs.push_back(p);
+      }
+      report.answer = attest::FormatGuestQuoteAnswer(answer).value();
+    }
+    EXPECT_EQ(a.client->ReportGuestQuote(report), Status::Ok());
+  };
+  ASSERT_TRUE(Join(a, "blue", "198.18.0.1").ok());
+  a.StartServing();
+  ASSERT_TRUE(a.client->RequestVtpmKey("blue", "web1").ok());
+  ASSERT_TRUE(a.client->RecordVtpm({"blue", "web1", *ek, *ak}).ok());
+
+  auto blue_tenant = Client(pki::Role::kTenant, "blue-tenant");
+  const std::vector<std::uint8_t> nonce(32, 0x4e);
+  const protocol::VmAttestRequest request{"blue", "web1", nonce, {0, 16}};
+  auto json = protocol::RequestVmAttestation(Endpoint(), *blue_tenant, request);
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].nonce, nonce);
+  EXPECT_EQ(orders[0].pcrs, (std::vector<std::uint32_t>{0, 16}));
+  auto evidence = attest::ParseDeepQuoteEvidence(*json);
+  ASSERT_TRUE(evidence.ok()) << evidence.status();
+  attest::DeepQuoteExpectation want;
+  want.tvd = "blue";
+  want.vm = "web1";
+  want.nonce = nonce;
+  auto verified = attest::VerifyDeepQuote(*evidence, ca_->cert_pem, want,
+                                          std::chrono::system_clock::now());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->statement.host, "node1");
+  EXPECT_EQ(verified->statement.host_state, attest::HostMembership::kMember);
+  EXPECT_EQ(verified->statement.vtpm_ek_digest, Sha256(*ek));
+  ASSERT_EQ(verified->pcrs.size(), 2u);
+  EXPECT_EQ(verified->pcrs[1].index, 16u);
+  Sha256Digest pcr16 = Sha256(std::string(32, '\0') +
+                              std::string(measured.begin(), measured.end()));
+  EXPECT_EQ(verified->pcrs[1].value, pcr16);
+  // The host's PCR digest is the one of its quotes (PCR 16, all zeros).
+  EXPECT_NE(verified->statement.host_pcr_digest, Sha256Digest{});
+  // The policy digest is the TVD's.
+  EXPECT_EQ(ToHex(verified->statement.host_policy_digest),
+            Query(protocol::AdminQueryKind::kTvd, "blue")["digest"]);
+
+  // Another tenant, or an admin: refused, no order reaches the host.
+  auto red_tenant = Client(pki::Role::kTenant, "red-tenant");
+  EXPECT_EQ(
+      protocol::RequestVmAttestation(Endpoint(), *red_tenant, request)
+          .status(),
+      PermissionDenied("peer: TVD blue is not tenant:red-tenant's"));
+  EXPECT_EQ(protocol::RequestVmAttestation(
+                Endpoint(), *red_tenant,
+                {"ghost-tvd", "web1", nonce, {0}})
+                .status(),
+            PermissionDenied("peer: TVD ghost-tvd is not tenant:red-tenant's"));
+  EXPECT_EQ(
+      protocol::RequestVmAttestation(Endpoint(), *admin_tls_, request)
+          .status(),
+      PermissionDenied("peer: tenant requests need a tenant certificate; "
+                       "peer is admin:alice"));
+  EXPECT_EQ(protocol::RequestVmAttestation(Endpoint(), *blue_tenant,
+                                           {"blue", "web2", nonce, {0}})
+                .status(),
+            NotFound("peer: VM web2 of TVD blue has no vTPM bound"));
+  EXPECT_EQ(orders.size(), 1u);
+  // Every request is audited.
+  auto audit = Query(protocol::AdminQueryKind::kAudit);
+  int attests = 0;
+  for (const auto& row : audit["audit"]) {
+    if (row["action"] == "vm-attest") ++attests;
+  }
+  EXPECT_EQ(attests, 5) << audit.dump();
+
+  // A host without a relay for guest quotes answers so at once.
+  a.StopServing();
+  a.on_guest_quote = nullptr;
+  a.StartServing();
+  EXPECT_EQ(protocol::RequestVmAttestation(Endpoint(), *blue_tenant, request)
+                .status(),
+            Unavailable("peer: host node1: this host does not relay guest "
+                        "quotes"));
 }
 
 // Issue 16: a vTPM's state key and its EK binding, only for an attested

@@ -6,6 +6,7 @@
 #include "tvd/proxy/vtpm_state.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -68,16 +69,22 @@ TEST(VtpmStateTest, TheStateIsEncryptedOpensOnlyWithItsPassphraseAndGoes) {
   const std::string storage = dir.path() + "/swtpm";
   SwtpmVtpmStates states(storage);
   const SecureBytes pass = Passphrase('3');
+  // A daemon's umask (systemd's UMask=0027) must not close the directories
+  // libvirt's swtpm user passes through.
+  const mode_t umask_before = ::umask(027);
   auto publics = states.Create(kUuid, pass);
+  ::umask(umask_before);
   ASSERT_TRUE(publics.ok()) << publics.status();
   EXPECT_TRUE(attest::CheckEndorsementKey(publics->ek_public).ok());
   EXPECT_TRUE(attest::CheckAttestationKey(publics->ak_public).ok());
   EXPECT_TRUE(states.Exists(kUuid));
   EXPECT_EQ(states.StateDir(kUuid), storage + "/" + kUuid + "/tpm2");
   namespace fs = std::filesystem;
-  EXPECT_EQ(
-      fs::status(storage + "/" + kUuid).permissions() & fs::perms::all,
-      fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const fs::perms passable =
+      fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec;
+  EXPECT_EQ(fs::status(storage).permissions() & fs::perms::all, passable);
+  EXPECT_EQ(fs::status(storage + "/" + kUuid).permissions() & fs::perms::all,
+            passable);
   EXPECT_EQ(fs::status(states.StateDir(kUuid)).permissions() & fs::perms::all,
             fs::perms::owner_all);
 

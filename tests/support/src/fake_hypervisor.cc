@@ -12,6 +12,7 @@
 #include "tvd/policy/tvd_policy.h"
 #include "tvd/policy/values.h"
 #include "tvd/proxy/luks_qcow2.h"
+#include "tvd/proxy/vm_admission.h"
 
 namespace tvd::proxy::testing {
 
@@ -147,6 +148,27 @@ Status FakeHypervisor::PowerOff(const std::string& name) {
 Status FakeHypervisor::DestroyAndUndefine(const std::string& name) {
   if (domains.erase(name) == 0) return NoDomain(name);
   return Status::Ok();
+}
+
+StatusOr<attest::GuestQuoteAnswer> FakeHypervisor::AskGuestForQuote(
+    const std::string& name, const attest::GuestQuoteRequest& request,
+    std::chrono::milliseconds timeout) {
+  auto it = domains.find(name);
+  if (it == domains.end()) return NoDomain(name);
+  if (!it->second.active) {
+    return FailedPrecondition("domain '" + name + "' is not running");
+  }
+  auto channel = HasAttestChannel(it->second.xml);
+  if (!channel.ok() || !*channel) {
+    return NotFound("domain '" + name + "' has no attestation channel");
+  }
+  guest_requests.emplace_back(name, request);
+  auto answer = guest_answers.find(name);
+  if (answer == guest_answers.end()) {
+    return Unavailable("guest agent did not answer within " +
+                       std::to_string(timeout.count()) + " ms");
+  }
+  return answer->second;
 }
 
 StatusOr<std::string> FakeHypervisor::DomainXml(const std::string& name) {

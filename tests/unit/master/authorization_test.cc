@@ -22,6 +22,20 @@ TEST(AuthorizationTest, SubjectMatching) {
   EXPECT_FALSE(SubjectNamesHost("CN=node1", {pki::Role::kAdmin, "node1"}));
 }
 
+TEST(AuthorizationTest, OwnerSubjectNamesTheTenant) {
+  const pki::Identity blue{pki::Role::kTenant, "blue-tenant"};
+  EXPECT_TRUE(SubjectNamesTenant("CN=blue-tenant,O=Blue Tenant Ltd", blue));
+  EXPECT_TRUE(
+      SubjectNamesTenant("O=Example VDC, OU=tenant, CN=blue-tenant", blue));
+  EXPECT_FALSE(SubjectNamesTenant("CN=red-tenant,OU=tenant", blue));
+  EXPECT_FALSE(SubjectNamesTenant("CN=blue-tenant,OU=host", blue));
+  EXPECT_FALSE(SubjectNamesTenant("CN=blue-tenant,CN=x", blue));
+  // The same name with another role is another identity.
+  EXPECT_FALSE(SubjectNamesTenant("CN=blue-tenant",
+                                  {pki::Role::kHost, "blue-tenant"}));
+  EXPECT_FALSE(SubjectNamesHost("CN=blue-tenant", blue));
+}
+
 TEST(AuthorizationTest, Decisions) {
   policy::TvdPolicy p;
   p.name = "blue";

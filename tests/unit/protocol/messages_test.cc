@@ -255,6 +255,82 @@ TEST(ProtocolMessagesTest, VtpmRecordErrors) {
                           "16"));
 }
 
+std::vector<std::uint8_t> Nonce(std::size_t n) {
+  return std::vector<std::uint8_t>(n, 0xab);
+}
+
+TEST(ProtocolMessagesTest, DeepQuoteMessagesRoundTrip) {
+  const VmAttestRequest request{"blue", "web1", Nonce(32), {0, 7, 16}};
+  auto r = DecodeVmAttestRequest(Encode(request));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, request);
+  auto e = DecodeVmAttestEvidence(Encode(VmAttestEvidence{"{\"a\":1}"}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->json, "{\"a\":1}");
+  const GuestQuoteOrder order{7, "blue", "web1", Nonce(16), {23}};
+  auto o = DecodeGuestQuoteOrder(Encode(order));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(*o, order);
+  const GuestQuoteReport answered{7, "blue", "web1", "ok 00 00 00 0=00\n", ""};
+  auto a = DecodeGuestQuoteReport(Encode(answered));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a, answered);
+  const GuestQuoteReport failed{8, "blue", "web1", "", "VM not running"};
+  auto f = DecodeGuestQuoteReport(Encode(failed));
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(*f, failed);
+}
+
+TEST(ProtocolMessagesTest, DeepQuoteMessageErrors) {
+  EXPECT_EQ(DecodeVmAttestRequest(
+                Encode(VmAttestRequest{"blue", "web1", Nonce(15), {0}}))
+                .status(),
+            ProtocolError("VmAttestRequest: field 'nonce' has 15 bytes; 16 to "
+                          "64 are allowed"));
+  EXPECT_EQ(DecodeVmAttestRequest(
+                Encode(VmAttestRequest{"blue", "web1", Nonce(65), {0}}))
+                .status(),
+            ProtocolError("VmAttestRequest: field 'nonce' has 65 bytes, more "
+                          "than the maximum 64"));
+  EXPECT_EQ(DecodeVmAttestRequest(
+                Encode(VmAttestRequest{"blue", "web1", Nonce(32), {}}))
+                .status(),
+            ProtocolError("VmAttestRequest: field 'pcrs' lists 0 PCRs; 1 to "
+                          "24 are allowed"));
+  EXPECT_EQ(DecodeGuestQuoteOrder(
+                Encode(GuestQuoteOrder{1, "blue", "web1", Nonce(32), {7, 3}}))
+                .status(),
+            ProtocolError("GuestQuoteOrder: field 'pcrs' is not ascending "
+                          "without repeats"));
+  EXPECT_EQ(DecodeGuestQuoteOrder(
+                Encode(GuestQuoteOrder{1, "blue", "web1", Nonce(32), {24}}))
+                .status(),
+            ProtocolError("GuestQuoteOrder: field 'pcrs': PCR 24 is not "
+                          "0-23"));
+  EXPECT_EQ(DecodeGuestQuoteReport(
+                Encode(GuestQuoteReport{1, "blue", "web1", "ok\n", "and"}))
+                .status(),
+            ProtocolError("GuestQuoteReport: exactly one of the fields "
+                          "'answer' and 'error' must be set"));
+  EXPECT_EQ(
+      DecodeGuestQuoteReport(Encode(GuestQuoteReport{1, "blue", "web1", "", ""}))
+          .status(),
+      ProtocolError("GuestQuoteReport: exactly one of the fields 'answer' "
+                    "and 'error' must be set"));
+  EXPECT_EQ(DecodeVmAttestRequest(
+                Encode(VmAttestRequest{"blue", "../x", Nonce(32), {0}}))
+                .status(),
+            ProtocolError("VmAttestRequest: field 'vm' is not a valid VM "
+                          "name"));
+  auto bytes = Encode(GuestQuoteOrder{1, "blue", "web1", Nonce(32), {0, 1}});
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(
+        DecodeGuestQuoteOrder(std::span<const std::uint8_t>(bytes.data(), n))
+            .ok())
+        << n;
+  }
+}
+
 TEST(ProtocolMessagesTest, EveryPrefixOfAValidMessageIsAnError) {
   JoinGrant g;
   g.tvd = "blue";

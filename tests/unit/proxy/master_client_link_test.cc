@@ -155,10 +155,15 @@ class FakeReplica : public MasterChannel {
     journal_.Add(id_ + " vtpm-record " + record.tvd + "/" + record.vm);
     return record_result;
   }
+  Status ReportGuestQuote(const protocol::GuestQuoteReport& report) override {
+    journal_.Add(id_ + " guest-quote " + std::to_string(report.id));
+    return guest_quote_result;
+  }
 
   std::deque<StatusOr<protocol::JoinGrant>> joins;
   std::deque<ServeScript> serves;
   Status leave_result;
+  Status guest_quote_result;
   Status disk_key_result;
   Status report_result;
   Status claim_result;
@@ -201,8 +206,7 @@ class MasterClientLinkTest : public ::testing::Test {
                                                options);
     link_->SetUpdateHandler([this](const MasterUpdate& u) {
       std::lock_guard l(journal_.m);
-      journal_.updates.push_back(
-          {u.kind, u.members, u.key_epoch, u.key.Clone(), u.policy, u.reason});
+      journal_.updates.push_back(u.Clone());
       journal_.cv.notify_all();
     });
   }

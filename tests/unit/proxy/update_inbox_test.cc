@@ -27,10 +27,17 @@ TEST(MasterUpdateInboxTest, UpdatesArriveInOrderWithTheirKeys) {
   evicted.kind = MasterUpdate::Kind::kEvicted;
   evicted.reason = "re-attestation failed";
   inbox.Push(evicted);
+  MasterUpdate quote;
+  quote.kind = MasterUpdate::Kind::kGuestQuote;
+  quote.guest_quote = {7, "blue", "web1", std::vector<std::uint8_t>(32, 1),
+                       {16}};
+  inbox.Push(quote);
   EXPECT_TRUE(Readable(inbox.fd()));
   std::vector<MasterUpdate> got = inbox.Drain();
   EXPECT_FALSE(Readable(inbox.fd()));
-  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].kind, MasterUpdate::Kind::kGuestQuote);
+  EXPECT_EQ(got[2].guest_quote, quote.guest_quote);
   EXPECT_EQ(got[0].members, members.members);
   EXPECT_EQ(got[0].key_epoch, 3u);
   EXPECT_TRUE(std::equal(got[0].key.view().begin(), got[0].key.view().end(),

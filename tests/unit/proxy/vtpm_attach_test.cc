@@ -13,6 +13,7 @@
 #include "tvd/policy/values.h"
 #include "tvd/policy/vm_config_parser.h"
 #include "tvd/proxy/tvd_proxy.h"
+#include "tvd/proxy/vm_admission.h"
 #include "tvd/sha256.h"
 #include "tvd/testing/fake_clock.h"
 #include "tvd/testing/proxy_fakes.h"
@@ -110,6 +111,13 @@ TEST_F(VtpmAttachTest, TheVtpmIsMadeRecordedAndGivenToLibvirtBeforeTheStart) {
               encryption != std::string::npos)
       << xml;
   EXPECT_EQ(xml.find("<tpm"), xml.rfind("<tpm")) << xml;  // only that one
+  // The guest agent's port for deep quotes, its socket libvirt's choice.
+  EXPECT_EQ(*HasAttestChannel(xml), true) << xml;
+  EXPECT_NE(xml.find("<channel type=\"unix\">"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<target type=\"virtio\" name=\"org.tvd.attest.0\"/>"),
+            std::string::npos)
+      << xml;
+  EXPECT_EQ(xml.find("org.tvd.attest.0"), xml.rfind("org.tvd.attest.0"));
   EXPECT_EQ((*r)["vtpm"]["uuid"], uuid);
   EXPECT_EQ((*r)["vtpm"]["ek_sha256"], ToHex(Sha256(vtpms_.publics.ek_public)));
 
@@ -245,14 +253,13 @@ TEST_F(VtpmAttachTest, TheConfigurationsUuidNamesTheStateAndAStaleOneGoes) {
 
 // A TVD VM gets a TPM only through <tvd:vtpm/>: a <tpm> of its own (here a
 // passthrough of the host's) is refused before anything is asked for.
-TEST_F(VtpmAttachTest, ADomainWithItsOwnTpmIsRefused) {
-  std::ifstream in(web_.config_path);
+// web's final configuration with `device` added to its <devices> and its
+// config measure recomputed (so only the proxy's own checks can refuse it).
+void AddDevice(const std::string& config_path, const std::string& device) {
+  std::ifstream in(config_path);
   std::string xml((std::istreambuf_iterator<char>(in)),
                   std::istreambuf_iterator<char>());
-  xml.replace(xml.find("  </devices>"), 0,
-              "    <tpm model='tpm-tis'><backend type='passthrough'><device "
-              "path='/dev/tpm0'/></backend></tpm>\n");
-  // A final configuration again: its config measure covers the <tpm>.
+  xml.replace(xml.find("  </devices>"), 0, device);
   const std::size_t config = xml.find("<tvd:measure type='config'");
   ASSERT_NE(config, std::string::npos);
   const std::size_t end = xml.find('\n', config);
@@ -264,13 +271,37 @@ TEST_F(VtpmAttachTest, ADomainWithItsOwnTpmIsRefused) {
   xml.replace(config, end - config,
               "<tvd:measure type='config' sha256='" +
                   ToHex(parsed->ConfigDigest()) + "'/>");
-  testing::WriteFile(web_.config_path, xml);
+  testing::WriteFile(config_path, xml);
+}
+
+TEST_F(VtpmAttachTest, ADomainWithItsOwnTpmIsRefused) {
+  AddDevice(web_.config_path,
+            "    <tpm model='tpm-tis'><backend type='passthrough'><device "
+            "path='/dev/tpm0'/></backend></tpm>\n");
   auto proxy = NewProxy(&vtpms_);
   ASSERT_TRUE(proxy->Join().ok());
   EXPECT_EQ(proxy->Attach(web_.config_path).status(),
             PermissionDenied("VM 'web': the domain has a <tpm> device of its "
                              "own; a TVD VM gets a vTPM only from "
                              "<tvd:vtpm/>, which the proxy turns into one"));
+  ExpectNoVtpmLeft();
+  EXPECT_TRUE(master_.vtpm_key_requests.empty());
+}
+
+// The socket behind the attestation port is where the proxy asks the
+// guest for quotes: a configuration that brings its own (a path of its
+// choosing) is refused, with or without a vTPM.
+TEST_F(VtpmAttachTest, ADomainWithItsOwnAttestationChannelIsRefused) {
+  AddDevice(web_.config_path,
+            "    <channel type='unix'><source mode='bind' "
+            "path='/run/other.sock'/><target type='virtio' "
+            "name='org.tvd.attest.0'/></channel>\n");
+  auto proxy = NewProxy(&vtpms_);
+  ASSERT_TRUE(proxy->Join().ok());
+  EXPECT_EQ(proxy->Attach(web_.config_path).status(),
+            PermissionDenied("VM 'web': the domain has a channel to port "
+                             "org.tvd.attest.0 of its own; the proxy adds "
+                             "that channel with the vTPM"));
   ExpectNoVtpmLeft();
   EXPECT_TRUE(master_.vtpm_key_requests.empty());
 }

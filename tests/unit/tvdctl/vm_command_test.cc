@@ -126,10 +126,38 @@ TEST_F(VmAttestTest, UsageErrors) {
             kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("--max-age '0' is not a number of "
                                     "seconds"));
+  EXPECT_EQ(Run({"--tvd", "blue", "--vm", "web1", "--master", "[::1]:1"}),
+            kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--master, --cert, --key, --pcrs and "
+                                    "--save belong to the online form"));
+}
+
+TEST_F(VmAttestTest, OnlineFormUsageErrors) {
   std::ostringstream out, err;
-  EXPECT_EQ(RunTvdctl({"vm", "attest", "blue", "web1"}, out, err), kExitUsage);
-  EXPECT_THAT(err.str(), HasSubstr("the online form (tvdctl vm attest TVD VM) "
-                                   "is not wired yet"));
+  auto run = [&](std::vector<std::string> args) {
+    out.str("");
+    err.str("");
+    args.insert(args.begin(), {"vm", "attest"});
+    return RunTvdctl(args, out, err);
+  };
+  EXPECT_EQ(run({"blue", "web1"}), kExitUsage);
+  EXPECT_THAT(err.str(), HasSubstr("--master, --ca, --cert and --key (the "
+                                   "tenant certificate) are required"));
+  EXPECT_EQ(run({"blue"}), kExitUsage);
+  EXPECT_THAT(err.str(),
+              HasSubstr("the online form takes TVD and VM, got 1 operands"));
+  EXPECT_EQ(run({"blue", "web1", "--nonce", "00"}), kExitUsage);
+  EXPECT_THAT(err.str(), HasSubstr("the online form draws its own nonce"));
+  const std::string ca = dir_.File("ca.pem");
+  EXPECT_EQ(run({"blue", "web1", "--master", "127.0.0.1:1", "--ca", ca,
+                 "--cert", ca, "--key", ca, "--pcrs", "7,3"}),
+            kExitUsage);
+  EXPECT_THAT(err.str(), HasSubstr("tvdctl vm attest: --pcrs: PCR list "
+                                   "'7,3': "));
+  EXPECT_EQ(run({"blue", "web1", "--master", "nowhere", "--ca", ca, "--cert",
+                 ca, "--key", ca}),
+            kExitUsage);
+  EXPECT_THAT(err.str(), HasSubstr("tvdctl vm attest: --master: "));
 }
 
 }  // namespace

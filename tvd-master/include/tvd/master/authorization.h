@@ -19,6 +19,11 @@ namespace tvd::master {
 // trusted per deployment). Only host identities ever match.
 bool SubjectNamesHost(std::string_view subject, const pki::Identity& host);
 
+// The same rules for a tenant: `subject` (a TVD policy's <owner>) names
+// the tenant identity `tenant` when its one CN is the tenant's name and an
+// OU, when given, is "tenant". Only tenant identities ever match.
+bool SubjectNamesTenant(std::string_view subject, const pki::Identity& tenant);
+
 // OK, or PermissionDenied "host NAME is not authorized for TVD TVD" (also for
 // identities that are not hosts: "ROLE:NAME is not a host").
 Status AuthorizeHost(const policy::TvdPolicy& policy,

@@ -88,6 +88,9 @@ struct MasterOptions {
   // for this long stops acting as a master until it does again
   // (store_fence.h, docs/master.md section 6b).
   std::chrono::milliseconds store_failover{4000};
+  // How long a tenant's deep quote waits for the host's report of the
+  // guest's quote (tenant_requests.h).
+  std::chrono::milliseconds guest_quote_timeout{15000};
   // Shared with the store's calls (OvsdbStoreOptions::gate); Start sets
   // it, Create makes one when null.
   StoreGatePtr store_gate{};
@@ -97,6 +100,7 @@ struct MasterCore;
 class MemberChannels;
 class HostRequests;
 class AdminRequests;
+class TenantRequests;
 class MasterDuties;
 
 class Master {
@@ -136,6 +140,7 @@ class Master {
   std::unique_ptr<MemberChannels> members_;
   std::unique_ptr<HostRequests> host_requests_;
   std::unique_ptr<AdminRequests> admin_;
+  std::unique_ptr<TenantRequests> tenant_;
   std::unique_ptr<MasterDuties> duties_;  // null unless run_duties
   // First frame of a connection -> its handler. A new request kind is one
   // more entry (see Create).

@@ -7,10 +7,12 @@
 // quotes are exact, "..." is libvirt's own wording.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tvd/attest/guest_quote.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/status.h"
 
@@ -86,6 +88,20 @@ class Hypervisor {
   // string prefix: "tvd/blue/web" also matches "tvd/blue/webserver/...").
   virtual StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& usage_prefix) = 0;
+  // Asks the guest attestation agent of running domain `name` for a quote
+  // through the domain's attestation channel (the socket libvirt made for
+  // it, AttestChannelSocket of its live XML; vm_admission.h), one
+  // exchange, within `timeout`. What the guest answers is hostile and is
+  // parsed (attest::ParseGuestQuoteAnswer).
+  //   NotFound "no domain 'NAME'";
+  //   FailedPrecondition "domain 'NAME' is not running";
+  //   NotFound "domain 'NAME' has no attestation channel";
+  //   attest::AskGuestForQuote's errors (Unavailable when the agent does
+  //     not answer in time, the guest's own "error" line as
+  //     FailedPrecondition "guest agent: ...").
+  virtual StatusOr<attest::GuestQuoteAnswer> AskGuestForQuote(
+      const std::string& name, const attest::GuestQuoteRequest& request,
+      std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace tvd::proxy

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tvd/proxy/hypervisor.h"
+#include "tvd/proxy/vm_admission.h"
 
 struct _virConnect;  // libvirt's virConnect (virConnectPtr = _virConnect*)
 
@@ -26,6 +27,12 @@ class LibvirtHypervisor : public Hypervisor {
                                                   _virConnect* secrets);
   ~LibvirtHypervisor() override;
 
+  // Where this process sees libvirt's channel directory
+  // (kLibvirtChannelDir, vm_admission.h): that path itself unless libvirtd
+  // runs in a mount namespace of its own. AskGuestForQuote connects only
+  // to sockets inside it.
+  void set_channel_dir(std::string dir) { channel_dir_ = std::move(dir); }
+
   Status DefineAndStart(const std::string& domain_xml) override;
   Status DestroyAndUndefine(const std::string& name) override;
   StatusOr<std::string> DomainXml(const std::string& name) override;
@@ -40,6 +47,9 @@ class LibvirtHypervisor : public Hypervisor {
                              const SecureBytes& passphrase) override;
   StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& usage_prefix) override;
+  StatusOr<attest::GuestQuoteAnswer> AskGuestForQuote(
+      const std::string& name, const attest::GuestQuoteRequest& request,
+      std::chrono::milliseconds timeout) override;
 
  private:
   LibvirtHypervisor(void* conn, void* secrets)
@@ -49,6 +59,7 @@ class LibvirtHypervisor : public Hypervisor {
                                        const SecureBytes& value);
   void* conn_;     // virConnectPtr
   void* secrets_;  // virConnectPtr; == conn_ when shared
+  std::string channel_dir_ = kLibvirtChannelDir;
 };
 
 }  // namespace tvd::proxy

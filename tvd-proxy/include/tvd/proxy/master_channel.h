@@ -44,6 +44,7 @@ class MasterChannel {
   virtual StatusOr<protocol::VtpmKeyGrant> RequestVtpmKey(
       const std::string& tvd, const std::string& vm) = 0;
   virtual Status RecordVtpm(const protocol::VtpmRecord& record) = 0;
+  virtual Status ReportGuestQuote(const protocol::GuestQuoteReport& report) = 0;
 };
 using MasterChannelPtr = std::unique_ptr<MasterChannel>;
 
@@ -86,6 +87,9 @@ class MasterClientChannel : public MasterChannel {
   }
   Status RecordVtpm(const protocol::VtpmRecord& record) override {
     return client_.RecordVtpm(record);
+  }
+  Status ReportGuestQuote(const protocol::GuestQuoteReport& report) override {
+    return client_.ReportGuestQuote(report);
   }
 
  private:

@@ -89,6 +89,9 @@ class MasterClientLink : public MasterLink {
   Status RecordVtpm(const std::string& tvd, const std::string& vm,
                     const std::vector<std::uint8_t>& ek_public,
                     const std::vector<std::uint8_t>& ak_public) override;
+  // To the master serving the member channel (the one that sent the
+  // order); no failover.
+  Status ReportGuestQuote(const protocol::GuestQuoteReport& report) override;
   // A VmReport on its own request connection; a `uuid` that is not a UUID
   // is sent as empty (the master's decoder would refuse the whole report).
   Status ReportVm(const std::string& tvd, const std::string& vm,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tvd/policy/tvd_policy.h"
+#include "tvd/protocol/messages.h"
 #include "tvd/secure_bytes.h"
 #include "tvd/status.h"
 
@@ -33,13 +34,27 @@ struct JoinGrant {
 
 // Something the master tells a member after the join.
 struct MasterUpdate {
-  enum class Kind { kMembers, kPolicy, kEvicted };
+  enum class Kind { kMembers, kPolicy, kEvicted, kGuestQuote };
   Kind kind = Kind::kMembers;
   std::vector<Member> members;  // kMembers: the complete new list
   std::uint64_t key_epoch = 0;  // kMembers: the epoch of `key`
   SecureBytes key;              // kMembers: the new TVD key, or empty
   std::optional<policy::TvdPolicy> policy;  // kPolicy: the new policy
   std::string reason;                       // kEvicted: why
+  protocol::GuestQuoteOrder guest_quote{};  // kGuestQuote: what to ask
+
+  // A copy with the key cloned (SecureBytes is move-only): every field.
+  MasterUpdate Clone() const {
+    MasterUpdate copy;
+    copy.kind = kind;
+    copy.members = members;
+    copy.key_epoch = key_epoch;
+    copy.key = key.Clone();
+    copy.policy = policy;
+    copy.reason = reason;
+    copy.guest_quote = guest_quote;
+    return copy;
+  }
 };
 
 class MasterLink {
@@ -82,6 +97,10 @@ class MasterLink {
   virtual Status ClaimUsage(const std::string& tvd,
                             const policy::QuotaAmounts& held,
                             const policy::QuotaAmounts& adds) = 0;
+  // Answers a GuestQuoteOrder (MasterUpdate::kGuestQuote) to the master
+  // that sent it. The master's refusal (the order timed out meanwhile) or
+  // Unavailable; either way nothing is retried: the tenant asks again.
+  virtual Status ReportGuestQuote(const protocol::GuestQuoteReport& report) = 0;
   // Called (from the link's own thread or from Poll) for each update.
   using UpdateHandler = std::function<void(const MasterUpdate&)>;
   virtual void SetUpdateHandler(UpdateHandler handler) = 0;

@@ -11,6 +11,7 @@
 //             [--netns NAME] [--datapath netdev|system]
 //             [--ima-log PATH] [--event-log PATH] [--state-dir DIR]
 //             [--usage-socket PATH] [--vtpm-storage-dir DIR]
+//             [--libvirt-channel-dir DIR]
 //
 // It joins, then serves its control socket until it has left the TVD or
 // gets SIGTERM/SIGINT.
@@ -56,6 +57,9 @@ struct ProxyFlags {
   // libvirt's swtpm storage directory as this process sees it (libvirt's
   // compiled-in default; a private libvirtd in tests binds another).
   std::string vtpm_storage_dir = "/var/lib/libvirt/swtpm";
+  // libvirt's channel directory (kLibvirtChannelDir) as this process sees
+  // it: where a VM's attestation socket is (deep quotes).
+  std::string libvirt_channel_dir = "/var/lib/libvirt/qemu/channel/target";
 };
 
 // Connects libvirt, OVSDB, OpenFlow and charon, reads the credentials,

@@ -50,6 +50,9 @@ struct ProxyConfig {
   std::string local_host;     // this host's identity
   std::string local_address;  // this host's underlay address
   std::size_t max_vm_config_bytes = 1024 * 1024;
+  // How long the proxy waits for a guest's quote (a deep quote the master
+  // asked for); below the master's own wait for the host's report.
+  std::chrono::milliseconds guest_quote_timeout{5000};
 };
 
 class TvdProxy {
@@ -109,7 +112,12 @@ class TvdProxy {
   // in place, nothing torn down); the same epoch, key and members as held
   // with the networks programmed (a rejoin, e.g. at another master replica)
   // -> nothing changes on the host, only unacknowledged VM reports are sent
-  // again; eviction -> Leave.
+  // again; eviction -> Leave; a guest quote order -> the guest of the
+  // attached VM is asked through its attestation channel
+  // (Hypervisor::AskGuestForQuote) and the answer, or why there is none,
+  // is reported to the master (MasterLink::ReportGuestQuote). An order for
+  // another TVD or a VM not attached here is answered with the reason,
+  // and no guest is asked.
   void OnMasterUpdate(const MasterUpdate& update);
 
   // Programs the networks again when the last attempt after a master update
@@ -149,6 +157,7 @@ class TvdProxy {
   // unreported_ for the next reconnect (FlushReports), never undone.
   void Report(const std::string& vm, const std::string& uuid, bool attached);
   void FlushReports();
+  void AnswerGuestQuote(const protocol::GuestQuoteOrder& order);
   Status RemoveSecrets(const std::string& usage_prefix);
   // The vTPM of `vm`: its domain UUID (the configuration's, or a new one),
   // refused when a domain has that UUID (AlreadyExists "domain with UUID

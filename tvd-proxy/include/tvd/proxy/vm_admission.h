@@ -61,12 +61,47 @@ StatusOr<std::string> WithTapNames(
 // parse.
 StatusOr<bool> HasTpmDevice(const std::string& domain_xml);
 
+// True when the domain has a <channel> whose <target> names the guest
+// attestation port (attest::kGuestAttestPort), in any <devices>. Only the
+// proxy writes one (WithVtpm): the socket behind it is where the proxy
+// asks the guest for quotes. InvalidArgument when the XML does not parse.
+StatusOr<bool> HasAttestChannel(const std::string& domain_xml);
+
+// The path of the socket libvirt made for the guest attestation port of a
+// running domain (its live XML: <channel type='unix'><source mode='bind'
+// path='P'/><target type='virtio' name='org.tvd.attest.0'/>).
+// NotFound "domain has no attestation channel" when none names the port;
+// InvalidArgument when the XML does not parse, more than one names it,
+// or it is not a unix channel bound to an absolute path.
+StatusOr<std::string> AttestChannelSocket(const std::string& live_xml);
+
+// libvirt's own directory for the sockets of channels it names itself
+// (the QEMU driver's channel_target_dir).
+inline constexpr char kLibvirtChannelDir[] =
+    "/var/lib/libvirt/qemu/channel/target";
+
+// The attestation socket `socket` (AttestChannelSocket: a path as libvirtd
+// sees it) as this process reaches it, where libvirt's channel directory
+// (kLibvirtChannelDir) is `seen_at` (the same path on a host where both
+// share one file system; elsewhere when libvirtd runs in a mount namespace
+// of its own). The proxy connects only there: InvalidArgument "the
+// attestation socket P is not in libvirt's channel directory D" for any
+// other path, or one with a "." or ".." component.
+StatusOr<std::string> ChannelSocketSeenAt(const std::string& socket,
+                                          const std::string& seen_at);
+
 // The domain XML with <uuid>`uuid`</uuid> (added when it has none) and, in
 // its first <devices> (added when it has none),
 //   <tpm model='tpm-crb'><backend type='emulator' version='2.0'>
 //     <encryption secret='SECRET_UUID'/></backend></tpm>
-// InvalidArgument when the XML does not parse or already has a <tpm>, or
-// its <uuid> is not `uuid` (compared ignoring case).
+//   <channel type='unix'><target type='virtio' name='org.tvd.attest.0'/>
+//   </channel>
+// (the guest agent's port for deep quotes; libvirt picks the socket path),
+// and <features><acpi/></features> when the domain lacks it (the guest
+// finds a CRB TPM through ACPI only).
+// InvalidArgument when the XML does not parse or already has a <tpm> or
+// an attestation channel, or its <uuid> is not `uuid` (compared ignoring
+// case).
 StatusOr<std::string> WithVtpm(const std::string& domain_xml,
                                const std::string& uuid,
                                const std::string& secret_uuid);

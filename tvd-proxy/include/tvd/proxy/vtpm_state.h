@@ -6,8 +6,8 @@
 // itself, before the first start: a fresh TPM 2.0 whose state swtpm
 // encrypts with the VM's vTPM passphrase (the same value the domain's
 // libvirt secret holds, so libvirt's swtpm opens it), and reads the EK and
-// the AK (attest/esys_tpm.h, label protocol::kVtpmAkLabel) from it on a
-// private swtpm. So the proxy learns the vTPM's keys before the guest ever
+// the AK (attest/vtpm_ak_template.h, the one the guest quote tool
+// re-creates) from it on a private swtpm. So the proxy learns the vTPM's keys before the guest ever
 // runs, and records them at the master before starting the VM. libvirt
 // makes the state directory (0700) and its files its swtpm user's on
 // start, and removes the domain's directory (0711, like the storage

@@ -1,5 +1,5 @@
 // `tvdctl vm attest`: a tenant's own check of a VM's vTPM (the deep quote,
-// docs/vtpm.md), offline against the VDC CA alone.
+// docs/vtpm.md), verified against the VDC CA alone.
 //
 //   tvdctl vm attest --evidence FILE --tvd TVD --vm VM --ca PEM
 //                    [--nonce HEX] [--master-name NAME]
@@ -21,10 +21,17 @@
 // check (stderr names it: "tvdctl vm attest: vTPM belongs to TVD red, not
 // blue"); 2 usage error.
 //
-// The online form `tvdctl vm attest TVD VM` (a fresh nonce from the master,
-// the quote relayed by the VM's proxy from the guest agent) is wired with
-// the vTPM binding at the master; until then it is a usage error that says
-// so.
+// The online form, with the tenant certificate:
+//
+//   tvdctl vm attest TVD VM --master ADDRESS:PORT[,...] --ca PEM --cert PEM
+//                    --key PEM [--pcrs N,N,...] [--master-name NAME]
+//                    [--save FILE] [--max-age S] [--max-host-age S] [--json]
+//
+// draws a 32-byte nonce, asks the master (each of the list in turn while
+// one answers Unavailable: a replica that does not serve the VM's host)
+// for the VM's evidence over it (protocol/tenant_client.h), and verifies
+// it as above with that nonce; --save writes the evidence for a later
+// offline check. --pcrs defaults to 0-7. Exit 3 when no master answers.
 #pragma once
 
 #include <ostream>

@@ -57,8 +57,12 @@ class MasterAttestation {
   // host is attested; the refusal reason otherwise.
   Status Admit(channel::Connection& conn, const TcbRequirements& req);
 
-  // One challenge/evidence/verdict round on an admitted channel.
-  Status AttestOnce(channel::Connection& conn, const TcbRequirements& req);
+  // One challenge/evidence/verdict round on an admitted channel. When it
+  // passes and `pcr_digest` is given, the quote's PCR digest is stored
+  // there (zeros for a host admitted without a TPM): what a deep quote's
+  // statement says about the host's latest good attestation.
+  Status AttestOnce(channel::Connection& conn, const TcbRequirements& req,
+                    Sha256Digest* pcr_digest = nullptr);
 
   // Re-attests every req.interval until a round fails, the peer closes, or
   // `stop` becomes true; every round is reported to `listener`. Returns the

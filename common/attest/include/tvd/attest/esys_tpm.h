@@ -7,7 +7,8 @@
 // a primary restricted signing key in the endorsement hierarchy (RSA-2048
 // RSASSA-SHA256 or ECC P-256 ECDSA-SHA256). Both are recreated from the
 // endorsement seed, so nothing has to be persisted in NV; `ak_label` goes
-// into the AK template's unique field so one TPM can hold distinct AKs.
+// into the AK template's unique field so one TPM can hold distinct AKs
+// (except for a VM's vTPM AK, AkAlgorithm::kVtpm).
 // With a `key_cache`, a key created once is saved (TPM2_ContextSave) and
 // later openings load it instead of re-creating it (tpm_key_cache.h).
 //
@@ -22,7 +23,9 @@
 
 namespace tvd::attest {
 
-enum class AkAlgorithm { kRsa2048, kEccP256 };
+// kVtpm: exactly the vTPM AK template (vtpm_ak_template.h), which the guest
+// quote tool re-creates; `ak_label` is not used then (its unique is empty).
+enum class AkAlgorithm { kRsa2048, kEccP256, kVtpm };
 
 struct EsysTpmOptions {
   std::string tcti = "device:/dev/tpmrm0";

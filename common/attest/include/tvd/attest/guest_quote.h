@@ -33,6 +33,8 @@ namespace tvd::attest {
 // A whole line, newline included. An answer carries three structures of
 // at most kMaxGuestStructure bytes each as hex plus 24 PCRs.
 inline constexpr std::size_t kMaxGuestStructure = 4096;
+// The virtio-serial port name (libvirt <channel><target name=...>).
+inline constexpr char kGuestAttestPort[] = "org.tvd.attest.0";
 inline constexpr std::size_t kMaxGuestLine = 32 * 1024;
 inline constexpr std::size_t kMinGuestNonce = 16;
 inline constexpr std::size_t kMaxGuestNonce = 64;

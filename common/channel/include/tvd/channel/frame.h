@@ -58,6 +58,10 @@ enum class MessageType : std::uint16_t {
   kVtpmKeyRequest = 115,    // host -> master: a VM's vTPM state key
   kVtpmKeyGrant = 116,      // master -> host
   kVtpmRecord = 117,        // host -> master: a new vTPM's EK and AK
+  kVmAttestRequest = 118,   // tenant -> master: a VM's deep quote
+  kVmAttestEvidence = 119,  // master -> tenant: the evidence (JSON)
+  kGuestQuoteOrder = 120,   // master -> host (member channel): ask a guest
+  kGuestQuoteReport = 121,  // host -> master: the guest's answer
 };
 
 // True for the values listed in MessageType.

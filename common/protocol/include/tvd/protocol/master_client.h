@@ -74,6 +74,12 @@ struct MasterEvents {
   // The master told this host to leave (evicted, TVD removed) or confirmed
   // a Leave(). Serve() returns right after.
   std::function<void(LeaveNotice)> on_leave;
+  // The master asks for a guest's quote (a tenant's deep quote). The
+  // callee answers later with ReportGuestQuote, off Serve()'s thread: a
+  // guest that takes its time must not hold up re-attestation. Without a
+  // callee the order is answered at once with the error "this host does
+  // not relay guest quotes".
+  std::function<void(GuestQuoteOrder)> on_guest_quote;
 };
 
 class MasterClient {
@@ -133,6 +139,10 @@ class MasterClient {
   // Records the EK and AK of a vTPM this host created for a VM. The
   // master's refusals (docs/master.md, "vTPM bindings") as "peer: ...".
   Status RecordVtpm(const VtpmRecord& record);
+
+  // Answers a GuestQuoteOrder (request connection). The master's refusal
+  // (no such order, or not this host's) as "peer: ...".
+  Status ReportGuestQuote(const GuestQuoteReport& report);
 
   // Records an attached / detached VM at the master.
   Status ReportVm(const VmReport& report);

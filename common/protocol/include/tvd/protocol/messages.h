@@ -1,5 +1,5 @@
-// Payloads of the master <-> proxy and admin protocol (channel/frame.h
-// types 100..113), encoded with channel/wire.h.
+// Payloads of the master <-> proxy, tenant and admin protocol
+// (channel/frame.h types 100..121), encoded with channel/wire.h.
 //
 // Every Decode* is strict: a truncated field, a length above its limit, an
 // out-of-range enum, an invalid name or trailing bytes is a ProtocolError
@@ -31,6 +31,12 @@
 //      VtpmKeyRequest -> [attestation as for DiskKeyRequest] -> VtpmKeyGrant
 //                        | kError
 //      VtpmRecord     -> kAck | kError
+//      GuestQuoteReport -> kAck | kError
+//  * Member channel, master-driven requests: GuestQuoteOrder (pushed like
+//      a PolicyUpdate); the host answers later with a GuestQuoteReport on a
+//      request channel, never on the member channel.
+//  * Tenant channel (tenant certificate, one request):
+//      VmAttestRequest -> VmAttestEvidence | kError
 //  * Admin channel (admin certificate, any number of requests):
 //      TvdAdd / TvdUpdate / TvdRemove / AdminQuery -> AdminReply | kError
 #pragma once
@@ -69,10 +75,6 @@ inline constexpr std::size_t kVtpmKeySize = 32;
 // A marshalled TPM2B_PUBLIC (an RSA-2048 EK is about 320 bytes; the largest
 // RSA-4096 key with a policy digest stays under 700).
 inline constexpr std::size_t kMaxTpmPublic = 1024;
-// The AK label of a VM's vTPM (attest::EsysTpmOptions::ak_label): the
-// signing key in a VtpmRecord is the EsysTpm AK with this label, which the
-// guest can recreate from its endorsement seed.
-inline constexpr char kVtpmAkLabel[] = "tvd-vtpm-ak";
 
 // A member host of a TVD: its identity name (the CN of its certificate,
 // e.g. "node1") and the underlay address its tunnels terminate on.
@@ -184,8 +186,8 @@ struct VtpmKeyGrant {
 // read these public areas from it (marshalled TPM2B_PUBLIC each, 1 to
 // kMaxTpmPublic bytes): the endorsement key (TCG default RSA-2048 template)
 // and a restricted signing key under the endorsement hierarchy made from a
-// fixed template (attest/esys_tpm.h, label kVtpmAkLabel), which the guest
-// can recreate. The master checks what they are (docs/master.md).
+// fixed template (attest/vtpm_ak_template.h), which the guest quote tool
+// re-creates. The master checks what they are (docs/master.md).
 struct VtpmRecord {
   std::string tvd;
   std::string vm;
@@ -214,6 +216,53 @@ struct UsageClaim {
   policy::QuotaAmounts held;
   policy::QuotaAmounts adds;
   friend bool operator==(const UsageClaim&, const UsageClaim&) = default;
+};
+
+// The deep quote of a VM (docs/vtpm.md).
+//
+// tenant -> master: the evidence for VM `vm` of TVD `tvd`, its vTPM
+// quoting `pcrs` (SHA-256 bank, 0-23, ascending, each once, at least one)
+// over `nonce` (16-64 bytes, attest::kMinGuestNonce..kMaxGuestNonce), which
+// the tenant drew: a nonce the verifier picks is one nobody could have
+// had the guest quote before.
+struct VmAttestRequest {
+  std::string tvd;
+  std::string vm;
+  std::vector<std::uint8_t> nonce;
+  std::vector<std::uint32_t> pcrs;
+  friend bool operator==(const VmAttestRequest&,
+                         const VmAttestRequest&) = default;
+};
+// master -> tenant: attest::EncodeDeepQuoteEvidence's JSON, at most
+// attest::kMaxDeepQuoteEvidence bytes; the tenant verifies it itself.
+struct VmAttestEvidence {
+  std::string json;
+};
+// master -> host, pushed on the member channel of `tvd`: ask the guest
+// agent of VM `vm` for a quote (attest/guest_quote.h) and answer with a
+// GuestQuoteReport carrying `id`.
+struct GuestQuoteOrder {
+  std::uint64_t id = 0;
+  std::string tvd;
+  std::string vm;
+  std::vector<std::uint8_t> nonce;
+  std::vector<std::uint32_t> pcrs;
+  friend bool operator==(const GuestQuoteOrder&,
+                         const GuestQuoteOrder&) = default;
+};
+// host -> master (request channel): the guest agent's answer line as it
+// came (attest::ParseGuestQuoteAnswer reads it at the master; at most
+// attest::kMaxGuestLine bytes), or, when the host could not ask the guest
+// (no such VM running here, no agent channel, no answer in time), an empty
+// `answer` and the reason in `error` (at most kMaxReason bytes).
+struct GuestQuoteReport {
+  std::uint64_t id = 0;
+  std::string tvd;
+  std::string vm;
+  std::string answer;
+  std::string error;
+  friend bool operator==(const GuestQuoteReport&,
+                         const GuestQuoteReport&) = default;
 };
 
 // admin -> master.
@@ -262,6 +311,10 @@ std::vector<std::uint8_t> Encode(const VtpmKeyRequest& m);
 std::vector<std::uint8_t> Encode(const VtpmKeyGrant& m);
 std::vector<std::uint8_t> Encode(const VtpmRecord& m);
 std::vector<std::uint8_t> Encode(const UsageClaim& m);
+std::vector<std::uint8_t> Encode(const VmAttestRequest& m);
+std::vector<std::uint8_t> Encode(const VmAttestEvidence& m);
+std::vector<std::uint8_t> Encode(const GuestQuoteOrder& m);
+std::vector<std::uint8_t> Encode(const GuestQuoteReport& m);
 std::vector<std::uint8_t> Encode(const TvdAdd& m);
 std::vector<std::uint8_t> Encode(const TvdUpdate& m);
 std::vector<std::uint8_t> Encode(const TvdRemove& m);
@@ -281,6 +334,14 @@ StatusOr<VtpmKeyRequest> DecodeVtpmKeyRequest(std::span<const std::uint8_t> in);
 StatusOr<VtpmKeyGrant> DecodeVtpmKeyGrant(std::span<const std::uint8_t> in);
 StatusOr<VtpmRecord> DecodeVtpmRecord(std::span<const std::uint8_t> in);
 StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in);
+StatusOr<VmAttestRequest> DecodeVmAttestRequest(
+    std::span<const std::uint8_t> in);
+StatusOr<VmAttestEvidence> DecodeVmAttestEvidence(
+    std::span<const std::uint8_t> in);
+StatusOr<GuestQuoteOrder> DecodeGuestQuoteOrder(
+    std::span<const std::uint8_t> in);
+StatusOr<GuestQuoteReport> DecodeGuestQuoteReport(
+    std::span<const std::uint8_t> in);
 StatusOr<TvdAdd> DecodeTvdAdd(std::span<const std::uint8_t> in);
 StatusOr<TvdUpdate> DecodeTvdUpdate(std::span<const std::uint8_t> in);
 StatusOr<TvdRemove> DecodeTvdRemove(std::span<const std::uint8_t> in);

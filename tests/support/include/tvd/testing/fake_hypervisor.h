@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tvd/proxy/hypervisor.h"
@@ -56,6 +57,14 @@ class FakeHypervisor : public Hypervisor {
                              const SecureBytes& passphrase) override;
   StatusOr<std::vector<std::string>> ListSecrets(
       const std::string& usage_prefix) override;
+  // As libvirt's for an absent or stopped domain and for one whose XML
+  // has no attestation channel (HasAttestChannel); then the guest is
+  // `guest_answers[name]` when set (the request it got is kept in
+  // `guest_requests`), else Unavailable "guest agent did not answer within
+  // N ms" as for a guest that runs no agent.
+  StatusOr<attest::GuestQuoteAnswer> AskGuestForQuote(
+      const std::string& name, const attest::GuestQuoteRequest& request,
+      std::chrono::milliseconds timeout) override;
 
   // The world: defines without starting (a tenant's virsh define), creates
   // and starts without defining (virsh create), or stops a running domain
@@ -77,6 +86,9 @@ class FakeHypervisor : public Hypervisor {
   std::map<std::string, Domain> domains;
   std::map<std::string, Secret> secrets;  // by UUID
   std::vector<CreatedDisk> created_disks;
+  std::map<std::string, StatusOr<attest::GuestQuoteAnswer>> guest_answers;
+  std::vector<std::pair<std::string, attest::GuestQuoteRequest>>
+      guest_requests;
   Status start_error;
   Status create_disk_error;
   int counter = 0;

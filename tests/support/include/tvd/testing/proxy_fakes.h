@@ -71,6 +71,10 @@ class FakeMaster : public MasterLink {
     usage_claims.push_back({tvd, held, adds});
     return usage_error;
   }
+  Status ReportGuestQuote(const protocol::GuestQuoteReport& report) override {
+    guest_quote_reports.push_back(report);
+    return guest_quote_report_error;
+  }
   void SetUpdateHandler(UpdateHandler h) override { handler = std::move(h); }
 
   // Every ReportVm call, in order; `delivered` is false for the ones the
@@ -102,6 +106,9 @@ class FakeMaster : public MasterLink {
   // Every ClaimUsage call, in order, as the protocol message it would be.
   std::vector<protocol::UsageClaim> usage_claims;
   Status usage_error;  // returned by ClaimUsage when not OK
+  // Every ReportGuestQuote call, in order.
+  std::vector<protocol::GuestQuoteReport> guest_quote_reports;
+  Status guest_quote_report_error;  // returned by ReportGuestQuote
   UpdateHandler handler;
 };
 
