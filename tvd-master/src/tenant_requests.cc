@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <optional>
-#include <set>
 
 #include "tvd/attest/deep_quote.h"
 #include "tvd/attest/guest_quote.h"
@@ -41,8 +40,11 @@ Status TenantRequests::AttestVm(Connection& conn,
   const pki::Identity peer = conn.peer();
   const std::string& tvd = request.tvd;
   const std::string& vm = request.vm;
+  // Read before the decision lock (a store call); what it says is only
+  // told once the TVD is known to be the tenant's.
+  auto binding = core_.store->GetVtpmBinding(tvd, vm);
   Sha256Digest policy_digest{};
-  std::set<std::string> members;
+  bool member = false;
   {
     MutexLock lock(core_.mutex);
     const TvdState* t = core_.registry.Find(tvd);
@@ -51,15 +53,15 @@ Status TenantRequests::AttestVm(Connection& conn,
                               "'s");
     }
     policy_digest = t->digest;
-    members = t->members;
+    member = binding.ok() && binding->has_value() &&
+             t->members.contains((*binding)->host);
   }
-  TVD_ASSIGN_OR_RETURN(std::optional<VtpmBindingRow> binding,
-                       core_.store->GetVtpmBinding(tvd, vm));
-  if (!binding) {
+  TVD_RETURN_IF_ERROR(binding.status());
+  if (!binding->has_value()) {
     return NotFound("VM " + vm + " of TVD " + tvd + " has no vTPM bound");
   }
-  const std::string& host = binding->host;
-  if (!members.contains(host)) {
+  const std::string host = (*binding)->host;
+  if (!member) {
     return FailedPrecondition("host " + host + " of VM " + vm +
                               " is no member of TVD " + tvd);
   }
@@ -98,9 +100,9 @@ Status TenantRequests::AttestVm(Connection& conn,
   attest::VtpmBinding bound{tvd,
                             vm,
                             host,
-                            binding->ek_public,
-                            binding->ak_public,
-                            binding->created_at};
+                            (*binding)->ek_public,
+                            (*binding)->ak_public,
+                            (*binding)->created_at};
   attest::HostAttestationSummary summary{host, attest::HostMembership::kMember,
                                          good->at, good->pcr_digest,
                                          policy_digest};

@@ -314,12 +314,30 @@ std::vector<std::uint8_t> Encode(const UsageClaim& m) {
   return w.Take();
 }
 
+namespace {
+// What a guest quote order carries of the tenant's request, in its order.
+void PutQuoteAsk(WireWriter& w, const std::string& tvd, const std::string& vm,
+                 const std::vector<std::uint8_t>& nonce,
+                 const std::vector<std::uint32_t>& pcrs) {
+  w.String(tvd);
+  w.String(vm);
+  w.Bytes(nonce);
+  PutPcrs(w, pcrs);
+}
+Status GetQuoteAsk(WireReader& r, std::string& tvd, std::string& vm,
+                   std::vector<std::uint8_t>& nonce,
+                   std::vector<std::uint32_t>& pcrs) {
+  TVD_ASSIGN_OR_RETURN(tvd, Tvd(r));
+  TVD_ASSIGN_OR_RETURN(vm, Vm(r));
+  TVD_ASSIGN_OR_RETURN(nonce, GetNonce(r));
+  TVD_ASSIGN_OR_RETURN(pcrs, GetPcrs(r));
+  return Status::Ok();
+}
+}  // namespace
+
 std::vector<std::uint8_t> Encode(const VmAttestRequest& m) {
   WireWriter w;
-  w.String(m.tvd);
-  w.String(m.vm);
-  w.Bytes(m.nonce);
-  PutPcrs(w, m.pcrs);
+  PutQuoteAsk(w, m.tvd, m.vm, m.nonce, m.pcrs);
   return w.Take();
 }
 
@@ -332,10 +350,7 @@ std::vector<std::uint8_t> Encode(const VmAttestEvidence& m) {
 std::vector<std::uint8_t> Encode(const GuestQuoteOrder& m) {
   WireWriter w;
   w.U64(m.id);
-  w.String(m.tvd);
-  w.String(m.vm);
-  w.Bytes(m.nonce);
-  PutPcrs(w, m.pcrs);
+  PutQuoteAsk(w, m.tvd, m.vm, m.nonce, m.pcrs);
   return w.Take();
 }
 
@@ -563,12 +578,8 @@ StatusOr<UsageClaim> DecodeUsageClaim(std::span<const std::uint8_t> in) {
 StatusOr<VmAttestRequest> DecodeVmAttestRequest(
     std::span<const std::uint8_t> in) {
   return Decode<VmAttestRequest>(
-      "VmAttestRequest", in, [](WireReader& r, VmAttestRequest& m) -> Status {
-        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
-        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
-        TVD_ASSIGN_OR_RETURN(m.nonce, GetNonce(r));
-        TVD_ASSIGN_OR_RETURN(m.pcrs, GetPcrs(r));
-        return Status::Ok();
+      "VmAttestRequest", in, [](WireReader& r, VmAttestRequest& m) {
+        return GetQuoteAsk(r, m.tvd, m.vm, m.nonce, m.pcrs);
       });
 }
 
@@ -588,11 +599,7 @@ StatusOr<GuestQuoteOrder> DecodeGuestQuoteOrder(
   return Decode<GuestQuoteOrder>(
       "GuestQuoteOrder", in, [](WireReader& r, GuestQuoteOrder& m) -> Status {
         TVD_ASSIGN_OR_RETURN(m.id, r.U64("id"));
-        TVD_ASSIGN_OR_RETURN(m.tvd, Tvd(r));
-        TVD_ASSIGN_OR_RETURN(m.vm, Vm(r));
-        TVD_ASSIGN_OR_RETURN(m.nonce, GetNonce(r));
-        TVD_ASSIGN_OR_RETURN(m.pcrs, GetPcrs(r));
-        return Status::Ok();
+        return GetQuoteAsk(r, m.tvd, m.vm, m.nonce, m.pcrs);
       });
 }
 
