@@ -45,16 +45,20 @@ Status Load(MasterCore& core) {
   for (const AkClockRow& c : clocks) {
     core.aks.RestoreClock(c.ak_name, {c.clock, c.reset_count, c.restart_count});
   }
-  // Written from the verifying thread, outside the decision lock: one
-  // small UPSERT that only moves forward, so concurrent quotes cannot move
-  // it back.
-  Store* sink = &store;
-  core.aks.SetClockSink([sink](std::span<const std::uint8_t> name,
-                               const attest::TpmClockState& state) {
-    return sink->PutAkClock({{name.begin(), name.end()},
-                             state.clock,
-                             state.reset_count,
-                             state.restart_count});
+  // Written from the verifying thread, outside the decision lock, through
+  // the journal (so a thousand quotes at once share its batches' commits):
+  // a write that only moves forward, so concurrent quotes cannot move it
+  // back. Its failure fails only that quote.
+  WriteJournal* journal = &core.journal;
+  core.aks.SetClockSink([journal](std::span<const std::uint8_t> name,
+                                  const attest::TpmClockState& state) {
+    AkClockRow row{{name.begin(), name.end()},
+                   state.clock,
+                   state.reset_count,
+                   state.restart_count};
+    return journal->Apply({{[row](Store& s) { return s.PutAkClock(row); }, true,
+                            "PutAkClock", true}},
+                          {});
   });
   TVD_ASSIGN_OR_RETURN(std::vector<TvdRow> rows, store.ListTvds());
   TVD_ASSIGN_OR_RETURN(std::vector<HostRow> hosts, store.ListHosts());
@@ -229,12 +233,18 @@ StatusOr<std::unique_ptr<Master>> Master::Create(
     return self->tenant_->Handle(c, f);
   };
   m->routes_ = {
-      {MessageType::kJoinRequest, join}, {MessageType::kDiskKeyRequest, host},
-      {MessageType::kVmReport, host},    {MessageType::kLeaveNotice, host},
-      {MessageType::kUsageClaim, claim}, {MessageType::kTvdAdd, admin},
-      {MessageType::kTvdUpdate, admin},  {MessageType::kTvdRemove, admin},
-      {MessageType::kAdminQuery, admin}, {MessageType::kVtpmKeyRequest, host},
-      {MessageType::kVtpmRecord, host},  {MessageType::kGuestQuoteReport, host},
+      {MessageType::kJoinRequest, join},
+      {MessageType::kDiskKeyRequest, host},
+      {MessageType::kVmReport, host},
+      {MessageType::kLeaveNotice, host},
+      {MessageType::kUsageClaim, claim},
+      {MessageType::kTvdAdd, admin},
+      {MessageType::kTvdUpdate, admin},
+      {MessageType::kTvdRemove, admin},
+      {MessageType::kAdminQuery, admin},
+      {MessageType::kVtpmKeyRequest, host},
+      {MessageType::kVtpmRecord, host},
+      {MessageType::kGuestQuoteReport, host},
       {MessageType::kVmAttestRequest, tenant},
   };
   TVD_ASSIGN_OR_RETURN(m->listener_, listen([self](Connection& conn) {

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <limits>
 
+#include "ovsdb_store_batch.h"
+#include "ovsdb_store_ops.h"
 #include "tvd/master/kek_check.h"
 #include "tvd/master/ovsdb_store_rows.h"
 #include "tvd/vswitch/ovsdb/ovsdb_datum.h"
@@ -14,6 +16,9 @@ namespace {
 using Json = nlohmann::json;
 namespace ov = vswitch::ovsdb;
 namespace rows = ovsdb_rows;
+namespace ops = ovsdb_ops;
+using ops::And;
+using ops::Wait;
 
 constexpr char kIdentity[] = "Store_Identity";
 // A conditional write that keeps losing to other writers gives up after
@@ -21,38 +26,6 @@ constexpr char kIdentity[] = "Store_Identity";
 constexpr int kMaxRounds = 64;
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-// OVSDB integers are signed 64-bit; amounts beyond are stored as the
-// maximum, as in the SQLite store.
-std::int64_t Clamped(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(
-                 std::numeric_limits<std::int64_t>::max())
-             ? std::numeric_limits<std::int64_t>::max()
-             : static_cast<std::int64_t>(v);
-}
-
-Json And(std::initializer_list<std::pair<const char*, Json>> eqs) {
-  Json w = Json::array();
-  for (const auto& [col, v] : eqs) w.push_back(Json::array({col, "==", v}));
-  return w;
-}
-
-Json Wait(const std::string& table, Json where, std::vector<std::string> cols,
-          Json rows_expected) {
-  return Json{{"op", "wait"},
-              {"timeout", 0},
-              {"table", table},
-              {"where", std::move(where)},
-              {"columns", cols},
-              {"until", "=="},
-              {"rows", std::move(rows_expected)}};
-}
-
-// What goes with a host's membership of a TVD (`w`: tvd and host).
-Json RemoveMemberOps(const Json& w) {
-  return Json::array({ov::Delete("Membership", w), ov::Delete("VM", w),
-                      ov::Delete("Vtpm", w), ov::Delete("Quota_Usage", w)});
-}
 
 bool Lost(const TxnOutcome& out) {
   return !out.ok && ((out.failed_op && out.error == "timed out") ||
@@ -67,11 +40,6 @@ std::int64_t Count(const TxnOutcome& out, std::size_t i) {
     return 0;
   }
   return r["count"].get<std::int64_t>();
-}
-
-bool Later(const AkClockRow& a, const AkClockRow& b) {
-  return std::tie(a.reset_count, a.restart_count, a.clock) >
-         std::tie(b.reset_count, b.restart_count, b.clock);
 }
 
 }  // namespace
@@ -186,24 +154,6 @@ StatusOr<std::vector<Json>> OvsdbStore::Select(const std::string& what,
   return selected;
 }
 
-Status OvsdbStore::Upsert(const std::string& what, const std::string& table,
-                          const Json& where, const Json& update_row,
-                          const Json& insert_row) {
-  for (int round = 0; round < kMaxRounds; ++round) {
-    TVD_ASSIGN_OR_RETURN(
-        TxnOutcome up,
-        Txn(Json::array({ov::Update(table, where, update_row)})));
-    if (!up.ok) return Failed(what, up);
-    if (Count(up, 0) > 0) return Status::Ok();
-    TVD_ASSIGN_OR_RETURN(TxnOutcome in,
-                         Txn(Json::array({ov::Insert(table, insert_row)})));
-    if (in.ok) return Status::Ok();
-    if (!Lost(in)) return Failed(what, in);
-    ++races_;  // another writer inserted it first: update that row
-  }
-  return Failed(what, {});
-}
-
 #define TVD_DECODE_ALL(rows_var, decode, out)           \
   for (const Json& r : rows_var) {                      \
     auto v = decode(r);                                 \
@@ -211,33 +161,10 @@ Status OvsdbStore::Upsert(const std::string& what, const std::string& table,
     out.push_back(std::move(*v));                       \
   }
 
-namespace {
-
-Status CheckEpoch(std::uint64_t epoch) {
-  if (epoch >
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("epoch " + std::to_string(epoch) +
-                           " is out of range for the state store");
-  }
-  return Status::Ok();
-}
-
-Json TvdColumns(const TvdRow& r) {
-  return {
-      {"name", r.name},         {"policy_xml", r.policy_xml},
-      {"digest", r.digest_hex}, {"epoch", static_cast<std::int64_t>(r.epoch)},
-      {"token", r.token},       {"key_wrapped_hex", rows::Hex(r.key_wrapped)}};
-}
-
-}  // namespace
-
 Status OvsdbStore::PutTvd(const TvdRow& r) {
-  TVD_RETURN_IF_ERROR(CheckEpoch(r.epoch));
+  TVD_RETURN_IF_ERROR(ops::CheckEpoch(r.epoch));
   MutexLock lock(mutex_);
-  // Insert or replace: the delete and the insert commit together.
-  return Write("storing TVD " + r.name,
-               Json::array({ov::Delete("TVD", And({{"name", r.name}})),
-                            ov::Insert("TVD", TvdColumns(r))}));
+  return Write("storing TVD " + r.name, ops::PutTvd(r));
 }
 
 StatusOr<std::optional<TvdRow>> OvsdbStore::LoadTvd(const std::string& name) {
@@ -255,40 +182,9 @@ StatusOr<std::optional<TvdRow>> OvsdbStore::LoadTvdLocked(
 }
 
 Status OvsdbStore::Transition(const TvdTransition& t) {
-  if (t.row) TVD_RETURN_IF_ERROR(CheckEpoch(t.row->epoch));
+  if (t.row) TVD_RETURN_IF_ERROR(ops::CheckEpoch(t.row->epoch));
   const std::string what = Describe(t);
-  Json ops = Json::array();
-  Json tvd_row = And({{"name", t.tvd}});
-  if (t.create) {
-    ops.push_back(Wait("TVD", tvd_row, {"name"}, Json::array()));
-  } else {
-    ops.push_back(Wait("TVD", tvd_row, {"token"},
-                       Json::array({Json{{"token", t.expect_token}}})));
-  }
-  if (t.remove_tvd) {
-    for (const char* table :
-         {"Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage"}) {
-      ops.push_back(ov::Delete(table, And({{"tvd", t.tvd}})));
-    }
-    ops.push_back(ov::Delete("TVD", tvd_row));
-  } else {
-    if (t.row) {
-      ops.push_back(ov::Delete("TVD", tvd_row));
-      ops.push_back(ov::Insert("TVD", TvdColumns(*t.row)));
-    }
-    for (const std::string& host : t.remove_members) {
-      Json w = And({{"tvd", t.tvd}, {"host", host}});
-      for (Json& op : RemoveMemberOps(w)) ops.push_back(std::move(op));
-    }
-    // Kept when present: delete and insert again in one transaction (an
-    // insert alone would fail the whole transaction on the index).
-    for (const std::string& host : t.add_members) {
-      Json w = And({{"tvd", t.tvd}, {"host", host}});
-      ops.push_back(ov::Delete("Membership", w));
-      ops.push_back(ov::Insert(
-          "Membership", {{"tvd", t.tvd}, {"host", host}, {"since", Now()}}));
-    }
-  }
+  const Json ops = ops::Transition(t, Now());
   MutexLock lock(mutex_);
   TVD_ASSIGN_OR_RETURN(TxnOutcome out,
                        t.fenced ? FencedTxn(t, what, ops) : Txn(ops));
@@ -364,22 +260,13 @@ StatusOr<TxnOutcome> OvsdbStore::FencedTxn(const TvdTransition& t,
 
 Status OvsdbStore::RemoveTvd(const std::string& name) {
   MutexLock lock(mutex_);
-  return Write("removing TVD " + name,
-               Json::array({ov::Delete("TVD", And({{"name", name}})),
-                            ov::Delete("Membership", And({{"tvd", name}})),
-                            ov::Delete("VM", And({{"tvd", name}})),
-                            ov::Delete("Disk_Key", And({{"tvd", name}})),
-                            ov::Delete("Vtpm", And({{"tvd", name}})),
-                            ov::Delete("Quota_Usage", And({{"tvd", name}}))}));
+  return Write("removing TVD " + name, ops::RemoveTvd(name));
 }
 
 Status OvsdbStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
-  TVD_RETURN_IF_ERROR(CheckEpoch(epoch));
+  TVD_RETURN_IF_ERROR(ops::CheckEpoch(epoch));
   MutexLock lock(mutex_);
-  return Write(
-      "storing epoch of " + tvd,
-      Json::array({ov::Update("TVD", And({{"name", tvd}}),
-                              {{"epoch", static_cast<std::int64_t>(epoch)}})}));
+  return Write("storing epoch of " + tvd, ops::SetEpoch(tvd, epoch));
 }
 
 StatusOr<std::vector<TvdRow>> OvsdbStore::ListTvds() {
@@ -396,49 +283,49 @@ StatusOr<std::vector<TvdRow>> OvsdbStore::ListTvds() {
 Status OvsdbStore::UpsertHost(const std::string& host,
                               const std::string& underlay) {
   MutexLock lock(mutex_);
-  return Upsert("storing host " + host, "Host", And({{"name", host}}),
-                {{"underlay", underlay}},
-                {{"name", host},
-                 {"underlay", underlay},
-                 {"attested", false},
-                 {"reason", ""},
-                 {"attested_at", 0}});
+  return Write("storing host " + host, ops::Host(host, underlay));
 }
 
 Status OvsdbStore::SetAttestation(const std::string& host, bool ok,
                                   const std::string& reason) {
   MutexLock lock(mutex_);
-  std::int64_t now = Now();
-  return Upsert("storing attestation of " + host, "Host", And({{"name", host}}),
-                {{"attested", ok}, {"reason", reason}, {"attested_at", now}},
-                {{"name", host},
-                 {"underlay", ""},
-                 {"attested", ok},
-                 {"reason", reason},
-                 {"attested_at", now}});
+  return Write("storing attestation of " + host,
+               ops::Attestation(host, ok, reason, Now()));
 }
 
 StatusOr<std::vector<HostRow>> OvsdbStore::ListHosts() {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto found,
+  TVD_ASSIGN_OR_RETURN(auto hosts,
                        Select("listing hosts", "Host", Json::array()));
+  TVD_ASSIGN_OR_RETURN(auto attestations, Select("listing attestations",
+                                                 "Attestation", Json::array()));
+  // A host attested before its first join has no Host row yet (its
+  // underlay is empty then), as in the SQLite store.
+  std::map<std::string, HostRow> by_name;
+  for (const Json& r : hosts) {
+    auto h = rows::DecodeHostUnderlay(r);
+    if (!h.ok()) return h.status().WithContext(where_);
+    by_name[h->first].name = h->first;
+    by_name[h->first].underlay = h->second;
+  }
+  for (const Json& r : attestations) {
+    auto a = rows::DecodeAttestation(r);
+    if (!a.ok()) return a.status().WithContext(where_);
+    HostRow& h = by_name[a->name];
+    h.name = a->name;
+    h.attested = a->attested;
+    h.attestation_reason = a->attestation_reason;
+    h.attested_at = a->attested_at;
+  }
   std::vector<HostRow> out;
-  TVD_DECODE_ALL(found, rows::DecodeHost, out);
-  std::sort(out.begin(), out.end(),
-            [](const HostRow& a, const HostRow& b) { return a.name < b.name; });
+  for (auto& [name, row] : by_name) out.push_back(std::move(row));
   return out;
 }
 
 Status OvsdbStore::AddAk(const std::string& host,
                          const std::vector<std::uint8_t>& ak) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(
-      TxnOutcome out,
-      Txn(Json::array(
-          {ov::Insert("AK", {{"host", host}, {"ak_hex", rows::Hex(ak)}})})));
-  // A constraint violation: the (host, AK) row is there already.
-  if (out.ok || Lost(out)) return Status::Ok();
-  return Failed("storing AK of " + host, out);
+  return Write("storing AK of " + host, ops::AddAk(host, ak));
 }
 
 StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
@@ -452,48 +339,30 @@ OvsdbStore::ListAks() {
 }
 
 Status OvsdbStore::PutAkClock(const AkClockRow& row) {
-  if (row.clock >
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("TPM clock " + std::to_string(row.clock) +
-                           " is out of range for the state db");
-  }
+  TVD_RETURN_IF_ERROR(ops::CheckClock(row.clock));
   const std::string what = "storing the TPM clock of an AK";
   const std::string name = rows::Hex(row.ak_name);
-  Json key = And({{"ak_name_hex", name}});
-  Json values = {
-      {"reset_count", static_cast<std::int64_t>(row.reset_count)},
-      {"restart_count", static_cast<std::int64_t>(row.restart_count)},
-      {"clock", static_cast<std::int64_t>(row.clock)}};
   MutexLock lock(mutex_);
   for (int round = 0; round < kMaxRounds; ++round) {
-    TVD_ASSIGN_OR_RETURN(auto found, Select(what, "AK_Clock", key));
-    TxnOutcome out;
-    if (found.empty()) {
-      Json insert = values;
-      insert["ak_name_hex"] = name;
-      insert["at"] = Now();
-      TVD_ASSIGN_OR_RETURN(out,
-                           Txn(Json::array({ov::Insert("AK_Clock", insert)})));
-    } else {
+    TVD_ASSIGN_OR_RETURN(
+        auto found, Select(what, "AK_Clock", And({{"ak_name_hex", name}})));
+    std::optional<AkClockRow> seen;
+    if (!found.empty()) {
       auto stored = rows::DecodeAkClock(found[0]);
       if (!stored.ok()) return stored.status().WithContext(where_);
+      seen = *stored;
+      ak_clocks_[name] = *stored;
       // The row only ever moves forward.
-      if (!Later(row, *stored)) return Status::Ok();
-      Json seen = {
-          {"reset_count", static_cast<std::int64_t>(stored->reset_count)},
-          {"restart_count", static_cast<std::int64_t>(stored->restart_count)},
-          {"clock", static_cast<std::int64_t>(stored->clock)}};
-      Json update = values;
-      update["at"] = Now();
-      // Replace only what was read: another writer's later clock in
-      // between makes the wait fail, and the next round compares with it.
-      TVD_ASSIGN_OR_RETURN(
-          out, Txn(Json::array({Wait("AK_Clock", key,
-                                     {"reset_count", "restart_count", "clock"},
-                                     Json::array({seen})),
-                                ov::Update("AK_Clock", key, update)})));
+      if (!ops::Later(row, *stored)) return Status::Ok();
     }
-    if (out.ok) return Status::Ok();
+    // Replace only what was read: another writer's later clock in between
+    // makes the wait fail, and the next round compares with it.
+    TVD_ASSIGN_OR_RETURN(TxnOutcome out,
+                         Txn(ops::PutAkClock(row, seen, Now())));
+    if (out.ok) {
+      ak_clocks_[name] = row;
+      return Status::Ok();
+    }
     if (!Lost(out)) return Failed(what, out);
     ++races_;
   }
@@ -510,24 +379,21 @@ StatusOr<std::vector<AkClockRow>> OvsdbStore::ListAkClocks() {
             [](const AkClockRow& a, const AkClockRow& b) {
               return a.ak_name < b.ak_name;
             });
+  for (const AkClockRow& row : out) ak_clocks_[rows::Hex(row.ak_name)] = row;
   return out;
 }
 
 Status OvsdbStore::AddMember(const std::string& tvd, const std::string& host) {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(
-      TxnOutcome out,
-      Txn(Json::array({ov::Insert(
-          "Membership", {{"tvd", tvd}, {"host", host}, {"since", Now()}})})));
-  if (out.ok || Lost(out)) return Status::Ok();
-  return Failed("storing membership " + tvd + "/" + host, out);
+  return Write("storing membership " + tvd + "/" + host,
+               ops::AddMember(tvd, host, Now()));
 }
 
 Status OvsdbStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
   MutexLock lock(mutex_);
-  Json w = And({{"tvd", tvd}, {"host", host}});
-  return Write("removing membership " + tvd + "/" + host, RemoveMemberOps(w));
+  return Write("removing membership " + tvd + "/" + host,
+               ops::RemoveMember(tvd, host));
 }
 
 StatusOr<std::vector<std::string>> OvsdbStore::Members(const std::string& tvd) {
@@ -544,18 +410,8 @@ Status OvsdbStore::SetVm(const std::string& tvd, const std::string& host,
                          const std::string& vm, bool attached,
                          const std::string& uuid) {
   MutexLock lock(mutex_);
-  if (attached) {
-    return Write("storing VM " + tvd + "/" + vm,
-                 Json::array({ov::Delete("VM", And({{"tvd", tvd}, {"vm", vm}})),
-                              ov::Insert("VM", {{"tvd", tvd},
-                                                {"host", host},
-                                                {"vm", vm},
-                                                {"uuid", uuid}})}));
-  }
-  // The VM's vTPM on that host goes with it (the host wiped its state).
-  Json w = And({{"tvd", tvd}, {"host", host}, {"vm", vm}});
-  return Write("removing VM " + tvd + "/" + vm,
-               Json::array({ov::Delete("VM", w), ov::Delete("Vtpm", w)}));
+  return Write((attached ? "storing VM " : "removing VM ") + tvd + "/" + vm,
+               ops::SetVm(tvd, host, vm, attached, uuid));
 }
 
 StatusOr<std::vector<VmRow>> OvsdbStore::Vms(const std::string& tvd) {
@@ -697,17 +553,8 @@ StatusOr<std::vector<VtpmBindingRow>> OvsdbStore::ListVtpmBindings(
 
 Status OvsdbStore::PutQuotaUsage(const QuotaUsageRow& r) {
   MutexLock lock(mutex_);
-  return Write(
-      "storing the quota usage of " + r.tvd + "/" + r.host,
-      Json::array(
-          {ov::Delete("Quota_Usage", And({{"tvd", r.tvd}, {"host", r.host}})),
-           ov::Insert("Quota_Usage",
-                      {{"tvd", r.tvd},
-                       {"host", r.host},
-                       {"domains", Clamped(r.amounts.domains)},
-                       {"vcpus", Clamped(r.amounts.vcpus)},
-                       {"memory_kib", Clamped(r.amounts.memory_kib)},
-                       {"disk_bytes", Clamped(r.amounts.disk_bytes)}})}));
+  return Write("storing the quota usage of " + r.tvd + "/" + r.host,
+               ops::PutQuotaUsage(r));
 }
 
 StatusOr<std::vector<QuotaUsageRow>> OvsdbStore::ListQuotaUsage() {
@@ -723,19 +570,17 @@ StatusOr<std::vector<QuotaUsageRow>> OvsdbStore::ListQuotaUsage() {
   return out;
 }
 
-Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
-                         const std::string& subject, bool allowed,
-                         const std::string& reason) {
-  // An audit row is a record of what happened: text that is not valid
-  // UTF-8 (a reason quoting a peer's bytes) is kept with those bytes
-  // replaced by U+FFFD rather than refused and lost.
-  const std::string what = "writing audit row";
-  const std::string token = rows::Hex([] {
-    SecureBytes r = SecureBytes::Random(16);
-    return std::vector<std::uint8_t>(r.view().begin(), r.view().end());
-  }());
-  std::int64_t at = Now();
-  MutexLock lock(mutex_);
+StatusOr<std::int64_t> OvsdbStore::ReserveAuditIds(std::int64_t n) {
+  if (audit_next_ > 0 && audit_last_ - audit_next_ + 1 >= n) {
+    std::int64_t first = audit_next_;
+    audit_next_ += n;
+    return first;
+  }
+  // A block of its own, so that replicas writing audit rows at once do not
+  // race for every row (ids stay unique; the unused rest of a block is a
+  // gap when the process ends).
+  const std::int64_t block = std::max(n, kAuditIdBlock);
+  const std::string what = "reserving audit ids";
   for (int round = 0; round < kMaxRounds; ++round) {
     TVD_ASSIGN_OR_RETURN(auto ids, Select(what, kIdentity, Json::array()));
     if (ids.size() != 1) {
@@ -744,62 +589,85 @@ Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
     }
     auto id = rows::DecodeIdentity(ids[0]);
     if (!id.ok()) return id.status().WithContext(where_);
-    std::int64_t seq = id->audit_seq;
-    if (seq == std::numeric_limits<std::int64_t>::max()) {
+    const std::int64_t seq = id->audit_seq;
+    if (seq > std::numeric_limits<std::int64_t>::max() - block) {
       return Failed(what, {false, {}, std::nullopt, "audit ids exhausted", ""});
     }
     TVD_ASSIGN_OR_RETURN(
         TxnOutcome out,
-        link_.Transact(Json::array(
-            {Wait(kIdentity, Json::array(), {"audit_seq"},
-                  Json::array({Json{{"audit_seq", seq}}})),
-             ov::Update(kIdentity, Json::array(), {{"audit_seq", seq + 1}}),
-             ov::Insert("Audit", {{"id", seq + 1},
-                                  {"token", token},
-                                  {"at", at},
-                                  {"actor", actor},
-                                  {"action", action},
-                                  {"subject", subject},
-                                  {"allowed", allowed},
-                                  {"reason", reason}})})));
-    if (out.ok) return Status::Ok();
-    if (!Lost(out)) return Failed(what, out);
-    if (!out.failed_op) {
-      // The token is there: this row was committed by an earlier send
-      // whose answer was lost.
-      TVD_ASSIGN_OR_RETURN(auto mine,
-                           Select(what, "Audit", And({{"token", token}})));
-      if (!mine.empty()) return Status::Ok();
+        Txn(Json::array({Wait(kIdentity, Json::array(), {"audit_seq"},
+                              Json::array({Json{{"audit_seq", seq}}})),
+                         ov::Update(kIdentity, Json::array(),
+                                    {{"audit_seq", seq + block}})})));
+    if (out.ok) {
+      audit_next_ = seq + 1 + n;
+      audit_last_ = seq + block;
+      return seq + 1;
     }
+    if (!Lost(out)) return Failed(what, out);
     ++races_;
   }
   return Failed(what, {});
 }
 
+std::string OvsdbStore::AuditToken() {
+  SecureBytes r = SecureBytes::Random(16);
+  return rows::Hex(std::vector<std::uint8_t>(r.view().begin(), r.view().end()));
+}
+
+Status OvsdbStore::Audit(const std::string& actor, const std::string& action,
+                         const std::string& subject, bool allowed,
+                         const std::string& reason) {
+  // An audit row is a record of what happened: text that is not valid
+  // UTF-8 (a reason quoting a peer's bytes) is kept with those bytes
+  // replaced by U+FFFD rather than refused and lost.
+  const std::string what = "writing audit row";
+  const std::string token = AuditToken();
+  MutexLock lock(mutex_);
+  TVD_ASSIGN_OR_RETURN(std::int64_t id, ReserveAuditIds(1));
+  TVD_ASSIGN_OR_RETURN(
+      TxnOutcome out,
+      link_.Transact(Json::array({ops::InsertAudit(
+          id, token, Now(), actor, action, subject, allowed, reason)})));
+  if (out.ok) return Status::Ok();
+  if (Lost(out)) {
+    // The token is there: this row was committed by an earlier send whose
+    // answer was lost.
+    TVD_ASSIGN_OR_RETURN(auto mine,
+                         Select(what, "Audit", And({{"token", token}})));
+    if (!mine.empty()) return Status::Ok();
+  }
+  return Failed(what, out);
+}
+
 StatusOr<std::vector<AuditRow>> OvsdbStore::RecentAudit(int limit) {
   MutexLock lock(mutex_);
   if (limit <= 0) return std::vector<AuditRow>{};
-  TVD_ASSIGN_OR_RETURN(auto ids,
-                       Select("reading audit", kIdentity, Json::array()));
-  if (ids.empty()) return std::vector<AuditRow>{};
-  auto id = rows::DecodeIdentity(ids[0]);
-  if (!id.ok()) return id.status().WithContext(where_);
-  if (id->audit_seq == 0) return std::vector<AuditRow>{};
-  // Ids are dense (each taken under a wait on audit_seq): the newest
-  // `limit` rows are those from seq - limit + 1 (ids start at 1, and the
-  // server checks a condition's value against the column's range).
-  std::int64_t from = std::max<std::int64_t>(1, id->audit_seq - limit + 1);
-  TVD_ASSIGN_OR_RETURN(auto found,
-                       Select("reading audit", "Audit",
-                              Json::array({Json::array({"id", ">=", from})})));
+  // Ids are unique but not in time order across replicas (each takes a
+  // block of them): the newest rows are found by time, in widening
+  // windows, the last of which is everything.
+  const std::int64_t now = Now();
+  std::vector<Json> found;
+  for (std::int64_t window : {60, 3600, 86400, 30 * 86400, -1}) {
+    Json where = window < 0
+                     ? Json::array()
+                     : Json::array({Json::array({"at", ">=", now - window})});
+    TVD_ASSIGN_OR_RETURN(found, Select("reading audit", "Audit", where));
+    if (found.size() >= static_cast<std::size_t>(limit)) break;
+  }
   std::vector<AuditRow> out;
   TVD_DECODE_ALL(found, rows::DecodeAudit, out);
-  std::sort(out.begin(), out.end(),
-            [](const AuditRow& a, const AuditRow& b) { return a.id > b.id; });
+  std::sort(out.begin(), out.end(), [](const AuditRow& a, const AuditRow& b) {
+    return std::tie(a.at, a.id) > std::tie(b.at, b.id);
+  });
   if (out.size() > static_cast<std::size_t>(limit)) {
     out.resize(static_cast<std::size_t>(limit));
   }
   return out;
+}
+
+std::unique_ptr<StoreBatch> OvsdbStore::BeginBatch() {
+  return std::make_unique<OvsdbStoreBatch>(*this);
 }
 
 std::uint64_t OvsdbStore::failovers() {

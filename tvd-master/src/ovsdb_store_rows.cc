@@ -125,14 +125,13 @@ StatusOr<TvdRow> DecodeTvd(const Json& row) {
   return r;
 }
 
-StatusOr<HostRow> DecodeHost(const Json& row) {
+StatusOr<HostRow> DecodeAttestation(const Json& row) {
   HostRow r;
-  TVD_ASSIGN_OR_RETURN(r.name, Str(row, "Host", "name"));
-  TVD_ASSIGN_OR_RETURN(r.underlay, Str(row, "Host", "underlay"));
-  TVD_ASSIGN_OR_RETURN(r.attested, Bool(row, "Host", "attested"));
-  TVD_ASSIGN_OR_RETURN(r.attestation_reason, Str(row, "Host", "reason"));
+  TVD_ASSIGN_OR_RETURN(r.name, Str(row, "Attestation", "host"));
+  TVD_ASSIGN_OR_RETURN(r.attested, Bool(row, "Attestation", "attested"));
+  TVD_ASSIGN_OR_RETURN(r.attestation_reason, Str(row, "Attestation", "reason"));
   TVD_ASSIGN_OR_RETURN(r.attested_at,
-                       Int(row, "Host", "attested_at",
+                       Int(row, "Attestation", "at",
                            std::numeric_limits<std::int64_t>::min(), kMax));
   return r;
 }

@@ -129,7 +129,7 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   }
   std::unique_ptr<StateStore> store(new StateStore(db, path));
   sqlite3_busy_timeout(db, 5000);
-  MutexLock lock(store->mutex_);
+  Use lock(*store);
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
   TVD_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
   TVD_RETURN_IF_ERROR(store->Exec(kSchema));
@@ -159,6 +159,78 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
 
 StateStore::~StateStore() { sqlite3_close(db_); }
 
+StateStore::Use::Use(StateStore& s) TVD_NO_THREAD_SAFETY_ANALYSIS : s_(s) {
+  if (s_.batch_owner_.load() != std::this_thread::get_id()) {
+    s_.batch_gate_.lock();
+    gated_ = true;
+  }
+  s_.mutex_.Lock();
+}
+
+StateStore::Use::~Use() TVD_NO_THREAD_SAFETY_ANALYSIS {
+  s_.mutex_.Unlock();
+  if (gated_) s_.batch_gate_.unlock();
+}
+
+Status StateStore::BeginTxn() {
+  return Exec(in_batch_ ? "SAVEPOINT tvd_write;" : "BEGIN IMMEDIATE;");
+}
+
+Status StateStore::CommitTxn() {
+  return Exec(in_batch_ ? "RELEASE tvd_write;" : "COMMIT;");
+}
+
+void StateStore::RollbackTxn() {
+  (void)Exec(in_batch_ ? "ROLLBACK TO tvd_write; RELEASE tvd_write;"
+                       : "ROLLBACK;");
+}
+
+Status StateStore::BeginBatch() {
+  batch_gate_.lock();
+  batch_owner_.store(std::this_thread::get_id());
+  Use lock(*this);
+  Status s = Exec("BEGIN IMMEDIATE;");
+  if (s.ok()) {
+    in_batch_ = true;
+    entry_open_ = false;
+    return s;
+  }
+  batch_owner_.store(std::thread::id());
+  batch_gate_.unlock();
+  return s;
+}
+
+Status StateStore::BeginEntry() {
+  Use lock(*this);
+  if (entry_open_) TVD_RETURN_IF_ERROR(Exec("RELEASE tvd_entry;"));
+  entry_open_ = false;
+  TVD_RETURN_IF_ERROR(Exec("SAVEPOINT tvd_entry;"));
+  entry_open_ = true;
+  return Status::Ok();
+}
+
+Status StateStore::DropEntry() {
+  Use lock(*this);
+  if (!entry_open_) return Status::Ok();
+  entry_open_ = false;
+  return Exec("ROLLBACK TO tvd_entry; RELEASE tvd_entry;");
+}
+
+Status StateStore::EndBatch(bool commit) {
+  Status s;
+  {
+    Use lock(*this);
+    if (entry_open_ && commit) s = Exec("RELEASE tvd_entry;");
+    entry_open_ = false;
+    if (commit && s.ok()) s = Exec("COMMIT;");
+    if (!commit || !s.ok()) (void)Exec("ROLLBACK;");
+    in_batch_ = false;
+  }
+  batch_owner_.store(std::thread::id());
+  batch_gate_.unlock();
+  return s;
+}
+
 Status StateStore::Error(const std::string& what) const {
   return IoError("state db " + path_ + ": " + what + ": " +
                  sqlite3_errmsg(db_));
@@ -176,7 +248,7 @@ Status StateStore::Exec(const std::string& sql) {
 
 #define TVD_STORE_WRITE(sql, what, ...)                        \
   do {                                                         \
-    MutexLock lock(mutex_);                                    \
+    Use lock(*this);                                           \
     Stmt st(db_, sql);                                         \
     if (!st.Bind({__VA_ARGS__}) || st.Step() != SQLITE_DONE) { \
       return Error(what);                                      \
@@ -185,7 +257,7 @@ Status StateStore::Exec(const std::string& sql) {
   } while (0)
 
 Status StateStore::PutTvd(const TvdRow& r) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   return PutTvdLocked(r);
 }
 
@@ -202,8 +274,8 @@ Status StateStore::PutTvdLocked(const TvdRow& r) {
 }
 
 Status StateStore::RemoveTvd(const std::string& name) {
-  MutexLock lock(mutex_);
-  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  Use lock(*this);
+  TVD_RETURN_IF_ERROR(BeginTxn());
   for (const char* sql :
        {"DELETE FROM tvds WHERE name=?", "DELETE FROM memberships WHERE tvd=?",
         "DELETE FROM vms WHERE tvd=?", "DELETE FROM disk_keys WHERE tvd=?",
@@ -212,11 +284,11 @@ Status StateStore::RemoveTvd(const std::string& name) {
     Stmt st(db_, sql);
     if (!st.Bind({name}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing TVD " + name);
-      (void)Exec("ROLLBACK;");
+      RollbackTxn();
       return s;
     }
   }
-  return Exec("COMMIT;");
+  return CommitTxn();
 }
 
 Status StateStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
@@ -226,7 +298,7 @@ Status StateStore::SetEpoch(const std::string& tvd, std::uint64_t epoch) {
 }
 
 StatusOr<std::vector<TvdRow>> StateStore::ListTvds() {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "SELECT name, policy_xml, digest, epoch, token, key_wrapped FROM "
           "tvds ORDER BY name");
@@ -261,7 +333,7 @@ Status StateStore::SetAttestation(const std::string& host, bool ok,
 }
 
 StatusOr<std::vector<HostRow>> StateStore::ListHosts() {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "SELECT name, underlay, attested, reason, attested_at FROM hosts "
           "ORDER BY name");
@@ -283,7 +355,7 @@ Status StateStore::AddAk(const std::string& host,
 
 StatusOr<std::vector<std::pair<std::string, std::vector<std::uint8_t>>>>
 StateStore::ListAks() {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_, "SELECT host, ak FROM aks ORDER BY host");
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> out;
   int rc;
@@ -318,7 +390,7 @@ Status StateStore::PutAkClock(const AkClockRow& row) {
 }
 
 StatusOr<std::vector<AkClockRow>> StateStore::ListAkClocks() {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "SELECT ak_name, reset_count, restart_count, clock FROM ak_clocks "
           "ORDER BY ak_name");
@@ -344,17 +416,17 @@ Status StateStore::AddMember(const std::string& tvd, const std::string& host) {
 
 Status StateStore::RemoveMember(const std::string& tvd,
                                 const std::string& host) {
-  MutexLock lock(mutex_);
-  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  Use lock(*this);
+  TVD_RETURN_IF_ERROR(BeginTxn());
   for (const char* sql : kRemoveMemberSql) {
     Stmt st(db_, sql);
     if (!st.Bind({tvd, host}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing membership " + tvd + "/" + host);
-      (void)Exec("ROLLBACK;");
+      RollbackTxn();
       return s;
     }
   }
-  return Exec("COMMIT;");
+  return CommitTxn();
 }
 
 Status CheckTransition(const TvdTransition& t,
@@ -387,7 +459,7 @@ std::string Describe(const TvdTransition& t) {
 }
 
 StatusOr<std::optional<TvdRow>> StateStore::LoadTvd(const std::string& name) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   return LoadTvdLocked(name);
 }
 
@@ -406,14 +478,14 @@ StatusOr<std::optional<TvdRow>> StateStore::LoadTvdLocked(
 }
 
 Status StateStore::Transition(const TvdTransition& t) {
-  MutexLock lock(mutex_);
-  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  Use lock(*this);
+  TVD_RETURN_IF_ERROR(BeginTxn());
   Status s = TransitionLocked(t);
   if (!s.ok()) {
-    (void)Exec("ROLLBACK;");
+    RollbackTxn();
     return s;
   }
-  return Exec("COMMIT;");
+  return CommitTxn();
 }
 
 Status StateStore::TransitionLocked(const TvdTransition& t) {
@@ -475,7 +547,7 @@ Status StateStore::PutQuotaUsage(const QuotaUsageRow& r) {
 }
 
 StatusOr<std::vector<QuotaUsageRow>> StateStore::ListQuotaUsage() {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "SELECT tvd, host, domains, vcpus, memory_kib, disk_bytes FROM "
           "quota_usage ORDER BY tvd, host");
@@ -496,7 +568,7 @@ StatusOr<std::vector<QuotaUsageRow>> StateStore::ListQuotaUsage() {
 }
 
 StatusOr<std::vector<std::string>> StateStore::Members(const std::string& tvd) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_, "SELECT host FROM memberships WHERE tvd=? ORDER BY host");
   std::vector<std::string> out;
   if (!st.Bind({tvd})) return Error("listing members of " + tvd);
@@ -515,23 +587,23 @@ Status StateStore::SetVm(const std::string& tvd, const std::string& host,
         "storing VM " + tvd + "/" + vm, tvd, host, vm, uuid);
   }
   // The VM's vTPM on that host goes with it (the host wiped its state).
-  MutexLock lock(mutex_);
-  TVD_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  Use lock(*this);
+  TVD_RETURN_IF_ERROR(BeginTxn());
   for (const char* sql :
        {"DELETE FROM vms WHERE tvd=? AND host=? AND vm=?",
         "DELETE FROM vtpms WHERE tvd=? AND host=? AND vm=?"}) {
     Stmt st(db_, sql);
     if (!st.Bind({tvd, host, vm}) || st.Step() != SQLITE_DONE) {
       Status s = Error("removing VM " + tvd + "/" + vm);
-      (void)Exec("ROLLBACK;");
+      RollbackTxn();
       return s;
     }
   }
-  return Exec("COMMIT;");
+  return CommitTxn();
 }
 
 StatusOr<std::vector<VmRow>> StateStore::Vms(const std::string& tvd) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_, "SELECT tvd, host, vm, uuid FROM vms WHERE tvd=? ORDER BY vm");
   std::vector<VmRow> out;
   if (!st.Bind({tvd})) return Error("listing VMs of " + tvd);
@@ -559,7 +631,7 @@ StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedDiskKey(
 StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedKey(
     const char* sql, const std::string& what, const std::string& tvd,
     const std::string& vm) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_, sql);
   const std::string where = "reading " + what + " of " + tvd + "/" + vm;
   if (!st.Bind({tvd, vm})) return Error(where);
@@ -585,7 +657,7 @@ StatusOr<std::optional<std::vector<std::uint8_t>>> StateStore::WrappedVtpmKey(
 }
 
 Status StateStore::RecordVtpmBinding(const VtpmBindingRow& r) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "UPDATE vtpms SET host=?, ek=?, ak=?, created_at=? WHERE tvd=? AND "
           "vm=?");
@@ -625,7 +697,7 @@ StatusOr<std::vector<VtpmBindingRow>> StateStore::VtpmRowsLocked(
 
 StatusOr<std::optional<VtpmBindingRow>> StateStore::GetVtpmBinding(
     const std::string& tvd, const std::string& vm) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   TVD_ASSIGN_OR_RETURN(auto rows, VtpmRowsLocked(kSelectVtpm, tvd, vm));
   if (rows.empty()) return std::optional<VtpmBindingRow>();
   return std::optional<VtpmBindingRow>(std::move(rows.front()));
@@ -633,7 +705,7 @@ StatusOr<std::optional<VtpmBindingRow>> StateStore::GetVtpmBinding(
 
 StatusOr<std::vector<VtpmBindingRow>> StateStore::ListVtpmBindings(
     const std::string& tvd) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   return VtpmRowsLocked(kSelectVtpms, tvd, "");
 }
 
@@ -648,7 +720,7 @@ Status StateStore::Audit(const std::string& actor, const std::string& action,
 }
 
 StatusOr<std::vector<AuditRow>> StateStore::RecentAudit(int limit) {
-  MutexLock lock(mutex_);
+  Use lock(*this);
   Stmt st(db_,
           "SELECT id, at, actor, action, subject, allowed, reason FROM audit "
           "ORDER BY id DESC LIMIT ?");

@@ -3,6 +3,46 @@
 namespace tvd::master {
 namespace {
 
+// The SQLite store's batch: one SQLite transaction, each entry a
+// savepoint in it (StateStore::BeginBatch). The entries' writes go to the
+// store itself, which runs them inside the transaction.
+class SqliteStoreBatch final : public StoreBatch {
+ public:
+  SqliteStoreBatch(StateStore& state, Store& store)
+      : state_(state), store_(store) {}
+  ~SqliteStoreBatch() override {
+    if (!ended_) (void)state_.EndBatch(false);
+  }
+
+  void BeginEntry() override {
+    entry_ok_ = state_.BeginEntry().ok() && entry_ok_;
+    ++entries_;
+  }
+  void DropEntry() override {
+    (void)state_.DropEntry();
+    --entries_;
+  }
+  Store& store() override { return store_; }
+  std::size_t entries() const override { return entries_; }
+  Status Commit() override {
+    ended_ = true;
+    // A savepoint that could not be opened leaves its entry's writes
+    // without a way back: the whole batch is rolled back then.
+    if (!entry_ok_) {
+      (void)state_.EndBatch(false);
+      return IoError("a savepoint of the batch could not be opened");
+    }
+    return state_.EndBatch(true);
+  }
+
+ private:
+  StateStore& state_;
+  Store& store_;
+  std::size_t entries_ = 0;
+  bool entry_ok_ = true;
+  bool ended_ = false;
+};
+
 // Forwards to StateStore; kept apart from it so the SQLite class stays a
 // plain concrete type.
 class SqliteStore final : public Store {
@@ -106,6 +146,10 @@ class SqliteStore final : public Store {
   }
   StatusOr<std::vector<AuditRow>> RecentAudit(int limit) override {
     return s_->RecentAudit(limit);
+  }
+  std::unique_ptr<StoreBatch> BeginBatch() override {
+    if (!s_->BeginBatch().ok()) return nullptr;
+    return std::make_unique<SqliteStoreBatch>(*s_, *this);
   }
 
  private:

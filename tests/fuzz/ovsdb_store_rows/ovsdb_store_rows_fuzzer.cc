@@ -16,7 +16,7 @@ namespace rows = tvd::master::ovsdb_rows;
 
 void DecodeAll(const Json& row) {
   (void)rows::DecodeTvd(row);
-  (void)rows::DecodeHost(row);
+  (void)rows::DecodeAttestation(row);
   if (auto ak = rows::DecodeAk(row); ak.ok()) {
     if (rows::Hex(ak->second) != row["ak_hex"].get<std::string>()) {
       __builtin_trap();

@@ -56,12 +56,7 @@ std::unique_ptr<OvsdbLock> StartLock(const std::vector<std::string>& remotes) {
 Json InsertHost(const std::string& name) {
   return Json::array({{{"op", "insert"},
                        {"table", "Host"},
-                       {"row",
-                        {{"name", name},
-                         {"underlay", ""},
-                         {"attested", false},
-                         {"reason", ""},
-                         {"attested_at", 0}}}}});
+                       {"row", {{"name", name}, {"underlay", ""}}}}});
 }
 
 // Which of `locks` hold now; records a sample where more than one does.

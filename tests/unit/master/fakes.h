@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,6 +38,11 @@ class FakeStore final : public Store {
     }
     cv_.notify_all();
   }
+  // Writes waiting for the gate to open now.
+  int waiting_at_gate() const {
+    std::lock_guard lock(mu_);
+    return waiting_;
+  }
   // "SetEpoch blue 2", "AddMember blue node1", "Audit join blue/node1", ...
   std::vector<std::string> writes() const {
     std::lock_guard lock(mu_);
@@ -50,6 +57,40 @@ class FakeStore final : public Store {
   std::vector<AuditRow> audit() const {
     std::lock_guard lock(mu_);
     return audit_;
+  }
+
+  // Batches (store_batch.h) are off until EnableBatches(). A batch's writes
+  // apply at once and are undone by DropEntry or a commit that fails.
+  void EnableBatches() {
+    std::lock_guard lock(mu_);
+    batches_enabled_ = true;
+  }
+  // Inside a batch, `method` answers "<method> is not batched".
+  void RefuseInBatch(const std::string& method) {
+    std::lock_guard lock(mu_);
+    refused_in_batch_.insert(method);
+  }
+  // `entry`: the kept entry the batch names as the one whose precondition
+  // failed (StoreBatch::failed_entry); `after`: commits that succeed first.
+  void FailNextCommit(Status status,
+                      std::optional<std::size_t> entry = std::nullopt,
+                      int after = 0) {
+    std::lock_guard lock(mu_);
+    fail_commit_ = std::move(status);
+    fail_commit_entry_ = entry;
+    fail_commit_after_ = after;
+  }
+  // Entries per committed batch, in order.
+  std::vector<std::size_t> commits() const {
+    std::lock_guard lock(mu_);
+    return commits_;
+  }
+  std::unique_ptr<StoreBatch> BeginBatch() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!batches_enabled_) return nullptr;
+    }
+    return std::make_unique<Batch>(*this);
   }
 
   Status PutTvd(const TvdRow& row) override {
@@ -72,6 +113,7 @@ class FakeStore final : public Store {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return gate_open_; });
     if (t.fenced) ++fenced_;
+    TVD_RETURN_IF_ERROR(Refused("Transition"));
     TVD_RETURN_IF_ERROR(Failure("Transition"));
     auto it = tvds_.find(t.tvd);
     auto stored =
@@ -258,6 +300,96 @@ class FakeStore final : public Store {
   }
 
  private:
+  struct Snapshot {
+    std::vector<std::string> writes;
+    std::map<std::string, TvdRow> tvds;
+    std::map<std::string, std::set<std::string>> members;
+    std::map<std::string, HostRow> hosts;
+    std::map<std::string, std::vector<std::uint8_t>> aks;
+    std::map<std::string, std::vector<std::uint8_t>> disk_keys;
+    std::map<std::string, std::pair<std::vector<std::uint8_t>, VtpmBindingRow>>
+        vtpms;
+    std::vector<AuditRow> audit;
+    std::map<std::pair<std::string, std::string>, QuotaUsageRow> usage;
+  };
+  Snapshot Take() const {
+    std::lock_guard lock(mu_);
+    return {writes_,    tvds_,  members_, hosts_, aks_,
+            disk_keys_, vtpms_, audit_,   usage_};
+  }
+  void Put(const Snapshot& s) {
+    std::lock_guard lock(mu_);
+    writes_ = s.writes;
+    tvds_ = s.tvds;
+    members_ = s.members;
+    hosts_ = s.hosts;
+    aks_ = s.aks;
+    disk_keys_ = s.disk_keys;
+    vtpms_ = s.vtpms;
+    audit_ = s.audit;
+    usage_ = s.usage;
+  }
+
+  class Batch final : public StoreBatch {
+   public:
+    explicit Batch(FakeStore& store)
+        : store_(store), before_(store.Take()), entry_(before_) {
+      std::lock_guard lock(store_.mu_);
+      store_.in_batch_ = true;
+    }
+    ~Batch() override {
+      if (!committed_) store_.Put(before_);
+      std::lock_guard lock(store_.mu_);
+      store_.in_batch_ = false;
+    }
+    void BeginEntry() override {
+      entry_ = store_.Take();
+      ++entries_;
+    }
+    void DropEntry() override {
+      store_.Put(entry_);
+      --entries_;
+    }
+    Store& store() override { return store_; }
+    std::size_t entries() const override { return entries_; }
+    std::optional<std::size_t> failed_entry() const override {
+      return failed_entry_;
+    }
+    Status Commit() override {
+      std::optional<Status> fail;
+      {
+        std::lock_guard lock(store_.mu_);
+        if (store_.fail_commit_after_ > 0) {
+          --store_.fail_commit_after_;
+        } else {
+          fail.swap(store_.fail_commit_);
+          failed_entry_ = store_.fail_commit_entry_;
+        }
+      }
+      if (fail) return *fail;
+      failed_entry_.reset();
+      committed_ = true;
+      std::lock_guard lock(store_.mu_);
+      store_.commits_.push_back(entries_);
+      return Status::Ok();
+    }
+
+   private:
+    FakeStore& store_;
+    Snapshot before_;
+    Snapshot entry_;
+    std::size_t entries_ = 0;
+    bool committed_ = false;
+    std::optional<std::size_t> failed_entry_;
+  };
+
+  // With mu_.
+  Status Refused(const std::string& method) {
+    if (in_batch_ && refused_in_batch_.count(method)) {
+      return FailedPrecondition(method + " is not batched");
+    }
+    return Status::Ok();
+  }
   Status Failure(const std::string& method) {
     auto it = fail_.find(method);
     if (it == fail_.end()) return Status::Ok();
@@ -268,7 +400,10 @@ class FakeStore final : public Store {
   template <typename F>
   Status Write(const std::string& method, const std::string& args, F apply) {
     std::unique_lock lock(mu_);
+    ++waiting_;
     cv_.wait(lock, [&] { return gate_open_; });
+    --waiting_;
+    TVD_RETURN_IF_ERROR(Refused(method));
     TVD_RETURN_IF_ERROR(Failure(method));
     apply();
     writes_.push_back(method + " " + args);
@@ -279,6 +414,7 @@ class FakeStore final : public Store {
   int fenced_ = 0;
   std::condition_variable cv_;
   bool gate_open_ = true;
+  int waiting_ = 0;
   std::map<std::string, Status> fail_;
   std::vector<std::string> writes_;
   std::map<std::string, TvdRow> tvds_;
@@ -291,6 +427,13 @@ class FakeStore final : public Store {
       vtpms_;
   std::vector<AuditRow> audit_;
   std::map<std::pair<std::string, std::string>, QuotaUsageRow> usage_;
+  bool batches_enabled_ = false;
+  bool in_batch_ = false;
+  std::set<std::string> refused_in_batch_;
+  std::optional<Status> fail_commit_;
+  std::optional<std::size_t> fail_commit_entry_;
+  int fail_commit_after_ = 0;
+  std::vector<std::size_t> commits_;
 
  public:
   // Seeds state as an earlier run left it (not recorded as writes).

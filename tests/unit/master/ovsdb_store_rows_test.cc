@@ -19,9 +19,10 @@ TEST(OvsdbStoreRowsTest, DecodesEveryTable) {
   EXPECT_EQ(tvd->epoch, 7u);
   EXPECT_EQ(tvd->token, "t1");
   EXPECT_EQ(tvd->key_wrapped, (std::vector<std::uint8_t>{0x0a, 0xff}));
-  auto host = DecodeHost(Parse(
-      R"({"name":"n1","underlay":"198.18.0.1","attested":true,"reason":"","attested_at":12})"));
+  auto host = DecodeAttestation(
+      Parse(R"({"host":"n1","attested":true,"reason":"","at":12})"));
   ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->name, "n1");
   EXPECT_TRUE(host->attested);
   EXPECT_EQ(host->attested_at, 12);
   auto ak = DecodeAk(Parse(R"({"host":"n1","ak_hex":"00ff10"})"));
@@ -70,12 +71,11 @@ TEST(OvsdbStoreRowsTest, ExactErrors) {
             ProtocolError("OVSDB TVD row: column 'name' is not a string"));
   EXPECT_EQ(DecodeTvd(Parse("[1]")).status(),
             ProtocolError("OVSDB TVD row is not a JSON object"));
-  EXPECT_EQ(
-      DecodeHost(
-          Parse(
-              R"({"name":"n","underlay":"","attested":1,"reason":"","attested_at":0})"))
-          .status(),
-      ProtocolError("OVSDB Host row: column 'attested' is not a boolean"));
+  EXPECT_EQ(DecodeAttestation(
+                Parse(R"({"host":"n","attested":1,"reason":"","at":0})"))
+                .status(),
+            ProtocolError(
+                "OVSDB Attestation row: column 'attested' is not a boolean"));
   EXPECT_EQ(DecodeAk(Parse(R"({"host":"n","ak_hex":"0g"})")).status(),
             ProtocolError("OVSDB AK row: column 'ak_hex' is not hex"));
   EXPECT_EQ(DecodeAk(Parse(R"({"host":"n","ak_hex":"ABCD"})")).status(),

@@ -8,18 +8,22 @@
 //  - every write is ONE transaction; RemoveTvd and RemoveMember delete all
 //    their rows in it;
 //  - natural keys are schema indexes, so two writers never make duplicate
-//    rows; "insert or ignore" (AddAk, AddMember) is an insert whose
-//    constraint violation means the row is there;
-//  - "insert or update" (UpsertHost, SetAttestation) updates, and inserts
-//    when nothing matched; losing the insert to another writer retries the
-//    update;
+//    rows;
+//  - "insert or ignore" and "insert or update" (UpsertHost,
+//    SetAttestation, AddAk, AddMember, SetVm, PutQuotaUsage) delete the
+//    row and insert it whole in one transaction (ovsdb_store_ops.h):
+//    nothing is read first, and a batch can carry it (a host's underlay
+//    and its attestation are rows of two tables, Host and Attestation, each
+//    written whole by its own writer);
 //  - PutAkClock reads the stored clock and replaces it only under a `wait`
 //    that the row still holds what was read, so the later clock wins
-//    whoever writes last; a failed wait re-reads and retries;
-//  - Audit ids come from Store_Identity.audit_seq, taken under a `wait`, so
-//    ids are unique and dense (RecentAudit reads the newest by id); each row
-//    carries a random token so a transaction sent twice (after a lost
-//    answer) is recognised and not counted twice;
+//    whoever writes last; a failed wait re-reads and retries (in a batch
+//    it waits for what this store last saw, without a read);
+//  - Audit ids come from blocks of 256 that each store reserves from
+//    Store_Identity.audit_seq under a `wait`: unique, in order per replica,
+//    not across replicas (RecentAudit reads the newest by time, then id);
+//    each row carries a random token so a transaction sent twice (after a
+//    lost answer) is recognised and not counted twice;
 //  - PutWrappedDiskKey and PutWrappedVtpmKey never overwrite (an index on
 //    tvd, vm);
 //  - Transition runs under a `wait` on the TVD row's token (or its absence
@@ -45,6 +49,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,7 +63,7 @@
 namespace tvd::master {
 
 // The schema version this code reads and writes (tvd_master.ovsschema).
-inline constexpr char kTvdMasterSchemaVersion[] = "1.2.0";
+inline constexpr char kTvdMasterSchemaVersion[] = "1.3.0";
 
 struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes
@@ -124,6 +129,9 @@ class OvsdbStore final : public Store {
                const std::string& subject, bool allowed,
                const std::string& reason) override;
   StatusOr<std::vector<AuditRow>> RecentAudit(int limit) override;
+  // Writes of many journal entries as one transaction (OvsdbStoreBatch in
+  // ovsdb_store_batch.h: which writes join one).
+  std::unique_ptr<StoreBatch> BeginBatch() override;
 
   // Where fenced transitions (TvdTransition::fenced: the evictions of the
   // singleton duties) go: `transact` runs the transition's operations as
@@ -163,10 +171,11 @@ class OvsdbStore final : public Store {
   StatusOr<std::vector<Json>> Select(const std::string& what,
                                      const std::string& table, Json where)
       TVD_REQUIRES(mutex_);
-  // Update where `where`; insert `insert_row` when nothing matched.
-  Status Upsert(const std::string& what, const std::string& table,
-                const Json& where, const Json& update_row,
-                const Json& insert_row) TVD_REQUIRES(mutex_);
+  // `n` audit ids never used before: the first of them. Taken from a block
+  // this store reserved in Store_Identity.audit_seq under a `wait`, a new
+  // block when this one runs out.
+  StatusOr<std::int64_t> ReserveAuditIds(std::int64_t n) TVD_REQUIRES(mutex_);
+  static std::string AuditToken();
   // Inserts `row` (a wrapped key of tvd/vm in `table`) unless a row of that
   // (tvd, vm) is there: OK when it holds `wrapped` already (the insert was
   // sent twice), else AlreadyExists (a key is never overwritten).
@@ -190,6 +199,15 @@ class OvsdbStore final : public Store {
   FencedTransact fence_ TVD_GUARDED_BY(mutex_);
   std::string where_;  // "state store TVD_Master at REMOTES"
   std::atomic<std::uint64_t> races_{0};
+  // The audit ids reserved and not yet used: audit_next_..audit_last_.
+  static constexpr std::int64_t kAuditIdBlock = 256;
+  std::int64_t audit_next_ TVD_GUARDED_BY(mutex_) = 0;
+  std::int64_t audit_last_ TVD_GUARDED_BY(mutex_) = 0;
+  // The AK clock rows this store last saw stored, by AK name (hex): what a
+  // batch's PutAkClock waits for (OvsdbStoreBatch).
+  std::map<std::string, AkClockRow> ak_clocks_ TVD_GUARDED_BY(mutex_);
+
+  friend class OvsdbStoreBatch;
 };
 
 // The Store the daemon uses with `store = ovsdb:REMOTES` (OvsdbStore::Open).

@@ -33,7 +33,9 @@ StatusOr<std::vector<Json>> SelectedRows(const Json& results, std::size_t i,
                                          std::string_view table);
 
 StatusOr<TvdRow> DecodeTvd(const Json& row);
-StatusOr<HostRow> DecodeHost(const Json& row);
+// An Attestation row: the host's name and its last verdict (no underlay:
+// that is the Host row's).
+StatusOr<HostRow> DecodeAttestation(const Json& row);
 StatusOr<std::pair<std::string, std::vector<std::uint8_t>>> DecodeAk(
     const Json& row);
 StatusOr<AkClockRow> DecodeAkClock(const Json& row);

@@ -16,11 +16,13 @@
 // refuses; NotFound for lookups of absent rows where stated.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tvd/mutex.h"
@@ -235,7 +237,38 @@ class StateStore {
   // The newest `limit` rows, newest first.
   StatusOr<std::vector<AuditRow>> RecentAudit(int limit);
 
+  // One SQLite transaction for many writes (the write journal's batches,
+  // store_batch.h): BeginBatch starts it (BEGIN IMMEDIATE) and makes every
+  // call from this thread part of it until EndBatch, which commits it or
+  // rolls it back; meanwhile other threads' calls wait. Within it, each
+  // journal entry is a savepoint: BeginEntry opens the next, DropEntry
+  // undoes the current one. A method's own transaction becomes a nested
+  // savepoint then, so a failed write still changes nothing.
+  Status BeginBatch();
+  Status BeginEntry();
+  Status DropEntry();
+  Status EndBatch(bool commit);
+
  private:
+  // Holds mutex_ for a call; from a thread other than the batch's, it
+  // first waits for the batch to end.
+  class TVD_SCOPED_CAPABILITY Use {
+   public:
+    explicit Use(StateStore& s) TVD_ACQUIRE(s.mutex_);
+    ~Use() TVD_RELEASE();
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    StateStore& s_;
+    bool gated_ = false;
+  };
+  // A method's own transaction: BEGIN IMMEDIATE alone, a savepoint in a
+  // batch.
+  Status BeginTxn() TVD_REQUIRES(mutex_);
+  Status CommitTxn() TVD_REQUIRES(mutex_);
+  void RollbackTxn() TVD_REQUIRES(mutex_);
+
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const std::string& sql) TVD_REQUIRES(mutex_);
   Status Error(const std::string& what) const TVD_REQUIRES(mutex_);
@@ -256,6 +289,11 @@ class StateStore {
   mutable Mutex mutex_;
   sqlite3* db_ TVD_PT_GUARDED_BY(mutex_);
   std::string path_;
+  // Held by the batch's thread from BeginBatch to EndBatch.
+  std::mutex batch_gate_;
+  std::atomic<std::thread::id> batch_owner_{};
+  bool in_batch_ TVD_GUARDED_BY(mutex_) = false;
+  bool entry_open_ TVD_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace tvd::master

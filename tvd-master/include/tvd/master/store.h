@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tvd/master/state_store.h"
+#include "tvd/master/store_batch.h"
 #include "tvd/status.h"
 
 namespace tvd::master {
@@ -86,6 +87,10 @@ class Store {
                        const std::string& subject, bool allowed,
                        const std::string& reason) = 0;
   virtual StatusOr<std::vector<AuditRow>> RecentAudit(int limit) = 0;
+
+  // A batch of writes made durable at once (store_batch.h); null where the
+  // store has none, and the journal then applies each entry alone.
+  virtual std::unique_ptr<StoreBatch> BeginBatch() { return nullptr; }
 };
 using StorePtr = std::unique_ptr<Store>;
 

@@ -14,9 +14,17 @@
 // TVD transition refused by its precondition (another master changed the
 // TVD first: FailedPrecondition, nothing was written) or for want of the
 // duty lock (a fenced transition: PermissionDenied, nothing written).
-// Writes
-// marked not required (best-effort audit rows) are
-// logged when lost and do not stop the journal.
+// Writes marked not required (best-effort audit rows) are logged when lost
+// and do not stop the journal.
+//
+// Batches: what is queued when the writer comes for it goes to the store as
+// one batch (store_batch.h), up to 128 entries: one commit for all, then
+// their `after`s in order. An entry with a write the batch cannot take is
+// applied alone, by the rules above; so is an entry whose precondition
+// failed the batch's commit (after the entries before it, batched again);
+// a batch whose commit failed otherwise is applied again entry by entry.
+// Every outcome is the one the entries would have had alone, in the same
+// order.
 //
 // Cut off from the store: while `gate` (optional) refuses, an entry fails
 // with the gate's error without touching the store, and so does an entry
@@ -32,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -68,6 +77,16 @@ class WriteJournal {
 
  private:
   void Run();
+  // Makes the leading entries of `entries` that join one store batch
+  // durable with one commit (store_batch.h), runs their `after` and wakes
+  // their waiters; returns how many. The entry after them (if any) goes
+  // alone next: it could not join, or its precondition failed the commit.
+  // Clears `*batching` when the store has no batches or a commit failed
+  // for another reason (then nothing was committed).
+  std::size_t ApplyBatch(std::span<const Ticket> entries, bool* batching);
+  // One entry on its own, with the fail-stop rules above.
+  void ApplyAlone(const Ticket& entry);
+  void Finish(const Ticket& entry, const Status& status);
 
   Store& store_;
   std::function<void(const Status&)> on_failure_;
