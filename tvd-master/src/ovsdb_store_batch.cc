@@ -26,9 +26,7 @@ void OvsdbStoreBatch::DropEntry() {
   if (entry_first_op_.empty()) return;
   const std::size_t first = entry_first_op_.back();
   entry_first_op_.pop_back();
-  Json kept = Json::array();
-  for (std::size_t i = 0; i < first; ++i) kept.push_back(std::move(ops_[i]));
-  ops_ = std::move(kept);
+  ops_.erase(ops_.begin() + static_cast<std::ptrdiff_t>(first), ops_.end());
   audits_.resize(entry_audits_);
   clocks_ = entry_clocks_;
   --entries_;

@@ -19,6 +19,12 @@ Json TvdColumns(const TvdRow& r) {
       {"token", r.token},       {"key_wrapped_hex", rows::Hex(r.key_wrapped)}};
 }
 
+// OVSDB integers are signed 64-bit.
+bool FitsInt64(std::uint64_t v) {
+  return v <=
+         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+}
+
 // What goes with a host's membership of a TVD (`w`: tvd and host).
 void RemoveMemberOps(const Json& w, Json& ops) {
   for (const char* table : {"Membership", "VM", "Vtpm", "Quota_Usage"}) {
@@ -54,28 +60,20 @@ Json Wait(const std::string& table, Json where, std::vector<std::string> cols,
 }
 
 std::int64_t Clamped(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(
-                 std::numeric_limits<std::int64_t>::max())
-             ? std::numeric_limits<std::int64_t>::max()
-             : static_cast<std::int64_t>(v);
+  return FitsInt64(v) ? static_cast<std::int64_t>(v)
+                      : std::numeric_limits<std::int64_t>::max();
 }
 
 Status CheckEpoch(std::uint64_t epoch) {
-  if (epoch >
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("epoch " + std::to_string(epoch) +
-                           " is out of range for the state store");
-  }
-  return Status::Ok();
+  if (FitsInt64(epoch)) return Status::Ok();
+  return InvalidArgument("epoch " + std::to_string(epoch) +
+                         " is out of range for the state store");
 }
 
 Status CheckClock(std::uint64_t clock) {
-  if (clock >
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return InvalidArgument("TPM clock " + std::to_string(clock) +
-                           " is out of range for the state db");
-  }
-  return Status::Ok();
+  if (FitsInt64(clock)) return Status::Ok();
+  return InvalidArgument("TPM clock " + std::to_string(clock) +
+                         " is out of range for the state db");
 }
 
 bool Later(const AkClockRow& a, const AkClockRow& b) {
@@ -88,11 +86,10 @@ Json PutTvd(const TvdRow& r) {
 }
 
 Json RemoveTvd(const std::string& name) {
-  Json ops = Json::array();
+  Json ops = Json::array({ov::Delete("TVD", And({{"name", name}}))});
   for (const char* table :
-       {"TVD", "Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage"}) {
-    ops.push_back(ov::Delete(
-        table, And({{std::string(table) == "TVD" ? "name" : "tvd", name}})));
+       {"Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage"}) {
+    ops.push_back(ov::Delete(table, And({{"tvd", name}})));
   }
   return ops;
 }
@@ -113,10 +110,7 @@ Json Transition(const TvdTransition& t, std::int64_t now) {
                        Json::array({Json{{"token", t.expect_token}}})));
   }
   if (t.remove_tvd) {
-    for (Json& op : RemoveTvd(t.tvd)) {
-      if (op.value("table", "") != "TVD") ops.push_back(std::move(op));
-    }
-    ops.push_back(ov::Delete("TVD", tvd_row));
+    for (Json& op : RemoveTvd(t.tvd)) ops.push_back(std::move(op));
     return ops;
   }
   if (t.row) {
