@@ -88,7 +88,7 @@ Json PutTvd(const TvdRow& r) {
 Json RemoveTvd(const std::string& name) {
   Json ops = Json::array({ov::Delete("TVD", And({{"name", name}}))});
   for (const char* table :
-       {"Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage"}) {
+       {"Membership", "VM", "Disk_Key", "Vtpm", "Quota_Usage", "Departure"}) {
     ops.push_back(ov::Delete(table, And({{"tvd", name}})));
   }
   return ops;
@@ -117,11 +117,25 @@ Json Transition(const TvdTransition& t, std::int64_t now) {
     for (Json& op : PutTvd(*t.row)) ops.push_back(std::move(op));
   }
   for (const std::string& host : t.remove_members) {
-    RemoveMemberOps(And({{"tvd", t.tvd}, {"host", host}}), ops);
+    Json member = And({{"tvd", t.tvd}, {"host", host}});
+    RemoveMemberOps(member, ops);
+    // The departure row says why; without one, none is left from an
+    // earlier removal to say something else.
+    ops.push_back(ov::Delete("Departure", member));
+    if (t.departure) {
+      ops.push_back(ov::Insert(
+          "Departure", {{"tvd", t.tvd},
+                        {"host", host},
+                        {"change", t.departure->left ? "left" : "evicted"},
+                        {"reason", t.departure->reason}}));
+    }
   }
-  // Kept when present: delete and insert again in one transaction.
+  // Kept when present: delete and insert again in one transaction. A
+  // member that comes back has no departure.
   for (const std::string& host : t.add_members) {
     for (Json& op : AddMember(t.tvd, host, now)) ops.push_back(std::move(op));
+    ops.push_back(
+        ov::Delete("Departure", And({{"tvd", t.tvd}, {"host", host}})));
   }
   return ops;
 }

@@ -167,6 +167,22 @@ StatusOr<std::string> DecodeMemberTvd(const Json& row) {
   return Str(row, "Membership", "tvd");
 }
 
+StatusOr<std::pair<std::pair<std::string, std::string>, Departure>>
+DecodeDeparture(const Json& row) {
+  TVD_ASSIGN_OR_RETURN(std::string tvd, Str(row, "Departure", "tvd"));
+  TVD_ASSIGN_OR_RETURN(std::string host, Str(row, "Departure", "host"));
+  TVD_ASSIGN_OR_RETURN(std::string change, Str(row, "Departure", "change"));
+  Departure d;
+  if (change == "left") {
+    d.left = true;
+  } else if (change != "evicted") {
+    return Bad("Departure", "change", "is neither \"left\" nor \"evicted\"");
+  }
+  TVD_ASSIGN_OR_RETURN(d.reason, Str(row, "Departure", "reason"));
+  return std::make_pair(std::make_pair(std::move(tvd), std::move(host)),
+                        std::move(d));
+}
+
 StatusOr<std::pair<std::string, std::string>> DecodeHostUnderlay(
     const Json& row) {
   TVD_ASSIGN_OR_RETURN(std::string name, Str(row, "Host", "name"));

@@ -17,8 +17,8 @@ void MasterCore::ApplyStoreChange(const StoreChange& change) {
   }
   Decision d;
   for (const auto& [tvd, stored] : change.tvds) {
-    auto applied =
-        registry.ApplyStored(tvd, stored.row, stored.members, /*force=*/false);
+    auto applied = registry.ApplyStored(tvd, stored.row, stored.members,
+                                        /*force=*/false, stored.departures);
     if (!applied.ok()) {
       // The TVD stays as this master knew it; its members keep being
       // served from that until a row that applies arrives.

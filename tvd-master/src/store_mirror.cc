@@ -48,6 +48,7 @@ Json StoreMirror::MonitorRequests() {
              {"name", "policy_xml", "digest", "epoch", "token",
               "key_wrapped_hex"}}}},
           {"Membership", {{"columns", {"tvd", "host"}}}},
+          {"Departure", {{"columns", {"tvd", "host", "change", "reason"}}}},
           {"Host", {{"columns", {"name", "underlay"}}}}};
 }
 
@@ -65,6 +66,8 @@ StatusOr<StoreChange> StoreMirror::Apply(const Json& updates, bool initial) {
   TVD_ASSIGN_OR_RETURN(const Json* member_updates,
                        TableUpdate(updates, "Membership"));
   TVD_ASSIGN_OR_RETURN(const Json* host_updates, TableUpdate(updates, "Host"));
+  TVD_ASSIGN_OR_RETURN(const Json* departure_updates,
+                       TableUpdate(updates, "Departure"));
 
   // Decode everything first, so an update that does not decode changes
   // nothing.
@@ -100,6 +103,17 @@ StatusOr<StoreChange> StoreMirror::Apply(const Json& updates, bool initial) {
     auto name = rows::DecodeHostUnderlay(*after);
     if (!name.ok()) return Context(name.status(), "Host", uuid);
     hosts.push_back(std::move(name).value());
+  }
+
+  // Only the rows that came matter: a departure is read with the removal
+  // it came with, so no copy of the table is kept.
+  std::map<std::string, std::map<std::string, Departure>> departures;
+  for (const auto& [uuid, u] : departure_updates->items()) {
+    TVD_ASSIGN_OR_RETURN(const Json* after, Part(u, "Departure", uuid, "new"));
+    if (!after) continue;
+    auto d = rows::DecodeDeparture(*after);
+    if (!d.ok()) return Context(d.status(), "Departure", uuid);
+    departures[d->first.first][d->first.second] = std::move(d->second);
   }
 
   StoreChange change;
@@ -145,7 +159,11 @@ StatusOr<StoreChange> StoreMirror::Apply(const Json& updates, bool initial) {
   }
   for (const auto& [uuid, row] : tvd_by_uuid_) {
     if (!changed_tvds.count(row.name)) continue;
-    change.tvds[row.name] = {row, MembersOf(row.name)};
+    auto why = departures.find(row.name);
+    change.tvds[row.name] = {row, MembersOf(row.name),
+                             why == departures.end()
+                                 ? std::map<std::string, Departure>{}
+                                 : std::move(why->second)};
   }
   for (auto& [tvd, hosts_joined] : joined) {
     if (changed_tvds.count(tvd) || hosts_joined.empty()) continue;

@@ -383,6 +383,7 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   tr.tvd = tvd;
   tr.expect_token = t.token;
   tr.remove_members = {host};
+  tr.departure = Departure{change == MembershipChange::kLeft, reason};
   t.epoch += 1;
   t.key = SecureBytes::Random(protocol::kTvdKeySize);
   tr.row = NextRow(t);
@@ -623,7 +624,8 @@ StatusOr<AdminOutcome> TvdRegistry::RemoveTvd(const std::string& name,
 
 StatusOr<Decision> TvdRegistry::ApplyStored(
     const std::string& tvd, const std::optional<TvdRow>& row,
-    const std::vector<std::string>& members, bool force) {
+    const std::vector<std::string>& members, bool force,
+    const std::map<std::string, Departure>& departures) {
   auto it = tvds_.find(tvd);
   Decision d;
   if (!row) {
@@ -677,11 +679,17 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
       stayed.push_back(m);
       continue;
     }
-    changes.push_back({MembershipChange::kEvicted, {m, ""}});
+    auto why = departures.find(m);
+    const bool left = why != departures.end() && why->second.left;
+    changes.push_back(
+        {left ? MembershipChange::kLeft : MembershipChange::kEvicted, {m, ""}});
     quotas_.DropHost(tvd, m);
     d.notices.push_back(
         {tvd, m, MessageType::kLeaveNotice,
-         LeavePayload(tvd, m, "removed from TVD " + tvd + " on another master"),
+         LeavePayload(tvd, m,
+                      why != departures.end()
+                          ? why->second.reason
+                          : "removed from TVD " + tvd + " on another master"),
          true});
   }
   for (const std::string& m : n.members) {

@@ -24,6 +24,12 @@ void DecodeAll(const Json& row) {
   }
   (void)rows::DecodeAkClock(row);
   (void)rows::DecodeMemberHost(row);
+  if (auto d = rows::DecodeDeparture(row); d.ok()) {
+    // Only the two kinds the schema allows decode.
+    if (!d->second.left && row.value("change", "") != "evicted") {
+      __builtin_trap();
+    }
+  }
   (void)rows::DecodeVm(row);
   if (auto key = rows::DecodeDiskKey(row); key.ok()) {
     if (rows::Hex(*key) != row["wrapped_hex"].get<std::string>()) {

@@ -30,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     }
     for (const auto& [name, tvd] : change->tvds) {
       if (tvd.row && tvd.row->name != name) __builtin_trap();
+      // Why a member went comes only with a TVD that is still there.
+      if (!tvd.row && !tvd.departures.empty()) __builtin_trap();
     }
     for (const auto& [name, joins] : change->joins) {
       if (joins.hosts.empty()) __builtin_trap();

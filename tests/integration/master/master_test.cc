@@ -1439,6 +1439,10 @@ TEST_F(MasterReplicasTest, HostsOnTwoMastersShareTheKeyAndHearEachOther) {
   ASSERT_TRUE(row.ok() && row->has_value());
   {
     std::lock_guard l(a.m);
+    // A leave, not an eviction: the removal's Departure row says so.
+    EXPECT_EQ(a.updates[1].changes,
+              (std::vector<protocol::MemberChange>{
+                  {MembershipChange::kLeft, {"node2", ""}}}));
     EXPECT_EQ(a.updates[1].epoch, ga->epoch + 1);
     EXPECT_EQ((*row)->epoch, ga->epoch + 1);  // one epoch for one leave
     auto stored =

@@ -135,7 +135,13 @@ class FakeStore final : public Store {
       for (const std::string& h : t.add_members) members_[t.tvd].insert(h);
     }
     writes_.push_back(Describe(t));
+    last_transition_ = t;
     return Status::Ok();
+  }
+  // The last transition applied.
+  std::optional<TvdTransition> last_transition() const {
+    std::lock_guard lock(mu_);
+    return last_transition_;
   }
   StatusOr<std::optional<TvdRow>> LoadTvd(const std::string& name) override {
     std::lock_guard lock(mu_);
@@ -419,6 +425,7 @@ class FakeStore final : public Store {
   std::vector<std::string> writes_;
   std::map<std::string, TvdRow> tvds_;
   std::map<std::string, std::set<std::string>> members_;
+  std::optional<TvdTransition> last_transition_;
   std::map<std::string, HostRow> hosts_;
   std::map<std::string, std::vector<std::uint8_t>> aks_;
   std::map<std::string, std::vector<std::uint8_t>> disk_keys_;

@@ -41,6 +41,12 @@ TEST(OvsdbStoreRowsTest, DecodesEveryTable) {
       R"({"id":3,"at":5,"actor":"a","action":"join","subject":"s","allowed":false,"reason":"r","token":"t"})"));
   ASSERT_TRUE(audit.ok());
   EXPECT_EQ(audit->id, 3);
+  auto departure = DecodeDeparture(
+      Parse(R"({"tvd":"b","host":"h","change":"left","reason":"left: bye"})"));
+  ASSERT_TRUE(departure.ok()) << departure.status().ToString();
+  EXPECT_EQ(departure->first, (std::pair<std::string, std::string>{"b", "h"}));
+  EXPECT_TRUE(departure->second.left);
+  EXPECT_EQ(departure->second.reason, "left: bye");
   auto id = DecodeIdentity(Parse(
       R"({"kek_check":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","audit_seq":2})"));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
@@ -52,6 +58,15 @@ TEST(OvsdbStoreRowsTest, DecodesEveryTable) {
 }
 
 TEST(OvsdbStoreRowsTest, ExactErrors) {
+  // Only the two kinds of departure the schema allows.
+  EXPECT_EQ(DecodeDeparture(
+                Parse(R"({"tvd":"b","host":"h","change":"quit","reason":""})"))
+                .status(),
+            ProtocolError("OVSDB Departure row: column 'change' is neither "
+                          "\"left\" nor \"evicted\""));
+  EXPECT_EQ(DecodeDeparture(Parse(R"({"tvd":"b","host":"h","change":"left"})"))
+                .status(),
+            ProtocolError("OVSDB Departure row: column 'reason' is missing"));
   EXPECT_EQ(
       DecodeTvd(Parse(R"({"name":"b","policy_xml":"","digest":""})")).status(),
       ProtocolError("OVSDB TVD row: column 'epoch' is missing"));

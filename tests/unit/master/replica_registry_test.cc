@@ -165,6 +165,51 @@ TEST_F(ReplicaRegistryTest, AnEvictionOnOneMasterRekeysTheMembersOfTheOther) {
   EXPECT_FALSE(b_.IsMember("blue", "node1"));
 }
 
+TEST_F(ReplicaRegistryTest, ALeaveOnOneMasterIsALeaveOnTheOther) {
+  Join(a_, "node1");
+  Join(a_, "node2");
+  Join(a_, "node3");
+  ASSERT_TRUE(b_.ApplyStored("blue", Stored(), Members(), false).ok());
+  auto left = a_.Leave("blue", pki::Identity{pki::Role::kHost, "node1"},
+                       "node1", "done");
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  ASSERT_TRUE(ApplyAll(*left, store_).ok());
+  // The removal carries why, for the store's Departure row.
+  std::optional<TvdTransition> t = store_.last_transition();
+  ASSERT_TRUE(t.has_value() && t->departure.has_value());
+  EXPECT_TRUE(t->departure->left);
+  EXPECT_EQ(t->departure->reason, "left: done");
+  // B, told why, announces a leave with the same reason.
+  auto heard = b_.ApplyStored("blue", Stored(), Members(), false,
+                              {{"node1", *t->departure}});
+  ASSERT_TRUE(heard.ok()) << heard.status().ToString();
+  ASSERT_EQ(Targets(*heard), (std::vector<std::string>{
+                                 T("node1", MessageType::kLeaveNotice, true),
+                                 T("*", MessageType::kMembershipUpdate)}));
+  auto notice = protocol::DecodeLeaveNotice(heard->notices[0].payload->view());
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  EXPECT_EQ(notice->reason, "left: done");
+  auto update =
+      protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update->changes, (std::vector<protocol::MemberChange>{
+                                 {MembershipChange::kLeft, {"node1", ""}}}));
+  // Without a departure (a removal this master cannot explain), evicted.
+  auto evicted =
+      a_.RemoveMember("blue", "node2", MembershipChange::kEvicted, "gone");
+  ASSERT_TRUE(evicted.ok());
+  ASSERT_TRUE(ApplyAll(*evicted, store_).ok());
+  auto unexplained = b_.ApplyStored("blue", Stored(), Members(), false);
+  ASSERT_TRUE(unexplained.ok());
+  ASSERT_EQ(unexplained->notices.size(), 2u);
+  auto evicted_update =
+      protocol::DecodeMembershipUpdate(unexplained->notices[1].payload->view());
+  ASSERT_TRUE(evicted_update.ok());
+  EXPECT_EQ(evicted_update->changes,
+            (std::vector<protocol::MemberChange>{
+                {MembershipChange::kEvicted, {"node2", ""}}}));
+}
+
 TEST_F(ReplicaRegistryTest, TheLoserOfARaceWritesNothingAndDecidesAgain) {
   Join(a_, "node1");
   Join(a_, "node2");

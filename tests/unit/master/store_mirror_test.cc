@@ -80,6 +80,52 @@ TEST(StoreMirrorTest, JoinsRowChangesAndRemovals) {
   EXPECT_FALSE(gone->tvds["blue"].row.has_value());
 }
 
+TEST(StoreMirrorTest, ARemovalComesWithWhyTheMemberWent) {
+  StoreMirror m;
+  ASSERT_TRUE(
+      m.Apply({{"TVD", {{"u1", {{"new", TvdRowJson("blue", 1, "t1")}}}}},
+               {"Membership",
+                {{"m1", {{"new", Member("blue", "h1")}}},
+                 {"m2", {{"new", Member("blue", "h2")}}}}}},
+              true)
+          .ok());
+  Json leave = Json::object();
+  leave["TVD"]["u1"]["old"] = TvdRowJson("blue", 1, "t1");
+  leave["TVD"]["u2"]["new"] = TvdRowJson("blue", 2, "t2");
+  leave["Membership"]["m1"]["old"] = Member("blue", "h1");
+  leave["Departure"]["d1"]["new"] = {
+      {"tvd", "blue"}, {"host", "h1"}, {"change", "left"}, {"reason", "bye"}};
+  auto c = m.Apply(leave, false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->tvds["blue"].departures.count("h1"), 1u);
+  EXPECT_TRUE(c->tvds["blue"].departures["h1"].left);
+  EXPECT_EQ(c->tvds["blue"].departures["h1"].reason, "bye");
+  // The next removal brings its own; the earlier one is not repeated.
+  Json evict = Json::object();
+  evict["TVD"]["u2"]["old"] = TvdRowJson("blue", 2, "t2");
+  evict["TVD"]["u3"]["new"] = TvdRowJson("blue", 3, "t3");
+  evict["Membership"]["m2"]["old"] = Member("blue", "h2");
+  evict["Departure"]["d2"]["new"] = {{"tvd", "blue"},
+                                     {"host", "h2"},
+                                     {"change", "evicted"},
+                                     {"reason", "evicted: quote"}};
+  auto e = m.Apply(evict, false);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_EQ(e->tvds["blue"].departures.size(), 1u);
+  EXPECT_FALSE(e->tvds["blue"].departures["h2"].left);
+  // A departure that does not decode refuses the whole update.
+  Json bad = Json::object();
+  bad["TVD"]["u3"]["old"] = TvdRowJson("blue", 3, "t3");
+  bad["TVD"]["u4"]["new"] = TvdRowJson("blue", 4, "t4");
+  bad["Departure"]["d3"]["new"] = {
+      {"tvd", "blue"}, {"host", "h3"}, {"change", "moved"}, {"reason", ""}};
+  EXPECT_EQ(m.Apply(bad, false).status(),
+            ProtocolError("store monitor: Departure row d3: OVSDB Departure "
+                          "row: column 'change' is neither \"left\" nor "
+                          "\"evicted\""));
+  EXPECT_EQ(m.tvd_count(), 1u);
+}
+
 TEST(StoreMirrorTest, AnUpdateThatDoesNotDecodeChangesNothing) {
   StoreMirror m;
   ASSERT_TRUE(

@@ -63,7 +63,7 @@
 namespace tvd::master {
 
 // The schema version this code reads and writes (tvd_master.ovsschema).
-inline constexpr char kTvdMasterSchemaVersion[] = "1.3.0";
+inline constexpr char kTvdMasterSchemaVersion[] = "1.4.0";
 
 struct OvsdbStoreOptions {
   std::vector<std::string> remotes;  // ParseOvsdbRemotes

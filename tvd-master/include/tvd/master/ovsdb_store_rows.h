@@ -43,6 +43,9 @@ StatusOr<AkClockRow> DecodeAkClock(const Json& row);
 StatusOr<std::string> DecodeMemberHost(const Json& row);
 // The TVD of a Membership row.
 StatusOr<std::string> DecodeMemberTvd(const Json& row);
+// The TVD and host of a Departure row, and why the host went.
+StatusOr<std::pair<std::pair<std::string, std::string>, Departure>>
+DecodeDeparture(const Json& row);
 // The name and underlay address of a Host row.
 StatusOr<std::pair<std::string, std::string>> DecodeHostUnderlay(
     const Json& row);

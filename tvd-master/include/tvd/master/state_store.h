@@ -47,6 +47,15 @@ struct TvdRow {
   std::vector<std::uint8_t> key_wrapped{};
 };
 
+// Why a member went from a TVD, stored with its removal (TvdTransition::
+// departure) so that the replicas that hear of the removal through the
+// store tell their members what the deciding master told its own: a host
+// that left is not announced as evicted.
+struct Departure {
+  bool left = false;   // true: the host left; false: it was evicted
+  std::string reason;  // as in the LeaveNotice the decision sent
+};
+
 // One decision on one TVD, applied as one transaction and only while the
 // stored row is the one the decision was made on: applied twice or by two
 // masters at once, it takes effect once. Memberships a TVD gains are kept
@@ -62,6 +71,11 @@ struct TvdTransition {
   bool remove_tvd = false;    // the TVD and all its rows go
   std::vector<std::string> add_members;
   std::vector<std::string> remove_members;
+  // Why `remove_members` go. The OVSDB store keeps it in the Departure
+  // table, which the other replicas watch (StoreMirror); a member's later
+  // join clears it. The SQLite store has no other replica to tell and
+  // keeps none.
+  std::optional<Departure> departure{};
   // A decision only the holder of the singleton duties may make (an
   // eviction at its deadline, singleton_duties.h): it commits only while
   // this master holds the duty lock. The OVSDB store sends it on the

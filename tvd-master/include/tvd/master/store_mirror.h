@@ -24,10 +24,13 @@ namespace tvd::master {
 
 struct StoreChange {
   // TVDs whose row came, changed or went (nullopt), with all their members
-  // as stored now.
+  // as stored now, and why members went: the Departure rows this update
+  // brought (a removal writes its row in the same transaction), host ->
+  // departure.
   struct Tvd {
     std::optional<TvdRow> row;
     std::vector<std::string> members;
+    std::map<std::string, Departure> departures;
   };
   std::map<std::string, Tvd> tvds;
   // Members that came to a TVD whose row did not change (joins), with the

@@ -154,10 +154,12 @@ class TvdRegistry {
   // for a new epoch) for members gone or come, a LeaveNotice for a member
   // that is gone. Errors: Restore's for a stored policy that does not
   // parse, UnwrapTvdKey's for a key that does not unwrap (nothing changes).
-  StatusOr<Decision> ApplyStored(const std::string& tvd,
-                                 const std::optional<TvdRow>& row,
-                                 const std::vector<std::string>& members,
-                                 bool force);
+  // `departures` says why members went (host -> departure, StoreMirror);
+  // a member gone without one was evicted as far as this master knows.
+  StatusOr<Decision> ApplyStored(
+      const std::string& tvd, const std::optional<TvdRow>& row,
+      const std::vector<std::string>& members, bool force,
+      const std::map<std::string, Departure>& departures = {});
   // Hosts another master admitted to `tvd` (a join does not change the
   // row, whose token is `token`): members here hear of those that are new
   // to them. Nothing happens while this registry's row differs (its own
