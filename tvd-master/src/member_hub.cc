@@ -42,6 +42,24 @@ struct Feed {
       std::make_shared<FeedNode>();
 };
 
+namespace {
+
+// A MembershipUpdate waits for its window to be merged with others, unless
+// it carries a new epoch's key: a member that left or was evicted must
+// stop being able to read the TVD's traffic as soon as the others have
+// the key, not one window later. Anything else goes at once.
+MemberSession::Urgency UrgencyOf(channel::MessageType type,
+                                 const protocol::MembershipUpdate* update) {
+  if (type != channel::MessageType::kMembershipUpdate) {
+    return MemberSession::Urgency::kNow;
+  }
+  return update != nullptr && !update->key.empty()
+             ? MemberSession::Urgency::kNow
+             : MemberSession::Urgency::kMembership;
+}
+
+}  // namespace
+
 StatusOr<MemberSessionPtr> MemberSession::Create(std::string tvd,
                                                  std::string host) {
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -80,9 +98,7 @@ void MemberSession::Push(
     channel::MessageType type, std::shared_ptr<const SecureBytes> frame,
     std::shared_ptr<const protocol::MembershipUpdate> update) {
   std::function<void(Urgency)> notify;
-  const Urgency u = type == channel::MessageType::kMembershipUpdate
-                        ? Urgency::kMembership
-                        : Urgency::kNow;
+  const Urgency u = UrgencyOf(type, update.get());
   {
     MutexLock lock(mutex_);
     if (outbox_.end) return;
@@ -298,6 +314,7 @@ void MemberHub::Publish(
   std::shared_ptr<Feed> feed;
   FeedNotifier notify;
   const std::size_t members = update ? update->member_count : 0;
+  const MemberSession::Urgency u = UrgencyOf(type, update.get());
   std::vector<MemberSessionPtr> each;  // without a notifier
   {
     MutexLock lock(mutex_);
@@ -323,9 +340,6 @@ void MemberHub::Publish(
     n.next = std::make_shared<FeedNode>();
     feed->tail = n.next;
   }
-  const auto u = type == channel::MessageType::kMembershipUpdate
-                     ? MemberSession::Urgency::kMembership
-                     : MemberSession::Urgency::kNow;
   if (notify) {
     notify(tvd, u, members);
     return;

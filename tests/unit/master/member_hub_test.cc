@@ -382,5 +382,30 @@ TEST(MasterFeedTest, ALongUnreadFeedIsFreedWithoutDeepRecursion) {
   EXPECT_EQ(Bytes(b->Take()), (std::vector<int>{9}));
 }
 
+TEST(MasterHubTest, AnUpdateWithANewKeyIsToldAtOnce) {
+  using U = MemberSession::Urgency;
+  MemberSessionPtr s = Make("blue", "node1");
+  std::vector<U> told;
+  s->SetNotifier([&](U u) { told.push_back(u); });
+  auto joined = std::make_shared<protocol::MembershipUpdate>();
+  joined->tvd = "blue";
+  s->Push(MessageType::kMembershipUpdate, Byte(1), joined);
+  auto rekeyed = std::make_shared<protocol::MembershipUpdate>();
+  rekeyed->tvd = "blue";
+  rekeyed->key = SecureBytes::Random(32);
+  s->Push(MessageType::kMembershipUpdate, Byte(2), rekeyed);
+  EXPECT_EQ(told, (std::vector<U>{U::kMembership, U::kNow}));
+  // The same for a broadcast.
+  MemberHub hub;
+  std::vector<U> fed;
+  hub.SetFeedNotifier(
+      [&](const std::string&, U u, std::size_t) { fed.push_back(u); });
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(3), joined, "");
+  hub.Publish("blue", hub.Reserve("blue"), MessageType::kMembershipUpdate,
+              Byte(4), rekeyed, "");
+  EXPECT_EQ(fed, (std::vector<U>{U::kMembership, U::kNow}));
+}
+
 }  // namespace
 }  // namespace tvd::master

@@ -2,9 +2,11 @@
 // may push a message to a session; whoever serves the channel (the member
 // loop, member_loop.h) writes it. A push tells the server through the
 // session's notifier (or, without one, an eventfd), once per batch and not
-// per message: at once for anything but a MembershipUpdate, and for
-// MembershipUpdates only the first of a batch (the server writes those
-// together, in one message, at a pace it chooses; see MergeMembershipUpdates).
+// per message: at once for anything but a MembershipUpdate without a key,
+// and for those only the first of a batch (the server writes them
+// together, in one message, at a pace it chooses; see
+// MergeMembershipUpdates). An update with a new epoch's key goes at once:
+// a member's removal must not wait for a window to take effect.
 //
 // What is queued is the whole encoded frame, so a message for many members
 // (a PolicyUpdate for every member of a TVD) is encoded once (FrameOnce)
@@ -96,8 +98,9 @@ class MemberSession {
   // channel costs the master one descriptor, its socket).
   int wake_fd() const;
 
-  // How urgent a wakeup is: kMembership when only MembershipUpdates were
-  // queued since the last Take(), kNow for anything else or the end.
+  // How urgent a wakeup is: kMembership when only MembershipUpdates
+  // without a key were queued since the last Take(), kNow for anything
+  // else or the end.
   enum class Urgency { kNone, kMembership, kNow };
   // From now on a push calls `notify` (outside every lock, possibly on any
   // thread, possibly once more after ClearNotifier returned) instead of
