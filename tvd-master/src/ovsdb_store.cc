@@ -65,6 +65,7 @@ StatusOr<std::unique_ptr<OvsdbStore>> OvsdbStore::Open(
   MutexLock lock(store->mutex_);
   TVD_RETURN_IF_ERROR(store->link_.Connect());
   TVD_RETURN_IF_ERROR(store->CheckIdentity(check));
+  TVD_RETURN_IF_ERROR(store->LearnRowAddresses());
   return store;
 }
 
@@ -121,7 +122,48 @@ Status OvsdbStore::CheckUtf8(const Json& ops) const {
 
 StatusOr<TxnOutcome> OvsdbStore::Txn(const Json& ops) {
   TVD_RETURN_IF_ERROR(CheckUtf8(ops));
-  return link_.Transact(ops);
+  return Addressed(ops);
+}
+
+StatusOr<TxnOutcome> OvsdbStore::Addressed(const Json& ops) {
+  OvsdbRowAddresses::Plan plan = addresses_.Address(ops);
+  if (!plan.changed) {
+    TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Transact(ops));
+    if (out.ok) addresses_.Committed(ops, out.results);
+    return out;
+  }
+  StatusOr<TxnOutcome> out = link_.Transact(plan.ops);
+  if (out.ok() && out->ok) {
+    addresses_.Committed(ops, out->results);
+    return out;
+  }
+  addresses_.Failed(plan);
+  if (!out.ok() || out->error != "constraint violation") return out;
+  // A row taken to be absent is there (another master wrote it), or the
+  // first sending went through and its answer was lost: by key, as they
+  // were, the operations are safe to apply again.
+  TVD_ASSIGN_OR_RETURN(TxnOutcome again, link_.Transact(ops));
+  if (again.ok) addresses_.Committed(ops, again.results);
+  return again;
+}
+
+Status OvsdbStore::LearnRowAddresses() {
+  for (const std::string& table : OvsdbRowAddresses::Tables()) {
+    Json columns = Json::array({"_uuid"});
+    for (const std::string& c : *OvsdbRowAddresses::KeyOf(table)) {
+      columns.push_back(c);
+    }
+    Json ops = Json::array({Json{{"op", "select"},
+                                 {"table", table},
+                                 {"where", Json::array()},
+                                 {"columns", columns}}});
+    TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Read(ops));
+    if (!out.ok) return Failed("reading where the " + table + " rows are", out);
+    auto rows = rows::SelectedRows(out.results, 0, table);
+    if (!rows.ok()) return rows.status().WithContext(where_);
+    for (const Json& row : *rows) addresses_.Learn(table, row);
+  }
+  return Status::Ok();
 }
 
 Status OvsdbStore::Failed(const std::string& what,

@@ -60,7 +60,7 @@ Status OvsdbStoreBatch::Commit() {
   }
   const std::string what =
       "committing a batch of " + std::to_string(entries_) + " journal entries";
-  TVD_ASSIGN_OR_RETURN(TxnOutcome out, store_.link_.Transact(all));
+  TVD_ASSIGN_OR_RETURN(TxnOutcome out, store_.Addressed(all));
   if (out.ok) {
     for (const auto& [name, row] : clocks_) store_.ak_clocks_[name] = row;
     return Status::Ok();

@@ -131,11 +131,10 @@ Json Transition(const TvdTransition& t, std::int64_t now) {
     }
   }
   // Kept when present: delete and insert again in one transaction. A
-  // member that comes back has no departure.
+  // departure row of an earlier removal stays: it is only ever read with
+  // the removal that wrote it, which replaces it.
   for (const std::string& host : t.add_members) {
     for (Json& op : AddMember(t.tvd, host, now)) ops.push_back(std::move(op));
-    ops.push_back(
-        ov::Delete("Departure", And({{"tvd", t.tvd}, {"host", host}})));
   }
   return ops;
 }

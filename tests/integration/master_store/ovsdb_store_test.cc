@@ -6,7 +6,9 @@
 //  - the leader killed while a store writes: it carries on through the new
 //    leader, and the restarted server catches up; a leader that leaves the
 //    cluster is not read from; two masters racing on one AK clock, and two
-//    opening an empty store at once; a write whose answer is lost after it
+//    opening an empty store at once; masters replacing each other's rows
+//    (found by uuid, or by key when the guess was wrong) lose no write; a
+//    write whose answer is lost after it
 //    committed is sent again and applied once;
 //  - start-up checks, each with its exact error and nothing written: a
 //    foreign database, a schema version mismatch, a corrupt store row, a
@@ -241,6 +243,74 @@ TEST(OvsdbStoreClusterTest, TwoMastersRacingOnOneAkClockKeepTheLatest) {
     EXPECT_EQ((*clocks)[0].clock,
               static_cast<std::uint64_t>(2 * (kRounds - 1)));
   }
+}
+
+// Each master finds the rows it wrote before by their uuid (the server
+// scans a table for any other where clause). A guess that is wrong, a row
+// another master wrote (taken to be absent) or replaced (a uuid no longer
+// there), costs a second sending and loses nothing: every write lands,
+// and every host keeps one row with the last value written.
+TEST(OvsdbStoreClusterTest, MastersReplacingEachOthersRowsLoseNoWrite) {
+  auto cluster = OvsdbCluster::StartClustered(kSchema, 3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto a = OvsdbStore::Open(Options((*cluster)->remotes()), Kek(7));
+  auto b = OvsdbStore::Open(Options((*cluster)->remotes()), Kek(7));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto underlay_of = [&](const std::string& host) -> std::string {
+    auto hosts = (*a)->ListHosts();
+    EXPECT_TRUE(hosts.ok());
+    std::string found = "none";
+    int rows = 0;
+    for (const auto& h : *hosts) {
+      if (h.name != host) continue;
+      found = h.underlay;
+      ++rows;
+    }
+    EXPECT_EQ(rows, found == "none" ? 0 : 1);
+    return found;
+  };
+  ASSERT_TRUE((*a)->UpsertHost("node1", "198.18.0.1").ok());
+  // b never saw node1's row: it takes it to be absent, the insert breaks
+  // the index, and the write goes again by key.
+  ASSERT_TRUE((*b)->UpsertHost("node1", "198.18.0.2").ok());
+  EXPECT_EQ(underlay_of("node1"), "198.18.0.2");
+  // a's uuid is gone (b replaced the row): again by key.
+  ASSERT_TRUE((*a)->UpsertHost("node1", "198.18.0.3").ok());
+  EXPECT_EQ(underlay_of("node1"), "198.18.0.3");
+  // A master opened now reads where the rows are.
+  auto c = OvsdbStore::Open(Options((*cluster)->remotes()), Kek(7));
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->UpsertHost("node1", "198.18.0.4").ok());
+  ASSERT_TRUE((*c)->AddMember("blue", "node1").ok());
+  ASSERT_TRUE((*b)->AddMember("blue", "node1").ok());
+  EXPECT_EQ(underlay_of("node1"), "198.18.0.4");
+  EXPECT_EQ((*a)->Members("blue").value(), std::vector<std::string>{"node1"});
+  // Both at once, on the same rows, many times.
+  constexpr int kRounds = 40;
+  auto writer = [&](OvsdbStore& s, const std::string& tag, Status* failed) {
+    for (int i = 0; i < kRounds; ++i) {
+      for (const char* host : {"node1", "node2", "node3"}) {
+        Status st = s.UpsertHost(host, tag + std::to_string(i));
+        if (st.ok()) st = s.SetAttestation(host, i % 2 == 0, tag);
+        if (!st.ok() && failed->ok()) *failed = st;
+      }
+    }
+  };
+  Status fa, fb;
+  std::thread ta(writer, std::ref(**a), "a", &fa);
+  std::thread tb(writer, std::ref(**b), "b", &fb);
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(fa.ok()) << fa.ToString();
+  ASSERT_TRUE(fb.ok()) << fb.ToString();
+  for (const char* host : {"node1", "node2", "node3"}) {
+    std::string last = underlay_of(host);
+    EXPECT_TRUE(last == "a" + std::to_string(kRounds - 1) ||
+                last == "b" + std::to_string(kRounds - 1))
+        << host << ": " << last;
+  }
+  ASSERT_TRUE((*a)->UpsertHost("node2", "final").ok());
+  EXPECT_EQ(underlay_of("node2"), "final");
 }
 
 // Two masters open an empty store at the same moment: one creates its

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "tvd/master/ovsdb_leader_link.h"
+#include "tvd/master/ovsdb_row_addresses.h"
 #include "tvd/master/store.h"
 #include "tvd/master/store_gate.h"
 #include "tvd/mutex.h"
@@ -163,6 +164,13 @@ class OvsdbStore final : public Store {
   using Json = nlohmann::json;
 
   StatusOr<TxnOutcome> Txn(const Json& ops) TVD_REQUIRES(mutex_);
+  // Sends `ops` with their rows addressed by uuid where this store knows
+  // them (ovsdb_row_addresses.h). A guess that a constraint violation or a
+  // failed wait proves wrong is forgotten; after a constraint violation the
+  // operations go again as they were.
+  StatusOr<TxnOutcome> Addressed(const Json& ops) TVD_REQUIRES(mutex_);
+  // Learns where the rows of the per-host tables are (at start-up).
+  Status LearnRowAddresses() TVD_REQUIRES(mutex_);
   Status CheckUtf8(const Json& ops) const;
   Status Failed(const std::string& what, const TxnOutcome& out) const;
   // One transaction that must succeed.
@@ -206,6 +214,7 @@ class OvsdbStore final : public Store {
   // The AK clock rows this store last saw stored, by AK name (hex): what a
   // batch's PutAkClock waits for (OvsdbStoreBatch).
   std::map<std::string, AkClockRow> ak_clocks_ TVD_GUARDED_BY(mutex_);
+  OvsdbRowAddresses addresses_ TVD_GUARDED_BY(mutex_);
 
   friend class OvsdbStoreBatch;
 };

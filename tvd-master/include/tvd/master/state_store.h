@@ -72,9 +72,9 @@ struct TvdTransition {
   std::vector<std::string> add_members;
   std::vector<std::string> remove_members;
   // Why `remove_members` go. The OVSDB store keeps it in the Departure
-  // table, which the other replicas watch (StoreMirror); a member's later
-  // join clears it. The SQLite store has no other replica to tell and
-  // keeps none.
+  // table, which the other replicas watch (StoreMirror), until the
+  // member's next removal replaces it. The SQLite store has no other
+  // replica to tell and keeps none.
   std::optional<Departure> departure{};
   // A decision only the holder of the singleton duties may make (an
   // eviction at its deadline, singleton_duties.h): it commits only while
