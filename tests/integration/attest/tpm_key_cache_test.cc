@@ -4,8 +4,12 @@
 #include "tvd/attest/tpm_key_cache.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <string>
 
 #include "tvd/attest/credential.h"
 #include "tvd/attest/esys_tpm.h"
@@ -107,6 +111,34 @@ TEST(TpmKeyCacheTest, AContextTheTpmRefusesIsReplacedByANewKey) {
     EXPECT_EQ(ActivatesCredentialFor(**b, b_keys), Status::Ok());
   }
   EXPECT_EQ(cache->size(), 2u);
+}
+
+// The fixture itself: a state directory left by a test process that is
+// gone (killed before its destructors ran) goes at the next Start(); a
+// live process's stays.
+TEST(SwtpmFixtureTest, StateDirsOfGoneTestProcessesAreRemoved) {
+  std::ifstream max_in("/proc/sys/kernel/pid_max");
+  long pid_max = 0;
+  max_in >> pid_max;
+  ASSERT_GT(pid_max, 0);
+  // Above pid_max: no process has it, ever.
+  const std::string gone =
+      "/tmp/tvd-swtpm-" + std::to_string(pid_max + 1) + "-leftover";
+  const std::string alive =
+      "/tmp/tvd-swtpm-" + std::to_string(::getpid()) + "-kept";
+  for (const std::string& d : {gone, alive}) {
+    std::filesystem::create_directories(d + "/tpm");
+    std::ofstream(d + "/tpm/tpm2-00.permall") << "state";
+  }
+  auto tpm = testing::SwtpmInstance::Start();
+  ASSERT_TRUE(tpm.ok()) << tpm.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(gone));
+  EXPECT_TRUE(std::filesystem::exists(alive + "/tpm/tpm2-00.permall"));
+  const std::string own = (*tpm)->state_dir();
+  EXPECT_TRUE(std::filesystem::exists(own));
+  tpm->reset();
+  EXPECT_FALSE(std::filesystem::exists(own));
+  std::filesystem::remove_all(alive);
 }
 
 }  // namespace
