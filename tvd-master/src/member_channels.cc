@@ -231,11 +231,16 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
                        MemberSession::Create(request.tvd, peer.name));
   session->attested = true;  // Admit() above verified this very channel
   protocol::JoinGrant grant;
+  int decisions = 0;
   Status sent = core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
     MutexLock lock(core_.mutex);
+    // Decided again, the join is announced again: the first decision
+    // counted the host a member (which it may be: its transaction may have
+    // committed with its answer lost), but its notice was never sent.
     TVD_ASSIGN_OR_RETURN(
         JoinOutcome outcome,
-        core_.registry.Join(request.tvd, peer.name, request.underlay, actor));
+        core_.registry.Join(request.tvd, peer.name, request.underlay, actor,
+                            /*announce=*/decisions++ > 0));
     grant = std::move(outcome.grant);
     MemberSessionPtr superseded = core_.hub.Attach(session);
     // Ended at once, not after the write: should the decision lose its

@@ -290,7 +290,8 @@ std::vector<protocol::Member> TvdRegistry::MembersOf(const TvdState& t) const {
 StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
                                         const std::string& host,
                                         const std::string& underlay,
-                                        const std::string& actor) {
+                                        const std::string& actor,
+                                        bool announce) {
   auto it = tvds_.find(tvd);
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
@@ -325,7 +326,7 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   grant.key = t.key.Clone();
   grant.attestation_interval_seconds =
       t.policy.host_requirements.attestation_interval_seconds;
-  if (!was_member || moved) {
+  if (!was_member || moved || announce) {
     protocol::MembershipUpdate update;
     update.tvd = tvd;
     update.epoch = t.epoch;

@@ -235,6 +235,40 @@ TEST_F(ReplicaRegistryTest, TheLoserOfARaceWritesNothingAndDecidesAgain) {
   EXPECT_EQ(Members(), (std::vector<std::string>{"node3"}));
 }
 
+TEST_F(ReplicaRegistryTest, AJoinDecidedAgainAfterALostRaceIsAnnounced) {
+  Join(a_, "node1");
+  Join(a_, "node2");
+  ASSERT_TRUE(b_.ApplyStored("blue", Stored(), Members(), false).ok());
+  // B decides node3's join; its transaction commits but the answer is
+  // lost (the store's leader died), A rekeys, and the transaction sent
+  // again loses: B counts it as lost.
+  auto lost = b_.Join("blue", "node3", "10.0.0.3", "h");
+  ASSERT_TRUE(lost.ok());
+  ASSERT_TRUE(store_.AddMember("blue", "node3").ok());  // the first sending
+  ASSERT_TRUE(ApplyAll(a_.Rekey("blue").value(), store_).ok());
+  EXPECT_EQ(lost->decision.writes[1].apply(store_),
+            FailedPrecondition("TVD blue changed on another master"));
+  // B takes the stored row: node3 is a member, as B counted it, but no
+  // member heard of it. Decided again without `announce`, none would.
+  ASSERT_TRUE(b_.ApplyStored("blue", Stored(), Members(), true).ok());
+  EXPECT_TRUE(b_.IsMember("blue", "node3"));
+  auto quiet = b_.Join("blue", "node3", "10.0.0.3", "h");
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->decision.notices.empty());
+  auto again = b_.Join("blue", "node3", "10.0.0.3", "h", /*announce=*/true);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(
+      Targets(again->decision),
+      (std::vector<std::string>{T("*-node3", MessageType::kMembershipUpdate)}));
+  auto update = protocol::DecodeMembershipUpdate(
+      again->decision.notices[0].payload->view());
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update->changes,
+            (std::vector<protocol::MemberChange>{
+                {MembershipChange::kJoined, {"node3", "10.0.0.3"}}}));
+  EXPECT_EQ(update->member_count, 3u);
+}
+
 TEST_F(ReplicaRegistryTest, ATvdRemovedOnAnotherMasterEndsTheMembersHere) {
   // An admin's TVD, added on A, known to B through the store.
   std::string xml = Policy("green", 2);

@@ -196,10 +196,14 @@ class TvdRegistry {
   // same underlay. Writes: UpsertHost, AddMember, the audit row ("joined" /
   // "rejoined"). NotFound when the TVD went away meanwhile;
   // ResourceExhausted "TVD X has N members, the most a TVD may have" for a
-  // new member of a full TVD.
+  // new member of a full TVD. `announce`: the other members hear of the
+  // host in any case. A join decided again after its first decision lost
+  // a race passes it: that decision counted the host a member, but its
+  // MembershipUpdate was never sent (a second kJoined of a known member
+  // changes nothing at a member).
   StatusOr<JoinOutcome> Join(const std::string& tvd, const std::string& host,
                              const std::string& underlay,
-                             const std::string& actor);
+                             const std::string& actor, bool announce = false);
   // `peer` leaves `tvd` on its own LeaveNotice naming `named_host`.
   // PermissionDenied "LeaveNotice names host A but the certificate is
   // host:B", NotFound "no TVD named X", NotFound "host B is not a member of
