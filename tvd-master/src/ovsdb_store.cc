@@ -127,18 +127,15 @@ StatusOr<TxnOutcome> OvsdbStore::Txn(const Json& ops) {
 
 StatusOr<TxnOutcome> OvsdbStore::Addressed(const Json& ops) {
   OvsdbRowAddresses::Plan plan = addresses_.Address(ops);
-  if (!plan.changed) {
-    TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Transact(ops));
-    if (out.ok) addresses_.Committed(ops, out.results);
-    return out;
-  }
   StatusOr<TxnOutcome> out = link_.Transact(plan.ops);
   if (out.ok() && out->ok) {
     addresses_.Committed(ops, out->results);
     return out;
   }
   addresses_.Failed(plan);
-  if (!out.ok() || out->error != "constraint violation") return out;
+  if (!plan.changed || !out.ok() || out->error != "constraint violation") {
+    return out;
+  }
   // A row taken to be absent is there (another master wrote it), or the
   // first sending went through and its answer was lost: by key, as they
   // were, the operations are safe to apply again.
