@@ -284,13 +284,19 @@ MemberSessionPtr MemberHub::Attach(const MemberSessionPtr& session) {
     tail = feed->tail;
   }
   // Outside the hub's lock (see the top of member_hub.h). A session
-  // attached again (a decision made again) keeps reading where it was.
+  // attached again (its join decided again after the first decision lost
+  // its race) reads only the broadcasts reserved from now on: the grant
+  // of the new decision holds what those before it changed, and a member
+  // that applied them again would count a joined host twice or hear of a
+  // removal of a host its grant never listed. It keeps its place in the
+  // feed (what it pushed alone stays ordered against it) and skips by
+  // sequence number.
   MutexLock lock(session->mutex_);
   if (!session->feed_) {
     session->feed_ = std::move(feed);
     session->cursor_ = std::move(tail);
-    session->min_seq_ = min_seq;
   }
+  session->min_seq_ = min_seq;
   return old;
 }
 

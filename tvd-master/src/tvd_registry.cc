@@ -216,6 +216,7 @@ StatusOr<Decision> TvdRegistry::LoadFile(const std::string& source,
     t.epoch = it->second.epoch;
     t.key = it->second.key.Clone();
     t.members = it->second.members;
+    t.joining = it->second.joining;
     tr.expect_token = it->second.token;
   } else {
     tr.create = true;
@@ -300,7 +301,10 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   auto known = underlay_.find(host);
   bool moved = known == underlay_.end() || known->second != underlay;
   t.members.insert(host);
-  if (!was_member) RosterPut(t, host);
+  if (!was_member) {
+    RosterPut(t, host);
+    t.joining.insert(host);
+  }
   SetUnderlay(host, underlay);
 
   JoinOutcome out;
@@ -376,6 +380,7 @@ StatusOr<Decision> TvdRegistry::RemoveMember(const std::string& tvd,
   if (it == tvds_.end()) return NotFound("no TVD named " + tvd);
   TvdState& t = it->second;
   t.members.erase(host);
+  t.joining.erase(host);
   RosterErase(t, host);
   quotas_.DropHost(tvd, host);
   // The member goes and the key changes in one transition: no master can
@@ -680,11 +685,14 @@ StatusOr<Decision> TvdRegistry::ApplyStored(
       stayed.push_back(m);
       continue;
     }
+    quotas_.DropHost(tvd, m);
     auto why = departures.find(m);
+    // A join of this master's that never reached the store: its notice
+    // never left (its transition failed), so no member knows the host.
+    if (why == departures.end() && old.joining.count(m)) continue;
     const bool left = why != departures.end() && why->second.left;
     changes.push_back(
         {left ? MembershipChange::kLeft : MembershipChange::kEvicted, {m, ""}});
-    quotas_.DropHost(tvd, m);
     d.notices.push_back(
         {tvd, m, MessageType::kLeaveNotice,
          LeavePayload(tvd, m,
@@ -735,6 +743,7 @@ Decision TvdRegistry::ApplyStoredJoins(const std::string& tvd,
   std::vector<protocol::MemberChange> changes;
   const bool anyone_told = !t.members.empty();
   for (const std::string& h : hosts) {
+    if (!t.joining.empty()) t.joining.erase(h);
     if (!t.members.insert(h).second) continue;
     RosterPut(t, h);
     auto u = underlay_.find(h);

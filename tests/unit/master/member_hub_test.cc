@@ -302,6 +302,22 @@ TEST(MasterFeedTest, ABroadcastReachesTheSessionsAttachedBeforeItWasDecided) {
   EXPECT_TRUE(a->Take().frames.empty());  // read once
 }
 
+TEST(MasterFeedTest, ASessionAttachedAgainReadsOnlyWhatWasDecidedSince) {
+  MemberHub hub;
+  MemberSessionPtr joining = Make("blue", "node3");
+  hub.Attach(joining);  // its join decided; that decision loses its race
+  std::uint64_t between = hub.Reserve("blue");
+  // Decided again: the new grant holds what `between` changed.
+  EXPECT_EQ(hub.Attach(joining), joining);
+  std::uint64_t after = hub.Reserve("blue");
+  joining->Push(MessageType::kPolicyUpdate, Byte(2));
+  hub.Publish("blue", between, MessageType::kMembershipUpdate, Byte(1), nullptr,
+              "");
+  hub.Publish("blue", after, MessageType::kMembershipUpdate, Byte(3), nullptr,
+              "");
+  EXPECT_EQ(Bytes(joining->Take()), (std::vector<int>{2, 3}));
+}
+
 TEST(MasterFeedTest, TheHostABroadcastLeavesOutNeverReadsIt) {
   MemberHub hub;
   MemberSessionPtr a = Make("blue", "node1");

@@ -269,6 +269,75 @@ TEST_F(ReplicaRegistryTest, AJoinDecidedAgainAfterALostRaceIsAnnounced) {
   EXPECT_EQ(update->member_count, 3u);
 }
 
+TEST_F(ReplicaRegistryTest, AJoinThatLostItsRaceGoesUnannouncedWithTheRow) {
+  Join(a_, "node1");
+  Join(a_, "node2");
+  ASSERT_TRUE(b_.ApplyStored("blue", Stored(), Members(), false).ok());
+  // B decides node3's join while A rekeys; A's transition commits first,
+  // so B's is refused and nothing of it is stored: its MembershipUpdate
+  // never leaves and no member knows node3.
+  auto lost = b_.Join("blue", "node3", "10.0.0.3", "h");
+  ASSERT_TRUE(lost.ok());
+  ASSERT_TRUE(ApplyAll(a_.Rekey("blue").value(), store_).ok());
+  EXPECT_EQ(lost->decision.writes[1].apply(store_),
+            FailedPrecondition("TVD blue changed on another master"));
+  // The store watch brings A's row. The members hear the new key and no
+  // change: not node3's eviction, which they would refuse ("host node3
+  // left but is not a member") and so miss the key. node3's channel is
+  // not told to leave: its join is decided again.
+  auto heard = b_.ApplyStored("blue", Stored(), Members(), false);
+  ASSERT_TRUE(heard.ok()) << heard.status().ToString();
+  ASSERT_EQ(Targets(*heard),
+            (std::vector<std::string>{T("*", MessageType::kMembershipUpdate)}));
+  auto update =
+      protocol::DecodeMembershipUpdate(heard->notices[0].payload->view());
+  ASSERT_TRUE(update.ok());
+  EXPECT_TRUE(update->changes.empty());
+  EXPECT_EQ(update->member_count, 2u);
+  EXPECT_EQ(update->epoch, 2u);
+  EXPECT_FALSE(b_.IsMember("blue", "node3"));
+  // Decided again, the join is announced, counted from the two.
+  auto again = b_.Join("blue", "node3", "10.0.0.3", "h", /*announce=*/true);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(ApplyAll(again->decision, store_).ok());
+  auto joined = protocol::DecodeMembershipUpdate(
+      again->decision.notices[0].payload->view());
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ(joined->changes,
+            (std::vector<protocol::MemberChange>{
+                {MembershipChange::kJoined, {"node3", "10.0.0.3"}}}));
+  EXPECT_EQ(joined->member_count, 3u);
+}
+
+TEST_F(ReplicaRegistryTest, AStoredJoinRemovedBeforeItsEchoIsAnnouncedGone) {
+  Join(a_, "node1");
+  ASSERT_TRUE(b_.ApplyStored("blue", Stored(), Members(), false).ok());
+  // B's join of node2 commits (its members heard of it), and A evicts
+  // node2 before B's store watch showed the join: B sees both at once.
+  auto joined = b_.Join("blue", "node2", "10.0.0.2", "h");
+  ASSERT_TRUE(joined.ok());
+  ASSERT_TRUE(ApplyAll(joined->decision, store_).ok());
+  ASSERT_TRUE(a_.ApplyStored("blue", Stored(), Members(), false).ok());
+  auto evicted =
+      a_.RemoveMember("blue", "node2", MembershipChange::kEvicted, "gone");
+  ASSERT_TRUE(evicted.ok());
+  ASSERT_TRUE(ApplyAll(*evicted, store_).ok());
+  std::optional<TvdTransition> t = store_.last_transition();
+  ASSERT_TRUE(t.has_value() && t->departure.has_value());
+  auto heard = b_.ApplyStored("blue", Stored(), Members(), false,
+                              {{"node2", *t->departure}});
+  ASSERT_TRUE(heard.ok()) << heard.status().ToString();
+  ASSERT_EQ(Targets(*heard), (std::vector<std::string>{
+                                 T("node2", MessageType::kLeaveNotice, true),
+                                 T("*", MessageType::kMembershipUpdate)}));
+  auto update =
+      protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update->changes, (std::vector<protocol::MemberChange>{
+                                 {MembershipChange::kEvicted, {"node2", ""}}}));
+  EXPECT_EQ(update->member_count, 1u);
+}
+
 TEST_F(ReplicaRegistryTest, ATvdRemovedOnAnotherMasterEndsTheMembersHere) {
   // An admin's TVD, added on A, known to B through the store.
   std::string xml = Policy("green", 2);

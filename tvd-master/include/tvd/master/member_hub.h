@@ -198,8 +198,9 @@ class MemberHub {
   MemberHub& operator=(const MemberHub&) = delete;
 
   // Makes `session` the current channel of (tvd, host); returns the one it
-  // replaces (or null), which the caller ends. A session attached for the
-  // first time reads the TVD's broadcasts reserved from now on.
+  // replaces (or null), which the caller ends. The session reads the
+  // TVD's broadcasts reserved from now on, also when it was attached
+  // before (a join decided again: its grant holds the earlier ones).
   MemberSessionPtr Attach(const MemberSessionPtr& session);
 
   // The sequence number of a broadcast to `tvd` decided now. Called under

@@ -61,6 +61,13 @@ struct TvdState {
   // N hosts.
   std::set<std::string> authorized;
   std::set<std::string> members;  // host names
+  // The members this registry's own Join added that no stored membership
+  // list has shown yet (a subset of `members`): a join whose transition
+  // may still lose its race, in which case no member ever heard of it.
+  // ApplyStored drops such a member from a row another master wrote
+  // without telling anyone; every other member gone from the row was
+  // announced and is announced gone.
+  std::set<std::string> joining;
   // `members` with their underlay addresses, sorted by host: what a grant
   // carries, kept in step with each join and removal instead of being
   // rebuilt from the two maps for every grant. Rebuilt when not valid.
@@ -156,6 +163,10 @@ class TvdRegistry {
   // parse, UnwrapTvdKey's for a key that does not unwrap (nothing changes).
   // `departures` says why members went (host -> departure, StoreMirror);
   // a member gone without one was evicted as far as this master knows.
+  // A member gone without a departure whose join this registry decided and
+  // the store never showed (TvdState::joining) lost its race: it goes
+  // without a notice, to others or to its own channel (whose join is
+  // decided again or answered with its error).
   StatusOr<Decision> ApplyStored(
       const std::string& tvd, const std::optional<TvdRow>& row,
       const std::vector<std::string>& members, bool force,
