@@ -116,9 +116,9 @@ struct MemberLoop::Channel {
 };
 
 MemberLoop::Ms MemberLoop::Window(std::size_t members) {
-  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(100) *
+  auto w = std::chrono::duration_cast<Ms>(std::chrono::microseconds(200) *
                                           static_cast<long long>(members));
-  return std::clamp(w, Ms(50), Ms(1000));
+  return std::clamp(w, Ms(50), Ms(2000));
 }
 
 StatusOr<std::unique_ptr<MemberLoop>> MemberLoop::Start(const Clock& clock,

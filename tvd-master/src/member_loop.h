@@ -16,9 +16,9 @@
 // MembershipUpdates queued before it, in order). MembershipUpdates that
 // come within one window of the last write wait for the end of that
 // window and leave merged (MergeMembershipUpdates) in one write. The
-// window grows with the TVD's size (100 us per member of the TVD, see
-// TellTvd; 50 ms to 1 s), so a storm of joins to a TVD of N members costs
-// at most about N / window writes a second (10,000), not N per join;
+// window grows with the TVD's size (200 us per member of the TVD, see
+// TellTvd; 50 ms to 2 s), so a storm of joins to a TVD of N members costs
+// at most about N / window writes a second (5,000), not N per join;
 // windows end on a common grid, so the members of a TVD mostly take the
 // same updates at the same tick and the merged message is encoded once
 // for all of them. A TVD's broadcasts (member_hub.h) are taken by all its

@@ -216,11 +216,11 @@ TEST_F(MemberLoopTest, APeerThatReadsNothingHoldsUpNoOther) {
 
 TEST(MemberLoopWindowTest, GrowsWithTheTvdWithinItsBounds) {
   EXPECT_EQ(MemberLoop::Window(1), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(500), milliseconds(50));
-  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(100));
-  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(400));
-  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(1000));
-  EXPECT_EQ(MemberLoop::Window(100000), milliseconds(1000));
+  EXPECT_EQ(MemberLoop::Window(250), milliseconds(50));
+  EXPECT_EQ(MemberLoop::Window(1000), milliseconds(200));
+  EXPECT_EQ(MemberLoop::Window(4000), milliseconds(800));
+  EXPECT_EQ(MemberLoop::Window(10000), milliseconds(2000));
+  EXPECT_EQ(MemberLoop::Window(100000), milliseconds(2000));
 }
 
 // A TVD's broadcast tells the loop once; every channel of the TVD takes
