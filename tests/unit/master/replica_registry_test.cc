@@ -58,6 +58,12 @@ std::vector<std::string> Targets(const Decision& d) {
   return out;
 }
 
+// The MembershipUpdate that notice `i` of `d` carries.
+StatusOr<protocol::MembershipUpdate> UpdateIn(const Decision& d,
+                                              std::size_t i) {
+  return protocol::DecodeMembershipUpdate(d.notices[i].payload->view());
+}
+
 std::string T(const std::string& host, MessageType type, bool end = false) {
   return host + ":" + std::to_string(static_cast<int>(type)) +
          (end ? ":end" : "");
@@ -113,7 +119,7 @@ TEST_F(ReplicaRegistryTest, AJoinOnOneMasterReachesTheMembersOfTheOther) {
   Decision d = a_.ApplyStoredJoins("blue", Stored().token, {"node2"});
   EXPECT_EQ(Targets(d),
             (std::vector<std::string>{T("*", MessageType::kMembershipUpdate)}));
-  auto update = protocol::DecodeMembershipUpdate(d.notices[0].payload->view());
+  auto update = UpdateIn(d, 0);
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->changes.size(), 1u);
   EXPECT_EQ(update->changes[0].change, MembershipChange::kJoined);
@@ -156,8 +162,7 @@ TEST_F(ReplicaRegistryTest, AnEvictionOnOneMasterRekeysTheMembersOfTheOther) {
   EXPECT_EQ(Targets(*heard), (std::vector<std::string>{
                                  T("node1", MessageType::kLeaveNotice, true),
                                  T("*", MessageType::kMembershipUpdate)}));
-  auto update =
-      protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
+  auto update = UpdateIn(*heard, 1);
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->epoch, 2u);
   EXPECT_TRUE(update->key.Equals(a_.Find("blue")->key.view()));
@@ -189,8 +194,7 @@ TEST_F(ReplicaRegistryTest, ALeaveOnOneMasterIsALeaveOnTheOther) {
   auto notice = protocol::DecodeLeaveNotice(heard->notices[0].payload->view());
   ASSERT_TRUE(notice.ok()) << notice.status().ToString();
   EXPECT_EQ(notice->reason, "left: done");
-  auto update =
-      protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
+  auto update = UpdateIn(*heard, 1);
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->changes, (std::vector<protocol::MemberChange>{
                                  {MembershipChange::kLeft, {"node1", ""}}}));
@@ -202,8 +206,7 @@ TEST_F(ReplicaRegistryTest, ALeaveOnOneMasterIsALeaveOnTheOther) {
   auto unexplained = b_.ApplyStored("blue", Stored(), Members(), false);
   ASSERT_TRUE(unexplained.ok());
   ASSERT_EQ(unexplained->notices.size(), 2u);
-  auto evicted_update =
-      protocol::DecodeMembershipUpdate(unexplained->notices[1].payload->view());
+  auto evicted_update = UpdateIn(*unexplained, 1);
   ASSERT_TRUE(evicted_update.ok());
   EXPECT_EQ(evicted_update->changes,
             (std::vector<protocol::MemberChange>{
@@ -260,8 +263,7 @@ TEST_F(ReplicaRegistryTest, AJoinDecidedAgainAfterALostRaceIsAnnounced) {
   ASSERT_EQ(
       Targets(again->decision),
       (std::vector<std::string>{T("*-node3", MessageType::kMembershipUpdate)}));
-  auto update = protocol::DecodeMembershipUpdate(
-      again->decision.notices[0].payload->view());
+  auto update = UpdateIn(again->decision, 0);
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->changes,
             (std::vector<protocol::MemberChange>{
@@ -289,8 +291,7 @@ TEST_F(ReplicaRegistryTest, AJoinThatLostItsRaceGoesUnannouncedWithTheRow) {
   ASSERT_TRUE(heard.ok()) << heard.status().ToString();
   ASSERT_EQ(Targets(*heard),
             (std::vector<std::string>{T("*", MessageType::kMembershipUpdate)}));
-  auto update =
-      protocol::DecodeMembershipUpdate(heard->notices[0].payload->view());
+  auto update = UpdateIn(*heard, 0);
   ASSERT_TRUE(update.ok());
   EXPECT_TRUE(update->changes.empty());
   EXPECT_EQ(update->member_count, 2u);
@@ -300,8 +301,7 @@ TEST_F(ReplicaRegistryTest, AJoinThatLostItsRaceGoesUnannouncedWithTheRow) {
   auto again = b_.Join("blue", "node3", "10.0.0.3", "h", /*announce=*/true);
   ASSERT_TRUE(again.ok());
   ASSERT_TRUE(ApplyAll(again->decision, store_).ok());
-  auto joined = protocol::DecodeMembershipUpdate(
-      again->decision.notices[0].payload->view());
+  auto joined = UpdateIn(again->decision, 0);
   ASSERT_TRUE(joined.ok());
   EXPECT_EQ(joined->changes,
             (std::vector<protocol::MemberChange>{
@@ -330,8 +330,7 @@ TEST_F(ReplicaRegistryTest, AStoredJoinRemovedBeforeItsEchoIsAnnouncedGone) {
   ASSERT_EQ(Targets(*heard), (std::vector<std::string>{
                                  T("node2", MessageType::kLeaveNotice, true),
                                  T("*", MessageType::kMembershipUpdate)}));
-  auto update =
-      protocol::DecodeMembershipUpdate(heard->notices[1].payload->view());
+  auto update = UpdateIn(*heard, 1);
   ASSERT_TRUE(update.ok());
   EXPECT_EQ(update->changes, (std::vector<protocol::MemberChange>{
                                  {MembershipChange::kEvicted, {"node2", ""}}}));
