@@ -218,10 +218,35 @@ TEST_F(TlsChannelTest, ClientRefusesServerFromAnotherCa) {
   server_tls_ = std::move(*tls);
   StartEchoServer();
   auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
-  // That server sends its own CA along; it is not ours.
+  // That server sends its certificate alone; its issuer is not ours.
   EXPECT_EQ(c.status(),
-            Unauthenticated("peer certificate rejected: self-signed "
-                            "certificate in certificate chain"));
+            Unauthenticated("peer certificate rejected: unable to get local "
+                            "issuer certificate"));
+}
+
+// The CA certificate is never sent along: the peer trusts only the CA in
+// its own store, so it could not use it, and building the chain costs a
+// verification and a certificate parse per handshake.
+TEST_F(TlsChannelTest, TheServerSendsItsCertificateAlone) {
+  StartEchoServer();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(server_->port());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // A plain OpenSSL client on the project's client context, which does its
+  // own chain building unless told otherwise.
+  SSL* ssl = SSL_new(client_tls_->get());
+  SSL_set_fd(ssl, fd);
+  ASSERT_EQ(SSL_connect(ssl), 1);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  ASSERT_NE(chain, nullptr);
+  EXPECT_EQ(sk_X509_num(chain), 1);
+  EXPECT_EQ(SSL_get_verify_result(ssl), X509_V_OK);
+  SSL_shutdown(ssl);
+  SSL_free(ssl);
+  ::close(fd);
 }
 
 TEST_F(TlsChannelTest, ClientHandshakeTimesOutOnSilentServer) {
