@@ -75,6 +75,24 @@ StatusOr<std::string> WireReader::String(std::string_view field,
   // From pointer and size: one memcpy, not a per-byte conversion loop.
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
 }
+StatusOr<std::string_view> WireReader::StringView(std::string_view field,
+                                                  std::size_t max) {
+  // The common case read directly (a member list is 10^4 of these per
+  // message); anything else goes the checked way, for its exact error.
+  const std::size_t left = in_.size() - pos_;
+  if (left >= 4) {
+    const std::uint8_t* p = in_.data() + pos_;
+    const std::size_t n = (std::size_t{p[0]} << 24) |
+                          (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) |
+                          std::size_t{p[3]};
+    if (n <= max && n <= left - 4) {
+      pos_ += 4 + n;
+      return std::string_view(reinterpret_cast<const char*>(p + 4), n);
+    }
+  }
+  TVD_ASSIGN_OR_RETURN(auto v, BytesView(field, max));
+  return std::string_view(reinterpret_cast<const char*>(v.data()), v.size());
+}
 Status WireReader::ExpectEnd(std::string_view message) const {
   if (pos_ != in_.size()) {
     return ProtocolError(std::to_string(in_.size() - pos_) +

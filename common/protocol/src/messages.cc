@@ -22,15 +22,23 @@ Status In(std::string_view message, const Status& s) {
 }
 
 // Reads a string field and checks it with `valid`; `what` names the rule.
-StatusOr<std::string> NameField(WireReader& r, std::string_view field,
-                                bool (*valid)(std::string_view),
-                                std::string_view what) {
-  TVD_ASSIGN_OR_RETURN(std::string s, r.String(field, kMaxName));
+// The view points into the reader's input.
+StatusOr<std::string_view> NameView(WireReader& r, std::string_view field,
+                                    bool (*valid)(std::string_view),
+                                    std::string_view what) {
+  TVD_ASSIGN_OR_RETURN(std::string_view s, r.StringView(field, kMaxName));
   if (!valid(s)) {
     return ProtocolError("field '" + std::string(field) + "' is not " +
                          std::string(what));
   }
   return s;
+}
+
+StatusOr<std::string> NameField(WireReader& r, std::string_view field,
+                                bool (*valid)(std::string_view),
+                                std::string_view what) {
+  TVD_ASSIGN_OR_RETURN(std::string_view s, NameView(r, field, valid, what));
+  return std::string(s);
 }
 
 bool ValidTvd(std::string_view s) { return policy::IsTvdName(s); }
@@ -47,8 +55,8 @@ StatusOr<std::string> Vm(WireReader& r) {
   return NameField(r, "vm", ValidVm, "a valid VM name");
 }
 
-StatusOr<std::string> Underlay(WireReader& r, std::string_view field) {
-  TVD_ASSIGN_OR_RETURN(std::string s, r.String(field, kMaxAddress));
+StatusOr<std::string_view> UnderlayView(WireReader& r, std::string_view field) {
+  TVD_ASSIGN_OR_RETURN(std::string_view s, r.StringView(field, kMaxAddress));
   if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
                (c >= 'A' && c <= 'F') || c == '.' || c == ':';
@@ -57,6 +65,11 @@ StatusOr<std::string> Underlay(WireReader& r, std::string_view field) {
                          "' is not an IP address literal");
   }
   return s;
+}
+
+StatusOr<std::string> Underlay(WireReader& r, std::string_view field) {
+  TVD_ASSIGN_OR_RETURN(std::string_view s, UnderlayView(r, field));
+  return std::string(s);
 }
 
 void PutDigest(WireWriter& w, const Sha256Digest& d) { w.Bytes(d); }
@@ -97,6 +110,14 @@ void PutMembers(WireWriter& w, const std::vector<Member>& members) {
   }
 }
 
+// The fewest bytes a member or a change takes on the wire: two length
+// prefixes. Bounds what a count may reserve before the entries are read.
+constexpr std::size_t kMinMemberBytes = 8;
+
+// A member host list, or a MembershipUpdate's changes: up to 10^4 entries
+// per message and N(N-1)/2 per member across a join storm, so the entries
+// are checked as views into the payload and built in place, each string
+// copied once.
 StatusOr<std::vector<Member>> GetMembers(WireReader& r) {
   TVD_ASSIGN_OR_RETURN(std::uint32_t n, r.U32("member count"));
   if (n > kMaxMembers) {
@@ -104,18 +125,22 @@ StatusOr<std::vector<Member>> GetMembers(WireReader& r) {
                          " is above the limit " + std::to_string(kMaxMembers));
   }
   std::vector<Member> out;
+  out.reserve(std::min<std::size_t>(n, r.remaining() / kMinMemberBytes));
+  std::string_view previous;
   for (std::uint32_t i = 0; i < n; ++i) {
-    Member m;
     TVD_ASSIGN_OR_RETURN(
-        m.host, NameField(r, "member host", ValidHost, "a valid host name"));
-    TVD_ASSIGN_OR_RETURN(m.underlay, Underlay(r, "member underlay"));
-    if (!out.empty() && !(out.back().host < m.host)) {
+        std::string_view host,
+        NameView(r, "member host", ValidHost, "a valid host name"));
+    TVD_ASSIGN_OR_RETURN(std::string_view underlay,
+                         UnderlayView(r, "member underlay"));
+    if (i > 0 && !(previous < host)) {
       return ProtocolError(
           "members are not sorted by host without duplicates"
           " (at '" +
-          m.host + "')");
+          std::string(host) + "')");
     }
-    out.push_back(std::move(m));
+    out.push_back({std::string(host), std::string(underlay)});
+    previous = host;
   }
   return out;
 }
@@ -442,25 +467,26 @@ StatusOr<MembershipUpdate> DecodeMembershipUpdate(
                                " is above the limit " +
                                std::to_string(kMaxMemberChanges));
         }
+        m.changes.reserve(
+            std::min<std::size_t>(n, r.remaining() / kMinMemberBytes));
         for (std::uint32_t i = 0; i < n; ++i) {
-          MemberChange c;
           TVD_ASSIGN_OR_RETURN(std::uint8_t change, r.U8("change"));
           if (change < 1 || change > 3) {
             return ProtocolError("field 'change' has unknown value " +
                                  std::to_string(change));
           }
-          c.change = static_cast<MembershipChange>(change);
+          const auto kind = static_cast<MembershipChange>(change);
           TVD_ASSIGN_OR_RETURN(
-              c.member.host,
-              NameField(r, "member host", ValidHost, "a valid host name"));
-          if (c.change == MembershipChange::kJoined) {
-            TVD_ASSIGN_OR_RETURN(c.member.underlay,
-                                 Underlay(r, "member underlay"));
+              std::string_view host,
+              NameView(r, "member host", ValidHost, "a valid host name"));
+          std::string_view underlay;
+          if (kind == MembershipChange::kJoined) {
+            TVD_ASSIGN_OR_RETURN(underlay, UnderlayView(r, "member underlay"));
           } else {
-            TVD_ASSIGN_OR_RETURN(c.member.underlay,
-                                 r.String("member underlay", 0));
+            TVD_ASSIGN_OR_RETURN(underlay, r.StringView("member underlay", 0));
           }
-          m.changes.push_back(std::move(c));
+          m.changes.push_back(
+              {kind, {std::string(host), std::string(underlay)}});
         }
         TVD_ASSIGN_OR_RETURN(m.member_count, r.U32("member_count"));
         if (m.member_count > kMaxMembers) {

@@ -162,6 +162,47 @@ TEST(ProtocolMessagesTest, UsageClaimRoundTripsAndNamesItsFields) {
             ProtocolError("UsageClaim: field 'tvd' is not a valid TVD name"));
 }
 
+// Member lists and changes are read as views into the payload (the fast
+// path of WireReader::StringView); what the checked path said about a
+// field that does not fit, they still say.
+TEST(ProtocolMessagesTest, MemberEntriesThatDoNotFitAreNamed) {
+  JoinGrant g;
+  g.tvd = "blue";
+  g.policy_xml = "<p/>";
+  g.epoch = 1;
+  g.key = Key(1);
+  g.members = {{"a", "10.0.0.1"}, {std::string(65, 'b'), "10.0.0.2"}};
+  EXPECT_EQ(DecodeJoinGrant(Encode(g)).status(),
+            ProtocolError("JoinGrant: field 'member host' has 65 bytes, more "
+                          "than the maximum 64"));
+  g.members = {{"a", "10.0.0.1"}, {"b", "10.0.0.2"}};
+  auto bytes = Encode(g);
+  bytes.resize(bytes.size() - 4 - 3);  // into the last underlay
+  EXPECT_EQ(DecodeJoinGrant(bytes).status(),
+            ProtocolError("JoinGrant: message truncated in field "
+                          "'member underlay'"));
+
+  // A change count far above the changes that follow: refused as
+  // truncated, after reserving no more than the payload could hold.
+  channel::WireWriter w;
+  w.String("blue");
+  w.U64(1);
+  w.U32(static_cast<std::uint32_t>(kMaxMemberChanges));
+  w.U8(1);
+  w.String("a");
+  w.String("10.0.0.1");
+  EXPECT_EQ(DecodeMembershipUpdate(w.data()).status(),
+            ProtocolError("MembershipUpdate: message truncated in field "
+                          "'change'"));
+  MembershipUpdate u;
+  u.tvd = "blue";
+  u.epoch = 1;
+  u.changes = {{MembershipChange::kLeft, {"a", "10.0.0.1"}}};
+  EXPECT_EQ(DecodeMembershipUpdate(Encode(u)).status(),
+            ProtocolError("MembershipUpdate: field 'member underlay' has 8 "
+                          "bytes, more than the maximum 0"));
+}
+
 TEST(ProtocolMessagesTest, ExactDecodeErrors) {
   // Truncated.
   auto bytes = Encode(JoinRequest{"blue", "198.18.0.1", std::nullopt});

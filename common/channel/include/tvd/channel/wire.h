@@ -49,6 +49,12 @@ class WireReader {
   StatusOr<std::span<const std::uint8_t>> BytesView(std::string_view field,
                                                     std::size_t max);
   StatusOr<std::string> String(std::string_view field, std::size_t max);
+  // Same, without copying: the view points into the reader's input.
+  StatusOr<std::string_view> StringView(std::string_view field,
+                                        std::size_t max);
+
+  // Bytes not yet read.
+  std::size_t remaining() const { return in_.size() - pos_; }
 
   // ProtocolError when bytes are left over (a payload must be read whole).
   Status ExpectEnd(std::string_view message) const;
