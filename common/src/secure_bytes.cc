@@ -38,6 +38,13 @@ SecureBytes SecureBytes::Random(std::size_t size) {
 
 SecureBytes SecureBytes::Clone() const { return SecureBytes(view()); }
 
+SecureBytes SecureBytes::Adopt(std::vector<std::uint8_t>&& bytes) {
+  SecureBytes out;
+  out.bytes_ = std::move(bytes);
+  bytes.clear();
+  return out;
+}
+
 void SecureBytes::Clear() {
   if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
   // Shrink to zero so no wiped-but-allocated copy lingers in capacity.

@@ -1,6 +1,5 @@
 #include "member_channels.h"
 
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cstring>
@@ -230,7 +229,7 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
   TVD_ASSIGN_OR_RETURN(MemberSessionPtr session,
                        MemberSession::Create(request.tvd, peer.name));
   session->attested = true;  // Admit() above verified this very channel
-  protocol::JoinGrant grant;
+  SecureBytes grant;
   int decisions = 0;
   Status sent = core_.DecideAndWait([&]() -> StatusOr<WriteJournal::Ticket> {
     MutexLock lock(core_.mutex);
@@ -249,10 +248,7 @@ Status MemberChannels::Join(Connection& conn, const Frame& first) {
     return core_.SubmitLocked(std::move(outcome.decision));
   });
   if (sent.ok()) {
-    std::vector<std::uint8_t> encoded = protocol::Encode(grant);
-    SecureBytes payload{std::span<const std::uint8_t>(encoded)};
-    OPENSSL_cleanse(encoded.data(), encoded.size());
-    sent = conn.WriteFrame(MessageType::kJoinGrant, payload.view(),
+    sent = conn.WriteFrame(MessageType::kJoinGrant, grant.view(),
                            core_.options.timeouts.write);
   }
   if (sent.ok()) {

@@ -321,8 +321,7 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   d.writes.push_back(TransitionWrite(std::move(tr)));
   d.writes.push_back(AuditWrite(actor, "join", Key(tvd, host), true,
                                 was_member ? "rejoined" : "joined", true));
-  protocol::JoinGrant& grant = out.grant;
-  grant.members = Roster(t);
+  protocol::JoinGrant grant;  // its members: the roster, encoded in place
   grant.tvd = tvd;
   grant.policy_xml = t.member_xml;
   grant.policy_digest = t.member_digest;
@@ -330,6 +329,7 @@ StatusOr<JoinOutcome> TvdRegistry::Join(const std::string& tvd,
   grant.key = t.key.Clone();
   grant.attestation_interval_seconds =
       t.policy.host_requirements.attestation_interval_seconds;
+  out.grant = SecureBytes::Adopt(protocol::Encode(grant, Roster(t)));
   if (!was_member || moved || announce) {
     protocol::MembershipUpdate update;
     update.tvd = tvd;

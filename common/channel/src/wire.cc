@@ -3,18 +3,19 @@
 namespace tvd::channel {
 
 void WireWriter::U8(std::uint8_t v) { out_.push_back(v); }
-void WireWriter::U16(std::uint16_t v) {
-  out_.push_back(static_cast<std::uint8_t>(v >> 8));
-  out_.push_back(static_cast<std::uint8_t>(v));
+// Big-endian, appended in one insert (not a push_back per byte).
+template <typename T>
+void AppendBigEndian(std::vector<std::uint8_t>& out, T v) {
+  std::uint8_t b[sizeof(T)];
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    b[i] = static_cast<std::uint8_t>(v >> (8 * (sizeof(T) - 1 - i)));
+  }
+  out.insert(out.end(), b, b + sizeof(T));
 }
-void WireWriter::U32(std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8)
-    out_.push_back(static_cast<std::uint8_t>(v >> s));
-}
-void WireWriter::U64(std::uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8)
-    out_.push_back(static_cast<std::uint8_t>(v >> s));
-}
+
+void WireWriter::U16(std::uint16_t v) { AppendBigEndian(out_, v); }
+void WireWriter::U32(std::uint32_t v) { AppendBigEndian(out_, v); }
+void WireWriter::U64(std::uint64_t v) { AppendBigEndian(out_, v); }
 void WireWriter::Bytes(std::span<const std::uint8_t> v) {
   U32(static_cast<std::uint32_t>(v.size()));
   out_.insert(out_.end(), v.begin(), v.end());

@@ -31,6 +31,11 @@ class SecureBytes {
 
   SecureBytes Clone() const;
 
+  // Takes over `bytes`' buffer (no copy); it is zeroed on release like any
+  // other. The caller answers for copies the vector may have left behind
+  // while it grew (reserve its size first).
+  static SecureBytes Adopt(std::vector<std::uint8_t>&& bytes);
+
   // Zeroes and releases the buffer.
   void Clear();
 

@@ -102,7 +102,7 @@ StatusOr<std::string> PolicyXml(WireReader& r) {
   return s;
 }
 
-void PutMembers(WireWriter& w, const std::vector<Member>& members) {
+void PutMembers(WireWriter& w, std::span<const Member> members) {
   w.U32(static_cast<std::uint32_t>(members.size()));
   for (const Member& m : members) {
     w.String(m.host);
@@ -225,13 +225,25 @@ std::vector<std::uint8_t> Encode(const JoinRequest& m) {
 }
 
 std::vector<std::uint8_t> Encode(const JoinGrant& m) {
+  return Encode(m, m.members);
+}
+
+std::vector<std::uint8_t> Encode(const JoinGrant& m,
+                                 std::span<const Member> members) {
+  // Each length-prefixed field is 4 bytes plus its contents.
+  std::size_t size = 4 + m.tvd.size() + 4 + m.policy_xml.size() + 4 +
+                     m.policy_digest.size() + 8 + 4 + m.key.size() + 4 + 4;
+  for (const Member& member : members) {
+    size += 4 + member.host.size() + 4 + member.underlay.size();
+  }
   WireWriter w;
+  w.Reserve(size);
   w.String(m.tvd);
   w.String(m.policy_xml);
   PutDigest(w, m.policy_digest);
   w.U64(m.epoch);
   w.Bytes(m.key.view());
-  PutMembers(w, m.members);
+  PutMembers(w, members);
   w.U32(m.attestation_interval_seconds);
   return w.Take();
 }

@@ -22,6 +22,17 @@ TEST(SecureBytesTest, MoveLeavesSourceEmpty) {
   EXPECT_TRUE(b.Equals(copy.view()));
 }
 
+// Adopt takes the vector's buffer itself: the bytes are not copied (a
+// copy would be one more place the key is, unwiped).
+TEST(SecureBytesTest, AdoptTakesTheBufferWithoutACopy) {
+  std::vector<std::uint8_t> v = {1, 2, 3, 4};
+  const std::uint8_t* buffer = v.data();
+  SecureBytes a = SecureBytes::Adopt(std::move(v));
+  EXPECT_EQ(a.data(), buffer);
+  EXPECT_TRUE(a.Equals(std::vector<std::uint8_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(v.empty());  // NOLINT(bugprone-use-after-move): checked
+}
+
 TEST(SecureBytesTest, ClearEmpties) {
   SecureBytes a = SecureBytes::Random(16);
   a.Clear();

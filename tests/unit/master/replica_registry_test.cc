@@ -4,6 +4,7 @@
 // (ApplyStored / ApplyStoredJoins) as the notices its own members need.
 #include <gtest/gtest.h>
 
+#include "decoded_grant.h"
 #include "fakes.h"
 #include "tvd/master/key_wrap.h"
 #include "tvd/master/tvd_registry.h"
@@ -15,6 +16,7 @@ namespace {
 using channel::MessageType;
 using protocol::MembershipChange;
 using testing::FakeStore;
+using testing::GrantOf;
 
 // As the registry tests write it: TVD blue (id 1), hosts node1..node3.
 std::string Policy(const std::string& name, int id) {
@@ -131,7 +133,7 @@ TEST_F(ReplicaRegistryTest, AJoinOnOneMasterReachesTheMembersOfTheOther) {
   a_.ApplyStoredHost("node2", "");
   auto j3 = a_.Join("blue", "node3", "10.0.0.3", "h");
   ASSERT_TRUE(j3.ok());
-  EXPECT_EQ(j3->grant.members[1], (protocol::Member{"node2", "10.0.0.2"}));
+  EXPECT_EQ(GrantOf(*j3).members[1], (protocol::Member{"node2", "10.0.0.2"}));
   // A store watch starting over reads the row without node3, whose join
   // A has not committed yet: under the same token that is no removal.
   auto reread =

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "decoded_grant.h"
 #include "fakes.h"
 #include "tvd/policy/canonical.h"
 #include "tvd/policy/tvd_policy_parser.h"
@@ -12,6 +13,7 @@ namespace {
 using channel::MessageType;
 using protocol::MembershipChange;
 using testing::FakeStore;
+using testing::GrantOf;
 
 std::string Policy(const std::string& name, int id,
                    const std::vector<std::string>& hosts) {
@@ -146,11 +148,11 @@ TEST_F(MasterRegistryTest, TheGrantsMemberListFollowsJoinsMovesAndRemovals) {
   ASSERT_TRUE(moved.ok());
   auto j = registry_.Join("blue", "node2", "10.0.0.2", "h");
   ASSERT_TRUE(j.ok());
-  EXPECT_EQ(j->grant.members,
+  EXPECT_EQ(GrantOf(*j).members,
             (std::vector<protocol::Member>{{"node1", "10.7.7.7"},
                                            {"node2", "10.0.0.2"},
                                            {"node3", "10.0.0.3"}}));
-  EXPECT_EQ(j->grant.members, registry_.MembersOf(*registry_.Find("blue")));
+  EXPECT_EQ(GrantOf(*j).members, registry_.MembersOf(*registry_.Find("blue")));
   ASSERT_TRUE(
       registry_.RemoveMember("blue", "node1", MembershipChange::kEvicted, "x")
           .ok());
@@ -158,10 +160,10 @@ TEST_F(MasterRegistryTest, TheGrantsMemberListFollowsJoinsMovesAndRemovals) {
   registry_.ApplyStoredHost("node3", "10.3.3.3");
   j = registry_.Join("blue", "node2", "10.0.0.2", "h");
   ASSERT_TRUE(j.ok());
-  EXPECT_EQ(j->grant.members,
+  EXPECT_EQ(GrantOf(*j).members,
             (std::vector<protocol::Member>{{"node2", "10.0.0.2"},
                                            {"node3", "10.3.3.3"}}));
-  EXPECT_EQ(j->grant.members, registry_.MembersOf(*registry_.Find("blue")));
+  EXPECT_EQ(GrantOf(*j).members, registry_.MembersOf(*registry_.Find("blue")));
 }
 
 // A JoinGrant carries every member, and a host refuses one above
@@ -187,11 +189,12 @@ TEST(MasterRegistryLimitTest, AFullTvdRefusesANewMemberButNotARejoin) {
 TEST_F(MasterRegistryTest, FirstJoinGrantsTheCurrentEpochAndWritesInOrder) {
   auto j = registry_.Join("blue", "node1", "10.0.0.1", "host:node1");
   ASSERT_TRUE(j.ok());
-  EXPECT_EQ(j->grant.epoch, 1u);
-  EXPECT_EQ(j->grant.key.size(), protocol::kTvdKeySize);
-  EXPECT_EQ(j->grant.attestation_interval_seconds, 7u);
-  ASSERT_EQ(j->grant.members.size(), 1u);
-  EXPECT_EQ(j->grant.members[0], (protocol::Member{"node1", "10.0.0.1"}));
+  const protocol::JoinGrant grant = GrantOf(*j);
+  EXPECT_EQ(grant.epoch, 1u);
+  EXPECT_EQ(grant.key.size(), protocol::kTvdKeySize);
+  EXPECT_EQ(grant.attestation_interval_seconds, 7u);
+  ASSERT_EQ(grant.members.size(), 1u);
+  EXPECT_EQ(grant.members[0], (protocol::Member{"node1", "10.0.0.1"}));
   EXPECT_EQ(Whats(j->decision),
             (std::vector<std::string>{"UpsertHost node1 10.0.0.1",
                                       "Transition blue +node1",
@@ -408,12 +411,12 @@ TEST_F(MasterRegistryTest, ARuleChangeReachesEveryMemberAsTheMemberView) {
   MustJoin("red", "node1");
   auto joined = registry_.Join("red", "node2", "10.0.0.2", "h");
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
-  const std::string view_before = joined->grant.policy_xml;
+  const protocol::JoinGrant grant = GrantOf(*joined);
+  const std::string view_before = grant.policy_xml;
   EXPECT_EQ(view_before.find("CN=node1"), std::string::npos) << view_before;
   auto parsed_before = policy::ParseTvdPolicy(view_before, "grant");
   ASSERT_TRUE(parsed_before.ok()) << parsed_before.status();
-  EXPECT_EQ(joined->grant.policy_digest,
-            policy::CanonicalDigest(*parsed_before));
+  EXPECT_EQ(grant.policy_digest, policy::CanonicalDigest(*parsed_before));
   ASSERT_TRUE(ApplyAll(joined->decision, store_).ok());
 
   std::string xml = Policy("red", 2, {"node1", "node2"});

@@ -162,6 +162,31 @@ TEST(ProtocolMessagesTest, UsageClaimRoundTripsAndNamesItsFields) {
             ProtocolError("UsageClaim: field 'tvd' is not a valid TVD name"));
 }
 
+// A grant is written into one buffer of its exact size: the key, written
+// before the member list, is never left behind in a buffer the encoding
+// outgrew. The master's form (members from its roster) is the same bytes.
+TEST(ProtocolMessagesTest, AGrantIsEncodedIntoOneBufferOfItsSize) {
+  JoinGrant g;
+  g.tvd = "blue";
+  g.policy_xml = "<p/>";
+  g.epoch = 3;
+  g.key = Key(7);
+  for (int i = 0; i < 1000; ++i) {
+    g.members.push_back({"host" + std::to_string(10000 + i),
+                         "10.0.3." + std::to_string(i % 256)});
+  }
+  g.attestation_interval_seconds = 60;
+  const std::vector<std::uint8_t> bytes = Encode(g);
+  EXPECT_EQ(bytes.capacity(), bytes.size());
+  std::vector<Member> members = std::move(g.members);
+  g.members.clear();
+  EXPECT_EQ(Encode(g, members), bytes);
+  auto decoded = DecodeJoinGrant(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->members, members);
+  EXPECT_TRUE(decoded->key.Equals(g.key.view()));
+}
+
 // Member lists and changes are read as views into the payload (the fast
 // path of WireReader::StringView); what the checked path said about a
 // field that does not fit, they still say.

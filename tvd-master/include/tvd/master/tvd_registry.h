@@ -120,7 +120,10 @@ struct Decision {
 };
 
 struct JoinOutcome {
-  protocol::JoinGrant grant;
+  // The JoinGrant, encoded (it carries the TVD's key). Encoded from the
+  // roster in place: a copy of the member list per join is 10^8 entries
+  // copied in a storm of 10,000 joins.
+  SecureBytes grant;
   Decision decision;
 };
 

@@ -19,6 +19,10 @@ namespace tvd::channel {
 
 class WireWriter {
  public:
+  // Room for `n` bytes up front: an encoder that knows its size writes
+  // into one buffer, and a key written into it is never left behind in a
+  // buffer the vector outgrew.
+  void Reserve(std::size_t n) { out_.reserve(n); }
   void U8(std::uint8_t v);
   void U16(std::uint16_t v);
   void U32(std::uint32_t v);

@@ -301,6 +301,12 @@ inline constexpr std::size_t kMaxAdminReplyPayload = std::size_t{64} << 20;
 
 std::vector<std::uint8_t> Encode(const JoinRequest& m);
 std::vector<std::uint8_t> Encode(const JoinGrant& m);
+// The same grant with `members` in place of m.members (which is not read):
+// the master encodes its roster without copying it into a grant first.
+// Both write into one buffer of the exact size, so the key is never left
+// in a buffer the encoding outgrew.
+std::vector<std::uint8_t> Encode(const JoinGrant& m,
+                                 std::span<const Member> members);
 std::vector<std::uint8_t> Encode(const MembershipUpdate& m);
 std::vector<std::uint8_t> Encode(const LeaveNotice& m);
 std::vector<std::uint8_t> Encode(const PolicyUpdate& m);
