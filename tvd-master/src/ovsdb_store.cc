@@ -156,7 +156,7 @@ Status OvsdbStore::LearnRowAddresses() {
                                  {"columns", columns}}});
     TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Read(ops));
     if (!out.ok) return Failed("reading where the " + table + " rows are", out);
-    auto rows = rows::SelectedRows(out.results, 0, table);
+    auto rows = rows::SelectedRows(std::move(out.results), 0, table);
     if (!rows.ok()) return rows.status().WithContext(where_);
     for (const Json& row : *rows) addresses_.Learn(table, row);
   }
@@ -179,15 +179,16 @@ Status OvsdbStore::Write(const std::string& what, const Json& ops) {
   return Status::Ok();
 }
 
-StatusOr<std::vector<Json>> OvsdbStore::Select(const std::string& what,
-                                               const std::string& table,
-                                               Json where) {
-  Json ops = Json::array(
-      {Json{{"op", "select"}, {"table", table}, {"where", std::move(where)}}});
+StatusOr<std::vector<Json>> OvsdbStore::Select(
+    const std::string& what, const std::string& table, Json where,
+    std::vector<std::string> columns) {
+  Json op = {{"op", "select"}, {"table", table}, {"where", std::move(where)}};
+  if (!columns.empty()) op["columns"] = std::move(columns);
+  Json ops = Json::array({std::move(op)});
   TVD_RETURN_IF_ERROR(CheckUtf8(ops));
   TVD_ASSIGN_OR_RETURN(TxnOutcome out, link_.Read(ops));
   if (!out.ok) return Failed(what, out);
-  auto selected = rows::SelectedRows(out.results, 0, table);
+  auto selected = rows::SelectedRows(std::move(out.results), 0, table);
   if (!selected.ok())
     return selected.status().WithContext(where_ + ": " + what);
   return selected;
@@ -334,10 +335,14 @@ Status OvsdbStore::SetAttestation(const std::string& host, bool ok,
 
 StatusOr<std::vector<HostRow>> OvsdbStore::ListHosts() {
   MutexLock lock(mutex_);
-  TVD_ASSIGN_OR_RETURN(auto hosts,
-                       Select("listing hosts", "Host", Json::array()));
-  TVD_ASSIGN_OR_RETURN(auto attestations, Select("listing attestations",
-                                                 "Attestation", Json::array()));
+  // The duty holder lists every host every second: only the columns read
+  // below (a row's _uuid and _version would be most of the reply).
+  TVD_ASSIGN_OR_RETURN(auto hosts, Select("listing hosts", "Host",
+                                          Json::array(), {"name", "underlay"}));
+  TVD_ASSIGN_OR_RETURN(
+      auto attestations,
+      Select("listing attestations", "Attestation", Json::array(),
+             {"host", "attested", "reason", "at"}));
   // A host attested before its first join has no Host row yet (its
   // underlay is empty then), as in the SQLite store.
   std::map<std::string, HostRow> by_name;

@@ -91,13 +91,13 @@ StatusOr<std::vector<std::uint8_t>> FromHex(std::string_view hex) {
   return out;
 }
 
-StatusOr<std::vector<Json>> SelectedRows(const Json& results, std::size_t i,
+StatusOr<std::vector<Json>> SelectedRows(Json results, std::size_t i,
                                          std::string_view table) {
   std::string where = "OVSDB select of " + std::string(table) + ": ";
   if (!results.is_array() || results.size() <= i) {
     return ProtocolError(where + "no result at position " + std::to_string(i));
   }
-  const Json& r = results[i];
+  Json& r = results[i];
   if (!r.is_object()) return ProtocolError(where + "result is not an object");
   auto rows = r.find("rows");
   if (rows == r.end() || !rows->is_array()) {
@@ -105,10 +105,10 @@ StatusOr<std::vector<Json>> SelectedRows(const Json& results, std::size_t i,
   }
   std::vector<Json> out;
   out.reserve(rows->size());
-  for (const Json& row : *rows) {
+  for (Json& row : *rows) {
     if (!row.is_object())
       return ProtocolError(where + "a row is not an object");
-    out.push_back(row);
+    out.push_back(std::move(row));
   }
   return out;
 }

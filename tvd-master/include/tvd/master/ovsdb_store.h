@@ -175,9 +175,10 @@ class OvsdbStore final : public Store {
   Status Failed(const std::string& what, const TxnOutcome& out) const;
   // One transaction that must succeed.
   Status Write(const std::string& what, const Json& ops) TVD_REQUIRES(mutex_);
-  // The rows one select returns.
+  // The rows one select returns: all columns, or only `columns`.
   StatusOr<std::vector<Json>> Select(const std::string& what,
-                                     const std::string& table, Json where)
+                                     const std::string& table, Json where,
+                                     std::vector<std::string> columns = {})
       TVD_REQUIRES(mutex_);
   // `n` audit ids never used before: the first of them. Taken from a block
   // this store reserved in Store_Identity.audit_seq under a `wait`, a new

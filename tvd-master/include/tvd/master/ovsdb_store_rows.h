@@ -28,8 +28,10 @@ using Json = nlohmann::json;
 
 // The rows of the select at position `i` of a transact reply `results`
 // (which must be an array with at least i+1 objects, that one with a
-// "rows" array of objects). `table` names it in errors.
-StatusOr<std::vector<Json>> SelectedRows(const Json& results, std::size_t i,
+// "rows" array of objects). `table` names it in errors. Taken by value:
+// the rows are moved out, and a caller done with the reply moves it in
+// (a reply may hold every host's row).
+StatusOr<std::vector<Json>> SelectedRows(Json results, std::size_t i,
                                          std::string_view table);
 
 StatusOr<TvdRow> DecodeTvd(const Json& row);
