@@ -5,7 +5,9 @@
 // peer, and it must chain to the one configured VDC CA certificate (the
 // system trust store is never consulted); verification depth allows only
 // leaf -> CA. Session tickets/resumption are off so every connection carries
-// a full certificate exchange.
+// a full certificate exchange. Each side sends its own certificate alone,
+// never the CA's: the peer could not use it (it trusts only its own copy),
+// and building the chain costs a verification and a parse per handshake.
 #pragma once
 
 #include <openssl/ssl.h>
