@@ -9,7 +9,6 @@
 // the most one piece of evidence can cost.
 //
 // Run: bench_event_log [--events 100] [--hosts 200] [--rounds 20]
-#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -21,15 +20,12 @@
 #include "tvd/attest/event_log.h"
 #include "tvd/attest/event_log_builder.h"
 #include "tvd/attest/measured_boot.h"
+#include "tvd/bench/cpu_time.h"
 
 namespace tvd::attest {
 namespace {
 
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-}
+using bench::ThreadCpuMicros;
 
 struct Host {
   std::vector<std::uint8_t> log;
@@ -59,10 +55,10 @@ Figures Measure(std::vector<Host>& hosts, int rounds, Step step) {
   Figures f;
   for (int r = 0; r < rounds; ++r) {
     for (Host& h : hosts) {
-      double start = ThreadCpuSeconds();
+      double start = ThreadCpuMicros();
       constexpr int kRepeat = 10;
       for (int i = 0; i < kRepeat; ++i) step(h);
-      f.us.push_back((ThreadCpuSeconds() - start) * 1e6 / kRepeat);
+      f.us.push_back((ThreadCpuMicros() - start) / kRepeat);
     }
   }
   return f;

@@ -47,6 +47,7 @@
 #include "tvd/attest/ima_incremental.h"
 #include "tvd/attest/quote_verifier.h"
 #include "tvd/attest/tpm_public.h"
+#include "tvd/bench/cpu_time.h"
 #include "tvd/bench/must.h"
 #include "tvd/log.h"
 #include "tvd/testing/swtpm.h"
@@ -57,11 +58,7 @@ namespace {
 using bench::Die;
 using bench::Must;
 
-double ThreadCpuMicros() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 + ts.tv_nsec / 1e3;
-}
+using bench::ThreadCpuMicros;
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -19,7 +19,6 @@
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "tvd/bench/cpu_time.h"
 #include "tvd/bench/must.h"
 #include "tvd/channel/connection.h"
 #include "tvd/channel/tls_context.h"
@@ -41,12 +41,7 @@ namespace {
 using bench::Die;
 using bench::Must;
 
-double ThreadCpuMicros() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 +
-         static_cast<double>(ts.tv_nsec) / 1e3;
-}
+using bench::ThreadCpuMicros;
 
 // The length of the last Certificate handshake message a context's
 // connections sent (msg callback; handshake type 11).
