@@ -16,7 +16,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "tvd/attest/attester.h"
 #include "tvd/attest/esys_tpm.h"
@@ -50,10 +52,9 @@ enum class TpmUse {
   kSoftware,
 };
 
-// A member's share of a count-only host's digest: the digest of a member
-// set is the sum (mod 2^64) of its members' shares, so a join adds one and
-// a leave subtracts it, in any order.
-std::uint64_t MemberDigest(const std::string& host);
+// The number in a simulated host's name ("sim00042" is 42), which is its
+// bit in a count-only host's member set; nullopt for any other name.
+std::optional<std::size_t> SimHostIndex(std::string_view host);
 
 class SimHost {
  public:
@@ -76,10 +77,15 @@ class SimHost {
 
   // A new MasterClient for `endpoint` (replaces the previous one; not while
   // serving). `full_list`: the client keeps the whole member list, checked
-  // by protocol::MemberList on every update; otherwise the host keeps only
-  // the count and a digest of the member names (MemberDigest), checked
-  // against the master's count on every update (count_errors()).
-  void Connect(const protocol::MasterEndpoint& endpoint, bool full_list = true);
+  // by protocol::MemberList on every update; otherwise (count-only) the
+  // MasterClient keeps no list and the host keeps a bit per simulated host
+  // of the `population` (SimHostIndex): 10,000 bits where a MemberList of
+  // 10,000 entries takes 1 MB. As a MemberList does, it takes a join of a
+  // member as no change (the master may announce a join decided again);
+  // after every update its count must be the master's member_count
+  // (count_errors()).
+  void Connect(const protocol::MasterEndpoint& endpoint, bool full_list = true,
+               std::size_t population = 0);
   StatusOr<protocol::JoinGrant> Join(const std::string& tvd,
                                      const std::string& underlay);
   Status Leave(const std::string& tvd);
@@ -102,12 +108,14 @@ class SimHost {
   // The size of the member list after the JoinGrant and the
   // MembershipUpdates since.
   std::size_t member_count() const { return member_count_; }
-  // A count-only host: the sum of MemberDigest(name) over its members (as
-  // the JoinGrant and every change since left them); 0 for a full list.
-  std::uint64_t member_digest() const { return member_digest_; }
   // Updates after which a count-only host's count differed from the
-  // master's member_count (0 for a full list: MemberList ends Serve then).
+  // master's member_count, or that named a host outside the population
+  // (0 for a full list: MemberList ends Serve then).
   int count_errors() const { return count_errors_; }
+  // A count-only host: joins of hosts already members, and removals of
+  // hosts that were not (each no change to the set).
+  long repeated_joins() const { return repeated_joins_; }
+  long unknown_removals() const { return unknown_removals_; }
   bool full_list() const { return full_list_; }
   std::optional<Status> served() const;
   // The key epoch of the JoinGrant or of the last MembershipUpdate, and
@@ -134,8 +142,13 @@ class SimHost {
   std::atomic<long> membership_changes_{0};
   std::atomic<std::size_t> member_count_{0};
   bool full_list_ = true;
-  std::atomic<std::uint64_t> member_digest_{0};
+  std::size_t population_ = 0;
+  // Count-only: bit i for "sim<i>", written by Join() and then only by the
+  // serving thread.
+  std::vector<std::uint64_t> member_bits_;
   std::atomic<int> count_errors_{0};
+  std::atomic<long> repeated_joins_{0};
+  std::atomic<long> unknown_removals_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Clock::time_point last_policy_at_;  // mu_
