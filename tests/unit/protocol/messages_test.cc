@@ -15,6 +15,16 @@ SecureBytes Key(std::uint8_t fill) {
   return SecureBytes(k);
 }
 
+// A grant of TVD blue with policy <p/>, no members yet.
+JoinGrant Grant(std::uint64_t epoch, SecureBytes key) {
+  JoinGrant g;
+  g.tvd = "blue";
+  g.policy_xml = "<p/>";
+  g.epoch = epoch;
+  g.key = std::move(key);
+  return g;
+}
+
 TEST(ProtocolMessagesTest, JoinRequestRoundTrip) {
   JoinRequest m{"blue", "198.18.0.1", std::nullopt};
   auto d = DecodeJoinRequest(Encode(m));
@@ -166,11 +176,7 @@ TEST(ProtocolMessagesTest, UsageClaimRoundTripsAndNamesItsFields) {
 // before the member list, is never left behind in a buffer the encoding
 // outgrew. The master's form (members from its roster) is the same bytes.
 TEST(ProtocolMessagesTest, AGrantIsEncodedIntoOneBufferOfItsSize) {
-  JoinGrant g;
-  g.tvd = "blue";
-  g.policy_xml = "<p/>";
-  g.epoch = 3;
-  g.key = Key(7);
+  JoinGrant g = Grant(3, Key(7));
   for (int i = 0; i < 1000; ++i) {
     g.members.push_back({"host" + std::to_string(10000 + i),
                          "10.0.3." + std::to_string(i % 256)});
@@ -191,11 +197,7 @@ TEST(ProtocolMessagesTest, AGrantIsEncodedIntoOneBufferOfItsSize) {
 // path of WireReader::StringView); what the checked path said about a
 // field that does not fit, they still say.
 TEST(ProtocolMessagesTest, MemberEntriesThatDoNotFitAreNamed) {
-  JoinGrant g;
-  g.tvd = "blue";
-  g.policy_xml = "<p/>";
-  g.epoch = 1;
-  g.key = Key(1);
+  JoinGrant g = Grant(1, Key(1));
   g.members = {{"a", "10.0.0.1"}, {std::string(65, 'b'), "10.0.0.2"}};
   EXPECT_EQ(DecodeJoinGrant(Encode(g)).status(),
             ProtocolError("JoinGrant: field 'member host' has 65 bytes, more "
@@ -246,11 +248,7 @@ TEST(ProtocolMessagesTest, ExactDecodeErrors) {
                 .status(),
             ProtocolError("VmReport: field 'uuid' is not a UUID"));
   // Wrong key size.
-  JoinGrant g;
-  g.tvd = "blue";
-  g.policy_xml = "<p/>";
-  g.epoch = 1;
-  g.key = SecureBytes(5);
+  JoinGrant g = Grant(1, SecureBytes(5));
   EXPECT_EQ(DecodeJoinGrant(Encode(g)).status(),
             ProtocolError("JoinGrant: field 'key' must be 32 bytes, got 5"));
   g.key = Key(1);
@@ -266,11 +264,7 @@ TEST(ProtocolMessagesTest, ExactDecodeErrors) {
             ProtocolError("JoinRequest: field 'underlay' is not an IP "
                           "address literal"));
   // Unsorted members.
-  JoinGrant m;
-  m.tvd = "blue";
-  m.policy_xml = "<p/>";
-  m.epoch = 1;
-  m.key = Key(1);
+  JoinGrant m = Grant(1, Key(1));
   m.members = {{"b", "1.1.1.1"}, {"a", "1.1.1.2"}};
   EXPECT_EQ(DecodeJoinGrant(Encode(m)).status(),
             ProtocolError("JoinGrant: members are not sorted by host "
@@ -398,11 +392,7 @@ TEST(ProtocolMessagesTest, DeepQuoteMessageErrors) {
 }
 
 TEST(ProtocolMessagesTest, EveryPrefixOfAValidMessageIsAnError) {
-  JoinGrant g;
-  g.tvd = "blue";
-  g.policy_xml = "<p/>";
-  g.epoch = 1;
-  g.key = Key(1);
+  JoinGrant g = Grant(1, Key(1));
   g.members = {{"n1", "1.2.3.4"}};
   auto bytes = Encode(g);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
