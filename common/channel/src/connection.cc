@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -75,7 +77,7 @@ void Connection::Close() {
     ::close(fd_);
     fd_ = -1;
   }
-  inbox_.clear();
+  inbox_.Clear();
 }
 
 Status Connection::WaitFor(int ssl_error, Clock::time_point deadline,
@@ -172,13 +174,40 @@ StatusOr<std::unique_ptr<Connection>> Connection::Handshake(
 Status Connection::WriteFrame(MessageType type,
                               std::span<const std::uint8_t> payload,
                               std::chrono::milliseconds timeout) {
-  return WriteRaw(EncodeFrame(type, payload), timeout);
+  // The frame is never copied to the heap: a payload may carry a key (a
+  // JoinGrant), which a heap copy would leave in freed memory, and a
+  // JoinGrant of 10,000 members would cost a fresh mapping of hundreds of
+  // KB, faulted in page by page, on every join. A frame that fits one TLS
+  // record is put together on the stack (one record, wiped after); a larger
+  // one is written as its header and then its payload.
+  constexpr std::size_t kOneRecord = 16384;  // TLS's largest plaintext record
+  const auto header = EncodeFrameHeader(type, payload.size());
+  if (kFrameHeaderSize + payload.size() <= kOneRecord) {
+    std::array<std::uint8_t, kOneRecord> frame;
+    std::memcpy(frame.data(), header.data(), header.size());
+    if (!payload.empty()) {
+      std::memcpy(frame.data() + kFrameHeaderSize, payload.data(),
+                  payload.size());
+    }
+    const std::size_t size = kFrameHeaderSize + payload.size();
+    Status written = WriteRaw({frame.data(), size}, timeout);
+    OPENSSL_cleanse(frame.data(), size);
+    return written;
+  }
+  const auto deadline = Clock::now() + timeout;
+  TVD_RETURN_IF_ERROR(WriteUntil(header, deadline, timeout));
+  return WriteUntil(payload, deadline, timeout);
 }
 
 Status Connection::WriteRaw(std::span<const std::uint8_t> bytes,
                             std::chrono::milliseconds timeout) {
+  return WriteUntil(bytes, Clock::now() + timeout, timeout);
+}
+
+Status Connection::WriteUntil(std::span<const std::uint8_t> bytes,
+                              Clock::time_point deadline,
+                              std::chrono::milliseconds timeout) {
   if (closed()) return Unavailable("channel is closed");
-  auto deadline = Clock::now() + timeout;
   std::size_t done = 0;
   while (done < bytes.size()) {
     ERR_clear_error();
@@ -238,7 +267,6 @@ std::unique_ptr<Connection> Connection::TakeOver() {
   c->inbox_ = std::move(inbox_);
   fd_ = -1;
   ssl_ = nullptr;
-  inbox_.clear();
   taken_over_ = true;
   return c;
 }
@@ -249,10 +277,9 @@ StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
       "no complete frame within " + std::to_string(Millis(timeout)) + " ms";
   while (true) {
     if (closed()) return Unavailable("channel is closed");
-    DecodeResult r = DecodeFrame(inbox_, max_payload_);
+    DecodeResult r = DecodeFrame(inbox_.view(), max_payload_);
     if (r.kind == DecodeResult::Kind::kFrame) {
-      inbox_.erase(inbox_.begin(),
-                   inbox_.begin() + static_cast<long>(r.consumed));
+      inbox_.Consume(r.consumed);
       return std::move(r.frame);
     }
     if (r.kind == DecodeResult::Kind::kError) {
@@ -264,7 +291,8 @@ StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
     ERR_clear_error();
     int rc = SSL_read_ex(ssl_, buf, sizeof buf, &got);
     if (rc == 1) {
-      inbox_.insert(inbox_.end(), buf, buf + got);
+      inbox_.Append({buf, got});
+      OPENSSL_cleanse(buf, got);
       continue;
     }
     int err = SSL_get_error(ssl_, rc);

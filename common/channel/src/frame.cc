@@ -27,11 +27,10 @@ bool IsKnownMessageType(std::uint16_t type) {
           type <= static_cast<std::uint16_t>(MessageType::kGuestQuoteReport));
 }
 
-std::vector<std::uint8_t> EncodeFrame(MessageType type,
-                                      std::span<const std::uint8_t> payload) {
-  // Sized up front and filled in place (no growing inserts).
-  std::vector<std::uint8_t> out(kFrameHeaderSize + payload.size());
-  std::uint8_t* p = out.data();
+std::array<std::uint8_t, kFrameHeaderSize> EncodeFrameHeader(
+    MessageType type, std::size_t payload_size) {
+  std::array<std::uint8_t, kFrameHeaderSize> header{};
+  std::uint8_t* p = header.data();
   auto put16 = [&p](std::uint16_t v) {
     *p++ = static_cast<std::uint8_t>(v >> 8);
     *p++ = static_cast<std::uint8_t>(v);
@@ -39,11 +38,22 @@ std::vector<std::uint8_t> EncodeFrame(MessageType type,
   put16(kFrameMagic);
   put16(kProtocolVersion);
   put16(static_cast<std::uint16_t>(type));
-  auto length = static_cast<std::uint32_t>(payload.size());
+  auto length = static_cast<std::uint32_t>(payload_size);
   for (int shift = 24; shift >= 0; shift -= 8) {
     *p++ = static_cast<std::uint8_t>(length >> shift);
   }
-  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+  return header;
+}
+
+std::vector<std::uint8_t> EncodeFrame(MessageType type,
+                                      std::span<const std::uint8_t> payload) {
+  // Sized up front and filled in place (no growing inserts).
+  std::vector<std::uint8_t> out(kFrameHeaderSize + payload.size());
+  const auto header = EncodeFrameHeader(type, payload.size());
+  std::memcpy(out.data(), header.data(), header.size());
+  if (!payload.empty()) {
+    std::memcpy(out.data() + kFrameHeaderSize, payload.data(), payload.size());
+  }
   return out;
 }
 

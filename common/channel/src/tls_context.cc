@@ -29,7 +29,11 @@ StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
     return Internal("cannot restrict TLS to version 1.3");
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+  // CLEANSE_PLAINTEXT: OpenSSL wipes a record's decrypted bytes once they
+  // are read, where it would keep them until the next record (a JoinGrant
+  // carries the TVD key).
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CLEANSE_PLAINTEXT);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);
   // Send this side's certificate alone. Left to build the chain, OpenSSL

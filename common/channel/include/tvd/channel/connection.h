@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tvd/channel/frame.h"
+#include "tvd/channel/plaintext_inbox.h"
 #include "tvd/pki/identity.h"
 #include "tvd/status.h"
 
@@ -132,6 +133,11 @@ class Connection {
   // deadline passes.
   Status WaitFor(int ssl_error, std::chrono::steady_clock::time_point deadline,
                  const std::string& timeout_message);
+  // Writes all of `bytes` by `deadline` (WriteRaw's loop; `timeout` names
+  // the limit in the error).
+  Status WriteUntil(std::span<const std::uint8_t> bytes,
+                    std::chrono::steady_clock::time_point deadline,
+                    std::chrono::milliseconds timeout);
 
   int fd_;
   SSL* ssl_;
@@ -144,7 +150,7 @@ class Connection {
   std::string peer_address_;
   std::string local_address_;
   ChannelBinding binding_{};
-  std::vector<std::uint8_t> inbox_;
+  PlaintextInbox inbox_;  // decrypted, not yet framed (wiped as it goes)
 };
 
 using ConnectionPtr = std::unique_ptr<Connection>;

@@ -11,6 +11,7 @@
 // closes the connection; nothing after the bad header is interpreted.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -75,6 +76,10 @@ struct Frame {
 // Header + payload. The caller keeps payloads within its peer's maximum.
 std::vector<std::uint8_t> EncodeFrame(MessageType type,
                                       std::span<const std::uint8_t> payload);
+// The header of a frame whose payload has `payload_size` bytes (what
+// EncodeFrame puts before the payload).
+std::array<std::uint8_t, kFrameHeaderSize> EncodeFrameHeader(
+    MessageType type, std::size_t payload_size);
 
 struct DecodeResult {
   enum class Kind { kNeedMore, kFrame, kError };
