@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -49,6 +50,9 @@ std::uint64_t NextId() {
 }
 
 long long Millis(std::chrono::milliseconds d) { return d.count(); }
+
+// TLS's largest plaintext record.
+constexpr std::size_t kOneRecord = 16384;
 
 }  // namespace
 
@@ -180,7 +184,6 @@ Status Connection::WriteFrame(MessageType type,
   // KB, faulted in page by page, on every join. A frame that fits one TLS
   // record is put together on the stack (one record, wiped after); a larger
   // one is written as its header and then its payload.
-  constexpr std::size_t kOneRecord = 16384;  // TLS's largest plaintext record
   const auto header = EncodeFrameHeader(type, payload.size());
   if (kFrameHeaderSize + payload.size() <= kOneRecord) {
     std::array<std::uint8_t, kOneRecord> frame;
@@ -286,15 +289,57 @@ StatusOr<Frame> Connection::ReadFrame(std::chrono::milliseconds timeout) {
       SendErrorAndClose(r.error);
       return r.error;
     }
-    std::uint8_t buf[16384];
+    if (r.frame_size > kOneRecord) {
+      return ReadLargeFrame(r.frame.type, r.frame_size - kFrameHeaderSize,
+                            deadline, timeout_message);
+    }
+    std::uint8_t buf[kOneRecord];
+    TVD_ASSIGN_OR_RETURN(std::size_t got,
+                         ReadSome(buf, deadline, timeout_message));
+    inbox_.Append({buf, got});
+    OPENSSL_cleanse(buf, got);
+  }
+}
+
+StatusOr<Frame> Connection::ReadLargeFrame(MessageType type,
+                                           std::size_t payload_size,
+                                           Clock::time_point deadline,
+                                           const std::string& timeout_message) {
+  // Read straight into the payload: through the inbox, a frame of hundreds
+  // of KB (a JoinGrant of thousands of members) would be copied twice
+  // more, into an inbox grown several times (each old buffer freed, its
+  // pages faulted in anew) and kept that large for the channel's life.
+  Frame frame;
+  frame.type = type;
+  // Reserved, not filled: the pages are touched as the bytes arrive, so a
+  // peer that announces a frame and sends nothing costs address space only.
+  frame.payload.reserve(payload_size);
+  std::span<const std::uint8_t> held = inbox_.view().subspan(kFrameHeaderSize);
+  frame.payload.assign(held.begin(), held.end());
+  inbox_.Consume(inbox_.size());
+  while (frame.payload.size() < payload_size) {
+    const std::size_t have = frame.payload.size();
+    frame.payload.resize(have + std::min(payload_size - have, 4 * kOneRecord));
+    auto got =
+        ReadSome({frame.payload.data() + have, frame.payload.size() - have},
+                 deadline, timeout_message);
+    if (!got.ok()) {
+      OPENSSL_cleanse(frame.payload.data(), have);
+      return got.status();
+    }
+    frame.payload.resize(have + *got);
+  }
+  return frame;
+}
+
+StatusOr<std::size_t> Connection::ReadSome(std::span<std::uint8_t> into,
+                                           Clock::time_point deadline,
+                                           const std::string& timeout_message) {
+  while (true) {
     std::size_t got = 0;
     ERR_clear_error();
-    int rc = SSL_read_ex(ssl_, buf, sizeof buf, &got);
-    if (rc == 1) {
-      inbox_.Append({buf, got});
-      OPENSSL_cleanse(buf, got);
-      continue;
-    }
+    int rc = SSL_read_ex(ssl_, into.data(), into.size(), &got);
+    if (rc == 1) return got;
     int err = SSL_get_error(ssl_, rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       Status waited = WaitFor(err, deadline, timeout_message);

@@ -80,7 +80,12 @@ DecodeResult DecodeFrame(std::span<const std::uint8_t> in,
     return Error("frame length " + std::to_string(length) +
                  " exceeds maximum " + std::to_string(max_payload));
   }
-  if (in.size() - kFrameHeaderSize < length) return {};
+  if (in.size() - kFrameHeaderSize < length) {
+    DecodeResult more;
+    more.frame.type = static_cast<MessageType>(Get16(p + 4));
+    more.frame_size = kFrameHeaderSize + length;
+    return more;
+  }
   DecodeResult r;
   r.kind = DecodeResult::Kind::kFrame;
   r.frame.type = static_cast<MessageType>(Get16(p + 4));

@@ -53,8 +53,13 @@ TEST(FrameTest, IncompleteInputNeedsMore) {
   auto bytes =
       EncodeFrame(MessageType::kAttestHello, std::vector<std::uint8_t>(8, 7));
   for (std::size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_EQ(DecodeFrame(std::span(bytes).first(n), 64).kind, Kind::kNeedMore)
-        << n;
+    DecodeResult r = DecodeFrame(std::span(bytes).first(n), 64);
+    EXPECT_EQ(r.kind, Kind::kNeedMore) << n;
+    // Once the header is in, the frame's type and whole size are known.
+    EXPECT_EQ(r.frame_size, n < kFrameHeaderSize ? 0 : bytes.size()) << n;
+    if (n >= kFrameHeaderSize) {
+      EXPECT_EQ(r.frame.type, MessageType::kAttestHello) << n;
+    }
   }
 }
 

@@ -121,6 +121,52 @@ TEST_F(TlsChannelTest, MutualIdentitiesAndMatchingExporter) {
   EXPECT_NE((*a)->channel_binding(), (*b)->channel_binding());
 }
 
+// Frames larger than a TLS record are read straight into their payload;
+// written back to back, each still ends where the next begins.
+TEST_F(TlsChannelTest, FramesLargerThanARecordArriveWholeAndInOrder) {
+  StartEchoServer();
+  auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto pattern = [](std::size_t n, std::uint8_t seed) {
+    std::vector<std::uint8_t> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      v[i] = static_cast<std::uint8_t>(seed + i * 7 + i / 251);
+    }
+    return v;
+  };
+  const std::vector<std::vector<std::uint8_t>> sent = {
+      pattern(300000, 1), pattern(5, 2), pattern(40000, 3),
+      pattern(16384 - kFrameHeaderSize, 4), pattern(16384, 5)};
+  for (const auto& payload : sent) {
+    ASSERT_EQ((*c)->WriteFrame(MessageType::kAttestEvidence, payload,
+                               milliseconds(5000)),
+              Status::Ok());
+  }
+  for (const auto& payload : sent) {
+    auto echo = (*c)->ReadFrame(milliseconds(5000));
+    ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+    EXPECT_EQ(echo->type, MessageType::kAttestEvidence);
+    EXPECT_EQ(echo->payload, payload) << "payload of " << payload.size();
+  }
+}
+
+TEST_F(TlsChannelTest, ALargeFrameThatStopsHalfwayTimesOut) {
+  StartEchoServer();
+  auto c = ConnectChannel("127.0.0.1", server_->port(), *client_tls_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  // A header announcing 100,000 bytes, then 20,000 of them, then nothing.
+  std::vector<std::uint8_t> part = EncodeFrame(
+      MessageType::kAttestEvidence, std::vector<std::uint8_t>(100000, 9));
+  part.resize(kFrameHeaderSize + 20000);
+  ASSERT_EQ((*c)->WriteRaw(part, milliseconds(5000)), Status::Ok());
+  EXPECT_EQ(WaitReport((*c)->local_address()),
+            Timeout("no complete frame within 2000 ms"));
+  // The server said why before it closed.
+  auto told = (*c)->ReadFrame(milliseconds(5000));
+  ASSERT_TRUE(told.ok()) << told.status().ToString();
+  EXPECT_EQ(told->type, MessageType::kError);
+}
+
 TEST_F(TlsChannelTest,
        ATakenOverChannelOutlivesItsHandlerAndWritesWithoutBlocking) {
   ConnectionPtr taken;

@@ -133,6 +133,16 @@ class Connection {
   // deadline passes.
   Status WaitFor(int ssl_error, std::chrono::steady_clock::time_point deadline,
                  const std::string& timeout_message);
+  // ReadFrame for a frame larger than one TLS record whose header (and
+  // perhaps more) is in the inbox: read straight into its payload.
+  StatusOr<Frame> ReadLargeFrame(MessageType type, std::size_t payload_size,
+                                 std::chrono::steady_clock::time_point deadline,
+                                 const std::string& timeout_message);
+  // At least one byte into `into` by `deadline`: how many. On failure the
+  // connection is closed (after an error frame when the time ran out).
+  StatusOr<std::size_t> ReadSome(std::span<std::uint8_t> into,
+                                 std::chrono::steady_clock::time_point deadline,
+                                 const std::string& timeout_message);
   // Writes all of `bytes` by `deadline` (WriteRaw's loop; `timeout` names
   // the limit in the error).
   Status WriteUntil(std::span<const std::uint8_t> bytes,

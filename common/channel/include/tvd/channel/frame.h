@@ -84,9 +84,14 @@ std::array<std::uint8_t, kFrameHeaderSize> EncodeFrameHeader(
 struct DecodeResult {
   enum class Kind { kNeedMore, kFrame, kError };
   Kind kind = Kind::kNeedMore;
-  Frame frame;               // kFrame only
+  // kFrame: the frame. kNeedMore with the header complete: its type (the
+  // payload still empty).
+  Frame frame;
   std::size_t consumed = 0;  // kFrame only: bytes of `input` used
-  Status error;              // kError only: a ProtocolError with the reason
+  // kNeedMore with the header complete: header + payload, the bytes the
+  // whole frame takes (0 while the header is incomplete).
+  std::size_t frame_size = 0;
+  Status error;  // kError only: a ProtocolError with the reason
 };
 
 // Decodes the first frame of `input` (a pure function of its arguments).
