@@ -316,10 +316,14 @@ StatusOr<Frame> Connection::ReadLargeFrame(MessageType type,
   frame.payload.reserve(payload_size);
   std::span<const std::uint8_t> held = inbox_.view().subspan(kFrameHeaderSize);
   frame.payload.assign(held.begin(), held.end());
+  std::size_t have = held.size();
   inbox_.Consume(inbox_.size());
-  while (frame.payload.size() < payload_size) {
-    const std::size_t have = frame.payload.size();
-    frame.payload.resize(have + std::min(payload_size - have, 4 * kOneRecord));
+  while (have < payload_size) {
+    // Grown (and zero-filled) a few records ahead of what arrived, so each
+    // byte is filled once.
+    if (frame.payload.size() == have) {
+      frame.payload.resize(std::min(payload_size, have + 4 * kOneRecord));
+    }
     auto got =
         ReadSome({frame.payload.data() + have, frame.payload.size() - have},
                  deadline, timeout_message);
@@ -327,7 +331,7 @@ StatusOr<Frame> Connection::ReadLargeFrame(MessageType type,
       OPENSSL_cleanse(frame.payload.data(), have);
       return got.status();
     }
-    frame.payload.resize(have + *got);
+    have += *got;
   }
   return frame;
 }
