@@ -477,6 +477,21 @@ StatusOr<std::optional<TvdRow>> StateStore::LoadTvdLocked(
                                       st.Text(4), st.Blob(5)});
 }
 
+StatusOr<std::optional<TvdRow>> StateStore::LoadTvdTokenLocked(
+    const std::string& name) {
+  // Not the whole row: its policy lists every host (hundreds of KB in a TVD
+  // of thousands), and every join is a transition.
+  Stmt st(db_, "SELECT token FROM tvds WHERE name=?");
+  if (!st.Bind({name})) return Error("reading TVD " + name);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<TvdRow>();
+  if (rc != SQLITE_ROW) return Error("reading TVD " + name);
+  TvdRow row;
+  row.name = name;
+  row.token = st.Text(0);
+  return std::optional<TvdRow>(std::move(row));
+}
+
 Status StateStore::Transition(const TvdTransition& t) {
   Use lock(*this);
   TVD_RETURN_IF_ERROR(BeginTxn());
@@ -489,7 +504,7 @@ Status StateStore::Transition(const TvdTransition& t) {
 }
 
 Status StateStore::TransitionLocked(const TvdTransition& t) {
-  TVD_ASSIGN_OR_RETURN(std::optional<TvdRow> stored, LoadTvdLocked(t.tvd));
+  TVD_ASSIGN_OR_RETURN(std::optional<TvdRow> stored, LoadTvdTokenLocked(t.tvd));
   Status allowed = CheckTransition(t, stored);
   if (!allowed.ok()) return AlreadyApplied(t, stored) ? Status::Ok() : allowed;
   // True when the statement ran (the caller names what failed; clang's

@@ -289,6 +289,10 @@ class StateStore {
   Status PutTvdLocked(const TvdRow& r) TVD_REQUIRES(mutex_);
   StatusOr<std::optional<TvdRow>> LoadTvdLocked(const std::string& name)
       TVD_REQUIRES(mutex_);
+  // The stored row with its name and token only: all a transition's
+  // precondition looks at (CheckTransition, AlreadyApplied).
+  StatusOr<std::optional<TvdRow>> LoadTvdTokenLocked(const std::string& name)
+      TVD_REQUIRES(mutex_);
   Status TransitionLocked(const TvdTransition& t) TVD_REQUIRES(mutex_);
   // The one blob `sql` selects for (tvd, vm), nullopt for no row.
   StatusOr<std::optional<std::vector<std::uint8_t>>> WrappedKey(
