@@ -134,6 +134,7 @@ void SimHost::Connect(const protocol::MasterEndpoint& endpoint, bool full_list,
   population_ = population;
   client_ = std::make_unique<protocol::MasterClient>(name_, endpoint, *tls_,
                                                      *attester_, options);
+  stop_ = false;
   policy_updates_ = 0;
   membership_updates_ = 0;
   membership_changes_ = 0;
@@ -169,62 +170,68 @@ Status SimHost::Leave(const std::string& tvd) {
   return client_->Leave(tvd, "benchmark");
 }
 
+void SimHost::Serve() {
+  {
+    std::lock_guard l(mu_);
+    served_.reset();
+  }
+  protocol::MasterEvents events;
+  events.on_membership = [this](protocol::MembershipUpdate update,
+                                const protocol::MemberList& list) {
+    ++membership_updates_;
+    membership_changes_ += static_cast<long>(update.changes.size());
+    if (update.epoch > epoch_) {
+      auto now = Clock::now();
+      {
+        std::lock_guard l(mu_);
+        epoch_at_ = now;
+      }
+      epoch_ = update.epoch;
+    }
+    if (full_list_) {
+      member_count_ = list.size();
+      return;
+    }
+    // Count-only: the set changes as a MemberList would (a join of a
+    // member and a removal of a non-member change nothing).
+    std::size_t count = member_count_;
+    for (const protocol::MemberChange& c : update.changes) {
+      const bool joined = c.change == protocol::MembershipChange::kJoined;
+      std::optional<bool> changed =
+          Flip(member_bits_, population_, c.member.host, joined);
+      if (!changed) {
+        ++count_errors_;
+      } else if (!*changed) {
+        ++(joined ? repeated_joins_ : unknown_removals_);
+      } else {
+        joined ? ++count : --count;
+      }
+    }
+    if (count != update.member_count) ++count_errors_;
+    member_count_ = count;
+  };
+  events.on_policy = [this](protocol::PolicyUpdate) {
+    auto now = Clock::now();
+    {
+      std::lock_guard l(mu_);
+      last_policy_at_ = now;
+    }
+    ++policy_updates_;
+  };
+  events.on_leave = [](protocol::LeaveNotice) {};
+  Status s = client_->Serve(events, stop_);
+  std::lock_guard l(mu_);
+  served_ = s;
+  cv_.notify_all();
+}
+
 void SimHost::StartServing() {
   stop_ = false;
   {
     std::lock_guard l(mu_);
     served_.reset();
   }
-  serving_ = std::thread([this] {
-    protocol::MasterEvents events;
-    events.on_membership = [this](protocol::MembershipUpdate update,
-                                  const protocol::MemberList& list) {
-      ++membership_updates_;
-      membership_changes_ += static_cast<long>(update.changes.size());
-      if (update.epoch > epoch_) {
-        auto now = Clock::now();
-        {
-          std::lock_guard l(mu_);
-          epoch_at_ = now;
-        }
-        epoch_ = update.epoch;
-      }
-      if (full_list_) {
-        member_count_ = list.size();
-        return;
-      }
-      // Count-only: the set changes as a MemberList would (a join of a
-      // member and a removal of a non-member change nothing).
-      std::size_t count = member_count_;
-      for (const protocol::MemberChange& c : update.changes) {
-        const bool joined = c.change == protocol::MembershipChange::kJoined;
-        std::optional<bool> changed =
-            Flip(member_bits_, population_, c.member.host, joined);
-        if (!changed) {
-          ++count_errors_;
-        } else if (!*changed) {
-          ++(joined ? repeated_joins_ : unknown_removals_);
-        } else {
-          joined ? ++count : --count;
-        }
-      }
-      if (count != update.member_count) ++count_errors_;
-      member_count_ = count;
-    };
-    events.on_policy = [this](protocol::PolicyUpdate) {
-      auto now = Clock::now();
-      {
-        std::lock_guard l(mu_);
-        last_policy_at_ = now;
-      }
-      ++policy_updates_;
-    };
-    events.on_leave = [](protocol::LeaveNotice) {};
-    Status s = client_->Serve(events, stop_);
-    std::lock_guard l(mu_);
-    served_ = s;
-    cv_.notify_all();
-  });
+  serving_ = std::thread([this] { Serve(); });
 }
 
 void SimHost::StopServing() {

@@ -5,7 +5,7 @@
 // that answers re-attestation and records what the master pushes.
 //
 // One host is driven by one thread at a time: Join()/Leave() from the
-// caller, Serve on the serving thread (the client does not join while it
+// caller, Serve() on the serving thread (the client does not join while it
 // serves: StopServing() first, or Leave() and WaitServed()).
 #pragma once
 
@@ -90,10 +90,17 @@ class SimHost {
                                      const std::string& underlay);
   Status Leave(const std::string& tvd);
 
+  // Serves the member channel on the calling thread until RequestStop()
+  // or the channel's end (a LeaveNotice), recording what the master
+  // pushes. A host that joined on a thread of its own serves there: 10,000
+  // hosts then cost 10,000 threads, not 20,000.
+  void Serve();
+  // Serve() on a thread of its own.
   void StartServing();
-  // Sets the stop flag (the serving thread sees it within 2 s).
+  // Sets the stop flag (Serve() sees it within 2 s).
   void RequestStop() { stop_ = true; }
-  // Sets the stop flag and joins the serving thread.
+  // Sets the stop flag and joins the thread of StartServing() (a Serve()
+  // on the caller's thread ends on its own within 2 s).
   void StopServing();
   // Waits until Serve() returned (after a LeaveNotice); false on timeout.
   bool WaitServed(std::chrono::milliseconds timeout);
