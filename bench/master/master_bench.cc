@@ -367,6 +367,7 @@ struct JoinRun {
   double swtpm_cpu_s = 0;   // all swtpms, same window
   double bench_cpu_s = 0;   // this process (clients), same window
   long bench_faults = 0;    // this process's minor page faults, same window
+  long master_faults = 0;   // the masters' minor page faults, same window
   int failed = 0;
   std::string first_error;
   std::vector<double> join_ms;
@@ -505,6 +506,14 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
     for (auto& m : masters) c += Cpu(*m);
     return c;
   };
+  auto master_faults = [&] {
+    long n = 0;
+    for (auto& m : masters) {
+      auto f = ProcessMinorFaults(m->pid());
+      if (f.ok()) n += *f;
+    }
+    return n;
+  };
   auto connected = [&]() -> StatusOr<int> {
     int sum = 0;
     for (auto& a : admins) {
@@ -586,6 +595,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   double swtpm0 = SwtpmCpu(hosts);
   double self0 = SelfCpuSeconds();
   long faults0 = SelfMinorFaults();
+  long master_faults0 = master_faults();
   Clock::time_point t0;
   std::vector<std::thread> joiners;
   // The joiners serve their hosts until the run ends, here or at an early
@@ -656,6 +666,7 @@ StatusOr<JoinRun> RunManyJoins(const Flags& f, HostPool& pool,
   r.swtpm_cpu_s = SwtpmCpu(hosts) - swtpm0;
   r.bench_cpu_s = SelfCpuSeconds() - self0;
   r.bench_faults = SelfMinorFaults() - faults0;
+  r.master_faults = master_faults() - master_faults0;
   r.all_members_s = Ms(t1 - t0) / 1000;
   r.retries = retries;
   for (int i = 0; i < n; ++i) {
@@ -857,6 +868,7 @@ void PrintRun(const char* title, const JoinRun& r, int n) {
   std::printf("  every member's list complete  %8.2f s\n", r.lists_complete_s);
   std::printf("  master CPU (utime+stime)      %8.2f s  (%.1f ms per host)\n",
               r.master_cpu_s, 1000 * r.master_cpu_s / n);
+  std::printf("  masters' minor page faults   %10ld\n", r.master_faults);
   std::printf("  swtpm CPU, all %3d processes   %8.2f s\n", n, r.swtpm_cpu_s);
   std::printf("  client side CPU (this process)%8.2f s\n", r.bench_cpu_s);
   std::printf("  its minor page faults       %10ld\n", r.bench_faults);

@@ -15,13 +15,16 @@ namespace tvd::bench {
 
 using testing::WriteFileWithMode;
 
-StatusOr<double> ProcessCpuSeconds(pid_t pid) {
+namespace {
+
+// The fields of /proc/<pid>/stat after the command name (field 2, which
+// may hold spaces): [0] is state (field 3), [7] minflt (10), [11] utime
+// (14), [12] stime (15).
+StatusOr<std::vector<std::string>> StatFields(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/stat";
   std::ifstream in(path);
   std::string line;
   if (!std::getline(in, line)) return IoError("cannot read " + path);
-  // The command name (field 2) may hold spaces; fields after its ')' are
-  // state (3), ..., utime (14), stime (15).
   auto close = line.rfind(')');
   if (close == std::string::npos) return IoError("unexpected " + path);
   std::istringstream fields(line.substr(close + 1));
@@ -29,8 +32,20 @@ StatusOr<double> ProcessCpuSeconds(pid_t pid) {
   std::string word;
   while (fields >> word) f.push_back(word);
   if (f.size() < 13) return IoError("unexpected " + path);
+  return f;
+}
+
+}  // namespace
+
+StatusOr<double> ProcessCpuSeconds(pid_t pid) {
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> f, StatFields(pid));
   double ticks = std::stod(f[11]) + std::stod(f[12]);
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+StatusOr<long> ProcessMinorFaults(pid_t pid) {
+  TVD_ASSIGN_OR_RETURN(std::vector<std::string> f, StatFields(pid));
+  return std::stol(f[7]);
 }
 
 StatusOr<std::unique_ptr<MasterProcess>> MasterProcess::Start(

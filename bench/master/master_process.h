@@ -69,5 +69,7 @@ class MasterProcess {
 
 // User + system CPU seconds of process `pid` from /proc/<pid>/stat.
 StatusOr<double> ProcessCpuSeconds(pid_t pid);
+// Minor page faults of process `pid` so far, from /proc/<pid>/stat.
+StatusOr<long> ProcessMinorFaults(pid_t pid);
 
 }  // namespace tvd::bench
