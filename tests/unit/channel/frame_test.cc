@@ -38,15 +38,15 @@ TEST(FrameTest, EncodeThenDecodeRoundTrips) {
 // Connection::WriteFrame sends a large payload after its header alone.
 TEST(FrameTest, TheHeaderIsWhatEncodeFramePutsFirst) {
   auto header = EncodeFrameHeader(MessageType::kJoinGrant, 0x01020304);
-  EXPECT_EQ(std::vector<std::uint8_t>(header.begin(), header.end()),
-            Header(kFrameMagic, kProtocolVersion,
-                   static_cast<std::uint16_t>(MessageType::kJoinGrant),
-                   0x01020304));
+  EXPECT_EQ(
+      std::vector<std::uint8_t>(header.begin(), header.end()),
+      Header(kFrameMagic, kProtocolVersion,
+             static_cast<std::uint16_t>(MessageType::kJoinGrant), 0x01020304));
   std::vector<std::uint8_t> payload(300, 7);
   auto frame = EncodeFrame(MessageType::kJoinGrant, payload);
   auto short_header = EncodeFrameHeader(MessageType::kJoinGrant, 300);
-  EXPECT_TRUE(std::equal(short_header.begin(), short_header.end(),
-                         frame.begin()));
+  EXPECT_TRUE(
+      std::equal(short_header.begin(), short_header.end(), frame.begin()));
 }
 
 TEST(FrameTest, IncompleteInputNeedsMore) {

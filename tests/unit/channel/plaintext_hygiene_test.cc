@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "issued_credentials.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/channel/connection.h"
 #include "tvd/channel/tls_context.h"
@@ -82,12 +83,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TlsCredentials Issue(const pki::KeyAndCertificate& ca, pki::Role role,
-                     const std::string& name) {
-  auto c = pki::IssueCertificate(ca, role, name, pki::Validity::ForDays(1));
-  EXPECT_TRUE(c.ok());
-  return {ca.cert_pem, c->cert_pem, c->key_pem.Clone()};
-}
+using testing::IssuedCredentials;
 
 // Keeps the compiler from eliding an allocation whose contents it can see.
 void Escape(void* p) { asm volatile("" : : "g"(p) : "memory"); }
@@ -99,10 +95,10 @@ class PlaintextHygieneTest : public ::testing::Test {
     ASSERT_EQ(RAND_bytes(watched_key.data(), watched_key.size()), 1);
     auto ca = pki::CreateCa("vdc", pki::Validity::ForDays(1));
     ASSERT_TRUE(ca.ok());
-    auto server = TlsContext::Create(TlsSide::kServer,
-                                     Issue(*ca, pki::Role::kHost, "master"));
-    auto client = TlsContext::Create(TlsSide::kClient,
-                                     Issue(*ca, pki::Role::kHost, "host-a"));
+    auto server = TlsContext::Create(
+        TlsSide::kServer, IssuedCredentials(*ca, pki::Role::kHost, "master"));
+    auto client = TlsContext::Create(
+        TlsSide::kClient, IssuedCredentials(*ca, pki::Role::kHost, "host-a"));
     ASSERT_TRUE(server.ok() && client.ok());
     server_tls_ = std::move(*server);
     client_tls_ = std::move(*client);

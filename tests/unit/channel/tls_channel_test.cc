@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "issued_credentials.h"
 #include "tvd/channel/channel_client.h"
 #include "tvd/channel/channel_server.h"
 #include "tvd/pki/certificate_authority.h"
@@ -20,12 +21,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TlsCredentials Issue(const pki::KeyAndCertificate& ca, pki::Role role,
-                     const std::string& name) {
-  auto c = pki::IssueCertificate(ca, role, name, pki::Validity::ForDays(1));
-  EXPECT_TRUE(c.ok());
-  return {ca.cert_pem, c->cert_pem, c->key_pem.Clone()};
-}
+using testing::IssuedCredentials;
 
 class TlsChannelTest : public ::testing::Test {
  protected:
@@ -34,11 +30,11 @@ class TlsChannelTest : public ::testing::Test {
     ASSERT_TRUE(ca.ok());
     ca_ = std::move(*ca);
     auto server_tls = TlsContext::Create(
-        TlsSide::kServer, Issue(ca_, pki::Role::kHost, "master"));
+        TlsSide::kServer, IssuedCredentials(ca_, pki::Role::kHost, "master"));
     ASSERT_TRUE(server_tls.ok());
     server_tls_ = std::move(*server_tls);
     auto client_tls = TlsContext::Create(
-        TlsSide::kClient, Issue(ca_, pki::Role::kAdmin, "alice"));
+        TlsSide::kClient, IssuedCredentials(ca_, pki::Role::kAdmin, "alice"));
     ASSERT_TRUE(client_tls.ok());
     client_tls_ = std::move(*client_tls);
   }
@@ -258,8 +254,8 @@ TEST_F(TlsChannelTest, ClientChecksTheServerIdentity) {
 TEST_F(TlsChannelTest, ClientRefusesServerFromAnotherCa) {
   auto other = pki::CreateCa("other", pki::Validity::ForDays(1));
   ASSERT_TRUE(other.ok());
-  auto tls = TlsContext::Create(TlsSide::kServer,
-                                Issue(*other, pki::Role::kHost, "master"));
+  auto tls = TlsContext::Create(
+      TlsSide::kServer, IssuedCredentials(*other, pki::Role::kHost, "master"));
   ASSERT_TRUE(tls.ok());
   server_tls_ = std::move(*tls);
   StartEchoServer();
@@ -408,7 +404,7 @@ TEST_F(TlsChannelTest, RefusesNonTls13ConfigurationsAtCreation) {
             InvalidArgument("certificate does not parse"));
   auto other = pki::CreateCa("other", pki::Validity::ForDays(1));
   ASSERT_TRUE(other.ok());
-  TlsCredentials mismatched = Issue(ca_, pki::Role::kHost, "a");
+  TlsCredentials mismatched = IssuedCredentials(ca_, pki::Role::kHost, "a");
   mismatched.key_pem = other->key_pem.Clone();
   EXPECT_EQ(TlsContext::Create(TlsSide::kClient, mismatched).status(),
             InvalidArgument("private key does not match certificate"));
